@@ -1,0 +1,110 @@
+/**
+ * The `hmmsim` command: argument parsing and printing only, over the public API.
+ *
+ * Exit status: 0 ok; 1 a check failed; 2 bad usage; 3 deadlock or step limit; 70 internal error.
+ */
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { runFoundationDemo } from './demo.js';
+
+const EXIT_OK = 0;
+const EXIT_CHECK_FAILED = 1;
+const EXIT_USAGE = 2;
+const EXIT_DEADLOCK = 3;
+const EXIT_INTERNAL = 70; // EX_SOFTWARE
+
+const EXIT_HELP = `
+Exit status:
+  0   ok
+  1   a check failed (the simulator did not do what Linux does)
+  2   bad usage
+  3   deadlock or step limit reached
+  70  internal error
+`;
+
+function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+    version?: string;
+  };
+  return pkg.version ?? '0.0.0';
+}
+
+function parseSeed(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n)) {
+    throw new InvalidArgumentError('expected a non-negative integer.');
+  }
+  return n;
+}
+
+const println = (line: string): void => {
+  process.stdout.write(`${line}\n`);
+};
+
+function createProgram(setExit: (code: number) => void): Command {
+  const program = new Command();
+  program.exitOverride(); // before the subcommands, which inherit it
+  program
+    .name('hmmsim')
+    .description(
+      'Linux HMM (v5.3) made executable: a simulated mm core, device, reference driver and race explorer',
+    )
+    .version(packageVersion(), '-V, --version', 'print the version')
+    .helpOption('-h, --help', 'print this help')
+    .showSuggestionAfterError()
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ hmmsim demo             fork and copy-on-write on a private anonymous mapping
+  $ hmmsim demo --seed 7    the same with another seed
+  $ hmmsim help demo        help for one command
+${EXIT_HELP}`,
+    );
+
+  program
+    .command('demo')
+    .description('run the foundation demo: mmap, write, fork, copy-on-write in the child')
+    .option('-s, --seed <n>', 'seed of the run', parseSeed, 1)
+    .action((opts: { seed: number }) => {
+      setExit(runFoundationDemo(println, opts.seed) ? EXIT_OK : EXIT_CHECK_FAILED);
+    });
+
+  return program;
+}
+
+/** Errors the scheduler raises when no thread can run or the step budget is spent (see src/sched). */
+function isDeadlockOrStepLimit(e: unknown): boolean {
+  if (!(e instanceof Error)) return false;
+  const kind = (e as { kind?: unknown }).kind;
+  return (
+    e.name === 'DeadlockError' || e.name === 'StepLimitError' || kind === 'DEADLOCK' || kind === 'LIVELOCK'
+  );
+}
+
+async function main(argv: readonly string[]): Promise<number> {
+  let code = EXIT_OK;
+  const program = createProgram((c) => {
+    code = c;
+  });
+  try {
+    await program.parseAsync([...argv], { from: 'node' });
+    return code;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // --help and --version end with exitCode 0; every other commander error is a usage error
+      // (unknown option or command, missing or invalid argument, no command given).
+      return e.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
+    }
+    if (isDeadlockOrStepLimit(e)) {
+      process.stderr.write(`hmmsim: ${(e as Error).message}\n`);
+      return EXIT_DEADLOCK;
+    }
+    process.stderr.write(
+      `hmmsim: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`,
+    );
+    return EXIT_INTERNAL;
+  }
+}
+
+process.exitCode = await main(process.argv);

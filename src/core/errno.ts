@@ -1,0 +1,125 @@
+/**
+ * errno values (x86-64 Linux) and the errors the user-facing facade throws.
+ *
+ * Kernel-facing functions return numbers: >= 0 on success, -errno on failure, exactly as the
+ * kernel does (DESIGN decision 5). Only the facade turns a -errno into a thrown HmmError.
+ *
+ * @see include/uapi/asm-generic/errno-base.h, errno.h
+ */
+
+export const EPERM = 1;
+export const ENOENT = 2;
+export const ESRCH = 3;
+export const EINTR = 4;
+export const EIO = 5;
+export const ENXIO = 6;
+export const E2BIG = 7;
+export const EBADF = 9;
+export const EAGAIN = 11;
+export const ENOMEM = 12;
+export const EACCES = 13;
+export const EFAULT = 14;
+export const EBUSY = 16;
+export const EEXIST = 17;
+export const ENODEV = 19;
+export const EINVAL = 22;
+export const ENOSPC = 28;
+export const ERANGE = 34;
+export const EDEADLK = 35;
+export const ENOSYS = 38;
+export const ETIMEDOUT = 110;
+
+const NAMES: Readonly<Record<number, string>> = {
+  [EPERM]: 'EPERM',
+  [ENOENT]: 'ENOENT',
+  [ESRCH]: 'ESRCH',
+  [EINTR]: 'EINTR',
+  [EIO]: 'EIO',
+  [ENXIO]: 'ENXIO',
+  [E2BIG]: 'E2BIG',
+  [EBADF]: 'EBADF',
+  [EAGAIN]: 'EAGAIN',
+  [ENOMEM]: 'ENOMEM',
+  [EACCES]: 'EACCES',
+  [EFAULT]: 'EFAULT',
+  [EBUSY]: 'EBUSY',
+  [EEXIST]: 'EEXIST',
+  [ENODEV]: 'ENODEV',
+  [EINVAL]: 'EINVAL',
+  [ENOSPC]: 'ENOSPC',
+  [ERANGE]: 'ERANGE',
+  [EDEADLK]: 'EDEADLK',
+  [ENOSYS]: 'ENOSYS',
+  [ETIMEDOUT]: 'ETIMEDOUT',
+};
+
+const MESSAGES: Readonly<Record<number, string>> = {
+  [EPERM]: 'Operation not permitted',
+  [ENOENT]: 'No such file or directory',
+  [EAGAIN]: 'Resource temporarily unavailable',
+  [ENOMEM]: 'Cannot allocate memory',
+  [EFAULT]: 'Bad address',
+  [EBUSY]: 'Device or resource busy',
+  [EINVAL]: 'Invalid argument',
+  [ERANGE]: 'Numerical result out of range',
+  [ENODEV]: 'No such device',
+  [EBADF]: 'Bad file descriptor',
+};
+
+/** 'EFAULT' for 14 (or -14). */
+export function errnoName(errno: number): string {
+  const e = Math.abs(errno);
+  return NAMES[e] ?? `E${e}`;
+}
+
+/** True for a kernel return value that encodes an error (-4095 .. -1, IS_ERR_VALUE). */
+export function isErr(ret: number): boolean {
+  return ret < 0 && ret >= -4095;
+}
+
+/** A failed kernel call seen from user space: `code` is 'EFAULT', `errno` is 14. */
+export class HmmError extends Error {
+  readonly code: string;
+  readonly errno: number;
+  constructor(errno: number, syscall: string) {
+    const e = Math.abs(errno);
+    super(`${errnoName(e)}: ${MESSAGES[e] ?? 'error'}, ${syscall}`);
+    this.name = 'HmmError';
+    this.code = errnoName(e);
+    this.errno = e;
+  }
+}
+
+/** Throws HmmError if `ret` is a -errno; returns it otherwise. */
+export function check(ret: number, syscall: string): number {
+  if (ret < 0) throw new HmmError(ret, syscall);
+  return ret;
+}
+
+/** A CPU access the process may not make (the kernel would deliver SIGSEGV, or SIGBUS with `signal`). */
+export class SegvError extends Error {
+  readonly addr: number;
+  readonly write: boolean;
+  readonly signal: 'SIGSEGV' | 'SIGBUS';
+  constructor(addr: number, write: boolean, signal: 'SIGSEGV' | 'SIGBUS' = 'SIGSEGV') {
+    super(`${signal}: ${write ? 'write' : 'read'} at 0x${addr.toString(16)}`);
+    this.name = 'SegvError';
+    this.addr = addr;
+    this.write = write;
+    this.signal = signal;
+  }
+}
+
+/**
+ * A bad argument to a public call: names the argument and what was wrong with it. It is also an
+ * HmmError with code 'EINVAL', the errno the kernel would have returned.
+ */
+export class ArgumentError extends HmmError {
+  readonly argument: string;
+  constructor(argument: string, problem: string) {
+    super(EINVAL, 'argument check');
+    this.message = `invalid argument '${argument}': ${problem}`;
+    this.name = 'ArgumentError';
+    this.argument = argument;
+  }
+}

@@ -1,0 +1,6 @@
+export * from './addr.js';
+export * from './assert.js';
+export * from './counters.js';
+export * from './errno.js';
+export * from './eventlog.js';
+export * from './prng.js';

@@ -1,0 +1,115 @@
+/**
+ * The project's own PRNG: xoshiro128** seeded through splitmix32.
+ *
+ * Owning it (TigerBeetle's stdx/prng) keeps runs byte-identical across Node versions and keeps
+ * floating point out of every decision: probabilities are integer ratios. Math.random is banned
+ * below src/cli/.
+ */
+
+import { ArgumentError } from './errno.js';
+
+function splitmix32(state: number): [number, number] {
+  const s = (state + 0x9e3779b9) >>> 0;
+  let z = s;
+  z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
+  z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
+  return [s, (z ^ (z >>> 16)) >>> 0];
+}
+
+/**
+ * Parses a seed given as a u32 number, a decimal or 0x-hex string, or a 40-hex git sha (its first
+ * 8 hex digits are used, so CI can pass its commit as a reproducible seed).
+ */
+export function parseSeed(seed: number | string): number {
+  if (typeof seed === 'number') {
+    if (!Number.isSafeInteger(seed) || seed < 0)
+      throw new ArgumentError('seed', `expected a non-negative integer, got ${seed}`);
+    return seed >>> 0;
+  }
+  const s = seed.trim().toLowerCase();
+  if (/^[0-9]+$/.test(s)) return parseSeed(Number(s));
+  if (/^0x[0-9a-f]{1,8}$/.test(s)) return Number.parseInt(s.slice(2), 16) >>> 0;
+  if (/^[0-9a-f]{40}$/.test(s)) return Number.parseInt(s.slice(0, 8), 16) >>> 0;
+  throw new ArgumentError('seed', `expected a u32, 0x-hex or a 40-hex commit sha, got '${seed}'`);
+}
+
+export class Prng {
+  private s0: number;
+  private s1: number;
+  private s2: number;
+  private s3: number;
+
+  constructor(seed: number | string = 0) {
+    let st = parseSeed(seed);
+    let out: number;
+    [st, out] = splitmix32(st);
+    this.s0 = out;
+    [st, out] = splitmix32(st);
+    this.s1 = out;
+    [st, out] = splitmix32(st);
+    this.s2 = out;
+    [st, out] = splitmix32(st);
+    this.s3 = out | (this.s0 | this.s1 | this.s2 ? 0 : 1);
+  }
+
+  /** Next uniformly distributed u32. */
+  nextU32(): number {
+    const result = Math.imul(rotl(Math.imul(this.s1, 5) >>> 0, 7), 9) >>> 0;
+    const t = (this.s1 << 9) >>> 0;
+    this.s2 = (this.s2 ^ this.s0) >>> 0;
+    this.s3 = (this.s3 ^ this.s1) >>> 0;
+    this.s1 = (this.s1 ^ this.s2) >>> 0;
+    this.s0 = (this.s0 ^ this.s3) >>> 0;
+    this.s2 = (this.s2 ^ t) >>> 0;
+    this.s3 = rotl(this.s3, 11);
+    return result;
+  }
+
+  /** Uniform integer in [0, n), without modulo bias (Lemire's method with rejection). */
+  below(n: number): number {
+    if (!Number.isInteger(n) || n <= 0 || n > 2 ** 32)
+      throw new ArgumentError('n', `expected 1..2^32, got ${n}`);
+    if (n === 1) return 0;
+    const threshold = (2 ** 32 - n) % n;
+    for (;;) {
+      const x = this.nextU32();
+      const m = x * n;
+      const lo = m % 2 ** 32;
+      if (lo >= threshold) return Math.floor(m / 2 ** 32);
+    }
+  }
+
+  /** Uniform integer in [lo, hi]. */
+  range(lo: number, hi: number): number {
+    return lo + this.below(hi - lo + 1);
+  }
+
+  /** True with probability num/den. */
+  chance(num: number, den: number): boolean {
+    return this.below(den) < num;
+  }
+
+  pick<T>(items: readonly T[]): T {
+    if (items.length === 0) throw new ArgumentError('items', 'cannot pick from an empty list');
+    return items[this.below(items.length)] as T;
+  }
+
+  shuffle<T>(items: T[]): T[] {
+    for (let i = items.length - 1; i > 0; i--) {
+      const j = this.below(i + 1);
+      const tmp = items[i] as T;
+      items[i] = items[j] as T;
+      items[j] = tmp;
+    }
+    return items;
+  }
+
+  /** An independent stream derived from this one (for per-component randomness). */
+  fork(): Prng {
+    return new Prng(this.nextU32());
+  }
+}
+
+function rotl(x: number, k: number): number {
+  return ((x << k) | (x >>> (32 - k))) >>> 0;
+}

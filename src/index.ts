@@ -1,0 +1,26 @@
+/**
+ * hmmsim's public API. The names below are the test-facing contract of DESIGN.md; the layers
+ * (core, sched, mm) are exported too for driver authors and tools.
+ */
+
+export * from './core/index.js';
+export * as mm from './mm/index.js';
+export { MADV_DONTNEED, MADV_NORMAL, MADV_POPULATE_READ, MADV_POPULATE_WRITE } from './mm/madvise.js';
+export {
+  MAP_ANONYMOUS,
+  MAP_FIXED,
+  MAP_LOCKED,
+  MAP_POPULATE,
+  MAP_PRIVATE,
+  MAP_SHARED,
+  PROT_EXEC,
+  PROT_NONE,
+  PROT_READ,
+  PROT_WRITE,
+} from './mm/mmap.js';
+export * from './sched/index.js';
+export type { PteInfo, Rss, VmaInfo } from './sim/process.js';
+export { Process, ProcessTasks } from './sim/process.js';
+export { SimFile } from './sim/simfile.js';
+export type { PageInfo, SimulatorOptions } from './sim/simulator.js';
+export { Simulator } from './sim/simulator.js';

@@ -1,0 +1,265 @@
+/**
+ * The page-fault handler: handle_mm_fault and the paths under it.
+ *
+ *   pte none, anonymous VMA   read → map the shared zero page (special PTE); write → new zeroed page
+ *   pte none, file/shmem VMA  read → map the page-cache page; private write → copy it (COW);
+ *                             shared write → map it writable
+ *   present, write, read-only anonymous page mapped once → reuse it; otherwise copy (COW),
+ *                             inside an mmu-notifier invalidation of the page
+ *   migration entry           wait until the page is unlocked (the migration is over), then retry
+ *   device-private entry      call the page's dev_pagemap fault callback (migrate it back)
+ *
+ * Permission checks (VMA flags against the access) belong to the caller, as in the kernel: the
+ * arch fault handler (uaccess.ts) and GUP (gup.ts) reject an access the VMA does not allow.
+ *
+ * @see mm/memory.c (Linux v5.3)
+ */
+
+import { PAGE_SIZE, pageAlignDown } from '../core/addr.js';
+import { KernelBug } from '../core/assert.js';
+import type { Task } from '../sched/index.js';
+import { pageAddNewAnonRmap, pageAddRmap, pageRemoveRmap, vmPageProt } from './memory.js';
+import type { MmStruct } from './mm.js';
+import { MM_ANONPAGES } from './mm.js';
+import {
+  MMU_NOTIFY_CLEAR,
+  mmuNotifierInvalidateRangeEnd,
+  mmuNotifierInvalidateRangeStart,
+  notifierRange,
+} from './mmu_notifier.js';
+import { PG_anon, PG_dirty, ZERO_PFN } from './page.js';
+import {
+  _PAGE_ACCESSED,
+  _PAGE_DIRTY,
+  _PAGE_PRESENT,
+  _PAGE_PROTNONE,
+  _PAGE_RW,
+  _PAGE_SPECIAL,
+  isDevicePrivateType,
+  isMigrationType,
+  pteHiOf,
+  pteLoOf,
+  ptePfn,
+  SWP_HWPOISON,
+  swpType,
+} from './pte.js';
+import type { Vma } from './vma.js';
+import { VM_SHARED, VM_WRITE } from './vma.js';
+
+export const FAULT_FLAG_WRITE = 0x01;
+export const FAULT_FLAG_MKWRITE = 0x02;
+export const FAULT_FLAG_ALLOW_RETRY = 0x04;
+export const FAULT_FLAG_RETRY_NOWAIT = 0x08;
+export const FAULT_FLAG_KILLABLE = 0x10;
+export const FAULT_FLAG_TRIED = 0x20;
+export const FAULT_FLAG_USER = 0x40;
+export const FAULT_FLAG_REMOTE = 0x80;
+
+export const VM_FAULT_OOM = 0x0001;
+export const VM_FAULT_SIGBUS = 0x0002;
+export const VM_FAULT_MAJOR = 0x0004;
+export const VM_FAULT_WRITE = 0x0008;
+export const VM_FAULT_HWPOISON = 0x0010;
+export const VM_FAULT_SIGSEGV = 0x0040;
+export const VM_FAULT_NOPAGE = 0x0100;
+export const VM_FAULT_LOCKED = 0x0200;
+export const VM_FAULT_RETRY = 0x0400;
+export const VM_FAULT_ERROR = VM_FAULT_OOM | VM_FAULT_SIGBUS | VM_FAULT_SIGSEGV | VM_FAULT_HWPOISON;
+
+/** handle_mm_fault: the caller holds mmap_sem (read) and has checked the access against the VMA. */
+export function* handleMmFault(mm: MmStruct, vma: Vma, address: number, flags: number): Task<number> {
+  const addr = pageAlignDown(address);
+  if (!vma.contains(addr)) throw new KernelBug(`handle_mm_fault: 0x${addr.toString(16)} outside ${vma}`);
+  const { pt } = mm.kernel;
+  const slot = pt.pteSlotAlloc(mm.pgd, addr);
+  const lo = pt.lo[slot] as number;
+  const hi = pt.hi[slot] as number;
+  mm.kernel.counters.inc('pgfault');
+  if (lo === 0 && hi === 0) {
+    if (vma.file !== null) return doFault(mm, vma, addr, slot, flags);
+    if (!vma.isAnonymous()) return VM_FAULT_SIGBUS;
+    return doAnonymousPage(mm, vma, addr, slot, flags);
+  }
+  if (!(lo & (_PAGE_PRESENT | _PAGE_PROTNONE))) return yield* doSwapPage(mm, vma, addr, lo, hi, flags);
+  if (lo & _PAGE_PROTNONE) return doNumaPage(mm, vma, slot);
+  if (flags & FAULT_FLAG_WRITE && !(lo & _PAGE_RW)) return yield* doWpPage(mm, vma, addr, slot, flags);
+  pt.lo[slot] = (lo | _PAGE_ACCESSED | (flags & FAULT_FLAG_WRITE ? _PAGE_DIRTY : 0)) >>> 0;
+  return 0;
+}
+
+/** anon_vma_prepare: the VMA gets the anon_vma its new anonymous pages will belong to. */
+export function anonVmaPrepare(mm: MmStruct, vma: Vma): void {
+  if (vma.anonVma !== null) return;
+  const av = mm.kernel.newAnonVma();
+  vma.anonVma = av;
+  vma.anonChain.push(av);
+  av.vmas.add(vma);
+}
+
+/**
+ * Allocates and charges a page for `mm`, or returns -1 (VM_FAULT_OOM). The page comes zeroed.
+ */
+export function allocChargedPage(mm: MmStruct): number {
+  const mem = mm.kernel.mem;
+  const pfn = mem.allocPage();
+  if (pfn < 0) return -1;
+  if (!mem.charge(pfn, mm.memcgId)) {
+    mem.putPage(pfn);
+    return -1;
+  }
+  return pfn;
+}
+
+/** do_anonymous_page. */
+export function doAnonymousPage(mm: MmStruct, vma: Vma, addr: number, slot: number, flags: number): number {
+  const { pt } = mm.kernel;
+  const prot = vmPageProt(vma.flags);
+  if (!(flags & FAULT_FLAG_WRITE)) {
+    pt.set(slot, pteLoOf(ZERO_PFN, prot | _PAGE_SPECIAL), pteHiOf(ZERO_PFN));
+    return 0;
+  }
+  anonVmaPrepare(mm, vma);
+  const pfn = allocChargedPage(mm);
+  if (pfn < 0) return VM_FAULT_OOM;
+  pageAddNewAnonRmap(mm, pfn, vma, addr);
+  mm.rss[MM_ANONPAGES] = (mm.rss[MM_ANONPAGES] as number) + 1;
+  const rw = vma.flags & VM_WRITE ? _PAGE_RW | _PAGE_DIRTY : 0;
+  pt.set(slot, pteLoOf(pfn, prot | rw), pteHiOf(pfn));
+  return 0;
+}
+
+/** do_fault: do_read_fault, do_cow_fault or do_shared_fault on a file or shmem VMA. */
+function doFault(mm: MmStruct, vma: Vma, addr: number, slot: number, flags: number): number {
+  const file = vma.file!;
+  const { pt, mem } = mm.kernel;
+  const index = vma.linearPageIndex(addr);
+  if (index >= file.npages) return VM_FAULT_SIGBUS;
+  const cached = file.findOrCreatePage(mem, index, mm.memcgId);
+  if (cached < 0) return VM_FAULT_OOM;
+  const prot = vmPageProt(vma.flags);
+  if (flags & FAULT_FLAG_WRITE && !(vma.flags & VM_SHARED)) {
+    anonVmaPrepare(mm, vma);
+    const pfn = allocChargedPage(mm);
+    if (pfn < 0) return VM_FAULT_OOM;
+    mem.copyPage(pfn, cached);
+    pageAddNewAnonRmap(mm, pfn, vma, addr);
+    mm.rss[MM_ANONPAGES] = (mm.rss[MM_ANONPAGES] as number) + 1;
+    pt.set(slot, pteLoOf(pfn, prot | _PAGE_RW | _PAGE_DIRTY), pteHiOf(pfn));
+    return 0;
+  }
+  mem.getPage(cached);
+  pageAddRmap(mm, cached);
+  const c = mm.mmCounter(cached);
+  mm.rss[c] = (mm.rss[c] as number) + 1;
+  const dirty = flags & FAULT_FLAG_WRITE ? _PAGE_DIRTY : 0;
+  if (dirty) file.markDirty(mem, cached);
+  pt.set(slot, pteLoOf(cached, prot | dirty), pteHiOf(cached));
+  return 0;
+}
+
+/** do_swap_page for the swap-type entries the model has. */
+function* doSwapPage(
+  mm: MmStruct,
+  vma: Vma,
+  addr: number,
+  lo: number,
+  hi: number,
+  flags: number,
+): Task<number> {
+  const type = swpType(lo);
+  const pfn = ptePfn(lo, hi);
+  if (isMigrationType(type)) {
+    mm.kernel.counters.inc('migration_entry_wait');
+    yield* mm.kernel.mem.waitOnPageLocked(pfn);
+    return 0;
+  }
+  if (isDevicePrivateType(type)) {
+    const pgmap = mm.kernel.mem.store.pgmapOf(pfn);
+    if (pgmap === undefined)
+      throw new KernelBug(`do_swap_page: device-private entry for pfn ${pfn} without a pgmap`);
+    mm.kernel.counters.inc('device_private_fault');
+    return yield* pgmap.fault({ mm, vma, address: addr, pfn, flags });
+  }
+  if (type === SWP_HWPOISON) return VM_FAULT_HWPOISON;
+  // The model has no swap device: a swapped-out entry can be built (for HMM's tests) but not read in.
+  return VM_FAULT_SIGBUS;
+}
+
+/** A PROT_NONE entry in a VMA that is accessible again: restore the VMA's protection (do_numa_page). */
+function doNumaPage(mm: MmStruct, vma: Vma, slot: number): number {
+  const { pt } = mm.kernel;
+  const lo = pt.lo[slot] as number;
+  pt.lo[slot] = ((lo & ~(_PAGE_PRESENT | _PAGE_PROTNONE | _PAGE_RW)) | vmPageProt(vma.flags)) >>> 0;
+  return 0;
+}
+
+/** do_wp_page: a write to a present, read-only entry. */
+function* doWpPage(mm: MmStruct, vma: Vma, addr: number, slot: number, flags: number): Task<number> {
+  const { pt, mem } = mm.kernel;
+  const lo = pt.lo[slot] as number;
+  const pfn = ptePfn(lo, pt.hi[slot] as number);
+  if (lo & _PAGE_SPECIAL) return yield* wpPageCopy(mm, vma, addr, slot, flags);
+  if ((vma.flags & (VM_SHARED | VM_WRITE)) === (VM_SHARED | VM_WRITE)) {
+    mem.store.flags[pfn] = (mem.store.flags[pfn] as number) | PG_dirty;
+    return wpPageReuse(mm, slot);
+  }
+  if (mem.store.flags[pfn]! & PG_anon) {
+    if (mem.store.isLocked(pfn)) {
+      // trylock_page failed: sleep on the lock, then start over if the entry changed meanwhile.
+      mem.getPage(pfn);
+      yield* mem.lockPage(pfn);
+      mem.unlockPage(pfn);
+      mem.putPage(pfn);
+      if (pt.lo[slot] !== lo) return 0;
+    }
+    // reuse_swap_page: v5.3 reuses an anonymous page mapped once, even if GUP holds a pin on it.
+    if (mem.store.mapcount[pfn] === 1) return wpPageReuse(mm, slot);
+  }
+  return yield* wpPageCopy(mm, vma, addr, slot, flags);
+}
+
+function wpPageReuse(mm: MmStruct, slot: number): number {
+  const { pt } = mm.kernel;
+  pt.lo[slot] = ((pt.lo[slot] as number) | _PAGE_RW | _PAGE_DIRTY | _PAGE_ACCESSED) >>> 0;
+  return VM_FAULT_WRITE;
+}
+
+/**
+ * wp_page_copy: break COW into a new anonymous page. The notifier runs before the entry changes,
+ * and because a notifier may sleep, the entry is checked again afterwards (pte_same); if it changed
+ * the new page is dropped and the fault retried.
+ */
+function* wpPageCopy(mm: MmStruct, vma: Vma, addr: number, slot: number, _flags: number): Task<number> {
+  const { pt, mem } = mm.kernel;
+  const oldLo = pt.lo[slot] as number;
+  const oldHi = pt.hi[slot] as number;
+  const oldPfn = ptePfn(oldLo, oldHi);
+  const oldNormal = !(oldLo & _PAGE_SPECIAL);
+  anonVmaPrepare(mm, vma);
+  const pfn = allocChargedPage(mm);
+  if (pfn < 0) return VM_FAULT_OOM;
+  if (oldNormal) mem.copyPage(pfn, oldPfn);
+  const range = notifierRange(mm, addr, addr + PAGE_SIZE, MMU_NOTIFY_CLEAR);
+  yield* mmuNotifierInvalidateRangeStart(range);
+  if (pt.lo[slot] !== oldLo || pt.hi[slot] !== oldHi) {
+    mem.putPage(pfn);
+    yield* mmuNotifierInvalidateRangeEnd(range);
+    return 0;
+  }
+  if (oldNormal && !(mem.store.flags[oldPfn]! & PG_anon)) {
+    const c = mm.mmCounter(oldPfn);
+    mm.rss[c] = (mm.rss[c] as number) - 1;
+    mm.rss[MM_ANONPAGES] = (mm.rss[MM_ANONPAGES] as number) + 1;
+  } else if (!oldNormal) {
+    mm.rss[MM_ANONPAGES] = (mm.rss[MM_ANONPAGES] as number) + 1;
+  }
+  pageAddNewAnonRmap(mm, pfn, vma, addr);
+  pt.set(slot, pteLoOf(pfn, vmPageProt(vma.flags) | _PAGE_RW | _PAGE_DIRTY), pteHiOf(pfn));
+  if (oldNormal) {
+    pageRemoveRmap(mm, oldPfn);
+    mem.putPage(oldPfn);
+  }
+  yield* mmuNotifierInvalidateRangeEnd(range);
+  mm.kernel.counters.inc('cow');
+  return VM_FAULT_WRITE;
+}

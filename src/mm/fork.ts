@@ -1,0 +1,42 @@
+/**
+ * fork's address-space half (dup_mmap): the child gets a copy of every VMA except VM_DONTCOPY ones,
+ * anonymous VMAs are linked into the parent's anon_vmas and get one of their own, and
+ * copy_page_range shares the pages copy-on-write. The parent's mmap_sem is held for write
+ * throughout, so nothing faults in the parent meanwhile.
+ *
+ * @see kernel/fork.c (dup_mmap), mm/rmap.c (anon_vma_fork) (Linux v5.3)
+ */
+
+import type { Task } from '../sched/index.js';
+import { copyPageRange } from './memory.js';
+import type { MmStruct } from './mm.js';
+import { linkAnonChain } from './rmap.js';
+import { VM_DONTCOPY, Vma } from './vma.js';
+
+export function* dupMm(parent: MmStruct): Task<MmStruct> {
+  const child = parent.kernel.newMm(parent.memcgId);
+  yield* parent.mmapSem.downWrite();
+  try {
+    for (const vma of [...parent.vmas]) {
+      if (vma.flags & VM_DONTCOPY) continue;
+      const copy = new Vma(child, vma.start, vma.end, vma.flags, vma.pgoff, vma.file);
+      anonVmaFork(child, vma, copy);
+      copy.file?.mmaps.add(copy);
+      child.insertVma(copy);
+      yield* copyPageRange(child, parent, vma);
+    }
+  } finally {
+    parent.mmapSem.upWrite();
+  }
+  parent.kernel.counters.inc('fork');
+  return child;
+}
+
+/** anon_vma_fork: the child's VMA sees its ancestors' anonymous pages and gets its own anon_vma. */
+function anonVmaFork(child: MmStruct, parentVma: Vma, copy: Vma): void {
+  if (parentVma.anonVma === null) return;
+  const own = child.kernel.newAnonVma();
+  copy.anonChain = [...parentVma.anonChain, own];
+  copy.anonVma = own;
+  linkAnonChain(copy);
+}

@@ -1,0 +1,68 @@
+/**
+ * The simulated machine's kernel state that outlives any one thread: physical memory, the
+ * page-table pool, the objects page->mapping points at, every mm, the lockdep graph and the log.
+ */
+
+import { Counters } from '../core/counters.js';
+import type { EventLog } from '../core/eventlog.js';
+import type { Strategy } from '../sched/index.js';
+import { Executor, LockdepGraph } from '../sched/index.js';
+import { AddressSpace } from './file.js';
+import { MmStruct } from './mm.js';
+import { PhysMem } from './page_alloc.js';
+import { PageTablePool } from './pagetable.js';
+import { AnonVma } from './rmap.js';
+
+export interface KernelOptions {
+  ramPages: number;
+  contents?: boolean;
+  log?: EventLog;
+  stepsMax?: number;
+}
+
+export class Kernel {
+  readonly mem: PhysMem;
+  readonly pt = new PageTablePool();
+  readonly lockdep = new LockdepGraph();
+  readonly counters = new Counters();
+  readonly log: EventLog | undefined;
+  readonly stepsMax: number;
+  /** page->mapping ids -> the anon_vma or address_space they name. */
+  readonly mappings = new Map<number, AnonVma | AddressSpace>();
+  readonly mms = new Set<MmStruct>();
+  private nextMappingId = 1;
+  private nextMmId = 1;
+
+  constructor(opts: KernelOptions) {
+    this.mem = new PhysMem({ ramPages: opts.ramPages, contents: opts.contents });
+    this.log = opts.log;
+    this.stepsMax = opts.stepsMax ?? 50_000_000;
+  }
+
+  newAnonVma(): AnonVma {
+    const av = new AnonVma(this.nextMappingId++);
+    this.mappings.set(av.id, av);
+    return av;
+  }
+
+  newAddressSpace(name: string, size: number, shmem: boolean, memcgId: number): AddressSpace {
+    const as = new AddressSpace(this.nextMappingId++, name, size, shmem, memcgId);
+    this.mappings.set(as.id, as);
+    return as;
+  }
+
+  newMm(memcgId: number): MmStruct {
+    const mm = new MmStruct(this, this.nextMmId++, memcgId);
+    this.mms.add(mm);
+    return mm;
+  }
+
+  /** An executor wired to this kernel's lockdep graph and log. */
+  executor(strategy?: Strategy): Executor {
+    return new Executor({ strategy, lockdep: this.lockdep, log: this.log, stepsMax: this.stepsMax });
+  }
+
+  trace(text: string): void {
+    this.log?.record(0, 'kernel', text);
+  }
+}

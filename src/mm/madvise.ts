@@ -1,0 +1,114 @@
+/**
+ * madvise: MADV_DONTNEED (drop the pages of a range; anonymous memory reads back as zeros) with
+ * mmap_sem held only for read, as Linux does, and MADV_POPULATE_READ/WRITE (v5.14) to fault a
+ * range in.
+ *
+ * @see mm/madvise.c (Linux v5.3; populate from v5.14)
+ */
+
+import { isPageAligned, pageAlignUp, TASK_SIZE } from '../core/addr.js';
+import { EFAULT, EINVAL, ENOMEM } from '../core/errno.js';
+import type { Task } from '../sched/index.js';
+import { schedule } from '../sched/index.js';
+import { FAULT_FLAG_WRITE, handleMmFault, VM_FAULT_ERROR, VM_FAULT_OOM } from './fault.js';
+import { zapRange } from './memory.js';
+import type { MmStruct } from './mm.js';
+import {
+  MMU_NOTIFY_CLEAR,
+  mmuNotifierInvalidateRangeEnd,
+  mmuNotifierInvalidateRangeStart,
+  notifierRange,
+} from './mmu_notifier.js';
+import { pteAccessible } from './pte.js';
+import type { Vma } from './vma.js';
+import { VM_HUGETLB, VM_IO, VM_LOCKED, VM_PFNMAP, VM_READ, VM_WRITE } from './vma.js';
+
+export const MADV_NORMAL = 0;
+export const MADV_DONTNEED = 4;
+export const MADV_POPULATE_READ = 22;
+export const MADV_POPULATE_WRITE = 23;
+
+export function isKnownAdvice(advice: number): boolean {
+  return (
+    advice === MADV_NORMAL ||
+    advice === MADV_DONTNEED ||
+    advice === MADV_POPULATE_READ ||
+    advice === MADV_POPULATE_WRITE
+  );
+}
+
+export function* doMadvise(mm: MmStruct, start: number, len: number, advice: number): Task<number> {
+  if (!isKnownAdvice(advice) || !isPageAligned(start)) return -EINVAL;
+  len = pageAlignUp(len);
+  const end = start + len;
+  if (end < start || end > TASK_SIZE) return -EINVAL;
+  if (len === 0 || advice === MADV_NORMAL) return 0;
+  yield* mm.mmapSem.downRead();
+  try {
+    return yield* forEachVma(mm, start, end, (vma, s, e) =>
+      advice === MADV_DONTNEED
+        ? madviseDontneed(mm, vma, s, e)
+        : madvisePopulate(mm, vma, s, e, advice === MADV_POPULATE_WRITE),
+    );
+  } finally {
+    mm.mmapSem.upRead();
+  }
+}
+
+/** madvise_walk_vmas: applies `fn` to each VMA part; a hole in the range is -ENOMEM once done. */
+function* forEachVma(
+  mm: MmStruct,
+  start: number,
+  end: number,
+  fn: (vma: Vma, s: number, e: number) => Task<number>,
+): Task<number> {
+  let hole = false;
+  let addr = start;
+  while (addr < end) {
+    const vma = mm.findVma(addr);
+    if (vma === null || vma.start >= end) {
+      hole = true;
+      break;
+    }
+    if (vma.start > addr) hole = true;
+    const s = Math.max(addr, vma.start);
+    const e = Math.min(end, vma.end);
+    const r = yield* fn(vma, s, e);
+    if (r < 0) return r;
+    addr = e;
+  }
+  return hole ? -ENOMEM : 0;
+}
+
+/** madvise_dontneed_single_vma → zap_page_range, invalidation event CLEAR. */
+function* madviseDontneed(mm: MmStruct, vma: Vma, start: number, end: number): Task<number> {
+  if (vma.flags & (VM_LOCKED | VM_HUGETLB | VM_PFNMAP)) return -EINVAL;
+  const range = notifierRange(mm, start, end, MMU_NOTIFY_CLEAR);
+  yield* mmuNotifierInvalidateRangeStart(range);
+  zapRange(mm, start, end);
+  yield* mmuNotifierInvalidateRangeEnd(range);
+  mm.kernel.counters.inc('madv_dontneed');
+  return 0;
+}
+
+/**
+ * faultin_vma_page_range: fault every page that is not already accessible the way asked. Pages
+ * that are already mapped cost one PTE check; a scheduling point every PMD-sized span.
+ */
+function* madvisePopulate(mm: MmStruct, vma: Vma, start: number, end: number, write: boolean): Task<number> {
+  if (vma.flags & (VM_PFNMAP | VM_IO)) return -EINVAL;
+  if (!(vma.flags & (write ? VM_WRITE : VM_READ))) return -EFAULT;
+  const { pt } = mm.kernel;
+  const flags = write ? FAULT_FLAG_WRITE : 0;
+  for (let addr = start; addr < end; addr += 4096) {
+    if (addr % 0x200000 === 0) yield* schedule('populate');
+    for (let tries = 0; ; tries++) {
+      const slot = pt.pteSlot(mm.pgd, addr);
+      if (slot >= 0 && pteAccessible(pt.lo[slot] as number, write)) break;
+      if (tries > 64) return -EFAULT;
+      const r = yield* handleMmFault(mm, vma, addr, flags);
+      if (r & VM_FAULT_ERROR) return r & VM_FAULT_OOM ? -ENOMEM : -EFAULT;
+    }
+  }
+  return 0;
+}

@@ -1,0 +1,68 @@
+/**
+ * Memory cgroups, reduced to what HMM's accounting rules need: a page is charged to one cgroup
+ * when it is allocated for a process and uncharged when it is freed; a charge past the limit fails
+ * (the fault then returns VM_FAULT_OOM). Migration moves a charge from the old page to the new one
+ * (mem_cgroup_migrate) instead of charging again, which is why migrating a device page back to
+ * system memory can never fail on the limit (hmm.rst, "Memory cgroup (memcg) and rss accounting").
+ *
+ * Divergence: no hierarchy, no reclaim, no kmem accounting; page tables are not charged.
+ *
+ * @see mm/memcontrol.c (Linux v5.3)
+ */
+
+import { ArgumentError } from '../core/errno.js';
+
+export class MemCgroup {
+  readonly id: number;
+  readonly name: string;
+  limitPages: number;
+  usagePages = 0;
+  maxUsagePages = 0;
+  /** How many charges failed on the limit (memory.failcnt). */
+  failcnt = 0;
+
+  constructor(id: number, name: string, limitPages: number) {
+    this.id = id;
+    this.name = name;
+    this.limitPages = limitPages;
+  }
+
+  /** try_charge: false when the charge would pass the limit. */
+  tryCharge(npages: number): boolean {
+    if (this.usagePages + npages > this.limitPages) {
+      this.failcnt++;
+      return false;
+    }
+    this.usagePages += npages;
+    if (this.usagePages > this.maxUsagePages) this.maxUsagePages = this.usagePages;
+    return true;
+  }
+
+  uncharge(npages: number): void {
+    this.usagePages -= npages;
+  }
+}
+
+export class MemcgTable {
+  private readonly groups: (MemCgroup | undefined)[] = [undefined];
+  readonly root: MemCgroup;
+
+  constructor() {
+    this.root = this.create('root', Number.POSITIVE_INFINITY);
+  }
+
+  create(name: string, limitPages = Number.POSITIVE_INFINITY): MemCgroup {
+    if (!(limitPages >= 0)) throw new ArgumentError('limitPages', `expected >= 0, got ${limitPages}`);
+    const cg = new MemCgroup(this.groups.length, name, limitPages);
+    this.groups.push(cg);
+    return cg;
+  }
+
+  get(id: number): MemCgroup | undefined {
+    return this.groups[id];
+  }
+
+  all(): MemCgroup[] {
+    return this.groups.filter((g): g is MemCgroup => g !== undefined);
+  }
+}

@@ -1,0 +1,298 @@
+/**
+ * The PTE-level machinery of mm/memory.c and mm/mprotect.c: page protections from VMA flags, rmap
+ * accounting of one mapping, zapping a range (munmap, MADV_DONTNEED, exit), copying a range at
+ * fork, and changing protections (mprotect). Faults are in fault.ts.
+ *
+ * Every function here that removes or downgrades a mapping is wrapped by its caller in
+ * mmu_notifier_invalidate_range_start/end, in the places the kernel puts them.
+ *
+ * @see mm/memory.c, mm/mprotect.c (Linux v5.3)
+ */
+
+import { alignDown, PMD_SIZE, PUD_SIZE } from '../core/addr.js';
+import { KernelBug } from '../core/assert.js';
+import type { Task } from '../sched/index.js';
+import type { MmStruct } from './mm.js';
+import { MM_SWAPENTS } from './mm.js';
+import {
+  MMU_NOTIFY_PROTECTION_PAGE,
+  MMU_NOTIFY_PROTECTION_VMA,
+  mmuNotifierInvalidateRangeEnd,
+  mmuNotifierInvalidateRangeStart,
+  notifierRange,
+} from './mmu_notifier.js';
+import { PG_anon, PG_dirty, PG_swapbacked } from './page.js';
+import { pteSlotIn } from './pagetable.js';
+import {
+  _PAGE_ACCESSED,
+  _PAGE_DIRTY,
+  _PAGE_PRESENT,
+  _PAGE_PROTNONE,
+  _PAGE_RW,
+  _PAGE_SPECIAL,
+  _PAGE_USER,
+  isDevicePrivateType,
+  isMigrationType,
+  isWriteSwpType,
+  ptePfn,
+  SWP_DEVICE_READ,
+  SWP_MIGRATION_READ,
+  SWP_SWAPFILE,
+  swpEntryLo,
+  swpType,
+} from './pte.js';
+import type { Vma } from './vma.js';
+import { VM_EXEC, VM_HUGETLB, VM_MIXEDMAP, VM_PFNMAP, VM_READ, VM_SHARED, VM_WRITE } from './vma.js';
+
+const PRESENT_OR_PROTNONE = _PAGE_PRESENT | _PAGE_PROTNONE;
+/** Bits mprotect replaces; the pfn, dirty, accessed and special bits survive (_PAGE_CHG_MASK). */
+const PROT_BITS = _PAGE_PRESENT | _PAGE_PROTNONE | _PAGE_RW | _PAGE_USER;
+
+/**
+ * vm_get_page_prot: the PTE protection bits a VMA's pages are mapped with. Private mappings are
+ * mapped read-only (PAGE_COPY) even when writable, so the first write faults and COWs or reuses;
+ * a VMA with no access at all gets PAGE_NONE (not present, PROTNONE).
+ */
+export function vmPageProt(flags: number): number {
+  if ((flags & (VM_READ | VM_WRITE | VM_EXEC)) === 0) return _PAGE_PROTNONE | _PAGE_ACCESSED;
+  const rw = (flags & (VM_SHARED | VM_WRITE)) === (VM_SHARED | VM_WRITE) ? _PAGE_RW : 0;
+  return _PAGE_PRESENT | _PAGE_USER | _PAGE_ACCESSED | rw;
+}
+
+/** page_add_new_anon_rmap: a freshly allocated page becomes an anonymous page mapped once. */
+export function pageAddNewAnonRmap(mm: MmStruct, pfn: number, vma: Vma, addr: number): void {
+  const s = mm.kernel.mem.store;
+  if (vma.anonVma === null) throw new KernelBug('page_add_new_anon_rmap: VMA has no anon_vma');
+  s.flags[pfn] = (s.flags[pfn] as number) | PG_anon | PG_swapbacked;
+  s.mapping[pfn] = vma.anonVma.id;
+  s.index[pfn] = vma.linearPageIndex(addr);
+  s.mapcount[pfn] = 1;
+}
+
+/** page_add_file_rmap / page_add_anon_rmap / page_dup_rmap: one more mapping of an existing page. */
+export function pageAddRmap(mm: MmStruct, pfn: number): void {
+  const s = mm.kernel.mem.store;
+  s.mapcount[pfn] = (s.mapcount[pfn] as number) + 1;
+}
+
+/** page_remove_rmap. */
+export function pageRemoveRmap(mm: MmStruct, pfn: number): void {
+  const s = mm.kernel.mem.store;
+  const m = (s.mapcount[pfn] as number) - 1;
+  if (m < 0) throw new KernelBug(`BUG: Bad page map: pfn ${pfn} mapcount underflow`);
+  s.mapcount[pfn] = m;
+}
+
+/**
+ * zap_pte_range over [start, end) of one VMA: every mapped page loses this mapping (rss, rmap,
+ * reference), device-private entries drop their device page, migration entries only their rss.
+ * The caller issues the mmu notifiers. Returns the number of entries cleared.
+ */
+export function zapRange(mm: MmStruct, start: number, end: number): number {
+  const { pt } = mm.kernel;
+  let cleared = 0;
+  pt.walk(mm.pgd, start, end, {
+    present: (t, a, b) => {
+      cleared += zapPteTable(mm, t, a, b);
+      return 0;
+    },
+    hole: () => 0,
+  });
+  return cleared;
+}
+
+function zapPteTable(mm: MmStruct, t: number, start: number, end: number): number {
+  const { pt, mem } = mm.kernel;
+  const s = mem.store;
+  const first = pteSlotIn(t, start);
+  const last = first + (end - start) / 4096;
+  let cleared = 0;
+  for (let slot = first; slot < last; slot++) {
+    const lo = pt.lo[slot] as number;
+    const hi = pt.hi[slot] as number;
+    if (lo === 0 && hi === 0) continue;
+    pt.clear(slot);
+    cleared++;
+    const pfn = ptePfn(lo, hi);
+    if (lo & PRESENT_OR_PROTNONE) {
+      if (lo & _PAGE_SPECIAL) continue;
+      const c = mm.mmCounter(pfn);
+      mm.rss[c] = (mm.rss[c] as number) - 1;
+      if (lo & _PAGE_DIRTY && !(s.flags[pfn]! & PG_anon)) s.flags[pfn] = s.flags[pfn]! | PG_dirty;
+      pageRemoveRmap(mm, pfn);
+      mem.putPage(pfn);
+      continue;
+    }
+    zapSwapEntry(mm, lo, pfn);
+  }
+  return cleared;
+}
+
+function zapSwapEntry(mm: MmStruct, lo: number, pfn: number): void {
+  const type = swpType(lo);
+  if (isDevicePrivateType(type)) {
+    const c = mm.mmCounter(pfn);
+    mm.rss[c] = (mm.rss[c] as number) - 1;
+    pageRemoveRmap(mm, pfn);
+    mm.kernel.mem.putPage(pfn);
+  } else if (isMigrationType(type)) {
+    const c = mm.mmCounter(pfn);
+    mm.rss[c] = (mm.rss[c] as number) - 1;
+  } else if (type === SWP_SWAPFILE) {
+    mm.rss[MM_SWAPENTS] = (mm.rss[MM_SWAPENTS] as number) - 1;
+  }
+}
+
+/**
+ * copy_page_range for one VMA at fork: the child gets the parent's entries. In a COW mapping both
+ * sides lose write permission (present pages, write migration entries and writable device-private
+ * entries alike), inside an invalidation of the parent's range. A VMA with no anon_vma (shared file
+ * and shmem VMAs, or anonymous VMAs that only ever mapped the zero page) is skipped: the child
+ * faults its pages in again.
+ */
+export function* copyPageRange(dst: MmStruct, src: MmStruct, vma: Vma): Task {
+  if (vma.anonVma === null && !(vma.flags & (VM_HUGETLB | VM_PFNMAP | VM_MIXEDMAP))) return;
+  const cow = vma.isCowMapping();
+  const range = notifierRange(src, vma.start, vma.end, MMU_NOTIFY_PROTECTION_PAGE);
+  if (cow) yield* mmuNotifierInvalidateRangeStart(range);
+  const { pt } = src.kernel;
+  pt.walk(src.pgd, vma.start, vma.end, {
+    present: (t, a, b) => {
+      copyPteTable(dst, src, t, a, b, cow, vma.flags);
+      return 0;
+    },
+    hole: () => 0,
+  });
+  if (cow) yield* mmuNotifierInvalidateRangeEnd(range);
+}
+
+function copyPteTable(
+  dst: MmStruct,
+  src: MmStruct,
+  t: number,
+  start: number,
+  end: number,
+  cow: boolean,
+  flags: number,
+): void {
+  const { pt, mem } = src.kernel;
+  const dstT = pt.pteTableAlloc(dst.pgd, start);
+  const from = pteSlotIn(t, start);
+  const to = pteSlotIn(dstT, start);
+  const n = (end - start) / 4096;
+  for (let i = 0; i < n; i++) {
+    let lo = pt.lo[from + i] as number;
+    const hi = pt.hi[from + i] as number;
+    if (lo === 0 && hi === 0) continue;
+    const pfn = ptePfn(lo, hi);
+    if (lo & PRESENT_OR_PROTNONE) {
+      if (cow && lo & _PAGE_RW) {
+        lo &= ~_PAGE_RW;
+        pt.lo[from + i] = lo;
+      }
+      if (flags & VM_SHARED) lo &= ~_PAGE_DIRTY;
+      lo &= ~_PAGE_ACCESSED;
+      if (!(lo & _PAGE_SPECIAL)) {
+        mem.getPage(pfn);
+        pageAddRmap(dst, pfn);
+        const c = dst.mmCounter(pfn);
+        dst.rss[c] = (dst.rss[c] as number) + 1;
+      }
+    } else {
+      lo = copySwapEntry(dst, src, from + i, lo, pfn, cow);
+    }
+    pt.set(to + i, lo, hi);
+  }
+}
+
+function copySwapEntry(
+  dst: MmStruct,
+  src: MmStruct,
+  slot: number,
+  lo: number,
+  pfn: number,
+  cow: boolean,
+): number {
+  const { pt, mem } = src.kernel;
+  const type = swpType(lo);
+  if (isMigrationType(type) || isDevicePrivateType(type)) {
+    if (isDevicePrivateType(type)) {
+      mem.getPage(pfn);
+      pageAddRmap(dst, pfn);
+    }
+    const c = dst.mmCounter(pfn);
+    dst.rss[c] = (dst.rss[c] as number) + 1;
+    if (cow && isWriteSwpType(type)) {
+      lo = swpEntryLo(isMigrationType(type) ? SWP_MIGRATION_READ : SWP_DEVICE_READ, pfn);
+      pt.lo[slot] = lo;
+    }
+  } else if (type === SWP_SWAPFILE) {
+    dst.rss[MM_SWAPENTS] = (dst.rss[MM_SWAPENTS] as number) + 1;
+  }
+  return lo;
+}
+
+/**
+ * change_protection over [start, end) of one VMA with its new flags already set. As in v5.3, the
+ * invalidation is issued per PUD-sized span, from the first populated PMD to the end of the span,
+ * and only if some PMD there is populated. Private writable pages stay read-only (PAGE_COPY): the
+ * next write faults and reuses or copies. Write migration and device-private entries become read
+ * entries. Returns the number of entries changed.
+ */
+export function* changeProtection(mm: MmStruct, vma: Vma, start: number, end: number): Task<number> {
+  const prot = vmPageProt(vma.flags);
+  let changed = 0;
+  for (let addr = start; addr < end; ) {
+    const next = Math.min(end, alignDown(addr, PUD_SIZE) + PUD_SIZE);
+    changed += yield* changePudSpan(mm, addr, next, prot);
+    addr = next;
+  }
+  return changed;
+}
+
+function* changePudSpan(mm: MmStruct, start: number, end: number, prot: number): Task<number> {
+  const { pt } = mm.kernel;
+  let first = -1;
+  for (let a = start; a < end; a = Math.min(end, alignDown(a, PMD_SIZE) + PMD_SIZE)) {
+    if (pt.pteTable(mm.pgd, a) !== 0) {
+      first = a;
+      break;
+    }
+  }
+  if (first < 0) return 0;
+  const range = notifierRange(mm, first, end, MMU_NOTIFY_PROTECTION_VMA);
+  yield* mmuNotifierInvalidateRangeStart(range);
+  let changed = 0;
+  pt.walk(mm.pgd, first, end, {
+    present: (t, a, b) => {
+      changed += changePteTable(mm, t, a, b, prot);
+      return 0;
+    },
+    hole: () => 0,
+  });
+  yield* mmuNotifierInvalidateRangeEnd(range);
+  return changed;
+}
+
+function changePteTable(mm: MmStruct, t: number, start: number, end: number, prot: number): number {
+  const { pt } = mm.kernel;
+  const first = pteSlotIn(t, start);
+  const last = first + (end - start) / 4096;
+  let changed = 0;
+  for (let slot = first; slot < last; slot++) {
+    const lo = pt.lo[slot] as number;
+    if (lo === 0 && pt.hi[slot] === 0) continue;
+    if (lo & PRESENT_OR_PROTNONE) {
+      pt.lo[slot] = ((lo & ~PROT_BITS) | prot) >>> 0;
+      changed++;
+      continue;
+    }
+    const type = swpType(lo);
+    if (isWriteSwpType(type)) {
+      const pfn = ptePfn(lo, pt.hi[slot] as number);
+      pt.lo[slot] = swpEntryLo(isMigrationType(type) ? SWP_MIGRATION_READ : SWP_DEVICE_READ, pfn);
+      changed++;
+    }
+  }
+  return changed;
+}

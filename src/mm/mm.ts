@@ -1,0 +1,148 @@
+/**
+ * struct mm_struct: one address space — its page tables, its VMAs (sorted by address), mmap_sem,
+ * the rss counters, its mmu notifiers and its memcg.
+ *
+ * Lifetimes follow the kernel: mm_users counts users of the address space (the process, and any
+ * mmget() such as a registered HMM range); when it drops to 0 the address space is torn down
+ * (exit_mmap). mm_count counts references to the struct itself (mmgrab, e.g. a registered notifier).
+ *
+ * @see include/linux/mm_types.h, kernel/fork.c (mmput), mm/mmap.c (find_vma, exit_mmap) (Linux v5.3)
+ */
+
+import { KernelBug } from '../core/assert.js';
+import type { Task } from '../sched/index.js';
+import { RwSem } from '../sched/index.js';
+import type { Kernel } from './kernel.js';
+import type { MmuNotifier } from './mmu_notifier.js';
+import { PG_anon, PG_swapbacked } from './page.js';
+import { LEVEL_PGD } from './pagetable.js';
+import type { Vma } from './vma.js';
+
+export const MM_FILEPAGES = 0;
+export const MM_ANONPAGES = 1;
+export const MM_SWAPENTS = 2;
+export const MM_SHMEMPAGES = 3;
+
+export class MmStruct {
+  readonly kernel: Kernel;
+  readonly id: number;
+  readonly pgd: number;
+  /** VMAs sorted by start, non-overlapping. */
+  readonly vmas: Vma[] = [];
+  readonly mmapSem: RwSem;
+  /** rss_stat: MM_FILEPAGES, MM_ANONPAGES, MM_SWAPENTS, MM_SHMEMPAGES. */
+  readonly rss = [0, 0, 0, 0];
+  /** mmu notifiers, newest first. */
+  readonly notifiers: MmuNotifier[] = [];
+  readonly memcgId: number;
+  /** mm->hmm: the slot the HMM layer hangs its per-mm struct on. */
+  hmm: unknown = null;
+  users = 1;
+  count = 1;
+  /** exit_mmap has run: no VMAs, no page tables below the pgd. */
+  dead = false;
+
+  constructor(kernel: Kernel, id: number, memcgId: number) {
+    this.kernel = kernel;
+    this.id = id;
+    this.memcgId = memcgId;
+    this.pgd = kernel.pt.allocTable(LEVEL_PGD);
+    this.mmapSem = new RwSem('mmap_sem');
+  }
+
+  /** find_vma: the first VMA with end > addr (it may start above addr), or null. */
+  findVma(addr: number): Vma | null {
+    const i = this.findVmaIndex(addr);
+    return i < this.vmas.length ? (this.vmas[i] as Vma) : null;
+  }
+
+  /** Index of the first VMA with end > addr (vmas.length if none). */
+  findVmaIndex(addr: number): number {
+    const v = this.vmas;
+    let lo = 0;
+    let hi = v.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if ((v[mid] as Vma).end > addr) hi = mid;
+      else lo = mid + 1;
+    }
+    return lo;
+  }
+
+  /** The VMA containing addr, or null. */
+  vmaAt(addr: number): Vma | null {
+    const vma = this.findVma(addr);
+    return vma !== null && vma.start <= addr ? vma : null;
+  }
+
+  insertVma(vma: Vma): void {
+    const i = this.findVmaIndex(vma.start);
+    const next = this.vmas[i];
+    if (next !== undefined && next.start < vma.end)
+      throw new KernelBug(`insert_vm_struct: ${vma} overlaps ${next}`);
+    this.vmas.splice(i, 0, vma);
+  }
+
+  removeVma(vma: Vma): void {
+    const i = this.vmas.indexOf(vma);
+    if (i < 0) throw new KernelBug(`remove_vma: ${vma} is not in mm ${this.id}`);
+    this.vmas.splice(i, 1);
+  }
+
+  /** mm_counter(page): which rss counter a page mapped here counts in. */
+  mmCounter(pfn: number): number {
+    const f = this.kernel.mem.store.flags[pfn] as number;
+    if (f & PG_anon) return MM_ANONPAGES;
+    return f & PG_swapbacked ? MM_SHMEMPAGES : MM_FILEPAGES;
+  }
+
+  get totalRss(): number {
+    return (
+      (this.rss[MM_FILEPAGES] as number) +
+      (this.rss[MM_ANONPAGES] as number) +
+      (this.rss[MM_SHMEMPAGES] as number)
+    );
+  }
+
+  mmget(): void {
+    if (this.users <= 0) throw new KernelBug('mmget: mm_users is 0');
+    this.users++;
+  }
+
+  /** mmget_not_zero: false once the address space is being torn down. */
+  mmgetNotZero(): boolean {
+    if (this.users <= 0) return false;
+    this.users++;
+    return true;
+  }
+
+  mmgrab(): void {
+    this.count++;
+  }
+
+  /** mmdrop: the last reference frees the pgd (__mmdrop). */
+  mmdrop(): void {
+    if (this.count <= 0) throw new KernelBug('mmdrop: mm_count underflow');
+    this.count--;
+    if (this.count > 0) return;
+    if (!this.dead) throw new KernelBug(`__mmdrop: mm ${this.id} freed before exit_mmap`);
+    this.kernel.pt.freeTable(this.pgd);
+    this.kernel.mms.delete(this);
+  }
+}
+
+/** How mmput tears an address space down; set by mmap.ts (exit_mmap) to keep this file cycle-free. */
+export const mmHooks: { exitMmap: (mm: MmStruct) => Task } = {
+  exitMmap: () => {
+    throw new KernelBug('exit_mmap not wired');
+  },
+};
+
+/** mmput: the last user tears the address space down (exit_mmap) and drops the struct. */
+export function* mmput(mm: MmStruct): Task {
+  if (mm.users <= 0) throw new KernelBug(`mmput: mm_users underflow on mm ${mm.id}`);
+  mm.users--;
+  if (mm.users > 0) return;
+  yield* mmHooks.exitMmap(mm);
+  mm.mmdrop();
+}

@@ -1,0 +1,263 @@
+/**
+ * mmap, munmap and exit_mmap: creating VMAs (with get_unmapped_area's top-down search), splitting
+ * and merging them, and tearing mappings down with the notifiers, zap and free_pgtables in the
+ * order unmap_region uses.
+ *
+ * @see mm/mmap.c (Linux v5.3)
+ */
+
+import { isPageAligned, MMAP_BASE, MMAP_MIN_ADDR, PAGE_SIZE, pageAlignUp, TASK_SIZE } from '../core/addr.js';
+import { EINVAL, ENOMEM } from '../core/errno.js';
+import type { Task } from '../sched/index.js';
+import type { AddressSpace } from './file.js';
+import { zapRange } from './memory.js';
+import type { MmStruct } from './mm.js';
+import { mmHooks } from './mm.js';
+import {
+  MMU_NOTIFY_UNMAP,
+  mmuNotifierInvalidateRangeEnd,
+  mmuNotifierInvalidateRangeStart,
+  mmuNotifierRelease,
+  notifierRange,
+} from './mmu_notifier.js';
+import { linkAnonChain, unlinkAnonChain } from './rmap.js';
+import {
+  VM_EXEC,
+  VM_LOCKED,
+  VM_MAYEXEC,
+  VM_MAYREAD,
+  VM_MAYSHARE,
+  VM_MAYWRITE,
+  VM_READ,
+  VM_SHARED,
+  VM_WRITE,
+  Vma,
+} from './vma.js';
+
+export const PROT_NONE = 0x0;
+export const PROT_READ = 0x1;
+export const PROT_WRITE = 0x2;
+export const PROT_EXEC = 0x4;
+export const PROT_MASK = PROT_READ | PROT_WRITE | PROT_EXEC;
+
+export const MAP_SHARED = 0x01;
+export const MAP_PRIVATE = 0x02;
+export const MAP_FIXED = 0x10;
+export const MAP_ANONYMOUS = 0x20;
+export const MAP_LOCKED = 0x2000;
+export const MAP_POPULATE = 0x8000;
+export const MAP_FLAGS_MASK =
+  MAP_SHARED | MAP_PRIVATE | MAP_FIXED | MAP_ANONYMOUS | MAP_LOCKED | MAP_POPULATE;
+
+/** calc_vm_prot_bits. */
+export function calcVmProtBits(prot: number): number {
+  return (
+    (prot & PROT_READ ? VM_READ : 0) | (prot & PROT_WRITE ? VM_WRITE : 0) | (prot & PROT_EXEC ? VM_EXEC : 0)
+  );
+}
+
+export interface MmapRequest {
+  addr: number;
+  len: number;
+  prot: number;
+  flags: number;
+  /** The file to map (ignored with MAP_ANONYMOUS). */
+  file: AddressSpace | null;
+  /** Offset in bytes, page aligned. */
+  offset: number;
+}
+
+/**
+ * do_mmap_pgoff with mmap_sem held for write: returns the address, or -errno. MAP_SHARED |
+ * MAP_ANONYMOUS gets a fresh shmem inode (shmem_zero_setup). MAP_POPULATE is left to the caller,
+ * which faults the range in after dropping the lock, as vm_mmap_pgoff does.
+ */
+export function* doMmap(mm: MmStruct, req: MmapRequest): Task<number> {
+  mm.mmapSem.assertHeld('write');
+  const err = checkMmapArgs(req);
+  if (err !== 0) return err;
+  const len = pageAlignUp(req.len);
+  const addr = getUnmappedArea(mm, req.addr, len, (req.flags & MAP_FIXED) !== 0);
+  if (addr < 0) return addr;
+  if (req.flags & MAP_FIXED) {
+    const r = yield* doMunmap(mm, addr, len);
+    if (r < 0) return r;
+  }
+  const vmFlags = vmFlagsOf(req);
+  let file = req.flags & MAP_ANONYMOUS ? null : req.file;
+  let pgoff = file === null ? addr / PAGE_SIZE : req.offset / PAGE_SIZE;
+  if (req.flags & MAP_SHARED && req.flags & MAP_ANONYMOUS) {
+    file = mm.kernel.newAddressSpace(`/dev/zero (deleted)`, len, true, mm.memcgId);
+    file.unlinked = true;
+    pgoff = 0;
+  }
+  const vma = new Vma(mm, addr, addr + len, vmFlags, pgoff, file);
+  file?.mmaps.add(vma);
+  mm.insertVma(vma);
+  vmaMergeAround(mm, vma);
+  mm.kernel.counters.inc('mmap');
+  return addr;
+}
+
+function checkMmapArgs(req: MmapRequest): number {
+  const { len, prot, flags } = req;
+  if (len <= 0 || len > TASK_SIZE) return len <= 0 ? -EINVAL : -ENOMEM;
+  if ((prot & ~PROT_MASK) !== 0 || (flags & ~MAP_FLAGS_MASK) !== 0) return -EINVAL;
+  const type = flags & (MAP_SHARED | MAP_PRIVATE);
+  if (type !== MAP_SHARED && type !== MAP_PRIVATE) return -EINVAL;
+  if (!isPageAligned(req.offset) || req.offset < 0) return -EINVAL;
+  if (flags & MAP_FIXED && !isPageAligned(req.addr)) return -EINVAL;
+  if (!(flags & MAP_ANONYMOUS) && req.file === null) return -EINVAL;
+  return 0;
+}
+
+function vmFlagsOf(req: MmapRequest): number {
+  let f = calcVmProtBits(req.prot) | VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC;
+  if (req.flags & MAP_SHARED) f |= VM_SHARED | VM_MAYSHARE;
+  if (req.flags & MAP_LOCKED) f |= VM_LOCKED;
+  return f;
+}
+
+/**
+ * get_unmapped_area: MAP_FIXED takes `addr` as is; a free, page-aligned hint is honoured; otherwise
+ * the highest gap below mmap_base that fits (arch_get_unmapped_area_topdown).
+ */
+export function getUnmappedArea(mm: MmStruct, hint: number, len: number, fixed: boolean): number {
+  if (len > TASK_SIZE) return -ENOMEM;
+  if (fixed) return hint >= MMAP_MIN_ADDR && hint + len <= TASK_SIZE ? hint : -ENOMEM;
+  if (hint !== 0) {
+    const a = pageAlignUp(hint);
+    if (a >= MMAP_MIN_ADDR && a + len <= TASK_SIZE && isFree(mm, a, a + len)) return a;
+  }
+  let gapEnd = MMAP_BASE;
+  for (let i = mm.findVmaIndex(gapEnd) - 1; i >= -1; i--) {
+    const vma = mm.vmas[i];
+    const gapStart = vma === undefined ? MMAP_MIN_ADDR : vma.end;
+    if (vma !== undefined && vma.start >= gapEnd) continue;
+    if (gapEnd - gapStart >= len && gapEnd - len >= MMAP_MIN_ADDR) return gapEnd - len;
+    if (vma === undefined) break;
+    gapEnd = Math.min(gapEnd, vma.start);
+  }
+  return -ENOMEM;
+}
+
+function isFree(mm: MmStruct, start: number, end: number): boolean {
+  const vma = mm.findVma(start);
+  return vma === null || vma.start >= end;
+}
+
+/** __split_vma: splits `vma` at `addr`; returns the part above addr (the original keeps the rest). */
+export function splitVma(mm: MmStruct, vma: Vma, addr: number): Vma {
+  const upper = new Vma(mm, addr, vma.end, vma.flags, vma.pgoff + (addr - vma.start) / PAGE_SIZE, vma.file);
+  upper.anonVma = vma.anonVma;
+  upper.anonChain = [...vma.anonChain];
+  linkAnonChain(upper);
+  vma.file?.mmaps.add(upper);
+  vma.end = addr;
+  mm.insertVma(upper);
+  return upper;
+}
+
+/** vma_merge, reduced to "merge with the neighbours if they are compatible". */
+export function vmaMergeAround(mm: MmStruct, vma: Vma): Vma {
+  let cur = vma;
+  const i = mm.vmas.indexOf(cur);
+  const next = mm.vmas[i + 1];
+  if (next !== undefined && cur.canMergeWith(next)) absorb(mm, cur, next);
+  const prev = mm.vmas[i - 1];
+  if (prev !== undefined && prev.canMergeWith(cur)) {
+    absorb(mm, prev, cur);
+    cur = prev;
+  }
+  return cur;
+}
+
+function absorb(mm: MmStruct, into: Vma, from: Vma): void {
+  into.end = from.end;
+  if (into.anonVma === null && from.anonVma !== null) {
+    into.anonVma = from.anonVma;
+    into.anonChain = [...from.anonChain];
+    linkAnonChain(into);
+  }
+  detachVma(mm, from);
+}
+
+function detachVma(mm: MmStruct, vma: Vma): void {
+  mm.removeVma(vma);
+  unlinkAnonChain(vma);
+  vma.file?.mmaps.delete(vma);
+}
+
+/** The last mapping of an unlinked shmem inode is gone: its pages go with it (the final iput). */
+function releaseFile(mm: MmStruct, vmas: Vma[]): void {
+  for (const v of vmas) {
+    const f = v.file;
+    if (f?.unlinked && f.mmaps.size === 0 && mm.kernel.mappings.has(f.id)) {
+      f.evict(mm.kernel.mem);
+      mm.kernel.mappings.delete(f.id);
+    }
+  }
+}
+
+/** Splits VMAs so that `start` and `end` fall on VMA boundaries; returns the VMAs inside. */
+export function isolateRange(mm: MmStruct, start: number, end: number): Vma[] {
+  const first = mm.findVma(start);
+  if (first !== null && first.start < start && first.end > start) splitVma(mm, first, start);
+  const last = mm.findVma(end - 1);
+  if (last !== null && last.start < end && last.end > end) splitVma(mm, last, end);
+  const out: Vma[] = [];
+  for (let i = mm.findVmaIndex(start); i < mm.vmas.length; i++) {
+    const v = mm.vmas[i] as Vma;
+    if (v.start >= end) break;
+    out.push(v);
+  }
+  return out;
+}
+
+/** do_munmap with mmap_sem held for write. */
+export function* doMunmap(mm: MmStruct, start: number, len: number): Task<number> {
+  mm.mmapSem.assertHeld('write');
+  if (!isPageAligned(start) || start > TASK_SIZE || len > TASK_SIZE - start) return -EINVAL;
+  len = pageAlignUp(len);
+  if (len === 0) return -EINVAL;
+  const end = start + len;
+  const vmas = isolateRange(mm, start, end);
+  if (vmas.length === 0) return 0;
+  const idx = mm.vmas.indexOf(vmas[0] as Vma);
+  const prev = mm.vmas[idx - 1];
+  const next = mm.vmas[idx + vmas.length];
+  for (const v of vmas) detachVma(mm, v);
+  yield* unmapRegion(mm, vmas, start, end, prev?.end ?? 0, next?.start ?? TASK_SIZE);
+  releaseFile(mm, vmas);
+  mm.kernel.counters.inc('munmap');
+  return 0;
+}
+
+/** unmap_region: invalidate, zap every VMA's part, then free the page tables nobody else covers. */
+function* unmapRegion(
+  mm: MmStruct,
+  vmas: Vma[],
+  start: number,
+  end: number,
+  floor: number,
+  ceiling: number,
+): Task {
+  const range = notifierRange(mm, start, end, MMU_NOTIFY_UNMAP);
+  yield* mmuNotifierInvalidateRangeStart(range);
+  for (const v of vmas) zapRange(mm, Math.max(start, v.start), Math.min(end, v.end));
+  yield* mmuNotifierInvalidateRangeEnd(range);
+  mm.kernel.pt.freeRange(mm.pgd, start, end, floor, ceiling);
+}
+
+/** exit_mmap: notifiers are released first, then every mapping is torn down and the tables freed. */
+export function* exitMmap(mm: MmStruct): Task {
+  yield* mmuNotifierRelease(mm);
+  const vmas = [...mm.vmas];
+  for (const v of vmas) detachVma(mm, v);
+  yield* unmapRegion(mm, vmas, 0, TASK_SIZE, 0, TASK_SIZE);
+  releaseFile(mm, vmas);
+  mm.dead = true;
+  mm.kernel.counters.inc('exit_mmap');
+}
+
+mmHooks.exitMmap = exitMmap;

@@ -1,0 +1,178 @@
+/**
+ * mmu notifiers: how a secondary MMU (a device) learns that CPU page tables are about to change.
+ *
+ * invalidate_range_start is called before any PTE that maps a page is removed or downgraded
+ * (munmap, mprotect, COW break, MADV_DONTNEED, fork's write-protect, migration), and
+ * invalidate_range_end after. `blockable` is false only for the OOM reaper: a callback that would
+ * sleep must then return -EAGAIN instead, and the invalidation of that range is abandoned. Every
+ * notifier runs even if an earlier one failed; an error from a blockable invalidation, or any error
+ * other than -EAGAIN, is a WARN (v5.3 __mmu_notifier_invalidate_range_start).
+ *
+ * A callback may sleep only when blockable: it returns a number directly (atomic) or a generator
+ * (sleeps). A generator run for a non-blockable range runs inside non_block_start/end, so a
+ * callback that sleeps there is reported on the spot.
+ *
+ * Notifiers are kept newest first (hlist_add_head_rcu).
+ *
+ * @see mm/mmu_notifier.c, include/linux/mmu_notifier.h (Linux v5.3)
+ */
+
+import { KernelBug, KernelWarning } from '../core/assert.js';
+import { EAGAIN, EINVAL } from '../core/errno.js';
+import type { Task } from '../sched/index.js';
+import { nonBlockEnd, nonBlockStart } from '../sched/index.js';
+import type { MmStruct } from './mm.js';
+
+export const MMU_NOTIFY_UNMAP = 0;
+export const MMU_NOTIFY_CLEAR = 1;
+export const MMU_NOTIFY_PROTECTION_VMA = 2;
+export const MMU_NOTIFY_PROTECTION_PAGE = 3;
+export const MMU_NOTIFY_SOFT_DIRTY = 4;
+
+export const MMU_NOTIFY_EVENT_NAMES = [
+  'UNMAP',
+  'CLEAR',
+  'PROTECTION_VMA',
+  'PROTECTION_PAGE',
+  'SOFT_DIRTY',
+] as const;
+
+export interface MmuNotifierRange {
+  readonly mm: MmStruct;
+  readonly start: number;
+  readonly end: number;
+  readonly event: number;
+  /** mmu_notifier_range_blockable(): false only for the OOM reaper. */
+  readonly blockable: boolean;
+}
+
+export type MaybeTask<T> = T | Task<T>;
+
+export interface MmuNotifierOps {
+  release?(mn: MmuNotifier, mm: MmStruct): MaybeTask<void>;
+  invalidateRangeStart?(mn: MmuNotifier, range: MmuNotifierRange): MaybeTask<number>;
+  invalidateRangeEnd?(mn: MmuNotifier, range: MmuNotifierRange): MaybeTask<void>;
+}
+
+export class MmuNotifier {
+  readonly ops: MmuNotifierOps;
+  mm: MmStruct | null = null;
+  /** hlist_unhashed(): true once removed from the mm's list (by release or unregister). */
+  unhashed = true;
+
+  constructor(ops: MmuNotifierOps) {
+    this.ops = ops;
+  }
+}
+
+function isTask<T>(x: MaybeTask<T>): x is Task<T> {
+  return typeof x === 'object' && x !== null && typeof (x as Task<T>).next === 'function';
+}
+
+/** Runs a callback's result to completion: directly, or as a sleeping generator. */
+export function* runMaybeTask<T>(x: MaybeTask<T>, blockable: boolean): Task<T> {
+  if (!isTask(x)) return x;
+  if (blockable) return yield* x;
+  nonBlockStart();
+  try {
+    return yield* x;
+  } finally {
+    nonBlockEnd();
+  }
+}
+
+/** __mmu_notifier_register: the caller holds mmap_sem for write. */
+export function mmuNotifierRegisterLocked(mn: MmuNotifier, mm: MmStruct): number {
+  mm.mmapSem.assertHeld('write');
+  if (!mn.unhashed) throw new KernelBug('mmu_notifier_register: notifier already registered');
+  if (mm.dead) return -EINVAL;
+  mn.mm = mm;
+  mn.unhashed = false;
+  mm.notifiers.unshift(mn);
+  mm.mmgrab();
+  return 0;
+}
+
+/** mmu_notifier_register: takes mmap_sem for write itself. */
+export function* mmuNotifierRegister(mn: MmuNotifier, mm: MmStruct): Task<number> {
+  yield* mm.mmapSem.downWrite();
+  try {
+    return mmuNotifierRegisterLocked(mn, mm);
+  } finally {
+    mm.mmapSem.upWrite();
+  }
+}
+
+/**
+ * mmu_notifier_unregister: runs ->release if the mm has not already done so, unlinks the notifier
+ * and drops its mm_count reference. Unregistering twice is a WARN (v5.3 would mmdrop twice).
+ */
+export function* mmuNotifierUnregister(mn: MmuNotifier, mm: MmStruct): Task {
+  if (mn.mm !== mm)
+    throw new KernelWarning(
+      'mmu_notifier_unregister: notifier is not registered on this mm (double unregister?)',
+    );
+  if (!mn.unhashed) {
+    if (mn.ops.release) yield* runMaybeTask(mn.ops.release(mn, mm), true);
+    removeNotifier(mm, mn);
+  }
+  mn.mm = null;
+  mm.mmdrop();
+}
+
+function removeNotifier(mm: MmStruct, mn: MmuNotifier): void {
+  const i = mm.notifiers.indexOf(mn);
+  if (i >= 0) mm.notifiers.splice(i, 1);
+  mn.unhashed = true;
+}
+
+/**
+ * mmu_notifier_invalidate_range_start. Returns 0, or the last error a callback returned (only
+ * -EAGAIN from a non-blockable range is legitimate; anything else WARNs).
+ */
+export function* mmuNotifierInvalidateRangeStart(range: MmuNotifierRange): Task<number> {
+  const list = range.mm.notifiers;
+  if (list.length === 0) return 0;
+  let ret = 0;
+  for (const mn of [...list]) {
+    const cb = mn.ops.invalidateRangeStart;
+    if (!cb) continue;
+    const r = yield* runMaybeTask(cb.call(mn.ops, mn, range), range.blockable);
+    if (r !== 0) {
+      if (range.blockable || r !== -EAGAIN) {
+        throw new KernelWarning(
+          `mmu_notifier: invalidate_range_start callback failed with ${r} in ${range.blockable ? '' : 'non-'}blockable context`,
+        );
+      }
+      ret = r;
+    }
+  }
+  return ret;
+}
+
+export function* mmuNotifierInvalidateRangeEnd(range: MmuNotifierRange): Task {
+  const list = range.mm.notifiers;
+  if (list.length === 0) return;
+  for (const mn of [...list]) {
+    const cb = mn.ops.invalidateRangeEnd;
+    if (cb) yield* runMaybeTask(cb.call(mn.ops, mn, range), range.blockable);
+  }
+}
+
+/** __mmu_notifier_release: exit_mmap tells every notifier the mm is going away, then unlinks them. */
+export function* mmuNotifierRelease(mm: MmStruct): Task {
+  for (const mn of [...mm.notifiers]) {
+    if (mn.ops.release) yield* runMaybeTask(mn.ops.release(mn, mm), true);
+  }
+  for (const mn of [...mm.notifiers]) removeNotifier(mm, mn);
+}
+
+export function notifierRange(
+  mm: MmStruct,
+  start: number,
+  end: number,
+  event: number,
+  blockable = true,
+): MmuNotifierRange {
+  return { mm, start, end, event, blockable };
+}

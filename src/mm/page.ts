@@ -1,0 +1,190 @@
+/**
+ * struct page, for every frame of the simulated machine, in typed arrays indexed by pfn
+ * (DESIGN decision 4). Reading one field of one page is one array load, so the hot paths
+ * (fault-in, zap, walk) never allocate.
+ *
+ * pfn layout: pfn 0 is the shared zero page, RAM is pfns 1..ramPages, and each device-memory
+ * region (ZONE_DEVICE) gets a section-aligned pfn range of its own above RAM, as memremap_pages
+ * hot-plugs device memory into a range no RAM uses.
+ *
+ * Divergence: the kernel's _mapcount starts at -1; `mapcount` here counts mappings directly
+ * (page_mapcount()), and `refcount` is page_count().
+ *
+ * @see include/linux/mm_types.h, include/linux/page-flags.h (Linux v5.3)
+ */
+
+import { ArgumentError } from '../core/errno.js';
+
+/** Page flags (the model's subset of enum pageflags). */
+export const PG_locked = 1 << 0;
+export const PG_uptodate = 1 << 1;
+export const PG_dirty = 1 << 2;
+export const PG_lru = 1 << 3;
+/** PageAnon: the kernel sets PAGE_MAPPING_ANON in page->mapping; the model keeps a flag. */
+export const PG_anon = 1 << 4;
+/** PageSwapBacked: anonymous and shmem pages. */
+export const PG_swapbacked = 1 << 5;
+export const PG_reserved = 1 << 6;
+/** PageBuddy: the page is on the allocator's free list. */
+export const PG_buddy = 1 << 7;
+export const PG_isolated = 1 << 8;
+
+export const ZONE_NORMAL = 0;
+export const ZONE_DEVICE = 1;
+
+/** The shared zero page (ZERO_PAGE(0)). */
+export const ZERO_PFN = 0;
+/** Pages per memory section on x86-64 (PA_SECTION_SIZE = 128 MiB). */
+export const PAGES_PER_SECTION = 2 ** 15;
+
+export const MEMORY_DEVICE_PRIVATE = 1;
+export const MEMORY_DEVICE_PUBLIC = 2;
+
+/**
+ * The interface mm defines for ZONE_DEVICE memory, implemented by hmm (hmm_devmem) as Linux's
+ * struct dev_pagemap is. mm calls `pageFree` when a device page's refcount drops to 1 (device pages
+ * idle at 1) and `fault` when the CPU touches a device-private entry.
+ *
+ * @see include/linux/memremap.h (Linux v5.2: page_fault/page_free members; v5.3: dev_pagemap_ops)
+ */
+export interface DevPagemap {
+  readonly type: number;
+  pfnFirst: number;
+  pfnLast: number;
+  /** dev_pagemap_ops.page_free (v5.3) / hmm_devmem_ops.free via hmm_devmem_free (v5.2). */
+  pageFree(pfn: number): void;
+  /**
+   * The CPU faulted on a device-private entry (do_swap_page → device_private_entry_fault).
+   * Runs with mmap_sem held for read; returns a VM_FAULT_* code. It may sleep, so it is a generator.
+   */
+  fault(vmf: DevFault): Generator<string, number, unknown>;
+}
+
+/** What the device fault callback is told (the fields of struct vm_fault hmm's callback uses). */
+export interface DevFault {
+  readonly mm: unknown;
+  readonly vma: unknown;
+  readonly address: number;
+  readonly pfn: number;
+  readonly flags: number;
+}
+
+export class PageStore {
+  flags: Uint32Array;
+  refcount: Int32Array;
+  mapcount: Int32Array;
+  /** Id of the owning anon_vma or address_space (0 = none). */
+  mapping: Int32Array;
+  /** page->index: offset in the file, or the linear page index for anonymous pages. */
+  index: Float64Array;
+  /** Id of the memcg the page is charged to (0 = uncharged). */
+  memcg: Int32Array;
+  zone: Uint8Array;
+  /** Slot in `pgmaps` for ZONE_DEVICE pages (0 = none). */
+  pgmapSlot: Int32Array;
+  /** Page contents, stored lazily: undefined reads as zeros. */
+  contents: (Uint8Array | undefined)[];
+  readonly pgmaps: (DevPagemap | undefined)[] = [undefined];
+  /** Per-page driver data (hmm_devmem_page_set_drvdata / page->zone_device_data). */
+  readonly drvdata = new Map<number, unknown>();
+  /** Number of pfns the arrays cover. */
+  size: number;
+
+  constructor(size: number) {
+    this.size = size;
+    this.flags = new Uint32Array(size);
+    this.refcount = new Int32Array(size);
+    this.mapcount = new Int32Array(size);
+    this.mapping = new Int32Array(size);
+    this.index = new Float64Array(size);
+    this.memcg = new Int32Array(size);
+    this.zone = new Uint8Array(size);
+    this.pgmapSlot = new Int32Array(size);
+    this.contents = new Array<Uint8Array | undefined>(size).fill(undefined);
+  }
+
+  /** Extends the arrays to cover `size` pfns (memory hot-plug of a device region). */
+  grow(size: number): void {
+    if (size <= this.size) return;
+    this.flags = growU32(this.flags, size);
+    this.refcount = growI32(this.refcount, size);
+    this.mapcount = growI32(this.mapcount, size);
+    this.mapping = growI32(this.mapping, size);
+    const index = new Float64Array(size);
+    index.set(this.index);
+    this.index = index;
+    this.memcg = growI32(this.memcg, size);
+    const zone = new Uint8Array(size);
+    zone.set(this.zone);
+    this.zone = zone;
+    this.pgmapSlot = growI32(this.pgmapSlot, size);
+    for (let i = this.size; i < size; i++) this.contents.push(undefined);
+    this.size = size;
+  }
+
+  isValidPfn(pfn: number): boolean {
+    return Number.isInteger(pfn) && pfn >= 0 && pfn < this.size;
+  }
+
+  checkPfn(pfn: number, argument = 'pfn'): void {
+    if (!this.isValidPfn(pfn)) throw new ArgumentError(argument, `no struct page for pfn ${pfn}`);
+  }
+
+  isZoneDevice(pfn: number): boolean {
+    return this.zone[pfn] === ZONE_DEVICE;
+  }
+
+  pgmapOf(pfn: number): DevPagemap | undefined {
+    return this.pgmaps[this.pgmapSlot[pfn] as number];
+  }
+
+  /** is_device_private_page(). */
+  isDevicePrivate(pfn: number): boolean {
+    return this.zone[pfn] === ZONE_DEVICE && this.pgmapOf(pfn)?.type === MEMORY_DEVICE_PRIVATE;
+  }
+
+  isDevicePublic(pfn: number): boolean {
+    return this.zone[pfn] === ZONE_DEVICE && this.pgmapOf(pfn)?.type === MEMORY_DEVICE_PUBLIC;
+  }
+
+  isAnon(pfn: number): boolean {
+    return ((this.flags[pfn] as number) & PG_anon) !== 0;
+  }
+
+  isLocked(pfn: number): boolean {
+    return ((this.flags[pfn] as number) & PG_locked) !== 0;
+  }
+
+  /**
+   * Hot-plugs `npages` of ZONE_DEVICE memory in a section-aligned range above everything present,
+   * as devm_memremap_pages does. Device pages start idle at refcount 1.
+   */
+  addDeviceRegion(npages: number, pgmap: DevPagemap): number {
+    const first = Math.ceil(this.size / PAGES_PER_SECTION) * PAGES_PER_SECTION;
+    const span = Math.ceil(npages / PAGES_PER_SECTION) * PAGES_PER_SECTION;
+    this.grow(first + span);
+    const slot = this.pgmaps.length;
+    this.pgmaps.push(pgmap);
+    for (let pfn = first; pfn < first + npages; pfn++) {
+      this.zone[pfn] = ZONE_DEVICE;
+      this.pgmapSlot[pfn] = slot;
+      this.refcount[pfn] = 1;
+      this.flags[pfn] = PG_reserved;
+    }
+    pgmap.pfnFirst = first;
+    pgmap.pfnLast = first + npages;
+    return first;
+  }
+}
+
+function growU32(a: Uint32Array, size: number): Uint32Array {
+  const b = new Uint32Array(size);
+  b.set(a);
+  return b;
+}
+
+function growI32(a: Int32Array, size: number): Int32Array {
+  const b = new Int32Array(size);
+  b.set(a);
+  return b;
+}

@@ -1,0 +1,251 @@
+/**
+ * Physical memory: the page allocator, page references, page locks and page contents.
+ *
+ * RAM has a fixed capacity; running out makes allocPage() return -1 and the caller report
+ * -ENOMEM / VM_FAULT_OOM, as the kernel's allocation paths do (the model has no reclaim).
+ * Frees are checked like free_pages_check(): a mapped, locked or still-referenced page being freed
+ * is "BUG: Bad page state".
+ *
+ * @see mm/page_alloc.c, mm/swap.c (__put_page), mm/filemap.c (lock_page) (Linux v5.3)
+ */
+
+import { KernelBug } from '../core/assert.js';
+import { ArgumentError } from '../core/errno.js';
+import type { Task } from '../sched/index.js';
+import { WaitQueue } from '../sched/index.js';
+import { MemcgTable } from './memcg.js';
+import {
+  PAGES_PER_SECTION,
+  PageStore,
+  PG_buddy,
+  PG_locked,
+  PG_reserved,
+  ZERO_PFN,
+  ZONE_DEVICE,
+} from './page.js';
+
+export const PAGE_BYTES = 4096;
+
+export interface PhysMemOptions {
+  /** Pages of RAM (not counting the zero page). */
+  ramPages: number;
+  /** Keep page contents (false: a policy-only simulation, every page reads as zeros). */
+  contents?: boolean;
+}
+
+export class PhysMem {
+  readonly store: PageStore;
+  readonly memcgs = new MemcgTable();
+  readonly ramPages: number;
+  readonly contentsEnabled: boolean;
+  private readonly freeList: Int32Array;
+  private nrFree: number;
+  private readonly pageWaitqueues = new Map<number, WaitQueue>();
+  /** Pages handed out and returned over the run (for leak checks and stats). */
+  allocCount = 0;
+  freeCount = 0;
+
+  constructor(opts: PhysMemOptions) {
+    const { ramPages } = opts;
+    if (!Number.isInteger(ramPages) || ramPages < 1 || ramPages > 2 ** 26) {
+      throw new ArgumentError('ramPages', `expected an integer in 1..2^26, got ${ramPages}`);
+    }
+    this.ramPages = ramPages;
+    this.contentsEnabled = opts.contents ?? true;
+    const size = Math.ceil((ramPages + 1) / PAGES_PER_SECTION) * PAGES_PER_SECTION;
+    this.store = new PageStore(size);
+    this.store.flags[ZERO_PFN] = PG_reserved;
+    this.store.refcount[ZERO_PFN] = 1;
+    this.freeList = new Int32Array(ramPages);
+    for (let i = 0; i < ramPages; i++) {
+      this.freeList[i] = ramPages - i;
+      this.store.flags[ramPages - i] = PG_buddy;
+    }
+    this.nrFree = ramPages;
+    // pfns between the end of RAM and the section boundary exist but are never handed out.
+    for (let pfn = ramPages + 1; pfn < size; pfn++) this.store.flags[pfn] = PG_reserved;
+  }
+
+  get freePages(): number {
+    return this.nrFree;
+  }
+
+  isRam(pfn: number): boolean {
+    return pfn >= 1 && pfn <= this.ramPages;
+  }
+
+  /** alloc_page(GFP_HIGHUSER_MOVABLE): a page with refcount 1 and zeroed contents, or -1. */
+  allocPage(): number {
+    if (this.nrFree === 0) return -1;
+    const pfn = this.freeList[--this.nrFree] as number;
+    const s = this.store;
+    s.flags[pfn] = 0;
+    s.refcount[pfn] = 1;
+    this.allocCount++;
+    return pfn;
+  }
+
+  /** free_unref_page after free_pages_check: the page must be unreferenced and unmapped. */
+  freePage(pfn: number): void {
+    const s = this.store;
+    const flags = s.flags[pfn] as number;
+    if (!this.isRam(pfn) || (flags & (PG_buddy | PG_reserved)) !== 0) {
+      throw new KernelBug(`BUG: Bad page state: freeing pfn ${pfn} which is not an allocated RAM page`);
+    }
+    if (s.refcount[pfn] !== 0 || s.mapcount[pfn] !== 0 || (flags & PG_locked) !== 0) {
+      throw new KernelBug(
+        `BUG: Bad page state: pfn ${pfn} refcount ${s.refcount[pfn]} mapcount ${s.mapcount[pfn]}${
+          flags & PG_locked ? ' locked' : ''
+        }`,
+      );
+    }
+    this.uncharge(pfn);
+    s.flags[pfn] = PG_buddy;
+    s.mapping[pfn] = 0;
+    s.index[pfn] = 0;
+    s.contents[pfn] = undefined;
+    this.freeList[this.nrFree++] = pfn;
+    this.freeCount++;
+  }
+
+  /** get_page. */
+  getPage(pfn: number): void {
+    const s = this.store;
+    if ((s.refcount[pfn] as number) <= 0) throw new KernelBug(`VM_BUG_ON_PAGE: get_page on free pfn ${pfn}`);
+    s.refcount[pfn] = (s.refcount[pfn] as number) + 1;
+  }
+
+  /**
+   * put_page: the last reference frees a RAM page; a ZONE_DEVICE page idles at refcount 1, and
+   * dropping to 1 hands it back to its driver (put_devmap_managed_page → page_free).
+   */
+  putPage(pfn: number): void {
+    const s = this.store;
+    const ref = (s.refcount[pfn] as number) - 1;
+    if (ref < 0 || (ref === 0 && s.zone[pfn] === ZONE_DEVICE)) {
+      throw new KernelBug(`VM_BUG_ON_PAGE: page refcount underflow on pfn ${pfn}`);
+    }
+    s.refcount[pfn] = ref;
+    if (ref === 0) {
+      if (pfn === ZERO_PFN) throw new KernelBug('VM_BUG_ON_PAGE: last reference to the zero page dropped');
+      this.freePage(pfn);
+    } else if (ref === 1 && s.zone[pfn] === ZONE_DEVICE) {
+      this.releaseDevicePage(pfn);
+    }
+  }
+
+  private releaseDevicePage(pfn: number): void {
+    const s = this.store;
+    if (s.mapcount[pfn] !== 0)
+      throw new KernelBug(`BUG: Bad page state: device pfn ${pfn} freed while mapped`);
+    this.uncharge(pfn);
+    s.mapping[pfn] = 0;
+    s.index[pfn] = 0;
+    s.flags[pfn] = PG_reserved;
+    s.pgmapOf(pfn)?.pageFree(pfn);
+  }
+
+  /** mem_cgroup_try_charge + commit for a newly allocated page. */
+  charge(pfn: number, memcgId: number): boolean {
+    const cg = this.memcgs.get(memcgId);
+    if (cg === undefined) throw new KernelBug(`memcg: no cgroup ${memcgId}`);
+    if (!cg.tryCharge(1)) return false;
+    this.store.memcg[pfn] = memcgId;
+    return true;
+  }
+
+  uncharge(pfn: number): void {
+    const id = this.store.memcg[pfn] as number;
+    if (id === 0) return;
+    this.memcgs.get(id)?.uncharge(1);
+    this.store.memcg[pfn] = 0;
+  }
+
+  /** mem_cgroup_migrate: the new page takes over the old page's charge (no new charge, no failure). */
+  migrateCharge(oldPfn: number, newPfn: number): void {
+    const s = this.store;
+    s.memcg[newPfn] = s.memcg[oldPfn] as number;
+    s.memcg[oldPfn] = 0;
+  }
+
+  // -- page lock ---------------------------------------------------------------------------------
+
+  pageWaitqueue(pfn: number): WaitQueue {
+    let wq = this.pageWaitqueues.get(pfn);
+    if (wq === undefined) {
+      wq = new WaitQueue(`page_waitqueue(${pfn})`);
+      this.pageWaitqueues.set(pfn, wq);
+    }
+    return wq;
+  }
+
+  trylockPage(pfn: number): boolean {
+    const s = this.store;
+    const f = s.flags[pfn] as number;
+    if ((f & PG_locked) !== 0) return false;
+    s.flags[pfn] = f | PG_locked;
+    return true;
+  }
+
+  *lockPage(pfn: number): Task {
+    while (!this.trylockPage(pfn)) {
+      yield* this.pageWaitqueue(pfn).waitEvent(() => !this.store.isLocked(pfn));
+    }
+  }
+
+  unlockPage(pfn: number): void {
+    const s = this.store;
+    const f = s.flags[pfn] as number;
+    if ((f & PG_locked) === 0) throw new KernelBug(`VM_BUG_ON_PAGE: unlock_page of unlocked pfn ${pfn}`);
+    s.flags[pfn] = f & ~PG_locked;
+    this.pageWaitqueues.get(pfn)?.wakeUpAll();
+  }
+
+  /** wait_on_page_locked: used by a fault that finds a migration entry (migration_entry_wait). */
+  *waitOnPageLocked(pfn: number): Task {
+    if (!this.store.isLocked(pfn)) return;
+    yield* this.pageWaitqueue(pfn).waitEvent(() => !this.store.isLocked(pfn));
+  }
+
+  // -- contents ----------------------------------------------------------------------------------
+
+  /** The page's bytes for writing (allocated on first write). */
+  pageBytes(pfn: number): Uint8Array {
+    const s = this.store;
+    let b = s.contents[pfn];
+    if (b === undefined) {
+      b = new Uint8Array(PAGE_BYTES);
+      if (this.contentsEnabled && pfn !== ZERO_PFN) s.contents[pfn] = b;
+    }
+    return b;
+  }
+
+  readBytes(pfn: number, offset: number, dst: Uint8Array, dstOffset: number, len: number): void {
+    const b = this.store.contents[pfn];
+    if (b === undefined) dst.fill(0, dstOffset, dstOffset + len);
+    else dst.set(b.subarray(offset, offset + len), dstOffset);
+  }
+
+  writeBytes(pfn: number, offset: number, src: Uint8Array, srcOffset: number, len: number): void {
+    if (pfn === ZERO_PFN) throw new KernelBug('BUG: write to the shared zero page');
+    if (!this.contentsEnabled) return;
+    this.pageBytes(pfn).set(src.subarray(srcOffset, srcOffset + len), offset);
+  }
+
+  /** copy_highpage (the DMA engine and COW both use it). */
+  copyPage(dstPfn: number, srcPfn: number): void {
+    const src = this.store.contents[srcPfn];
+    if (src === undefined || !this.contentsEnabled) {
+      this.store.contents[dstPfn] = undefined;
+      return;
+    }
+    const dst = this.store.contents[dstPfn];
+    if (dst === undefined) this.store.contents[dstPfn] = src.slice();
+    else dst.set(src);
+  }
+
+  /** clear_highpage. */
+  clearPage(pfn: number): void {
+    this.store.contents[pfn] = undefined;
+  }
+}

@@ -1,0 +1,112 @@
+/**
+ * Read-only views of an address space for tools, tests and benchmarks: /proc/pid/pagemap (one
+ * 64-bit entry per page) and mincore(). Neither takes a fault or changes state.
+ *
+ * pagemap entry (Documentation/admin-guide/mm/pagemap.rst):
+ *   bit 63 present, 62 swapped (any swap-type entry), 61 file-page or shared-anon,
+ *   56 exclusively mapped, bits 0-54 pfn if present, else swap type (0-4) | offset << 5.
+ * Written as two u32 words per page: out[2i] = bits 0..31, out[2i+1] = bits 32..63.
+ *
+ * @see fs/proc/task_mmu.c (pagemap_pmd_range), mm/mincore.c (Linux v5.3)
+ */
+
+import { isPageAligned, PAGE_SIZE, pageAlignUp, TASK_SIZE } from '../core/addr.js';
+import { EINVAL, ENOMEM } from '../core/errno.js';
+import type { MmStruct } from './mm.js';
+import { PG_anon } from './page.js';
+import { pteSlotIn } from './pagetable.js';
+import { _PAGE_PRESENT, _PAGE_PROTNONE, _PAGE_SPECIAL, ptePfn, swpType } from './pte.js';
+import type { Vma } from './vma.js';
+
+const PM_PRESENT_HI = 1 << 31;
+const PM_SWAP_HI = 1 << 30;
+const PM_FILE_HI = 1 << 29;
+const PM_MMAP_EXCLUSIVE_HI = 1 << 24;
+const PRESENT_OR_PROTNONE = _PAGE_PRESENT | _PAGE_PROTNONE;
+
+/** Fills out[0 .. 2*npages) for the pages at addr; pages outside any VMA read as 0. Returns npages. */
+export function pagemapRead(mm: MmStruct, addr: number, npages: number, out: Uint32Array): number {
+  const end = addr + npages * PAGE_SIZE;
+  out.fill(0, 0, 2 * npages);
+  let i = mm.findVmaIndex(addr);
+  for (; i < mm.vmas.length; i++) {
+    const vma = mm.vmas[i] as Vma;
+    if (vma.start >= end) break;
+    const s = Math.max(addr, vma.start);
+    const e = Math.min(end, vma.end);
+    mm.kernel.pt.walk(mm.pgd, s, e, {
+      present: (t, a, b) => {
+        pagemapPteTable(mm, t, a, b, (a - addr) / PAGE_SIZE, out);
+        return 0;
+      },
+      hole: () => 0,
+    });
+  }
+  return npages;
+}
+
+function pagemapPteTable(
+  mm: MmStruct,
+  t: number,
+  start: number,
+  end: number,
+  outIndex: number,
+  out: Uint32Array,
+): void {
+  const { pt } = mm.kernel;
+  const s = mm.kernel.mem.store;
+  const first = pteSlotIn(t, start);
+  const n = (end - start) / PAGE_SIZE;
+  const lo = pt.lo;
+  const hi = pt.hi;
+  for (let k = 0, o = outIndex * 2; k < n; k++, o += 2) {
+    const l = lo[first + k] as number;
+    const h = hi[first + k] as number;
+    if (l === 0 && h === 0) continue;
+    const pfn = ptePfn(l, h);
+    if (l & PRESENT_OR_PROTNONE) {
+      let flags = PM_PRESENT_HI;
+      if (!(l & _PAGE_SPECIAL)) {
+        if (!((s.flags[pfn] as number) & PG_anon)) flags |= PM_FILE_HI;
+        if (s.mapcount[pfn] === 1) flags |= PM_MMAP_EXCLUSIVE_HI;
+      }
+      out[o] = pfn % 2 ** 32;
+      out[o + 1] = (flags | Math.floor(pfn / 2 ** 32)) >>> 0;
+    } else {
+      const v = swpType(l) + pfn * 32;
+      out[o] = v % 2 ** 32;
+      out[o + 1] = (PM_SWAP_HI | Math.floor(v / 2 ** 32)) >>> 0;
+    }
+  }
+}
+
+/**
+ * mincore: vec[i] = 1 if page i is resident — mapped by a present entry, a swap-type entry that is
+ * not a real swap slot (migration, device-private), or, in a file VMA, in the page cache.
+ * Returns 0, -EINVAL (unaligned) or -ENOMEM (a page outside any VMA).
+ */
+export function mincore(mm: MmStruct, addr: number, len: number, vec: Uint8Array): number {
+  if (!isPageAligned(addr)) return -EINVAL;
+  const end = addr + pageAlignUp(len);
+  if (end > TASK_SIZE || end < addr) return -ENOMEM;
+  const { pt } = mm.kernel;
+  for (let a = addr; a < end; ) {
+    const vma = mm.vmaAt(a);
+    if (vma === null) return -ENOMEM;
+    const e = Math.min(end, vma.end);
+    for (; a < e; a += PAGE_SIZE) {
+      const slot = pt.pteSlot(mm.pgd, a);
+      const l = slot < 0 ? 0 : (pt.lo[slot] as number);
+      const h = slot < 0 ? 0 : (pt.hi[slot] as number);
+      vec[(a - addr) / PAGE_SIZE] = residency(vma, a, l, h);
+    }
+  }
+  return 0;
+}
+
+function residency(vma: Vma, addr: number, lo: number, hi: number): number {
+  if (lo === 0 && hi === 0)
+    return vma.file !== null && vma.file.findPage(vma.linearPageIndex(addr)) >= 0 ? 1 : 0;
+  if (lo & PRESENT_OR_PROTNONE) return 1;
+  return swpType(lo) === 1 ? 0 : 1;
+}

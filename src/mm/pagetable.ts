@@ -1,0 +1,207 @@
+/**
+ * Page tables: a 4-level radix tree of 512-entry tables (x86-64: pgd → pud → pmd → pte), all
+ * tables of a simulator in one pool of typed arrays. Entry `i` of table `t` is slot `t*512 + i`;
+ * its two u32 words are `lo[slot]` and `hi[slot]` (layout in pte.ts). An upper-level entry that is
+ * present holds the index of the next-level table in its pfn field. A none upper-level entry is a
+ * hole covering the whole span below it, which is what the kernel's walker reports as pte_hole.
+ *
+ * `used[t]` counts the non-none entries of table t, so free_pgtables can release tables that a
+ * munmap emptied without scanning them.
+ *
+ * Divergence: page-table pages are not struct pages, so they are neither charged nor counted
+ * against RAM (the kernel allocates them from the page allocator).
+ *
+ * @see mm/memory.c (__pte_alloc, free_pgd_range), mm/pagewalk.c (Linux v5.3)
+ */
+
+import { levelIndex, PGDIR_SHIFT, PMD_SHIFT, PMD_SIZE, PTRS_PER_TABLE, PUD_SHIFT } from '../core/addr.js';
+import { KernelBug } from '../core/assert.js';
+import { _PAGE_PRESENT, pteHiOf, pteLoOf, ptePfn } from './pte.js';
+
+/** Table levels, counted from the leaves. */
+export const LEVEL_PTE = 1;
+export const LEVEL_PMD = 2;
+export const LEVEL_PUD = 3;
+export const LEVEL_PGD = 4;
+
+const SHIFT_OF_LEVEL = [0, 12, PMD_SHIFT, PUD_SHIFT, PGDIR_SHIFT];
+const UPPER_ENTRY_FLAGS = _PAGE_PRESENT | 0x66; // present | rw | user | accessed | dirty (_PAGE_TABLE)
+const TABLE_WORDS = PTRS_PER_TABLE;
+
+export class PageTablePool {
+  lo: Uint32Array;
+  hi: Uint32Array;
+  used: Uint16Array;
+  level: Uint8Array;
+  private capacity: number;
+  private readonly freeTables: number[] = [];
+  private next = 1;
+  /** Tables currently allocated. */
+  live = 0;
+
+  constructor(initialTables = 64) {
+    this.capacity = initialTables;
+    this.lo = new Uint32Array(initialTables * TABLE_WORDS);
+    this.hi = new Uint32Array(initialTables * TABLE_WORDS);
+    this.used = new Uint16Array(initialTables);
+    this.level = new Uint8Array(initialTables);
+  }
+
+  /** A zeroed table for `level`. Table 0 is never handed out, so 0 can mean "no table". */
+  allocTable(level: number): number {
+    const t = this.freeTables.pop() ?? this.next++;
+    if (t >= this.capacity) this.growTo(t + 1);
+    this.level[t] = level;
+    this.used[t] = 0;
+    this.live++;
+    return t;
+  }
+
+  freeTable(t: number): void {
+    if (this.used[t] !== 0)
+      throw new KernelBug(`free_pgtables: table ${t} still has ${this.used[t]} entries`);
+    this.level[t] = 0;
+    this.live--;
+    this.freeTables.push(t);
+  }
+
+  private growTo(tables: number): void {
+    const cap = Math.max(tables, this.capacity * 2);
+    const lo = new Uint32Array(cap * TABLE_WORDS);
+    lo.set(this.lo);
+    const hi = new Uint32Array(cap * TABLE_WORDS);
+    hi.set(this.hi);
+    const used = new Uint16Array(cap);
+    used.set(this.used);
+    const level = new Uint8Array(cap);
+    level.set(this.level);
+    this.lo = lo;
+    this.hi = hi;
+    this.used = used;
+    this.level = level;
+    this.capacity = cap;
+  }
+
+  /** Writes an entry and keeps `used` exact. */
+  set(slot: number, lo: number, hi: number): void {
+    const wasNone = this.lo[slot] === 0 && this.hi[slot] === 0;
+    const isNone = lo === 0 && hi === 0;
+    this.lo[slot] = lo;
+    this.hi[slot] = hi;
+    if (wasNone !== isNone) {
+      const t = slot >>> 9;
+      this.used[t] = (this.used[t] as number) + (isNone ? -1 : 1);
+    }
+  }
+
+  clear(slot: number): void {
+    this.set(slot, 0, 0);
+  }
+
+  /** Index of the child table an upper-level entry points to, or 0 for a none entry. */
+  child(slot: number): number {
+    return (this.lo[slot] as number) & _PAGE_PRESENT
+      ? ptePfn(this.lo[slot] as number, this.hi[slot] as number)
+      : 0;
+  }
+
+  /** Slot of the entry for `addr` in table `t` at `level`. */
+  slotOf(t: number, level: number, addr: number): number {
+    return t * TABLE_WORDS + levelIndex(addr, SHIFT_OF_LEVEL[level] as number);
+  }
+
+  /** The PTE table mapping `addr`, or 0 if an upper level is none (pte_offset_map without alloc). */
+  pteTable(pgd: number, addr: number): number {
+    const pud = this.child(pgd * TABLE_WORDS + levelIndex(addr, PGDIR_SHIFT));
+    if (pud === 0) return 0;
+    const pmd = this.child(pud * TABLE_WORDS + levelIndex(addr, PUD_SHIFT));
+    if (pmd === 0) return 0;
+    return this.child(pmd * TABLE_WORDS + levelIndex(addr, PMD_SHIFT));
+  }
+
+  /** Slot of the PTE for `addr`, or -1 if its table does not exist. */
+  pteSlot(pgd: number, addr: number): number {
+    const t = this.pteTable(pgd, addr);
+    return t === 0 ? -1 : t * TABLE_WORDS + levelIndex(addr, 12);
+  }
+
+  /** The PTE table for `addr`, allocating missing levels (__pud_alloc, __pmd_alloc, __pte_alloc). */
+  pteTableAlloc(pgd: number, addr: number): number {
+    const pud = this.childAlloc(pgd * TABLE_WORDS + levelIndex(addr, PGDIR_SHIFT), LEVEL_PUD);
+    const pmd = this.childAlloc(pud * TABLE_WORDS + levelIndex(addr, PUD_SHIFT), LEVEL_PMD);
+    return this.childAlloc(pmd * TABLE_WORDS + levelIndex(addr, PMD_SHIFT), LEVEL_PTE);
+  }
+
+  pteSlotAlloc(pgd: number, addr: number): number {
+    return this.pteTableAlloc(pgd, addr) * TABLE_WORDS + levelIndex(addr, 12);
+  }
+
+  private childAlloc(slot: number, level: number): number {
+    const c = this.child(slot);
+    if (c !== 0) return c;
+    const t = this.allocTable(level);
+    this.set(slot, pteLoOf(t, UPPER_ENTRY_FLAGS), pteHiOf(t));
+    return t;
+  }
+
+  /**
+   * Visits [start, end) one PTE table at a time: `present(table, start, end)` for spans whose PTE
+   * table exists and `hole(start, end)` for spans with a none pgd/pud/pmd entry, in address order.
+   * A non-zero return from a visitor stops the walk and is returned (walk_page_range).
+   */
+  walk(pgd: number, start: number, end: number, v: PteTableVisitor): number {
+    let addr = start;
+    while (addr < end) {
+      const next = Math.min(end, addr - (addr % PMD_SIZE) + PMD_SIZE);
+      const t = this.pteTable(pgd, addr);
+      const r = t === 0 ? v.hole(addr, next) : v.present(t, addr, next);
+      if (r !== 0) return r;
+      addr = next;
+    }
+    return 0;
+  }
+
+  /**
+   * free_pgd_range: frees every table whose whole span lies inside [floor, ceiling) and holds no
+   * entries, then clears the entry that pointed to it.
+   */
+  freeRange(pgd: number, start: number, end: number, floor: number, ceiling: number): void {
+    this.freeLevel(pgd, LEVEL_PGD, 0, start, end, floor, ceiling);
+  }
+
+  private freeLevel(
+    t: number,
+    level: number,
+    base: number,
+    start: number,
+    end: number,
+    floor: number,
+    ceiling: number,
+  ): void {
+    const shift = SHIFT_OF_LEVEL[level] as number;
+    const size = 2 ** shift;
+    const first = Math.max(0, Math.floor((start - base) / size));
+    const last = Math.min(PTRS_PER_TABLE - 1, Math.floor((end - 1 - base) / size));
+    for (let i = first; i <= last; i++) {
+      const slot = t * TABLE_WORDS + i;
+      const c = this.child(slot);
+      if (c === 0) continue;
+      const a = base + i * size;
+      if (level > LEVEL_PMD) this.freeLevel(c, level - 1, a, start, end, floor, ceiling);
+      if (a >= floor && a + size <= ceiling && this.used[c] === 0) {
+        this.freeTable(c);
+        this.clear(slot);
+      }
+    }
+  }
+}
+
+export interface PteTableVisitor {
+  present(table: number, start: number, end: number): number;
+  hole(start: number, end: number): number;
+}
+
+/** Slot of `addr`'s entry inside PTE table `t`. */
+export function pteSlotIn(t: number, addr: number): number {
+  return t * TABLE_WORDS + levelIndex(addr, 12);
+}

@@ -1,0 +1,150 @@
+/**
+ * Page-table entry encoding: one 64-bit entry held as two u32 words (lo = bits 0..31, hi = 32..63),
+ * because JS bitwise operators are 32-bit. Present entries follow x86-64:
+ *
+ *   63  62..59 58      52..51 ........ 12  11   10   9    8  7   6  5  4   3   2  1  0
+ *  +--+------+------+-----------------+----+----+----+---+---+--+--+---+---+--+--+--+
+ *  |NX| pkey |DEVMAP|  pfn (40 bits)  |SD  |SW2 |SPEC| G |PAT|D |A |PCD|PWT|U |RW|P |
+ *  +--+------+------+-----------------+----+----+----+---+---+--+--+---+---+--+--+--+
+ *     hi word: bits 0..19 = pfn bits 20..39, bit 26 = DEVMAP, bit 31 = NX
+ *     lo word: bits 12..31 = pfn bits 0..19, bits 0..11 = flags
+ *
+ * Non-present, non-zero entries are swap-type entries. x86-64 stores the type in bits 59..63 and
+ * the inverted offset in bits 9..58 (the L1TF mitigation); the model keeps the same information in
+ * a simpler place — the type in lo bits 1..5 and the offset where the pfn of a present entry sits —
+ * so one pfn accessor serves both. For migration and device-private entries the offset is the pfn.
+ *
+ *   lo: | offset bits 0..19 (12..31) | 0 (6..11) | swap type (1..5) | P=0 |
+ *
+ * Upper levels (pgd, pud, pmd) use the same present bit, with the pfn field holding the index of
+ * the next-level table in the page-table pool instead of a physical frame (see pagetable.ts).
+ *
+ * @see arch/x86/include/asm/pgtable_types.h, arch/x86/include/asm/pgtable_64.h (Linux v5.3)
+ * @see include/linux/swapops.h (Linux v5.3)
+ */
+
+export const _PAGE_PRESENT = 1 << 0;
+export const _PAGE_RW = 1 << 1;
+export const _PAGE_USER = 1 << 2;
+export const _PAGE_ACCESSED = 1 << 5;
+export const _PAGE_DIRTY = 1 << 6;
+/** _PAGE_GLOBAL reused as _PAGE_PROTNONE when P=0: a PROT_NONE mapping keeps its page but traps. */
+export const _PAGE_PROTNONE = 1 << 8;
+/** SOFTW1: a PTE with no struct page behind it, or the shared zero page (pte_special). */
+export const _PAGE_SPECIAL = 1 << 9;
+export const _PAGE_SOFT_DIRTY = 1 << 11;
+export const PTE_FLAGS_MASK = 0xfff;
+/** hi-word bit of _PAGE_DEVMAP (bit 58 of the entry): ZONE_DEVICE memory mapped by the CPU. */
+export const _PAGE_DEVMAP_HI = 1 << 26;
+const PFN_LO_SHIFT = 12;
+const PFN_LO_BITS = 20;
+const PFN_LO_SPAN = 2 ** PFN_LO_BITS;
+const PFN_HI_MASK = 0xfffff;
+
+/** Swap entry types (non-present entries). Order is the model's; Linux counts down from MAX_SWAPFILES. */
+export const SWP_NONE = 0;
+/** A page swapped out to a swap file (the model has no swap device; used only to build that state). */
+export const SWP_SWAPFILE = 1;
+export const SWP_HWPOISON = 2;
+export const SWP_MIGRATION_READ = 3;
+export const SWP_MIGRATION_WRITE = 4;
+export const SWP_DEVICE_READ = 5;
+export const SWP_DEVICE_WRITE = 6;
+const SWP_TYPE_SHIFT = 1;
+const SWP_TYPE_MASK = 0x1f;
+
+export function pteLoOf(pfn: number, flags: number): number {
+  return ((pfn % PFN_LO_SPAN) * 2 ** PFN_LO_SHIFT + (flags & PTE_FLAGS_MASK)) >>> 0;
+}
+
+export function pteHiOf(pfn: number): number {
+  return Math.floor(pfn / PFN_LO_SPAN) & PFN_HI_MASK;
+}
+
+/** pte_pfn / swp_offset: the frame (or offset) of an entry given its two words. */
+export function ptePfn(lo: number, hi: number): number {
+  return (lo >>> PFN_LO_SHIFT) + (hi & PFN_HI_MASK) * PFN_LO_SPAN;
+}
+
+export function pteNone(lo: number, hi: number): boolean {
+  return lo === 0 && hi === 0;
+}
+
+/** pte_present: a page is mapped here (possibly PROT_NONE, which traps but keeps the page). */
+export function ptePresent(lo: number): boolean {
+  return (lo & (_PAGE_PRESENT | _PAGE_PROTNONE)) !== 0;
+}
+
+/** pte_protnone: mapped, but every access traps. */
+export function pteProtnone(lo: number): boolean {
+  return (lo & (_PAGE_PRESENT | _PAGE_PROTNONE)) === _PAGE_PROTNONE;
+}
+
+/** The hardware would complete an access through this entry (P set, and RW for a write). */
+export function pteAccessible(lo: number, write: boolean): boolean {
+  return write
+    ? (lo & (_PAGE_PRESENT | _PAGE_RW)) === (_PAGE_PRESENT | _PAGE_RW)
+    : (lo & _PAGE_PRESENT) !== 0;
+}
+
+export function pteWrite(lo: number): boolean {
+  return (lo & _PAGE_RW) !== 0;
+}
+
+export function pteDirty(lo: number): boolean {
+  return (lo & _PAGE_DIRTY) !== 0;
+}
+
+export function pteSpecial(lo: number): boolean {
+  return (lo & _PAGE_SPECIAL) !== 0;
+}
+
+export function pteDevmap(hi: number): boolean {
+  return (hi & _PAGE_DEVMAP_HI) !== 0;
+}
+
+/** Swap type of a non-present, non-none entry. */
+export function swpType(lo: number): number {
+  return (lo >>> SWP_TYPE_SHIFT) & SWP_TYPE_MASK;
+}
+
+/** lo word of a swap entry of `type` (the hi word is pteHiOf(offset)). */
+export function swpEntryLo(type: number, offset: number): number {
+  return ((offset % PFN_LO_SPAN) * 2 ** PFN_LO_SHIFT + (type << SWP_TYPE_SHIFT)) >>> 0;
+}
+
+export function isMigrationType(type: number): boolean {
+  return type === SWP_MIGRATION_READ || type === SWP_MIGRATION_WRITE;
+}
+
+export function isDevicePrivateType(type: number): boolean {
+  return type === SWP_DEVICE_READ || type === SWP_DEVICE_WRITE;
+}
+
+/** is_write_migration_entry / is_write_device_private_entry. */
+export function isWriteSwpType(type: number): boolean {
+  return type === SWP_MIGRATION_WRITE || type === SWP_DEVICE_WRITE;
+}
+
+/** A readable name for an entry, used by dumps and checkers. */
+export function describePte(lo: number, hi: number): string {
+  if (pteNone(lo, hi)) return 'none';
+  const pfn = ptePfn(lo, hi);
+  if (ptePresent(lo)) {
+    const f = [pteProtnone(lo) ? 'protnone' : pteWrite(lo) ? 'rw' : 'ro'];
+    if (pteDirty(lo)) f.push('dirty');
+    if (pteSpecial(lo)) f.push('special');
+    if (pteDevmap(hi)) f.push('devmap');
+    return `present pfn=${pfn} ${f.join(',')}`;
+  }
+  const t = swpType(lo);
+  const names: Record<number, string> = {
+    [SWP_SWAPFILE]: 'swap',
+    [SWP_HWPOISON]: 'hwpoison',
+    [SWP_MIGRATION_READ]: 'migration-read',
+    [SWP_MIGRATION_WRITE]: 'migration-write',
+    [SWP_DEVICE_READ]: 'device-private-read',
+    [SWP_DEVICE_WRITE]: 'device-private-write',
+  };
+  return `${names[t] ?? `swap-type-${t}`} pfn=${pfn}`;
+}

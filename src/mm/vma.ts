@@ -1,0 +1,118 @@
+/**
+ * struct vm_area_struct: one contiguous mapping of an address space, with its flags, its backing
+ * file (or shmem inode) and offset, and its anon_vma chain for anonymous pages.
+ *
+ * @see include/linux/mm_types.h, include/linux/mm.h (VM_* flags) (Linux v5.3)
+ */
+
+import { addrToVpn, PAGE_SIZE } from '../core/addr.js';
+import type { AddressSpace } from './file.js';
+import type { AnonVma } from './rmap.js';
+
+export const VM_NONE = 0;
+export const VM_READ = 0x1;
+export const VM_WRITE = 0x2;
+export const VM_EXEC = 0x4;
+export const VM_SHARED = 0x8;
+export const VM_MAYREAD = 0x10;
+export const VM_MAYWRITE = 0x20;
+export const VM_MAYEXEC = 0x40;
+export const VM_MAYSHARE = 0x80;
+export const VM_PFNMAP = 0x400;
+export const VM_LOCKED = 0x2000;
+export const VM_IO = 0x4000;
+export const VM_DONTCOPY = 0x20000;
+export const VM_DONTEXPAND = 0x40000;
+export const VM_HUGETLB = 0x400000;
+export const VM_MIXEDMAP = 0x10000000;
+export const VM_SPECIAL = VM_IO | VM_DONTEXPAND | VM_PFNMAP | VM_MIXEDMAP;
+/** Flags that must match for two neighbouring VMAs to merge (VM_SOFTDIRTY aside). */
+const MERGE_MASK = ~0;
+
+export class Vma {
+  /** The owning mm (an MmStruct; typed loosely to keep vma.ts free of a cycle). */
+  readonly mm: { readonly id: number };
+  start: number;
+  end: number;
+  flags: number;
+  /** vm_pgoff: file offset in pages, or start >> PAGE_SHIFT for anonymous VMAs. */
+  pgoff: number;
+  /** vm_file's mapping: a regular file or a shmem inode (MAP_SHARED|MAP_ANONYMOUS). */
+  file: AddressSpace | null;
+  /** The anon_vma new anonymous pages of this VMA belong to (null until the first anon fault). */
+  anonVma: AnonVma | null = null;
+  /** Every anon_vma whose pages may be mapped here: ancestors' after fork, then our own. */
+  anonChain: AnonVma[] = [];
+
+  constructor(
+    mm: { readonly id: number },
+    start: number,
+    end: number,
+    flags: number,
+    pgoff: number,
+    file: AddressSpace | null,
+  ) {
+    this.mm = mm;
+    this.start = start;
+    this.end = end;
+    this.flags = flags;
+    this.pgoff = pgoff;
+    this.file = file;
+  }
+
+  get npages(): number {
+    return (this.end - this.start) / PAGE_SIZE;
+  }
+
+  contains(addr: number): boolean {
+    return addr >= this.start && addr < this.end;
+  }
+
+  /** vma_is_anonymous: no file and no special mapping behind it. */
+  isAnonymous(): boolean {
+    return this.file === null && (this.flags & (VM_PFNMAP | VM_MIXEDMAP | VM_IO)) === 0;
+  }
+
+  isShmem(): boolean {
+    return this.file?.shmem === true;
+  }
+
+  /** is_cow_mapping: private and possibly writable, so fork write-protects and writes copy. */
+  isCowMapping(): boolean {
+    return (this.flags & (VM_SHARED | VM_MAYWRITE)) === VM_MAYWRITE;
+  }
+
+  /** linear_page_index: the page->index a page mapped at addr has. */
+  linearPageIndex(addr: number): number {
+    return addrToVpn(addr - this.start) + this.pgoff;
+  }
+
+  /** vma_address: where page index `index` is mapped in this VMA (may lie outside it). */
+  addressOf(index: number): number {
+    return this.start + (index - this.pgoff) * PAGE_SIZE;
+  }
+
+  canMergeWith(next: Vma): boolean {
+    return (
+      this.end === next.start &&
+      (this.flags & MERGE_MASK) === (next.flags & MERGE_MASK) &&
+      this.file === next.file &&
+      this.pgoff + this.npages === next.pgoff &&
+      (this.anonVma === null || next.anonVma === null || this.anonVma === next.anonVma) &&
+      sameChain(this.anonChain, next.anonChain)
+    );
+  }
+
+  toString(): string {
+    const f = this.flags;
+    const perms = `${f & VM_READ ? 'r' : '-'}${f & VM_WRITE ? 'w' : '-'}${f & VM_EXEC ? 'x' : '-'}${f & VM_SHARED ? 's' : 'p'}`;
+    return `${this.start.toString(16)}-${this.end.toString(16)} ${perms} ${this.file ? this.file.name : '[anon]'}`;
+  }
+}
+
+function sameChain(a: AnonVma[], b: AnonVma[]): boolean {
+  if (a.length === 0 || b.length === 0) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}

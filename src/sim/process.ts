@@ -1,0 +1,346 @@
+/**
+ * A simulated process: an mm_struct plus the system calls and CPU accesses a user program makes.
+ * Methods run to completion on the scheduler; `task.*` are the same operations as generators for
+ * multi-threaded scenarios (errors are thrown inside the thread that made the call).
+ */
+
+import { isPageAligned, PAGE_SIZE } from '../core/addr.js';
+import { ArgumentError, check, ENOMEM, ESRCH, HmmError, SegvError } from '../core/errno.js';
+import { dupMm } from '../mm/fork.js';
+import {
+  doMadvise,
+  MADV_DONTNEED,
+  MADV_NORMAL,
+  MADV_POPULATE_READ,
+  MADV_POPULATE_WRITE,
+} from '../mm/madvise.js';
+import type { MmStruct } from '../mm/mm.js';
+import { MM_ANONPAGES, MM_FILEPAGES, MM_SHMEMPAGES, MM_SWAPENTS, mmput } from '../mm/mm.js';
+import {
+  doMmap,
+  doMunmap,
+  MAP_ANONYMOUS,
+  MAP_FIXED,
+  MAP_FLAGS_MASK,
+  MAP_POPULATE,
+  MAP_PRIVATE,
+  MAP_SHARED,
+  PROT_MASK,
+} from '../mm/mmap.js';
+import { doMprotect } from '../mm/mprotect.js';
+import { mincore, pagemapRead } from '../mm/pagemap.js';
+import {
+  describePte,
+  isDevicePrivateType,
+  isMigrationType,
+  pteDirty,
+  ptePfn,
+  ptePresent,
+  pteProtnone,
+  pteSpecial,
+  pteWrite,
+  swpType,
+} from '../mm/pte.js';
+import type { SpecialMappingKind } from '../mm/special_mapping.js';
+import { doMmapSpecial } from '../mm/special_mapping.js';
+import { accessUser } from '../mm/uaccess.js';
+import { VM_EXEC, VM_READ, VM_SHARED, VM_WRITE } from '../mm/vma.js';
+import type { Task } from '../sched/index.js';
+import { checkAddr, checkBytes, checkFlags, checkLength } from './args.js';
+import type { SimFile } from './simfile.js';
+import type { Simulator } from './simulator.js';
+
+export interface PteInfo {
+  kind: 'none' | 'present' | 'protnone' | 'migration' | 'device-private' | 'swap' | 'hwpoison';
+  pfn: number;
+  write: boolean;
+  dirty: boolean;
+  special: boolean;
+  text: string;
+}
+
+export interface VmaInfo {
+  start: number;
+  end: number;
+  perms: string;
+  flags: number;
+  file: string | null;
+}
+
+export interface Rss {
+  anon: number;
+  file: number;
+  shmem: number;
+  swapents: number;
+}
+
+export class Process {
+  readonly sim: Simulator;
+  readonly pid: number;
+  readonly mm: MmStruct;
+  exited = false;
+  /** Generator forms of every operation, for scenarios with several threads. */
+  readonly task: ProcessTasks;
+
+  constructor(sim: Simulator, pid: number, mm: MmStruct) {
+    this.sim = sim;
+    this.pid = pid;
+    this.mm = mm;
+    this.task = new ProcessTasks(this);
+  }
+
+  mmap(length: number, prot: number, flags: number, file?: SimFile, offset = 0): number {
+    return this.sim.run(`mmap[${this.pid}]`, this.task.mmap(length, prot, flags, file, offset));
+  }
+
+  munmap(addr: number, length: number): void {
+    this.sim.run(`munmap[${this.pid}]`, this.task.munmap(addr, length));
+  }
+
+  mprotect(addr: number, length: number, prot: number): void {
+    this.sim.run(`mprotect[${this.pid}]`, this.task.mprotect(addr, length, prot));
+  }
+
+  madvise(addr: number, length: number, advice: number): void {
+    this.sim.run(`madvise[${this.pid}]`, this.task.madvise(addr, length, advice));
+  }
+
+  /** A CPU store of `bytes` at addr (faults as needed; SegvError if not allowed). */
+  write(addr: number, bytes: Uint8Array): void {
+    this.sim.run(`write[${this.pid}]`, this.task.write(addr, bytes));
+  }
+
+  /** A CPU load of `length` bytes at addr. */
+  read(addr: number, length: number): Uint8Array {
+    return this.sim.run(`read[${this.pid}]`, this.task.read(addr, length));
+  }
+
+  fork(): Process {
+    return this.sim.run(`fork[${this.pid}]`, this.task.fork());
+  }
+
+  exit(): void {
+    this.sim.run(`exit[${this.pid}]`, this.task.exit());
+  }
+
+  /** A driver mapping HMM must refuse: VM_IO|VM_PFNMAP ('pfnmap', read-only zeros) or VM_MIXEDMAP. */
+  mmapSpecial(length: number, prot: number, kind: SpecialMappingKind): number {
+    return this.sim.run(`mmap[${this.pid}]`, this.task.mmapSpecial(length, prot, kind));
+  }
+
+  /** /proc/pid/pagemap for npages at addr: two u32 words per page (low, high). */
+  pagemap(addr: number, npages: number, out: Uint32Array = new Uint32Array(2 * npages)): Uint32Array {
+    checkAddr('addr', addr, true);
+    checkLength('npages', npages, false);
+    if (out.length < 2 * npages)
+      throw new ArgumentError('out', `needs ${2 * npages} words, has ${out.length}`);
+    this.alive();
+    pagemapRead(this.mm, addr, npages, out);
+    return out;
+  }
+
+  mincore(
+    addr: number,
+    length: number,
+    vec: Uint8Array = new Uint8Array(Math.ceil(length / PAGE_SIZE)),
+  ): Uint8Array {
+    checkAddr('addr', addr, true);
+    checkLength('length', length, false);
+    this.alive();
+    check(mincore(this.mm, addr, length, vec), 'mincore');
+    return vec;
+  }
+
+  /** The CPU page-table entry for addr. */
+  pte(addr: number): PteInfo {
+    checkAddr('addr', addr, false);
+    const { pt } = this.mm.kernel;
+    const slot = pt.pteSlot(this.mm.pgd, addr);
+    const lo = slot < 0 ? 0 : (pt.lo[slot] as number);
+    const hi = slot < 0 ? 0 : (pt.hi[slot] as number);
+    return {
+      kind: pteKind(lo, hi),
+      pfn: lo === 0 && hi === 0 ? -1 : ptePfn(lo, hi),
+      write: ptePresent(lo) ? pteWrite(lo) : isWriteSwp(lo),
+      dirty: pteDirty(lo),
+      special: pteSpecial(lo),
+      text: describePte(lo, hi),
+    };
+  }
+
+  rss(): Rss {
+    const r = this.mm.rss;
+    return {
+      anon: r[MM_ANONPAGES] as number,
+      file: r[MM_FILEPAGES] as number,
+      shmem: r[MM_SHMEMPAGES] as number,
+      swapents: r[MM_SWAPENTS] as number,
+    };
+  }
+
+  vmas(): VmaInfo[] {
+    return this.mm.vmas.map((v) => ({
+      start: v.start,
+      end: v.end,
+      perms: `${v.flags & VM_READ ? 'r' : '-'}${v.flags & VM_WRITE ? 'w' : '-'}${v.flags & VM_EXEC ? 'x' : '-'}${v.flags & VM_SHARED ? 's' : 'p'}`,
+      flags: v.flags,
+      file: v.file?.name ?? null,
+    }));
+  }
+
+  alive(): void {
+    if (this.exited) throw new HmmError(ESRCH, `process ${this.pid} has exited`);
+  }
+}
+
+function pteKind(lo: number, hi: number): PteInfo['kind'] {
+  if (lo === 0 && hi === 0) return 'none';
+  if (pteProtnone(lo)) return 'protnone';
+  if (ptePresent(lo)) return 'present';
+  const t = swpType(lo);
+  if (isMigrationType(t)) return 'migration';
+  if (isDevicePrivateType(t)) return 'device-private';
+  return t === 2 ? 'hwpoison' : 'swap';
+}
+
+function isWriteSwp(lo: number): boolean {
+  const t = swpType(lo);
+  return t === 4 || t === 6;
+}
+
+/** The generator forms. Each validates its arguments before the first scheduling point. */
+export class ProcessTasks {
+  private readonly p: Process;
+
+  constructor(p: Process) {
+    this.p = p;
+  }
+
+  *mmap(length: number, prot: number, flags: number, file?: SimFile, offset = 0): Task<number> {
+    checkLength('length', length, false);
+    checkFlags('prot', prot, PROT_MASK);
+    checkFlags('flags', flags, MAP_FLAGS_MASK);
+    const type = flags & (MAP_SHARED | MAP_PRIVATE);
+    if (type !== MAP_SHARED && type !== MAP_PRIVATE)
+      throw new ArgumentError('flags', 'needs exactly one of MAP_SHARED and MAP_PRIVATE');
+    if (flags & MAP_ANONYMOUS && file !== undefined)
+      throw new ArgumentError('file', 'a file cannot be mapped with MAP_ANONYMOUS');
+    if (!(flags & MAP_ANONYMOUS) && file === undefined)
+      throw new ArgumentError('file', 'needs a file, or MAP_ANONYMOUS');
+    checkAddr('offset', offset, true);
+    if (flags & MAP_FIXED) throw new ArgumentError('flags', 'MAP_FIXED needs an address; use mmapAt');
+    return yield* this.mmapAt(0, length, prot, flags, file, offset);
+  }
+
+  /** mmap with an address hint (or a fixed address with MAP_FIXED). */
+  *mmapAt(
+    addr: number,
+    length: number,
+    prot: number,
+    flags: number,
+    file?: SimFile,
+    offset = 0,
+  ): Task<number> {
+    checkAddr('addr', addr, (flags & MAP_FIXED) !== 0);
+    const mm = this.p.mm;
+    this.p.alive();
+    yield* mm.mmapSem.downWrite();
+    let a: number;
+    try {
+      a = check(
+        yield* doMmap(mm, { addr, len: length, prot, flags, file: file?.mapping ?? null, offset }),
+        'mmap',
+      );
+    } finally {
+      mm.mmapSem.upWrite();
+    }
+    if (flags & MAP_POPULATE) {
+      const write = (flags & MAP_SHARED) === 0 && (prot & 2) !== 0;
+      yield* doMadvise(mm, a, length, write ? MADV_POPULATE_WRITE : MADV_POPULATE_READ);
+    }
+    return a;
+  }
+
+  *mmapSpecial(length: number, prot: number, kind: SpecialMappingKind): Task<number> {
+    checkLength('length', length, false);
+    checkFlags('prot', prot, PROT_MASK);
+    if (kind !== 'pfnmap' && kind !== 'mixedmap')
+      throw new ArgumentError('kind', `expected 'pfnmap' or 'mixedmap', got ${String(kind)}`);
+    const mm = this.p.mm;
+    this.p.alive();
+    yield* mm.mmapSem.downWrite();
+    try {
+      return check(yield* doMmapSpecial(mm, length, prot, kind), 'mmap');
+    } finally {
+      mm.mmapSem.upWrite();
+    }
+  }
+
+  *munmap(addr: number, length: number): Task {
+    checkAddr('addr', addr, true);
+    checkLength('length', length, false);
+    const mm = this.p.mm;
+    this.p.alive();
+    yield* mm.mmapSem.downWrite();
+    try {
+      check(yield* doMunmap(mm, addr, length), 'munmap');
+    } finally {
+      mm.mmapSem.upWrite();
+    }
+  }
+
+  *mprotect(addr: number, length: number, prot: number): Task {
+    checkAddr('addr', addr, true);
+    checkLength('length', length, true);
+    checkFlags('prot', prot, PROT_MASK);
+    this.p.alive();
+    check(yield* doMprotect(this.p.mm, addr, length, prot), 'mprotect');
+  }
+
+  *madvise(addr: number, length: number, advice: number): Task {
+    checkAddr('addr', addr, true);
+    checkLength('length', length, true);
+    const known = [MADV_NORMAL, MADV_DONTNEED, MADV_POPULATE_READ, MADV_POPULATE_WRITE];
+    if (!known.includes(advice)) throw new ArgumentError('advice', `unknown advice ${advice}`);
+    this.p.alive();
+    check(yield* doMadvise(this.p.mm, addr, length, advice), 'madvise');
+  }
+
+  *write(addr: number, bytes: Uint8Array): Task {
+    checkAddr('addr', addr, false);
+    checkBytes('bytes', bytes);
+    this.p.alive();
+    const r = yield* accessUser(this.p.mm, addr, bytes, true);
+    raiseFault(r.result, r.addr, true);
+  }
+
+  *read(addr: number, length: number): Task<Uint8Array> {
+    checkAddr('addr', addr, false);
+    checkLength('length', length, true);
+    this.p.alive();
+    const buf = new Uint8Array(length);
+    const r = yield* accessUser(this.p.mm, addr, buf, false);
+    raiseFault(r.result, r.addr, false);
+    return buf;
+  }
+
+  *fork(): Task<Process> {
+    this.p.alive();
+    const mm = yield* dupMm(this.p.mm);
+    return this.p.sim.adoptProcess(mm);
+  }
+
+  *exit(): Task {
+    this.p.alive();
+    this.p.exited = true;
+    yield* mmput(this.p.mm);
+  }
+}
+
+function raiseFault(result: string, addr: number, write: boolean): void {
+  if (result === 'ok') return;
+  if (result === 'OOM') throw new HmmError(ENOMEM, `page fault at 0x${addr.toString(16)}`);
+  throw new SegvError(addr, write, result === 'SIGBUS' ? 'SIGBUS' : 'SIGSEGV');
+}
+
+export { isPageAligned };

@@ -1,0 +1,160 @@
+/**
+ * The user-facing facade (DESIGN.md, "The test-facing contract"): a Simulator holds one simulated
+ * machine; processes, files and devices are created from it. Each call runs on the scheduler to
+ * completion, turns -errno into HmmError, bad arguments into ArgumentError and forbidden CPU
+ * accesses into SegvError. Every operation also has a generator form on `process.task` so several
+ * threads can run one scenario under any schedule.
+ */
+
+import { PAGE_SIZE } from '../core/addr.js';
+import { ArgumentError } from '../core/errno.js';
+import { EventLog } from '../core/eventlog.js';
+import { Prng, parseSeed } from '../core/prng.js';
+import { Kernel } from '../mm/kernel.js';
+import type { MemCgroup } from '../mm/memcg.js';
+import type { MmStruct } from '../mm/mm.js';
+import {
+  PG_anon,
+  PG_buddy,
+  PG_dirty,
+  PG_locked,
+  PG_reserved,
+  PG_swapbacked,
+  ZONE_DEVICE,
+} from '../mm/page.js';
+import type { Executor, Strategy, Task } from '../sched/index.js';
+import { checkInt, checkLength } from './args.js';
+import { Process } from './process.js';
+import { SimFile } from './simfile.js';
+
+export interface SimulatorOptions {
+  seed?: number | string;
+  /** Pages of RAM (default 65,536 = 256 MiB). */
+  ramPages?: number;
+  /** Keep page contents (default true); false runs policy-only simulations faster. */
+  contents?: boolean;
+  /** Keep this many events as text in `sim.log` (the hash is always kept). */
+  logEvents?: number;
+  stepsMax?: number;
+  /** Simulated devices (default: two), each with its device memory size in pages. */
+  devices?: DeviceOptions[];
+}
+
+export interface DeviceOptions {
+  /** Device memory in pages (default 65,536 = 256 MiB, lib/test_hmm.c's DEVMEM_CHUNK_SIZE). */
+  memoryPages?: number;
+}
+
+export interface PageInfo {
+  pfn: number;
+  refcount: number;
+  mapcount: number;
+  flags: string[];
+  memcg: string | null;
+  zone: 'normal' | 'device';
+}
+
+export class Simulator {
+  readonly kernel: Kernel;
+  readonly seed: number;
+  readonly prng: Prng;
+  readonly log: EventLog;
+  readonly deviceOptions: Required<DeviceOptions>[];
+  private nextPid = 1;
+  private nextFile = 1;
+
+  constructor(opts: SimulatorOptions = {}) {
+    this.seed = parseSeed(opts.seed ?? 0);
+    this.prng = new Prng(this.seed);
+    const ramPages = opts.ramPages ?? 65_536;
+    checkInt('ramPages', ramPages, 1, 2 ** 26);
+    this.log = new EventLog(opts.logEvents ?? 0);
+    this.deviceOptions = (opts.devices ?? [{}, {}]).map((d, i) => {
+      const memoryPages = d.memoryPages ?? 65_536;
+      checkInt(`devices[${i}].memoryPages`, memoryPages, 1, 2 ** 24);
+      return { memoryPages };
+    });
+    this.kernel = new Kernel({ ramPages, contents: opts.contents, log: this.log, stepsMax: opts.stepsMax });
+  }
+
+  /** A new process with an empty address space, charged to `memcg` (default: the root cgroup). */
+  createProcess(opts: { memcg?: MemCgroup } = {}): Process {
+    const mm = this.kernel.newMm(opts.memcg?.id ?? this.kernel.mem.memcgs.root.id);
+    return new Process(this, this.nextPid++, mm);
+  }
+
+  /** Wraps an mm made by fork. */
+  adoptProcess(mm: MmStruct): Process {
+    return new Process(this, this.nextPid++, mm);
+  }
+
+  /** A new in-memory file of `size` bytes (a tmpfs file: its data lives in the page cache). */
+  createFile(size: number): SimFile {
+    checkLength('size', size, false);
+    const as = this.kernel.newAddressSpace(
+      `file${this.nextFile++}`,
+      size,
+      false,
+      this.kernel.mem.memcgs.root.id,
+    );
+    return new SimFile(this, as);
+  }
+
+  /** A memory cgroup with a limit in pages. */
+  createMemcg(name: string, limitPages: number): MemCgroup {
+    return this.kernel.mem.memcgs.create(name, limitPages);
+  }
+
+  /** An executor for multi-threaded scenarios on this machine. */
+  executor(strategy?: Strategy): Executor {
+    return this.kernel.executor(strategy);
+  }
+
+  /** Runs one task to completion on its own executor (what every facade call does). */
+  run<T>(name: string, task: Task<T>): T {
+    return this.kernel.executor().runTask(name, task);
+  }
+
+  page(pfn: number): PageInfo {
+    const s = this.kernel.mem.store;
+    s.checkPfn(pfn);
+    const f = s.flags[pfn] as number;
+    const names: [number, string][] = [
+      [PG_locked, 'locked'],
+      [PG_dirty, 'dirty'],
+      [PG_anon, 'anon'],
+      [PG_swapbacked, 'swapbacked'],
+      [PG_reserved, 'reserved'],
+      [PG_buddy, 'buddy'],
+    ];
+    const memcg = this.kernel.mem.memcgs.get(s.memcg[pfn] as number);
+    return {
+      pfn,
+      refcount: s.refcount[pfn] as number,
+      mapcount: s.mapcount[pfn] as number,
+      flags: names.filter(([bit]) => f & bit).map(([, n]) => n),
+      memcg: s.memcg[pfn] === 0 || memcg === undefined ? null : memcg.name,
+      zone: s.zone[pfn] === ZONE_DEVICE ? 'device' : 'normal',
+    };
+  }
+
+  stats(): { ramPages: number; freePages: number; usedPages: number; counters: Record<string, number> } {
+    const mem = this.kernel.mem;
+    return {
+      ramPages: mem.ramPages,
+      freePages: mem.freePages,
+      usedPages: mem.ramPages - mem.freePages,
+      counters: this.kernel.counters.toJSON(),
+    };
+  }
+
+  get pageSize(): number {
+    return PAGE_SIZE;
+  }
+
+  /** Throws ArgumentError if `x` is not a valid page count for this machine. */
+  static checkPages(name: string, x: number): void {
+    if (!Number.isInteger(x) || x <= 0)
+      throw new ArgumentError(name, `expected a positive integer, got ${x}`);
+  }
+}
