@@ -31,6 +31,8 @@ export const TASK_SIZE = 2 ** 47 - PAGE_SIZE;
 export const MMAP_MIN_ADDR = 0x10000;
 /** Top-down mmap base, like x86-64's mmap_base below the stack gap. */
 export const MMAP_BASE = 0x7f00_0000_0000;
+/** free_pgtables' ceiling when nothing is mapped above: the top of the user half (USER_PGTABLES_CEILING). */
+export const USER_PGTABLES_CEILING = 2 ** 47;
 /** Largest value a 48-bit address computation may produce. */
 export const ADDR_LIMIT = 2 ** 48;
 
@@ -97,7 +99,7 @@ export function alignUp(addr: number, size: number): number {
 /** End of the block of `size` bytes that contains addr, clamped to `limit` (pmd_addr_end and friends). */
 export function blockEnd(addr: number, size: number, limit: number): number {
   const end = alignDown(addr, size) + size;
-  return end < limit ? end : limit;
+  return Math.min(end, limit);
 }
 
 export function pmdAddrEnd(addr: number, end: number): number {

@@ -27,9 +27,9 @@ export function parseSeed(seed: number | string): number {
     return seed >>> 0;
   }
   const s = seed.trim().toLowerCase();
+  if (/^[0-9a-f]{40}$/.test(s)) return Number.parseInt(s.slice(0, 8), 16) >>> 0;
   if (/^[0-9]+$/.test(s)) return parseSeed(Number(s));
   if (/^0x[0-9a-f]{1,8}$/.test(s)) return Number.parseInt(s.slice(2), 16) >>> 0;
-  if (/^[0-9a-f]{40}$/.test(s)) return Number.parseInt(s.slice(0, 8), 16) >>> 0;
   throw new ArgumentError('seed', `expected a u32, 0x-hex or a 40-hex commit sha, got '${seed}'`);
 }
 

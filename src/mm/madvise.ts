@@ -6,11 +6,11 @@
  * @see mm/madvise.c (Linux v5.3; populate from v5.14)
  */
 
-import { isPageAligned, pageAlignUp, TASK_SIZE } from '../core/addr.js';
+import { isPageAligned, PAGE_SIZE, pageAlignUp, pmdAddrEnd, TASK_SIZE } from '../core/addr.js';
 import { EFAULT, EINVAL, ENOMEM } from '../core/errno.js';
 import type { Task } from '../sched/index.js';
 import { schedule } from '../sched/index.js';
-import { FAULT_FLAG_WRITE, handleMmFault, VM_FAULT_ERROR, VM_FAULT_OOM } from './fault.js';
+import { doAnonymousPage, FAULT_FLAG_WRITE, handleMmFault, VM_FAULT_ERROR, VM_FAULT_OOM } from './fault.js';
 import { zapRange } from './memory.js';
 import type { MmStruct } from './mm.js';
 import {
@@ -19,6 +19,7 @@ import {
   mmuNotifierInvalidateRangeStart,
   notifierRange,
 } from './mmu_notifier.js';
+import { pteSlotIn } from './pagetable.js';
 import { pteAccessible } from './pte.js';
 import type { Vma } from './vma.js';
 import { VM_HUGETLB, VM_IO, VM_LOCKED, VM_PFNMAP, VM_READ, VM_WRITE } from './vma.js';
@@ -92,23 +93,55 @@ function* madviseDontneed(mm: MmStruct, vma: Vma, start: number, end: number): T
 }
 
 /**
- * faultin_vma_page_range: fault every page that is not already accessible the way asked. Pages
- * that are already mapped cost one PTE check; a scheduling point every PMD-sized span.
+ * faultin_vma_page_range: fault in every page that is not already accessible the way asked. Within
+ * each PMD-sized span, pages whose entry is none in an anonymous VMA take do_anonymous_page
+ * directly — exactly what handle_mm_fault would run for them — and anything else goes through
+ * handle_mm_fault. One scheduling point per span, as cond_resched would give.
  */
 function* madvisePopulate(mm: MmStruct, vma: Vma, start: number, end: number, write: boolean): Task<number> {
   if (vma.flags & (VM_PFNMAP | VM_IO)) return -EINVAL;
   if (!(vma.flags & (write ? VM_WRITE : VM_READ))) return -EFAULT;
-  const { pt } = mm.kernel;
   const flags = write ? FAULT_FLAG_WRITE : 0;
-  for (let addr = start; addr < end; addr += 4096) {
-    if (addr % 0x200000 === 0) yield* schedule('populate');
-    for (let tries = 0; ; tries++) {
-      const slot = pt.pteSlot(mm.pgd, addr);
-      if (slot >= 0 && pteAccessible(pt.lo[slot] as number, write)) break;
-      if (tries > 64) return -EFAULT;
-      const r = yield* handleMmFault(mm, vma, addr, flags);
-      if (r & VM_FAULT_ERROR) return r & VM_FAULT_OOM ? -ENOMEM : -EFAULT;
+  for (let addr = start; addr < end; ) {
+    const next = pmdAddrEnd(addr, end);
+    addr += populateNonePtes(mm, vma, addr, next, flags) * PAGE_SIZE;
+    if (addr < next) {
+      const r = yield* populateOne(mm, vma, addr, write);
+      if (r < 0) return r;
+      addr += PAGE_SIZE;
+      continue;
     }
+    yield* schedule('populate');
   }
   return 0;
+}
+
+/** Handles the leading run of [start, end) that needs no slow path; returns how many pages it did. */
+function populateNonePtes(mm: MmStruct, vma: Vma, start: number, end: number, flags: number): number {
+  const { pt } = mm.kernel;
+  const write = (flags & FAULT_FLAG_WRITE) !== 0;
+  const anon = vma.isAnonymous();
+  const first = pteSlotIn(pt.pteTableAlloc(mm.pgd, start), start);
+  const n = (end - start) / PAGE_SIZE;
+  let i = 0;
+  for (; i < n; i++) {
+    const slot = first + i;
+    const lo = pt.lo[slot] as number;
+    if (pteAccessible(lo, write)) continue;
+    if (!anon || lo !== 0 || pt.hi[slot] !== 0) break;
+    if (doAnonymousPage(mm, vma, start + i * PAGE_SIZE, slot, flags) !== 0) break;
+  }
+  mm.kernel.counters.inc('pgfault', i);
+  return i;
+}
+
+function* populateOne(mm: MmStruct, vma: Vma, addr: number, write: boolean): Task<number> {
+  const { pt } = mm.kernel;
+  for (let tries = 0; ; tries++) {
+    const slot = pt.pteSlot(mm.pgd, addr);
+    if (slot >= 0 && pteAccessible(pt.lo[slot] as number, write)) return 0;
+    if (tries > 64) return -EFAULT;
+    const r = yield* handleMmFault(mm, vma, addr, write ? FAULT_FLAG_WRITE : 0);
+    if (r & VM_FAULT_ERROR) return r & VM_FAULT_OOM ? -ENOMEM : -EFAULT;
+  }
 }

@@ -6,7 +6,15 @@
  * @see mm/mmap.c (Linux v5.3)
  */
 
-import { isPageAligned, MMAP_BASE, MMAP_MIN_ADDR, PAGE_SIZE, pageAlignUp, TASK_SIZE } from '../core/addr.js';
+import {
+  isPageAligned,
+  MMAP_BASE,
+  MMAP_MIN_ADDR,
+  PAGE_SIZE,
+  pageAlignUp,
+  TASK_SIZE,
+  USER_PGTABLES_CEILING,
+} from '../core/addr.js';
 import { EINVAL, ENOMEM } from '../core/errno.js';
 import type { Task } from '../sched/index.js';
 import type { AddressSpace } from './file.js';
@@ -165,7 +173,7 @@ export function vmaMergeAround(mm: MmStruct, vma: Vma): Vma {
   const next = mm.vmas[i + 1];
   if (next !== undefined && cur.canMergeWith(next)) absorb(mm, cur, next);
   const prev = mm.vmas[i - 1];
-  if (prev !== undefined && prev.canMergeWith(cur)) {
+  if (prev?.canMergeWith(cur)) {
     absorb(mm, prev, cur);
     cur = prev;
   }
@@ -227,7 +235,7 @@ export function* doMunmap(mm: MmStruct, start: number, len: number): Task<number
   const prev = mm.vmas[idx - 1];
   const next = mm.vmas[idx + vmas.length];
   for (const v of vmas) detachVma(mm, v);
-  yield* unmapRegion(mm, vmas, start, end, prev?.end ?? 0, next?.start ?? TASK_SIZE);
+  yield* unmapRegion(mm, vmas, start, end, prev?.end ?? 0, next?.start ?? USER_PGTABLES_CEILING);
   releaseFile(mm, vmas);
   mm.kernel.counters.inc('munmap');
   return 0;
@@ -254,7 +262,7 @@ export function* exitMmap(mm: MmStruct): Task {
   yield* mmuNotifierRelease(mm);
   const vmas = [...mm.vmas];
   for (const v of vmas) detachVma(mm, v);
-  yield* unmapRegion(mm, vmas, 0, TASK_SIZE, 0, TASK_SIZE);
+  yield* unmapRegion(mm, vmas, 0, TASK_SIZE, 0, USER_PGTABLES_CEILING);
   releaseFile(mm, vmas);
   mm.dead = true;
   mm.kernel.counters.inc('exit_mmap');

@@ -15,7 +15,7 @@ import { EINVAL, ENOMEM } from '../core/errno.js';
 import type { MmStruct } from './mm.js';
 import { PG_anon } from './page.js';
 import { pteSlotIn } from './pagetable.js';
-import { _PAGE_PRESENT, _PAGE_PROTNONE, _PAGE_SPECIAL, ptePfn, swpType } from './pte.js';
+import { _PAGE_PRESENT, _PAGE_PROTNONE, _PAGE_SPECIAL, swpType } from './pte.js';
 import type { Vma } from './vma.js';
 
 const PM_PRESENT_HI = 1 << 31;
@@ -27,21 +27,27 @@ const PRESENT_OR_PROTNONE = _PAGE_PRESENT | _PAGE_PROTNONE;
 /** Fills out[0 .. 2*npages) for the pages at addr; pages outside any VMA read as 0. Returns npages. */
 export function pagemapRead(mm: MmStruct, addr: number, npages: number, out: Uint32Array): number {
   const end = addr + npages * PAGE_SIZE;
-  out.fill(0, 0, 2 * npages);
   let i = mm.findVmaIndex(addr);
+  let filled = addr;
   for (; i < mm.vmas.length; i++) {
     const vma = mm.vmas[i] as Vma;
     if (vma.start >= end) break;
     const s = Math.max(addr, vma.start);
     const e = Math.min(end, vma.end);
+    out.fill(0, ((filled - addr) / PAGE_SIZE) * 2, ((s - addr) / PAGE_SIZE) * 2);
+    filled = e;
     mm.kernel.pt.walk(mm.pgd, s, e, {
       present: (t, a, b) => {
         pagemapPteTable(mm, t, a, b, (a - addr) / PAGE_SIZE, out);
         return 0;
       },
-      hole: () => 0,
+      hole: (a, b) => {
+        out.fill(0, ((a - addr) / PAGE_SIZE) * 2, ((b - addr) / PAGE_SIZE) * 2);
+        return 0;
+      },
     });
   }
+  out.fill(0, ((filled - addr) / PAGE_SIZE) * 2, npages * 2);
   return npages;
 }
 
@@ -53,25 +59,28 @@ function pagemapPteTable(
   outIndex: number,
   out: Uint32Array,
 ): void {
-  const { pt } = mm.kernel;
-  const s = mm.kernel.mem.store;
+  const { lo, hi } = mm.kernel.pt;
+  const { flags, mapcount } = mm.kernel.mem.store;
   const first = pteSlotIn(t, start);
   const n = (end - start) / PAGE_SIZE;
-  const lo = pt.lo;
-  const hi = pt.hi;
   for (let k = 0, o = outIndex * 2; k < n; k++, o += 2) {
     const l = lo[first + k] as number;
     const h = hi[first + k] as number;
-    if (l === 0 && h === 0) continue;
-    const pfn = ptePfn(l, h);
+    if ((l | h) === 0) {
+      out[o] = 0;
+      out[o + 1] = 0;
+      continue;
+    }
+    // The struct-page store covers fewer than 2^31 pfns, so the frame is a small integer.
+    const pfn = (l >>> 12) | ((h & 0x7ff) << 20);
     if (l & PRESENT_OR_PROTNONE) {
-      let flags = PM_PRESENT_HI;
+      let f = PM_PRESENT_HI;
       if (!(l & _PAGE_SPECIAL)) {
-        if (!((s.flags[pfn] as number) & PG_anon)) flags |= PM_FILE_HI;
-        if (s.mapcount[pfn] === 1) flags |= PM_MMAP_EXCLUSIVE_HI;
+        if (!((flags[pfn] as number) & PG_anon)) f |= PM_FILE_HI;
+        if (mapcount[pfn] === 1) f |= PM_MMAP_EXCLUSIVE_HI;
       }
-      out[o] = pfn % 2 ** 32;
-      out[o + 1] = (flags | Math.floor(pfn / 2 ** 32)) >>> 0;
+      out[o] = pfn;
+      out[o + 1] = f;
     } else {
       const v = swpType(l) + pfn * 32;
       out[o] = v % 2 ** 32;

@@ -14,7 +14,7 @@ import type { Task } from '../sched/index.js';
 import { pageAddRmap, vmPageProt } from './memory.js';
 import type { MmStruct } from './mm.js';
 import { MM_FILEPAGES } from './mm.js';
-import { calcVmProtBits, getUnmappedArea, PROT_MASK } from './mmap.js';
+import { calcVmProtBits, doMunmap, getUnmappedArea, PROT_MASK } from './mmap.js';
 import { ZERO_PFN } from './page.js';
 import { _PAGE_RW, _PAGE_SPECIAL, pteHiOf, pteLoOf } from './pte.js';
 import {
@@ -55,6 +55,7 @@ export function* doMmapSpecial(
   );
   mm.insertVma(vma);
   const err = kind === 'pfnmap' ? remapZeroPfns(mm, vma) : insertPages(mm, vma);
+  if (err < 0) yield* doMunmap(mm, addr, len);
   return err < 0 ? err : addr;
 }
 
