@@ -99,8 +99,9 @@ function* madviseDontneed(mm: MmStruct, vma: Vma, start: number, end: number): T
  * handle_mm_fault. One scheduling point per span, as cond_resched would give.
  */
 function* madvisePopulate(mm: MmStruct, vma: Vma, start: number, end: number, write: boolean): Task<number> {
+  // faultin_vma_page_range → check_vma_flags: incompatible mappings or permissions are -EINVAL.
   if (vma.flags & (VM_PFNMAP | VM_IO)) return -EINVAL;
-  if (!(vma.flags & (write ? VM_WRITE : VM_READ))) return -EFAULT;
+  if (!(vma.flags & (write ? VM_WRITE : VM_READ))) return -EINVAL;
   const flags = write ? FAULT_FLAG_WRITE : 0;
   for (let addr = start; addr < end; ) {
     const next = pmdAddrEnd(addr, end);
@@ -124,14 +125,16 @@ function populateNonePtes(mm: MmStruct, vma: Vma, start: number, end: number, fl
   const first = pteSlotIn(pt.pteTableAlloc(mm.pgd, start), start);
   const n = (end - start) / PAGE_SIZE;
   let i = 0;
+  let faulted = 0;
   for (; i < n; i++) {
     const slot = first + i;
     const lo = pt.lo[slot] as number;
     if (pteAccessible(lo, write)) continue;
     if (!anon || lo !== 0 || pt.hi[slot] !== 0) break;
     if (doAnonymousPage(mm, vma, start + i * PAGE_SIZE, slot, flags) !== 0) break;
+    faulted++;
   }
-  mm.kernel.counters.inc('pgfault', i);
+  if (faulted > 0) mm.kernel.counters.inc('pgfault', faulted);
   return i;
 }
 

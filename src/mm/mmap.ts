@@ -138,13 +138,15 @@ export function getUnmappedArea(mm: MmStruct, hint: number, len: number, fixed: 
     if (a >= MMAP_MIN_ADDR && a + len <= TASK_SIZE && isFree(mm, a, a + len)) return a;
   }
   let gapEnd = MMAP_BASE;
-  for (let i = mm.findVmaIndex(gapEnd) - 1; i >= -1; i--) {
-    const vma = mm.vmas[i];
-    const gapStart = vma === undefined ? MMAP_MIN_ADDR : vma.end;
-    if (vma !== undefined && vma.start >= gapEnd) continue;
-    if (gapEnd - gapStart >= len && gapEnd - len >= MMAP_MIN_ADDR) return gapEnd - len;
-    if (vma === undefined) break;
-    gapEnd = Math.min(gapEnd, vma.start);
+  const i = mm.findVmaIndex(gapEnd);
+  const straddler = mm.vmas[i];
+  if (straddler !== undefined && straddler.start < gapEnd) gapEnd = straddler.start;
+  for (let j = i - 1; j >= -1; j--) {
+    const below = mm.vmas[j];
+    const gapStart = below === undefined ? MMAP_MIN_ADDR : below.end;
+    if (gapEnd - gapStart >= len) return gapEnd - len;
+    if (below === undefined) break;
+    gapEnd = below.start;
   }
   return -ENOMEM;
 }

@@ -31,31 +31,43 @@ export function* doMprotect(mm: MmStruct, start: number, len: number, prot: numb
   }
 }
 
+/**
+ * The do_mprotect_pkey loop: the first VMA must cover `start`; each VMA in turn is checked against
+ * its VM_MAY* bits (-EACCES) and changed; a hole met on the way ends the loop with -ENOMEM, leaving
+ * the VMAs before it changed, as in the kernel.
+ */
 function* mprotectLocked(mm: MmStruct, start: number, end: number, prot: number): Task<number> {
-  const err = checkRange(mm, start, end, prot);
-  if (err !== 0) return err;
-  const vmas = isolateRange(mm, start, end);
   const want = calcVmProtBits(prot);
-  for (const vma of vmas) {
-    const newFlags = (vma.flags & ~VM_ACCESS) | want;
-    if (newFlags === vma.flags) continue;
+  const first = mm.findVma(start);
+  if (first === null || first.start > start) return -ENOMEM;
+  let addr = start;
+  let ret = 0;
+  while (addr < end) {
+    const vma = mm.findVma(addr);
+    if (vma === null || vma.start > addr) {
+      ret = -ENOMEM;
+      break;
+    }
+    if (want & ~(vma.flags >> 4) & VM_ACCESS) {
+      ret = -EACCES;
+      break;
+    }
+    const next = Math.min(end, vma.end);
+    yield* mprotectFixup(mm, addr, next, want);
+    addr = next;
+  }
+  mm.kernel.counters.inc('mprotect');
+  return ret;
+}
+
+/** mprotect_fixup: split at the edges, set the flags, rewrite the PTEs, then merge. */
+function* mprotectFixup(mm: MmStruct, start: number, end: number, want: number): Task {
+  const [vma] = isolateRange(mm, start, end);
+  if (vma === undefined) return;
+  const newFlags = (vma.flags & ~VM_ACCESS) | want;
+  if (newFlags !== vma.flags) {
     vma.flags = newFlags;
     yield* changeProtection(mm, vma, vma.start, vma.end);
   }
-  for (const vma of vmas) if (mm.vmas.includes(vma)) vmaMergeAround(mm, vma);
-  mm.kernel.counters.inc('mprotect');
-  return 0;
-}
-
-/** The range must be fully mapped (-ENOMEM) and each VMA must allow the new access (-EACCES). */
-function checkRange(mm: MmStruct, start: number, end: number, prot: number): number {
-  const want = calcVmProtBits(prot);
-  let addr = start;
-  for (let i = mm.findVmaIndex(start); addr < end; i++) {
-    const vma = mm.vmas[i];
-    if (vma === undefined || vma.start > addr) return -ENOMEM;
-    if (want & ~(vma.flags >> 4) & VM_ACCESS) return -EACCES;
-    addr = vma.end;
-  }
-  return 0;
+  vmaMergeAround(mm, vma);
 }

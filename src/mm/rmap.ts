@@ -4,12 +4,43 @@
  * it (the VMA that created the page, and after fork each child's copy). File pages reach theirs
  * through the file's i_mmap. A page's address in a VMA is vma_address(page->index).
  *
+ * try_to_unmap (TTU_MIGRATION only) is here too; remove_migration_ptes is in migrate.ts.
+ *
  * Divergence: anon_vma_chain is flattened to a list of anon_vmas per VMA and a set of VMAs per
- * anon_vma; there is no anon_vma tree root or degree-based reuse.
+ * anon_vma; there is no anon_vma tree root or degree-based reuse. An rmap walk takes no anon_vma or
+ * i_mmap lock: it snapshots the VMAs and, when it sleeps between them (mmu notifiers), revalidates
+ * each one before touching its page table.
  *
  * @see mm/rmap.c (Linux v5.3)
  */
 
+import { PAGE_SIZE } from '../core/addr.js';
+import { KernelBug } from '../core/assert.js';
+import type { Task } from '../sched/index.js';
+import type { AddressSpace } from './file.js';
+import type { Kernel } from './kernel.js';
+import { pageRemoveRmap } from './memory.js';
+import type { MmStruct } from './mm.js';
+import {
+  MMU_NOTIFY_CLEAR,
+  mmuNotifierInvalidateRangeEnd,
+  mmuNotifierInvalidateRangeStart,
+  notifierRange,
+} from './mmu_notifier.js';
+import { PG_dirty } from './page.js';
+import {
+  _PAGE_SPECIAL,
+  isDevicePrivateType,
+  pteDirty,
+  pteHiOf,
+  ptePfn,
+  ptePresent,
+  pteWrite,
+  SWP_MIGRATION_READ,
+  SWP_MIGRATION_WRITE,
+  swpEntryLo,
+  swpType,
+} from './pte.js';
 import type { Vma } from './vma.js';
 
 export class AnonVma {
@@ -29,4 +60,113 @@ export function linkAnonChain(vma: Vma): void {
 
 export function unlinkAnonChain(vma: Vma): void {
   for (const av of vma.anonChain) av.vmas.delete(vma);
+}
+
+// -- rmap walk and try_to_unmap ------------------------------------------------------------------
+
+/** One place a page may be mapped: the VMA (and its mm) and the address the page has there. */
+export interface RmapTarget {
+  readonly mm: MmStruct;
+  readonly vma: Vma;
+  readonly address: number;
+}
+
+/**
+ * page_mapping() of the rmap: the anon_vma or address_space `pfn` belongs to, or undefined for a
+ * page with no mapping (a free page, the zero page, a vm_insert_page'd page).
+ */
+export function rmapMappingOf(kernel: Kernel, pfn: number): AnonVma | AddressSpace | undefined {
+  const id = kernel.mem.store.mapping[pfn] as number;
+  return id === 0 ? undefined : kernel.mappings.get(id);
+}
+
+/**
+ * rmap_walk: every VMA (in any mm) that may map `pfn`, with vma_address(page). Anonymous pages are
+ * found through their anon_vma (the VMA that created them and every VMA forked from it), file and
+ * shmem pages through the file's i_mmap. Only VMAs whose range covers the page's address are listed
+ * (the interval-tree lookup of rmap_walk_anon/rmap_walk_file). The list is a snapshot: a caller
+ * that sleeps between targets revalidates each with rmapTargetLive.
+ *
+ * @see mm/rmap.c rmap_walk, rmap_walk_anon, rmap_walk_file (Linux v5.3)
+ */
+export function rmapTargets(kernel: Kernel, pfn: number): RmapTarget[] {
+  const mapping = rmapMappingOf(kernel, pfn);
+  if (mapping === undefined) return [];
+  const index = kernel.mem.store.index[pfn] as number;
+  const vmas = mapping instanceof AnonVma ? mapping.vmas : mapping.mmaps;
+  const out: RmapTarget[] = [];
+  for (const vma of vmas) {
+    const address = vma.addressOf(index);
+    if (vma.contains(address)) out.push({ mm: vma.mm as MmStruct, vma, address });
+  }
+  return out;
+}
+
+/** rmap_walk with a callback per target; the callback returns false to stop the walk (rwc->done). */
+export function rmapWalk(kernel: Kernel, pfn: number, rmapOne: (t: RmapTarget) => boolean): void {
+  for (const t of rmapTargets(kernel, pfn)) if (!rmapOne(t)) return;
+}
+
+/** The target's VMA is still mapped in a live mm (a walk that slept may find it gone). */
+export function rmapTargetLive(t: RmapTarget): boolean {
+  return !t.mm.dead && t.mm.vmaAt(t.address) === t.vma;
+}
+
+export const TTU_MIGRATION = 0x1;
+export const TTU_MUNLOCK = 0x2;
+export const TTU_IGNORE_MLOCK = 0x8;
+export const TTU_IGNORE_ACCESS = 0x10;
+
+/**
+ * try_to_unmap(page, TTU_MIGRATION): replaces every mapping of `pfn` with a migration entry, each
+ * inside a CLEAR invalidation of that one page (try_to_unmap_one). A present PTE becomes a read or
+ * write migration entry by its write bit, its dirty bit moves to the page (set_page_dirty); a
+ * device-private entry always becomes a *read* migration entry (make_migration_entry(page, 0), as
+ * v5.3 does for ZONE_DEVICE pages). Each mapping removed drops its rmap and its page reference; rss
+ * is unchanged (migration entries count where the page did). Stops once the page is unmapped.
+ * Returns true if the page is no longer mapped (!page_mapped). The caller holds the page lock.
+ *
+ * Only migration is modelled: without TTU_MIGRATION the page would have to go to swap.
+ *
+ * @see mm/rmap.c try_to_unmap, try_to_unmap_one (Linux v5.3)
+ */
+export function* tryToUnmap(kernel: Kernel, pfn: number, flags: number): Task<boolean> {
+  if (!(flags & TTU_MIGRATION)) throw new KernelBug('try_to_unmap: only TTU_MIGRATION is modelled (no swap)');
+  const s = kernel.mem.store;
+  if (!s.isLocked(pfn)) throw new KernelBug(`try_to_unmap: pfn ${pfn} is not locked`);
+  if (s.isZoneDevice(pfn) && !s.isDevicePrivate(pfn)) return s.mapcount[pfn] === 0;
+  for (const t of rmapTargets(kernel, pfn)) {
+    if (s.mapcount[pfn] === 0) break;
+    yield* tryToUnmapOne(kernel, t, pfn);
+  }
+  return s.mapcount[pfn] === 0;
+}
+
+function* tryToUnmapOne(kernel: Kernel, t: RmapTarget, pfn: number): Task {
+  const range = notifierRange(t.mm, t.address, Math.min(t.vma.end, t.address + PAGE_SIZE), MMU_NOTIFY_CLEAR);
+  yield* mmuNotifierInvalidateRangeStart(range);
+  if (rmapTargetLive(t)) unmapOnePte(kernel, t.mm, t.address, pfn);
+  yield* mmuNotifierInvalidateRangeEnd(range);
+}
+
+function unmapOnePte(kernel: Kernel, mm: MmStruct, addr: number, pfn: number): void {
+  const { pt, mem } = kernel;
+  const slot = pt.pteSlot(mm.pgd, addr);
+  if (slot < 0) return;
+  const lo = pt.lo[slot] as number;
+  const hi = pt.hi[slot] as number;
+  if ((lo === 0 && hi === 0) || ptePfn(lo, hi) !== pfn) return;
+  let write: boolean;
+  if (ptePresent(lo)) {
+    if (lo & _PAGE_SPECIAL) return;
+    write = pteWrite(lo);
+    if (pteDirty(lo)) mem.store.flags[pfn] = (mem.store.flags[pfn] as number) | PG_dirty;
+  } else if (isDevicePrivateType(swpType(lo))) {
+    write = false;
+  } else {
+    return;
+  }
+  pt.set(slot, swpEntryLo(write ? SWP_MIGRATION_WRITE : SWP_MIGRATION_READ, pfn), pteHiOf(pfn));
+  pageRemoveRmap(mm, pfn);
+  mem.putPage(pfn);
 }

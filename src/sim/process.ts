@@ -22,6 +22,7 @@ import {
   MAP_ANONYMOUS,
   MAP_FIXED,
   MAP_FLAGS_MASK,
+  MAP_LOCKED,
   MAP_POPULATE,
   MAP_PRIVATE,
   MAP_SHARED,
@@ -254,7 +255,8 @@ export class ProcessTasks {
     } finally {
       mm.mmapSem.upWrite();
     }
-    if (flags & MAP_POPULATE) {
+    // do_mmap asks for population with MAP_POPULATE, and for VM_LOCKED mappings (mlock semantics).
+    if (flags & (MAP_POPULATE | MAP_LOCKED)) {
       const write = (flags & MAP_SHARED) === 0 && (prot & 2) !== 0;
       yield* doMadvise(mm, a, length, write ? MADV_POPULATE_WRITE : MADV_POPULATE_READ);
     }

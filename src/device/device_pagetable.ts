@@ -1,0 +1,80 @@
+/**
+ * The device's page table: virtual page number -> physical frame, with a write bit. Like dmirror's
+ * xarray it holds no page references: correctness relies on the driver erasing entries in its
+ * invalidation callback before the CPU side frees or changes a page (hmm.h: "the device is
+ * invalidated before the CPU table can point at a new page").
+ *
+ * Entry encoding (one number per vpn): pfn * 4 + tag, tag DPT_TAG_READ (0) or DPT_TAG_WRITE (3),
+ * the values of lib/test_hmm.c's DPT_XA_TAG_WRITE.
+ *
+ * @see lib/test_hmm.c (dmirror->pt, DPT_XA_TAG_WRITE) (Linux v5.8)
+ */
+
+export const DPT_TAG_READ = 0;
+export const DPT_TAG_WRITE = 3;
+
+export interface DeviceMapping {
+  readonly vpn: number;
+  readonly pfn: number;
+  readonly write: boolean;
+}
+
+export class DevicePageTable {
+  private readonly entries = new Map<number, number>();
+  /** Entries written and erased over the table's life. */
+  stores = 0;
+  erases = 0;
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /** The raw entry for vpn, or -1. */
+  lookup(vpn: number): number {
+    return this.entries.get(vpn) ?? -1;
+  }
+
+  pfnOf(vpn: number): number {
+    const e = this.entries.get(vpn);
+    return e === undefined ? -1 : Math.floor(e / 4);
+  }
+
+  isWritable(vpn: number): boolean {
+    const e = this.entries.get(vpn);
+    return e !== undefined && e % 4 === DPT_TAG_WRITE;
+  }
+
+  store(vpn: number, pfn: number, write: boolean): void {
+    this.entries.set(vpn, pfn * 4 + (write ? DPT_TAG_WRITE : DPT_TAG_READ));
+    this.stores++;
+  }
+
+  erase(vpn: number): boolean {
+    const had = this.entries.delete(vpn);
+    if (had) this.erases++;
+    return had;
+  }
+
+  /** Erases every entry with startVpn <= vpn < endVpn; returns how many. */
+  eraseRange(startVpn: number, endVpn: number): number {
+    let n = 0;
+    if (endVpn - startVpn < this.entries.size) {
+      for (let v = startVpn; v < endVpn; v++) if (this.erase(v)) n++;
+      return n;
+    }
+    for (const v of [...this.entries.keys()]) if (v >= startVpn && v < endVpn && this.erase(v)) n++;
+    return n;
+  }
+
+  clear(): void {
+    this.erases += this.entries.size;
+    this.entries.clear();
+  }
+
+  /** Entries in vpn order (for checkers and tools). */
+  mappings(): DeviceMapping[] {
+    return [...this.entries.entries()]
+      .sort((a, b) => a[0] - b[0])
+      .map(([vpn, e]) => ({ vpn, pfn: Math.floor(e / 4), write: e % 4 === DPT_TAG_WRITE }));
+  }
+}

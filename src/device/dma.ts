@@ -1,0 +1,42 @@
+/**
+ * The device's DMA engine: it copies page contents between system memory and device memory (the
+ * CPU cannot touch device memory, hmm.rst "Migration to and from device memory"), and counts what
+ * it moved. One `submit` of a batch is one transfer, which is why migrate_vma works on ranges.
+ */
+
+import type { PhysMem } from '../mm/page_alloc.js';
+
+export const DMA_PAGE_BYTES = 4096;
+
+export class DmaEngine {
+  private readonly mem: PhysMem;
+  bytes = 0;
+  transfers = 0;
+  pages = 0;
+
+  constructor(mem: PhysMem) {
+    this.mem = mem;
+  }
+
+  /** Copies each src page to the dst page at the same index (a zero-filled src for -1) as one transfer. */
+  submit(dst: readonly number[], src: readonly number[]): void {
+    if (dst.length === 0) return;
+    for (let i = 0; i < dst.length; i++) {
+      const s = src[i] as number;
+      if (s < 0) this.mem.clearPage(dst[i] as number);
+      else this.mem.copyPage(dst[i] as number, s);
+    }
+    this.transfers++;
+    this.pages += dst.length;
+    this.bytes += dst.length * DMA_PAGE_BYTES;
+  }
+
+  /** Device-side load/store of bytes within one page of device or system memory. */
+  read(pfn: number, offset: number, out: Uint8Array, outOffset: number, len: number): void {
+    this.mem.readBytes(pfn, offset, out, outOffset, len);
+  }
+
+  write(pfn: number, offset: number, src: Uint8Array, srcOffset: number, len: number): void {
+    this.mem.writeBytes(pfn, offset, src, srcOffset, len);
+  }
+}

@@ -1,0 +1,3 @@
+export * from './device.js';
+export * from './device_pagetable.js';
+export * from './dma.js';

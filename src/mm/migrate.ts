@@ -1,0 +1,623 @@
+/**
+ * migrate_vma: the seed era's helper that moves a range of one VMA between system memory and
+ * device memory, with the driver doing the copy (its DMA engine) through two callbacks.
+ *
+ *   collect   walk the range inside a CLEAR invalidation: one src entry per page (holes and the
+ *             zero page are "allocate for me"); reference each page, and lock and unmap it at
+ *             once when its lock is free (the PTE becomes a migration entry)
+ *   prepare   lock the rest (a page that cannot be locked right away is dropped: best effort) and
+ *             drop pinned pages
+ *   unmap     try_to_unmap every other mapping (other mms too), drop pages still mapped or pinned
+ *   alloc_and_copy      the driver allocates locked destination pages and copies
+ *   pages     move struct-page state to the new page (migrate_page, MIGRATE_SYNC_NO_COPY), or
+ *             insert the new page where there was a hole (anonymous VMAs only)
+ *   finalize_and_map    the driver updates its page table; pages are still locked
+ *   finalize  every migration entry becomes the new page (or the old one, if the page did not
+ *             move); unlock both; drop the extra references
+ *
+ * Entries of src/dst are numbers, `pfn * 2**MIGRATE_PFN_SHIFT + flags` (DESIGN decision 7): the
+ * pfn of a device page can pass 2^26, so flags are read and changed with arithmetic, never with
+ * 32-bit bitwise operators on the whole entry (use migratePfnFlags for the low bits).
+ *
+ * Pages stay locked from the moment their migration entry is installed until finalize (or the
+ * restore that removes it), so a CPU fault on a migration entry waits on the page lock and then
+ * sees the result. Returns 0 whether or not anything moved; only bad arguments return -EINVAL.
+ *
+ * @see mm/migrate.c (migrate_vma and helpers), include/linux/migrate.h (Linux v5.3; the same code in v5.2)
+ */
+
+import { PAGE_SIZE, pageAlignDown } from '../core/addr.js';
+import { KernelBug, KernelWarning } from '../core/assert.js';
+import { EINVAL } from '../core/errno.js';
+import type { Task } from '../sched/index.js';
+import { anonVmaPrepare } from './fault.js';
+import type { AddressSpace } from './file.js';
+import type { Kernel } from './kernel.js';
+import { pageAddNewAnonRmap, pageAddRmap, pageRemoveRmap, vmPageProt } from './memory.js';
+import type { MmStruct } from './mm.js';
+import { MM_ANONPAGES } from './mm.js';
+import type { MaybeTask } from './mmu_notifier.js';
+import {
+  MMU_NOTIFY_CLEAR,
+  mmuNotifierInvalidateRangeEnd,
+  mmuNotifierInvalidateRangeStart,
+  notifierRange,
+  runMaybeTask,
+} from './mmu_notifier.js';
+import { PG_anon, PG_dirty, PG_swapbacked, PG_uptodate, ZERO_PFN } from './page.js';
+import { pteSlotIn } from './pagetable.js';
+import {
+  _PAGE_ACCESSED,
+  _PAGE_DIRTY,
+  _PAGE_RW,
+  _PAGE_SPECIAL,
+  isDevicePrivateType,
+  isMigrationType,
+  isWriteSwpType,
+  pteHiOf,
+  pteLoOf,
+  ptePfn,
+  ptePresent,
+  pteWrite,
+  SWP_DEVICE_READ,
+  SWP_DEVICE_WRITE,
+  SWP_MIGRATION_READ,
+  SWP_MIGRATION_WRITE,
+  swpEntryLo,
+  swpType,
+} from './pte.js';
+import {
+  AnonVma,
+  rmapMappingOf,
+  rmapTargetLive,
+  rmapTargets,
+  TTU_IGNORE_ACCESS,
+  TTU_IGNORE_MLOCK,
+  TTU_MIGRATION,
+  tryToUnmap,
+} from './rmap.js';
+import type { Vma } from './vma.js';
+import { VM_HUGETLB, VM_SPECIAL, VM_WRITE } from './vma.js';
+
+export const MIGRATE_PFN_VALID = 1 << 0;
+export const MIGRATE_PFN_MIGRATE = 1 << 1;
+export const MIGRATE_PFN_LOCKED = 1 << 2;
+export const MIGRATE_PFN_WRITE = 1 << 3;
+export const MIGRATE_PFN_DEVICE = 1 << 4;
+export const MIGRATE_PFN_ERROR = 1 << 5;
+export const MIGRATE_PFN_SHIFT = 6;
+const FLAG_SPAN = 2 ** MIGRATE_PFN_SHIFT;
+
+/** migrate_pfn(pfn): `(pfn << MIGRATE_PFN_SHIFT) | MIGRATE_PFN_VALID`. */
+export function migratePfn(pfn: number): number {
+  return pfn * FLAG_SPAN + MIGRATE_PFN_VALID;
+}
+
+/** migrate_pfn_to_page: the entry's pfn, or -1 (NULL) unless MIGRATE_PFN_VALID is set. */
+export function migratePfnToPage(e: number): number {
+  return (e % FLAG_SPAN) & MIGRATE_PFN_VALID ? Math.floor(e / FLAG_SPAN) : -1;
+}
+
+/** The flag bits of an entry (the low MIGRATE_PFN_SHIFT bits), safe for any pfn. */
+export function migratePfnFlags(e: number): number {
+  return e % FLAG_SPAN;
+}
+
+/** `e | flags` for an entry whose pfn may not fit 32 bits. */
+export function migratePfnSet(e: number, flags: number): number {
+  return e - (e % FLAG_SPAN) + ((e % FLAG_SPAN) | flags);
+}
+
+/** `e & ~flags` for an entry whose pfn may not fit 32 bits. */
+export function migratePfnClear(e: number, flags: number): number {
+  return e - (e % FLAG_SPAN) + ((e % FLAG_SPAN) & ~flags);
+}
+
+/**
+ * struct migrate_vma_ops. Both callbacks run with mmap_sem held (read at least) and may sleep (return
+ * a generator). They must not modify `src`; finalize_and_map must not modify `dst` either.
+ *
+ * alloc_and_copy: for each src entry with MIGRATE (VALID|MIGRATE for a page, bare MIGRATE for a hole
+ * or the zero page) the driver may allocate a *locked* destination page (with its own reference) and
+ * store `migratePfn(dpfn) | MIGRATE_PFN_LOCKED` in dst, and copy; leaving dst 0 declines the page.
+ * Migrating from device memory (src DEVICE) must not be declined: on failure set dst to
+ * MIGRATE_PFN_ERROR, which the core treats as "no destination".
+ *
+ * finalize_and_map: entries that moved still have MIGRATE in src and a valid dst; every page is
+ * still locked, so the driver can update its page table safely.
+ */
+export interface MigrateVmaOps {
+  allocAndCopy(
+    vma: Vma,
+    src: Float64Array,
+    dst: Float64Array,
+    start: number,
+    end: number,
+    priv: unknown,
+  ): MaybeTask<void>;
+  finalizeAndMap(
+    vma: Vma,
+    src: Float64Array,
+    dst: Float64Array,
+    start: number,
+    end: number,
+    priv: unknown,
+  ): MaybeTask<void>;
+}
+
+/** struct migrate_vma: the state shared by the steps. */
+export interface MigrateVma {
+  readonly kernel: Kernel;
+  readonly mm: MmStruct;
+  readonly vma: Vma;
+  readonly src: Float64Array;
+  readonly dst: Float64Array;
+  readonly start: number;
+  end: number;
+  npages: number;
+  cpages: number;
+}
+
+/** vma->vm_mm. */
+export function vmaMm(vma: Vma): MmStruct {
+  return vma.mm as MmStruct;
+}
+
+/**
+ * migrate_vma(ops, vma, start, end, src, dst, private). The caller holds the mmap_sem of the VMA's
+ * mm (read at least). src and dst need (end - start) / PAGE_SIZE entries; src is zeroed here.
+ * Returns 0 (even if nothing moved), or -EINVAL for a missing argument, a hugetlb/VM_SPECIAL VMA,
+ * an empty range or a range not inside the VMA.
+ */
+export function* migrateVma(
+  ops: MigrateVmaOps | null,
+  vma: Vma | null,
+  start: number,
+  end: number,
+  src: Float64Array | null,
+  dst: Float64Array | null,
+  priv: unknown,
+): Task<number> {
+  start = pageAlignDown(start);
+  end = pageAlignDown(end);
+  // vma_is_dax: the model has no DAX mappings.
+  if (vma === null || vma.flags & (VM_HUGETLB | VM_SPECIAL)) return -EINVAL;
+  if (start < vma.start || start >= vma.end) return -EINVAL;
+  if (end <= vma.start || end > vma.end) return -EINVAL;
+  if (ops === null || src === null || dst === null || start >= end) return -EINVAL;
+  const mm = vmaMm(vma);
+  mm.mmapSem.assertHeld('any');
+  const npages = (end - start) / PAGE_SIZE;
+  if (src.length < npages || dst.length < npages) {
+    throw new KernelBug(
+      `migrate_vma: src/dst hold ${src.length}/${dst.length} entries, the range needs ${npages}`,
+    );
+  }
+  src.fill(0, 0, npages);
+  const m: MigrateVma = { kernel: mm.kernel, mm, vma, src, dst, start, end, npages: 0, cpages: 0 };
+  mm.kernel.counters.inc('migrate_vma');
+
+  yield* migrateVmaCollect(m);
+  if (m.cpages === 0) return 0;
+  migrateVmaPrepare(m);
+  if (m.cpages === 0) return 0;
+  yield* migrateVmaUnmap(m);
+  if (m.cpages === 0) return 0;
+
+  // Pages are locked and unmapped: their contents are stable for the driver to copy.
+  const before = src.slice(0, m.npages);
+  yield* runMaybeTask(ops.allocAndCopy(vma, src, dst, start, m.end, priv), true);
+  checkUnchanged(before, src, 'alloc_and_copy', 'src');
+  yield* migrateVmaPages(m);
+  const srcBefore = src.slice(0, m.npages);
+  const dstBefore = dst.slice(0, m.npages);
+  yield* runMaybeTask(ops.finalizeAndMap(vma, src, dst, start, m.end, priv), true);
+  checkUnchanged(srcBefore, src, 'finalize_and_map', 'src');
+  checkUnchanged(dstBefore, dst, 'finalize_and_map', 'dst');
+  migrateVmaFinalize(m);
+  return 0;
+}
+
+/** The kernel trusts the driver; the model catches a callback writing an array it must not. */
+function checkUnchanged(before: Float64Array, now: Float64Array, cb: string, name: string): void {
+  for (let i = 0; i < before.length; i++) {
+    if (before[i] !== now[i]) throw new KernelWarning(`migrate_vma: ${cb} modified ${name}[${i}]`);
+  }
+}
+
+// -- collect ---------------------------------------------------------------------------------------
+
+/**
+ * migrate_vma_collect: walks the range inside a CLEAR invalidation and fills one src entry per page
+ * (dst entries are zeroed). The walk itself is one atomic step (the page-table lock).
+ */
+export function* migrateVmaCollect(m: MigrateVma): Task {
+  const range = notifierRange(m.mm, m.start, m.end, MMU_NOTIFY_CLEAR);
+  yield* mmuNotifierInvalidateRangeStart(range);
+  m.kernel.pt.walk(m.mm.pgd, m.start, m.end, {
+    present: (t, a, b) => {
+      for (let addr = a; addr < b; addr += PAGE_SIZE) collectEntry(m, collectPte(m, pteSlotIn(t, addr)));
+      return 0;
+    },
+    hole: (a, b) => {
+      for (let addr = a; addr < b; addr += PAGE_SIZE) {
+        m.cpages++;
+        collectEntry(m, MIGRATE_PFN_MIGRATE);
+      }
+      return 0;
+    },
+  });
+  yield* mmuNotifierInvalidateRangeEnd(range);
+  m.end = m.start + m.npages * PAGE_SIZE;
+}
+
+function collectEntry(m: MigrateVma, mpfn: number): void {
+  m.dst[m.npages] = 0;
+  m.src[m.npages++] = mpfn;
+}
+
+/** One PTE of migrate_vma_collect_pmd: returns the src entry. */
+function collectPte(m: MigrateVma, slot: number): number {
+  const { pt, mem } = m.kernel;
+  const s = mem.store;
+  const lo = pt.lo[slot] as number;
+  const hi = pt.hi[slot] as number;
+  if (lo === 0 && hi === 0) {
+    m.cpages++;
+    return MIGRATE_PFN_MIGRATE;
+  }
+  const pfn = ptePfn(lo, hi);
+  let mpfn: number;
+  if (!ptePresent(lo)) {
+    // Only device-private entries (of any device: no owner in the seed) migrate; swap, migration and
+    // hwpoison entries are skipped.
+    const type = swpType(lo);
+    if (!isDevicePrivateType(type)) return 0;
+    mpfn = migratePfnSet(migratePfn(pfn), MIGRATE_PFN_DEVICE | MIGRATE_PFN_MIGRATE);
+    if (isWriteSwpType(type)) mpfn = migratePfnSet(mpfn, MIGRATE_PFN_WRITE);
+  } else {
+    if (pfn === ZERO_PFN) {
+      m.cpages++;
+      return MIGRATE_PFN_MIGRATE;
+    }
+    if (lo & _PAGE_SPECIAL) return 0; // vm_normal_page() is NULL
+    mpfn = migratePfnSet(migratePfn(pfn), MIGRATE_PFN_MIGRATE | (pteWrite(lo) ? MIGRATE_PFN_WRITE : 0));
+  }
+  if (s.mapping[pfn] === 0) return 0;
+  // The reference pins the page (and "freezes" the PTE) until it is locked and unmapped.
+  mem.getPage(pfn);
+  m.cpages++;
+  if (mem.trylockPage(pfn)) {
+    // The common case (mapped once, lock free): unmap now, as try_to_unmap would. The dirty bit is
+    // not moved to the page here (v5.3 behaviour; fixed in v6.0).
+    mpfn = migratePfnSet(mpfn, MIGRATE_PFN_LOCKED);
+    const write = migratePfnFlags(mpfn) & MIGRATE_PFN_WRITE;
+    pt.set(slot, swpEntryLo(write ? SWP_MIGRATION_WRITE : SWP_MIGRATION_READ, pfn), pteHiOf(pfn));
+    pageRemoveRmap(m.mm, pfn);
+    mem.putPage(pfn);
+  }
+  return mpfn;
+}
+
+// -- prepare ---------------------------------------------------------------------------------------
+
+/** page_mapping(): the address_space of a file or shmem page, undefined for anonymous pages. */
+function pageFileMapping(kernel: Kernel, pfn: number): AddressSpace | undefined {
+  if (kernel.mem.store.isAnon(pfn)) return undefined;
+  const mapping = rmapMappingOf(kernel, pfn);
+  return mapping === undefined || mapping instanceof AnonVma ? undefined : mapping;
+}
+
+/**
+ * migrate_vma_check_page: false if the page is pinned (references beyond its mappings, the
+ * migration's own reference and the page cache's). Device-private pages always pass. The model has
+ * no LRU: the reference collect took stands for the isolation reference the kernel swaps it for.
+ */
+export function migrateVmaCheckPage(kernel: Kernel, pfn: number): boolean {
+  const s = kernel.mem.store;
+  if (s.isZoneDevice(pfn)) return s.isDevicePrivate(pfn);
+  let extra = 1;
+  if (pageFileMapping(kernel, pfn) !== undefined) extra += 1;
+  return (s.refcount[pfn] as number) - extra <= (s.mapcount[pfn] as number);
+}
+
+/**
+ * migrate_vma_prepare: locks the pages collect could not lock (a page whose trylock fails is
+ * dropped: waiting could deadlock two migrations) and drops pinned pages, restoring the PTEs of
+ * those collect had already unmapped.
+ */
+export function migrateVmaPrepare(m: MigrateVma): void {
+  const mem = m.kernel.mem;
+  const { src } = m;
+  let restore = 0;
+  for (let i = 0; i < m.npages && m.cpages > 0; i++) {
+    const pfn = migratePfnToPage(src[i] as number);
+    if (pfn < 0) continue;
+    let remap = true;
+    if (!(migratePfnFlags(src[i] as number) & MIGRATE_PFN_LOCKED)) {
+      if (!mem.trylockPage(pfn)) {
+        src[i] = 0;
+        m.cpages--;
+        mem.putPage(pfn);
+        continue;
+      }
+      remap = false;
+      src[i] = migratePfnSet(src[i] as number, MIGRATE_PFN_LOCKED);
+    }
+    if (migrateVmaCheckPage(m.kernel, pfn)) continue;
+    m.cpages--;
+    if (remap) {
+      src[i] = migratePfnClear(src[i] as number, MIGRATE_PFN_MIGRATE);
+      restore++;
+    } else {
+      src[i] = 0;
+      mem.unlockPage(pfn);
+      mem.putPage(pfn);
+    }
+  }
+  for (let i = 0, addr = m.start; i < m.npages && restore > 0; i++, addr += PAGE_SIZE) {
+    const pfn = migratePfnToPage(src[i] as number);
+    if (pfn < 0 || migratePfnFlags(src[i] as number) & MIGRATE_PFN_MIGRATE) continue;
+    removeMigrationPte(m.kernel, m.mm, m.vma, addr, pfn, pfn);
+    src[i] = 0;
+    mem.unlockPage(pfn);
+    mem.putPage(pfn);
+    restore--;
+  }
+}
+
+// -- unmap -----------------------------------------------------------------------------------------
+
+/**
+ * migrate_vma_unmap: try_to_unmap every page still mapped (elsewhere in this mm, or in other mms
+ * after fork), then check for pins again. Pages still mapped or pinned are restored everywhere.
+ */
+export function* migrateVmaUnmap(m: MigrateVma): Task {
+  const { kernel, src } = m;
+  const { mem } = kernel;
+  const s = mem.store;
+  const flags = TTU_MIGRATION | TTU_IGNORE_MLOCK | TTU_IGNORE_ACCESS;
+  let restore = 0;
+  for (let i = 0; i < m.npages; i++) {
+    const pfn = migratePfnToPage(src[i] as number);
+    if (pfn < 0 || !(migratePfnFlags(src[i] as number) & MIGRATE_PFN_MIGRATE)) continue;
+    if (s.mapcount[pfn] !== 0) {
+      const unmapped = yield* tryToUnmap(kernel, pfn, flags);
+      if (unmapped && migrateVmaCheckPage(kernel, pfn)) continue;
+    } else if (migrateVmaCheckPage(kernel, pfn)) {
+      continue;
+    }
+    src[i] = migratePfnClear(src[i] as number, MIGRATE_PFN_MIGRATE);
+    m.cpages--;
+    restore++;
+  }
+  for (let i = 0; i < m.npages && restore > 0; i++) {
+    const pfn = migratePfnToPage(src[i] as number);
+    if (pfn < 0 || migratePfnFlags(src[i] as number) & MIGRATE_PFN_MIGRATE) continue;
+    removeMigrationPtes(kernel, pfn, pfn);
+    src[i] = 0;
+    mem.unlockPage(pfn);
+    restore--;
+    mem.putPage(pfn); // put_page (device) or putback_lru_page (the isolation reference)
+  }
+}
+
+// -- pages -----------------------------------------------------------------------------------------
+
+/**
+ * migrate_vma_pages: for each entry, no destination → not migrated; a hole with a destination →
+ * migrate_vma_insert_page (inside one CLEAR invalidation from the first such hole to the end);
+ * a page with a destination → migrate_page, except that only anonymous pages may go to
+ * device-private memory.
+ */
+export function* migrateVmaPages(m: MigrateVma): Task {
+  const { kernel, src, dst } = m;
+  const s = kernel.mem.store;
+  let range: ReturnType<typeof notifierRange> | null = null;
+  for (let i = 0, addr = m.start; i < m.npages; i++, addr += PAGE_SIZE) {
+    const newpfn = migratePfnToPage(dst[i] as number);
+    const pfn = migratePfnToPage(src[i] as number);
+    if (newpfn < 0) {
+      src[i] = migratePfnClear(src[i] as number, MIGRATE_PFN_MIGRATE);
+      continue;
+    }
+    if (pfn < 0) {
+      if (!(migratePfnFlags(src[i] as number) & MIGRATE_PFN_MIGRATE)) continue;
+      if (range === null) {
+        range = notifierRange(m.mm, addr, m.end, MMU_NOTIFY_CLEAR);
+        yield* mmuNotifierInvalidateRangeStart(range);
+      }
+      src[i] = migrateVmaInsertPage(m, addr, newpfn, src[i] as number);
+      continue;
+    }
+    const mapping = pageFileMapping(kernel, pfn);
+    if (s.isZoneDevice(newpfn)) {
+      // Only private anonymous memory may move to un-addressable device memory; other ZONE_DEVICE
+      // types are not supported as destinations.
+      if (!s.isDevicePrivate(newpfn) || mapping !== undefined) {
+        src[i] = migratePfnClear(src[i] as number, MIGRATE_PFN_MIGRATE);
+        continue;
+      }
+    }
+    if (!migratePage(kernel, mapping, newpfn, pfn)) {
+      src[i] = migratePfnClear(src[i] as number, MIGRATE_PFN_MIGRATE);
+    }
+  }
+  // invalidate_range_only_end
+  if (range !== null) yield* mmuNotifierInvalidateRangeEnd(range);
+}
+
+/**
+ * migrate_vma_insert_page: maps the new page where there was a hole or the zero page. Anonymous VMAs
+ * only; charges the page to the mm's memcg (failure: not migrated); a device-private page gets a
+ * device-private entry (writable iff VM_WRITE), a RAM page a present PTE. Fails if a CPU fault
+ * populated the PTE meanwhile. Returns the new src entry (bare MIGRATE on success).
+ */
+export function migrateVmaInsertPage(m: MigrateVma, addr: number, pfn: number, srcEntry: number): number {
+  const { vma, mm } = m;
+  const { pt, mem } = m.kernel;
+  const s = mem.store;
+  const abort = migratePfnClear(srcEntry, MIGRATE_PFN_MIGRATE);
+  // userfaultfd, THP and DAX PMDs are not modelled.
+  if (!vma.isAnonymous()) return abort;
+  const slot = pt.pteSlotAlloc(mm.pgd, addr);
+  anonVmaPrepare(mm, vma);
+  if (!mem.charge(pfn, mm.memcgId)) return abort;
+  s.flags[pfn] = (s.flags[pfn] as number) | PG_uptodate;
+  const write = (vma.flags & VM_WRITE) !== 0;
+  let lo: number;
+  if (s.isDevicePrivate(pfn)) {
+    lo = swpEntryLo(write ? SWP_DEVICE_WRITE : SWP_DEVICE_READ, pfn);
+  } else if (s.isZoneDevice(pfn)) {
+    mem.uncharge(pfn);
+    return abort; // entry left uninitialised in v5.3: only device-private is supported
+  } else {
+    lo = pteLoOf(pfn, vmPageProt(vma.flags) | (write ? _PAGE_RW | _PAGE_DIRTY : 0));
+  }
+  const oldLo = pt.lo[slot] as number;
+  const oldHi = pt.hi[slot] as number;
+  const none = oldLo === 0 && oldHi === 0;
+  const zero = ptePresent(oldLo) && ptePfn(oldLo, oldHi) === ZERO_PFN && (oldLo & _PAGE_SPECIAL) !== 0;
+  if (!none && !zero) {
+    mem.uncharge(pfn); // mem_cgroup_cancel_charge
+    return abort;
+  }
+  mm.rss[MM_ANONPAGES] = (mm.rss[MM_ANONPAGES] as number) + 1;
+  pageAddNewAnonRmap(mm, pfn, vma, addr);
+  mem.getPage(pfn);
+  pt.set(slot, lo, pteHiOf(pfn));
+  m.kernel.counters.inc('migrate_vma_inserted');
+  return MIGRATE_PFN_MIGRATE;
+}
+
+/**
+ * migrate_page(mapping, newpage, page, MIGRATE_SYNC_NO_COPY): migrate_page_move_mapping then
+ * migrate_page_states. The contents are not copied (the driver did it in alloc_and_copy). Fails
+ * (-EAGAIN → false) if the page has references beyond the expected ones: the migration's own, the
+ * idle reference of a device-private page, and the page cache's for a file page.
+ */
+export function migratePage(
+  kernel: Kernel,
+  mapping: AddressSpace | undefined,
+  newpfn: number,
+  pfn: number,
+): boolean {
+  const { mem } = kernel;
+  const s = mem.store;
+  const expected = 1 + (s.isDevicePrivate(pfn) ? 1 : 0) + (mapping !== undefined ? 1 : 0);
+  if (s.refcount[pfn] !== expected) return false;
+  const index = s.index[pfn] as number;
+  if (mapping !== undefined && mapping.findPage(index) !== pfn) return false;
+  // migrate_page_move_mapping: no turning back from here.
+  s.index[newpfn] = index;
+  s.mapping[newpfn] = s.mapping[pfn] as number;
+  const flags = s.flags[pfn] as number;
+  s.flags[newpfn] = (s.flags[newpfn] as number) | (flags & (PG_anon | PG_swapbacked));
+  if (mapping !== undefined) {
+    mem.getPage(newpfn); // the page cache's reference
+    if (flags & PG_dirty) {
+      s.flags[pfn] = flags & ~PG_dirty;
+      s.flags[newpfn] = (s.flags[newpfn] as number) | PG_dirty;
+    }
+    mapping.pages.set(index, newpfn);
+    mem.putPage(pfn); // page_ref_unfreeze(page, expected - 1)
+  }
+  migratePageStates(kernel, newpfn, pfn);
+  return true;
+}
+
+/** migrate_page_states: page flags the model keeps, then mem_cgroup_migrate (the charge moves). */
+function migratePageStates(kernel: Kernel, newpfn: number, pfn: number): void {
+  const s = kernel.mem.store;
+  const f = s.flags[pfn] as number;
+  s.flags[newpfn] = (s.flags[newpfn] as number) | (f & (PG_uptodate | PG_dirty));
+  kernel.mem.migrateCharge(pfn, newpfn);
+}
+
+// -- finalize --------------------------------------------------------------------------------------
+
+/**
+ * migrate_vma_finalize: every migration entry of each page (in this mm and any other) becomes the
+ * new page if it moved, else the old page again; both are unlocked and the extra references go:
+ * the old page is freed with its last reference, a device page drops back to 1 and goes to its
+ * driver's free callback.
+ */
+export function migrateVmaFinalize(m: MigrateVma): void {
+  const { kernel, src, dst } = m;
+  const { mem } = kernel;
+  for (let i = 0; i < m.npages; i++) {
+    let newpfn = migratePfnToPage(dst[i] as number);
+    const pfn = migratePfnToPage(src[i] as number);
+    if (pfn < 0) {
+      if (newpfn >= 0) {
+        mem.unlockPage(newpfn);
+        mem.putPage(newpfn);
+      }
+      continue;
+    }
+    if (!(migratePfnFlags(src[i] as number) & MIGRATE_PFN_MIGRATE) || newpfn < 0) {
+      if (newpfn >= 0) {
+        mem.unlockPage(newpfn);
+        mem.putPage(newpfn);
+      }
+      newpfn = pfn;
+    }
+    removeMigrationPtes(kernel, pfn, newpfn);
+    mem.unlockPage(pfn);
+    m.cpages--;
+    mem.putPage(pfn); // put_page (device) or putback_lru_page (the isolation reference)
+    if (newpfn !== pfn) {
+      mem.unlockPage(newpfn);
+      mem.putPage(newpfn); // the destination's allocation reference
+      kernel.counters.inc('migrate_vma_moved');
+    }
+  }
+}
+
+// -- migration entries -----------------------------------------------------------------------------
+
+/**
+ * remove_migration_ptes(old, new): through the rmap of `newpfn` (the same VMAs as the old page's,
+ * since mapping and index were copied), every migration entry for `oldpfn` becomes a mapping of
+ * `newpfn`.
+ */
+export function removeMigrationPtes(kernel: Kernel, oldpfn: number, newpfn: number): void {
+  for (const t of rmapTargets(kernel, newpfn)) {
+    if (rmapTargetLive(t)) removeMigrationPte(kernel, t.mm, t.vma, t.address, oldpfn, newpfn);
+  }
+}
+
+/**
+ * remove_migration_pte for one address: if the PTE is a migration entry for `oldpfn`, map `newpfn`
+ * there: a device-private entry for a device-private page, else a present, old (not accessed) PTE
+ * with the VMA's protection, writable if the migration entry was a write entry and the VMA is still
+ * VM_WRITE (maybe_mkwrite). Takes a page reference and an rmap for the mapping; rss is unchanged.
+ */
+export function removeMigrationPte(
+  kernel: Kernel,
+  mm: MmStruct,
+  vma: Vma,
+  addr: number,
+  oldpfn: number,
+  newpfn: number,
+): boolean {
+  const { pt, mem } = kernel;
+  const s = mem.store;
+  const slot = pt.pteSlot(mm.pgd, addr);
+  if (slot < 0) return false;
+  const lo = pt.lo[slot] as number;
+  const hi = pt.hi[slot] as number;
+  if ((lo === 0 && hi === 0) || ptePresent(lo)) return false;
+  const type = swpType(lo);
+  if (!isMigrationType(type) || ptePfn(lo, hi) !== oldpfn) return false;
+  mem.getPage(newpfn);
+  const write = type === SWP_MIGRATION_WRITE && (vma.flags & VM_WRITE) !== 0;
+  if (s.isDevicePrivate(newpfn)) {
+    pt.set(slot, swpEntryLo(write ? SWP_DEVICE_WRITE : SWP_DEVICE_READ, newpfn), pteHiOf(newpfn));
+  } else {
+    const prot = (vmPageProt(vma.flags) & ~_PAGE_ACCESSED) | (write ? _PAGE_RW : 0);
+    pt.set(slot, pteLoOf(newpfn, prot), pteHiOf(newpfn));
+  }
+  pageAddRmap(mm, newpfn);
+  return true;
+}
