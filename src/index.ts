@@ -4,6 +4,10 @@
  */
 
 export * from './core/index.js';
+export * as device from './device/index.js';
+export * as dmirror from './drivers/dmirror/index.js';
+export * from './drivers/dmirror/uapi.js';
+export * as hmm from './hmm/index.js';
 export * as mm from './mm/index.js';
 export { MADV_DONTNEED, MADV_NORMAL, MADV_POPULATE_READ, MADV_POPULATE_WRITE } from './mm/madvise.js';
 export {
@@ -19,6 +23,7 @@ export {
   PROT_WRITE,
 } from './mm/mmap.js';
 export * from './sched/index.js';
+export { DeviceFile, DeviceFileTasks } from './sim/devicefile.js';
 export type { PteInfo, Rss, VmaInfo } from './sim/process.js';
 export { Process, ProcessTasks } from './sim/process.js';
 export { SimFile } from './sim/simfile.js';

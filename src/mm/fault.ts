@@ -201,7 +201,7 @@ function* doWpPage(mm: MmStruct, vma: Vma, addr: number, slot: number, flags: nu
   if (lo & _PAGE_SPECIAL) return yield* wpPageCopy(mm, vma, addr, slot, flags);
   if ((vma.flags & (VM_SHARED | VM_WRITE)) === (VM_SHARED | VM_WRITE)) {
     mem.store.flags[pfn] = (mem.store.flags[pfn] as number) | PG_dirty;
-    return wpPageReuse(mm, slot);
+    return wpPageReuse(mm, vma, slot);
   }
   if (mem.store.flags[pfn]! & PG_anon) {
     if (mem.store.isLocked(pfn)) {
@@ -213,14 +213,16 @@ function* doWpPage(mm: MmStruct, vma: Vma, addr: number, slot: number, flags: nu
       if (pt.lo[slot] !== lo) return 0;
     }
     // reuse_swap_page: v5.3 reuses an anonymous page mapped once, even if GUP holds a pin on it.
-    if (mem.store.mapcount[pfn] === 1) return wpPageReuse(mm, slot);
+    if (mem.store.mapcount[pfn] === 1) return wpPageReuse(mm, vma, slot);
   }
   return yield* wpPageCopy(mm, vma, addr, slot, flags);
 }
 
-function wpPageReuse(mm: MmStruct, slot: number): number {
+/** wp_page_reuse: maybe_mkwrite — the entry becomes writable only if the VMA is. */
+function wpPageReuse(mm: MmStruct, vma: Vma, slot: number): number {
   const { pt } = mm.kernel;
-  pt.lo[slot] = ((pt.lo[slot] as number) | _PAGE_RW | _PAGE_DIRTY | _PAGE_ACCESSED) >>> 0;
+  const rw = vma.flags & VM_WRITE ? _PAGE_RW : 0;
+  pt.lo[slot] = ((pt.lo[slot] as number) | rw | _PAGE_DIRTY | _PAGE_ACCESSED) >>> 0;
   return VM_FAULT_WRITE;
 }
 

@@ -6,7 +6,7 @@
  * @see mm/madvise.c (Linux v5.3; populate from v5.14)
  */
 
-import { isPageAligned, PAGE_SIZE, pageAlignUp, pmdAddrEnd, TASK_SIZE } from '../core/addr.js';
+import { isPageAligned, PAGE_SIZE, pageAlignUp, pmdAddrEnd } from '../core/addr.js';
 import { EFAULT, EINVAL, ENOMEM } from '../core/errno.js';
 import type { Task } from '../sched/index.js';
 import { schedule } from '../sched/index.js';
@@ -42,7 +42,8 @@ export function* doMadvise(mm: MmStruct, start: number, len: number, advice: num
   if (!isKnownAdvice(advice) || !isPageAligned(start)) return -EINVAL;
   len = pageAlignUp(len);
   const end = start + len;
-  if (end < start || end > TASK_SIZE) return -EINVAL;
+  // v5.3 checks only for wrap-around; a range past the top of user space ends in a hole (-ENOMEM).
+  if (end < start) return -EINVAL;
   if (len === 0 || advice === MADV_NORMAL) return 0;
   yield* mm.mmapSem.downRead();
   try {

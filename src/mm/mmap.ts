@@ -11,6 +11,7 @@ import {
   MMAP_BASE,
   MMAP_MIN_ADDR,
   PAGE_SIZE,
+  pageAlignDown,
   pageAlignUp,
   TASK_SIZE,
   USER_PGTABLES_CEILING,
@@ -134,8 +135,9 @@ export function getUnmappedArea(mm: MmStruct, hint: number, len: number, fixed: 
   if (len > TASK_SIZE) return -ENOMEM;
   if (fixed) return hint >= MMAP_MIN_ADDR && hint + len <= TASK_SIZE ? hint : -ENOMEM;
   if (hint !== 0) {
-    const a = pageAlignUp(hint);
-    if (a >= MMAP_MIN_ADDR && a + len <= TASK_SIZE && isFree(mm, a, a + len)) return a;
+    // round_hint_to_min, then x86-64's addr &= PAGE_MASK.
+    const a = Math.max(pageAlignDown(hint), MMAP_MIN_ADDR);
+    if (a + len <= TASK_SIZE && isFree(mm, a, a + len)) return a;
   }
   let gapEnd = MMAP_BASE;
   const i = mm.findVmaIndex(gapEnd);

@@ -120,6 +120,15 @@ export function* mmuNotifierUnregister(mn: MmuNotifier, mm: MmStruct): Task {
   mm.mmdrop();
 }
 
+/** mmu_notifier_unregister_no_release: unlink without calling ->release (hmm_free uses it). */
+export function mmuNotifierUnregisterNoRelease(mn: MmuNotifier, mm: MmStruct): void {
+  if (mn.mm !== mm)
+    throw new KernelWarning('mmu_notifier_unregister_no_release: notifier is not registered on this mm');
+  if (!mn.unhashed) removeNotifier(mm, mn);
+  mn.mm = null;
+  mm.mmdrop();
+}
+
 function removeNotifier(mm: MmStruct, mn: MmuNotifier): void {
   const i = mm.notifiers.indexOf(mn);
   if (i >= 0) mm.notifiers.splice(i, 1);

@@ -5,7 +5,7 @@
  * @see mm/mprotect.c (Linux v5.3)
  */
 
-import { isPageAligned, pageAlignUp, TASK_SIZE } from '../core/addr.js';
+import { isPageAligned, pageAlignUp } from '../core/addr.js';
 import { EACCES, EINVAL, ENOMEM } from '../core/errno.js';
 import type { Task } from '../sched/index.js';
 import { changeProtection } from './memory.js';
@@ -21,7 +21,7 @@ export function* doMprotect(mm: MmStruct, start: number, len: number, prot: numb
   if (len === 0) return 0;
   len = pageAlignUp(len);
   const end = start + len;
-  if (end <= start || end > TASK_SIZE) return -ENOMEM;
+  if (end <= start) return -ENOMEM;
   if ((prot & ~PROT_MASK) !== 0) return -EINVAL;
   yield* mm.mmapSem.downWrite();
   try {

@@ -11,7 +11,7 @@ import type { Task } from '../sched/index.js';
 import { zapRange } from './memory.js';
 import type { MmStruct } from './mm.js';
 import {
-  MMU_NOTIFY_UNMAP,
+  MMU_NOTIFY_CLEAR,
   mmuNotifierInvalidateRangeEnd,
   mmuNotifierInvalidateRangeStart,
   notifierRange,
@@ -26,7 +26,7 @@ export function* oomReapTaskMm(mm: MmStruct): Task<boolean> {
     for (const vma of [...mm.vmas]) {
       if (vma.flags & (VM_LOCKED | VM_HUGETLB | VM_PFNMAP)) continue;
       if (!vma.isAnonymous() && vma.flags & VM_SHARED) continue;
-      const range = notifierRange(mm, vma.start, vma.end, MMU_NOTIFY_UNMAP, false);
+      const range = notifierRange(mm, vma.start, vma.end, MMU_NOTIFY_CLEAR, false);
       if ((yield* mmuNotifierInvalidateRangeStart(range)) !== 0) {
         ok = false;
         continue;

@@ -7,9 +7,11 @@
  */
 
 import { PAGE_SIZE } from '../core/addr.js';
-import { ArgumentError } from '../core/errno.js';
+import { ArgumentError, check } from '../core/errno.js';
 import { EventLog } from '../core/eventlog.js';
 import { Prng, parseSeed } from '../core/prng.js';
+import { Dmirror } from '../drivers/dmirror/dmirror.js';
+import { DmirrorDevice } from '../drivers/dmirror/mdevice.js';
 import { Kernel } from '../mm/kernel.js';
 import type { MemCgroup } from '../mm/memcg.js';
 import type { MmStruct } from '../mm/mm.js';
@@ -24,6 +26,7 @@ import {
 } from '../mm/page.js';
 import type { Executor, Strategy, Task } from '../sched/index.js';
 import { checkInt, checkLength } from './args.js';
+import { DeviceFile } from './devicefile.js';
 import { Process } from './process.js';
 import { SimFile } from './simfile.js';
 
@@ -60,6 +63,7 @@ export class Simulator {
   readonly prng: Prng;
   readonly log: EventLog;
   readonly deviceOptions: Required<DeviceOptions>[];
+  private readonly devices: (DmirrorDevice | undefined)[] = [];
   private nextPid = 1;
   private nextFile = 1;
 
@@ -103,6 +107,29 @@ export class Simulator {
   /** A memory cgroup with a limit in pages. */
   createMemcg(name: string, limitPages: number): MemCgroup {
     return this.kernel.mem.memcgs.create(name, limitPages);
+  }
+
+  /**
+   * open("/dev/hmm_dmirrorN") by process p: a dmirror context bound to p's address space (it
+   * registers an hmm_mirror on it). Devices are created on first open.
+   */
+  openDevice(n: number, p: Process): DeviceFile {
+    checkInt('n', n, 0, this.deviceOptions.length - 1);
+    p.alive();
+    const dmirror = new Dmirror(this.device(n), p.mm);
+    check(this.run('open', dmirror.open()), 'open');
+    return new DeviceFile(this, p, dmirror);
+  }
+
+  /** The dmirror device n (its memory is hot-plugged when first used). */
+  device(n: number): DmirrorDevice {
+    checkInt('n', n, 0, this.deviceOptions.length - 1);
+    let d = this.devices[n];
+    if (d === undefined) {
+      d = new DmirrorDevice(this.kernel, n, (this.deviceOptions[n] as Required<DeviceOptions>).memoryPages);
+      this.devices[n] = d;
+    }
+    return d;
   }
 
   /** An executor for multi-threaded scenarios on this machine. */

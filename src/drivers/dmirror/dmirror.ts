@@ -1,0 +1,212 @@
+/**
+ * struct dmirror: one open of /dev/hmm_dmirrorN, bound to the opener's mm through an hmm_mirror.
+ * It owns a device page table and the "driver->update" lock of hmm.rst: the lock its
+ * sync_cpu_device_pagetables callback takes, and the lock held around hmm_range_valid() and every
+ * write to the device page table.
+ *
+ * The device-side commands follow lib/test_hmm.c: READ and WRITE copy through the device page
+ * table and fault missing pages in one round per miss (`faults` counts rounds); SNAPSHOT reports
+ * one HMM_DMIRROR_PROT_* byte per page without faulting; MIGRATE (migrate.ts) moves a range to
+ * device memory and reads it back.
+ *
+ * @see lib/test_hmm.c (Linux v5.8), rebuilt on the v5.3 API as reference/kernel-hmm.md §4.7 says
+ */
+
+import { PAGE_SIZE } from '../../core/addr.js';
+import { EAGAIN, EINVAL, ENOENT } from '../../core/errno.js';
+import type { DevicePageTable } from '../../device/device_pagetable.js';
+import { DevicePageTable as Dpt } from '../../device/device_pagetable.js';
+import { HmmMirror, hmmMirrorRegister, hmmMirrorUnregister } from '../../hmm/mirror.js';
+import type { HmmUpdate } from '../../hmm/update.js';
+import type { MmStruct } from '../../mm/mm.js';
+import type { Task } from '../../sched/index.js';
+import { Mutex } from '../../sched/index.js';
+import type { DmirrorDevice } from './mdevice.js';
+import { dmirrorMigrateRange } from './migrate.js';
+import { dmirrorFault } from './populate.js';
+import { dmirrorSnapshotRange } from './snapshot.js';
+import type { DmirrorReadResult, DmirrorSnapshotResult, DmirrorWriteResult } from './uapi.js';
+
+export class Dmirror {
+  readonly mdevice: DmirrorDevice;
+  readonly mm: MmStruct;
+  readonly mirror: HmmMirror;
+  readonly pt: DevicePageTable = new Dpt();
+  /** driver->update. */
+  readonly mutex: Mutex;
+  /** The mm was torn down (mirror release): every later access faults, and faults find no mm. */
+  released = false;
+  closed = false;
+
+  constructor(mdevice: DmirrorDevice, mm: MmStruct) {
+    this.mdevice = mdevice;
+    this.mm = mm;
+    this.mutex = new Mutex('dmirror.mutex');
+    this.mirror = new HmmMirror({
+      release: () => this.release(),
+      syncCpuDevicePagetables: (_m, update) => this.syncCpuDevicePagetables(update),
+    });
+  }
+
+  /** dmirror_fops_open: register the mirror (hmm_mirror_register needs mmap_sem for write). */
+  *open(): Task<number> {
+    yield* this.mm.mmapSem.downWrite();
+    try {
+      return hmmMirrorRegister(this.mirror, this.mm);
+    } finally {
+      this.mm.mmapSem.upWrite();
+    }
+  }
+
+  /** dmirror_fops_release. */
+  *close(): Task {
+    this.closed = true;
+    yield* hmmMirrorUnregister(this.mirror);
+    yield* this.mutex.lock();
+    this.pt.clear();
+    this.mutex.unlock();
+  }
+
+  /**
+   * sync_cpu_device_pagetables: erase the device entries in [start, end) before returning. When the
+   * update may not block, only a trylock is allowed, and -EAGAIN says "would have slept".
+   */
+  syncCpuDevicePagetables(update: HmmUpdate): number | Task<number> {
+    if (!update.blockable) {
+      if (!this.mutex.trylock()) return -EAGAIN;
+      this.erase(update.start, update.end);
+      this.mutex.unlock();
+      return 0;
+    }
+    return this.syncBlocking(update);
+  }
+
+  private *syncBlocking(update: HmmUpdate): Task<number> {
+    yield* this.mutex.lock();
+    this.erase(update.start, update.end);
+    this.mutex.unlock();
+    return 0;
+  }
+
+  private erase(start: number, end: number): void {
+    this.pt.eraseRange(Math.floor(start / PAGE_SIZE), Math.ceil(end / PAGE_SIZE));
+  }
+
+  /** hmm_mirror_ops.release: the mm is going away; no access through the device after this. */
+  private *release(): Task {
+    yield* this.mutex.lock();
+    this.released = true;
+    this.pt.clear();
+    this.mutex.unlock();
+  }
+
+  /** HMM_DMIRROR_READ. */
+  *read(addr: number, npages: number): Task<DmirrorReadResult | number> {
+    const bad = checkCmd(addr, npages);
+    if (bad) return bad;
+    const end = addr + npages * PAGE_SIZE;
+    const data = new Uint8Array(npages * PAGE_SIZE);
+    let cpages = 0;
+    let faults = 0;
+    for (;;) {
+      yield* this.mutex.lock();
+      const r = this.doRead(addr, end, data, cpages);
+      this.mutex.unlock();
+      cpages = r.cpages;
+      if (r.ret !== -ENOENT) {
+        if (r.ret < 0) return r.ret;
+        break;
+      }
+      const ret = yield* dmirrorFault(this, addr + cpages * PAGE_SIZE, end, false);
+      if (ret < 0) return ret;
+      faults++;
+    }
+    return { data, cpages, faults };
+  }
+
+  /** dmirror_do_read: copy from `done` pages on, stopping at the first page the device does not map. */
+  private doRead(addr: number, end: number, data: Uint8Array, done: number): { ret: number; cpages: number } {
+    const dma = this.mdevice.device.dma;
+    let cpages = done;
+    for (let a = addr + done * PAGE_SIZE; a < end; a += PAGE_SIZE, cpages++) {
+      const pfn = this.pt.pfnOf(a / PAGE_SIZE);
+      if (pfn < 0) return { ret: -ENOENT, cpages };
+      dma.read(pfn, 0, data, a - addr, PAGE_SIZE);
+    }
+    return { ret: 0, cpages };
+  }
+
+  /** HMM_DMIRROR_WRITE. */
+  *write(addr: number, bytes: Uint8Array): Task<DmirrorWriteResult | number> {
+    const npages = Math.ceil(bytes.length / PAGE_SIZE);
+    const bad = checkCmd(addr, npages);
+    if (bad) return bad;
+    const end = addr + npages * PAGE_SIZE;
+    const data = new Uint8Array(npages * PAGE_SIZE);
+    data.set(bytes);
+    let cpages = 0;
+    let faults = 0;
+    for (;;) {
+      yield* this.mutex.lock();
+      const r = this.doWrite(addr, end, data, cpages);
+      this.mutex.unlock();
+      cpages = r.cpages;
+      if (r.ret !== -ENOENT) {
+        if (r.ret < 0) return r.ret;
+        break;
+      }
+      const ret = yield* dmirrorFault(this, addr + cpages * PAGE_SIZE, end, true);
+      if (ret < 0) return ret;
+      faults++;
+    }
+    return { cpages, faults };
+  }
+
+  /** dmirror_do_write: a missing entry, or one without write permission, ends the pass. */
+  private doWrite(
+    addr: number,
+    end: number,
+    data: Uint8Array,
+    done: number,
+  ): { ret: number; cpages: number } {
+    const dma = this.mdevice.device.dma;
+    let cpages = done;
+    for (let a = addr + done * PAGE_SIZE; a < end; a += PAGE_SIZE, cpages++) {
+      const vpn = a / PAGE_SIZE;
+      if (!this.pt.isWritable(vpn)) return { ret: -ENOENT, cpages };
+      dma.write(this.pt.pfnOf(vpn), 0, data, a - addr, PAGE_SIZE);
+    }
+    return { ret: 0, cpages };
+  }
+
+  /** HMM_DMIRROR_MIGRATE: to device memory, then read back through the device page table. */
+  *migrate(addr: number, npages: number): Task<DmirrorReadResult | number> {
+    const bad = checkCmd(addr, npages);
+    if (bad) return bad;
+    const end = addr + npages * PAGE_SIZE;
+    const ret = yield* dmirrorMigrateRange(this, addr, end);
+    if (ret < 0) return ret;
+    const data = new Uint8Array(npages * PAGE_SIZE);
+    yield* this.mutex.lock();
+    const r = this.doRead(addr, end, data, 0);
+    this.mutex.unlock();
+    if (r.ret < 0) return r.ret;
+    return { data, cpages: r.cpages, faults: 0 };
+  }
+
+  /** HMM_DMIRROR_SNAPSHOT. */
+  *snapshot(addr: number, npages: number): Task<DmirrorSnapshotResult | number> {
+    const bad = checkCmd(addr, npages);
+    if (bad) return bad;
+    const prot = new Uint8Array(npages);
+    const ret = yield* dmirrorSnapshotRange(this, addr, addr + npages * PAGE_SIZE, prot);
+    if (ret < 0) return ret;
+    return { prot, cpages: npages };
+  }
+}
+
+/** The ioctl prologue: addr page aligned and addr + npages * PAGE_SIZE > addr (so npages > 0). */
+function checkCmd(addr: number, npages: number): number {
+  if (addr % PAGE_SIZE !== 0 || !Number.isInteger(npages) || npages <= 0) return -EINVAL;
+  return 0;
+}

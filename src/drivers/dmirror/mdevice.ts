@@ -1,0 +1,94 @@
+/**
+ * struct dmirror_device: one simulated device — its memory, hot-plugged as MEMORY_DEVICE_PRIVATE
+ * pages through hmm_devmem_add, with the free list, the allocation counters and the devmem ops:
+ * `free` takes a page back when its last user goes, `fault` migrates a page the CPU touched back
+ * to system memory.
+ *
+ * Divergence from lib/test_hmm.c: the device has real memory, so a device page's data lives in that
+ * page's own frame (written only by the DMA engine); test_hmm backs each device page with a system
+ * page because it has no device behind it. The device memory is added once, whole, at creation
+ * (test_hmm grows it in 256 MiB chunks).
+ *
+ * @see lib/test_hmm.c (dmirror_devmem_alloc_page, dmirror_devmem_free, dmirror_devmem_fault)
+ */
+
+import { PAGE_SIZE } from '../../core/addr.js';
+import { KernelBug } from '../../core/assert.js';
+import { SimDevice } from '../../device/device.js';
+import type { HmmDevmem, HmmDevmemOps } from '../../hmm/devmem.js';
+import { hmmDevmemAdd, hmmDevmemPageGetDrvdata, hmmDevmemPageSetDrvdata } from '../../hmm/devmem.js';
+import type { Kernel } from '../../mm/kernel.js';
+import type { Vma } from '../../mm/vma.js';
+import type { Task } from '../../sched/index.js';
+import { SpinLock } from '../../sched/index.js';
+import type { Dmirror } from './dmirror.js';
+import { dmirrorDevmemFault } from './migrate.js';
+
+export class DmirrorDevice {
+  readonly kernel: Kernel;
+  readonly device: SimDevice;
+  readonly devmem: HmmDevmem;
+  /** Free device pfns; the kernel's list is LIFO through page->zone_device_data. */
+  private readonly freePages: number[] = [];
+  /** Pages handed out and taken back (calloc, cfree). */
+  calloc = 0;
+  cfree = 0;
+  /** Guards the free list and the counters. */
+  readonly lock: SpinLock;
+
+  constructor(kernel: Kernel, id: number, memoryPages: number) {
+    this.kernel = kernel;
+    this.device = new SimDevice(id, memoryPages, kernel.mem);
+    this.lock = new SpinLock(`dmirror_device${id}.lock`);
+    const devmem = hmmDevmemAdd(kernel, this.ops, this.device, memoryPages * PAGE_SIZE);
+    if (typeof devmem === 'number') throw new KernelBug(`dmirror: hmm_devmem_add failed with ${devmem}`);
+    this.devmem = devmem;
+    for (let pfn = devmem.pfnFirst + memoryPages - 1; pfn >= devmem.pfnFirst; pfn--) this.freePages.push(pfn);
+  }
+
+  get freeCount(): number {
+    return this.freePages.length;
+  }
+
+  /** dmirror_devmem_alloc_page: a free device page, referenced and locked for migration, or -1. */
+  allocPage(owner: Dmirror): number {
+    this.lock.lock();
+    const pfn = this.freePages.pop();
+    if (pfn !== undefined) this.calloc++;
+    this.lock.unlock();
+    if (pfn === undefined) return -1;
+    const mem = this.kernel.mem;
+    mem.getPage(pfn);
+    if (!mem.trylockPage(pfn)) throw new KernelBug(`dmirror: free device page ${pfn} was locked`);
+    hmmDevmemPageSetDrvdata(this.devmem, pfn, owner);
+    return pfn;
+  }
+
+  /** Which dmirror put data in this device page (rpage->zone_device_data in test_hmm). */
+  ownerOf(pfn: number): Dmirror {
+    return hmmDevmemPageGetDrvdata(this.devmem, pfn) as Dmirror;
+  }
+
+  owns(pfn: number): boolean {
+    return pfn >= this.devmem.pfnFirst && pfn < this.devmem.pfnLast;
+  }
+
+  private readonly ops: HmmDevmemOps = {
+    free: (_devmem, pfn) => this.freePage(pfn),
+    fault: (_devmem, vma, addr, pfn, _flags) => this.fault(vma, addr, pfn),
+  };
+
+  /** dmirror_devmem_free: the page's last user is gone; its contents go with it. */
+  private freePage(pfn: number): void {
+    this.kernel.mem.clearPage(pfn);
+    hmmDevmemPageSetDrvdata(this.devmem, pfn, undefined);
+    this.lock.lock();
+    this.freePages.push(pfn);
+    this.cfree++;
+    this.lock.unlock();
+  }
+
+  private fault(vma: Vma, addr: number, pfn: number): Task<number> {
+    return dmirrorDevmemFault(this, vma, addr, pfn);
+  }
+}

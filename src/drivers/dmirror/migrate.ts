@@ -1,0 +1,180 @@
+/**
+ * dmirror's migrations: HMM_DMIRROR_MIGRATE moves a range to device memory with migrate_vma, and
+ * the devmem fault callback moves one page the CPU touched back to system memory. Copies go
+ * through the device's DMA engine, one transfer per migrate_vma batch.
+ *
+ * The v5.3 core has no owner filter: collect returns device-private pages of every device, and
+ * the driver skips them (as the v5.8 driver does), so a page on another device is not moved by
+ * MIGRATE. Seed-era invalidations carry no owner either, so migrating a range also erases this
+ * device's own entries in it (reference §6 #19; docs/fidelity.md).
+ *
+ * @see lib/test_hmm.c (dmirror_migrate, dmirror_migrate_alloc_and_copy,
+ *      dmirror_migrate_finalize_and_map, dmirror_devmem_fault_alloc_and_copy) (Linux v5.8)
+ */
+
+import { PAGE_SIZE } from '../../core/addr.js';
+import { EINVAL } from '../../core/errno.js';
+import { hmmVmaAllocLockedPage } from '../../hmm/devmem.js';
+import { VM_FAULT_SIGBUS } from '../../mm/fault.js';
+import type { MigrateVmaOps } from '../../mm/migrate.js';
+import {
+  MIGRATE_PFN_DEVICE,
+  MIGRATE_PFN_ERROR,
+  MIGRATE_PFN_LOCKED,
+  MIGRATE_PFN_MIGRATE,
+  MIGRATE_PFN_WRITE,
+  migratePfn,
+  migratePfnFlags,
+  migratePfnSet,
+  migratePfnToPage,
+  migrateVma,
+  vmaMm,
+} from '../../mm/migrate.js';
+import { mmput } from '../../mm/mm.js';
+import type { Vma } from '../../mm/vma.js';
+import { VM_READ, VM_WRITE } from '../../mm/vma.js';
+import type { Task } from '../../sched/index.js';
+import type { Dmirror } from './dmirror.js';
+import type { DmirrorDevice } from './mdevice.js';
+
+/** Pages per migrate_vma call (test_hmm's 64-entry src/dst arrays). */
+export const DMIRROR_MIGRATE_BATCH = 64;
+
+/** The HMM_DMIRROR_MIGRATE body before the read-back: -EINVAL for a missing or unreadable VMA. */
+export function* dmirrorMigrateRange(dmirror: Dmirror, start: number, end: number): Task<number> {
+  const mm = dmirror.mm;
+  if (!mm.mmgetNotZero()) return -EINVAL;
+  yield* mm.mmapSem.downRead();
+  let ret = 0;
+  try {
+    for (let addr = start; addr < end; ) {
+      const vma = mm.findVma(addr);
+      if (vma === null || addr < vma.start || !(vma.flags & VM_READ)) {
+        ret = -EINVAL;
+        break;
+      }
+      const next = Math.min(end, vma.end, addr + DMIRROR_MIGRATE_BATCH * PAGE_SIZE);
+      const n = (next - addr) / PAGE_SIZE;
+      ret = yield* migrateVma(
+        toDeviceOps,
+        vma,
+        addr,
+        next,
+        new Float64Array(n),
+        new Float64Array(n),
+        dmirror,
+      );
+      if (ret !== 0) break;
+      addr = next;
+    }
+  } finally {
+    mm.mmapSem.upRead();
+  }
+  yield* mmput(mm);
+  return ret;
+}
+
+const toDeviceOps: MigrateVmaOps = {
+  allocAndCopy: (vma, src, dst, start, end, priv) =>
+    allocAndCopyToDevice(vma, src, dst, start, end, priv as Dmirror),
+  finalizeAndMap: (_vma, src, dst, start, end, priv) =>
+    finalizeAndMapOnDevice(src, dst, start, end, priv as Dmirror),
+};
+
+/** dmirror_migrate_alloc_and_copy: device pages for every collected system page or hole. */
+function allocAndCopyToDevice(
+  vma: Vma,
+  src: Float64Array,
+  dst: Float64Array,
+  start: number,
+  end: number,
+  dmirror: Dmirror,
+): void {
+  const mdevice = dmirror.mdevice;
+  const dstPages: number[] = [];
+  const srcPages: number[] = [];
+  for (let i = 0; i < (end - start) / PAGE_SIZE; i++) {
+    const f = migratePfnFlags(src[i] as number);
+    if (!(f & MIGRATE_PFN_MIGRATE) || f & MIGRATE_PFN_DEVICE) continue;
+    const dpage = mdevice.allocPage(dmirror);
+    if (dpage < 0) continue;
+    dstPages.push(dpage);
+    srcPages.push(migratePfnToPage(src[i] as number));
+    const spage = migratePfnToPage(src[i] as number);
+    const write = f & MIGRATE_PFN_WRITE || (spage < 0 && vma.flags & VM_WRITE);
+    dst[i] = migratePfnSet(migratePfn(dpage), MIGRATE_PFN_LOCKED | (write ? MIGRATE_PFN_WRITE : 0));
+  }
+  mdevice.device.dma.submit(dstPages, srcPages);
+}
+
+/** dmirror_migrate_finalize_and_map: map every page that moved in the device page table. */
+function* finalizeAndMapOnDevice(
+  src: Float64Array,
+  dst: Float64Array,
+  start: number,
+  end: number,
+  dmirror: Dmirror,
+): Task {
+  yield* dmirror.mutex.lock();
+  for (let i = 0; i < (end - start) / PAGE_SIZE; i++) {
+    const dpage = migratePfnToPage(dst[i] as number);
+    if (dpage < 0 || !(migratePfnFlags(src[i] as number) & MIGRATE_PFN_MIGRATE)) continue;
+    const write = (migratePfnFlags(dst[i] as number) & MIGRATE_PFN_WRITE) !== 0;
+    dmirror.pt.store((start + i * PAGE_SIZE) / PAGE_SIZE, dpage, write);
+  }
+  dmirror.mutex.unlock();
+}
+
+/**
+ * dmirror_devmem_fault: the CPU touched a page this device holds. Migrate exactly that page back;
+ * SIGBUS if it cannot be (no system page: MIGRATE_PFN_ERROR).
+ */
+export function* dmirrorDevmemFault(
+  mdevice: DmirrorDevice,
+  vma: Vma,
+  addr: number,
+  _pfn: number,
+): Task<number> {
+  const src = new Float64Array(1);
+  const dst = new Float64Array(1);
+  const ret = yield* migrateVma(toRamOps, vma, addr, addr + PAGE_SIZE, src, dst, mdevice);
+  if (ret < 0 || migratePfnFlags(dst[0] as number) & MIGRATE_PFN_ERROR) return VM_FAULT_SIGBUS;
+  return 0;
+}
+
+const toRamOps: MigrateVmaOps = {
+  allocAndCopy: (vma, src, dst, start, end, priv) =>
+    allocAndCopyToRam(vma, src, dst, start, end, priv as DmirrorDevice),
+  finalizeAndMap: () => undefined,
+};
+
+/**
+ * dmirror_devmem_fault_alloc_and_copy: a system page for each device page, copied by DMA. A
+ * page from device memory must not be declined; without a system page it gets MIGRATE_PFN_ERROR.
+ */
+function allocAndCopyToRam(
+  vma: Vma,
+  src: Float64Array,
+  dst: Float64Array,
+  start: number,
+  end: number,
+  mdevice: DmirrorDevice,
+): void {
+  const mm = vmaMm(vma);
+  const dstPages: number[] = [];
+  const srcPages: number[] = [];
+  for (let i = 0; i < (end - start) / PAGE_SIZE; i++) {
+    const f = migratePfnFlags(src[i] as number);
+    if (!(f & MIGRATE_PFN_MIGRATE)) continue;
+    const spage = migratePfnToPage(src[i] as number);
+    const rpage = hmmVmaAllocLockedPage(mm, vma, start + i * PAGE_SIZE);
+    if (rpage < 0) {
+      dst[i] = MIGRATE_PFN_ERROR;
+      continue;
+    }
+    dstPages.push(rpage);
+    srcPages.push(spage);
+    dst[i] = migratePfnSet(migratePfn(rpage), MIGRATE_PFN_LOCKED | (f & MIGRATE_PFN_WRITE));
+  }
+  mdevice.device.dma.submit(dstPages, srcPages);
+}

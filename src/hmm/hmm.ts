@@ -1,0 +1,237 @@
+/**
+ * struct hmm: the per-mm HMM state, hung on `mm.hmm`, and the ONE mmu notifier through which every
+ * CPU page-table change of that mm reaches every mirror.
+ *
+ *   mirrors     the registered mirrors, newest first (list_add), under mirrorsSem (an rwsem)
+ *   ranges      the registered ranges, newest first, under rangesLock (a spinlock in v5.3)
+ *   notifiers   invalidations in flight on this mm (invalidate_range_start done, _end not yet)
+ *   wq          where hmm_range_wait_until_valid sleeps; woken when `notifiers` drops to 0
+ *   kref        one reference per registered mirror and per registered range (+ short-lived ones)
+ *
+ * Invalidation tracking (range->valid), [5.3]:
+ *   start: notifiers++ and every range the update overlaps becomes invalid — the overlap test skips
+ *          a range only if `update.end < range.start || update.start >= range.end`, so an update
+ *          that ends exactly at range.start still invalidates it; then sync_cpu_device_pagetables
+ *          for EVERY mirror (newest first) under mirrors_sem held for read. Not blockable (the OOM
+ *          reaper): mirrors_sem is only trylocked, and a mirror's -EAGAIN stops the loop; either
+ *          failure undoes notifiers++ and returns -EAGAIN. Any other nonzero return is a WARN.
+ *   end:   notifiers--; at 0, EVERY range of the mm becomes valid again (whether or not its pfns
+ *          were refreshed) and the waiters are woken. No mirror callback runs at end. The pfns
+ *          arrays are never cleared.
+ *   release (exit_mmap): each mirror's release() under mirrors_sem held for read; mirrors stay
+ *          registered (the driver still calls hmm_mirror_unregister, never from release()).
+ *
+ * When the last kref goes, hmm_free clears mm.hmm and unregisters the notifier without calling
+ * release (mmu_notifier_unregister_no_release), then drops its mm_count reference.
+ *
+ * Model notes: the notifier's callbacks are generators where they may sleep (start takes
+ * mirrors_sem with down_read when blockable); run for a non-blockable range they execute inside
+ * non_block_start/end, so a mirror callback that sleeps there is reported where it happens. A WARN
+ * is a thrown KernelWarning: invalidate_range_start first finishes its mirror loop and drops the
+ * lock, as the kernel continues after WARN_ON, then throws. The SRCU-deferred part of hmm_free
+ * (hmm_free_rcu: mmdrop) runs at once.
+ *
+ * @see mm/hmm.c (Linux v5.3: hmm_get_or_create, hmm_free, hmm_release, notifiers_decrement,
+ *      hmm_invalidate_range_start, hmm_invalidate_range_end), include/linux/hmm.h (struct hmm)
+ */
+
+import { hex } from '../core/addr.js';
+import { KernelBug, KernelWarning } from '../core/assert.js';
+import { EAGAIN } from '../core/errno.js';
+import type { MmStruct } from '../mm/mm.js';
+import {
+  MmuNotifier,
+  type MmuNotifierOps,
+  type MmuNotifierRange,
+  mmuNotifierRegisterLocked,
+  mmuNotifierUnregisterNoRelease,
+  runMaybeTask,
+} from '../mm/mmu_notifier.js';
+import type { Task } from '../sched/index.js';
+import { RwSem, SpinLock, WaitQueue } from '../sched/index.js';
+import type { HmmMirror } from './mirror.js';
+import type { HmmRange } from './range.js';
+import { HMM_UPDATE_INVALIDATE, type HmmUpdate } from './update.js';
+
+export class Hmm {
+  readonly mm: MmStruct;
+  /** kref: mirrors and ranges hold one each. 0 = freed. */
+  kref = 1;
+  /** hmm->mirrors, newest first. */
+  readonly mirrors: HmmMirror[] = [];
+  readonly mirrorsSem = new RwSem('hmm->mirrors_sem');
+  /** hmm->ranges, newest first. */
+  readonly ranges: HmmRange[] = [];
+  readonly rangesLock = new SpinLock('hmm->ranges_lock');
+  readonly wq = new WaitQueue('hmm->wq');
+  /** Invalidations in flight on this mm. */
+  notifiers = 0;
+  readonly mmuNotifier: MmuNotifier;
+
+  constructor(mm: MmStruct) {
+    this.mm = mm;
+    const ops: MmuNotifierOps = {
+      release: () => hmmRelease(this),
+      invalidateRangeStart: (_mn, range) => hmmInvalidateRangeStart(this, range),
+      invalidateRangeEnd: () => hmmInvalidateRangeEnd(this),
+    };
+    this.mmuNotifier = new MmuNotifier(ops);
+  }
+
+  toString(): string {
+    return `hmm(mm ${this.mm.id}, ${this.mirrors.length} mirrors, ${this.ranges.length} ranges, notifiers ${this.notifiers})`;
+  }
+}
+
+/** mm->hmm, or null. */
+export function mmHmm(mm: MmStruct): Hmm | null {
+  return mm.hmm instanceof Hmm ? mm.hmm : null;
+}
+
+/**
+ * hmm_get_or_create: a new reference on mm's hmm, creating it (and registering its mmu notifier)
+ * on first use; null if the notifier cannot be registered (the caller returns -ENOMEM).
+ * mmap_sem must be held for write.
+ */
+export function hmmGetOrCreate(mm: MmStruct): Hmm | null {
+  mm.mmapSem.assertHeld('write');
+  const cur = mmHmm(mm);
+  if (cur !== null && hmmGetUnlessZero(cur)) return cur;
+  const hmm = new Hmm(mm);
+  if (mmuNotifierRegisterLocked(hmm.mmuNotifier, mm) !== 0) return null;
+  mm.mmgrab();
+  mm.hmm = hmm;
+  mm.kernel.counters.inc('hmm_create');
+  return hmm;
+}
+
+/** kref_get_unless_zero(&hmm->kref). */
+export function hmmGetUnlessZero(hmm: Hmm): boolean {
+  if (hmm.kref <= 0) return false;
+  hmm.kref++;
+  return true;
+}
+
+/** kref_get(&hmm->kref): the caller already holds a reference. */
+export function hmmGet(hmm: Hmm): void {
+  if (hmm.kref <= 0) throw new KernelBug(`refcount_t: addition on 0; use-after-free of ${hmm}`);
+  hmm.kref++;
+}
+
+/** hmm_put: the last reference frees the hmm (hmm_free). */
+export function hmmPut(hmm: Hmm): void {
+  if (hmm.kref <= 0) throw new KernelBug(`refcount_t: underflow; use-after-free of ${hmm}`);
+  hmm.kref--;
+  if (hmm.kref === 0) hmmFree(hmm);
+}
+
+/** hmm_free + hmm_free_rcu. */
+function hmmFree(hmm: Hmm): void {
+  const mm = hmm.mm;
+  if (mm.hmm === hmm) mm.hmm = null;
+  mmuNotifierUnregisterNoRelease(hmm.mmuNotifier, mm);
+  mm.mmdrop();
+  mm.kernel.counters.inc('hmm_free');
+}
+
+/** hmm_release: exit_mmap is tearing the mm down. */
+function* hmmRelease(hmm: Hmm): Task {
+  if (!hmmGetUnlessZero(hmm)) return;
+  // Ranges hold mm_users (hmm_range_register's mmget), so exit_mmap cannot run while one exists.
+  if (hmm.ranges.length > 0) {
+    hmmPut(hmm);
+    throw new KernelWarning(
+      `WARNING: hmm_release: ${hmm.ranges.length} range(s) still registered on mm ${hmm.mm.id} at exit_mmap`,
+    );
+  }
+  yield* hmm.mirrorsSem.downRead();
+  try {
+    for (const mirror of [...hmm.mirrors]) {
+      // The driver must not call hmm_mirror_unregister() from release().
+      const ops = mirror.ops;
+      if (ops?.release) yield* runMaybeTask(ops.release(mirror), true);
+    }
+  } finally {
+    hmm.mirrorsSem.upRead();
+  }
+  hmm.mm.kernel.counters.inc('hmm_release');
+  hmmPut(hmm);
+}
+
+/** notifiers_decrement: the last invalidation in flight revalidates every range and wakes waiters. */
+function notifiersDecrement(hmm: Hmm): void {
+  hmm.rangesLock.lock();
+  if (hmm.notifiers <= 0) {
+    hmm.rangesLock.unlock();
+    throw new KernelBug(`hmm: notifiers count underflow on ${hmm}`);
+  }
+  hmm.notifiers--;
+  if (hmm.notifiers === 0) {
+    for (const range of hmm.ranges) range.valid = true;
+    hmm.wq.wakeUpAll();
+  }
+  hmm.rangesLock.unlock();
+}
+
+/** hmm_invalidate_range_start ([5.3]). */
+function* hmmInvalidateRangeStart(hmm: Hmm, nrange: MmuNotifierRange): Task<number> {
+  if (!hmmGetUnlessZero(hmm)) return 0;
+  const update: HmmUpdate = {
+    start: nrange.start,
+    end: nrange.end,
+    event: HMM_UPDATE_INVALIDATE,
+    blockable: nrange.blockable,
+  };
+
+  hmm.rangesLock.lock();
+  hmm.notifiers++;
+  for (const range of hmm.ranges) {
+    // v5.3's overlap test: an update ending exactly at range.start still counts.
+    if (update.end < range.start || update.start >= range.end) continue;
+    range.valid = false;
+  }
+  hmm.rangesLock.unlock();
+
+  let ret = 0;
+  let warning: string | null = null;
+  let locked = true;
+  if (update.blockable) yield* hmm.mirrorsSem.downRead();
+  else if (!hmm.mirrorsSem.downReadTrylock()) {
+    ret = -EAGAIN;
+    locked = false;
+  }
+  if (locked) {
+    try {
+      for (const mirror of [...hmm.mirrors]) {
+        const ops = mirror.ops;
+        if (ops === null) continue;
+        const rc = yield* runMaybeTask(ops.syncCpuDevicePagetables(mirror, update), update.blockable);
+        if (rc !== 0) {
+          if (update.blockable || rc !== -EAGAIN) {
+            warning ??=
+              `WARNING: hmm_invalidate_range_start: sync_cpu_device_pagetables returned ${rc} for ` +
+              `[${hex(update.start)}, ${hex(update.end)}) in ${update.blockable ? '' : 'non-'}blockable context ` +
+              '(only -EAGAIN when not blockable is allowed)';
+            continue;
+          }
+          ret = -EAGAIN;
+          break;
+        }
+      }
+    } finally {
+      hmm.mirrorsSem.upRead();
+    }
+  }
+  if (ret !== 0) notifiersDecrement(hmm);
+  hmmPut(hmm);
+  hmm.mm.kernel.counters.inc(ret === 0 ? 'hmm_invalidate' : 'hmm_invalidate_eagain');
+  if (warning !== null) throw new KernelWarning(warning);
+  return ret;
+}
+
+/** hmm_invalidate_range_end. */
+function hmmInvalidateRangeEnd(hmm: Hmm): void {
+  if (!hmmGetUnlessZero(hmm)) return;
+  notifiersDecrement(hmm);
+  hmmPut(hmm);
+}

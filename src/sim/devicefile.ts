@@ -1,0 +1,107 @@
+/**
+ * An open /dev/hmm_dmirrorN: the device part of the test-facing contract. Each method is one ioctl
+ * of lib/test_hmm.c on the dmirror driver, run to completion; `task.*` are the generator forms.
+ * A failed command throws HmmError and, as the ioctl does, reports no cpages or faults.
+ */
+
+import { PAGE_SIZE } from '../core/addr.js';
+import { ArgumentError, check, HmmError } from '../core/errno.js';
+import type { Dmirror } from '../drivers/dmirror/dmirror.js';
+import type {
+  DmirrorReadResult,
+  DmirrorSnapshotResult,
+  DmirrorWriteResult,
+} from '../drivers/dmirror/uapi.js';
+import type { Task } from '../sched/index.js';
+import { checkAddr, checkBytes, checkInt } from './args.js';
+import type { Process } from './process.js';
+import type { Simulator } from './simulator.js';
+
+export class DeviceFile {
+  readonly sim: Simulator;
+  readonly process: Process;
+  readonly dmirror: Dmirror;
+  readonly task: DeviceFileTasks;
+
+  constructor(sim: Simulator, process: Process, dmirror: Dmirror) {
+    this.sim = sim;
+    this.process = process;
+    this.dmirror = dmirror;
+    this.task = new DeviceFileTasks(this);
+  }
+
+  /** HMM_DMIRROR_READ: what the device reads at addr, through its page table. */
+  read(addr: number, npages: number): DmirrorReadResult {
+    return this.sim.run('HMM_DMIRROR_READ', this.task.read(addr, npages));
+  }
+
+  /** HMM_DMIRROR_WRITE: the device stores `bytes` at addr (whole pages; a short tail is zero-padded). */
+  write(addr: number, bytes: Uint8Array): DmirrorWriteResult {
+    return this.sim.run('HMM_DMIRROR_WRITE', this.task.write(addr, bytes));
+  }
+
+  /** HMM_DMIRROR_MIGRATE: move the range to device memory, then read it back through the device. */
+  migrate(addr: number, npages: number): DmirrorReadResult {
+    return this.sim.run('HMM_DMIRROR_MIGRATE', this.task.migrate(addr, npages));
+  }
+
+  /** HMM_DMIRROR_SNAPSHOT: one HMM_DMIRROR_PROT_* byte per page. */
+  snapshot(addr: number, npages: number): DmirrorSnapshotResult {
+    return this.sim.run('HMM_DMIRROR_SNAPSHOT', this.task.snapshot(addr, npages));
+  }
+
+  close(): void {
+    this.sim.run('close', this.task.close());
+  }
+}
+
+export class DeviceFileTasks {
+  private readonly f: DeviceFile;
+
+  constructor(f: DeviceFile) {
+    this.f = f;
+  }
+
+  private open(): Dmirror {
+    if (this.f.dmirror.closed) throw new ArgumentError('fd', 'the device file is closed');
+    return this.f.dmirror;
+  }
+
+  *read(addr: number, npages: number): Task<DmirrorReadResult> {
+    checkCmd(addr, npages);
+    return unwrap(yield* this.open().read(addr, npages), 'HMM_DMIRROR_READ');
+  }
+
+  *write(addr: number, bytes: Uint8Array): Task<DmirrorWriteResult> {
+    checkBytes('bytes', bytes);
+    checkCmd(addr, Math.ceil(bytes.length / PAGE_SIZE));
+    return unwrap(yield* this.open().write(addr, bytes), 'HMM_DMIRROR_WRITE');
+  }
+
+  *migrate(addr: number, npages: number): Task<DmirrorReadResult> {
+    checkCmd(addr, npages);
+    return unwrap(yield* this.open().migrate(addr, npages), 'HMM_DMIRROR_MIGRATE');
+  }
+
+  *snapshot(addr: number, npages: number): Task<DmirrorSnapshotResult> {
+    checkCmd(addr, npages);
+    return unwrap(yield* this.open().snapshot(addr, npages), 'HMM_DMIRROR_SNAPSHOT');
+  }
+
+  *close(): Task {
+    yield* this.open().close();
+  }
+}
+
+function checkCmd(addr: number, npages: number): void {
+  checkAddr('addr', addr, true);
+  checkInt('npages', npages, 1, 2 ** 36);
+}
+
+function unwrap<T>(r: T | number, cmd: string): T {
+  if (typeof r === 'number') {
+    check(r, cmd);
+    throw new HmmError(r, cmd);
+  }
+  return r;
+}

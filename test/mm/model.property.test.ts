@@ -1,0 +1,693 @@
+/**
+ * Model-based test of the mm core: random sequences of mmap (anonymous and file, private and
+ * shared, sometimes MAP_FIXED over what is there), munmap, mprotect, MADV_DONTNEED, fork, exit,
+ * reads, writes and pwrite, over up to four processes, against a reference model that knows
+ * nothing of page tables: per process, a map from virtual page to { protection, backing, private
+ * copy }, and the bytes of each file and shared-anonymous object.
+ *
+ * The model's rules are the user-visible semantics of Linux v5.3:
+ * - an access outside every mapping, or one the protection forbids, is SIGSEGV (x86: any access
+ *   but PROT_NONE may read); an access to a file page at or past EOF is SIGBUS;
+ * - a private mapping sees the zero page (anonymous) or the file until it writes; the write gives
+ *   it a copy of its own; fork copies every private page (COW) and shares every shared one;
+ * - MADV_DONTNEED drops private copies (anonymous memory reads zeros again, a private file mapping
+ *   reads the file again); shared data stays (it lives in the page cache or the shmem object);
+ * - mprotect and madvise over a range with a hole fail with ENOMEM; madvise still treats every
+ *   mapped part, mprotect the mapped part before the first hole (v5.3 do_mprotect_pkey).
+ *
+ * After every command the accounting checker must find nothing, and every process's mappings and
+ * every file's contents must match the model. At the end every process exits and the only RAM
+ * still in use must be the page cache of the simulator's files.
+ */
+
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { assertAccounting, checkAccounting } from '../../src/check/accounting.js';
+import {
+  HmmError,
+  MADV_DONTNEED,
+  MAP_ANONYMOUS,
+  MAP_FIXED,
+  MAP_PRIVATE,
+  MAP_SHARED,
+  PROT_NONE,
+  PROT_READ,
+  PROT_WRITE,
+  type Process,
+  SegvError,
+  type SimFile,
+  Simulator,
+} from '../../src/index.js';
+
+const PAGE = 4096;
+const MAX_PROCS = 4;
+const RAM_PAGES = 4096;
+/** Where a process with no mapping aims its accesses: below the top-down mmap base, unmapped. */
+const HOLE_VPN = 0x7f00_0000_0000 / PAGE - 64;
+const FILE_SIZES = [5 * PAGE, 2 * PAGE + 100];
+/** Fixed, so CI is reproducible; HMMSIM_MODEL_SEED / HMMSIM_MODEL_RUNS soak it with other seeds. */
+const SEED = Number(process.env.HMMSIM_MODEL_SEED ?? 0x5eed_2019);
+const RUNS = Number(process.env.HMMSIM_MODEL_RUNS ?? 200);
+
+// -- the reference model -------------------------------------------------------------------------
+
+/** Shared backing: a file's page cache, or the object behind MAP_SHARED | MAP_ANONYMOUS. */
+class Obj {
+  readonly name: string;
+  /** Pages an access may touch; beyond them is SIGBUS. */
+  readonly npages: number;
+  readonly bytes: Uint8Array;
+
+  constructor(name: string, sizeBytes: number) {
+    this.name = name;
+    this.npages = Math.ceil(sizeBytes / PAGE);
+    this.bytes = new Uint8Array(this.npages * PAGE);
+  }
+
+  page(index: number): Uint8Array {
+    return this.bytes.subarray(index * PAGE, (index + 1) * PAGE);
+  }
+}
+
+interface PageModel {
+  prot: number;
+  shared: boolean;
+  /** The file or shmem object behind the page; null for private anonymous memory. */
+  obj: Obj | null;
+  /** Page index in obj. */
+  index: number;
+  /** This mapping's own copy, made by its first write (private mappings only). */
+  priv: Uint8Array | null;
+}
+
+interface ProcModel {
+  /** virtual page number -> page */
+  pages: Map<number, PageModel>;
+}
+
+interface Model {
+  procs: ProcModel[];
+  files: Obj[];
+}
+
+interface Real {
+  sim: Simulator;
+  procs: Process[];
+  files: SimFile[];
+}
+
+type Signal = 'SIGSEGV' | 'SIGBUS';
+type Kind = 'anon-private' | 'anon-shared' | 'file-private' | 'file-shared';
+
+const ZEROS = new Uint8Array(PAGE);
+
+function pick<T>(xs: readonly T[], sel: number): T {
+  return xs[sel % xs.length] as T;
+}
+
+/** A mapped page of the process (or the hole when it maps nothing), moved by delta pages. */
+function targetVpn(pm: ProcModel, anchorSel: number, delta: number): number {
+  if (pm.pages.size === 0) return HOLE_VPN + delta;
+  const vpns = [...pm.pages.keys()].sort((a, b) => a - b);
+  return pick(vpns, anchorSel) + delta;
+}
+
+function faultOf(pg: PageModel | undefined, write: boolean): Signal | null {
+  if (pg === undefined) return 'SIGSEGV';
+  if (write ? !(pg.prot & PROT_WRITE) : pg.prot === PROT_NONE) return 'SIGSEGV';
+  if (pg.obj !== null && pg.priv === null && pg.index >= pg.obj.npages) return 'SIGBUS';
+  return null;
+}
+
+function readable(pg: PageModel): Uint8Array {
+  return pg.priv ?? (pg.obj !== null ? pg.obj.page(pg.index) : ZEROS);
+}
+
+function writableBytes(pg: PageModel): Uint8Array {
+  if (pg.shared) return (pg.obj as Obj).page(pg.index);
+  pg.priv ??= readable(pg).slice();
+  return pg.priv;
+}
+
+/**
+ * Walks [addr, addr+len) page by page as the CPU does, calling `chunk` for each accessible part,
+ * and stops at the first page that faults: returns where and with which signal, or null.
+ */
+function accessModel(
+  pm: ProcModel,
+  addr: number,
+  len: number,
+  write: boolean,
+  chunk: (pg: PageModel, pageOff: number, bufOff: number, n: number) => void,
+): { addr: number; signal: Signal } | null {
+  for (let done = 0; done < len; ) {
+    const a = addr + done;
+    const pageOff = a % PAGE;
+    const n = Math.min(PAGE - pageOff, len - done);
+    const pg = pm.pages.get(Math.floor(a / PAGE));
+    const signal = faultOf(pg, write);
+    if (signal !== null) return { addr: a, signal };
+    chunk(pg as PageModel, pageOff, done, n);
+    done += n;
+  }
+  return null;
+}
+
+function pattern(len: number, seed: number): Uint8Array {
+  const b = new Uint8Array(len);
+  for (let i = 0; i < len; i++) b[i] = ((seed + i * 31) % 255) + 1;
+  return b;
+}
+
+function permsOf(prot: number, shared: boolean): string {
+  return `${prot & PROT_READ ? 'r' : '-'}${prot & PROT_WRITE ? 'w' : '-'}-${shared ? 's' : 'p'}`;
+}
+
+// -- checking the simulator against the model ---------------------------------------------------
+
+/** Runs fn and returns the errno code it threw (null if it returned). */
+function errnoOf(fn: () => void): string | null {
+  try {
+    fn();
+    return null;
+  } catch (e) {
+    if (e instanceof HmmError) return e.code;
+    throw e;
+  }
+}
+
+function expectSegv(fn: () => void, fault: { addr: number; signal: Signal }, write: boolean): void {
+  let caught: unknown = null;
+  try {
+    fn();
+  } catch (e) {
+    caught = e;
+  }
+  if (!(caught instanceof SegvError))
+    throw caught ?? new Error(`expected ${fault.signal}, the access succeeded`);
+  expect({ addr: caught.addr, write: caught.write, signal: caught.signal }).toEqual({ ...fault, write });
+}
+
+/** Each page of each process: perms and backing name, as the VMAs say and as the model says. */
+function layoutOfReal(p: Process): string[] {
+  const out: string[] = [];
+  for (const v of p.vmas()) {
+    for (let a = v.start; a < v.end; a += PAGE)
+      out.push(`${(a / PAGE).toString(16)} ${v.perms} ${v.file ?? 'anon'}`);
+  }
+  return out;
+}
+
+function layoutOfModel(pm: ProcModel): string[] {
+  return [...pm.pages.entries()]
+    .sort(([a], [b]) => a - b)
+    .map(([vpn, pg]) => `${vpn.toString(16)} ${permsOf(pg.prot, pg.shared)} ${pg.obj?.name ?? 'anon'}`);
+}
+
+function verify(m: Model, r: Real): void {
+  expect(checkAccounting(r.sim.kernel)).toEqual([]);
+  m.procs.forEach((pm, i) => {
+    expect(layoutOfReal(r.procs[i] as Process)).toEqual(layoutOfModel(pm));
+  });
+  m.files.forEach((obj, i) => {
+    const f = r.files[i] as SimFile;
+    expect(Buffer.from(f.pread(f.size, 0)).equals(Buffer.from(obj.bytes.subarray(0, f.size)))).toBe(true);
+  });
+}
+
+// -- commands ------------------------------------------------------------------------------------
+
+type Cmd = fc.Command<Model, Real>;
+
+abstract class ProcCmd implements Cmd {
+  readonly procSel: number;
+  constructor(procSel: number) {
+    this.procSel = procSel;
+  }
+  check(m: Readonly<Model>): boolean {
+    return m.procs.length > 0;
+  }
+  run(m: Model, r: Real): void {
+    const i = this.procSel % m.procs.length;
+    this.apply(m.procs[i] as ProcModel, r.procs[i] as Process, m, r, i);
+    verify(m, r);
+  }
+  abstract apply(pm: ProcModel, p: Process, m: Model, r: Real, i: number): void;
+  abstract toString(): string;
+}
+
+interface Fixed {
+  anchorSel: number;
+  delta: number;
+}
+
+class MmapCmd extends ProcCmd {
+  constructor(
+    procSel: number,
+    readonly kind: Kind,
+    readonly fileSel: number,
+    readonly offPages: number,
+    readonly npages: number,
+    readonly prot: number,
+    readonly fixed: Fixed | null,
+  ) {
+    super(procSel);
+  }
+
+  apply(pm: ProcModel, p: Process, m: Model, r: Real): void {
+    const shared = this.kind.endsWith('shared');
+    const isFile = this.kind.startsWith('file');
+    const flags = (shared ? MAP_SHARED : MAP_PRIVATE) | (isFile ? 0 : MAP_ANONYMOUS);
+    const file = isFile ? pick(r.files, this.fileSel) : undefined;
+    const off = isFile ? this.offPages * PAGE : 0;
+    const len = this.npages * PAGE;
+    let addr: number;
+    if (this.fixed !== null) {
+      const want = targetVpn(pm, this.fixed.anchorSel, this.fixed.delta) * PAGE;
+      addr = r.sim.run('mmap', p.task.mmapAt(want, len, this.prot, flags | MAP_FIXED, file, off));
+      expect(addr).toBe(want);
+    } else {
+      addr = p.mmap(len, this.prot, flags, file, off);
+    }
+    const vpn = addr / PAGE;
+    for (let k = 0; k < this.npages; k++) {
+      if (this.fixed === null) expect(pm.pages.has(vpn + k), 'mmap chose a mapped page').toBe(false);
+      pm.pages.delete(vpn + k);
+    }
+    const obj = isFile ? pick(m.files, this.fileSel) : shared ? new Obj('/dev/zero (deleted)', len) : null;
+    for (let k = 0; k < this.npages; k++) {
+      const index = isFile ? this.offPages + k : k;
+      pm.pages.set(vpn + k, { prot: this.prot, shared, obj, index, priv: null });
+    }
+  }
+
+  toString(): string {
+    const where = this.fixed
+      ? ` MAP_FIXED@${this.fixed.anchorSel}${this.fixed.delta >= 0 ? '+' : ''}${this.fixed.delta}`
+      : '';
+    return `mmap[p${this.procSel}](${this.kind} file${this.fileSel} off ${this.offPages} x${this.npages} prot ${this.prot}${where})`;
+  }
+}
+
+abstract class RangeCmd extends ProcCmd {
+  /** Accesses and range operations go to the processes that map something, if any does. */
+  override run(m: Model, r: Real): void {
+    const busy = m.procs.flatMap((pm, i) => (pm.pages.size > 0 ? [i] : []));
+    const i = busy.length > 0 ? pick(busy, this.procSel) : this.procSel % m.procs.length;
+    this.apply(m.procs[i] as ProcModel, r.procs[i] as Process, m, r, i);
+    verify(m, r);
+  }
+  constructor(
+    procSel: number,
+    readonly anchorSel: number,
+    readonly delta: number,
+    readonly npages: number,
+  ) {
+    super(procSel);
+  }
+  range(pm: ProcModel): { vpn: number; addr: number; len: number } {
+    const vpn = targetVpn(pm, this.anchorSel, this.delta);
+    return { vpn, addr: vpn * PAGE, len: this.npages * PAGE };
+  }
+  where(): string {
+    return `@${this.anchorSel}${this.delta >= 0 ? '+' : ''}${this.delta} x${this.npages}`;
+  }
+}
+
+class MunmapCmd extends RangeCmd {
+  apply(pm: ProcModel, p: Process): void {
+    const { vpn, addr, len } = this.range(pm);
+    p.munmap(addr, len);
+    for (let k = 0; k < this.npages; k++) pm.pages.delete(vpn + k);
+  }
+  toString(): string {
+    return `munmap[p${this.procSel}](${this.where()})`;
+  }
+}
+
+class MprotectCmd extends RangeCmd {
+  constructor(
+    procSel: number,
+    anchorSel: number,
+    delta: number,
+    npages: number,
+    readonly prot: number,
+  ) {
+    super(procSel, anchorSel, delta, npages);
+  }
+  apply(pm: ProcModel, p: Process): void {
+    const { vpn, addr, len } = this.range(pm);
+    const got = errnoOf(() => p.mprotect(addr, len, this.prot));
+    let v = vpn;
+    for (; v < vpn + this.npages; v++) {
+      const pg = pm.pages.get(v);
+      if (pg === undefined) break;
+      pg.prot = this.prot;
+    }
+    expect(got).toBe(v < vpn + this.npages ? 'ENOMEM' : null);
+  }
+  toString(): string {
+    return `mprotect[p${this.procSel}](${this.where()} prot ${this.prot})`;
+  }
+}
+
+class MadviseCmd extends RangeCmd {
+  apply(pm: ProcModel, p: Process): void {
+    const { vpn, addr, len } = this.range(pm);
+    const got = errnoOf(() => p.madvise(addr, len, MADV_DONTNEED));
+    let hole = false;
+    for (let v = vpn; v < vpn + this.npages; v++) {
+      const pg = pm.pages.get(v);
+      if (pg === undefined) hole = true;
+      else if (!pg.shared) pg.priv = null;
+    }
+    expect(got).toBe(hole ? 'ENOMEM' : null);
+  }
+  toString(): string {
+    return `madvise[p${this.procSel}](${this.where()} DONTNEED)`;
+  }
+}
+
+class ReadCmd extends RangeCmd {
+  constructor(
+    procSel: number,
+    anchorSel: number,
+    delta: number,
+    readonly off: number,
+    readonly len: number,
+  ) {
+    super(procSel, anchorSel, delta, 1);
+  }
+  apply(pm: ProcModel, p: Process): void {
+    const addr = this.range(pm).addr + this.off;
+    const want = new Uint8Array(this.len);
+    const fault = accessModel(pm, addr, this.len, false, (pg, pageOff, bufOff, n) => {
+      want.set(readable(pg).subarray(pageOff, pageOff + n), bufOff);
+    });
+    if (fault !== null) {
+      expectSegv(() => p.read(addr, this.len), fault, false);
+      return;
+    }
+    const got = p.read(addr, this.len);
+    expect(Buffer.from(got).equals(Buffer.from(want)), `bytes read at 0x${addr.toString(16)}`).toBe(true);
+  }
+  toString(): string {
+    return `read[p${this.procSel}](@${this.anchorSel}${this.delta >= 0 ? '+' : ''}${this.delta} +${this.off} len ${this.len})`;
+  }
+}
+
+class WriteCmd extends RangeCmd {
+  constructor(
+    procSel: number,
+    anchorSel: number,
+    delta: number,
+    readonly off: number,
+    readonly len: number,
+    readonly seed: number,
+  ) {
+    super(procSel, anchorSel, delta, 1);
+  }
+  apply(pm: ProcModel, p: Process): void {
+    const addr = this.range(pm).addr + this.off;
+    const bytes = pattern(this.len, this.seed);
+    const fault = accessModel(pm, addr, this.len, true, (pg, pageOff, bufOff, n) => {
+      writableBytes(pg).set(bytes.subarray(bufOff, bufOff + n), pageOff);
+    });
+    if (fault !== null) expectSegv(() => p.write(addr, bytes), fault, true);
+    else p.write(addr, bytes);
+  }
+  toString(): string {
+    return `write[p${this.procSel}](@${this.anchorSel}${this.delta >= 0 ? '+' : ''}${this.delta} +${this.off} len ${this.len} seed ${this.seed})`;
+  }
+}
+
+class ForkCmd extends ProcCmd {
+  override check(m: Readonly<Model>): boolean {
+    return m.procs.length > 0 && m.procs.length < MAX_PROCS;
+  }
+  apply(pm: ProcModel, p: Process, m: Model, r: Real): void {
+    const child = p.fork();
+    const pages = new Map<number, PageModel>();
+    for (const [vpn, pg] of pm.pages) pages.set(vpn, { ...pg, priv: pg.priv?.slice() ?? null });
+    m.procs.push({ pages });
+    r.procs.push(child);
+  }
+  toString(): string {
+    return `fork[p${this.procSel}]`;
+  }
+}
+
+class ExitCmd extends ProcCmd {
+  apply(_pm: ProcModel, p: Process, m: Model, r: Real, i: number): void {
+    p.exit();
+    m.procs.splice(i, 1);
+    r.procs.splice(i, 1);
+  }
+  toString(): string {
+    return `exit[p${this.procSel}]`;
+  }
+}
+
+class SpawnCmd implements Cmd {
+  check(m: Readonly<Model>): boolean {
+    return m.procs.length < MAX_PROCS;
+  }
+  run(m: Model, r: Real): void {
+    r.procs.push(r.sim.createProcess());
+    m.procs.push({ pages: new Map() });
+    verify(m, r);
+  }
+  toString(): string {
+    return 'spawn';
+  }
+}
+
+class PwriteCmd implements Cmd {
+  constructor(
+    readonly fileSel: number,
+    readonly offSel: number,
+    readonly len: number,
+    readonly seed: number,
+  ) {}
+  check(): boolean {
+    return true;
+  }
+  run(m: Model, r: Real): void {
+    const f = pick(r.files, this.fileSel);
+    const obj = pick(m.files, this.fileSel);
+    const off = this.offSel % f.size;
+    const bytes = pattern(Math.min(this.len, f.size - off), this.seed);
+    f.pwrite(bytes, off);
+    obj.bytes.set(bytes, off);
+    verify(m, r);
+  }
+  toString(): string {
+    return `pwrite(file${this.fileSel} @${this.offSel} len ${this.len} seed ${this.seed})`;
+  }
+}
+
+// -- arbitraries ----------------------------------------------------------------------------------
+
+const procSel = fc.nat({ max: 7 });
+const anchorSel = fc.nat({ max: 63 });
+const delta = fc.oneof(
+  { weight: 3, arbitrary: fc.constant(0) },
+  { weight: 2, arbitrary: fc.constantFrom(-1, 1, 2, -2, 3) },
+);
+const npages = fc.integer({ min: 1, max: 8 });
+const prot = fc.oneof(
+  { weight: 4, arbitrary: fc.constant(PROT_READ | PROT_WRITE) },
+  { weight: 1, arbitrary: fc.constantFrom(PROT_READ, PROT_NONE, PROT_WRITE) },
+);
+const kind = fc.constantFrom<Kind>('anon-private', 'file-private', 'file-shared', 'anon-shared');
+const pageOff = fc.oneof(fc.integer({ min: 0, max: 64 }), fc.integer({ min: PAGE - 64, max: PAGE - 1 }));
+const accessLen = fc.oneof(fc.integer({ min: 1, max: 128 }), fc.integer({ min: 1, max: PAGE + 200 }));
+const byteSeed = fc.nat({ max: 254 });
+
+const commands = fc.commands(
+  [
+    fc.oneof(
+      {
+        weight: 4,
+        arbitrary: fc
+          .tuple(procSel, kind, fc.nat({ max: 1 }), fc.nat({ max: 3 }), npages, prot)
+          .map(([p, k, f, o, n, pr]) => new MmapCmd(p, k, f, o, n, pr, null)),
+      },
+      {
+        weight: 1,
+        arbitrary: fc
+          .tuple(procSel, kind, fc.nat({ max: 1 }), fc.nat({ max: 3 }), npages, prot, anchorSel, delta)
+          .map(([p, k, f, o, n, pr, a, d]) => new MmapCmd(p, k, f, o, n, pr, { anchorSel: a, delta: d })),
+      },
+      {
+        weight: 2,
+        arbitrary: fc
+          .tuple(procSel, anchorSel, delta, npages)
+          .map(([p, a, d, n]) => new MunmapCmd(p, a, d, n)),
+      },
+      {
+        weight: 2,
+        arbitrary: fc
+          .tuple(procSel, anchorSel, delta, npages, prot)
+          .map(([p, a, d, n, pr]) => new MprotectCmd(p, a, d, n, pr)),
+      },
+      {
+        weight: 2,
+        arbitrary: fc
+          .tuple(procSel, anchorSel, delta, npages)
+          .map(([p, a, d, n]) => new MadviseCmd(p, a, d, n)),
+      },
+      {
+        weight: 5,
+        arbitrary: fc
+          .tuple(procSel, anchorSel, delta, pageOff, accessLen)
+          .map(([p, a, d, o, l]) => new ReadCmd(p, a, d, o, l)),
+      },
+      {
+        weight: 6,
+        arbitrary: fc
+          .tuple(procSel, anchorSel, delta, pageOff, accessLen, byteSeed)
+          .map(([p, a, d, o, l, s]) => new WriteCmd(p, a, d, o, l, s)),
+      },
+      { weight: 3, arbitrary: procSel.map((p) => new ForkCmd(p)) },
+      { weight: 2, arbitrary: procSel.map((p) => new ExitCmd(p)) },
+      { weight: 1, arbitrary: fc.constant(new SpawnCmd()) },
+      {
+        weight: 1,
+        arbitrary: fc
+          .tuple(fc.nat({ max: 1 }), fc.nat({ max: 6 * PAGE }), fc.integer({ min: 1, max: 300 }), byteSeed)
+          .map(([f, o, l, s]) => new PwriteCmd(f, o, l, s)),
+      },
+    ),
+  ],
+  { maxCommands: 60, size: 'large' },
+);
+
+// -- the setup ------------------------------------------------------------------------------------
+
+/** One process and two files: 5 pages with holes at pages 1, 3 and 4, and 2 pages + 100 bytes. */
+function setup(): { model: Model; real: Real } {
+  const sim = new Simulator({ seed: 1, ramPages: RAM_PAGES });
+  const real: Real = { sim, procs: [sim.createProcess()], files: [] };
+  const model: Model = { procs: [{ pages: new Map() }], files: [] };
+  FILE_SIZES.forEach((size, i) => {
+    real.files.push(sim.createFile(size));
+    model.files.push(new Obj(real.files[i]!.name, size));
+  });
+  const seedData = (i: number, off: number, len: number, seed: number): void => {
+    const bytes = pattern(len, seed);
+    real.files[i]!.pwrite(bytes, off);
+    model.files[i]!.bytes.set(bytes, off);
+  };
+  seedData(0, 0, PAGE, 10);
+  seedData(0, 2 * PAGE + 100, 500, 20);
+  seedData(1, 50, 2 * PAGE + 50, 30);
+  return { model, real };
+}
+
+/** Every process exits: only the files' page cache may still hold RAM. */
+function exitAll(m: Model, r: Real): void {
+  for (const p of r.procs) p.exit();
+  m.procs.length = 0;
+  r.procs.length = 0;
+  verify(m, r);
+  const { mem } = r.sim.kernel;
+  const cached = r.files.reduce((n, f) => n + f.mapping.pages.size, 0);
+  expect(mem.ramPages - mem.freePages, 'RAM pages in use after every process exited').toBe(cached);
+}
+
+describe('mm model', () => {
+  it(
+    'random mmap/munmap/mprotect/madvise/fork/exit/read/write sequences match the reference model',
+    () => {
+      fc.assert(
+        fc.property(commands, (cmds) => {
+          const { model, real } = setup();
+          fc.modelRun(() => ({ model, real }), cmds);
+          exitAll(model, real);
+        }),
+        { seed: SEED, numRuns: RUNS },
+      );
+    },
+    60_000 + RUNS * 200,
+  );
+});
+
+/**
+ * The checker is this test's oracle, so it must see a broken book when there is one: each case
+ * corrupts one count of a healthy machine by hand (the test mutates, the checker only reads).
+ */
+describe('the accounting checker catches corruption', () => {
+  function healthy(): { sim: Simulator; p: Process; anon: number; f: SimFile } {
+    const sim = new Simulator({ ramPages: 256 });
+    const p = sim.createProcess();
+    const f = sim.createFile(2 * PAGE);
+    const anon = p.mmap(4 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);
+    p.write(anon, pattern(2 * PAGE, 1));
+    p.read(anon + 2 * PAGE, 10);
+    const shared = p.mmap(2 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, f, 0);
+    p.write(shared, pattern(10, 2));
+    p.fork();
+    expect(checkAccounting(sim.kernel)).toEqual([]);
+    return { sim, p, anon, f };
+  }
+
+  function pfnAt(p: Process, addr: number): number {
+    return p.pte(addr).pfn;
+  }
+
+  function slotAt(p: Process, addr: number): number {
+    return p.sim.kernel.pt.pteSlot(p.mm.pgd, addr);
+  }
+
+  it('a wrong mapcount, rss, refcount or memcg usage', () => {
+    const { sim, p, anon } = healthy();
+    const { store } = sim.kernel.mem;
+    const pfn = pfnAt(p, anon);
+    store.mapcount[pfn] = (store.mapcount[pfn] as number) + 1;
+    p.mm.rss[1] = (p.mm.rss[1] as number) - 1;
+    sim.kernel.mem.getPage(pfn);
+    sim.kernel.mem.memcgs.root.usagePages++;
+    const v = checkAccounting(sim.kernel).join('\n');
+    expect(v).toContain(`pfn ${pfn}: mapcount 3, but 2 mappings`);
+    expect(v).toMatch(/rss MM_ANONPAGES is \d+, the page tables hold \d+/);
+    expect(v).toContain(`pfn ${pfn}: refcount 3, expected 2`);
+    expect(v).toMatch(/memcg root: usage \d+, but \d+ pages charged to it/);
+  });
+
+  it('GUP pins are expected only when the caller declares them', () => {
+    const { sim, p, anon } = healthy();
+    const pfn = pfnAt(p, anon + PAGE);
+    sim.kernel.mem.getPage(pfn);
+    expect(checkAccounting(sim.kernel).join('\n')).toContain(`pfn ${pfn}: refcount 3, expected 2`);
+    expect(checkAccounting(sim.kernel, new Map([[pfn, 1]]))).toEqual([]);
+    expect(() => assertAccounting(sim.kernel)).toThrow(/accounting check failed/);
+  });
+
+  it('a leaked page, a PTE to a free page, a stale used count', () => {
+    const { sim, p, anon } = healthy();
+    const { mem, pt } = sim.kernel;
+    const leaked = mem.allocPage();
+    const free = mem.allocPage();
+    mem.putPage(free);
+    const slot = slotAt(p, anon + 3 * PAGE);
+    pt.set(slot, (free * PAGE + 0x25) >>> 0, 0);
+    pt.used[slot >>> 9] = (pt.used[slot >>> 9] as number) + 1;
+    const v = checkAccounting(sim.kernel).join('\n');
+    expect(v).toContain(`pfn ${leaked}: leaked`);
+    expect(v).toContain(`maps free pfn ${free}`);
+    expect(v).toMatch(/has used \d+, but \d+ entries/);
+  });
+
+  it('a writable PTE onto a page COW still shares, and a stale i_mmap link', () => {
+    const { sim, p, anon, f } = healthy();
+    const slot = slotAt(p, anon);
+    sim.kernel.pt.lo[slot] = ((sim.kernel.pt.lo[slot] as number) | 2) >>> 0;
+    const stale = p.mm.vmas.find((v) => v.file === f.mapping);
+    p.munmap(stale!.start, stale!.end - stale!.start);
+    f.mapping.mmaps.add(stale!);
+    const v = checkAccounting(sim.kernel).join('\n');
+    expect(v).toContain('does not own (COW not broken)');
+    expect(v).toContain(`i_mmap of ${f.name} links`);
+  });
+});
