@@ -20,7 +20,7 @@ const USAGE = `usage: npm run bench -- [options]
 options:
   --json             print one JSON document on stdout (progress stays on stderr)
   --reps <R>         timed repetitions per measurement, median reported (default 5)
-  --warmup <W>       untimed repetitions before them (default 2)
+  --warmup <W>       untimed repetitions before them (default 5)
   --pages <N,...>    page counts to run at (default ${DEFAULT_PAGES.join(',')})
   --filter <name>    run only benchmarks whose name contains <name> (repeatable)
   --native-only      run only the native baselines (no simulator)
@@ -59,7 +59,7 @@ function parse(argv: string[]) {
     options: {
       json: { type: 'boolean', default: false },
       reps: { type: 'string', default: '5' },
-      warmup: { type: 'string', default: '2' },
+      warmup: { type: 'string', default: '5' },
       pages: { type: 'string' },
       filter: { type: 'string', multiple: true },
       'native-only': { type: 'boolean', default: false },
