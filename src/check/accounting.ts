@@ -197,15 +197,18 @@ function walkTable(rc: Recount, mm: MmStruct, rss: number[], t: number, level: n
   if (pt.level[t] !== level)
     rc.out.push(`mm ${mm.id}: table ${t} has level ${pt.level[t]}, expected ${level}`);
   const span = 2 ** (SHIFT_OF_LEVEL[level] as number);
+  const entries = PTRS_PER_TABLE;
+  const leaf = level === LEVEL_PTE;
+  const { lo: los, hi: his } = pt;
   let used = 0;
-  for (let i = 0; i < PTRS_PER_TABLE; i++) {
-    const slot = t * PTRS_PER_TABLE + i;
-    const lo = pt.lo[slot] as number;
-    const hi = pt.hi[slot] as number;
+  for (let i = 0; i < entries; i++) {
+    const slot = t * entries + i;
+    const lo = los[slot] as number;
+    const hi = his[slot] as number;
     if (lo === 0 && hi === 0) continue;
     used++;
     const addr = base + i * span;
-    if (level === LEVEL_PTE) visitPte(rc, mm, rss, addr, lo, hi);
+    if (leaf) visitPte(rc, mm, rss, addr, lo, hi);
     else walkChild(rc, mm, rss, slot, level, addr);
   }
   if (pt.used[t] !== used)
@@ -333,26 +336,39 @@ function checkPins(rc: Recount, pins: Pins): void {
   const s = rc.kernel.mem.store;
   for (const [pfn, n] of pins) {
     if (!s.isValidPfn(pfn) || !(n > 0)) rc.out.push(`pins: bad entry pfn ${pfn} x ${n}`);
+    else if (pfn > rc.kernel.mem.ramPages && !s.isZoneDevice(pfn))
+      rc.out.push(`pins: pfn ${pfn} is beyond RAM`);
   }
 }
 
-/** mapcount and refcount of every page, free-list length, reachability, memcg usage. */
+/**
+ * mapcount and refcount of every page, free-list length, reachability, memcg usage. The loop reads
+ * typed arrays only (constants copied to locals) and calls out for the pages that need a closer
+ * look, because it runs over every pfn after every step of a property test.
+ */
 function checkPages(rc: Recount, pins: Pins): void {
   const { mem } = rc.kernel;
-  const s = mem.store;
+  const { mapcount, memcg, zone, flags, size } = mem.store;
+  const { mapped, cached, migrating } = rc;
+  const buddy = PG_buddy;
+  const device = ZONE_DEVICE;
+  const ramEnd = mem.ramPages;
+  const zeroPfn = ZERO_PFN;
   const charged = new Map<number, number>();
   let free = 0;
   let allocated = 0;
-  for (let pfn = 0; pfn < s.size; pfn++) {
-    const mapped = rc.mapped[pfn] as number;
-    if (s.mapcount[pfn] !== mapped)
-      rc.out.push(`pfn ${pfn}: mapcount ${s.mapcount[pfn]}, but ${mapped} mappings`);
-    const cg = s.memcg[pfn] as number;
+  checkZeroPage(rc, pins);
+  for (let pfn = 0; pfn < size; pfn++) {
+    const m = mapped[pfn] as number;
+    if (mapcount[pfn] !== m) rc.out.push(`pfn ${pfn}: mapcount ${mapcount[pfn]}, but ${m} mappings`);
+    const cg = memcg[pfn] as number;
     if (cg !== 0) charged.set(cg, (charged.get(cg) ?? 0) + 1);
-    if (pfn === ZERO_PFN) checkZeroPage(rc, pins);
-    else if (s.zone[pfn] === ZONE_DEVICE) checkDevicePage(rc, pfn, pins);
-    else if (!mem.isRam(pfn)) checkHole(rc, pfn, pins);
-    else if ((s.flags[pfn] as number) & PG_buddy) free += checkFreePage(rc, pfn, pins);
+    if (pfn === zeroPfn) continue;
+    if (zone[pfn] === device) checkDevicePage(rc, pfn, pins);
+    else if (pfn > ramEnd) {
+      if ((m | (cached[pfn] as number) | (migrating[pfn] as number)) !== 0)
+        rc.out.push(`pfn ${pfn}: beyond RAM, but mapped, cached or under migration`);
+    } else if ((flags[pfn] as number) & buddy) free += checkFreePage(rc, pfn, pins);
     else allocated += checkAllocatedPage(rc, pfn, pins);
   }
   checkAllocator(rc, free, allocated);
@@ -384,17 +400,11 @@ function checkDevicePage(rc: Recount, pfn: number, pins: Pins): void {
     rc.out.push(`device pfn ${pfn}: refcount ${s.refcount[pfn]}, expected ${1 + e.n} (1 idle + ${e.why})`);
 }
 
-/** pfns between the end of RAM and the section boundary: never used. */
-function checkHole(rc: Recount, pfn: number, pins: Pins): void {
-  if (rc.mapped[pfn] !== 0 || rc.cached[pfn] !== 0 || rc.migrating[pfn] !== 0 || pins.has(pfn))
-    rc.out.push(`pfn ${pfn}: beyond RAM, but mapped, cached or pinned`);
-}
-
 function checkFreePage(rc: Recount, pfn: number, pins: Pins): number {
   const s = rc.kernel.mem.store;
   if (s.refcount[pfn] !== 0 || s.memcg[pfn] !== 0)
     rc.out.push(`free pfn ${pfn}: refcount ${s.refcount[pfn]}, memcg ${s.memcg[pfn]}`);
-  if (rc.cached[pfn] !== 0 || rc.migrating[pfn] !== 0 || pins.has(pfn))
+  if (rc.cached[pfn] !== 0 || rc.migrating[pfn] !== 0 || (pins.size > 0 && pins.has(pfn)))
     rc.out.push(`free pfn ${pfn}: still in a page cache, under migration or pinned`);
   return 1;
 }

@@ -47,7 +47,7 @@ const HOLE_VPN = 0x7f00_0000_0000 / PAGE - 64;
 const FILE_SIZES = [5 * PAGE, 2 * PAGE + 100];
 /** Fixed, so CI is reproducible; HMMSIM_MODEL_SEED / HMMSIM_MODEL_RUNS soak it with other seeds. */
 const SEED = Number(process.env.HMMSIM_MODEL_SEED ?? 0x5eed_2019);
-const RUNS = Number(process.env.HMMSIM_MODEL_RUNS ?? 200);
+const RUNS = Number(process.env.HMMSIM_MODEL_RUNS ?? 300);
 
 // -- the reference model -------------------------------------------------------------------------
 
@@ -689,5 +689,23 @@ describe('the accounting checker catches corruption', () => {
     const v = checkAccounting(sim.kernel).join('\n');
     expect(v).toContain('does not own (COW not broken)');
     expect(v).toContain(`i_mmap of ${f.name} links`);
+  });
+});
+
+describe('regressions found while building the model', () => {
+  it('a mapping in the last page below TASK_SIZE leaves no page table behind at munmap or exit', () => {
+    const sim = new Simulator({ ramPages: 64 });
+    const p = sim.createProcess();
+    const top = 2 ** 47 - 2 * PAGE;
+    const flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED;
+    expect(sim.run('mmap', p.task.mmapAt(top, PAGE, PROT_READ | PROT_WRITE, flags))).toBe(top);
+    p.write(top, pattern(10, 1));
+    p.munmap(top, PAGE);
+    expect(checkAccounting(sim.kernel)).toEqual([]);
+    sim.run('mmap', p.task.mmapAt(top, PAGE, PROT_READ | PROT_WRITE, flags));
+    p.write(top, pattern(10, 2));
+    p.exit();
+    expect(checkAccounting(sim.kernel)).toEqual([]);
+    expect(sim.kernel.pt.live).toBe(0);
   });
 });
