@@ -119,3 +119,33 @@ function residency(vma: Vma, addr: number, lo: number, hi: number): number {
   if (lo & PRESENT_OR_PROTNONE) return 1;
   return swpType(lo) === 1 ? 0 : 1;
 }
+
+/**
+ * A side-effect-free walk that copies the raw 64-bit PTE of each of `npages` pages at addr into
+ * out (two u32 words per page, the layout of pte.ts); pages with no PTE table read as 0. This is
+ * the cheapest full walk — the analogue of mincore(), which reads the same entries and reports a
+ * byte each — and what tools and checkers use to look at a page table without touching it.
+ */
+export function walkPtes(mm: MmStruct, addr: number, npages: number, out: Uint32Array): number {
+  const { pt } = mm.kernel;
+  const end = addr + npages * PAGE_SIZE;
+  pt.walk(mm.pgd, addr, end, {
+    present: (t, a, b) => {
+      const first = pteSlotIn(t, a);
+      const n = (b - a) / PAGE_SIZE;
+      const o = ((a - addr) / PAGE_SIZE) * 2;
+      const lo = pt.lo;
+      const hi = pt.hi;
+      for (let k = 0; k < n; k++) {
+        out[o + 2 * k] = lo[first + k] as number;
+        out[o + 2 * k + 1] = hi[first + k] as number;
+      }
+      return 0;
+    },
+    hole: (a, b) => {
+      out.fill(0, ((a - addr) / PAGE_SIZE) * 2, ((b - addr) / PAGE_SIZE) * 2);
+      return 0;
+    },
+  });
+  return npages;
+}

@@ -29,7 +29,7 @@ import {
   PROT_MASK,
 } from '../mm/mmap.js';
 import { doMprotect } from '../mm/mprotect.js';
-import { mincore, pagemapRead } from '../mm/pagemap.js';
+import { mincore, pagemapRead, walkPtes } from '../mm/pagemap.js';
 import {
   describePte,
   isDevicePrivateType,
@@ -137,6 +137,17 @@ export class Process {
       throw new ArgumentError('out', `needs ${2 * npages} words, has ${out.length}`);
     this.alive();
     pagemapRead(this.mm, addr, npages, out);
+    return out;
+  }
+
+  /** The raw 64-bit PTE of each page (two u32 words, layout of src/mm/pte.ts); no side effects. */
+  walkPtes(addr: number, npages: number, out: Uint32Array = new Uint32Array(2 * npages)): Uint32Array {
+    checkAddr('addr', addr, true);
+    checkLength('npages', npages, false);
+    if (out.length < 2 * npages)
+      throw new ArgumentError('out', `needs ${2 * npages} words, has ${out.length}`);
+    this.alive();
+    walkPtes(this.mm, addr, npages, out);
     return out;
   }
 

@@ -149,3 +149,25 @@ describe('mm/pagemap: mincore', () => {
     expect(mincore(p.mm, TASK_SIZE - PG, 2 * PG, new Uint8Array(2))).toBe(-12);
   });
 });
+
+describe('mm/pagemap: walkPtes (raw entries, no side effects)', () => {
+  it('reports each page’s 64-bit PTE as (lo, hi) words, 0 where no table exists, and changes nothing', () => {
+    const { p } = setup();
+    const a = p.mmap(4 * PG, RW, ANON);
+    p.write(a, fill(PG, 7));
+    p.read(a + PG, 1);
+    setPte(p, a + 2 * PG, swpEntryLo(SWP_MIGRATION_READ, 5), pteHiOf(5));
+    const out = p.walkPtes(a, 4);
+    const pfn0 = p.pte(a).pfn;
+    // page 0: present | rw | user | accessed | dirty with its pfn; page 1: the zero page, special, read-only
+    expect(out[0]! >>> 12).toBe(pfn0);
+    expect(out[0]! & 0xfff).toBe(0x67);
+    expect([out[2]! >>> 12, out[2]! & 0xfff]).toEqual([0, 0x225]);
+    expect([out[4], out[5]]).toEqual([swpEntryLo(SWP_MIGRATION_READ, 5), pteHiOf(5)]);
+    expect([out[6], out[7]]).toEqual([0, 0]);
+    setPte(p, a + 2 * PG, 0, 0);
+    const far = p.mmap(PG, RW, ANON);
+    expect([...p.walkPtes(far, 1)]).toEqual([0, 0]);
+    expect(p.pte(a + PG).kind).toBe('present');
+  });
+});
