@@ -4,12 +4,16 @@
  * Every operation runs `warmup` untimed repetitions (JIT warm-up) and then `reps` timed ones.
  */
 import {
+  type DeviceFile,
+  dmirror,
+  hmm,
   MADV_POPULATE_WRITE,
   MAP_ANONYMOUS,
   MAP_PRIVATE,
   PROT_READ,
   PROT_WRITE,
   Simulator,
+  type Task,
 } from '../src/index.js';
 import { type Measurement, measurement } from './stats.js';
 
@@ -102,10 +106,190 @@ export function munmap(pages: number, opts: SimOpOptions): Measurement {
   });
 }
 
+// -- HMM ------------------------------------------------------------------------------------------
+
+const PAGE_SHIFT = 12;
+/** A driver's entry format for the hmm_range benchmarks: VALID 1, WRITE 2, DEVICE_PRIVATE 4. */
+const RANGE_TABLES = { flags: [1, 2, 4], values: [8, 0, 16], pfnShift: 6 };
+/** Device READs that fill the device page table go in chunks of this many pages (bounce buffers). */
+const READ_CHUNK = 4096;
+
+/** Runs a generator on the simulator's scheduler, to completion. */
+function run<T>(sim: Simulator, name: string, task: Task<T>): T {
+  return sim.run(name, task);
+}
+
+/**
+ * A process with `pages` resident anonymous pages, each holding data (a page never written has no
+ * bytes in the simulator, and would make a copy free), and one dmirror device with room for them.
+ */
+function dataProcess(pages: number, devicePages: number) {
+  const sim = new Simulator({ seed: 1, ramPages: pages + 4096, devices: [{ memoryPages: devicePages }] });
+  const p = sim.createProcess();
+  const a = mapAnon(p, pages);
+  const chunk = new Uint8Array(READ_CHUNK * PAGE_SIZE);
+  for (let i = 0; i < chunk.length; i++) chunk[i] = (i * 31 + 7) & 0xff;
+  for (let done = 0; done < pages; done += READ_CHUNK) {
+    const n = Math.min(READ_CHUNK, pages - done);
+    p.write(a + done * PAGE_SIZE, chunk.subarray(0, n * PAGE_SIZE));
+  }
+  return { sim, p, a, pattern: chunk };
+}
+
+/**
+ * migrate_vma of `pages` pages to device memory and back, `batch` pages per migrate_vma call, with
+ * data: the dmirror driver's migrate functions, called directly (HMM_DMIRROR_MIGRATE without its
+ * read-back, then the range form of its migrate-to-RAM path), so the time is the migration's. Both
+ * directions copy every page through the device's DMA engine: 2 x 4 KiB per page.
+ */
+function migrateRoundTrip(batch: number): SimOp {
+  return (pages, opts) => {
+    const { sim, p, a, pattern } = dataProcess(pages, pages);
+    const fd = sim.openDevice(0, p);
+    const end = a + pages * PAGE_SIZE;
+    const dev = sim.device(0);
+    return repeat(pages, opts, () => {
+      let r1 = 0;
+      let r2 = 0;
+      let onDevice = 0;
+      const ns = time(() => {
+        r1 = run(sim, 'migrate', dmirror.dmirrorMigrateRange(fd.dmirror, a, end, batch));
+        onDevice = pages - dev.freeCount;
+        r2 = run(sim, 'migrate back', dmirror.dmirrorMigrateRangeToRam(fd.dmirror, a, end, batch));
+      });
+      if (r1 !== 0 || r2 !== 0 || onDevice !== pages || dev.freeCount !== pages)
+        throw new Error(`migration failed: ${r1}, ${r2}, ${onDevice} of ${pages} pages moved to the device`);
+      const last = p.read(end - PAGE_SIZE, PAGE_SIZE);
+      const want = pattern.subarray(
+        ((pages - 1) % READ_CHUNK) * PAGE_SIZE,
+        (((pages - 1) % READ_CHUNK) + 1) * PAGE_SIZE,
+      );
+      if (p.pte(a).kind !== 'present' || !Buffer.from(last).equals(Buffer.from(want)))
+        throw new Error('the data did not come back from device memory');
+      return ns;
+    });
+  };
+}
+
+/** A registered mirror and range over `pages` resident pages (mirror callbacks do nothing). */
+function mirroredRange(pages: number, defaultFlags: number) {
+  const sim = new Simulator({ seed: 1, ramPages: pages + 4096, devices: [] });
+  const p = sim.createProcess();
+  const a = mapPopulated(p, pages);
+  const mirror = new hmm.HmmMirror({ syncCpuDevicePagetables: () => 0 });
+  run(sim, 'register', registerMirror(mirror, p));
+  const range = new hmm.HmmRange({ pfns: new Float64Array(pages), ...RANGE_TABLES, defaultFlags });
+  const ret = run(sim, 'register', registerRange(range, mirror, a, a + pages * PAGE_SIZE));
+  if (ret !== 0) throw new Error(`hmm_range_register: ${ret}`);
+  return { sim, p, range };
+}
+
+// biome-ignore lint/correctness/useYield: a task, so it runs in a thread (the range lock needs one)
+function* registerRange(
+  range: hmm.HmmRange,
+  mirror: hmm.HmmMirror,
+  start: number,
+  end: number,
+): Task<number> {
+  return hmm.hmmRangeRegister(range, mirror, start, end, PAGE_SHIFT);
+}
+
+function* registerMirror(mirror: hmm.HmmMirror, p: Process): Task {
+  yield* p.mm.mmapSem.downWrite();
+  try {
+    const ret = hmm.hmmMirrorRegister(mirror, p.mm);
+    if (ret !== 0) throw new Error(`hmm_mirror_register: ${ret}`);
+  } finally {
+    p.mm.mmapSem.upWrite();
+  }
+}
+
+/** down_read(mmap_sem); hmm_range_fault or hmm_range_snapshot; up_read. */
+function* walkRange(p: Process, range: hmm.HmmRange, fault: boolean): Task<number> {
+  yield* p.mm.mmapSem.downRead();
+  try {
+    return fault ? yield* hmm.hmmRangeFault(range, true) : yield* hmm.hmmRangeSnapshot(range);
+  } finally {
+    p.mm.mmapSem.upRead();
+  }
+}
+
+function checkWalk(ret: number, range: hmm.HmmRange, pages: number): void {
+  // Every entry VALID|WRITE (the pages are resident and writable), and the full count.
+  if (ret !== pages || range.pfns[0]! % 64 !== 3 || range.pfns[pages - 1]! % 64 !== 3)
+    throw new Error(`the walk did not report ${pages} resident writable pages (returned ${ret})`);
+}
+
+/** hmm_range_fault (read request everywhere) over `pages` pages that are already resident. */
+export function hmmRangeFaultPopulated(pages: number, opts: SimOpOptions): Measurement {
+  const { sim, p, range } = mirroredRange(pages, RANGE_TABLES.flags[0]!);
+  return repeat(pages, opts, () => {
+    range.pfns.fill(0);
+    let ret = 0;
+    const ns = time(() => {
+      ret = run(sim, 'hmm_range_fault', walkRange(p, range, true));
+    });
+    checkWalk(ret, range, pages);
+    return ns;
+  });
+}
+
+/** hmm_range_snapshot over `pages` resident pages. */
+export function hmmRangeSnapshot(pages: number, opts: SimOpOptions): Measurement {
+  const { sim, p, range } = mirroredRange(pages, 0);
+  return repeat(pages, opts, () => {
+    range.pfns.fill(0);
+    let ret = 0;
+    const ns = time(() => {
+      ret = run(sim, 'hmm_range_snapshot', walkRange(p, range, false));
+    });
+    checkWalk(ret, range, pages);
+    return ns;
+  });
+}
+
+/** HMM_DMIRROR_READ of the whole range, in chunks: the device maps every page. */
+function deviceMapAll(fd: DeviceFile, a: number, pages: number): void {
+  for (let done = 0; done < pages; done += READ_CHUNK)
+    fd.read(a + done * PAGE_SIZE, Math.min(READ_CHUNK, pages - done));
+  if (fd.dmirror.pt.size !== pages)
+    throw new Error(`the device maps ${fd.dmirror.pt.size} of ${pages} pages`);
+}
+
+/**
+ * munmap or mprotect(PROT_READ) of `pages` resident pages that a live dmirror mirror maps (a device
+ * READ of the range first, untimed): the mmu notifier reaches the mirror, which erases its entries.
+ */
+function invalidateMirrored(op: 'munmap' | 'mprotect'): SimOp {
+  return (pages, opts) => {
+    const sim = new Simulator({ seed: 1, ramPages: pages + 4096, devices: [{ memoryPages: 1 }] });
+    const p = sim.createProcess();
+    const fd = sim.openDevice(0, p);
+    return repeat(pages, opts, () => {
+      const a = mapPopulated(p, pages);
+      deviceMapAll(fd, a, pages);
+      const ns = time(() => {
+        if (op === 'munmap') p.munmap(a, pages * PAGE_SIZE);
+        else p.mprotect(a, pages * PAGE_SIZE, PROT_READ);
+      });
+      if (fd.dmirror.pt.size !== 0) throw new Error(`the device still maps ${fd.dmirror.pt.size} pages`);
+      if (op === 'mprotect') p.munmap(a, pages * PAGE_SIZE);
+      return ns;
+    });
+  };
+}
+
 /** Keyed by `BenchmarkSpec.sim` (bench/registry.ts). */
 export const simOps: Readonly<Record<string, SimOp>> = {
   'populate-write': populateWrite,
   walk,
   mprotect,
   munmap,
+  'migrate-b1': migrateRoundTrip(1),
+  'migrate-b64': migrateRoundTrip(64),
+  'migrate-b512': migrateRoundTrip(512),
+  'hmm-range-fault': hmmRangeFaultPopulated,
+  'hmm-range-snapshot': hmmRangeSnapshot,
+  'invalidate-munmap': invalidateMirrored('munmap'),
+  'invalidate-mprotect': invalidateMirrored('mprotect'),
 };

@@ -3,10 +3,12 @@
  * (core, sched, mm) are exported too for driver authors and tools.
  */
 
+export * as check from './check/index.js';
 export * from './core/index.js';
 export * as device from './device/index.js';
 export * as dmirror from './drivers/dmirror/index.js';
 export * from './drivers/dmirror/uapi.js';
+export * from './explore/index.js';
 export * as hmm from './hmm/index.js';
 export * as mm from './mm/index.js';
 export { MADV_DONTNEED, MADV_NORMAL, MADV_POPULATE_READ, MADV_POPULATE_WRITE } from './mm/madvise.js';

@@ -375,11 +375,14 @@ function checkPages(rc: Recount, pins: Pins): void {
   checkMemcgs(rc, charged);
 }
 
-function expectedRefs(rc: Recount, pfn: number, pins: Pins): { n: number; why: string } {
-  const m = rc.mapped[pfn] as number;
-  const c = rc.cached[pfn] as number;
-  const p = pins.get(pfn) ?? 0;
-  return { n: m + c + p, why: `${m} mappings + ${c} page cache + ${p} pins` };
+/** References the recount explains: mappings + page cache + pins. */
+function expectedRefs(rc: Recount, pfn: number, pins: Pins): number {
+  return (rc.mapped[pfn] as number) + (rc.cached[pfn] as number) + (pins.size > 0 ? (pins.get(pfn) ?? 0) : 0);
+}
+
+/** What expectedRefs counted, for a report (built only when there is something to report). */
+function refsWhy(rc: Recount, pfn: number, pins: Pins): string {
+  return `${rc.mapped[pfn]} mappings + ${rc.cached[pfn]} page cache + ${pins.get(pfn) ?? 0} pins`;
 }
 
 function checkZeroPage(rc: Recount, pins: Pins): void {
@@ -395,9 +398,11 @@ function checkDevicePage(rc: Recount, pfn: number, pins: Pins): void {
   const s = rc.kernel.mem.store;
   if (rc.cached[pfn] !== 0) rc.out.push(`device pfn ${pfn}: in a page cache`);
   if (rc.migrating[pfn] !== 0) return;
-  const e = expectedRefs(rc, pfn, pins);
-  if (s.refcount[pfn] !== 1 + e.n)
-    rc.out.push(`device pfn ${pfn}: refcount ${s.refcount[pfn]}, expected ${1 + e.n} (1 idle + ${e.why})`);
+  const n = expectedRefs(rc, pfn, pins);
+  if (s.refcount[pfn] !== 1 + n)
+    rc.out.push(
+      `device pfn ${pfn}: refcount ${s.refcount[pfn]}, expected ${1 + n} (1 idle + ${refsWhy(rc, pfn, pins)})`,
+    );
 }
 
 function checkFreePage(rc: Recount, pfn: number, pins: Pins): number {
@@ -415,10 +420,10 @@ function checkAllocatedPage(rc: Recount, pfn: number, pins: Pins): number {
   if ((s.flags[pfn] as number) & PG_reserved) rc.out.push(`RAM pfn ${pfn}: PG_reserved`);
   if ((rc.cached[pfn] as number) > 1) rc.out.push(`pfn ${pfn}: in ${rc.cached[pfn]} page caches`);
   if (rc.migrating[pfn] !== 0) return 1;
-  const e = expectedRefs(rc, pfn, pins);
-  if (e.n === 0) rc.out.push(`pfn ${pfn}: leaked: allocated (refcount ${s.refcount[pfn]}) but unreachable`);
-  else if (s.refcount[pfn] !== e.n)
-    rc.out.push(`pfn ${pfn}: refcount ${s.refcount[pfn]}, expected ${e.n} (${e.why})`);
+  const n = expectedRefs(rc, pfn, pins);
+  if (n === 0) rc.out.push(`pfn ${pfn}: leaked: allocated (refcount ${s.refcount[pfn]}) but unreachable`);
+  else if (s.refcount[pfn] !== n)
+    rc.out.push(`pfn ${pfn}: refcount ${s.refcount[pfn]}, expected ${n} (${refsWhy(rc, pfn, pins)})`);
   return 1;
 }
 

@@ -19,11 +19,19 @@ export interface DeviceMapping {
   readonly write: boolean;
 }
 
+/** Which write a DevicePageTable.onWrite hook is told about. */
+export type DevicePageTableWrite = 'store' | 'erase' | 'clear';
+
 export class DevicePageTable {
   private readonly entries = new Map<number, number>();
   /** Entries written and erased over the table's life. */
   stores = 0;
   erases = 0;
+  /**
+   * Called before every write (store, erase of a present entry, clear), for the rules checker
+   * (the driver's update lock must be held). Observation only; null by default.
+   */
+  onWrite: ((op: DevicePageTableWrite, vpn: number, pfn: number, write: boolean) => void) | null = null;
 
   get size(): number {
     return this.entries.size;
@@ -45,11 +53,13 @@ export class DevicePageTable {
   }
 
   store(vpn: number, pfn: number, write: boolean): void {
+    if (this.onWrite !== null) this.onWrite('store', vpn, pfn, write);
     this.entries.set(vpn, pfn * 4 + (write ? DPT_TAG_WRITE : DPT_TAG_READ));
     this.stores++;
   }
 
   erase(vpn: number): boolean {
+    if (this.onWrite !== null && this.entries.has(vpn)) this.onWrite('erase', vpn, -1, false);
     const had = this.entries.delete(vpn);
     if (had) this.erases++;
     return had;
@@ -67,8 +77,14 @@ export class DevicePageTable {
   }
 
   clear(): void {
+    if (this.onWrite !== null && this.entries.size > 0) this.onWrite('clear', -1, -1, false);
     this.erases += this.entries.size;
     this.entries.clear();
+  }
+
+  /** Visits every entry, in insertion order, without allocating (for the checkers). */
+  forEach(visit: (vpn: number, pfn: number, write: boolean) => void): void {
+    for (const [vpn, e] of this.entries) visit(vpn, Math.floor(e / 4), e % 4 === DPT_TAG_WRITE);
   }
 
   /** Entries in vpn order (for checkers and tools). */

@@ -151,10 +151,12 @@ export function hmmDevmemAdd(
   size: number,
 ): HmmDevmem | number {
   if (!Number.isSafeInteger(size) || size <= 0) return -EINVAL;
-  const bytes = Math.ceil(size / PA_SECTION_SIZE) * PA_SECTION_SIZE;
-  const npages = bytes / PAGE_SIZE;
   const store = kernel.mem.store;
-  const first = Math.ceil(store.size / PAGES_PER_SECTION) * PAGES_PER_SECTION;
+  // PA_SECTION_SIZE, or the machine's own section size (PhysMemOptions.sectionPages)
+  const section = store.sectionPages;
+  const bytes = Math.ceil(size / (section * PAGE_SIZE)) * section * PAGE_SIZE;
+  const npages = bytes / PAGE_SIZE;
+  const first = Math.ceil(store.size / section) * section;
   if ((first + npages) * PAGE_SIZE > 2 ** MAX_PHYSMEM_BITS) return -ERANGE;
   if (first + npages > DEVMEM_STRUCT_PAGES_MAX) return -ENOMEM;
   const pagemap = new HmmDevmemPagemap();

@@ -21,6 +21,18 @@
  *   release (exit_mmap): each mirror's release() under mirrors_sem held for read; mirrors stay
  *          registered (the driver still calls hmm_mirror_unregister, never from release()).
  *
+ * Range validity has two protocols, chosen per machine (hmmConfig(kernel).protocol, the Simulator's
+ * `protocol` option) and fixed in each hmm when it is created:
+ *   'seed'  the above, exactly (v5.3 range->valid).
+ *   'seq'   v5.5's mmu_interval_notifier sequence count, with each mirror as one interval
+ *           notifier over the whole address space (lib/test_hmm.c inserts one per open): start
+ *           makes `seq` odd (subscriptions->invalidate_seq |= 1) and stamps every mirror with it
+ *           (mmu_interval_set_seq, done here before the callbacks rather than by the driver under
+ *           its lock); end of the last invalidation in flight makes `seq` even again and wakes the
+ *           waiters. range.ts reads it (mmu_interval_read_begin / read_retry).
+ * `inflight` records the [start, end) of every invalidation in flight, for the checkers only; the
+ * observer hooks (HmmObserver) tell checkers what happened and are never consulted.
+ *
  * When the last kref goes, hmm_free clears mm.hmm and unregisters the notifier without calling
  * release (mmu_notifier_unregister_no_release), then drops its mm_count reference.
  *
@@ -38,6 +50,7 @@
 import { hex } from '../core/addr.js';
 import { KernelBug, KernelWarning } from '../core/assert.js';
 import { EAGAIN } from '../core/errno.js';
+import type { Kernel } from '../mm/kernel.js';
 import type { MmStruct } from '../mm/mm.js';
 import {
   MmuNotifier,
@@ -53,8 +66,46 @@ import type { HmmMirror } from './mirror.js';
 import type { HmmRange } from './range.js';
 import { HMM_UPDATE_INVALIDATE, type HmmUpdate } from './update.js';
 
+/** How range validity is tracked: v5.3's range->valid, or v5.5's sequence count (file comment). */
+export type HmmProtocol = 'seed' | 'seq';
+
+/** Observation hooks for the checkers (src/check): called at the events they name, never consulted. */
+export interface HmmObserver {
+  /** hmm_range_valid(range) is being called by the current thread. */
+  rangeValid?(range: HmmRange): void;
+  /** A mirror callback is about to run on the current thread. */
+  mirrorCallback?(mirror: HmmMirror, callback: 'sync_cpu_device_pagetables' | 'release'): void;
+  /** An invalidation of hmm.mm starts (after it is recorded in hmm.inflight) or ends. */
+  invalidate?(hmm: Hmm, range: MmuNotifierRange, phase: 'start' | 'end'): void;
+}
+
+/** Per-machine HMM settings: the protocol new hmm structs take, and the checkers' observer. */
+export interface HmmConfig {
+  protocol: HmmProtocol;
+  observer: HmmObserver | null;
+}
+
+const configs = new WeakMap<Kernel, HmmConfig>();
+
+/** The machine's HMM settings (created with the defaults: 'seed', no observer). */
+export function hmmConfig(kernel: Kernel): HmmConfig {
+  let c = configs.get(kernel);
+  if (c === undefined) {
+    c = { protocol: 'seed', observer: null };
+    configs.set(kernel, c);
+  }
+  return c;
+}
+
 export class Hmm {
   readonly mm: MmStruct;
+  /** Range-validity protocol, from hmmConfig(kernel) when the hmm was created. */
+  readonly protocol: HmmProtocol;
+  readonly config: HmmConfig;
+  /** 'seq': subscriptions->invalidate_seq, odd while an invalidation is in flight. */
+  seq = 2;
+  /** The invalidations in flight, oldest first: observation only (the checkers read it). */
+  readonly inflight: MmuNotifierRange[] = [];
   /** kref: mirrors and ranges hold one each. 0 = freed. */
   kref = 1;
   /** hmm->mirrors, newest first. */
@@ -70,10 +121,12 @@ export class Hmm {
 
   constructor(mm: MmStruct) {
     this.mm = mm;
+    this.config = hmmConfig(mm.kernel);
+    this.protocol = this.config.protocol;
     const ops: MmuNotifierOps = {
       release: () => hmmRelease(this),
       invalidateRangeStart: (_mn, range) => hmmInvalidateRangeStart(this, range),
-      invalidateRangeEnd: () => hmmInvalidateRangeEnd(this),
+      invalidateRangeEnd: (_mn, range) => hmmInvalidateRangeEnd(this, range),
     };
     this.mmuNotifier = new MmuNotifier(ops);
   }
@@ -149,7 +202,10 @@ function* hmmRelease(hmm: Hmm): Task {
     for (const mirror of [...hmm.mirrors]) {
       // The driver must not call hmm_mirror_unregister() from release().
       const ops = mirror.ops;
-      if (ops?.release) yield* runMaybeTask(ops.release(mirror), true);
+      if (ops?.release) {
+        hmm.config.observer?.mirrorCallback?.(mirror, 'release');
+        yield* runMaybeTask(ops.release(mirror), true);
+      }
     }
   } finally {
     hmm.mirrorsSem.upRead();
@@ -158,19 +214,36 @@ function* hmmRelease(hmm: Hmm): Task {
   hmmPut(hmm);
 }
 
-/** notifiers_decrement: the last invalidation in flight revalidates every range and wakes waiters. */
-function notifiersDecrement(hmm: Hmm): void {
+/**
+ * notifiers_decrement: the last invalidation in flight revalidates every range and wakes waiters
+ * ('seq': ends the odd sequence, mn_itree_inv_end).
+ */
+function notifiersDecrement(hmm: Hmm, nrange: MmuNotifierRange): void {
   hmm.rangesLock.lock();
   if (hmm.notifiers <= 0) {
     hmm.rangesLock.unlock();
     throw new KernelBug(`hmm: notifiers count underflow on ${hmm}`);
   }
   hmm.notifiers--;
+  forgetInflight(hmm, nrange);
+  hmm.config.observer?.invalidate?.(hmm, nrange, 'end');
   if (hmm.notifiers === 0) {
     for (const range of hmm.ranges) range.valid = true;
+    if (hmm.protocol === 'seq' && (hmm.seq & 1) === 1) hmm.seq++;
     hmm.wq.wakeUpAll();
   }
   hmm.rangesLock.unlock();
+}
+
+/** Drops nrange (or the oldest in-flight range with its bounds) from hmm.inflight. */
+function forgetInflight(hmm: Hmm, nrange: MmuNotifierRange): void {
+  const list = hmm.inflight;
+  let i = list.indexOf(nrange);
+  for (let k = 0; i < 0 && k < list.length; k++) {
+    const r = list[k] as MmuNotifierRange;
+    if (r.start === nrange.start && r.end === nrange.end) i = k;
+  }
+  if (i >= 0) list.splice(i, 1);
 }
 
 /** hmm_invalidate_range_start ([5.3]). */
@@ -185,6 +258,13 @@ function* hmmInvalidateRangeStart(hmm: Hmm, nrange: MmuNotifierRange): Task<numb
 
   hmm.rangesLock.lock();
   hmm.notifiers++;
+  hmm.inflight.push(nrange);
+  if (hmm.protocol === 'seq') {
+    // mn_itree_inv_start_range + mmu_interval_set_seq: every mirror's interval covers the range.
+    hmm.seq |= 1;
+    for (const mirror of hmm.mirrors) mirror.invalidateSeq = hmm.seq;
+  }
+  hmm.config.observer?.invalidate?.(hmm, nrange, 'start');
   for (const range of hmm.ranges) {
     // v5.3's overlap test: an update ending exactly at range.start still counts.
     if (update.end < range.start || update.start >= range.end) continue;
@@ -205,6 +285,7 @@ function* hmmInvalidateRangeStart(hmm: Hmm, nrange: MmuNotifierRange): Task<numb
       for (const mirror of [...hmm.mirrors]) {
         const ops = mirror.ops;
         if (ops === null) continue;
+        hmm.config.observer?.mirrorCallback?.(mirror, 'sync_cpu_device_pagetables');
         const rc = yield* runMaybeTask(ops.syncCpuDevicePagetables(mirror, update), update.blockable);
         if (rc !== 0) {
           if (update.blockable || rc !== -EAGAIN) {
@@ -222,7 +303,7 @@ function* hmmInvalidateRangeStart(hmm: Hmm, nrange: MmuNotifierRange): Task<numb
       hmm.mirrorsSem.upRead();
     }
   }
-  if (ret !== 0) notifiersDecrement(hmm);
+  if (ret !== 0) notifiersDecrement(hmm, nrange);
   hmmPut(hmm);
   hmm.mm.kernel.counters.inc(ret === 0 ? 'hmm_invalidate' : 'hmm_invalidate_eagain');
   if (warning !== null) throw new KernelWarning(warning);
@@ -230,8 +311,8 @@ function* hmmInvalidateRangeStart(hmm: Hmm, nrange: MmuNotifierRange): Task<numb
 }
 
 /** hmm_invalidate_range_end. */
-function hmmInvalidateRangeEnd(hmm: Hmm): void {
+function hmmInvalidateRangeEnd(hmm: Hmm, nrange: MmuNotifierRange): void {
   if (!hmmGetUnlessZero(hmm)) return;
-  notifiersDecrement(hmm);
+  notifiersDecrement(hmm, nrange);
   hmmPut(hmm);
 }

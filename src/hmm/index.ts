@@ -5,7 +5,7 @@
 
 export * from './devmem.js';
 export * from './entry.js';
-export { Hmm, mmHmm } from './hmm.js';
+export { Hmm, type HmmConfig, type HmmObserver, type HmmProtocol, hmmConfig, mmHmm } from './hmm.js';
 export * from './mirror.js';
 export * from './range.js';
 export * from './update.js';

@@ -52,6 +52,11 @@ export class HmmMirror {
   /** The per-mm hmm, set by hmmMirrorRegister (kept after unregister, as v5.3 does). */
   hmm: Hmm | null = null;
   readonly ops: HmmMirrorOps | null;
+  /**
+   * Protocol 'seq': interval_sub->invalidate_seq of the mirror's interval notifier (the whole
+   * address space), stamped with hmm.seq by every invalidation that starts. Unused with 'seed'.
+   */
+  invalidateSeq = 0;
 
   constructor(ops: HmmMirrorOps | null) {
     this.ops = ops;
@@ -78,6 +83,9 @@ export function hmmMirrorRegister(mirror: HmmMirror | null, mm: MmStruct | null)
   const hmm = hmmGetOrCreate(mm);
   mirror.hmm = hmm;
   if (hmm === null) return -ENOMEM;
+  // __mmu_interval_notifier_insert: "invalidating" if an invalidation is in flight, else an odd
+  // value no invalidation of this epoch will match.
+  mirror.invalidateSeq = hmm.notifiers > 0 ? hmm.seq : hmm.seq - 1;
   const locked = hmm.mirrorsSem.downWriteTrylock();
   hmm.mirrors.unshift(mirror);
   if (locked) hmm.mirrorsSem.upWrite();

@@ -68,6 +68,18 @@
  * 14. hmm_range_dma_map/unmap (§2.13) are not modelled.
  * -------------------------------------------------------------------------------------------------
  *
+ * Protocol 'seq' (hmm.ts; docs/explorer.md): the same calls, with v5.5 mmu_interval_notifier
+ * semantics on the range's mirror, so a driver written for the seed API runs unchanged:
+ *   hmmRangeRegister          range.notifierSeq = the mirror's sequence (read_begin without the
+ *                             sleep: -1, "not begun", while an invalidation is in progress)
+ *   hmmRangeWaitUntilValid    mmu_interval_read_begin: sleep while an invalidation is in progress,
+ *                             then range.notifierSeq = the mirror's sequence
+ *   snapshot / fault          -EBUSY whenever mmu_interval_check_retry(seq) (at each VMA, as
+ *                             range->valid was checked)
+ *   hmmRangeValid             !mmu_interval_read_retry(seq), under the driver's update lock
+ * An invalidation that starts and ends between the walk and the locked check changes the sequence,
+ * so the check fails where range->valid (true again at the end) would have passed.
+ *
  * @see mm/hmm.c (hmm_range_register, hmm_range_unregister, hmm_range_snapshot, hmm_range_fault),
  *      include/linux/hmm.h (struct hmm_range, hmm_range_valid, hmm_range_wait_until_valid,
  *      HMM_RANGE_DEFAULT_TIMEOUT) (Linux v5.3)
@@ -126,6 +138,10 @@ export class HmmRange implements HmmEntryTables {
   pfnShift: number;
   /** No invalidation overlapping this range is in flight (see hmm.ts). */
   valid = false;
+  /** The mirror it was registered through (set by hmmRangeRegister). */
+  mirror: HmmMirror | null = null;
+  /** Protocol 'seq': range->notifier_seq, the sequence read by mmu_interval_read_begin (-1: none). */
+  notifierSeq = -1;
 
   constructor(init: HmmRangeInit) {
     if (!(init.pfns instanceof Float64Array))
@@ -198,10 +214,13 @@ export function hmmRangeRegister(
 
   hmm.rangesLock.lock();
   range.hmm = hmm;
+  range.mirror = mirror;
   hmmGet(hmm);
   hmm.ranges.unshift(range);
   // With invalidations in flight the range starts invalid (see hmmRangeWaitUntilValid).
   if (hmm.notifiers === 0) range.valid = true;
+  if (hmm.protocol === 'seq')
+    range.notifierSeq = intervalInvalidating(hmm, mirror) ? -1 : mirror.invalidateSeq;
   hmm.rangesLock.unlock();
   hmm.mm.kernel.counters.inc('hmm_range_register');
   return 0;
@@ -239,9 +258,30 @@ export function* hmmRangeUnregister(range: HmmRange): Task {
   range.poisoned = true;
 }
 
-/** hmm_range_valid: call it under the lock the mirror's sync_cpu_device_pagetables takes. */
+/**
+ * hmm_range_valid: call it under the lock the mirror's sync_cpu_device_pagetables takes.
+ * Protocol 'seq': !mmu_interval_read_retry(range->notifier, range->notifier_seq).
+ */
 export function hmmRangeValid(range: HmmRange): boolean {
-  return range.valid;
+  const hmm = range.hmm;
+  if (hmm === null) return range.valid;
+  hmm.config.observer?.rangeValid?.(range);
+  if (hmm.protocol === 'seed' || range.poisoned) return range.valid;
+  return (range.mirror as HmmMirror).invalidateSeq === range.notifierSeq;
+}
+
+/**
+ * Whether the range may still be used: range->valid ('seed'), or !mmu_interval_check_retry
+ * ('seq'). The walkers return -EBUSY when it is false.
+ */
+function rangeCurrent(range: HmmRange, hmm: Hmm): boolean {
+  if (hmm.protocol === 'seed') return range.valid;
+  return (range.mirror as HmmMirror).invalidateSeq === range.notifierSeq;
+}
+
+/** 'seq': an invalidation covering the mirror's interval is in progress (mn_itree_is_invalidating). */
+function intervalInvalidating(hmm: Hmm, mirror: HmmMirror): boolean {
+  return (hmm.seq & 1) === 1 && mirror.invalidateSeq === hmm.seq;
 }
 
 /**
@@ -253,6 +293,17 @@ export function* hmmRangeWaitUntilValid(range: HmmRange, timeoutMs: number): Tas
     throw new ArgumentError('timeoutMs', `expected a finite duration >= 0, got ${timeoutMs}`);
   }
   const hmm = rangeHmm(range, 'hmm_range_wait_until_valid');
+  if (hmm.protocol === 'seq') {
+    // mmu_interval_read_begin, with the seed API's timeout.
+    const mirror = range.mirror as HmmMirror;
+    const left = yield* hmm.wq.waitEventTimeout(
+      () => !intervalInvalidating(hmm, mirror),
+      timeoutMs * NSEC_PER_MSEC,
+    );
+    if (left === 0) return false;
+    range.notifierSeq = mirror.invalidateSeq;
+    return true;
+  }
   const left = yield* hmm.wq.waitEventTimeout(() => range.valid, timeoutMs * NSEC_PER_MSEC);
   return left !== 0;
 }
@@ -262,7 +313,8 @@ export function* hmmRangeWaitUntilValid(range: HmmRange, timeoutMs: number): Tas
  * must be held (lockdep-checked). Returns the page count (see the file comment) or -errno.
  */
 export function* hmmRangeSnapshot(range: HmmRange): Task<number> {
-  const mm = rangeHmm(range, 'hmm_range_snapshot').mm;
+  const hmm = rangeHmm(range, 'hmm_range_snapshot');
+  const mm = hmm.mm;
   mm.mmapSem.assertHeld('any');
   checkRangeTables(range);
   checkPfns(range);
@@ -270,7 +322,7 @@ export function* hmmRangeSnapshot(range: HmmRange): Task<number> {
   let start = range.start;
   do {
     // If the range is no longer valid, force a retry.
-    if (!range.valid) return -EBUSY;
+    if (!rangeCurrent(range, hmm)) return -EBUSY;
     const vma = mm.findVma(start);
     const err = checkVma(range, vma);
     if (err !== 0) return err;
@@ -291,14 +343,15 @@ export function* hmmRangeSnapshot(range: HmmRange): Task<number> {
  * mmap_sem; false: FAULT_FLAG_ALLOW_RETRY (-EAGAIN cannot happen in this model).
  */
 export function* hmmRangeFault(range: HmmRange, block: boolean): Task<number> {
-  const mm = rangeHmm(range, 'hmm_range_fault').mm;
+  const hmm = rangeHmm(range, 'hmm_range_fault');
+  const mm = hmm.mm;
   mm.mmapSem.assertHeld('any');
   checkRangeTables(range);
   checkPfns(range);
   const walk = new HmmVmaWalk(range, mm, true, block);
   let start = range.start;
   do {
-    if (!range.valid) return -EBUSY;
+    if (!rangeCurrent(range, hmm)) return -EBUSY;
     const vma = mm.findVma(start);
     const err = checkVma(range, vma);
     if (err !== 0) return err;
@@ -311,7 +364,7 @@ export function* hmmRangeFault(range: HmmRange, block: boolean): Task<number> {
       ret = yield* hmmWalkPageRange(walk, start, end);
       start = walk.last;
       // Keep trying while the range is valid.
-    } while (ret === -EBUSY && range.valid);
+    } while (ret === -EBUSY && rangeCurrent(range, hmm));
     if (ret !== 0) {
       hmmPfnsClear(range, walk.last, range.end);
       return ret;

@@ -18,11 +18,14 @@ export interface KernelOptions {
   contents?: boolean;
   log?: EventLog;
   stepsMax?: number;
+  /** Memory section size in pages (PhysMemOptions.sectionPages). */
+  sectionPages?: number;
 }
 
 export class Kernel {
   readonly mem: PhysMem;
-  readonly pt = new PageTablePool();
+  /** Starts small (table 0 is unused; one process with one mapping needs 4) and doubles on demand. */
+  readonly pt = new PageTablePool(6);
   readonly lockdep = new LockdepGraph();
   readonly counters = new Counters();
   readonly log: EventLog | undefined;
@@ -34,7 +37,11 @@ export class Kernel {
   private nextMmId = 1;
 
   constructor(opts: KernelOptions) {
-    this.mem = new PhysMem({ ramPages: opts.ramPages, contents: opts.contents });
+    this.mem = new PhysMem({
+      ramPages: opts.ramPages,
+      contents: opts.contents,
+      sectionPages: opts.sectionPages,
+    });
     this.log = opts.log;
     this.stepsMax = opts.stepsMax ?? 50_000_000;
   }
@@ -60,6 +67,16 @@ export class Kernel {
   /** An executor wired to this kernel's lockdep graph and log. */
   executor(strategy?: Strategy): Executor {
     return new Executor({ strategy, lockdep: this.lockdep, log: this.log, stepsMax: this.stepsMax });
+  }
+
+  /**
+   * Discards the machine: its memory and page tables are recycled into the next machines built in
+   * this process. Nothing of this kernel (no mm, process, device, driver) may be used afterwards.
+   * For the explorer, which builds and discards a machine per schedule.
+   */
+  release(): void {
+    this.mem.release();
+    this.pt.release();
   }
 
   trace(text: string): void {

@@ -156,6 +156,14 @@ export interface MigrateVma {
   end: number;
   npages: number;
   cpages: number;
+  /**
+   * Per entry, the PTE slot collect read (-1 for a hole without a PTE table), and 1 while the only
+   * migration entry of the page is the one collect installed there: the page was mapped only at
+   * this address and try_to_unmap had nothing to do, so finalize can restore that one PTE instead
+   * of walking the rmap. Host-side bookkeeping; the result is the same.
+   */
+  readonly slots: Float64Array;
+  readonly local: Uint8Array;
 }
 
 /** vma->vm_mm. */
@@ -194,7 +202,19 @@ export function* migrateVma(
     );
   }
   src.fill(0, 0, npages);
-  const m: MigrateVma = { kernel: mm.kernel, mm, vma, src, dst, start, end, npages: 0, cpages: 0 };
+  const m: MigrateVma = {
+    kernel: mm.kernel,
+    mm,
+    vma,
+    src,
+    dst,
+    start,
+    end,
+    npages: 0,
+    cpages: 0,
+    slots: new Float64Array(npages),
+    local: new Uint8Array(npages),
+  };
   mm.kernel.counters.inc('migrate_vma');
 
   yield* migrateVmaCollect(m);
@@ -236,12 +256,17 @@ export function* migrateVmaCollect(m: MigrateVma): Task {
   yield* mmuNotifierInvalidateRangeStart(range);
   m.kernel.pt.walk(m.mm.pgd, m.start, m.end, {
     present: (t, a, b) => {
-      for (let addr = a; addr < b; addr += PAGE_SIZE) collectEntry(m, collectPte(m, pteSlotIn(t, addr)));
+      for (let addr = a; addr < b; addr += PAGE_SIZE) {
+        const slot = pteSlotIn(t, addr);
+        m.slots[m.npages] = slot;
+        collectEntry(m, collectPte(m, slot));
+      }
       return 0;
     },
     hole: (a, b) => {
       for (let addr = a; addr < b; addr += PAGE_SIZE) {
         m.cpages++;
+        m.slots[m.npages] = -1;
         collectEntry(m, MIGRATE_PFN_MIGRATE);
       }
       return 0;
@@ -295,6 +320,7 @@ function collectPte(m: MigrateVma, slot: number): number {
     pt.set(slot, swpEntryLo(write ? SWP_MIGRATION_WRITE : SWP_MIGRATION_READ, pfn), pteHiOf(pfn));
     pageRemoveRmap(m.mm, pfn);
     mem.putPage(pfn);
+    m.local[m.npages] = 1;
   }
   return mpfn;
 }
@@ -382,6 +408,7 @@ export function* migrateVmaUnmap(m: MigrateVma): Task {
     const pfn = migratePfnToPage(src[i] as number);
     if (pfn < 0 || !(migratePfnFlags(src[i] as number) & MIGRATE_PFN_MIGRATE)) continue;
     if (s.mapcount[pfn] !== 0) {
+      m.local[i] = 0;
       const unmapped = yield* tryToUnmap(kernel, pfn, flags);
       if (unmapped && migrateVmaCheckPage(kernel, pfn)) continue;
     } else if (migrateVmaCheckPage(kernel, pfn)) {
@@ -545,7 +572,7 @@ function migratePageStates(kernel: Kernel, newpfn: number, pfn: number): void {
 export function migrateVmaFinalize(m: MigrateVma): void {
   const { kernel, src, dst } = m;
   const { mem } = kernel;
-  for (let i = 0; i < m.npages; i++) {
+  for (let i = 0, addr = m.start; i < m.npages; i++, addr += PAGE_SIZE) {
     let newpfn = migratePfnToPage(dst[i] as number);
     const pfn = migratePfnToPage(src[i] as number);
     if (pfn < 0) {
@@ -562,7 +589,11 @@ export function migrateVmaFinalize(m: MigrateVma): void {
       }
       newpfn = pfn;
     }
-    removeMigrationPtes(kernel, pfn, newpfn);
+    if (m.local[i] === 1 && !m.mm.dead && m.mm.vmaAt(addr) === m.vma) {
+      removeMigrationPte(kernel, m.mm, m.vma, addr, pfn, newpfn, m.slots[i] as number);
+    } else {
+      removeMigrationPtes(kernel, pfn, newpfn);
+    }
     mem.unlockPage(pfn);
     m.cpages--;
     mem.putPage(pfn); // put_page (device) or putback_lru_page (the isolation reference)
@@ -592,6 +623,7 @@ export function removeMigrationPtes(kernel: Kernel, oldpfn: number, newpfn: numb
  * there: a device-private entry for a device-private page, else a present, old (not accessed) PTE
  * with the VMA's protection, writable if the migration entry was a write entry and the VMA is still
  * VM_WRITE (maybe_mkwrite). Takes a page reference and an rmap for the mapping; rss is unchanged.
+ * `knownSlot`: addr's PTE slot, if the caller has it (the PTE table cannot go away under mmap_sem).
  */
 export function removeMigrationPte(
   kernel: Kernel,
@@ -600,10 +632,11 @@ export function removeMigrationPte(
   addr: number,
   oldpfn: number,
   newpfn: number,
+  knownSlot = -1,
 ): boolean {
   const { pt, mem } = kernel;
   const s = mem.store;
-  const slot = pt.pteSlot(mm.pgd, addr);
+  const slot = knownSlot >= 0 ? knownSlot : pt.pteSlot(mm.pgd, addr);
   if (slot < 0) return false;
   const lo = pt.lo[slot] as number;
   const hi = pt.hi[slot] as number;

@@ -69,19 +69,43 @@ export interface DevFault {
   readonly flags: number;
 }
 
+/** Bytes of per-pfn arrays: index (8), flags, refcount, mapcount, mapping, memcg, pgmapSlot (4 each), zone (1). */
+const BYTES_PER_PFN = 33;
+/** Buffers of released stores, by size in pfns (PageStore.release). */
+const storeSpares = new Map<number, ArrayBuffer[]>();
+const STORE_SPARES_MAX = 4;
+
+function storeBuffer(size: number): ArrayBuffer {
+  const b = storeSpares.get(size)?.pop();
+  if (b === undefined) return new ArrayBuffer(size * BYTES_PER_PFN);
+  new Uint8Array(b).fill(0);
+  return b;
+}
+
+function spareStoreBuffer(b: ArrayBuffer): void {
+  const size = b.byteLength / BYTES_PER_PFN;
+  if (size === 0) return;
+  let list = storeSpares.get(size);
+  if (list === undefined) {
+    list = [];
+    storeSpares.set(size, list);
+  }
+  if (list.length < STORE_SPARES_MAX) list.push(b);
+}
+
 export class PageStore {
-  flags: Uint32Array;
-  refcount: Int32Array;
-  mapcount: Int32Array;
+  flags!: Uint32Array;
+  refcount!: Int32Array;
+  mapcount!: Int32Array;
   /** Id of the owning anon_vma or address_space (0 = none). */
-  mapping: Int32Array;
+  mapping!: Int32Array;
   /** page->index: offset in the file, or the linear page index for anonymous pages. */
-  index: Float64Array;
+  index!: Float64Array;
   /** Id of the memcg the page is charged to (0 = uncharged). */
-  memcg: Int32Array;
-  zone: Uint8Array;
+  memcg!: Int32Array;
+  zone!: Uint8Array;
   /** Slot in `pgmaps` for ZONE_DEVICE pages (0 = none). */
-  pgmapSlot: Int32Array;
+  pgmapSlot!: Int32Array;
   /** Page contents, stored lazily: undefined reads as zeros. */
   contents: (Uint8Array | undefined)[];
   readonly pgmaps: (DevPagemap | undefined)[] = [undefined];
@@ -89,37 +113,80 @@ export class PageStore {
   readonly drvdata = new Map<number, unknown>();
   /** Number of pfns the arrays cover. */
   size: number;
+  /** Memory hot-plug granularity in pages (PAGES_PER_SECTION unless the machine says otherwise). */
+  readonly sectionPages: number;
 
-  constructor(size: number) {
+  /** The one buffer every per-pfn array is a view of (see carve). */
+  private buffer: ArrayBuffer;
+
+  constructor(size: number, sectionPages = PAGES_PER_SECTION) {
     this.size = size;
-    this.flags = new Uint32Array(size);
-    this.refcount = new Int32Array(size);
-    this.mapcount = new Int32Array(size);
-    this.mapping = new Int32Array(size);
-    this.index = new Float64Array(size);
-    this.memcg = new Int32Array(size);
-    this.zone = new Uint8Array(size);
-    this.pgmapSlot = new Int32Array(size);
+    this.sectionPages = sectionPages;
+    this.buffer = storeBuffer(size);
+    this.carve(size);
     this.contents = new Array<Uint8Array | undefined>(size).fill(undefined);
+  }
+
+  /** Points every per-pfn array at its part of this.buffer (Float64 first, for alignment). */
+  private carve(size: number): void {
+    const b = this.buffer;
+    let off = 0;
+    this.index = new Float64Array(b, off, size);
+    off += 8 * size;
+    this.flags = new Uint32Array(b, off, size);
+    off += 4 * size;
+    this.refcount = new Int32Array(b, off, size);
+    off += 4 * size;
+    this.mapcount = new Int32Array(b, off, size);
+    off += 4 * size;
+    this.mapping = new Int32Array(b, off, size);
+    off += 4 * size;
+    this.memcg = new Int32Array(b, off, size);
+    off += 4 * size;
+    this.pgmapSlot = new Int32Array(b, off, size);
+    off += 4 * size;
+    this.zone = new Uint8Array(b, off, size);
   }
 
   /** Extends the arrays to cover `size` pfns (memory hot-plug of a device region). */
   grow(size: number): void {
     if (size <= this.size) return;
-    this.flags = growU32(this.flags, size);
-    this.refcount = growI32(this.refcount, size);
-    this.mapcount = growI32(this.mapcount, size);
-    this.mapping = growI32(this.mapping, size);
-    const index = new Float64Array(size);
-    index.set(this.index);
-    this.index = index;
-    this.memcg = growI32(this.memcg, size);
-    const zone = new Uint8Array(size);
-    zone.set(this.zone);
-    this.zone = zone;
-    this.pgmapSlot = growI32(this.pgmapSlot, size);
+    const old = {
+      index: this.index,
+      flags: this.flags,
+      refcount: this.refcount,
+      mapcount: this.mapcount,
+      mapping: this.mapping,
+      memcg: this.memcg,
+      pgmapSlot: this.pgmapSlot,
+      zone: this.zone,
+    };
+    const oldBuffer = this.buffer;
+    this.buffer = storeBuffer(size);
+    this.carve(size);
+    this.index.set(old.index);
+    this.flags.set(old.flags);
+    this.refcount.set(old.refcount);
+    this.mapcount.set(old.mapcount);
+    this.mapping.set(old.mapping);
+    this.memcg.set(old.memcg);
+    this.pgmapSlot.set(old.pgmapSlot);
+    this.zone.set(old.zone);
+    spareStoreBuffer(oldBuffer);
     for (let i = this.size; i < size; i++) this.contents.push(undefined);
     this.size = size;
+  }
+
+  /**
+   * Gives the arrays' buffer to the next store of the same size (zeroed then); the store is empty
+   * afterwards. The caller promises its machine is never used again (PhysMem.release).
+   */
+  release(): void {
+    spareStoreBuffer(this.buffer);
+    this.buffer = new ArrayBuffer(0);
+    this.size = 0;
+    this.carve(0);
+    this.contents = [];
   }
 
   isValidPfn(pfn: number): boolean {
@@ -160,8 +227,9 @@ export class PageStore {
    * as devm_memremap_pages does. Device pages start idle at refcount 1.
    */
   addDeviceRegion(npages: number, pgmap: DevPagemap): number {
-    const first = Math.ceil(this.size / PAGES_PER_SECTION) * PAGES_PER_SECTION;
-    const span = Math.ceil(npages / PAGES_PER_SECTION) * PAGES_PER_SECTION;
+    const section = this.sectionPages;
+    const first = Math.ceil(this.size / section) * section;
+    const span = Math.ceil(npages / section) * section;
     this.grow(first + span);
     const slot = this.pgmaps.length;
     this.pgmaps.push(pgmap);
@@ -175,16 +243,4 @@ export class PageStore {
     pgmap.pfnLast = first + npages;
     return first;
   }
-}
-
-function growU32(a: Uint32Array, size: number): Uint32Array {
-  const b = new Uint32Array(size);
-  b.set(a);
-  return b;
-}
-
-function growI32(a: Int32Array, size: number): Int32Array {
-  const b = new Int32Array(size);
-  b.set(a);
-  return b;
 }

@@ -31,7 +31,20 @@ export interface PhysMemOptions {
   ramPages: number;
   /** Keep page contents (false: a policy-only simulation, every page reads as zeros). */
   contents?: boolean;
+  /**
+   * Memory section size in pages, the granularity of RAM and of device-memory hot-plug (default
+   * PAGES_PER_SECTION, x86-64's 128 MiB). The explorer uses small sections so that the machine it
+   * builds for every schedule is small; nothing else depends on the value.
+   */
+  sectionPages?: number;
 }
+
+/** Freed page buffers kept for reuse (16 MiB): host-side allocation cost only. */
+const SPARE_BUFFERS_MAX = 4096;
+
+/** Page buffers of released machines (PhysMem.release), shared by every machine after them. */
+const pagePool: Uint8Array[] = [];
+const PAGE_POOL_MAX = 256;
 
 export class PhysMem {
   readonly store: PageStore;
@@ -52,8 +65,15 @@ export class PhysMem {
     }
     this.ramPages = ramPages;
     this.contentsEnabled = opts.contents ?? true;
-    const size = Math.ceil((ramPages + 1) / PAGES_PER_SECTION) * PAGES_PER_SECTION;
-    this.store = new PageStore(size);
+    const section = opts.sectionPages ?? PAGES_PER_SECTION;
+    if (!Number.isInteger(section) || section < 1 || section > PAGES_PER_SECTION) {
+      throw new ArgumentError(
+        'sectionPages',
+        `expected an integer in 1..${PAGES_PER_SECTION}, got ${section}`,
+      );
+    }
+    const size = Math.ceil((ramPages + 1) / section) * section;
+    this.store = new PageStore(size, section);
     this.store.flags[ZERO_PFN] = PG_reserved;
     this.store.refcount[ZERO_PFN] = 1;
     this.freeList = new Int32Array(ramPages);
@@ -103,7 +123,7 @@ export class PhysMem {
     s.flags[pfn] = PG_buddy;
     s.mapping[pfn] = 0;
     s.index[pfn] = 0;
-    s.contents[pfn] = undefined;
+    this.dropContents(pfn);
     this.freeList[this.nrFree++] = pfn;
     this.freeCount++;
   }
@@ -214,7 +234,7 @@ export class PhysMem {
     const s = this.store;
     let b = s.contents[pfn];
     if (b === undefined) {
-      b = new Uint8Array(PAGE_BYTES);
+      b = this.spare.pop()?.fill(0) ?? pagePool.pop()?.fill(0) ?? new Uint8Array(PAGE_BYTES);
       if (this.contentsEnabled && pfn !== ZERO_PFN) s.contents[pfn] = b;
     }
     return b;
@@ -240,12 +260,42 @@ export class PhysMem {
       return;
     }
     const dst = this.store.contents[dstPfn];
-    if (dst === undefined) this.store.contents[dstPfn] = src.slice();
-    else dst.set(src);
+    if (dst !== undefined) dst.set(src);
+    else {
+      const b = this.spare.pop();
+      if (b === undefined) this.store.contents[dstPfn] = src.slice();
+      else {
+        b.set(src);
+        this.store.contents[dstPfn] = b;
+      }
+    }
   }
 
   /** clear_highpage. */
   clearPage(pfn: number): void {
+    this.dropContents(pfn);
+  }
+
+  /** Host storage of pages that were freed or cleared, reused before allocating more. */
+  private readonly spare: Uint8Array[] = [];
+
+  /**
+   * Discards the machine's memory: page contents go to a pool the next machines allocate from, and
+   * the page store's arrays to the next store of the same size. The caller promises that nothing of
+   * this machine is used again (the explorer builds and discards one per schedule).
+   */
+  release(): void {
+    const pool = pagePool;
+    for (const b of this.store.contents) if (b !== undefined && pool.length < PAGE_POOL_MAX) pool.push(b);
+    for (const b of this.spare) if (pool.length < PAGE_POOL_MAX) pool.push(b);
+    this.spare.length = 0;
+    this.store.release();
+  }
+
+  private dropContents(pfn: number): void {
+    const b = this.store.contents[pfn];
+    if (b === undefined) return;
     this.store.contents[pfn] = undefined;
+    if (this.spare.length < SPARE_BUFFERS_MAX) this.spare.push(b);
   }
 }

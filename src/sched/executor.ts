@@ -38,7 +38,18 @@ export interface ExecutorOptions {
   log?: EventLog;
   /** Shared across executors of one Simulator so lock orders persist; default a new graph. */
   lockdep?: LockdepGraph;
+  /**
+   * Called after every step with the thread that took it and the label of that step (the point
+   * the thread had yielded before it: what the step touched; '<start>' for a thread's first step).
+   * For invariant checkers: if it throws, the run stops with status 'failed', `failure.thread` the
+   * thread that took the step and `failure.error` what was thrown; the thread itself is left as it
+   * was. Unset, it costs one comparison per step.
+   */
+  onStep?: StepHook;
 }
+
+/** See ExecutorOptions.onStep. */
+export type StepHook = (thread: Thread, point: string) => void;
 
 export interface SpawnOptions {
   /** A kthread that may stay blocked or sleeping forever without counting as a deadlock. */
@@ -85,6 +96,7 @@ export class Executor {
   readonly stepsMax: number;
   readonly log: EventLog | null;
   readonly lockdep: LockdepGraph;
+  readonly onStep: StepHook | null;
   private readonly all: Thread[] = [];
   /** Threads not done or failed, by id. */
   private readonly live: Thread[] = [];
@@ -109,6 +121,7 @@ export class Executor {
     this.stepsMax = stepsMax;
     this.log = opts.log ?? null;
     this.lockdep = opts.lockdep ?? new LockdepGraph();
+    this.onStep = opts.onStep ?? null;
   }
 
   /** Virtual time in ns. */
@@ -187,6 +200,7 @@ export class Executor {
     const runnable = this.runnable;
     const live = this.live;
     const strategy = this.strategy;
+    const onStep = this.onStep;
     for (;;) {
       // refill in place; the length is assigned only when it changes (assigning it is slow in V8)
       let n = 0;
@@ -215,7 +229,25 @@ export class Executor {
         if (last !== null && last !== t && last.state === 'runnable') this.preemptionCount++;
       }
       this.last = t;
-      if (!this.step(t)) return 'failed';
+      if (onStep === null) {
+        if (!this.step(t)) return 'failed';
+      } else {
+        const label = t.lastPoint;
+        if (!this.step(t) || !this.observe(onStep, t, label)) return 'failed';
+      }
+    }
+  }
+
+  /** Runs the step hook; false (and the run's failure set) if it threw. */
+  private observe(onStep: StepHook, t: Thread, label: string): boolean {
+    try {
+      onStep(t, label);
+      return true;
+    } catch (e) {
+      const message = e instanceof Error ? e.message : String(e);
+      this.failure = { thread: t.name, error: e, message };
+      if (this.log !== null) this.log.record(this.now, t.name, `check failed: ${message}`);
+      return false;
     }
   }
 

@@ -8,6 +8,7 @@ export {
   type RunStatus,
   type SpawnOptions,
   STEPS_MAX_DEFAULT,
+  type StepHook,
   StepLimitError,
 } from './executor.js';
 export { LockdepBug, LockdepGraph, type LockEdge } from './lockdep.js';

@@ -12,6 +12,8 @@ import { EventLog } from '../core/eventlog.js';
 import { Prng, parseSeed } from '../core/prng.js';
 import { Dmirror } from '../drivers/dmirror/dmirror.js';
 import { DmirrorDevice } from '../drivers/dmirror/mdevice.js';
+import { checkDmirrorVariant, type DmirrorVariant } from '../drivers/dmirror/variants.js';
+import { type HmmProtocol, hmmConfig } from '../hmm/hmm.js';
 import { Kernel } from '../mm/kernel.js';
 import type { MemCgroup } from '../mm/memcg.js';
 import type { MmStruct } from '../mm/mm.js';
@@ -41,6 +43,14 @@ export interface SimulatorOptions {
   stepsMax?: number;
   /** Simulated devices (default: two), each with its device memory size in pages. */
   devices?: DeviceOptions[];
+  /**
+   * How HMM tracks range validity (docs/explorer.md): 'seed' (default) is the v5.3 `range->valid`
+   * flag of the seed document; 'seq' is a per-mirror sequence count with v5.5
+   * mmu_interval_notifier semantics. The dmirror driver works unchanged with both.
+   */
+  protocol?: HmmProtocol;
+  /** Memory section size in pages (default 32,768 = 128 MiB); the explorer uses small ones. */
+  sectionPages?: number;
 }
 
 export interface DeviceOptions {
@@ -78,7 +88,22 @@ export class Simulator {
       checkInt(`devices[${i}].memoryPages`, memoryPages, 1, 2 ** 24);
       return { memoryPages };
     });
-    this.kernel = new Kernel({ ramPages, contents: opts.contents, log: this.log, stepsMax: opts.stepsMax });
+    this.kernel = new Kernel({
+      ramPages,
+      contents: opts.contents,
+      log: this.log,
+      stepsMax: opts.stepsMax,
+      sectionPages: opts.sectionPages,
+    });
+    const protocol = opts.protocol ?? 'seed';
+    if (protocol !== 'seed' && protocol !== 'seq')
+      throw new ArgumentError('protocol', `expected 'seed' or 'seq', got ${String(protocol)}`);
+    hmmConfig(this.kernel).protocol = protocol;
+  }
+
+  /** How HMM tracks range validity on this machine ('seed' or 'seq'). */
+  get protocol(): HmmProtocol {
+    return hmmConfig(this.kernel).protocol;
   }
 
   /** A new process with an empty address space, charged to `memcg` (default: the root cgroup). */
@@ -111,12 +136,14 @@ export class Simulator {
 
   /**
    * open("/dev/hmm_dmirrorN") by process p: a dmirror context bound to p's address space (it
-   * registers an hmm_mirror on it). Devices are created on first open.
+   * registers an hmm_mirror on it). Devices are created on first open. `variant` picks a broken
+   * driver from src/drivers/dmirror/variants.ts for this open (default 'correct').
    */
-  openDevice(n: number, p: Process): DeviceFile {
+  openDevice(n: number, p: Process, opts: { variant?: DmirrorVariant } = {}): DeviceFile {
     checkInt('n', n, 0, this.deviceOptions.length - 1);
+    const variant = checkDmirrorVariant(opts.variant ?? 'correct', 'variant');
     p.alive();
-    const dmirror = new Dmirror(this.device(n), p.mm);
+    const dmirror = new Dmirror(this.device(n), p.mm, variant);
     check(this.run('open', dmirror.open()), 'open');
     return new DeviceFile(this, p, dmirror);
   }

@@ -26,6 +26,7 @@ import { dmirrorMigrateRange } from './migrate.js';
 import { dmirrorFault } from './populate.js';
 import { dmirrorSnapshotRange } from './snapshot.js';
 import type { DmirrorReadResult, DmirrorSnapshotResult, DmirrorWriteResult } from './uapi.js';
+import { type DmirrorVariant, dmirrorBugs } from './variants.js';
 
 export class Dmirror {
   readonly mdevice: DmirrorDevice;
@@ -37,10 +38,16 @@ export class Dmirror {
   /** The mm was torn down (mirror release): every later access faults, and faults find no mm. */
   released = false;
   closed = false;
+  /** 'correct', or one of the broken drivers of variants.ts. */
+  readonly variant: DmirrorVariant;
+  /** The deviations switched on (empty for 'correct'), tested at the line each one changes. */
+  readonly bugs: ReadonlySet<DmirrorVariant>;
 
-  constructor(mdevice: DmirrorDevice, mm: MmStruct) {
+  constructor(mdevice: DmirrorDevice, mm: MmStruct, variant: DmirrorVariant = 'correct') {
     this.mdevice = mdevice;
     this.mm = mm;
+    this.variant = variant;
+    this.bugs = dmirrorBugs(variant);
     this.mutex = new Mutex('dmirror.mutex');
     this.mirror = new HmmMirror({
       release: () => this.release(),
@@ -72,7 +79,11 @@ export class Dmirror {
    * update may not block, only a trylock is allowed, and -EAGAIN says "would have slept".
    */
   syncCpuDevicePagetables(update: HmmUpdate): number | Task<number> {
-    if (!update.blockable) {
+    if (this.bugs.has('no-lock-in-sync')) {
+      this.erase(update.start, update.end);
+      return 0;
+    }
+    if (!update.blockable && !this.bugs.has('sleep-nonblockable')) {
       if (!this.mutex.trylock()) return -EAGAIN;
       this.erase(update.start, update.end);
       this.mutex.unlock();
@@ -88,8 +99,13 @@ export class Dmirror {
     return 0;
   }
 
+  /** Erases [start, end) of the device page table; like every writer of it, under the update lock. */
   private erase(start: number, end: number): void {
-    this.pt.eraseRange(Math.floor(start / PAGE_SIZE), Math.ceil(end / PAGE_SIZE));
+    this.mutex.assertHeld();
+    const first = Math.floor(start / PAGE_SIZE);
+    const last = Math.ceil(end / PAGE_SIZE);
+    if (this.bugs.has('no-write-erase')) eraseReadOnly(this.pt, first, last);
+    else this.pt.eraseRange(first, last);
   }
 
   /** hmm_mirror_ops.release: the mm is going away; no access through the device after this. */
@@ -203,6 +219,11 @@ export class Dmirror {
     if (ret < 0) return ret;
     return { prot, cpages: npages };
   }
+}
+
+/** The no-write-erase bug: erase the read-only entries in [first, last) and keep the writable ones. */
+function eraseReadOnly(pt: DevicePageTable, first: number, last: number): void {
+  for (const m of pt.mappings()) if (m.vpn >= first && m.vpn < last && !m.write) pt.erase(m.vpn);
 }
 
 /** The ioctl prologue: addr page aligned and addr + npages * PAGE_SIZE > addr (so npages > 0). */

@@ -5,3 +5,4 @@ export * from './pfn.js';
 export * from './populate.js';
 export * from './snapshot.js';
 export * from './uapi.js';
+export * from './variants.js';

@@ -13,7 +13,7 @@
  */
 
 import { PAGE_SIZE } from '../../core/addr.js';
-import { EINVAL } from '../../core/errno.js';
+import { ArgumentError, EINVAL } from '../../core/errno.js';
 import { hmmVmaAllocLockedPage } from '../../hmm/devmem.js';
 import { VM_FAULT_SIGBUS } from '../../mm/fault.js';
 import type { MigrateVmaOps } from '../../mm/migrate.js';
@@ -40,12 +40,52 @@ import type { DmirrorDevice } from './mdevice.js';
 /** Pages per migrate_vma call (test_hmm's 64-entry src/dst arrays). */
 export const DMIRROR_MIGRATE_BATCH = 64;
 
-/** The HMM_DMIRROR_MIGRATE body before the read-back: -EINVAL for a missing or unreadable VMA. */
-export function* dmirrorMigrateRange(dmirror: Dmirror, start: number, end: number): Task<number> {
+/**
+ * The HMM_DMIRROR_MIGRATE body before the read-back: -EINVAL for a missing or unreadable VMA.
+ * `batch` is the number of pages per migrate_vma call (default DMIRROR_MIGRATE_BATCH, test_hmm's).
+ */
+export function* dmirrorMigrateRange(
+  dmirror: Dmirror,
+  start: number,
+  end: number,
+  batch: number = DMIRROR_MIGRATE_BATCH,
+): Task<number> {
+  return yield* migrateRangeBatched(dmirror, start, end, batch, toDeviceOps, dmirror);
+}
+
+/**
+ * Migrates the pages of [start, end) that sit in this device's memory back to system memory, `batch`
+ * pages per migrate_vma call: the range form of the CPU fault path (lib/test_hmm.c's
+ * HMM_DMIRROR_MIGRATE_TO_SYS of v6.x, on the seed API). Pages in system memory or on another device
+ * are left where they are. -EINVAL for a missing or unreadable VMA, as HMM_DMIRROR_MIGRATE.
+ */
+export function* dmirrorMigrateRangeToRam(
+  dmirror: Dmirror,
+  start: number,
+  end: number,
+  batch: number = DMIRROR_MIGRATE_BATCH,
+): Task<number> {
+  return yield* migrateRangeBatched(dmirror, start, end, batch, toRamRangeOps, dmirror.mdevice);
+}
+
+/** migrate_vma over [start, end), VMA by VMA, at most `batch` pages per call, under mmap_sem. */
+function* migrateRangeBatched(
+  dmirror: Dmirror,
+  start: number,
+  end: number,
+  batch: number,
+  ops: MigrateVmaOps,
+  priv: unknown,
+): Task<number> {
+  if (!Number.isInteger(batch) || batch < 1)
+    throw new ArgumentError('batch', `expected an integer >= 1, got ${batch}`);
   const mm = dmirror.mm;
   if (!mm.mmgetNotZero()) return -EINVAL;
   yield* mm.mmapSem.downRead();
   let ret = 0;
+  // The src/dst arrays, reused for every batch as the driver's would be.
+  const src = new Float64Array(Math.min(batch, Math.max(0, (end - start) / PAGE_SIZE)));
+  const dst = new Float64Array(src.length);
   try {
     for (let addr = start; addr < end; ) {
       const vma = mm.findVma(addr);
@@ -53,17 +93,9 @@ export function* dmirrorMigrateRange(dmirror: Dmirror, start: number, end: numbe
         ret = -EINVAL;
         break;
       }
-      const next = Math.min(end, vma.end, addr + DMIRROR_MIGRATE_BATCH * PAGE_SIZE);
+      const next = Math.min(end, vma.end, addr + batch * PAGE_SIZE);
       const n = (next - addr) / PAGE_SIZE;
-      ret = yield* migrateVma(
-        toDeviceOps,
-        vma,
-        addr,
-        next,
-        new Float64Array(n),
-        new Float64Array(n),
-        dmirror,
-      );
+      ret = yield* migrateVma(ops, vma, addr, next, src.subarray(0, n), dst.subarray(0, n), priv);
       if (ret !== 0) break;
       addr = next;
     }
@@ -118,7 +150,8 @@ function* finalizeAndMapOnDevice(
   yield* dmirror.mutex.lock();
   for (let i = 0; i < (end - start) / PAGE_SIZE; i++) {
     const dpage = migratePfnToPage(dst[i] as number);
-    if (dpage < 0 || !(migratePfnFlags(src[i] as number) & MIGRATE_PFN_MIGRATE)) continue;
+    const migrated = (migratePfnFlags(src[i] as number) & MIGRATE_PFN_MIGRATE) !== 0;
+    if (dpage < 0 || !(migrated || dmirror.bugs.has('free-mapped-page'))) continue;
     const write = (migratePfnFlags(dst[i] as number) & MIGRATE_PFN_WRITE) !== 0;
     dmirror.pt.store((start + i * PAGE_SIZE) / PAGE_SIZE, dpage, write);
   }
@@ -144,7 +177,14 @@ export function* dmirrorDevmemFault(
 
 const toRamOps: MigrateVmaOps = {
   allocAndCopy: (vma, src, dst, start, end, priv) =>
-    allocAndCopyToRam(vma, src, dst, start, end, priv as DmirrorDevice),
+    allocAndCopyToRam(vma, src, dst, start, end, priv as DmirrorDevice, false),
+  finalizeAndMap: () => undefined,
+};
+
+/** The range form: only this device's pages move (the v5.3 core collects every page of the range). */
+const toRamRangeOps: MigrateVmaOps = {
+  allocAndCopy: (vma, src, dst, start, end, priv) =>
+    allocAndCopyToRam(vma, src, dst, start, end, priv as DmirrorDevice, true),
   finalizeAndMap: () => undefined,
 };
 
@@ -159,6 +199,7 @@ function allocAndCopyToRam(
   start: number,
   end: number,
   mdevice: DmirrorDevice,
+  ownOnly: boolean,
 ): void {
   const mm = vmaMm(vma);
   const dstPages: number[] = [];
@@ -167,6 +208,8 @@ function allocAndCopyToRam(
     const f = migratePfnFlags(src[i] as number);
     if (!(f & MIGRATE_PFN_MIGRATE)) continue;
     const spage = migratePfnToPage(src[i] as number);
+    // Declining is allowed for pages not in device memory; this device's pages must not be declined.
+    if (ownOnly && (!(f & MIGRATE_PFN_DEVICE) || !mdevice.owns(spage))) continue;
     const rpage = hmmVmaAllocLockedPage(mm, vma, start + i * PAGE_SIZE);
     if (rpage < 0) {
       dst[i] = MIGRATE_PFN_ERROR;

@@ -35,6 +35,7 @@ import {
   DPT_VALID,
   DPT_WRITE,
 } from './pfn.js';
+import type { DmirrorVariant } from './variants.js';
 
 /** Pages per hmm_range (test_hmm's 64-entry pfns array). */
 export const DMIRROR_FAULT_BATCH = 64;
@@ -64,6 +65,7 @@ export function* driverPopulateRange(
   write: boolean,
 ): Task<number> {
   const mm = dmirror.mm;
+  const bugs = dmirror.bugs;
   const want = DPT_VALID | (write ? DPT_WRITE : 0);
   const range = new HmmRange({
     pfns: new Float64Array((end - start) / PAGE_SIZE),
@@ -83,6 +85,7 @@ export function* driverPopulateRange(
     }
     yield* mm.mmapSem.downRead();
     ret = yield* hmmRangeFault(range, true);
+    if (ret === -EBUSY && bugs.has('ignore-ebusy')) ret = 0;
     if (ret < 0) {
       mm.mmapSem.upRead();
       if (ret === -EBUSY) {
@@ -96,18 +99,28 @@ export function* driverPopulateRange(
       mm.mmapSem.upRead();
       continue;
     }
+    if (bugs.has('map-after-unregister')) yield* hmmRangeUnregister(range);
+    if (bugs.has('unlocked-valid-check') && !hmmRangeValid(range)) {
+      mm.mmapSem.upRead();
+      continue;
+    }
     yield* dmirror.mutex.lock();
-    if (!hmmRangeValid(range)) {
+    if (checksValidUnderLock(bugs) && !hmmRangeValid(range)) {
       dmirror.mutex.unlock();
       mm.mmapSem.upRead();
       continue;
     }
     ret = dmirrorUpdatePt(dmirror, range, write);
-    yield* hmmRangeUnregister(range);
+    if (!bugs.has('map-after-unregister')) yield* hmmRangeUnregister(range);
     dmirror.mutex.unlock();
     mm.mmapSem.upRead();
     return ret;
   }
+}
+
+/** The correct driver checks hmm_range_valid() under the update lock; two broken ones do not. */
+function checksValidUnderLock(bugs: ReadonlySet<DmirrorVariant>): boolean {
+  return !bugs.has('no-valid-check') && !bugs.has('unlocked-valid-check');
 }
 
 /**

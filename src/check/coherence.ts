@@ -1,0 +1,144 @@
+/**
+ * The mirror-coherence checker: the invariant hmm.h states for every mirror, "at any moment each
+ * virtual page maps the same memory in the CPU and the device page tables, or one side has no
+ * entry", made exact for a device that gets its entries only through HMM:
+ *
+ * - a device entry maps the frame the CPU's PTE maps at that address (a present PTE's pfn, or for a
+ *   device-private entry the device page itself, and then only on the device that owns it);
+ * - or the CPU side has no usable entry (none, PROT_NONE, a migration entry) while an invalidation
+ *   covering the address is in flight: the driver has been told, the CPU changed its side, and the
+ *   invalidation has not yet ended. Once it has ended the device must have no entry there either;
+ * - never a frame that is free (PG_buddy RAM, or a device page back on its free list), in flight or
+ *   not, and nothing at all once the address space has been torn down;
+ * - never a writable device entry where the CPU's entry is read-only, once no invalidation covering
+ *   the address is in flight (a protection downgrade must erase or downgrade the device entry).
+ *
+ * "In flight" is hmm.inflight of the mm (invalidate_range_start done, _end not yet), recorded by
+ * src/hmm/hmm.ts for the checkers. The checker reads the page tables and the page store and writes
+ * nothing; it is cheap enough to run after every scheduler step (a few entries per device).
+ *
+ * @see include/linux/hmm.h (v5.3, the comment above struct hmm_mirror_ops), Documentation/vm/hmm.rst
+ */
+
+import { hex, PAGE_SIZE } from '../core/addr.js';
+import type { DevicePageTable } from '../device/device_pagetable.js';
+import { mmHmm } from '../hmm/hmm.js';
+import type { Kernel } from '../mm/kernel.js';
+import type { MmStruct } from '../mm/mm.js';
+import { PG_buddy, ZONE_DEVICE } from '../mm/page.js';
+import {
+  describePte,
+  isDevicePrivateType,
+  isMigrationType,
+  isWriteSwpType,
+  ptePfn,
+  ptePresent,
+  pteProtnone,
+  pteWrite,
+  swpType,
+} from '../mm/pte.js';
+
+/** One device's view of one address space, as the checker needs it. */
+export interface MirrorView {
+  /** For messages, e.g. 'dev0'. */
+  readonly name: string;
+  /** The address space the device mirrors. */
+  readonly mm: MmStruct;
+  readonly pt: DevicePageTable;
+  /** True if `pfn` is a page of this device's own memory (it may map its device-private pages). */
+  owns(pfn: number): boolean;
+}
+
+/** Every coherence violation, one readable line each (at most `max`). */
+export function coherenceViolations(
+  kernel: Kernel,
+  mirrors: readonly MirrorView[],
+  max = Number.POSITIVE_INFINITY,
+): string[] {
+  const out: string[] = [];
+  for (const m of mirrors) {
+    if (out.length >= max) break;
+    if (m.pt.size === 0) continue;
+    m.pt.forEach((vpn, pfn, write) => {
+      if (out.length >= max) return;
+      const v = checkEntry(kernel, m, vpn, pfn, write);
+      if (v !== null) out.push(v);
+    });
+  }
+  return out;
+}
+
+/** The first coherence violation, or null. */
+export function checkCoherence(kernel: Kernel, mirrors: readonly MirrorView[]): string | null {
+  for (const m of mirrors) {
+    if (m.pt.size === 0) continue;
+    let found: string | null = null;
+    m.pt.forEach((vpn, pfn, write) => {
+      if (found === null) found = checkEntry(kernel, m, vpn, pfn, write);
+    });
+    if (found !== null) return found;
+  }
+  return null;
+}
+
+/** True if an invalidation of mm covering addr is in flight (hmm.inflight). */
+export function invalidationInFlight(mm: MmStruct, addr: number): boolean {
+  const hmm = mmHmm(mm);
+  if (hmm === null) return false;
+  for (const r of hmm.inflight) if (addr >= r.start && addr < r.end) return true;
+  return false;
+}
+
+function checkEntry(kernel: Kernel, m: MirrorView, vpn: number, pfn: number, write: boolean): string | null {
+  const addr = vpn * PAGE_SIZE;
+  const s = kernel.mem.store;
+  const what = `${m.name} maps ${hex(addr)} (mm ${m.mm.id}) to pfn ${pfn}${write ? ' writable' : ''}`;
+  if (!s.isValidPfn(pfn)) return `${what}, a frame that does not exist`;
+  if (s.zone[pfn] === ZONE_DEVICE) {
+    if ((s.refcount[pfn] as number) <= 1) return `${what}, a device page that is free (idle on its device)`;
+  } else if (((s.flags[pfn] as number) & PG_buddy) !== 0) {
+    return `${what}, a page that is free (PG_buddy)`;
+  }
+  const mm = m.mm;
+  if (mm.dead) return `${what} after its address space was torn down (exit_mmap)`;
+  const covered = invalidationInFlight(mm, addr);
+  const pt = kernel.pt;
+  const slot = pt.pteSlot(mm.pgd, addr);
+  const lo = slot < 0 ? 0 : (pt.lo[slot] as number);
+  const hi = slot < 0 ? 0 : (pt.hi[slot] as number);
+  let cpu: string;
+  if (lo === 0 && hi === 0) {
+    cpu = 'the CPU has no entry there';
+  } else if (ptePresent(lo)) {
+    const cpuPfn = ptePfn(lo, hi);
+    if (pteProtnone(lo)) {
+      cpu = `the CPU's entry is PROT_NONE (${describePte(lo, hi)})`;
+    } else if (cpuPfn === pfn) {
+      if (write && !pteWrite(lo) && !covered) {
+        return `${what}, but the CPU's entry is read-only (${describePte(lo, hi)}) and no invalidation covering it is in flight`;
+      }
+      return null;
+    } else {
+      // A different frame: the driver missed (or raced with) the invalidation that changed it.
+      return `${what}, but the CPU maps pfn ${cpuPfn} there (${describePte(lo, hi)})${covered ? ', an invalidation covering it is in flight' : ''}`;
+    }
+  } else {
+    const type = swpType(lo);
+    const cpuPfn = ptePfn(lo, hi);
+    if (isDevicePrivateType(type)) {
+      if (cpuPfn === pfn) {
+        if (!m.owns(pfn)) return `${what}, a device-private page of another device`;
+        if (write && !isWriteSwpType(type) && !covered) {
+          return `${what}, but the CPU's device-private entry is read-only (${describePte(lo, hi)}) and no invalidation covering it is in flight`;
+        }
+        return null;
+      }
+      return `${what}, but the CPU has a device-private entry for pfn ${cpuPfn} there${covered ? ', an invalidation covering it is in flight' : ''}`;
+    }
+    cpu = isMigrationType(type)
+      ? `the CPU has a migration entry there (pfn ${cpuPfn} is being migrated)`
+      : `the CPU has a swap entry there (${describePte(lo, hi)})`;
+  }
+  if (covered) return null;
+  return `${what}, but ${cpu} and no invalidation covering it is in flight`;
+}

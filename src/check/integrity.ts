@@ -1,0 +1,220 @@
+/**
+ * The data-integrity checker: a shadow model of what every address space should contain.
+ *
+ * Every byte a CPU or a device reads must equal the last byte written at that address in that
+ * address space, across faults, copy-on-write, migration both ways and fork. The scenario layer
+ * (src/explore) wraps every access and every call that changes contents in begin/end pairs:
+ *
+ *   write (CPU store, device write)        the new bytes, applied when the write completes
+ *   discard (MADV_DONTNEED, private anon)  zeros, applied when it completes
+ *   unmap (munmap)                         the pages are gone when it completes
+ *   fork                                   the child gets a copy of the parent's private pages and
+ *                                          shares the parent's shared ones (the same shadow page)
+ *   read (CPU load, device read)           compared when it completes
+ *
+ * Concurrency: a read is compared page by page, and only for pages that no write, discard or unmap
+ * touched while the read was in progress (their value is then one of several, all correct). A write
+ * that failed part-way leaves its pages unknown until the next complete write. A fork that overlaps
+ * a write gives the child unknown pages for what that write touched.
+ *
+ * It observes the scenario's own calls and never the simulator's state, so it is a check of
+ * results: the device page table, the CPU page table and the copies the migrations made must
+ * together give each reader what the program last wrote.
+ */
+
+import { hex, PAGE_SIZE } from '../core/addr.js';
+import type { MmStruct } from '../mm/mm.js';
+import { VM_SHARED } from '../mm/vma.js';
+
+export interface ShadowPage {
+  /** The page's contents; null = zeros. */
+  bytes: Uint8Array | null;
+  /** Bumped by every change and by the start of every write. */
+  version: number;
+  /** Writes, discards and unmaps in progress. */
+  busy: number;
+  /** A failed or forked-over write left the value uncertain. */
+  unknown: boolean;
+  unmapped: boolean;
+}
+
+export interface ShadowToken {
+  readonly mm: MmStruct;
+  readonly addr: number;
+  readonly length: number;
+  readonly pages: ShadowPage[];
+  readonly versions: number[];
+  readonly busy: boolean[];
+  readonly who: string;
+}
+
+export class ShadowMemory {
+  /** Every violation found, in order. */
+  readonly violations: string[] = [];
+  private readonly spaces = new Map<MmStruct, Map<number, ShadowPage>>();
+  private pending: string | null = null;
+
+  /** The first violation not yet taken, or null (the explorer's step hook). */
+  takePending(): string | null {
+    const p = this.pending;
+    this.pending = null;
+    return p;
+  }
+
+  private space(mm: MmStruct): Map<number, ShadowPage> {
+    let s = this.spaces.get(mm);
+    if (s === undefined) {
+      s = new Map();
+      this.spaces.set(mm, s);
+    }
+    return s;
+  }
+
+  private page(mm: MmStruct, vpn: number): ShadowPage {
+    const s = this.space(mm);
+    let p = s.get(vpn);
+    if (p === undefined) {
+      p = { bytes: null, version: 0, busy: 0, unknown: false, unmapped: false };
+      s.set(vpn, p);
+    }
+    return p;
+  }
+
+  private begin(mm: MmStruct, addr: number, length: number, who: string, mutate: boolean): ShadowToken {
+    const pages: ShadowPage[] = [];
+    const versions: number[] = [];
+    const busy: boolean[] = [];
+    const first = Math.floor(addr / PAGE_SIZE);
+    const last = Math.floor((addr + Math.max(length, 1) - 1) / PAGE_SIZE);
+    for (let vpn = first; vpn <= last; vpn++) {
+      const p = this.page(mm, vpn);
+      if (mutate) {
+        p.busy++;
+        p.version++;
+      }
+      pages.push(p);
+      versions.push(p.version);
+      busy.push(p.busy > (mutate ? 1 : 0));
+    }
+    return { mm, addr, length, pages, versions, busy, who };
+  }
+
+  /** A write of `bytes` at addr begins. */
+  beginWrite(mm: MmStruct, addr: number, bytes: Uint8Array, who: string): ShadowToken {
+    return this.begin(mm, addr, bytes.length, who, true);
+  }
+
+  /** The write ends: `ok` if every byte was written (false: the pages become unknown). */
+  endWrite(tok: ShadowToken, bytes: Uint8Array, ok: boolean): void {
+    for (let i = 0; i < tok.pages.length; i++) {
+      const p = tok.pages[i] as ShadowPage;
+      p.busy--;
+      p.version++;
+      if (!ok) {
+        p.unknown = true;
+        continue;
+      }
+      const pageStart = (Math.floor(tok.addr / PAGE_SIZE) + i) * PAGE_SIZE;
+      const from = Math.max(tok.addr, pageStart);
+      const to = Math.min(tok.addr + bytes.length, pageStart + PAGE_SIZE);
+      p.bytes ??= new Uint8Array(PAGE_SIZE);
+      p.bytes.set(bytes.subarray(from - tok.addr, to - tok.addr), from - pageStart);
+      if (from === pageStart && to === pageStart + PAGE_SIZE) p.unknown = false;
+      p.unmapped = false;
+    }
+  }
+
+  /** MADV_DONTNEED (private anonymous) or munmap of [addr, addr + length) begins. */
+  beginDrop(mm: MmStruct, addr: number, length: number, who: string): ShadowToken {
+    return this.begin(mm, addr, length, who, true);
+  }
+
+  /** The drop ends: contents are zeros (`unmap` false) or the pages are gone (`unmap` true). */
+  endDrop(tok: ShadowToken, ok: boolean, unmap: boolean): void {
+    for (const p of tok.pages) {
+      p.busy--;
+      p.version++;
+      if (!ok) {
+        p.unknown = true;
+        continue;
+      }
+      p.bytes = null;
+      p.unknown = false;
+      p.unmapped = unmap;
+    }
+  }
+
+  beginRead(mm: MmStruct, addr: number, length: number, who: string): ShadowToken {
+    return this.begin(mm, addr, length, who, false);
+  }
+
+  /** The read returned `data` (the bytes read from tok.addr on); compares the undisturbed pages. */
+  endRead(tok: ShadowToken, data: Uint8Array): void {
+    for (let i = 0; i < tok.pages.length; i++) {
+      const p = tok.pages[i] as ShadowPage;
+      if (tok.busy[i] || p.busy > 0 || p.version !== tok.versions[i] || p.unknown) continue;
+      const pageStart = (Math.floor(tok.addr / PAGE_SIZE) + i) * PAGE_SIZE;
+      const from = Math.max(tok.addr, pageStart);
+      const to = Math.min(tok.addr + Math.min(tok.length, data.length), pageStart + PAGE_SIZE);
+      if (to <= from) continue;
+      if (p.unmapped) {
+        this.report(`${tok.who} read ${hex(from)} (mm ${tok.mm.id}) after it was unmapped, and got data`);
+        return;
+      }
+      for (let a = from; a < to; a++) {
+        const got = data[a - tok.addr] as number;
+        const want = p.bytes === null ? 0 : (p.bytes[a - pageStart] as number);
+        if (got !== want) {
+          this.report(
+            `${tok.who} read 0x${got.toString(16).padStart(2, '0')} at ${hex(a)} (mm ${tok.mm.id}), ` +
+              `but the last write there stored 0x${want.toString(16).padStart(2, '0')}`,
+          );
+          return;
+        }
+      }
+    }
+  }
+
+  /** Before fork: the version of every page of the parent (see fork). */
+  markFork(parent: MmStruct): Map<ShadowPage, number> {
+    const mark = new Map<ShadowPage, number>();
+    for (const p of this.space(parent).values()) mark.set(p, p.busy > 0 ? -1 : p.version);
+    return mark;
+  }
+
+  /**
+   * After fork: the child's shadow. Private pages are copies, unknown if a write touched them
+   * while the fork was in progress (the child may have either value); pages of VM_SHARED mappings
+   * are the parent's own shadow pages.
+   */
+  fork(parent: MmStruct, child: MmStruct, mark: ReadonlyMap<ShadowPage, number>): void {
+    const src = this.space(parent);
+    const dst = this.space(child);
+    for (const [vpn, p] of src) {
+      const vma = parent.findVma(vpn * PAGE_SIZE);
+      const inside = vma !== null && vma.start <= vpn * PAGE_SIZE;
+      if (inside && (vma.flags & VM_SHARED) !== 0) {
+        dst.set(vpn, p);
+        continue;
+      }
+      const raced = p.busy > 0 || mark.get(p) !== p.version;
+      dst.set(vpn, {
+        bytes: p.bytes === null ? null : p.bytes.slice(),
+        version: 0,
+        busy: 0,
+        unknown: p.unknown || raced,
+        unmapped: p.unmapped || !inside,
+      });
+    }
+  }
+
+  /** The address space is gone. */
+  exit(mm: MmStruct): void {
+    this.spaces.delete(mm);
+  }
+
+  private report(message: string): void {
+    this.violations.push(message);
+    this.pending ??= message;
+  }
+}

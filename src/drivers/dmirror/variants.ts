@@ -1,0 +1,106 @@
+/**
+ * Broken dmirror drivers: the catalogue the race explorer is measured against. Each variant is the
+ * reference driver with ONE deviation from the protocol of hmm.rst ("Address space mirroring
+ * implementation and API") or of migrate_vma, switched on at the exact line where a driver author
+ * would get it wrong: `dmirror.bugs.has('<variant>')` in dmirror.ts, populate.ts or migrate.ts.
+ * 'correct' has no bugs and is the reference driver itself.
+ *
+ *   new Dmirror(mdevice, mm, 'no-valid-check')     sim.openDevice(0, p, { variant: 'no-valid-check' })
+ *
+ * Each entry says what is wrong (the deviation) and what breaks (what a checker observes, and what
+ * it takes to see it). docs/explorer-variants.md lists the scenarios that reveal each one.
+ *
+ * Model note: code between two scheduling points runs atomically, and dmirror's "check
+ * hmm_range_valid, then program" and its invalidation callback's erase are each one atomic step.
+ * A missing lock therefore cannot corrupt state by itself here (on a real SMP machine it can): the
+ * driver's lockdep_assert_held on the update lock, in every device page-table writer, reports it.
+ */
+
+import { ArgumentError } from '../../core/errno.js';
+
+export interface DmirrorVariantInfo {
+  /** One line: the deviation from the correct driver. */
+  readonly wrong: string;
+  /** One line: what breaks, as a checker sees it. */
+  readonly breaks: string;
+}
+
+export const DMIRROR_VARIANTS = {
+  correct: {
+    wrong: 'nothing: the reference driver (hmm.rst driver_populate_range and its locking rule).',
+    breaks: "nothing; under protocol 'seed' only the seed design's own race (reference §6 #3).",
+  },
+  'no-valid-check': {
+    wrong: 'driver_populate_range programs the device page table without checking hmmRangeValid().',
+    breaks:
+      'pfns walked before an invalidation that already ran this mirror’s sync are programmed: the ' +
+      'device maps a page the CPU then unmaps and frees (and reads whoever gets it next).',
+  },
+  'unlocked-valid-check': {
+    wrong: 'checks hmmRangeValid() before taking the update lock, then takes the lock to program.',
+    breaks:
+      'an invalidation that starts after the check erases this mirror before the program: the device ' +
+      'maps a page the CPU then unmaps and frees.',
+  },
+  'no-lock-in-sync': {
+    wrong: 'syncCpuDevicePagetables erases device entries without taking the update lock.',
+    breaks:
+      'the erase is not serialised with a fault’s check-and-program; lockdep_assert_held in the erase ' +
+      'reports it (LockdepBug) at the first invalidation.',
+  },
+  'sleep-nonblockable': {
+    wrong: 'syncCpuDevicePagetables takes the update lock with a sleeping mutex_lock even when !blockable.',
+    breaks:
+      'the OOM reaper’s non-blockable invalidation sleeps: "BUG: sleeping function called from invalid ' +
+      'context" (it must trylock and return -EAGAIN).',
+  },
+  'map-after-unregister': {
+    wrong: 'hmmRangeUnregister as soon as the walk succeeds, then lock, check and program from the range.',
+    breaks:
+      'unregister clears range->valid and poisons range->hmm: the locked check always fails and the ' +
+      'retry hands the poisoned range to hmm_range_fault (KernelBug: general protection fault).',
+  },
+  'ignore-ebusy': {
+    wrong: 'treats -EBUSY from hmmRangeFault as success and goes on to lock, check and program.',
+    breaks:
+      'the pfns are the previous walk’s; if the invalidation ends before the locked check, valid is ' +
+      'true again and the stale pfns are programmed: the device maps a page the CPU freed.',
+  },
+  'no-write-erase': {
+    wrong: 'syncCpuDevicePagetables erases only read-only entries and keeps writable ones.',
+    breaks:
+      'after mprotect(PROT_READ) or fork’s COW write-protect the device keeps a writable entry where ' +
+      'the CPU is read-only: a device write after fork lands in the page the child shares.',
+  },
+  'free-mapped-page': {
+    wrong:
+      'finalize_and_map maps every device page it allocated, without checking that the page migrated ' +
+      '(MIGRATE_PFN_MIGRATE still set in src).',
+    breaks:
+      'migrate_vma_finalize frees a destination that did not migrate (back on the device free list) ' +
+      'while the device page table maps it: the device reads a free page, not the CPU’s data.',
+  },
+} as const satisfies Record<string, DmirrorVariantInfo>;
+
+export type DmirrorVariant = keyof typeof DMIRROR_VARIANTS;
+
+/** Every variant, 'correct' first. */
+export const DMIRROR_VARIANT_NAMES = Object.keys(DMIRROR_VARIANTS) as readonly DmirrorVariant[];
+
+export function isDmirrorVariant(name: unknown): name is DmirrorVariant {
+  return typeof name === 'string' && Object.hasOwn(DMIRROR_VARIANTS, name);
+}
+
+/** The variant named `name`; ArgumentError (listing the names) for anything else. */
+export function checkDmirrorVariant(name: unknown, argument = 'variant'): DmirrorVariant {
+  if (isDmirrorVariant(name)) return name;
+  throw new ArgumentError(
+    argument,
+    `unknown dmirror variant ${JSON.stringify(name)}; expected one of ${DMIRROR_VARIANT_NAMES.join(', ')}`,
+  );
+}
+
+/** The deviations a variant switches on (none for 'correct'). */
+export function dmirrorBugs(variant: DmirrorVariant): ReadonlySet<DmirrorVariant> {
+  return new Set(variant === 'correct' ? [] : [variant]);
+}

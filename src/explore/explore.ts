@@ -1,0 +1,577 @@
+/**
+ * The race explorer: run a scenario under many schedules on a fresh machine each time, check the
+ * invariants after every step, stop at the first violation, shrink it to the fewest preemptions
+ * and hand back a replay string and a readable interleaving.
+ *
+ *   explore(scenario, { driver, protocol, strategy, schedules, preemptions, seed })
+ *   replay('hmmx1:<scenario>:<driver>:<protocol>:hmm1:...')
+ *
+ * Each schedule: a new Simulator (small memory sections, so building one costs tens of µs), the
+ * scenario's setup, then its threads on an Executor whose step hook runs the checkers:
+ *   rules       pending reports of the RulesChecker (hmm observer + device page-table hook)
+ *   integrity   pending reports of the shadow memory (reads compared as they complete)
+ *   coherence   every device entry against the CPU page table (src/check/coherence.ts)
+ * Errors thrown inside threads are classified by violationOfError (a lockdep report or a sleep in
+ * atomic context is 'rules', other BUGs/WARNs, deadlocks and livelocks 'kernel'). When every thread
+ * is done: the scenario's own check, accounting, then a teardown (close every device, exit every
+ * process) and accounting again, with the device free lists full: nothing may leak.
+ *
+ * Strategies: 'dfs' (every schedule with at most `preemptions` preemptions, stateless: each
+ * execution rebuilds the machine), 'pct' (depth preemptions + 1), 'random'. A violation found at
+ * the end of a schedule is reported as a failed run too, so src/sched/shrink.ts can shrink it.
+ */
+
+import { checkAccounting } from '../check/accounting.js';
+import { checkCoherence } from '../check/coherence.js';
+import { type CheckerName, type Violation, ViolationError, violationOfError } from '../check/violation.js';
+import { hex, PAGE_SIZE } from '../core/addr.js';
+import { ArgumentError } from '../core/errno.js';
+import { type HmmProtocol, hmmConfig } from '../hmm/hmm.js';
+import { AddressSpace } from '../mm/file.js';
+import {
+  DfsStrategy,
+  decodeReplay,
+  Executor,
+  PctStrategy,
+  RandomStrategy,
+  REPLAY_PREFIX,
+  ReplayStrategy,
+  type RunResult,
+  type StepHook,
+  type Strategy,
+  shrink,
+  type Thread,
+} from '../sched/index.js';
+import { Simulator } from '../sim/simulator.js';
+import { driverByName } from './drivers.js';
+import { type DriverFactory, type Scenario, ScenarioContext } from './scenario.js';
+import { SCENARIOS, scenarioByName } from './scenarios.js';
+
+export type StrategyName = 'random' | 'pct' | 'dfs';
+
+export interface ExploreOptions {
+  /** A registered driver name ('correct' = dmirror, or a variant), or a DriverFactory. Default 'correct'. */
+  driver?: string | DriverFactory;
+  /** Range-validity protocol of every machine. Default 'seed'. */
+  protocol?: HmmProtocol;
+  /** Default 'dfs'. */
+  strategy?: StrategyName;
+  /** Budget of schedules. Default: every schedule for 'dfs', 1000 for 'random' and 'pct'. */
+  schedules?: number;
+  /** 'dfs': the preemption bound; 'pct': depth - 1 (the number of priority change points). Default 2. */
+  preemptions?: number;
+  /** Seed of 'random' and 'pct'. Default 1. */
+  seed?: number;
+  /** Wall clock in ms, read only to report schedulesPerSecond (default: process.hrtime). */
+  clock?: () => number;
+}
+
+export interface ExploreViolation {
+  checker: CheckerName;
+  message: string;
+  /** Preemptions in the shrunk schedule. */
+  preemptions: number;
+  /** 'hmmx1:<scenario>:<driver>:<protocol>:hmm1:...': replay() reproduces the violation exactly. */
+  replay: string;
+  /** The shrunk schedule, one step per line, preemptions marked. */
+  interleaving: string[];
+}
+
+export interface ExploreResult {
+  scenario: string;
+  driver: string;
+  protocol: HmmProtocol;
+  strategy: StrategyName;
+  seed: number;
+  preemptions: number;
+  schedulesExplored: number;
+  /** 'dfs' only: every schedule within the bound was run. */
+  complete: boolean;
+  schedulesPerSecond: number;
+  violation: ExploreViolation | null;
+}
+
+/** Memory sections of the explorer's machines (see PhysMemOptions.sectionPages). */
+export const EXPLORE_SECTION_PAGES = 64;
+/** Steps after which a schedule counts as a livelock. */
+export const EXPLORE_STEPS_MAX = 200_000;
+export const EXPLORE_REPLAY_PREFIX = 'hmmx1:';
+
+interface Config {
+  scenario: Scenario;
+  driverName: string;
+  factory: DriverFactory;
+  protocol: HmmProtocol;
+}
+
+function defaultClock(): number {
+  // Reporting only: the simulation never reads it (DESIGN decision 2).
+  return Number(process.hrtime.bigint()) / 1e6;
+}
+
+function resolveScenario(s: Scenario | string): Scenario {
+  if (typeof s !== 'string') return s;
+  const found = scenarioByName(s);
+  if (found === undefined) {
+    throw new ArgumentError(
+      'scenario',
+      `unknown scenario '${s}'; built-in: ${SCENARIOS.map((x) => x.name).join(', ')}`,
+    );
+  }
+  return found;
+}
+
+function resolveDriver(d: string | DriverFactory | undefined): { name: string; factory: DriverFactory } {
+  if (d === undefined) return { name: 'correct', factory: driverByName('correct') };
+  if (typeof d === 'string') return { name: d, factory: driverByName(d) };
+  const name = (d.name || 'custom').replace(/[^A-Za-z0-9_.-]/g, '_');
+  return { name, factory: d };
+}
+
+function checkProtocol(p: string): HmmProtocol {
+  if (p !== 'seed' && p !== 'seq')
+    throw new ArgumentError('protocol', `expected 'seed' or 'seq', got '${p}'`);
+  return p;
+}
+
+/** Explores `scenario` until the first violation or the end of the budget. */
+export function explore(scenario: Scenario | string, opts: ExploreOptions = {}): ExploreResult {
+  const sc = resolveScenario(scenario);
+  const driver = resolveDriver(opts.driver);
+  const cfg: Config = {
+    scenario: sc,
+    driverName: driver.name,
+    factory: driver.factory,
+    protocol: checkProtocol(opts.protocol ?? 'seed'),
+  };
+  const strategy = opts.strategy ?? 'dfs';
+  if (strategy !== 'dfs' && strategy !== 'pct' && strategy !== 'random') {
+    throw new ArgumentError('strategy', `expected 'random', 'pct' or 'dfs', got '${String(strategy)}'`);
+  }
+  const preemptions = opts.preemptions ?? 2;
+  if (!Number.isInteger(preemptions) || preemptions < 0)
+    throw new ArgumentError('preemptions', `expected an integer >= 0, got ${preemptions}`);
+  const seed = opts.seed ?? 1;
+  const budget = opts.schedules ?? (strategy === 'dfs' ? Number.POSITIVE_INFINITY : 1000);
+  if (!(budget >= 0)) throw new ArgumentError('schedules', `expected >= 0, got ${budget}`);
+  const clock = opts.clock ?? defaultClock;
+
+  // The explorer never prints a stack: capturing one for every HmmError a race produces is the
+  // single largest cost of a schedule. Restored before returning.
+  const stackTraceLimit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return exploreWith(sc, cfg, strategy, preemptions, seed, budget, clock);
+  } finally {
+    Error.stackTraceLimit = stackTraceLimit;
+  }
+}
+
+function exploreWith(
+  sc: Scenario,
+  cfg: Config,
+  strategy: StrategyName,
+  preemptions: number,
+  seed: number,
+  budget: number,
+  clock: () => number,
+): ExploreResult {
+  const t0 = clock();
+  let explored = 0;
+  let complete = false;
+  let failed: RunResult | null = null;
+  if (strategy === 'dfs') {
+    const dfs = new DfsStrategy(preemptions);
+    while (explored < budget) {
+      if (!dfs.nextExecution()) {
+        complete = true;
+        break;
+      }
+      explored++;
+      const r = runSchedule(cfg, dfs);
+      if (r.status !== 'done') {
+        failed = r;
+        break;
+      }
+    }
+  } else {
+    const s: Strategy =
+      strategy === 'random' ? new RandomStrategy(seed) : new PctStrategy(seed, preemptions + 1);
+    while (explored < budget) {
+      explored++;
+      const r = runSchedule(cfg, s);
+      if (r.status !== 'done') {
+        failed = r;
+        break;
+      }
+    }
+  }
+  const elapsed = clock() - t0;
+  return {
+    scenario: sc.name,
+    driver: cfg.driverName,
+    protocol: cfg.protocol,
+    strategy,
+    seed,
+    preemptions,
+    schedulesExplored: explored,
+    complete,
+    schedulesPerSecond: elapsed > 0 ? Math.round(explored / (elapsed / 1000)) : 0,
+    violation: failed === null ? null : shrinkAndRender(cfg, failed),
+  };
+}
+
+export interface ExploreReplayOptions {
+  /** Scenarios not built in, looked up by name. */
+  scenarios?: readonly Scenario[];
+  /** The factory of a driver that is not registered (its name must match the replay string's). */
+  driver?: DriverFactory;
+}
+
+export interface ExploreReplayResult {
+  scenario: string;
+  driver: string;
+  protocol: HmmProtocol;
+  /** The violation the schedule reproduces, or null if it runs clean. */
+  violation: ExploreViolation | null;
+}
+
+/** Re-runs one schedule from its replay string, with the same checks: the same violation, exactly. */
+export function replay(replayString: string, opts: ExploreReplayOptions = {}): ExploreReplayResult {
+  const parsed = parseReplay(replayString);
+  const scenario =
+    opts.scenarios?.find((s) => s.name === parsed.scenario) ?? resolveScenario(parsed.scenario);
+  const factory = opts.driver ?? driverByName(parsed.driver);
+  const cfg: Config = { scenario, driverName: parsed.driver, factory, protocol: parsed.protocol };
+  decodeReplay(parsed.schedule);
+  const rendered = render(cfg, parsed.schedule);
+  return {
+    scenario: scenario.name,
+    driver: parsed.driver,
+    protocol: parsed.protocol,
+    violation: rendered,
+  };
+}
+
+/** Splits an explorer replay string into its parts. */
+export function parseReplay(s: string): {
+  scenario: string;
+  driver: string;
+  protocol: HmmProtocol;
+  schedule: string;
+} {
+  const m = /^hmmx1:([^:]+):([^:]+):([^:]+):(hmm1:.*)$/.exec(s.trim());
+  if (m === null) {
+    throw new ArgumentError(
+      'replay',
+      `expected '${EXPLORE_REPLAY_PREFIX}<scenario>:<driver>:<protocol>:${REPLAY_PREFIX}...', got '${s}'`,
+    );
+  }
+  return {
+    scenario: m[1] as string,
+    driver: m[2] as string,
+    protocol: checkProtocol(m[3] as string),
+    schedule: m[4] as string,
+  };
+}
+
+function replayString(cfg: Config, schedule: string): string {
+  return `${EXPLORE_REPLAY_PREFIX}${cfg.scenario.name}:${cfg.driverName}:${cfg.protocol}:${schedule}`;
+}
+
+// -- one schedule ----------------------------------------------------------------------------------
+
+/**
+ * Builds the machine, runs the scenario's threads under `strategy` with the checkers after every
+ * step, and the end-of-schedule checks. A violation is a 'failed' (or 'deadlock' / 'step-limit')
+ * RunResult; violationOfResult tells which.
+ */
+function runSchedule(cfg: Config, strategy: Strategy, trace?: Trace): RunResult {
+  const m = cfg.scenario.machine ?? {};
+  const devices = Array.from({ length: m.devices ?? 2 }, () => ({ memoryPages: m.devicePages ?? 16 }));
+  const sim = new Simulator({
+    seed: 1,
+    ramPages: m.ramPages ?? 64,
+    sectionPages: EXPLORE_SECTION_PAGES,
+    devices,
+    protocol: cfg.protocol,
+  });
+  const kernel = sim.kernel;
+  const ctx = new ScenarioContext(sim, cfg.factory);
+  hmmConfig(kernel).observer = ctx.rules;
+  const state = cfg.scenario.setup(sim, ctx);
+  if (trace !== undefined) trace.attach(ctx);
+  const specs = cfg.scenario.threads(state, ctx);
+  const mirrors = ctx.devices;
+  const rules = ctx.rules;
+  const shadow = ctx.shadow;
+  const onStep: StepHook = (t: Thread, point: string) => {
+    if (trace !== undefined) trace.step(t, point);
+    const r = rules.takePending();
+    if (r !== null) throw new ViolationError('rules', r);
+    const i = shadow.takePending();
+    if (i !== null) throw new ViolationError('integrity', `${i}${where(t, point)}`);
+    const c = checkCoherence(kernel, mirrors);
+    if (c !== null) throw new ViolationError('coherence', `${c}${where(t, point)}`);
+  };
+  const ex = new Executor({ strategy, lockdep: kernel.lockdep, stepsMax: EXPLORE_STEPS_MAX, onStep });
+  for (const s of specs) ex.spawn(s.name, s.body);
+  const result = ex.run();
+  if (result.status !== 'done') {
+    kernel.release();
+    return result;
+  }
+  const end = endChecks(cfg, ctx, state);
+  kernel.release();
+  return end === null ? result : failedAtEnd(result, end);
+}
+
+function where(t: Thread, point: string): string {
+  return ` [after ${t.name}'s step ${t.executor.steps} at '${point}']`;
+}
+
+/** Scenario check, accounting, teardown, accounting and free lists again. */
+function endChecks(cfg: Config, ctx: ScenarioContext, state: unknown): Violation | null {
+  const sim = ctx.sim;
+  const own = cfg.scenario.check?.(state, ctx);
+  if (own) return { checker: 'kernel', message: `${cfg.scenario.name}: ${own}` };
+  const acct = accountingViolation(sim, 'at the end of the schedule');
+  if (acct !== null) return acct;
+  try {
+    for (const d of ctx.devices) sim.run(`close ${d.name}`, d.close());
+    for (const p of ctx.processes) if (!p.exited) p.exit();
+  } catch (e) {
+    return violationOfError(e, 'teardown');
+  }
+  const r = ctx.rules.takePending();
+  if (r !== null) return { checker: 'rules', message: r };
+  const c = checkCoherence(sim.kernel, ctx.devices);
+  if (c !== null) return { checker: 'coherence', message: `${c} [after teardown]` };
+  // Everything is unmapped now: every RAM page not in a page cache must be free again. (The full
+  // recount already ran on the live state; it runs again only to name a leak.)
+  const mem = sim.kernel.mem;
+  let cached = 0;
+  for (const m of sim.kernel.mappings.values()) if (m instanceof AddressSpace) cached += m.pages.size;
+  if (mem.freePages + cached !== mem.ramPages) {
+    const when = 'after every device was closed and every process exited';
+    return (
+      accountingViolation(sim, when) ?? {
+        checker: 'accounting',
+        message: `${mem.ramPages - mem.freePages - cached} page(s) of RAM leaked ${when}`,
+      }
+    );
+  }
+  for (const n of new Set(ctx.devices.map((d) => d.device))) {
+    const dev = sim.device(n);
+    const size = sim.deviceOptions[n]?.memoryPages ?? 0;
+    if (dev.freeCount !== size) {
+      return {
+        checker: 'accounting',
+        message: `device ${n}: ${size - dev.freeCount} device page(s) not back on the free list after teardown`,
+      };
+    }
+  }
+  return null;
+}
+
+function accountingViolation(sim: Simulator, when: string): Violation | null {
+  const lines = checkAccounting(sim.kernel);
+  if (lines.length === 0) return null;
+  const more = lines.length > 1 ? ` (+${lines.length - 1} more)` : '';
+  return { checker: 'accounting', message: `${lines[0]} ${when}${more}` };
+}
+
+function failedAtEnd(r: RunResult, v: Violation): RunResult {
+  const message = v.message;
+  return {
+    status: 'failed',
+    steps: r.steps,
+    preemptions: r.preemptions,
+    get replay(): string {
+      return r.replay;
+    },
+    failure: { thread: '<end of schedule>', error: new ViolationError(v.checker, message), message },
+    deadlock: null,
+  };
+}
+
+/** The violation a run stands for, or null for a clean run. */
+export function violationOfResult(r: RunResult): Violation | null {
+  switch (r.status) {
+    case 'done':
+      return null;
+    case 'failed':
+      return violationOfError(r.failure?.error, r.failure?.thread);
+    case 'deadlock':
+      return { checker: 'kernel', message: r.deadlock?.message ?? 'deadlock' };
+    case 'step-limit':
+      return {
+        checker: 'kernel',
+        message: `livelock: no schedule end after ${r.steps} steps (stepsMax ${EXPLORE_STEPS_MAX})`,
+      };
+  }
+}
+
+/** Same checker, same first line with every number taken out (addresses and pfns may move). */
+function sameViolation(candidate: RunResult, original: RunResult): boolean {
+  const a = violationOfResult(candidate);
+  const b = violationOfResult(original);
+  return a !== null && b !== null && a.checker === b.checker && shape(a.message) === shape(b.message);
+}
+
+function shape(message: string): string {
+  return (message.split('\n', 1)[0] as string).replace(/0x[0-9a-f]+|\d+/gi, '#');
+}
+
+// -- shrinking and rendering -----------------------------------------------------------------------
+
+/** Schedules the search for fewer preemptions may run after shrink() (see shrinkAndRender). */
+export const EXPLORE_MINIMIZE_BUDGET = 2000;
+
+/**
+ * shrink() drops preemptions one at a time while the same violation remains; a schedule from a
+ * random search can need several dropped together. Then a bounded search over the schedules with
+ * fewer preemptions (k = 0, 1, ...), at most EXPLORE_MINIMIZE_BUDGET runs, looks for the same
+ * violation with fewer still. The result is minimal whenever that search completes.
+ */
+function shrinkAndRender(cfg: Config, failed: RunResult): ExploreViolation {
+  const shrunk = shrink(failed.replay, (s) => runSchedule(cfg, s), sameViolation);
+  let best = shrunk.result;
+  let runs = 0;
+  for (let k = 0; k < best.preemptions && runs < EXPLORE_MINIMIZE_BUDGET; k++) {
+    const dfs = new DfsStrategy(k);
+    let found: RunResult | null = null;
+    while (runs < EXPLORE_MINIMIZE_BUDGET && dfs.nextExecution()) {
+      runs++;
+      const r = runSchedule(cfg, dfs);
+      if (r.status !== 'done' && sameViolation(r, failed) && r.preemptions < best.preemptions) {
+        found = r;
+        break;
+      }
+    }
+    if (found !== null) {
+      best = found;
+      break;
+    }
+  }
+  const v = render(cfg, best.replay);
+  if (v === null) throw new Error(`explore: the shrunk schedule ${best.replay} no longer fails`);
+  return v;
+}
+
+/** Runs the schedule once more, recording every step, and renders the violation it ends in. */
+function render(cfg: Config, schedule: string): ExploreViolation | null {
+  const trace = new Trace();
+  const strategy = new RecordingStrategy(new ReplayStrategy(schedule, { allowIncomplete: true }), trace);
+  const r = runSchedule(cfg, strategy, trace);
+  const v = violationOfResult(r);
+  if (v === null) return null;
+  return {
+    checker: v.checker,
+    message: v.message,
+    preemptions: r.preemptions,
+    replay: replayString(cfg, schedule),
+    interleaving: trace.render(v, r),
+  };
+}
+
+/** Wraps a strategy and tells the trace where it preempted a thread. */
+class RecordingStrategy implements Strategy {
+  constructor(
+    private readonly inner: Strategy,
+    private readonly trace: Trace,
+  ) {}
+
+  beginExecution(): void {
+    this.inner.beginExecution?.();
+  }
+
+  pick(runnable: readonly Thread[], current: Thread | null): number {
+    const i = this.inner.pick(runnable, current);
+    const next = runnable[i];
+    if (current !== null && current.state === 'runnable' && next !== undefined && next !== current) {
+      this.trace.preempt(current, next);
+    }
+    return i;
+  }
+}
+
+interface TraceRow {
+  step: number;
+  thread: string;
+  point: string;
+  /** What happened inside the step (invalidations, device page-table writes). */
+  notes: string[];
+  /** Set on the row of a preemption marker. */
+  preempted?: { from: string; at: string; to: string };
+}
+
+/** The steps of one run, for the readable interleaving. */
+class Trace {
+  private readonly rows: TraceRow[] = [];
+  /** Notes of the step in progress (added before the step hook records its row). */
+  private notes: string[] = [];
+
+  /** Listens to the checkers' hooks for what to annotate the steps with (after setup). */
+  attach(ctx: ScenarioContext): void {
+    const cfg = hmmConfig(ctx.sim.kernel);
+    const rules = ctx.rules;
+    cfg.observer = {
+      rangeValid: (range) => rules.rangeValid(range),
+      mirrorCallback: (mirror, cb) => rules.mirrorCallback(mirror, cb),
+      invalidate: (hmm, range, phase) => {
+        const span = `[${hex(range.start)}, ${hex(range.end)})`;
+        this.notes.push(`invalidate_range_${phase} ${span} of mm ${hmm.mm.id}`);
+      },
+    };
+    for (const d of ctx.devices) {
+      const prev = d.pt.onWrite;
+      d.pt.onWrite = (op, vpn, pfn, write) => {
+        prev?.(op, vpn, pfn, write);
+        const addr = hex(vpn * PAGE_SIZE);
+        if (op === 'store') this.notes.push(`${d.name} maps ${addr} → pfn ${pfn}${write ? ' writable' : ''}`);
+        else if (op === 'erase') this.notes.push(`${d.name} erases ${addr}`);
+        else this.notes.push(`${d.name} clears its page table`);
+      };
+    }
+  }
+
+  preempt(from: Thread, to: Thread): void {
+    this.rows.push({
+      step: -1,
+      thread: '',
+      point: '',
+      notes: [],
+      preempted: { from: from.name, at: from.lastPoint, to: to.name },
+    });
+  }
+
+  step(t: Thread, point: string): void {
+    const notes = this.notes;
+    this.notes = [];
+    this.rows.push({
+      step: t.executor.steps,
+      thread: t.name,
+      point: t.state === 'done' ? `${point} → exit` : point,
+      notes,
+    });
+  }
+
+  render(v: Violation, r: RunResult): string[] {
+    const width = Math.max(6, ...this.rows.map((x) => x.thread.length));
+    const out: string[] = [];
+    for (const row of this.rows) {
+      if (row.preempted !== undefined) {
+        const p = row.preempted;
+        out.push(`      ── preemption: ${p.from} is switched out before '${p.at}'; ${p.to} runs ──`);
+        continue;
+      }
+      out.push(`${String(row.step).padStart(5)} ${row.thread.padEnd(width)}  ${row.point}`);
+      for (const n of row.notes) out.push(`      ${' '.repeat(width)}    · ${n}`);
+    }
+    const thread = r.failure?.thread;
+    const by = thread !== undefined && !v.message.startsWith(thread) ? ` (${thread})` : '';
+    out.push(`      !! ${v.checker}${by}: ${v.message.split('\n', 1)[0]}`);
+    return out;
+  }
+}

@@ -1,0 +1,36 @@
+/** The race explorer: scenarios, drivers, explore() and replay(). See docs/explorer.md. */
+
+export {
+  correctDmirror,
+  dmirrorDevice,
+  dmirrorVariant,
+  driverByName,
+  driverNames,
+  registerDriver,
+} from './drivers.js';
+export {
+  EXPLORE_REPLAY_PREFIX,
+  EXPLORE_SECTION_PAGES,
+  EXPLORE_STEPS_MAX,
+  type ExploreOptions,
+  type ExploreReplayOptions,
+  type ExploreReplayResult,
+  type ExploreResult,
+  type ExploreViolation,
+  explore,
+  parseReplay,
+  replay,
+  type StrategyName,
+  violationOfResult,
+} from './explore.js';
+export {
+  CpuAccess,
+  DevAccess,
+  type DriverFactory,
+  type ExploreDevice,
+  type MachineOptions,
+  type Scenario,
+  ScenarioContext,
+  type ThreadSpec,
+} from './scenario.js';
+export * from './scenarios.js';

@@ -1,0 +1,318 @@
+/**
+ * Scenarios: a small program the explorer runs under many schedules.
+ *
+ * A scenario sets up a machine through the facade (processes, mappings, initial contents, open
+ * devices), then names the threads that race, each a generator body (Task). The explorer builds a
+ * fresh machine for every schedule, so setup must be deterministic; the threads must be too (same
+ * choices, same steps).
+ *
+ * Everything a scenario does goes through its ScenarioContext, so that the checkers see it:
+ *   ctx.openDevice(n, p)  opens device n for p with the driver under test (the explore `driver`
+ *                         option) and hands it to the coherence and rules checkers;
+ *   ctx.cpu(p)            CPU loads and stores and the calls that change contents (munmap,
+ *                         MADV_DONTNEED, fork, exit), recorded in the integrity shadow;
+ *   ctx.dev(d)            device reads, writes and migrations, likewise recorded.
+ * The accessors tolerate the errors a race legitimately produces (HmmError such as EFAULT after an
+ * munmap, SegvError) and return null or false for them; anything else (a KernelBug, a bad
+ * argument) propagates and fails the run.
+ */
+
+import { ShadowMemory } from '../check/integrity.js';
+import { RulesChecker } from '../check/rules.js';
+import { PAGE_SIZE } from '../core/addr.js';
+import { ArgumentError, HmmError, SegvError } from '../core/errno.js';
+import type { DevicePageTable } from '../device/device_pagetable.js';
+import type { HmmMirror } from '../hmm/mirror.js';
+import { MADV_DONTNEED } from '../mm/madvise.js';
+import type { MmStruct } from '../mm/mm.js';
+import { oomReapTaskMm } from '../mm/oom_kill.js';
+import type { Task } from '../sched/index.js';
+import type { Process } from '../sim/process.js';
+import type { Simulator } from '../sim/simulator.js';
+
+/** A driver instance opened on one process, as scenarios and checkers use it. */
+export interface ExploreDevice {
+  /** For messages ('dev0'); set by ScenarioContext.openDevice. */
+  name: string;
+  /** Device number (sim.device(n) is its memory). */
+  readonly device: number;
+  /** The address space it mirrors. */
+  readonly mm: MmStruct;
+  /** Its device page table, which the coherence checker compares with the CPU's. */
+  readonly pt: DevicePageTable;
+  /** The hmm_mirror it registered. */
+  readonly mirror: HmmMirror;
+  /** True if the current thread holds the driver's update lock (the lock its sync callback takes). */
+  updateLockHeld(): boolean;
+  /** True if pfn is in this device's memory. */
+  owns(pfn: number): boolean;
+  /** HMM_DMIRROR_READ: the bytes of npages at addr. Throws HmmError on failure. */
+  read(addr: number, npages: number): Task<{ data: Uint8Array }>;
+  /** HMM_DMIRROR_WRITE. Throws HmmError on failure. */
+  write(addr: number, bytes: Uint8Array): Task<unknown>;
+  /** HMM_DMIRROR_MIGRATE (to this device's memory, then read back). Optional. */
+  migrate?(addr: number, npages: number): Task<{ data: Uint8Array }>;
+  /** close(): unregisters the mirror. */
+  close(): Task;
+}
+
+/**
+ * Opens device `device` for process `p` with a driver: the explorer's `driver` option when it is not
+ * a built-in variant name. Must register the mirror (run what it needs with sim.run).
+ */
+export type DriverFactory = (sim: Simulator, device: number, p: Process) => Omit<ExploreDevice, 'name'>;
+
+export interface ThreadSpec {
+  name: string;
+  body: Task<unknown>;
+}
+
+/** A scenario: setup through the facade, then the racing threads. */
+export interface Scenario<S = unknown> {
+  /** `<a>-vs-<b>`. */
+  readonly name: string;
+  readonly description: string;
+  /** Machine size (defaults: 64 pages of RAM, 2 devices of 16 pages). */
+  readonly machine?: MachineOptions;
+  setup(sim: Simulator, ctx: ScenarioContext): S;
+  threads(state: S, ctx: ScenarioContext): ThreadSpec[];
+  /** Called once every thread has finished: a message if the outcome is wrong. */
+  check?(state: S, ctx: ScenarioContext): string | null | undefined;
+}
+
+export interface MachineOptions {
+  ramPages?: number;
+  devices?: number;
+  devicePages?: number;
+}
+
+function tolerated(e: unknown): boolean {
+  return (e instanceof HmmError && !(e instanceof ArgumentError)) || e instanceof SegvError;
+}
+
+/** The scenario's handle on the machine, the driver under test and the checkers. */
+export class ScenarioContext {
+  readonly sim: Simulator;
+  readonly devices: ExploreDevice[] = [];
+  readonly processes: Process[] = [];
+  readonly shadow = new ShadowMemory();
+  readonly rules = new RulesChecker();
+  private readonly factory: DriverFactory;
+
+  constructor(sim: Simulator, factory: DriverFactory) {
+    this.sim = sim;
+    this.factory = factory;
+  }
+
+  /** A new process (tracked, so the explorer can tear it down at the end). */
+  createProcess(): Process {
+    const p = this.sim.createProcess();
+    this.processes.push(p);
+    return p;
+  }
+
+  /** Opens device n for p with the driver under test; the checkers watch it from now on. */
+  openDevice(n: number, p: Process): ExploreDevice {
+    const d = this.factory(this.sim, n, p) as ExploreDevice;
+    const same = this.devices.filter((x) => x.device === n).length;
+    d.name = same === 0 ? `dev${n}` : `dev${n}#${same + 1}`;
+    this.devices.push(d);
+    this.rules.watch(d);
+    return d;
+  }
+
+  /** Runs a task to completion (for setup). */
+  run<T>(task: Task<T>): T {
+    return this.sim.run('setup', task);
+  }
+
+  /**
+   * Anonymous private read-write memory of npages, the first `written` of them (default all)
+   * written by the CPU, each filled with its own byte; the rest are holes.
+   */
+  anonymous(p: Process, npages: number, written = npages, fill: (page: number) => number = (i) => 0x10 + i): number {
+    const a = this.ctxMmap(p, npages);
+    for (let i = 0; i < written; i++) {
+      const ok = this.run(this.cpu(p).write(a + i * PAGE_SIZE, new Uint8Array(PAGE_SIZE).fill(fill(i))));
+      if (!ok) throw new Error(`scenario setup: the first write to page ${i} failed`);
+    }
+    return a;
+  }
+
+  private ctxMmap(p: Process, npages: number): number {
+    // PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS
+    return p.mmap(npages * PAGE_SIZE, 0x3, 0x02 | 0x20);
+  }
+
+  /** CPU accesses and address-space calls of p, recorded in the shadow. */
+  cpu(p: Process): CpuAccess {
+    return new CpuAccess(this, p);
+  }
+
+  /** Device accesses through d, recorded in the shadow. */
+  dev(d: ExploreDevice): DevAccess {
+    return new DevAccess(this, d);
+  }
+}
+
+/** CPU side of a scenario thread: each call returns null / false for a tolerated error. */
+export class CpuAccess {
+  constructor(
+    private readonly ctx: ScenarioContext,
+    readonly p: Process,
+  ) {}
+
+  private get who(): string {
+    return `CPU (pid ${this.p.pid})`;
+  }
+
+  *write(addr: number, bytes: Uint8Array): Task<boolean> {
+    const tok = this.ctx.shadow.beginWrite(this.p.mm, addr, bytes, this.who);
+    let ok = false;
+    try {
+      yield* this.p.task.write(addr, bytes);
+      ok = true;
+    } catch (e) {
+      if (!tolerated(e)) throw e;
+    } finally {
+      this.ctx.shadow.endWrite(tok, bytes, ok);
+    }
+    return ok;
+  }
+
+  *read(addr: number, length: number): Task<Uint8Array | null> {
+    const tok = this.ctx.shadow.beginRead(this.p.mm, addr, length, this.who);
+    try {
+      const data = yield* this.p.task.read(addr, length);
+      this.ctx.shadow.endRead(tok, data);
+      return data;
+    } catch (e) {
+      if (!tolerated(e)) throw e;
+      return null;
+    }
+  }
+
+  /** MADV_DONTNEED: private anonymous pages read back as zeros. */
+  *dontneed(addr: number, length: number): Task<boolean> {
+    const tok = this.ctx.shadow.beginDrop(this.p.mm, addr, length, this.who);
+    let ok = false;
+    try {
+      yield* this.p.task.madvise(addr, length, MADV_DONTNEED);
+      ok = true;
+    } catch (e) {
+      if (!tolerated(e)) throw e;
+    } finally {
+      this.ctx.shadow.endDrop(tok, ok, false);
+    }
+    return ok;
+  }
+
+  *munmap(addr: number, length: number): Task<boolean> {
+    const tok = this.ctx.shadow.beginDrop(this.p.mm, addr, length, this.who);
+    let ok = false;
+    try {
+      yield* this.p.task.munmap(addr, length);
+      ok = true;
+    } catch (e) {
+      if (!tolerated(e)) throw e;
+    } finally {
+      this.ctx.shadow.endDrop(tok, ok, true);
+    }
+    return ok;
+  }
+
+  /**
+   * The OOM reaper on p (oom_reap_task_mm: non-blockable invalidations under mmap_sem for read).
+   * True if every VMA was reaped; the shadow then reads zeros, else (a VMA skipped) unknown.
+   */
+  *oomReap(): Task<boolean> {
+    const mm = this.p.mm;
+    const toks = mm.vmas.map((v) => this.ctx.shadow.beginDrop(mm, v.start, v.end - v.start, this.who));
+    let ok = false;
+    try {
+      ok = yield* oomReapTaskMm(mm);
+    } finally {
+      for (const tok of toks) this.ctx.shadow.endDrop(tok, ok, false);
+    }
+    return ok;
+  }
+
+  *mprotect(addr: number, length: number, prot: number): Task<boolean> {
+    try {
+      yield* this.p.task.mprotect(addr, length, prot);
+      return true;
+    } catch (e) {
+      if (!tolerated(e)) throw e;
+      return false;
+    }
+  }
+
+  /** fork: the child (tracked) with a copy of the parent's shadow, or null. */
+  *fork(): Task<Process | null> {
+    const shadow = this.ctx.shadow;
+    const mark = shadow.markFork(this.p.mm);
+    try {
+      const child = yield* this.p.task.fork();
+      this.ctx.processes.push(child);
+      shadow.fork(this.p.mm, child.mm, mark);
+      return child;
+    } catch (e) {
+      if (!tolerated(e)) throw e;
+      return null;
+    }
+  }
+
+  *exit(): Task {
+    yield* this.p.task.exit();
+    this.ctx.shadow.exit(this.p.mm);
+  }
+}
+
+/** Device side of a scenario thread: each call returns null / false for a tolerated error. */
+export class DevAccess {
+  constructor(
+    private readonly ctx: ScenarioContext,
+    readonly d: ExploreDevice,
+  ) {}
+
+  *read(addr: number, npages: number): Task<Uint8Array | null> {
+    const tok = this.ctx.shadow.beginRead(this.d.mm, addr, npages * PAGE_SIZE, this.d.name);
+    try {
+      const r = yield* this.d.read(addr, npages);
+      this.ctx.shadow.endRead(tok, r.data);
+      return r.data;
+    } catch (e) {
+      if (!tolerated(e)) throw e;
+      return null;
+    }
+  }
+
+  *write(addr: number, bytes: Uint8Array): Task<boolean> {
+    const tok = this.ctx.shadow.beginWrite(this.d.mm, addr, bytes, this.d.name);
+    let ok = false;
+    try {
+      yield* this.d.write(addr, bytes);
+      ok = true;
+    } catch (e) {
+      if (!tolerated(e)) throw e;
+    } finally {
+      this.ctx.shadow.endWrite(tok, bytes, ok);
+    }
+    return ok;
+  }
+
+  /** Migrate to the device, then read back (the read-back is checked like a read). */
+  *migrate(addr: number, npages: number): Task<Uint8Array | null> {
+    const migrate = this.d.migrate;
+    if (migrate === undefined) throw new Error(`${this.d.name}: the driver has no migrate command`);
+    const tok = this.ctx.shadow.beginRead(this.d.mm, addr, npages * PAGE_SIZE, `${this.d.name} (migrate)`);
+    try {
+      const r = yield* migrate.call(this.d, addr, npages);
+      this.ctx.shadow.endRead(tok, r.data);
+      return r.data;
+    } catch (e) {
+      if (!tolerated(e)) throw e;
+      return null;
+    }
+  }
+}

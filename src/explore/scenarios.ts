@@ -1,0 +1,196 @@
+/**
+ * The built-in scenarios, named `<a>-vs-<b>`: each a device operation racing one CPU-side change
+ * of the same pages. Each is small (2 pages, 2 threads) so that every schedule with up to two
+ * preemptions can be run, thousands per second.
+ */
+
+import { PAGE_SIZE } from '../core/addr.js';
+import { PROT_READ } from '../mm/mmap.js';
+import type { Process } from '../sim/process.js';
+import type { ExploreDevice, Scenario, ScenarioContext } from './scenario.js';
+
+const NPAGES = 2;
+const LEN = NPAGES * PAGE_SIZE;
+
+interface OneDevice {
+  p: Process;
+  a: number;
+  dev: ExploreDevice;
+}
+
+interface TwoDevices extends OneDevice {
+  dev1: ExploreDevice;
+}
+
+/** A process with NPAGES of private anonymous memory written by the CPU, and device 0 open on it. */
+function oneDevice(ctx: ScenarioContext): OneDevice {
+  const p = ctx.createProcess();
+  const a = ctx.anonymous(p, NPAGES);
+  const dev = ctx.openDevice(0, p);
+  return { p, a, dev };
+}
+
+function pattern(byte: number, length = LEN): Uint8Array {
+  return new Uint8Array(length).fill(byte);
+}
+
+export const faultVsMunmap: Scenario<OneDevice> = {
+  name: 'fault-vs-munmap',
+  description:
+    'device 0 reads 2 pages it has not mapped (a device fault: hmm_range_fault) while the CPU munmaps ' +
+    'them (mmap_sem for write; the invalidation frees the pages)',
+  setup: (_sim, ctx) => oneDevice(ctx),
+  threads: (s, ctx) => [
+    { name: 'dev0', body: ctx.dev(s.dev).read(s.a, NPAGES) },
+    { name: 'munmap', body: ctx.cpu(s.p).munmap(s.a, LEN) },
+  ],
+};
+
+export const faultVsMprotect: Scenario<OneDevice> = {
+  name: 'fault-vs-mprotect',
+  description:
+    'device 0 writes 2 pages (a write fault on the device) while the CPU makes them read-only with ' +
+    'mprotect (mmap_sem for write; the device must not keep a writable entry)',
+  setup: (_sim, ctx) => oneDevice(ctx),
+  threads: (s, ctx) => [
+    { name: 'dev0', body: ctx.dev(s.dev).write(s.a, pattern(0xd0)) },
+    { name: 'mprotect', body: ctx.cpu(s.p).mprotect(s.a, LEN, PROT_READ) },
+  ],
+};
+
+export const faultVsDontneed: Scenario<OneDevice> = {
+  name: 'fault-vs-dontneed',
+  description:
+    'device 0 reads 2 pages (a device fault) while the CPU drops them with MADV_DONTNEED, which ' +
+    "holds mmap_sem only for read, as the fault does: the seed protocol's race (docs/explorer.md)",
+  setup: (_sim, ctx) => oneDevice(ctx),
+  threads: (s, ctx) => [
+    { name: 'dev0', body: ctx.dev(s.dev).read(s.a, NPAGES) },
+    { name: 'dontneed', body: ctx.cpu(s.p).dontneed(s.a, LEN) },
+  ],
+};
+
+export const faultVsMigrate: Scenario<TwoDevices> = {
+  name: 'fault-vs-migrate',
+  description:
+    'device 0 reads 2 pages (a device fault) while device 1 migrates them to its own memory ' +
+    '(migrate_vma under mmap_sem for read; the system pages are freed)',
+  setup: (_sim, ctx) => {
+    const s = oneDevice(ctx);
+    return { ...s, dev1: ctx.openDevice(1, s.p) };
+  },
+  threads: (s, ctx) => [
+    { name: 'dev0', body: ctx.dev(s.dev).read(s.a, NPAGES) },
+    { name: 'dev1-migrate', body: ctx.dev(s.dev1).migrate(s.a, NPAGES) },
+  ],
+};
+
+export const migrateVsCpufault: Scenario<OneDevice> = {
+  name: 'migrate-vs-cpufault',
+  description:
+    'device 0 migrates 2 pages to its memory, the first written, the second a hole, while the CPU ' +
+    'writes the first and reads both (a CPU fault on a migration or device-private entry migrates ' +
+    'the page back; one that fills the hole first makes the migration skip it)',
+  setup: (_sim, ctx) => {
+    const p = ctx.createProcess();
+    const a = ctx.anonymous(p, NPAGES, 1);
+    return { p, a, dev: ctx.openDevice(0, p) };
+  },
+  threads: (s, ctx) => {
+    const cpu = ctx.cpu(s.p);
+    return [
+      { name: 'dev0-migrate', body: ctx.dev(s.dev).migrate(s.a, NPAGES) },
+      {
+        name: 'cpu',
+        body: (function* () {
+          yield* cpu.write(s.a, pattern(0xc1, PAGE_SIZE));
+          yield* cpu.read(s.a, LEN);
+        })(),
+      },
+    ];
+  },
+};
+
+interface ForkState extends OneDevice {
+  child: Process | null;
+}
+
+export const faultVsOomreap: Scenario<OneDevice> = {
+  name: 'fault-vs-oomreap',
+  description:
+    'device 0 reads 2 pages (a device fault) while the OOM reaper tears the process memory down: the ' +
+    'only non-blockable invalidation (a callback that would sleep must trylock and return -EAGAIN), ' +
+    'under mmap_sem for read',
+  setup: (_sim, ctx) => oneDevice(ctx),
+  threads: (s, ctx) => [
+    { name: 'dev0', body: ctx.dev(s.dev).read(s.a, NPAGES) },
+    { name: 'oom-reaper', body: ctx.cpu(s.p).oomReap() },
+  ],
+};
+
+export const forkVsDevwrite: Scenario<ForkState> = {
+  name: 'fork-vs-devwrite',
+  description:
+    'device 0 writes 2 pages twice while the process forks and the child reads them (fork ' +
+    'write-protects the parent for copy-on-write under mmap_sem for write; the child must see the ' +
+    'memory as it was at the fork, never a later device write)',
+  setup: (_sim, ctx) => ({ ...oneDevice(ctx), child: null }),
+  threads: (s, ctx) => {
+    const dev = ctx.dev(s.dev);
+    return [
+      {
+        name: 'dev0',
+        body: (function* () {
+          yield* dev.write(s.a, pattern(0xd1));
+          yield* dev.write(s.a, pattern(0xd2));
+        })(),
+      },
+      {
+        name: 'fork',
+        body: (function* () {
+          s.child = yield* ctx.cpu(s.p).fork();
+          if (s.child !== null) yield* ctx.cpu(s.child).read(s.a, LEN);
+        })(),
+      },
+    ];
+  },
+  check: (s) => (s.child === null ? 'fork failed' : null),
+};
+
+export const exitVsDevaccess: Scenario<OneDevice> = {
+  name: 'exit-vs-devaccess',
+  description:
+    "device 0 reads then writes 2 pages while the process exits (exit_mmap calls the mirror's " +
+    'release(); the device must hold no entry once the address space is torn down)',
+  setup: (_sim, ctx) => oneDevice(ctx),
+  threads: (s, ctx) => {
+    const dev = ctx.dev(s.dev);
+    return [
+      {
+        name: 'dev0',
+        body: (function* () {
+          yield* dev.read(s.a, NPAGES);
+          yield* dev.write(s.a, pattern(0xd3));
+        })(),
+      },
+      { name: 'exit', body: ctx.cpu(s.p).exit() },
+    ];
+  },
+};
+
+/** Every built-in scenario, by name. */
+export const SCENARIOS: readonly Scenario[] = [
+  faultVsMunmap,
+  faultVsMprotect,
+  faultVsDontneed,
+  faultVsMigrate,
+  migrateVsCpufault,
+  faultVsOomreap,
+  forkVsDevwrite,
+  exitVsDevaccess,
+];
+
+/** The built-in scenario called `name`, or undefined. */
+export function scenarioByName(name: string): Scenario | undefined {
+  return SCENARIOS.find((s) => s.name === name);
+}

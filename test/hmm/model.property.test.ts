@@ -1,0 +1,1137 @@
+/**
+ * Model-based test of HMM through the dmirror driver: random sequences of CPU commands (mmap of
+ * anonymous and file memory, private and shared, munmap, mprotect, MADV_DONTNEED, fork, exit, CPU
+ * reads and writes, pwrite) and device commands on two devices — each process has one open
+ * /dev/hmm_dmirror0 and one /dev/hmm_dmirror1 (`sim.openDevice(n, p)`) — device READ, device
+ * WRITE, MIGRATE to device memory, and closing and reopening a device file, against a reference
+ * model that knows nothing of page tables, mirrors or device memory: per process, a map from
+ * virtual page to { protection, backing, private copy } (the model of test/mm/model.property.test.ts,
+ * copied in its minimal form).
+ *
+ * The rules the model checks (Linux v5.3 semantics as hmmsim implements them, src/hmm/range.ts):
+ * - Device READ returns the model's bytes for every page. It fails if a page it must fault cannot
+ *   be read by the device: the first such page decides the error — in a VMA without VM_READ
+ *   (PROT_NONE, or PROT_WRITE alone): EPERM; in a gap with no VMA: EPERM if the next VMA lacks
+ *   VM_READ (hmm_range_fault checks the VMA find_vma returns before walking the gap), else EFAULT;
+ *   a file page past EOF: EFAULT (the fault is VM_FAULT_SIGBUS).
+ * - Device WRITE: as READ, and a VMA without VM_WRITE is EPERM (the v5.4 check). On success the
+ *   process's view changes exactly as a CPU store would (private memory gets a copy of its own:
+ *   a write through a child's file never shows in the parent). On failure the device has written a
+ *   prefix of the pages before the failing one (it writes page by page, faulting as it goes), so
+ *   the test reads back which prefix, without faulting, and the rest must be untouched.
+ * - MIGRATE: the data never changes. The result is EINVAL if a page of the range lies in a gap or
+ *   in a VMA without VM_READ; otherwise ENOENT if a page cannot move to this device — shared or
+ *   file-backed memory, a page already in device memory (any device: the v5.3 core has no owner,
+ *   and its invalidation erased this device's own entries) — or if the device has fewer free pages
+ *   than the range needs; otherwise the bytes read back equal the model. Device memory is small
+ *   (64 pages per device), so exhaustion happens.
+ * - After every command: the accounting checker finds nothing (device-private entries count as
+ *   mappings, device pages idle at refcount 1); every VMA matches the model; every page of every
+ *   process holds the model's bytes, read WITHOUT faulting (the frame the PTE or device-private
+ *   entry points at, or the page cache / zeros for an empty PTE), so pages stay where commands put
+ *   them; every device page-table entry of every open device file maps exactly the frame the CPU
+ *   page table maps there (hmm.h: a VA maps the same memory on both sides, or one side has no
+ *   entry), and is writable only where the CPU entry is; every device page is either on its free
+ *   list or mapped, and calloc - cfree is the number in use.
+ * - At the end every process exits and every device file closes: the only RAM still in use is the
+ *   files' page cache, every device page is back on its free list, and calloc === cfree.
+ */
+
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { checkAccounting } from '../../src/check/accounting.js';
+import {
+  type DeviceFile,
+  HmmError,
+  MADV_DONTNEED,
+  MAP_ANONYMOUS,
+  MAP_FIXED,
+  MAP_PRIVATE,
+  MAP_SHARED,
+  PROT_NONE,
+  PROT_READ,
+  PROT_WRITE,
+  type Process,
+  SegvError,
+  type SimFile,
+  Simulator,
+} from '../../src/index.js';
+
+const PAGE = 4096;
+const MAX_PROCS = 4;
+const RAM_PAGES = 4096;
+const DEVICES = [{ memoryPages: 32 }, { memoryPages: 64 }];
+/** Where a process with no mapping aims its accesses: below the top-down mmap base, unmapped. */
+const HOLE_VPN = 0x7f00_0000_0000 / PAGE - 64;
+const FILE_SIZES = [5 * PAGE, 2 * PAGE + 100];
+/** Fixed, so CI is reproducible; HMMSIM_HMM_MODEL_SEED / _RUNS soak it with other seeds. */
+const SEED = Number(process.env.HMMSIM_HMM_MODEL_SEED ?? 0x4a5d_2019);
+const RUNS = Number(process.env.HMMSIM_HMM_MODEL_RUNS ?? 60);
+/** A failure's `path` (printed by fast-check) replays just that case: HMMSIM_HMM_MODEL_PATH=34:3:7... */
+const PATH = process.env.HMMSIM_HMM_MODEL_PATH;
+
+// -- the reference model -------------------------------------------------------------------------
+
+/** Shared backing: a file's page cache, or the object behind MAP_SHARED | MAP_ANONYMOUS. */
+class Obj {
+  readonly name: string;
+  /** Pages an access may touch; beyond them is SIGBUS. */
+  readonly npages: number;
+  readonly bytes: Uint8Array;
+
+  constructor(name: string, sizeBytes: number) {
+    this.name = name;
+    this.npages = Math.ceil(sizeBytes / PAGE);
+    this.bytes = new Uint8Array(this.npages * PAGE);
+  }
+
+  page(index: number): Uint8Array {
+    return this.bytes.subarray(index * PAGE, (index + 1) * PAGE);
+  }
+}
+
+interface PageModel {
+  prot: number;
+  shared: boolean;
+  /** The file or shmem object behind the page; null for private anonymous memory. */
+  obj: Obj | null;
+  /** Page index in obj. */
+  index: number;
+  /** This mapping's own copy, made by its first write (private mappings only). */
+  priv: Uint8Array | null;
+}
+
+interface ProcModel {
+  /** virtual page number -> page */
+  pages: Map<number, PageModel>;
+}
+
+/** What happened over all runs, to check at the end that the interesting cases were reached. */
+interface Coverage {
+  devReadOk: number;
+  devReadErr: number;
+  devWriteOk: number;
+  devWritePartial: number;
+  migrateOk: number;
+  migrateExhausted: number;
+  migrateEnoent: number;
+  migrateEinval: number;
+  cpuTouchedDevicePage: number;
+  forkWithDevicePages: number;
+  exitWithDevicePages: number;
+  remoteDevicePage: number;
+}
+
+const coverage: Coverage = {
+  devReadOk: 0,
+  devReadErr: 0,
+  devWriteOk: 0,
+  devWritePartial: 0,
+  migrateOk: 0,
+  migrateExhausted: 0,
+  migrateEnoent: 0,
+  migrateEinval: 0,
+  cpuTouchedDevicePage: 0,
+  forkWithDevicePages: 0,
+  exitWithDevicePages: 0,
+  remoteDevicePage: 0,
+};
+
+interface Model {
+  procs: ProcModel[];
+  files: Obj[];
+}
+
+interface Real {
+  sim: Simulator;
+  procs: Process[];
+  /** Each process's /dev/hmm_dmirror0 and /dev/hmm_dmirror1. */
+  fds: DeviceFile[][];
+  files: SimFile[];
+}
+
+type Signal = 'SIGSEGV' | 'SIGBUS';
+type Kind = 'anon-private' | 'anon-shared' | 'file-private' | 'file-shared';
+
+const ZEROS = new Uint8Array(PAGE);
+
+function pick<T>(xs: readonly T[], sel: number): T {
+  return xs[sel % xs.length] as T;
+}
+
+/** A mapped page of the process (or the hole when it maps nothing), moved by delta pages. */
+function targetVpn(pm: ProcModel, anchorSel: number, delta: number): number {
+  if (pm.pages.size === 0) return HOLE_VPN + delta;
+  const vpns = [...pm.pages.keys()].sort((a, b) => a - b);
+  return pick(vpns, anchorSel) + delta;
+}
+
+function beyondEof(pg: PageModel): boolean {
+  return pg.obj !== null && pg.priv === null && pg.index >= pg.obj.npages;
+}
+
+function faultOf(pg: PageModel | undefined, write: boolean): Signal | null {
+  if (pg === undefined) return 'SIGSEGV';
+  if (write ? !(pg.prot & PROT_WRITE) : pg.prot === PROT_NONE) return 'SIGSEGV';
+  if (beyondEof(pg)) return 'SIGBUS';
+  return null;
+}
+
+function readable(pg: PageModel): Uint8Array {
+  return pg.priv ?? (pg.obj !== null ? pg.obj.page(pg.index) : ZEROS);
+}
+
+function writableBytes(pg: PageModel): Uint8Array {
+  if (pg.shared) return (pg.obj as Obj).page(pg.index);
+  pg.priv ??= readable(pg).slice();
+  return pg.priv;
+}
+
+/**
+ * Walks [addr, addr+len) page by page as the CPU does, calling `chunk` for each accessible part,
+ * and stops at the first page that faults: returns where and with which signal, or null.
+ */
+function accessModel(
+  pm: ProcModel,
+  addr: number,
+  len: number,
+  write: boolean,
+  chunk: (pg: PageModel, pageOff: number, bufOff: number, n: number) => void,
+): { addr: number; signal: Signal } | null {
+  for (let done = 0; done < len; ) {
+    const a = addr + done;
+    const pageOff = a % PAGE;
+    const n = Math.min(PAGE - pageOff, len - done);
+    const pg = pm.pages.get(Math.floor(a / PAGE));
+    const signal = faultOf(pg, write);
+    if (signal !== null) return { addr: a, signal };
+    chunk(pg as PageModel, pageOff, done, n);
+    done += n;
+  }
+  return null;
+}
+
+/** The first mapped page above vpn (what find_vma returns for an address in a gap), or undefined. */
+function nextMapped(pm: ProcModel, vpn: number): PageModel | undefined {
+  let best = Number.POSITIVE_INFINITY;
+  for (const v of pm.pages.keys()) if (v > vpn && v < best) best = v;
+  return pm.pages.get(best);
+}
+
+/** The driver's fault batch (DMIRROR_FAULT_BATCH): pages per hmm_range. */
+const FAULT_BATCH = 64;
+
+/**
+ * The error a device READ or WRITE of [vpn, vpn + n) must fail with, or null for success. The
+ * driver copies through its page table up to the first page it has no (writable) entry for, `m`,
+ * then faults [m, n) in batches of 64 pages, and each batch in rounds:
+ * 1. hmm_range_fault with the plain request (VALID, | WRITE): the walk stops at the first page it
+ *    cannot fault — a gap (EFAULT; EPERM if the VMA after the gap lacks VM_READ: find_vma's VMA is
+ *    checked before the gap is walked), a VMA without VM_READ (EPERM), a write into a VMA without
+ *    VM_WRITE (EPERM, the v5.4 check), a file page past EOF (EFAULT). A device-private entry is
+ *    never faulted in this round (v5.3 faults it only if the request says DEVICE_PRIVATE).
+ * 2. the device-private pages this device cannot use (another device's, or read-only for a write)
+ *    are requested again with DEVICE_PRIVATE, which migrates them back: a write to one in a VMA
+ *    without VM_WRITE is EPERM here.
+ * The first batch that fails decides.
+ */
+function deviceAccess(
+  pm: ProcModel,
+  vpn: number,
+  n: number,
+  write: boolean,
+  m: number,
+  devicePrivate: (k: number) => boolean,
+): 'EPERM' | 'EFAULT' | null {
+  for (let b = m; b < n; b += FAULT_BATCH) {
+    let second = false;
+    for (let k = b; k < Math.min(n, b + FAULT_BATCH); k++) {
+      const pg = pm.pages.get(vpn + k);
+      if (pg === undefined) {
+        const next = nextMapped(pm, vpn + k);
+        return next !== undefined && !(next.prot & PROT_READ) ? 'EPERM' : 'EFAULT';
+      }
+      if (!(pg.prot & PROT_READ)) return 'EPERM';
+      if (write && !(pg.prot & PROT_WRITE)) {
+        if (!devicePrivate(k)) return 'EPERM';
+        second = true;
+      }
+      if (beyondEof(pg)) return 'EFAULT';
+    }
+    if (second) return 'EPERM';
+  }
+  return null;
+}
+
+function pattern(len: number, seed: number): Uint8Array {
+  const b = new Uint8Array(len);
+  for (let i = 0; i < len; i++) b[i] = ((seed + i * 31) % 255) + 1;
+  return b;
+}
+
+function permsOf(prot: number, shared: boolean): string {
+  return `${prot & PROT_READ ? 'r' : '-'}${prot & PROT_WRITE ? 'w' : '-'}-${shared ? 's' : 'p'}`;
+}
+
+function same(a: Uint8Array, b: Uint8Array): boolean {
+  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(
+    Buffer.from(b.buffer, b.byteOffset, b.byteLength),
+  );
+}
+
+// -- looking at the simulator without changing it -----------------------------------------------
+
+/**
+ * The bytes the CPU would read at page vpn of p, found WITHOUT faulting: the frame a present PTE
+ * or a device-private entry points at, else the page cache page (file or shmem) or zeros. The
+ * result is the frame's own storage: read it, never write it.
+ */
+function cpuView(r: Real, p: Process, vpn: number): Uint8Array {
+  const addr = vpn * PAGE;
+  const { store } = r.sim.kernel.mem;
+  const pte = p.pte(addr);
+  if (pte.kind === 'present' || pte.kind === 'protnone' || pte.kind === 'device-private')
+    return store.contents[pte.pfn] ?? ZEROS;
+  if (pte.kind !== 'none')
+    throw new Error(`unexpected ${pte.text} at 0x${addr.toString(16)} between commands`);
+  const vma = p.mm.vmaAt(addr);
+  if (vma?.file) {
+    const pfn = vma.file.findPage(vma.linearPageIndex(addr));
+    if (pfn >= 0) return store.contents[pfn] ?? ZEROS;
+  }
+  return ZEROS;
+}
+
+/** The page at vpn is an anonymous page (a private copy), in RAM or in device memory. */
+function anonAt(r: Real, p: Process, vpn: number): boolean {
+  const pte = p.pte(vpn * PAGE);
+  if (pte.kind === 'device-private') return true;
+  return pte.kind === 'present' && r.sim.page(pte.pfn).flags.includes('anon');
+}
+
+function devicePages(p: Process, vpn: number, n: number): number {
+  let c = 0;
+  for (let k = 0; k < n; k++) if (p.pte((vpn + k) * PAGE).kind === 'device-private') c++;
+  return c;
+}
+
+// -- checking the simulator against the model ---------------------------------------------------
+
+/** Runs fn and returns the errno code it threw (null if it returned). */
+function errnoOf<T>(fn: () => T): { code: string | null; value: T | null } {
+  try {
+    return { code: null, value: fn() };
+  } catch (e) {
+    if (e instanceof HmmError) return { code: e.code, value: null };
+    throw e;
+  }
+}
+
+function expectSegv(fn: () => void, fault: { addr: number; signal: Signal }, write: boolean): void {
+  let caught: unknown = null;
+  try {
+    fn();
+  } catch (e) {
+    caught = e;
+  }
+  if (!(caught instanceof SegvError))
+    throw caught ?? new Error(`expected ${fault.signal}, the access succeeded`);
+  expect({ addr: caught.addr, write: caught.write, signal: caught.signal }).toEqual({ ...fault, write });
+}
+
+function layoutOfReal(p: Process): string[] {
+  const out: string[] = [];
+  for (const v of p.vmas()) {
+    for (let a = v.start; a < v.end; a += PAGE)
+      out.push(`${(a / PAGE).toString(16)} ${v.perms} ${v.file ?? 'anon'}`);
+  }
+  return out;
+}
+
+function layoutOfModel(pm: ProcModel): string[] {
+  return [...pm.pages.entries()]
+    .sort(([a], [b]) => a - b)
+    .map(([vpn, pg]) => `${vpn.toString(16)} ${permsOf(pg.prot, pg.shared)} ${pg.obj?.name ?? 'anon'}`);
+}
+
+/** hmm.h's invariant: a device entry maps the frame the CPU entry maps, writable only if it is. */
+function checkDeviceTables(r: Real, p: Process, i: number): string[] {
+  const out: string[] = [];
+  for (const fd of r.fds[i] as DeviceFile[]) {
+    for (const m of fd.dmirror.pt.mappings()) {
+      const addr = m.vpn * PAGE;
+      const pte = p.pte(addr);
+      const where = `p${i} ${fd.dmirror.mdevice.device.name} 0x${addr.toString(16)}`;
+      if (pte.kind !== 'present' && pte.kind !== 'device-private')
+        out.push(`${where}: device maps pfn ${m.pfn}, the CPU entry is ${pte.text}`);
+      else if (pte.pfn !== m.pfn) out.push(`${where}: device maps pfn ${m.pfn}, the CPU maps pfn ${pte.pfn}`);
+      else if (m.write && !pte.write) out.push(`${where}: device entry writable, the CPU entry is not`);
+    }
+  }
+  return out;
+}
+
+/** Every device page is free or in use (mapped), and the driver's counters agree. */
+function checkDeviceMemory(r: Real): string[] {
+  const out: string[] = [];
+  const { store } = r.sim.kernel.mem;
+  DEVICES.forEach((d, n) => {
+    const dev = r.sim.device(n);
+    let used = 0;
+    for (let pfn = dev.devmem.pfnFirst; pfn < dev.devmem.pfnFirst + d.memoryPages; pfn++)
+      if ((store.refcount[pfn] as number) > 1) used++;
+    if (used + dev.freeCount !== d.memoryPages)
+      out.push(`device ${n}: ${used} pages in use + ${dev.freeCount} free != ${d.memoryPages}`);
+    if (dev.calloc - dev.cfree !== used)
+      out.push(`device ${n}: calloc ${dev.calloc} - cfree ${dev.cfree} != ${used} pages in use`);
+  });
+  return out;
+}
+
+const T = { acc: 0, ver: 0, n: 0 };
+function verify(m: Model, r: Real): void {
+  const t0 = performance.now();
+  expect(checkAccounting(r.sim.kernel)).toEqual([]);
+  T.acc += performance.now() - t0;
+  T.n++;
+  verify2(m, r);
+  T.ver += performance.now() - t0;
+}
+function verify2(m: Model, r: Real): void {
+  expect(checkDeviceMemory(r)).toEqual([]);
+  m.procs.forEach((pm, i) => {
+    const p = r.procs[i] as Process;
+    expect(layoutOfReal(p)).toEqual(layoutOfModel(pm));
+    for (const [vpn, pg] of pm.pages) {
+      if (beyondEof(pg)) continue;
+      if (!same(cpuView(r, p, vpn), readable(pg)))
+        expect.fail(
+          `p${i} page 0x${(vpn * PAGE).toString(16)} (${p.pte(vpn * PAGE).text}) differs from the model`,
+        );
+    }
+    expect(checkDeviceTables(r, p, i)).toEqual([]);
+  });
+  m.files.forEach((obj, i) => {
+    const f = r.files[i] as SimFile;
+    expect(same(f.pread(f.size, 0), obj.bytes.subarray(0, f.size))).toBe(true);
+  });
+}
+
+// -- commands ------------------------------------------------------------------------------------
+
+type Cmd = fc.Command<Model, Real>;
+
+function openFds(sim: Simulator, p: Process): DeviceFile[] {
+  return DEVICES.map((_, n) => sim.openDevice(n, p));
+}
+
+abstract class ProcCmd implements Cmd {
+  readonly procSel: number;
+  constructor(procSel: number) {
+    this.procSel = procSel;
+  }
+  check(m: Readonly<Model>): boolean {
+    return m.procs.length > 0;
+  }
+  run(m: Model, r: Real): void {
+    const i = this.procSel % m.procs.length;
+    this.apply(m.procs[i] as ProcModel, r.procs[i] as Process, m, r, i);
+    verify(m, r);
+  }
+  abstract apply(pm: ProcModel, p: Process, m: Model, r: Real, i: number): void;
+  abstract toString(): string;
+}
+
+class MmapCmd extends ProcCmd {
+  constructor(
+    procSel: number,
+    readonly kind: Kind,
+    readonly fileSel: number,
+    readonly offPages: number,
+    readonly npages: number,
+    readonly prot: number,
+    readonly fixed: { anchorSel: number; delta: number } | null,
+  ) {
+    super(procSel);
+  }
+
+  apply(pm: ProcModel, p: Process, m: Model, r: Real): void {
+    const shared = this.kind.endsWith('shared');
+    const isFile = this.kind.startsWith('file');
+    const flags = (shared ? MAP_SHARED : MAP_PRIVATE) | (isFile ? 0 : MAP_ANONYMOUS);
+    const file = isFile ? pick(r.files, this.fileSel) : undefined;
+    const off = isFile ? this.offPages * PAGE : 0;
+    const len = this.npages * PAGE;
+    let addr: number;
+    if (this.fixed !== null) {
+      const want = targetVpn(pm, this.fixed.anchorSel, this.fixed.delta) * PAGE;
+      addr = r.sim.run('mmap', p.task.mmapAt(want, len, this.prot, flags | MAP_FIXED, file, off));
+      expect(addr).toBe(want);
+    } else {
+      addr = p.mmap(len, this.prot, flags, file, off);
+    }
+    const vpn = addr / PAGE;
+    for (let k = 0; k < this.npages; k++) pm.pages.delete(vpn + k);
+    const obj = isFile ? pick(m.files, this.fileSel) : shared ? new Obj('/dev/zero (deleted)', len) : null;
+    for (let k = 0; k < this.npages; k++) {
+      const index = isFile ? this.offPages + k : k;
+      pm.pages.set(vpn + k, { prot: this.prot, shared, obj, index, priv: null });
+    }
+  }
+
+  toString(): string {
+    const where = this.fixed
+      ? ` MAP_FIXED@${this.fixed.anchorSel}${this.fixed.delta >= 0 ? '+' : ''}${this.fixed.delta}`
+      : '';
+    return `mmap[p${this.procSel}](${this.kind} file${this.fileSel} off ${this.offPages} x${this.npages} prot ${this.prot}${where})`;
+  }
+}
+
+abstract class RangeCmd extends ProcCmd {
+  /** Accesses and range operations go to the processes that map something, if any does. */
+  override run(m: Model, r: Real): void {
+    const busy = m.procs.flatMap((pm, i) => (pm.pages.size > 0 ? [i] : []));
+    const i = busy.length > 0 ? pick(busy, this.procSel) : this.procSel % m.procs.length;
+    this.apply(m.procs[i] as ProcModel, r.procs[i] as Process, m, r, i);
+    verify(m, r);
+  }
+  constructor(
+    procSel: number,
+    readonly anchorSel: number,
+    readonly delta: number,
+    readonly npages: number,
+  ) {
+    super(procSel);
+  }
+  range(pm: ProcModel): { vpn: number; addr: number; len: number } {
+    const vpn = targetVpn(pm, this.anchorSel, this.delta);
+    return { vpn, addr: vpn * PAGE, len: this.npages * PAGE };
+  }
+  where(): string {
+    return `@${this.anchorSel}${this.delta >= 0 ? '+' : ''}${this.delta} x${this.npages}`;
+  }
+}
+
+class MunmapCmd extends RangeCmd {
+  apply(pm: ProcModel, p: Process): void {
+    const { vpn, addr, len } = this.range(pm);
+    p.munmap(addr, len);
+    for (let k = 0; k < this.npages; k++) pm.pages.delete(vpn + k);
+  }
+  toString(): string {
+    return `munmap[p${this.procSel}](${this.where()})`;
+  }
+}
+
+class MprotectCmd extends RangeCmd {
+  constructor(
+    procSel: number,
+    anchorSel: number,
+    delta: number,
+    npages: number,
+    readonly prot: number,
+  ) {
+    super(procSel, anchorSel, delta, npages);
+  }
+  apply(pm: ProcModel, p: Process): void {
+    const { vpn, addr, len } = this.range(pm);
+    const got = errnoOf(() => p.mprotect(addr, len, this.prot)).code;
+    let v = vpn;
+    for (; v < vpn + this.npages; v++) {
+      const pg = pm.pages.get(v);
+      if (pg === undefined) break;
+      pg.prot = this.prot;
+    }
+    expect(got).toBe(v < vpn + this.npages ? 'ENOMEM' : null);
+  }
+  toString(): string {
+    return `mprotect[p${this.procSel}](${this.where()} prot ${this.prot})`;
+  }
+}
+
+class MadviseCmd extends RangeCmd {
+  apply(pm: ProcModel, p: Process): void {
+    const { vpn, addr, len } = this.range(pm);
+    const got = errnoOf(() => p.madvise(addr, len, MADV_DONTNEED)).code;
+    let hole = false;
+    for (let v = vpn; v < vpn + this.npages; v++) {
+      const pg = pm.pages.get(v);
+      if (pg === undefined) hole = true;
+      else if (!pg.shared) pg.priv = null;
+    }
+    expect(got).toBe(hole ? 'ENOMEM' : null);
+  }
+  toString(): string {
+    return `madvise[p${this.procSel}](${this.where()} DONTNEED)`;
+  }
+}
+
+class CpuReadCmd extends RangeCmd {
+  constructor(
+    procSel: number,
+    anchorSel: number,
+    delta: number,
+    readonly off: number,
+    readonly len: number,
+  ) {
+    super(procSel, anchorSel, delta, 1);
+  }
+  apply(pm: ProcModel, p: Process): void {
+    const addr = this.range(pm).addr + this.off;
+    if (devicePages(p, Math.floor(addr / PAGE), Math.ceil(((addr % PAGE) + this.len) / PAGE)) > 0)
+      coverage.cpuTouchedDevicePage++;
+    const want = new Uint8Array(this.len);
+    const fault = accessModel(pm, addr, this.len, false, (pg, pageOff, bufOff, n) => {
+      want.set(readable(pg).subarray(pageOff, pageOff + n), bufOff);
+    });
+    if (fault !== null) {
+      expectSegv(() => p.read(addr, this.len), fault, false);
+      return;
+    }
+    expect(same(p.read(addr, this.len), want), `bytes read at 0x${addr.toString(16)}`).toBe(true);
+  }
+  toString(): string {
+    return `read[p${this.procSel}](@${this.anchorSel}${this.delta >= 0 ? '+' : ''}${this.delta} +${this.off} len ${this.len})`;
+  }
+}
+
+class CpuWriteCmd extends RangeCmd {
+  constructor(
+    procSel: number,
+    anchorSel: number,
+    delta: number,
+    readonly off: number,
+    readonly len: number,
+    readonly seed: number,
+  ) {
+    super(procSel, anchorSel, delta, 1);
+  }
+  apply(pm: ProcModel, p: Process): void {
+    const addr = this.range(pm).addr + this.off;
+    if (devicePages(p, Math.floor(addr / PAGE), Math.ceil(((addr % PAGE) + this.len) / PAGE)) > 0)
+      coverage.cpuTouchedDevicePage++;
+    const bytes = pattern(this.len, this.seed);
+    const fault = accessModel(pm, addr, this.len, true, (pg, pageOff, bufOff, n) => {
+      writableBytes(pg).set(bytes.subarray(bufOff, bufOff + n), pageOff);
+    });
+    if (fault !== null) expectSegv(() => p.write(addr, bytes), fault, true);
+    else p.write(addr, bytes);
+  }
+  toString(): string {
+    return `write[p${this.procSel}](@${this.anchorSel}${this.delta >= 0 ? '+' : ''}${this.delta} +${this.off} len ${this.len} seed ${this.seed})`;
+  }
+}
+
+/**
+ * A command of one process's device file over a range. With `fit`, the range is cut to end at the
+ * first page the process does not map (most device commands then succeed); without, it may run
+ * past mappings, into gaps and other protections.
+ */
+abstract class DeviceCmd extends ProcCmd {
+  constructor(
+    procSel: number,
+    readonly dev: number,
+    readonly anchorSel: number,
+    readonly delta: number,
+    readonly npages: number,
+    readonly fit: boolean,
+  ) {
+    super(procSel);
+  }
+  /** Device commands go to the processes that map something, if any does. */
+  override run(m: Model, r: Real): void {
+    const busy = m.procs.flatMap((pm, i) => (pm.pages.size > 0 ? [i] : []));
+    const i = busy.length > 0 ? pick(busy, this.procSel) : this.procSel % m.procs.length;
+    this.apply(m.procs[i] as ProcModel, r.procs[i] as Process, m, r, i);
+    verify(m, r);
+  }
+  range(pm: ProcModel): { vpn: number; addr: number; n: number } {
+    const vpn = targetVpn(pm, this.anchorSel, this.delta);
+    let n = this.npages;
+    if (this.fit && pm.pages.has(vpn)) {
+      let run = 1;
+      while (run < n && pm.pages.has(vpn + run)) run++;
+      n = run;
+    }
+    return { vpn, addr: vpn * PAGE, n };
+  }
+  fd(r: Real, i: number): DeviceFile {
+    return (r.fds[i] as DeviceFile[])[this.dev] as DeviceFile;
+  }
+  /** Coverage: a page of the range sits in the other device's memory. */
+  noteRemote(r: Real, p: Process, vpn: number, n: number): void {
+    for (let k = 0; k < n; k++) {
+      const pte = p.pte((vpn + k) * PAGE);
+      if (pte.kind === 'device-private' && !r.sim.device(this.dev).owns(pte.pfn)) {
+        coverage.remoteDevicePage++;
+        return;
+      }
+    }
+  }
+  where(): string {
+    return `dev${this.dev} @${this.anchorSel}${this.delta >= 0 ? '+' : ''}${this.delta} x${this.npages}${this.fit ? ' fit' : ''}`;
+  }
+}
+
+/** HMM_DMIRROR_READ of [vpn, vpn + n): the model's bytes, or the error of the first page it cannot read. */
+function devRead(pm: ProcModel, fd: DeviceFile, vpn: number, n: number): void {
+  const addr = vpn * PAGE;
+  const { pt } = fd.dmirror;
+  let m = 0;
+  while (m < n && pt.pfnOf(vpn + m) >= 0) m++;
+  const want = deviceAccess(pm, vpn, n, false, m, () => false);
+  const got = errnoOf(() => fd.read(addr, n));
+  expect(got.code, `device READ error at 0x${addr.toString(16)}`).toBe(want);
+  if (want !== null) {
+    coverage.devReadErr++;
+    return;
+  }
+  coverage.devReadOk++;
+  const res = got.value as NonNullable<typeof got.value>;
+  expect(res.cpages).toBe(n);
+  for (let k = 0; k < n; k++) {
+    if (!same(res.data.subarray(k * PAGE, (k + 1) * PAGE), readable(pm.pages.get(vpn + k) as PageModel)))
+      expect.fail(
+        `${fd.dmirror.mdevice.device.name} read wrong bytes at 0x${((vpn + k) * PAGE).toString(16)}`,
+      );
+  }
+}
+
+class DevReadCmd extends DeviceCmd {
+  apply(pm: ProcModel, p: Process, _m: Model, r: Real, i: number): void {
+    const { vpn, n } = this.range(pm);
+    this.noteRemote(r, p, vpn, n);
+    devRead(pm, this.fd(r, i), vpn, n);
+  }
+  toString(): string {
+    return `devread[p${this.procSel}](${this.where()})`;
+  }
+}
+
+/**
+ * HMM_DMIRROR_WRITE: a store of whole pages (the last one maybe `short`: the device pads it with
+ * zeros). On failure, the device wrote some prefix of the pages before the failing one.
+ */
+class DevWriteCmd extends DeviceCmd {
+  constructor(
+    procSel: number,
+    dev: number,
+    anchorSel: number,
+    delta: number,
+    npages: number,
+    fit: boolean,
+    readonly short: number,
+    readonly seed: number,
+  ) {
+    super(procSel, dev, anchorSel, delta, npages, fit);
+  }
+  apply(pm: ProcModel, p: Process, _m: Model, r: Real, i: number): void {
+    const { vpn, addr, n } = this.range(pm);
+    this.noteRemote(r, p, vpn, n);
+    const bytes = pattern(n * PAGE - this.short, this.seed);
+    const padded = new Uint8Array(n * PAGE);
+    padded.set(bytes);
+    const newPage = (k: number): Uint8Array => padded.subarray(k * PAGE, (k + 1) * PAGE);
+    const fd = this.fd(r, i);
+    let m = 0;
+    while (m < n && fd.dmirror.pt.isWritable(vpn + m)) m++;
+    const want = deviceAccess(pm, vpn, n, true, m, (k) => p.pte((vpn + k) * PAGE).kind === 'device-private');
+    const got = errnoOf(() => fd.write(addr, bytes));
+    expect(got.code, `device WRITE error at 0x${addr.toString(16)}`).toBe(want);
+    let written = n;
+    if (want !== null) {
+      // Which prefix did the device write before it failed? Each page holds the new bytes or the old.
+      written = 0;
+      while (
+        written < n &&
+        pm.pages.has(vpn + written) &&
+        same(cpuView(r, p, vpn + written), newPage(written))
+      )
+        written++;
+      for (let k = written; k < n; k++) {
+        const pg = pm.pages.get(vpn + k);
+        if (pg === undefined || beyondEof(pg)) continue;
+        if (!same(cpuView(r, p, vpn + k), readable(pg)))
+          expect.fail(`failed device WRITE: page ${k} of ${n} is neither old nor new (prefix ${written})`);
+      }
+      if (written > 0) coverage.devWritePartial++;
+      // The write faults it made before failing broke COW: a private file page the device did not
+      // write may now be an anonymous copy of the old bytes, which no longer follows the file.
+      for (let k = 0; k < n; k++) {
+        const pg = pm.pages.get(vpn + k);
+        if (pg !== undefined && pg.priv === null && !pg.shared && anonAt(r, p, vpn + k))
+          pg.priv = readable(pg).slice();
+      }
+    } else {
+      coverage.devWriteOk++;
+      expect(got.value?.cpages).toBe(n);
+    }
+    for (let k = 0; k < written; k++) writableBytes(pm.pages.get(vpn + k) as PageModel).set(newPage(k));
+  }
+  toString(): string {
+    return `devwrite[p${this.procSel}](${this.where()} short ${this.short} seed ${this.seed})`;
+  }
+}
+
+const READBACKS = ['none', 'cpu', 'dev0', 'dev1', 'all'] as const;
+
+/**
+ * HMM_DMIRROR_MIGRATE: never changes data. EINVAL / ENOENT / success as the file comment says,
+ * decided from the model and from where each page is before the command. Then, maybe, the range
+ * is read back through the CPU or a device (which brings pages back).
+ */
+class MigrateCmd extends DeviceCmd {
+  constructor(
+    procSel: number,
+    dev: number,
+    anchorSel: number,
+    delta: number,
+    npages: number,
+    fit: boolean,
+    readonly readback: (typeof READBACKS)[number],
+  ) {
+    super(procSel, dev, anchorSel, delta, npages, fit);
+  }
+  apply(pm: ProcModel, p: Process, m: Model, r: Real, i: number): void {
+    const { vpn, addr, n } = this.range(pm);
+    this.noteRemote(r, p, vpn, n);
+    let einval = false;
+    let stuck = false;
+    let movable = 0;
+    for (let k = 0; k < n; k++) {
+      const pg = pm.pages.get(vpn + k);
+      if (pg === undefined || !(pg.prot & PROT_READ)) einval = true;
+      else if (pg.shared || (pg.obj !== null && pg.priv === null)) stuck = true;
+      else if (p.pte((vpn + k) * PAGE).kind === 'device-private') stuck = true;
+      else movable++;
+    }
+    const exhausted = movable > r.sim.device(this.dev).freeCount;
+    const want = einval ? 'EINVAL' : stuck || exhausted ? 'ENOENT' : null;
+    const got = errnoOf(() => this.fd(r, i).migrate(addr, n));
+    expect(got.code, `MIGRATE result at 0x${addr.toString(16)}`).toBe(want);
+    if (want === 'EINVAL') coverage.migrateEinval++;
+    else if (want === 'ENOENT') {
+      coverage.migrateEnoent++;
+      if (exhausted && !stuck) coverage.migrateExhausted++;
+    } else {
+      coverage.migrateOk++;
+      const res = got.value as NonNullable<typeof got.value>;
+      expect(res.cpages).toBe(n);
+      for (let k = 0; k < n; k++) {
+        if (!same(res.data.subarray(k * PAGE, (k + 1) * PAGE), readable(pm.pages.get(vpn + k) as PageModel)))
+          expect.fail(`MIGRATE read back wrong bytes at 0x${((vpn + k) * PAGE).toString(16)}`);
+      }
+      expect(devicePages(p, vpn, n), 'pages in device memory after MIGRATE').toBe(n);
+    }
+    if (this.readback === 'none') return;
+    verify(m, r);
+    if (this.readback === 'cpu' || this.readback === 'all') {
+      for (let k = 0; k < n; k++) {
+        const pg = pm.pages.get(vpn + k);
+        if (faultOf(pg, false) !== null) continue;
+        if (!same(p.read((vpn + k) * PAGE, PAGE), readable(pg as PageModel)))
+          expect.fail(`CPU read after MIGRATE: wrong bytes at 0x${((vpn + k) * PAGE).toString(16)}`);
+      }
+    }
+    (r.fds[i] as DeviceFile[]).forEach((fd, d) => {
+      if (this.readback === `dev${d}` || this.readback === 'all') devRead(pm, fd, vpn, n);
+    });
+  }
+  toString(): string {
+    return `migrate[p${this.procSel}](${this.where()} then ${this.readback})`;
+  }
+}
+
+/** close() and open() again one device file of a process. */
+class ReopenCmd extends ProcCmd {
+  constructor(
+    procSel: number,
+    readonly dev: number,
+  ) {
+    super(procSel);
+  }
+  apply(_pm: ProcModel, p: Process, _m: Model, r: Real, i: number): void {
+    const fds = r.fds[i] as DeviceFile[];
+    (fds[this.dev] as DeviceFile).close();
+    fds[this.dev] = r.sim.openDevice(this.dev, p);
+  }
+  toString(): string {
+    return `reopen[p${this.procSel} dev${this.dev}]`;
+  }
+}
+
+class ForkCmd extends ProcCmd {
+  override check(m: Readonly<Model>): boolean {
+    return m.procs.length > 0 && m.procs.length < MAX_PROCS;
+  }
+  apply(pm: ProcModel, p: Process, m: Model, r: Real): void {
+    if ([...pm.pages.keys()].some((v) => p.pte(v * PAGE).kind === 'device-private'))
+      coverage.forkWithDevicePages++;
+    const child = p.fork();
+    const pages = new Map<number, PageModel>();
+    for (const [vpn, pg] of pm.pages) pages.set(vpn, { ...pg, priv: pg.priv?.slice() ?? null });
+    m.procs.push({ pages });
+    r.procs.push(child);
+    r.fds.push(openFds(r.sim, child));
+  }
+  toString(): string {
+    return `fork[p${this.procSel}]`;
+  }
+}
+
+/** exit(), with the device files closed before (the driver unregisters first) or after (release first). */
+class ExitCmd extends ProcCmd {
+  constructor(
+    procSel: number,
+    readonly closeFirst: boolean,
+  ) {
+    super(procSel);
+  }
+  apply(pm: ProcModel, p: Process, m: Model, r: Real, i: number): void {
+    if ([...pm.pages.keys()].some((v) => p.pte(v * PAGE).kind === 'device-private'))
+      coverage.exitWithDevicePages++;
+    const fds = r.fds[i] as DeviceFile[];
+    if (this.closeFirst) for (const fd of fds) fd.close();
+    p.exit();
+    if (!this.closeFirst) for (const fd of fds) fd.close();
+    m.procs.splice(i, 1);
+    r.procs.splice(i, 1);
+    r.fds.splice(i, 1);
+  }
+  toString(): string {
+    return `exit[p${this.procSel}${this.closeFirst ? ' close first' : ''}]`;
+  }
+}
+
+class SpawnCmd implements Cmd {
+  check(m: Readonly<Model>): boolean {
+    return m.procs.length < MAX_PROCS;
+  }
+  run(m: Model, r: Real): void {
+    const p = r.sim.createProcess();
+    r.procs.push(p);
+    r.fds.push(openFds(r.sim, p));
+    m.procs.push({ pages: new Map() });
+    verify(m, r);
+  }
+  toString(): string {
+    return 'spawn';
+  }
+}
+
+class PwriteCmd implements Cmd {
+  constructor(
+    readonly fileSel: number,
+    readonly offSel: number,
+    readonly len: number,
+    readonly seed: number,
+  ) {}
+  check(): boolean {
+    return true;
+  }
+  run(m: Model, r: Real): void {
+    const f = pick(r.files, this.fileSel);
+    const obj = pick(m.files, this.fileSel);
+    const off = this.offSel % f.size;
+    const bytes = pattern(Math.min(this.len, f.size - off), this.seed);
+    f.pwrite(bytes, off);
+    obj.bytes.set(bytes, off);
+    verify(m, r);
+  }
+  toString(): string {
+    return `pwrite(file${this.fileSel} @${this.offSel} len ${this.len} seed ${this.seed})`;
+  }
+}
+
+// -- arbitraries ----------------------------------------------------------------------------------
+
+const procSel = fc.nat({ max: 7 });
+const dev = fc.nat({ max: 1 });
+const anchorSel = fc.nat({ max: 63 });
+const delta = fc.oneof(
+  { weight: 4, arbitrary: fc.constant(0) },
+  { weight: 2, arbitrary: fc.constantFrom(-1, 1, 2, -2, 3) },
+);
+const npages = fc.oneof(
+  { weight: 6, arbitrary: fc.integer({ min: 1, max: 8 }) },
+  { weight: 3, arbitrary: fc.integer({ min: 9, max: 40 }) },
+  { weight: 1, arbitrary: fc.integer({ min: 41, max: 96 }) },
+);
+/** Device commands: mostly small, sometimes past a 64-page driver batch. */
+const devPages = fc.oneof(
+  { weight: 5, arbitrary: fc.integer({ min: 1, max: 12 }) },
+  { weight: 2, arbitrary: fc.integer({ min: 13, max: 48 }) },
+  { weight: 1, arbitrary: fc.integer({ min: 60, max: 80 }) },
+);
+/** Device ranges: mostly cut to the mapping they start in. */
+const fit = fc.oneof(
+  { weight: 3, arbitrary: fc.constant(true) },
+  { weight: 1, arbitrary: fc.constant(false) },
+);
+const prot = fc.oneof(
+  { weight: 5, arbitrary: fc.constant(PROT_READ | PROT_WRITE) },
+  { weight: 1, arbitrary: fc.constantFrom(PROT_READ, PROT_NONE, PROT_WRITE) },
+);
+const kind = fc.oneof(
+  { weight: 5, arbitrary: fc.constant<Kind>('anon-private') },
+  { weight: 1, arbitrary: fc.constantFrom<Kind>('file-private', 'file-shared', 'anon-shared') },
+);
+const pageOff = fc.oneof(fc.integer({ min: 0, max: 64 }), fc.integer({ min: PAGE - 64, max: PAGE - 1 }));
+const accessLen = fc.oneof(fc.integer({ min: 1, max: 128 }), fc.integer({ min: 1, max: PAGE + 200 }));
+const byteSeed = fc.nat({ max: 254 });
+
+const commands = fc.commands(
+  [
+    fc.oneof(
+      {
+        weight: 4,
+        arbitrary: fc
+          .tuple(procSel, kind, fc.nat({ max: 1 }), fc.nat({ max: 3 }), npages, prot)
+          .map(([p, k, f, o, n, pr]) => new MmapCmd(p, k, f, o, n, pr, null)),
+      },
+      {
+        weight: 1,
+        arbitrary: fc
+          .tuple(procSel, kind, fc.nat({ max: 1 }), fc.nat({ max: 3 }), npages, prot, anchorSel, delta)
+          .map(([p, k, f, o, n, pr, a, d]) => new MmapCmd(p, k, f, o, n, pr, { anchorSel: a, delta: d })),
+      },
+      {
+        weight: 1,
+        arbitrary: fc
+          .tuple(procSel, anchorSel, delta, npages)
+          .map(([p, a, d, n]) => new MunmapCmd(p, a, d, n)),
+      },
+      {
+        weight: 2,
+        arbitrary: fc
+          .tuple(procSel, anchorSel, delta, npages, prot)
+          .map(([p, a, d, n, pr]) => new MprotectCmd(p, a, d, n, pr)),
+      },
+      {
+        weight: 1,
+        arbitrary: fc
+          .tuple(procSel, anchorSel, delta, npages)
+          .map(([p, a, d, n]) => new MadviseCmd(p, a, d, n)),
+      },
+      {
+        weight: 4,
+        arbitrary: fc
+          .tuple(procSel, anchorSel, delta, pageOff, accessLen)
+          .map(([p, a, d, o, l]) => new CpuReadCmd(p, a, d, o, l)),
+      },
+      {
+        weight: 4,
+        arbitrary: fc
+          .tuple(procSel, anchorSel, delta, pageOff, accessLen, byteSeed)
+          .map(([p, a, d, o, l, s]) => new CpuWriteCmd(p, a, d, o, l, s)),
+      },
+      {
+        weight: 4,
+        arbitrary: fc
+          .tuple(procSel, dev, anchorSel, delta, devPages, fit)
+          .map(([p, v, a, d, n, f]) => new DevReadCmd(p, v, a, d, n, f)),
+      },
+      {
+        weight: 4,
+        arbitrary: fc
+          .tuple(
+            procSel,
+            dev,
+            anchorSel,
+            delta,
+            devPages,
+            fit,
+            fc.constantFrom(0, 0, 1, 100, PAGE - 1),
+            byteSeed,
+          )
+          .map(([p, v, a, d, n, f, sh, s]) => new DevWriteCmd(p, v, a, d, n, f, sh, s)),
+      },
+      {
+        weight: 6,
+        arbitrary: fc
+          .tuple(procSel, dev, anchorSel, delta, devPages, fit, fc.constantFrom(...READBACKS, 'none', 'none'))
+          .map(([p, v, a, d, n, f, rb]) => new MigrateCmd(p, v, a, d, n, f, rb)),
+      },
+      { weight: 2, arbitrary: procSel.map((p) => new ForkCmd(p)) },
+      {
+        weight: 1,
+        arbitrary: fc.tuple(procSel, fc.boolean()).map(([p, c]) => new ExitCmd(p, c)),
+      },
+      { weight: 1, arbitrary: fc.tuple(procSel, dev).map(([p, v]) => new ReopenCmd(p, v)) },
+      { weight: 1, arbitrary: fc.constant(new SpawnCmd()) },
+      {
+        weight: 1,
+        arbitrary: fc
+          .tuple(fc.nat({ max: 1 }), fc.nat({ max: 6 * PAGE }), fc.integer({ min: 1, max: 300 }), byteSeed)
+          .map(([f, o, l, s]) => new PwriteCmd(f, o, l, s)),
+      },
+    ),
+  ],
+  { maxCommands: 80, size: 'large' },
+);
+
+// -- the setup ------------------------------------------------------------------------------------
+
+/** One process with its two device files, and two files (5 pages with holes, 2 pages + 100 bytes). */
+function setup(): { model: Model; real: Real } {
+  const sim = new Simulator({ seed: 1, ramPages: RAM_PAGES, devices: DEVICES });
+  const p = sim.createProcess();
+  const real: Real = { sim, procs: [p], fds: [openFds(sim, p)], files: [] };
+  const model: Model = { procs: [{ pages: new Map() }], files: [] };
+  FILE_SIZES.forEach((size, i) => {
+    real.files.push(sim.createFile(size));
+    model.files.push(new Obj(real.files[i]!.name, size));
+  });
+  const seedData = (i: number, off: number, len: number, seed: number): void => {
+    const bytes = pattern(len, seed);
+    real.files[i]!.pwrite(bytes, off);
+    model.files[i]!.bytes.set(bytes, off);
+  };
+  seedData(0, 0, PAGE, 10);
+  seedData(0, 2 * PAGE + 100, 500, 20);
+  seedData(1, 50, 2 * PAGE + 50, 30);
+  return { model, real };
+}
+
+/**
+ * Every process exits and every device file closes: only the files' page cache may still hold RAM,
+ * and every device page is back on its free list.
+ */
+function exitAll(m: Model, r: Real): void {
+  r.procs.forEach((p, i) => {
+    p.exit();
+    for (const fd of r.fds[i] as DeviceFile[]) fd.close();
+  });
+  m.procs.length = 0;
+  r.procs.length = 0;
+  r.fds.length = 0;
+  verify(m, r);
+  const { mem } = r.sim.kernel;
+  const cached = r.files.reduce((n, f) => n + f.mapping.pages.size, 0);
+  expect(mem.ramPages - mem.freePages, 'RAM pages in use after every process exited').toBe(cached);
+  DEVICES.forEach((d, n) => {
+    const dev = r.sim.device(n);
+    expect(dev.freeCount, `device ${n} free pages`).toBe(d.memoryPages);
+    expect(dev.calloc, `device ${n} calloc`).toBe(dev.cfree);
+  });
+}
+
+describe('hmm model', () => {
+  it(
+    'device READ/WRITE/MIGRATE on two devices, mixed with CPU commands, match the reference model',
+    () => {
+      fc.assert(
+        fc.property(commands, (cmds) => {
+          const { model, real } = setup();
+          fc.modelRun(() => ({ model, real }), cmds);
+          exitAll(model, real);
+        }),
+        { seed: SEED, numRuns: RUNS, ...(PATH ? { path: PATH, verbose: 2 } : {}) },
+      );
+      // The runs reached the cases this test exists for.
+      if (process.env.HMMSIM_HMM_MODEL_COVERAGE) console.log(coverage, T);
+      for (const [what, n] of Object.entries(coverage)) expect(n, `coverage: ${what}`).toBeGreaterThan(0);
+    },
+    60_000 + RUNS * 1000,
+  );
+});
