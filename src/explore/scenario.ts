@@ -130,7 +130,12 @@ export class ScenarioContext {
    * Anonymous private read-write memory of npages, the first `written` of them (default all)
    * written by the CPU, each filled with its own byte; the rest are holes.
    */
-  anonymous(p: Process, npages: number, written = npages, fill: (page: number) => number = (i) => 0x10 + i): number {
+  anonymous(
+    p: Process,
+    npages: number,
+    written = npages,
+    fill: (page: number) => number = (i) => 0x10 + i,
+  ): number {
     const a = this.ctxMmap(p, npages);
     for (let i = 0; i < written; i++) {
       const ok = this.run(this.cpu(p).write(a + i * PAGE_SIZE, new Uint8Array(PAGE_SIZE).fill(fill(i))));
