@@ -27,8 +27,10 @@ import type { MmStruct } from '../mm/mm.js';
 import { VM_SHARED } from '../mm/vma.js';
 
 export interface ShadowPage {
-  /** The page's contents; null = zeros. */
+  /** The page's contents; null = every byte is `fill`. */
   bytes: Uint8Array | null;
+  /** The value of every byte while `bytes` is null (0 for a page never written). */
+  fill: number;
   /** Bumped by every change and by the start of every write. */
   version: number;
   /** Writes, discards and unmaps in progress. */
@@ -74,7 +76,7 @@ export class ShadowMemory {
     const s = this.space(mm);
     let p = s.get(vpn);
     if (p === undefined) {
-      p = { bytes: null, version: 0, busy: 0, unknown: false, unmapped: false };
+      p = { bytes: null, fill: 0, version: 0, busy: 0, unknown: false, unmapped: false };
       s.set(vpn, p);
     }
     return p;
@@ -117,8 +119,15 @@ export class ShadowMemory {
       const pageStart = (Math.floor(tok.addr / PAGE_SIZE) + i) * PAGE_SIZE;
       const from = Math.max(tok.addr, pageStart);
       const to = Math.min(tok.addr + bytes.length, pageStart + PAGE_SIZE);
-      p.bytes ??= new Uint8Array(PAGE_SIZE);
-      p.bytes.set(bytes.subarray(from - tok.addr, to - tok.addr), from - pageStart);
+      const part = bytes.subarray(from - tok.addr, to - tok.addr);
+      if (to - from === PAGE_SIZE && uniform(part)) {
+        // a whole page of one value (most scenario writes): no copy
+        p.bytes = null;
+        p.fill = part[0] as number;
+      } else {
+        p.bytes ??= new Uint8Array(PAGE_SIZE).fill(p.fill);
+        p.bytes.set(part, from - pageStart);
+      }
       if (from === pageStart && to === pageStart + PAGE_SIZE) p.unknown = false;
       p.unmapped = false;
     }
@@ -139,6 +148,7 @@ export class ShadowMemory {
         continue;
       }
       p.bytes = null;
+      p.fill = 0;
       p.unknown = false;
       p.unmapped = unmap;
     }
@@ -163,7 +173,7 @@ export class ShadowMemory {
       }
       for (let a = from; a < to; a++) {
         const got = data[a - tok.addr] as number;
-        const want = p.bytes === null ? 0 : (p.bytes[a - pageStart] as number);
+        const want = p.bytes === null ? p.fill : (p.bytes[a - pageStart] as number);
         if (got !== want) {
           this.report(
             `${tok.who} read 0x${got.toString(16).padStart(2, '0')} at ${hex(a)} (mm ${tok.mm.id}), ` +
@@ -200,6 +210,7 @@ export class ShadowMemory {
       const raced = p.busy > 0 || mark.get(p) !== p.version;
       dst.set(vpn, {
         bytes: p.bytes === null ? null : p.bytes.slice(),
+        fill: p.fill,
         version: 0,
         busy: 0,
         unknown: p.unknown || raced,
@@ -217,4 +228,10 @@ export class ShadowMemory {
     this.violations.push(message);
     this.pending ??= message;
   }
+}
+
+function uniform(b: Uint8Array): boolean {
+  const v = b[0];
+  for (let i = 1; i < b.length; i++) if (b[i] !== v) return false;
+  return true;
 }

@@ -24,6 +24,9 @@ export type DevicePageTableWrite = 'store' | 'erase' | 'clear';
 
 export class DevicePageTable {
   private readonly entries = new Map<number, number>();
+  /** Bounds of every vpn stored since the table was last empty (they only widen until then). */
+  private minVpn = Number.POSITIVE_INFINITY;
+  private maxVpn = Number.NEGATIVE_INFINITY;
   /** Entries written and erased over the table's life. */
   stores = 0;
   erases = 0;
@@ -56,6 +59,8 @@ export class DevicePageTable {
     if (this.onWrite !== null) this.onWrite('store', vpn, pfn, write);
     this.entries.set(vpn, pfn * 4 + (write ? DPT_TAG_WRITE : DPT_TAG_READ));
     this.stores++;
+    if (vpn < this.minVpn) this.minVpn = vpn;
+    if (vpn > this.maxVpn) this.maxVpn = vpn;
   }
 
   erase(vpn: number): boolean {
@@ -67,7 +72,17 @@ export class DevicePageTable {
 
   /** Erases every entry with startVpn <= vpn < endVpn; returns how many. */
   eraseRange(startVpn: number, endVpn: number): number {
-    let n = 0;
+    let n = this.entries.size;
+    if (n === 0) return 0;
+    if (this.onWrite === null && startVpn <= this.minVpn && this.maxVpn < endVpn) {
+      // The range covers every entry (an munmap or mprotect of the whole mirrored range).
+      this.erases += n;
+      this.entries.clear();
+      this.minVpn = Number.POSITIVE_INFINITY;
+      this.maxVpn = Number.NEGATIVE_INFINITY;
+      return n;
+    }
+    n = 0;
     if (endVpn - startVpn < this.entries.size) {
       for (let v = startVpn; v < endVpn; v++) if (this.erase(v)) n++;
       return n;
@@ -80,6 +95,8 @@ export class DevicePageTable {
     if (this.onWrite !== null && this.entries.size > 0) this.onWrite('clear', -1, -1, false);
     this.erases += this.entries.size;
     this.entries.clear();
+    this.minVpn = Number.POSITIVE_INFINITY;
+    this.maxVpn = Number.NEGATIVE_INFINITY;
   }
 
   /** Visits every entry, in insertion order, without allocating (for the checkers). */

@@ -13,7 +13,8 @@
  *   coherence   every device entry against the CPU page table (src/check/coherence.ts)
  * Errors thrown inside threads are classified by violationOfError (a lockdep report or a sleep in
  * atomic context is 'rules', other BUGs/WARNs, deadlocks and livelocks 'kernel'). When every thread
- * is done: the scenario's own check, accounting, then a teardown (close every device, exit every
+ * is done: the scenario's own check of the outcome ('integrity': e.g. a device read that failed
+ * although the pages stayed mapped), accounting, then a teardown (close every device, exit every
  * process) and accounting again, with the device free lists full: nothing may leak.
  *
  * Strategies: 'dfs' (every schedule with at most `preemptions` preemptions, stateless: each
@@ -234,6 +235,8 @@ export interface ExploreReplayResult {
   protocol: HmmProtocol;
   /** The violation the schedule reproduces, or null if it runs clean. */
   violation: ExploreViolation | null;
+  /** The schedule, one step per line, whether or not it fails. */
+  interleaving: string[];
 }
 
 /** Re-runs one schedule from its replay string, with the same checks: the same violation, exactly. */
@@ -249,7 +252,8 @@ export function replay(replayString: string, opts: ExploreReplayOptions = {}): E
     scenario: scenario.name,
     driver: parsed.driver,
     protocol: parsed.protocol,
-    violation: rendered,
+    violation: rendered.violation,
+    interleaving: rendered.interleaving,
   };
 }
 
@@ -334,7 +338,7 @@ function where(t: Thread, point: string): string {
 function endChecks(cfg: Config, ctx: ScenarioContext, state: unknown): Violation | null {
   const sim = ctx.sim;
   const own = cfg.scenario.check?.(state, ctx);
-  if (own) return { checker: 'kernel', message: `${cfg.scenario.name}: ${own}` };
+  if (own) return { checker: 'integrity', message: `${cfg.scenario.name}: ${own}` };
   const acct = accountingViolation(sim, 'at the end of the schedule');
   if (acct !== null) return acct;
   try {
@@ -454,24 +458,34 @@ function shrinkAndRender(cfg: Config, failed: RunResult): ExploreViolation {
       break;
     }
   }
-  const v = render(cfg, best.replay);
+  const v = render(cfg, best.replay).violation;
   if (v === null) throw new Error(`explore: the shrunk schedule ${best.replay} no longer fails`);
   return v;
 }
 
-/** Runs the schedule once more, recording every step, and renders the violation it ends in. */
-function render(cfg: Config, schedule: string): ExploreViolation | null {
+/**
+ * Runs the schedule once more, recording every step, and renders it with the violation it ends in.
+ * A schedule shorter than the run continues without preemptions (ReplayStrategy allowIncomplete).
+ */
+function render(
+  cfg: Config,
+  schedule: string,
+): { violation: ExploreViolation | null; interleaving: string[] } {
   const trace = new Trace();
   const strategy = new RecordingStrategy(new ReplayStrategy(schedule, { allowIncomplete: true }), trace);
   const r = runSchedule(cfg, strategy, trace);
   const v = violationOfResult(r);
-  if (v === null) return null;
+  const interleaving = trace.render(v, r);
+  if (v === null) return { violation: null, interleaving };
   return {
-    checker: v.checker,
-    message: v.message,
-    preemptions: r.preemptions,
-    replay: replayString(cfg, schedule),
-    interleaving: trace.render(v, r),
+    violation: {
+      checker: v.checker,
+      message: v.message,
+      preemptions: r.preemptions,
+      replay: replayString(cfg, schedule),
+      interleaving,
+    },
+    interleaving,
   };
 }
 
@@ -557,7 +571,7 @@ class Trace {
     });
   }
 
-  render(v: Violation, r: RunResult): string[] {
+  render(v: Violation | null, r: RunResult): string[] {
     const width = Math.max(6, ...this.rows.map((x) => x.thread.length));
     const out: string[] = [];
     for (const row of this.rows) {
@@ -568,6 +582,10 @@ class Trace {
       }
       out.push(`${String(row.step).padStart(5)} ${row.thread.padEnd(width)}  ${row.point}`);
       for (const n of row.notes) out.push(`      ${' '.repeat(width)}    · ${n}`);
+    }
+    if (v === null) {
+      out.push(`      ok: every thread finished, every check passed (${r.preemptions} preemptions)`);
+      return out;
     }
     const thread = r.failure?.thread;
     const by = thread !== undefined && !v.message.startsWith(thread) ? ` (${thread})` : '';

@@ -86,6 +86,21 @@ export interface MachineOptions {
   devicePages?: number;
 }
 
+const filledPages = new Map<number, Uint8Array>();
+
+/**
+ * A page of `byte`, shared: never modify it. The explorer builds thousands of machines a second and
+ * every allocation counts.
+ */
+export function filledPage(byte: number): Uint8Array {
+  let b = filledPages.get(byte);
+  if (b === undefined) {
+    b = new Uint8Array(PAGE_SIZE).fill(byte);
+    filledPages.set(byte, b);
+  }
+  return b;
+}
+
 function tolerated(e: unknown): boolean {
   return (e instanceof HmmError && !(e instanceof ArgumentError)) || e instanceof SegvError;
 }
@@ -97,11 +112,23 @@ export class ScenarioContext {
   readonly processes: Process[] = [];
   readonly shadow = new ShadowMemory();
   readonly rules = new RulesChecker();
+  /** Every tolerated error, in order: '<who>: <message>' (for the scenarios' own checks). */
+  readonly failures: string[] = [];
   private readonly factory: DriverFactory;
 
   constructor(sim: Simulator, factory: DriverFactory) {
     this.sim = sim;
     this.factory = factory;
+  }
+
+  /**
+   * Records a tolerated error (an HmmError or SegvError a race may legitimately cause) in
+   * `failures` and returns true; false for anything else, which the caller rethrows.
+   */
+  tolerate(e: unknown, who: string): boolean {
+    if (!tolerated(e)) return false;
+    this.failures.push(`${who}: ${(e as Error).message}`);
+    return true;
   }
 
   /** A new process (tracked, so the explorer can tear it down at the end). */
@@ -138,7 +165,7 @@ export class ScenarioContext {
   ): number {
     const a = this.ctxMmap(p, npages);
     for (let i = 0; i < written; i++) {
-      const ok = this.run(this.cpu(p).write(a + i * PAGE_SIZE, new Uint8Array(PAGE_SIZE).fill(fill(i))));
+      const ok = this.run(this.cpu(p).write(a + i * PAGE_SIZE, filledPage(fill(i))));
       if (!ok) throw new Error(`scenario setup: the first write to page ${i} failed`);
     }
     return a;
@@ -178,7 +205,7 @@ export class CpuAccess {
       yield* this.p.task.write(addr, bytes);
       ok = true;
     } catch (e) {
-      if (!tolerated(e)) throw e;
+      if (!this.ctx.tolerate(e, this.who)) throw e;
     } finally {
       this.ctx.shadow.endWrite(tok, bytes, ok);
     }
@@ -192,7 +219,7 @@ export class CpuAccess {
       this.ctx.shadow.endRead(tok, data);
       return data;
     } catch (e) {
-      if (!tolerated(e)) throw e;
+      if (!this.ctx.tolerate(e, this.who)) throw e;
       return null;
     }
   }
@@ -205,7 +232,7 @@ export class CpuAccess {
       yield* this.p.task.madvise(addr, length, MADV_DONTNEED);
       ok = true;
     } catch (e) {
-      if (!tolerated(e)) throw e;
+      if (!this.ctx.tolerate(e, this.who)) throw e;
     } finally {
       this.ctx.shadow.endDrop(tok, ok, false);
     }
@@ -219,7 +246,7 @@ export class CpuAccess {
       yield* this.p.task.munmap(addr, length);
       ok = true;
     } catch (e) {
-      if (!tolerated(e)) throw e;
+      if (!this.ctx.tolerate(e, this.who)) throw e;
     } finally {
       this.ctx.shadow.endDrop(tok, ok, true);
     }
@@ -247,7 +274,7 @@ export class CpuAccess {
       yield* this.p.task.mprotect(addr, length, prot);
       return true;
     } catch (e) {
-      if (!tolerated(e)) throw e;
+      if (!this.ctx.tolerate(e, this.who)) throw e;
       return false;
     }
   }
@@ -262,7 +289,7 @@ export class CpuAccess {
       shadow.fork(this.p.mm, child.mm, mark);
       return child;
     } catch (e) {
-      if (!tolerated(e)) throw e;
+      if (!this.ctx.tolerate(e, this.who)) throw e;
       return null;
     }
   }
@@ -287,7 +314,7 @@ export class DevAccess {
       this.ctx.shadow.endRead(tok, r.data);
       return r.data;
     } catch (e) {
-      if (!tolerated(e)) throw e;
+      if (!this.ctx.tolerate(e, this.d.name)) throw e;
       return null;
     }
   }
@@ -299,7 +326,7 @@ export class DevAccess {
       yield* this.d.write(addr, bytes);
       ok = true;
     } catch (e) {
-      if (!tolerated(e)) throw e;
+      if (!this.ctx.tolerate(e, this.d.name)) throw e;
     } finally {
       this.ctx.shadow.endWrite(tok, bytes, ok);
     }
@@ -316,7 +343,7 @@ export class DevAccess {
       this.ctx.shadow.endRead(tok, r.data);
       return r.data;
     } catch (e) {
-      if (!tolerated(e)) throw e;
+      if (!this.ctx.tolerate(e, this.d.name)) throw e;
       return null;
     }
   }

@@ -6,6 +6,7 @@ export * from './kernel.js';
 export * from './madvise.js';
 export * from './memcg.js';
 export * from './memory.js';
+export * from './migrate.js';
 export * from './mm.js';
 export * from './mmap.js';
 export * from './mmu_notifier.js';

@@ -10,6 +10,7 @@
 import { PAGE_SIZE, pageAlignDown } from '../core/addr.js';
 import { KernelBug } from '../core/assert.js';
 import type { Task } from '../sched/index.js';
+import { sleepNs } from '../sched/index.js';
 import {
   FAULT_FLAG_USER,
   FAULT_FLAG_WRITE,
@@ -27,6 +28,14 @@ import { VM_EXEC, VM_READ, VM_WRITE } from './vma.js';
 export type UserFaultResult = 'ok' | 'SIGSEGV' | 'SIGBUS' | 'OOM';
 
 const FAULTS_PER_ACCESS_MAX = 64;
+/**
+ * A fault that returned without making the access possible (a device-private page whose driver
+ * could not migrate it yet because a migration holds its lock) is retried after this much virtual
+ * time. On SMP hardware the faulting CPU spins while the other CPU finishes; here the retry sleeps
+ * so that the thread it waits for runs first, and a bounded-preemption search does not spend its
+ * preemptions (and the livelock guard) on the spin.
+ */
+const FAULT_RETRY_NS = 1000;
 
 /** Copies between `buf` and user memory at [addr, addr+buf.length); stops at the first failing page. */
 export function* accessUser(
@@ -62,6 +71,7 @@ function* translate(mm: MmStruct, addr: number, write: boolean): Task<number | U
         return ptePfn(lo, pt.hi[slot] as number);
       }
     }
+    if (i > 0) yield* sleepNs(FAULT_RETRY_NS);
     const r = yield* doUserAddrFault(mm, addr, write);
     if (r !== 'ok') return r;
   }

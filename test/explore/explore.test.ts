@@ -15,13 +15,14 @@ const DFS2_SCHEDULES: Record<string, { seed: number; seq: number }> = {
   'fault-vs-mprotect': { seed: 30, seq: 30 },
   'fault-vs-dontneed': { seed: Number.NaN, seq: 32 },
   'fault-vs-migrate': { seed: Number.NaN, seq: 78 },
-  'migrate-vs-cpufault': { seed: 46, seq: 46 },
+  'migrate-vs-cpufault': { seed: 72, seq: 72 },
+  'fault-vs-oomreap': { seed: Number.NaN, seq: 7 },
   'fork-vs-devwrite': { seed: 77, seq: 79 },
   'exit-vs-devaccess': { seed: 20, seq: 20 },
 };
 
 describe('built-in scenarios', () => {
-  it('are the seven <a>-vs-<b> scenarios of the issue, each with a description', () => {
+  it("are the issue's seven <a>-vs-<b> scenarios plus fault-vs-oomreap, each with a description", () => {
     expect(SCENARIOS.map((s) => s.name)).toEqual(Object.keys(DFS2_SCHEDULES));
     for (const s of SCENARIOS) {
       expect(s.name).toMatch(/^[a-z0-9]+-vs-[a-z0-9]+$/);
@@ -98,12 +99,17 @@ describe("protocol 'seed'", () => {
     }
   });
 
-  it('fault-vs-migrate fails through the same race: migrate_vma also invalidates under mmap_sem for read', () => {
-    const r = explore('fault-vs-migrate', { protocol: 'seed' });
-    expect(r.schedulesExplored).toBe(9);
-    expect(r.violation?.checker).toBe('coherence');
-    expect(r.violation?.message).toMatch(/a page that is free \(PG_buddy\)/);
-    expect(r.violation?.preemptions).toBe(1);
+  it('fault-vs-migrate and fault-vs-oomreap fail through the same race: migrate_vma and the OOM reaper also invalidate under mmap_sem for read', () => {
+    for (const [name, schedules] of [
+      ['fault-vs-migrate', 9],
+      ['fault-vs-oomreap', 3],
+    ] as const) {
+      const r = explore(name, { protocol: 'seed' });
+      expect(r.schedulesExplored, name).toBe(schedules);
+      expect(r.violation?.checker).toBe('coherence');
+      expect(r.violation?.message).toMatch(/a page that is free \(PG_buddy\)/);
+      expect(r.violation?.preemptions).toBe(1);
+    }
   });
 });
 

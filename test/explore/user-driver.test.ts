@@ -16,6 +16,7 @@ describe('tinymirror, a user-written driver', () => {
       'fault-vs-munmap',
       'fault-vs-mprotect',
       'fault-vs-dontneed',
+      'fault-vs-oomreap',
       'fork-vs-devwrite',
       'exit-vs-devaccess',
     ]) {
@@ -29,6 +30,7 @@ describe('tinymirror, a user-written driver', () => {
       'fault-vs-munmap': 57,
       'fault-vs-mprotect': 57,
       'fault-vs-dontneed': 57,
+      'fault-vs-oomreap': 12,
       'fork-vs-devwrite': 141,
       'exit-vs-devaccess': 32,
     });

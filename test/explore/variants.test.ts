@@ -1,0 +1,45 @@
+/**
+ * The explorer against the catalogue of broken dmirror drivers (src/drivers/dmirror/variants.ts),
+ * by name, with protocol 'seq' (where the correct driver passes everything): which built-in scenario
+ * catches each variant first, with which checker, within the DfsStrategy(2) budget, shrunk, and
+ * reproduced by its replay string.
+ */
+
+import { describe, expect, it } from 'vitest';
+import { DMIRROR_VARIANT_NAMES } from '../../src/drivers/dmirror/variants.js';
+import { driverNames, explore, replay } from '../../src/index.js';
+
+/** [scenario, checker, schedules explored until found, preemptions after shrinking]. */
+const CAUGHT: Record<string, [string, string, number, number]> = {
+  'no-valid-check': ['fault-vs-dontneed', 'coherence', 6, 1],
+  'unlocked-valid-check': ['fault-vs-munmap', 'rules', 1, 0],
+  'no-lock-in-sync': ['fault-vs-munmap', 'rules', 1, 0],
+  'sleep-nonblockable': ['fault-vs-oomreap', 'rules', 1, 0],
+  'map-after-unregister': ['fault-vs-munmap', 'rules', 1, 0],
+  'no-write-erase': ['fault-vs-munmap', 'coherence', 1, 0],
+  'free-mapped-page': ['migrate-vs-cpufault', 'coherence', 17, 1],
+  // READ fails with EBUSY after DMIRROR_POPULATE_RETRIES_MAX stale retries: the pages stayed mapped
+  'ignore-ebusy': ['fault-vs-dontneed', 'integrity', 6, 1],
+};
+
+describe('dmirror variants by name', () => {
+  it('every variant is a registered driver, and every broken one is caught below', () => {
+    expect(driverNames()).toEqual(expect.arrayContaining([...DMIRROR_VARIANT_NAMES]));
+    expect(Object.keys(CAUGHT).sort()).toEqual(DMIRROR_VARIANT_NAMES.filter((v) => v !== 'correct').sort());
+  });
+
+  for (const [variant, [scenario, checker, schedules, preemptions]] of Object.entries(CAUGHT)) {
+    it(`${variant}: ${scenario} finds it (${checker})`, () => {
+      const r = explore(scenario, { driver: variant, protocol: 'seq' });
+      expect(r.driver).toBe(variant);
+      expect(r.schedulesExplored).toBe(schedules);
+      const v = r.violation!;
+      expect(v.checker).toBe(checker);
+      expect(v.preemptions).toBe(preemptions);
+      expect(v.replay.startsWith(`hmmx1:${scenario}:${variant}:seq:hmm1:`)).toBe(true);
+      const again = replay(v.replay);
+      expect(again.violation?.checker).toBe(checker);
+      expect(again.violation?.message).toBe(v.message);
+    });
+  }
+});
