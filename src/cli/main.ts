@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { runFoundationDemo } from './demo.js';
+import { listScenarios, nonNegativeInt, positiveInt, runExplore, runReplay } from './explore.js';
 
 const EXIT_OK = 0;
 const EXIT_CHECK_FAILED = 1;
@@ -58,6 +59,11 @@ function createProgram(setExit: (code: number) => void): Command {
 Examples:
   $ hmmsim demo             fork and copy-on-write on a private anonymous mapping
   $ hmmsim demo --seed 7    the same with another seed
+  $ hmmsim explore --list                                  scenarios and driver variants
+  $ hmmsim explore fault-vs-dontneed                       the seed design's race (exit 1)
+  $ hmmsim explore fault-vs-dontneed --protocol seq        closed by the sequence count (exit 0)
+  $ hmmsim explore fault-vs-munmap --driver no-lock-in-sync --json
+  $ hmmsim replay hmmx1:fault-vs-dontneed:correct:seed:hmm1:AAAAAAEBAQE
   $ hmmsim help demo        help for one command
 ${EXIT_HELP}`,
     );
@@ -70,7 +76,57 @@ ${EXIT_HELP}`,
       setExit(runFoundationDemo(println, opts.seed) ? EXIT_OK : EXIT_CHECK_FAILED);
     });
 
+  program
+    .command('explore')
+    .description('run a scenario under many schedules with the checkers on; exit 1 if a violation is found')
+    .argument('[scenario]', 'a built-in scenario (see --list)')
+    .option('--list', 'name the built-in scenarios and driver variants')
+    .option('--driver <variant>', 'the dmirror variant to run', 'correct')
+    .option(
+      '--protocol <p>',
+      "range validity: 'seed' (v5.3 range->valid) or 'seq' (v5.5 sequence count)",
+      'seed',
+    )
+    .option('--strategy <s>', "'random', 'pct' or 'dfs' (bounded preemption, exhaustive)", 'dfs')
+    .option('--schedules <n>', 'budget of schedules (default: all for dfs, 1000 otherwise)', positiveInt)
+    .option('--preemptions <k>', 'dfs preemption bound; pct depth - 1', nonNegativeInt, 2)
+    .option('-s, --seed <n>', 'seed for random and pct', parseSeed, 1)
+    .option('--json', 'print one JSON document')
+    .action((scenario: string | undefined, opts) => {
+      usage(setExit, () => {
+        if (opts.list) return listScenarios(println);
+        if (scenario === undefined) throw new InvalidArgumentError('a scenario is required (or --list)');
+        if (!['seed', 'seq'].includes(opts.protocol))
+          throw new InvalidArgumentError(`--protocol: expected seed or seq`);
+        if (!['random', 'pct', 'dfs'].includes(opts.strategy))
+          throw new InvalidArgumentError(`--strategy: expected random, pct or dfs`);
+        setExit(runExplore(scenario, opts, println));
+      });
+    });
+
+  program
+    .command('replay')
+    .description(
+      're-run the schedule of a replay string: the same violation, exactly (exit 1 if it reproduces one)',
+    )
+    .argument('<replay>', "a string printed by 'hmmsim explore' (hmmx1:...)")
+    .option('--json', 'print one JSON document')
+    .action((replayString: string, opts: { json?: boolean }) => {
+      usage(setExit, () => setExit(runReplay(replayString, opts.json === true, println)));
+    });
+
   return program;
+}
+
+/** Runs an action; an InvalidArgumentError it throws is a usage error: one line, exit 2. */
+function usage(setExit: (code: number) => void, action: () => void): void {
+  try {
+    action();
+  } catch (e) {
+    if (!(e instanceof InvalidArgumentError)) throw e;
+    process.stderr.write(`hmmsim: ${e.message}\n`);
+    setExit(EXIT_USAGE);
+  }
 }
 
 /** Errors the scheduler raises when no thread can run or the step budget is spent (see src/sched). */

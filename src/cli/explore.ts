@@ -1,0 +1,122 @@
+/**
+ * `hmmsim explore` and `hmmsim replay`: printing only, over src/explore.
+ */
+
+import { InvalidArgumentError } from 'commander';
+import { DMIRROR_VARIANTS } from '../drivers/dmirror/variants.js';
+import { type ExploreResult, explore, replay, SCENARIOS, type StrategyName } from '../explore/index.js';
+
+export interface ExploreCliOptions {
+  list?: boolean;
+  driver: string;
+  protocol: 'seed' | 'seq';
+  strategy: StrategyName;
+  schedules?: number;
+  preemptions: number;
+  seed: number;
+  json?: boolean;
+}
+
+export function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n <= 0)
+    throw new InvalidArgumentError('expected a positive integer.');
+  return n;
+}
+
+export function nonNegativeInt(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n))
+    throw new InvalidArgumentError('expected a non-negative integer.');
+  return n;
+}
+
+/** The list of scenarios and driver variants, for --list. */
+export function listScenarios(out: (line: string) => void): void {
+  out('scenarios:');
+  for (const s of SCENARIOS) out(`  ${s.name.padEnd(22)} ${s.description}`);
+  out('drivers (--driver):');
+  for (const [name, v] of Object.entries(DMIRROR_VARIANTS)) out(`  ${name.padEnd(22)} ${describeVariant(v)}`);
+}
+
+function describeVariant(v: unknown): string {
+  if (typeof v === 'string') return v;
+  const o = v as { wrong?: string; description?: string };
+  return o.wrong ?? o.description ?? '';
+}
+
+/** Runs the explorer; returns the exit code (0: no violation, 1: one found). */
+export function runExplore(scenario: string, opts: ExploreCliOptions, out: (line: string) => void): number {
+  if (!SCENARIOS.some((s) => s.name === scenario)) {
+    throw new InvalidArgumentError(`unknown scenario '${scenario}' (hmmsim explore --list names them)`);
+  }
+  if (!(opts.driver in DMIRROR_VARIANTS)) {
+    throw new InvalidArgumentError(`unknown driver '${opts.driver}' (hmmsim explore --list names them)`);
+  }
+  const r = explore(scenario, {
+    driver: opts.driver,
+    protocol: opts.protocol,
+    strategy: opts.strategy,
+    schedules: opts.schedules,
+    preemptions: opts.preemptions,
+    seed: opts.seed,
+  });
+  if (opts.json) out(JSON.stringify(jsonOf(r)));
+  else printResult(r, out);
+  return r.violation === null ? 0 : 1;
+}
+
+function jsonOf(r: ExploreResult): object {
+  return {
+    scenario: r.scenario,
+    driver: r.driver,
+    strategy: r.strategy,
+    seed: r.seed,
+    schedulesExplored: r.schedulesExplored,
+    schedulesPerSecond: Math.round(r.schedulesPerSecond),
+    violation: r.violation,
+  };
+}
+
+function printResult(r: ExploreResult, out: (line: string) => void): void {
+  out(
+    `SEED=${r.seed} scenario=${r.scenario} driver=${r.driver} protocol=${r.protocol} strategy=${r.strategy}`,
+  );
+  out(
+    `${r.schedulesExplored} schedules explored${r.complete ? ' (all within the bound)' : ''}, ${Math.round(r.schedulesPerSecond)} per second`,
+  );
+  if (r.violation === null) {
+    out('no violation found');
+    return;
+  }
+  const v = r.violation;
+  out(`VIOLATION (${v.checker}): ${v.message}`);
+  out(`shrunk to ${v.preemptions} preemption${v.preemptions === 1 ? '' : 's'}; interleaving:`);
+  for (const line of v.interleaving) out(`  ${line}`);
+  out(`replay: hmmsim replay ${v.replay}`);
+}
+
+/** Re-runs one schedule; returns 1 if it reproduces a violation, 0 if it runs clean. */
+export function runReplay(replayString: string, json: boolean, out: (line: string) => void): number {
+  let r: ReturnType<typeof replay>;
+  try {
+    r = replay(replayString);
+  } catch (e) {
+    throw new InvalidArgumentError(e instanceof Error ? e.message : String(e));
+  }
+  if (json) {
+    out(
+      JSON.stringify({
+        scenario: r.scenario,
+        driver: r.driver,
+        protocol: r.protocol,
+        violation: r.violation,
+      }),
+    );
+  } else {
+    out(`scenario=${r.scenario} driver=${r.driver} protocol=${r.protocol}`);
+    for (const line of r.interleaving) out(`  ${line}`);
+    out(r.violation === null ? 'no violation' : `VIOLATION (${r.violation.checker}): ${r.violation.message}`);
+  }
+  return r.violation === null ? 0 : 1;
+}
