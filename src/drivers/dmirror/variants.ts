@@ -8,7 +8,7 @@
  *   new Dmirror(mdevice, mm, 'no-valid-check')     sim.openDevice(0, p, { variant: 'no-valid-check' })
  *
  * Each entry says what is wrong (the deviation) and what breaks (what a checker observes, and what
- * it takes to see it). docs/explorer-variants.md lists the scenarios that reveal each one.
+ * it takes to see it). docs/explorer.md ("Broken drivers") lists the scenarios that reveal each one.
  *
  * Model note: code between two scheduling points runs atomically, and dmirror's "check
  * hmm_range_valid, then program" and its invalidation callback's erase are each one atomic step.
