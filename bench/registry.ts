@@ -42,7 +42,7 @@ export function targetOf(b: BenchmarkSpec): { ratio: number | null; kind: '<=' |
 
 export const DEFAULT_PAGES: readonly number[] = [2 ** 14, 2 ** 18];
 /** The HMM benchmarks' page counts (each page of a migration is copied twice). */
-export const HMM_PAGES: readonly number[] = [2 ** 14, 2 ** 16];
+export const HMM_PAGES: readonly number[] = [2 ** 14, 2 ** 16, 2 ** 18];
 
 const registry: BenchmarkSpec[] = [];
 
@@ -71,7 +71,7 @@ registerBenchmark({
 });
 registerBenchmark({
   name: 'walk-vs-mincore',
-  sim: 'walk',
+  sim: 'walk-ptes',
   native: 'mincore',
   baseline: 'mincore()',
   maxRatio: 3,

@@ -86,6 +86,25 @@ export function walk(pages: number, opts: SimOpOptions): Measurement {
   });
 }
 
+/**
+ * The pure walk: the raw 64-bit PTE of each of `pages` resident pages (p.walkPtes), the same work
+ * as mincore() — which reads the same entries and reports a byte each — without pagemap's
+ * struct-page lookups (PM_FILE, PM_MMAP_EXCLUSIVE).
+ */
+export function walkPtes(pages: number, opts: SimOpOptions): Measurement {
+  const p = newProcess(pages);
+  const a = mapPopulated(p, pages);
+  const out = new Uint32Array(2 * pages);
+  return repeat(pages, opts, () => {
+    out.fill(0);
+    const ns = time(() => p.walkPtes(a, pages, out));
+    if ((out[0]! & 1) !== 1 || (out[2 * pages - 2]! & 1) !== 1) {
+      throw new Error('walkPtes reported a populated page as not present');
+    }
+    return ns;
+  });
+}
+
 /** mprotect(PROT_READ) of `pages` resident pages, on a fresh populated mapping each rep. */
 export function mprotect(pages: number, opts: SimOpOptions): Measurement {
   const p = newProcess(pages);
@@ -283,6 +302,7 @@ function invalidateMirrored(op: 'munmap' | 'mprotect'): SimOp {
 export const simOps: Readonly<Record<string, SimOp>> = {
   'populate-write': populateWrite,
   walk,
+  'walk-ptes': walkPtes,
   mprotect,
   munmap,
   'migrate-b1': migrateRoundTrip(1),
