@@ -22,11 +22,25 @@ export interface DeviceMapping {
 /** Which write a DevicePageTable.onWrite hook is told about. */
 export type DevicePageTableWrite = 'store' | 'erase' | 'clear';
 
+/** Entries per leaf of the table (one PTE table's worth, as a device MMU would have). */
+const LEAF_ENTRIES = 512;
+const EMPTY = -1;
+
+/** One leaf: LEAF_ENTRIES entries (EMPTY or pfn * 4 + tag) and how many are present. */
+interface Leaf {
+  readonly e: Float64Array;
+  n: number;
+}
+
+/**
+ * Stored as leaves of 512 entries keyed by vpn / 512, like the radix tree of a real device MMU (and
+ * test_hmm's xarray): lookups and stores index an array, and a range that covers a leaf drops it
+ * whole, so an munmap of a mirrored range costs one step per leaf, not one hash-table delete per
+ * page.
+ */
 export class DevicePageTable {
-  private readonly entries = new Map<number, number>();
-  /** Bounds of every vpn stored since the table was last empty (they only widen until then). */
-  private minVpn = Number.POSITIVE_INFINITY;
-  private maxVpn = Number.NEGATIVE_INFINITY;
+  private readonly leaves = new Map<number, Leaf>();
+  private count = 0;
   /** Entries written and erased over the table's life. */
   stores = 0;
   erases = 0;
@@ -37,77 +51,114 @@ export class DevicePageTable {
   onWrite: ((op: DevicePageTableWrite, vpn: number, pfn: number, write: boolean) => void) | null = null;
 
   get size(): number {
-    return this.entries.size;
+    return this.count;
   }
 
   /** The raw entry for vpn, or -1. */
   lookup(vpn: number): number {
-    return this.entries.get(vpn) ?? -1;
+    const leaf = this.leaves.get(Math.floor(vpn / LEAF_ENTRIES));
+    return leaf === undefined ? EMPTY : (leaf.e[vpn % LEAF_ENTRIES] as number);
   }
 
   pfnOf(vpn: number): number {
-    const e = this.entries.get(vpn);
-    return e === undefined ? -1 : Math.floor(e / 4);
+    const e = this.lookup(vpn);
+    return e < 0 ? -1 : Math.floor(e / 4);
   }
 
   isWritable(vpn: number): boolean {
-    const e = this.entries.get(vpn);
-    return e !== undefined && e % 4 === DPT_TAG_WRITE;
+    const e = this.lookup(vpn);
+    return e >= 0 && e % 4 === DPT_TAG_WRITE;
   }
 
   store(vpn: number, pfn: number, write: boolean): void {
     if (this.onWrite !== null) this.onWrite('store', vpn, pfn, write);
-    this.entries.set(vpn, pfn * 4 + (write ? DPT_TAG_WRITE : DPT_TAG_READ));
+    const key = Math.floor(vpn / LEAF_ENTRIES);
+    let leaf = this.leaves.get(key);
+    if (leaf === undefined) {
+      leaf = { e: new Float64Array(LEAF_ENTRIES).fill(EMPTY), n: 0 };
+      this.leaves.set(key, leaf);
+    }
+    const i = vpn % LEAF_ENTRIES;
+    if ((leaf.e[i] as number) < 0) {
+      leaf.n++;
+      this.count++;
+    }
+    leaf.e[i] = pfn * 4 + (write ? DPT_TAG_WRITE : DPT_TAG_READ);
     this.stores++;
-    if (vpn < this.minVpn) this.minVpn = vpn;
-    if (vpn > this.maxVpn) this.maxVpn = vpn;
   }
 
   erase(vpn: number): boolean {
-    if (this.onWrite !== null && this.entries.has(vpn)) this.onWrite('erase', vpn, -1, false);
-    const had = this.entries.delete(vpn);
-    if (had) this.erases++;
-    return had;
+    const key = Math.floor(vpn / LEAF_ENTRIES);
+    const leaf = this.leaves.get(key);
+    const i = vpn % LEAF_ENTRIES;
+    if (leaf === undefined || (leaf.e[i] as number) < 0) return false;
+    if (this.onWrite !== null) this.onWrite('erase', vpn, -1, false);
+    leaf.e[i] = EMPTY;
+    this.count--;
+    this.erases++;
+    if (--leaf.n === 0) this.leaves.delete(key);
+    return true;
   }
 
   /** Erases every entry with startVpn <= vpn < endVpn; returns how many. */
   eraseRange(startVpn: number, endVpn: number): number {
-    let n = this.entries.size;
-    if (n === 0) return 0;
-    if (this.onWrite === null && startVpn <= this.minVpn && this.maxVpn < endVpn) {
-      // The range covers every entry (an munmap or mprotect of the whole mirrored range).
+    if (this.count === 0 || endVpn <= startVpn) return 0;
+    const first = Math.floor(startVpn / LEAF_ENTRIES);
+    const last = Math.floor((endVpn - 1) / LEAF_ENTRIES);
+    let n = 0;
+    if (last - first + 1 <= this.leaves.size) {
+      for (let key = first; key <= last; key++) n += this.eraseInLeaf(key, startVpn, endVpn);
+    } else {
+      for (const key of [...this.leaves.keys()])
+        if (key >= first && key <= last) n += this.eraseInLeaf(key, startVpn, endVpn);
+    }
+    return n;
+  }
+
+  /** The part of [startVpn, endVpn) in leaf `key`: the whole leaf at once when it is covered. */
+  private eraseInLeaf(key: number, startVpn: number, endVpn: number): number {
+    const leaf = this.leaves.get(key);
+    if (leaf === undefined) return 0;
+    const base = key * LEAF_ENTRIES;
+    const from = Math.max(startVpn, base) - base;
+    const to = Math.min(endVpn, base + LEAF_ENTRIES) - base;
+    if (this.onWrite === null && from === 0 && to === LEAF_ENTRIES) {
+      const n = leaf.n;
+      this.count -= n;
       this.erases += n;
-      this.entries.clear();
-      this.minVpn = Number.POSITIVE_INFINITY;
-      this.maxVpn = Number.NEGATIVE_INFINITY;
+      this.leaves.delete(key);
       return n;
     }
-    n = 0;
-    if (endVpn - startVpn < this.entries.size) {
-      for (let v = startVpn; v < endVpn; v++) if (this.erase(v)) n++;
-      return n;
-    }
-    for (const v of [...this.entries.keys()]) if (v >= startVpn && v < endVpn && this.erase(v)) n++;
+    let n = 0;
+    for (let i = from; i < to; i++) if ((leaf.e[i] as number) >= 0 && this.erase(base + i)) n++;
     return n;
   }
 
   clear(): void {
-    if (this.onWrite !== null && this.entries.size > 0) this.onWrite('clear', -1, -1, false);
-    this.erases += this.entries.size;
-    this.entries.clear();
-    this.minVpn = Number.POSITIVE_INFINITY;
-    this.maxVpn = Number.NEGATIVE_INFINITY;
+    if (this.onWrite !== null && this.count > 0) this.onWrite('clear', -1, -1, false);
+    this.erases += this.count;
+    this.leaves.clear();
+    this.count = 0;
   }
 
-  /** Visits every entry, in insertion order, without allocating (for the checkers). */
+  /** Visits every entry (leaf by leaf, in the order leaves were created; ascending within one) without allocating. */
   forEach(visit: (vpn: number, pfn: number, write: boolean) => void): void {
-    for (const [vpn, e] of this.entries) visit(vpn, Math.floor(e / 4), e % 4 === DPT_TAG_WRITE);
+    for (const [key, leaf] of this.leaves) {
+      const base = key * LEAF_ENTRIES;
+      const e = leaf.e;
+      for (let i = 0; i < LEAF_ENTRIES; i++) {
+        const x = e[i] as number;
+        if (x >= 0) visit(base + i, Math.floor(x / 4), x % 4 === DPT_TAG_WRITE);
+      }
+    }
   }
 
   /** Entries in vpn order (for checkers and tools). */
   mappings(): DeviceMapping[] {
-    return [...this.entries.entries()]
-      .sort((a, b) => a[0] - b[0])
-      .map(([vpn, e]) => ({ vpn, pfn: Math.floor(e / 4), write: e % 4 === DPT_TAG_WRITE }));
+    const out: DeviceMapping[] = [];
+    this.forEach((vpn, pfn, write) => {
+      out.push({ vpn, pfn, write });
+    });
+    return out.sort((a, b) => a.vpn - b.vpn);
   }
 }

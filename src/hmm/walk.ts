@@ -46,6 +46,10 @@ import type { MmStruct } from '../mm/mm.js';
 import { ZERO_PFN } from '../mm/page.js';
 import { type PteTableVisitor, pteSlotIn } from '../mm/pagetable.js';
 import {
+  _PAGE_DEVMAP_HI,
+  _PAGE_PRESENT,
+  _PAGE_RW,
+  _PAGE_SPECIAL,
   isDevicePrivateType,
   isMigrationType,
   pteDevmap,
@@ -297,12 +301,35 @@ function* hmmVmaDoFault(w: HmmVmaWalk, addr: number, write: boolean, i: number):
   return -EBUSY;
 }
 
-/** hmm_vma_walk_pmd for a PMD whose PTE table exists: one entry at a time. */
+/**
+ * hmm_vma_walk_pmd for a PMD whose PTE table exists: one entry at a time. The common entry — a
+ * present, ordinary PTE (not PROTNONE, special or devmap) that needs no fault — is written here
+ * with the arithmetic handlePte would do; every other entry goes through handlePte.
+ */
 function walkPteTable(w: HmmVmaWalk, t: number, start: number, end: number): number {
+  const { lo, hi } = w.mm.kernel.pt;
+  const pfns = w.range.pfns;
+  const span = w.span;
+  const ro = w.fValid;
+  const rw = w.fValid | w.fWrite;
+  // A fault-mode request that is the same for every page (no per-page bits) is decided once for a
+  // read-only and once for a writable PTE; per-page requests go through handlePte.
+  const uniform = !w.fault || w.reqMask === 0;
+  const needRo = uniform ? pteNeedFault(w, 0, ro, 0) : 1;
+  const needRw = uniform ? pteNeedFault(w, 0, rw, 0) : 1;
   let slot = pteSlotIn(t, start);
   let i = w.index(start);
   let addr = start;
   for (; addr < end; addr += PAGE_SIZE, slot++, i++) {
+    const l = lo[slot] as number;
+    const h = hi[slot] as number;
+    if ((l & ORDINARY_MASK) === _PAGE_PRESENT && (h & _PAGE_DEVMAP_HI) === 0) {
+      const writable = (l & _PAGE_RW) !== 0;
+      if ((writable ? needRw : needRo) === 0) {
+        pfns[i] = ptePfn(l, h) * span + (writable ? rw : ro);
+        continue;
+      }
+    }
     const r = handlePte(w, addr, end, slot, i);
     if (r !== 0) {
       w.last = addr;
@@ -312,6 +339,9 @@ function walkPteTable(w: HmmVmaWalk, t: number, start: number, end: number): num
   w.last = addr;
   return 0;
 }
+
+/** Present, not special (PROTNONE needs P clear): the bits that make a PTE ordinary. */
+const ORDINARY_MASK = _PAGE_PRESENT | _PAGE_SPECIAL;
 
 /** hmm_vma_handle_pte: one CPU entry → one device entry (§2.8 of the reference). */
 function handlePte(w: HmmVmaWalk, addr: number, end: number, slot: number, i: number): number {

@@ -572,6 +572,8 @@ function migratePageStates(kernel: Kernel, newpfn: number, pfn: number): void {
 export function migrateVmaFinalize(m: MigrateVma): void {
   const { kernel, src, dst } = m;
   const { mem } = kernel;
+  // Finalize does not sleep: the VMA found at the range's start is the VMA of every page in it.
+  const live = !m.mm.dead && m.mm.vmaAt(m.start) === m.vma;
   for (let i = 0, addr = m.start; i < m.npages; i++, addr += PAGE_SIZE) {
     let newpfn = migratePfnToPage(dst[i] as number);
     const pfn = migratePfnToPage(src[i] as number);
@@ -589,7 +591,7 @@ export function migrateVmaFinalize(m: MigrateVma): void {
       }
       newpfn = pfn;
     }
-    if (m.local[i] === 1 && !m.mm.dead && m.mm.vmaAt(addr) === m.vma) {
+    if (m.local[i] === 1 && live) {
       removeMigrationPte(kernel, m.mm, m.vma, addr, pfn, newpfn, m.slots[i] as number);
     } else {
       removeMigrationPtes(kernel, pfn, newpfn);

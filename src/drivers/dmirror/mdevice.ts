@@ -35,6 +35,8 @@ export class DmirrorDevice {
   cfree = 0;
   /** Guards the free list and the counters. */
   readonly lock: SpinLock;
+  /** What each page's drvdata word holds (a host-side copy, so allocation reads no hash table). */
+  private readonly owners: (Dmirror | undefined)[];
 
   constructor(kernel: Kernel, id: number, memoryPages: number) {
     this.kernel = kernel;
@@ -43,6 +45,7 @@ export class DmirrorDevice {
     const devmem = hmmDevmemAdd(kernel, this.ops, this.device, memoryPages * PAGE_SIZE);
     if (typeof devmem === 'number') throw new KernelBug(`dmirror: hmm_devmem_add failed with ${devmem}`);
     this.devmem = devmem;
+    this.owners = new Array<Dmirror | undefined>(memoryPages).fill(undefined);
     for (let pfn = devmem.pfnFirst + memoryPages - 1; pfn >= devmem.pfnFirst; pfn--) this.freePages.push(pfn);
   }
 
@@ -60,11 +63,17 @@ export class DmirrorDevice {
     const mem = this.kernel.mem;
     mem.getPage(pfn);
     if (!mem.trylockPage(pfn)) throw new KernelBug(`dmirror: free device page ${pfn} was locked`);
-    hmmDevmemPageSetDrvdata(this.devmem, pfn, owner);
+    // The word keeps its last owner while the page is free (test_hmm reuses it as the free-list
+    // link), so a page going back to the same dmirror needs no write.
+    const k = pfn - this.devmem.pfnFirst;
+    if (this.owners[k] !== owner) {
+      this.owners[k] = owner;
+      hmmDevmemPageSetDrvdata(this.devmem, pfn, owner);
+    }
     return pfn;
   }
 
-  /** Which dmirror put data in this device page (rpage->zone_device_data in test_hmm). */
+  /** Which dmirror put data in this device page (rpage->zone_device_data in test_hmm); meaningful while the page is in use. */
   ownerOf(pfn: number): Dmirror {
     return hmmDevmemPageGetDrvdata(this.devmem, pfn) as Dmirror;
   }
@@ -81,7 +90,6 @@ export class DmirrorDevice {
   /** dmirror_devmem_free: the page's last user is gone; its contents go with it. */
   private freePage(pfn: number): void {
     this.kernel.mem.clearPage(pfn);
-    hmmDevmemPageSetDrvdata(this.devmem, pfn, undefined);
     this.lock.lock();
     this.freePages.push(pfn);
     this.cfree++;
