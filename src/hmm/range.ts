@@ -312,13 +312,32 @@ export function* hmmRangeWaitUntilValid(range: HmmRange, timeoutMs: number): Tas
  * hmm_range_snapshot ([5.3]): read the CPU page table into range.pfns without faulting. mmap_sem
  * must be held (lockdep-checked). Returns the page count (see the file comment) or -errno.
  */
-export function* hmmRangeSnapshot(range: HmmRange): Task<number> {
-  const hmm = rangeHmm(range, 'hmm_range_snapshot');
+export function hmmRangeSnapshot(range: HmmRange): Task<number> {
+  return hmmRangeWalkVmas(range, 'hmm_range_snapshot', false, false);
+}
+
+/**
+ * hmm_range_fault ([5.3]): as snapshot, but fault what the requests ask for (§2.9), through the
+ * normal fault path, PMD chunk by PMD chunk (§2.10). `block` = true: faults may sleep and keep
+ * mmap_sem; false: FAULT_FLAG_ALLOW_RETRY (-EAGAIN cannot happen in this model).
+ */
+export function hmmRangeFault(range: HmmRange, block: boolean): Task<number> {
+  return hmmRangeWalkVmas(range, 'hmm_range_fault', true, block);
+}
+
+/**
+ * The per-VMA loop snapshot and fault share (v5.3 writes it twice): the validity and VMA checks of
+ * §2.5 at each VMA, then the walk. A snapshot ignores a walk error (the rest of that VMA keeps its
+ * input values); a fault walks again while the walk faulted (-EBUSY) and the range stays valid, and
+ * on any other error sets every entry from the cursor on to NONE.
+ */
+function* hmmRangeWalkVmas(range: HmmRange, fn: string, fault: boolean, block: boolean): Task<number> {
+  const hmm = rangeHmm(range, fn);
   const mm = hmm.mm;
   mm.mmapSem.assertHeld('any');
   checkRangeTables(range);
   checkPfns(range);
-  const walk = new HmmVmaWalk(range, mm, false, false);
+  const walk = new HmmVmaWalk(range, mm, fault, block);
   let start = range.start;
   do {
     // If the range is no longer valid, force a retry.
@@ -330,42 +349,11 @@ export function* hmmRangeSnapshot(range: HmmRange): Task<number> {
     range.vma = v;
     walk.last = start;
     const end = Math.min(range.end, v.end);
-    // An error stops this VMA's walk and is ignored: the rest of the VMA keeps its input values.
-    yield* hmmWalkPageRange(walk, start, end);
-    start = end;
-  } while (start < range.end);
-  return Math.floor((walk.last - range.start) / PAGE_SIZE);
-}
-
-/**
- * hmm_range_fault ([5.3]): as snapshot, but fault what the requests ask for (§2.9), through the
- * normal fault path, PMD chunk by PMD chunk (§2.10). `block` = true: faults may sleep and keep
- * mmap_sem; false: FAULT_FLAG_ALLOW_RETRY (-EAGAIN cannot happen in this model).
- */
-export function* hmmRangeFault(range: HmmRange, block: boolean): Task<number> {
-  const hmm = rangeHmm(range, 'hmm_range_fault');
-  const mm = hmm.mm;
-  mm.mmapSem.assertHeld('any');
-  checkRangeTables(range);
-  checkPfns(range);
-  const walk = new HmmVmaWalk(range, mm, true, block);
-  let start = range.start;
-  do {
-    if (!rangeCurrent(range, hmm)) return -EBUSY;
-    const vma = mm.findVma(start);
-    const err = checkVma(range, vma);
-    if (err !== 0) return err;
-    const v = vma as Vma;
-    range.vma = v;
-    walk.last = start;
-    const end = Math.min(range.end, v.end);
-    let ret: number;
-    do {
-      ret = yield* hmmWalkPageRange(walk, start, end);
-      start = walk.last;
-      // Keep trying while the range is valid.
-    } while (ret === -EBUSY && rangeCurrent(range, hmm));
-    if (ret !== 0) {
+    let ret = yield* hmmWalkPageRange(walk, start, end);
+    while (fault && ret === -EBUSY && rangeCurrent(range, hmm)) {
+      ret = yield* hmmWalkPageRange(walk, walk.last, end);
+    }
+    if (fault && ret !== 0) {
       hmmPfnsClear(range, walk.last, range.end);
       return ret;
     }

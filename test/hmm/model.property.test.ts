@@ -59,19 +59,35 @@ import {
   PROT_READ,
   PROT_WRITE,
   type Process,
-  SegvError,
   type SimFile,
   Simulator,
 } from '../../src/index.js';
+import {
+  accessModel,
+  beyondEof,
+  expectSegv,
+  faultOf,
+  type Kind,
+  layoutOfModel,
+  layoutOfReal,
+  Obj,
+  PAGE,
+  type PageModel,
+  type ProcModel,
+  pattern,
+  pick,
+  readable,
+  targetVpn,
+  writableBytes,
+  ZEROS,
+} from '../model/vm-model.js';
 
-const PAGE = 4096;
 const MAX_PROCS = 4;
 const RAM_PAGES = 4096;
 const DEVICES = [{ memoryPages: 32 }, { memoryPages: 64 }];
 /** Small memory sections keep the machine small (the checker walks every struct page after every step). */
 const SECTION_PAGES = 512;
 /** Where a process with no mapping aims its accesses: below the top-down mmap base, unmapped. */
-const HOLE_VPN = 0x7f00_0000_0000 / PAGE - 64;
 const FILE_SIZES = [5 * PAGE, 2 * PAGE + 100];
 /** Fixed, so CI is reproducible; HMMSIM_HMM_MODEL_SEED / _RUNS soak it with other seeds. */
 const SEED = Number(process.env.HMMSIM_HMM_MODEL_SEED ?? 0x4a5d_2019);
@@ -84,40 +100,6 @@ const PATH = process.env.HMMSIM_HMM_MODEL_PATH;
 const REPLAY = process.env.HMMSIM_HMM_MODEL_REPLAY;
 
 // -- the reference model -------------------------------------------------------------------------
-
-/** Shared backing: a file's page cache, or the object behind MAP_SHARED | MAP_ANONYMOUS. */
-class Obj {
-  readonly name: string;
-  /** Pages an access may touch; beyond them is SIGBUS. */
-  readonly npages: number;
-  readonly bytes: Uint8Array;
-
-  constructor(name: string, sizeBytes: number) {
-    this.name = name;
-    this.npages = Math.ceil(sizeBytes / PAGE);
-    this.bytes = new Uint8Array(this.npages * PAGE);
-  }
-
-  page(index: number): Uint8Array {
-    return this.bytes.subarray(index * PAGE, (index + 1) * PAGE);
-  }
-}
-
-interface PageModel {
-  prot: number;
-  shared: boolean;
-  /** The file or shmem object behind the page; null for private anonymous memory. */
-  obj: Obj | null;
-  /** Page index in obj. */
-  index: number;
-  /** This mapping's own copy, made by its first write (private mappings only). */
-  priv: Uint8Array | null;
-}
-
-interface ProcModel {
-  /** virtual page number -> page */
-  pages: Map<number, PageModel>;
-}
 
 /** What happened over all runs, to check at the end that the interesting cases were reached. */
 interface Coverage {
@@ -161,67 +143,6 @@ interface Real {
   /** Each process's /dev/hmm_dmirror0 and /dev/hmm_dmirror1. */
   fds: DeviceFile[][];
   files: SimFile[];
-}
-
-type Signal = 'SIGSEGV' | 'SIGBUS';
-type Kind = 'anon-private' | 'anon-shared' | 'file-private' | 'file-shared';
-
-const ZEROS = new Uint8Array(PAGE);
-
-function pick<T>(xs: readonly T[], sel: number): T {
-  return xs[sel % xs.length] as T;
-}
-
-/** A mapped page of the process (or the hole when it maps nothing), moved by delta pages. */
-function targetVpn(pm: ProcModel, anchorSel: number, delta: number): number {
-  if (pm.pages.size === 0) return HOLE_VPN + delta;
-  const vpns = [...pm.pages.keys()].sort((a, b) => a - b);
-  return pick(vpns, anchorSel) + delta;
-}
-
-function beyondEof(pg: PageModel): boolean {
-  return pg.obj !== null && pg.priv === null && pg.index >= pg.obj.npages;
-}
-
-function faultOf(pg: PageModel | undefined, write: boolean): Signal | null {
-  if (pg === undefined) return 'SIGSEGV';
-  if (write ? !(pg.prot & PROT_WRITE) : pg.prot === PROT_NONE) return 'SIGSEGV';
-  if (beyondEof(pg)) return 'SIGBUS';
-  return null;
-}
-
-function readable(pg: PageModel): Uint8Array {
-  return pg.priv ?? (pg.obj !== null ? pg.obj.page(pg.index) : ZEROS);
-}
-
-function writableBytes(pg: PageModel): Uint8Array {
-  if (pg.shared) return (pg.obj as Obj).page(pg.index);
-  pg.priv ??= readable(pg).slice();
-  return pg.priv;
-}
-
-/**
- * Walks [addr, addr+len) page by page as the CPU does, calling `chunk` for each accessible part,
- * and stops at the first page that faults: returns where and with which signal, or null.
- */
-function accessModel(
-  pm: ProcModel,
-  addr: number,
-  len: number,
-  write: boolean,
-  chunk: (pg: PageModel, pageOff: number, bufOff: number, n: number) => void,
-): { addr: number; signal: Signal } | null {
-  for (let done = 0; done < len; ) {
-    const a = addr + done;
-    const pageOff = a % PAGE;
-    const n = Math.min(PAGE - pageOff, len - done);
-    const pg = pm.pages.get(Math.floor(a / PAGE));
-    const signal = faultOf(pg, write);
-    if (signal !== null) return { addr: a, signal };
-    chunk(pg as PageModel, pageOff, done, n);
-    done += n;
-  }
-  return null;
 }
 
 /** The first mapped page above vpn (what find_vma returns for an address in a gap), or undefined. */
@@ -276,16 +197,6 @@ function deviceAccess(
   return null;
 }
 
-function pattern(len: number, seed: number): Uint8Array {
-  const b = new Uint8Array(len);
-  for (let i = 0; i < len; i++) b[i] = ((seed + i * 31) % 255) + 1;
-  return b;
-}
-
-function permsOf(prot: number, shared: boolean): string {
-  return `${prot & PROT_READ ? 'r' : '-'}${prot & PROT_WRITE ? 'w' : '-'}-${shared ? 's' : 'p'}`;
-}
-
 function same(a: Uint8Array, b: Uint8Array): boolean {
   return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(
     Buffer.from(b.buffer, b.byteOffset, b.byteLength),
@@ -338,33 +249,6 @@ function errnoOf<T>(fn: () => T): { code: string | null; value: T | null } {
     if (e instanceof HmmError) return { code: e.code, value: null };
     throw e;
   }
-}
-
-function expectSegv(fn: () => void, fault: { addr: number; signal: Signal }, write: boolean): void {
-  let caught: unknown = null;
-  try {
-    fn();
-  } catch (e) {
-    caught = e;
-  }
-  if (!(caught instanceof SegvError))
-    throw caught ?? new Error(`expected ${fault.signal}, the access succeeded`);
-  expect({ addr: caught.addr, write: caught.write, signal: caught.signal }).toEqual({ ...fault, write });
-}
-
-function layoutOfReal(p: Process): string[] {
-  const out: string[] = [];
-  for (const v of p.vmas()) {
-    for (let a = v.start; a < v.end; a += PAGE)
-      out.push(`${(a / PAGE).toString(16)} ${v.perms} ${v.file ?? 'anon'}`);
-  }
-  return out;
-}
-
-function layoutOfModel(pm: ProcModel): string[] {
-  return [...pm.pages.entries()]
-    .sort(([a], [b]) => a - b)
-    .map(([vpn, pg]) => `${vpn.toString(16)} ${permsOf(pg.prot, pg.shared)} ${pg.obj?.name ?? 'anon'}`);
 }
 
 /** hmm.h's invariant: a device entry maps the frame the CPU entry maps, writable only if it is. */
