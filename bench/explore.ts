@@ -6,6 +6,7 @@
  *   npm run -s bench:explore -- --json   one JSON document
  */
 import { explore } from '../src/explore/index.js';
+import { median as medianOf } from './stats.js';
 
 const SCENARIO = 'fault-vs-munmap';
 const SCHEDULES = 20_000;
@@ -22,7 +23,7 @@ function measureOnce(seed: number): number {
 
 explore(SCENARIO, { strategy: 'random', schedules: 2_000, seed: 99 });
 const samples = Array.from({ length: REPS }, (_, i) => measureOnce(i + 1)).sort((a, b) => a - b);
-const median = samples[Math.floor(REPS / 2)] as number;
+const median = medianOf(samples);
 const result = {
   name: `explore-${SCENARIO}`,
   schedules: SCHEDULES,
