@@ -5,8 +5,31 @@
 
 export * as check from './check/index.js';
 export * from './core/index.js';
+export {
+  COST_PROFILES,
+  type CostProfile,
+  costModelTerms,
+  type TraceEvent,
+  type TraceKind,
+} from './device/cost.js';
+export type { DeviceCounters } from './device/device.js';
 export * as device from './device/index.js';
+export {
+  type DeviceKernel,
+  type DeviceKernelContext,
+  DeviceKernelFault,
+  type LaunchOptions,
+} from './device/kernel.js';
 export * as dmirror from './drivers/dmirror/index.js';
+export {
+  checkPolicy,
+  type DeviceFaultInfo,
+  type MigrationPolicy,
+  POLICY_NONE,
+  POLICY_PAGE,
+  parsePolicy,
+  policyBlock,
+} from './drivers/dmirror/policy.js';
 export * from './drivers/dmirror/uapi.js';
 export * from './explore/index.js';
 export * as hmm from './hmm/index.js';

@@ -13,6 +13,9 @@
  * - never a writable device entry where the CPU's entry is read-only, once no invalidation covering
  *   the address is in flight (a protection downgrade must erase or downgrade the device entry).
  *
+ * - every translation the device TLB caches is one the device page table holds, with no more
+ *   permission: a driver that erases entries must invalidate the TLB too.
+ *
  * "In flight" is hmm.inflight of the mm (invalidate_range_start done, _end not yet), recorded by
  * src/hmm/hmm.ts for the checkers. The checker reads the page tables and the page store and writes
  * nothing; it is cheap enough to run after every scheduler step (a few entries per device).
@@ -22,6 +25,7 @@
 
 import { hex, PAGE_SIZE } from '../core/addr.js';
 import type { DevicePageTable } from '../device/device_pagetable.js';
+import type { DeviceTlb } from '../device/tlb.js';
 import { mmHmm } from '../hmm/hmm.js';
 import type { Kernel } from '../mm/kernel.js';
 import type { MmStruct } from '../mm/mm.js';
@@ -47,6 +51,8 @@ export interface MirrorView {
   readonly pt: DevicePageTable;
   /** True if `pfn` is a page of this device's own memory (it may map its device-private pages). */
   owns(pfn: number): boolean;
+  /** The device TLB in front of `pt`, if the device has one. */
+  readonly tlb?: DeviceTlb;
 }
 
 /** Every coherence violation, one readable line each (at most `max`). */
@@ -58,6 +64,8 @@ export function coherenceViolations(
   const out: string[] = [];
   for (const m of mirrors) {
     if (out.length >= max) break;
+    const stale = tlbViolation(m);
+    if (stale !== null) out.push(stale);
     if (m.pt.size === 0) continue;
     m.pt.forEach((vpn, pfn, write) => {
       if (out.length >= max) return;
@@ -71,12 +79,26 @@ export function coherenceViolations(
 /** The first coherence violation, or null. */
 export function checkCoherence(kernel: Kernel, mirrors: readonly MirrorView[]): string | null {
   for (const m of mirrors) {
+    const stale = tlbViolation(m);
+    if (stale !== null) return stale;
     if (m.pt.size === 0) continue;
     let found: string | null = null;
     m.pt.forEach((vpn, pfn, write) => {
       if (found === null) found = checkEntry(kernel, m, vpn, pfn, write);
     });
     if (found !== null) return found;
+  }
+  return null;
+}
+
+/** A TLB entry the device page table does not back (gone, another frame, or less permission). */
+export function tlbViolation(m: MirrorView): string | null {
+  if (m.tlb === undefined || m.tlb.size === 0) return null;
+  for (const e of m.tlb.cached()) {
+    const pfn = m.pt.pfnOf(e.vpn);
+    if (pfn === e.pfn && (!e.write || m.pt.isWritable(e.vpn))) continue;
+    const pt = pfn < 0 ? 'no entry' : `pfn ${pfn}${m.pt.isWritable(e.vpn) ? ' rw' : ' ro'}`;
+    return `${m.name}: stale TLB entry at ${hex(e.vpn * PAGE_SIZE)}: TLB pfn ${e.pfn}${e.write ? ' rw' : ' ro'}, device page table ${pt} (the driver did not invalidate the TLB)`;
   }
   return null;
 }

@@ -1,23 +1,92 @@
 /**
  * A simulated device: its memory (a ZONE_DEVICE region the driver hot-plugs through hmm_devmem),
- * its DMA engine and counters. The device page table belongs to each driver context (one per open
- * file, as in dmirror), so it lives with the driver.
+ * its DMA engine, the cost clock and the counters. The device page table, TLB and replayable-fault
+ * buffer belong to each driver context (one per open file, as in dmirror: one address space each),
+ * so they live with the driver, behind a DeviceMmu (mmu.ts).
  */
 
 import type { PhysMem } from '../mm/page_alloc.js';
+import { COST_PROFILE_DEFAULT, CostModel } from './cost.js';
 import { DmaEngine } from './dma.js';
+
+/** What the device and its driver did; every field only grows. */
+export interface DeviceCounters {
+  /** Device accesses served by the TLB, and those that walked the device page table. */
+  tlbHits: number;
+  tlbMisses: number;
+  /** TLB range invalidations and whole flushes. */
+  tlbInvalidations: number;
+  tlbFlushes: number;
+  /** Replayable faults raised (fault-buffer entries), serviced in batches, then replayed. */
+  faults: number;
+  faultBatches: number;
+  /** Entries for a page another entry of the same batch already asked for. */
+  faultsDuplicate: number;
+  replays: number;
+  /** Accesses retried after a replay. */
+  retries: number;
+  /** Faults the driver could not service: the kernel was killed. */
+  faultsFatal: number;
+  /** Mirror invalidations (sync_cpu_device_pagetables calls) and the device entries they erased. */
+  invalidations: number;
+  invalidatedPages: number;
+  /** Pages the device mapped through hmm_range_fault (device page-table stores). */
+  pagesMirrored: number;
+  /** Pages migrated to device memory, back to system memory (CPU faults, explicit), and evicted. */
+  migratedToDevice: number;
+  migratedToRam: number;
+  evictedPages: number;
+  /** CPU faults on this device's private pages (each migrates the page back). */
+  cpuFaults: number;
+  dmaTransfers: number;
+  dmaPages: number;
+  dmaBytes: number;
+}
+
+export function newDeviceCounters(): DeviceCounters {
+  return {
+    tlbHits: 0,
+    tlbMisses: 0,
+    tlbInvalidations: 0,
+    tlbFlushes: 0,
+    faults: 0,
+    faultBatches: 0,
+    faultsDuplicate: 0,
+    replays: 0,
+    retries: 0,
+    faultsFatal: 0,
+    invalidations: 0,
+    invalidatedPages: 0,
+    pagesMirrored: 0,
+    migratedToDevice: 0,
+    migratedToRam: 0,
+    evictedPages: 0,
+    cpuFaults: 0,
+    dmaTransfers: 0,
+    dmaPages: 0,
+    dmaBytes: 0,
+  };
+}
+
+export interface SimDeviceOptions {
+  /** Cost profile name (cost.ts COST_PROFILES). */
+  costProfile?: string;
+}
 
 export class SimDevice {
   readonly id: number;
   readonly name: string;
   /** Device memory in pages. */
   readonly memoryPages: number;
+  readonly cost: CostModel;
+  readonly counters: DeviceCounters = newDeviceCounters();
   readonly dma: DmaEngine;
 
-  constructor(id: number, memoryPages: number, mem: PhysMem) {
+  constructor(id: number, memoryPages: number, mem: PhysMem, opts: SimDeviceOptions = {}) {
     this.id = id;
     this.name = `hmm_dmirror${id}`;
     this.memoryPages = memoryPages;
-    this.dma = new DmaEngine(mem);
+    this.cost = new CostModel(opts.costProfile ?? COST_PROFILE_DEFAULT);
+    this.dma = new DmaEngine(mem, this.cost, this.counters);
   }
 }

@@ -20,6 +20,7 @@ export function dmirrorDevice(fd: DeviceFile, device: number): Omit<ExploreDevic
     device,
     mm: d.mm,
     pt: d.pt,
+    tlb: d.mmu.tlb,
     mirror: d.mirror,
     updateLockHeld: () => d.mutex.owner !== null && d.mutex.owner === currentOrNull(),
     owns: (pfn) => d.mdevice.owns(pfn),

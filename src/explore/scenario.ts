@@ -22,6 +22,7 @@ import { RulesChecker } from '../check/rules.js';
 import { PAGE_SIZE } from '../core/addr.js';
 import { ArgumentError, HmmError, SegvError } from '../core/errno.js';
 import type { DevicePageTable } from '../device/device_pagetable.js';
+import type { DeviceTlb } from '../device/tlb.js';
 import type { HmmMirror } from '../hmm/mirror.js';
 import { MADV_DONTNEED } from '../mm/madvise.js';
 import type { MmStruct } from '../mm/mm.js';
@@ -40,6 +41,8 @@ export interface ExploreDevice {
   readonly mm: MmStruct;
   /** Its device page table, which the coherence checker compares with the CPU's. */
   readonly pt: DevicePageTable;
+  /** Its TLB, if it has one: the coherence checker requires it to cache only what `pt` holds. */
+  readonly tlb?: DeviceTlb;
   /** The hmm_mirror it registered. */
   readonly mirror: HmmMirror;
   /** True if the current thread holds the driver's update lock (the lock its sync callback takes). */

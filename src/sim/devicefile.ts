@@ -6,7 +6,9 @@
 
 import { PAGE_SIZE } from '../core/addr.js';
 import { ArgumentError, check, HmmError } from '../core/errno.js';
+import type { DeviceKernel, LaunchOptions } from '../device/kernel.js';
 import type { Dmirror } from '../drivers/dmirror/dmirror.js';
+import { checkPolicy, type MigrationPolicy } from '../drivers/dmirror/policy.js';
 import type {
   DmirrorReadResult,
   DmirrorSnapshotResult,
@@ -50,6 +52,24 @@ export class DeviceFile {
     return this.sim.run('HMM_DMIRROR_SNAPSHOT', this.task.snapshot(addr, npages));
   }
 
+  /**
+   * Runs a device kernel on `threads` device threads in p's address space (kernel.ts): the same
+   * pointers as the CPU's, device faults serviced through HMM. Returns each thread's value;
+   * throws DeviceKernelFault if an access could not be mapped.
+   */
+  launch<T>(kernel: DeviceKernel<T>, opts: LaunchOptions = {}): T[] {
+    return this.sim.run('device launch', this.task.launch(kernel, opts));
+  }
+
+  /** What device faults migrate from now on ('none', 'page', 'block:k' or a MigrationPolicy). */
+  setPolicy(policy: string | MigrationPolicy): void {
+    this.dmirror.policy = checkPolicy(policy);
+  }
+
+  get policy(): MigrationPolicy {
+    return this.dmirror.policy;
+  }
+
   close(): void {
     this.sim.run('close', this.task.close());
   }
@@ -86,6 +106,10 @@ export class DeviceFileTasks {
   *snapshot(addr: number, npages: number): Task<DmirrorSnapshotResult> {
     checkCmd(addr, npages);
     return unwrap(yield* this.open().snapshot(addr, npages), 'HMM_DMIRROR_SNAPSHOT');
+  }
+
+  *launch<T>(kernel: DeviceKernel<T>, opts: LaunchOptions & { preemptible?: boolean } = {}): Task<T[]> {
+    return yield* this.open().launch(kernel, opts);
   }
 
   *close(): Task {

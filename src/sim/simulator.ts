@@ -10,8 +10,12 @@ import { PAGE_SIZE } from '../core/addr.js';
 import { ArgumentError, check } from '../core/errno.js';
 import { EventLog } from '../core/eventlog.js';
 import { Prng, parseSeed } from '../core/prng.js';
+import { COST_PROFILE_DEFAULT, CostModel } from '../device/cost.js';
+import type { DeviceCounters } from '../device/device.js';
+import { DEVICE_TLB_ENTRIES_DEFAULT, DeviceTlb } from '../device/tlb.js';
 import { Dmirror } from '../drivers/dmirror/dmirror.js';
 import { DmirrorDevice } from '../drivers/dmirror/mdevice.js';
+import { checkPolicy, type MigrationPolicy } from '../drivers/dmirror/policy.js';
 import { checkDmirrorVariant, type DmirrorVariant } from '../drivers/dmirror/variants.js';
 import { type HmmProtocol, hmmConfig } from '../hmm/hmm.js';
 import { Kernel } from '../mm/kernel.js';
@@ -56,6 +60,10 @@ export interface SimulatorOptions {
 export interface DeviceOptions {
   /** Device memory in pages (default 65,536 = 256 MiB, lib/test_hmm.c's DEVMEM_CHUNK_SIZE). */
   memoryPages?: number;
+  /** Device TLB entries per address space (default 1,024; a multiple of 8). */
+  tlbEntries?: number;
+  /** Cost model profile: 'pcie4-a100' (default), 'pcie3-v100' or 'pcie5-h100' (src/device/cost.ts). */
+  costProfile?: string;
 }
 
 export interface PageInfo {
@@ -86,7 +94,11 @@ export class Simulator {
     this.deviceOptions = (opts.devices ?? [{}, {}]).map((d, i) => {
       const memoryPages = d.memoryPages ?? 65_536;
       checkInt(`devices[${i}].memoryPages`, memoryPages, 1, 2 ** 24);
-      return { memoryPages };
+      const tlbEntries = d.tlbEntries ?? DEVICE_TLB_ENTRIES_DEFAULT;
+      new DeviceTlb(tlbEntries); // validates, naming the option
+      const costProfile = d.costProfile ?? COST_PROFILE_DEFAULT;
+      new CostModel(costProfile);
+      return { memoryPages, tlbEntries, costProfile };
     });
     this.kernel = new Kernel({
       ramPages,
@@ -137,13 +149,21 @@ export class Simulator {
   /**
    * open("/dev/hmm_dmirrorN") by process p: a dmirror context bound to p's address space (it
    * registers an hmm_mirror on it). Devices are created on first open. `variant` picks a broken
-   * driver from src/drivers/dmirror/variants.ts for this open (default 'correct').
+   * driver from src/drivers/dmirror/variants.ts for this open (default 'correct'); `policy` is what
+   * device faults migrate ('none', 'page', 'block:k' or a MigrationPolicy; default 'none').
    */
-  openDevice(n: number, p: Process, opts: { variant?: DmirrorVariant } = {}): DeviceFile {
+  openDevice(
+    n: number,
+    p: Process,
+    opts: { variant?: DmirrorVariant; policy?: string | MigrationPolicy } = {},
+  ): DeviceFile {
     checkInt('n', n, 0, this.deviceOptions.length - 1);
     const variant = checkDmirrorVariant(opts.variant ?? 'correct', 'variant');
+    const policy = checkPolicy(opts.policy ?? 'none');
     p.alive();
-    const dmirror = new Dmirror(this.device(n), p.mm, variant);
+    const tlbEntries = (this.deviceOptions[n] as Required<DeviceOptions>).tlbEntries;
+    const dmirror = new Dmirror(this.device(n), p.mm, variant, { tlbEntries });
+    dmirror.policy = policy;
     check(this.run('open', dmirror.open()), 'open');
     return new DeviceFile(this, p, dmirror);
   }
@@ -153,10 +173,21 @@ export class Simulator {
     checkInt('n', n, 0, this.deviceOptions.length - 1);
     let d = this.devices[n];
     if (d === undefined) {
-      d = new DmirrorDevice(this.kernel, n, (this.deviceOptions[n] as Required<DeviceOptions>).memoryPages);
+      const o = this.deviceOptions[n] as Required<DeviceOptions>;
+      d = new DmirrorDevice(this.kernel, n, o.memoryPages, { costProfile: o.costProfile });
       this.devices[n] = d;
     }
     return d;
+  }
+
+  /** Device n's counters (a copy): TLB, faults, invalidations, migrations, DMA. */
+  deviceCounters(n: number): DeviceCounters {
+    return { ...this.device(n).device.counters };
+  }
+
+  /** Device n's simulated cost so far, µs per term and 'total' (src/device/cost.ts). */
+  deviceCosts(n: number): Record<string, number> {
+    return this.device(n).device.cost.costs();
   }
 
   /** An executor for multi-threaded scenarios on this machine. */

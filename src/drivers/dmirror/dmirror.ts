@@ -16,13 +16,19 @@ import { PAGE_SIZE } from '../../core/addr.js';
 import { EAGAIN, EINVAL, ENOENT } from '../../core/errno.js';
 import type { DevicePageTable } from '../../device/device_pagetable.js';
 import { DevicePageTable as Dpt } from '../../device/device_pagetable.js';
+import type { FaultEntry } from '../../device/fault_buffer.js';
+import type { DeviceKernel, LaunchOptions } from '../../device/kernel.js';
+import { launchKernel } from '../../device/launch.js';
+import { DeviceMmu } from '../../device/mmu.js';
 import { HmmMirror, hmmMirrorRegister, hmmMirrorUnregister } from '../../hmm/mirror.js';
 import type { HmmUpdate } from '../../hmm/update.js';
 import type { MmStruct } from '../../mm/mm.js';
 import type { Task } from '../../sched/index.js';
 import { Mutex } from '../../sched/index.js';
+import { dmirrorServiceFaults } from './fault.js';
 import type { DmirrorDevice } from './mdevice.js';
 import { dmirrorMigrateRange } from './migrate.js';
+import { type MigrationPolicy, POLICY_NONE } from './policy.js';
 import { dmirrorFault } from './populate.js';
 import { dmirrorSnapshotRange } from './snapshot.js';
 import type { DmirrorReadResult, DmirrorSnapshotResult, DmirrorWriteResult } from './uapi.js';
@@ -30,9 +36,15 @@ import { type DmirrorVariant, dmirrorBugs } from './variants.js';
 
 export class Dmirror {
   readonly mdevice: DmirrorDevice;
+  /** This context's number on its device (open order). */
+  readonly id: number;
   readonly mm: MmStruct;
   readonly mirror: HmmMirror;
   readonly pt: DevicePageTable = new Dpt();
+  /** The device MMU of this address space: TLB, page table, fault buffer. */
+  readonly mmu: DeviceMmu;
+  /** What to migrate on a device fault (policy.ts); mirror only by default, as test_hmm. */
+  policy: MigrationPolicy = POLICY_NONE;
   /** driver->update. */
   readonly mutex: Mutex;
   /** The mm was torn down (mirror release): every later access faults, and faults find no mm. */
@@ -43,8 +55,15 @@ export class Dmirror {
   /** The deviations switched on (empty for 'correct'), tested at the line each one changes. */
   readonly bugs: ReadonlySet<DmirrorVariant>;
 
-  constructor(mdevice: DmirrorDevice, mm: MmStruct, variant: DmirrorVariant = 'correct') {
+  constructor(
+    mdevice: DmirrorDevice,
+    mm: MmStruct,
+    variant: DmirrorVariant = 'correct',
+    opts: { tlbEntries?: number } = {},
+  ) {
     this.mdevice = mdevice;
+    this.id = mdevice.newContextId();
+    this.mmu = new DeviceMmu(mdevice.device, this.pt, opts.tlbEntries);
     this.mm = mm;
     this.variant = variant;
     this.bugs = dmirrorBugs(variant);
@@ -70,8 +89,14 @@ export class Dmirror {
     this.closed = true;
     yield* hmmMirrorUnregister(this.mirror);
     yield* this.mutex.lock();
-    this.pt.clear();
+    this.clearAll();
     this.mutex.unlock();
+  }
+
+  /** Drops every device mapping and cached translation (under the update lock). */
+  private clearAll(): void {
+    this.pt.clear();
+    this.mmu.flush();
   }
 
   /**
@@ -99,21 +124,41 @@ export class Dmirror {
     return 0;
   }
 
-  /** Erases [start, end) of the device page table; like every writer of it, under the update lock. */
+  /**
+   * Erases [start, end) of the device page table, like every writer of it under the update lock,
+   * then invalidates the device TLB for what was erased (a real driver's PFNCLR + TLB flush).
+   */
   private erase(start: number, end: number): void {
     this.mutex.assertHeld();
     const first = Math.floor(start / PAGE_SIZE);
     const last = Math.ceil(end / PAGE_SIZE);
-    if (this.bugs.has('no-write-erase')) eraseReadOnly(this.pt, first, last);
-    else this.pt.eraseRange(first, last);
+    const erased = this.bugs.has('no-write-erase')
+      ? eraseReadOnly(this.pt, first, last)
+      : this.pt.eraseRange(first, last);
+    const device = this.mdevice.device;
+    device.counters.invalidations++;
+    if (erased === 0) return;
+    device.counters.invalidatedPages += erased;
+    this.mmu.invalidateRange(first, last);
+    device.cost.tlbInvalidate();
+    device.cost.record('invalidation', erased);
   }
 
   /** hmm_mirror_ops.release: the mm is going away; no access through the device after this. */
   private *release(): Task {
     yield* this.mutex.lock();
     this.released = true;
-    this.pt.clear();
+    this.clearAll();
     this.mutex.unlock();
+  }
+
+  /**
+   * Runs a device kernel on `threads` device threads in this address space: their accesses go
+   * through this context's MMU, and their faults are serviced by dmirrorServiceFaults.
+   */
+  *launch<T>(kernel: DeviceKernel<T>, opts: LaunchOptions & { preemptible?: boolean } = {}): Task<T[]> {
+    const handler = { serviceFaults: (batch: FaultEntry[]) => dmirrorServiceFaults(this, batch) };
+    return yield* launchKernel(this.mmu, this.mdevice.kernel.mem, handler, kernel, opts);
   }
 
   /** HMM_DMIRROR_READ. */
@@ -222,8 +267,10 @@ export class Dmirror {
 }
 
 /** The no-write-erase bug: erase the read-only entries in [first, last) and keep the writable ones. */
-function eraseReadOnly(pt: DevicePageTable, first: number, last: number): void {
-  for (const m of pt.mappings()) if (m.vpn >= first && m.vpn < last && !m.write) pt.erase(m.vpn);
+function eraseReadOnly(pt: DevicePageTable, first: number, last: number): number {
+  let n = 0;
+  for (const m of pt.mappings()) if (m.vpn >= first && m.vpn < last && !m.write && pt.erase(m.vpn)) n++;
+  return n;
 }
 
 /** The ioctl prologue: addr page aligned and addr + npages * PAGE_SIZE > addr (so npages > 0). */

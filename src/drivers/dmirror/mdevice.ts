@@ -14,7 +14,7 @@
 
 import { PAGE_SIZE } from '../../core/addr.js';
 import { KernelBug } from '../../core/assert.js';
-import { SimDevice } from '../../device/device.js';
+import { SimDevice, type SimDeviceOptions } from '../../device/device.js';
 import type { HmmDevmem, HmmDevmemOps } from '../../hmm/devmem.js';
 import { hmmDevmemAdd, hmmDevmemPageGetDrvdata, hmmDevmemPageSetDrvdata } from '../../hmm/devmem.js';
 import type { Kernel } from '../../mm/kernel.js';
@@ -37,15 +37,29 @@ export class DmirrorDevice {
   readonly lock: SpinLock;
   /** What each page's drvdata word holds (a host-side copy, so allocation reads no hash table). */
   private readonly owners: (Dmirror | undefined)[];
+  /**
+   * The driver's books for eviction: the vpn each in-use page backs in its owner's mm, and its
+   * allocation sequence number; `lra` lists (page, sequence) in allocation order, and an entry whose
+   * page was freed or reallocated since is stale and skipped.
+   */
+  private readonly vpnOf: Float64Array;
+  private readonly seqOf: Float64Array;
+  private lra: { pfn: number; seq: number }[] = [];
+  private lraHead = 0;
+  private seq = 0;
+  /** Contexts opened on this device, for ids. */
+  private contexts = 0;
 
-  constructor(kernel: Kernel, id: number, memoryPages: number) {
+  constructor(kernel: Kernel, id: number, memoryPages: number, opts: SimDeviceOptions = {}) {
     this.kernel = kernel;
-    this.device = new SimDevice(id, memoryPages, kernel.mem);
+    this.device = new SimDevice(id, memoryPages, kernel.mem, opts);
     this.lock = new SpinLock(`dmirror_device${id}.lock`);
     const devmem = hmmDevmemAdd(kernel, this.ops, this.device, memoryPages * PAGE_SIZE);
     if (typeof devmem === 'number') throw new KernelBug(`dmirror: hmm_devmem_add failed with ${devmem}`);
     this.devmem = devmem;
     this.owners = new Array<Dmirror | undefined>(memoryPages).fill(undefined);
+    this.vpnOf = new Float64Array(memoryPages).fill(-1);
+    this.seqOf = new Float64Array(memoryPages).fill(-1);
     for (let pfn = devmem.pfnFirst + memoryPages - 1; pfn >= devmem.pfnFirst; pfn--) this.freePages.push(pfn);
   }
 
@@ -73,6 +87,44 @@ export class DmirrorDevice {
     return pfn;
   }
 
+  /** An id for a new context (open file) on this device. */
+  newContextId(): number {
+    return this.contexts++;
+  }
+
+  /** Records that `pfn` now backs `vpn` of its owner's mm: it joins the allocation-order list. */
+  noteMapped(pfn: number, vpn: number): void {
+    const k = pfn - this.devmem.pfnFirst;
+    this.vpnOf[k] = vpn;
+    this.seqOf[k] = this.seq;
+    this.lra.push({ pfn, seq: this.seq++ });
+  }
+
+  /**
+   * Up to n in-use pages, least recently allocated first, skipping those `keep` protects (they
+   * stay in the list). Taking a victim drops it from the list; a page that fails to move is simply
+   * not evicted.
+   */
+  lraVictims(n: number, keep: (owner: Dmirror, vpn: number) => boolean): { owner: Dmirror; vpn: number }[] {
+    const out: { owner: Dmirror; vpn: number }[] = [];
+    const kept: { pfn: number; seq: number }[] = [];
+    while (out.length < n && this.lraHead < this.lra.length) {
+      const e = this.lra[this.lraHead++]!;
+      const k = e.pfn - this.devmem.pfnFirst;
+      if (this.seqOf[k] !== e.seq) continue;
+      const owner = this.owners[k]!;
+      const vpn = this.vpnOf[k] as number;
+      if (keep(owner, vpn)) kept.push(e);
+      else {
+        this.seqOf[k] = -1;
+        out.push({ owner, vpn });
+      }
+    }
+    this.lra = kept.concat(this.lra.slice(this.lraHead));
+    this.lraHead = 0;
+    return out;
+  }
+
   /** Which dmirror put data in this device page (rpage->zone_device_data in test_hmm); meaningful while the page is in use. */
   ownerOf(pfn: number): Dmirror {
     return hmmDevmemPageGetDrvdata(this.devmem, pfn) as Dmirror;
@@ -90,6 +142,7 @@ export class DmirrorDevice {
   /** dmirror_devmem_free: the page's last user is gone; its contents go with it. */
   private freePage(pfn: number): void {
     this.kernel.mem.clearPage(pfn);
+    this.seqOf[pfn - this.devmem.pfnFirst] = -1;
     this.lock.lock();
     this.freePages.push(pfn);
     this.cfree++;

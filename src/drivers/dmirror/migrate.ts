@@ -64,8 +64,17 @@ export function* dmirrorMigrateRangeToRam(
   start: number,
   end: number,
   batch: number = DMIRROR_MIGRATE_BATCH,
+  why: 'migrate-to-ram' | 'eviction' = 'migrate-to-ram',
 ): Task<number> {
-  return yield* migrateRangeBatched(dmirror, start, end, batch, toRamRangeOps, dmirror.mdevice);
+  const priv: ToRam = { mdevice: dmirror.mdevice, ownOnly: true, why };
+  return yield* migrateRangeBatched(dmirror, start, end, batch, toRamOps, priv);
+}
+
+/** What the to-RAM callbacks need: the device, whether to leave other devices' pages, and why (for the trace). */
+interface ToRam {
+  readonly mdevice: DmirrorDevice;
+  readonly ownOnly: boolean;
+  readonly why: 'migrate-to-ram' | 'eviction' | 'cpu-fault';
 }
 
 /** migrate_vma over [start, end), VMA by VMA, at most `batch` pages per call, under mmap_sem. */
@@ -148,14 +157,19 @@ function* finalizeAndMapOnDevice(
   dmirror: Dmirror,
 ): Task {
   yield* dmirror.mutex.lock();
+  let moved = 0;
   for (let i = 0; i < (end - start) / PAGE_SIZE; i++) {
     const dpage = migratePfnToPage(dst[i] as number);
     const migrated = (migratePfnFlags(src[i] as number) & MIGRATE_PFN_MIGRATE) !== 0;
     if (dpage < 0 || !(migrated || dmirror.bugs.has('free-mapped-page'))) continue;
     const write = (migratePfnFlags(dst[i] as number) & MIGRATE_PFN_WRITE) !== 0;
-    dmirror.pt.store((start + i * PAGE_SIZE) / PAGE_SIZE, dpage, write);
+    const vpn = (start + i * PAGE_SIZE) / PAGE_SIZE;
+    dmirror.mmu.map(vpn, dpage, write);
+    dmirror.mdevice.noteMapped(dpage, vpn);
+    if (migrated) moved++;
   }
   dmirror.mutex.unlock();
+  noteMigrated(dmirror.mdevice, 'migrate-to-device', moved, (end - start) / PAGE_SIZE);
 }
 
 /**
@@ -170,21 +184,18 @@ export function* dmirrorDevmemFault(
 ): Task<number> {
   const src = new Float64Array(1);
   const dst = new Float64Array(1);
-  const ret = yield* migrateVma(toRamOps, vma, addr, addr + PAGE_SIZE, src, dst, mdevice);
+  mdevice.device.counters.cpuFaults++;
+  mdevice.device.cost.cpuFault();
+  const priv: ToRam = { mdevice, ownOnly: false, why: 'cpu-fault' };
+  const ret = yield* migrateVma(toRamOps, vma, addr, addr + PAGE_SIZE, src, dst, priv);
   if (ret < 0 || migratePfnFlags(dst[0] as number) & MIGRATE_PFN_ERROR) return VM_FAULT_SIGBUS;
   return 0;
 }
 
+/** The fault form moves the one page touched; the range form only this device's pages (ToRam.ownOnly). */
 const toRamOps: MigrateVmaOps = {
   allocAndCopy: (vma, src, dst, start, end, priv) =>
-    allocAndCopyToRam(vma, src, dst, start, end, priv as DmirrorDevice, false),
-  finalizeAndMap: () => undefined,
-};
-
-/** The range form: only this device's pages move (the v5.3 core collects every page of the range). */
-const toRamRangeOps: MigrateVmaOps = {
-  allocAndCopy: (vma, src, dst, start, end, priv) =>
-    allocAndCopyToRam(vma, src, dst, start, end, priv as DmirrorDevice, true),
+    allocAndCopyToRam(vma, src, dst, start, end, priv as ToRam),
   finalizeAndMap: () => undefined,
 };
 
@@ -198,9 +209,9 @@ function allocAndCopyToRam(
   dst: Float64Array,
   start: number,
   end: number,
-  mdevice: DmirrorDevice,
-  ownOnly: boolean,
+  to: ToRam,
 ): void {
+  const { mdevice, ownOnly } = to;
   const mm = vmaMm(vma);
   const dstPages: number[] = [];
   const srcPages: number[] = [];
@@ -220,4 +231,19 @@ function allocAndCopyToRam(
     dst[i] = migratePfnSet(migratePfn(rpage), MIGRATE_PFN_LOCKED | (f & MIGRATE_PFN_WRITE));
   }
   mdevice.device.dma.submit(dstPages, srcPages);
+  noteMigrated(mdevice, to.why, dstPages.length, (end - start) / PAGE_SIZE);
+}
+
+/** Counters, cost and trace of one migrate_vma call that moved `pages` of `npages`. */
+function noteMigrated(
+  mdevice: DmirrorDevice,
+  why: ToRam['why'] | 'migrate-to-device',
+  pages: number,
+  npages: number,
+): void {
+  const device = mdevice.device;
+  device.cost.migrateCall(npages);
+  if (why === 'migrate-to-device') device.counters.migratedToDevice += pages;
+  else device.counters.migratedToRam += pages;
+  if (pages > 0) device.cost.record(why, pages);
 }

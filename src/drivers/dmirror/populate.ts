@@ -152,7 +152,7 @@ function dmirrorUpdatePt(dmirror: Dmirror, range: HmmRange, write: boolean): num
     const pfn = hmmDeviceEntryToPfn(range, e);
     const w = (hmmEntryFlags(range, e) & DPT_WRITE) !== 0;
     if (pfn < 0 || (write && !w)) return -EFAULT;
-    dmirror.pt.store(base + i, pfn, w);
+    dmirror.mmu.map(base + i, pfn, w);
   }
   return 0;
 }

@@ -1,0 +1,187 @@
+/**
+ * The simulated cost of what the device and its driver did: a clock in microseconds that each
+ * fault batch, DMA transfer, invalidation and CPU fault on a device page advances, and a trace of
+ * those events on it. Every term and default comes from reference/peers-and-costs.md §7a (profile
+ * "pcie4-a100"; "pcie3-v100" and "pcie5-h100" change the link bandwidth), with its source there.
+ *
+ * The model is serial: events are charged one after another on one timeline, with no overlap of
+ * DMA and fault servicing, and device compute time (TLB hits, ALU work) is not charged. It ranks
+ * policies by their memory-system overheads; it does not predict a kernel's run time.
+ */
+
+import { ArgumentError } from '../core/errno.js';
+
+export interface CostProfile {
+  readonly name: string;
+  /** GPU fault batch fixed service cost (fetch, sort, lock, replay). */
+  readonly faultBatchUs: number;
+  /** Marginal cost per fault inside a batch. */
+  readonly perFaultUs: number;
+  /** DMA transfer: fixed latency + bytes / bandwidth. */
+  readonly dmaLatencyUs: number;
+  readonly linkGBps: number;
+  /** CPU-side migrate_vma bookkeeping: per 4 KiB page and per call. */
+  readonly migratePerPageUs: number;
+  readonly migratePerCallUs: number;
+  /** GPU TLB invalidate, per invalidation that dropped device mappings. */
+  readonly tlbInvalidateUs: number;
+  /** CPU page fault on a device-private page (migrate_to_ram), before its DMA. */
+  readonly cpuFaultUs: number;
+  /** GPU page-table walk after a TLB miss. */
+  readonly ptWalkUs: number;
+}
+
+const PCIE4_A100: CostProfile = {
+  name: 'pcie4-a100',
+  faultBatchUs: 20,
+  perFaultUs: 0.5,
+  dmaLatencyUs: 1.5,
+  linkGBps: 25,
+  migratePerPageUs: 0.25,
+  migratePerCallUs: 2,
+  tlbInvalidateUs: 3,
+  cpuFaultUs: 5,
+  ptWalkUs: 0.07,
+};
+
+export const COST_PROFILES: Readonly<Record<string, CostProfile>> = {
+  'pcie4-a100': PCIE4_A100,
+  'pcie3-v100': { ...PCIE4_A100, name: 'pcie3-v100', linkGBps: 12 },
+  'pcie5-h100': { ...PCIE4_A100, name: 'pcie5-h100', linkGBps: 50 },
+};
+
+export const COST_PROFILE_DEFAULT = 'pcie4-a100';
+
+/** The model's parameters with their sources (reference/peers-and-costs.md §7a), for reports. */
+export function costModelTerms(p: CostProfile): { name: string; value: string; source: string }[] {
+  return [
+    {
+      name: 'fault batch',
+      value: `${p.faultBatchUs} µs`,
+      source: 'nvprof fault groups 9-29 µs (manifold #120); UVMSmart 45 µs',
+    },
+    {
+      name: 'per fault in a batch',
+      value: `${p.perFaultUs} µs`,
+      source: 'assumption (§7a): 256-fault batch ≈ 150 µs',
+    },
+    {
+      name: 'DMA transfer',
+      value: `${p.dmaLatencyUs} µs + bytes / ${p.linkGBps} GB/s`,
+      source: 'fits the UVMSmart curve within ~10 %; link BW from nvbandwidth #42/#15/#24, BaM #54',
+    },
+    {
+      name: 'migrate_vma bookkeeping',
+      value: `${p.migratePerPageUs} µs/page + ${p.migratePerCallUs} µs/call`,
+      source: 'assumption (§7a), to calibrate',
+    },
+    {
+      name: 'GPU TLB invalidate',
+      value: `${p.tlbInvalidateUs} µs`,
+      source: 'batching rule NV:uvm_tlb_batch.h; cost an assumption',
+    },
+    {
+      name: 'CPU fault on a device page',
+      value: `${p.cpuFaultUs} µs + DMA`,
+      source: 'assumption (§7a); nouveau/KFD migrate back synchronously',
+    },
+    {
+      name: 'GPU page-table walk',
+      value: `${p.ptWalkUs * 1000} ns`,
+      source: 'UVMSmart config (100/66 cycles)',
+    },
+  ];
+}
+
+export type TraceKind =
+  | 'device-fault'
+  | 'migrate-to-device'
+  | 'migrate-to-ram'
+  | 'eviction'
+  | 'invalidation'
+  | 'cpu-fault';
+
+export interface TraceEvent {
+  readonly tUs: number;
+  readonly kind: TraceKind;
+  readonly pages: number;
+}
+
+/** Events kept in the trace; later ones are counted in `traceDropped` (a limit on everything). */
+export const TRACE_EVENTS_MAX = 1 << 20;
+
+/** Cost terms, in µs, in the order reports show them. */
+export const COST_TERMS = [
+  'faultService',
+  'dma',
+  'migrateBookkeeping',
+  'tlbInvalidate',
+  'cpuFault',
+  'ptWalk',
+] as const;
+export type CostTerm = (typeof COST_TERMS)[number];
+
+export class CostModel {
+  readonly profile: CostProfile;
+  private readonly terms = new Map<CostTerm, number>(COST_TERMS.map((t) => [t, 0]));
+  private now = 0;
+  readonly trace: TraceEvent[] = [];
+  traceDropped = 0;
+
+  constructor(profile: string = COST_PROFILE_DEFAULT) {
+    const p = COST_PROFILES[profile];
+    if (p === undefined)
+      throw new ArgumentError(
+        'costProfile',
+        `expected one of ${Object.keys(COST_PROFILES).join(', ')}, got '${profile}'`,
+      );
+    this.profile = p;
+  }
+
+  /** The simulated clock, µs. */
+  get nowUs(): number {
+    return this.now;
+  }
+
+  charge(term: CostTerm, us: number): void {
+    this.terms.set(term, (this.terms.get(term) as number) + us);
+    this.now += us;
+  }
+
+  /** Records an event at the current simulated time. */
+  record(kind: TraceKind, pages: number): void {
+    if (this.trace.length < TRACE_EVENTS_MAX) this.trace.push({ tUs: this.now, kind, pages });
+    else this.traceDropped++;
+  }
+
+  faultBatch(faults: number): void {
+    this.charge('faultService', this.profile.faultBatchUs + faults * this.profile.perFaultUs);
+  }
+
+  dmaTransfer(bytes: number): void {
+    this.charge('dma', this.profile.dmaLatencyUs + bytes / (this.profile.linkGBps * 1e3));
+  }
+
+  migrateCall(pages: number): void {
+    this.charge('migrateBookkeeping', this.profile.migratePerCallUs + pages * this.profile.migratePerPageUs);
+  }
+
+  tlbInvalidate(): void {
+    this.charge('tlbInvalidate', this.profile.tlbInvalidateUs);
+  }
+
+  cpuFault(): void {
+    this.charge('cpuFault', this.profile.cpuFaultUs);
+  }
+
+  ptWalk(): void {
+    this.charge('ptWalk', this.profile.ptWalkUs);
+  }
+
+  /** µs per term, plus 'total'. */
+  costs(): Record<CostTerm | 'total', number> {
+    const out = { total: this.now } as Record<CostTerm | 'total', number>;
+    for (const [t, v] of this.terms) out[t] = v;
+    return out;
+  }
+}

@@ -1,0 +1,81 @@
+/**
+ * The replayable fault buffer: a device thread whose access misses the device page table writes
+ * an entry and stalls; the driver's fault handler fetches entries in batches, services them through
+ * HMM and replays, and the stalled accesses retry (reference/peers-and-costs.md §1.2; nouveau_svm.c
+ * nouveau_svm_fault; UVM's replayable faults).
+ *
+ * Divergence: one buffer per address space (per DeviceMmu) rather than one per GPU with entries
+ * tagged by instance, so entries need no routing. A batch holds at most FAULT_BATCH_MAX entries
+ * (uvm_perf_fault_batch_count); the buffer holds one entry per device thread at most, so it cannot
+ * overflow.
+ */
+
+import type { Task } from '../sched/index.js';
+import { WaitQueue } from '../sched/index.js';
+import type { DeviceCounters } from './device.js';
+
+/** Entries fetched per batch (UVM's uvm_perf_fault_batch_count default). */
+export const FAULT_BATCH_MAX = 256;
+
+export interface FaultEntry {
+  readonly vpn: number;
+  readonly write: boolean;
+  /** Set by the driver: 0, or -errno to cancel the access (a fatal fault). */
+  status: number;
+  replayed: boolean;
+}
+
+export class FaultBuffer {
+  readonly name: string;
+  private readonly counters: DeviceCounters;
+  private pending: FaultEntry[] = [];
+  /** Device threads wait here for their replay; fault handlers wait here for entries. */
+  private readonly replayWq: WaitQueue;
+  private readonly faultWq: WaitQueue;
+
+  constructor(name: string, counters: DeviceCounters) {
+    this.name = name;
+    this.counters = counters;
+    this.replayWq = new WaitQueue(`${name}.replay`);
+    this.faultWq = new WaitQueue(`${name}.pending`);
+  }
+
+  get size(): number {
+    return this.pending.length;
+  }
+
+  /** Device side: record a fault and stall until it is replayed. Returns the driver's status. */
+  *raise(vpn: number, write: boolean): Task<number> {
+    const entry: FaultEntry = { vpn, write, status: 0, replayed: false };
+    this.pending.push(entry);
+    this.counters.faults++;
+    this.faultWq.wakeUp();
+    yield* this.replayWq.waitEvent(() => entry.replayed);
+    return entry.status;
+  }
+
+  /** Driver side: sleep until there are entries (true) or `done()` holds with none pending (false). */
+  *waitForFaults(done: () => boolean): Task<boolean> {
+    yield* this.faultWq.waitEvent(() => this.pending.length > 0 || done());
+    return this.pending.length > 0;
+  }
+
+  /** Wakes a handler waiting in waitForFaults so it re-checks `done()`. */
+  kick(): void {
+    this.faultWq.wakeUp();
+  }
+
+  /** Takes up to FAULT_BATCH_MAX entries, oldest first. */
+  fetch(): FaultEntry[] {
+    const batch = this.pending.slice(0, FAULT_BATCH_MAX);
+    this.pending = this.pending.slice(batch.length);
+    return batch;
+  }
+
+  /** Replays a serviced batch: every stalled access in it retries (or dies, if cancelled). */
+  replay(batch: readonly FaultEntry[]): void {
+    for (const e of batch) e.replayed = true;
+    this.counters.replays++;
+    this.replayWq.wakeUp();
+  }
+}

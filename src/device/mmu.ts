@@ -1,0 +1,68 @@
+/**
+ * The device MMU of one address space: the TLB in front of the device page table, and the
+ * replayable fault buffer behind them. The driver writes the page table and must keep the TLB in
+ * step: `map` drops a cached entry it changes, `invalidateRange` is what a driver's invalidation
+ * callback calls after erasing (nouveau's PFNCLR + TLB flush, UVM's TLB batch).
+ */
+
+import type { CostModel } from './cost.js';
+import type { DeviceCounters, SimDevice } from './device.js';
+import type { DevicePageTable } from './device_pagetable.js';
+import { FaultBuffer } from './fault_buffer.js';
+import { DeviceTlb } from './tlb.js';
+
+export class DeviceMmu {
+  readonly device: SimDevice;
+  readonly pt: DevicePageTable;
+  readonly tlb: DeviceTlb;
+  readonly faults: FaultBuffer;
+  private readonly counters: DeviceCounters;
+  private readonly cost: CostModel;
+
+  constructor(device: SimDevice, pt: DevicePageTable, tlbEntries?: number) {
+    this.device = device;
+    this.pt = pt;
+    this.tlb = new DeviceTlb(tlbEntries);
+    this.counters = device.counters;
+    this.cost = device.cost;
+    this.faults = new FaultBuffer(`${device.name}.faults`, device.counters);
+  }
+
+  /** The frame for vpn with the access's permission, or -1 (a fault): the TLB, else a walk that refills it. */
+  translate(vpn: number, write: boolean): number {
+    const hit = this.tlb.lookup(vpn, write);
+    if (hit >= 0) {
+      this.counters.tlbHits++;
+      return hit;
+    }
+    this.counters.tlbMisses++;
+    this.cost.ptWalk();
+    const pfn = this.pt.pfnOf(vpn);
+    if (pfn < 0) return -1;
+    const writable = this.pt.isWritable(vpn);
+    if (write && !writable) return -1;
+    this.tlb.fill(vpn, pfn, writable);
+    return pfn;
+  }
+
+  /** Writes a device page-table entry; a cached translation it replaces or downgrades is dropped. */
+  map(vpn: number, pfn: number, write: boolean): void {
+    const old = this.pt.lookup(vpn);
+    this.pt.store(vpn, pfn, write);
+    this.counters.pagesMirrored++;
+    if (old >= 0 && old !== this.pt.lookup(vpn)) this.invalidateRange(vpn, vpn + 1);
+  }
+
+  /** Drops cached translations for [startVpn, endVpn) (a long range flushes the TLB). */
+  invalidateRange(startVpn: number, endVpn: number): void {
+    const flushes = this.tlb.flushes;
+    this.tlb.invalidateRange(startVpn, endVpn);
+    if (this.tlb.flushes !== flushes) this.counters.tlbFlushes++;
+    else this.counters.tlbInvalidations++;
+  }
+
+  flush(): void {
+    this.tlb.flush();
+    this.counters.tlbFlushes++;
+  }
+}

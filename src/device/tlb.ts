@@ -1,0 +1,142 @@
+/**
+ * The device TLB: a set-associative cache of device page-table entries in front of the device page
+ * table, as every GPU MMU has (UVMSmart models 100-cycle walks behind it). Like a CPU TLB it is not
+ * coherent with the page table: the driver must invalidate it whenever it erases or downgrades an
+ * entry, and check/coherence.ts reports a TLB entry the page table no longer backs.
+ *
+ * Layout: `sets` sets of `ways` entries; set = vpn mod sets. Per entry:
+ *   tag[i]   vpn, or -1 when empty
+ *   pfn[i]   the frame
+ *   write[i] 1 if the entry allows writes
+ *   used[i]  the access tick of the last hit (LRU within the set)
+ *
+ * Range invalidation follows Linux's tlb_single_page_flush_ceiling (33 pages): a longer range
+ * flushes everything, which is what drivers do too (UVM: more than 4 ranges, invalidate all).
+ *
+ * @see arch/x86/mm/tlb.c (tlb_single_page_flush_ceiling); NV:uvm_tlb_batch.h (reference/peers-and-costs.md §4.4)
+ */
+
+import { ArgumentError } from '../core/errno.js';
+
+export const DEVICE_TLB_ENTRIES_DEFAULT = 1024;
+export const DEVICE_TLB_WAYS = 8;
+/** Ranges longer than this flush the whole TLB (tlb_single_page_flush_ceiling). */
+export const TLB_SINGLE_PAGE_FLUSH_CEILING = 33;
+
+export interface DeviceTlbEntry {
+  readonly vpn: number;
+  readonly pfn: number;
+  readonly write: boolean;
+}
+
+export class DeviceTlb {
+  readonly entries: number;
+  private readonly sets: number;
+  private readonly ways: number;
+  private readonly tag: Float64Array;
+  private readonly pfnOf: Float64Array;
+  private readonly writable: Uint8Array;
+  private readonly used: Float64Array;
+  private tick = 0;
+  private live = 0;
+  hits = 0;
+  misses = 0;
+  /** Range invalidations that dropped entry by entry, and whole flushes. */
+  invalidations = 0;
+  flushes = 0;
+
+  constructor(entries = DEVICE_TLB_ENTRIES_DEFAULT) {
+    if (!Number.isInteger(entries) || entries < DEVICE_TLB_WAYS || entries % DEVICE_TLB_WAYS !== 0)
+      throw new ArgumentError(
+        'tlbEntries',
+        `expected a positive multiple of ${DEVICE_TLB_WAYS}, got ${entries}`,
+      );
+    this.entries = entries;
+    this.ways = DEVICE_TLB_WAYS;
+    this.sets = entries / DEVICE_TLB_WAYS;
+    this.tag = new Float64Array(entries).fill(-1);
+    this.pfnOf = new Float64Array(entries);
+    this.writable = new Uint8Array(entries);
+    this.used = new Float64Array(entries);
+  }
+
+  /** The frame for vpn if cached with the needed permission (a hit), else -1 (a miss). */
+  lookup(vpn: number, write: boolean): number {
+    const i = this.find(vpn);
+    if (i < 0 || (write && this.writable[i] === 0)) {
+      this.misses++;
+      return -1;
+    }
+    this.hits++;
+    this.used[i] = ++this.tick;
+    return this.pfnOf[i] as number;
+  }
+
+  /** Caches a translation the page-table walker found, evicting the set's least recently used entry. */
+  fill(vpn: number, pfn: number, write: boolean): void {
+    let i = this.find(vpn);
+    if (i < 0) {
+      i = this.victim(vpn % this.sets);
+      if (this.tag[i] === -1) this.live++;
+    }
+    this.tag[i] = vpn;
+    this.pfnOf[i] = pfn;
+    this.writable[i] = write ? 1 : 0;
+    this.used[i] = ++this.tick;
+  }
+
+  /** Drops the entries for [startVpn, endVpn); a long range flushes everything. */
+  invalidateRange(startVpn: number, endVpn: number): void {
+    if (endVpn - startVpn > TLB_SINGLE_PAGE_FLUSH_CEILING) {
+      this.flush();
+      return;
+    }
+    this.invalidations++;
+    for (let vpn = startVpn; vpn < endVpn; vpn++) {
+      const i = this.find(vpn);
+      if (i >= 0) {
+        this.tag[i] = -1;
+        this.live--;
+      }
+    }
+  }
+
+  flush(): void {
+    this.flushes++;
+    if (this.live === 0) return;
+    this.tag.fill(-1);
+    this.live = 0;
+  }
+
+  /** Cached translations. */
+  get size(): number {
+    return this.live;
+  }
+
+  /** The cached translations, for checkers and tools. */
+  cached(): DeviceTlbEntry[] {
+    const out: DeviceTlbEntry[] = [];
+    for (let i = 0; i < this.entries; i++) {
+      const vpn = this.tag[i] as number;
+      if (vpn >= 0) out.push({ vpn, pfn: this.pfnOf[i] as number, write: this.writable[i] === 1 });
+    }
+    return out;
+  }
+
+  private find(vpn: number): number {
+    const base = (vpn % this.sets) * this.ways;
+    for (let i = base; i < base + this.ways; i++) if (this.tag[i] === vpn) return i;
+    return -1;
+  }
+
+  /** An empty way of the set, or its least recently used one. */
+  private victim(set: number): number {
+    const base = set * this.ways;
+    let best = base;
+    for (let i = base; i < base + this.ways; i++) {
+      if (this.tag[i] === -1) return i;
+      if ((this.used[i] as number) < (this.used[best] as number)) best = i;
+    }
+    return best;
+  }
+}

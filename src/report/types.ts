@@ -1,0 +1,33 @@
+/**
+ * The data contract between `hmmsim demo` and its HTML report. The demo fills a `DemoReport` from
+ * the simulated run (clock in simulated µs, never the wall clock); the report only renders it, so
+ * the same run gives the same document byte for byte.
+ */
+
+export interface DemoReport {
+  title: string; // e.g. "hmmsim demo: a linked list and a BST shared with a device"
+  seed: number;
+  ok: boolean; // every value read matched
+  config: Record<string, string | number>; // sizes, policy, device memory pages, ...
+  checks: { name: string; ok: boolean; detail: string }[];
+  counters: Record<string, number>; // device + kernel counters (e.g. tlbHits, faults, migratedToDevice, cpuFaults, dmaBytes)
+  costs: Record<string, number>; // simulated µs per cost term, including 'total'
+  costModel: { profile: string; terms: { name: string; value: string; source: string }[] }; // the cost model's parameters and where they come from
+  phases: { name: string; startUs: number; endUs: number }[]; // demo phases on the simulated clock (e.g. 'build', 'device walk 1', 'cpu update', 'device walk 2')
+  timeline: { tUs: number; kind: TimelineKind; pages: number }[]; // events on the simulated clock
+  residency: {
+    phase: string;
+    region: string;
+    devicePages: number;
+    systemPages: number;
+    unmappedPages: number;
+  }[]; // per region (e.g. 'list nodes', 'tree nodes') at the end of each phase
+}
+
+export type TimelineKind =
+  | 'device-fault'
+  | 'migrate-to-device'
+  | 'migrate-to-ram'
+  | 'eviction'
+  | 'invalidation'
+  | 'cpu-fault';

@@ -1,0 +1,273 @@
+import { describe, expect, it } from 'vitest';
+import { tlbViolation } from '../../src/check/coherence.js';
+import {
+  ArgumentError,
+  type DeviceKernelContext,
+  DeviceKernelFault,
+  MAP_ANONYMOUS,
+  MAP_PRIVATE,
+  PROT_READ,
+  PROT_WRITE,
+  type Process,
+  Simulator,
+} from '../../src/index.js';
+
+const PAGE = 4096;
+
+/** A process with `pages` pages, page i holding the u32 i + 1 at offset 0. */
+function setup(pages: number, devicePages = 1024, policy = 'none') {
+  const sim = new Simulator({ seed: 1, ramPages: 4096, devices: [{ memoryPages: devicePages }] });
+  const p = sim.createProcess();
+  const a = p.mmap(pages * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);
+  for (let i = 0; i < pages; i++) p.write(a + i * PAGE, u32(i + 1));
+  const fd = sim.openDevice(0, p, { policy });
+  return { sim, p, a, fd };
+}
+
+function u32(v: number): Uint8Array {
+  const b = new Uint8Array(4);
+  new DataView(b.buffer).setUint32(0, v, true);
+  return b;
+}
+
+function readU32(p: Process, addr: number): number {
+  return new DataView(p.read(addr, 4).buffer).getUint32(0, true);
+}
+
+/** Each thread sums the first u32 of pages threadId, threadId + threads, ... */
+function sumPages(a: number, pages: number) {
+  return function* (ctx: DeviceKernelContext) {
+    let s = 0;
+    for (let i = ctx.threadId; i < pages; i += ctx.threads) s += yield* ctx.load32(a + i * PAGE);
+    return s;
+  };
+}
+
+describe('device kernels: loads and stores through the device MMU', () => {
+  it('one thread: each page is a miss, a fault, a batch, a replay and a retried miss that fills the TLB', () => {
+    const { sim, a, fd } = setup(8);
+    expect(fd.launch(sumPages(a, 8))).toEqual([36]);
+    const c = sim.deviceCounters(0);
+    expect([c.tlbMisses, c.tlbHits, c.faults, c.faultBatches, c.replays, c.retries, c.pagesMirrored]).toEqual(
+      [16, 0, 8, 8, 8, 8, 8],
+    );
+    // Again: every translation is cached now.
+    expect(fd.launch(sumPages(a, 8))).toEqual([36]);
+    const d = sim.deviceCounters(0);
+    expect([d.tlbHits, d.tlbMisses, d.faults]).toEqual([8, 16, 8]);
+  });
+
+  it('eight threads fault together: one batch of 8, one populate, one replay', () => {
+    const { sim, a, fd } = setup(8);
+    expect(fd.launch(sumPages(a, 8), { threads: 8 })).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    const c = sim.deviceCounters(0);
+    expect([c.faults, c.faultBatches, c.replays, c.retries, c.faultsDuplicate]).toEqual([8, 1, 1, 8, 0]);
+  });
+
+  it('threads faulting on one page are de-duplicated within the batch', () => {
+    const { sim, a, fd } = setup(1);
+    const r = fd.launch(
+      function* (ctx) {
+        return yield* ctx.load32(a);
+      },
+      { threads: 4 },
+    );
+    expect(r).toEqual([1, 1, 1, 1]);
+    const c = sim.deviceCounters(0);
+    expect([c.faults, c.faultBatches, c.faultsDuplicate, c.pagesMirrored]).toEqual([4, 1, 3, 1]);
+  });
+
+  it('stores of every width land little-endian in the CPU view, and loads read them back', () => {
+    const { p, a, fd } = setup(2);
+    const [r] = fd.launch(function* (ctx) {
+      yield* ctx.store8(a + 8, 0xab);
+      yield* ctx.store16(a + 10, 0xbeef);
+      yield* ctx.store32(a + 12, 0xdeadbeef);
+      yield* ctx.store64(a + 16, 0x0123456789abcdefn);
+      yield* ctx.storePtr(a + 24, a + PAGE);
+      yield* ctx.storeBytes(a + PAGE - 2, new Uint8Array([1, 2, 3, 4])); // crosses into page 1
+      const ptr = yield* ctx.loadPtr(a + 24);
+      return [
+        yield* ctx.load8(a + 8),
+        yield* ctx.load16(a + 10),
+        yield* ctx.load32(a + 12),
+        yield* ctx.load64(a + 16),
+        ptr,
+        yield* ctx.load32(ptr),
+        [...(yield* ctx.loadBytes(a + PAGE - 2, 4))],
+      ];
+    });
+    expect(r).toEqual([0xab, 0xbeef, 0xdeadbeef, 0x0123456789abcdefn, a + PAGE, 0x0403, [1, 2, 3, 4]]);
+    expect([...p.read(a + 8, 24)]).toEqual([
+      0xab,
+      0,
+      0xef,
+      0xbe,
+      0xef,
+      0xbe,
+      0xad,
+      0xde,
+      0xef,
+      0xcd,
+      0xab,
+      0x89,
+      0x67,
+      0x45,
+      0x23,
+      0x01,
+      ...[...u32((a % 2 ** 32) + PAGE)].slice(0, 4),
+      ...[...u32(Math.floor(a / 2 ** 32))],
+    ]);
+    expect(readU32(p, a + PAGE)).toBe(0x0403);
+  });
+
+  it('a misaligned access, an unmapped address and a write to read-only memory kill the kernel', () => {
+    const { sim, p, a, fd } = setup(2);
+    const misaligned = () =>
+      fd.launch(function* (ctx) {
+        return yield* ctx.load32(a + 2);
+      });
+    expect(misaligned).toThrow(DeviceKernelFault);
+    expect(misaligned).toThrow(/aligned/);
+    try {
+      fd.launch(function* (ctx) {
+        return yield* ctx.load8(a + 64 * PAGE);
+      });
+      expect.unreachable();
+    } catch (e) {
+      expect(e).toBeInstanceOf(DeviceKernelFault);
+      expect((e as DeviceKernelFault).reason).toBe('unmapped');
+      expect((e as DeviceKernelFault).addr).toBe(a + 64 * PAGE);
+      expect((e as DeviceKernelFault).code).toBe('EFAULT');
+    }
+    p.mprotect(a, 2 * PAGE, PROT_READ);
+    expect(() =>
+      fd.launch(function* (ctx) {
+        yield* ctx.store32(a, 1);
+      }),
+    ).toThrow(expect.objectContaining({ name: 'DeviceKernelFault', write: true, reason: 'unmapped' }));
+    expect(sim.deviceCounters(0).faultsFatal).toBe(2);
+  });
+
+  it('a fatal fault in one thread stops the others at their next access', () => {
+    const { a, fd } = setup(1);
+    let spins = 0;
+    expect(() =>
+      fd.launch(
+        function* (ctx) {
+          if (ctx.threadId === 0) yield* ctx.load8(a + 100 * PAGE);
+          for (;;) {
+            yield* ctx.load8(a);
+            if (++spins > 1000) return;
+          }
+        },
+        { threads: 2 },
+      ),
+    ).toThrow(DeviceKernelFault);
+    expect(spins).toBeLessThan(1000);
+  });
+
+  it('bad arguments are ArgumentErrors naming them', () => {
+    const { a, fd } = setup(1);
+    expect(() => fd.launch(sumPages(a, 1), { threads: 0 })).toThrow(/threads/);
+    expect(() =>
+      fd.launch(function* (ctx) {
+        yield* ctx.store8(a, 256);
+      }),
+    ).toThrow(ArgumentError);
+    expect(() => fd.setPolicy('block:99')).toThrow(/policy/);
+  });
+
+  it('munmap invalidates the device mapping and its TLB entry; the next access is fatal', () => {
+    const { sim, p, a, fd } = setup(4);
+    fd.launch(sumPages(a, 4));
+    expect(fd.dmirror.mmu.tlb.size).toBe(4);
+    p.munmap(a, PAGE);
+    const c = sim.deviceCounters(0);
+    expect([c.invalidatedPages, c.tlbInvalidations]).toEqual([1, 1]);
+    expect(fd.dmirror.mmu.tlb.size).toBe(3);
+    expect(() => fd.launch(sumPages(a, 1))).toThrow(DeviceKernelFault);
+  });
+
+  it('the coherence checker reports a TLB entry the page table no longer backs', () => {
+    const { a, fd } = setup(2);
+    fd.launch(sumPages(a, 2));
+    const m = {
+      name: 'dev0',
+      mm: fd.dmirror.mm,
+      pt: fd.dmirror.pt,
+      tlb: fd.dmirror.mmu.tlb,
+      owns: () => false,
+    };
+    expect(tlbViolation(m)).toBeNull();
+    fd.dmirror.pt.erase(a / PAGE); // as a driver that forgets the TLB would
+    expect(tlbViolation(m)).toMatch(
+      /stale TLB entry at 0x[0-9a-f]+: TLB pfn \d+ rw, device page table no entry/,
+    );
+  });
+});
+
+describe('the migration policy hook', () => {
+  it("'page' migrates each faulting page; a device smaller than the working set evicts the oldest", () => {
+    const { sim, p, a, fd } = setup(8, 4, 'page');
+    expect(fd.launch(sumPages(a, 8))).toEqual([36]);
+    const c = sim.deviceCounters(0);
+    expect([c.migratedToDevice, c.evictedPages, c.migratedToRam, c.dmaTransfers, c.dmaPages]).toEqual([
+      8, 4, 4, 12, 12,
+    ]);
+    // Pages 4..7 are on the device; 0..3 went back to system memory.
+    expect([0, 3, 4, 7].map((i) => p.pte(a + i * PAGE).kind)).toEqual([
+      'present',
+      'present',
+      'device-private',
+      'device-private',
+    ]);
+    // A CPU touch brings a page back, with its data.
+    expect(readU32(p, a + 7 * PAGE)).toBe(8);
+    const d = sim.deviceCounters(0);
+    expect([d.cpuFaults, d.migratedToRam]).toEqual([1, 5]);
+  });
+
+  it("'block:2' migrates aligned blocks of 4 pages, one fault each", () => {
+    const { sim, a, fd } = setup(16, 8, 'block:2');
+    expect(fd.launch(sumPages(a, 16))).toEqual([136]);
+    const c = sim.deviceCounters(0);
+    expect([c.faults, c.migratedToDevice, c.evictedPages, c.retries]).toEqual([4, 16, 8, 4]);
+  });
+
+  it("'none' mirrors only: nothing moves and the DMA engine is idle", () => {
+    const { sim, a, fd } = setup(8, 4, 'none');
+    fd.launch(sumPages(a, 8));
+    const c = sim.deviceCounters(0);
+    expect([c.migratedToDevice, c.dmaBytes, c.pagesMirrored]).toEqual([0, 0, 8]);
+  });
+
+  it('a custom policy object is used as given', () => {
+    const { sim, a, fd } = setup(8, 16);
+    const asked: number[] = [];
+    fd.setPolicy({
+      name: 'evens',
+      onDeviceFault: ({ addr }) => {
+        asked.push((addr - a) / PAGE);
+        return ((addr - a) / PAGE) % 2 === 0 ? { start: addr, end: addr + PAGE } : null;
+      },
+    });
+    fd.launch(sumPages(a, 8));
+    expect(asked).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    expect(sim.deviceCounters(0).migratedToDevice).toBe(4);
+  });
+
+  it('the cost clock charges what happened', () => {
+    const { sim, a, fd } = setup(4, 16, 'page');
+    fd.launch(sumPages(a, 4));
+    const c = sim.deviceCosts(0);
+    expect(c.faultService).toBe(4 * 20.5);
+    // 4 transfers of one page: 1.5 µs + 4096 B / 25 GB/s each.
+    expect(c.dma).toBeCloseTo(4 * (1.5 + 4096 / 25_000), 9);
+    expect(c.migrateBookkeeping).toBe(4 * 2.25);
+    expect(c.total).toBeCloseTo(
+      c.faultService + c.dma + c.migrateBookkeeping + c.tlbInvalidate + c.cpuFault + c.ptWalk,
+      9,
+    );
+  });
+});
