@@ -138,3 +138,12 @@ registerBenchmark({
   maxRatio: 3,
   pages: HMM_PAGES,
 });
+
+registerBenchmark({
+  name: 'device-fault-in',
+  sim: 'device-fault-in',
+  native: 'touch-write',
+  baseline: 'one store per page to missing pages: N first-touch CPU page faults',
+  maxRatio: 1,
+  pages: [2 ** 14, 2 ** 16],
+});

@@ -5,6 +5,7 @@
  */
 import {
   type DeviceFile,
+  type DeviceKernelContext,
   dmirror,
   hmm,
   MADV_POPULATE_WRITE,
@@ -298,6 +299,35 @@ function invalidateMirrored(op: 'munmap' | 'mprotect'): SimOp {
   };
 }
 
+/** Device threads in the device-fault benchmark (the batch size the fault handler sees). */
+const DEVICE_FAULT_THREADS = 64;
+
+/**
+ * A device kernel touching each of `pages` resident pages once (DEVICE_FAULT_THREADS threads, one
+ * byte per page): every page is a replayable fault that the driver services through
+ * hmm_range_fault and maps, then a replay. A fresh open (empty device page table and TLB) per rep.
+ */
+export function deviceFaultIn(pages: number, opts: SimOpOptions): Measurement {
+  const sim = new Simulator({ seed: 1, ramPages: pages + 4096, devices: [{ memoryPages: 1 }] });
+  const p = sim.createProcess();
+  const a = mapPopulated(p, pages);
+  const kernel = function* (ctx: DeviceKernelContext): Task<number> {
+    let sum = 0;
+    for (let i = ctx.threadId; i < pages; i += ctx.threads) sum += yield* ctx.load8(a + i * PAGE_SIZE);
+    return sum;
+  };
+  return repeat(pages, opts, () => {
+    const fd = sim.openDevice(0, p);
+    const ns = time(() => {
+      fd.launch(kernel, { threads: DEVICE_FAULT_THREADS });
+    });
+    if (fd.dmirror.pt.size !== pages)
+      throw new Error(`the device maps ${fd.dmirror.pt.size} of ${pages} pages`);
+    fd.close();
+    return ns;
+  });
+}
+
 /** Keyed by `BenchmarkSpec.sim` (bench/registry.ts). */
 export const simOps: Readonly<Record<string, SimOp>> = {
   'populate-write': populateWrite,
@@ -312,4 +342,5 @@ export const simOps: Readonly<Record<string, SimOp>> = {
   'hmm-range-snapshot': hmmRangeSnapshot,
   'invalidate-munmap': invalidateMirrored('munmap'),
   'invalidate-mprotect': invalidateMirrored('mprotect'),
+  'device-fault-in': deviceFaultIn,
 };
