@@ -10,7 +10,7 @@ import { PAGE_SIZE } from '../core/addr.js';
 import { ArgumentError, check } from '../core/errno.js';
 import { EventLog } from '../core/eventlog.js';
 import { Prng, parseSeed } from '../core/prng.js';
-import { COST_PROFILE_DEFAULT, CostModel } from '../device/cost.js';
+import { COST_PROFILE_DEFAULT, CostModel, type CostTerm } from '../device/cost.js';
 import type { DeviceCounters } from '../device/device.js';
 import { DEVICE_TLB_ENTRIES_DEFAULT, DeviceTlb } from '../device/tlb.js';
 import { Dmirror } from '../drivers/dmirror/dmirror.js';
@@ -186,7 +186,7 @@ export class Simulator {
   }
 
   /** Device n's simulated cost so far, µs per term and 'total' (src/device/cost.ts). */
-  deviceCosts(n: number): Record<string, number> {
+  deviceCosts(n: number): Record<CostTerm | 'total', number> {
     return this.device(n).device.cost.costs();
   }
 
