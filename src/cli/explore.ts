@@ -1,10 +1,13 @@
 /**
  * `hmmsim explore` and `hmmsim replay`: printing only, over src/explore.
+ *
+ * No progress bar: explore() runs its schedules in one synchronous call with no progress callback.
  */
 
 import { InvalidArgumentError } from 'commander';
 import { DMIRROR_VARIANTS } from '../drivers/dmirror/variants.js';
 import { type ExploreResult, explore, replay, SCENARIOS, type StrategyName } from '../explore/index.js';
+import { color } from './color.js';
 
 export interface ExploreCliOptions {
   list?: boolean;
@@ -86,11 +89,11 @@ function printResult(r: ExploreResult, out: (line: string) => void): void {
     `${r.schedulesExplored} schedules explored${r.complete ? ' (all within the bound)' : ''}, ${Math.round(r.schedulesPerSecond)} per second`,
   );
   if (r.violation === null) {
-    out('no violation found');
+    out(color.green('no violation found'));
     return;
   }
   const v = r.violation;
-  out(`VIOLATION (${v.checker}): ${v.message}`);
+  out(color.red(`VIOLATION (${v.checker}): ${v.message}`));
   out(`shrunk to ${v.preemptions} preemption${v.preemptions === 1 ? '' : 's'}; interleaving:`);
   for (const line of v.interleaving) out(`  ${line}`);
   out(`replay: hmmsim replay ${v.replay}`);
@@ -116,7 +119,11 @@ export function runReplay(replayString: string, json: boolean, out: (line: strin
   } else {
     out(`scenario=${r.scenario} driver=${r.driver} protocol=${r.protocol}`);
     for (const line of r.interleaving) out(`  ${line}`);
-    out(r.violation === null ? 'no violation' : `VIOLATION (${r.violation.checker}): ${r.violation.message}`);
+    out(
+      r.violation === null
+        ? color.green('no violation')
+        : color.red(`VIOLATION (${r.violation.checker}): ${r.violation.message}`),
+    );
   }
   return r.violation === null ? 0 : 1;
 }

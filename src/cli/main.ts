@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { runFoundationDemo } from './demo.js';
 import { listScenarios, nonNegativeInt, positiveInt, runExplore, runReplay } from './explore.js';
+import { runSelftestCli, SELFTEST_HELP } from './selftest.js';
 
 const EXIT_OK = 0;
 const EXIT_CHECK_FAILED = 1;
@@ -21,6 +22,9 @@ Exit status:
   2   bad usage
   3   deadlock or step limit reached
   70  internal error
+
+Bad usage (an unknown command or option, a missing argument, an invalid value) is one line
+on stderr and exit 2; 'hmmsim' with no command prints this help on stderr and exits 2.
 `;
 
 function packageVersion(): string {
@@ -42,6 +46,11 @@ const println = (line: string): void => {
   process.stdout.write(`${line}\n`);
 };
 
+/** A commander error message on one line: its suggestion ("(Did you mean ...?)") joined on. */
+function oneLine(message: string): string {
+  return message.trim().replace(/\s*\n\s*/g, ' ');
+}
+
 function createProgram(setExit: (code: number) => void): Command {
   const program = new Command();
   program.exitOverride(); // before the subcommands, which inherit it
@@ -52,7 +61,9 @@ function createProgram(setExit: (code: number) => void): Command {
     )
     .version(packageVersion(), '-V, --version', 'print the version')
     .helpOption('-h, --help', 'print this help')
-    .showSuggestionAfterError()
+    // Set before the subcommands, which copy these settings: every usage error is one line.
+    .showSuggestionAfterError(true)
+    .configureOutput({ outputError: (str, write) => write(`hmmsim: ${oneLine(str)}\n`) })
     .addHelpText(
       'after',
       `
@@ -64,6 +75,8 @@ Examples:
   $ hmmsim explore fault-vs-dontneed --protocol seq        closed by the sequence count (exit 0)
   $ hmmsim explore fault-vs-munmap --driver no-lock-in-sync --json
   $ hmmsim replay hmmx1:fault-vs-dontneed:correct:seed:hmm1:AAAAAAEBAQE
+  $ hmmsim selftest                                        the ported kernel selftests, kselftest TAP
+  $ hmmsim selftest anon_read hmm.migrate --seed 3
   $ hmmsim help demo        help for one command
 ${EXIT_HELP}`,
     );
@@ -115,6 +128,19 @@ ${EXIT_HELP}`,
       usage(setExit, () => setExit(runReplay(replayString, opts.json === true, println)));
     });
 
+  program
+    .command('selftest')
+    .description("run the ported kernel selftests (hmm-tests.c) with kselftest's TAP output")
+    .argument('[name...]', 'tests to run (default: all); see Names below')
+    .option('--list', 'name the ported tests, and the others with why they are not ported')
+    .option('-s, --seed <n>', 'seed of every test machine', parseSeed, 1)
+    .option('--upstream', "run the kernel's own asserts where hmmsim's v5.3 semantics diverge (they fail)")
+    .option('--json', 'print one JSON document')
+    .addHelpText('after', SELFTEST_HELP)
+    .action((names: string[], opts: { list?: boolean; seed: number; upstream?: boolean; json?: boolean }) => {
+      usage(setExit, () => setExit(runSelftestCli(names, opts, println)));
+    });
+
   return program;
 }
 
@@ -124,7 +150,7 @@ function usage(setExit: (code: number) => void, action: () => void): void {
     action();
   } catch (e) {
     if (!(e instanceof InvalidArgumentError)) throw e;
-    process.stderr.write(`hmmsim: ${e.message}\n`);
+    process.stderr.write(`hmmsim: error: ${oneLine(e.message)}\n`);
     setExit(EXIT_USAGE);
   }
 }
@@ -138,7 +164,16 @@ function isDeadlockOrStepLimit(e: unknown): boolean {
   );
 }
 
+/** A reader that stops early (`hmmsim selftest --list | head`) is not an error: end quietly. */
+function quietOnEpipe(): void {
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE') throw e;
+    process.exit(EXIT_OK);
+  });
+}
+
 async function main(argv: readonly string[]): Promise<number> {
+  quietOnEpipe();
   let code = EXIT_OK;
   const program = createProgram((c) => {
     code = c;

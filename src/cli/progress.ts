@@ -1,0 +1,60 @@
+/**
+ * A progress bar on stderr (cli-progress) for long runs of the CLI.
+ *
+ * stdout stays the program's output (TAP, JSON, reports), so the bar is drawn on stderr only, and
+ * only where someone watches it: stderr is a terminal and CI is unset. A bar that flashes for a
+ * fraction of a second is noise, so it is created lazily, by the first update() at least
+ * SHOW_AFTER_MS after the start; a short run never draws anything.
+ */
+import cliProgress from 'cli-progress';
+
+export interface Progress {
+  /** `done` of the total units of work are finished. */
+  update(done: number): void;
+  /** The work is over (or abandoned): remove the bar if one was drawn. */
+  stop(): void;
+}
+
+const SHOW_AFTER_MS = 1000;
+
+/** Draws nothing: for runs whose output would tear a bar (see startProgress). */
+export const NO_PROGRESS: Progress = { update() {}, stop() {} };
+
+/** Whether a bar may be drawn at all in this process. */
+export function progressAllowed(stream: { isTTY?: boolean }, env: NodeJS.ProcessEnv): boolean {
+  return stream.isTTY === true && (env.CI === undefined || env.CI === '' || env.CI === 'false');
+}
+
+/** A bar labelled `label` over `total` units; a no-op object where no bar may be drawn. */
+export function startProgress(label: string, total: number): Progress {
+  if (!progressAllowed(process.stderr, process.env) || total <= 0) return NO_PROGRESS;
+  const started = Date.now();
+  let bar: cliProgress.SingleBar | null = null;
+  return {
+    update(done) {
+      if (bar === null) {
+        if (Date.now() - started < SHOW_AFTER_MS) return;
+        bar = newBar(label);
+        bar.start(total, done);
+      } else bar.update(done);
+    },
+    stop() {
+      bar?.stop();
+      bar = null;
+    },
+  };
+}
+
+function newBar(label: string): cliProgress.SingleBar {
+  return new cliProgress.SingleBar(
+    {
+      stream: process.stderr,
+      format: `${label} [{bar}] {value}/{total} {duration}s`,
+      // The work runs synchronously between updates, so the bar redraws on update, not on a timer.
+      synchronousUpdate: true,
+      clearOnComplete: true,
+      hideCursor: true,
+    },
+    cliProgress.Presets.legacy,
+  );
+}

@@ -1,0 +1,209 @@
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { colorEnabled, makeColors } from '../../src/cli/color.js';
+import { progressAllowed } from '../../src/cli/progress.js';
+import { formatTap, selectSelftests } from '../../src/cli/selftest.js';
+import { HMM_SELFTESTS } from '../../src/selftests/hmm_tests.js';
+
+/** The environment of a child: no colour settings or CI inherited from the runner, plus `env`. */
+function childEnv(env: Record<string, string>): NodeJS.ProcessEnv {
+  const { NO_COLOR: _n, FORCE_COLOR: _f, CI: _c, ...rest } = process.env;
+  return { ...rest, ...env };
+}
+
+function hmmsim(
+  args: string[],
+  env: Record<string, string> = { NO_COLOR: '1' },
+): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
+    encoding: 'utf8',
+    env: childEnv(env),
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Bad usage: exit 2, exactly one line on stderr, nothing on stdout, no stack trace. */
+function expectUsageError(r: { code: number | null; stdout: string; stderr: string }): void {
+  expect(r.code).toBe(2);
+  expect(r.stdout).toBe('');
+  expect(r.stderr).toMatch(/^hmmsim: error: [^\n]+\n$/);
+  expect(r.stderr).not.toMatch(/\n\s+at /);
+}
+
+const ESC = '\x1b[';
+
+describe('hmmsim selftest (end to end, as a child process)', () => {
+  it('runs the named tests with kselftest TAP output, with or without the fixture prefix', () => {
+    const r = hmmsim(['selftest', 'hmm.anon_read', 'anon_write']);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe(
+      [
+        'TAP version 13',
+        '1..2',
+        '# Starting 2 tests from 1 test cases.',
+        '#  RUN           hmm.anon_read ...',
+        '#            OK  hmm.anon_read',
+        'ok 1 hmm.anon_read',
+        '#  RUN           hmm.anon_write ...',
+        '#            OK  hmm.anon_write',
+        'ok 2 hmm.anon_write',
+        '# PASSED: 2 / 2 tests passed.',
+        '# Totals: pass:2 fail:0 xfail:0 xpass:0 skip:0 error:0',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it("reports a failing test as 'not ok' with its message, and exits 1 (--upstream: the kernel's asserts)", () => {
+    const r = hmmsim(['selftest', '--upstream', 'anon_read_prot', 'anon_write']);
+    expect(r.code).toBe(1);
+    const lines = r.stdout.split('\n');
+    expect(lines).toContain(
+      '# anon_read_prot (upstream): ASSERT_EQ(ret) failed: got -EPERM (-1), expected -EFAULT (-14)',
+    );
+    expect(lines).toContain('#          FAIL  hmm.anon_read_prot');
+    expect(lines).toContain('not ok 1 hmm.anon_read_prot');
+    expect(lines).toContain('ok 2 hmm.anon_write');
+    expect(lines).toContain('# FAILED: 1 / 2 tests passed.');
+    expect(lines).toContain('# Totals: pass:1 fail:1 xfail:0 xpass:0 skip:0 error:0');
+  });
+
+  it('--json prints one uncoloured JSON document', () => {
+    const r = hmmsim(['selftest', 'anon_read', '--json'], { FORCE_COLOR: '1' });
+    expect(r.code).toBe(0);
+    expect(r.stdout).not.toContain(ESC);
+    expect(JSON.parse(r.stdout)).toEqual({
+      ok: true,
+      tests: [{ name: 'hmm.anon_read', ok: true }],
+      passed: 1,
+      failed: 0,
+    });
+  });
+
+  it('colours only when asked: NO_COLOR=1 none, FORCE_COLOR=1 some', () => {
+    const plain = hmmsim(['selftest', 'open_close'], { NO_COLOR: '1' });
+    expect(plain.stdout + plain.stderr).not.toContain(ESC);
+    const forced = hmmsim(['selftest', 'open_close'], { FORCE_COLOR: '1' });
+    expect(forced.code).toBe(0);
+    expect(forced.stdout).toContain(`${ESC}32mok${ESC}39m 1 hmm.open_close`);
+  });
+
+  it('lists the ported tests and the others as # SKIP lines', () => {
+    const r = hmmsim(['selftest', '--list']);
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trim().split('\n');
+    expect(lines).toContain('hmm.anon_teardown@dfs');
+    expect(lines).toContain('hmm2.snapshot');
+    expect(lines.filter((l) => !l.startsWith('#'))).toHaveLength(HMM_SELFTESTS.length);
+    expect(lines.some((l) => /^# SKIP compound \(since 5\.10\): /.test(l))).toBe(true);
+  });
+
+  it('runs every ported test, all passing', { timeout: 60_000 }, () => {
+    const r = hmmsim(['selftest']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(new RegExp(`^TAP version 13\\n1\\.\\.${HMM_SELFTESTS.length}\\n`));
+    expect(r.stdout).toContain('tests from 2 test cases.');
+    expect(r.stdout).toContain(`# PASSED: ${HMM_SELFTESTS.length} / ${HMM_SELFTESTS.length} tests passed.`);
+  });
+});
+
+describe('hmmsim bad usage (one line on stderr, exit 2)', () => {
+  it('an unknown or not ported test name', () => {
+    expectUsageError(hmmsim(['selftest', 'nope']));
+    expectUsageError(hmmsim(['selftest', 'hmm2.anon_read'])); // anon_read is FIXTURE(hmm)
+    const notPorted = hmmsim(['selftest', 'compound']);
+    expectUsageError(notPorted);
+    expect(notPorted.stderr).toMatch(/not ported/);
+  });
+
+  it('an unknown option on each command, and at the top', () => {
+    for (const cmd of [[], ['demo'], ['explore'], ['replay'], ['selftest']]) {
+      const r = hmmsim([...cmd, '--bogus']);
+      expectUsageError(r);
+      expect(r.stderr).toBe("hmmsim: error: unknown option '--bogus'\n");
+    }
+  });
+
+  it('a suggestion stays on the same line', () => {
+    const r = hmmsim(['explore', '--jsn']);
+    expectUsageError(r);
+    expect(r.stderr).toMatch(/unknown option '--jsn' \(Did you mean --json\?\)/);
+  });
+
+  it('an unknown command, a missing argument, an invalid value', () => {
+    expectUsageError(hmmsim(['nope']));
+    expectUsageError(hmmsim(['replay']));
+    expectUsageError(hmmsim(['selftest', '--seed', 'x']));
+    expectUsageError(hmmsim(['selftest', '--list', 'anon_read']));
+  });
+
+  it('no command: the help on stderr, exit 2', () => {
+    const r = hmmsim([]);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(/^Usage: hmmsim /);
+    expect(r.stderr).toMatch(/hmmsim selftest/);
+  });
+
+  it('--version prints the package.json version', () => {
+    const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { version: string };
+    const r = hmmsim(['--version']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(`${pkg.version}\n`);
+  });
+});
+
+describe('selftest selection, TAP formatting, colour and progress decisions (units)', () => {
+  it('a bare name selects the test and its variants; name@variant only that one; hmm before hmm2', () => {
+    const names = (args: string[]) => selectSelftests(args).map((t) => `${t.fixture}.${t.name}`);
+    expect(names(['anon_teardown'])).toEqual([
+      'hmm.anon_teardown',
+      'hmm.anon_teardown@pct',
+      'hmm.anon_teardown@dfs',
+    ]);
+    expect(names(['hmm.anon_teardown@dfs'])).toEqual(['hmm.anon_teardown@dfs']);
+    expect(names(['hmm2.snapshot', 'open_close', 'open_close'])).toEqual(['hmm.open_close', 'hmm2.snapshot']);
+    expect(() => selectSelftests(['hmm.snapshot'])).toThrow(/unknown selftest 'hmm.snapshot'/);
+  });
+
+  it('formats a failed test as kselftest does, its message lines prefixed with #', () => {
+    const lines = formatTap([
+      { name: 'hmm.good', ok: true },
+      { name: 'hmm2.bad', ok: false, message: 'bad: ASSERT_EQ(ret) failed\n  2 violations' },
+    ]);
+    expect(lines).toEqual([
+      'TAP version 13',
+      '1..2',
+      '# Starting 2 tests from 2 test cases.',
+      '#  RUN           hmm.good ...',
+      '#            OK  hmm.good',
+      'ok 1 hmm.good',
+      '#  RUN           hmm2.bad ...',
+      '# bad: ASSERT_EQ(ret) failed',
+      '#   2 violations',
+      '#          FAIL  hmm2.bad',
+      'not ok 2 hmm2.bad',
+      '# FAILED: 1 / 2 tests passed.',
+      '# Totals: pass:1 fail:1 xfail:0 xpass:0 skip:0 error:0',
+    ]);
+    const coloured = formatTap([{ name: 'hmm2.bad', ok: false }], makeColors(true));
+    expect(coloured).toContain(`${ESC}31mnot ok${ESC}39m 1 hmm2.bad`);
+  });
+
+  it('colours: FORCE_COLOR wins, then NO_COLOR (non-empty), then whether stdout is a terminal', () => {
+    expect(colorEnabled({ isTTY: true }, {})).toBe(true);
+    expect(colorEnabled({ isTTY: false }, {})).toBe(false);
+    expect(colorEnabled({ isTTY: true }, { NO_COLOR: '1' })).toBe(false);
+    expect(colorEnabled({ isTTY: true }, { NO_COLOR: '' })).toBe(true);
+    expect(colorEnabled({ isTTY: false }, { FORCE_COLOR: '1' })).toBe(true);
+    expect(colorEnabled({ isTTY: true }, { FORCE_COLOR: '0' })).toBe(false);
+  });
+
+  it('a progress bar only on a terminal and outside CI', () => {
+    expect(progressAllowed({ isTTY: true }, {})).toBe(true);
+    expect(progressAllowed({ isTTY: false }, {})).toBe(false);
+    expect(progressAllowed({ isTTY: true }, { CI: 'true' })).toBe(false);
+  });
+});
