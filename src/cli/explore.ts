@@ -1,13 +1,14 @@
 /**
  * `hmmsim explore` and `hmmsim replay`: printing only, over src/explore.
  *
- * No progress bar: explore() runs its schedules in one synchronous call with no progress callback.
+ * A progress bar on stderr (progress.ts) counts schedules when a run takes over a second.
  */
 
 import { InvalidArgumentError } from 'commander';
 import { DMIRROR_VARIANTS } from '../drivers/dmirror/variants.js';
 import { type ExploreResult, explore, replay, SCENARIOS, type StrategyName } from '../explore/index.js';
 import { color } from './color.js';
+import { startProgress } from './progress.js';
 
 export interface ExploreCliOptions {
   list?: boolean;
@@ -56,14 +57,21 @@ export function runExplore(scenario: string, opts: ExploreCliOptions, out: (line
   if (!(opts.driver in DMIRROR_VARIANTS)) {
     throw new InvalidArgumentError(`unknown driver '${opts.driver}' (hmmsim explore --list names them)`);
   }
-  const r = explore(scenario, {
-    driver: opts.driver,
-    protocol: opts.protocol,
-    strategy: opts.strategy,
-    schedules: opts.schedules,
-    preemptions: opts.preemptions,
-    seed: opts.seed,
-  });
+  const progress = startProgress('explore', opts.schedules ?? Number.POSITIVE_INFINITY);
+  let r: ExploreResult;
+  try {
+    r = explore(scenario, {
+      driver: opts.driver,
+      protocol: opts.protocol,
+      strategy: opts.strategy,
+      schedules: opts.schedules,
+      preemptions: opts.preemptions,
+      seed: opts.seed,
+      onSchedule: (done) => progress.update(done),
+    });
+  } finally {
+    progress.stop();
+  }
   if (opts.json) out(JSON.stringify(jsonOf(r)));
   else printResult(r, out);
   return r.violation === null ? 0 : 1;

@@ -25,7 +25,7 @@ export function progressAllowed(stream: { isTTY?: boolean }, env: NodeJS.Process
   return stream.isTTY === true && (env.CI === undefined || env.CI === '' || env.CI === 'false');
 }
 
-/** A bar labelled `label` over `total` units; a no-op object where no bar may be drawn. */
+/** A bar labelled `label` over `total` units (Infinity: a count); a no-op object where no bar may be drawn. */
 export function startProgress(label: string, total: number): Progress {
   if (!progressAllowed(process.stderr, process.env) || total <= 0) return NO_PROGRESS;
   const started = Date.now();
@@ -34,8 +34,8 @@ export function startProgress(label: string, total: number): Progress {
     update(done) {
       if (bar === null) {
         if (Date.now() - started < SHOW_AFTER_MS) return;
-        bar = newBar(label);
-        bar.start(total, done);
+        bar = newBar(label, Number.isFinite(total));
+        bar.start(Number.isFinite(total) ? total : 0, done);
       } else bar.update(done);
     },
     stop() {
@@ -45,11 +45,12 @@ export function startProgress(label: string, total: number): Progress {
   };
 }
 
-function newBar(label: string): cliProgress.SingleBar {
+/** A bar, or for an unknown total (an exhaustive search) a running count. */
+function newBar(label: string, bounded: boolean): cliProgress.SingleBar {
   return new cliProgress.SingleBar(
     {
       stream: process.stderr,
-      format: `${label} [{bar}] {value}/{total} {duration}s`,
+      format: bounded ? `${label} [{bar}] {value}/{total} {duration}s` : `${label} {value} done {duration}s`,
       // The work runs synchronously between updates, so the bar redraws on update, not on a timer.
       synchronousUpdate: true,
       clearOnComplete: true,

@@ -65,6 +65,8 @@ export interface ExploreOptions {
   seed?: number;
   /** Wall clock in ms, read only to report schedulesPerSecond (default: process.hrtime). */
   clock?: () => number;
+  /** Told after each schedule: how many ran, and the budget (Infinity for an unbounded dfs). For progress bars. */
+  onSchedule?: (explored: number, budget: number) => void;
 }
 
 export interface ExploreViolation {
@@ -162,7 +164,7 @@ export function explore(scenario: Scenario | string, opts: ExploreOptions = {}):
   const stackTraceLimit = Error.stackTraceLimit;
   Error.stackTraceLimit = 0;
   try {
-    return exploreWith(sc, cfg, strategy, preemptions, seed, budget, clock);
+    return exploreWith(sc, cfg, strategy, preemptions, seed, budget, clock, opts.onSchedule ?? null);
   } finally {
     Error.stackTraceLimit = stackTraceLimit;
   }
@@ -176,6 +178,7 @@ function exploreWith(
   seed: number,
   budget: number,
   clock: () => number,
+  onSchedule: ((explored: number, budget: number) => void) | null,
 ): ExploreResult {
   const t0 = clock();
   let explored = 0;
@@ -190,6 +193,7 @@ function exploreWith(
       }
       explored++;
       const r = runSchedule(cfg, dfs);
+      onSchedule?.(explored, budget);
       if (r.status !== 'done') {
         failed = r;
         break;
@@ -201,6 +205,7 @@ function exploreWith(
     while (explored < budget) {
       explored++;
       const r = runSchedule(cfg, s);
+      onSchedule?.(explored, budget);
       if (r.status !== 'done') {
         failed = r;
         break;
