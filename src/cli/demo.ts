@@ -1,91 +1,132 @@
 /**
- * `hmmsim demo`: the foundation demo. A private anonymous mapping, written by a parent, shared with a
- * forked child, and split page by page by copy-on-write when the child writes.
+ * `hmmsim demo`: the main job (src/demo/demo.ts) — a list and a tree shared by a process and a
+ * device — printed as a short summary, with the HTML report written to a file.
  *
- * CLI layer: printing only, over the public API (src/index.ts).
+ * CLI layer: argument checks, printing and the one file write; the run itself is deterministic.
  */
-import { MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE, Simulator } from '../index.js';
 
-const PAGE_SIZE = 4096;
-const PAGES = 16;
+import { closeSync, openSync, writeSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { InvalidArgumentError } from 'commander';
+import { DEMO_LIMITS, DEMO_PHASES, type DemoResult, runDemo } from '../demo/demo.js';
+import { COST_PROFILES } from '../device/cost.js';
+import { parsePolicy } from '../drivers/dmirror/policy.js';
+import { renderReport } from '../report/index.js';
+import { color } from './color.js';
+import { startProgress } from './progress.js';
 
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
+export const DEMO_REPORT_DEFAULT = 'hmmsim-report.html';
 
-function hex(addr: number): string {
-  return `0x${addr.toString(16)}`;
+export interface DemoCliOptions {
+  seed: number;
+  listNodes: number;
+  treeNodes: number;
+  lookups: number;
+  threads: number;
+  policy: string;
+  devicePages: number;
+  costProfile: string;
+  /** A path, or false for --no-report. */
+  report: string | false;
+  json?: boolean;
 }
 
-/** The C string at the start of `bytes` (up to the first NUL). */
-function cstr(bytes: Uint8Array): string {
-  const nul = bytes.indexOf(0);
-  return decoder.decode(nul < 0 ? bytes : bytes.subarray(0, nul));
+/** Commander parser for a size option bounded by DEMO_LIMITS[name]. */
+export function sizeOption(name: keyof typeof DEMO_LIMITS): (value: string) => number {
+  const [lo, hi] = DEMO_LIMITS[name];
+  return (value) => {
+    const n = Number(value.replaceAll('_', ''));
+    if (!/^[\d_]+$/.test(value) || !Number.isSafeInteger(n) || n < lo || n > hi)
+      throw new InvalidArgumentError(`expected an integer in ${lo}..${hi}.`);
+    return n;
+  };
 }
 
-function text(bytes: Uint8Array): string {
-  return JSON.stringify(cstr(bytes));
-}
-
-/** rss as the facade reports it: a page count, or counters such as { anon, file, shmem }. */
-function formatRss(rss: unknown): string {
-  if (typeof rss === 'number') return `${rss} pages`;
-  if (rss !== null && typeof rss === 'object') {
-    return Object.entries(rss as Record<string, unknown>)
-      .map(([k, v]) => `${k} ${String(v)}`)
-      .join(', ');
+export function policyOption(value: string): string {
+  try {
+    return parsePolicy(value).name;
+  } catch {
+    throw new InvalidArgumentError("expected 'none', 'page' or 'block:k' (k in 0..18).");
   }
-  return String(rss);
 }
 
-/** The nonzero counters of `sim.stats()`, sorted by name, on one line. */
-function formatCounters(stats: unknown): string {
-  const entries = Object.entries((stats ?? {}) as Record<string, unknown>)
-    .filter(([, v]) => typeof v === 'number' && v !== 0)
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return entries.length === 0 ? '(none)' : entries.map(([k, v]) => `${k}=${String(v)}`).join(' ');
+export function costProfileOption(value: string): string {
+  if (!Object.hasOwn(COST_PROFILES, value))
+    throw new InvalidArgumentError(`expected one of ${Object.keys(COST_PROFILES).join(', ')}.`);
+  return value;
 }
 
-/**
- * Runs the demo, printing about ten lines through `out`. Returns false if what the simulator did is
- * not what Linux does (the CLI then exits 1); simulator failures propagate as exceptions.
- */
-export function runFoundationDemo(out: (line: string) => void, seed: number): boolean {
-  const sim = new Simulator({ seed, devices: [] });
-  const parent = sim.createProcess();
-  const length = PAGES * PAGE_SIZE;
-  const a = parent.mmap(length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);
+/** Runs the demo; returns the exit code (0 every check passed, 1 one failed). */
+export function runDemoCli(opts: DemoCliOptions, out: (line: string) => void): number {
+  // Open the report file first: an unwritable path is a usage error before any work is done.
+  const reportPath = opts.report === false ? null : resolve(opts.report);
+  const fd = reportPath === null ? null : openReport(reportPath);
+  const progress = startProgress('demo', DEMO_PHASES.length);
+  let r: DemoResult;
+  try {
+    r = runDemo({ ...opts, onPhase: (_name, index) => progress.update(index) });
+  } finally {
+    progress.stop();
+  }
+  if (fd !== null) {
+    writeSync(fd, renderReport(r.report));
+    closeSync(fd);
+  }
+  if (opts.json)
+    out(JSON.stringify({ ok: r.ok, seed: r.seed, counters: r.counters, costs: r.costs, report: reportPath }));
+  else printSummary(r, reportPath, out);
+  return r.ok ? 0 : 1;
+}
+
+function openReport(path: string): number {
+  try {
+    return openSync(path, 'w');
+  } catch (e) {
+    const why = (e as NodeJS.ErrnoException).code ?? 'cannot open';
+    throw new InvalidArgumentError(`--report: cannot write ${path} (${why})`);
+  }
+}
+
+const n = (x: number): string => Math.round(x).toLocaleString('en-US');
+
+function printSummary(r: DemoResult, reportPath: string | null, out: (line: string) => void): void {
+  const c = r.counters as Record<string, number>;
+  const cfg = r.config;
+  out(color.bold('hmmsim demo: one process, one device, one address space'));
   out(
-    `parent: mmap(${length}, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS) = ${hex(a)} (${PAGES} pages)`,
+    `  seed ${r.seed}; list of ${n(cfg['list nodes'] as number)} nodes, binary search tree of ${n(cfg['tree nodes'] as number)} nodes, ` +
+      `${n(cfg['working set (pages)'] as number)} pages in use; device memory ${n(cfg['device memory (pages)'] as number)} pages; ` +
+      `policy ${cfg.policy}`,
   );
-
-  // Touch every page so all of them are resident, with a recognisable string at the start of page 0.
-  for (let i = 0; i < PAGES; i++) parent.write(a + i * PAGE_SIZE, encoder.encode(`parent page ${i}`));
-  out(`parent: wrote "parent page N" at the start of each page; rss ${formatRss(parent.rss())}`);
-
-  const child = parent.fork();
-  out(`fork: child shares all ${PAGES} pages copy-on-write; child rss ${formatRss(child.rss())}`);
-
-  const childText = encoder.encode('child wrote here');
-  child.write(a, childText);
-  out(`child: wrote ${text(childText)} to page 0 -> write fault, copy-on-write breaks the sharing of page 0`);
-
-  const n = childText.length;
-  const parentSees0 = parent.read(a, n);
-  const childSees0 = child.read(a, n);
-  const parentSees1 = parent.read(a + PAGE_SIZE, n);
-  const childSees1 = child.read(a + PAGE_SIZE, n);
-  out(`page 0: parent sees ${text(parentSees0)}, child sees ${text(childSees0)}`);
-  out(`page 1: parent sees ${text(parentSees1)}, child sees ${text(childSees1)} (still shared)`);
-  out(`rss: parent ${formatRss(parent.rss())}; child ${formatRss(child.rss())}`);
-  out(`counters: ${formatCounters(sim.stats())}`);
-
-  const ok =
-    cstr(parentSees0) === 'parent page 0' &&
-    cstr(childSees0) === 'child wrote here' &&
-    cstr(parentSees1) === 'parent page 1' &&
-    cstr(childSees1) === 'parent page 1';
-  child.exit();
-  parent.exit();
-  out(ok ? 'check: ok (the child write was private to the child)' : 'check: FAILED (see the lines above)');
-  return ok;
+  out('');
+  out(color.bold('what happened'));
+  const rows: [string, string][] = [
+    ['pages mirrored', n(c.pagesMirrored!)],
+    [
+      'device faults',
+      `${n(c.faults!)} in ${n(c.faultBatches!)} batches (${n(c.faultsDuplicate!)} duplicates), each access replayed`,
+    ],
+    ['device TLB', `${n(c.tlbHits!)} hits, ${n(c.tlbMisses!)} misses`],
+    ['CPU faults on device pages', n(c.cpuFaults!)],
+    ['invalidations', `${n(c.invalidations!)} (${n(c.invalidatedPages!)} device entries erased)`],
+    ['migrated to device memory', `${n(c.migratedToDevice!)} pages`],
+    ['migrated to system memory', `${n(c.migratedToRam!)} pages (${n(c.evictedPages!)} of them evicted)`],
+    ['copied by the DMA engine', `${n(c.dmaBytes!)} bytes in ${n(c.dmaTransfers!)} transfers`],
+  ];
+  for (const [k, v] of rows) out(`  ${k.padEnd(28)}${v}`);
+  out('');
+  out(color.bold(`simulated cost (${cfg['cost profile']}, reference/peers-and-costs.md §7a)`));
+  const costs = r.costs;
+  for (const [term, us] of Object.entries(costs))
+    if (term !== 'total') out(`  ${term.padEnd(28)}${n(us).padStart(10)} µs`);
+  out(`  ${'total'.padEnd(28)}${n(costs.total ?? 0).padStart(10)} µs`);
+  out('');
+  const failed = r.checks.filter((x) => !x.ok);
+  for (const x of failed) out(color.red(`  FAILED ${x.name}: ${x.detail}`));
+  out(
+    r.ok
+      ? color.green(`check: ok (${r.checks.length} checks: every value each side read matched)`)
+      : color.red(`check: FAILED (${failed.length} of ${r.checks.length} checks)`),
+  );
+  if (reportPath !== null) out(`report: ${reportPath}`);
 }

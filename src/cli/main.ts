@@ -5,12 +5,19 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
-import { runFoundationDemo } from './demo.js';
+import { DEMO_DEFAULTS } from '../demo/demo.js';
+import {
+  costProfileOption,
+  DEMO_REPORT_DEFAULT,
+  type DemoCliOptions,
+  policyOption,
+  runDemoCli,
+  sizeOption,
+} from './demo.js';
 import { listScenarios, nonNegativeInt, positiveInt, runExplore, runReplay } from './explore.js';
 import { runSelftestCli, SELFTEST_HELP } from './selftest.js';
 
 const EXIT_OK = 0;
-const EXIT_CHECK_FAILED = 1;
 const EXIT_USAGE = 2;
 const EXIT_DEADLOCK = 3;
 const EXIT_INTERNAL = 70; // EX_SOFTWARE
@@ -68,8 +75,10 @@ function createProgram(setExit: (code: number) => void): Command {
       'after',
       `
 Examples:
-  $ hmmsim demo             fork and copy-on-write on a private anonymous mapping
-  $ hmmsim demo --seed 7    the same with another seed
+  $ hmmsim demo                                            list + tree shared with a device; writes hmmsim-report.html
+  $ hmmsim demo --policy none                              mirroring only: nothing migrates
+  $ hmmsim demo --device-pages 512                         device memory below the working set: eviction
+  $ hmmsim demo --json --no-report                         one JSON document: { ok, seed, counters, costs, report }
   $ hmmsim explore --list                                  scenarios and driver variants
   $ hmmsim explore fault-vs-dontneed                       the seed design's race (exit 1)
   $ hmmsim explore fault-vs-dontneed --protocol seq        closed by the sequence count (exit 0)
@@ -81,12 +90,35 @@ Examples:
 ${EXIT_HELP}`,
     );
 
+  const d = DEMO_DEFAULTS;
   program
     .command('demo')
-    .description('run the foundation demo: mmap, write, fork, copy-on-write in the child')
-    .option('-s, --seed <n>', 'seed of the run', parseSeed, 1)
-    .action((opts: { seed: number }) => {
-      setExit(runFoundationDemo(println, opts.seed) ? EXIT_OK : EXIT_CHECK_FAILED);
+    .description(
+      'the main job: a process builds a linked list and a binary search tree, a device walks them through the same pointers, the CPU changes the tree, the device walks again; writes an HTML report',
+    )
+    .option('-s, --seed <n>', 'seed of the run', parseSeed, d.seed)
+    .option('--list-nodes <n>', 'linked-list nodes (16 bytes each)', sizeOption('listNodes'), d.listNodes)
+    .option('--tree-nodes <n>', 'tree nodes (32 bytes each)', sizeOption('treeNodes'), d.treeNodes)
+    .option('--lookups <n>', 'keys the lookup kernel searches', sizeOption('lookups'), d.lookups)
+    .option('--threads <n>', 'device threads of the lookup kernel', sizeOption('threads'), d.threads)
+    .option(
+      '--policy <p>',
+      "what a device fault migrates: 'none', 'page' or 'block:k' (2^k pages)",
+      policyOption,
+      d.policy,
+    )
+    .option(
+      '--device-pages <n>',
+      'device memory in pages (below the working set: eviction)',
+      sizeOption('devicePages'),
+      d.devicePages,
+    )
+    .option('--cost-profile <p>', 'pcie4-a100, pcie3-v100 or pcie5-h100', costProfileOption, d.costProfile)
+    .option('--report <file>', 'where to write the HTML report', DEMO_REPORT_DEFAULT)
+    .option('--no-report', 'do not write the report')
+    .option('--json', 'print one JSON document: { ok, seed, counters, costs, report }')
+    .action((opts: DemoCliOptions) => {
+      usage(setExit, () => setExit(runDemoCli(opts, println)));
     });
 
   program

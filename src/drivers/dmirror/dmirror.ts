@@ -43,6 +43,13 @@ export class Dmirror {
   readonly pt: DevicePageTable = new Dpt();
   /** The device MMU of this address space: TLB, page table, fault buffer. */
   readonly mmu: DeviceMmu;
+  /**
+   * The driver's residency books: vpn -> device page, for pages this context migrated to device
+   * memory and that are still there (a freed device page leaves). Real drivers keep the same per VA
+   * block (UVM's resident masks); the policy step migrates only what is not resident, so a fault in
+   * a half-resident block does not invalidate the resident half.
+   */
+  readonly resident = new Map<number, number>();
   /** What to migrate on a device fault (policy.ts); mirror only by default, as test_hmm. */
   policy: MigrationPolicy = POLICY_NONE;
   /** driver->update. */

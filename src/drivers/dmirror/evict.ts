@@ -39,13 +39,10 @@ export function* dmirrorEvictFor(dmirror: Dmirror, start: number, end: number): 
   }
 }
 
-/** Pages of [start, end) already in this device's memory and mapped by this context. */
+/** Pages of [start, end) already in this device's memory, by the driver's books. */
 function residentIn(dmirror: Dmirror, start: number, end: number): number {
   let n = 0;
-  for (let vpn = start / PAGE_SIZE; vpn < end / PAGE_SIZE; vpn++) {
-    const pfn = dmirror.pt.pfnOf(vpn);
-    if (pfn >= 0 && dmirror.mdevice.owns(pfn)) n++;
-  }
+  for (let vpn = start / PAGE_SIZE; vpn < end / PAGE_SIZE; vpn++) if (dmirror.resident.has(vpn)) n++;
   return n;
 }
 

@@ -84,10 +84,24 @@ function* migrateByPolicy(dmirror: Dmirror, pages: PageFault[]): Task {
     if (clipped === null) continue;
     const [start, end] = clipped as [number, number];
     doneEnd = end;
-    yield* dmirrorEvictFor(dmirror, start, end);
-    // Best effort: pages migrate_vma skips (pinned, file-backed, racing) stay in system memory.
-    yield* dmirrorMigrateRange(dmirror, start, end);
+    for (const run of notResident(dmirror, start, end)) {
+      yield* dmirrorEvictFor(dmirror, run.start, run.end);
+      // Best effort: pages migrate_vma skips (pinned, file-backed, racing) stay in system memory.
+      yield* dmirrorMigrateRange(dmirror, run.start, run.end);
+    }
   }
+}
+
+/** The runs of [start, end) not in this device's memory, by the driver's residency books. */
+function notResident(dmirror: Dmirror, start: number, end: number): { start: number; end: number }[] {
+  const runs: { start: number; end: number }[] = [];
+  for (let a = start; a < end; a += PAGE_SIZE) {
+    if (dmirror.resident.has(a / PAGE_SIZE)) continue;
+    const last = runs[runs.length - 1];
+    if (last !== undefined && last.end === a) last.end = a + PAGE_SIZE;
+    else runs.push({ start: a, end: a + PAGE_SIZE });
+  }
+  return runs;
 }
 
 /** Step 2: one populate for the run; if it fails, page by page, so only bad pages are cancelled. */

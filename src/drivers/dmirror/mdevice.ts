@@ -95,6 +95,7 @@ export class DmirrorDevice {
   /** Records that `pfn` now backs `vpn` of its owner's mm: it joins the allocation-order list. */
   noteMapped(pfn: number, vpn: number): void {
     const k = pfn - this.devmem.pfnFirst;
+    this.owners[k]?.resident.set(vpn, pfn);
     this.vpnOf[k] = vpn;
     this.seqOf[k] = this.seq;
     this.lra.push({ pfn, seq: this.seq++ });
@@ -142,7 +143,11 @@ export class DmirrorDevice {
   /** dmirror_devmem_free: the page's last user is gone; its contents go with it. */
   private freePage(pfn: number): void {
     this.kernel.mem.clearPage(pfn);
-    this.seqOf[pfn - this.devmem.pfnFirst] = -1;
+    const k = pfn - this.devmem.pfnFirst;
+    this.seqOf[k] = -1;
+    const owner = this.owners[k];
+    if (owner !== undefined && owner.resident.get(this.vpnOf[k] as number) === pfn)
+      owner.resident.delete(this.vpnOf[k] as number);
     this.lock.lock();
     this.freePages.push(pfn);
     this.cfree++;
