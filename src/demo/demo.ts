@@ -112,6 +112,8 @@ interface Run {
   readonly tree: Tree;
   readonly batch: LookupBatch;
   readonly heaps: Heap[];
+  /** Pages holding live blocks after the build: what the device works on. */
+  readonly workingSet: number;
   readonly checks: CheckResult[];
   readonly phases: DemoReport['phases'];
   readonly residency: DemoReport['residency'];
@@ -173,7 +175,8 @@ function build(cfg: Config, sim: Simulator, p: Process): Run {
     checkTree(p, tree, { sums: false }),
   ];
   const heaps = [listHeap, treeHeap, lookupHeap];
-  return { cfg, sim, p, fd, list, tree, batch, heaps, checks, phases: [], residency: [] };
+  const workingSet = heaps.reduce((n, h) => n + h.stats().pagesInUse, 0);
+  return { cfg, sim, p, fd, list, tree, batch, heaps, workingSet, checks, phases: [], residency: [] };
 }
 
 /** Phases 2 and 4: the device walks the list and the tree and looks keys up, on the CPU's pointers. */
@@ -341,7 +344,7 @@ function configOf(run: Run): Record<string, string | number> {
     'device threads': cfg.threads,
     policy: cfg.policy,
     'device memory (pages)': cfg.devicePages,
-    'working set (pages)': pages,
+    'working set (pages)': run.workingSet,
     'cost profile': cfg.costProfile,
   };
 }

@@ -186,6 +186,7 @@ export function* dmirrorDevmemFault(
   const dst = new Float64Array(1);
   mdevice.device.counters.cpuFaults++;
   mdevice.device.cost.cpuFault();
+  mdevice.device.cost.record('cpu-fault', 1);
   const priv: ToRam = { mdevice, ownOnly: false, why: 'cpu-fault' };
   const ret = yield* migrateVma(toRamOps, vma, addr, addr + PAGE_SIZE, src, dst, priv);
   if (ret < 0 || migratePfnFlags(dst[0] as number) & MIGRATE_PFN_ERROR) return VM_FAULT_SIGBUS;
@@ -245,5 +246,6 @@ function noteMigrated(
   device.cost.migrateCall(npages);
   if (why === 'migrate-to-device') device.counters.migratedToDevice += pages;
   else device.counters.migratedToRam += pages;
-  if (pages > 0) device.cost.record(why, pages);
+  // A CPU fault's migration is a migration to RAM on the timeline; the fault itself is its own event.
+  if (pages > 0) device.cost.record(why === 'cpu-fault' ? 'migrate-to-ram' : why, pages);
 }

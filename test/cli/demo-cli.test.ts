@@ -1,0 +1,86 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const dir = mkdtempSync(join(tmpdir(), 'hmmsim-demo-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function hmmsim(args: string[], env: Record<string, string> = {}) {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, NO_COLOR: '', FORCE_COLOR: '', ...env },
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+const SMALL = ['--list-nodes', '2000', '--tree-nodes', '2000', '--lookups', '400'];
+
+describe('hmmsim demo (end to end, as a child process)', () => {
+  it('--json prints one document { ok, seed, counters, costs, report } and writes the report with its plots', () => {
+    const report = join(dir, 'r.html');
+    const r = hmmsim(['demo', ...SMALL, '--seed', '5', '--json', '--report', report]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const doc = JSON.parse(r.stdout) as Record<string, unknown>;
+    expect(Object.keys(doc)).toEqual(['ok', 'seed', 'counters', 'costs', 'report']);
+    expect(doc.ok).toBe(true);
+    expect(doc.seed).toBe(5);
+    expect(doc.report).toBe(report);
+    const counters = doc.counters as Record<string, number>;
+    expect(counters.faults).toBeGreaterThan(0);
+    expect(counters['kernel.pgfault']).toBeGreaterThan(0);
+    expect((doc.costs as Record<string, number>).total).toBeGreaterThan(0);
+    const html = readFileSync(report, 'utf8');
+    expect(html.startsWith('<!doctype html>')).toBe(true);
+    for (const plot of ['timeline', 'residency', 'costs'])
+      expect(html).toMatch(new RegExp(`<figure class="plot" data-plot="${plot}">[\\s\\S]*?<svg`));
+    expect(html).not.toMatch(/<script/);
+  });
+
+  it('the human summary names what happened and where the report is', () => {
+    const report = join(dir, 'human.html');
+    const r = hmmsim(['demo', ...SMALL, '--policy', 'page', '--device-pages', '16', '--report', report]);
+    expect(r.code).toBe(0);
+    for (const line of [
+      'pages mirrored',
+      'device faults',
+      'CPU faults on device pages',
+      'invalidations',
+      'migrated to device memory',
+      'migrated to system memory',
+      'copied by the DMA engine',
+      'total',
+    ])
+      expect(r.stdout).toContain(line);
+    expect(r.stdout).toMatch(/migrated to system memory\s+[\d,]+ pages \([1-9][\d,]* of them evicted\)/);
+    expect(r.stdout).toMatch(/check: ok/);
+    expect(r.stdout).toContain(`report: ${report}`);
+    expect(r.stdout).not.toContain('\x1b[');
+  });
+
+  it('--no-report writes nothing and reports null', () => {
+    const r = hmmsim(['demo', ...SMALL, '--no-report', '--json']);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout).report).toBeNull();
+  });
+
+  it('bad input is one line on stderr and exit 2, before any work', () => {
+    for (const args of [
+      ['demo', '--list-nodes', '0'],
+      ['demo', '--tree-nodes', 'many'],
+      ['demo', '--device-pages', '99999999999'],
+      ['demo', '--policy', 'sometimes'],
+      ['demo', '--cost-profile', 'nvlink'],
+      ['demo', '--report', join(dir, 'no', 'such', 'dir', 'r.html')],
+      ['demo', '--bogus'],
+    ]) {
+      const r = hmmsim(args);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.stdout).toBe('');
+      expect(r.stderr.trim().split('\n'), args.join(' ')).toHaveLength(1);
+      expect(r.stderr).toMatch(/^hmmsim: error: /);
+    }
+  });
+});
