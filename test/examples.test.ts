@@ -3,6 +3,7 @@
  */
 
 import { describe, expect, it } from 'vitest';
+import { main as deviceKernel } from '../examples/device-kernel.js';
 import { main as driverPopulateRange } from '../examples/driver-populate-range.js';
 
 describe('examples/driver-populate-range.ts', () => {
@@ -54,5 +55,48 @@ describe('examples/driver-populate-range.ts', () => {
     expect(facts.reaperEvents[0]).toContain('blockable=false): update lock busy -> -EAGAIN');
     expect(facts.reaperFree).toBe(true);
     expect(out).toContain('with the lock free, the reaper finished: true; device table: --------');
+  });
+});
+
+describe('examples/device-kernel.ts', () => {
+  const lines: string[] = [];
+  const facts = deviceKernel((line) => lines.push(line));
+  const out = lines.join('\n');
+
+  it('prints each step', () => {
+    for (const step of [
+      '1. the CPU built',
+      '2. launch on 4',
+      '3. the CPU reads',
+      '4. the CPU doubled',
+      '5. the last',
+    ])
+      expect(out).toContain(step);
+  });
+
+  it('2. the device follows the CPU pointers: every thread sums its share, one fault per thread and page', () => {
+    expect(facts.partialSums.reduce((s, x) => s + x, 0)).toBe(facts.expected);
+    expect(facts.stored).toEqual(facts.partialSums);
+    // 8 list pages and the result page, each faulted by all 4 threads: one batch per page, 3 duplicates in each.
+    expect(facts.pass1).toMatchObject({ faults: 36, batches: 9, duplicates: 27, migrated: 9 });
+    expect(facts.listAfterLaunch).toBe('DDDDDDDD');
+  });
+
+  it('3. the CPU read of a device page migrates it back', () => {
+    expect(facts.outAfterLaunch).toBe('D');
+    expect(facts.outAfterCpuRead).toBe('S');
+    expect(facts.cpuFaults).toBe(1);
+  });
+
+  it('4. a custom MigrationPolicy migrates the list and only mirrors the results', () => {
+    expect(facts.listAfterCpuWrites).toBe('SSSSSSSS');
+    expect(facts.pass2Total).toBe(facts.pass2Expected);
+    expect(facts.listAfterPass2).toBe('DDDDDDDD');
+    expect(facts.outAfterPass2).toBe('S');
+  });
+
+  it('5. a pointer into unmapped memory kills the launch with a DeviceKernelFault', () => {
+    expect(facts.fatal).toMatchObject({ name: 'DeviceKernelFault', code: 'EFAULT', reason: 'unmapped' });
+    expect(facts.costUs).toBeGreaterThan(0);
   });
 });

@@ -332,11 +332,7 @@ function countersOf(device: DeviceCounters, kernel: Record<string, number>): Rec
 }
 
 function configOf(run: Run): Record<string, string | number> {
-  const { cfg, heaps } = run;
-  const pages = heaps.reduce(
-    (n, h) => n + h.regions().reduce((m, r) => m + (r.end - r.start) / PAGE_SIZE, 0),
-    0,
-  );
+  const { cfg } = run;
   return {
     'list nodes': cfg.listNodes,
     'tree nodes': cfg.treeNodes,

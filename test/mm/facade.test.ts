@@ -37,7 +37,8 @@ describe('facade: Simulator', () => {
     expect(sim.stats()).toEqual({ ramPages: 65_536, freePages: 65_536, usedPages: 0, counters: {} });
     expect(sim.seed).toBe(0);
     expect(sim.pageSize).toBe(4096);
-    expect(sim.deviceOptions).toEqual([{ memoryPages: 65_536 }, { memoryPages: 65_536 }]);
+    const dev = { memoryPages: 65_536, tlbEntries: 1024, costProfile: 'pcie4-a100' };
+    expect(sim.deviceOptions).toEqual([dev, dev]);
   });
 
   it('parses the seed and checks its options, naming the bad one', () => {
