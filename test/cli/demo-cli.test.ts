@@ -2,7 +2,9 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { InvalidArgumentError } from 'commander';
 import { afterAll, describe, expect, it } from 'vitest';
+import { costProfileOption, policyOption, sizeOption } from '../../src/cli/demo.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'hmmsim-demo-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -67,12 +69,9 @@ describe('hmmsim demo (end to end, as a child process)', () => {
   });
 
   it('bad input is one line on stderr and exit 2, before any work', () => {
+    // Each spawn costs seconds; the option parsers themselves are unit-tested below.
     for (const args of [
       ['demo', '--list-nodes', '0'],
-      ['demo', '--tree-nodes', 'many'],
-      ['demo', '--device-pages', '99999999999'],
-      ['demo', '--policy', 'sometimes'],
-      ['demo', '--cost-profile', 'nvlink'],
       ['demo', '--report', join(dir, 'no', 'such', 'dir', 'r.html')],
       ['demo', '--bogus'],
     ]) {
@@ -82,5 +81,24 @@ describe('hmmsim demo (end to end, as a child process)', () => {
       expect(r.stderr.trim().split('\n'), args.join(' ')).toHaveLength(1);
       expect(r.stderr).toMatch(/^hmmsim: error: /);
     }
+  });
+});
+
+describe('hmmsim demo option parsers', () => {
+  it('accept the documented forms and reject the rest with an InvalidArgumentError (exit 2, one line)', () => {
+    expect(sizeOption('listNodes')('2_000')).toBe(2000);
+    expect(policyOption('block:4')).toBe('block:4');
+    expect(policyOption('none')).toBe('none');
+    expect(costProfileOption('pcie3-v100')).toBe('pcie3-v100');
+    for (const bad of [
+      () => sizeOption('listNodes')('0'),
+      () => sizeOption('treeNodes')('many'),
+      () => sizeOption('devicePages')('99999999999'),
+      () => sizeOption('threads')('1.5'),
+      () => policyOption('sometimes'),
+      () => policyOption('block:19'),
+      () => costProfileOption('nvlink'),
+    ])
+      expect(bad).toThrow(InvalidArgumentError);
   });
 });
