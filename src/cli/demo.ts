@@ -65,6 +65,7 @@ export function runDemoCli(opts: DemoCliOptions, out: (line: string) => void): n
   let r: DemoResult;
   try {
     r = runDemo({ ...opts, onPhase: (_name, index) => progress.update(index) });
+    progress.update(DEMO_PHASES.length);
   } finally {
     progress.stop();
   }

@@ -10,7 +10,7 @@
  *   device pass 1  device  replayable faults, HMM populate, migration by policy, eviction if short
  *   cpu update     CPU     CPU faults on device pages (migrate back), madvise/COW invalidations
  *   device pass 2  device  faults only where the CPU changed things or pages were evicted
- *   cpu check      CPU     reads everything: every page still on the device comes back
+ *   cpu check      CPU     reads every result back: each page it reads that is on the device comes back
  *
  * Every value each side read is checked against host-side models (expect.ts), and the kernel's
  * books (src/check) and the mirror's coherence are checked after each phase. The result carries

@@ -10,8 +10,8 @@
  * kills the launch: every thread stops at its next access and the launch throws the first
  * DeviceKernelFault, as a fatal MMU fault tears down a GPU context.
  *
- * Accesses that hit run without a scheduling point unless `preemptible` is set (the explorer's
- * setting, so CPU threads can interleave between two device accesses); a fault always is one.
+ * Accesses that hit run without a scheduling point unless `preemptible` is set (an
+ * option for scenarios where CPU threads interleave between two device accesses); a fault always is one.
  */
 
 import { PAGE_SIZE } from '../core/addr.js';

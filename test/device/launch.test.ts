@@ -257,6 +257,15 @@ describe('the migration policy hook', () => {
     expect(sim.deviceCounters(0).migratedToDevice).toBe(4);
   });
 
+  it('a policy answer that does not hold the faulting page is an ArgumentError naming the policy', () => {
+    const { a, fd } = setup(4, 16);
+    fd.setPolicy({
+      name: 'off-by-one',
+      onDeviceFault: ({ addr }) => ({ start: addr + PAGE, end: addr + 2 * PAGE }),
+    });
+    expect(() => fd.launch(sumPages(a, 1))).toThrow(/policy.*off-by-one\.onDeviceFault returned/);
+  });
+
   it('the cost clock charges what happened', () => {
     const { sim, a, fd } = setup(4, 16, 'page');
     fd.launch(sumPages(a, 4));

@@ -18,8 +18,17 @@ import type { Task } from '../../sched/index.js';
 import type { Dmirror } from './dmirror.js';
 import { dmirrorMigrateRangeToRam } from './migrate.js';
 
-/** Makes room for migrating [start, end) of `dmirror`'s mm: evicts until enough pages are free. */
-export function* dmirrorEvictFor(dmirror: Dmirror, start: number, end: number): Task {
+/**
+ * Makes room for migrating [start, end) of `dmirror`'s mm: evicts until enough pages are free,
+ * never a page of this mm inside [start, end) or inside `keep` (what the current fault batch
+ * migrated: the replay is about to use it).
+ */
+export function* dmirrorEvictFor(
+  dmirror: Dmirror,
+  start: number,
+  end: number,
+  keep: readonly { start: number; end: number }[] = [],
+): Task {
   const mdevice = dmirror.mdevice;
   const want = Math.min(
     (end - start) / PAGE_SIZE - residentIn(dmirror, start, end),
@@ -27,10 +36,11 @@ export function* dmirrorEvictFor(dmirror: Dmirror, start: number, end: number): 
   );
   const short = want - mdevice.freeCount;
   if (short <= 0) return;
-  const victims = mdevice.lraVictims(
-    short,
-    (owner, vpn) => owner === dmirror && vpn * PAGE_SIZE >= start && vpn * PAGE_SIZE < end,
-  );
+  const inside = (a: number, r: { start: number; end: number }): boolean => a >= r.start && a < r.end;
+  const victims = mdevice.lraVictims(short, (owner, vpn) => {
+    const a = vpn * PAGE_SIZE;
+    return owner === dmirror && (inside(a, { start, end }) || keep.some((r) => inside(a, r)));
+  });
   for (const run of contiguousRuns(victims)) {
     const before = mdevice.device.counters.migratedToRam;
     yield* dmirrorMigrateRangeToRam(run.owner, run.start, run.end, undefined, 'eviction');

@@ -16,7 +16,8 @@
  * @see drivers/gpu/drm/nouveau/nouveau_svm.c (nouveau_svm_fault) (Linux v5.3)
  */
 
-import { PAGE_SIZE } from '../../core/addr.js';
+import { hex, PAGE_SIZE } from '../../core/addr.js';
+import { ArgumentError } from '../../core/errno.js';
 import type { FaultEntry } from '../../device/fault_buffer.js';
 import type { Task } from '../../sched/index.js';
 import type { Dmirror } from './dmirror.js';
@@ -69,10 +70,13 @@ function isMapped(dmirror: Dmirror, f: PageFault): boolean {
 /** Step 1: migrate each policy block once, clipped to the VMA holding the fault. */
 function* migrateByPolicy(dmirror: Dmirror, pages: PageFault[]): Task {
   let doneEnd = -1;
+  // What this batch migrates must not be evicted to make room for the rest of the batch: the
+  // replay is about to use it (without this, a device short of memory thrashes within one batch).
+  const batchRanges: { start: number; end: number }[] = [];
   for (const f of pages) {
     const addr = f.vpn * PAGE_SIZE;
     if (addr < doneEnd) continue;
-    const want = dmirror.policy.onDeviceFault({ addr, write: f.write });
+    const want = policyRange(dmirror, addr, f.write);
     if (want === null || dmirror.released) continue;
     yield* dmirror.mm.mmapSem.downRead();
     const vma = dmirror.mm.findVma(addr);
@@ -84,12 +88,30 @@ function* migrateByPolicy(dmirror: Dmirror, pages: PageFault[]): Task {
     if (clipped === null) continue;
     const [start, end] = clipped as [number, number];
     doneEnd = end;
+    batchRanges.push({ start, end });
     for (const run of notResident(dmirror, start, end)) {
-      yield* dmirrorEvictFor(dmirror, run.start, run.end);
+      yield* dmirrorEvictFor(dmirror, run.start, run.end, batchRanges);
       // Best effort: pages migrate_vma skips (pinned, file-backed, racing) stay in system memory.
       yield* dmirrorMigrateRange(dmirror, run.start, run.end);
     }
   }
+}
+
+/**
+ * The policy's answer, page aligned outward; an answer that does not hold the faulting page is the
+ * policy's bug, reported as an ArgumentError naming it.
+ */
+function policyRange(dmirror: Dmirror, addr: number, write: boolean): { start: number; end: number } | null {
+  const want = dmirror.policy.onDeviceFault({ addr, write });
+  if (want === null) return null;
+  const start = Math.floor(want.start / PAGE_SIZE) * PAGE_SIZE;
+  const end = Math.ceil(want.end / PAGE_SIZE) * PAGE_SIZE;
+  if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start > addr || end <= addr)
+    throw new ArgumentError(
+      'policy',
+      `${dmirror.policy.name}.onDeviceFault returned [${want.start}, ${want.end}), which does not hold the faulting page ${hex(addr)}`,
+    );
+  return { start, end };
 }
 
 /** The runs of [start, end) not in this device's memory, by the driver's residency books. */
