@@ -127,7 +127,8 @@ function costsFigure(data: DemoReport): string {
   const total = data.costs.total ?? costTerms(data.costs).reduce((sum, t) => sum + t.us, 0);
   const caption =
     '<strong>Simulated cost by term</strong>: simulated µs charged to each term of the cost model; ' +
-    `total ${formatNumber(total)} µs.`;
+    `total ${formatNumber(total)} µs. The clock is serial and counts memory-system overheads only ` +
+    '(no overlap of DMA with fault servicing, no device compute): it ranks policies, it does not predict run time.';
   return figure('costs', caption, costsPlot(data.costs), 'no cost terms');
 }
 
