@@ -29,7 +29,7 @@ import type { DemoReport } from '../report/types.js';
 import type { DeviceFile } from '../sim/devicefile.js';
 import type { Process } from '../sim/process.js';
 import { Simulator } from '../sim/simulator.js';
-import { buildTree, type Tree } from './bst.js';
+import { buildTree, TREE_NODE_SIZE, TREE_SUM, type Tree } from './bst.js';
 import {
   type CheckResult,
   checkList,
@@ -42,7 +42,7 @@ import {
 } from './expect.js';
 import { Heap } from './heap.js';
 import { listWalk, treeLookup, treeSum } from './kernels.js';
-import { buildList, type List } from './list.js';
+import { buildList, LIST_NODE_SIZE, type List } from './list.js';
 import { type LookupBatch, lookupKeys, stageLookupBatch } from './lookup.js';
 import { MemorySnapshot } from './snapshot.js';
 
@@ -228,10 +228,10 @@ function checkStoredSums(p: Process, tree: Tree, lo: number, hi: number): CheckR
   const mem = new MemorySnapshot(
     p,
     ids.map((id) => tree.addr(id)),
-    32,
+    TREE_NODE_SIZE,
   );
   for (const id of ids) {
-    const got = mem.u64(tree.addr(id) + 24);
+    const got = mem.u64(tree.addr(id) + TREE_SUM);
     if (got !== sums.get(id))
       return { name, ok: false, detail: `key ${tree.key(id)}: sum ${got}, expected ${sums.get(id)}` };
   }
@@ -272,14 +272,7 @@ function checkMachine(run: Run, phase: string): void {
     detail: books[0] ?? 'rss, mapcounts, refcounts and memcg recount exactly',
   });
   const d = run.fd.dmirror;
-  const view = {
-    name: 'dev0',
-    mm: d.mm,
-    pt: d.pt,
-    tlb: d.mmu.tlb,
-    owns: (pfn: number) => d.mdevice.owns(pfn),
-  };
-  const stale = checkCoherence(run.sim.kernel, [view]);
+  const stale = checkCoherence(run.sim.kernel, [d]);
   run.checks.push({
     name: `mirror coherence after ${phase}`,
     ok: stale === null,
@@ -347,7 +340,7 @@ function configOf(run: Run): Record<string, string | number> {
 
 /** RAM for the structures, their copies and page tables, with room to spare. */
 function ramFor(cfg: Config): number {
-  const bytes = cfg.listNodes * 16 + cfg.treeNodes * 32 * 1.1 + cfg.lookups * 8;
+  const bytes = cfg.listNodes * LIST_NODE_SIZE + cfg.treeNodes * TREE_NODE_SIZE * 1.1 + cfg.lookups * 8;
   return Math.max(16_384, Math.ceil((bytes * 4) / PAGE_SIZE) + 8192);
 }
 

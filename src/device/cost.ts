@@ -52,6 +52,17 @@ export const COST_PROFILES: Readonly<Record<string, CostProfile>> = {
 
 export const COST_PROFILE_DEFAULT = 'pcie4-a100';
 
+/** The profile named `name`; ArgumentError naming costProfile otherwise. */
+export function costProfile(name: string): CostProfile {
+  const p = Object.hasOwn(COST_PROFILES, name) ? COST_PROFILES[name] : undefined;
+  if (p === undefined)
+    throw new ArgumentError(
+      'costProfile',
+      `expected one of ${Object.keys(COST_PROFILES).join(', ')}, got '${name}'`,
+    );
+  return p;
+}
+
 /** The model's parameters with their sources (reference/peers-and-costs.md §7a), for reports. */
 export function costModelTerms(p: CostProfile): { name: string; value: string; source: string }[] {
   return [
@@ -129,13 +140,7 @@ export class CostModel {
   traceDropped = 0;
 
   constructor(profile: string = COST_PROFILE_DEFAULT) {
-    const p = COST_PROFILES[profile];
-    if (p === undefined)
-      throw new ArgumentError(
-        'costProfile',
-        `expected one of ${Object.keys(COST_PROFILES).join(', ')}, got '${profile}'`,
-      );
-    this.profile = p;
+    this.profile = costProfile(profile);
   }
 
   /** The simulated clock, µs. */

@@ -13,13 +13,10 @@ export const DMA_PAGE_BYTES = 4096;
 
 export class DmaEngine {
   private readonly mem: PhysMem;
-  private readonly cost: CostModel | null;
-  private readonly counters: DeviceCounters | null;
-  bytes = 0;
-  transfers = 0;
-  pages = 0;
+  private readonly cost: CostModel;
+  private readonly counters: DeviceCounters;
 
-  constructor(mem: PhysMem, cost: CostModel | null = null, counters: DeviceCounters | null = null) {
+  constructor(mem: PhysMem, cost: CostModel, counters: DeviceCounters) {
     this.mem = mem;
     this.cost = cost;
     this.counters = counters;
@@ -34,15 +31,10 @@ export class DmaEngine {
       else this.mem.copyPage(dst[i] as number, s);
     }
     const bytes = dst.length * DMA_PAGE_BYTES;
-    this.transfers++;
-    this.pages += dst.length;
-    this.bytes += bytes;
-    if (this.counters !== null) {
-      this.counters.dmaTransfers++;
-      this.counters.dmaPages += dst.length;
-      this.counters.dmaBytes += bytes;
-    }
-    this.cost?.dmaTransfer(bytes);
+    this.counters.dmaTransfers++;
+    this.counters.dmaPages += dst.length;
+    this.counters.dmaBytes += bytes;
+    this.cost.dmaTransfer(bytes);
   }
 
   /** Device-side load/store of bytes within one page of device or system memory. */

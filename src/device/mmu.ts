@@ -55,9 +55,7 @@ export class DeviceMmu {
 
   /** Drops cached translations for [startVpn, endVpn) (a long range flushes the TLB). */
   invalidateRange(startVpn: number, endVpn: number): void {
-    const flushes = this.tlb.flushes;
-    this.tlb.invalidateRange(startVpn, endVpn);
-    if (this.tlb.flushes !== flushes) this.counters.tlbFlushes++;
+    if (this.tlb.invalidateRange(startVpn, endVpn)) this.counters.tlbFlushes++;
     else this.counters.tlbInvalidations++;
   }
 

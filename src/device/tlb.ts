@@ -23,6 +23,15 @@ export const DEVICE_TLB_WAYS = 8;
 /** Ranges longer than this flush the whole TLB (tlb_single_page_flush_ceiling). */
 export const TLB_SINGLE_PAGE_FLUSH_CEILING = 33;
 
+/** Throws ArgumentError (naming tlbEntries) unless `entries` is a positive multiple of the ways. */
+export function checkTlbEntries(entries: number): void {
+  if (!Number.isInteger(entries) || entries < DEVICE_TLB_WAYS || entries % DEVICE_TLB_WAYS !== 0)
+    throw new ArgumentError(
+      'tlbEntries',
+      `expected a positive multiple of ${DEVICE_TLB_WAYS}, got ${entries}`,
+    );
+}
+
 export interface DeviceTlbEntry {
   readonly vpn: number;
   readonly pfn: number;
@@ -46,11 +55,7 @@ export class DeviceTlb {
   flushes = 0;
 
   constructor(entries = DEVICE_TLB_ENTRIES_DEFAULT) {
-    if (!Number.isInteger(entries) || entries < DEVICE_TLB_WAYS || entries % DEVICE_TLB_WAYS !== 0)
-      throw new ArgumentError(
-        'tlbEntries',
-        `expected a positive multiple of ${DEVICE_TLB_WAYS}, got ${entries}`,
-      );
+    checkTlbEntries(entries);
     this.entries = entries;
     this.ways = DEVICE_TLB_WAYS;
     this.sets = entries / DEVICE_TLB_WAYS;
@@ -85,11 +90,11 @@ export class DeviceTlb {
     this.used[i] = ++this.tick;
   }
 
-  /** Drops the entries for [startVpn, endVpn); a long range flushes everything. */
-  invalidateRange(startVpn: number, endVpn: number): void {
+  /** Drops the entries for [startVpn, endVpn); a long range flushes everything (then true). */
+  invalidateRange(startVpn: number, endVpn: number): boolean {
     if (endVpn - startVpn > TLB_SINGLE_PAGE_FLUSH_CEILING) {
       this.flush();
-      return;
+      return true;
     }
     this.invalidations++;
     for (let vpn = startVpn; vpn < endVpn; vpn++) {
@@ -99,6 +104,7 @@ export class DeviceTlb {
         this.live--;
       }
     }
+    return false;
   }
 
   flush(): void {

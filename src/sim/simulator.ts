@@ -10,9 +10,9 @@ import { PAGE_SIZE } from '../core/addr.js';
 import { ArgumentError, check } from '../core/errno.js';
 import { EventLog } from '../core/eventlog.js';
 import { Prng, parseSeed } from '../core/prng.js';
-import { COST_PROFILE_DEFAULT, CostModel, type CostTerm } from '../device/cost.js';
+import { COST_PROFILE_DEFAULT, type CostTerm, costProfile } from '../device/cost.js';
 import type { DeviceCounters } from '../device/device.js';
-import { DEVICE_TLB_ENTRIES_DEFAULT, DeviceTlb } from '../device/tlb.js';
+import { checkTlbEntries, DEVICE_TLB_ENTRIES_DEFAULT } from '../device/tlb.js';
 import { Dmirror } from '../drivers/dmirror/dmirror.js';
 import { DmirrorDevice } from '../drivers/dmirror/mdevice.js';
 import { checkPolicy, type MigrationPolicy } from '../drivers/dmirror/policy.js';
@@ -95,10 +95,9 @@ export class Simulator {
       const memoryPages = d.memoryPages ?? 65_536;
       checkInt(`devices[${i}].memoryPages`, memoryPages, 1, 2 ** 24);
       const tlbEntries = d.tlbEntries ?? DEVICE_TLB_ENTRIES_DEFAULT;
-      new DeviceTlb(tlbEntries); // validates, naming the option
-      const costProfile = d.costProfile ?? COST_PROFILE_DEFAULT;
-      new CostModel(costProfile);
-      return { memoryPages, tlbEntries, costProfile };
+      checkTlbEntries(tlbEntries);
+      const profile = costProfile(d.costProfile ?? COST_PROFILE_DEFAULT).name;
+      return { memoryPages, tlbEntries, costProfile: profile };
     });
     this.kernel = new Kernel({
       ramPages,

@@ -20,6 +20,7 @@ import type { FaultEntry } from '../../device/fault_buffer.js';
 import type { DeviceKernel, LaunchOptions } from '../../device/kernel.js';
 import { launchKernel } from '../../device/launch.js';
 import { DeviceMmu } from '../../device/mmu.js';
+import type { DeviceTlb } from '../../device/tlb.js';
 import { HmmMirror, hmmMirrorRegister, hmmMirrorUnregister } from '../../hmm/mirror.js';
 import type { HmmUpdate } from '../../hmm/update.js';
 import type { MmStruct } from '../../mm/mm.js';
@@ -166,6 +167,21 @@ export class Dmirror {
   *launch<T>(kernel: DeviceKernel<T>, opts: LaunchOptions & { preemptible?: boolean } = {}): Task<T[]> {
     const handler = { serviceFaults: (batch: FaultEntry[]) => dmirrorServiceFaults(this, batch) };
     return yield* launchKernel(this.mmu, this.mdevice.kernel.mem, handler, kernel, opts);
+  }
+
+  /** For checker messages: the device and this context's number. */
+  get name(): string {
+    return `${this.mdevice.device.name}.${this.id}`;
+  }
+
+  /** The device TLB of this address space. */
+  get tlb(): DeviceTlb {
+    return this.mmu.tlb;
+  }
+
+  /** True if pfn is a page of this device's memory (the mirror may map it). */
+  owns(pfn: number): boolean {
+    return this.mdevice.owns(pfn);
   }
 
   /** HMM_DMIRROR_READ. */
