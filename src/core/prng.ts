@@ -90,13 +90,17 @@ export class Prng {
     }
   }
 
-  /** Uniform integer in [lo, hi]. */
+  /** Uniform integer in [lo, hi] (at most 2^32 values). */
   range(lo: number, hi: number): number {
+    checkSafeInt('lo', lo, Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
+    checkSafeInt('hi', hi, lo, lo + 2 ** 32 - 1);
     return lo + this.below(hi - lo + 1);
   }
 
-  /** True with probability num/den. */
+  /** True with probability num/den (den in 1..2^32, num in 0..den). */
   chance(num: number, den: number): boolean {
+    checkSafeInt('den', den, 1, 2 ** 32);
+    checkSafeInt('num', num, 0, den);
     return this.below(den) < num;
   }
 
@@ -121,6 +125,11 @@ export class Prng {
   fork(): Prng {
     return new Prng(this.nextU32());
   }
+}
+
+function checkSafeInt(name: string, x: unknown, min: number, max: number): void {
+  if (!Number.isSafeInteger(x) || (x as number) < min || (x as number) > max)
+    throw new ArgumentError(name, `expected an integer in ${min}..${max}, got ${describeValue(x)}`);
 }
 
 function checkArray(items: unknown): void {

@@ -16,7 +16,7 @@ import type {
 } from '../drivers/dmirror/uapi.js';
 import type { Task } from '../sched/index.js';
 import { checkAddr, checkBoolean, checkBytes, checkInt, checkOptions, checkPages } from './args.js';
-import type { Process } from './process.js';
+import { Process } from './process.js';
 import type { Simulator } from './simulator.js';
 
 export class DeviceFile {
@@ -26,6 +26,8 @@ export class DeviceFile {
   readonly task: DeviceFileTasks;
 
   constructor(sim: Simulator, process: Process, dmirror: Dmirror) {
+    sim.own('process', process, Process);
+    if (dmirror.mm !== process.mm) throw new ArgumentError('dmirror', "is not bound to the process's mm");
     this.sim = sim;
     this.process = process;
     this.dmirror = dmirror;

@@ -23,8 +23,7 @@ import {
   MADV_POPULATE_READ,
   MADV_POPULATE_WRITE,
 } from '../mm/madvise.js';
-import type { MmStruct } from '../mm/mm.js';
-import { MM_ANONPAGES, MM_FILEPAGES, MM_SHMEMPAGES, MM_SWAPENTS, mmput } from '../mm/mm.js';
+import { MM_ANONPAGES, MM_FILEPAGES, MM_SHMEMPAGES, MM_SWAPENTS, MmStruct, mmput } from '../mm/mm.js';
 import {
   doMmap,
   doMunmap,
@@ -101,6 +100,7 @@ export class Process {
   readonly task: ProcessTasks;
 
   constructor(sim: Simulator, pid: number, mm: MmStruct) {
+    sim.own('mm', mm, MmStruct);
     this.sim = sim;
     this.pid = pid;
     this.mm = mm;

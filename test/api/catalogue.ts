@@ -8,7 +8,7 @@ import { checkAccounting } from '../../src/check/accounting.js';
 import {
   ArgumentError,
   checkPolicy,
-  type DeviceFile,
+  DeviceFile,
   type DeviceKernelContext,
   HmmError,
   MADV_DONTNEED,
@@ -18,7 +18,7 @@ import {
   PROT_READ,
   PROT_WRITE,
   Prng,
-  type Process,
+  Process,
   parsePolicy,
   parseSeed,
   policyBlock,
@@ -484,6 +484,31 @@ export const API: Entry[] = [
     api: 'Prng.below(n)',
     params: [num('n', () => 6)],
     call: (_fx, [n]) => new Prng(1).below(n as number),
+  },
+  {
+    api: 'Prng.range(lo, hi)',
+    params: [num('lo', () => 1), num('hi', () => 6)],
+    call: (_fx, [lo, hi]) => new Prng(1).range(lo as number, hi as number),
+    allow: {
+      lo: {
+        '-1': { outcome: 'accepted', why: 'a range may start below 0' },
+      },
+    },
+  },
+  {
+    api: 'Prng.chance(num, den)',
+    params: [num('num', () => 1), num('den', () => 6)],
+    call: (_fx, [n, d]) => new Prng(1).chance(n as number, d as number),
+  },
+  {
+    api: 'new Process(sim, pid, mm)',
+    params: [{ name: 'mm', kind: 'mm', good: (fx) => fx.p.mm }],
+    call: (fx, [mm]) => new Process(fx.sim, 99, mm as never),
+  },
+  {
+    api: 'new DeviceFile(sim, process, dmirror)',
+    params: [{ name: 'process', kind: 'process', good: (fx) => fx.p }],
+    call: (fx, [p]) => new DeviceFile(fx.sim, p as never, fx.fd.dmirror),
   },
   {
     api: 'Prng.pick(items)',
