@@ -151,5 +151,7 @@ export function describeValue(x: unknown): string {
   if (x === null) return 'null';
   if (Array.isArray(x)) return 'an array';
   const ctor = (Object.getPrototypeOf(x) as { constructor?: { name?: unknown } } | null)?.constructor;
-  return typeof ctor?.name === 'string' && ctor.name !== '' ? `a ${ctor.name}` : 'an object';
+  const name = typeof ctor?.name === 'string' ? ctor.name : '';
+  if (name === '' || name === 'Object') return 'an object';
+  return `${/^[AEIO]/.test(name) ? 'an' : 'a'} ${name}`;
 }

@@ -15,7 +15,9 @@
  * Scope: the facade (Simulator, Process, SimFile, DeviceFile, the device-kernel context) and the
  * exported helpers that take user values (parseSeed, Prng, the policy helpers). The layers exported
  * for driver authors (mm, hmm, sched, device) are kernel-facing: they return -errno and trust
- * their callers as kernel code does. The explorer's entry points are covered by its own tests.
+ * their callers as kernel code does, and core's address arithmetic (pageAlignUp, pgdIndex...) is
+ * on every hot path, so it is unchecked too. The explorer's entry points (explore, replay,
+ * parseReplay, registerDriver) are covered by its own tests; add them here with the package issue.
  */
 
 import { describe, expect, it } from 'vitest';
