@@ -89,30 +89,19 @@ export class Simulator {
   private nextFile = 1;
 
   constructor(options?: SimulatorOptions) {
-    const opts = checkOptions<SimulatorOptions>('options', options, SIMULATOR_OPTIONS);
-    this.seed = parseSeed(orDefault(opts.seed, 0));
+    const c = simulatorConfig(options);
+    this.seed = c.seed;
     this.prng = new Prng(this.seed);
-    const ramPages = orDefault(opts.ramPages, 65_536);
-    checkInt('ramPages', ramPages, 1, 2 ** 26);
-    if (opts.sectionPages !== undefined) checkInt('sectionPages', opts.sectionPages, 1, PAGES_PER_SECTION);
-    const contents = orDefault(opts.contents, true);
-    checkBoolean('contents', contents);
-    const logEvents = orDefault(opts.logEvents, 0);
-    checkInt('logEvents', logEvents, 0, LOG_EVENTS_MAX);
-    if (opts.stepsMax !== undefined) checkInt('stepsMax', opts.stepsMax, 1, Number.MAX_SAFE_INTEGER);
-    const protocol = orDefault(opts.protocol, 'seed');
-    if (protocol !== 'seed' && protocol !== 'seq')
-      throw new ArgumentError('protocol', `expected 'seed' or 'seq', got ${describeValue(protocol)}`);
-    this.deviceOptions = checkDevices(orDefault(opts.devices, [{}, {}]));
-    this.log = new EventLog(logEvents);
+    this.deviceOptions = c.devices;
+    this.log = new EventLog(c.logEvents);
     this.kernel = new Kernel({
-      ramPages,
-      contents,
+      ramPages: c.ramPages,
+      contents: c.contents,
       log: this.log,
-      stepsMax: opts.stepsMax,
-      sectionPages: opts.sectionPages,
+      stepsMax: c.stepsMax,
+      sectionPages: c.sectionPages,
     });
-    hmmConfig(this.kernel).protocol = protocol;
+    hmmConfig(this.kernel).protocol = c.protocol;
   }
 
   /** How HMM tracks range validity on this machine ('seed' or 'seq'). */
@@ -131,7 +120,6 @@ export class Simulator {
 
   /** Wraps an mm made by fork on this machine. */
   adoptProcess(mm: MmStruct): Process {
-    this.own('mm', mm, MmStruct);
     return new Process(this, this.nextPid++, mm);
   }
 
@@ -294,6 +282,26 @@ const DEVICE_OPTIONS: readonly (keyof DeviceOptions)[] = ['memoryPages', 'tlbEnt
 const LOG_EVENTS_MAX = 2 ** 24;
 /** Devices one machine may have. */
 const DEVICES_MAX = 16;
+
+/** Every option checked (ArgumentError naming the bad or unknown one), defaults filled in. */
+function simulatorConfig(options: unknown) {
+  const opts = checkOptions<SimulatorOptions>('options', options, SIMULATOR_OPTIONS);
+  const seed = parseSeed(orDefault(opts.seed, 0));
+  const ramPages = orDefault(opts.ramPages, 65_536);
+  checkInt('ramPages', ramPages, 1, 2 ** 26);
+  const { sectionPages, stepsMax } = opts;
+  if (sectionPages !== undefined) checkInt('sectionPages', sectionPages, 1, PAGES_PER_SECTION);
+  const contents = orDefault(opts.contents, true);
+  checkBoolean('contents', contents);
+  const logEvents = orDefault(opts.logEvents, 0);
+  checkInt('logEvents', logEvents, 0, LOG_EVENTS_MAX);
+  if (stepsMax !== undefined) checkInt('stepsMax', stepsMax, 1, Number.MAX_SAFE_INTEGER);
+  const protocol = orDefault(opts.protocol, 'seed');
+  if (protocol !== 'seed' && protocol !== 'seq')
+    throw new ArgumentError('protocol', `expected 'seed' or 'seq', got ${describeValue(protocol)}`);
+  const devices = checkDevices(orDefault(opts.devices, [{}, {}]));
+  return { seed, ramPages, sectionPages, contents, logEvents, stepsMax, protocol, devices };
+}
 
 /** An option's value, or its default when absent: only undefined is absent (null is checked, and rejected). */
 function orDefault<T>(v: T | undefined, d: T): T {
