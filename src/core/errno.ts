@@ -123,3 +123,35 @@ export class ArgumentError extends HmmError {
     this.argument = argument;
   }
 }
+
+/**
+ * The most pages one call may ask for when it fills a host buffer per page or per byte (pagemap,
+ * walkPtes, mincore, SNAPSHOT, a CPU or device read, pread, dmirror's bounce buffer): 2^18 pages,
+ * 1 GiB of data. Beyond it the facade throws ArgumentError naming the argument (the driver's bounce
+ * buffer fails with -ENOMEM, as its vmalloc would), instead of allocating without bound.
+ */
+export const CALL_PAGES_MAX = 2 ** 18;
+
+/** A short description of any value for an error message; never throws. */
+export function describeValue(x: unknown): string {
+  switch (typeof x) {
+    case 'number':
+    case 'boolean':
+    case 'undefined':
+      return String(x);
+    case 'bigint':
+      return `${x}n (a bigint)`;
+    case 'string':
+      return `'${x.length > 40 ? `${x.slice(0, 40)}...` : x}' (a string)`;
+    case 'symbol':
+      return 'a symbol';
+    case 'function':
+      return 'a function';
+  }
+  if (x === null) return 'null';
+  if (Array.isArray(x)) return 'an array';
+  const ctor = (Object.getPrototypeOf(x) as { constructor?: { name?: unknown } } | null)?.constructor;
+  const name = typeof ctor?.name === 'string' ? ctor.name : '';
+  if (name === '' || name === 'Object') return 'an object';
+  return `${/^[AEIO]/.test(name) ? 'an' : 'a'} ${name}`;
+}

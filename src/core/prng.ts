@@ -6,7 +6,7 @@
  * below src/cli/.
  */
 
-import { ArgumentError } from './errno.js';
+import { ArgumentError, describeValue } from './errno.js';
 
 function splitmix32(state: number): [number, number] {
   const s = (state + 0x9e3779b9) >>> 0;
@@ -17,20 +17,26 @@ function splitmix32(state: number): [number, number] {
 }
 
 /**
- * Parses a seed given as a u32 number, a decimal or 0x-hex string, or a 40-hex git sha (its first
- * 8 hex digits are used, so CI can pass its commit as a reproducible seed).
+ * Parses a seed given as a non-negative safe integer, a decimal or 0x-hex (up to 8 digits) string,
+ * or a 40-hex git sha (its first 8 hex digits are used, so CI can pass its commit as a
+ * reproducible seed). Anything else is an ArgumentError naming `argument`.
  */
-export function parseSeed(seed: number | string): number {
+export function parseSeed(seed: number | string, argument = 'seed'): number {
   if (typeof seed === 'number') {
     if (!Number.isSafeInteger(seed) || seed < 0)
-      throw new ArgumentError('seed', `expected a non-negative integer, got ${seed}`);
-    return seed >>> 0;
+      throw new ArgumentError(argument, `expected a non-negative safe integer, got ${seed}`);
+    return seed;
   }
+  if (typeof seed !== 'string')
+    throw new ArgumentError(argument, `expected a number or a string, got ${describeValue(seed)}`);
   const s = seed.trim().toLowerCase();
   if (/^[0-9a-f]{40}$/.test(s)) return Number.parseInt(s.slice(0, 8), 16) >>> 0;
-  if (/^[0-9]+$/.test(s)) return parseSeed(Number(s));
+  if (/^[0-9]+$/.test(s)) return parseSeed(Number(s), argument);
   if (/^0x[0-9a-f]{1,8}$/.test(s)) return Number.parseInt(s.slice(2), 16) >>> 0;
-  throw new ArgumentError('seed', `expected a u32, 0x-hex or a 40-hex commit sha, got '${seed}'`);
+  throw new ArgumentError(
+    argument,
+    `expected an integer, 0x-hex or a 40-hex commit sha, got '${s.length > 48 ? `${s.slice(0, 48)}...` : s}'`,
+  );
 }
 
 export class Prng {
@@ -40,14 +46,19 @@ export class Prng {
   private s3: number;
 
   constructor(seed: number | string = 0) {
-    let st = parseSeed(seed);
+    const full = parseSeed(seed);
+    let st = full % 2 ** 32;
     let out: number;
     [st, out] = splitmix32(st);
     this.s0 = out;
     [st, out] = splitmix32(st);
     this.s1 = out;
     [st, out] = splitmix32(st);
-    this.s2 = out;
+    // The high word (below 2^21) goes into s2 through splitmix32's bijective finaliser, which maps
+    // every high word but 0 to a non-zero value: seeds below 2^32 keep their streams, and since s0
+    // alone determines the low word, no two safe-integer seeds share a starting state.
+    const high = Math.floor(full / 2 ** 32);
+    this.s2 = high === 0 ? out : (out ^ splitmix32(high)[1]) >>> 0;
     [st, out] = splitmix32(st);
     this.s3 = out | (this.s0 | this.s1 | this.s2 ? 0 : 1);
   }
@@ -68,7 +79,7 @@ export class Prng {
   /** Uniform integer in [0, n), without modulo bias (Lemire's method with rejection). */
   below(n: number): number {
     if (!Number.isInteger(n) || n <= 0 || n > 2 ** 32)
-      throw new ArgumentError('n', `expected 1..2^32, got ${n}`);
+      throw new ArgumentError('n', `expected 1..2^32, got ${describeValue(n)}`);
     if (n === 1) return 0;
     const threshold = (2 ** 32 - n) % n;
     for (;;) {
@@ -79,22 +90,28 @@ export class Prng {
     }
   }
 
-  /** Uniform integer in [lo, hi]. */
+  /** Uniform integer in [lo, hi] (at most 2^32 values). */
   range(lo: number, hi: number): number {
+    checkSafeInt('lo', lo, Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
+    checkSafeInt('hi', hi, lo, lo + 2 ** 32 - 1);
     return lo + this.below(hi - lo + 1);
   }
 
-  /** True with probability num/den. */
+  /** True with probability num/den (den in 1..2^32, num in 0..den). */
   chance(num: number, den: number): boolean {
+    checkSafeInt('den', den, 1, 2 ** 32);
+    checkSafeInt('num', num, 0, den);
     return this.below(den) < num;
   }
 
   pick<T>(items: readonly T[]): T {
+    checkArray(items);
     if (items.length === 0) throw new ArgumentError('items', 'cannot pick from an empty list');
     return items[this.below(items.length)] as T;
   }
 
   shuffle<T>(items: T[]): T[] {
+    checkArray(items);
     for (let i = items.length - 1; i > 0; i--) {
       const j = this.below(i + 1);
       const tmp = items[i] as T;
@@ -108,6 +125,16 @@ export class Prng {
   fork(): Prng {
     return new Prng(this.nextU32());
   }
+}
+
+function checkSafeInt(name: string, x: unknown, min: number, max: number): void {
+  if (!Number.isSafeInteger(x) || (x as number) < min || (x as number) > max)
+    throw new ArgumentError(name, `expected an integer in ${min}..${max}, got ${describeValue(x)}`);
+}
+
+function checkArray(items: unknown): void {
+  if (!Array.isArray(items))
+    throw new ArgumentError('items', `expected an array, got ${describeValue(items)}`);
 }
 
 function rotl(x: number, k: number): number {

@@ -15,7 +15,7 @@
  */
 
 import { PAGE_SIZE } from '../core/addr.js';
-import { ArgumentError, EFAULT, EINVAL } from '../core/errno.js';
+import { ArgumentError, CALL_PAGES_MAX, describeValue, EFAULT, EINVAL } from '../core/errno.js';
 import type { PhysMem } from '../mm/page_alloc.js';
 import type { Task } from '../sched/index.js';
 import { current, WaitQueue } from '../sched/index.js';
@@ -60,9 +60,12 @@ export function* launchKernel<T>(
   kernel: DeviceKernel<T>,
   opts: LaunchOptions & { preemptible?: boolean } = {},
 ): Task<T[]> {
-  const threads = opts.threads ?? 1;
+  const threads = opts.threads === undefined ? 1 : opts.threads;
   if (!Number.isInteger(threads) || threads < 1 || threads > DEVICE_THREADS_MAX)
-    throw new ArgumentError('threads', `expected an integer in 1..${DEVICE_THREADS_MAX}, got ${threads}`);
+    throw new ArgumentError(
+      'threads',
+      `expected an integer in 1..${DEVICE_THREADS_MAX}, got ${describeValue(threads)}`,
+    );
   if (typeof kernel !== 'function') throw new ArgumentError('kernel', 'expected a generator function');
   const launch = new Launch(threads, opts.preemptible ?? false);
   const results = new Array<T>(threads);
@@ -117,6 +120,8 @@ function* faultHandlerThread(mmu: DeviceMmu, handler: DeviceFaultHandler, launch
 }
 
 const TWO_32 = 2 ** 32;
+/** The most bytes one loadBytes may copy (CALL_PAGES_MAX pages). */
+const LOAD_BYTES_MAX = CALL_PAGES_MAX * PAGE_SIZE;
 /** Pointers are exact numbers: the high word must stay below 2^21 (2^53 in all). */
 const PTR_HIGH_LIMIT = 2 ** 21;
 
@@ -139,6 +144,7 @@ class DeviceThreadContext implements DeviceKernelContext {
   /** The frame holding addr, faulting until the driver maps it with the needed permission. */
   private *frame(addr: number, size: number, write: boolean): Task<number> {
     if (this.launch.fatal !== null) throw new Killed();
+    checkAddrValue(addr);
     if (!Number.isSafeInteger(addr) || addr < 0 || addr % size !== 0)
       throw new DeviceKernelFault(EINVAL, addr, write, 'misaligned', `not a ${size}-byte aligned address`);
     if (this.launch.preemptible) yield 'device access';
@@ -228,13 +234,16 @@ class DeviceThreadContext implements DeviceKernelContext {
 
   *store64(addr: number, value: bigint): Task {
     if (typeof value !== 'bigint' || value < 0n || value >= 1n << 64n)
-      throw new ArgumentError('value', `expected a bigint in 0..2^64-1, got ${String(value)}`);
+      throw new ArgumentError('value', `expected a bigint in 0..2^64-1, got ${describeValue(value)}`);
     yield* this.storeWords(addr, Number(value & 0xffffffffn), Number(value >> 32n));
   }
 
   *storePtr(addr: number, value: number): Task {
     if (!Number.isSafeInteger(value) || value < 0)
-      throw new ArgumentError('value', `expected a pointer (an integer in 0..2^53-1), got ${value}`);
+      throw new ArgumentError(
+        'value',
+        `expected a pointer (an integer in 0..2^53-1), got ${describeValue(value)}`,
+      );
     yield* this.storeWords(addr, value % TWO_32, Math.floor(value / TWO_32));
   }
 
@@ -251,8 +260,13 @@ class DeviceThreadContext implements DeviceKernelContext {
   }
 
   *loadBytes(addr: number, length: number): Task<Uint8Array> {
-    if (!Number.isInteger(length) || length < 0)
-      throw new ArgumentError('length', `expected an integer >= 0, got ${length}`);
+    checkAddrValue(addr);
+    // One copy is bounded like a facade read: the buffer is allocated before the first access faults.
+    if (!Number.isInteger(length) || length < 0 || length > LOAD_BYTES_MAX)
+      throw new ArgumentError(
+        'length',
+        `expected an integer in 0..${LOAD_BYTES_MAX}, got ${describeValue(length)}`,
+      );
     const out = new Uint8Array(length);
     for (let done = 0; done < length; ) {
       const a = addr + done;
@@ -265,6 +279,7 @@ class DeviceThreadContext implements DeviceKernelContext {
   }
 
   *storeBytes(addr: number, bytes: Uint8Array): Task {
+    checkAddrValue(addr);
     if (!(bytes instanceof Uint8Array)) throw new ArgumentError('bytes', 'expected a Uint8Array');
     for (let done = 0; done < bytes.length; ) {
       const a = addr + done;
@@ -276,8 +291,14 @@ class DeviceThreadContext implements DeviceKernelContext {
   }
 }
 
+/** A value that is no address at all is the kernel author's mistake; a bad address is the device's fault. */
+function checkAddrValue(addr: unknown): void {
+  if (typeof addr !== 'number' || !Number.isInteger(addr))
+    throw new ArgumentError('addr', `expected an integer address, got ${describeValue(addr)}`);
+}
+
 function checkUint(name: string, v: number, bits: number): number {
   if (!Number.isInteger(v) || v < 0 || v >= 2 ** bits)
-    throw new ArgumentError(name, `expected an integer in 0..2^${bits}-1, got ${v}`);
+    throw new ArgumentError(name, `expected an integer in 0..2^${bits}-1, got ${describeValue(v)}`);
   return v;
 }

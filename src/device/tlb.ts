@@ -16,19 +16,26 @@
  * @see arch/x86/mm/tlb.c (tlb_single_page_flush_ceiling); NV:uvm_tlb_batch.h (reference/peers-and-costs.md §4.4)
  */
 
-import { ArgumentError } from '../core/errno.js';
+import { ArgumentError, describeValue } from '../core/errno.js';
 
 export const DEVICE_TLB_ENTRIES_DEFAULT = 1024;
 export const DEVICE_TLB_WAYS = 8;
+/** Largest TLB a device may have (GPU TLBs hold thousands of entries; this bounds the host arrays). */
+export const DEVICE_TLB_ENTRIES_MAX = 2 ** 16;
 /** Ranges longer than this flush the whole TLB (tlb_single_page_flush_ceiling). */
 export const TLB_SINGLE_PAGE_FLUSH_CEILING = 33;
 
-/** Throws ArgumentError (naming tlbEntries) unless `entries` is a positive multiple of the ways. */
+/** Throws ArgumentError (naming tlbEntries) unless `entries` is a multiple of the ways up to the maximum. */
 export function checkTlbEntries(entries: number): void {
-  if (!Number.isInteger(entries) || entries < DEVICE_TLB_WAYS || entries % DEVICE_TLB_WAYS !== 0)
+  if (
+    !Number.isInteger(entries) ||
+    entries < DEVICE_TLB_WAYS ||
+    entries > DEVICE_TLB_ENTRIES_MAX ||
+    entries % DEVICE_TLB_WAYS !== 0
+  )
     throw new ArgumentError(
       'tlbEntries',
-      `expected a positive multiple of ${DEVICE_TLB_WAYS}, got ${entries}`,
+      `expected a multiple of ${DEVICE_TLB_WAYS} in ${DEVICE_TLB_WAYS}..${DEVICE_TLB_ENTRIES_MAX}, got ${describeValue(entries)}`,
     );
 }
 

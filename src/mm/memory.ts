@@ -158,7 +158,7 @@ export function* copyPageRange(dst: MmStruct, src: MmStruct, vma: Vma): Task {
   const { pt } = src.kernel;
   pt.walk(src.pgd, vma.start, vma.end, {
     present: (t, a, b) => {
-      copyPteTable(dst, src, t, a, b, cow, vma.flags);
+      copyPteTable(dst, src, t, a, b, cow);
       return 0;
     },
     hole: () => 0,
@@ -173,7 +173,6 @@ function copyPteTable(
   start: number,
   end: number,
   cow: boolean,
-  flags: number,
 ): void {
   const { pt, mem } = src.kernel;
   const dstT = pt.pteTableAlloc(dst.pgd, start);
@@ -190,7 +189,8 @@ function copyPteTable(
         lo &= ~_PAGE_RW;
         pt.lo[from + i] = lo;
       }
-      if (flags & VM_SHARED) lo &= ~_PAGE_DIRTY;
+      // copy_one_pte's pte_mkclean for VM_SHARED has no case here: shared VMAs have no anon_vma and
+      // special mappings are private, so copyPageRange never copies a shared VMA.
       lo &= ~_PAGE_ACCESSED;
       if (!(lo & _PAGE_SPECIAL)) {
         mem.getPage(pfn);

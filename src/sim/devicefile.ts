@@ -15,8 +15,8 @@ import type {
   DmirrorWriteResult,
 } from '../drivers/dmirror/uapi.js';
 import type { Task } from '../sched/index.js';
-import { checkAddr, checkBytes, checkInt } from './args.js';
-import type { Process } from './process.js';
+import { checkAddr, checkBoolean, checkBytes, checkInt, checkOptions, checkPages } from './args.js';
+import { Process } from './process.js';
 import type { Simulator } from './simulator.js';
 
 export class DeviceFile {
@@ -26,6 +26,8 @@ export class DeviceFile {
   readonly task: DeviceFileTasks;
 
   constructor(sim: Simulator, process: Process, dmirror: Dmirror) {
+    sim.own('process', process, Process);
+    if (dmirror.mm !== process.mm) throw new ArgumentError('dmirror', "is not bound to the process's mm");
     this.sim = sim;
     this.process = process;
     this.dmirror = dmirror;
@@ -57,7 +59,7 @@ export class DeviceFile {
    * pointers as the CPU's, device faults serviced through HMM. Returns each thread's value;
    * throws DeviceKernelFault if an access could not be mapped.
    */
-  launch<T>(kernel: DeviceKernel<T>, opts: LaunchOptions = {}): T[] {
+  launch<T>(kernel: DeviceKernel<T>, opts?: LaunchOptions): T[] {
     return this.sim.run('device launch', this.task.launch(kernel, opts));
   }
 
@@ -103,12 +105,19 @@ export class DeviceFileTasks {
     return unwrap(yield* this.open().migrate(addr, npages), 'HMM_DMIRROR_MIGRATE');
   }
 
+  /** The prot array is the caller's buffer, one byte a page: npages is at most CALL_PAGES_MAX. */
   *snapshot(addr: number, npages: number): Task<DmirrorSnapshotResult> {
     checkCmd(addr, npages);
+    checkPages('npages', npages);
     return unwrap(yield* this.open().snapshot(addr, npages), 'HMM_DMIRROR_SNAPSHOT');
   }
 
-  *launch<T>(kernel: DeviceKernel<T>, opts: LaunchOptions & { preemptible?: boolean } = {}): Task<T[]> {
+  *launch<T>(kernel: DeviceKernel<T>, options?: LaunchOptions & { preemptible?: boolean }): Task<T[]> {
+    const opts = checkOptions<LaunchOptions & { preemptible?: boolean }>('options', options, [
+      'threads',
+      'preemptible',
+    ]);
+    if (opts.preemptible !== undefined) checkBoolean('preemptible', opts.preemptible);
     return yield* this.open().launch(kernel, opts);
   }
 

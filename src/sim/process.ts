@@ -4,8 +4,17 @@
  * multi-threaded scenarios (errors are thrown inside the thread that made the call).
  */
 
-import { isPageAligned, PAGE_SIZE } from '../core/addr.js';
-import { ArgumentError, check, ENOMEM, ESRCH, HmmError, SegvError } from '../core/errno.js';
+import { ADDR_LIMIT, isPageAligned, PAGE_SIZE } from '../core/addr.js';
+import {
+  ArgumentError,
+  CALL_PAGES_MAX,
+  check,
+  describeValue,
+  ENOMEM,
+  ESRCH,
+  HmmError,
+  SegvError,
+} from '../core/errno.js';
 import { dupMm } from '../mm/fork.js';
 import {
   doMadvise,
@@ -14,8 +23,7 @@ import {
   MADV_POPULATE_READ,
   MADV_POPULATE_WRITE,
 } from '../mm/madvise.js';
-import type { MmStruct } from '../mm/mm.js';
-import { MM_ANONPAGES, MM_FILEPAGES, MM_SHMEMPAGES, MM_SWAPENTS, mmput } from '../mm/mm.js';
+import { MM_ANONPAGES, MM_FILEPAGES, MM_SHMEMPAGES, MM_SWAPENTS, MmStruct, mmput } from '../mm/mm.js';
 import {
   doMmap,
   doMunmap,
@@ -47,8 +55,16 @@ import { doMmapSpecial } from '../mm/special_mapping.js';
 import { accessUser } from '../mm/uaccess.js';
 import { VM_EXEC, VM_READ, VM_SHARED, VM_WRITE } from '../mm/vma.js';
 import type { Task } from '../sched/index.js';
-import { checkAddr, checkBytes, checkFlags, checkLength } from './args.js';
-import type { SimFile } from './simfile.js';
+import {
+  checkAddr,
+  checkBufferLength,
+  checkBytes,
+  checkFlags,
+  checkLength,
+  checkOut,
+  checkPages,
+} from './args.js';
+import { SimFile } from './simfile.js';
 import type { Simulator } from './simulator.js';
 
 export interface PteInfo {
@@ -84,6 +100,7 @@ export class Process {
   readonly task: ProcessTasks;
 
   constructor(sim: Simulator, pid: number, mm: MmStruct) {
+    sim.own('mm', mm, MmStruct);
     this.sim = sim;
     this.pid = pid;
     this.mm = mm;
@@ -129,43 +146,55 @@ export class Process {
     return this.sim.run(`mmap[${this.pid}]`, this.task.mmapSpecial(length, prot, kind));
   }
 
-  /** /proc/pid/pagemap for npages at addr: two u32 words per page (low, high). */
-  pagemap(addr: number, npages: number, out: Uint32Array = new Uint32Array(2 * npages)): Uint32Array {
-    checkAddr('addr', addr, true);
-    checkLength('npages', npages, false);
-    if (out.length < 2 * npages)
-      throw new ArgumentError('out', `needs ${2 * npages} words, has ${out.length}`);
-    this.alive();
-    pagemapRead(this.mm, addr, npages, out);
-    return out;
+  /**
+   * /proc/pid/pagemap for npages (1..CALL_PAGES_MAX) at addr: two u32 words per page (low, high),
+   * into `out` if given (at least 2 * npages words), else into a new array.
+   */
+  pagemap(addr: number, npages: number, out?: Uint32Array): Uint32Array {
+    const buf = this.wordsOut(addr, npages, out);
+    pagemapRead(this.mm, addr, npages, buf);
+    return buf;
   }
 
   /** The raw 64-bit PTE of each page (two u32 words, layout of src/mm/pte.ts); no side effects. */
-  walkPtes(addr: number, npages: number, out: Uint32Array = new Uint32Array(2 * npages)): Uint32Array {
-    checkAddr('addr', addr, true);
-    checkLength('npages', npages, false);
-    if (out.length < 2 * npages)
-      throw new ArgumentError('out', `needs ${2 * npages} words, has ${out.length}`);
-    this.alive();
-    walkPtes(this.mm, addr, npages, out);
-    return out;
+  walkPtes(addr: number, npages: number, out?: Uint32Array): Uint32Array {
+    const buf = this.wordsOut(addr, npages, out);
+    walkPtes(this.mm, addr, npages, buf);
+    return buf;
   }
 
-  mincore(
-    addr: number,
-    length: number,
-    vec: Uint8Array = new Uint8Array(Math.ceil(length / PAGE_SIZE)),
-  ): Uint8Array {
+  /** Checks pagemap's and walkPtes's arguments before anything is allocated, then the output. */
+  private wordsOut(addr: number, npages: number, out: Uint32Array | undefined): Uint32Array {
+    checkAddr('addr', addr, true);
+    checkPages('npages', npages);
+    if (addr + npages * PAGE_SIZE > ADDR_LIMIT)
+      throw new ArgumentError('npages', 'the range passes the end of the address space');
+    if (out !== undefined) checkOut('out', out, Uint32Array, 2 * npages);
+    this.alive();
+    return out ?? new Uint32Array(2 * npages);
+  }
+
+  /** mincore: a byte per page of [addr, addr + length), at most CALL_PAGES_MAX pages. */
+  mincore(addr: number, length: number, vec?: Uint8Array): Uint8Array {
     checkAddr('addr', addr, true);
     checkLength('length', length, false);
+    const npages = Math.ceil(length / PAGE_SIZE);
+    if (npages > CALL_PAGES_MAX)
+      throw new ArgumentError(
+        'length',
+        `${npages} pages is more than one call may report (${CALL_PAGES_MAX})`,
+      );
+    if (vec !== undefined) checkOut('vec', vec, Uint8Array, npages);
     this.alive();
-    check(mincore(this.mm, addr, length, vec), 'mincore');
-    return vec;
+    const buf = vec ?? new Uint8Array(npages);
+    check(mincore(this.mm, addr, length, buf), 'mincore');
+    return buf;
   }
 
   /** The CPU page-table entry for addr. */
   pte(addr: number): PteInfo {
     checkAddr('addr', addr, false);
+    this.alive();
     const { pt } = this.mm.kernel;
     const slot = pt.pteSlot(this.mm.pgd, addr);
     const lo = slot < 0 ? 0 : (pt.lo[slot] as number);
@@ -181,6 +210,7 @@ export class Process {
   }
 
   rss(): Rss {
+    this.alive();
     const r = this.mm.rss;
     return {
       anon: r[MM_ANONPAGES] as number,
@@ -191,6 +221,7 @@ export class Process {
   }
 
   vmas(): VmaInfo[] {
+    this.alive();
     return this.mm.vmas.map((v) => ({
       start: v.start,
       end: v.end,
@@ -229,6 +260,18 @@ export class ProcessTasks {
   }
 
   *mmap(length: number, prot: number, flags: number, file?: SimFile, offset = 0): Task<number> {
+    this.checkMmap(length, prot, flags, file, offset);
+    if (flags & MAP_FIXED) throw new ArgumentError('flags', 'MAP_FIXED needs an address; use mmapAt');
+    return yield* this.mmapAt(0, length, prot, flags, file, offset);
+  }
+
+  private checkMmap(
+    length: number,
+    prot: number,
+    flags: number,
+    file: SimFile | undefined,
+    offset: number,
+  ): void {
     checkLength('length', length, false);
     checkFlags('prot', prot, PROT_MASK);
     checkFlags('flags', flags, MAP_FLAGS_MASK);
@@ -237,11 +280,11 @@ export class ProcessTasks {
       throw new ArgumentError('flags', 'needs exactly one of MAP_SHARED and MAP_PRIVATE');
     if (flags & MAP_ANONYMOUS && file !== undefined)
       throw new ArgumentError('file', 'a file cannot be mapped with MAP_ANONYMOUS');
-    if (!(flags & MAP_ANONYMOUS) && file === undefined)
-      throw new ArgumentError('file', 'needs a file, or MAP_ANONYMOUS');
+    if (!(flags & MAP_ANONYMOUS)) {
+      if (file === undefined) throw new ArgumentError('file', 'needs a file, or MAP_ANONYMOUS');
+      this.p.sim.own('file', file, SimFile);
+    }
     checkAddr('offset', offset, true);
-    if (flags & MAP_FIXED) throw new ArgumentError('flags', 'MAP_FIXED needs an address; use mmapAt');
-    return yield* this.mmapAt(0, length, prot, flags, file, offset);
   }
 
   /** mmap with an address hint (or a fixed address with MAP_FIXED). */
@@ -253,6 +296,7 @@ export class ProcessTasks {
     file?: SimFile,
     offset = 0,
   ): Task<number> {
+    this.checkMmap(length, prot, flags, file, offset);
     checkAddr('addr', addr, (flags & MAP_FIXED) !== 0);
     const mm = this.p.mm;
     this.p.alive();
@@ -278,7 +322,7 @@ export class ProcessTasks {
     checkLength('length', length, false);
     checkFlags('prot', prot, PROT_MASK);
     if (kind !== 'pfnmap' && kind !== 'mixedmap')
-      throw new ArgumentError('kind', `expected 'pfnmap' or 'mixedmap', got ${String(kind)}`);
+      throw new ArgumentError('kind', `expected 'pfnmap' or 'mixedmap', got ${describeValue(kind)}`);
     const mm = this.p.mm;
     this.p.alive();
     yield* mm.mmapSem.downWrite();
@@ -314,7 +358,8 @@ export class ProcessTasks {
     checkAddr('addr', addr, true);
     checkLength('length', length, true);
     const known = [MADV_NORMAL, MADV_DONTNEED, MADV_POPULATE_READ, MADV_POPULATE_WRITE];
-    if (!known.includes(advice)) throw new ArgumentError('advice', `unknown advice ${advice}`);
+    if (typeof advice !== 'number' || !known.includes(advice))
+      throw new ArgumentError('advice', `unknown advice ${describeValue(advice)}`);
     this.p.alive();
     check(yield* doMadvise(this.p.mm, addr, length, advice), 'madvise');
   }
@@ -329,7 +374,7 @@ export class ProcessTasks {
 
   *read(addr: number, length: number): Task<Uint8Array> {
     checkAddr('addr', addr, false);
-    checkLength('length', length, true);
+    checkBufferLength('length', length);
     this.p.alive();
     const buf = new Uint8Array(length);
     const r = yield* accessUser(this.p.mm, addr, buf, false);

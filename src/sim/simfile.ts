@@ -3,7 +3,7 @@
 import { PAGE_SIZE } from '../core/addr.js';
 import { ENOMEM, HmmError } from '../core/errno.js';
 import type { AddressSpace } from '../mm/file.js';
-import { checkBytes, checkLength } from './args.js';
+import { checkBufferLength, checkBytes, checkLength } from './args.js';
 import type { Simulator } from './simulator.js';
 
 export class SimFile {
@@ -41,11 +41,15 @@ export class SimFile {
     return bytes.length;
   }
 
-  /** Reads up to length bytes at offset (short at end of file); holes read as zeros. */
+  /**
+   * Reads up to length bytes at offset (short at end of file, as read(2)); holes read as zeros.
+   * What is left to read must fit one call (CALL_PAGES_MAX pages), whatever `length` asks.
+   */
   pread(length: number, offset: number): Uint8Array {
     checkLength('length', length, true);
     checkLength('offset', offset, true);
     const n = Math.max(0, Math.min(length, this.mapping.size - offset));
+    checkBufferLength('length', n);
     const out = new Uint8Array(n);
     const mem = this.sim.kernel.mem;
     for (let done = 0; done < n; ) {

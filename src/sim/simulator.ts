@@ -7,7 +7,7 @@
  */
 
 import { PAGE_SIZE } from '../core/addr.js';
-import { ArgumentError, check } from '../core/errno.js';
+import { ArgumentError, check, describeValue } from '../core/errno.js';
 import { EventLog } from '../core/eventlog.js';
 import { Prng, parseSeed } from '../core/prng.js';
 import { COST_PROFILE_DEFAULT, type CostTerm, costProfile } from '../device/cost.js';
@@ -19,9 +19,10 @@ import { checkPolicy, type MigrationPolicy } from '../drivers/dmirror/policy.js'
 import { checkDmirrorVariant, type DmirrorVariant } from '../drivers/dmirror/variants.js';
 import { type HmmProtocol, hmmConfig } from '../hmm/hmm.js';
 import { Kernel } from '../mm/kernel.js';
-import type { MemCgroup } from '../mm/memcg.js';
-import type { MmStruct } from '../mm/mm.js';
+import { MemCgroup } from '../mm/memcg.js';
+import { MmStruct } from '../mm/mm.js';
 import {
+  PAGES_PER_SECTION,
   PG_anon,
   PG_buddy,
   PG_dirty,
@@ -31,19 +32,21 @@ import {
   ZONE_DEVICE,
 } from '../mm/page.js';
 import type { Executor, Strategy, Task } from '../sched/index.js';
-import { checkInt, checkLength } from './args.js';
+import { checkBoolean, checkHandle, checkInt, checkLength, checkOptions } from './args.js';
 import { DeviceFile } from './devicefile.js';
 import { Process } from './process.js';
 import { SimFile } from './simfile.js';
 
 export interface SimulatorOptions {
+  /** A non-negative safe integer, or a string parseSeed accepts (default 0). */
   seed?: number | string;
   /** Pages of RAM (default 65,536 = 256 MiB). */
   ramPages?: number;
   /** Keep page contents (default true); false runs policy-only simulations faster. */
   contents?: boolean;
-  /** Keep this many events as text in `sim.log` (the hash is always kept). */
+  /** Keep this many events as text in `sim.log` (the hash is always kept; 0..2^24, default 0). */
   logEvents?: number;
+  /** Steps one call may take before it fails with StepLimitError (a livelock guard; 1..2^53-1). */
   stepsMax?: number;
   /** Simulated devices (default: two), each with its device memory size in pages. */
   devices?: DeviceOptions[];
@@ -85,31 +88,20 @@ export class Simulator {
   private nextPid = 1;
   private nextFile = 1;
 
-  constructor(opts: SimulatorOptions = {}) {
-    this.seed = parseSeed(opts.seed ?? 0);
+  constructor(options?: SimulatorOptions) {
+    const c = simulatorConfig(options);
+    this.seed = c.seed;
     this.prng = new Prng(this.seed);
-    const ramPages = opts.ramPages ?? 65_536;
-    checkInt('ramPages', ramPages, 1, 2 ** 26);
-    this.log = new EventLog(opts.logEvents ?? 0);
-    this.deviceOptions = (opts.devices ?? [{}, {}]).map((d, i) => {
-      const memoryPages = d.memoryPages ?? 65_536;
-      checkInt(`devices[${i}].memoryPages`, memoryPages, 1, 2 ** 24);
-      const tlbEntries = d.tlbEntries ?? DEVICE_TLB_ENTRIES_DEFAULT;
-      checkTlbEntries(tlbEntries);
-      const profile = costProfile(d.costProfile ?? COST_PROFILE_DEFAULT).name;
-      return { memoryPages, tlbEntries, costProfile: profile };
-    });
+    this.deviceOptions = c.devices;
+    this.log = new EventLog(c.logEvents);
     this.kernel = new Kernel({
-      ramPages,
-      contents: opts.contents,
+      ramPages: c.ramPages,
+      contents: c.contents,
       log: this.log,
-      stepsMax: opts.stepsMax,
-      sectionPages: opts.sectionPages,
+      stepsMax: c.stepsMax,
+      sectionPages: c.sectionPages,
     });
-    const protocol = opts.protocol ?? 'seed';
-    if (protocol !== 'seed' && protocol !== 'seq')
-      throw new ArgumentError('protocol', `expected 'seed' or 'seq', got ${String(protocol)}`);
-    hmmConfig(this.kernel).protocol = protocol;
+    hmmConfig(this.kernel).protocol = c.protocol;
   }
 
   /** How HMM tracks range validity on this machine ('seed' or 'seq'). */
@@ -118,14 +110,31 @@ export class Simulator {
   }
 
   /** A new process with an empty address space, charged to `memcg` (default: the root cgroup). */
-  createProcess(opts: { memcg?: MemCgroup } = {}): Process {
-    const mm = this.kernel.newMm(opts.memcg?.id ?? this.kernel.mem.memcgs.root.id);
+  createProcess(options?: { memcg?: MemCgroup }): Process {
+    const opts = checkOptions<{ memcg?: MemCgroup }>('options', options, ['memcg']);
+    const memcg =
+      opts.memcg === undefined ? this.kernel.mem.memcgs.root : this.own('memcg', opts.memcg, MemCgroup);
+    const mm = this.kernel.newMm(memcg.id);
     return new Process(this, this.nextPid++, mm);
   }
 
-  /** Wraps an mm made by fork. */
+  /** Wraps an mm made by fork on this machine. */
   adoptProcess(mm: MmStruct): Process {
     return new Process(this, this.nextPid++, mm);
+  }
+
+  /**
+   * Checks that `x` is a `cls` of this simulator (a Process, SimFile, DeviceFile, MemCgroup or
+   * MmStruct): one made by another Simulator would act on that machine's state from this one.
+   */
+  own<T extends object>(name: string, x: unknown, cls: abstract new (...args: never[]) => T): T {
+    return checkHandle(name, x, cls, (o) => this.owns(o));
+  }
+
+  private owns(o: object): boolean {
+    if (o instanceof MmStruct) return o.kernel === this.kernel;
+    if (o instanceof MemCgroup) return this.kernel.mem.memcgs.get(o.id) === o;
+    return (o as { sim?: unknown }).sim === this;
   }
 
   /** A new in-memory file of `size` bytes (a tmpfs file: its data lives in the page cache). */
@@ -140,9 +149,15 @@ export class Simulator {
     return new SimFile(this, as);
   }
 
-  /** A memory cgroup with a limit in pages. */
+  /** A memory cgroup with a unique non-empty name and a limit in pages (a non-negative safe integer). */
   createMemcg(name: string, limitPages: number): MemCgroup {
-    return this.kernel.mem.memcgs.create(name, limitPages);
+    if (typeof name !== 'string' || name === '')
+      throw new ArgumentError('name', `expected a non-empty string, got ${describeValue(name)}`);
+    checkInt('limitPages', limitPages, 0, Number.MAX_SAFE_INTEGER);
+    const memcgs = this.kernel.mem.memcgs;
+    if (memcgs.all().some((g) => g.name === name))
+      throw new ArgumentError('name', `a memcg named '${name}' exists`);
+    return memcgs.create(name, limitPages);
   }
 
   /**
@@ -154,11 +169,13 @@ export class Simulator {
   openDevice(
     n: number,
     p: Process,
-    opts: { variant?: DmirrorVariant; policy?: string | MigrationPolicy } = {},
+    options?: { variant?: DmirrorVariant; policy?: string | MigrationPolicy },
   ): DeviceFile {
     checkInt('n', n, 0, this.deviceOptions.length - 1);
-    const variant = checkDmirrorVariant(opts.variant ?? 'correct', 'variant');
-    const policy = checkPolicy(opts.policy ?? 'none');
+    this.own('p', p, Process);
+    const opts = checkOptions<NonNullable<typeof options>>('options', options, ['variant', 'policy']);
+    const variant = checkDmirrorVariant(orDefault(opts.variant, 'correct'), 'variant');
+    const policy = checkPolicy(orDefault(opts.policy, 'none'));
     p.alive();
     const tlbEntries = (this.deviceOptions[n] as Required<DeviceOptions>).tlbEntries;
     const dmirror = new Dmirror(this.device(n), p.mm, variant, { tlbEntries });
@@ -191,16 +208,24 @@ export class Simulator {
 
   /** An executor for multi-threaded scenarios on this machine. */
   executor(strategy?: Strategy): Executor {
+    if (strategy !== undefined && typeof (strategy as Partial<Strategy> | null)?.pick !== 'function')
+      throw new ArgumentError(
+        'strategy',
+        `expected a Strategy (an object with pick), got ${describeValue(strategy)}`,
+      );
     return this.kernel.executor(strategy);
   }
 
   /** Runs one task to completion on its own executor (what every facade call does). */
   run<T>(name: string, task: Task<T>): T {
+    if (typeof name !== 'string')
+      throw new ArgumentError('name', `expected a string, got ${describeValue(name)}`);
     return this.kernel.executor().runTask(name, task);
   }
 
   page(pfn: number): PageInfo {
     const s = this.kernel.mem.store;
+    checkInt('pfn', pfn, 0, Number.MAX_SAFE_INTEGER);
     s.checkPfn(pfn);
     const f = s.flags[pfn] as number;
     const names: [number, string][] = [
@@ -238,7 +263,66 @@ export class Simulator {
 
   /** Throws ArgumentError if `x` is not a valid page count for this machine. */
   static checkPages(name: string, x: number): void {
-    if (!Number.isInteger(x) || x <= 0)
-      throw new ArgumentError(name, `expected a positive integer, got ${x}`);
+    checkInt(name, x, 1, Number.MAX_SAFE_INTEGER);
   }
+}
+
+const SIMULATOR_OPTIONS: readonly (keyof SimulatorOptions)[] = [
+  'seed',
+  'ramPages',
+  'contents',
+  'logEvents',
+  'stepsMax',
+  'devices',
+  'protocol',
+  'sectionPages',
+];
+const DEVICE_OPTIONS: readonly (keyof DeviceOptions)[] = ['memoryPages', 'tlbEntries', 'costProfile'];
+/** Events `logEvents` may keep as text (16 Mi). */
+const LOG_EVENTS_MAX = 2 ** 24;
+/** Devices one machine may have. */
+const DEVICES_MAX = 16;
+
+/** Every option checked (ArgumentError naming the bad or unknown one), defaults filled in. */
+function simulatorConfig(options: unknown) {
+  const opts = checkOptions<SimulatorOptions>('options', options, SIMULATOR_OPTIONS);
+  const seed = parseSeed(orDefault(opts.seed, 0));
+  const ramPages = orDefault(opts.ramPages, 65_536);
+  checkInt('ramPages', ramPages, 1, 2 ** 26);
+  const { sectionPages, stepsMax } = opts;
+  if (sectionPages !== undefined) checkInt('sectionPages', sectionPages, 1, PAGES_PER_SECTION);
+  const contents = orDefault(opts.contents, true);
+  checkBoolean('contents', contents);
+  const logEvents = orDefault(opts.logEvents, 0);
+  checkInt('logEvents', logEvents, 0, LOG_EVENTS_MAX);
+  if (stepsMax !== undefined) checkInt('stepsMax', stepsMax, 1, Number.MAX_SAFE_INTEGER);
+  const protocol = orDefault(opts.protocol, 'seed');
+  if (protocol !== 'seed' && protocol !== 'seq')
+    throw new ArgumentError('protocol', `expected 'seed' or 'seq', got ${describeValue(protocol)}`);
+  const devices = checkDevices(orDefault(opts.devices, [{}, {}]));
+  return { seed, ramPages, sectionPages, contents, logEvents, stepsMax, protocol, devices };
+}
+
+/** An option's value, or its default when absent: only undefined is absent (null is checked, and rejected). */
+function orDefault<T>(v: T | undefined, d: T): T {
+  return v === undefined ? d : v;
+}
+
+function checkDevices(devices: unknown): Required<DeviceOptions>[] {
+  if (!Array.isArray(devices) || devices.length > DEVICES_MAX)
+    throw new ArgumentError(
+      'devices',
+      `expected an array of at most ${DEVICES_MAX} device options, got ${describeValue(devices)}`,
+    );
+  return devices.map((options: unknown, i) => {
+    const d = checkOptions<DeviceOptions>(`devices[${i}]`, options, DEVICE_OPTIONS);
+    const memoryPages = orDefault(d.memoryPages, 65_536);
+    checkInt(`devices[${i}].memoryPages`, memoryPages, 1, 2 ** 24);
+    const tlbEntries = orDefault(d.tlbEntries, DEVICE_TLB_ENTRIES_DEFAULT);
+    checkTlbEntries(tlbEntries);
+    const profile = orDefault(d.costProfile, COST_PROFILE_DEFAULT);
+    if (typeof profile !== 'string')
+      throw new ArgumentError('costProfile', `expected a profile name, got ${describeValue(profile)}`);
+    return { memoryPages, tlbEntries, costProfile: costProfile(profile).name };
+  });
 }

@@ -3,6 +3,7 @@ import { assert, bugOn, KernelBug, KernelWarning, panic, warnOn } from '../../sr
 import {
   ArgumentError,
   check,
+  describeValue,
   EAGAIN,
   EFAULT,
   EINVAL,
@@ -104,5 +105,30 @@ describe('core/assert: BUG_ON and WARN_ON', () => {
     expect((e as KernelWarning).kind).toBe('WARNING');
     expect(() => warnOn(false, 'fine')).not.toThrow();
     expect(() => assert(1 + 1 === 3, 'math')).toThrow('math');
+  });
+});
+
+describe('core/errno: describeValue', () => {
+  it('describes any value in a few words and never throws', () => {
+    class Thing {}
+    const cases: [unknown, string][] = [
+      [4096, '4096'],
+      [Number.NaN, 'NaN'],
+      [undefined, 'undefined'],
+      [null, 'null'],
+      [true, 'true'],
+      [4096n, '4096n (a bigint)'],
+      ['x', "'x' (a string)"],
+      ['y'.repeat(50), `'${'y'.repeat(40)}...' (a string)`],
+      [Symbol('s'), 'a symbol'],
+      [() => 0, 'a function'],
+      [[1], 'an array'],
+      [{}, 'an object'],
+      [new Error('e'), 'an Error'],
+      [Object.create(null), 'an object'],
+      [new Thing(), 'a Thing'],
+      [new Uint8Array(1), 'a Uint8Array'],
+    ];
+    for (const [v, text] of cases) expect(describeValue(v)).toBe(text);
   });
 });

@@ -267,6 +267,16 @@ describe('§2.11 return codes', () => {
     expect(range.pfns[3]).toBe(E(pfnAt(w, BASE + 3 * PAGE)));
   });
 
+  it('-EPERM for a write request on an unpopulated read-only VMA, within a small step budget', () => {
+    // Without the v5.4 check the hole is write-faulted, nothing becomes writable, and the walk
+    // retries forever (v5.3's livelock): the step limit turns that hang into a quick failure.
+    const w = world(256, 5_000);
+    mapAt(w, BASE, 4, PROT_READ);
+    const { range } = mirrorAndRange(w, BASE, 4, { defaultFlags: V | W });
+    expect(fault(w, range)).toBe(-EPERM);
+    expect(out(range)).toEqual([NONE, NONE, NONE, NONE]);
+  });
+
   it('-EFAULT when handle_mm_fault fails (VM_FAULT_SIGBUS past the end of a file)', () => {
     const w = world();
     const f = w.sim.createFile(PAGE);

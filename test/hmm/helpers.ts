@@ -96,8 +96,9 @@ export interface World {
   mm: MmStruct;
 }
 
-export function world(ramPages = 8192): World {
-  const sim = new Simulator({ ramPages });
+/** A machine and a process; `stepsMax` bounds each call (a livelock then fails fast with StepLimitError). */
+export function world(ramPages = 8192, stepsMax?: number): World {
+  const sim = new Simulator({ ramPages, stepsMax });
   const p = sim.createProcess();
   return { sim, p, mm: p.mm };
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { TASK_SIZE } from '../../src/core/addr.js';
 import { ArgumentError, HmmError, SegvError } from '../../src/core/errno.js';
-import { MAP_SHARED, PROT_NONE, PROT_READ } from '../../src/mm/mmap.js';
+import { MAP_SHARED, PROT_EXEC, PROT_NONE, PROT_READ } from '../../src/mm/mmap.js';
 import { ANON, bytes, fill, newSim, PG, RO, RW, SHARED_ANON, setup, thrown } from './helpers.js';
 
 const h = (x: number) => x.toString(16);
@@ -165,5 +165,27 @@ describe('mm/mprotect: errors', () => {
     expect(spans(p.vmas())).toEqual([`${h(a)}-${h(a + PG)} r--p`, `${h(a + 2 * PG)}-${h(a + 3 * PG)} rw-p`]);
     expect(p.pte(a).write).toBe(false);
     expect(p.pte(a + 2 * PG).write).toBe(true);
+  });
+
+  it('raising protection past the VM_MAY* bits is EACCES: pfnmap and mixedmap mappings have no VM_MAYEXEC', () => {
+    for (const kind of ['pfnmap', 'mixedmap'] as const) {
+      const { p } = setup();
+      const a = p.mmapSpecial(2 * PG, RO, kind);
+      expect(thrown(HmmError, () => p.mprotect(a, 2 * PG, PROT_READ | PROT_EXEC)).code).toBe('EACCES');
+      expect(thrown(HmmError, () => p.mprotect(a + PG, PG, PROT_EXEC)).code).toBe('EACCES');
+      expect(spans(p.vmas())).toEqual([`${h(a)}-${h(a + 2 * PG)} r--p`]);
+      // what VM_MAYREAD allows is fine
+      p.mprotect(a, PG, PROT_NONE);
+      expect(p.vmas().map((v) => v.perms)).toEqual(['---p', 'r--p']);
+    }
+  });
+
+  it('EACCES stops the VMA loop: the VMAs before the refusing one are changed (do_mprotect_pkey)', () => {
+    const { p } = setup();
+    const special = p.mmapSpecial(PG, RO, 'mixedmap');
+    const a = p.mmap(PG, RO, ANON);
+    expect(a + PG).toBe(special);
+    expect(thrown(HmmError, () => p.mprotect(a, 2 * PG, PROT_READ | PROT_EXEC)).code).toBe('EACCES');
+    expect(spans(p.vmas())).toEqual([`${h(a)}-${h(a + PG)} r-xp`, `${h(special)}-${h(special + PG)} r--p`]);
   });
 });

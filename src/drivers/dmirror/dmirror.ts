@@ -13,7 +13,7 @@
  */
 
 import { PAGE_SIZE } from '../../core/addr.js';
-import { EAGAIN, EINVAL, ENOENT } from '../../core/errno.js';
+import { CALL_PAGES_MAX, EAGAIN, EINVAL, ENOENT, ENOMEM } from '../../core/errno.js';
 import type { DevicePageTable } from '../../device/device_pagetable.js';
 import { DevicePageTable as Dpt } from '../../device/device_pagetable.js';
 import type { FaultEntry } from '../../device/fault_buffer.js';
@@ -189,7 +189,8 @@ export class Dmirror {
     const bad = checkCmd(addr, npages);
     if (bad) return bad;
     const end = addr + npages * PAGE_SIZE;
-    const data = new Uint8Array(npages * PAGE_SIZE);
+    const data = dmirrorBounceInit(npages);
+    if (data === null) return -ENOMEM;
     let cpages = 0;
     let faults = 0;
     for (;;) {
@@ -226,7 +227,8 @@ export class Dmirror {
     const bad = checkCmd(addr, npages);
     if (bad) return bad;
     const end = addr + npages * PAGE_SIZE;
-    const data = new Uint8Array(npages * PAGE_SIZE);
+    const data = dmirrorBounceInit(npages);
+    if (data === null) return -ENOMEM;
     data.set(bytes);
     let cpages = 0;
     let faults = 0;
@@ -270,7 +272,9 @@ export class Dmirror {
     const end = addr + npages * PAGE_SIZE;
     const ret = yield* dmirrorMigrateRange(this, addr, end);
     if (ret < 0) return ret;
-    const data = new Uint8Array(npages * PAGE_SIZE);
+    // As v5.8's dmirror_migrate: the bounce buffer for the read-back is allocated after migrating.
+    const data = dmirrorBounceInit(npages);
+    if (data === null) return -ENOMEM;
     yield* this.mutex.lock();
     const r = this.doRead(addr, end, data, 0);
     this.mutex.unlock();
@@ -294,6 +298,14 @@ function eraseReadOnly(pt: DevicePageTable, first: number, last: number): number
   let n = 0;
   for (const m of pt.mappings()) if (m.vpn >= first && m.vpn < last && !m.write && pt.erase(m.vpn)) n++;
   return n;
+}
+
+/** dmirror_bounce_init's vmalloc fails (-ENOMEM) beyond this many pages (1 GiB). */
+export const DMIRROR_BOUNCE_PAGES_MAX = CALL_PAGES_MAX;
+
+/** dmirror_bounce_init: the buffer READ, WRITE and MIGRATE copy through, or null as vmalloc fails. */
+function dmirrorBounceInit(npages: number): Uint8Array | null {
+  return npages > DMIRROR_BOUNCE_PAGES_MAX ? null : new Uint8Array(npages * PAGE_SIZE);
 }
 
 /** The ioctl prologue: addr page aligned and addr + npages * PAGE_SIZE > addr (so npages > 0). */

@@ -16,7 +16,7 @@
  * driver's lockdep_assert_held on the update lock, in every device page-table writer, reports it.
  */
 
-import { ArgumentError } from '../../core/errno.js';
+import { ArgumentError, describeValue } from '../../core/errno.js';
 
 export interface DmirrorVariantInfo {
   /** One line: the deviation from the correct driver. */
@@ -96,7 +96,7 @@ export function checkDmirrorVariant(name: unknown, argument = 'variant'): Dmirro
   if (isDmirrorVariant(name)) return name;
   throw new ArgumentError(
     argument,
-    `unknown dmirror variant ${JSON.stringify(name)}; expected one of ${DMIRROR_VARIANT_NAMES.join(', ')}`,
+    `unknown dmirror variant ${typeof name === 'string' ? JSON.stringify(name) : describeValue(name)}; expected one of ${DMIRROR_VARIANT_NAMES.join(', ')}`,
   );
 }
 
