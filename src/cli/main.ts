@@ -27,9 +27,13 @@ const EXIT_HELP = `
 Exit status:
   0   ok
   1   a check failed (the simulator did not do what Linux does)
-  2   bad usage
+  2   bad usage (also: a replay string that does not check out)
   3   deadlock or step limit reached
-  70  internal error
+  70  internal error, or the report could not be written (after the summary)
+  130 interrupted (Ctrl-C)
+
+The status does not depend on the reader of stdout: 'hmmsim explore ... | head -1' exits as
+it would unpiped.
 
 Bad usage (an unknown command or option, a missing argument, an invalid value) is one line
 on stderr and exit 2; 'hmmsim' with no command prints this help on stderr and exits 2.
