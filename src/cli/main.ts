@@ -168,7 +168,10 @@ ${EXIT_HELP}`,
     .argument('[name...]', 'tests to run (default: all); see Names below')
     .option('--list', 'name the ported tests, and the others with why they are not ported')
     .option('-s, --seed <n>', 'seed of every test machine', parseSeed, 1)
-    .option('--upstream', "run the kernel's own asserts where hmmsim's v5.3 semantics diverge (they fail)")
+    .option(
+      '--upstream',
+      "run the kernel's own asserts where hmmsim's diverge (--list marks them; they fail)",
+    )
     .option('--json', 'print one JSON document')
     .addHelpText('after', SELFTEST_HELP)
     .action((names: string[], opts: { list?: boolean; seed: number; upstream?: boolean; json?: boolean }) => {
