@@ -283,6 +283,9 @@ export function replay(replayString: string, opts: ExploreReplayOptions = {}): E
   const parsed = parseReplay(replayString);
   if (typeof opts !== 'object' || opts === null)
     throw new ArgumentError('opts', `expected an object, got ${opts === null ? 'null' : typeof opts}`);
+  if (opts.scenarios !== undefined && !Array.isArray(opts.scenarios))
+    throw new ArgumentError('scenarios', `expected an array of scenarios, got ${typeof opts.scenarios}`);
+  checkedFunction('driver', opts.driver);
   const scenario =
     opts.scenarios?.find((s) => s.name === parsed.scenario) ?? resolveScenario(parsed.scenario);
   const factory = opts.driver ?? driverByName(parsed.driver);

@@ -174,6 +174,12 @@ describe('a replay string that does not check out is a ReplayError', () => {
     expect(() => replay(RACE, null as never)).toThrow(
       /invalid argument 'opts': expected an object, got null/,
     );
+    expect(() => replay(RACE, { scenarios: 42 as never })).toThrow(
+      /invalid argument 'scenarios': expected an array/,
+    );
+    expect(() => replay(RACE, { driver: 'correct' as never })).toThrow(
+      /invalid argument 'driver': expected a function/,
+    );
   });
 
   it('an unknown scenario or driver is an ArgumentError naming it', () => {
