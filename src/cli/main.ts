@@ -1,7 +1,8 @@
 /**
  * The `hmmsim` command: argument parsing and printing only, over the public API.
  *
- * Exit status: 0 ok; 1 a check failed; 2 bad usage; 3 deadlock or step limit; 70 internal error.
+ * Exit status: 0 ok; 1 a check failed; 2 bad usage; 3 deadlock or step limit; 70 internal error or
+ * an unwritable report; 130 interrupted. The status does not depend on the reader of stdout.
  */
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { ArgumentError } from '../core/errno.js';

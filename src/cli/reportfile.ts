@@ -5,8 +5,9 @@
  * renamed over the target: rename(2) within a directory is atomic, so the target holds either the
  * old report or the whole new one, never a prefix. A target that exists and is not a regular file
  * (a device such as /dev/null or /dev/full, a FIFO) is written in place: renaming over it would
- * replace the device node itself. A symlink is followed, so the file it names is replaced and the
- * link stays.
+ * replace the device node itself. So is any name under /dev/ (`/dev/stdout` redirected to a file:
+ * a rename would take the file from under the process's own stdout). A symlink elsewhere is
+ * followed, so the file it names is replaced and the link stays.
  */
 
 import {
@@ -53,6 +54,7 @@ function statOrNull(path: string): Stats | null {
 /** The file a report for `path` goes to: absolute, through a symlink to what it names. */
 function targetOf(path: string): string {
   const abs = resolve(path);
+  if (abs.startsWith('/dev/')) return abs; // written as named (see the file comment)
   try {
     return lstatSync(abs).isSymbolicLink() ? realpathSync(abs) : abs;
   } catch {
@@ -82,10 +84,11 @@ export function checkReportPath(path: string): string {
 export function writeReportFile(path: string, text: string): void {
   const target = targetOf(path);
   const st = statOrNull(target);
-  if (st !== null && !st.isFile()) {
+  if (st !== null && (!st.isFile() || target.startsWith('/dev/'))) {
     if (st.isDirectory()) throw new ReportFileError(target, 'EISDIR');
     try {
-      writeFileSync(target, text);
+      // appended: /dev/stdout redirected to a file keeps what was printed before the report
+      writeFileSync(target, text, { flag: 'a' });
     } catch (e) {
       throw new ReportFileError(target, errnoName(e));
     }

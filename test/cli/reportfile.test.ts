@@ -5,9 +5,11 @@
 import { spawn, spawnSync } from 'node:child_process';
 import {
   chmodSync,
+  closeSync,
   lstatSync,
   mkdirSync,
   mkdtempSync,
+  openSync,
   readdirSync,
   readFileSync,
   readlinkSync,
@@ -97,6 +99,19 @@ describe('writeReportFile', () => {
     expect(got).toBe('report through a fifo');
     expect(statSync(fifo).isFIFO()).toBe(true);
   });
+});
+
+it('/dev/stdout redirected to a file: appended to what was printed, the file not replaced', () => {
+  const out = join(dir, 'stdout.txt');
+  const fd = openSync(out, 'w');
+  const code = `const m = await import('./src/cli/reportfile.ts'); process.stdout.write('summary\\n'); m.writeReportFile('/dev/stdout', 'report\\n');`;
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], {
+    stdio: ['ignore', fd, 'pipe'],
+    encoding: 'utf8',
+  });
+  closeSync(fd);
+  expect(r.stderr).toBe('');
+  expect(readFileSync(out, 'utf8')).toBe('summary\nreport\n');
 });
 
 describe('checkReportPath (before the run)', () => {
