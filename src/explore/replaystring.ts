@@ -66,6 +66,8 @@ const FIELDS = 10;
 
 /** The replay string of `p`, checksum included. */
 export function formatReplay(p: ReplayParts): string {
+  if (typeof p !== 'object' || p === null)
+    throw new ArgumentError('parts', `expected an object, got ${typeOf(p)}`);
   for (const [k, v] of [
     ['scenario', p.scenario],
     ['driver', p.driver],
