@@ -5,8 +5,6 @@
  * CLI layer: argument checks, printing and the one file write; the run itself is deterministic.
  */
 
-import { closeSync, openSync, writeSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { InvalidArgumentError } from 'commander';
 import { DEMO_LIMITS, DEMO_PHASES, type DemoResult, runDemo } from '../demo/demo.js';
 import { COST_PROFILES } from '../device/cost.js';
@@ -14,6 +12,7 @@ import { parsePolicy } from '../drivers/dmirror/policy.js';
 import { renderReport } from '../report/index.js';
 import { color } from './color.js';
 import { startProgress } from './progress.js';
+import { checkReportPath, ReportFileError, writeReportFile } from './reportfile.js';
 
 export const DEMO_REPORT_DEFAULT = 'hmmsim-report.html';
 
@@ -56,11 +55,17 @@ export function costProfileOption(value: string): string {
   return value;
 }
 
-/** Runs the demo; returns the exit code (0 every check passed, 1 one failed). */
+/** Exit status of a run whose report could not be written (disk full, I/O error): EX_SOFTWARE. */
+export const EXIT_REPORT_WRITE = 70;
+
+/**
+ * Runs the demo; returns the exit code (0 every check passed, 1 one failed, EXIT_REPORT_WRITE the
+ * report could not be written: one line on stderr after the summary).
+ */
 export function runDemoCli(opts: DemoCliOptions, out: (line: string) => void): number {
-  // Open the report file first: an unwritable path is a usage error before any work is done.
-  const reportPath = opts.report === false ? null : resolve(opts.report);
-  const fd = reportPath === null ? null : openReport(reportPath);
+  // Check the report path first: an unwritable path is a usage error before any work is done.
+  // The file itself is written after the run (reportfile.ts), so the previous one survives it.
+  const target = opts.report === false ? null : reportTarget(opts.report);
   const progress = startProgress('demo', DEMO_PHASES.length);
   let r: DemoResult;
   try {
@@ -69,22 +74,35 @@ export function runDemoCli(opts: DemoCliOptions, out: (line: string) => void): n
   } finally {
     progress.stop();
   }
-  if (fd !== null) {
-    writeSync(fd, renderReport(r.report));
-    closeSync(fd);
+  let reportPath: string | null = null;
+  let failure: ReportFileError | null = null;
+  if (target !== null) {
+    try {
+      writeReportFile(target, renderReport(r.report));
+      reportPath = target;
+    } catch (e) {
+      if (!(e instanceof ReportFileError)) throw e;
+      failure = e;
+    }
   }
   if (opts.json)
     out(JSON.stringify({ ok: r.ok, seed: r.seed, counters: r.counters, costs: r.costs, report: reportPath }));
   else printSummary(r, reportPath, out);
+  if (failure !== null) {
+    process.stderr.write(`hmmsim: error: --report: ${failure.message}\n`);
+    return EXIT_REPORT_WRITE;
+  }
   return r.ok ? 0 : 1;
 }
 
-function openReport(path: string): number {
+function reportTarget(path: string): string {
+  if (path === '')
+    throw new InvalidArgumentError("--report: expected a file name, got '' (--no-report writes no report)");
   try {
-    return openSync(path, 'w');
+    return checkReportPath(path);
   } catch (e) {
-    const why = (e as NodeJS.ErrnoException).code ?? 'cannot open';
-    throw new InvalidArgumentError(`--report: cannot write ${path} (${why})`);
+    if (e instanceof ReportFileError) throw new InvalidArgumentError(`--report: ${e.message}`);
+    throw e;
   }
 }
 

@@ -5,6 +5,7 @@
  */
 
 import { InvalidArgumentError } from 'commander';
+import { ArgumentError } from '../core/errno.js';
 import { DMIRROR_VARIANTS } from '../drivers/dmirror/variants.js';
 import { type ExploreResult, explore, replay, SCENARIOS, type StrategyName } from '../explore/index.js';
 import { color } from './color.js';
@@ -35,8 +36,20 @@ export function nonNegativeInt(value: string): number {
   return n;
 }
 
-/** The list of scenarios and driver variants, for --list. */
-export function listScenarios(out: (line: string) => void): void {
+/** The list of scenarios and driver variants, for --list (with --json: one document). */
+export function listScenarios(out: (line: string) => void, json = false): void {
+  if (json) {
+    out(
+      JSON.stringify({
+        scenarios: SCENARIOS.map((s) => ({ name: s.name, description: s.description })),
+        drivers: Object.entries(DMIRROR_VARIANTS).map(([name, v]) => ({
+          name,
+          description: describeVariant(v),
+        })),
+      }),
+    );
+    return;
+  }
   out('scenarios:');
   for (const s of SCENARIOS) out(`  ${s.name.padEnd(22)} ${s.description}`);
   out('drivers (--driver):');
@@ -77,13 +90,17 @@ export function runExplore(scenario: string, opts: ExploreCliOptions, out: (line
   return r.violation === null ? 0 : 1;
 }
 
-function jsonOf(r: ExploreResult): object {
+/** The library's ExploreResult, field for field (docs/explorer.md). */
+export function jsonOf(r: ExploreResult): object {
   return {
     scenario: r.scenario,
     driver: r.driver,
+    protocol: r.protocol,
     strategy: r.strategy,
     seed: r.seed,
+    preemptions: r.preemptions,
     schedulesExplored: r.schedulesExplored,
+    complete: r.complete,
     schedulesPerSecond: Math.round(r.schedulesPerSecond),
     violation: r.violation,
   };
@@ -107,13 +124,17 @@ function printResult(r: ExploreResult, out: (line: string) => void): void {
   out(`replay: hmmsim replay ${v.replay}`);
 }
 
-/** Re-runs one schedule; returns 1 if it reproduces a violation, 0 if it runs clean. */
+/**
+ * Re-runs one schedule; returns 1 if it reproduces a violation, 0 if it runs clean. A string that
+ * does not check out (a ReplayError) is a usage error: one line, exit 2 (see main.ts usage()).
+ */
 export function runReplay(replayString: string, json: boolean, out: (line: string) => void): number {
   let r: ReturnType<typeof replay>;
   try {
     r = replay(replayString);
   } catch (e) {
-    throw new InvalidArgumentError(e instanceof Error ? e.message : String(e));
+    if (e instanceof ArgumentError) throw new InvalidArgumentError(e.message);
+    throw e;
   }
   if (json) {
     out(
@@ -121,11 +142,12 @@ export function runReplay(replayString: string, json: boolean, out: (line: strin
         scenario: r.scenario,
         driver: r.driver,
         protocol: r.protocol,
+        version: r.version,
         violation: r.violation,
       }),
     );
   } else {
-    out(`scenario=${r.scenario} driver=${r.driver} protocol=${r.protocol}`);
+    out(`scenario=${r.scenario} driver=${r.driver} protocol=${r.protocol} recorded-with=hmmsim ${r.version}`);
     for (const line of r.interleaving) out(`  ${line}`);
     out(
       r.violation === null

@@ -1,10 +1,12 @@
 /**
  * The `hmmsim` command: argument parsing and printing only, over the public API.
  *
- * Exit status: 0 ok; 1 a check failed; 2 bad usage; 3 deadlock or step limit; 70 internal error.
+ * Exit status: 0 ok; 1 a check failed; 2 bad usage; 3 deadlock or step limit; 70 internal error or
+ * an unwritable report; 130 interrupted. The status does not depend on the reader of stdout.
  */
-import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { ArgumentError } from '../core/errno.js';
+import { HMMSIM_VERSION } from '../core/version.js';
 import { DEMO_DEFAULTS } from '../demo/demo.js';
 import {
   costProfileOption,
@@ -26,31 +28,32 @@ const EXIT_HELP = `
 Exit status:
   0   ok
   1   a check failed (the simulator did not do what Linux does)
-  2   bad usage
+  2   bad usage (also: a replay string that does not check out)
   3   deadlock or step limit reached
-  70  internal error
+  70  internal error, or the report could not be written (after the summary)
+  130 interrupted (Ctrl-C)
+
+The status does not depend on the reader of stdout: 'hmmsim explore ... | head -1' exits as
+it would unpiped.
 
 Bad usage (an unknown command or option, a missing argument, an invalid value) is one line
 on stderr and exit 2; 'hmmsim' with no command prints this help on stderr and exits 2.
 `;
 
-function packageVersion(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
-    version?: string;
-  };
-  return pkg.version ?? '0.0.0';
-}
-
+/** The library's rule for seeds (Simulator's parseSeed): a non-negative safe integer. */
 function parseSeed(value: string): number {
   const n = Number(value);
   if (!/^\d+$/.test(value) || !Number.isSafeInteger(n)) {
-    throw new InvalidArgumentError('expected a non-negative integer.');
+    throw new InvalidArgumentError('expected a non-negative integer up to 2^53-1.');
   }
   return n;
 }
 
+/** False once the reader of stdout has gone (EPIPE): the rest of the output is dropped. */
+let stdoutOpen = true;
+
 const println = (line: string): void => {
-  process.stdout.write(`${line}\n`);
+  if (stdoutOpen) process.stdout.write(`${line}\n`);
 };
 
 /** A commander error message on one line: its suggestion ("(Did you mean ...?)") joined on. */
@@ -66,7 +69,7 @@ function createProgram(setExit: (code: number) => void): Command {
     .description(
       'Linux HMM (v5.3) made executable: a simulated mm core, device, reference driver and race explorer',
     )
-    .version(packageVersion(), '-V, --version', 'print the version')
+    .version(HMMSIM_VERSION, '-V, --version', 'print the version')
     .helpOption('-h, --help', 'print this help')
     // Set before the subcommands, which copy these settings: every usage error is one line.
     .showSuggestionAfterError(true)
@@ -83,7 +86,7 @@ Examples:
   $ hmmsim explore fault-vs-dontneed                       the seed design's race (exit 1)
   $ hmmsim explore fault-vs-dontneed --protocol seq        closed by the sequence count (exit 0)
   $ hmmsim explore fault-vs-munmap --driver no-lock-in-sync --json
-  $ hmmsim replay hmmx1:fault-vs-dontneed:correct:seed:hmm1:AAAAAAEBAQE
+  $ hmmsim replay hmmx2:fault-vs-dontneed:correct:seed:0.1.0:coherence:8:hmm1:AAAAAAEBAQE:a0cfe40b
   $ hmmsim selftest                                        the ported kernel selftests, kselftest TAP
   $ hmmsim selftest anon_read hmm.migrate --seed 3
   $ hmmsim help demo        help for one command
@@ -139,7 +142,7 @@ ${EXIT_HELP}`,
     .option('--json', 'print one JSON document')
     .action((scenario: string | undefined, opts) => {
       usage(setExit, () => {
-        if (opts.list) return listScenarios(println);
+        if (opts.list) return listScenarios(println, opts.json === true);
         if (scenario === undefined) throw new InvalidArgumentError('a scenario is required (or --list)');
         if (!['seed', 'seq'].includes(opts.protocol))
           throw new InvalidArgumentError(`--protocol: expected seed or seq`);
@@ -154,7 +157,7 @@ ${EXIT_HELP}`,
     .description(
       're-run the schedule of a replay string: the same violation, exactly (exit 1 if it reproduces one)',
     )
-    .argument('<replay>', "a string printed by 'hmmsim explore' (hmmx1:...)")
+    .argument('<replay>', "a string printed by 'hmmsim explore' (hmmx2:...)")
     .option('--json', 'print one JSON document')
     .action((replayString: string, opts: { json?: boolean }) => {
       usage(setExit, () => setExit(runReplay(replayString, opts.json === true, println)));
@@ -166,7 +169,10 @@ ${EXIT_HELP}`,
     .argument('[name...]', 'tests to run (default: all); see Names below')
     .option('--list', 'name the ported tests, and the others with why they are not ported')
     .option('-s, --seed <n>', 'seed of every test machine', parseSeed, 1)
-    .option('--upstream', "run the kernel's own asserts where hmmsim's v5.3 semantics diverge (they fail)")
+    .option(
+      '--upstream',
+      "run the kernel's own asserts where hmmsim's diverge (--list marks them; they fail)",
+    )
     .option('--json', 'print one JSON document')
     .addHelpText('after', SELFTEST_HELP)
     .action((names: string[], opts: { list?: boolean; seed: number; upstream?: boolean; json?: boolean }) => {
@@ -176,12 +182,15 @@ ${EXIT_HELP}`,
   return program;
 }
 
-/** Runs an action; an InvalidArgumentError it throws is a usage error: one line, exit 2. */
+/**
+ * Runs an action; an InvalidArgumentError it throws, or an ArgumentError from the library (a value
+ * the option parsers let through but the library refuses), is a usage error: one line, exit 2.
+ */
 function usage(setExit: (code: number) => void, action: () => void): void {
   try {
     action();
   } catch (e) {
-    if (!(e instanceof InvalidArgumentError)) throw e;
+    if (!(e instanceof InvalidArgumentError) && !(e instanceof ArgumentError)) throw e;
     process.stderr.write(`hmmsim: error: ${oneLine(e.message)}\n`);
     setExit(EXIT_USAGE);
   }
@@ -196,12 +205,27 @@ function isDeadlockOrStepLimit(e: unknown): boolean {
   );
 }
 
-/** A reader that stops early (`hmmsim selftest --list | head`) is not an error: end quietly. */
+/**
+ * A reader that stops early (`hmmsim explore ... | head -1`) is not an error, and does not change
+ * the exit status either: the output is dropped from then on and the run ends with the status it
+ * computed, as it would unpiped. Another write error on stdout is one line on stderr, exit 70.
+ */
 function quietOnEpipe(): void {
   process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-    if (e.code !== 'EPIPE') throw e;
-    process.exit(EXIT_OK);
+    if (!stdoutOpen) return;
+    stdoutOpen = false;
+    if (e.code === 'EPIPE') return;
+    process.stderr.write(`hmmsim: error: cannot write to stdout (${e.code ?? e.message})\n`);
+    process.exitCode = EXIT_INTERNAL;
   });
+}
+
+/** `hmmsim help <command>` for a command that does not exist: commander would print the whole help. */
+function unknownHelpTopic(program: Command, args: readonly string[]): string | null {
+  if (args[0] !== 'help' || args[1] === undefined) return null;
+  const topic = args[1];
+  const known = program.commands.some((c) => c.name() === topic || c.aliases().includes(topic));
+  return known ? null : topic;
 }
 
 async function main(argv: readonly string[]): Promise<number> {
@@ -210,6 +234,11 @@ async function main(argv: readonly string[]): Promise<number> {
   const program = createProgram((c) => {
     code = c;
   });
+  const topic = unknownHelpTopic(program, argv.slice(2));
+  if (topic !== null) {
+    process.stderr.write(`hmmsim: error: unknown command '${topic}' (hmmsim --help lists them)\n`);
+    return EXIT_USAGE;
+  }
   try {
     await program.parseAsync([...argv], { from: 'node' });
     return code;
@@ -230,4 +259,6 @@ async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
-process.exitCode = await main(process.argv);
+const status = await main(process.argv);
+// A write error on stdout (see quietOnEpipe) may already have set 70; it is not lowered.
+process.exitCode = Math.max(status, Number(process.exitCode ?? 0));

@@ -5,6 +5,13 @@
  * only where someone watches it: stderr is a terminal and CI is unset. A bar that flashes for a
  * fraction of a second is noise, so it is created lazily, by the first update() at least
  * SHOW_AFTER_MS after the start; a short run never draws anything.
+ *
+ * Ctrl-C: the work runs synchronously between updates, so a SIGINT handler would only run once the
+ * work is over (Ctrl-C would do nothing for minutes). The default action stays instead: the process
+ * ends at once, killed by SIGINT, which a shell reports as status 130. For that to leave the
+ * terminal as it was, the bar never changes a terminal mode: the cursor stays visible and line wrap
+ * stays on (cli-progress's defaults hide the one and turn off the other, and only stop() restores
+ * them). test/cli/process.test.ts interrupts a bar in a pseudo-terminal.
  */
 import cliProgress from 'cli-progress';
 
@@ -54,7 +61,9 @@ function newBar(label: string, bounded: boolean): cliProgress.SingleBar {
       // The work runs synchronously between updates, so the bar redraws on update, not on a timer.
       synchronousUpdate: true,
       clearOnComplete: true,
-      hideCursor: true,
+      // No terminal modes (see the file comment): an interrupted run has nothing to restore.
+      hideCursor: false,
+      linewrap: true,
     },
     cliProgress.Presets.legacy,
   );

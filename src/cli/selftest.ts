@@ -28,6 +28,24 @@ export interface TapEntry {
   ok: boolean;
   /** Why it failed (may span lines). */
   message?: string;
+  /** Set for a test that did not run (an unported one): why. `ok` is true, as kselftest counts a SKIP. */
+  skip?: string;
+}
+
+/** A test of hmm-tests.c that is not ported: TAP prints it as a SKIP. */
+interface NotPorted {
+  name: string;
+  since: string;
+  reason: string;
+}
+
+/**
+ * Whether hmmsim's asserts diverge from the kernel test's: the test has the kernel's own asserts
+ * as `upstream`, which `--upstream` runs and which fail. (`seed: 'diverges'` says something else:
+ * that Linux v5.3 itself would fail the test, which hmmsim may or may not follow.)
+ */
+export function divergesUpstream(t: Selftest): boolean {
+  return t.upstream !== undefined;
 }
 
 /** FIXTURE order of hmm-tests.c: the kernel runs the tests fixture by fixture. */
@@ -42,14 +60,18 @@ Names:
   selects that one only. With no name, every ported test runs.
 
 Output is kselftest (TAP 13), as kselftest_harness.h prints it; exit 0 if every test
-passed, 1 if one failed, 2 for an unknown name.
+passed, 1 if one failed, 2 for an unknown name. With no name, the tests that are not
+ported are listed too, as '# SKIP' results counted in the totals.
+
+--upstream runs the kernel's own asserts for the tests whose asserts diverge from the
+kernel's (--list marks them 'diverges'); each of those fails, showing how v5.3 differs.
 
 Examples:
   $ hmmsim selftest                            all ported tests
   $ hmmsim selftest anon_read hmm.migrate      two tests
   $ hmmsim selftest anon_teardown              anon_teardown, @pct and @dfs
   $ hmmsim selftest --upstream anon_read_prot  the kernel's asserts: fail, v5.3 diverges
-  $ hmmsim selftest --list                     ported tests, then the others as # SKIP
+  $ hmmsim selftest --list                     ported tests (diverging ones marked), the others as # SKIP
 `;
 
 function tapName(t: Selftest): string {
@@ -85,20 +107,51 @@ function unknownName(arg: string): InvalidArgumentError {
   return new InvalidArgumentError(`unknown selftest '${arg}' (hmmsim selftest --list names them)`);
 }
 
-/** --list: the ported tests, one name a line, then the others as TAP `# SKIP` lines with why. */
+/**
+ * --list: the ported tests, one name a line (`<name>  # diverges: ...` for the ones whose
+ * --upstream asserts fail), then the others as TAP `# SKIP` lines with why. With --json:
+ * `diverges` is the same mark, `v53` whether Linux v5.3 itself passes the kernel test.
+ */
 export function listSelftests(json: boolean, out: (line: string) => void): void {
   const tests = selectSelftests([]);
   if (json) {
     out(
       JSON.stringify({
-        tests: tests.map((t) => ({ name: tapName(t), since: t.since, seed: t.seed })),
+        tests: tests.map((t) => ({
+          name: tapName(t),
+          since: t.since,
+          diverges: divergesUpstream(t),
+          v53: t.seed,
+        })),
         notPorted: HMM_SELFTESTS_NOT_PORTED,
       }),
     );
     return;
   }
-  for (const t of tests) out(tapName(t));
+  const width = Math.max(...tests.map((t) => tapName(t).length));
+  for (const t of tests) {
+    const why = t.fidelity === undefined ? '' : `; docs/fidelity.md: ${t.fidelity}`;
+    const mark = divergesUpstream(t) ? `  # diverges: --upstream fails${why}` : '';
+    out(`${tapName(t).padEnd(mark === '' ? 0 : width)}${mark}`);
+  }
   for (const t of HMM_SELFTESTS_NOT_PORTED) out(`# SKIP ${t.name} (since ${t.since}): ${t.reason}`);
+}
+
+/** The run order: the fixtures in turn, each's ported tests then (for a run of all) its unported ones. */
+function runOrder(tests: readonly Selftest[], all: boolean): (Selftest | NotPorted)[] {
+  return FIXTURES.flatMap((f) => [
+    ...tests.filter((t) => t.fixture === f),
+    // every test of hmm-tests.c that is not ported is a FIXTURE(hmm) test
+    ...(all && f === 'hmm' ? HMM_SELFTESTS_NOT_PORTED : []),
+  ]);
+}
+
+function isPorted(t: Selftest | NotPorted): t is Selftest {
+  return 'run' in t;
+}
+
+function skipEntry(t: NotPorted): TapEntry {
+  return { name: `hmm.${t.name}`, ok: true, skip: `not ported: ${t.reason}` };
 }
 
 /** Runs the selected tests; returns the exit code (0: all passed, 1: one failed). */
@@ -112,8 +165,8 @@ export function runSelftestCli(
     listSelftests(opts.json === true, out);
     return 0;
   }
-  const tests = selectSelftests(names);
-  const entries = opts.json ? runQuiet(tests, opts) : runTap(tests, opts, out);
+  const order = runOrder(selectSelftests(names), names.length === 0);
+  const entries = opts.json ? runQuiet(order, opts) : runTap(order, opts, out);
   if (opts.json) out(JSON.stringify(jsonOf(entries)));
   return entries.every((e) => e.ok) ? 0 : 1;
 }
@@ -127,11 +180,11 @@ function runOne(t: Selftest, opts: SelftestCliOptions): TapEntry {
   return r.ok ? { name: tapName(t), ok: true } : { name: tapName(t), ok: false, message: r.message };
 }
 
-function runQuiet(tests: readonly Selftest[], opts: SelftestCliOptions): TapEntry[] {
+function runQuiet(tests: readonly (Selftest | NotPorted)[], opts: SelftestCliOptions): TapEntry[] {
   const progress = startProgress('selftest', tests.length);
   try {
     return tests.map((t, i) => {
-      const e = runOne(t, opts);
+      const e = isPorted(t) ? runOne(t, opts) : skipEntry(t);
       progress.update(i + 1);
       return e;
     });
@@ -142,7 +195,7 @@ function runQuiet(tests: readonly Selftest[], opts: SelftestCliOptions): TapEntr
 
 /** Prints TAP as the tests run, as the kernel runner does (RUN before the test, the result after). */
 function runTap(
-  tests: readonly Selftest[],
+  tests: readonly (Selftest | NotPorted)[],
   opts: SelftestCliOptions,
   out: (line: string) => void,
 ): TapEntry[] {
@@ -150,10 +203,10 @@ function runTap(
   const progress = process.stdout.isTTY ? NO_PROGRESS : startProgress('selftest', tests.length);
   const entries: TapEntry[] = [];
   try {
-    for (const line of tapHeader(tests.map(tapName), color)) out(line);
+    for (const line of tapHeader(tests.map(nameOf), color)) out(line);
     for (const [i, t] of tests.entries()) {
-      out(tapRun(tapName(t)));
-      const e = runOne(t, opts);
+      out(tapRun(nameOf(t)));
+      const e = isPorted(t) ? runOne(t, opts) : skipEntry(t);
       entries.push(e);
       for (const line of tapOutcome(i + 1, e, color)) out(line);
       progress.update(i + 1);
@@ -165,9 +218,19 @@ function runTap(
   return entries;
 }
 
+function nameOf(t: Selftest | NotPorted): string {
+  return isPorted(t) ? tapName(t) : `hmm.${t.name}`;
+}
+
 function jsonOf(entries: readonly TapEntry[]): object {
-  const passed = entries.filter((e) => e.ok).length;
-  return { ok: passed === entries.length, tests: entries, passed, failed: entries.length - passed };
+  const c = counts(entries);
+  return { ok: c.failed === 0, tests: entries, passed: c.passed, failed: c.failed, skipped: c.skipped };
+}
+
+function counts(entries: readonly TapEntry[]): { passed: number; failed: number; skipped: number } {
+  const skipped = entries.filter((e) => e.skip !== undefined).length;
+  const failed = entries.filter((e) => !e.ok).length;
+  return { passed: entries.length - failed - skipped, failed, skipped };
 }
 
 /** ksft_print_header, ksft_set_plan and test_harness_run's "Starting" message. */
@@ -185,22 +248,34 @@ export function tapRun(name: string): string {
   return `#  RUN           ${name} ...`;
 }
 
-/** The failure's message lines (TH_LOG), __run_test's "%4s" verdict and ksft_test_result_code. */
+/**
+ * The failure's message lines (TH_LOG) or SKIP()'s reason, __run_test's "%4s" verdict (a skipped
+ * test has passed, so it is OK) and ksft_test_result_code (`ok N name # SKIP reason`).
+ */
 export function tapOutcome(n: number, e: TapEntry, c: Colors): string[] {
+  if (e.skip !== undefined) {
+    return [
+      `#      SKIP      ${e.skip}`,
+      `#            ${c.green('OK')}  ${e.name}`,
+      `${c.yellow('ok')} ${n} ${e.name} # SKIP ${e.skip}`,
+    ];
+  }
   const why = e.ok || e.message === undefined ? [] : e.message.split('\n').map((l) => `# ${l}`);
   const verdict = e.ok ? `  ${c.green('OK')}` : c.red('FAIL');
   const result = e.ok ? c.green('ok') : c.red('not ok');
   return [...why, `#          ${verdict}  ${e.name}`, `${result} ${n} ${e.name}`];
 }
 
-/** test_harness_run's summary and ksft_print_cnts (no xfail, xpass, skip or error here). */
+/**
+ * test_harness_run's summary (a skipped test counts as passed there) and ksft_print_cnts (skips
+ * counted apart; no xfail, xpass or error here).
+ */
 export function tapFooter(entries: readonly TapEntry[], c: Colors): string[] {
-  const passed = entries.filter((e) => e.ok).length;
-  const failed = entries.length - passed;
+  const { passed, failed, skipped } = counts(entries);
   const verdict = failed > 0 ? c.red('FAILED') : c.green('PASSED');
   return [
-    `# ${c.bold(verdict)}: ${passed} / ${entries.length} tests passed.`,
-    `# Totals: pass:${passed} fail:${failed} xfail:0 xpass:0 skip:0 error:0`,
+    `# ${c.bold(verdict)}: ${passed + skipped} / ${entries.length} tests passed.`,
+    `# Totals: pass:${passed} fail:${failed} xfail:0 xpass:0 skip:${skipped} error:0`,
   ];
 }
 

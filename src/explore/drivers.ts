@@ -45,10 +45,25 @@ export function dmirrorVariant(variant: DmirrorVariant): DriverFactory {
 
 const registry = new Map<string, DriverFactory>(DMIRROR_VARIANT_NAMES.map((v) => [v, dmirrorVariant(v)]));
 
-/** Makes a driver available by name (explore's `driver` option, replay strings, the CLI). */
+/**
+ * Makes a driver available by name (explore's `driver` option, replay strings, the CLI). The
+ * built-in names ('correct' and the variants) are taken: replacing one would change what every
+ * replay string recorded on it means, for the whole process. Registering a user name again
+ * replaces it.
+ */
 export function registerDriver(name: string, factory: DriverFactory): void {
-  if (!/^[A-Za-z0-9_.-]+$/.test(name))
-    throw new ArgumentError('name', `driver names are [A-Za-z0-9_.-]+, got '${name}'`);
+  if (typeof name !== 'string' || !/^[A-Za-z0-9_.-]+$/.test(name))
+    throw new ArgumentError('name', `driver names are [A-Za-z0-9_.-]+, got '${String(name)}'`);
+  if ((DMIRROR_VARIANT_NAMES as readonly string[]).includes(name))
+    throw new ArgumentError(
+      'name',
+      `'${name}' is a built-in driver and cannot be replaced; register yours under another name`,
+    );
+  if (typeof factory !== 'function')
+    throw new ArgumentError(
+      'factory',
+      `expected a DriverFactory function, got ${factory === null ? 'null' : typeof factory}`,
+    );
   registry.set(name, factory);
 }
 

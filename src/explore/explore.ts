@@ -4,7 +4,7 @@
  * and hand back a replay string and a readable interleaving.
  *
  *   explore(scenario, { driver, protocol, strategy, schedules, preemptions, seed })
- *   replay('hmmx1:<scenario>:<driver>:<protocol>:hmm1:...')
+ *   replay('hmmx2:<scenario>:<driver>:<protocol>:<version>:<outcome>:<n>:hmm1:...:<crc32>')
  *
  * Each schedule: a new Simulator (small memory sections, so building one costs tens of µs), the
  * scenario's setup, then its threads on an Executor whose step hook runs the checkers:
@@ -27,6 +27,7 @@ import { checkCoherence } from '../check/coherence.js';
 import { type CheckerName, type Violation, ViolationError, violationOfError } from '../check/violation.js';
 import { hex, PAGE_SIZE } from '../core/addr.js';
 import { ArgumentError } from '../core/errno.js';
+import { HMMSIM_VERSION } from '../core/version.js';
 import { type HmmProtocol, hmmConfig } from '../hmm/hmm.js';
 import { AddressSpace } from '../mm/file.js';
 import {
@@ -35,7 +36,6 @@ import {
   Executor,
   PctStrategy,
   RandomStrategy,
-  REPLAY_PREFIX,
   ReplayStrategy,
   type RunResult,
   type StepHook,
@@ -45,6 +45,7 @@ import {
 } from '../sched/index.js';
 import { Simulator } from '../sim/simulator.js';
 import { driverByName } from './drivers.js';
+import { formatReplay, parseReplay, ReplayError, type ReplayOutcome } from './replaystring.js';
 import { type DriverFactory, type Scenario, ScenarioContext } from './scenario.js';
 import { SCENARIOS, scenarioByName } from './scenarios.js';
 
@@ -74,7 +75,7 @@ export interface ExploreViolation {
   message: string;
   /** Preemptions in the shrunk schedule. */
   preemptions: number;
-  /** 'hmmx1:<scenario>:<driver>:<protocol>:hmm1:...': replay() reproduces the violation exactly. */
+  /** 'hmmx2:...' (src/explore/replaystring.ts): replay() reproduces the violation exactly. */
   replay: string;
   /** The shrunk schedule, one step per line, preemptions marked. */
   interleaving: string[];
@@ -98,7 +99,6 @@ export interface ExploreResult {
 export const EXPLORE_SECTION_PAGES = 64;
 /** Steps after which a schedule counts as a livelock. */
 export const EXPLORE_STEPS_MAX = 200_000;
-export const EXPLORE_REPLAY_PREFIX = 'hmmx1:';
 
 interface Config {
   scenario: Scenario;
@@ -137,8 +137,33 @@ function checkProtocol(p: string): HmmProtocol {
   return p;
 }
 
+/**
+ * Upper limits of explore's options. A bound of 64 preemptions is far past any the search can
+ * exhaust (the number of schedules grows as steps^k) and past PCT's useful depth; a billion
+ * schedules is days of wall clock. Beyond them a value is a mistake, not a budget.
+ */
+export const EXPLORE_PREEMPTIONS_MAX = 64;
+export const EXPLORE_SCHEDULES_MAX = 1_000_000_000;
+
+/** `value` as an integer in 0..max, or an ArgumentError naming the option. */
+function checkedInt(name: string, value: unknown, max: number): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > max) {
+    const got = typeof value === 'number' ? String(value) : typeof value;
+    throw new ArgumentError(name, `expected an integer in 0..${max}, got ${got}`);
+  }
+  return value;
+}
+
+function checkedFunction<F>(name: string, f: F | undefined): F | undefined {
+  if (f !== undefined && typeof f !== 'function')
+    throw new ArgumentError(name, `expected a function, got ${typeof f}`);
+  return f;
+}
+
 /** Explores `scenario` until the first violation or the end of the budget. */
 export function explore(scenario: Scenario | string, opts: ExploreOptions = {}): ExploreResult {
+  if (typeof opts !== 'object' || opts === null)
+    throw new ArgumentError('opts', `expected an object, got ${opts === null ? 'null' : typeof opts}`);
   const sc = resolveScenario(scenario);
   const driver = resolveDriver(opts.driver);
   const cfg: Config = {
@@ -151,20 +176,23 @@ export function explore(scenario: Scenario | string, opts: ExploreOptions = {}):
   if (strategy !== 'dfs' && strategy !== 'pct' && strategy !== 'random') {
     throw new ArgumentError('strategy', `expected 'random', 'pct' or 'dfs', got '${String(strategy)}'`);
   }
-  const preemptions = opts.preemptions ?? 2;
-  if (!Number.isInteger(preemptions) || preemptions < 0)
-    throw new ArgumentError('preemptions', `expected an integer >= 0, got ${preemptions}`);
-  const seed = opts.seed ?? 1;
-  const budget = opts.schedules ?? (strategy === 'dfs' ? Number.POSITIVE_INFINITY : 1000);
-  if (!(budget >= 0)) throw new ArgumentError('schedules', `expected >= 0, got ${budget}`);
-  const clock = opts.clock ?? defaultClock;
+  const preemptions = checkedInt('preemptions', opts.preemptions ?? 2, EXPLORE_PREEMPTIONS_MAX);
+  const seed = checkedInt('seed', opts.seed ?? 1, Number.MAX_SAFE_INTEGER);
+  const budget =
+    opts.schedules === undefined
+      ? strategy === 'dfs'
+        ? Number.POSITIVE_INFINITY
+        : 1000
+      : checkedInt('schedules', opts.schedules, EXPLORE_SCHEDULES_MAX);
+  const clock = checkedFunction('clock', opts.clock) ?? defaultClock;
+  const onSchedule = checkedFunction('onSchedule', opts.onSchedule) ?? null;
 
   // The explorer never prints a stack: capturing one for every HmmError a race produces is the
   // single largest cost of a schedule. Restored before returning.
   const stackTraceLimit = Error.stackTraceLimit;
   Error.stackTraceLimit = 0;
   try {
-    return exploreWith(sc, cfg, strategy, preemptions, seed, budget, clock, opts.onSchedule ?? null);
+    return exploreWith(sc, cfg, strategy, preemptions, seed, budget, clock, onSchedule);
   } finally {
     Error.stackTraceLimit = stackTraceLimit;
   }
@@ -238,54 +266,123 @@ export interface ExploreReplayResult {
   scenario: string;
   driver: string;
   protocol: HmmProtocol;
-  /** The violation the schedule reproduces, or null if it runs clean. */
+  /** The hmmsim version that recorded the string. */
+  version: string;
+  /** The violation the schedule reproduces, or null if it runs clean (as the string recorded). */
   violation: ExploreViolation | null;
   /** The schedule, one step per line, whether or not it fails. */
   interleaving: string[];
 }
 
-/** Re-runs one schedule from its replay string, with the same checks: the same violation, exactly. */
+/**
+ * Re-runs one schedule from its replay string, with the same checks: the same violation, exactly.
+ * A ReplayError (an ArgumentError) if the string is malformed or damaged (parseReplay), or if the
+ * run does not take exactly its decisions or ends otherwise than the string recorded.
+ */
 export function replay(replayString: string, opts: ExploreReplayOptions = {}): ExploreReplayResult {
   const parsed = parseReplay(replayString);
+  if (typeof opts !== 'object' || opts === null)
+    throw new ArgumentError('opts', `expected an object, got ${opts === null ? 'null' : typeof opts}`);
+  if (opts.scenarios !== undefined && !Array.isArray(opts.scenarios))
+    throw new ArgumentError('scenarios', `expected an array of scenarios, got ${typeof opts.scenarios}`);
+  checkedFunction('driver', opts.driver);
   const scenario =
     opts.scenarios?.find((s) => s.name === parsed.scenario) ?? resolveScenario(parsed.scenario);
   const factory = opts.driver ?? driverByName(parsed.driver);
   const cfg: Config = { scenario, driverName: parsed.driver, factory, protocol: parsed.protocol };
-  decodeReplay(parsed.schedule);
-  const rendered = render(cfg, parsed.schedule);
+  const why = mismatchContext(parsed.version, scenario.name);
+  const strict = new StrictReplay(parsed.schedule, why);
+  const rendered = render(cfg, strict);
+  if (strict.consumed !== parsed.decisions) {
+    throw new ReplayError(
+      `the run took ${strict.consumed} of the string's ${parsed.decisions} decisions${why}`,
+    );
+  }
+  const outcome: ReplayOutcome = rendered.violation?.checker ?? 'none';
+  if (outcome !== parsed.outcome) {
+    throw new ReplayError(
+      `the string recorded ${describeOutcome(parsed.outcome)}, the replay ended in ${describeOutcome(outcome)}${why}`,
+    );
+  }
   return {
     scenario: scenario.name,
     driver: parsed.driver,
     protocol: parsed.protocol,
+    version: parsed.version,
     violation: rendered.violation,
     interleaving: rendered.interleaving,
   };
 }
 
-/** Splits an explorer replay string into its parts. */
-export function parseReplay(s: string): {
-  scenario: string;
-  driver: string;
-  protocol: HmmProtocol;
-  schedule: string;
-} {
-  const m = /^hmmx1:([^:]+):([^:]+):([^:]+):(hmm1:.*)$/.exec(s.trim());
-  if (m === null) {
-    throw new ArgumentError(
-      'replay',
-      `expected '${EXPLORE_REPLAY_PREFIX}<scenario>:<driver>:<protocol>:${REPLAY_PREFIX}...', got '${s}'`,
-    );
-  }
-  return {
-    scenario: m[1] as string,
-    driver: m[2] as string,
-    protocol: checkProtocol(m[3] as string),
-    schedule: m[4] as string,
-  };
+function decisions(n: number): string {
+  return n === 1 ? '1 decision' : `${n} decisions`;
 }
 
-function replayString(cfg: Config, schedule: string): string {
-  return `${EXPLORE_REPLAY_PREFIX}${cfg.scenario.name}:${cfg.driverName}:${cfg.protocol}:${schedule}`;
+function describeOutcome(o: ReplayOutcome): string {
+  return o === 'none' ? 'no violation' : `a ${o} violation`;
+}
+
+/** The likely causes of a mismatch, for the error message. */
+function mismatchContext(version: string, scenario: string): string {
+  const other =
+    version === HMMSIM_VERSION
+      ? ''
+      : `, or hmmsim ${version} (this is ${HMMSIM_VERSION}) scheduled it differently`;
+  return `: it was not recorded on scenario '${scenario}' as it is here${other}`;
+}
+
+/**
+ * Follows a replay's decisions and no more: a decision outside the runnable threads, or a run that
+ * needs more decisions than the string holds, is a ReplayError (the schedule is another scenario's,
+ * or the scenario changed since it was recorded).
+ */
+class StrictReplay implements Strategy {
+  private readonly choices: readonly number[];
+  private pos = 0;
+
+  constructor(
+    schedule: string,
+    private readonly why: string,
+  ) {
+    this.choices = decodeReplay(schedule);
+  }
+
+  get consumed(): number {
+    return this.pos;
+  }
+
+  beginExecution(): void {
+    this.pos = 0;
+  }
+
+  pick(runnable: readonly Thread[]): number {
+    const i = this.choices[this.pos];
+    if (i === undefined) {
+      throw new ReplayError(
+        `the run needs more than the string's ${decisions(this.choices.length)}${this.why}`,
+      );
+    }
+    if (i >= runnable.length) {
+      const names = runnable.map((t) => t.name).join(', ');
+      throw new ReplayError(
+        `decision ${this.pos} picks runnable thread ${i} of ${runnable.length} (${names})${this.why}`,
+      );
+    }
+    this.pos++;
+    return i;
+  }
+}
+
+function replayString(cfg: Config, r: RunResult, outcome: ReplayOutcome): string {
+  return formatReplay({
+    scenario: cfg.scenario.name,
+    driver: cfg.driverName,
+    protocol: cfg.protocol,
+    version: HMMSIM_VERSION,
+    outcome,
+    decisions: decodeReplay(r.replay).length,
+    schedule: r.replay,
+  });
 }
 
 // -- one schedule ----------------------------------------------------------------------------------
@@ -325,14 +422,14 @@ function runSchedule(cfg: Config, strategy: Strategy, trace?: Trace): RunResult 
   };
   const ex = new Executor({ strategy, lockdep: kernel.lockdep, stepsMax: EXPLORE_STEPS_MAX, onStep });
   for (const s of specs) ex.spawn(s.name, s.body);
-  const result = ex.run();
-  if (result.status !== 'done') {
+  try {
+    const result = ex.run();
+    if (result.status !== 'done') return result;
+    const end = endChecks(cfg, ctx, state);
+    return end === null ? result : failedAtEnd(result, end);
+  } finally {
     kernel.release();
-    return result;
   }
-  const end = endChecks(cfg, ctx, state);
-  kernel.release();
-  return end === null ? result : failedAtEnd(result, end);
 }
 
 function where(t: Thread, point: string): string {
@@ -463,21 +560,23 @@ function shrinkAndRender(cfg: Config, failed: RunResult): ExploreViolation {
       break;
     }
   }
-  const v = render(cfg, best.replay).violation;
+  const schedule = new ReplayStrategy(best.replay, { allowIncomplete: true });
+  const v = render(cfg, schedule).violation;
   if (v === null) throw new Error(`explore: the shrunk schedule ${best.replay} no longer fails`);
   return v;
 }
 
 /**
  * Runs the schedule once more, recording every step, and renders it with the violation it ends in.
- * A schedule shorter than the run continues without preemptions (ReplayStrategy allowIncomplete).
+ * The replay string is the run's own record of its decisions, so it holds exactly the decisions
+ * taken (a shrunk schedule shorter than its run is continued without preemptions).
  */
 function render(
   cfg: Config,
-  schedule: string,
+  schedule: Strategy,
 ): { violation: ExploreViolation | null; interleaving: string[] } {
   const trace = new Trace();
-  const strategy = new RecordingStrategy(new ReplayStrategy(schedule, { allowIncomplete: true }), trace);
+  const strategy = new RecordingStrategy(schedule, trace);
   const r = runSchedule(cfg, strategy, trace);
   const v = violationOfResult(r);
   const interleaving = trace.render(v, r);
@@ -487,7 +586,7 @@ function render(
       checker: v.checker,
       message: v.message,
       preemptions: r.preemptions,
-      replay: replayString(cfg, schedule),
+      replay: replayString(cfg, r, v.checker),
       interleaving,
     },
     interleaving,

@@ -9,7 +9,8 @@ export {
   registerDriver,
 } from './drivers.js';
 export {
-  EXPLORE_REPLAY_PREFIX,
+  EXPLORE_PREEMPTIONS_MAX,
+  EXPLORE_SCHEDULES_MAX,
   EXPLORE_SECTION_PAGES,
   EXPLORE_STEPS_MAX,
   type ExploreOptions,
@@ -18,11 +19,19 @@ export {
   type ExploreResult,
   type ExploreViolation,
   explore,
-  parseReplay,
   replay,
   type StrategyName,
   violationOfResult,
 } from './explore.js';
+export {
+  EXPLORE_REPLAY_PREFIX,
+  EXPLORE_REPLAY_PREFIX_V1,
+  formatReplay,
+  parseReplay,
+  ReplayError,
+  type ReplayOutcome,
+  type ReplayParts,
+} from './replaystring.js';
 export {
   CpuAccess,
   DevAccess,

@@ -417,7 +417,7 @@ function snapshotLayout(ctx: SelftestContext, buffer: HmmBuffer): number {
 /**
  * anon_teardown's rounds: a READ of the whole buffer races with a thread that munmaps its second
  * half. `strategy(c)` schedules round c; `sleep(c)` is the unmap thread's hmm_nanosleep, in
- * scheduling points (one per 500 ns of the C test's `hmm_random() % 32000`).
+ * scheduling points (one per 500 ns of the C test's `hmm_random() % 32000`). Returns the READ's rc.
  */
 function anonTeardownRound(
   ctx: SelftestContext,
@@ -425,7 +425,7 @@ function anonTeardownRound(
   label: string,
   strategy: Strategy,
   sleepPoints: number,
-): void {
+): number {
   const p = ctx.proc;
   const npages = bufferPages(ctx);
   const size = npages * ctx.pageSize;
@@ -469,6 +469,18 @@ function anonTeardownRound(
   hmmBufferFree(p, buffer);
   // The C test leaks the first half until the test process exits; unmap it to keep RAM small.
   munmap(p, base, size / 2);
+  return rc;
+}
+
+/**
+ * The kernel test has two branches: a READ that succeeds (rc == 0: cpages, faults and every int
+ * checked) and one that fails because the munmap came first (any error accepted). Rounds that all
+ * take one branch never test the other, so each variant asserts that both were taken.
+ */
+export function assertEveryBranch(rcs: readonly number[]): void {
+  const succeeded = rcs.filter((rc) => rc === 0).length;
+  ASSERT_GE(succeeded, 1, `rounds whose READ succeeded (rc == 0) of ${rcs.length}`);
+  ASSERT_GE(rcs.length - succeeded, 1, `rounds whose READ failed (rc != 0) of ${rcs.length}`);
 }
 
 export const HMM_SELFTESTS: Selftest[] = [
@@ -958,21 +970,26 @@ export const HMM_SELFTESTS: Selftest[] = [
       `The READ and the munmap of the second half run as two simulated threads under RandomStrategy, ` +
       `for schedule seeds ${ANON_TEARDOWN_SEEDS.join(', ')}, NTIMES = ${NTIMES} rounds each. The ` +
       'unmap thread first sleeps hmm_random() % 32000 ns as one scheduling point per 500 ns. Any ' +
-      'error return is accepted; a successful READ must report npages, one fault round and i + c.',
+      'error return is accepted; a successful READ must report npages, one fault round and i + c. ' +
+      'Both branches must be taken (24 of the 80 rounds succeed).',
     run(ctx) {
+      const rcs: number[] = [];
       for (const s of ANON_TEARDOWN_SEEDS) {
         const prng = new Prng(s);
         for (let c = 0; c < NTIMES; c++) {
           const strategy = new RandomStrategy(s * 1000 + c);
-          anonTeardownRound(
-            ctx,
-            c,
-            `RandomStrategy(${s * 1000 + c})`,
-            strategy,
-            Math.floor(prng.below(32000) / 500),
+          rcs.push(
+            anonTeardownRound(
+              ctx,
+              c,
+              `RandomStrategy(${s * 1000 + c})`,
+              strategy,
+              Math.floor(prng.below(32000) / 500),
+            ),
           );
         }
       }
+      assertEveryBranch(rcs);
     },
   },
   {
@@ -982,17 +999,22 @@ export const HMM_SELFTESTS: Selftest[] = [
     seed: 'same',
     note:
       'anon_teardown under PCT (depth 2: one priority change at a random step of the READ), round c ' +
-      `with PctStrategy(c + 1), NTIMES = ${NTIMES} rounds, with no sleep in the unmap thread.`,
+      `with PctStrategy(c + 1), NTIMES = ${NTIMES} rounds, with no sleep in the unmap thread. ` +
+      'Both branches must be taken (1 of the 10 rounds succeeds).',
     run(ctx) {
+      const rcs: number[] = [];
       for (let c = 0; c < NTIMES; c++) {
-        anonTeardownRound(
-          ctx,
-          c,
-          `PctStrategy(${c + 1}, 2)`,
-          new PctStrategy(c + 1, 2, { estimatedSteps: 100 }),
-          0,
+        rcs.push(
+          anonTeardownRound(
+            ctx,
+            c,
+            `PctStrategy(${c + 1}, 2)`,
+            new PctStrategy(c + 1, 2, { estimatedSteps: 100 }),
+            0,
+          ),
         );
       }
+      assertEveryBranch(rcs);
     },
   },
   {
@@ -1002,15 +1024,17 @@ export const HMM_SELFTESTS: Selftest[] = [
     seed: 'same',
     note:
       'One anon_teardown round for every schedule with at most one preemption (DfsStrategy(1)): the ' +
-      'munmap lands at every scheduling point of the READ.',
+      'munmap lands at every scheduling point of the READ. Both branches must be taken (4 of the 55 ' +
+      'executions succeed).',
     run(ctx) {
       const dfs = new DfsStrategy(1);
-      let executions = 0;
+      const rcs: number[] = [];
       while (dfs.nextExecution()) {
-        anonTeardownRound(ctx, executions % NTIMES, `DfsStrategy(1) execution ${dfs.executions}`, dfs, 0);
-        executions++;
+        const label = `DfsStrategy(1) execution ${dfs.executions}`;
+        rcs.push(anonTeardownRound(ctx, rcs.length % NTIMES, label, dfs, 0));
       }
-      ASSERT_GE(executions, 2, 'executions');
+      ASSERT_GE(rcs.length, 2, 'executions');
+      assertEveryBranch(rcs);
     },
   },
   {

@@ -13,15 +13,20 @@ describe('hmmsim explore / replay (end to end, as a child process)', () => {
     const r = hmmsim('explore', 'fault-vs-dontneed', '--json');
     expect(r.code).toBe(1);
     const doc = JSON.parse(r.stdout) as { violation: { checker: string; message: string; replay: string } };
+    // the library's ExploreResult, field for field (docs/explorer.md)
     expect(Object.keys(doc)).toEqual([
       'scenario',
       'driver',
+      'protocol',
       'strategy',
       'seed',
+      'preemptions',
       'schedulesExplored',
+      'complete',
       'schedulesPerSecond',
       'violation',
     ]);
+    expect(doc).toMatchObject({ protocol: 'seed', preemptions: 2, complete: false, schedulesExplored: 6 });
     expect(doc.violation.checker).toBe('coherence');
     const again = hmmsim('replay', doc.violation.replay, '--json');
     expect(again.code).toBe(1);
@@ -38,6 +43,29 @@ describe('hmmsim explore / replay (end to end, as a child process)', () => {
     expect(list.code).toBe(0);
     expect(list.stdout).toMatch(/fault-vs-munmap/);
     expect(list.stdout).toMatch(/no-valid-check/);
+    const listJson = hmmsim('explore', '--list', '--json');
+    expect(listJson.code).toBe(0);
+    const doc = JSON.parse(listJson.stdout) as {
+      scenarios: { name: string; description: string }[];
+      drivers: { name: string; description: string }[];
+    };
+    expect(doc.scenarios.map((x) => x.name)).toContain('fault-vs-munmap');
+    expect(doc.drivers[0]?.name).toBe('correct');
+    expect(doc.drivers.map((x) => x.name)).toContain('no-valid-check');
+  });
+
+  it('a replay string that does not check out: one error line naming what did not match, exit 2', () => {
+    const old = hmmsim('replay', 'hmmx1:fault-vs-munmap:correct:seed:hmm1:AAAAAAEBAQE');
+    expect(old.code).toBe(2);
+    expect(old.stdout).toBe('');
+    expect(old.stderr).toBe(
+      "hmmsim: error: invalid argument 'replay': 'hmmx1:' replay strings carry no length or checksum and are no longer accepted: re-record it with 'hmmsim explore'\n",
+    );
+    const cut = hmmsim('replay', 'hmmx2:fault-vs-dontneed:correct:seed:0.1.0:coherence:8:hmm1:AAAA');
+    expect(cut.code).toBe(2);
+    expect(cut.stderr).toMatch(
+      /^hmmsim: error: invalid argument 'replay': cut off or malformed: expected 'hmmx2:<scenario>:.*\n$/,
+    );
   });
 
   it('bad input is one line on stderr and exit 2, never a stack trace', () => {
@@ -46,10 +74,12 @@ describe('hmmsim explore / replay (end to end, as a child process)', () => {
       ['explore', 'fault-vs-munmap', '--strategy', 'x'],
       ['replay', 'garbage'],
       ['explore', 'fault-vs-munmap', '--schedules', '0'],
+      // past the library's limits: its ArgumentError is a usage error too
+      ['explore', 'fault-vs-munmap', '--strategy', 'pct', '--preemptions', '9007199254740991'],
     ]) {
       const r = hmmsim(...args);
-      expect(r.code).toBe(2);
-      expect(r.stderr).not.toMatch(/\n\s+at /);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.stderr).toMatch(/^hmmsim: error: [^\n]+\n$/);
     }
   });
 });

@@ -3,8 +3,15 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { colorEnabled, makeColors } from '../../src/cli/color.js';
 import { progressAllowed } from '../../src/cli/progress.js';
-import { formatTap, selectSelftests } from '../../src/cli/selftest.js';
-import { HMM_SELFTESTS } from '../../src/selftests/hmm_tests.js';
+import {
+  divergesUpstream,
+  formatTap,
+  listSelftests,
+  SELFTEST_HELP,
+  selectSelftests,
+} from '../../src/cli/selftest.js';
+import { runSelftest } from '../../src/selftests/harness.js';
+import { HMM_SELFTESTS, HMM_SELFTESTS_NOT_PORTED } from '../../src/selftests/hmm_tests.js';
 
 /** The environment of a child: no colour settings or CI inherited from the runner, plus `env`. */
 function childEnv(env: Record<string, string>): NodeJS.ProcessEnv {
@@ -79,6 +86,7 @@ describe('hmmsim selftest (end to end, as a child process)', () => {
       tests: [{ name: 'hmm.anon_read', ok: true }],
       passed: 1,
       failed: 0,
+      skipped: 0,
     });
   });
 
@@ -95,17 +103,37 @@ describe('hmmsim selftest (end to end, as a child process)', () => {
     expect(r.code).toBe(0);
     const lines = r.stdout.trim().split('\n');
     expect(lines).toContain('hmm.anon_teardown@dfs');
-    expect(lines).toContain('hmm2.snapshot');
+    expect(lines).toContain('hmm2.migrate_mixed');
     expect(lines.filter((l) => !l.startsWith('#'))).toHaveLength(HMM_SELFTESTS.length);
     expect(lines.some((l) => /^# SKIP compound \(since 5\.10\): /.test(l))).toBe(true);
+    expect(lines.filter((l) => l.includes('# diverges')).map((l) => l.split(' ')[0])).toEqual([
+      'hmm.anon_read_prot',
+      'hmm.migrate_fault@5.10',
+      'hmm.mixedmap',
+      'hmm2.snapshot',
+    ]);
   });
 
-  it('runs every ported test, all passing', { timeout: 60_000 }, () => {
+  it('runs every ported test, all passing, and the unported ones as # SKIP counted in the totals', {
+    timeout: 90_000,
+  }, () => {
     const r = hmmsim(['selftest']);
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(new RegExp(`^TAP version 13\\n1\\.\\.${HMM_SELFTESTS.length}\\n`));
-    expect(r.stdout).toContain('tests from 2 test cases.');
-    expect(r.stdout).toContain(`# PASSED: ${HMM_SELFTESTS.length} / ${HMM_SELFTESTS.length} tests passed.`);
+    const ported = HMM_SELFTESTS.length;
+    const skipped = HMM_SELFTESTS_NOT_PORTED.length;
+    const total = ported + skipped;
+    expect(r.stdout).toMatch(new RegExp(`^TAP version 13\\n1\\.\\.${total}\\n`));
+    expect(r.stdout).toContain(`# Starting ${total} tests from 2 test cases.`);
+    const lines = r.stdout.split('\n');
+    expect(lines.filter((l) => / # SKIP not ported: /.test(l))).toHaveLength(skipped);
+    // the unported tests close FIXTURE(hmm), before the hmm2 tests
+    const n = HMM_SELFTESTS.filter((t) => t.fixture === 'hmm').length + 1;
+    expect(lines).toContain(
+      `ok ${n} hmm.anon_write_hugetlbfs # SKIP not ported: ${HMM_SELFTESTS_NOT_PORTED[0]?.reason}`,
+    );
+    expect(lines).toContain(`ok ${n + skipped} hmm2.migrate_mixed`);
+    expect(lines).toContain(`# PASSED: ${total} / ${total} tests passed.`);
+    expect(lines).toContain(`# Totals: pass:${ported} fail:0 xfail:0 xpass:0 skip:${skipped} error:0`);
   });
 });
 
@@ -190,6 +218,50 @@ describe('selftest selection, TAP formatting, colour and progress decisions (uni
     ]);
     const coloured = formatTap([{ name: 'hmm2.bad', ok: false }], makeColors(true));
     expect(coloured).toContain(`${ESC}31mnot ok${ESC}39m 1 hmm2.bad`);
+  });
+
+  it('formats a skipped test as kselftest does: SKIP reason, OK, ok N name # SKIP reason, counted as skip', () => {
+    expect(
+      formatTap([
+        { name: 'hmm.good', ok: true },
+        { name: 'hmm.compound', ok: true, skip: 'not ported: no hugetlbfs' },
+      ]),
+    ).toEqual([
+      'TAP version 13',
+      '1..2',
+      '# Starting 2 tests from 1 test cases.',
+      '#  RUN           hmm.good ...',
+      '#            OK  hmm.good',
+      'ok 1 hmm.good',
+      '#  RUN           hmm.compound ...',
+      '#      SKIP      not ported: no hugetlbfs',
+      '#            OK  hmm.compound',
+      'ok 2 hmm.compound # SKIP not ported: no hugetlbfs',
+      '# PASSED: 2 / 2 tests passed.',
+      '# Totals: pass:1 fail:0 xfail:0 xpass:0 skip:1 error:0',
+    ]);
+  });
+
+  it('--upstream failures, the --list marks and the help agree: the tests with upstream asserts', () => {
+    // what `selftest --upstream` runs: the kernel's asserts where a test has them, its own otherwise
+    const failing = HMM_SELFTESTS.filter((t) => !runSelftest(t, { upstream: divergesUpstream(t) }).ok).map(
+      (t) => `${t.fixture}.${t.name}`,
+    );
+    const out: string[] = [];
+    listSelftests(true, (l) => out.push(l));
+    const doc = JSON.parse(out[0] as string) as { tests: { name: string; diverges: boolean; v53: string }[] };
+    expect(doc.tests.filter((t) => t.diverges).map((t) => t.name)).toEqual(failing);
+    expect(failing).toEqual([
+      'hmm.anon_read_prot',
+      'hmm.migrate_fault@5.10',
+      'hmm.mixedmap',
+      'hmm2.snapshot',
+    ]);
+    // v5.3 itself fails 7 kernel tests; hmmsim follows the later fixes in 3 of them (they pass as written)
+    expect(doc.tests.filter((t) => t.v53 === 'diverges')).toHaveLength(7);
+    expect(SELFTEST_HELP).toContain(
+      "--upstream runs the kernel's own asserts for the tests whose asserts diverge from the\nkernel's (--list marks them 'diverges')",
+    );
   });
 
   it('colours: FORCE_COLOR wins, then NO_COLOR (non-empty), then whether stdout is a terminal', () => {

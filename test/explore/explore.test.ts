@@ -7,7 +7,18 @@
  */
 
 import { describe, expect, it } from 'vitest';
-import { explore, parseReplay, replay, SCENARIOS, scenarioByName } from '../../src/explore/index.js';
+import { ArgumentError } from '../../src/core/errno.js';
+import {
+  correctDmirror,
+  driverByName,
+  EXPLORE_PREEMPTIONS_MAX,
+  EXPLORE_SCHEDULES_MAX,
+  explore,
+  registerDriver,
+  replay,
+  SCENARIOS,
+  scenarioByName,
+} from '../../src/explore/index.js';
 
 /** Every schedule with at most 2 preemptions (DfsStrategy(2)), per scenario and protocol. */
 const DFS2_SCHEDULES: Record<string, { seed: number; seq: number }> = {
@@ -80,7 +91,9 @@ describe("protocol 'seed'", () => {
     );
     expect(v.interleaving.at(-1)).toBe(`      !! coherence: ${v.message}`);
 
-    expect(v.replay).toMatch(/^hmmx1:fault-vs-dontneed:correct:seed:hmm1:[A-Za-z0-9_-]+$/);
+    expect(v.replay).toMatch(
+      /^hmmx2:fault-vs-dontneed:correct:seed:0\.1\.0:coherence:\d+:hmm1:[A-Za-z0-9_-]+:[0-9a-f]{8}$/,
+    );
     const again = replay(v.replay);
     expect(again.violation?.checker).toBe('coherence');
     expect(again.violation?.message).toBe(v.message);
@@ -120,30 +133,57 @@ it("the same scenario passes with 'seq', and with 10,000 PCT schedules", () => {
   expect(r.schedulesExplored).toBe(10_000);
 });
 
-describe('replay strings', () => {
-  it('encode scenario, driver and protocol', () => {
-    expect(parseReplay('hmmx1:fault-vs-munmap:correct:seq:hmm1:AAE')).toEqual({
-      scenario: 'fault-vs-munmap',
-      driver: 'correct',
-      protocol: 'seq',
-      schedule: 'hmm1:AAE',
-    });
-    expect(() => parseReplay('hmm1:AAE')).toThrow(/expected 'hmmx1:<scenario>:<driver>:<protocol>:hmm1:/);
-    expect(() => parseReplay('hmmx1:fault-vs-munmap:correct:v53:hmm1:AAE')).toThrow(/protocol/);
-    expect(() => replay('hmmx1:no-such:correct:seed:hmm1:')).toThrow(/unknown scenario 'no-such'/);
-    expect(() => replay('hmmx1:fault-vs-munmap:no-such:seed:hmm1:')).toThrow(/unknown driver 'no-such'/);
-  });
-
-  it('a clean schedule replays clean', () => {
-    const r = replay('hmmx1:fault-vs-munmap:correct:seed:hmm1:');
-    expect(r.violation).toBeNull();
-  });
-
+describe('explore options', () => {
   it('explore rejects bad options', () => {
     const sc = scenarioByName('fault-vs-munmap')!;
     expect(() => explore(sc, { strategy: 'bfs' as never })).toThrow(/strategy/);
     expect(() => explore(sc, { preemptions: -1 })).toThrow(/preemptions/);
     expect(() => explore('nope')).toThrow(/unknown scenario 'nope'; built-in: fault-vs-munmap/);
+  });
+
+  it('every numeric option has an upper limit: a typed ArgumentError naming it, before any schedule runs', () => {
+    const sc = scenarioByName('fault-vs-munmap')!;
+    const bad = (o: object, name: string, got: string) => {
+      let err: unknown;
+      try {
+        explore(sc, o);
+      } catch (e) {
+        err = e;
+      }
+      expect(err, JSON.stringify(o)).toBeInstanceOf(ArgumentError);
+      expect((err as ArgumentError).argument).toBe(name);
+      expect((err as Error).message).toContain(got);
+    };
+    bad(
+      { strategy: 'pct', preemptions: 2 ** 53 },
+      'preemptions',
+      `0..${EXPLORE_PREEMPTIONS_MAX}, got 9007199254740992`,
+    );
+    bad({ strategy: 'dfs', preemptions: EXPLORE_PREEMPTIONS_MAX + 1 }, 'preemptions', 'got 65');
+    bad({ preemptions: 1.5 }, 'preemptions', 'got 1.5');
+    bad({ schedules: EXPLORE_SCHEDULES_MAX + 1 }, 'schedules', `0..${EXPLORE_SCHEDULES_MAX}, got 1000000001`);
+    bad({ schedules: Number.POSITIVE_INFINITY }, 'schedules', 'got Infinity');
+    bad({ schedules: Number.NaN }, 'schedules', 'got NaN');
+    bad({ strategy: 'random', seed: -1 }, 'seed', 'got -1');
+    bad({ seed: '7' }, 'seed', 'got string');
+    bad({ onSchedule: 3 }, 'onSchedule', 'expected a function, got number');
+    expect(() => explore(sc, null as never)).toThrow(/invalid argument 'opts': expected an object, got null/);
+    // at the limit: accepted
+    expect(
+      explore(sc, { strategy: 'pct', preemptions: EXPLORE_PREEMPTIONS_MAX, schedules: 3 }).schedulesExplored,
+    ).toBe(3);
+  });
+
+  it("registerDriver refuses the built-in names: 'correct' stays the reference driver", () => {
+    for (const name of ['correct', 'no-lock-in-sync']) {
+      expect(() => registerDriver(name, correctDmirror)).toThrow(ArgumentError);
+      expect(() => registerDriver(name, correctDmirror)).toThrow(
+        `invalid argument 'name': '${name}' is a built-in driver and cannot be replaced; register yours under another name`,
+      );
+    }
+    expect(driverByName('correct')).toBe(correctDmirror);
+    expect(() => registerDriver('mine', null as never)).toThrow(/invalid argument 'factory'/);
+    expect(() => registerDriver(42 as never, correctDmirror)).toThrow(/invalid argument 'name'/);
   });
 });
 

@@ -14,7 +14,7 @@ import {
   type Selftest,
   SelftestFailure,
 } from '../../src/selftests/harness.js';
-import { HMM_SELFTESTS, HMM_SELFTESTS_NOT_PORTED } from '../../src/selftests/hmm_tests.js';
+import { assertEveryBranch, HMM_SELFTESTS, HMM_SELFTESTS_NOT_PORTED } from '../../src/selftests/hmm_tests.js';
 
 /** Every TEST_F of hmm-tests.c, in the order of reference/kernel-hmm.md §5.2 (v5.8 … after v6.19). */
 const KERNEL_HMM_TESTS = [
@@ -78,6 +78,26 @@ describe('hmm', () => {
       expect((r.error as SelftestFailure).expr, r.message).toBe('ASSERT_EQ(ret)');
     });
   }
+});
+
+it('anon_teardown: each variant must take both branches of the kernel test (READ succeeds, READ fails)', () => {
+  expect(() => assertEveryBranch([0, -14, -14])).not.toThrow();
+  const onlyErrors = (() => {
+    try {
+      assertEveryBranch([-14, -14, -22]);
+    } catch (e) {
+      return e;
+    }
+  })();
+  expect(onlyErrors).toBeInstanceOf(SelftestFailure);
+  expect((onlyErrors as SelftestFailure).expr).toBe('ASSERT_GE(rounds whose READ succeeded (rc == 0) of 3)');
+  expect((onlyErrors as SelftestFailure).actual).toBe(0);
+  expect(() => assertEveryBranch([0, 0])).toThrow(/rounds whose READ failed \(rc != 0\) of 2/);
+  // the variants run this assert: their notes state how many rounds take the success branch
+  for (const name of ['anon_teardown', 'anon_teardown@pct', 'anon_teardown@dfs'])
+    expect(HMM_SELFTESTS.find((t) => t.name === name)?.note).toMatch(
+      /Both branches must be taken \(\d+ of the \d+/,
+    );
 });
 
 describe('hmm selftest table', () => {

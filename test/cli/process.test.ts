@@ -1,0 +1,171 @@
+/**
+ * The hmmsim process as a shell sees it: its exit status with a reader that closes early, Ctrl-C
+ * in a terminal, a report that cannot be written or is interrupted, and the one-line usage errors
+ * that need a real process. Each case spawns `node --import tsx` (seconds each): the in-process
+ * tests are in the other files.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const dir = mkdtempSync(join(tmpdir(), 'hmmsim-process-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const HMMSIM = [process.execPath, '--import', 'tsx', 'src/cli/main.ts'];
+const ENV = { ...process.env, NO_COLOR: '', FORCE_COLOR: '', CI: '' };
+const SMALL = ['--list-nodes', '2000', '--tree-nodes', '2000', '--lookups', '400'];
+
+function hmmsim(...args: string[]) {
+  const r = spawnSync(HMMSIM[0] as string, [...HMMSIM.slice(1), ...args], { encoding: 'utf8', env: ENV });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** hmmsim's own exit status in `hmmsim <args> | <reader>` (bash's PIPESTATUS), and the reader's output. */
+function piped(args: string, reader: string): { status: number; out: string } {
+  const cmd = `${HMMSIM.join(' ')} ${args} 2>/dev/null | ${reader}; echo "hmmsim-status=\${PIPESTATUS[0]}"`;
+  const r = spawnSync('bash', ['-c', cmd], { encoding: 'utf8', env: ENV });
+  const m = /hmmsim-status=(\d+)\n$/.exec(r.stdout);
+  expect(m, r.stdout).not.toBeNull();
+  return { status: Number(m?.[1]), out: r.stdout.slice(0, m?.index) };
+}
+
+describe('the exit status does not depend on the reader', () => {
+  it('explore fault-vs-dontneed exits 1 under | head -1 and under a reader that reads nothing', () => {
+    const head = piped('explore fault-vs-dontneed', 'head -1');
+    expect(head.out).toBe('SEED=1 scenario=fault-vs-dontneed driver=correct protocol=seed strategy=dfs\n');
+    expect(head.status).toBe(1);
+    // `true` exits before hmmsim writes: every write meets EPIPE
+    expect(piped('explore fault-vs-dontneed', 'true').status).toBe(1);
+  });
+
+  it('selftest --upstream exits 1 under | head -1, and a passing run 0', () => {
+    const r = piped('selftest --upstream', 'head -1');
+    expect(r.out).toBe('TAP version 13\n');
+    expect(r.status).toBe(1);
+    expect(piped('selftest anon_read', 'true').status).toBe(0);
+  });
+});
+
+describe('Ctrl-C during a progress bar', () => {
+  it('in a pseudo-terminal: the process ends at once with status 130 and the terminal as it was', () => {
+    // python3's pty: hmmsim on a terminal (so it draws its bar), ^C typed once the bar shows.
+    const script = `
+import json, os, pty, sys, time
+pid, fd = pty.fork()
+if pid == 0:
+    os.execvpe(sys.argv[1], sys.argv[1:], dict(os.environ, COLUMNS="100"))
+out = b""
+sent = None
+start = time.time()
+while True:
+    try:
+        chunk = os.read(fd, 4096)
+    except OSError:
+        break
+    if not chunk:
+        break
+    out += chunk
+    if sent is None and b"explore [" in out:
+        os.write(fd, b"\\x03")
+        sent = time.time()
+    if time.time() - start > 40:
+        os.kill(pid, 9)
+_, status = os.waitpid(pid, 0)
+code = 128 + os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
+print(json.dumps({"status": code, "sent": sent is not None, "after": (time.time() - sent) if sent else None, "out": out.decode("latin-1")}))
+`;
+    const r = spawnSync(
+      'python3',
+      [
+        '-c',
+        script,
+        ...HMMSIM,
+        'explore',
+        'fault-vs-munmap',
+        '--strategy',
+        'random',
+        '--schedules',
+        '100000000',
+      ],
+      { encoding: 'utf8', env: ENV },
+    );
+    expect(r.status, r.stderr).toBe(0);
+    const doc = JSON.parse(r.stdout) as { status: number; sent: boolean; after: number; out: string };
+    expect(doc.sent).toBe(true); // the bar was drawn
+    expect(doc.status).toBe(130); // 128 + SIGINT, as a shell reports it
+    expect(doc.after).toBeLessThan(5); // at once, not when the 10^8 schedules are done
+    // cursor visible and line wrap on: no mode set, or every one set back
+    const last = (s: string) => doc.out.lastIndexOf(s);
+    expect(last('\x1b[?25l')).toBeLessThanOrEqual(last('\x1b[?25h'));
+    expect(last('\x1b[?7l')).toBeLessThanOrEqual(last('\x1b[?7h'));
+  });
+});
+
+describe('the report file', () => {
+  it('--report /dev/full: the summary, then one error line, exit 70, no stack trace', () => {
+    const r = hmmsim('demo', ...SMALL, '--report', '/dev/full');
+    expect(r.stdout).toMatch(/check: ok \(\d+ checks/);
+    expect(r.stdout).not.toMatch(/^report: /m);
+    expect(r.stderr).toBe('hmmsim: error: --report: cannot write /dev/full (ENOSPC)\n');
+    expect(r.code).toBe(70);
+  });
+
+  it('an interrupted run keeps the previous report byte for byte and leaves no temporary file', async () => {
+    const d = mkdtempSync(join(dir, 'keep-'));
+    const keep = join(d, 'keep.html');
+    writeFileSync(keep, 'the previous report');
+    const child = spawn(
+      HMMSIM[0] as string,
+      [...HMMSIM.slice(1), 'demo', '--list-nodes', '500000', '--report', keep],
+      {
+        env: ENV,
+        stdio: 'ignore',
+      },
+    );
+    const exited = new Promise<NodeJS.Signals | null>((res) => child.on('exit', (_code, sig) => res(sig)));
+    await new Promise((res) => setTimeout(res, 6000));
+    child.kill('SIGINT');
+    expect(await exited).toBe('SIGINT'); // interrupted mid-run, not finished
+    expect(readFileSync(keep, 'utf8')).toBe('the previous report');
+    expect(readdirSync(d)).toEqual(['keep.html']);
+  }, 30_000);
+});
+
+describe('usage errors: one line, exit 2', () => {
+  it('help for an unknown command, an empty --report, a seed past 2^53-1', () => {
+    const help = hmmsim('help', 'nosuch');
+    expect(help).toEqual({
+      code: 2,
+      stdout: '',
+      stderr: "hmmsim: error: unknown command 'nosuch' (hmmsim --help lists them)\n",
+    });
+    const empty = hmmsim('demo', '--report', '');
+    expect(empty.code).toBe(2);
+    expect(empty.stderr).toBe(
+      "hmmsim: error: --report: expected a file name, got '' (--no-report writes no report)\n",
+    );
+    const big = hmmsim('explore', 'fault-vs-munmap', '--seed', '9007199254740992');
+    expect(big.code).toBe(2);
+    expect(big.stderr).toBe(
+      "hmmsim: error: option '-s, --seed <n>' argument '9007199254740992' is invalid. expected a non-negative integer up to 2^53-1.\n",
+    );
+  });
+
+  it('demo --seed 4294967296: never exit 70, a stack trace or a 0-byte report', () => {
+    const report = join(dir, 'seed.html');
+    const r = hmmsim('demo', ...SMALL, '--seed', '4294967296', '--json', '--report', report);
+    expect(r.code).not.toBe(70);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    if (r.code === 2) {
+      // the demo refuses seeds past 2^32-1 (src/demo): a usage error, and no report
+      expect(r.stderr).toMatch(/^hmmsim: error: invalid argument 'seed': [^\n]+\n$/);
+      expect(existsSync(report)).toBe(false);
+    } else {
+      expect(r.code).toBe(0);
+      expect(JSON.parse(r.stdout).seed).toBe(4294967296);
+      expect(readFileSync(report, 'utf8').length).toBeGreaterThan(1000);
+    }
+  });
+});
