@@ -99,6 +99,12 @@ function printSummary(r: DemoResult, reportPath: string | null, out: (line: stri
       `${n(cfg['working set (pages)'] as number)} pages in use; device memory ${n(cfg['device memory (pages)'] as number)} pages; ` +
       `policy ${cfg.policy}`,
   );
+  const clamp = cfg['policy clamped to (pages)'];
+  if (clamp !== undefined)
+    out(
+      `  ${cfg.policy} clamped to ${n(clamp as number)} pages: device memory holds ${n(cfg['device memory (pages)'] as number)} pages ` +
+        `(${n(c.policyClamps!)} device faults asked for more)`,
+    );
   out('');
   out(color.bold('what happened'));
   const rows: [string, string][] = [

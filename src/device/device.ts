@@ -36,6 +36,8 @@ export interface DeviceCounters {
   migratedToDevice: number;
   migratedToRam: number;
   evictedPages: number;
+  /** Device faults whose migration block the driver shrank to fit device memory (policy.ts). */
+  policyClamps: number;
   /** CPU faults on this device's private pages (each migrates the page back). */
   cpuFaults: number;
   dmaTransfers: number;
@@ -61,6 +63,7 @@ export function newDeviceCounters(): DeviceCounters {
     migratedToDevice: 0,
     migratedToRam: 0,
     evictedPages: 0,
+    policyClamps: 0,
     cpuFaults: 0,
     dmaTransfers: 0,
     dmaPages: 0,
