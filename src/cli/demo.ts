@@ -6,14 +6,15 @@
  */
 
 import { closeSync, openSync, writeSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
 import { InvalidArgumentError } from 'commander';
-import { DEMO_LIMITS, DEMO_PHASES, type DemoResult, runDemo } from '../demo/demo.js';
-import { COST_PROFILES } from '../device/cost.js';
+import { DEMO_LIMITS, type DemoResult, runDemo } from '../demo/demo.js';
+import { COST_PROFILES, roundCosts } from '../device/cost.js';
 import { parsePolicy } from '../drivers/dmirror/policy.js';
 import { renderReport } from '../report/index.js';
 import { color } from './color.js';
-import { startProgress } from './progress.js';
+import { type Progress, startProgress } from './progress.js';
 
 export const DEMO_REPORT_DEFAULT = 'hmmsim-report.html';
 
@@ -56,25 +57,73 @@ export function costProfileOption(value: string): string {
   return value;
 }
 
+/**
+ * The bar, fed within phases (src/demo/progress.ts), and warnings as one stderr line each: the bar
+ * is taken down first so the line does not tear it, and comes back at the next update.
+ */
+function demoProgress() {
+  let bar: Progress | null = null;
+  return {
+    update: (done: number, total: number): void => {
+      bar ??= startProgress('demo', total);
+      bar.update(done);
+    },
+    warn: (text: string): void => {
+      bar?.stop();
+      process.stderr.write(`hmmsim demo: warning: ${text}\n`);
+    },
+    stop: (): void => bar?.stop(),
+  };
+}
+
+/** `hmmsim demo --json`: the summary's data, the run's settings and checks; costs rounded to the ns. */
+export function demoJson(r: DemoResult, reportPath: string | null): Record<string, unknown> {
+  return {
+    ok: r.ok,
+    seed: r.seed,
+    counters: r.counters,
+    costs: roundCosts(r.costs),
+    report: reportPath,
+    version: r.report.producer?.version ?? null,
+    command: r.report.producer?.command ?? null,
+    settings: r.config,
+    checks: r.checks,
+    warnings: r.warnings,
+    traceDropped: r.report.traceDropped ?? 0,
+  };
+}
+
+/** The command line that reproduces the run: every setting spelled out, no report path. */
+export function demoCommand(o: Omit<DemoCliOptions, 'report' | 'json'>): string {
+  return [
+    `hmmsim demo --seed ${o.seed} --list-nodes ${o.listNodes} --tree-nodes ${o.treeNodes}`,
+    `--lookups ${o.lookups} --threads ${o.threads} --policy ${o.policy}`,
+    `--device-pages ${o.devicePages} --cost-profile ${o.costProfile}`,
+  ].join(' ');
+}
+
+function packageVersion(): string {
+  return (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
+}
+
 /** Runs the demo; returns the exit code (0 every check passed, 1 one failed). */
 export function runDemoCli(opts: DemoCliOptions, out: (line: string) => void): number {
   // Open the report file first: an unwritable path is a usage error before any work is done.
   const reportPath = opts.report === false ? null : resolve(opts.report);
   const fd = reportPath === null ? null : openReport(reportPath);
-  const progress = startProgress('demo', DEMO_PHASES.length);
   let r: DemoResult;
+  const progress = demoProgress();
   try {
-    r = runDemo({ ...opts, onPhase: (_name, index) => progress.update(index) });
-    progress.update(DEMO_PHASES.length);
+    r = runDemo({ ...opts, onProgress: progress.update, onWarning: progress.warn });
   } finally {
     progress.stop();
   }
+  r.report.producer = { version: packageVersion(), command: demoCommand(opts) };
   if (fd !== null) {
     writeSync(fd, renderReport(r.report));
     closeSync(fd);
   }
-  if (opts.json)
-    out(JSON.stringify({ ok: r.ok, seed: r.seed, counters: r.counters, costs: r.costs, report: reportPath }));
+  if (opts.json) out(JSON.stringify(demoJson(r, reportPath)));
   else printSummary(r, reportPath, out);
   return r.ok ? 0 : 1;
 }

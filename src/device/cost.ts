@@ -63,6 +63,21 @@ export function costProfile(name: string): CostProfile {
   return p;
 }
 
+/**
+ * Simulated µs as printed: to the nanosecond. The sums stay exact inside (they are what the clock
+ * is); only what reaches a reader is rounded, so 23281.190479999965 prints as 23281.19.
+ */
+export function roundUs(us: number): number {
+  return Math.round(us * 1000) / 1000;
+}
+
+/** Every term of a costs() record rounded with roundUs. */
+export function roundCosts<K extends string>(costs: Readonly<Record<K, number>>): Record<K, number> {
+  const out = {} as Record<K, number>;
+  for (const k of Object.keys(costs) as K[]) out[k] = roundUs(costs[k]);
+  return out;
+}
+
 /** The model's parameters with their sources (reference/peers-and-costs.md §7a), for reports. */
 export function costModelTerms(p: CostProfile): { name: string; value: string; source: string }[] {
   return [
