@@ -171,7 +171,7 @@ function printSummary(r: DemoResult, reportPath: string | null, out: (line: stri
   ];
   for (const [k, v] of rows) out(`  ${k.padEnd(28)}${v}`);
   out('');
-  out(color.bold(`simulated cost (${cfg['cost profile']}, reference/peers-and-costs.md §7a)`));
+  out(color.bold(`simulated cost (${cfg['cost profile']}, docs/costs.md)`));
   const costs = r.costs;
   for (const [term, us] of Object.entries(costs))
     if (term !== 'total') out(`  ${term.padEnd(28)}${n(us).padStart(10)} µs`);

@@ -180,7 +180,8 @@ function costModel(data: DemoReport): string {
           ['term', 'value', 'source'],
           terms.map((t) => [t.name, t.value, t.source]),
         );
-  return `<section>\n<h2>Cost model</h2>\n<p>profile <strong>${escapeHtml(profile)}</strong></p>\n${body}\n</section>`;
+  const where = '<p>Each source is explained, with links, in docs/costs.md of the hmmsim package.</p>';
+  return `<section>\n<h2>Cost model</h2>\n<p>profile <strong>${escapeHtml(profile)}</strong></p>\n${body}\n${where}\n</section>`;
 }
 
 /** The whole report as one HTML document. */

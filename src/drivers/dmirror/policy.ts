@@ -3,7 +3,7 @@
  * memory before mirroring. The document leaves this to the driver ("it is up to the device driver
  * to decide what to migrate", hmm.rst "Migration to and from device memory"); real drivers pick a
  * granularity: nouveau mirrors only, AMD KFD migrates 2^g pages around the fault (g = 9 by
- * default), UVM migrates 64 KiB or 2 MiB blocks (reference/peers-and-costs.md §7b).
+ * default), UVM migrates 64 KiB or 2 MiB blocks (docs/costs.md, "Migration granularity").
  *
  * A policy answers with an aligned range; the driver clips it to the faulting VMA, clamps it to what
  * device memory holds (policyClamp), evicts device pages if memory is short, migrates what it can
