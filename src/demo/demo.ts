@@ -31,6 +31,7 @@ import type { DeviceFile } from '../sim/devicefile.js';
 import type { Process } from '../sim/process.js';
 import { Simulator } from '../sim/simulator.js';
 import { buildTree, TREE_NODE_SIZE, TREE_SUM, type Tree } from './bst.js';
+import { thousands } from './bytes.js';
 import {
   type CheckResult,
   checkList,
@@ -184,8 +185,8 @@ function warnIfThrashing(run: Run, onWarning: DemoOptions['onWarning']): void {
   const ratio = run.workingSet / run.cfg.devicePages;
   if (ratio <= THRASHING_RATIO) return;
   const text =
-    `working set ${run.workingSet.toLocaleString('en-US')} pages is ${ratio.toFixed(1)}x device memory ` +
-    `(${run.cfg.devicePages.toLocaleString('en-US')} pages): expect thrashing, each device pass evicting ` +
+    `working set ${thousands(run.workingSet)} pages is ${ratio.toFixed(1)}x device memory ` +
+    `(${thousands(run.cfg.devicePages)} pages): expect thrashing, each device pass evicting ` +
     'what it migrated before it is reused, and a long run';
   run.warnings.push(text);
   onWarning?.(text);

@@ -30,6 +30,8 @@ export class Timeline {
   add(e: TraceEvent): void {
     this.seen++;
     if (this.events.length < this.eventsMax) this.events.push({ tUs: e.tUs, kind: e.kind, pages: e.pages });
+    // The cost clock is finite and starts at 0; anything else would widen forever.
+    if (!Number.isFinite(e.tUs) || e.tUs < 0) return;
     while (e.tUs >= this.widthUs * TIMELINE_BUCKETS) this.widen();
     let s = this.pages.get(e.kind);
     if (s === undefined) {

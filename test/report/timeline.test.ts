@@ -86,6 +86,9 @@ describe('a timeline with more events than are kept is bucketed, not cut', () =>
     expect(b.pages['device-fault']?.reduce((x, y) => x + y)).toBe(1 + 3 + 5);
     expect(b.pages['cpu-fault']?.reduce((x, y) => x + y)).toBe(2 + 4);
     expect(b.pages['device-fault']?.length).toBe(TIMELINE_BUCKETS);
+    // A time the clock cannot produce is counted, not bucketed (it would widen the buckets forever).
+    t.add({ tUs: Number.POSITIVE_INFINITY, kind: 'eviction', pages: 1 });
+    expect([t.seen, t.buckets().widthUs, t.buckets().pages.eviction]).toEqual([6, 16, undefined]);
     // 5000 and 5001 share a bucket; 700 went to bucket 43 when the width became 16.
     expect([
       b.pages['cpu-fault']?.[312],
