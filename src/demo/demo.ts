@@ -167,16 +167,20 @@ export function runDemo(opts: DemoOptions = {}): DemoResult {
   return result(run);
 }
 
-/** Units of work per phase (progress.ts): nodes built, visited or checked, keys looked up. */
+/**
+ * Units of work per phase (progress.ts), as the ticks count them: tree nodes inserted and nodes
+ * read back in the build; nodes visited and keys looked up by the device; nodes read back at the end.
+ */
 function phaseWeights(cfg: Config): number[] {
   const { listNodes, treeNodes, lookups } = cfg;
-  const built = listNodes + treeNodes + tempNodes(cfg);
+  const built = treeNodes + tempNodes(cfg);
+  const after = treeNodes + Math.ceil(treeNodes / 20);
   return [
-    built,
-    built + lookups,
+    listNodes + 2 * built,
+    listNodes + built + lookups,
     Math.ceil(treeNodes / 4),
-    listNodes + treeNodes + Math.ceil(treeNodes / 20) + lookups,
-    listNodes + treeNodes + lookups,
+    listNodes + after + lookups,
+    listNodes + after,
   ];
 }
 
@@ -225,15 +229,16 @@ function build(
   // One stream per use, drawn from the run's seed, so changing one size leaves the others' data alone.
   const seeds = new Prng(cfg.seed);
   const list = buildList(listHeap, { n: cfg.listNodes, seed: seeds.nextU32() });
-  const tree = buildTree(treeHeap, { n: cfg.treeNodes, seed: seeds.nextU32() });
+  const { tick } = progress;
+  const tree = buildTree(treeHeap, { n: cfg.treeNodes, seed: seeds.nextU32(), tick });
   // A tenth more nodes allocated together (so they fill whole pages), which the update phase deletes.
-  tree.insert(newKeys(tree, tempNodes(cfg), new Prng(seeds.nextU32()), TEMP_KEYS));
+  tree.insert(newKeys(tree, tempNodes(cfg), new Prng(seeds.nextU32()), TEMP_KEYS), undefined, tick);
   const batch = stageLookupBatch(lookupHeap, lookupKeys(tree, cfg.lookups, seeds.nextU32()));
   lookupHeap.flush();
   const fd = sim.openDevice(0, p, { policy: cfg.policy });
   const checks: CheckResult[] = [
-    checkList(p, list, { prefixes: false }),
-    checkTree(p, tree, { sums: false }),
+    checkList(p, list, { prefixes: false, tick }),
+    checkTree(p, tree, { sums: false, tick }),
   ];
   const heaps = [listHeap, treeHeap, lookupHeap];
   const workingSet = heaps.reduce((n, h) => n + h.stats().pagesInUse, 0);
@@ -350,7 +355,8 @@ function newKeys(tree: Tree, n: number, prng: Prng, [lo, hi]: readonly [number, 
 /** Phase 5: the CPU reads every result back: prefixes, subtree sums, lookup results. */
 function cpuCheck(run: Run): void {
   const { p, list, tree, batch, checks } = run;
-  checks.push(checkList(p, list), checkTree(p, tree), checkLookups(p, tree, batch));
+  const { tick } = run.progress;
+  checks.push(checkList(p, list, { tick }), checkTree(p, tree, { tick }), checkLookups(p, tree, batch));
 }
 
 /** After each phase: the kernel's books balance and the device mirrors nothing stale. */

@@ -1,7 +1,9 @@
 /**
  * How far a demo run is, for progress bars: units of work (nodes built, visited or checked, keys
  * looked up) per phase, known up front from the sizes, so a bar can move within a phase. Device
- * passes count each node their kernels visit (the kernels' tick); the CPU phases count at their end.
+ * passes count each node their kernels visit (the kernels' tick); the build counts tree nodes
+ * inserted and nodes read back, the final check the nodes read back; the CPU update, short, counts
+ * at its end.
  *
  * Host-side bookkeeping only: nothing here feeds back into the run, which stays deterministic.
  */

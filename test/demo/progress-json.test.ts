@@ -23,6 +23,11 @@ describe('demo progress', () => {
     // Device pass 1 alone visits 5000 + 3300 nodes and 300 keys: several reports inside it.
     const inPass1 = phases[2]! - phases[1]! - 1;
     expect(inPass1).toBe(Math.floor((5000 + 3300 + 300) / PROGRESS_EVERY));
+    // The build counts 3300 tree inserts and reads 5000 + 3300 nodes back; the check reads 5000 + 3150.
+    const inBuild = phases[1]! - phases[0]! - 1;
+    expect(inBuild).toBe(Math.floor((3300 + 5000 + 3300) / PROGRESS_EVERY));
+    const inCheck = seen.length - phases[4]! - 1;
+    expect(inCheck).toBe(Math.floor((5000 + 3150) / PROGRESS_EVERY));
   });
 });
 
