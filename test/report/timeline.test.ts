@@ -52,6 +52,24 @@ describe('phase labels', () => {
           expect(a.right <= b.left || b.right <= a.left, `${a.name} / ${b.name}`).toBe(true);
   });
 
+  it('the SVG draws each label where the layout put it: same side, same row', () => {
+    const svg = timelinePlot(demo.report) as string;
+    const labels = phaseLabels(demo.report.phases, [0, demo.report.phases.at(-1)!.endUs]);
+    const drawn = [
+      ...svg.matchAll(
+        /<g transform="translate\((-?[\d.]+),(-?[\d.]+)\)" aria-label="text"><g transform="translate\(0,1\)" text-anchor="(start|end)"><text transform="translate\(([\d.]+),[\d.]+\)" y="0.71em">([^<]+)<\/text>/g,
+      ),
+    ].map((m) => ({ name: m[5], dx: Number(m[1]), dy: Number(m[2]), anchor: m[3], x: Number(m[4]) }));
+    expect(drawn.map((d) => d.name)).toEqual(labels.map((l) => l.name));
+    for (const [i, l] of labels.entries()) {
+      const d = drawn[i]!;
+      expect(d.anchor).toBe(l.anchor);
+      expect(d.x + d.dx).toBeCloseTo(l.anchor === 'start' ? l.left : l.right, 6);
+    }
+    const rowOf = (name: string) => drawn.find((d) => d.name === name)!.dy;
+    expect(rowOf('build')).not.toBe(rowOf('device pass 1'));
+  });
+
   it('a phase starting near the right edge is labelled leftwards, inside the figure', () => {
     const phases = [
       { name: 'build', startUs: 0 },
