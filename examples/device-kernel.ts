@@ -34,7 +34,7 @@ import {
   type Process,
   Simulator,
   type Task,
-} from '../src/index.js';
+} from 'hmmsim';
 
 const PAGE_SIZE = 4096;
 

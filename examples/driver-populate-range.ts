@@ -39,7 +39,7 @@ import {
   RandomStrategy,
   Simulator,
   type Task,
-} from '../src/index.js';
+} from 'hmmsim';
 
 const PAGE_SIZE = 4096;
 const PAGE_SHIFT = 12;
@@ -217,7 +217,7 @@ function* driverPopulateRange(
     }
     // Not in hmm.rst, but needed with v5.3: when a page before the one asking for write has to be
     // faulted, HMM faults the rest of the PMD chunk with THAT page's read decision and overwrites
-    // the requests there with NONE first (reference §2.10), so a write request can come back
+    // the requests there with NONE first (docs/kernel-hmm.md §2.10), so a write request can come back
     // read-only. Ask again: the pages are present now, and the write request is honoured.
     if (writeIndex !== null && !(hmm.hmmEntryFlags(range, range.pfns[writeIndex] as number) & WRITE)) {
       driver.retries.lostWrite++;

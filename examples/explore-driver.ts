@@ -7,6 +7,7 @@
  * `bug` switches on one classic mistake, so the explorer has something to find.
  */
 
+import { pathToFileURL } from 'node:url';
 import {
   currentOrNull,
   type DriverFactory,
@@ -14,14 +15,16 @@ import {
   EAGAIN,
   EBUSY,
   EFAULT,
+  explore,
   HmmError,
   hmm,
   Mutex,
   mm,
   PAGE_SHIFT,
   PAGE_SIZE,
+  replay,
   type Task,
-} from '../src/index.js';
+} from 'hmmsim';
 
 export interface TinyMirrorOptions {
   /**
@@ -174,3 +177,57 @@ export function tinyMirror(opts: TinyMirrorOptions = {}): DriverFactory {
     };
   };
 }
+
+export interface Facts {
+  correct: { violation: string | null; schedules: number; complete: boolean };
+  noValidCheck: {
+    checker: string;
+    message: string;
+    preemptions: number;
+    replay: string;
+    replayed: string | null;
+  };
+  validOutsideLock: { checker: string; message: string };
+}
+
+/** Explores tinymirror as docs/explorer.md shows, printing each result; returns what it printed. */
+export function main(log: (line: string) => void = console.log): Facts {
+  log('1. the correct tinymirror, fault-vs-dontneed, protocol seq:');
+  const ok = explore('fault-vs-dontneed', { driver: tinyMirror(), protocol: 'seq' });
+  log(
+    `   violation: ${ok.violation?.checker ?? 'none'}, ${ok.schedulesExplored} schedules, complete: ${ok.complete}`,
+  );
+  log("2. tinymirror({ bug: 'no-valid-check' }), the same scenario:");
+  const bad = tinyMirror({ bug: 'no-valid-check' });
+  const r = explore('fault-vs-dontneed', { driver: bad, protocol: 'seq' });
+  const v = r.violation;
+  if (v === null) throw new Error('no-valid-check: expected a violation');
+  log(`   ${v.checker}: ${v.message.split('\n')[0]}`);
+  log(`   preemptions: ${v.preemptions}; replay string: ${v.replay}`);
+  const again = replay(v.replay, { driver: bad });
+  log(
+    `   replayed: ${again.violation?.checker ?? 'none'} (the same violation: ${again.violation?.message === v.message})`,
+  );
+  log("3. tinymirror({ bug: 'valid-outside-lock' }), fault-vs-munmap:");
+  const early = explore('fault-vs-munmap', { driver: tinyMirror({ bug: 'valid-outside-lock' }) });
+  const e = early.violation;
+  if (e === null) throw new Error('valid-outside-lock: expected a violation');
+  log(`   ${e.checker}: ${e.message.split('\n')[0]}`);
+  return {
+    correct: {
+      violation: ok.violation?.checker ?? null,
+      schedules: ok.schedulesExplored,
+      complete: ok.complete,
+    },
+    noValidCheck: {
+      checker: v.checker,
+      message: v.message,
+      preemptions: v.preemptions,
+      replay: v.replay,
+      replayed: again.violation?.message ?? null,
+    },
+    validOutsideLock: { checker: e.checker, message: e.message },
+  };
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) main();

@@ -2,9 +2,123 @@
  * The examples run, and print what their comments say they print (so they cannot rot).
  */
 
+import { spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { main as deviceKernel } from '../examples/device-kernel.js';
 import { main as driverPopulateRange } from '../examples/driver-populate-range.js';
+import { main as exploreDriver } from '../examples/explore-driver.js';
+
+/** Every example, with the main this file runs it through. */
+const EXAMPLES: Record<string, unknown> = {
+  'device-kernel.ts': deviceKernel,
+  'driver-populate-range.ts': driverPopulateRange,
+  'explore-driver.ts': exploreDriver,
+};
+
+describe('examples/', () => {
+  const files = readdirSync('examples').filter((f) => f.endsWith('.ts'));
+
+  it('every example is run below, imports the package by its name, and runs its main when run directly', () => {
+    expect(files.sort()).toEqual(Object.keys(EXAMPLES).sort());
+    for (const f of files) {
+      const text = readFileSync(`examples/${f}`, 'utf8');
+      expect(text, f).toMatch(/from 'hmmsim';/);
+      expect(text, f).not.toMatch(/from '\.\.\/src\//);
+      expect(text, f).toMatch(/export function main\(log: \(line: string\) => void = console\.log\)/);
+      expect(text, f).toMatch(
+        /import\.meta\.url === pathToFileURL\(process\.argv\[1\]\)\.href\) main\(\);\n$/,
+      );
+    }
+  });
+
+  it('the package ships them, so the docs that import one resolve in an install', () => {
+    const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as {
+      files: string[];
+      exports: Record<string, unknown>;
+    };
+    expect(pkg.files).toContain('examples');
+    expect(pkg.files).toContain('LICENSE');
+    expect(Object.keys(pkg.exports)).toContain('.');
+  });
+
+  it("npx tsx examples/explore-driver.ts prints the explorer's findings (one spawn: the package's self-reference under tsx)", () => {
+    const r = spawnSync(process.execPath, ['--import', 'tsx', 'examples/explore-driver.ts'], {
+      encoding: 'utf8',
+    });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const lines = r.stdout.trimEnd().split('\n');
+    expect(lines[0]).toBe('1. the correct tinymirror, fault-vs-dontneed, protocol seq:');
+    expect(lines[1]).toBe('   violation: none, 57 schedules, complete: true');
+    expect(lines).toHaveLength(8);
+  });
+});
+
+describe('examples/explore-driver.ts', () => {
+  const lines: string[] = [];
+  const facts = exploreDriver((line) => lines.push(line));
+
+  it('the correct driver passes every schedule of fault-vs-dontneed', () => {
+    expect(facts.correct).toEqual({ violation: null, schedules: 57, complete: true });
+    expect(lines.slice(0, 2)).toEqual([
+      '1. the correct tinymirror, fault-vs-dontneed, protocol seq:',
+      '   violation: none, 57 schedules, complete: true',
+    ]);
+  });
+
+  it("'no-valid-check' maps a freed page; its replay string reproduces the same violation", () => {
+    expect(facts.noValidCheck.checker).toBe('coherence');
+    expect(facts.noValidCheck.preemptions).toBe(1);
+    expect(facts.noValidCheck.replayed).toBe(facts.noValidCheck.message);
+    expect(lines[3]).toMatch(
+      /^ {3}coherence: dev0 maps 0x[0-9a-f]+ \(mm 1\) to pfn \d+ writable, a page that is free \(PG_buddy\)/,
+    );
+    expect(lines[4]).toBe(`   preemptions: 1; replay string: ${facts.noValidCheck.replay}`);
+    expect(lines[5]).toBe('   replayed: coherence (the same violation: true)');
+  });
+
+  it("'valid-outside-lock' breaks the locking rules", () => {
+    expect(facts.validOutsideLock.checker).toBe('rules');
+    expect(lines[7]).toMatch(
+      /^ {3}rules: dev0: hmm_range_valid\(\) called without the driver's update lock held/,
+    );
+  });
+});
+
+describe("the README's JSON pipe", () => {
+  it('`npm run -s hmmsim -- <command> --json` prints only the JSON document on stdout', () => {
+    const readme = readFileSync('README.md', 'utf8');
+    expect(readme).toContain('npm run -s hmmsim -- demo\n--json --no-report | jq .ok');
+    expect(readme).not.toMatch(/npm run hmmsim -- /);
+    const r = spawnSync(
+      'npm',
+      [
+        'run',
+        '-s',
+        'hmmsim',
+        '--',
+        'demo',
+        '--json',
+        '--no-report',
+        '--list-nodes',
+        '500',
+        '--tree-nodes',
+        '500',
+        '--lookups',
+        '50',
+      ],
+      {
+        encoding: 'utf8',
+        env: { ...process.env, CI: '1' },
+      },
+    );
+    expect(r.status).toBe(0);
+    const doc = JSON.parse(r.stdout) as { ok: boolean; settings: Record<string, unknown> };
+    expect(doc.ok).toBe(true);
+    expect(doc.settings['list nodes']).toBe(500);
+  });
+});
 
 describe('examples/driver-populate-range.ts', () => {
   const lines: string[] = [];

@@ -6,12 +6,13 @@
  */
 
 import { InvalidArgumentError } from 'commander';
-import { DEMO_LIMITS, DEMO_PHASES, type DemoResult, runDemo } from '../demo/demo.js';
-import { COST_PROFILES } from '../device/cost.js';
+import { HMMSIM_VERSION } from '../core/version.js';
+import { DEMO_LIMITS, type DemoResult, runDemo } from '../demo/demo.js';
+import { COST_PROFILES, roundCosts } from '../device/cost.js';
 import { parsePolicy } from '../drivers/dmirror/policy.js';
 import { renderReport } from '../report/index.js';
 import { color } from './color.js';
-import { startProgress } from './progress.js';
+import { type Progress, startProgress } from './progress.js';
 import { checkReportPath, ReportFileError, writeReportFile } from './reportfile.js';
 
 export const DEMO_REPORT_DEFAULT = 'hmmsim-report.html';
@@ -55,6 +56,51 @@ export function costProfileOption(value: string): string {
   return value;
 }
 
+/**
+ * The bar, fed within phases (src/demo/progress.ts), and warnings as one stderr line each: the bar
+ * is taken down first so the line does not tear it, and comes back at the next update.
+ */
+function demoProgress() {
+  let bar: Progress | null = null;
+  return {
+    update: (done: number, total: number): void => {
+      bar ??= startProgress('demo', total);
+      bar.update(done);
+    },
+    warn: (text: string): void => {
+      bar?.stop();
+      process.stderr.write(`hmmsim demo: warning: ${text}\n`);
+    },
+    stop: (): void => bar?.stop(),
+  };
+}
+
+/** `hmmsim demo --json`: the summary's data, the run's settings and checks; costs rounded to the ns. */
+export function demoJson(r: DemoResult, reportPath: string | null): Record<string, unknown> {
+  return {
+    ok: r.ok,
+    seed: r.seed,
+    counters: r.counters,
+    costs: roundCosts(r.costs),
+    report: reportPath,
+    version: r.report.producer?.version ?? null,
+    command: r.report.producer?.command ?? null,
+    settings: r.config,
+    checks: r.checks,
+    warnings: r.warnings,
+    traceDropped: r.report.traceDropped ?? 0,
+  };
+}
+
+/** The command line that reproduces the run: every setting spelled out, no report path. */
+export function demoCommand(o: Omit<DemoCliOptions, 'report' | 'json'>): string {
+  return [
+    `hmmsim demo --seed ${o.seed} --list-nodes ${o.listNodes} --tree-nodes ${o.treeNodes}`,
+    `--lookups ${o.lookups} --threads ${o.threads} --policy ${o.policy}`,
+    `--device-pages ${o.devicePages} --cost-profile ${o.costProfile}`,
+  ].join(' ');
+}
+
 /** Exit status of a run whose report could not be written (disk full, I/O error): EX_SOFTWARE. */
 export const EXIT_REPORT_WRITE = 70;
 
@@ -66,14 +112,14 @@ export function runDemoCli(opts: DemoCliOptions, out: (line: string) => void): n
   // Check the report path first: an unwritable path is a usage error before any work is done.
   // The file itself is written after the run (reportfile.ts), so the previous one survives it.
   const target = opts.report === false ? null : reportTarget(opts.report);
-  const progress = startProgress('demo', DEMO_PHASES.length);
   let r: DemoResult;
+  const progress = demoProgress();
   try {
-    r = runDemo({ ...opts, onPhase: (_name, index) => progress.update(index) });
-    progress.update(DEMO_PHASES.length);
+    r = runDemo({ ...opts, onProgress: progress.update, onWarning: progress.warn });
   } finally {
     progress.stop();
   }
+  r.report.producer = { version: HMMSIM_VERSION, command: demoCommand(opts) };
   let reportPath: string | null = null;
   let failure: ReportFileError | null = null;
   if (target !== null) {
@@ -85,8 +131,7 @@ export function runDemoCli(opts: DemoCliOptions, out: (line: string) => void): n
       failure = e;
     }
   }
-  if (opts.json)
-    out(JSON.stringify({ ok: r.ok, seed: r.seed, counters: r.counters, costs: r.costs, report: reportPath }));
+  if (opts.json) out(JSON.stringify(demoJson(r, reportPath)));
   else printSummary(r, reportPath, out);
   if (failure !== null) {
     process.stderr.write(`hmmsim: error: --report: ${failure.message}\n`);
@@ -117,6 +162,12 @@ function printSummary(r: DemoResult, reportPath: string | null, out: (line: stri
       `${n(cfg['working set (pages)'] as number)} pages in use; device memory ${n(cfg['device memory (pages)'] as number)} pages; ` +
       `policy ${cfg.policy}`,
   );
+  const clamp = cfg['policy clamped to (pages)'];
+  if (clamp !== undefined)
+    out(
+      `  ${cfg.policy} clamped to ${n(clamp as number)} pages: device memory holds ${n(cfg['device memory (pages)'] as number)} pages ` +
+        `(${n(c.policyClamps!)} device faults asked for more)`,
+    );
   out('');
   out(color.bold('what happened'));
   const rows: [string, string][] = [
@@ -134,7 +185,7 @@ function printSummary(r: DemoResult, reportPath: string | null, out: (line: stri
   ];
   for (const [k, v] of rows) out(`  ${k.padEnd(28)}${v}`);
   out('');
-  out(color.bold(`simulated cost (${cfg['cost profile']}, reference/peers-and-costs.md §7a)`));
+  out(color.bold(`simulated cost (${cfg['cost profile']}, docs/costs.md)`));
   const costs = r.costs;
   for (const [term, us] of Object.entries(costs))
     if (term !== 'total') out(`  ${term.padEnd(28)}${n(us).padStart(10)} µs`);

@@ -81,7 +81,7 @@ Examples:
   $ hmmsim demo                                            list + tree shared with a device; writes hmmsim-report.html
   $ hmmsim demo --policy none                              mirroring only: nothing migrates
   $ hmmsim demo --device-pages 512                         device memory below the working set: eviction
-  $ hmmsim demo --json --no-report                         one JSON document: { ok, seed, counters, costs, report }
+  $ hmmsim demo --json --no-report                         one JSON document: the summary, settings and checks
   $ hmmsim explore --list                                  scenarios and driver variants
   $ hmmsim explore fault-vs-dontneed                       the seed design's race (exit 1)
   $ hmmsim explore fault-vs-dontneed --protocol seq        closed by the sequence count (exit 0)
@@ -119,7 +119,10 @@ ${EXIT_HELP}`,
     .option('--cost-profile <p>', 'pcie4-a100, pcie3-v100 or pcie5-h100', costProfileOption, d.costProfile)
     .option('--report <file>', 'where to write the HTML report', DEMO_REPORT_DEFAULT)
     .option('--no-report', 'do not write the report')
-    .option('--json', 'print one JSON document: { ok, seed, counters, costs, report }')
+    .option(
+      '--json',
+      'print one JSON document: ok, seed, counters, costs, report, version, command, settings, checks, warnings, traceDropped',
+    )
     .action((opts: DemoCliOptions) => {
       usage(setExit, () => setExit(runDemoCli(opts, println)));
     });

@@ -56,6 +56,8 @@ export interface TreeOptions {
   seed: number | string;
   /** Keys are drawn from [0, keyLimit) (default 2^31, leaving the upper half for later inserts). */
   keyLimit?: number;
+  /** Called once per node inserted (a progress count; it cannot change the tree). */
+  tick?: () => void;
 }
 
 export interface UpdateResult {
@@ -192,13 +194,14 @@ export class Tree {
    * Inserts nodes with these keys (absent, distinct) and values (default: seeded random), allocated
    * in the order given; one flush writes the nodes and the parents' child pointers. Returns their ids.
    */
-  insert(keys: readonly number[], values?: readonly number[]): number[] {
+  insert(keys: readonly number[], values?: readonly number[], tick?: () => void): number[] {
     this.checkNewKeys(keys);
     if (values !== undefined) checkValues(values, keys.length);
     const ids = keys.map((key, i) => {
       const id = this.newNode(key, values?.[i] ?? this.prng.below(TREE_NOT_FOUND));
       this.stageNode(id);
       this.link(id);
+      tick?.();
       return id;
     });
     this.heap.flush();
@@ -387,7 +390,7 @@ export function buildTree(heap: Heap, opts: TreeOptions): Tree {
   const keys = new Set<number>();
   while (keys.size < n) keys.add(prng.below(keyLimit));
   const tree = new Tree(heap, prng);
-  tree.insert([...keys]);
+  tree.insert([...keys], undefined, opts.tick);
   return tree;
 }
 

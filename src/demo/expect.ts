@@ -71,7 +71,11 @@ export function expectedLookups(tree: Tree, keys: Uint32Array): Uint32Array {
  * Reads every node back: `next` and `value` must be what the CPU built, and (unless `prefixes` is
  * false, before any walk) `prefix` what listWalk must have stored.
  */
-export function checkList(p: Process, list: List, opts: { prefixes?: boolean } = {}): CheckResult {
+export function checkList(
+  p: Process,
+  list: List,
+  opts: { prefixes?: boolean; tick?: () => void } = {},
+): CheckResult {
   const name = `list '${list.heap.name}'`;
   const prefixes = opts.prefixes !== false;
   const expected = expectedPrefixes(list);
@@ -86,6 +90,7 @@ export function checkList(p: Process, list: List, opts: { prefixes?: boolean } =
       return fail(name, `${at}: value ${mem.u32(a + LIST_VALUE)}, expected ${list.values[i]}`);
     if (prefixes && mem.u32(a + LIST_PREFIX) !== expected[i])
       return fail(name, `${at}: prefix ${mem.u32(a + LIST_PREFIX)}, expected ${expected[i]}`);
+    opts.tick?.();
   }
   const what = prefixes ? 'prefixes' : 'nodes';
   return { name, ok: true, detail: `${thousands(list.length)} ${what} match` };
@@ -95,7 +100,11 @@ export function checkList(p: Process, list: List, opts: { prefixes?: boolean } =
  * Reads every node back: child pointers, key and value must equal the host model, and (unless
  * `sums` is false) `sum` the subtree sum treeSum must have stored.
  */
-export function checkTree(p: Process, tree: Tree, opts: { sums?: boolean } = {}): CheckResult {
+export function checkTree(
+  p: Process,
+  tree: Tree,
+  opts: { sums?: boolean; tick?: () => void } = {},
+): CheckResult {
   const name = `tree '${tree.heap.name}'`;
   const checkSums = opts.sums !== false;
   const sums = checkSums ? expectedSubtreeSums(tree) : null;
@@ -108,6 +117,7 @@ export function checkTree(p: Process, tree: Tree, opts: { sums?: boolean } = {})
   for (const id of ids) {
     const bad = nodeMismatch(mem, tree, id, sums?.get(id) ?? null);
     if (bad !== null) return fail(name, `node key ${tree.key(id)} at ${hex(tree.addr(id))}: ${bad}`);
+    opts.tick?.();
   }
   const what = checkSums ? 'pointers, keys, values and subtree sums' : 'pointers, keys and values';
   return { name, ok: true, detail: `${thousands(ids.length)} nodes: ${what} match` };

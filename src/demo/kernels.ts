@@ -15,6 +15,14 @@ import type { Task } from '../sched/task.js';
 import { TREE_KEY, TREE_LEFT, TREE_NOT_FOUND, TREE_RIGHT, TREE_SUM, TREE_VALUE } from './bst.js';
 import { LIST_NEXT, LIST_PREFIX, LIST_VALUE } from './list.js';
 
+/**
+ * Called once per node visited or key looked up: the host's progress count (never read back by the
+ * kernel, so it cannot change what the kernel does).
+ */
+export type Tick = () => void;
+
+const noTick: Tick = () => {};
+
 export interface ListWalkResult {
   /** Nodes visited. */
   count: number;
@@ -38,7 +46,7 @@ export interface TreeLookupResult {
  * Walks the list from `head`, storing into each node the running sum of values up to and including
  * it. A list walk is inherently serial: thread 0 does it, any other thread returns at once.
  */
-export function listWalk(head: number): DeviceKernel<ListWalkResult> {
+export function listWalk(head: number, tick: Tick = noTick): DeviceKernel<ListWalkResult> {
   return function* (ctx: DeviceKernelContext): Task<ListWalkResult> {
     let count = 0;
     let sum = 0;
@@ -47,6 +55,7 @@ export function listWalk(head: number): DeviceKernel<ListWalkResult> {
       sum = (sum + (yield* ctx.load32(node + LIST_VALUE))) >>> 0;
       yield* ctx.store32(node + LIST_PREFIX, sum);
       count++;
+      tick();
     }
     return { count, sum };
   };
@@ -59,7 +68,7 @@ export function listWalk(head: number): DeviceKernel<ListWalkResult> {
  * one call, `pending` its children still to visit, `sum` what they have added up to so far.
  * Serial like listWalk: thread 0 does it.
  */
-export function treeSum(root: number): DeviceKernel<TreeSumResult> {
+export function treeSum(root: number, tick: Tick = noTick): DeviceKernel<TreeSumResult> {
   return function* (ctx: DeviceKernelContext): Task<TreeSumResult> {
     if (ctx.threadId !== 0 || root === 0) return { count: 0, sum: 0n };
     const stack: SumFrame[] = [yield* enter(ctx, root)];
@@ -77,6 +86,7 @@ export function treeSum(root: number): DeviceKernel<TreeSumResult> {
       top.sum += BigInt(yield* ctx.load32(top.node + TREE_VALUE));
       yield* ctx.store64(top.node + TREE_SUM, top.sum);
       count++;
+      tick();
       const parent = stack[stack.length - 1];
       if (parent !== undefined) parent.sum += top.sum;
       else total = top.sum;
@@ -108,6 +118,7 @@ export function treeLookup(
   keysAddr: number,
   nkeys: number,
   outAddr: number,
+  tick: Tick = noTick,
 ): DeviceKernel<TreeLookupResult> {
   return function* (ctx: DeviceKernelContext): Task<TreeLookupResult> {
     let lookups = 0;
@@ -123,6 +134,7 @@ export function treeLookup(
       const value = node === 0 ? TREE_NOT_FOUND : yield* ctx.load32(node + TREE_VALUE);
       yield* ctx.store32(outAddr + 4 * i, value);
       lookups++;
+      tick();
       if (node !== 0) found++;
     }
     return { lookups, found };

@@ -1,7 +1,7 @@
 /**
  * The simulated cost of what the device and its driver did: a clock in microseconds that each
  * fault batch, DMA transfer, invalidation and CPU fault on a device page advances, and a trace of
- * those events on it. Every term and default comes from reference/peers-and-costs.md §7a (profile
+ * those events on it. Every term and default is explained, with its source, in docs/costs.md (profile
  * "pcie4-a100"; "pcie3-v100" and "pcie5-h100" change the link bandwidth), with its source there.
  *
  * The model is serial: events are charged one after another on one timeline, with no overlap of
@@ -63,38 +63,54 @@ export function costProfile(name: string): CostProfile {
   return p;
 }
 
-/** The model's parameters with their sources (reference/peers-and-costs.md §7a), for reports. */
+/**
+ * Simulated µs as printed: to the nanosecond. The sums stay exact inside (they are what the clock
+ * is); only what reaches a reader is rounded, so 23281.190479999965 prints as 23281.19.
+ */
+export function roundUs(us: number): number {
+  return Math.round(us * 1000) / 1000;
+}
+
+/** Every term of a costs() record rounded with roundUs. */
+export function roundCosts<K extends string>(costs: Readonly<Record<K, number>>): Record<K, number> {
+  const out = {} as Record<K, number>;
+  for (const k of Object.keys(costs) as K[]) out[k] = roundUs(costs[k]);
+  return out;
+}
+
+/** The model's parameters with their sources (docs/costs.md has the links), for reports. */
 export function costModelTerms(p: CostProfile): { name: string; value: string; source: string }[] {
   return [
     {
       name: 'fault batch',
       value: `${p.faultBatchUs} µs`,
-      source: 'nvprof fault groups 9-29 µs (manifold #120); UVMSmart 45 µs',
+      source: 'nvprof fault groups 9-29 µs (elalish/manifold#120); UVMSmart (ISCA 2019) 45 µs',
     },
     {
       name: 'per fault in a batch',
       value: `${p.perFaultUs} µs`,
-      source: 'assumption (§7a): 256-fault batch ≈ 150 µs',
+      source: 'assumption: a 256-fault batch (UVM uvm_perf_fault_batch_count) ≈ 150 µs',
     },
     {
       name: 'DMA transfer',
       value: `${p.dmaLatencyUs} µs + bytes / ${p.linkGBps} GB/s`,
-      source: 'fits the UVMSmart curve within ~10 %; link BW from nvbandwidth #42/#15/#24, BaM #54',
+      source:
+        'fits the UVMSmart curve within ~10 %; link BW from NVIDIA/nvbandwidth#42, #15, #24 and ZaidQureshi/bam#54',
     },
     {
       name: 'migrate_vma bookkeeping',
       value: `${p.migratePerPageUs} µs/page + ${p.migratePerCallUs} µs/call`,
-      source: 'assumption (§7a), to calibrate',
+      source: 'assumption, to calibrate (Allen & Ge, IPDPS 2021: host unmapping is significant)',
     },
     {
       name: 'GPU TLB invalidate',
       value: `${p.tlbInvalidateUs} µs`,
-      source: 'batching rule NV:uvm_tlb_batch.h; cost an assumption',
+      source: 'batching rule from NVIDIA uvm_tlb_batch.h; cost an assumption',
     },
     {
       name: 'CPU fault on a device page',
       value: `${p.cpuFaultUs} µs + DMA`,
-      source: 'assumption (§7a); nouveau/KFD migrate back synchronously',
+      source: 'assumption; nouveau/KFD migrate back synchronously',
     },
     {
       name: 'GPU page-table walk',

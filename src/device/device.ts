@@ -36,12 +36,42 @@ export interface DeviceCounters {
   migratedToDevice: number;
   migratedToRam: number;
   evictedPages: number;
+  /** Device faults whose migration block the driver shrank to fit device memory (policy.ts). */
+  policyClamps: number;
   /** CPU faults on this device's private pages (each migrates the page back). */
   cpuFaults: number;
   dmaTransfers: number;
   dmaPages: number;
   dmaBytes: number;
 }
+
+/**
+ * One line per counter for reports, beside the interface so that a new counter without one does not
+ * typecheck.
+ */
+export const DEVICE_COUNTER_DESCRIPTIONS: Readonly<Record<keyof DeviceCounters, string>> = {
+  tlbHits: 'device accesses the TLB translated',
+  tlbMisses: 'device accesses that walked the device page table',
+  tlbInvalidations: 'TLB range invalidations',
+  tlbFlushes: 'whole-TLB flushes',
+  faults: 'replayable device faults raised (fault-buffer entries)',
+  faultBatches: 'fault batches the driver serviced',
+  faultsDuplicate: 'fault entries for a page already asked for in the same batch',
+  replays: 'replays after a serviced batch',
+  retries: 'device accesses retried after a replay',
+  faultsFatal: 'faults the driver could not service (the kernel was killed)',
+  invalidations: 'mirror invalidations (sync_cpu_device_pagetables calls)',
+  invalidatedPages: 'device page-table entries those invalidations erased',
+  pagesMirrored: 'pages mapped in the device page table through hmm_range_fault',
+  migratedToDevice: 'pages migrated to device memory',
+  migratedToRam: 'pages migrated back to system memory (CPU faults, eviction, explicit)',
+  evictedPages: 'of those, pages evicted to make room in device memory',
+  policyClamps: 'device faults whose migration block was shrunk to fit device memory',
+  cpuFaults: 'CPU faults on device-private pages (each migrates the page back)',
+  dmaTransfers: 'DMA engine copies',
+  dmaPages: 'pages the DMA engine copied',
+  dmaBytes: 'bytes the DMA engine copied',
+};
 
 export function newDeviceCounters(): DeviceCounters {
   return {
@@ -61,6 +91,7 @@ export function newDeviceCounters(): DeviceCounters {
     migratedToDevice: 0,
     migratedToRam: 0,
     evictedPages: 0,
+    policyClamps: 0,
     cpuFaults: 0,
     dmaTransfers: 0,
     dmaPages: 0,

@@ -1,7 +1,7 @@
 /**
  * The replayable fault buffer: a device thread whose access misses the device page table writes
  * an entry and stalls; the driver's fault handler fetches entries in batches, services them through
- * HMM and replays, and the stalled accesses retry (reference/peers-and-costs.md §1.2; nouveau_svm.c
+ * HMM and replays, and the stalled accesses retry (docs/costs.md, "Fault batching and replay"; nouveau_svm.c
  * nouveau_svm_fault; UVM's replayable faults).
  *
  * Divergence: one buffer per address space (per DeviceMmu) rather than one per GPU with entries

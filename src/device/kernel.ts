@@ -2,7 +2,7 @@
  * Device kernels: the code a device thread runs. A kernel is a generator that loads and stores
  * through the device MMU (device TLB, then the device page table); an access that misses both
  * raises a replayable fault, the driver services it through HMM, and the access is retried, as a
- * GPU replays faulted accesses (reference/peers-and-costs.md §1.2).
+ * GPU replays faulted accesses (docs/costs.md, "Fault batching and replay").
  *
  *   function* sumList(ctx: DeviceKernelContext): Task<number> {
  *     let sum = 0;

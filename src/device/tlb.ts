@@ -13,7 +13,7 @@
  * Range invalidation follows Linux's tlb_single_page_flush_ceiling (33 pages): a longer range
  * flushes everything, which is what drivers do too (UVM: more than 4 ranges, invalidate all).
  *
- * @see arch/x86/mm/tlb.c (tlb_single_page_flush_ceiling); NV:uvm_tlb_batch.h (reference/peers-and-costs.md §4.4)
+ * @see arch/x86/mm/tlb.c (tlb_single_page_flush_ceiling); NVIDIA open-gpu-kernel-modules kernel-open/nvidia-uvm/uvm_tlb_batch.h (docs/costs.md)
  */
 
 import { ArgumentError, describeValue } from '../core/errno.js';

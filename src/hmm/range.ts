@@ -80,6 +80,8 @@
  * An invalidation that starts and ends between the walk and the locked check changes the sequence,
  * so the check fails where range->valid (true again at the end) would have passed.
  *
+ * The § numbers in this file are docs/kernel-hmm.md's.
+ *
  * @see mm/hmm.c (hmm_range_register, hmm_range_unregister, hmm_range_snapshot, hmm_range_fault),
  *      include/linux/hmm.h (struct hmm_range, hmm_range_valid, hmm_range_wait_until_valid,
  *      HMM_RANGE_DEFAULT_TIMEOUT) (Linux v5.3)

@@ -343,7 +343,7 @@ function walkPteTable(w: HmmVmaWalk, t: number, start: number, end: number): num
 /** Present, not special (PROTNONE needs P clear): the bits that make a PTE ordinary. */
 const ORDINARY_MASK = _PAGE_PRESENT | _PAGE_SPECIAL;
 
-/** hmm_vma_handle_pte: one CPU entry → one device entry (§2.8 of the reference). */
+/** hmm_vma_handle_pte: one CPU entry → one device entry (docs/kernel-hmm.md §2.8). */
 function handlePte(w: HmmVmaWalk, addr: number, end: number, slot: number, i: number): number {
   const { pt } = w.mm.kernel;
   const lo = pt.lo[slot] as number;

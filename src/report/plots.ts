@@ -85,48 +85,60 @@ export function kindColor(kind: string): string {
   return (KIND_COLORS as Record<string, string>)[kind] ?? OTHER_COLOR;
 }
 
-/** The time span to draw: the events and the phases together, so every phase rule is in view. */
-function timeSpan(data: Pick<DemoReport, 'timeline' | 'phases'>): [number, number] {
+/** The time span to draw: the events (or buckets) and the phases together, so every phase rule is in view. */
+function timeSpan(data: TimelineData): [number, number] {
   let lo = Number.POSITIVE_INFINITY;
   let hi = Number.NEGATIVE_INFINITY;
-  for (const e of data.timeline) {
-    if (!Number.isFinite(e.tUs)) continue;
-    if (e.tUs < lo) lo = e.tUs;
-    if (e.tUs > hi) hi = e.tUs;
+  const see = (t: number): void => {
+    if (!Number.isFinite(t)) return;
+    if (t < lo) lo = t;
+    if (t > hi) hi = t;
+  };
+  for (const e of data.timeline) see(e.tUs);
+  const b = data.timelineBuckets;
+  if (b !== undefined) {
+    see(0);
+    for (const s of Object.values(b.pages)) see(s.findLastIndex((x) => x !== 0) * b.widthUs);
   }
   for (const p of data.phases) {
-    for (const t of [p.startUs, p.endUs]) {
-      if (Number.isFinite(t) && t < lo) lo = t;
-      if (Number.isFinite(t) && t > hi) hi = t;
-    }
+    see(p.startUs);
+    see(p.endUs);
   }
   return [lo, hi];
 }
 
+export type TimelineData = Pick<DemoReport, 'timeline' | 'phases' | 'timelineBuckets'>;
+
 /**
  * Cumulative pages per kind on a grid of at most `maxPoints` times. An event at t counts at the first
  * grid time >= t, so each point is exact for "pages moved by then"; flat stretches keep only their
- * ends, which draws the same line. One pass, no sort: 10^6 events cost milliseconds.
+ * ends, which draws the same line. One pass, no sort: 10^6 events cost milliseconds. A bucketed
+ * timeline (the run had more events than were kept one by one) is read from its buckets instead:
+ * a bucket's pages count at its start, where the grid puts them too.
  */
-export function aggregateTimeline(
-  data: Pick<DemoReport, 'timeline' | 'phases'>,
-  maxPoints = MAX_POINTS,
-): TimelinePoint[] {
+export function aggregateTimeline(data: TimelineData, maxPoints = MAX_POINTS): TimelinePoint[] {
   const [lo, hi] = timeSpan(data);
   if (!(hi >= lo)) return [];
   const n = hi > lo ? Math.max(2, Math.floor(maxPoints)) : 1;
   const step = n > 1 ? (hi - lo) / (n - 1) : 1;
   const sums = new Map<string, Float64Array>();
-  for (const e of data.timeline) {
-    if (!Number.isFinite(e.tUs) || !Number.isFinite(e.pages)) continue;
-    let s = sums.get(e.kind);
+  const add = (kind: string, tUs: number, pages: number): void => {
+    if (!Number.isFinite(tUs) || !Number.isFinite(pages)) return;
+    let s = sums.get(kind);
     if (s === undefined) {
       s = new Float64Array(n);
-      sums.set(e.kind, s);
+      sums.set(kind, s);
     }
-    const b = Math.min(n - 1, Math.max(0, Math.ceil((e.tUs - lo) / step)));
-    s[b] = (s[b] as number) + e.pages;
-  }
+    const b = Math.min(n - 1, Math.max(0, Math.ceil((tUs - lo) / step)));
+    s[b] = (s[b] as number) + pages;
+  };
+  const buckets = data.timelineBuckets;
+  if (buckets === undefined) for (const e of data.timeline) add(e.kind, e.tUs, e.pages);
+  else
+    for (const [kind, s] of Object.entries(buckets.pages))
+      s.forEach((pages, i) => {
+        if (pages !== 0) add(kind, i * buckets.widthUs, pages);
+      });
   const points: TimelinePoint[] = [];
   for (const kind of kindOrder(sums.keys())) {
     const s = sums.get(kind) as Float64Array;
@@ -175,40 +187,114 @@ function labelMargin(labels: readonly string[], min = 40, max = 240): number {
   return Math.min(max, Math.max(min, 12 + longest * 6));
 }
 
-export function timelinePlot(data: Pick<DemoReport, 'timeline' | 'phases'>): string | null {
+/** Pixels per character of Plot's 10px system-ui labels (an over-estimate keeps labels apart). */
+const CHAR_PX = 6;
+const TIMELINE_MARGIN = { left: 56, right: 20 } as const;
+const FACET_HEIGHT = 56;
+
+export interface PhaseLabel {
+  name: string;
+  /** Simulated µs the label points at (its phase's start). */
+  tUs: number;
+  anchor: 'start' | 'end';
+  /** Label row above the plot, 0 the top one. */
+  row: number;
+  /** The label's extent in pixels across the figure. */
+  left: number;
+  right: number;
+}
+
+/**
+ * Where each phase's name goes: right of its rule, or left of it where the name would run off the
+ * right edge; on the first row where it clears every label already there. Phases that start at the
+ * same time (the build takes no simulated time) thus stack instead of printing over each other.
+ */
+export function phaseLabels(
+  phases: readonly { name: string; startUs: number }[],
+  [lo, hi]: readonly [number, number],
+  width = WIDTH,
+): PhaseLabel[] {
+  const x0 = TIMELINE_MARGIN.left;
+  const x1 = width - TIMELINE_MARGIN.right;
+  const px = (t: number): number => (hi > lo ? x0 + ((t - lo) / (hi - lo)) * (x1 - x0) : x0);
+  const rows: { left: number; right: number }[][] = [];
+  return phases
+    .filter((p) => Number.isFinite(p.startUs))
+    .map((p) => {
+      const x = px(p.startUs);
+      const w = p.name.length * CHAR_PX;
+      const anchor = x + 3 + w > width ? ('end' as const) : ('start' as const);
+      const left = anchor === 'start' ? x + 3 : x - 3 - w;
+      const right = left + w;
+      let row = rows.findIndex((r) => r.every((o) => right + 4 <= o.left || left >= o.right + 4));
+      if (row < 0) row = rows.push([]) - 1;
+      rows[row]?.push({ left, right });
+      return { name: p.name, tUs: p.startUs, anchor, row, left, right };
+    });
+}
+
+/**
+ * Cumulative pages per kind, one panel (facet) per kind so that no series hides another: the CPU's
+ * faults, the migrations back and the invalidations they cause move in near lockstep and drew one
+ * line over the other in a shared panel.
+ */
+export function timelinePlot(data: TimelineData): string | null {
   const points = aggregateTimeline(data);
   if (points.length === 0) return null;
-  const [lo, hi] = timeSpan(data);
+  const span = timeSpan(data);
   const kinds = kindOrder(points.map((p) => p.kind));
   const last = kinds.map((k) => points.findLast((p) => p.kind === k) as TimelinePoint);
   const phases = data.phases.filter((p) => Number.isFinite(p.startUs));
-  // Alternate label rows so that phases starting close together do not print over each other.
-  const labelRow = (row: number) =>
-    Plot.text(
-      phases.filter((_, i) => i % 2 === row),
-      { x: 'startUs', text: 'name', frameAnchor: 'top', textAnchor: 'start', dx: 3, dy: -26 + 12 * row },
-    );
+  const labels = phaseLabels(phases, span);
+  const rows = labels.reduce((m, l) => Math.max(m, l.row + 1), 0);
+  const marginTop = 10 + 12 * rows;
+  // dy is one number per mark: a mark per label.
+  const labelMarks = labels.map((l, i) =>
+    Plot.text(labels.slice(i, i + 1), {
+      x: 'tUs',
+      text: 'name',
+      frameAnchor: 'top',
+      textAnchor: l.anchor,
+      dx: l.anchor === 'start' ? 3 : -3,
+      dy: 12 * l.row - marginTop + 4,
+      // In the top panel only, above its frame.
+      fy: () => kinds[0],
+    }),
+  );
   return render('timeline', {
-    height: 260,
-    marginTop: 34,
-    x: { label: 'simulated time (µs)', domain: [lo, hi] },
-    // A centred, rotated label: the top-left corner is where the first phase's name goes.
-    marginLeft: 56,
+    height: marginTop + kinds.length * FACET_HEIGHT + 40,
+    marginTop,
+    marginLeft: TIMELINE_MARGIN.left,
+    marginRight: TIMELINE_MARGIN.right,
+    x: { label: 'simulated time (µs)', domain: span },
     y: {
       label: 'cumulative pages',
       labelAnchor: 'center',
       labelArrow: 'none',
       tickFormat: compact,
+      ticks: 2,
       grid: true,
     },
+    fy: { domain: kinds, label: null, axis: null, padding: 0.2 },
     color: { domain: kinds, range: kinds.map(kindColor) },
     marks: [
       Plot.ruleY([0]),
       Plot.ruleX(phases, { x: 'startUs', stroke: '#9498a0', strokeDasharray: '3,3' }),
-      labelRow(0),
-      labelRow(1),
-      Plot.lineY(points, { x: 'tUs', y: 'pages', stroke: 'kind' }),
-      Plot.dot(last, { x: 'tUs', y: 'pages', fill: 'kind', r: 2.5 }),
+      ...labelMarks,
+      Plot.lineY(points, { x: 'tUs', y: 'pages', stroke: 'kind', fy: 'kind' }),
+      Plot.dot(last, { x: 'tUs', y: 'pages', fill: 'kind', fy: 'kind', r: 2.5 }),
+      // Each panel's name, on a white halo so that its own line does not cross it out.
+      Plot.text(kinds, {
+        text: (k: string) => k,
+        fy: (k: string) => k,
+        frameAnchor: 'top-left',
+        dx: 4,
+        dy: 2,
+        fill: 'currentColor',
+        stroke: 'white',
+        strokeWidth: 3,
+        paintOrder: 'stroke',
+      }),
     ],
   });
 }

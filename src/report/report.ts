@@ -58,6 +58,7 @@ ul.legend { list-style: none; padding: 0; margin: 0 0 .3em; font-size: 12px; }
 ul.legend li { display: inline-block; margin-right: 1em; }
 .swatch { display: inline-block; width: 10px; height: 10px; margin-right: .3em; }
 .empty { color: #555b66; font-style: italic; }
+.warning { border-left: 3px solid #d98a00; padding: .2em .6em; background: #fff6e0; }
 `;
 
 function table(head: readonly string[], rows: readonly string[][], numeric: readonly boolean[] = []): string {
@@ -76,9 +77,17 @@ function header(data: DemoReport): string {
     '<header>',
     `<h1>${escapeHtml(data.title)}</h1>`,
     `<p class="meta">seed ${escapeHtml(String(data.seed))} ${badge}</p>`,
+    producer(data),
+    ...(data.warnings ?? []).map((w) => `<p class="warning">warning: ${escapeHtml(w)}</p>`),
     config.length > 0 ? table(['setting', 'value'], config) : '',
     '</header>',
   ].join('\n');
+}
+
+function producer(data: DemoReport): string {
+  if (data.producer === undefined) return '';
+  const { version, command } = data.producer;
+  return `<p class="meta">made by hmmsim ${escapeHtml(version)}: <code>${escapeHtml(command)}</code></p>`;
 }
 
 function checks(data: DemoReport): string {
@@ -105,12 +114,28 @@ function figure(name: string, caption: string, svg: string | null, empty: string
 }
 
 function timelineFigure(data: DemoReport): string {
-  const pages = data.timeline.reduce((sum, e) => sum + (Number.isFinite(e.pages) ? e.pages : 0), 0);
-  const kinds = kindOrder(data.timeline.map((e) => e.kind));
+  const buckets = data.timelineBuckets;
+  const pages =
+    buckets === undefined
+      ? data.timeline.reduce((sum, e) => sum + (Number.isFinite(e.pages) ? e.pages : 0), 0)
+      : Object.values(buckets.pages).reduce((sum, s) => sum + s.reduce((a, b) => a + b, 0), 0);
+  const kinds = kindOrder(
+    buckets === undefined ? data.timeline.map((e) => e.kind) : Object.keys(buckets.pages),
+  );
+  const events = buckets?.events ?? data.timeline.length;
+  const bucketed =
+    buckets === undefined
+      ? ''
+      : ` <strong>Bucketed</strong>: more events than the ${formatNumber(data.timeline.length)} kept one by one, ` +
+        `so each point sums a window of ${formatNumber(buckets.widthUs)} µs.`;
+  const dropped =
+    (data.traceDropped ?? 0) > 0
+      ? ` <strong>${formatNumber(data.traceDropped as number)} events dropped</strong> by the trace and not plotted.`
+      : '';
   const caption =
     '<strong>Device faults and migrations over time</strong>: cumulative pages per event kind on the ' +
-    `simulated clock; dashed rules mark the start of each phase. ${formatNumber(data.timeline.length)} events, ` +
-    `${formatNumber(pages)} pages.`;
+    `simulated clock, one panel per kind; dashed rules mark the start of each phase. ${formatNumber(events)} events, ` +
+    `${formatNumber(pages)} pages.${bucketed}${dropped}`;
   const key = legend(kinds.map((k) => [k, kindColor(k)]));
   return figure('timeline', caption, timelinePlot(data), 'no events', key);
 }
@@ -134,13 +159,14 @@ function costsFigure(data: DemoReport): string {
 
 function counters(data: DemoReport): string {
   const names = Object.keys(data.counters).sort(byName);
+  const what = data.counterDescriptions ?? {};
   const body =
     names.length === 0
       ? '<p class="empty">no counters</p>'
       : table(
-          ['counter', 'value'],
-          names.map((n) => [n, formatNumber(data.counters[n] as number)]),
-          [false, true],
+          ['counter', 'value', 'what it counts'],
+          names.map((n) => [n, formatNumber(data.counters[n] as number), what[n] ?? '']),
+          [false, true, false],
         );
   return `<section>\n<h2>Counters</h2>\n${body}\n</section>`;
 }
@@ -154,7 +180,8 @@ function costModel(data: DemoReport): string {
           ['term', 'value', 'source'],
           terms.map((t) => [t.name, t.value, t.source]),
         );
-  return `<section>\n<h2>Cost model</h2>\n<p>profile <strong>${escapeHtml(profile)}</strong></p>\n${body}\n</section>`;
+  const where = '<p>Each source is explained, with links, in docs/costs.md of the hmmsim package.</p>';
+  return `<section>\n<h2>Cost model</h2>\n<p>profile <strong>${escapeHtml(profile)}</strong></p>\n${body}\n${where}\n</section>`;
 }
 
 /** The whole report as one HTML document. */

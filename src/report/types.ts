@@ -15,6 +15,19 @@ export interface DemoReport {
   costModel: { profile: string; terms: { name: string; value: string; source: string }[] }; // the cost model's parameters and where they come from
   phases: { name: string; startUs: number; endUs: number }[]; // demo phases on the simulated clock (e.g. 'build', 'device walk 1', 'cpu update', 'device walk 2')
   timeline: { tUs: number; kind: TimelineKind; pages: number }[]; // events on the simulated clock
+  /** Events the cost model's trace did not keep (it keeps TRACE_EVENTS_MAX); `timelineBuckets` still counts them. */
+  traceDropped?: number;
+  /**
+   * The whole run's events per time window, when the trace was cut: `widthUs` wide buckets from 0,
+   * pages per kind per bucket. The timeline plots these instead of the events.
+   */
+  timelineBuckets?: { widthUs: number; events: number; pages: Partial<Record<TimelineKind, number[]>> };
+  /** Things the reader should know before trusting the figures (e.g. a run that thrashes). */
+  warnings?: string[];
+  /** What each counter counts, by counter name (kept beside the counters' definitions). */
+  counterDescriptions?: Record<string, string>;
+  /** The hmmsim version and the command line that reproduce the run (the CLI fills these). */
+  producer?: { version: string; command: string };
   residency: {
     phase: string;
     region: string;

@@ -21,7 +21,7 @@
  * (proc.read/proc.write), so they fault exactly as the C test's do. `buffer->mirror` is a plain
  * byte buffer, as the C test's malloc'd mirror is.
  *
- * @see tools/testing/selftests/vm/hmm-tests.c (Linux v5.8 … v6.19), reference/kernel-hmm.md §5
+ * @see tools/testing/selftests/vm/hmm-tests.c (Linux v5.8 … v6.19), docs/kernel-hmm.md §5
  */
 
 import { alignUp, PAGE_SIZE } from '../core/addr.js';
@@ -1238,7 +1238,7 @@ function doubleMap(ctx: SelftestContext, form61: boolean): void {
   hmmBufferFree(p, buffer);
 }
 
-/** The tests of reference/kernel-hmm.md §5 that are not ported, and why. */
+/** The tests of hmm-tests.c (docs/kernel-hmm.md §5) that are not ported, and why. */
 export const HMM_SELFTESTS_NOT_PORTED: { name: string; since: string; reason: string }[] = [
   {
     name: 'anon_write_hugetlbfs',

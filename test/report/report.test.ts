@@ -154,14 +154,14 @@ describe('renderReport', () => {
     expect(fig).not.toContain('>total</text>');
   });
 
-  it('lists every counter, sorted by name, with thousands separators', () => {
+  it('lists every counter, sorted by name, with thousands separators (and no description where none is given)', () => {
     const rows = [
       ['cpuFaults', '12'],
       ['dmaBytes', '393,216'],
       ['faults', '321'],
       ['migratedToDevice', '96'],
       ['tlbHits', '1,234,567'],
-    ].map(([n, v]) => `<tr><td>${n}</td><td class="num">${v}</td></tr>`);
+    ].map(([n, v]) => `<tr><td>${n}</td><td class="num">${v}</td><td></td></tr>`);
     expect(html).toContain(rows.join('\n'));
   });
 

@@ -9,7 +9,7 @@
  * one HMM_DMIRROR_PROT_* byte per page without faulting; MIGRATE (migrate.ts) moves a range to
  * device memory and reads it back.
  *
- * @see lib/test_hmm.c (Linux v5.8), rebuilt on the v5.3 API as reference/kernel-hmm.md §4.7 says
+ * @see lib/test_hmm.c (Linux v5.8), rebuilt on the v5.3 API as docs/kernel-hmm.md §4.7 says
  */
 
 import { PAGE_SIZE } from '../../core/addr.js';

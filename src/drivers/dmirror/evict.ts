@@ -10,7 +10,7 @@
  * owner and vpn of every page it maps), as a real driver's VA-block tracking does: a device-private
  * page has no rmap a driver could use.
  *
- * @see reference/peers-and-costs.md §1.6 (UVM eviction), §2.3 (KFD)
+ * @see docs/costs.md, "Eviction" (UVM's uvm_pmm_gpu.c, KFD's kfd_svm.c)
  */
 
 import { PAGE_SIZE } from '../../core/addr.js';

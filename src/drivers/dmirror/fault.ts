@@ -2,8 +2,9 @@
  * dmirror's device-fault handler: what the driver does with a batch from the replayable fault
  * buffer before the device replays it. The shape is nouveau_svm_fault's (v5.3) and UVM's: sort the
  * batch by address with writes first, drop duplicates, then for each faulting page
- *   1. ask the migration policy (policy.ts) whether to move a block to device memory first, and do
- *      it with migrate_vma, evicting least-recently-allocated device pages if memory is short;
+ *   1. ask the migration policy (policy.ts) whether to move a block to device memory first (clamped
+ *      to what device memory holds), and do it with migrate_vma, evicting least-recently-allocated
+ *      device pages if memory is short;
  *   2. mirror what is still unmapped with driver_populate_range (hmm.rst's pattern, populate.ts),
  *      one call per run of consecutive faulting pages with the same access.
  * A page that cannot be mapped (no VMA, a write the VMA forbids) cancels its entries: the device
@@ -23,6 +24,7 @@ import type { Task } from '../../sched/index.js';
 import type { Dmirror } from './dmirror.js';
 import { dmirrorEvictFor } from './evict.js';
 import { dmirrorMigrateRange } from './migrate.js';
+import { policyClamp } from './policy.js';
 import { DMIRROR_FAULT_BATCH, dmirrorFault } from './populate.js';
 
 /** One page's faults after sorting and de-duplication. */
@@ -86,7 +88,7 @@ function* migrateByPolicy(dmirror: Dmirror, pages: PageFault[]): Task {
         : [Math.max(want.start, vma.start), Math.min(want.end, vma.end)];
     dmirror.mm.mmapSem.upRead();
     if (clipped === null) continue;
-    const [start, end] = clipped as [number, number];
+    const [start, end] = clampToDevice(dmirror, clipped as [number, number], addr);
     doneEnd = end;
     batchRanges.push({ start, end });
     for (const run of notResident(dmirror, start, end)) {
@@ -95,6 +97,15 @@ function* migrateByPolicy(dmirror: Dmirror, pages: PageFault[]): Task {
       yield* dmirrorMigrateRange(dmirror, run.start, run.end);
     }
   }
+}
+
+/** A block larger than device memory shrinks to what fits around the fault (policyClamp), counted. */
+function clampToDevice(dmirror: Dmirror, [start, end]: [number, number], addr: number): [number, number] {
+  const device = dmirror.mdevice.device;
+  const c = policyClamp(start, end, addr, device.memoryPages);
+  if (c === null) return [start, end];
+  device.counters.policyClamps++;
+  return [c.start, c.end];
 }
 
 /**

@@ -6,7 +6,7 @@
  * The v5.3 core has no owner filter: collect returns device-private pages of every device, and
  * the driver skips them (as the v5.8 driver does), so a page on another device is not moved by
  * MIGRATE. Seed-era invalidations carry no owner either, so migrating a range also erases this
- * device's own entries in it (reference §6 #19; docs/fidelity.md).
+ * device's own entries in it (docs/kernel-hmm.md §6 #19; docs/fidelity.md).
  *
  * @see lib/test_hmm.c (dmirror_migrate, dmirror_migrate_alloc_and_copy,
  *      dmirror_migrate_finalize_and_map, dmirror_devmem_fault_alloc_and_copy) (Linux v5.8)

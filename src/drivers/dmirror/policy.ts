@@ -3,11 +3,12 @@
  * memory before mirroring. The document leaves this to the driver ("it is up to the device driver
  * to decide what to migrate", hmm.rst "Migration to and from device memory"); real drivers pick a
  * granularity: nouveau mirrors only, AMD KFD migrates 2^g pages around the fault (g = 9 by
- * default), UVM migrates 64 KiB or 2 MiB blocks (reference/peers-and-costs.md §7b).
+ * default), UVM migrates 64 KiB or 2 MiB blocks (docs/costs.md, "Migration granularity").
  *
- * A policy answers with an aligned range; the driver clips it to the faulting VMA, evicts device
- * pages if memory is short, migrates what it can (best effort: pages migrate_vma skips stay in
- * system memory) and then mirrors the faulting page wherever it is.
+ * A policy answers with an aligned range; the driver clips it to the faulting VMA, clamps it to what
+ * device memory holds (policyClamp), evicts device pages if memory is short, migrates what it can
+ * (best effort: pages migrate_vma skips stay in system memory) and then mirrors the faulting page
+ * wherever it is.
  */
 
 import { PAGE_SIZE } from '../../core/addr.js';
@@ -75,4 +76,35 @@ export function checkPolicy(p: string | MigrationPolicy): MigrationPolicy {
   )
     throw new ArgumentError('policy', "expected 'none', 'page', 'block:k' or a MigrationPolicy object");
   return p;
+}
+
+/**
+ * The most pages one fault may migrate on a device of `memoryPages` pages: the largest power of two
+ * that fits. A block larger than device memory would evict what it just migrated (the fault's own
+ * page included) and fault again, forever. Real drivers never ask for more than fits: UVM migrates
+ * within one 2 MiB VA block per fault service (uvm_va_block.c), and KFD splits SVM ranges to at most
+ * VRAM/32 pages (svm_range_set_max_pages) and migrates the faulting granule within its range
+ * (svm_range_restore_pages); see docs/costs.md.
+ *
+ * @see drivers/gpu/drm/amd/amdkfd/kfd_svm.c (svm_range_set_max_pages, svm_range_restore_pages) (Linux v6.8)
+ */
+export function policyClampPages(memoryPages: number): number {
+  return 2 ** Math.floor(Math.log2(memoryPages));
+}
+
+/**
+ * [start, end) (holding `addr`) clamped to the naturally aligned block of policyClampPages pages
+ * around `addr`, or null when it already fits.
+ */
+export function policyClamp(
+  start: number,
+  end: number,
+  addr: number,
+  memoryPages: number,
+): { start: number; end: number } | null {
+  const pages = policyClampPages(memoryPages);
+  if ((end - start) / PAGE_SIZE <= pages) return null;
+  const bytes = pages * PAGE_SIZE;
+  const lo = Math.floor(addr / bytes) * bytes;
+  return { start: Math.max(start, lo), end: Math.min(end, lo + bytes) };
 }

@@ -3,7 +3,7 @@
  * register the range, wait until it is valid, take mmap_sem, fault, take the driver's update
  * lock, check hmm_range_valid, program the device page table, unregister, unlock.
  *
- * Two things the pattern leaves to the driver, done as reference/kernel-hmm.md §4.7 says:
+ * Two things the pattern leaves to the driver, done as docs/kernel-hmm.md §4.7 says:
  * - success is a page count >= 0 (the document's `if (ret)` would treat it as an error);
  * - v5.3 reports any device's private page as VALID|DEVICE_PRIVATE and faults it only if the
  *   request says DEVICE_PRIVATE, so pages on another device are re-requested with that flag,

@@ -2,7 +2,7 @@
  * HMM_DMIRROR_SNAPSHOT on the seed API: hmm_range_snapshot in batches, under the same
  * register / valid / update-lock protocol as a fault, encoded one HMM_DMIRROR_PROT_* byte per page.
  *
- * Seed-era encoding (reference/kernel-hmm.md §4.6 adapted): ERROR or SPECIAL → 0xFF; no VALID →
+ * Seed-era encoding (docs/kernel-hmm.md §4.6 adapted): ERROR or SPECIAL → 0xFF; no VALID →
  * NONE; a device-private entry is reported for any device (v5.3 has no owner), LOCAL if it is this
  * device's page and REMOTE otherwise; the zero page → ZERO; then READ or WRITE.
  *

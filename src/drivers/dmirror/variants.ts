@@ -28,7 +28,7 @@ export interface DmirrorVariantInfo {
 export const DMIRROR_VARIANTS = {
   correct: {
     wrong: 'nothing: the reference driver (hmm.rst driver_populate_range and its locking rule).',
-    breaks: "nothing; under protocol 'seed' only the seed design's own race (reference §6 #3).",
+    breaks: "nothing; under protocol 'seed' only the seed design's own race (docs/kernel-hmm.md §6 #3).",
   },
   'no-valid-check': {
     wrong: 'driver_populate_range programs the device page table without checking hmmRangeValid().',
