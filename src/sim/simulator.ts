@@ -18,7 +18,7 @@ import { DmirrorDevice } from '../drivers/dmirror/mdevice.js';
 import { checkPolicy, type MigrationPolicy } from '../drivers/dmirror/policy.js';
 import { checkDmirrorVariant, type DmirrorVariant } from '../drivers/dmirror/variants.js';
 import { type HmmProtocol, hmmConfig } from '../hmm/hmm.js';
-import { Kernel } from '../mm/kernel.js';
+import { Kernel, type KernelVersion } from '../mm/kernel.js';
 import type { MemCgroup } from '../mm/memcg.js';
 import type { MmStruct } from '../mm/mm.js';
 import {
@@ -30,6 +30,7 @@ import {
   PG_swapbacked,
   ZONE_DEVICE,
 } from '../mm/page.js';
+import { tryToFreePages } from '../mm/vmscan.js';
 import type { Executor, Strategy, Task } from '../sched/index.js';
 import { checkInt, checkLength } from './args.js';
 import { DeviceFile } from './devicefile.js';
@@ -55,6 +56,12 @@ export interface SimulatorOptions {
   protocol?: HmmProtocol;
   /** Memory section size in pages (default 32,768 = 128 MiB); the explorer uses small ones. */
   sectionPages?: number;
+  /**
+   * Whose mm behaviour to follow where it changed since the seed (docs/fidelity.md, "Kernel
+   * versions"): 'v5.3' (default) or 'v6.19' (FOLL_PIN counting, fork copying pinned pages, COW never
+   * reusing a pinned page, MREMAP_DONTUNMAP, ...).
+   */
+  kernel?: KernelVersion;
 }
 
 export interface DeviceOptions {
@@ -100,6 +107,7 @@ export class Simulator {
       return { memoryPages, tlbEntries, costProfile: profile };
     });
     this.kernel = new Kernel({
+      version: opts.kernel,
       ramPages,
       contents: opts.contents,
       log: this.log,
@@ -110,6 +118,21 @@ export class Simulator {
     if (protocol !== 'seed' && protocol !== 'seq')
       throw new ArgumentError('protocol', `expected 'seed' or 'seq', got ${String(protocol)}`);
     hmmConfig(this.kernel).protocol = protocol;
+  }
+
+  /** The kernel release whose mm behaviour this machine follows. */
+  get kernelVersion(): KernelVersion {
+    return this.kernel.version;
+  }
+
+  /**
+   * Memory pressure on demand: try_to_free_pages, whose one reclaimable kind of page here is the
+   * lazyfree page MADV_FREE left clean (src/mm/vmscan.ts). Frees up to `nrPages` of them (default:
+   * all) and returns how many it freed. Faults that run out of memory reclaim the same way first.
+   */
+  reclaim(nrPages = Number.POSITIVE_INFINITY): number {
+    if (nrPages !== Number.POSITIVE_INFINITY) checkInt('nrPages', nrPages, 0, 2 ** 31);
+    return this.run('reclaim', tryToFreePages(this.kernel, nrPages));
   }
 
   /** How HMM tracks range validity on this machine ('seed' or 'seq'). */
