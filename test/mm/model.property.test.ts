@@ -347,6 +347,42 @@ class ReclaimCmd implements Cmd {
   }
 }
 
+/**
+ * The lazyfree life of one private anonymous page, which random commands rarely line up: write it,
+ * MADV_FREE it, maybe write it again (cancelling), reclaim, read it back. Each step is the ordinary
+ * command, checked as usual.
+ */
+class LazyCycleCmd implements Cmd {
+  constructor(
+    readonly procSel: number,
+    readonly anchorSel: number,
+    readonly rewrite: boolean,
+    readonly seed: number,
+  ) {}
+  check(m: Readonly<Model>): boolean {
+    return m.procs.length > 0;
+  }
+  run(m: Model, r: Real): void {
+    const i = this.procSel % m.procs.length;
+    const pm = m.procs[i] as ProcModel;
+    const p = r.procs[i] as Process;
+    const all = [...pm.pages.keys()].sort((a, b) => a - b);
+    const anon = all.filter((v) => !pm.pages.get(v)?.shared && pm.pages.get(v)?.obj === null);
+    if (anon.length === 0) return;
+    const at = all.indexOf(pick(anon, this.anchorSel));
+    const write = (seed: number) => new WriteCmd(i, at, 0, 0, PAGE, seed).apply(pm, p);
+    write(this.seed);
+    new MadviseCmd(i, anon.indexOf(all[at] as number), 0, 1, true).apply(pm, p);
+    if (this.rewrite) write(this.seed + 1);
+    new ReclaimCmd().run(m, r);
+    new ReadCmd(i, at, 0, 0, PAGE).apply(pm, p);
+    verify(m, r);
+  }
+  toString(): string {
+    return `lazycycle[p${this.procSel}](@${this.anchorSel}${this.rewrite ? ' rewrite' : ''} seed ${this.seed})`;
+  }
+}
+
 /** pin_user_pages over npages from a page: as many as the access rules allow in a row. */
 class PinCmd extends RangeCmd {
   constructor(
@@ -718,6 +754,12 @@ const commands = fc.commands(
           .map(([p, a, d, n]) => new MadviseCmd(p, a, d, n, true)),
       },
       { weight: 4, arbitrary: fc.constant(new ReclaimCmd()) },
+      {
+        weight: 2,
+        arbitrary: fc
+          .tuple(procSel, anchorSel, fc.boolean(), byteSeed)
+          .map(([p, a, w, s]) => new LazyCycleCmd(p, a, w, s)),
+      },
       {
         weight: 1,
         arbitrary: fc
