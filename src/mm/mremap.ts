@@ -17,7 +17,7 @@
  * @see mm/mremap.c (Linux v6.19; v5.3 where `kernel.behaviour` says so)
  */
 
-import { isPageAligned, PAGE_SIZE, pageAlignUp, TASK_SIZE } from '../core/addr.js';
+import { isPageAligned, PAGE_SIZE, PMD_SIZE, pageAlignUp, TASK_SIZE } from '../core/addr.js';
 import { EFAULT, EINVAL, ENOMEM } from '../core/errno.js';
 import type { Task } from '../sched/index.js';
 import type { MmStruct } from './mm.js';
@@ -223,18 +223,28 @@ export function* movePageTables(mm: MmStruct, oldAddr: number, newAddr: number, 
  */
 function splitHugePmdBeforeMove(_mm: MmStruct, _addr: number): void {}
 
-/** move_ptes over one PTE table's part of the old range. */
+/**
+ * move_ptes over one PTE table's part of the old range. The destination may straddle two PTE tables
+ * (the two ranges need not share an offset within a PMD); each is looked up, or allocated, once.
+ */
 function movePtes(mm: MmStruct, t: number, start: number, end: number, newStart: number): void {
   const { pt } = mm.kernel;
+  const { lo: los, hi: his } = pt;
   const from = pteSlotIn(t, start);
   const n = (end - start) / PAGE_SIZE;
+  let dstTable = 0;
+  let dstEnd = 0;
   for (let i = 0; i < n; i++) {
-    const lo = pt.lo[from + i] as number;
-    const hi = pt.hi[from + i] as number;
+    const lo = los[from + i] as number;
+    const hi = his[from + i] as number;
     if (lo === 0 && hi === 0) continue;
-    const to = pt.pteSlotAlloc(mm.pgd, newStart + i * PAGE_SIZE);
+    const to = newStart + i * PAGE_SIZE;
+    if (to >= dstEnd) {
+      dstTable = pt.pteTableAlloc(mm.pgd, to);
+      dstEnd = to - (to % PMD_SIZE) + PMD_SIZE;
+    }
     pt.clear(from + i);
-    pt.set(to, lo, hi);
+    pt.set(pteSlotIn(dstTable, to), lo, hi);
   }
 }
 
