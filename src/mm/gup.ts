@@ -185,7 +185,8 @@ function* lookupOrFault(mm: MmStruct, vma: Vma, addr: number, flags: number): Ta
 /**
  * follow_page_pte: the pfn mapped at addr if it can be used as asked, else -1 (a miss the caller
  * resolves by faulting). The zero page is returned for reads; non-present entries always miss.
- * A FOLL_PIN read of an anonymous page that is not exclusive answers MUST_UNSHARE (v5.19+).
+ * A FOLL_PIN read through a read-only PTE of an anonymous page that is not exclusive answers
+ * MUST_UNSHARE (v5.19+); a writable PTE maps a page no one else can reach, exclusive or not.
  */
 export function followPage(mm: MmStruct, addr: number, flags: number): number {
   const { pt } = mm.kernel;
@@ -196,7 +197,7 @@ export function followPage(mm: MmStruct, addr: number, flags: number): number {
   if (flags & FOLL_WRITE && !(lo & _PAGE_RW)) return -1;
   const pfn = ptePfn(lo, pt.hi[slot] as number);
   if (lo & _PAGE_SPECIAL && pfn !== ZERO_PFN) return -1;
-  if (gupMustUnshare(mm, flags, pfn)) return MUST_UNSHARE;
+  if (!(lo & _PAGE_RW) && gupMustUnshare(mm, flags, pfn)) return MUST_UNSHARE;
   return pfn;
 }
 

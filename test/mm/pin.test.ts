@@ -12,6 +12,7 @@ import type { KernelVersion } from '../../src/index.js';
 import { FOLL_GET, FOLL_LONGTERM, FOLL_PIN, getUserPages, pinUserPages } from '../../src/mm/gup.js';
 import { kernelBehaviour } from '../../src/mm/kernel.js';
 import { GUP_PIN_COUNTING_BIAS, pageMaybeDmaPinned, ZERO_PFN } from '../../src/mm/page.js';
+import { Simulator } from '../../src/sim/simulator.js';
 import { ANON, fill, locked, newSim, PG, RO, RW, thrown } from './helpers.js';
 
 function pinRefs(kernel: KernelVersion): number {
@@ -247,4 +248,27 @@ describe('COW of a page with extra references', () => {
     expect(p.pte(a).pfn).not.toBe(shared);
     pin.unpin();
   });
+});
+
+describe('pins of pages that came back from device memory', () => {
+  it.each(['v5.3', 'v6.19'] as const)(
+    '%s: a read pin faults a device-private page back and pins it',
+    (kernel) => {
+      const sim = new Simulator({ kernel, ramPages: 256, devices: [{ memoryPages: 16 }] });
+      const p = sim.createProcess();
+      const a = p.mmap(PG, RW, ANON);
+      p.write(a, fill(PG, 3));
+      const fd = sim.openDevice(0, p);
+      expect(fd.migrate(a, 1).cpages).toBe(1);
+      expect(p.pte(a).kind).toBe('device-private');
+      const pin = p.pin(a, 1);
+      const pfn = pin.pfns[0]!;
+      expect(p.pte(a)).toMatchObject({ kind: 'present', pfn });
+      expect(sim.page(pfn)).toMatchObject({ zone: 'normal', refcount: 1 + pinRefs(kernel), mapcount: 1 });
+      expect(p.read(a, 1)[0]).toBe(3);
+      pin.unpin();
+      fd.close();
+      expect(checkAccounting(sim.kernel)).toEqual([]);
+    },
+  );
 });
