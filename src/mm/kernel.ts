@@ -38,6 +38,8 @@ export interface KernelBehaviour {
   readonly mremapDontunmap: boolean;
   /** mremap looks the VMA up before anything else (-EFAULT if none), as v5.16 made it; v5.3 shrank without one. */
   readonly mremapVmaLookupFirst: boolean;
+  /** MADV_FREE clears hwpoison entries (v6.0); v5.3 skipped every non-swap entry. */
+  readonly madvFreeClearsHwpoison: boolean;
   /** FOLL_LONGTERM needs FOLL_PIN; FOLL_PIN with FOLL_GET is a WARN and -EINVAL (is_valid_gup_args, v6.3). */
   readonly gupStrictFlags: boolean;
 }
@@ -51,6 +53,7 @@ const BEHAVIOURS: Record<KernelVersion, KernelBehaviour> = {
     cowReuseNeedsSoleRef: false,
     mremapDontunmap: false,
     mremapVmaLookupFirst: false,
+    madvFreeClearsHwpoison: false,
     gupStrictFlags: false,
   },
   'v6.19': {
@@ -61,6 +64,7 @@ const BEHAVIOURS: Record<KernelVersion, KernelBehaviour> = {
     cowReuseNeedsSoleRef: true,
     mremapDontunmap: true,
     mremapVmaLookupFirst: true,
+    madvFreeClearsHwpoison: true,
     gupStrictFlags: true,
   },
 };

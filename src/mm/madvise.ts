@@ -129,7 +129,7 @@ function* madviseFree(mm: MmStruct, vma: Vma, start: number, end: number): Task<
 }
 
 /**
- * madvise_free_pte_range: swap entries are freed and hwpoison entries cleared; every other
+ * madvise_free_pte_range: swap entries are freed and hwpoison entries cleared (v6.0+); every other
  * non-present entry (device-private, migration) is left alone. A present normal page mapped here
  * loses the PTE's dirty and accessed bits; its PG_dirty is cleared unless it is mapped shared (then
  * it is skipped), or skipped if it is locked; then it is marked lazyfree (folio_mark_lazyfree).
@@ -160,7 +160,8 @@ function madviseFreePteRange(mm: MmStruct, t: number, start: number, end: number
 function madviseFreeSwapEntry(mm: MmStruct, slot: number, lo: number): void {
   const type = swpType(lo);
   if (type === SWP_SWAPFILE) mm.rss[MM_SWAPENTS] = (mm.rss[MM_SWAPENTS] as number) - 1;
-  if (type === SWP_SWAPFILE || type === SWP_HWPOISON) mm.kernel.pt.clear(slot);
+  const poison = type === SWP_HWPOISON && mm.kernel.behaviour.madvFreeClearsHwpoison;
+  if (type === SWP_SWAPFILE || poison) mm.kernel.pt.clear(slot);
 }
 
 /** folio_mark_lazyfree: an anonymous swap-backed page loses PG_swapbacked and joins the lazyfree list. */

@@ -8,7 +8,9 @@ import { describe, expect, it } from 'vitest';
 import { checkAccounting } from '../../src/check/accounting.js';
 import { HmmError } from '../../src/core/errno.js';
 import { MADV_FREE } from '../../src/mm/madvise.js';
+import { MM_SWAPENTS } from '../../src/mm/mm.js';
 import { MAP_PRIVATE, MAP_SHARED } from '../../src/mm/mmap.js';
+import { SWP_HWPOISON, SWP_SWAPFILE, swpEntryLo } from '../../src/mm/pte.js';
 import type { Process } from '../../src/sim/process.js';
 import { Simulator } from '../../src/sim/simulator.js';
 import { ANON, fill, newSim, PG, RW, record, SHARED_ANON, starts, thrown } from './helpers.js';
@@ -169,4 +171,26 @@ describe('memory pressure reclaims lazyfree pages before a fault fails', () => {
     expect(other.pte(o.a).kind).toBe('present');
     expect(checkAccounting(sim.kernel)).toEqual([]);
   });
+});
+
+describe('MADV_FREE on swap-type entries', () => {
+  it.each(['v5.3', 'v6.19'] as const)(
+    '%s: a swap entry is freed; a hwpoison entry is cleared only since v6.0',
+    (kernel) => {
+      const sim = newSim({ kernel });
+      const p = sim.createProcess();
+      const a = p.mmap(2 * PG, RW, ANON);
+      p.read(a, 1);
+      p.read(a + PG, 1);
+      const { pt } = sim.kernel;
+      pt.set(pt.pteSlot(p.mm.pgd, a), swpEntryLo(SWP_SWAPFILE, 5), 0);
+      p.mm.rss[MM_SWAPENTS] = 1;
+      pt.set(pt.pteSlot(p.mm.pgd, a + PG), swpEntryLo(SWP_HWPOISON, 0), 0);
+      p.madvise(a, 2 * PG, MADV_FREE);
+      expect(p.pte(a).kind).toBe('none');
+      expect(p.rss().swapents).toBe(0);
+      expect(p.pte(a + PG).kind).toBe(kernel === 'v6.19' ? 'none' : 'hwpoison');
+      expect(checkAccounting(sim.kernel)).toEqual([]);
+    },
+  );
 });
