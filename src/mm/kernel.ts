@@ -40,6 +40,8 @@ export interface KernelBehaviour {
   readonly mremapVmaLookupFirst: boolean;
   /** MADV_FREE clears hwpoison entries (v6.0); v5.3 skipped every non-swap entry. */
   readonly madvFreeClearsHwpoison: boolean;
+  /** Reclaim keeps a lazyfree page someone holds an extra reference on (v5.18); v5.3 unmapped it anyway. */
+  readonly lazyfreeKeepsReferenced: boolean;
   /** FOLL_LONGTERM needs FOLL_PIN; FOLL_PIN with FOLL_GET is a WARN and -EINVAL (is_valid_gup_args, v6.3). */
   readonly gupStrictFlags: boolean;
 }
@@ -54,6 +56,7 @@ const BEHAVIOURS: Record<KernelVersion, KernelBehaviour> = {
     mremapDontunmap: false,
     mremapVmaLookupFirst: false,
     madvFreeClearsHwpoison: false,
+    lazyfreeKeepsReferenced: false,
     gupStrictFlags: false,
   },
   'v6.19': {
@@ -65,6 +68,7 @@ const BEHAVIOURS: Record<KernelVersion, KernelBehaviour> = {
     mremapDontunmap: true,
     mremapVmaLookupFirst: true,
     madvFreeClearsHwpoison: true,
+    lazyfreeKeepsReferenced: true,
     gupStrictFlags: true,
   },
 };

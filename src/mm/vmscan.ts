@@ -71,7 +71,9 @@ function* shrinkLazyfreePage(kernel: Kernel, pfn: number): Task<boolean> {
     discard = yield* tryToUnmapLazyfree(kernel, t, pfn);
     if (!discard) break;
   }
-  discard &&= mem.store.mapcount[pfn] === 0;
+  // page_ref_freeze(page, 1): only the isolation reference may be left for the page to be freed.
+  const s = mem.store;
+  discard &&= s.mapcount[pfn] === 0 && s.refcount[pfn] === 1 && !((s.flags[pfn] as number) & PG_dirty);
   kernel.lazyfree.delete(pfn);
   mem.unlockPage(pfn);
   mem.putPage(pfn);
@@ -88,7 +90,11 @@ function* tryToUnmapLazyfree(kernel: Kernel, t: RmapTarget, pfn: number): Task<b
   return discarded;
 }
 
-/** The discard: (ref_count == 1 + map_count && !dirty) frees the mapping; otherwise the page is kept. */
+/**
+ * The discard: a clean page whose only references are the isolation and the mappings loses this
+ * mapping; a redirtied one is put back. v5.3 checked only the dirty bit, so a page GUP holds (a
+ * direct-I/O read in flight, a DMA pin) was unmapped under it (`lazyfreeKeepsReferenced`).
+ */
 function discardOnePte(kernel: Kernel, mm: MmStruct, addr: number, pfn: number): boolean {
   const { pt, mem } = kernel;
   const s = mem.store;
@@ -98,7 +104,8 @@ function discardOnePte(kernel: Kernel, mm: MmStruct, addr: number, pfn: number):
   if (!ptePresent(lo) || ptePfn(lo, pt.hi[slot] as number) !== pfn) return true;
   if (lo & _PAGE_DIRTY) s.flags[pfn] = (s.flags[pfn] as number) | PG_dirty;
   const clean = !((s.flags[pfn] as number) & PG_dirty);
-  if (!clean || s.refcount[pfn] !== 1 + (s.mapcount[pfn] as number)) {
+  const referenced = s.refcount[pfn] !== 1 + (s.mapcount[pfn] as number);
+  if (!clean || (referenced && kernel.behaviour.lazyfreeKeepsReferenced)) {
     s.flags[pfn] = (s.flags[pfn] as number) | PG_swapbacked;
     return false;
   }
