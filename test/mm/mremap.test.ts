@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { checkAccounting } from '../../src/check/accounting.js';
 import { ArgumentError, EFAULT, EINVAL, HmmError, SegvError } from '../../src/core/errno.js';
 import { removeMigrationPtes } from '../../src/mm/migrate.js';
+import { MAP_PRIVATE } from '../../src/mm/mmap.js';
 import { doMremap, MREMAP_DONTUNMAP, MREMAP_FIXED, MREMAP_MAYMOVE } from '../../src/mm/mremap.js';
 import { TTU_MIGRATION, tryToUnmap } from '../../src/mm/rmap.js';
 import type { Process } from '../../src/sim/process.js';
@@ -253,6 +254,32 @@ describe('mremap errors', () => {
     const pfnmap = p.mmapSpecial(2 * PG, RO, 'pfnmap');
     expect(mr(pfnmap, 2 * PG, 4 * PG, MOVE)).toBe(-EFAULT);
     expect(mr(pfnmap, 2 * PG, 2 * PG, MOVE | MREMAP_DONTUNMAP)).toBe(-EINVAL);
+    expect(checkAccounting(sim.kernel)).toEqual([]);
+  });
+
+  it('MREMAP_FIXED from an unmapped address: v5.3 unmaps the destination before EFAULT, v6.19 does not', () => {
+    for (const kernel of ['v5.3', 'v6.19'] as const) {
+      const sim = newSim({ kernel });
+      const p = sim.createProcess();
+      const dst = p.mmap(PG, RW, ANON);
+      p.write(dst, fill(1, 1));
+      const r = sim.run('mremap', doMremap(p.mm, 0x70_0000_0000, PG, PG, FIXED, dst));
+      expect(r).toBe(-EFAULT);
+      expect(p.vmas().length).toBe(kernel === 'v5.3' ? 0 : 1);
+      expect(checkAccounting(sim.kernel)).toEqual([]);
+    }
+  });
+
+  it('v6.19 MREMAP_DONTUNMAP of a private file mapping: the old range reads the file again', () => {
+    const sim = newSim({ kernel: 'v6.19' });
+    const p = sim.createProcess();
+    const f = sim.createFile(PG);
+    f.pwrite(fill(PG, 6), 0);
+    const a = p.mmap(PG, RW, MAP_PRIVATE, f);
+    p.write(a, fill(1, 9));
+    const b = p.mremap(a, PG, PG, MREMAP_MAYMOVE | MREMAP_DONTUNMAP);
+    expect(p.read(b, 1)[0]).toBe(9);
+    expect(p.read(a, 1)[0]).toBe(6);
     expect(checkAccounting(sim.kernel)).toEqual([]);
   });
 
