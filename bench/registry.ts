@@ -90,6 +90,13 @@ registerBenchmark({
   baseline: 'munmap()',
   maxRatio: 1,
 });
+registerBenchmark({
+  name: 'mremap',
+  sim: 'mremap',
+  native: 'mremap',
+  baseline: 'mremap(MREMAP_MAYMOVE|MREMAP_FIXED), PTE by PTE',
+  maxRatio: 1,
+});
 
 // -- HMM ------------------------------------------------------------------------------------------
 

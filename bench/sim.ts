@@ -11,6 +11,8 @@ import {
   MADV_POPULATE_WRITE,
   MAP_ANONYMOUS,
   MAP_PRIVATE,
+  MREMAP_FIXED,
+  MREMAP_MAYMOVE,
   PROT_READ,
   PROT_WRITE,
   Simulator,
@@ -123,6 +125,23 @@ export function munmap(pages: number, opts: SimOpOptions): Measurement {
   return repeat(pages, opts, () => {
     const a = mapPopulated(p, pages);
     return time(() => p.munmap(a, pages * PAGE_SIZE));
+  });
+}
+
+/**
+ * mremap(MREMAP_MAYMOVE | MREMAP_FIXED) of `pages` resident pages to a free range, on a fresh populated
+ * mapping each rep; the destination is off the source's 2 MiB alignment, as in the native baseline.
+ */
+export function mremap(pages: number, opts: SimOpOptions): Measurement {
+  const p = newProcess(pages);
+  const len = pages * PAGE_SIZE;
+  return repeat(pages, opts, () => {
+    const a = mapPopulated(p, pages);
+    const dst = a - len - 2 * 2 ** 21 - 2 * PAGE_SIZE;
+    const ns = time(() => p.mremap(a, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, dst));
+    if (p.pte(dst + len - PAGE_SIZE).kind !== 'present') throw new Error('mremap left the last page behind');
+    p.munmap(dst, len);
+    return ns;
   });
 }
 
@@ -335,6 +354,7 @@ export const simOps: Readonly<Record<string, SimOp>> = {
   'walk-ptes': walkPtes,
   mprotect,
   munmap,
+  mremap,
   'migrate-b1': migrateRoundTrip(1),
   'migrate-b64': migrateRoundTrip(64),
   'migrate-b512': migrateRoundTrip(512),

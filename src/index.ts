@@ -34,7 +34,14 @@ export * from './drivers/dmirror/uapi.js';
 export * from './explore/index.js';
 export * as hmm from './hmm/index.js';
 export * as mm from './mm/index.js';
-export { MADV_DONTNEED, MADV_NORMAL, MADV_POPULATE_READ, MADV_POPULATE_WRITE } from './mm/madvise.js';
+export type { KernelVersion } from './mm/kernel.js';
+export {
+  MADV_DONTNEED,
+  MADV_FREE,
+  MADV_NORMAL,
+  MADV_POPULATE_READ,
+  MADV_POPULATE_WRITE,
+} from './mm/madvise.js';
 export {
   MAP_ANONYMOUS,
   MAP_FIXED,
@@ -47,9 +54,11 @@ export {
   PROT_READ,
   PROT_WRITE,
 } from './mm/mmap.js';
+export { MREMAP_DONTUNMAP, MREMAP_FIXED, MREMAP_MAYMOVE } from './mm/mremap.js';
+export { GUP_PIN_COUNTING_BIAS } from './mm/page.js';
 export * from './sched/index.js';
 export { DeviceFile, DeviceFileTasks } from './sim/devicefile.js';
-export type { PteInfo, Rss, VmaInfo } from './sim/process.js';
+export type { PinnedPages, PinOptions, PteInfo, Rss, VmaInfo } from './sim/process.js';
 export { Process, ProcessTasks } from './sim/process.js';
 export { SimFile } from './sim/simfile.js';
 export type { PageInfo, SimulatorOptions } from './sim/simulator.js';

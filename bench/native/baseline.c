@@ -10,6 +10,10 @@
  *   mincore         mincore() of N resident pages
  *   mprotect        mprotect(PROT_READ) of N resident pages (fresh populated mapping each rep)
  *   munmap          munmap() of N resident pages (fresh populated mapping each rep)
+ *   mremap          mremap(MREMAP_MAYMOVE|MREMAP_FIXED) of N resident pages to a free range (fresh
+ *                   populated mapping each rep). Source and destination sit at different offsets from
+ *                   a 2 MiB boundary, so the kernel moves PTE by PTE (move_ptes) as the simulator
+ *                   does, not whole PMD tables (move_normal_pmd)
  *   populate-read   madvise(MADV_POPULATE_READ) of N pages that are already resident (one mapping,
  *                   populated once): the kernel walks and finds nothing to fault
  *   memcpy-scattered  memcpy of N 4 KiB pages from one buffer to pages of another in a shuffled order,
@@ -221,6 +225,41 @@ static int64_t rep_munmap(size_t pages, void *state) {
   return rc == 0 ? t1 - t0 : -errno;
 }
 
+/* ---- mremap -------------------------------------------------------------------------------------- */
+
+#define PMD_BYTES (2u << 20)
+
+/* A free, 2 MiB-aligned stretch of `bytes` (reserved then released: nothing else maps it meanwhile). */
+static char *free_aligned(size_t bytes) {
+  char *r = mmap(NULL, bytes + PMD_BYTES, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (r == MAP_FAILED) return NULL;
+  munmap(r, bytes + PMD_BYTES);
+  return (char *)(((uintptr_t)r + PMD_BYTES - 1) & ~(uintptr_t)(PMD_BYTES - 1));
+}
+
+static int64_t rep_mremap(size_t pages, void *state) {
+  (void)state;
+  size_t len = pages * (size_t)page_size, ps = (size_t)page_size;
+  char *area = free_aligned(2 * len + 4 * PMD_BYTES);
+  if (!area) return -errno;
+  char *src = area + ps, *dst = area + len + 2 * PMD_BYTES + 2 * ps;
+  char *p = mmap(src, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+  if (p == MAP_FAILED) return -errno;
+  (void)madvise(p, len, MADV_NOHUGEPAGE);
+  if (madvise(p, len, MADV_POPULATE_WRITE) != 0)
+    for (size_t i = 0; i < pages; i++) p[i * ps] = 1;
+  int64_t t0 = now_ns();
+  void *q = mremap(p, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, dst);
+  int64_t t1 = now_ns();
+  if (q == MAP_FAILED) {
+    int err = errno;
+    munmap(p, len);
+    return -err;
+  }
+  munmap(q, len);
+  return t1 - t0;
+}
+
 /* ---- populate-read ------------------------------------------------------------------------------- */
 
 static int64_t rep_populate_read(size_t pages, void *state) {
@@ -293,6 +332,7 @@ static const struct op ops[] = {
     {"mincore", setup_walk, rep_mincore, teardown_walk},
     {"mprotect", NULL, rep_mprotect, NULL},
     {"munmap", NULL, rep_munmap, NULL},
+    {"mremap", NULL, rep_mremap, NULL},
     {"populate-read", setup_walk, rep_populate_read, teardown_walk},
     {"memcpy-scattered", setup_copy, rep_memcpy_scattered, teardown_copy},
     {"touch-write", NULL, rep_touch_write, NULL},

@@ -27,7 +27,7 @@ import {
   mmuNotifierInvalidateRangeStart,
   notifierRange,
 } from './mmu_notifier.js';
-import { PG_anon, PG_dirty, ZERO_PFN } from './page.js';
+import { PG_anon, PG_anon_exclusive, PG_dirty, pageAnonExclusive, ZERO_PFN } from './page.js';
 import {
   _PAGE_ACCESSED,
   _PAGE_DIRTY,
@@ -54,6 +54,8 @@ export const FAULT_FLAG_KILLABLE = 0x10;
 export const FAULT_FLAG_TRIED = 0x20;
 export const FAULT_FLAG_USER = 0x40;
 export const FAULT_FLAG_REMOTE = 0x80;
+/** A FOLL_PIN read needs the anonymous page exclusive, without making it writable (v5.19). */
+export const FAULT_FLAG_UNSHARE = 0x400;
 
 export const VM_FAULT_OOM = 0x0001;
 export const VM_FAULT_SIGBUS = 0x0002;
@@ -66,8 +68,26 @@ export const VM_FAULT_LOCKED = 0x0200;
 export const VM_FAULT_RETRY = 0x0400;
 export const VM_FAULT_ERROR = VM_FAULT_OOM | VM_FAULT_SIGBUS | VM_FAULT_SIGSEGV | VM_FAULT_HWPOISON;
 
-/** handle_mm_fault: the caller holds mmap_sem (read) and has checked the access against the VMA. */
+/**
+ * handle_mm_fault: the caller holds mmap_sem (read) and has checked the access against the VMA.
+ * A fault that runs out of memory reclaims lazyfree pages and tries once more: the model's place
+ * for the direct reclaim __alloc_pages_slowpath runs before an allocation fails (vmscan.ts).
+ */
 export function* handleMmFault(mm: MmStruct, vma: Vma, address: number, flags: number): Task<number> {
+  const ret = yield* handleMmFaultOnce(mm, vma, address, flags);
+  if (!(ret & VM_FAULT_OOM) || !(yield* reclaimHooks.directReclaim(mm))) return ret;
+  return yield* handleMmFaultOnce(mm, vma, address, flags);
+}
+
+/** Set by vmscan.ts (kept out of this file's imports to avoid a cycle through rmap.ts). */
+export const reclaimHooks: { directReclaim: (mm: MmStruct) => Task<boolean> } = {
+  // biome-ignore lint/correctness/useYield: the default reclaims nothing
+  *directReclaim() {
+    return false;
+  },
+};
+
+function* handleMmFaultOnce(mm: MmStruct, vma: Vma, address: number, flags: number): Task<number> {
   const addr = pageAlignDown(address);
   if (!vma.contains(addr)) throw new KernelBug(`handle_mm_fault: 0x${addr.toString(16)} outside ${vma}`);
   const { pt } = mm.kernel;
@@ -82,7 +102,8 @@ export function* handleMmFault(mm: MmStruct, vma: Vma, address: number, flags: n
   }
   if (!(lo & (_PAGE_PRESENT | _PAGE_PROTNONE))) return yield* doSwapPage(mm, vma, addr, lo, hi, flags);
   if (lo & _PAGE_PROTNONE) return doNumaPage(mm, vma, slot);
-  if (flags & FAULT_FLAG_WRITE && !(lo & _PAGE_RW)) return yield* doWpPage(mm, vma, addr, slot, flags);
+  if (flags & (FAULT_FLAG_WRITE | FAULT_FLAG_UNSHARE) && !(lo & _PAGE_RW))
+    return yield* doWpPage(mm, vma, addr, slot, flags);
   pt.lo[slot] = (lo | _PAGE_ACCESSED | (flags & FAULT_FLAG_WRITE ? _PAGE_DIRTY : 0)) >>> 0;
   return 0;
 }
@@ -212,15 +233,35 @@ function* doWpPage(mm: MmStruct, vma: Vma, addr: number, slot: number, flags: nu
       mem.putPage(pfn);
       if (pt.lo[slot] !== lo) return 0;
     }
-    // reuse_swap_page: v5.3 reuses an anonymous page mapped once, even if GUP holds a pin on it.
-    if (mem.store.mapcount[pfn] === 1) return wpPageReuse(mm, vma, slot);
+    if (mm.kernel.behaviour.cowReuseNeedsSoleRef) {
+      if (wpCanReuseAnonPage(mm, vma, pfn)) return wpPageReuse(mm, vma, slot, flags);
+    } else if (mem.store.mapcount[pfn] === 1) {
+      // reuse_swap_page: v5.3 reuses an anonymous page mapped once, even if GUP holds a pin on it.
+      return wpPageReuse(mm, vma, slot, flags);
+    }
   }
+  if (flags & FAULT_FLAG_UNSHARE && !(mem.store.flags[pfn]! & PG_anon)) return 0;
   return yield* wpPageCopy(mm, vma, addr, slot, flags);
 }
 
-/** wp_page_reuse: maybe_mkwrite — the entry becomes writable only if the VMA is. */
-function wpPageReuse(mm: MmStruct, vma: Vma, slot: number): number {
+/**
+ * PageAnonExclusive || wp_can_reuse_anon_folio (v5.9 / v5.19): reuse only a page no one else can
+ * reach — exclusive, or whose single reference is this mapping's. A pinned page (refcount ≥ 1024)
+ * or one GUP holds is copied. Reuse makes it exclusive and moves its rmap to this VMA's anon_vma.
+ */
+function wpCanReuseAnonPage(mm: MmStruct, vma: Vma, pfn: number): boolean {
+  const s = mm.kernel.mem.store;
+  if (pageAnonExclusive(s, pfn)) return true;
+  if (s.refcount[pfn] !== 1) return false;
+  s.flags[pfn] = (s.flags[pfn] as number) | PG_anon_exclusive;
+  if (vma.anonVma !== null) s.mapping[pfn] = vma.anonVma.id;
+  return true;
+}
+
+/** wp_page_reuse: maybe_mkwrite — the entry becomes writable only if the VMA is; unshare leaves it. */
+function wpPageReuse(mm: MmStruct, vma: Vma, slot: number, flags = 0): number {
   const { pt } = mm.kernel;
+  if (flags & FAULT_FLAG_UNSHARE && !(flags & FAULT_FLAG_WRITE)) return 0;
   const rw = vma.flags & VM_WRITE ? _PAGE_RW : 0;
   pt.lo[slot] = ((pt.lo[slot] as number) | rw | _PAGE_DIRTY | _PAGE_ACCESSED) >>> 0;
   return VM_FAULT_WRITE;
@@ -231,7 +272,7 @@ function wpPageReuse(mm: MmStruct, vma: Vma, slot: number): number {
  * and because a notifier may sleep, the entry is checked again afterwards (pte_same); if it changed
  * the new page is dropped and the fault retried.
  */
-function* wpPageCopy(mm: MmStruct, vma: Vma, addr: number, slot: number, _flags: number): Task<number> {
+function* wpPageCopy(mm: MmStruct, vma: Vma, addr: number, slot: number, flags: number): Task<number> {
   const { pt, mem } = mm.kernel;
   const oldLo = pt.lo[slot] as number;
   const oldHi = pt.hi[slot] as number;
@@ -256,7 +297,9 @@ function* wpPageCopy(mm: MmStruct, vma: Vma, addr: number, slot: number, _flags:
     mm.rss[MM_ANONPAGES] = (mm.rss[MM_ANONPAGES] as number) + 1;
   }
   pageAddNewAnonRmap(mm, pfn, vma, addr);
-  pt.set(slot, pteLoOf(pfn, vmPageProt(vma.flags) | _PAGE_RW | _PAGE_DIRTY), pteHiOf(pfn));
+  const unshare = flags & FAULT_FLAG_UNSHARE && !(flags & FAULT_FLAG_WRITE);
+  const rw = unshare ? 0 : _PAGE_RW | _PAGE_DIRTY;
+  pt.set(slot, pteLoOf(pfn, vmPageProt(vma.flags) | rw), pteHiOf(pfn));
   if (oldNormal) {
     pageRemoveRmap(mm, oldPfn);
     mem.putPage(oldPfn);

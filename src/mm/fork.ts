@@ -10,11 +10,14 @@
 import type { Task } from '../sched/index.js';
 import { copyPageRange } from './memory.js';
 import type { MmStruct } from './mm.js';
+import { mmput } from './mm.js';
 import { linkAnonChain } from './rmap.js';
 import { VM_DONTCOPY, Vma } from './vma.js';
 
-export function* dupMm(parent: MmStruct): Task<MmStruct> {
+/** Returns the child's mm, or -ENOMEM (the half-built child torn down) if a page copy failed. */
+export function* dupMm(parent: MmStruct): Task<MmStruct | number> {
   const child = parent.kernel.newMm(parent.memcgId);
+  let err = 0;
   yield* parent.mmapSem.downWrite();
   try {
     for (const vma of [...parent.vmas]) {
@@ -23,10 +26,15 @@ export function* dupMm(parent: MmStruct): Task<MmStruct> {
       anonVmaFork(child, vma, copy);
       copy.file?.mmaps.add(copy);
       child.insertVma(copy);
-      yield* copyPageRange(child, parent, vma);
+      err = yield* copyPageRange(child, parent, vma);
+      if (err < 0) break;
     }
   } finally {
     parent.mmapSem.upWrite();
+  }
+  if (err < 0) {
+    yield* mmput(child);
+    return err;
   }
   parent.kernel.counters.inc('fork');
   return child;

@@ -5,18 +5,33 @@
  * fault migrates the page back to system memory, and the retry finds it there — device memory is
  * never pinned (hmm.rst, last paragraph).
  *
- * @see mm/gup.c (Linux v5.3)
+ * pin_user_pages (FOLL_PIN) is the second generation: under `kernel: 'v6.19'` a pin adds
+ * GUP_PIN_COUNTING_BIAS to the refcount (so page_maybe_dma_pinned can tell it from a plain
+ * reference), skips the zero page, and unshares a shared anonymous page first (gup_must_unshare).
+ * Under 'v5.3', which has no FOLL_PIN, a pin is the plain get_user_pages reference it was then.
+ * FOLL_LONGTERM migrates pages out of ZONE_MOVABLE, CMA and device-coherent memory before pinning
+ * (check_and_migrate_movable_folios); the model has none of those, so there is nothing to migrate.
+ *
+ * @see mm/gup.c (Linux v5.3; pins as of v6.19)
  */
 
 import { PAGE_SIZE, pageAlignDown } from '../core/addr.js';
-import { KernelBug } from '../core/assert.js';
+import { KernelBug, KernelWarning } from '../core/assert.js';
 import { EFAULT, EINVAL, ENOMEM } from '../core/errno.js';
 import type { Task } from '../sched/index.js';
 import { schedule } from '../sched/index.js';
-import { FAULT_FLAG_REMOTE, FAULT_FLAG_WRITE, handleMmFault, VM_FAULT_ERROR, VM_FAULT_OOM } from './fault.js';
+import {
+  FAULT_FLAG_REMOTE,
+  FAULT_FLAG_UNSHARE,
+  FAULT_FLAG_WRITE,
+  handleMmFault,
+  VM_FAULT_ERROR,
+  VM_FAULT_OOM,
+} from './fault.js';
+import type { Kernel } from './kernel.js';
 import type { MmStruct } from './mm.js';
-import { ZERO_PFN } from './page.js';
-import { _PAGE_PRESENT, _PAGE_RW, _PAGE_SPECIAL, ptePfn } from './pte.js';
+import { GUP_PIN_COUNTING_BIAS, PG_anon, PG_dirty, pageAnonExclusive, ZERO_PFN } from './page.js';
+import { _PAGE_DIRTY, _PAGE_PRESENT, _PAGE_RW, _PAGE_SPECIAL, ptePfn } from './pte.js';
 import type { Vma } from './vma.js';
 import { VM_IO, VM_PFNMAP, VM_READ, VM_WRITE } from './vma.js';
 
@@ -26,6 +41,11 @@ export const FOLL_GET = 0x04;
 export const FOLL_FORCE = 0x10;
 export const FOLL_REMOTE = 0x2000;
 export const FOLL_LONGTERM = 0x10000;
+/** pin_user_pages: the reference is a pin (GUP_PIN_COUNTING_BIAS), released by unpin_user_page. */
+export const FOLL_PIN = 0x40000;
+
+/** A followPage answer: the page is there, but a FOLL_PIN must unshare it first (gup_must_unshare). */
+const MUST_UNSHARE = -2;
 
 /** A lookup that keeps missing after this many faults is a livelock, not a slow page. */
 const GUP_RETRIES_MAX = 64;
@@ -42,8 +62,9 @@ export function* getUserPages(
   pages: number[] | null,
 ): Task<number> {
   mm.mmapSem.assertHeld('any');
+  if (!isValidGupArgs(mm.kernel, gupFlags, pages)) return -EINVAL;
   if (nrPages <= 0) return nrPages === 0 ? 0 : -EINVAL;
-  const flags = pages !== null ? gupFlags | FOLL_GET : gupFlags;
+  const flags = pages !== null && !(gupFlags & FOLL_PIN) ? gupFlags | FOLL_GET : gupFlags;
   let vma: Vma | null = null;
   for (let i = 0; i < nrPages; i++) {
     const addr = pageAlignDown(start) + i * PAGE_SIZE;
@@ -54,13 +75,93 @@ export function* getUserPages(
     }
     const pfn = yield* lookupOrFault(mm, vma as Vma, addr, flags);
     if (pfn < 0) return i > 0 ? i : pfn;
-    if (flags & FOLL_GET) {
-      mm.kernel.mem.getPage(pfn);
+    if (flags & FOLL_WRITE) followTouchDirty(mm, addr, pfn);
+    if (flags & (FOLL_GET | FOLL_PIN)) {
+      tryGrabPage(mm.kernel, pfn, flags);
       pages?.push(pfn);
     }
     yield* schedule('gup');
   }
   return nrPages;
+}
+
+/**
+ * is_valid_gup_args: FOLL_PIN and FOLL_GET together is a caller bug (WARN); since v6.3 FOLL_LONGTERM
+ * needs FOLL_PIN, and a pin needs somewhere to put its pages.
+ */
+function isValidGupArgs(kernel: Kernel, flags: number, pages: number[] | null): boolean {
+  if ((flags & (FOLL_PIN | FOLL_GET)) === (FOLL_PIN | FOLL_GET))
+    throw new KernelWarning('is_valid_gup_args: FOLL_PIN and FOLL_GET are mutually exclusive');
+  if (flags & FOLL_PIN && pages === null) throw new KernelWarning('pin_user_pages: no pages array');
+  if (kernel.behaviour.gupStrictFlags && flags & FOLL_LONGTERM && !(flags & FOLL_PIN))
+    throw new KernelWarning('is_valid_gup_args: FOLL_LONGTERM without FOLL_PIN');
+  return true;
+}
+
+/** try_grab_folio: FOLL_GET takes one reference, FOLL_PIN the pin bias (or one, before v5.7). */
+function tryGrabPage(kernel: Kernel, pfn: number, flags: number): void {
+  const { mem, behaviour } = kernel;
+  if (!(flags & FOLL_PIN)) {
+    mem.getPage(pfn);
+    return;
+  }
+  kernel.counters.inc('foll_pin_acquired');
+  if (pfn === ZERO_PFN && behaviour.pinSkipsZeroPage) return;
+  if (!behaviour.pinCounting) {
+    mem.getPage(pfn);
+    return;
+  }
+  mem.getPage(pfn);
+  mem.store.refcount[pfn] = (mem.store.refcount[pfn] as number) + GUP_PIN_COUNTING_BIAS - 1;
+}
+
+/**
+ * unpin_user_page (gup_put_folio with FOLL_PIN): drops what a pin took. Unpinning a page that
+ * holds no pin would underflow the refcount: a WARN.
+ */
+export function unpinUserPage(kernel: Kernel, pfn: number): void {
+  const { mem, behaviour } = kernel;
+  kernel.counters.inc('foll_pin_released');
+  if (pfn === ZERO_PFN && behaviour.pinSkipsZeroPage) return;
+  if (behaviour.pinCounting) {
+    const ref = mem.store.refcount[pfn] as number;
+    if (ref < GUP_PIN_COUNTING_BIAS)
+      throw new KernelWarning(`unpin_user_page: pfn ${pfn} refcount ${ref} holds no pin`);
+    mem.store.refcount[pfn] = ref - (GUP_PIN_COUNTING_BIAS - 1);
+  }
+  mem.putPage(pfn);
+}
+
+/** unpin_user_pages. */
+export function unpinUserPages(kernel: Kernel, pfns: readonly number[]): void {
+  for (const pfn of pfns) unpinUserPage(kernel, pfn);
+}
+
+/**
+ * pin_user_pages with mmap_lock held: get_user_pages with FOLL_PIN. Returns the number of pages
+ * pinned (their pfns pushed to `pages`), or -errno if the first page fails.
+ */
+export function* pinUserPages(
+  mm: MmStruct,
+  start: number,
+  nrPages: number,
+  gupFlags: number,
+  pages: number[],
+): Task<number> {
+  if (gupFlags & FOLL_GET) throw new KernelWarning('pin_user_pages: FOLL_GET with FOLL_PIN');
+  return yield* getUserPages(mm, start, nrPages, gupFlags | FOLL_PIN, pages);
+}
+
+/**
+ * follow_page_pte with FOLL_TOUCH (which __get_user_pages_locked always adds): a write lookup
+ * through a clean PTE dirties the page itself, so a page written by DMA is never taken for clean
+ * (MADV_FREE's reclaim would drop it otherwise).
+ */
+function followTouchDirty(mm: MmStruct, addr: number, pfn: number): void {
+  const { pt, mem } = mm.kernel;
+  const slot = pt.pteSlot(mm.pgd, addr);
+  if (slot < 0 || (pt.lo[slot] as number) & _PAGE_DIRTY || pfn === ZERO_PFN) return;
+  mem.store.flags[pfn] = (mem.store.flags[pfn] as number) | PG_dirty;
 }
 
 function checkVmaFlags(vma: Vma, flags: number): number {
@@ -73,7 +174,8 @@ function* lookupOrFault(mm: MmStruct, vma: Vma, addr: number, flags: number): Ta
   for (let tries = 0; tries < GUP_RETRIES_MAX; tries++) {
     const pfn = followPage(mm, addr, flags);
     if (pfn >= 0) return pfn;
-    const fflags = FAULT_FLAG_REMOTE | (flags & FOLL_WRITE ? FAULT_FLAG_WRITE : 0);
+    const unshare = pfn === MUST_UNSHARE ? FAULT_FLAG_UNSHARE : 0;
+    const fflags = FAULT_FLAG_REMOTE | unshare | (flags & FOLL_WRITE ? FAULT_FLAG_WRITE : 0);
     const ret = yield* handleMmFault(mm, vma, addr, fflags);
     if (ret & VM_FAULT_ERROR) return ret & VM_FAULT_OOM ? -ENOMEM : -EFAULT;
   }
@@ -83,6 +185,8 @@ function* lookupOrFault(mm: MmStruct, vma: Vma, addr: number, flags: number): Ta
 /**
  * follow_page_pte: the pfn mapped at addr if it can be used as asked, else -1 (a miss the caller
  * resolves by faulting). The zero page is returned for reads; non-present entries always miss.
+ * A FOLL_PIN read through a read-only PTE of an anonymous page that is not exclusive answers
+ * MUST_UNSHARE (v5.19+); a writable PTE maps a page no one else can reach, exclusive or not.
  */
 export function followPage(mm: MmStruct, addr: number, flags: number): number {
   const { pt } = mm.kernel;
@@ -93,5 +197,13 @@ export function followPage(mm: MmStruct, addr: number, flags: number): number {
   if (flags & FOLL_WRITE && !(lo & _PAGE_RW)) return -1;
   const pfn = ptePfn(lo, pt.hi[slot] as number);
   if (lo & _PAGE_SPECIAL && pfn !== ZERO_PFN) return -1;
+  if (!(lo & _PAGE_RW) && gupMustUnshare(mm, flags, pfn)) return MUST_UNSHARE;
   return pfn;
+}
+
+/** gup_must_unshare: a read pin must not see a page COW may still replace. */
+function gupMustUnshare(mm: MmStruct, flags: number, pfn: number): boolean {
+  if ((flags & (FOLL_WRITE | FOLL_PIN)) !== FOLL_PIN || !mm.kernel.behaviour.anonExclusive) return false;
+  const s = mm.kernel.mem.store;
+  return ((s.flags[pfn] as number) & PG_anon) !== 0 && !pageAnonExclusive(s, pfn);
 }

@@ -4,6 +4,7 @@
  */
 
 import { Counters } from '../core/counters.js';
+import { ArgumentError } from '../core/errno.js';
 import type { EventLog } from '../core/eventlog.js';
 import type { Strategy } from '../sched/index.js';
 import { Executor, LockdepGraph } from '../sched/index.js';
@@ -13,7 +14,79 @@ import { PhysMem } from './page_alloc.js';
 import { PageTablePool } from './pagetable.js';
 import { AnonVma } from './rmap.js';
 
+/** The kernel releases whose mm behaviour the simulator can follow. */
+export type KernelVersion = 'v5.3' | 'v6.19';
+export const KERNEL_VERSIONS: readonly KernelVersion[] = ['v5.3', 'v6.19'];
+
+/**
+ * Every mm behaviour that changed between v5.3 (the seed) and today, one named switch each, so mm
+ * code asks `mm.kernel.behaviour.x` and never compares versions. docs/fidelity.md ("Kernel
+ * versions") lists each switch with the release and commit that changed it.
+ */
+export interface KernelBehaviour {
+  /** FOLL_PIN adds GUP_PIN_COUNTING_BIAS (1024) to a small page's refcount (v5.7); v5.3 pins are plain references. */
+  readonly pinCounting: boolean;
+  /** FOLL_PIN takes no reference on the shared zero page (v6.5). */
+  readonly pinSkipsZeroPage: boolean;
+  /** Anonymous pages carry PG_anon_exclusive; a FOLL_PIN read of a shared one unshares it first (v5.19). */
+  readonly anonExclusive: boolean;
+  /** fork copies an exclusive, maybe-pinned anonymous page instead of sharing it (v5.9). */
+  readonly forkCopiesPinned: boolean;
+  /** COW reuses an anonymous page only if exclusive or its one reference is the mapping's (v5.9). */
+  readonly cowReuseNeedsSoleRef: boolean;
+  /** mremap knows MREMAP_DONTUNMAP (v5.7), on any mapping but VM_DONTEXPAND/VM_PFNMAP ones (v5.13). */
+  readonly mremapDontunmap: boolean;
+  /** mremap looks the VMA up before anything else (-EFAULT if none), as v5.16 made it; v5.3 shrank without one. */
+  readonly mremapVmaLookupFirst: boolean;
+  /** MADV_FREE clears hwpoison entries (v6.0); v5.3 skipped every non-swap entry. */
+  readonly madvFreeClearsHwpoison: boolean;
+  /** Reclaim keeps a lazyfree page someone holds an extra reference on (v5.18); v5.3 unmapped it anyway. */
+  readonly lazyfreeKeepsReferenced: boolean;
+  /** FOLL_LONGTERM needs FOLL_PIN; FOLL_PIN with FOLL_GET is a WARN and -EINVAL (is_valid_gup_args, v6.3). */
+  readonly gupStrictFlags: boolean;
+}
+
+const BEHAVIOURS: Record<KernelVersion, KernelBehaviour> = {
+  'v5.3': {
+    pinCounting: false,
+    pinSkipsZeroPage: false,
+    anonExclusive: false,
+    forkCopiesPinned: false,
+    cowReuseNeedsSoleRef: false,
+    mremapDontunmap: false,
+    mremapVmaLookupFirst: false,
+    madvFreeClearsHwpoison: false,
+    lazyfreeKeepsReferenced: false,
+    gupStrictFlags: false,
+  },
+  'v6.19': {
+    pinCounting: true,
+    pinSkipsZeroPage: true,
+    anonExclusive: true,
+    forkCopiesPinned: true,
+    cowReuseNeedsSoleRef: true,
+    mremapDontunmap: true,
+    mremapVmaLookupFirst: true,
+    madvFreeClearsHwpoison: true,
+    lazyfreeKeepsReferenced: true,
+    gupStrictFlags: true,
+  },
+};
+
+/** The switches of a release; an unknown version is an ArgumentError naming `kernel`. */
+export function kernelBehaviour(version: KernelVersion): KernelBehaviour {
+  const b = Object.hasOwn(BEHAVIOURS, version) ? BEHAVIOURS[version] : undefined;
+  if (b === undefined)
+    throw new ArgumentError(
+      'kernel',
+      `expected one of ${KERNEL_VERSIONS.join(', ')}, got ${String(version)}`,
+    );
+  return b;
+}
+
 export interface KernelOptions {
+  /** Which release's mm behaviour to follow (default 'v5.3', the seed). */
+  version?: KernelVersion;
   ramPages: number;
   contents?: boolean;
   log?: EventLog;
@@ -33,10 +106,19 @@ export class Kernel {
   /** page->mapping ids -> the anon_vma or address_space they name. */
   readonly mappings = new Map<number, AnonVma | AddressSpace>();
   readonly mms = new Set<MmStruct>();
+  readonly version: KernelVersion;
+  readonly behaviour: KernelBehaviour;
+  /**
+   * Pages MADV_FREE made lazyfree, oldest first: the model's stand-in for the inactive file LRU
+   * that folio_mark_lazyfree moves them to. Entries may be stale; reclaim (vmscan.ts) rechecks.
+   */
+  readonly lazyfree = new Set<number>();
   private nextMappingId = 1;
   private nextMmId = 1;
 
   constructor(opts: KernelOptions) {
+    this.version = opts.version ?? 'v5.3';
+    this.behaviour = kernelBehaviour(this.version);
     this.mem = new PhysMem({
       ramPages: opts.ramPages,
       contents: opts.contents,

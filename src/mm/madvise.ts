@@ -1,9 +1,9 @@
 /**
  * madvise: MADV_DONTNEED (drop the pages of a range; anonymous memory reads back as zeros) with
  * mmap_sem held only for read, as Linux does, and MADV_POPULATE_READ/WRITE (v5.14) to fault a
- * range in.
+ * range in, and MADV_FREE (lazy free of private anonymous pages; reclaim in vmscan.ts drops them).
  *
- * @see mm/madvise.c (Linux v5.3; populate from v5.14)
+ * @see mm/madvise.c (Linux v5.3; populate from v5.14; MADV_FREE as of v6.19)
  */
 
 import { isPageAligned, PAGE_SIZE, pageAlignUp, pmdAddrEnd } from '../core/addr.js';
@@ -13,19 +13,33 @@ import { schedule } from '../sched/index.js';
 import { doAnonymousPage, FAULT_FLAG_WRITE, handleMmFault, VM_FAULT_ERROR, VM_FAULT_OOM } from './fault.js';
 import { zapRange } from './memory.js';
 import type { MmStruct } from './mm.js';
+import { MM_SWAPENTS } from './mm.js';
 import {
   MMU_NOTIFY_CLEAR,
   mmuNotifierInvalidateRangeEnd,
   mmuNotifierInvalidateRangeStart,
   notifierRange,
 } from './mmu_notifier.js';
+import { PG_anon, PG_dirty, PG_swapbacked } from './page.js';
 import { pteSlotIn } from './pagetable.js';
-import { pteAccessible } from './pte.js';
+import {
+  _PAGE_ACCESSED,
+  _PAGE_DIRTY,
+  _PAGE_SPECIAL,
+  pteAccessible,
+  ptePfn,
+  ptePresent,
+  SWP_HWPOISON,
+  SWP_SWAPFILE,
+  swpType,
+} from './pte.js';
+import './vmscan.js';
 import type { Vma } from './vma.js';
 import { VM_HUGETLB, VM_IO, VM_LOCKED, VM_PFNMAP, VM_READ, VM_WRITE } from './vma.js';
 
 export const MADV_NORMAL = 0;
 export const MADV_DONTNEED = 4;
+export const MADV_FREE = 8;
 export const MADV_POPULATE_READ = 22;
 export const MADV_POPULATE_WRITE = 23;
 
@@ -33,6 +47,7 @@ export function isKnownAdvice(advice: number): boolean {
   return (
     advice === MADV_NORMAL ||
     advice === MADV_DONTNEED ||
+    advice === MADV_FREE ||
     advice === MADV_POPULATE_READ ||
     advice === MADV_POPULATE_WRITE
   );
@@ -47,11 +62,11 @@ export function* doMadvise(mm: MmStruct, start: number, len: number, advice: num
   if (len === 0 || advice === MADV_NORMAL) return 0;
   yield* mm.mmapSem.downRead();
   try {
-    return yield* forEachVma(mm, start, end, (vma, s, e) =>
-      advice === MADV_DONTNEED
-        ? madviseDontneed(mm, vma, s, e)
-        : madvisePopulate(mm, vma, s, e, advice === MADV_POPULATE_WRITE),
-    );
+    return yield* forEachVma(mm, start, end, (vma, s, e) => {
+      if (advice === MADV_DONTNEED) return madviseDontneed(mm, vma, s, e);
+      if (advice === MADV_FREE) return madviseFree(mm, vma, s, e);
+      return madvisePopulate(mm, vma, s, e, advice === MADV_POPULATE_WRITE);
+    });
   } finally {
     mm.mmapSem.upRead();
   }
@@ -91,6 +106,72 @@ function* madviseDontneed(mm: MmStruct, vma: Vma, start: number, end: number): T
   yield* mmuNotifierInvalidateRangeEnd(range);
   mm.kernel.counters.inc('madv_dontneed');
   return 0;
+}
+
+/**
+ * madvise_free_single_vma: only private anonymous VMAs (-EINVAL otherwise: file, shmem, locked,
+ * hugetlb, pfnmap), inside a CLEAR invalidation, then madvise_free_pte_range on each PTE.
+ */
+function* madviseFree(mm: MmStruct, vma: Vma, start: number, end: number): Task<number> {
+  if (vma.flags & (VM_LOCKED | VM_HUGETLB | VM_PFNMAP) || !vma.isAnonymous()) return -EINVAL;
+  const range = notifierRange(mm, start, end, MMU_NOTIFY_CLEAR);
+  yield* mmuNotifierInvalidateRangeStart(range);
+  mm.kernel.pt.walk(mm.pgd, start, end, {
+    present: (t, a, b) => {
+      madviseFreePteRange(mm, t, a, b);
+      return 0;
+    },
+    hole: () => 0,
+  });
+  yield* mmuNotifierInvalidateRangeEnd(range);
+  mm.kernel.counters.inc('madv_free');
+  return 0;
+}
+
+/**
+ * madvise_free_pte_range: swap entries are freed and hwpoison entries cleared (v6.0+); every other
+ * non-present entry (device-private, migration) is left alone. A present normal page mapped here
+ * loses the PTE's dirty and accessed bits; its PG_dirty is cleared unless it is mapped shared (then
+ * it is skipped), or skipped if it is locked; then it is marked lazyfree (folio_mark_lazyfree).
+ */
+function madviseFreePteRange(mm: MmStruct, t: number, start: number, end: number): void {
+  const { pt, mem } = mm.kernel;
+  const s = mem.store;
+  const first = pteSlotIn(t, start);
+  const last = first + (end - start) / PAGE_SIZE;
+  for (let slot = first; slot < last; slot++) {
+    const lo = pt.lo[slot] as number;
+    if (lo === 0 && pt.hi[slot] === 0) continue;
+    if (!ptePresent(lo)) {
+      madviseFreeSwapEntry(mm, slot, lo);
+      continue;
+    }
+    const pfn = ptePfn(lo, pt.hi[slot] as number);
+    if (lo & _PAGE_SPECIAL || s.isZoneDevice(pfn)) continue;
+    if ((s.flags[pfn] as number) & PG_dirty) {
+      if (s.isLocked(pfn) || (s.mapcount[pfn] as number) > 1) continue;
+      s.flags[pfn] = (s.flags[pfn] as number) & ~PG_dirty;
+    }
+    pt.lo[slot] = (lo & ~(_PAGE_DIRTY | _PAGE_ACCESSED)) >>> 0;
+    folioMarkLazyfree(mm, pfn);
+  }
+}
+
+function madviseFreeSwapEntry(mm: MmStruct, slot: number, lo: number): void {
+  const type = swpType(lo);
+  if (type === SWP_SWAPFILE) mm.rss[MM_SWAPENTS] = (mm.rss[MM_SWAPENTS] as number) - 1;
+  const poison = type === SWP_HWPOISON && mm.kernel.behaviour.madvFreeClearsHwpoison;
+  if (type === SWP_SWAPFILE || poison) mm.kernel.pt.clear(slot);
+}
+
+/** folio_mark_lazyfree: an anonymous swap-backed page loses PG_swapbacked and joins the lazyfree list. */
+function folioMarkLazyfree(mm: MmStruct, pfn: number): void {
+  const s = mm.kernel.mem.store;
+  const f = s.flags[pfn] as number;
+  if ((f & (PG_anon | PG_swapbacked)) !== (PG_anon | PG_swapbacked)) return;
+  s.flags[pfn] = f & ~PG_swapbacked;
+  mm.kernel.lazyfree.delete(pfn);
+  mm.kernel.lazyfree.add(pfn);
 }
 
 /**

@@ -11,9 +11,11 @@
 
 import { alignDown, PMD_SIZE, PUD_SIZE } from '../core/addr.js';
 import { KernelBug } from '../core/assert.js';
+import { ENOMEM } from '../core/errno.js';
 import type { Task } from '../sched/index.js';
+import { allocChargedPage } from './fault.js';
 import type { MmStruct } from './mm.js';
-import { MM_SWAPENTS } from './mm.js';
+import { MM_ANONPAGES, MM_SWAPENTS } from './mm.js';
 import {
   MMU_NOTIFY_PROTECTION_PAGE,
   MMU_NOTIFY_PROTECTION_VMA,
@@ -21,7 +23,7 @@ import {
   mmuNotifierInvalidateRangeStart,
   notifierRange,
 } from './mmu_notifier.js';
-import { PG_anon, PG_dirty, PG_swapbacked } from './page.js';
+import { PG_anon, PG_anon_exclusive, PG_dirty, PG_swapbacked, pageMaybeDmaPinned } from './page.js';
 import { pteSlotIn } from './pagetable.js';
 import {
   _PAGE_ACCESSED,
@@ -34,6 +36,8 @@ import {
   isDevicePrivateType,
   isMigrationType,
   isWriteSwpType,
+  pteHiOf,
+  pteLoOf,
   ptePfn,
   SWP_DEVICE_READ,
   SWP_MIGRATION_READ,
@@ -63,7 +67,8 @@ export function vmPageProt(flags: number): number {
 export function pageAddNewAnonRmap(mm: MmStruct, pfn: number, vma: Vma, addr: number): void {
   const s = mm.kernel.mem.store;
   if (vma.anonVma === null) throw new KernelBug('page_add_new_anon_rmap: VMA has no anon_vma');
-  s.flags[pfn] = (s.flags[pfn] as number) | PG_anon | PG_swapbacked;
+  const exclusive = mm.kernel.behaviour.anonExclusive ? PG_anon_exclusive : 0;
+  s.flags[pfn] = (s.flags[pfn] as number) | PG_anon | PG_swapbacked | exclusive;
   s.mapping[pfn] = vma.anonVma.id;
   s.index[pfn] = vma.linearPageIndex(addr);
   s.mapcount[pfn] = 1;
@@ -148,22 +153,25 @@ function zapSwapEntry(mm: MmStruct, lo: number, pfn: number): void {
  * sides lose write permission (present pages, write migration entries and writable device-private
  * entries alike), inside an invalidation of the parent's range. A VMA with no anon_vma (shared file
  * and shmem VMAs, or anonymous VMAs that only ever mapped the zero page) is skipped: the child
- * faults its pages in again.
+ * faults its pages in again. Under `forkCopiesPinned` (v5.9+) an exclusive anonymous page that may be
+ * pinned is copied for the child instead (copy_present_page); -ENOMEM if that copy finds no memory.
  */
-export function* copyPageRange(dst: MmStruct, src: MmStruct, vma: Vma): Task {
-  if (vma.anonVma === null && !(vma.flags & (VM_HUGETLB | VM_PFNMAP | VM_MIXEDMAP))) return;
+export function* copyPageRange(dst: MmStruct, src: MmStruct, vma: Vma): Task<number> {
+  if (vma.anonVma === null && !(vma.flags & (VM_HUGETLB | VM_PFNMAP | VM_MIXEDMAP))) return 0;
   const cow = vma.isCowMapping();
   const range = notifierRange(src, vma.start, vma.end, MMU_NOTIFY_PROTECTION_PAGE);
   if (cow) yield* mmuNotifierInvalidateRangeStart(range);
   const { pt } = src.kernel;
+  let err = 0;
   pt.walk(src.pgd, vma.start, vma.end, {
     present: (t, a, b) => {
-      copyPteTable(dst, src, t, a, b, cow);
+      if (err === 0) err = copyPteTable(dst, src, t, a, b, cow, vma);
       return 0;
     },
     hole: () => 0,
   });
   if (cow) yield* mmuNotifierInvalidateRangeEnd(range);
+  return err;
 }
 
 function copyPteTable(
@@ -173,7 +181,8 @@ function copyPteTable(
   start: number,
   end: number,
   cow: boolean,
-): void {
+  vma: Vma,
+): number {
   const { pt, mem } = src.kernel;
   const dstT = pt.pteTableAlloc(dst.pgd, start);
   const from = pteSlotIn(t, start);
@@ -184,6 +193,10 @@ function copyPteTable(
     const hi = pt.hi[from + i] as number;
     if (lo === 0 && hi === 0) continue;
     const pfn = ptePfn(lo, hi);
+    if (lo & PRESENT_OR_PROTNONE && !(lo & _PAGE_SPECIAL) && needsCowForDma(src, vma, pfn)) {
+      if (copyPresentPage(dst, vma, start + i * 4096, to + i, lo, pfn) < 0) return -ENOMEM;
+      continue;
+    }
     if (lo & PRESENT_OR_PROTNONE) {
       if (cow && lo & _PAGE_RW) {
         lo &= ~_PAGE_RW;
@@ -193,6 +206,7 @@ function copyPteTable(
       // special mappings are private, so copyPageRange never copies a shared VMA.
       lo &= ~_PAGE_ACCESSED;
       if (!(lo & _PAGE_SPECIAL)) {
+        mem.store.flags[pfn] = (mem.store.flags[pfn] as number) & ~PG_anon_exclusive;
         mem.getPage(pfn);
         pageAddRmap(dst, pfn);
         const c = dst.mmCounter(pfn);
@@ -203,6 +217,51 @@ function copyPteTable(
     }
     pt.set(to + i, lo, hi);
   }
+  return 0;
+}
+
+/**
+ * page_needs_cow_for_dma (v5.9) / folio_try_dup_anon_rmap_pte failing (v5.19): the child must not
+ * share an exclusive anonymous page of a COW mapping that may be pinned, or the pin's writes would
+ * stop reaching the parent the first time it writes.
+ */
+function needsCowForDma(src: MmStruct, vma: Vma, pfn: number): boolean {
+  const { behaviour, mem } = src.kernel;
+  if (!behaviour.forkCopiesPinned || !vma.isCowMapping()) return false;
+  const s = mem.store;
+  return (
+    ((s.flags[pfn] as number) & (PG_anon | PG_anon_exclusive)) === (PG_anon | PG_anon_exclusive) &&
+    pageMaybeDmaPinned(s, pfn)
+  );
+}
+
+/**
+ * copy_present_page: the child gets its own copy, mapped writable if the VMA is (maybe_mkwrite);
+ * the parent's entry is left as it was.
+ */
+function copyPresentPage(
+  dst: MmStruct,
+  vma: Vma,
+  addr: number,
+  slot: number,
+  lo: number,
+  pfn: number,
+): number {
+  const { pt, mem } = dst.kernel;
+  const copy = dst.vmas[dst.findVmaIndex(addr)] as Vma;
+  const newPfn = allocChargedPage(dst);
+  if (newPfn < 0) return -ENOMEM;
+  mem.copyPage(newPfn, pfn);
+  pageAddNewAnonRmap(dst, newPfn, copy, addr);
+  dst.rss[MM_ANONPAGES] = (dst.rss[MM_ANONPAGES] as number) + 1;
+  const rw = vma.flags & VM_WRITE ? _PAGE_RW : 0;
+  const prot =
+    (lo & PRESENT_OR_PROTNONE) === _PAGE_PROTNONE
+      ? _PAGE_PROTNONE | _PAGE_ACCESSED
+      : vmPageProt(vma.flags) | rw;
+  pt.set(slot, pteLoOf(newPfn, prot | _PAGE_DIRTY), pteHiOf(newPfn));
+  dst.kernel.counters.inc('fork_cow_pinned');
+  return 0;
 }
 
 function copySwapEntry(
@@ -217,6 +276,7 @@ function copySwapEntry(
   const type = swpType(lo);
   if (isMigrationType(type) || isDevicePrivateType(type)) {
     if (isDevicePrivateType(type)) {
+      mem.store.flags[pfn] = (mem.store.flags[pfn] as number) & ~PG_anon_exclusive;
       mem.getPage(pfn);
       pageAddRmap(dst, pfn);
     }

@@ -28,6 +28,33 @@ export const PG_reserved = 1 << 6;
 /** PageBuddy: the page is on the allocator's free list. */
 export const PG_buddy = 1 << 7;
 export const PG_isolated = 1 << 8;
+/** PageAnonExclusive (v5.19): this anonymous page is mapped by one process only and may be reused by COW. */
+export const PG_anon_exclusive = 1 << 9;
+
+/**
+ * What a FOLL_PIN adds to a small page's refcount, so one counter tells pins from plain references.
+ * @see include/linux/mm.h GUP_PIN_COUNTING_BIAS (Linux v5.7+)
+ */
+export const GUP_PIN_COUNTING_BIAS = 1024;
+
+/**
+ * page_maybe_dma_pinned: a refcount of at least the bias means a pin is probably held (1024 plain
+ * references give a false positive, as in the kernel). Pages here are all small (order 0).
+ * @see include/linux/mm.h folio_maybe_dma_pinned (Linux v6.19)
+ */
+export function pageMaybeDmaPinned(s: PageStore, pfn: number): boolean {
+  return (s.refcount[pfn] as number) >= GUP_PIN_COUNTING_BIAS;
+}
+
+/** PageAnonExclusive. */
+export function pageAnonExclusive(s: PageStore, pfn: number): boolean {
+  return ((s.flags[pfn] as number) & PG_anon_exclusive) !== 0;
+}
+
+/** PageAnon && !PageSwapBacked: MADV_FREE made the page lazyfree (folio_mark_lazyfree). */
+export function pageLazyfree(s: PageStore, pfn: number): boolean {
+  return ((s.flags[pfn] as number) & (PG_anon | PG_swapbacked | PG_buddy)) === PG_anon;
+}
 
 export const ZONE_NORMAL = 0;
 export const ZONE_DEVICE = 1;

@@ -5,6 +5,7 @@
  */
 
 import { ADDR_LIMIT, isPageAligned, PAGE_SIZE } from '../core/addr.js';
+import { KernelWarning } from '../core/assert.js';
 import {
   ArgumentError,
   CALL_PAGES_MAX,
@@ -16,9 +17,11 @@ import {
   SegvError,
 } from '../core/errno.js';
 import { dupMm } from '../mm/fork.js';
+import { FOLL_LONGTERM, FOLL_WRITE, pinUserPages, unpinUserPages } from '../mm/gup.js';
 import {
   doMadvise,
   MADV_DONTNEED,
+  MADV_FREE,
   MADV_NORMAL,
   MADV_POPULATE_READ,
   MADV_POPULATE_WRITE,
@@ -37,6 +40,7 @@ import {
   PROT_MASK,
 } from '../mm/mmap.js';
 import { doMprotect } from '../mm/mprotect.js';
+import { doMremap, MREMAP_DONTUNMAP, MREMAP_FIXED, MREMAP_MAYMOVE } from '../mm/mremap.js';
 import { mincore, pagemapRead, walkPtes } from '../mm/pagemap.js';
 import {
   describePte,
@@ -60,6 +64,7 @@ import {
   checkBufferLength,
   checkBytes,
   checkFlags,
+  checkInt,
   checkLength,
   checkOut,
   checkPages,
@@ -82,6 +87,23 @@ export interface VmaInfo {
   perms: string;
   flags: number;
   file: string | null;
+}
+
+/** What `Process.pin` returns: the pages pin_user_pages pinned, and how to release them. */
+export interface PinnedPages {
+  /** How many pages were pinned (fewer than asked if the range stopped being pinnable). */
+  readonly pages: number;
+  /** Their pfns, in address order. */
+  readonly pfns: readonly number[];
+  /** unpin_user_pages; a second call is a WARN (KernelWarning), as a double unpin is a refcount underflow. */
+  unpin(): void;
+}
+
+export interface PinOptions {
+  /** FOLL_WRITE: pin for the device to write (breaks COW first). */
+  write?: boolean;
+  /** FOLL_LONGTERM: a pin with no end in sight (RDMA, VFIO). */
+  longterm?: boolean;
 }
 
 export interface Rss {
@@ -121,6 +143,22 @@ export class Process {
 
   madvise(addr: number, length: number, advice: number): void {
     this.sim.run(`madvise[${this.pid}]`, this.task.madvise(addr, length, advice));
+  }
+
+  /**
+   * mremap(2): resizes or moves [oldAddr, oldAddr+oldLen) and returns where it now is. `flags`:
+   * MREMAP_MAYMOVE, MREMAP_FIXED (with `newAddr`), MREMAP_DONTUNMAP (kernel 'v6.19').
+   */
+  mremap(oldAddr: number, oldLen: number, newLen: number, flags: number, newAddr?: number): number {
+    return this.sim.run(`mremap[${this.pid}]`, this.task.mremap(oldAddr, oldLen, newLen, flags, newAddr));
+  }
+
+  /**
+   * pin_user_pages(addr, npages, FOLL_PIN [| FOLL_WRITE] [| FOLL_LONGTERM]) as a driver doing DMA
+   * would. An unmapped or inaccessible first page is HmmError EFAULT.
+   */
+  pin(addr: number, npages: number, opts: PinOptions = {}): PinnedPages {
+    return this.sim.run(`pin[${this.pid}]`, this.task.pin(addr, npages, opts));
   }
 
   /** A CPU store of `bytes` at addr (faults as needed; SegvError if not allowed). */
@@ -357,11 +395,52 @@ export class ProcessTasks {
   *madvise(addr: number, length: number, advice: number): Task {
     checkAddr('addr', addr, true);
     checkLength('length', length, true);
-    const known = [MADV_NORMAL, MADV_DONTNEED, MADV_POPULATE_READ, MADV_POPULATE_WRITE];
+    const known = [MADV_NORMAL, MADV_DONTNEED, MADV_FREE, MADV_POPULATE_READ, MADV_POPULATE_WRITE];
     if (typeof advice !== 'number' || !known.includes(advice))
       throw new ArgumentError('advice', `unknown advice ${describeValue(advice)}`);
     this.p.alive();
     check(yield* doMadvise(this.p.mm, addr, length, advice), 'madvise');
+  }
+
+  *mremap(oldAddr: number, oldLen: number, newLen: number, flags: number, newAddr?: number): Task<number> {
+    checkAddr('oldAddr', oldAddr, true);
+    checkLength('oldLen', oldLen, true);
+    checkLength('newLen', newLen, false);
+    checkMremapFlags(this.p, flags);
+    const to = flags & (MREMAP_FIXED | MREMAP_DONTUNMAP);
+    if (flags & MREMAP_FIXED && newAddr === undefined)
+      throw new ArgumentError('newAddr', 'MREMAP_FIXED needs a new address');
+    if (newAddr !== undefined) checkAddr('newAddr', newAddr, to !== 0);
+    if (flags & MREMAP_DONTUNMAP && pageUp(oldLen) !== pageUp(newLen))
+      throw new ArgumentError('newLen', 'MREMAP_DONTUNMAP cannot resize');
+    if (flags & MREMAP_FIXED && newAddr !== undefined) {
+      const [a, b, c, d] = [oldAddr, oldAddr + pageUp(oldLen), newAddr, newAddr + pageUp(newLen)];
+      if (b > c && d > a) throw new ArgumentError('newAddr', 'the new range overlaps the old one');
+    }
+    this.p.alive();
+    const r = yield* doMremap(this.p.mm, oldAddr, oldLen, newLen, flags, to ? (newAddr ?? 0) : 0);
+    return check(r, 'mremap');
+  }
+
+  *pin(addr: number, npages: number, opts: PinOptions = {}): Task<PinnedPages> {
+    checkAddr('addr', addr, false);
+    checkInt('npages', npages, 1, 2 ** 26);
+    for (const k of ['write', 'longterm'] as const)
+      if (opts[k] !== undefined && typeof opts[k] !== 'boolean')
+        throw new ArgumentError(`opts.${k}`, `expected a boolean, got ${String(opts[k])}`);
+    this.p.alive();
+    const mm = this.p.mm;
+    const flags = (opts.write ? FOLL_WRITE : 0) | (opts.longterm ? FOLL_LONGTERM : 0);
+    const pfns: number[] = [];
+    yield* mm.mmapSem.downRead();
+    let n: number;
+    try {
+      n = yield* pinUserPages(mm, addr, npages, flags, pfns);
+    } finally {
+      mm.mmapSem.upRead();
+    }
+    check(n, 'pin_user_pages');
+    return pinnedPages(mm, pfns);
   }
 
   *write(addr: number, bytes: Uint8Array): Task {
@@ -385,6 +464,7 @@ export class ProcessTasks {
   *fork(): Task<Process> {
     this.p.alive();
     const mm = yield* dupMm(this.p.mm);
+    if (typeof mm === 'number') throw new HmmError(mm, 'fork');
     return this.p.sim.adoptProcess(mm);
   }
 
@@ -393,6 +473,31 @@ export class ProcessTasks {
     this.p.exited = true;
     yield* mmput(this.p.mm);
   }
+}
+
+function pageUp(len: number): number {
+  return Math.ceil(len / PAGE_SIZE) * PAGE_SIZE;
+}
+
+function checkMremapFlags(p: Process, flags: number): void {
+  const dontunmap = p.mm.kernel.behaviour.mremapDontunmap;
+  checkFlags('flags', flags, MREMAP_MAYMOVE | MREMAP_FIXED | (dontunmap ? MREMAP_DONTUNMAP : 0));
+  if (flags & (MREMAP_FIXED | MREMAP_DONTUNMAP) && !(flags & MREMAP_MAYMOVE))
+    throw new ArgumentError('flags', 'MREMAP_FIXED and MREMAP_DONTUNMAP need MREMAP_MAYMOVE');
+}
+
+/** The handle of one pin_user_pages call. */
+function pinnedPages(mm: MmStruct, pfns: number[]): PinnedPages {
+  let pinned = true;
+  return {
+    pages: pfns.length,
+    pfns: [...pfns],
+    unpin(): void {
+      if (!pinned) throw new KernelWarning('unpin_user_pages: these pages are already unpinned');
+      pinned = false;
+      unpinUserPages(mm.kernel, pfns);
+    },
+  };
 }
 
 function raiseFault(result: string, addr: number, write: boolean): void {

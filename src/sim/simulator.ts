@@ -18,7 +18,7 @@ import { DmirrorDevice } from '../drivers/dmirror/mdevice.js';
 import { checkPolicy, type MigrationPolicy } from '../drivers/dmirror/policy.js';
 import { checkDmirrorVariant, type DmirrorVariant } from '../drivers/dmirror/variants.js';
 import { type HmmProtocol, hmmConfig } from '../hmm/hmm.js';
-import { Kernel } from '../mm/kernel.js';
+import { Kernel, type KernelVersion, kernelBehaviour } from '../mm/kernel.js';
 import { MemCgroup } from '../mm/memcg.js';
 import { MmStruct } from '../mm/mm.js';
 import {
@@ -31,6 +31,7 @@ import {
   PG_swapbacked,
   ZONE_DEVICE,
 } from '../mm/page.js';
+import { tryToFreePages } from '../mm/vmscan.js';
 import type { Executor, Strategy, Task } from '../sched/index.js';
 import { checkBoolean, checkHandle, checkInt, checkLength, checkOptions } from './args.js';
 import { DeviceFile } from './devicefile.js';
@@ -58,6 +59,12 @@ export interface SimulatorOptions {
   protocol?: HmmProtocol;
   /** Memory section size in pages (default 32,768 = 128 MiB); the explorer uses small ones. */
   sectionPages?: number;
+  /**
+   * Whose mm behaviour to follow where it changed since the seed (docs/fidelity.md, "Kernel
+   * versions"): 'v5.3' (default) or 'v6.19' (FOLL_PIN counting, fork copying pinned pages, COW never
+   * reusing a pinned page, MREMAP_DONTUNMAP, ...).
+   */
+  kernel?: KernelVersion;
 }
 
 export interface DeviceOptions {
@@ -95,6 +102,7 @@ export class Simulator {
     this.deviceOptions = c.devices;
     this.log = new EventLog(c.logEvents);
     this.kernel = new Kernel({
+      version: c.kernel,
       ramPages: c.ramPages,
       contents: c.contents,
       log: this.log,
@@ -102,6 +110,21 @@ export class Simulator {
       sectionPages: c.sectionPages,
     });
     hmmConfig(this.kernel).protocol = c.protocol;
+  }
+
+  /** The kernel release whose mm behaviour this machine follows. */
+  get kernelVersion(): KernelVersion {
+    return this.kernel.version;
+  }
+
+  /**
+   * Memory pressure on demand: try_to_free_pages, whose one reclaimable kind of page here is the
+   * lazyfree page MADV_FREE left clean (src/mm/vmscan.ts). Frees up to `nrPages` of them (default:
+   * all) and returns how many it freed. Faults that run out of memory reclaim the same way first.
+   */
+  reclaim(nrPages = Number.POSITIVE_INFINITY): number {
+    if (nrPages !== Number.POSITIVE_INFINITY) checkInt('nrPages', nrPages, 0, 2 ** 31);
+    return this.run('reclaim', tryToFreePages(this.kernel, nrPages));
   }
 
   /** How HMM tracks range validity on this machine ('seed' or 'seq'). */
@@ -269,6 +292,7 @@ export class Simulator {
 
 const SIMULATOR_OPTIONS: readonly (keyof SimulatorOptions)[] = [
   'seed',
+  'kernel',
   'ramPages',
   'contents',
   'logEvents',
@@ -300,7 +324,10 @@ function simulatorConfig(options: unknown) {
   if (protocol !== 'seed' && protocol !== 'seq')
     throw new ArgumentError('protocol', `expected 'seed' or 'seq', got ${describeValue(protocol)}`);
   const devices = checkDevices(orDefault(opts.devices, [{}, {}]));
-  return { seed, ramPages, sectionPages, contents, logEvents, stepsMax, protocol, devices };
+  // kernelBehaviour() names `kernel` in its ArgumentError; null is refused here, as for every option.
+  const kernel = orDefault(opts.kernel, 'v5.3');
+  kernelBehaviour(kernel);
+  return { seed, kernel, ramPages, sectionPages, contents, logEvents, stepsMax, protocol, devices };
 }
 
 /** An option's value, or its default when absent: only undefined is absent (null is checked, and rejected). */

@@ -15,21 +15,38 @@
  * - mprotect and madvise over a range with a hole fail with ENOMEM; madvise still treats every
  *   mapped part, mprotect the mapped part before the first hole (v5.3 do_mprotect_pkey).
  *
- * After every command the accounting checker must find nothing, and every process's mappings and
- * every file's contents must match the model. At the end every process exits and the only RAM
- * still in use must be the page cache of the simulator's files.
+ * - MADV_FREE (anonymous private memory only, else EINVAL) leaves the bytes readable; after a
+ *   reclaim a page MADV_FREE cleaned and nothing wrote since reads either as before or as zeros
+ *   (which one depends on sharing and pins: the next access settles it); a write cancels;
+ * - mremap shrinks, grows in place into a free range, or moves (MAYMOVE, FIXED, DONTUNMAP under
+ *   'v6.19') carrying the bytes; the errno cases follow mm/mremap.c;
+ * - pin_user_pages pins the pages up to the first one the access rules refuse (EFAULT if that is the
+ *   first), a write pin breaks COW like a write; pins change no bytes.
+ *
+ * After every command the accounting checker must find nothing (with the references the test's
+ * pins hold: one each under 'v5.3', GUP_PIN_COUNTING_BIAS under 'v6.19'), and every process's
+ * mappings and every file's contents must match the model. At the end every pin is released, every
+ * process exits and the only RAM still in use must be the page cache of the simulator's files.
+ * The whole run is made under both kernel settings.
  */
 
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { assertAccounting, checkAccounting } from '../../src/check/accounting.js';
 import {
+  GUP_PIN_COUNTING_BIAS,
   HmmError,
+  type KernelVersion,
   MADV_DONTNEED,
+  MADV_FREE,
   MAP_ANONYMOUS,
   MAP_FIXED,
   MAP_PRIVATE,
   MAP_SHARED,
+  MREMAP_DONTUNMAP,
+  MREMAP_FIXED,
+  MREMAP_MAYMOVE,
+  type PinnedPages,
   PROT_NONE,
   PROT_READ,
   PROT_WRITE,
@@ -39,6 +56,7 @@ import {
 } from '../../src/index.js';
 import {
   accessModel,
+  beyondEof,
   expectSegv,
   type Kind,
   layoutOfModel,
@@ -52,6 +70,7 @@ import {
   readable,
   targetVpn,
   writableBytes,
+  ZEROS,
 } from '../model/vm-model.js';
 
 const MAX_PROCS = 4;
@@ -73,6 +92,39 @@ interface Real {
   sim: Simulator;
   procs: Process[];
   files: SimFile[];
+  /** Pins the test holds, oldest first. */
+  pins: PinnedPages[];
+}
+
+/** The page references the held pins account for, as the accounting checker wants them. */
+function pinRefs(r: Real): Map<number, number> {
+  const v6 = r.sim.kernelVersion === 'v6.19';
+  const refs = new Map<number, number>();
+  for (const pin of r.pins)
+    for (const pfn of pin.pfns) {
+      const n = v6 ? (pfn === 0 ? 0 : GUP_PIN_COUNTING_BIAS) : 1;
+      if (n > 0) refs.set(pfn, (refs.get(pfn) ?? 0) + n);
+    }
+  return refs;
+}
+
+/**
+ * A page a reclaim may have dropped reads as its bytes or as zeros: read it through the simulator
+ * (when the protection allows) and make the model say which. Afterwards the page is definite.
+ */
+function settle(pm: ProcModel, p: Process, addr: number, len: number): void {
+  for (let v = Math.floor(addr / PAGE); v * PAGE < addr + len; v++) {
+    const pg = pm.pages.get(v);
+    if (pg === undefined || !pg.maybeZero || pg.prot === PROT_NONE || beyondEof(pg)) continue;
+    const got = Buffer.from(p.read(v * PAGE, PAGE));
+    const kept = got.equals(Buffer.from(readable(pg)));
+    if (!kept) {
+      expect(got.equals(Buffer.from(ZEROS)), `page 0x${v.toString(16)}: neither kept nor dropped`).toBe(true);
+      pg.priv = null;
+      pg.lazy = false;
+    }
+    pg.maybeZero = false;
+  }
 }
 
 // -- checking the simulator against the model ---------------------------------------------------
@@ -89,7 +141,7 @@ function errnoOf(fn: () => void): string | null {
 }
 
 function verify(m: Model, r: Real): void {
-  expect(checkAccounting(r.sim.kernel)).toEqual([]);
+  expect(checkAccounting(r.sim.kernel, pinRefs(r))).toEqual([]);
   m.procs.forEach((pm, i) => {
     expect(layoutOfReal(r.procs[i] as Process)).toEqual(layoutOfModel(pm));
   });
@@ -236,20 +288,292 @@ class MprotectCmd extends RangeCmd {
 }
 
 class MadviseCmd extends RangeCmd {
+  constructor(
+    procSel: number,
+    anchorSel: number,
+    delta: number,
+    npages: number,
+    readonly free = false,
+  ) {
+    super(procSel, anchorSel, delta, npages);
+  }
+  /** MADV_FREE aims at private anonymous pages when the process has some (else it is mostly EINVAL). */
+  override range(pm: ProcModel): { vpn: number; addr: number; len: number } {
+    const anon = [...pm.pages].filter(([, pg]) => !pg.shared && pg.obj === null).map(([v]) => v);
+    if (!this.free || anon.length === 0) return super.range(pm);
+    anon.sort((a, b) => a - b);
+    const vpn = pick(anon, this.anchorSel) + this.delta;
+    return { vpn, addr: vpn * PAGE, len: this.npages * PAGE };
+  }
   apply(pm: ProcModel, p: Process): void {
     const { vpn, addr, len } = this.range(pm);
-    const got = errnoOf(() => p.madvise(addr, len, MADV_DONTNEED));
+    const got = errnoOf(() => p.madvise(addr, len, this.free ? MADV_FREE : MADV_DONTNEED));
     let hole = false;
+    let want: string | null = null;
     for (let v = vpn; v < vpn + this.npages; v++) {
       const pg = pm.pages.get(v);
       if (pg === undefined) hole = true;
-      else if (!pg.shared) pg.priv = null;
+      else if (!this.free) {
+        if (!pg.shared) {
+          pg.priv = null;
+          pg.lazy = false;
+          pg.maybeZero = false;
+        }
+      } else if (pg.shared || pg.obj !== null) {
+        want = 'EINVAL'; // madvise_free_single_vma: not an anonymous VMA; the walk stops there
+        break;
+      } else if (pg.priv !== null) pg.lazy = true;
     }
-    expect(got).toBe(hole ? 'ENOMEM' : null);
+    expect(got).toBe(want ?? (hole ? 'ENOMEM' : null));
   }
   toString(): string {
-    return `madvise[p${this.procSel}](${this.where()} DONTNEED)`;
+    return `madvise[p${this.procSel}](${this.where()} ${this.free ? 'FREE' : 'DONTNEED'})`;
   }
+}
+
+/** sim.reclaim(): every page MADV_FREE cleaned and nothing wrote since may now read as zeros. */
+class ReclaimCmd implements Cmd {
+  check(): boolean {
+    return true;
+  }
+  run(m: Model, r: Real): void {
+    r.sim.reclaim();
+    for (const pm of m.procs)
+      for (const pg of pm.pages.values()) if (pg.lazy && pg.priv !== null) pg.maybeZero = true;
+    verify(m, r);
+  }
+  toString(): string {
+    return 'reclaim';
+  }
+}
+
+/**
+ * The lazyfree life of one private anonymous page, which random commands rarely line up: write it,
+ * MADV_FREE it, maybe write it again (cancelling), reclaim, read it back. Each step is the ordinary
+ * command, checked as usual.
+ */
+class LazyCycleCmd implements Cmd {
+  constructor(
+    readonly procSel: number,
+    readonly anchorSel: number,
+    readonly rewrite: boolean,
+    readonly seed: number,
+  ) {}
+  check(m: Readonly<Model>): boolean {
+    return m.procs.length > 0;
+  }
+  run(m: Model, r: Real): void {
+    const i = this.procSel % m.procs.length;
+    const pm = m.procs[i] as ProcModel;
+    const p = r.procs[i] as Process;
+    const all = [...pm.pages.keys()].sort((a, b) => a - b);
+    const anon = all.filter((v) => !pm.pages.get(v)?.shared && pm.pages.get(v)?.obj === null);
+    if (anon.length === 0) return;
+    const at = all.indexOf(pick(anon, this.anchorSel));
+    const write = (seed: number) => new WriteCmd(i, at, 0, 0, PAGE, seed).apply(pm, p);
+    write(this.seed);
+    new MadviseCmd(i, anon.indexOf(all[at] as number), 0, 1, true).apply(pm, p);
+    if (this.rewrite) write(this.seed + 1);
+    new ReclaimCmd().run(m, r);
+    new ReadCmd(i, at, 0, 0, PAGE).apply(pm, p);
+    verify(m, r);
+  }
+  toString(): string {
+    return `lazycycle[p${this.procSel}](@${this.anchorSel}${this.rewrite ? ' rewrite' : ''} seed ${this.seed})`;
+  }
+}
+
+/** pin_user_pages over npages from a page: as many as the access rules allow in a row. */
+class PinCmd extends RangeCmd {
+  constructor(
+    procSel: number,
+    anchorSel: number,
+    delta: number,
+    npages: number,
+    readonly write: boolean,
+    readonly longterm: boolean,
+  ) {
+    super(procSel, anchorSel, delta, npages);
+  }
+  apply(pm: ProcModel, p: Process, _m: Model, r: Real): void {
+    const { vpn, addr, len } = this.range(pm);
+    if (this.write) settle(pm, p, addr, len);
+    let n = 0;
+    for (; n < this.npages; n++) {
+      const pg = pm.pages.get(vpn + n);
+      if (pg === undefined || beyondEof(pg)) break;
+      if (!(pg.prot & (this.write ? PROT_WRITE : PROT_READ))) break;
+    }
+    if (n === 0) {
+      expect(errnoOf(() => p.pin(addr, this.npages, { write: this.write }))).toBe('EFAULT');
+      return;
+    }
+    const pin = p.pin(addr, this.npages, { write: this.write, longterm: this.longterm });
+    expect(pin.pages).toBe(n);
+    r.pins.push(pin);
+    if (this.write) for (let k = 0; k < n; k++) writableBytes(pm.pages.get(vpn + k) as PageModel);
+  }
+  toString(): string {
+    return `pin[p${this.procSel}](${this.where()}${this.write ? ' write' : ''}${this.longterm ? ' longterm' : ''})`;
+  }
+}
+
+class UnpinCmd implements Cmd {
+  constructor(readonly sel: number) {}
+  check(): boolean {
+    return true;
+  }
+  run(m: Model, r: Real): void {
+    if (r.pins.length > 0) r.pins.splice(this.sel % r.pins.length, 1)[0]?.unpin();
+    verify(m, r);
+  }
+  toString(): string {
+    return `unpin(${this.sel})`;
+  }
+}
+
+type RemapMode = 'at' | 'maymove' | 'fixed' | 'dontunmap';
+
+/**
+ * mremap of oldPages from a page to newPages: in place, MAYMOVE, FIXED to a target near some
+ * mapping, or DONTUNMAP (same size). The expected result follows mm/mremap.c step by step, with
+ * the VMA bounds read from the process (they are /proc/pid/maps, already checked page by page).
+ */
+class MremapCmd extends RangeCmd {
+  constructor(
+    procSel: number,
+    anchorSel: number,
+    delta: number,
+    readonly oldPages: number,
+    readonly newPages: number,
+    readonly mode: RemapMode,
+    readonly to: Fixed,
+  ) {
+    super(procSel, anchorSel, delta, oldPages);
+  }
+
+  apply(pm: ProcModel, p: Process, _m: Model, r: Real): void {
+    const v6 = r.sim.kernelVersion === 'v6.19';
+    if (this.mode === 'dontunmap' && !v6) return;
+    const addr = this.range(pm).addr;
+    const newPages = this.mode === 'dontunmap' ? this.oldPages : this.newPages;
+    const flags = {
+      at: 0,
+      maymove: MREMAP_MAYMOVE,
+      fixed: MREMAP_MAYMOVE | MREMAP_FIXED,
+      dontunmap: MREMAP_MAYMOVE | MREMAP_DONTUNMAP,
+    }[this.mode];
+    const dst = this.mode === 'fixed' ? targetVpn(pm, this.to.anchorSel, this.to.delta) * PAGE : undefined;
+    const vma = p.vmas().find((v) => v.start <= addr && addr < v.end);
+    let got: number | string;
+    try {
+      got = p.mremap(addr, this.oldPages * PAGE, newPages * PAGE, flags, dst);
+    } catch (e) {
+      if (!(e instanceof HmmError)) throw e;
+      got = e.code;
+    }
+    const want = this.expect(pm, addr, newPages, vma, dst, v6, typeof got === 'number' ? got : -1);
+    expect(got).toBe(want);
+  }
+
+  /** Applies the model's side of the call and returns what it must return (address or errno code). */
+  private expect(
+    pm: ProcModel,
+    addr: number,
+    newPages: number,
+    vma: { start: number; end: number } | undefined,
+    dst: number | undefined,
+    v6: boolean,
+    got: number,
+  ): number | string {
+    const vpn = addr / PAGE;
+    let oldPages = this.oldPages;
+    // the facade refuses an overlapping MREMAP_FIXED (ArgumentError, EINVAL) before the kernel runs
+    const d = dst === undefined ? -1 : dst / PAGE;
+    if (dst !== undefined && vpn + oldPages > d && d + newPages > vpn) return 'EINVAL';
+    if (v6 && vma === undefined) return 'EFAULT';
+    if (this.mode === 'fixed' || this.mode === 'dontunmap') {
+      if (dst !== undefined) unmap(pm, d, newPages);
+      if (oldPages > newPages) {
+        unmap(pm, vpn + newPages, oldPages - newPages);
+        oldPages = newPages;
+      }
+      if (vma === undefined || !pm.pages.has(vpn)) return 'EFAULT';
+      let end = vpn;
+      while (end < vma.end / PAGE && pm.pages.has(end)) end++;
+      if (oldPages > end - vpn) return 'EFAULT';
+      const to = dst ?? got;
+      move(pm, vpn, oldPages, to / PAGE, newPages, this.mode === 'dontunmap');
+      return to;
+    }
+    if (newPages === oldPages) return addr;
+    if (newPages < oldPages) {
+      unmap(pm, vpn + newPages, oldPages - newPages);
+      return addr;
+    }
+    if (vma === undefined || oldPages > (vma.end - addr) / PAGE) return 'EFAULT';
+    const endVpn = vpn + oldPages;
+    let free = vma.end === addr + oldPages * PAGE;
+    for (let v = endVpn; free && v < vpn + newPages; v++) if (pm.pages.has(v)) free = false;
+    if (free) {
+      grow(pm, vpn, oldPages, vpn, newPages);
+      return addr;
+    }
+    if (this.mode === 'at') return 'ENOMEM';
+    move(pm, vpn, oldPages, got / PAGE, newPages, false);
+    return got;
+  }
+
+  toString(): string {
+    const to =
+      this.mode === 'fixed'
+        ? ` to @${this.to.anchorSel}${this.to.delta >= 0 ? '+' : ''}${this.to.delta}`
+        : '';
+    return `mremap[p${this.procSel}](${this.where()} -> x${this.newPages} ${this.mode}${to})`;
+  }
+}
+
+function unmap(pm: ProcModel, vpn: number, n: number): void {
+  for (let k = 0; k < n; k++) pm.pages.delete(vpn + k);
+}
+
+/** Pages [vpn+oldPages, vpn+newPages) extend the mapping whose last page is at vpn+oldPages-1. */
+function grow(pm: ProcModel, from: number, oldPages: number, vpn: number, newPages: number): void {
+  const last = pm.pages.get(from + oldPages - 1) as PageModel;
+  for (let k = oldPages; k < newPages; k++) {
+    expect(pm.pages.has(vpn + k), 'mremap grew over a mapped page').toBe(false);
+    pm.pages.set(vpn + k, {
+      prot: last.prot,
+      shared: last.shared,
+      obj: last.obj,
+      index: last.index + k - oldPages + 1,
+      priv: null,
+    });
+  }
+}
+
+/** The pages move (bytes, lazy state and all); DONTUNMAP leaves the old range mapped and empty. */
+function move(
+  pm: ProcModel,
+  from: number,
+  oldPages: number,
+  to: number,
+  newPages: number,
+  keepOld: boolean,
+): void {
+  const moved: PageModel[] = [];
+  for (let k = 0; k < oldPages; k++) moved.push(pm.pages.get(from + k) as PageModel);
+  for (let k = 0; k < oldPages; k++) {
+    const pg = moved[k] as PageModel;
+    if (keepOld)
+      pm.pages.set(from + k, { ...pg, priv: pg.shared ? pg.priv : null, lazy: false, maybeZero: false });
+    else pm.pages.delete(from + k);
+  }
+  for (let k = 0; k < oldPages; k++) {
+    expect(pm.pages.has(to + k), 'mremap moved onto a mapped page').toBe(false);
+    pm.pages.set(to + k, moved[k] as PageModel);
+  }
+  grow(pm, to, oldPages, to, newPages);
 }
 
 class ReadCmd extends RangeCmd {
@@ -264,6 +588,7 @@ class ReadCmd extends RangeCmd {
   }
   apply(pm: ProcModel, p: Process): void {
     const addr = this.range(pm).addr + this.off;
+    settle(pm, p, addr, this.len);
     const want = new Uint8Array(this.len);
     const fault = accessModel(pm, addr, this.len, false, (pg, pageOff, bufOff, n) => {
       want.set(readable(pg).subarray(pageOff, pageOff + n), bufOff);
@@ -293,6 +618,7 @@ class WriteCmd extends RangeCmd {
   }
   apply(pm: ProcModel, p: Process): void {
     const addr = this.range(pm).addr + this.off;
+    settle(pm, p, addr, this.len);
     const bytes = pattern(this.len, this.seed);
     const fault = accessModel(pm, addr, this.len, true, (pg, pageOff, bufOff, n) => {
       writableBytes(pg).set(bytes.subarray(bufOff, bufOff + n), pageOff);
@@ -422,6 +748,44 @@ const commands = fc.commands(
           .map(([p, a, d, n]) => new MadviseCmd(p, a, d, n)),
       },
       {
+        weight: 6,
+        arbitrary: fc
+          .tuple(procSel, anchorSel, delta, npages)
+          .map(([p, a, d, n]) => new MadviseCmd(p, a, d, n, true)),
+      },
+      { weight: 4, arbitrary: fc.constant(new ReclaimCmd()) },
+      {
+        weight: 2,
+        arbitrary: fc
+          .tuple(procSel, anchorSel, fc.boolean(), byteSeed)
+          .map(([p, a, w, s]) => new LazyCycleCmd(p, a, w, s)),
+      },
+      {
+        weight: 1,
+        arbitrary: fc
+          .tuple(procSel, anchorSel, delta, fc.integer({ min: 1, max: 4 }), fc.boolean(), fc.boolean())
+          .map(([p, a, d, n, w, l]) => new PinCmd(p, a, d, n, w, l)),
+      },
+      { weight: 1, arbitrary: fc.nat({ max: 7 }).map((i) => new UnpinCmd(i)) },
+      {
+        weight: 3,
+        arbitrary: fc
+          .tuple(
+            procSel,
+            anchorSel,
+            delta,
+            fc.integer({ min: 1, max: 3 }),
+            fc.integer({ min: 1, max: 6 }),
+            fc.constantFrom<RemapMode>('at', 'maymove', 'fixed', 'dontunmap'),
+            anchorSel,
+            fc.constantFrom(-8, -4, 4, 9, 12),
+          )
+          .map(
+            ([p, a, d, o, n, mode, ta, td]) =>
+              new MremapCmd(p, a, d, o, n, mode, { anchorSel: ta, delta: td }),
+          ),
+      },
+      {
         weight: 5,
         arbitrary: fc
           .tuple(procSel, anchorSel, delta, pageOff, accessLen)
@@ -450,9 +814,9 @@ const commands = fc.commands(
 // -- the setup ------------------------------------------------------------------------------------
 
 /** One process and two files: 5 pages with holes at pages 1, 3 and 4, and 2 pages + 100 bytes. */
-function setup(): { model: Model; real: Real } {
-  const sim = new Simulator({ seed: 1, ramPages: RAM_PAGES });
-  const real: Real = { sim, procs: [sim.createProcess()], files: [] };
+function setup(kernel: KernelVersion): { model: Model; real: Real } {
+  const sim = new Simulator({ seed: 1, ramPages: RAM_PAGES, kernel });
+  const real: Real = { sim, procs: [sim.createProcess()], files: [], pins: [] };
   const model: Model = { procs: [{ pages: new Map() }], files: [] };
   FILE_SIZES.forEach((size, i) => {
     real.files.push(sim.createFile(size));
@@ -471,6 +835,7 @@ function setup(): { model: Model; real: Real } {
 
 /** Every process exits: only the files' page cache may still hold RAM. */
 function exitAll(m: Model, r: Real): void {
+  for (const pin of r.pins.splice(0)) pin.unpin();
   for (const p of r.procs) p.exit();
   m.procs.length = 0;
   r.procs.length = 0;
@@ -480,13 +845,13 @@ function exitAll(m: Model, r: Real): void {
   expect(mem.ramPages - mem.freePages, 'RAM pages in use after every process exited').toBe(cached);
 }
 
-describe('mm model', () => {
+describe.each(['v5.3', 'v6.19'] as const)('mm model under %s', (kernel) => {
   it(
-    'random mmap/munmap/mprotect/madvise/fork/exit/read/write sequences match the reference model',
+    'random mmap/munmap/mprotect/madvise/mremap/pin/reclaim/fork/exit/read/write sequences match the reference model',
     () => {
       fc.assert(
         fc.property(commands, (cmds) => {
-          const { model, real } = setup();
+          const { model, real } = setup(kernel);
           fc.modelRun(() => ({ model, real }), cmds);
           exitAll(model, real);
         }),

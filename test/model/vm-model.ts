@@ -46,6 +46,10 @@ export interface PageModel {
   index: number;
   /** This mapping's own copy, made by its first write (private mappings only). */
   priv: Uint8Array | null;
+  /** MADV_FREE cleaned this mapping's PTE and nothing wrote through it since: reclaim may drop it. */
+  lazy?: boolean;
+  /** A reclaim ran while `lazy`: the page reads as `priv` or as zeros, until an access tells which. */
+  maybeZero?: boolean;
 }
 
 export interface ProcModel {
@@ -80,6 +84,7 @@ export function readable(pg: PageModel): Uint8Array {
 }
 
 export function writableBytes(pg: PageModel): Uint8Array {
+  pg.lazy = false;
   if (pg.shared) return (pg.obj as Obj).page(pg.index);
   pg.priv ??= readable(pg).slice();
   return pg.priv;
