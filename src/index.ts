@@ -33,8 +33,17 @@ export {
 export * from './drivers/dmirror/uapi.js';
 export * from './explore/index.js';
 export * as hmm from './hmm/index.js';
+export { THP_MODES, type ThpMode } from './mm/huge_memory.js';
 export * as mm from './mm/index.js';
-export { MADV_DONTNEED, MADV_NORMAL, MADV_POPULATE_READ, MADV_POPULATE_WRITE } from './mm/madvise.js';
+export {
+  MADV_COLLAPSE,
+  MADV_DONTNEED,
+  MADV_HUGEPAGE,
+  MADV_NOHUGEPAGE,
+  MADV_NORMAL,
+  MADV_POPULATE_READ,
+  MADV_POPULATE_WRITE,
+} from './mm/madvise.js';
 export {
   MAP_ANONYMOUS,
   MAP_FIXED,
@@ -47,6 +56,7 @@ export {
   PROT_READ,
   PROT_WRITE,
 } from './mm/mmap.js';
+export { HPAGE_PMD_NR, HPAGE_PMD_ORDER } from './mm/page.js';
 export * from './sched/index.js';
 export { DeviceFile, DeviceFileTasks } from './sim/devicefile.js';
 export type { PteInfo, Rss, VmaInfo } from './sim/process.js';

@@ -15,9 +15,15 @@
  * @see mm/memory.c (Linux v5.3)
  */
 
-import { PAGE_SIZE, pageAlignDown } from '../core/addr.js';
+import { PAGE_SIZE, PMD_SIZE, pageAlignDown } from '../core/addr.js';
 import { KernelBug } from '../core/assert.js';
 import type { Task } from '../sched/index.js';
+import {
+  doHugePmdAnonymousPage,
+  doHugePmdWpPage,
+  thpVmaAllowable,
+  VM_FAULT_FALLBACK,
+} from './huge_memory.js';
 import { pageAddNewAnonRmap, pageAddRmap, pageRemoveRmap, vmPageProt } from './memory.js';
 import type { MmStruct } from './mm.js';
 import { MM_ANONPAGES } from './mm.js';
@@ -28,6 +34,7 @@ import {
   notifierRange,
 } from './mmu_notifier.js';
 import { PG_anon, PG_dirty, ZERO_PFN } from './page.js';
+import { LEVEL_PTE, pteSlotIn } from './pagetable.js';
 import {
   _PAGE_ACCESSED,
   _PAGE_DIRTY,
@@ -37,6 +44,7 @@ import {
   _PAGE_SPECIAL,
   isDevicePrivateType,
   isMigrationType,
+  pmdHuge,
   pteHiOf,
   pteLoOf,
   ptePfn,
@@ -71,10 +79,15 @@ export function* handleMmFault(mm: MmStruct, vma: Vma, address: number, flags: n
   const addr = pageAlignDown(address);
   if (!vma.contains(addr)) throw new KernelBug(`handle_mm_fault: 0x${addr.toString(16)} outside ${vma}`);
   const { pt } = mm.kernel;
-  const slot = pt.pteSlotAlloc(mm.pgd, addr);
+  const pmdSlot = pt.pmdSlotAlloc(mm.pgd, addr);
+  mm.kernel.counters.inc('pgfault');
+  if (pt.child(pmdSlot) === 0) {
+    const r = hugePmdFault(mm, vma, addr, pmdSlot, flags);
+    if (r !== VM_FAULT_FALLBACK) return r;
+  }
+  const slot = pteSlotIn(pt.child(pmdSlot) || pt.populateTable(pmdSlot, LEVEL_PTE), addr);
   const lo = pt.lo[slot] as number;
   const hi = pt.hi[slot] as number;
-  mm.kernel.counters.inc('pgfault');
   if (lo === 0 && hi === 0) {
     if (vma.file !== null) return doFault(mm, vma, addr, slot, flags);
     if (!vma.isAnonymous()) return VM_FAULT_SIGBUS;
@@ -84,6 +97,34 @@ export function* handleMmFault(mm: MmStruct, vma: Vma, address: number, flags: n
   if (lo & _PAGE_PROTNONE) return doNumaPage(mm, vma, slot);
   if (flags & FAULT_FLAG_WRITE && !(lo & _PAGE_RW)) return yield* doWpPage(mm, vma, addr, slot, flags);
   pt.lo[slot] = (lo | _PAGE_ACCESSED | (flags & FAULT_FLAG_WRITE ? _PAGE_DIRTY : 0)) >>> 0;
+  return 0;
+}
+
+/**
+ * The PMD level of __handle_mm_fault: a none PMD in a THP-eligible anonymous VMA takes
+ * do_huge_pmd_anonymous_page; a huge PMD takes the write-protect fault, the PROT_NONE restore or
+ * just the accessed/dirty update. VM_FAULT_FALLBACK sends the fault on to the PTE level.
+ */
+function hugePmdFault(mm: MmStruct, vma: Vma, addr: number, pmdSlot: number, flags: number): number {
+  const { pt } = mm.kernel;
+  const lo = pt.lo[pmdSlot] as number;
+  const haddr = addr - (addr % PMD_SIZE);
+  if (lo === 0 && pt.hi[pmdSlot] === 0) {
+    if (!thpVmaAllowable(mm.kernel, vma, haddr)) return VM_FAULT_FALLBACK;
+    anonVmaPrepare(mm, vma);
+    return doHugePmdAnonymousPage(
+      mm,
+      vma,
+      haddr,
+      pmdSlot,
+      (flags & FAULT_FLAG_WRITE) !== 0,
+      vmPageProt(vma.flags),
+    );
+  }
+  if (!pmdHuge(lo)) return VM_FAULT_FALLBACK;
+  if (lo & _PAGE_PROTNONE) return doNumaPage(mm, vma, pmdSlot);
+  if (flags & FAULT_FLAG_WRITE && !(lo & _PAGE_RW)) return doHugePmdWpPage(mm, vma, haddr, pmdSlot);
+  pt.lo[pmdSlot] = (lo | _PAGE_ACCESSED | (flags & FAULT_FLAG_WRITE ? _PAGE_DIRTY : 0)) >>> 0;
   return 0;
 }
 
@@ -185,7 +226,10 @@ function* doSwapPage(
   return VM_FAULT_SIGBUS;
 }
 
-/** A PROT_NONE entry in a VMA that is accessible again: restore the VMA's protection (do_numa_page). */
+/**
+ * A PROT_NONE entry (PTE or huge PMD) in a VMA that is accessible again: restore the VMA's
+ * protection (do_numa_page, do_huge_pmd_numa_page).
+ */
 function doNumaPage(mm: MmStruct, vma: Vma, slot: number): number {
   const { pt } = mm.kernel;
   const lo = pt.lo[slot] as number;
@@ -212,8 +256,9 @@ function* doWpPage(mm: MmStruct, vma: Vma, addr: number, slot: number, flags: nu
       mem.putPage(pfn);
       if (pt.lo[slot] !== lo) return 0;
     }
-    // reuse_swap_page: v5.3 reuses an anonymous page mapped once, even if GUP holds a pin on it.
-    if (mem.store.mapcount[pfn] === 1) return wpPageReuse(mm, vma, slot);
+    // reuse_swap_page: v5.3 reuses an anonymous page mapped once, even if GUP holds a pin on it. A
+    // subpage of a THP counts its folio's PMD mappings too (page_trans_huge_mapcount).
+    if (mem.store.pageMapcount(pfn) === 1) return wpPageReuse(mm, vma, slot);
   }
   return yield* wpPageCopy(mm, vma, addr, slot, flags);
 }

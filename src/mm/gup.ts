@@ -16,7 +16,8 @@ import { schedule } from '../sched/index.js';
 import { FAULT_FLAG_REMOTE, FAULT_FLAG_WRITE, handleMmFault, VM_FAULT_ERROR, VM_FAULT_OOM } from './fault.js';
 import type { MmStruct } from './mm.js';
 import { ZERO_PFN } from './page.js';
-import { _PAGE_PRESENT, _PAGE_RW, _PAGE_SPECIAL, ptePfn } from './pte.js';
+import { pmdSubpage } from './pagetable.js';
+import { _PAGE_PRESENT, _PAGE_RW, _PAGE_SPECIAL, pmdHuge, ptePfn } from './pte.js';
 import type { Vma } from './vma.js';
 import { VM_IO, VM_PFNMAP, VM_READ, VM_WRITE } from './vma.js';
 
@@ -81,17 +82,20 @@ function* lookupOrFault(mm: MmStruct, vma: Vma, addr: number, flags: number): Ta
 }
 
 /**
- * follow_page_pte: the pfn mapped at addr if it can be used as asked, else -1 (a miss the caller
- * resolves by faulting). The zero page is returned for reads; non-present entries always miss.
+ * follow_page_mask: the pfn mapped at addr if it can be used as asked, else -1 (a miss the caller
+ * resolves by faulting). The zero page is returned for reads; non-present entries always miss. A
+ * huge PMD gives the subpage of its folio that addr falls in (follow_huge_pmd), the huge zero
+ * page's included for reads.
  */
 export function followPage(mm: MmStruct, addr: number, flags: number): number {
   const { pt } = mm.kernel;
-  const slot = pt.pteSlot(mm.pgd, addr);
+  const slot = pt.leafSlot(mm.pgd, addr);
   if (slot < 0) return -1;
   const lo = pt.lo[slot] as number;
   if (!(lo & _PAGE_PRESENT)) return -1;
   if (flags & FOLL_WRITE && !(lo & _PAGE_RW)) return -1;
   const pfn = ptePfn(lo, pt.hi[slot] as number);
+  if (pmdHuge(lo)) return pfn + pmdSubpage(addr);
   if (lo & _PAGE_SPECIAL && pfn !== ZERO_PFN) return -1;
   return pfn;
 }

@@ -8,6 +8,7 @@ import type { EventLog } from '../core/eventlog.js';
 import type { Strategy } from '../sched/index.js';
 import { Executor, LockdepGraph } from '../sched/index.js';
 import { AddressSpace } from './file.js';
+import { type ThpMode, ThpState } from './huge_memory.js';
 import { MmStruct } from './mm.js';
 import { PhysMem } from './page_alloc.js';
 import { PageTablePool } from './pagetable.js';
@@ -20,6 +21,8 @@ export interface KernelOptions {
   stepsMax?: number;
   /** Memory section size in pages (PhysMemOptions.sectionPages). */
   sectionPages?: number;
+  /** /sys/kernel/mm/transparent_hugepage/enabled (default 'madvise'). */
+  thp?: ThpMode;
 }
 
 export class Kernel {
@@ -33,6 +36,8 @@ export class Kernel {
   /** page->mapping ids -> the anon_vma or address_space they name. */
   readonly mappings = new Map<number, AnonVma | AddressSpace>();
   readonly mms = new Set<MmStruct>();
+  /** Transparent huge pages: the setting and the huge zero page. */
+  readonly thp: ThpState;
   private nextMappingId = 1;
   private nextMmId = 1;
 
@@ -42,6 +47,7 @@ export class Kernel {
       contents: opts.contents,
       sectionPages: opts.sectionPages,
     });
+    this.thp = new ThpState(opts.thp);
     this.log = opts.log;
     this.stepsMax = opts.stepsMax ?? 50_000_000;
   }

@@ -19,6 +19,7 @@ import {
 import { EINVAL, ENOMEM } from '../core/errno.js';
 import type { Task } from '../sched/index.js';
 import type { AddressSpace } from './file.js';
+import { mmPutHugeZeroPage, vmaAdjustTransHuge } from './huge_memory.js';
 import { zapRange } from './memory.js';
 import type { MmStruct } from './mm.js';
 import { mmHooks } from './mm.js';
@@ -160,6 +161,7 @@ function isFree(mm: MmStruct, start: number, end: number): boolean {
 
 /** __split_vma: splits `vma` at `addr`; returns the part above addr (the original keeps the rest). */
 export function splitVma(mm: MmStruct, vma: Vma, addr: number): Vma {
+  vmaAdjustTransHuge(mm, addr);
   const upper = new Vma(mm, addr, vma.end, vma.flags, vma.pgoff + (addr - vma.start) / PAGE_SIZE, vma.file);
   upper.anonVma = vma.anonVma;
   upper.anonChain = [...vma.anonChain];
@@ -268,6 +270,7 @@ export function* exitMmap(mm: MmStruct): Task {
   for (const v of vmas) detachVma(mm, v);
   yield* unmapRegion(mm, vmas, 0, TASK_SIZE, 0, USER_PGTABLES_CEILING);
   releaseFile(mm, vmas);
+  mmPutHugeZeroPage(mm);
   mm.dead = true;
   mm.kernel.counters.inc('exit_mmap');
 }

@@ -6,7 +6,20 @@
  * Frees are checked like free_pages_check(): a mapped, locked or still-referenced page being freed
  * is "BUG: Bad page state".
  *
+ * Free areas of order 0 and 9. Order-0 pages come off a LIFO stack of free pfns (the per-cpu list
+ * of the kernel: the most recently freed page is handed out first, and at boot the lowest pfn).
+ * An order-9 request (a THP or a hugetlb page) needs 512 free frames aligned to 512; the
+ * allocator keeps, per aligned block, how many of its frames are free, and takes the highest
+ * wholly free block, so order-0 allocations (from the low end) and huge pages (from the high end)
+ * fragment each other as little as they can. When no aligned block is wholly free the request
+ * fails (-1), and the THP fault falls back to small pages as the kernel's does.
+ *
+ * Divergence: the kernel's buddy allocator merges freed buddies into higher-order free blocks and
+ * splits them on demand; here "block k is free at order 9" is read off the per-block count, which
+ * is what the buddy merge would have produced, without orders 1..8 or 10.
+ *
  * @see mm/page_alloc.c, mm/swap.c (__put_page), mm/filemap.c (lock_page) (Linux v5.3)
+ * @see mm/page_alloc.c (__rmqueue_smallest, free_one_page) (Linux v6.19) for orders above 0
  */
 
 import { KernelBug } from '../core/assert.js';
@@ -15,11 +28,14 @@ import type { Task } from '../sched/index.js';
 import { WaitQueue } from '../sched/index.js';
 import { MemcgTable } from './memcg.js';
 import {
+  HPAGE_PMD_NR,
   PAGES_PER_SECTION,
   PageStore,
   PG_buddy,
+  PG_head,
   PG_locked,
   PG_reserved,
+  PG_tail,
   ZERO_PFN,
   ZONE_DEVICE,
 } from './page.js';
@@ -52,6 +68,10 @@ export class PhysMem {
   readonly ramPages: number;
   readonly contentsEnabled: boolean;
   private readonly freeList: Int32Array;
+  /** Index of each free pfn in freeList (-1: not free), so an order-9 block can leave it. */
+  private readonly freePos: Int32Array;
+  /** Free frames of each 512-aligned block (block k holds pfns 512k .. 512k+511). */
+  private readonly blockFree: Uint16Array;
   private nrFree: number;
   private readonly pageWaitqueues = new Map<number, WaitQueue>();
   /** Pages handed out and returned over the run (for leak checks and stats). */
@@ -77,9 +97,14 @@ export class PhysMem {
     this.store.flags[ZERO_PFN] = PG_reserved;
     this.store.refcount[ZERO_PFN] = 1;
     this.freeList = new Int32Array(ramPages);
+    this.freePos = new Int32Array(ramPages + 1).fill(-1);
+    this.blockFree = new Uint16Array(Math.ceil((ramPages + 1) / HPAGE_PMD_NR));
     for (let i = 0; i < ramPages; i++) {
-      this.freeList[i] = ramPages - i;
-      this.store.flags[ramPages - i] = PG_buddy;
+      const pfn = ramPages - i;
+      this.freeList[i] = pfn;
+      this.freePos[pfn] = i;
+      this.blockFree[pfn >>> 9] = (this.blockFree[pfn >>> 9] as number) + 1;
+      this.store.flags[pfn] = PG_buddy;
     }
     this.nrFree = ramPages;
     // pfns between the end of RAM and the section boundary exist but are never handed out.
@@ -98,11 +123,62 @@ export class PhysMem {
   allocPage(): number {
     if (this.nrFree === 0) return -1;
     const pfn = this.freeList[--this.nrFree] as number;
+    this.freePos[pfn] = -1;
+    this.blockFree[pfn >>> 9] = (this.blockFree[pfn >>> 9] as number) - 1;
     const s = this.store;
     s.flags[pfn] = 0;
     s.refcount[pfn] = 1;
     this.allocCount++;
     return pfn;
+  }
+
+  /**
+   * alloc_pages(order 9) with __GFP_COMP: 512 aligned frames as one compound page, the head at
+   * refcount 1, the tails at 0 with PG_tail; or -1 if no aligned block is wholly free.
+   */
+  allocCompound(): number {
+    const block = this.freeBlock();
+    if (block < 0) return -1;
+    const head = block * HPAGE_PMD_NR;
+    const s = this.store;
+    for (let pfn = head; pfn < head + HPAGE_PMD_NR; pfn++) {
+      this.takeFree(pfn);
+      s.flags[pfn] = PG_tail;
+    }
+    s.flags[head] = PG_head;
+    s.refcount[head] = 1;
+    this.allocCount += HPAGE_PMD_NR;
+    return head;
+  }
+
+  /** Order-9 blocks wholly free right now (the order-9 free area's length). */
+  get freeHugeBlocks(): number {
+    let n = 0;
+    for (let b = 0; b < this.blockFree.length; b++) if (this.blockFree[b] === HPAGE_PMD_NR) n++;
+    return n;
+  }
+
+  /** The highest wholly free aligned block, or -1. */
+  private freeBlock(): number {
+    const counts = this.blockFree;
+    for (let b = counts.length - 1; b >= 0; b--) if (counts[b] === HPAGE_PMD_NR) return b;
+    return -1;
+  }
+
+  /** Removes a free pfn from the order-0 stack (swapping the top into its place). */
+  private takeFree(pfn: number): void {
+    const i = this.freePos[pfn] as number;
+    const last = this.freeList[--this.nrFree] as number;
+    this.freeList[i] = last;
+    this.freePos[last] = i;
+    this.freePos[pfn] = -1;
+    this.blockFree[pfn >>> 9] = (this.blockFree[pfn >>> 9] as number) - 1;
+  }
+
+  private pushFree(pfn: number): void {
+    this.freePos[pfn] = this.nrFree;
+    this.freeList[this.nrFree++] = pfn;
+    this.blockFree[pfn >>> 9] = (this.blockFree[pfn >>> 9] as number) + 1;
   }
 
   /** free_unref_page after free_pages_check: the page must be unreferenced and unmapped. */
@@ -119,18 +195,46 @@ export class PhysMem {
         }`,
       );
     }
+    if (flags & PG_head) {
+      this.freeCompound(pfn);
+      return;
+    }
     this.uncharge(pfn);
     s.flags[pfn] = PG_buddy;
     s.mapping[pfn] = 0;
     s.index[pfn] = 0;
     this.dropContents(pfn);
-    this.freeList[this.nrFree++] = pfn;
+    this.pushFree(pfn);
     this.freeCount++;
   }
 
-  /** get_page. */
+  /** free_compound_page: every frame must be unmapped; the folio's charge (512 pages) goes too. */
+  private freeCompound(head: number): void {
+    const s = this.store;
+    if ((s.entireMapcount.get(head) ?? 0) !== 0)
+      throw new KernelBug(`BUG: Bad page state: compound pfn ${head} freed while PMD-mapped`);
+    for (let pfn = head + 1; pfn < head + HPAGE_PMD_NR; pfn++) {
+      if (s.mapcount[pfn] !== 0 || s.refcount[pfn] !== 0 || !((s.flags[pfn] as number) & PG_tail))
+        throw new KernelBug(
+          `BUG: Bad page state: tail pfn ${pfn} of ${head} refcount ${s.refcount[pfn]} mapcount ${s.mapcount[pfn]}`,
+        );
+    }
+    this.uncharge(head);
+    s.entireMapcount.delete(head);
+    for (let pfn = head; pfn < head + HPAGE_PMD_NR; pfn++) {
+      s.flags[pfn] = PG_buddy;
+      s.mapping[pfn] = 0;
+      s.index[pfn] = 0;
+      this.dropContents(pfn);
+      this.pushFree(pfn);
+    }
+    this.freeCount += HPAGE_PMD_NR;
+  }
+
+  /** get_page (folio_get for a subpage of a compound page). */
   getPage(pfn: number): void {
     const s = this.store;
+    if ((s.flags[pfn] as number) & PG_tail) pfn = s.compoundHead(pfn);
     if ((s.refcount[pfn] as number) <= 0) throw new KernelBug(`VM_BUG_ON_PAGE: get_page on free pfn ${pfn}`);
     s.refcount[pfn] = (s.refcount[pfn] as number) + 1;
   }
@@ -141,6 +245,7 @@ export class PhysMem {
    */
   putPage(pfn: number): void {
     const s = this.store;
+    if ((s.flags[pfn] as number) & PG_tail) pfn = s.compoundHead(pfn);
     const ref = (s.refcount[pfn] as number) - 1;
     if (ref < 0 || (ref === 0 && s.zone[pfn] === ZONE_DEVICE)) {
       throw new KernelBug(`VM_BUG_ON_PAGE: page refcount underflow on pfn ${pfn}`);
@@ -174,10 +279,19 @@ export class PhysMem {
     return true;
   }
 
+  /** mem_cgroup_charge of a folio: 512 pages for a compound head. */
+  chargeCompound(head: number, memcgId: number): boolean {
+    const cg = this.memcgs.get(memcgId);
+    if (cg === undefined) throw new KernelBug(`memcg: no cgroup ${memcgId}`);
+    if (!cg.tryCharge(HPAGE_PMD_NR)) return false;
+    this.store.memcg[head] = memcgId;
+    return true;
+  }
+
   uncharge(pfn: number): void {
     const id = this.store.memcg[pfn] as number;
     if (id === 0) return;
-    this.memcgs.get(id)?.uncharge(1);
+    this.memcgs.get(id)?.uncharge((this.store.flags[pfn] as number) & PG_head ? HPAGE_PMD_NR : 1);
     this.store.memcg[pfn] = 0;
   }
 

@@ -25,6 +25,9 @@ export const VM_DONTCOPY = 0x20000;
 export const VM_DONTEXPAND = 0x40000;
 export const VM_HUGETLB = 0x400000;
 export const VM_MIXEDMAP = 0x10000000;
+/** MADV_HUGEPAGE / MADV_NOHUGEPAGE advice (include/linux/mm.h). */
+export const VM_HUGEPAGE = 0x20000000;
+export const VM_NOHUGEPAGE = 0x40000000;
 export const VM_SPECIAL = VM_IO | VM_DONTEXPAND | VM_PFNMAP | VM_MIXEDMAP;
 /** Flags that must match for two neighbouring VMAs to merge (VM_SOFTDIRTY aside). */
 const MERGE_MASK = ~0;

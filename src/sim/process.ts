@@ -7,13 +7,7 @@
 import { isPageAligned, PAGE_SIZE } from '../core/addr.js';
 import { ArgumentError, check, ENOMEM, ESRCH, HmmError, SegvError } from '../core/errno.js';
 import { dupMm } from '../mm/fork.js';
-import {
-  doMadvise,
-  MADV_DONTNEED,
-  MADV_NORMAL,
-  MADV_POPULATE_READ,
-  MADV_POPULATE_WRITE,
-} from '../mm/madvise.js';
+import { doMadvise, isKnownAdvice, MADV_POPULATE_READ, MADV_POPULATE_WRITE } from '../mm/madvise.js';
 import type { MmStruct } from '../mm/mm.js';
 import { MM_ANONPAGES, MM_FILEPAGES, MM_SHMEMPAGES, MM_SWAPENTS, mmput } from '../mm/mm.js';
 import {
@@ -30,10 +24,12 @@ import {
 } from '../mm/mmap.js';
 import { doMprotect } from '../mm/mprotect.js';
 import { mincore, pagemapRead, walkPtes } from '../mm/pagemap.js';
+import { pmdSubpage } from '../mm/pagetable.js';
 import {
   describePte,
   isDevicePrivateType,
   isMigrationType,
+  pmdHuge,
   pteDirty,
   ptePfn,
   ptePresent,
@@ -58,6 +54,8 @@ export interface PteInfo {
   dirty: boolean;
   special: boolean;
   text: string;
+  /** The mapping's order: 0 for a PTE, 9 for a huge PMD (THP, huge zero page or hugetlb). */
+  order: 0 | 9;
 }
 
 export interface VmaInfo {
@@ -167,12 +165,14 @@ export class Process {
   pte(addr: number): PteInfo {
     checkAddr('addr', addr, false);
     const { pt } = this.mm.kernel;
-    const slot = pt.pteSlot(this.mm.pgd, addr);
+    const slot = pt.leafSlot(this.mm.pgd, addr);
     const lo = slot < 0 ? 0 : (pt.lo[slot] as number);
     const hi = slot < 0 ? 0 : (pt.hi[slot] as number);
+    const huge = pmdHuge(lo);
     return {
       kind: pteKind(lo, hi),
-      pfn: lo === 0 && hi === 0 ? -1 : ptePfn(lo, hi),
+      pfn: lo === 0 && hi === 0 ? -1 : ptePfn(lo, hi) + (huge ? pmdSubpage(addr) : 0),
+      order: huge ? 9 : 0,
       write: ptePresent(lo) ? pteWrite(lo) : isWriteSwp(lo),
       dirty: pteDirty(lo),
       special: pteSpecial(lo),
@@ -313,8 +313,7 @@ export class ProcessTasks {
   *madvise(addr: number, length: number, advice: number): Task {
     checkAddr('addr', addr, true);
     checkLength('length', length, true);
-    const known = [MADV_NORMAL, MADV_DONTNEED, MADV_POPULATE_READ, MADV_POPULATE_WRITE];
-    if (!known.includes(advice)) throw new ArgumentError('advice', `unknown advice ${advice}`);
+    if (!isKnownAdvice(advice)) throw new ArgumentError('advice', `unknown advice ${advice}`);
     this.p.alive();
     check(yield* doMadvise(this.p.mm, addr, length, advice), 'madvise');
   }

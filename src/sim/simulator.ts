@@ -18,6 +18,7 @@ import { DmirrorDevice } from '../drivers/dmirror/mdevice.js';
 import { checkPolicy, type MigrationPolicy } from '../drivers/dmirror/policy.js';
 import { checkDmirrorVariant, type DmirrorVariant } from '../drivers/dmirror/variants.js';
 import { type HmmProtocol, hmmConfig } from '../hmm/hmm.js';
+import type { ThpMode } from '../mm/huge_memory.js';
 import { Kernel } from '../mm/kernel.js';
 import type { MemCgroup } from '../mm/memcg.js';
 import type { MmStruct } from '../mm/mm.js';
@@ -25,9 +26,11 @@ import {
   PG_anon,
   PG_buddy,
   PG_dirty,
+  PG_head,
   PG_locked,
   PG_reserved,
   PG_swapbacked,
+  PG_tail,
   ZONE_DEVICE,
 } from '../mm/page.js';
 import type { Executor, Strategy, Task } from '../sched/index.js';
@@ -55,6 +58,11 @@ export interface SimulatorOptions {
   protocol?: HmmProtocol;
   /** Memory section size in pages (default 32,768 = 128 MiB); the explorer uses small ones. */
   sectionPages?: number;
+  /**
+   * Transparent huge pages, as /sys/kernel/mm/transparent_hugepage/enabled: 'always', 'madvise'
+   * (default: only MADV_HUGEPAGE regions) or 'never'.
+   */
+  thp?: ThpMode;
 }
 
 export interface DeviceOptions {
@@ -73,6 +81,10 @@ export interface PageInfo {
   flags: string[];
   memcg: string | null;
   zone: 'normal' | 'device';
+  /** compound_head: the head of the THP (or hugetlb page) this page belongs to; itself if none. */
+  compoundHead: number;
+  /** The head's folio_entire_mapcount (PMD mappings of the compound page); 0 for a small page. */
+  entireMapcount: number;
 }
 
 export class Simulator {
@@ -105,6 +117,7 @@ export class Simulator {
       log: this.log,
       stepsMax: opts.stepsMax,
       sectionPages: opts.sectionPages,
+      thp: opts.thp ?? 'madvise',
     });
     const protocol = opts.protocol ?? 'seed';
     if (protocol !== 'seed' && protocol !== 'seq')
@@ -210,6 +223,8 @@ export class Simulator {
       [PG_swapbacked, 'swapbacked'],
       [PG_reserved, 'reserved'],
       [PG_buddy, 'buddy'],
+      [PG_head, 'head'],
+      [PG_tail, 'tail'],
     ];
     const memcg = this.kernel.mem.memcgs.get(s.memcg[pfn] as number);
     return {
@@ -219,6 +234,8 @@ export class Simulator {
       flags: names.filter(([bit]) => f & bit).map(([, n]) => n),
       memcg: s.memcg[pfn] === 0 || memcg === undefined ? null : memcg.name,
       zone: s.zone[pfn] === ZONE_DEVICE ? 'device' : 'normal',
+      compoundHead: s.compoundHead(pfn),
+      entireMapcount: s.entireMapcountOf(pfn),
     };
   }
 
