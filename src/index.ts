@@ -47,6 +47,7 @@ export {
 export {
   MAP_ANONYMOUS,
   MAP_FIXED,
+  MAP_HUGETLB,
   MAP_LOCKED,
   MAP_POPULATE,
   MAP_PRIVATE,

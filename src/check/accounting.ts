@@ -43,6 +43,7 @@ import {
   PG_anon,
   PG_buddy,
   PG_head,
+  PG_hugetlb,
   PG_reserved,
   PG_tail,
   ZERO_PFN,
@@ -65,12 +66,14 @@ import {
 } from '../mm/pte.js';
 import { AnonVma } from '../mm/rmap.js';
 import type { Vma } from '../mm/vma.js';
-import { VM_MIXEDMAP, VM_PFNMAP, VM_WRITE } from '../mm/vma.js';
+import { VM_HUGETLB, VM_MIXEDMAP, VM_PFNMAP, VM_WRITE } from '../mm/vma.js';
 
 /** GUP references the caller holds: pfn -> number of pins. */
 export type Pins = ReadonlyMap<number, number>;
 
 const COUNTER_NAMES = ['MM_FILEPAGES', 'MM_ANONPAGES', 'MM_SWAPENTS', 'MM_SHMEMPAGES'];
+/** The recount's extra slot after the rss counters: pages mapped from the hugetlb pool. */
+const MM_HUGETLB = 4;
 const SHIFT_OF_LEVEL = [0, 12, PMD_SHIFT, PUD_SHIFT, PGDIR_SHIFT];
 /** Reports longer than this end with a count of the rest. */
 const VIOLATIONS_MAX = 100;
@@ -192,12 +195,14 @@ function recountPageCaches(rc: Recount): void {
 
 /** Walks every table of `mm` and compares the rss it finds with mm.rss. */
 function recountMm(rc: Recount, mm: MmStruct): void {
-  const rss = [0, 0, 0, 0];
+  const rss = [0, 0, 0, 0, 0];
   walkTable(rc, mm, rss, mm.pgd, LEVEL_PGD, 0);
-  for (let c = 0; c < rss.length; c++) {
+  for (let c = 0; c < MM_HUGETLB; c++) {
     if (mm.rss[c] !== rss[c])
       rc.out.push(`mm ${mm.id}: rss ${COUNTER_NAMES[c]} is ${mm.rss[c]}, the page tables hold ${rss[c]}`);
   }
+  if (mm.hugetlbUsage !== rss[MM_HUGETLB])
+    rc.out.push(`mm ${mm.id}: hugetlb usage is ${mm.hugetlbUsage}, the page tables hold ${rss[MM_HUGETLB]}`);
 }
 
 function walkTable(rc: Recount, mm: MmStruct, rss: number[], t: number, level: number, base: number): void {
@@ -311,7 +316,11 @@ function visitHugePmd(rc: Recount, mm: MmStruct, rss: number[], addr: number, lo
     return;
   }
   rc.entire.set(head, (rc.entire.get(head) ?? 0) + 1);
-  const c = mm.mmCounter(head);
+  const hugetlb = ((s.flags[head] as number) & PG_hugetlb) !== 0;
+  if (hugetlb !== ((at.vma?.flags ?? 0) & VM_HUGETLB) > 0)
+    rc.out.push(`${at.where}: ${hugetlb ? 'a hugetlb page outside' : 'a THP inside'} a hugetlb VMA`);
+  // hugetlb pages count in hugetlb_usage (tallied in slot MM_HUGETLB of the recount), not in rss.
+  const c = hugetlb ? MM_HUGETLB : mm.mmCounter(head);
   rss[c] = (rss[c] as number) + HPAGE_PMD_NR;
   checkRmap(rc, at, head);
   if (at.vma !== null && pteWrite(lo) && (s.entireMapcount.get(head) !== 1 || folioPteMaps(rc, head) !== 0))
@@ -503,6 +512,13 @@ function checkCompoundPage(rc: Recount, pfn: number, pins: Pins): number {
   if (pfn !== head) {
     if (s.refcount[pfn] !== 0) rc.out.push(`tail pfn ${pfn}: refcount ${s.refcount[pfn]}, expected 0`);
     if (rc.cached[pfn] !== 0) rc.out.push(`tail pfn ${pfn}: in a page cache`);
+    return 1;
+  }
+  if ((s.flags[head] as number) & PG_hugetlb && rc.kernel.hugetlb.isFree(head)) {
+    if (s.refcount[head] !== 0 || rc.entire.has(head) || s.memcg[head] !== 0)
+      rc.out.push(
+        `hugetlb pfn ${head}: free in the pool but refcount ${s.refcount[head]} or mapped or charged`,
+      );
     return 1;
   }
   let refs = rc.entire.get(head) ?? 0;

@@ -24,6 +24,7 @@ import {
   thpVmaAllowable,
   VM_FAULT_FALLBACK,
 } from './huge_memory.js';
+import { hugetlbFault } from './hugetlb.js';
 import { pageAddNewAnonRmap, pageAddRmap, pageRemoveRmap, vmPageProt } from './memory.js';
 import type { MmStruct } from './mm.js';
 import { MM_ANONPAGES } from './mm.js';
@@ -52,7 +53,7 @@ import {
   swpType,
 } from './pte.js';
 import type { Vma } from './vma.js';
-import { VM_SHARED, VM_WRITE } from './vma.js';
+import { VM_HUGETLB, VM_SHARED, VM_WRITE } from './vma.js';
 
 export const FAULT_FLAG_WRITE = 0x01;
 export const FAULT_FLAG_MKWRITE = 0x02;
@@ -81,6 +82,12 @@ export function* handleMmFault(mm: MmStruct, vma: Vma, address: number, flags: n
   const { pt } = mm.kernel;
   const pmdSlot = pt.pmdSlotAlloc(mm.pgd, addr);
   mm.kernel.counters.inc('pgfault');
+  if (vma.flags & VM_HUGETLB) {
+    anonVmaPrepare(mm, vma);
+    const write = (flags & FAULT_FLAG_WRITE) !== 0;
+    const haddr = addr - (addr % PMD_SIZE);
+    return hugetlbFault(mm, vma, haddr, pmdSlot, write, vmPageProt(vma.flags), HUGETLB_CODES);
+  }
   if (pt.child(pmdSlot) === 0) {
     const r = hugePmdFault(mm, vma, addr, pmdSlot, flags);
     if (r !== VM_FAULT_FALLBACK) return r;
@@ -127,6 +134,8 @@ function hugePmdFault(mm: MmStruct, vma: Vma, addr: number, pmdSlot: number, fla
   pt.lo[pmdSlot] = (lo | _PAGE_ACCESSED | (flags & FAULT_FLAG_WRITE ? _PAGE_DIRTY : 0)) >>> 0;
   return 0;
 }
+
+const HUGETLB_CODES = { sigbus: VM_FAULT_SIGBUS };
 
 /** anon_vma_prepare: the VMA gets the anon_vma its new anonymous pages will belong to. */
 export function anonVmaPrepare(mm: MmStruct, vma: Vma): void {

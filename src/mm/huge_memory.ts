@@ -29,7 +29,7 @@ import { ArgumentError } from '../core/errno.js';
 import type { Kernel } from './kernel.js';
 import type { MmStruct } from './mm.js';
 import { MM_ANONPAGES } from './mm.js';
-import { HPAGE_PMD_NR, PG_anon, PG_head, PG_swapbacked, PG_tail } from './page.js';
+import { HPAGE_PMD_NR, PG_anon, PG_head, PG_hugetlb, PG_swapbacked, PG_tail } from './page.js';
 import { LEVEL_PTE } from './pagetable.js';
 import {
   _PAGE_ACCESSED,
@@ -216,9 +216,18 @@ export function zapHugePmd(mm: MmStruct, pmdSlot: number): void {
   pt.clear(pmdSlot);
   if (isHugeZeroPfn(mm.kernel, head)) return;
   folioRemoveRmapPmd(mm, head);
-  const c = mm.mmCounter(head);
-  mm.rss[c] = (mm.rss[c] as number) - HPAGE_PMD_NR;
+  addHugeRss(mm, head, -HPAGE_PMD_NR);
   mem.putPage(head);
+}
+
+/** 512 pages of rss for a THP; hugetlb pages count in hugetlb_usage instead (hugetlb_count_add). */
+function addHugeRss(mm: MmStruct, head: number, n: number): void {
+  if ((mm.kernel.mem.store.flags[head] as number) & PG_hugetlb) {
+    mm.hugetlbUsage += n;
+    return;
+  }
+  const c = mm.mmCounter(head);
+  mm.rss[c] = (mm.rss[c] as number) + n;
 }
 
 function folioRemoveRmapPmd(mm: MmStruct, head: number): void {
@@ -258,7 +267,7 @@ export function copyHugePmd(
   mem.getPage(head);
   const s = mem.store;
   s.entireMapcount.set(head, (s.entireMapcount.get(head) ?? 0) + 1);
-  dst.rss[MM_ANONPAGES] = (dst.rss[MM_ANONPAGES] as number) + HPAGE_PMD_NR;
+  addHugeRss(dst, head, HPAGE_PMD_NR);
   pt.set(dstSlot, lo & ~_PAGE_ACCESSED, hi);
 }
 

@@ -9,6 +9,7 @@ import type { Strategy } from '../sched/index.js';
 import { Executor, LockdepGraph } from '../sched/index.js';
 import { AddressSpace } from './file.js';
 import { type ThpMode, ThpState } from './huge_memory.js';
+import { HugetlbPool } from './hugetlb.js';
 import { MmStruct } from './mm.js';
 import { PhysMem } from './page_alloc.js';
 import { PageTablePool } from './pagetable.js';
@@ -23,6 +24,8 @@ export interface KernelOptions {
   sectionPages?: number;
   /** /sys/kernel/mm/transparent_hugepage/enabled (default 'madvise'). */
   thp?: ThpMode;
+  /** Pages in the 2 MiB hugetlb pool, taken from RAM at boot (nr_hugepages; default 0). */
+  hugetlbPages?: number;
 }
 
 export class Kernel {
@@ -38,6 +41,8 @@ export class Kernel {
   readonly mms = new Set<MmStruct>();
   /** Transparent huge pages: the setting and the huge zero page. */
   readonly thp: ThpState;
+  /** The 2 MiB hstate's pool. */
+  readonly hugetlb: HugetlbPool;
   private nextMappingId = 1;
   private nextMmId = 1;
 
@@ -48,6 +53,7 @@ export class Kernel {
       sectionPages: opts.sectionPages,
     });
     this.thp = new ThpState(opts.thp);
+    this.hugetlb = new HugetlbPool(this.mem, opts.hugetlbPages ?? 0);
     this.log = opts.log;
     this.stepsMax = opts.stepsMax ?? 50_000_000;
   }

@@ -183,6 +183,7 @@ function populateNonePtes(mm: MmStruct, vma: Vma, start: number, end: number, fl
   const pmdLo = pt.lo[pmd] as number;
   // A huge PMD, or room for one: the PMD-level fault decides (populateOne → handle_mm_fault).
   if (pmdHuge(pmdLo)) return pteAccessible(pmdLo, write) ? (end - start) / PAGE_SIZE : 0;
+  if (vma.flags & VM_HUGETLB) return 0;
   if (pmdLo === 0 && thpVmaAllowable(mm.kernel, vma, start - (start % PMD_SIZE))) return 0;
   const first = pteSlotIn(pt.child(pmd) || pt.populateTable(pmd, LEVEL_PTE), start);
   const n = (end - start) / PAGE_SIZE;

@@ -39,6 +39,8 @@ export const PG_isolated = 1 << 8;
 /** PageHead / PageTail of a compound page (the kernel keeps them in flags and page->compound_head). */
 export const PG_head = 1 << 9;
 export const PG_tail = 1 << 10;
+/** PageHuge: a hugetlbfs folio (its head; the pool owns it while its refcount is 0). */
+export const PG_hugetlb = 1 << 11;
 
 /** The one compound order the model has: a PMD's worth of pages (HPAGE_PMD_ORDER on x86-64). */
 export const HPAGE_PMD_ORDER = 9;

@@ -33,6 +33,7 @@ import {
   PageStore,
   PG_buddy,
   PG_head,
+  PG_hugetlb,
   PG_locked,
   PG_reserved,
   PG_tail,
@@ -74,6 +75,10 @@ export class PhysMem {
   private readonly blockFree: Uint16Array;
   private nrFree: number;
   private readonly pageWaitqueues = new Map<number, WaitQueue>();
+  /** free_huge_folio: where a hugetlb folio goes when its last reference drops (hugetlb.ts). */
+  freeHugetlbFolio: (head: number) => void = (head) => {
+    throw new KernelBug(`free_huge_folio: pfn ${head} with no hugetlb pool`);
+  };
   /** Pages handed out and returned over the run (for leak checks and stats). */
   allocCount = 0;
   freeCount = 0;
@@ -195,6 +200,10 @@ export class PhysMem {
         }`,
       );
     }
+    if (flags & PG_hugetlb) {
+      this.releaseHugetlb(pfn);
+      return;
+    }
     if (flags & PG_head) {
       this.freeCompound(pfn);
       return;
@@ -206,6 +215,20 @@ export class PhysMem {
     this.dropContents(pfn);
     this.pushFree(pfn);
     this.freeCount++;
+  }
+
+  /** free_huge_folio: unmapped, back to the hugetlb pool (not the buddy) with its rmap cleared. */
+  private releaseHugetlb(head: number): void {
+    const s = this.store;
+    if ((s.entireMapcount.get(head) ?? 0) !== 0)
+      throw new KernelBug(`BUG: Bad page state: hugetlb pfn ${head} freed while mapped`);
+    for (let pfn = head; pfn < head + HPAGE_PMD_NR; pfn++) {
+      s.flags[pfn] = pfn === head ? PG_head | PG_hugetlb : PG_tail;
+      s.mapping[pfn] = 0;
+      s.index[pfn] = 0;
+      this.dropContents(pfn);
+    }
+    this.freeHugetlbFolio(head);
   }
 
   /** free_compound_page: every frame must be unmapped; the folio's charge (512 pages) goes too. */

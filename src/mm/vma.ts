@@ -46,6 +46,11 @@ export class Vma {
   anonVma: AnonVma | null = null;
   /** Every anon_vma whose pages may be mapped here: ancestors' after fork, then our own. */
   anonChain: AnonVma[] = [];
+  /**
+   * A private hugetlb mapping's reservation map (hugetlb.ts): huge-page indices reserved at mmap
+   * and not yet faulted in. Shared by the parts of a split VMA, as vm_private_data's resv_map is.
+   */
+  hugetlbResv: Set<number> | null = null;
 
   constructor(
     mm: { readonly id: number },
@@ -73,7 +78,7 @@ export class Vma {
 
   /** vma_is_anonymous: no file and no special mapping behind it. */
   isAnonymous(): boolean {
-    return this.file === null && (this.flags & (VM_PFNMAP | VM_MIXEDMAP | VM_IO)) === 0;
+    return this.file === null && (this.flags & (VM_PFNMAP | VM_MIXEDMAP | VM_IO | VM_HUGETLB)) === 0;
   }
 
   isShmem(): boolean {
@@ -96,7 +101,9 @@ export class Vma {
   }
 
   canMergeWith(next: Vma): boolean {
+    // hugetlb VMAs never merge: their vm_ops have a close (is_mergeable_vma).
     return (
+      !(this.flags & VM_HUGETLB) &&
       this.end === next.start &&
       (this.flags & MERGE_MASK) === (next.flags & MERGE_MASK) &&
       this.file === next.file &&

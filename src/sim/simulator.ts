@@ -63,6 +63,11 @@ export interface SimulatorOptions {
    * (default: only MADV_HUGEPAGE regions) or 'never'.
    */
   thp?: ThpMode;
+  /**
+   * 2 MiB hugetlb pages reserved from RAM at boot for MAP_HUGETLB (nr_hugepages; default 0, so a
+   * MAP_HUGETLB mmap fails with ENOMEM as on a kernel with an empty pool).
+   */
+  hugetlbPages?: number;
 }
 
 export interface DeviceOptions {
@@ -102,6 +107,7 @@ export class Simulator {
     this.prng = new Prng(this.seed);
     const ramPages = opts.ramPages ?? 65_536;
     checkInt('ramPages', ramPages, 1, 2 ** 26);
+    checkInt('hugetlbPages', opts.hugetlbPages ?? 0, 0, Math.floor(ramPages / 512));
     this.log = new EventLog(opts.logEvents ?? 0);
     this.deviceOptions = (opts.devices ?? [{}, {}]).map((d, i) => {
       const memoryPages = d.memoryPages ?? 65_536;
@@ -118,6 +124,7 @@ export class Simulator {
       stepsMax: opts.stepsMax,
       sectionPages: opts.sectionPages,
       thp: opts.thp ?? 'madvise',
+      hugetlbPages: opts.hugetlbPages ?? 0,
     });
     const protocol = opts.protocol ?? 'seed';
     if (protocol !== 'seed' && protocol !== 'seq')
@@ -247,6 +254,21 @@ export class Simulator {
       usedPages: mem.ramPages - mem.freePages,
       counters: this.kernel.counters.toJSON(),
     };
+  }
+
+  /** HugePages_Total of /proc/meminfo: pages in the 2 MiB hugetlb pool. */
+  hugetlbTotal(): number {
+    return this.kernel.hugetlb.total;
+  }
+
+  /** HugePages_Free: pool pages not mapped anywhere (reserved ones included, as in meminfo). */
+  hugetlbFree(): number {
+    return this.kernel.hugetlb.free;
+  }
+
+  /** HugePages_Rsvd: pages reserved by mappings and not yet faulted in. */
+  hugetlbReserved(): number {
+    return this.kernel.hugetlb.resv;
   }
 
   get pageSize(): number {
