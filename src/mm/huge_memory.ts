@@ -175,7 +175,7 @@ export function doHugePmdAnonymousPage(
  * ->index on every subpage (the kernel derives a tail's from the head) so that rmap and the
  * checkers treat a subpage like any page.
  */
-function folioAddNewAnonRmapPmd(mm: MmStruct, vma: Vma, head: number, haddr: number): void {
+export function folioAddNewAnonRmapPmd(mm: MmStruct, vma: Vma, head: number, haddr: number): void {
   const s = mm.kernel.mem.store;
   if (vma.anonVma === null) throw new KernelBug('folio_add_new_anon_rmap: VMA has no anon_vma');
   const index = vma.linearPageIndex(haddr);

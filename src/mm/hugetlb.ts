@@ -26,8 +26,9 @@
 
 import { PMD_SIZE } from '../core/addr.js';
 import { KernelBug } from '../core/assert.js';
+import { folioAddNewAnonRmapPmd } from './huge_memory.js';
 import type { MmStruct } from './mm.js';
-import { HPAGE_PMD_NR, PG_anon, PG_hugetlb, PG_swapbacked } from './page.js';
+import { HPAGE_PMD_NR, PG_hugetlb } from './page.js';
 import type { PhysMem } from './page_alloc.js';
 import {
   _PAGE_ACCESSED,
@@ -154,19 +155,6 @@ function allocHugetlbFolio(mm: MmStruct, vma: Vma, addr: number): number {
   return head;
 }
 
-/** hugetlb_add_new_anon_rmap: the folio becomes anonymous, mapped once (entire mapcount 1). */
-function hugetlbAddNewAnonRmap(mm: MmStruct, vma: Vma, head: number, haddr: number): void {
-  const s = mm.kernel.mem.store;
-  if (vma.anonVma === null) throw new KernelBug('hugetlb_add_new_anon_rmap: VMA has no anon_vma');
-  const index = vma.linearPageIndex(haddr);
-  for (let i = 0; i < HPAGE_PMD_NR; i++) {
-    s.flags[head + i] = (s.flags[head + i] as number) | PG_anon | PG_swapbacked;
-    s.mapping[head + i] = vma.anonVma.id;
-    s.index[head + i] = index + i;
-  }
-  s.entireMapcount.set(head, 1);
-}
-
 /** The result codes hugetlb_fault returns (a subset of VM_FAULT_*; the caller's values). */
 export interface HugetlbFaultCodes {
   readonly sigbus: number;
@@ -192,7 +180,7 @@ export function hugetlbFault(
   if (lo === 0 && pt.hi[pmdSlot] === 0) {
     const head = allocHugetlbFolio(mm, vma, haddr);
     if (head < 0) return codes.sigbus;
-    hugetlbAddNewAnonRmap(mm, vma, head, haddr);
+    folioAddNewAnonRmapPmd(mm, vma, head, haddr); // hugetlb_add_new_anon_rmap
     mm.hugetlbUsage += HPAGE_PMD_NR;
     const rw = write && vma.flags & VM_WRITE ? _PAGE_RW | _PAGE_DIRTY : 0;
     pt.set(pmdSlot, pteLoOf(head, prot | rw | _PAGE_PSE), pteHiOf(head));
@@ -224,7 +212,7 @@ function hugetlbWp(mm: MmStruct, vma: Vma, haddr: number, pmdSlot: number, codes
   const head = allocHugetlbFolio(mm, vma, haddr);
   if (head < 0) return codes.sigbus;
   for (let i = 0; i < HPAGE_PMD_NR; i++) mem.copyPage(head + i, old + i);
-  hugetlbAddNewAnonRmap(mm, vma, head, haddr);
+  folioAddNewAnonRmapPmd(mm, vma, head, haddr); // hugetlb_add_new_anon_rmap
   pt.set(pmdSlot, pteLoOf(head, (lo & 0xfff) | rw | _PAGE_DIRTY | _PAGE_ACCESSED), pteHiOf(head));
   const n = (s.entireMapcount.get(old) ?? 0) - 1;
   if (n <= 0) s.entireMapcount.delete(old);

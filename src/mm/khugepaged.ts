@@ -20,7 +20,7 @@
 import { PMD_SIZE } from '../core/addr.js';
 import { EAGAIN, EINVAL, ENOMEM } from '../core/errno.js';
 import type { Task } from '../sched/index.js';
-import { hugePmdLo, isHugeZeroPfn, thpVmaAllowableForced } from './huge_memory.js';
+import { folioAddNewAnonRmapPmd, hugePmdLo, isHugeZeroPfn, thpVmaAllowableForced } from './huge_memory.js';
 import { pageRemoveRmap, vmPageProt } from './memory.js';
 import type { MmStruct } from './mm.js';
 import { MM_ANONPAGES } from './mm.js';
@@ -30,7 +30,7 @@ import {
   mmuNotifierInvalidateRangeStart,
   notifierRange,
 } from './mmu_notifier.js';
-import { HPAGE_PMD_NR, PG_anon, PG_swapbacked, ZERO_PFN } from './page.js';
+import { HPAGE_PMD_NR, PG_anon, ZERO_PFN } from './page.js';
 import { pteSlotIn } from './pagetable.js';
 import { _PAGE_DIRTY, _PAGE_RW, _PAGE_SPECIAL, pmdHuge, pteHiOf, ptePfn, ptePresent } from './pte.js';
 import type { Vma } from './vma.js';
@@ -125,15 +125,11 @@ function refcountSuitable(mm: MmStruct, pfn: number): boolean {
  */
 function copyAndRelease(mm: MmStruct, vma: Vma, t: number, haddr: number, head: number): number {
   const { pt, mem } = mm.kernel;
-  const s = mem.store;
   const first = pteSlotIn(t, haddr);
-  const index = vma.linearPageIndex(haddr);
+  folioAddNewAnonRmapPmd(mm, vma, head, haddr);
   let filled = 0;
   for (let i = 0; i < HPAGE_PMD_NR; i++) {
     const pfn = head + i;
-    s.flags[pfn] = (s.flags[pfn] as number) | PG_anon | PG_swapbacked;
-    s.mapping[pfn] = vma.anonVma?.id ?? 0;
-    s.index[pfn] = index + i;
     const lo = pt.lo[first + i] as number;
     const hi = pt.hi[first + i] as number;
     pt.clear(first + i);
@@ -146,6 +142,5 @@ function copyAndRelease(mm: MmStruct, vma: Vma, t: number, haddr: number, head: 
     pageRemoveRmap(mm, old);
     mem.putPage(old);
   }
-  s.entireMapcount.set(head, 1);
   return filled;
 }
