@@ -25,7 +25,10 @@ import { describe, expect, it } from 'vitest';
 import { assertAccounting, checkAccounting } from '../../src/check/accounting.js';
 import {
   HmmError,
+  MADV_COLLAPSE,
   MADV_DONTNEED,
+  MADV_HUGEPAGE,
+  MADV_NOHUGEPAGE,
   MAP_ANONYMOUS,
   MAP_FIXED,
   MAP_PRIVATE,
@@ -36,10 +39,12 @@ import {
   type Process,
   type SimFile,
   Simulator,
+  type SimulatorOptions,
 } from '../../src/index.js';
 import {
   accessModel,
   expectSegv,
+  faultOf,
   type Kind,
   layoutOfModel,
   layoutOfReal,
@@ -388,70 +393,64 @@ const pageOff = fc.oneof(fc.integer({ min: 0, max: 64 }), fc.integer({ min: PAGE
 const accessLen = fc.oneof(fc.integer({ min: 1, max: 128 }), fc.integer({ min: 1, max: PAGE + 200 }));
 const byteSeed = fc.nat({ max: 254 });
 
-const commands = fc.commands(
-  [
-    fc.oneof(
-      {
-        weight: 4,
-        arbitrary: fc
-          .tuple(procSel, kind, fc.nat({ max: 1 }), fc.nat({ max: 3 }), npages, prot)
-          .map(([p, k, f, o, n, pr]) => new MmapCmd(p, k, f, o, n, pr, null)),
-      },
-      {
-        weight: 1,
-        arbitrary: fc
-          .tuple(procSel, kind, fc.nat({ max: 1 }), fc.nat({ max: 3 }), npages, prot, anchorSel, delta)
-          .map(([p, k, f, o, n, pr, a, d]) => new MmapCmd(p, k, f, o, n, pr, { anchorSel: a, delta: d })),
-      },
-      {
-        weight: 2,
-        arbitrary: fc
-          .tuple(procSel, anchorSel, delta, npages)
-          .map(([p, a, d, n]) => new MunmapCmd(p, a, d, n)),
-      },
-      {
-        weight: 2,
-        arbitrary: fc
-          .tuple(procSel, anchorSel, delta, npages, prot)
-          .map(([p, a, d, n, pr]) => new MprotectCmd(p, a, d, n, pr)),
-      },
-      {
-        weight: 2,
-        arbitrary: fc
-          .tuple(procSel, anchorSel, delta, npages)
-          .map(([p, a, d, n]) => new MadviseCmd(p, a, d, n)),
-      },
-      {
-        weight: 5,
-        arbitrary: fc
-          .tuple(procSel, anchorSel, delta, pageOff, accessLen)
-          .map(([p, a, d, o, l]) => new ReadCmd(p, a, d, o, l)),
-      },
-      {
-        weight: 6,
-        arbitrary: fc
-          .tuple(procSel, anchorSel, delta, pageOff, accessLen, byteSeed)
-          .map(([p, a, d, o, l, s]) => new WriteCmd(p, a, d, o, l, s)),
-      },
-      { weight: 3, arbitrary: procSel.map((p) => new ForkCmd(p)) },
-      { weight: 2, arbitrary: procSel.map((p) => new ExitCmd(p)) },
-      { weight: 1, arbitrary: fc.constant(new SpawnCmd()) },
-      {
-        weight: 1,
-        arbitrary: fc
-          .tuple(fc.nat({ max: 1 }), fc.nat({ max: 6 * PAGE }), fc.integer({ min: 1, max: 300 }), byteSeed)
-          .map(([f, o, l, s]) => new PwriteCmd(f, o, l, s)),
-      },
-    ),
-  ],
-  { maxCommands: 60, size: 'large' },
+/** One command of the base mix (the mm helpers' property tests add their own arbitraries beside it). */
+const mmCommand = fc.oneof(
+  {
+    weight: 4,
+    arbitrary: fc
+      .tuple(procSel, kind, fc.nat({ max: 1 }), fc.nat({ max: 3 }), npages, prot)
+      .map(([p, k, f, o, n, pr]) => new MmapCmd(p, k, f, o, n, pr, null)),
+  },
+  {
+    weight: 1,
+    arbitrary: fc
+      .tuple(procSel, kind, fc.nat({ max: 1 }), fc.nat({ max: 3 }), npages, prot, anchorSel, delta)
+      .map(([p, k, f, o, n, pr, a, d]) => new MmapCmd(p, k, f, o, n, pr, { anchorSel: a, delta: d })),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.tuple(procSel, anchorSel, delta, npages).map(([p, a, d, n]) => new MunmapCmd(p, a, d, n)),
+  },
+  {
+    weight: 2,
+    arbitrary: fc
+      .tuple(procSel, anchorSel, delta, npages, prot)
+      .map(([p, a, d, n, pr]) => new MprotectCmd(p, a, d, n, pr)),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.tuple(procSel, anchorSel, delta, npages).map(([p, a, d, n]) => new MadviseCmd(p, a, d, n)),
+  },
+  {
+    weight: 5,
+    arbitrary: fc
+      .tuple(procSel, anchorSel, delta, pageOff, accessLen)
+      .map(([p, a, d, o, l]) => new ReadCmd(p, a, d, o, l)),
+  },
+  {
+    weight: 6,
+    arbitrary: fc
+      .tuple(procSel, anchorSel, delta, pageOff, accessLen, byteSeed)
+      .map(([p, a, d, o, l, s]) => new WriteCmd(p, a, d, o, l, s)),
+  },
+  { weight: 3, arbitrary: procSel.map((p) => new ForkCmd(p)) },
+  { weight: 2, arbitrary: procSel.map((p) => new ExitCmd(p)) },
+  { weight: 1, arbitrary: fc.constant(new SpawnCmd()) },
+  {
+    weight: 1,
+    arbitrary: fc
+      .tuple(fc.nat({ max: 1 }), fc.nat({ max: 6 * PAGE }), fc.integer({ min: 1, max: 300 }), byteSeed)
+      .map(([f, o, l, s]) => new PwriteCmd(f, o, l, s)),
+  },
 );
+
+const commands = fc.commands([mmCommand], { maxCommands: 60, size: 'large' });
 
 // -- the setup ------------------------------------------------------------------------------------
 
 /** One process and two files: 5 pages with holes at pages 1, 3 and 4, and 2 pages + 100 bytes. */
-function setup(): { model: Model; real: Real } {
-  const sim = new Simulator({ seed: 1, ramPages: RAM_PAGES });
+function setup(opts: SimulatorOptions = {}): { model: Model; real: Real } {
+  const sim = new Simulator({ seed: 1, ramPages: RAM_PAGES, ...opts });
   const real: Real = { sim, procs: [sim.createProcess()], files: [] };
   const model: Model = { procs: [{ pages: new Map() }], files: [] };
   FILE_SIZES.forEach((size, i) => {
@@ -494,6 +493,259 @@ describe('mm model', () => {
       );
     },
     60_000 + RUNS * 200,
+  );
+});
+
+// -- transparent huge pages -------------------------------------------------------------------------
+
+/** Where THP regions go: 2 MiB aligned slots of 4 MiB, far from the top-down mmap area. */
+const HUGE_BASE = 0x6000_0000_0000;
+const HUGE_SLOT = 4 * 1024 * 1024;
+const HPAGE = 2 * 1024 * 1024;
+const HPAGE_PAGES = HPAGE / PAGE;
+
+/**
+ * An anonymous private mapping at a 2 MiB-aligned slot (MAP_FIXED: it replaces what is there) of
+ * one or two huge pages plus a few small pages, with MADV_HUGEPAGE unless `advise` is false. Its
+ * first write fault in an aligned 2 MiB takes a THP (or the huge zero page on a read).
+ */
+class HugeMmapCmd extends ProcCmd {
+  constructor(
+    procSel: number,
+    readonly slot: number,
+    readonly npmds: number,
+    readonly extraPages: number,
+    readonly advise: boolean,
+  ) {
+    super(procSel);
+  }
+  apply(pm: ProcModel, p: Process, _m: Model, r: Real): void {
+    const addr = HUGE_BASE + this.slot * HUGE_SLOT;
+    const len = this.npmds * HPAGE + this.extraPages * PAGE;
+    const flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED;
+    expect(r.sim.run('mmap', p.task.mmapAt(addr, len, PROT_READ | PROT_WRITE, flags))).toBe(addr);
+    if (this.advise) p.madvise(addr, len, MADV_HUGEPAGE);
+    for (let k = 0; k < len / PAGE; k++)
+      pm.pages.set(addr / PAGE + k, {
+        prot: PROT_READ | PROT_WRITE,
+        shared: false,
+        obj: null,
+        index: k,
+        priv: null,
+      });
+  }
+  toString(): string {
+    return `hugeMmap[p${this.procSel}](slot ${this.slot} x${this.npmds} +${this.extraPages}${this.advise ? ' HUGEPAGE' : ''})`;
+  }
+}
+
+/**
+ * MADV_HUGEPAGE / MADV_NOHUGEPAGE / MADV_COLLAPSE over a range: no byte changes. The advice fails
+ * with ENOMEM over a hole (after advising the mapped parts); a collapse may also refuse (EINVAL:
+ * not eligible or read-only; EAGAIN: pinned; ENOMEM: a hole or no free huge page).
+ */
+class HugeAdviceCmd extends RangeCmd {
+  constructor(
+    procSel: number,
+    anchorSel: number,
+    delta: number,
+    npages: number,
+    readonly advice: number,
+  ) {
+    super(procSel, anchorSel, delta, npages);
+  }
+  apply(pm: ProcModel, p: Process): void {
+    const { vpn, addr, len } = this.range(pm);
+    const got = errnoOf(() => p.madvise(addr, len, this.advice));
+    let hole = false;
+    for (let v = vpn; v < vpn + this.npages; v++) if (!pm.pages.has(v)) hole = true;
+    if (this.advice === MADV_COLLAPSE) expect([null, 'EINVAL', 'EAGAIN', 'ENOMEM']).toContain(got);
+    else expect(got).toBe(hole ? 'ENOMEM' : null);
+  }
+  toString(): string {
+    const name: Record<number, string> = {
+      [MADV_HUGEPAGE]: 'HUGEPAGE',
+      [MADV_NOHUGEPAGE]: 'NOHUGEPAGE',
+      [MADV_COLLAPSE]: 'COLLAPSE',
+    };
+    return `madvise[p${this.procSel}](${this.where()} ${name[this.advice]})`;
+  }
+}
+
+/** A range command aimed inside a THP region: a partial munmap, mprotect or DONTNEED that splits. */
+function hugeTarget(slot: number, pageSel: number): { anchor: number } {
+  return { anchor: (HUGE_BASE + slot * HUGE_SLOT) / PAGE + pageSel };
+}
+
+/** Reads every mapped page of every process and compares it with the model (once per run). */
+function verifyAllBytes(m: Model, r: Real): void {
+  m.procs.forEach((pm, i) => {
+    const p = r.procs[i] as Process;
+    for (const [vpn, pg] of pm.pages) {
+      if (faultOf(pg, false) !== null) continue;
+      const got = p.read(vpn * PAGE, PAGE);
+      expect(Buffer.from(got).equals(Buffer.from(readable(pg))), `p${i} page 0x${vpn.toString(16)}`).toBe(
+        true,
+      );
+    }
+  });
+}
+
+/** Range commands whose target is a page inside a THP slot (found by address, not by anchor). */
+class HugeRangeCmd extends ProcCmd {
+  constructor(
+    procSel: number,
+    readonly slot: number,
+    readonly pageSel: number,
+    readonly npages: number,
+    readonly op: 'munmap' | 'mprotect' | 'dontneed' | 'write' | 'read' | 'collapse',
+    readonly arg: number,
+  ) {
+    super(procSel);
+  }
+  apply(pm: ProcModel, p: Process): void {
+    const vpn = hugeTarget(this.slot, this.pageSel).anchor;
+    const addr = vpn * PAGE;
+    const len = this.npages * PAGE;
+    const op = this.op;
+    if (op === 'munmap') {
+      p.munmap(addr, len);
+      for (let k = 0; k < this.npages; k++) pm.pages.delete(vpn + k);
+      return;
+    }
+    if (op === 'collapse') {
+      // MADV_COLLAPSE never changes bytes; it may refuse (see HugeAdviceCmd).
+      expect([null, 'EINVAL', 'EAGAIN', 'ENOMEM']).toContain(
+        errnoOf(() => p.madvise(addr, len, MADV_COLLAPSE)),
+      );
+      return;
+    }
+    if (op === 'read' || op === 'write') {
+      const write = op === 'write';
+      const bytes = pattern(len, this.arg);
+      const want = new Uint8Array(len);
+      const fault = accessModel(pm, addr, len, write, (pg, pageOff, bufOff, n) => {
+        if (write) writableBytes(pg).set(bytes.subarray(bufOff, bufOff + n), pageOff);
+        else want.set(readable(pg).subarray(pageOff, pageOff + n), bufOff);
+      });
+      if (fault !== null) expectSegv(() => (write ? p.write(addr, bytes) : p.read(addr, len)), fault, write);
+      else if (write) p.write(addr, bytes);
+      else expect(Buffer.from(p.read(addr, len)).equals(Buffer.from(want))).toBe(true);
+      return;
+    }
+    const got = errnoOf(() =>
+      op === 'mprotect' ? p.mprotect(addr, len, this.arg) : p.madvise(addr, len, MADV_DONTNEED),
+    );
+    let v = vpn;
+    let hole = false;
+    for (; v < vpn + this.npages; v++) {
+      const pg = pm.pages.get(v);
+      if (pg === undefined) {
+        hole = true;
+        if (op === 'mprotect') break;
+        continue;
+      }
+      if (op === 'mprotect') pg.prot = this.arg;
+      else if (!pg.shared) pg.priv = null;
+    }
+    expect(got).toBe(hole ? 'ENOMEM' : null);
+  }
+  toString(): string {
+    return `${this.op}[p${this.procSel}](huge slot ${this.slot} +${this.pageSel} x${this.npages} arg ${this.arg})`;
+  }
+}
+
+const hugeSlot = fc.nat({ max: 2 });
+/** Pages near the edges of a THP region's 2 MiB halves, where splits happen. */
+const hugePage = fc.oneof(
+  fc.integer({ min: 0, max: 8 }),
+  fc.integer({ min: HPAGE_PAGES - 8, max: HPAGE_PAGES + 8 }),
+  fc.integer({ min: 0, max: 2 * HPAGE_PAGES + 3 }),
+);
+const hugeCommand = fc.oneof(
+  {
+    weight: 3,
+    arbitrary: fc
+      .tuple(procSel, hugeSlot, fc.integer({ min: 1, max: 2 }), fc.nat({ max: 3 }), fc.boolean())
+      .map(([p, s, n, x, a]) => new HugeMmapCmd(p, s, n, x, a)),
+  },
+  {
+    weight: 6,
+    arbitrary: fc
+      .tuple(
+        procSel,
+        hugeSlot,
+        hugePage,
+        fc.integer({ min: 1, max: 4 }),
+        fc.constantFrom('write', 'read'),
+        byteSeed,
+      )
+      .map(([p, s, g, n, op, a]) => new HugeRangeCmd(p, s, g, n, op as 'write' | 'read', a)),
+  },
+  {
+    weight: 4,
+    arbitrary: fc
+      .tuple(procSel, hugeSlot, hugePage, npages, fc.constantFrom('munmap', 'dontneed'))
+      .map(([p, s, g, n, op]) => new HugeRangeCmd(p, s, g, n, op as 'munmap' | 'dontneed', 0)),
+  },
+  {
+    weight: 2,
+    arbitrary: fc
+      .tuple(procSel, hugeSlot, hugePage, npages, prot)
+      .map(([p, s, g, n, pr]) => new HugeRangeCmd(p, s, g, n, 'mprotect', pr)),
+  },
+  {
+    weight: 2,
+    arbitrary: fc
+      .tuple(
+        procSel,
+        anchorSel,
+        delta,
+        fc.oneof(npages, fc.constant(HPAGE_PAGES), fc.constant(2 * HPAGE_PAGES)),
+      )
+      .chain(([p, a, d, n]) =>
+        fc
+          .constantFrom(MADV_HUGEPAGE, MADV_NOHUGEPAGE, MADV_COLLAPSE)
+          .map((adv) => new HugeAdviceCmd(p, a, d, n, adv)),
+      ),
+  },
+);
+
+const collapseCommand = fc
+  .tuple(procSel, hugeSlot, fc.constantFrom(0, HPAGE_PAGES), fc.constantFrom(HPAGE_PAGES, 2 * HPAGE_PAGES))
+  .map(([p, s, g, n]) => new HugeRangeCmd(p, s, g, n, 'collapse', 0));
+
+const thpCommands = fc.commands([mmCommand, hugeCommand, hugeCommand, collapseCommand], {
+  maxCommands: 50,
+  size: 'large',
+});
+const THP_RUNS = Number(process.env.HMMSIM_MODEL_THP_RUNS ?? 60);
+
+describe('mm model with transparent huge pages', () => {
+  const seen: Record<string, number> = {
+    thp_fault_alloc: 0,
+    thp_split_pmd: 0,
+    thp_zero_page_alloc: 0,
+    thp_collapse_alloc: 0,
+    cow: 0,
+  };
+  it(
+    'THP faults in MADV_HUGEPAGE regions, partial operations that split, fork/COW and collapse match the model',
+    () => {
+      fc.assert(
+        fc.property(thpCommands, fc.constantFrom<'madvise' | 'always'>('madvise', 'always'), (cmds, thp) => {
+          const { model, real } = setup({ thp });
+          fc.modelRun(() => ({ model, real }), cmds);
+          verifyAllBytes(model, real);
+          exitAll(model, real);
+          for (const k of Object.keys(seen)) seen[k] = (seen[k] as number) + real.sim.kernel.counters.get(k);
+        }),
+        { seed: SEED, numRuns: THP_RUNS },
+      );
+      // The runs reached what this test is about.
+      for (const [k, n] of Object.entries(seen)) expect(n, k).toBeGreaterThan(0);
+    },
+    60_000 + THP_RUNS * 1000,
   );
 });
 
