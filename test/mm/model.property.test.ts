@@ -577,18 +577,27 @@ function hugeTarget(slot: number, pageSel: number): { anchor: number } {
   return { anchor: (HUGE_BASE + slot * HUGE_SLOT) / PAGE + pageSel };
 }
 
-/** Reads every mapped page of every process and compares it with the model (once per run). */
+/** Reads every readable page of [vpn, vpn+n) that the model maps and compares it with the model. */
+function verifyBytes(pm: ProcModel, p: Process, vpn: number, n: number): void {
+  for (let v = vpn; v < vpn + n; v++) {
+    const pg = pm.pages.get(v);
+    if (pg === undefined || faultOf(pg, false) !== null) continue;
+    const got = p.read(v * PAGE, PAGE);
+    expect(Buffer.from(got).equals(Buffer.from(readable(pg))), `p${p.pid} page 0x${v.toString(16)}`).toBe(
+      true,
+    );
+  }
+}
+
+/** Every page of every process, once per run. */
 function verifyAllBytes(m: Model, r: Real): void {
   m.procs.forEach((pm, i) => {
-    const p = r.procs[i] as Process;
-    for (const [vpn, pg] of pm.pages) {
-      if (faultOf(pg, false) !== null) continue;
-      const got = p.read(vpn * PAGE, PAGE);
-      expect(Buffer.from(got).equals(Buffer.from(readable(pg))), `p${i} page 0x${vpn.toString(16)}`).toBe(
-        true,
-      );
-    }
+    for (const vpn of pm.pages.keys()) verifyBytes(pm, r.procs[i] as Process, vpn, 1);
   });
+}
+
+function alignDown(x: number, n: number): number {
+  return x - (x % n);
 }
 
 /** Range commands whose target is a page inside a THP slot (found by address, not by anchor). */
@@ -649,6 +658,7 @@ class HugeRangeCmd extends ProcCmd {
       else if (!pg.shared) pg.priv = null;
     }
     expect(got).toBe(hole ? 'ENOMEM' : null);
+    verifyBytes(pm, p, alignDown(vpn, HPAGE_PAGES), 2 * HPAGE_PAGES);
   }
   toString(): string {
     return `${this.op}[p${this.procSel}](huge slot ${this.slot} +${this.pageSel} x${this.npages} arg ${this.arg})`;
@@ -666,7 +676,13 @@ const hugeCommand = fc.oneof(
   {
     weight: 3,
     arbitrary: fc
-      .tuple(procSel, hugeSlot, fc.integer({ min: 1, max: 2 }), fc.nat({ max: 3 }), fc.boolean())
+      .tuple(
+        procSel,
+        hugeSlot,
+        fc.integer({ min: 1, max: 2 }),
+        fc.nat({ max: 3 }),
+        fc.oneof({ weight: 3, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }),
+      )
       .map(([p, s, n, x, a]) => new HugeMmapCmd(p, s, n, x, a)),
   },
   {
@@ -676,8 +692,11 @@ const hugeCommand = fc.oneof(
         procSel,
         hugeSlot,
         hugePage,
-        fc.integer({ min: 1, max: 4 }),
-        fc.constantFrom('write', 'read'),
+        fc.integer({ min: 1, max: 16 }),
+        fc.oneof(
+          { weight: 3, arbitrary: fc.constant('write') },
+          { weight: 1, arbitrary: fc.constant('read') },
+        ),
         byteSeed,
       )
       .map(([p, s, g, n, op, a]) => new HugeRangeCmd(p, s, g, n, op as 'write' | 'read', a)),
@@ -715,11 +734,11 @@ const collapseCommand = fc
   .tuple(procSel, hugeSlot, fc.constantFrom(0, HPAGE_PAGES), fc.constantFrom(HPAGE_PAGES, 2 * HPAGE_PAGES))
   .map(([p, s, g, n]) => new HugeRangeCmd(p, s, g, n, 'collapse', 0));
 
-const thpCommands = fc.commands([mmCommand, hugeCommand, hugeCommand, collapseCommand], {
+const thpCommands = fc.commands([mmCommand, hugeCommand, hugeCommand, hugeCommand, collapseCommand], {
   maxCommands: 50,
   size: 'large',
 });
-const THP_RUNS = Number(process.env.HMMSIM_MODEL_THP_RUNS ?? 60);
+const THP_RUNS = Number(process.env.HMMSIM_MODEL_THP_RUNS ?? 100);
 
 describe('mm model with transparent huge pages', () => {
   const seen: Record<string, number> = {
