@@ -89,7 +89,7 @@ export function* handleMmFault(mm: MmStruct, vma: Vma, address: number, flags: n
     return hugetlbFault(mm, vma, haddr, pmdSlot, write, vmPageProt(vma.flags), HUGETLB_CODES);
   }
   if (pt.child(pmdSlot) === 0) {
-    const r = hugePmdFault(mm, vma, addr, pmdSlot, flags);
+    const r = yield* hugePmdFault(mm, vma, addr, pmdSlot, flags);
     if (r !== VM_FAULT_FALLBACK) return r;
   }
   const slot = pteSlotIn(pt.child(pmdSlot) || pt.populateTable(pmdSlot, LEVEL_PTE), addr);
@@ -112,7 +112,7 @@ export function* handleMmFault(mm: MmStruct, vma: Vma, address: number, flags: n
  * do_huge_pmd_anonymous_page; a huge PMD takes the write-protect fault, the PROT_NONE restore or
  * just the accessed/dirty update. VM_FAULT_FALLBACK sends the fault on to the PTE level.
  */
-function hugePmdFault(mm: MmStruct, vma: Vma, addr: number, pmdSlot: number, flags: number): number {
+function* hugePmdFault(mm: MmStruct, vma: Vma, addr: number, pmdSlot: number, flags: number): Task<number> {
   const { pt } = mm.kernel;
   const lo = pt.lo[pmdSlot] as number;
   const haddr = addr - (addr % PMD_SIZE);
@@ -130,7 +130,7 @@ function hugePmdFault(mm: MmStruct, vma: Vma, addr: number, pmdSlot: number, fla
   }
   if (!pmdHuge(lo)) return VM_FAULT_FALLBACK;
   if (lo & _PAGE_PROTNONE) return doNumaPage(mm, vma, pmdSlot);
-  if (flags & FAULT_FLAG_WRITE && !(lo & _PAGE_RW)) return doHugePmdWpPage(mm, vma, haddr, pmdSlot);
+  if (flags & FAULT_FLAG_WRITE && !(lo & _PAGE_RW)) return yield* doHugePmdWpPage(mm, vma, haddr, pmdSlot);
   pt.lo[pmdSlot] = (lo | _PAGE_ACCESSED | (flags & FAULT_FLAG_WRITE ? _PAGE_DIRTY : 0)) >>> 0;
   return 0;
 }

@@ -26,9 +26,16 @@
 import { PAGE_SIZE, PMD_SIZE } from '../core/addr.js';
 import { KernelBug } from '../core/assert.js';
 import { ArgumentError } from '../core/errno.js';
+import type { Task } from '../sched/index.js';
 import type { Kernel } from './kernel.js';
 import type { MmStruct } from './mm.js';
 import { MM_ANONPAGES } from './mm.js';
+import {
+  MMU_NOTIFY_CLEAR,
+  mmuNotifierInvalidateRangeEnd,
+  mmuNotifierInvalidateRangeStart,
+  notifierRange,
+} from './mmu_notifier.js';
 import { HPAGE_PMD_NR, PG_anon, PG_head, PG_hugetlb, PG_swapbacked, PG_tail } from './page.js';
 import { LEVEL_PTE } from './pagetable.js';
 import {
@@ -145,30 +152,81 @@ export function doHugePmdAnonymousPage(
   write: boolean,
   prot: number,
 ): number {
-  const { pt, mem, counters } = mm.kernel;
+  const { pt, counters } = mm.kernel;
   if (!write) {
     const zero = mmGetHugeZeroPage(mm);
     if (zero < 0) return VM_FAULT_FALLBACK;
     pt.set(pmdSlot, hugePmdLo(zero, prot & ~_PAGE_RW), pteHiOf(zero));
     return 0;
   }
+  const head = vmaAllocAnonFolioPmd(mm);
+  if (head < 0) return VM_FAULT_FALLBACK;
+  mapAnonFolioPmd(mm, vma, head, haddr, pmdSlot, prot);
+  counters.inc('thp_fault_alloc');
+  return 0;
+}
+
+/** vma_alloc_anon_folio_pmd: a compound page charged 512 pages, or -1 (counted as a fallback). */
+function vmaAllocAnonFolioPmd(mm: MmStruct): number {
+  const { mem, counters } = mm.kernel;
   const head = mem.allocCompound();
   if (head < 0) {
     counters.inc('thp_fault_fallback');
-    return VM_FAULT_FALLBACK;
+    return -1;
   }
   if (!mem.chargeCompound(head, mm.memcgId)) {
     mem.putPage(head);
     counters.inc('thp_fault_fallback_charge');
-    return VM_FAULT_FALLBACK;
+    return -1;
   }
+  return head;
+}
+
+/** map_anon_folio_pmd: the new folio, writable (if the VMA is) and dirty, 512 pages of rss. */
+function mapAnonFolioPmd(
+  mm: MmStruct,
+  vma: Vma,
+  head: number,
+  haddr: number,
+  pmdSlot: number,
+  prot: number,
+): void {
   folioAddNewAnonRmapPmd(mm, vma, head, haddr);
   mm.rss[MM_ANONPAGES] = (mm.rss[MM_ANONPAGES] as number) + HPAGE_PMD_NR;
   const rw = vma.flags & VM_WRITE ? _PAGE_RW : 0;
-  pt.set(pmdSlot, hugePmdLo(head, prot | rw | _PAGE_DIRTY), pteHiOf(head));
-  counters.inc('thp_fault_alloc');
+  mm.kernel.pt.set(pmdSlot, hugePmdLo(head, prot | rw | _PAGE_DIRTY), pteHiOf(head));
+}
+
+/**
+ * do_huge_zero_wp_pmd (v6.13+): a write to the huge zero page replaces it with a new THP inside a
+ * CLEAR invalidation of the 2 MiB (rechecking the PMD after the notifiers, which may sleep); if no
+ * THP can be had the PMD is split and the fault falls back to the PTE level, which copies the one
+ * page written from the small zero page.
+ */
+export function* doHugeZeroWpPmd(mm: MmStruct, vma: Vma, haddr: number, pmdSlot: number): Task<number> {
+  const { pt, mem } = mm.kernel;
+  const head = vmaAllocAnonFolioPmd(mm);
+  if (head < 0) {
+    splitHugePmd(mm, pmdSlot, haddr);
+    return VM_FAULT_FALLBACK;
+  }
+  const lo = pt.lo[pmdSlot] as number;
+  const hi = pt.hi[pmdSlot] as number;
+  const range = notifierRange(mm, haddr, haddr + PMD_SIZE, MMU_NOTIFY_CLEAR);
+  yield* mmuNotifierInvalidateRangeStart(range);
+  if (pt.lo[pmdSlot] === lo && pt.hi[pmdSlot] === hi) {
+    pt.clear(pmdSlot);
+    mapAnonFolioPmd(mm, vma, head, haddr, pmdSlot, lo & _PAGE_PROT_OF_PMD);
+    mm.kernel.counters.inc('thp_fault_alloc');
+  } else {
+    mem.putPage(head);
+  }
+  yield* mmuNotifierInvalidateRangeEnd(range);
   return 0;
 }
+
+/** The protection bits of a huge PMD that a new mapping in its place keeps (not RW/D/PSE/pfn). */
+const _PAGE_PROT_OF_PMD = PTE_FLAGS_MASK & ~(_PAGE_RW | _PAGE_DIRTY | _PAGE_PSE | _PAGE_SPECIAL);
 
 /**
  * folio_add_new_anon_rmap(RMAP_EXCLUSIVE) of a PMD-mapped folio. The model keeps ->mapping and
@@ -189,16 +247,17 @@ export function folioAddNewAnonRmapPmd(mm: MmStruct, vma: Vma, head: number, had
 }
 
 /**
- * do_huge_pmd_wp_page: a write to a read-only huge PMD. The folio is reused whole when this PMD
- * holds its only reference (v6.19: folio_ref_count == 1); otherwise — and always for the huge zero
- * page — the PMD is split and the fault falls back to the PTE level, which copies the one subpage
- * written (the kernel stopped copying whole THPs on COW in v5.8).
+ * do_huge_pmd_wp_page: a write to a read-only huge PMD. The huge zero page takes
+ * do_huge_zero_wp_pmd. The folio is reused whole when this PMD holds its only reference (v6.19:
+ * folio_ref_count == 1); otherwise the PMD is split and the fault falls back to the PTE level,
+ * which copies the one subpage written (the kernel stopped copying whole THPs on COW in v5.8).
  */
-export function doHugePmdWpPage(mm: MmStruct, vma: Vma, haddr: number, pmdSlot: number): number {
+export function* doHugePmdWpPage(mm: MmStruct, vma: Vma, haddr: number, pmdSlot: number): Task<number> {
   const { pt, mem } = mm.kernel;
   const lo = pt.lo[pmdSlot] as number;
   const head = ptePfn(lo, pt.hi[pmdSlot] as number);
-  if (!isHugeZeroPfn(mm.kernel, head) && mem.store.refcount[head] === 1 && vma.flags & VM_WRITE) {
+  if (isHugeZeroPfn(mm.kernel, head)) return yield* doHugeZeroWpPmd(mm, vma, haddr, pmdSlot);
+  if (mem.store.refcount[head] === 1 && vma.flags & VM_WRITE) {
     pt.lo[pmdSlot] = (lo | _PAGE_RW | _PAGE_DIRTY | _PAGE_ACCESSED) >>> 0;
     return 0;
   }

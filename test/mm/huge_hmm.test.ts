@@ -24,7 +24,7 @@ describe('hmm_range_snapshot / hmm_range_fault on a huge PMD', () => {
     expect([...range.pfns]).toEqual(Array.from({ length: 16 }, (_, i) => E(head + 8 + i, W)));
   });
 
-  it('the huge zero page reads as read-only pfns; a write fault splits and COWs one page', () => {
+  it('the huge zero page reads as read-only pfns; a write fault replaces it with a THP', () => {
     const w = thpWorld();
     w.p.read(BASE, 1);
     const zero = w.sim.kernel.thp.hugeZeroPfn;
@@ -34,11 +34,9 @@ describe('hmm_range_snapshot / hmm_range_fault on a huge PMD', () => {
     const { range: wr } = mirrorAndRange(w, BASE + 2 * PAGE, 2, { defaultFlags: V | W });
     expect(fault(w, wr)).toBe(2);
     const p2 = w.p.pte(BASE + 2 * PAGE);
-    expect(p2).toMatchObject({ order: 0, write: true });
-    expect([...wr.pfns]).toEqual([E(p2.pfn, W), E(w.p.pte(BASE + 3 * PAGE).pfn, W)]);
-    // The rest of the 2 MiB are now 4 KiB PTEs onto the small zero page.
-    expect(w.p.pte(BASE)).toMatchObject({ order: 0, pfn: 0, special: true });
-    expect(w.p.rss().anon).toBe(2);
+    expect(p2).toMatchObject({ order: 9, write: true });
+    expect([...wr.pfns]).toEqual([E(p2.pfn, W), E(p2.pfn + 1, W)]);
+    expect(w.p.rss().anon).toBe(512);
     expect(checkAccounting(w.sim.kernel)).toEqual([]);
   });
 

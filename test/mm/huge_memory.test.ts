@@ -130,11 +130,25 @@ describe('anonymous THP fault', () => {
     expect(sim.kernel.mem.memcgs.root.usagePages).toBe(0);
     ok(sim);
     p.write(a + 10 * PG, fill(1, 5));
-    // do_huge_pmd_wp_page on the huge zero page splits the PMD and COWs the one page (v6.19).
+    // do_huge_zero_wp_pmd (v6.13+): a new THP replaces the huge zero page.
+    expect(p.pte(a + 10 * PG)).toMatchObject({ order: 9, write: true });
+    expect(p.pte(a + 10 * PG).pfn).not.toBe(zeroHead + 10);
+    expect(p.rss().anon).toBe(512);
+    expect(p.read(a + 10 * PG, 2)).toEqual(Uint8Array.of(5, 0));
+    ok(sim);
+  });
+
+  it('a write to the huge zero page with no huge page free splits it and COWs one page', () => {
+    const { sim, p } = thpSim({ ramPages: 1100 });
+    const a = hugeRegion(p, 1);
+    p.read(a, 1);
+    expect(p.pte(a).order).toBe(9);
+    expect(sim.kernel.mem.freeHugeBlocks).toBe(0);
+    p.write(a + 10 * PG, fill(1, 5));
     expect(p.pte(a + 10 * PG)).toMatchObject({ order: 0, write: true });
     expect(p.pte(a + 11 * PG)).toMatchObject({ order: 0, write: false, special: true, pfn: 0 });
     expect(p.rss().anon).toBe(1);
-    expect(p.read(a + 10 * PG, 1)).toEqual(Uint8Array.of(5));
+    expect(p.read(a + 10 * PG, 2)).toEqual(Uint8Array.of(5, 0));
     ok(sim);
   });
 
