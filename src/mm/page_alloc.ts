@@ -11,8 +11,12 @@
  * An order-9 request (a THP or a hugetlb page) needs 512 free frames aligned to 512; the
  * allocator keeps, per aligned block, how many of its frames are free, and takes the highest
  * wholly free block, so order-0 allocations (from the low end) and huge pages (from the high end)
- * fragment each other as little as they can. When no aligned block is wholly free the request
- * fails (-1), and the THP fault falls back to small pages as the kernel's does.
+ * fragment each other as little as they can. Its frames stay on the order-0 stack as stale entries
+ * that a pop skips (they are not PG_buddy), so small allocations keep their order. A compound page
+ * freed whole goes to the order-9 free area (a stack of blocks), which order-0 requests split only
+ * once the order-0 stack is empty, as the buddy allocator splits a higher order only when the lower
+ * ones are empty. When no aligned block is wholly free an order-9 request fails (-1), and the THP
+ * fault falls back to small pages as the kernel's does.
  *
  * Divergence: the kernel's buddy allocator merges freed buddies into higher-order free blocks and
  * splits them on demand; here "block k is free at order 9" is read off the per-block count, which
@@ -68,9 +72,12 @@ export class PhysMem {
   readonly memcgs = new MemcgTable();
   readonly ramPages: number;
   readonly contentsEnabled: boolean;
+  /** The order-0 stack; entries whose pfn is no longer PG_buddy are stale and skipped. */
   private readonly freeList: Int32Array;
-  /** Index of each free pfn in freeList (-1: not free), so an order-9 block can leave it. */
-  private readonly freePos: Int32Array;
+  /** Height of freeList, stale entries included. */
+  private top: number;
+  /** Blocks freed whole (the order-9 free area); stale once allocCompound took them again. */
+  private readonly freeBlocks: number[] = [];
   /** Free frames of each 512-aligned block (block k holds pfns 512k .. 512k+511). */
   private readonly blockFree: Uint16Array;
   private nrFree: number;
@@ -102,15 +109,14 @@ export class PhysMem {
     this.store.flags[ZERO_PFN] = PG_reserved;
     this.store.refcount[ZERO_PFN] = 1;
     this.freeList = new Int32Array(ramPages);
-    this.freePos = new Int32Array(ramPages + 1).fill(-1);
     this.blockFree = new Uint16Array(Math.ceil((ramPages + 1) / HPAGE_PMD_NR));
     for (let i = 0; i < ramPages; i++) {
       const pfn = ramPages - i;
       this.freeList[i] = pfn;
-      this.freePos[pfn] = i;
       this.blockFree[pfn >>> 9] = (this.blockFree[pfn >>> 9] as number) + 1;
       this.store.flags[pfn] = PG_buddy;
     }
+    this.top = ramPages;
     this.nrFree = ramPages;
     // pfns between the end of RAM and the section boundary exist but are never handed out.
     for (let pfn = ramPages + 1; pfn < size; pfn++) this.store.flags[pfn] = PG_reserved;
@@ -127,10 +133,14 @@ export class PhysMem {
   /** alloc_page(GFP_HIGHUSER_MOVABLE): a page with refcount 1 and zeroed contents, or -1. */
   allocPage(): number {
     if (this.nrFree === 0) return -1;
-    const pfn = this.freeList[--this.nrFree] as number;
-    this.freePos[pfn] = -1;
-    this.blockFree[pfn >>> 9] = (this.blockFree[pfn >>> 9] as number) - 1;
     const s = this.store;
+    let pfn: number;
+    do {
+      if (this.top === 0) this.splitFreeBlock();
+      pfn = this.freeList[--this.top] as number;
+    } while (((s.flags[pfn] as number) & PG_buddy) === 0);
+    this.nrFree--;
+    this.blockFree[pfn >>> 9] = (this.blockFree[pfn >>> 9] as number) - 1;
     s.flags[pfn] = 0;
     s.refcount[pfn] = 1;
     this.allocCount++;
@@ -146,10 +156,9 @@ export class PhysMem {
     if (block < 0) return -1;
     const head = block * HPAGE_PMD_NR;
     const s = this.store;
-    for (let pfn = head; pfn < head + HPAGE_PMD_NR; pfn++) {
-      this.takeFree(pfn);
-      s.flags[pfn] = PG_tail;
-    }
+    for (let pfn = head; pfn < head + HPAGE_PMD_NR; pfn++) s.flags[pfn] = PG_tail;
+    this.blockFree[block] = 0;
+    this.nrFree -= HPAGE_PMD_NR;
     s.flags[head] = PG_head;
     s.refcount[head] = 1;
     this.allocCount += HPAGE_PMD_NR;
@@ -170,20 +179,45 @@ export class PhysMem {
     return -1;
   }
 
-  /** Removes a free pfn from the order-0 stack (swapping the top into its place). */
-  private takeFree(pfn: number): void {
-    const i = this.freePos[pfn] as number;
-    const last = this.freeList[--this.nrFree] as number;
-    this.freeList[i] = last;
-    this.freePos[last] = i;
-    this.freePos[pfn] = -1;
-    this.blockFree[pfn >>> 9] = (this.blockFree[pfn >>> 9] as number) - 1;
+  /**
+   * The order-0 stack ran dry (only stale entries were left): split a block freed whole onto it
+   * (expand() of an order-9 buddy). nrFree > 0 guarantees one: every free frame is either on the
+   * stack or in a wholly free block that was freed whole.
+   */
+  private splitFreeBlock(): void {
+    const s = this.store;
+    for (;;) {
+      const block = this.freeBlocks.pop();
+      if (block === undefined) throw new KernelBug('page allocator: free pages on no free list');
+      // Frames taken since (a stale stack entry popped, or the block taken whole) are skipped.
+      const first = block * HPAGE_PMD_NR;
+      for (let pfn = first + HPAGE_PMD_NR - 1; pfn >= first; pfn--)
+        if ((s.flags[pfn] as number) & PG_buddy) this.freeList[this.top++] = pfn;
+      if (this.top > 0) return;
+    }
   }
 
+  /** An order-0 free: onto the stack (dropping stale entries first if it is full). */
   private pushFree(pfn: number): void {
-    this.freePos[pfn] = this.nrFree;
-    this.freeList[this.nrFree++] = pfn;
+    if (this.top === this.freeList.length) this.compactFreeList();
+    this.freeList[this.top++] = pfn;
     this.blockFree[pfn >>> 9] = (this.blockFree[pfn >>> 9] as number) + 1;
+    this.nrFree++;
+  }
+
+  /** Drops stale and duplicate entries, keeping the order of the rest (the topmost copy wins). */
+  private compactFreeList(): void {
+    const s = this.store;
+    const seen = new Uint8Array(this.ramPages + 1);
+    const kept: number[] = [];
+    for (let i = this.top - 1; i >= 0; i--) {
+      const pfn = this.freeList[i] as number;
+      if (seen[pfn] || !((s.flags[pfn] as number) & PG_buddy)) continue;
+      seen[pfn] = 1;
+      kept.push(pfn);
+    }
+    this.top = kept.length;
+    for (let i = 0; i < kept.length; i++) this.freeList[kept.length - 1 - i] = kept[i] as number;
   }
 
   /** free_unref_page after free_pages_check: the page must be unreferenced and unmapped. */
@@ -249,8 +283,10 @@ export class PhysMem {
       s.mapping[pfn] = 0;
       s.index[pfn] = 0;
       this.dropContents(pfn);
-      this.pushFree(pfn);
     }
+    this.blockFree[head >>> 9] = HPAGE_PMD_NR;
+    this.nrFree += HPAGE_PMD_NR;
+    this.freeBlocks.push(head >>> 9);
     this.freeCount += HPAGE_PMD_NR;
   }
 

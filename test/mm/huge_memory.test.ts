@@ -4,6 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { checkAccounting } from '../../src/check/accounting.js';
 import { ArgumentError } from '../../src/core/errno.js';
 import { FOLL_WRITE, getUserPages } from '../../src/mm/gup.js';
+import { splitHugePage } from '../../src/mm/huge_memory.js';
+import { Kernel } from '../../src/mm/kernel.js';
 import {
   MADV_COLLAPSE,
   MADV_DONTNEED,
@@ -13,6 +15,7 @@ import {
 } from '../../src/mm/madvise.js';
 import { MAP_FIXED, PROT_READ } from '../../src/mm/mmap.js';
 import { HPAGE_PMD_NR } from '../../src/mm/page.js';
+import { PhysMem } from '../../src/mm/page_alloc.js';
 import type { Process } from '../../src/sim/process.js';
 import { Simulator, type SimulatorOptions } from '../../src/sim/simulator.js';
 import { ANON, fill, locked, mmapAt, PG, RW, thrown } from './helpers.js';
@@ -346,6 +349,103 @@ describe('walks see PMD mappings', () => {
     ).toEqual([]);
     for (const pfn of pages) sim.kernel.mem.putPage(pfn);
     expect(sim.page(head).refcount).toBe(1);
+    ok(sim);
+  });
+});
+
+describe('the order-9 allocator and split_huge_page', () => {
+  it('allocCompound takes the highest wholly free aligned block; freeing it returns all 512 frames', () => {
+    const { sim } = thpSim({ ramPages: 2048 });
+    const mem = sim.kernel.mem;
+    // Blocks 1, 2 and 3 (pfns 512..2047) are wholly free; block 0 holds the zero page; 2048 is alone.
+    expect(mem.freeHugeBlocks).toBe(3);
+    const head = mem.allocCompound();
+    expect(head).toBe(1536);
+    expect(mem.freePages).toBe(2048 - 512);
+    expect(mem.freeHugeBlocks).toBe(2);
+    // Order-0 allocations still come from the low end.
+    const small = mem.allocPage();
+    expect(small).toBe(1);
+    mem.putPage(head + 17); // a tail's put goes to the head
+    expect(mem.freePages).toBe(2048 - 1);
+    expect(mem.freeHugeBlocks).toBe(3);
+    mem.putPage(small);
+    ok(sim);
+  });
+
+  it('a block freed whole is split for order-0 only once the order-0 stack is empty; nothing is lost', () => {
+    const mem = new PhysMem({ ramPages: 1100 });
+    const head = mem.allocCompound();
+    expect(head).toBe(512);
+    expect([mem.allocPage(), mem.allocPage()]).toEqual([1, 2]); // order-0 order is untouched
+    const got = new Set([1, 2]);
+    const drain = (): void => {
+      for (let pfn = mem.allocPage(); pfn >= 0; pfn = mem.allocPage()) {
+        expect(got.has(pfn), `pfn ${pfn} handed out twice`).toBe(false);
+        got.add(pfn);
+      }
+    };
+    drain(); // skips (and drops) the compound page's stale entries
+    expect(got.size).toBe(1100 - 512);
+    mem.putPage(head);
+    expect(mem.freePages).toBe(512);
+    drain(); // only the block freed whole is left: it is split onto the order-0 stack
+    expect(got.size).toBe(1100);
+    expect(mem.freePages).toBe(0);
+    for (const pfn of got) mem.putPage(pfn);
+    expect(mem.freePages).toBe(1100);
+    expect(mem.allocCompound()).toBe(512);
+  });
+
+  it('order-0 frees of a split compound page compact the stack of its stale entries', () => {
+    const kernel = new Kernel({ ramPages: 1100 });
+    const mem = kernel.mem;
+    const head = mem.allocCompound();
+    expect(splitHugePage(kernel, head, 1)).toBe(true); // the caller's reference: 511 tails freed
+    mem.putPage(head);
+    expect(mem.freePages).toBe(1100);
+    const got = new Set<number>();
+    for (let pfn = mem.allocPage(); pfn >= 0; pfn = mem.allocPage()) got.add(pfn);
+    expect(got.size).toBe(1100);
+    expect(Math.min(...got)).toBe(1);
+    expect(Math.max(...got)).toBe(1100);
+  });
+
+  it('split_huge_page: 512 small pages, mappings as references, unmapped subpages freed, charge per page', () => {
+    const { sim, p } = thpSim();
+    const a = hugeRegion(p, 1);
+    p.write(a, fill(1, 1));
+    const head = p.pte(a).pfn;
+    p.madvise(a + 8 * PG, 8 * PG, MADV_DONTNEED); // PTE-mapped now, pages 8..15 unmapped
+    const free0 = sim.kernel.mem.freePages;
+    expect(splitHugePage(sim.kernel, head, 0)).toBe(true);
+    expect(sim.page(head)).toMatchObject({ refcount: 1, mapcount: 1, compoundHead: head, entireMapcount: 0 });
+    expect(sim.page(head + 9).flags).toEqual(['buddy']);
+    expect(sim.page(head + 20)).toMatchObject({ refcount: 1, mapcount: 1, compoundHead: head + 20 });
+    expect(sim.page(head + 20).flags).not.toContain('tail');
+    expect(sim.kernel.mem.freePages).toBe(free0 + 8);
+    expect(sim.kernel.mem.memcgs.root.usagePages).toBe(504);
+    expect(p.read(a, 1)).toEqual(Uint8Array.of(1));
+    ok(sim);
+  });
+
+  it('split_huge_page splits PMD mappings first and refuses a pinned folio', () => {
+    const { sim, p } = thpSim();
+    const a = hugeRegion(p, 1);
+    p.write(a, fill(1, 1));
+    const head = p.pte(a).pfn;
+    const c = p.fork();
+    sim.kernel.mem.getPage(head + 3); // a GUP pin on a subpage
+    expect(splitHugePage(sim.kernel, head, 0)).toBe(false);
+    expect(p.pte(a).order).toBe(9);
+    sim.kernel.mem.putPage(head + 3);
+    expect(splitHugePage(sim.kernel, head, 0)).toBe(true);
+    expect([p.pte(a).order, c.pte(a).order]).toEqual([0, 0]);
+    expect(sim.page(head + 3)).toMatchObject({ refcount: 2, mapcount: 2 });
+    expect(p.rss().anon).toBe(512);
+    ok(sim);
+    c.write(a, fill(1, 2));
+    expect(p.read(a, 1)).toEqual(Uint8Array.of(1));
     ok(sim);
   });
 });
