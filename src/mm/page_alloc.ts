@@ -9,9 +9,9 @@
  * Free areas of order 0 and 9. Order-0 pages come off a LIFO stack of free pfns (the per-cpu list
  * of the kernel: the most recently freed page is handed out first, and at boot the lowest pfn).
  * An order-9 request (a THP or a hugetlb page) needs 512 free frames aligned to 512; the
- * allocator keeps, per aligned block, how many of its frames are free, and takes the highest
- * wholly free block, so order-0 allocations (from the low end) and huge pages (from the high end)
- * fragment each other as little as they can. Its frames stay on the order-0 stack as stale entries
+ * allocator takes the highest aligned block whose frames are all PG_buddy, so order-0
+ * allocations (from the low end) and huge pages (from the high end) fragment each other as little
+ * as they can. Its frames stay on the order-0 stack as stale entries
  * that a pop skips (they are not PG_buddy), so small allocations keep their order. A compound page
  * freed whole goes to the order-9 free area (a stack of blocks), which order-0 requests split only
  * once the order-0 stack is empty, as the buddy allocator splits a higher order only when the lower
@@ -76,10 +76,10 @@ export class PhysMem {
   private readonly freeList: Int32Array;
   /** Height of freeList, stale entries included. */
   private top: number;
+  /** No order-9 allocation has happened, so freeList has no stale entry. */
+  private clean = true;
   /** Blocks freed whole (the order-9 free area); stale once allocCompound took them again. */
   private readonly freeBlocks: number[] = [];
-  /** Free frames of each 512-aligned block (block k holds pfns 512k .. 512k+511). */
-  private readonly blockFree: Uint16Array;
   private nrFree: number;
   private readonly pageWaitqueues = new Map<number, WaitQueue>();
   /** free_huge_folio: where a hugetlb folio goes when its last reference drops (hugetlb.ts). */
@@ -109,11 +109,9 @@ export class PhysMem {
     this.store.flags[ZERO_PFN] = PG_reserved;
     this.store.refcount[ZERO_PFN] = 1;
     this.freeList = new Int32Array(ramPages);
-    this.blockFree = new Uint16Array(Math.ceil((ramPages + 1) / HPAGE_PMD_NR));
     for (let i = 0; i < ramPages; i++) {
       const pfn = ramPages - i;
       this.freeList[i] = pfn;
-      this.blockFree[pfn >>> 9] = (this.blockFree[pfn >>> 9] as number) + 1;
       this.store.flags[pfn] = PG_buddy;
     }
     this.top = ramPages;
@@ -135,12 +133,10 @@ export class PhysMem {
     if (this.nrFree === 0) return -1;
     const s = this.store;
     let pfn: number;
-    do {
-      if (this.top === 0) this.splitFreeBlock();
-      pfn = this.freeList[--this.top] as number;
-    } while (((s.flags[pfn] as number) & PG_buddy) === 0);
+    // Until the first order-9 allocation the stack holds no stale entry: pop without looking.
+    if (this.clean && this.top > 0) pfn = this.freeList[--this.top] as number;
+    else pfn = this.popSlow();
     this.nrFree--;
-    this.blockFree[pfn >>> 9] = (this.blockFree[pfn >>> 9] as number) - 1;
     s.flags[pfn] = 0;
     s.refcount[pfn] = 1;
     this.allocCount++;
@@ -157,8 +153,8 @@ export class PhysMem {
     const head = block * HPAGE_PMD_NR;
     const s = this.store;
     for (let pfn = head; pfn < head + HPAGE_PMD_NR; pfn++) s.flags[pfn] = PG_tail;
-    this.blockFree[block] = 0;
     this.nrFree -= HPAGE_PMD_NR;
+    this.clean = false;
     s.flags[head] = PG_head;
     s.refcount[head] = 1;
     this.allocCount += HPAGE_PMD_NR;
@@ -168,15 +164,40 @@ export class PhysMem {
   /** Order-9 blocks wholly free right now (the order-9 free area's length). */
   get freeHugeBlocks(): number {
     let n = 0;
-    for (let b = 0; b < this.blockFree.length; b++) if (this.blockFree[b] === HPAGE_PMD_NR) n++;
+    for (let b = this.lastBlock(); b >= 0; b--) if (this.blockWhollyFree(b)) n++;
     return n;
   }
 
-  /** The highest wholly free aligned block, or -1. */
+  /**
+   * The highest wholly free aligned block, or -1. The scan of a block stops at its first frame in
+   * use, so a fragmented machine costs about one check per block; the order-0 paths keep no
+   * per-block books (their speed is the fault-in benchmark's).
+   */
   private freeBlock(): number {
-    const counts = this.blockFree;
-    for (let b = counts.length - 1; b >= 0; b--) if (counts[b] === HPAGE_PMD_NR) return b;
+    for (let b = this.lastBlock(); b >= 0; b--) if (this.blockWhollyFree(b)) return b;
     return -1;
+  }
+
+  /** The highest block that lies wholly inside RAM. */
+  private lastBlock(): number {
+    return Math.floor((this.ramPages + 1) / HPAGE_PMD_NR) - 1;
+  }
+
+  private blockWhollyFree(b: number): boolean {
+    const flags = this.store.flags;
+    for (let pfn = b * HPAGE_PMD_NR; pfn < (b + 1) * HPAGE_PMD_NR; pfn++)
+      if (!((flags[pfn] as number) & PG_buddy)) return false;
+    return true;
+  }
+
+  /** Pops past stale entries, splitting a block freed whole when the stack runs dry. */
+  private popSlow(): number {
+    const flags = this.store.flags;
+    for (;;) {
+      if (this.top === 0) this.splitFreeBlock();
+      const pfn = this.freeList[--this.top] as number;
+      if ((flags[pfn] as number) & PG_buddy) return pfn;
+    }
   }
 
   /**
@@ -201,7 +222,6 @@ export class PhysMem {
   private pushFree(pfn: number): void {
     if (this.top === this.freeList.length) this.compactFreeList();
     this.freeList[this.top++] = pfn;
-    this.blockFree[pfn >>> 9] = (this.blockFree[pfn >>> 9] as number) + 1;
     this.nrFree++;
   }
 
@@ -284,7 +304,6 @@ export class PhysMem {
       s.index[pfn] = 0;
       this.dropContents(pfn);
     }
-    this.blockFree[head >>> 9] = HPAGE_PMD_NR;
     this.nrFree += HPAGE_PMD_NR;
     this.freeBlocks.push(head >>> 9);
     this.freeCount += HPAGE_PMD_NR;
