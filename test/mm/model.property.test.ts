@@ -734,6 +734,21 @@ const collapseCommand = fc
   .tuple(procSel, hugeSlot, fc.constantFrom(0, HPAGE_PAGES), fc.constantFrom(HPAGE_PAGES, 2 * HPAGE_PAGES))
   .map(([p, s, g, n]) => new HugeRangeCmd(p, s, g, n, 'collapse', 0));
 
+/*
+ * Bugs injected by hand into the THP code while building this test, each caught by it (default
+ * seed and runs unless said otherwise):
+ * - huge_memory.ts splitHugePmd adding 510 folio references instead of 511: the accounting check
+ *   after a MADV_HUGEPAGE whose VMA split cut a PMD ("compound pfn ...: refcount").
+ * - huge_memory.ts copyHugePmd leaving the parent's PMD writable at fork: the accounting check right
+ *   after the fork ("writable huge PMD ... COW not broken").
+ * - memory.ts zapPmd zapping a whole huge PMD for a partial MADV_DONTNEED: the bytes of the 4 MiB
+ *   around the DONTNEED (a page written before reads zeros).
+ * - khugepaged.ts collapse forgetting the rss of the none PTEs it filled: the accounting check after
+ *   the collapse ("rss MM_ANONPAGES").
+ * - huge_memory.ts doHugePmdWpPage reusing a PMD when its entire mapcount is 1 (ignoring the PTE
+ *   mappings of a child that split it): caught with HMMSIM_MODEL_THP_RUNS=400 (a five-command
+ *   sequence); the unit test of fork/COW catches it directly.
+ */
 const thpCommands = fc.commands([mmCommand, hugeCommand, hugeCommand, hugeCommand, collapseCommand], {
   maxCommands: 50,
   size: 'large',
