@@ -13,6 +13,7 @@ import type { Task } from '../sched/index.js';
 import { schedule } from '../sched/index.js';
 import { doAnonymousPage, FAULT_FLAG_WRITE, handleMmFault, VM_FAULT_ERROR, VM_FAULT_OOM } from './fault.js';
 import { thpVmaAllowable } from './huge_memory.js';
+import { hugetlbSplitAllowed } from './hugetlb.js';
 import { madviseCollapse } from './khugepaged.js';
 import { zapRange } from './memory.js';
 import type { MmStruct } from './mm.js';
@@ -98,6 +99,8 @@ function* madviseHugepage(mm: MmStruct, start: number, end: number, advice: numb
   const [set, clear] = advice === MADV_HUGEPAGE ? [VM_HUGEPAGE, VM_NOHUGEPAGE] : [VM_NOHUGEPAGE, VM_HUGEPAGE];
   yield* mm.mmapSem.downWrite();
   try {
+    // __split_vma → hugetlb_vm_op_split: a hugetlb VMA splits on 2 MiB boundaries only.
+    if (!hugetlbSplitAllowed(mm, start, end)) return -EINVAL;
     return yield* forEachVma(mm, start, end, (vma, s, e) => {
       const flags = (vma.flags & ~clear) | set;
       if (flags === vma.flags) return 0;

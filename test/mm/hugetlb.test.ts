@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { checkAccounting } from '../../src/check/accounting.js';
 import { ArgumentError, HmmError } from '../../src/core/errno.js';
-import { MADV_DONTNEED, MADV_POPULATE_WRITE } from '../../src/mm/madvise.js';
+import { MADV_DONTNEED, MADV_HUGEPAGE, MADV_POPULATE_WRITE } from '../../src/mm/madvise.js';
 import { MAP_ANONYMOUS, MAP_FIXED, MAP_HUGETLB, MAP_SHARED, PROT_READ } from '../../src/mm/mmap.js';
 import type { Process } from '../../src/sim/process.js';
 import { Simulator, type SimulatorOptions } from '../../src/sim/simulator.js';
@@ -89,10 +89,14 @@ describe('MAP_HUGETLB mappings', () => {
     expect(thrown(HmmError, () => p.munmap(a + PG, PG)).code).toBe('EINVAL');
     expect(thrown(HmmError, () => p.mprotect(a, PG, PROT_READ)).code).toBe('EINVAL');
     expect(thrown(HmmError, () => p.madvise(a, HPAGE, MADV_DONTNEED)).code).toBe('EINVAL');
+    p.write(a, fill(1, 3));
+    expect(thrown(HmmError, () => p.madvise(a + PG, PG, MADV_HUGEPAGE)).code).toBe('EINVAL');
+    expect(p.pte(a).order).toBe(9);
     p.mprotect(a, HPAGE, PROT_READ);
     expect(p.vmas()).toHaveLength(2);
     p.munmap(a + HPAGE, HPAGE);
-    expect([sim.hugetlbFree(), sim.hugetlbReserved()]).toEqual([3, 1]);
+    // The first 2 MiB was faulted in (its reservation consumed); the second's went with munmap.
+    expect([sim.hugetlbFree(), sim.hugetlbReserved()]).toEqual([2, 0]);
     ok(sim);
     expect(thrown(HmmError, () => mmapAt(p, BASE + PG, HPAGE, RW, HUGE | MAP_FIXED)).code).toBe('EINVAL');
   });
