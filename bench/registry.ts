@@ -63,6 +63,13 @@ registerBenchmark({
   maxRatio: 0.5,
 });
 registerBenchmark({
+  name: 'fault-in-write-thp',
+  sim: 'populate-write-thp',
+  native: 'populate-write-thp',
+  baseline: 'madvise(MADV_POPULATE_WRITE) on a 2 MiB-aligned MADV_HUGEPAGE mapping',
+  maxRatio: 0.5,
+});
+registerBenchmark({
   name: 'walk-vs-pagemap',
   sim: 'walk',
   native: 'pagemap',

@@ -7,9 +7,12 @@ import {
   type DeviceFile,
   type DeviceKernelContext,
   dmirror,
+  HPAGE_PMD_NR,
   hmm,
+  MADV_HUGEPAGE,
   MADV_POPULATE_WRITE,
   MAP_ANONYMOUS,
+  MAP_FIXED,
   MAP_PRIVATE,
   MREMAP_FIXED,
   MREMAP_MAYMOVE,
@@ -69,6 +72,28 @@ export function populateWrite(pages: number, opts: SimOpOptions): Measurement {
     const a = mapAnon(p, pages);
     const ns = time(() => p.madvise(a, pages * PAGE_SIZE, MADV_POPULATE_WRITE));
     p.munmap(a, pages * PAGE_SIZE);
+    return ns;
+  });
+}
+
+/** A 2 MiB-aligned address for the THP benchmark's MAP_FIXED mapping. */
+const THP_BASE = 0x4000_0000_0000;
+
+/**
+ * Fault-in of `pages` missing pages of a 2 MiB-aligned MADV_HUGEPAGE mapping (thp 'madvise', the
+ * default): MADV_POPULATE_WRITE takes one PMD fault per 2 MiB, as the native baseline's kernel does.
+ */
+export function populateWriteThp(pages: number, opts: SimOpOptions): Measurement {
+  const p = newProcess(pages + HPAGE_PMD_NR);
+  const len = pages * PAGE_SIZE;
+  return repeat(pages, opts, () => {
+    const a = p.sim.run(
+      'mmap',
+      p.task.mmapAt(THP_BASE, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED),
+    );
+    p.madvise(a, len, MADV_HUGEPAGE);
+    const ns = time(() => p.madvise(a, len, MADV_POPULATE_WRITE));
+    p.munmap(a, len);
     return ns;
   });
 }
@@ -350,6 +375,7 @@ export function deviceFaultIn(pages: number, opts: SimOpOptions): Measurement {
 /** Keyed by `BenchmarkSpec.sim` (bench/registry.ts). */
 export const simOps: Readonly<Record<string, SimOp>> = {
   'populate-write': populateWrite,
+  'populate-write-thp': populateWriteThp,
   walk,
   'walk-ptes': walkPtes,
   mprotect,

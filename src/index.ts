@@ -33,11 +33,15 @@ export {
 export * from './drivers/dmirror/uapi.js';
 export * from './explore/index.js';
 export * as hmm from './hmm/index.js';
+export { THP_MODES, type ThpMode } from './mm/huge_memory.js';
 export * as mm from './mm/index.js';
 export type { KernelVersion } from './mm/kernel.js';
 export {
+  MADV_COLLAPSE,
   MADV_DONTNEED,
   MADV_FREE,
+  MADV_HUGEPAGE,
+  MADV_NOHUGEPAGE,
   MADV_NORMAL,
   MADV_POPULATE_READ,
   MADV_POPULATE_WRITE,
@@ -45,6 +49,7 @@ export {
 export {
   MAP_ANONYMOUS,
   MAP_FIXED,
+  MAP_HUGETLB,
   MAP_LOCKED,
   MAP_POPULATE,
   MAP_PRIVATE,
@@ -55,7 +60,7 @@ export {
   PROT_WRITE,
 } from './mm/mmap.js';
 export { MREMAP_DONTUNMAP, MREMAP_FIXED, MREMAP_MAYMOVE } from './mm/mremap.js';
-export { GUP_PIN_COUNTING_BIAS } from './mm/page.js';
+export { GUP_PIN_COUNTING_BIAS, HPAGE_PMD_NR, HPAGE_PMD_ORDER } from './mm/page.js';
 export * from './sched/index.js';
 export { DeviceFile, DeviceFileTasks } from './sim/devicefile.js';
 export type { PinnedPages, PinOptions, PteInfo, Rss, VmaInfo } from './sim/process.js';

@@ -6,6 +6,7 @@
  * so we compare against syscalls that do the per-page work in one kernel entry.
  *
  *   populate-write  madvise(MADV_POPULATE_WRITE) of N missing anonymous pages (fresh mmap each rep)
+ *   populate-write-thp  the same on a 2 MiB-aligned MADV_HUGEPAGE mapping (THP faults when enabled)
  *   pagemap         pread() of N 8-byte entries of /proc/self/pagemap over N resident pages
  *   mincore         mincore() of N resident pages
  *   mprotect        mprotect(PROT_READ) of N resident pages (fresh populated mapping each rep)
@@ -48,6 +49,9 @@
 #endif
 #ifndef MADV_POPULATE_WRITE
 #define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
+#endif
+#ifndef MADV_HUGEPAGE
+#define MADV_HUGEPAGE 14
 #endif
 #ifndef MADV_NOHUGEPAGE
 #define MADV_NOHUGEPAGE 15
@@ -110,6 +114,30 @@ static int64_t rep_populate_write(size_t pages, void *state) {
   int64_t t1 = now_ns();
   int err = errno;
   munmap(p, pages * (size_t)page_size);
+  return rc == 0 ? t1 - t0 : -err;
+}
+
+/* ---- populate-write-thp ------------------------------------------------------------------------- */
+
+#define HPAGE_BYTES ((size_t)2 << 20)
+
+/*
+ * MADV_POPULATE_WRITE of N missing pages of a 2 MiB-aligned MADV_HUGEPAGE mapping: with THP enabled
+ * ("madvise" or "always") the kernel faults in N/512 huge pages (allocation and zeroing of 2 MiB
+ * each), else N small pages. The mapping is over-allocated by 2 MiB and aligned inside.
+ */
+static int64_t rep_populate_write_thp(size_t pages, void *state) {
+  (void)state;
+  size_t len = pages * (size_t)page_size;
+  char *raw = mmap(NULL, len + HPAGE_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (raw == MAP_FAILED) return -errno;
+  char *p = (char *)(((uintptr_t)raw + HPAGE_BYTES - 1) & ~(uintptr_t)(HPAGE_BYTES - 1));
+  (void)madvise(p, len, MADV_HUGEPAGE);
+  int64_t t0 = now_ns();
+  int rc = madvise(p, len, MADV_POPULATE_WRITE);
+  int64_t t1 = now_ns();
+  int err = errno;
+  munmap(raw, len + HPAGE_BYTES);
   return rc == 0 ? t1 - t0 : -err;
 }
 
@@ -328,6 +356,7 @@ static int64_t rep_memcpy_scattered(size_t pages, void *state) {
 
 static const struct op ops[] = {
     {"populate-write", NULL, rep_populate_write, NULL},
+    {"populate-write-thp", NULL, rep_populate_write_thp, NULL},
     {"pagemap", setup_pagemap, rep_pagemap, teardown_walk},
     {"mincore", setup_walk, rep_mincore, teardown_walk},
     {"mprotect", NULL, rep_mprotect, NULL},

@@ -38,13 +38,24 @@ import { AddressSpace } from '../mm/file.js';
 import type { Kernel } from '../mm/kernel.js';
 import type { MmStruct } from '../mm/mm.js';
 import { MM_SWAPENTS } from '../mm/mm.js';
-import { PG_anon, PG_buddy, PG_reserved, ZERO_PFN, ZONE_DEVICE } from '../mm/page.js';
-import { LEVEL_PGD, LEVEL_PTE } from '../mm/pagetable.js';
+import {
+  HPAGE_PMD_NR,
+  PG_anon,
+  PG_buddy,
+  PG_head,
+  PG_hugetlb,
+  PG_reserved,
+  PG_tail,
+  ZERO_PFN,
+  ZONE_DEVICE,
+} from '../mm/page.js';
+import { LEVEL_PGD, LEVEL_PMD, LEVEL_PTE } from '../mm/pagetable.js';
 import {
   _PAGE_PRESENT,
   describePte,
   isDevicePrivateType,
   isMigrationType,
+  pmdHuge,
   ptePfn,
   ptePresent,
   pteSpecial,
@@ -55,12 +66,14 @@ import {
 } from '../mm/pte.js';
 import { AnonVma } from '../mm/rmap.js';
 import type { Vma } from '../mm/vma.js';
-import { VM_MIXEDMAP, VM_PFNMAP, VM_WRITE } from '../mm/vma.js';
+import { VM_HUGETLB, VM_MIXEDMAP, VM_PFNMAP, VM_WRITE } from '../mm/vma.js';
 
 /** GUP references the caller holds: pfn -> number of pins. */
 export type Pins = ReadonlyMap<number, number>;
 
 const COUNTER_NAMES = ['MM_FILEPAGES', 'MM_ANONPAGES', 'MM_SWAPENTS', 'MM_SHMEMPAGES'];
+/** The recount's extra slot after the rss counters: pages mapped from the hugetlb pool. */
+const MM_HUGETLB = 4;
 const SHIFT_OF_LEVEL = [0, 12, PMD_SHIFT, PUD_SHIFT, PGDIR_SHIFT];
 /** Reports longer than this end with a count of the rest. */
 const VIOLATIONS_MAX = 100;
@@ -74,6 +87,8 @@ interface Recount {
   readonly cached: Int32Array;
   /** Migration entries pointing at the pfn. */
   readonly migrating: Int32Array;
+  /** Huge PMDs mapping each compound head (the huge zero page's are not counted). */
+  readonly entire: Map<number, number>;
   /** Every table reached from some mm's pgd. */
   readonly tables: Set<number>;
   readonly out: string[];
@@ -90,6 +105,7 @@ export function checkAccounting(kernel: Kernel, pins: Pins = new Map()): string[
     mapped: new Int32Array(size),
     cached: new Int32Array(size),
     migrating: new Int32Array(size),
+    entire: new Map(),
     tables: new Set(),
     out: [],
   };
@@ -179,12 +195,14 @@ function recountPageCaches(rc: Recount): void {
 
 /** Walks every table of `mm` and compares the rss it finds with mm.rss. */
 function recountMm(rc: Recount, mm: MmStruct): void {
-  const rss = [0, 0, 0, 0];
+  const rss = [0, 0, 0, 0, 0];
   walkTable(rc, mm, rss, mm.pgd, LEVEL_PGD, 0);
-  for (let c = 0; c < rss.length; c++) {
+  for (let c = 0; c < MM_HUGETLB; c++) {
     if (mm.rss[c] !== rss[c])
       rc.out.push(`mm ${mm.id}: rss ${COUNTER_NAMES[c]} is ${mm.rss[c]}, the page tables hold ${rss[c]}`);
   }
+  if (mm.hugetlbUsage !== rss[MM_HUGETLB])
+    rc.out.push(`mm ${mm.id}: hugetlb usage is ${mm.hugetlbUsage}, the page tables hold ${rss[MM_HUGETLB]}`);
 }
 
 function walkTable(rc: Recount, mm: MmStruct, rss: number[], t: number, level: number, base: number): void {
@@ -209,6 +227,7 @@ function walkTable(rc: Recount, mm: MmStruct, rss: number[], t: number, level: n
     used++;
     const addr = base + i * span;
     if (leaf) visitPte(rc, mm, rss, addr, lo, hi);
+    else if (level === LEVEL_PMD && pmdHuge(lo)) visitHugePmd(rc, mm, rss, addr, lo, hi);
     else walkChild(rc, mm, rss, slot, level, addr);
   }
   if (pt.used[t] !== used)
@@ -270,6 +289,54 @@ function visitPresent(rc: Recount, at: PteSite, lo: number, pfn: number): void {
   checkWritable(rc, at, lo, pfn);
 }
 
+/**
+ * A huge PMD: the huge zero page (no mapping counted, as the small zero page), or a compound head
+ * mapped whole: one entire mapping, 512 pages of rss, rmap back to this VMA at the aligned address.
+ * A writable one must be this mapping's alone (entire mapcount 1, no PTE mapping of any subpage).
+ */
+function visitHugePmd(rc: Recount, mm: MmStruct, rss: number[], addr: number, lo: number, hi: number): void {
+  const s = rc.kernel.mem.store;
+  const head = ptePfn(lo, hi);
+  const at: PteSite = {
+    mm,
+    vma: mm.vmaAt(addr),
+    addr,
+    where: `mm ${mm.id} ${hex(addr)} (huge PMD ${describePte(lo, hi)})`,
+    rss,
+  };
+  if (at.vma === null || at.vma.end < addr + HPAGE_PMD_NR * PAGE_SIZE)
+    rc.out.push(`${at.where}: huge PMD not inside one VMA`);
+  if (!s.isValidPfn(head) || !((s.flags[head] as number) & PG_head)) {
+    rc.out.push(`${at.where}: pfn ${head} is not the head of a compound page`);
+    return;
+  }
+  if (head === rc.kernel.thp.hugeZeroPfn) {
+    if (pteWrite(lo)) rc.out.push(`${at.where}: writable huge zero page`);
+    if (!mm.hugeZero) rc.out.push(`${at.where}: maps the huge zero page without holding it`);
+    return;
+  }
+  rc.entire.set(head, (rc.entire.get(head) ?? 0) + 1);
+  const hugetlb = ((s.flags[head] as number) & PG_hugetlb) !== 0;
+  if (hugetlb !== ((at.vma?.flags ?? 0) & VM_HUGETLB) > 0)
+    rc.out.push(`${at.where}: ${hugetlb ? 'a hugetlb page outside' : 'a THP inside'} a hugetlb VMA`);
+  // hugetlb pages count in hugetlb_usage (tallied in slot MM_HUGETLB of the recount), not in rss.
+  const c = hugetlb ? MM_HUGETLB : mm.mmCounter(head);
+  rss[c] = (rss[c] as number) + HPAGE_PMD_NR;
+  checkRmap(rc, at, head);
+  if (at.vma !== null && pteWrite(lo) && (s.entireMapcount.get(head) !== 1 || folioPteMaps(rc, head) !== 0))
+    rc.out.push(
+      `${at.where}: writable huge PMD maps compound pfn ${head}, which it does not own (COW not broken)`,
+    );
+}
+
+/** PTE mappings of all the subpages of the folio at `head`, as the page tables hold them. */
+function folioPteMaps(rc: Recount, head: number): number {
+  const s = rc.kernel.mem.store;
+  let n = 0;
+  for (let i = 0; i < HPAGE_PMD_NR; i++) n += s.mapcount[head + i] as number;
+  return n;
+}
+
 /** Device-private entries are mappings; migration entries count in rss only; swap entries too. */
 function visitSwapEntry(rc: Recount, at: PteSite, lo: number, pfn: number): void {
   const type = swpType(lo);
@@ -324,7 +391,7 @@ function checkWritable(rc: Recount, at: PteSite, lo: number, pfn: number): void 
   }
   if (!vma.isCowMapping() || vma.flags & (VM_PFNMAP | VM_MIXEDMAP)) return;
   const s = rc.kernel.mem.store;
-  if (!((s.flags[pfn] as number) & PG_anon) || (s.mapcount[pfn] as number) > 1)
+  if (!((s.flags[pfn] as number) & PG_anon) || s.pageMapcount(pfn) > 1)
     rc.out.push(
       `${where}: writable PTE in private ${vma} maps pfn ${pfn}, which it does not own (COW not broken)`,
     );
@@ -362,15 +429,18 @@ function checkPages(rc: Recount, pins: Pins): void {
     const m = mapped[pfn] as number;
     if (mapcount[pfn] !== m) rc.out.push(`pfn ${pfn}: mapcount ${mapcount[pfn]}, but ${m} mappings`);
     const cg = memcg[pfn] as number;
-    if (cg !== 0) charged.set(cg, (charged.get(cg) ?? 0) + 1);
+    if (cg !== 0)
+      charged.set(cg, (charged.get(cg) ?? 0) + ((flags[pfn] as number) & PG_head ? HPAGE_PMD_NR : 1));
     if (pfn === zeroPfn) continue;
     if (zone[pfn] === device) checkDevicePage(rc, pfn, pins);
     else if (pfn > ramEnd) {
       if ((m | (cached[pfn] as number) | (migrating[pfn] as number)) !== 0)
         rc.out.push(`pfn ${pfn}: beyond RAM, but mapped, cached or under migration`);
     } else if ((flags[pfn] as number) & buddy) free += checkFreePage(rc, pfn, pins);
+    else if ((flags[pfn] as number) & (PG_head | PG_tail)) allocated += checkCompoundPage(rc, pfn, pins);
     else allocated += checkAllocatedPage(rc, pfn, pins);
   }
+  checkEntireMapcounts(rc);
   checkAllocator(rc, free, allocated);
   checkMemcgs(rc, charged);
 }
@@ -425,6 +495,58 @@ function checkAllocatedPage(rc: Recount, pfn: number, pins: Pins): number {
   else if (s.refcount[pfn] !== n)
     rc.out.push(`pfn ${pfn}: refcount ${s.refcount[pfn]}, expected ${n} (${refsWhy(rc, pfn, pins)})`);
   return 1;
+}
+
+/**
+ * A frame of a compound page. Tails hold no references of their own (the folio's are on the head);
+ * the head's refcount is the folio's: every PTE mapping of a subpage, every PMD mapping, every pin
+ * of a subpage. The huge zero page holds just its own reference (plus pins).
+ */
+function checkCompoundPage(rc: Recount, pfn: number, pins: Pins): number {
+  const s = rc.kernel.mem.store;
+  const head = s.compoundHead(pfn);
+  if (!((s.flags[head] as number) & PG_head)) {
+    rc.out.push(`tail pfn ${pfn}: its head ${head} is not PG_head`);
+    return 1;
+  }
+  if (pfn !== head) {
+    if (s.refcount[pfn] !== 0) rc.out.push(`tail pfn ${pfn}: refcount ${s.refcount[pfn]}, expected 0`);
+    if (rc.cached[pfn] !== 0) rc.out.push(`tail pfn ${pfn}: in a page cache`);
+    return 1;
+  }
+  if ((s.flags[head] as number) & PG_hugetlb && rc.kernel.hugetlb.isFree(head)) {
+    if (s.refcount[head] !== 0 || rc.entire.has(head) || s.memcg[head] !== 0)
+      rc.out.push(
+        `hugetlb pfn ${head}: free in the pool but refcount ${s.refcount[head]} or mapped or charged`,
+      );
+    return 1;
+  }
+  let refs = rc.entire.get(head) ?? 0;
+  let migrating = 0;
+  for (let i = 0; i < HPAGE_PMD_NR; i++) {
+    refs += (rc.mapped[head + i] as number) + (pins.size > 0 ? (pins.get(head + i) ?? 0) : 0);
+    migrating += rc.migrating[head + i] as number;
+  }
+  if (migrating !== 0) return 1;
+  if (head === rc.kernel.thp.hugeZeroPfn) refs += 1;
+  if (refs === 0)
+    rc.out.push(`compound pfn ${head}: leaked: allocated (refcount ${s.refcount[head]}) but unreachable`);
+  else if (s.refcount[head] !== refs)
+    rc.out.push(
+      `compound pfn ${head}: refcount ${s.refcount[head]}, expected ${refs} (mappings of its 512 pages + pins)`,
+    );
+  return 1;
+}
+
+/** folio->_entire_mapcount of every compound page against the huge PMDs that map it. */
+function checkEntireMapcounts(rc: Recount): void {
+  const s = rc.kernel.mem.store;
+  for (const [head, n] of s.entireMapcount)
+    if (rc.entire.get(head) !== n)
+      rc.out.push(`compound pfn ${head}: entire mapcount ${n}, but ${rc.entire.get(head) ?? 0} huge PMDs`);
+  for (const [head, n] of rc.entire)
+    if (!s.entireMapcount.has(head))
+      rc.out.push(`compound pfn ${head}: entire mapcount 0, but ${n} huge PMDs`);
 }
 
 function checkAllocator(rc: Recount, free: number, allocated: number): void {

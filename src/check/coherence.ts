@@ -30,11 +30,16 @@ import { mmHmm } from '../hmm/hmm.js';
 import type { Kernel } from '../mm/kernel.js';
 import type { MmStruct } from '../mm/mm.js';
 import { PG_buddy, ZONE_DEVICE } from '../mm/page.js';
+import { pmdSubpage } from '../mm/pagetable.js';
 import {
   describePte,
   isDevicePrivateType,
   isMigrationType,
   isWriteSwpType,
+  PTE_FLAGS_MASK,
+  pmdHuge,
+  pteHiOf,
+  pteLoOf,
   ptePfn,
   ptePresent,
   pteProtnone,
@@ -125,9 +130,15 @@ function checkEntry(kernel: Kernel, m: MirrorView, vpn: number, pfn: number, wri
   if (mm.dead) return `${what} after its address space was torn down (exit_mmap)`;
   const covered = invalidationInFlight(mm, addr);
   const pt = kernel.pt;
-  const slot = pt.pteSlot(mm.pgd, addr);
-  const lo = slot < 0 ? 0 : (pt.lo[slot] as number);
-  const hi = slot < 0 ? 0 : (pt.hi[slot] as number);
+  const slot = pt.leafSlot(mm.pgd, addr);
+  let lo = slot < 0 ? 0 : (pt.lo[slot] as number);
+  let hi = slot < 0 ? 0 : (pt.hi[slot] as number);
+  if (pmdHuge(lo)) {
+    // A huge PMD's entry, narrowed to the one page at addr (its subpage's pfn, the PMD's bits).
+    const sub = ptePfn(lo, hi) + pmdSubpage(addr);
+    lo = pteLoOf(sub, lo & PTE_FLAGS_MASK);
+    hi = pteHiOf(sub);
+  }
   let cpu: string;
   if (lo === 0 && hi === 0) {
     cpu = 'the CPU has no entry there';

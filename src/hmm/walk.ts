@@ -25,7 +25,7 @@
  *
  * Divergences from v5.3 (see range.ts for the full list): zero page (v5.5), swap entries (v5.4),
  * PTE migration entries (v5.7), VM_WRITE check and no-VMA faults (v5.4); upper-level holes are
- * visited per PMD span; no THP/hugetlb/PUD states (the mm has none).
+ * visited per PMD span; huge PMDs (THP, the huge zero page) take hmm_vma_handle_pmd; no PUD states.
  *
  * @see mm/hmm.c (Linux v5.3: hmm_vma_walk_hole_, hmm_pte_need_fault, hmm_range_need_fault,
  *      hmm_vma_walk_hole, hmm_vma_handle_pte, hmm_vma_walk_pmd, hmm_vma_do_fault),
@@ -44,7 +44,7 @@ import {
 } from '../mm/fault.js';
 import type { MmStruct } from '../mm/mm.js';
 import { ZERO_PFN } from '../mm/page.js';
-import { type PteTableVisitor, pteSlotIn } from '../mm/pagetable.js';
+import { type PteTableVisitor, pmdSubpage, pteSlotIn } from '../mm/pagetable.js';
 import {
   _PAGE_DEVMAP_HI,
   _PAGE_PRESENT,
@@ -133,6 +133,7 @@ export class HmmVmaWalk {
     this.visitor = {
       present: (t, a, b) => (this.vma === null ? walkHole(this, a, b) : walkPteTable(this, t, a, b)),
       hole: (a, b) => walkHole(this, a, b),
+      huge: (slot, a, b) => (this.vma === null ? walkHole(this, a, b) : walkHugePmd(this, slot, a, b)),
     };
   }
 
@@ -337,6 +338,27 @@ function walkPteTable(w: HmmVmaWalk, t: number, start: number, end: number): num
     }
   }
   w.last = addr;
+  return 0;
+}
+
+/**
+ * hmm_vma_walk_pmd → hmm_vma_handle_pmd (v5.3) for a huge PMD: one set of CPU flags for the whole
+ * span (pmd_to_hmm_pfn_flags: none for PROT_NONE, else VALID and WRITE by the PMD's write bit);
+ * if any page needs a fault the span goes to hmm_vma_walk_hole_, else every page gets its
+ * subpage's pfn and `last` is the span's end. The huge zero page is not special-cased in v5.3: it
+ * is reported as read-only pfns.
+ */
+function walkHugePmd(w: HmmVmaWalk, slot: number, start: number, end: number): number {
+  const { pt } = w.mm.kernel;
+  const lo = pt.lo[slot] as number;
+  const cpuFlags = pteProtnone(lo) ? 0 : pteWrite(lo) ? w.fValid | w.fWrite : w.fValid;
+  const need = rangeNeedFault(w, w.index(start), (end - start) / PAGE_SIZE, cpuFlags);
+  if (pteProtnone(lo) || need !== 0) return walkHole_(w, start, end, need);
+  const pfns = w.range.pfns;
+  let pfn = ptePfn(lo, pt.hi[slot] as number) + pmdSubpage(start);
+  for (let i = w.index(start), a = start; a < end; a += PAGE_SIZE, i++, pfn++)
+    pfns[i] = w.entry(pfn, cpuFlags);
+  w.last = end;
   return 0;
 }
 

@@ -15,9 +15,16 @@
  * @see mm/memory.c (Linux v5.3)
  */
 
-import { PAGE_SIZE, pageAlignDown } from '../core/addr.js';
+import { PAGE_SIZE, PMD_SIZE, pageAlignDown } from '../core/addr.js';
 import { KernelBug } from '../core/assert.js';
 import type { Task } from '../sched/index.js';
+import {
+  doHugePmdAnonymousPage,
+  doHugePmdWpPage,
+  thpVmaAllowable,
+  VM_FAULT_FALLBACK,
+} from './huge_memory.js';
+import { hugetlbFault } from './hugetlb.js';
 import { pageAddNewAnonRmap, pageAddRmap, pageRemoveRmap, vmPageProt } from './memory.js';
 import type { MmStruct } from './mm.js';
 import { MM_ANONPAGES } from './mm.js';
@@ -27,7 +34,17 @@ import {
   mmuNotifierInvalidateRangeStart,
   notifierRange,
 } from './mmu_notifier.js';
-import { PG_anon, PG_anon_exclusive, PG_dirty, pageAnonExclusive, ZERO_PFN } from './page.js';
+import {
+  HPAGE_PMD_NR,
+  type PageStore,
+  PG_anon,
+  PG_anon_exclusive,
+  PG_dirty,
+  PG_head,
+  pageAnonExclusive,
+  ZERO_PFN,
+} from './page.js';
+import { LEVEL_PTE, pteSlotIn } from './pagetable.js';
 import {
   _PAGE_ACCESSED,
   _PAGE_DIRTY,
@@ -37,6 +54,7 @@ import {
   _PAGE_SPECIAL,
   isDevicePrivateType,
   isMigrationType,
+  pmdHuge,
   pteHiOf,
   pteLoOf,
   ptePfn,
@@ -44,7 +62,7 @@ import {
   swpType,
 } from './pte.js';
 import type { Vma } from './vma.js';
-import { VM_SHARED, VM_WRITE } from './vma.js';
+import { VM_HUGETLB, VM_SHARED, VM_WRITE } from './vma.js';
 
 export const FAULT_FLAG_WRITE = 0x01;
 export const FAULT_FLAG_MKWRITE = 0x02;
@@ -91,10 +109,21 @@ function* handleMmFaultOnce(mm: MmStruct, vma: Vma, address: number, flags: numb
   const addr = pageAlignDown(address);
   if (!vma.contains(addr)) throw new KernelBug(`handle_mm_fault: 0x${addr.toString(16)} outside ${vma}`);
   const { pt } = mm.kernel;
-  const slot = pt.pteSlotAlloc(mm.pgd, addr);
+  const pmdSlot = pt.pmdSlotAlloc(mm.pgd, addr);
+  mm.kernel.counters.inc('pgfault');
+  if (vma.flags & VM_HUGETLB) {
+    anonVmaPrepare(mm, vma);
+    const write = (flags & FAULT_FLAG_WRITE) !== 0;
+    const haddr = addr - (addr % PMD_SIZE);
+    return hugetlbFault(mm, vma, haddr, pmdSlot, write, vmPageProt(vma.flags), HUGETLB_CODES);
+  }
+  if (pt.child(pmdSlot) === 0) {
+    const r = yield* hugePmdFault(mm, vma, addr, pmdSlot, flags);
+    if (r !== VM_FAULT_FALLBACK) return r;
+  }
+  const slot = pteSlotIn(pt.child(pmdSlot) || pt.populateTable(pmdSlot, LEVEL_PTE), addr);
   const lo = pt.lo[slot] as number;
   const hi = pt.hi[slot] as number;
-  mm.kernel.counters.inc('pgfault');
   if (lo === 0 && hi === 0) {
     if (vma.file !== null) return doFault(mm, vma, addr, slot, flags);
     if (!vma.isAnonymous()) return VM_FAULT_SIGBUS;
@@ -107,6 +136,36 @@ function* handleMmFaultOnce(mm: MmStruct, vma: Vma, address: number, flags: numb
   pt.lo[slot] = (lo | _PAGE_ACCESSED | (flags & FAULT_FLAG_WRITE ? _PAGE_DIRTY : 0)) >>> 0;
   return 0;
 }
+
+/**
+ * The PMD level of __handle_mm_fault: a none PMD in a THP-eligible anonymous VMA takes
+ * do_huge_pmd_anonymous_page; a huge PMD takes the write-protect fault, the PROT_NONE restore or
+ * just the accessed/dirty update. VM_FAULT_FALLBACK sends the fault on to the PTE level.
+ */
+function* hugePmdFault(mm: MmStruct, vma: Vma, addr: number, pmdSlot: number, flags: number): Task<number> {
+  const { pt } = mm.kernel;
+  const lo = pt.lo[pmdSlot] as number;
+  const haddr = addr - (addr % PMD_SIZE);
+  if (lo === 0 && pt.hi[pmdSlot] === 0) {
+    if (!thpVmaAllowable(mm.kernel, vma, haddr)) return VM_FAULT_FALLBACK;
+    anonVmaPrepare(mm, vma);
+    return doHugePmdAnonymousPage(
+      mm,
+      vma,
+      haddr,
+      pmdSlot,
+      (flags & FAULT_FLAG_WRITE) !== 0,
+      vmPageProt(vma.flags),
+    );
+  }
+  if (!pmdHuge(lo)) return VM_FAULT_FALLBACK;
+  if (lo & _PAGE_PROTNONE) return doNumaPage(mm, vma, pmdSlot);
+  if (flags & FAULT_FLAG_WRITE && !(lo & _PAGE_RW)) return yield* doHugePmdWpPage(mm, vma, haddr, pmdSlot);
+  pt.lo[pmdSlot] = (lo | _PAGE_ACCESSED | (flags & FAULT_FLAG_WRITE ? _PAGE_DIRTY : 0)) >>> 0;
+  return 0;
+}
+
+const HUGETLB_CODES = { sigbus: VM_FAULT_SIGBUS };
 
 /** anon_vma_prepare: the VMA gets the anon_vma its new anonymous pages will belong to. */
 export function anonVmaPrepare(mm: MmStruct, vma: Vma): void {
@@ -206,7 +265,10 @@ function* doSwapPage(
   return VM_FAULT_SIGBUS;
 }
 
-/** A PROT_NONE entry in a VMA that is accessible again: restore the VMA's protection (do_numa_page). */
+/**
+ * A PROT_NONE entry (PTE or huge PMD) in a VMA that is accessible again: restore the VMA's
+ * protection (do_numa_page, do_huge_pmd_numa_page).
+ */
 function doNumaPage(mm: MmStruct, vma: Vma, slot: number): number {
   const { pt } = mm.kernel;
   const lo = pt.lo[slot] as number;
@@ -235,8 +297,9 @@ function* doWpPage(mm: MmStruct, vma: Vma, addr: number, slot: number, flags: nu
     }
     if (mm.kernel.behaviour.cowReuseNeedsSoleRef) {
       if (wpCanReuseAnonPage(mm, vma, pfn)) return wpPageReuse(mm, vma, slot, flags);
-    } else if (mem.store.mapcount[pfn] === 1) {
-      // reuse_swap_page: v5.3 reuses an anonymous page mapped once, even if GUP holds a pin on it.
+    } else if (mem.store.pageMapcount(pfn) === 1) {
+      // reuse_swap_page: v5.3 reuses an anonymous page mapped once, even if GUP holds a pin on it. A
+      // subpage of a THP counts its folio's PMD mappings too (page_trans_huge_mapcount).
       return wpPageReuse(mm, vma, slot, flags);
     }
   }
@@ -252,10 +315,22 @@ function* doWpPage(mm: MmStruct, vma: Vma, addr: number, slot: number, flags: nu
 function wpCanReuseAnonPage(mm: MmStruct, vma: Vma, pfn: number): boolean {
   const s = mm.kernel.mem.store;
   if (pageAnonExclusive(s, pfn)) return true;
+  const head = s.compoundHead(pfn);
+  // A large folio: reusable only if every reference is one of its mappings and this PTE is the
+  // subpage's only one (wp_can_reuse_anon_folio's large-folio test, simplified to one mm).
+  if (head !== pfn || (s.flags[pfn] as number) & PG_head)
+    return s.pageMapcount(pfn) === 1 && s.refcount[head] === folioMapcount(s, head);
   if (s.refcount[pfn] !== 1) return false;
   s.flags[pfn] = (s.flags[pfn] as number) | PG_anon_exclusive;
   if (vma.anonVma !== null) s.mapping[pfn] = vma.anonVma.id;
   return true;
+}
+
+/** folio_mapcount of a compound page: its PMD mappings and every subpage's PTE mappings. */
+function folioMapcount(s: PageStore, head: number): number {
+  let n = s.entireMapcount.get(head) ?? 0;
+  for (let i = 0; i < HPAGE_PMD_NR; i++) n += s.mapcount[head + i] as number;
+  return n;
 }
 
 /** wp_page_reuse: maybe_mkwrite — the entry becomes writable only if the VMA is; unshare leaves it. */

@@ -31,7 +31,8 @@ import {
 import type { Kernel } from './kernel.js';
 import type { MmStruct } from './mm.js';
 import { GUP_PIN_COUNTING_BIAS, PG_anon, PG_dirty, pageAnonExclusive, ZERO_PFN } from './page.js';
-import { _PAGE_DIRTY, _PAGE_PRESENT, _PAGE_RW, _PAGE_SPECIAL, ptePfn } from './pte.js';
+import { pmdSubpage } from './pagetable.js';
+import { _PAGE_DIRTY, _PAGE_PRESENT, _PAGE_RW, _PAGE_SPECIAL, pmdHuge, ptePfn } from './pte.js';
 import type { Vma } from './vma.js';
 import { VM_IO, VM_PFNMAP, VM_READ, VM_WRITE } from './vma.js';
 
@@ -112,7 +113,9 @@ function tryGrabPage(kernel: Kernel, pfn: number, flags: number): void {
     return;
   }
   mem.getPage(pfn);
-  mem.store.refcount[pfn] = (mem.store.refcount[pfn] as number) + GUP_PIN_COUNTING_BIAS - 1;
+  // A subpage of a THP is pinned on its folio: the head holds the folio's refcount.
+  const head = mem.store.compoundHead(pfn);
+  mem.store.refcount[head] = (mem.store.refcount[head] as number) + GUP_PIN_COUNTING_BIAS - 1;
 }
 
 /**
@@ -124,10 +127,11 @@ export function unpinUserPage(kernel: Kernel, pfn: number): void {
   kernel.counters.inc('foll_pin_released');
   if (pfn === ZERO_PFN && behaviour.pinSkipsZeroPage) return;
   if (behaviour.pinCounting) {
-    const ref = mem.store.refcount[pfn] as number;
+    const head = mem.store.compoundHead(pfn);
+    const ref = mem.store.refcount[head] as number;
     if (ref < GUP_PIN_COUNTING_BIAS)
       throw new KernelWarning(`unpin_user_page: pfn ${pfn} refcount ${ref} holds no pin`);
-    mem.store.refcount[pfn] = ref - (GUP_PIN_COUNTING_BIAS - 1);
+    mem.store.refcount[head] = ref - (GUP_PIN_COUNTING_BIAS - 1);
   }
   mem.putPage(pfn);
 }
@@ -183,19 +187,21 @@ function* lookupOrFault(mm: MmStruct, vma: Vma, addr: number, flags: number): Ta
 }
 
 /**
- * follow_page_pte: the pfn mapped at addr if it can be used as asked, else -1 (a miss the caller
- * resolves by faulting). The zero page is returned for reads; non-present entries always miss.
- * A FOLL_PIN read through a read-only PTE of an anonymous page that is not exclusive answers
- * MUST_UNSHARE (v5.19+); a writable PTE maps a page no one else can reach, exclusive or not.
+ * follow_page_mask: the pfn mapped at addr if it can be used as asked, else -1 (a miss the caller
+ * resolves by faulting). The zero page is returned for reads; non-present entries always miss. A
+ * huge PMD gives the subpage of its folio that addr falls in (follow_huge_pmd), the huge zero
+ * page's included for reads. A FOLL_PIN read through a read-only PTE of an anonymous page that is
+ * not exclusive answers MUST_UNSHARE (v5.19+); a writable PTE maps a page no one else can reach.
  */
 export function followPage(mm: MmStruct, addr: number, flags: number): number {
   const { pt } = mm.kernel;
-  const slot = pt.pteSlot(mm.pgd, addr);
+  const slot = pt.leafSlot(mm.pgd, addr);
   if (slot < 0) return -1;
   const lo = pt.lo[slot] as number;
   if (!(lo & _PAGE_PRESENT)) return -1;
   if (flags & FOLL_WRITE && !(lo & _PAGE_RW)) return -1;
   const pfn = ptePfn(lo, pt.hi[slot] as number);
+  if (pmdHuge(lo)) return pfn + pmdSubpage(addr);
   if (lo & _PAGE_SPECIAL && pfn !== ZERO_PFN) return -1;
   if (!(lo & _PAGE_RW) && gupMustUnshare(mm, flags, pfn)) return MUST_UNSHARE;
   return pfn;

@@ -9,6 +9,8 @@ import type { EventLog } from '../core/eventlog.js';
 import type { Strategy } from '../sched/index.js';
 import { Executor, LockdepGraph } from '../sched/index.js';
 import { AddressSpace } from './file.js';
+import { type ThpMode, ThpState } from './huge_memory.js';
+import { HugetlbPool } from './hugetlb.js';
 import { MmStruct } from './mm.js';
 import { PhysMem } from './page_alloc.js';
 import { PageTablePool } from './pagetable.js';
@@ -93,6 +95,10 @@ export interface KernelOptions {
   stepsMax?: number;
   /** Memory section size in pages (PhysMemOptions.sectionPages). */
   sectionPages?: number;
+  /** /sys/kernel/mm/transparent_hugepage/enabled (default 'madvise'). */
+  thp?: ThpMode;
+  /** Pages in the 2 MiB hugetlb pool, taken from RAM at boot (nr_hugepages; default 0). */
+  hugetlbPages?: number;
 }
 
 export class Kernel {
@@ -113,6 +119,10 @@ export class Kernel {
    * that folio_mark_lazyfree moves them to. Entries may be stale; reclaim (vmscan.ts) rechecks.
    */
   readonly lazyfree = new Set<number>();
+  /** Transparent huge pages: the setting and the huge zero page. */
+  readonly thp: ThpState;
+  /** The 2 MiB hstate's pool. */
+  readonly hugetlb: HugetlbPool;
   private nextMappingId = 1;
   private nextMmId = 1;
 
@@ -124,6 +134,8 @@ export class Kernel {
       contents: opts.contents,
       sectionPages: opts.sectionPages,
     });
+    this.thp = new ThpState(opts.thp);
+    this.hugetlb = new HugetlbPool(this.mem, opts.hugetlbPages ?? 0);
     this.log = opts.log;
     this.stepsMax = opts.stepsMax ?? 50_000_000;
   }

@@ -1,31 +1,38 @@
 /**
  * madvise: MADV_DONTNEED (drop the pages of a range; anonymous memory reads back as zeros) with
- * mmap_sem held only for read, as Linux does, and MADV_POPULATE_READ/WRITE (v5.14) to fault a
- * range in, and MADV_FREE (lazy free of private anonymous pages; reclaim in vmscan.ts drops them).
+ * mmap_sem held only for read, as Linux does, MADV_POPULATE_READ/WRITE (v5.14) to fault a
+ * range in, MADV_FREE (lazy free of private anonymous pages; reclaim in vmscan.ts drops them),
+ * MADV_HUGEPAGE/MADV_NOHUGEPAGE (the VMA's THP advice) and MADV_COLLAPSE (v6.1, khugepaged.ts).
+ * DONTNEED of a whole huge PMD zaps it whole; of part of one splits it first.
  *
  * @see mm/madvise.c (Linux v5.3; populate from v5.14; MADV_FREE as of v6.19)
  */
 
-import { isPageAligned, PAGE_SIZE, pageAlignUp, pmdAddrEnd } from '../core/addr.js';
+import { isPageAligned, PAGE_SIZE, PMD_SIZE, pageAlignUp, pmdAddrEnd } from '../core/addr.js';
 import { EFAULT, EINVAL, ENOMEM } from '../core/errno.js';
 import type { Task } from '../sched/index.js';
 import { schedule } from '../sched/index.js';
 import { doAnonymousPage, FAULT_FLAG_WRITE, handleMmFault, VM_FAULT_ERROR, VM_FAULT_OOM } from './fault.js';
+import { splitHugePage, splitHugePmdAt, thpVmaAllowable } from './huge_memory.js';
+import { hugetlbSplitAllowed } from './hugetlb.js';
+import { madviseCollapse } from './khugepaged.js';
 import { zapRange } from './memory.js';
 import type { MmStruct } from './mm.js';
 import { MM_SWAPENTS } from './mm.js';
+import { isolateRange, vmaMergeAround } from './mmap.js';
 import {
   MMU_NOTIFY_CLEAR,
   mmuNotifierInvalidateRangeEnd,
   mmuNotifierInvalidateRangeStart,
   notifierRange,
 } from './mmu_notifier.js';
-import { PG_anon, PG_dirty, PG_swapbacked } from './page.js';
-import { pteSlotIn } from './pagetable.js';
+import { PG_anon, PG_dirty, PG_head, PG_swapbacked, PG_tail } from './page.js';
+import { LEVEL_PTE, pteSlotIn } from './pagetable.js';
 import {
   _PAGE_ACCESSED,
   _PAGE_DIRTY,
   _PAGE_SPECIAL,
+  pmdHuge,
   pteAccessible,
   ptePfn,
   ptePresent,
@@ -35,13 +42,25 @@ import {
 } from './pte.js';
 import './vmscan.js';
 import type { Vma } from './vma.js';
-import { VM_HUGETLB, VM_IO, VM_LOCKED, VM_PFNMAP, VM_READ, VM_WRITE } from './vma.js';
+import {
+  VM_HUGEPAGE,
+  VM_HUGETLB,
+  VM_IO,
+  VM_LOCKED,
+  VM_NOHUGEPAGE,
+  VM_PFNMAP,
+  VM_READ,
+  VM_WRITE,
+} from './vma.js';
 
 export const MADV_NORMAL = 0;
 export const MADV_DONTNEED = 4;
 export const MADV_FREE = 8;
 export const MADV_POPULATE_READ = 22;
 export const MADV_POPULATE_WRITE = 23;
+export const MADV_HUGEPAGE = 14;
+export const MADV_NOHUGEPAGE = 15;
+export const MADV_COLLAPSE = 25;
 
 export function isKnownAdvice(advice: number): boolean {
   return (
@@ -49,7 +68,10 @@ export function isKnownAdvice(advice: number): boolean {
     advice === MADV_DONTNEED ||
     advice === MADV_FREE ||
     advice === MADV_POPULATE_READ ||
-    advice === MADV_POPULATE_WRITE
+    advice === MADV_POPULATE_WRITE ||
+    advice === MADV_HUGEPAGE ||
+    advice === MADV_NOHUGEPAGE ||
+    advice === MADV_COLLAPSE
   );
 }
 
@@ -60,6 +82,17 @@ export function* doMadvise(mm: MmStruct, start: number, len: number, advice: num
   // v5.3 checks only for wrap-around; a range past the top of user space ends in a hole (-ENOMEM).
   if (end < start) return -EINVAL;
   if (len === 0 || advice === MADV_NORMAL) return 0;
+  if (advice === MADV_HUGEPAGE || advice === MADV_NOHUGEPAGE)
+    return yield* madviseHugepage(mm, start, end, advice);
+  if (advice === MADV_COLLAPSE) {
+    // Held for write throughout (the kernel takes it for read and upgrades for the collapse).
+    yield* mm.mmapSem.downWrite();
+    try {
+      return yield* forEachVma(mm, start, end, (vma, s, e) => madviseCollapse(mm, vma, s, e));
+    } finally {
+      mm.mmapSem.upWrite();
+    }
+  }
   yield* mm.mmapSem.downRead();
   try {
     return yield* forEachVma(mm, start, end, (vma, s, e) => {
@@ -72,12 +105,39 @@ export function* doMadvise(mm: MmStruct, start: number, len: number, advice: num
   }
 }
 
+/**
+ * hugepage_madvise under mmap_sem for write: MADV_HUGEPAGE sets VM_HUGEPAGE and clears
+ * VM_NOHUGEPAGE, MADV_NOHUGEPAGE the reverse, on the VMAs split to the range and merged afterwards
+ * (madvise_update_vma). Existing huge PMDs stay: NOHUGEPAGE only stops new ones.
+ *
+ * @see mm/khugepaged.c hugepage_madvise, mm/madvise.c madvise_update_vma (Linux v6.19)
+ */
+function* madviseHugepage(mm: MmStruct, start: number, end: number, advice: number): Task<number> {
+  const [set, clear] = advice === MADV_HUGEPAGE ? [VM_HUGEPAGE, VM_NOHUGEPAGE] : [VM_NOHUGEPAGE, VM_HUGEPAGE];
+  yield* mm.mmapSem.downWrite();
+  try {
+    // __split_vma → hugetlb_vm_op_split: a hugetlb VMA splits on 2 MiB boundaries only.
+    if (!hugetlbSplitAllowed(mm, start, end)) return -EINVAL;
+    return yield* forEachVma(mm, start, end, (vma, s, e) => {
+      const flags = (vma.flags & ~clear) | set;
+      if (flags === vma.flags) return 0;
+      for (const v of isolateRange(mm, s, e)) {
+        v.flags = (v.flags & ~clear) | set;
+        vmaMergeAround(mm, v);
+      }
+      return 0;
+    });
+  } finally {
+    mm.mmapSem.upWrite();
+  }
+}
+
 /** madvise_walk_vmas: applies `fn` to each VMA part; a hole in the range is -ENOMEM once done. */
 function* forEachVma(
   mm: MmStruct,
   start: number,
   end: number,
-  fn: (vma: Vma, s: number, e: number) => Task<number>,
+  fn: (vma: Vma, s: number, e: number) => Task<number> | number,
 ): Task<number> {
   let hole = false;
   let addr = start;
@@ -90,7 +150,8 @@ function* forEachVma(
     if (vma.start > addr) hole = true;
     const s = Math.max(addr, vma.start);
     const e = Math.min(end, vma.end);
-    const r = yield* fn(vma, s, e);
+    const t = fn(vma, s, e);
+    const r = typeof t === 'number' ? t : yield* t;
     if (r < 0) return r;
     addr = e;
   }
@@ -116,6 +177,7 @@ function* madviseFree(mm: MmStruct, vma: Vma, start: number, end: number): Task<
   if (vma.flags & (VM_LOCKED | VM_HUGETLB | VM_PFNMAP) || !vma.isAnonymous()) return -EINVAL;
   const range = notifierRange(mm, start, end, MMU_NOTIFY_CLEAR);
   yield* mmuNotifierInvalidateRangeStart(range);
+  for (let a = start - (start % PMD_SIZE); a < end; a += PMD_SIZE) splitHugePmdAt(mm, a);
   mm.kernel.pt.walk(mm.pgd, start, end, {
     present: (t, a, b) => {
       madviseFreePteRange(mm, t, a, b);
@@ -148,6 +210,8 @@ function madviseFreePteRange(mm: MmStruct, t: number, start: number, end: number
     }
     const pfn = ptePfn(lo, pt.hi[slot] as number);
     if (lo & _PAGE_SPECIAL || s.isZoneDevice(pfn)) continue;
+    if ((s.flags[pfn] as number) & (PG_head | PG_tail) && !splitHugePage(mm.kernel, s.compoundHead(pfn), 0))
+      continue;
     if ((s.flags[pfn] as number) & PG_dirty) {
       if (s.isLocked(pfn) || (s.mapcount[pfn] as number) > 1) continue;
       s.flags[pfn] = (s.flags[pfn] as number) & ~PG_dirty;
@@ -204,7 +268,13 @@ function populateNonePtes(mm: MmStruct, vma: Vma, start: number, end: number, fl
   const { pt } = mm.kernel;
   const write = (flags & FAULT_FLAG_WRITE) !== 0;
   const anon = vma.isAnonymous();
-  const first = pteSlotIn(pt.pteTableAlloc(mm.pgd, start), start);
+  const pmd = pt.pmdSlotAlloc(mm.pgd, start);
+  const pmdLo = pt.lo[pmd] as number;
+  // A huge PMD, or room for one: the PMD-level fault decides (populateOne → handle_mm_fault).
+  if (pmdHuge(pmdLo)) return pteAccessible(pmdLo, write) ? (end - start) / PAGE_SIZE : 0;
+  if (vma.flags & VM_HUGETLB) return 0;
+  if (pmdLo === 0 && thpVmaAllowable(mm.kernel, vma, start - (start % PMD_SIZE))) return 0;
+  const first = pteSlotIn(pt.child(pmd) || pt.populateTable(pmd, LEVEL_PTE), start);
   const n = (end - start) / PAGE_SIZE;
   let i = 0;
   let faulted = 0;
@@ -223,7 +293,7 @@ function populateNonePtes(mm: MmStruct, vma: Vma, start: number, end: number, fl
 function* populateOne(mm: MmStruct, vma: Vma, addr: number, write: boolean): Task<number> {
   const { pt } = mm.kernel;
   for (let tries = 0; ; tries++) {
-    const slot = pt.pteSlot(mm.pgd, addr);
+    const slot = pt.leafSlot(mm.pgd, addr);
     if (slot >= 0 && pteAccessible(pt.lo[slot] as number, write)) return 0;
     if (tries > 64) return -EFAULT;
     const r = yield* handleMmFault(mm, vma, addr, write ? FAULT_FLAG_WRITE : 0);

@@ -14,6 +14,7 @@ import { KernelBug } from '../core/assert.js';
 import { ENOMEM } from '../core/errno.js';
 import type { Task } from '../sched/index.js';
 import { allocChargedPage } from './fault.js';
+import { changeHugePmd, copyHugePmd, splitHugePmd, zapHugePmd } from './huge_memory.js';
 import type { MmStruct } from './mm.js';
 import { MM_ANONPAGES, MM_SWAPENTS } from './mm.js';
 import {
@@ -102,8 +103,22 @@ export function zapRange(mm: MmStruct, start: number, end: number): number {
       return 0;
     },
     hole: () => 0,
+    huge: (slot, a, b) => {
+      cleared += zapPmd(mm, slot, a, b);
+      return 0;
+    },
   });
   return cleared;
+}
+
+/** zap_pmd_range on a huge PMD: all of it goes whole (zap_huge_pmd), part of it splits first. */
+function zapPmd(mm: MmStruct, slot: number, start: number, end: number): number {
+  if (end - start === PMD_SIZE) {
+    zapHugePmd(mm, slot);
+    return 1;
+  }
+  splitHugePmd(mm, slot, alignDown(start, PMD_SIZE));
+  return zapPteTable(mm, mm.kernel.pt.child(slot), start, end);
 }
 
 function zapPteTable(mm: MmStruct, t: number, start: number, end: number): number {
@@ -169,6 +184,10 @@ export function* copyPageRange(dst: MmStruct, src: MmStruct, vma: Vma): Task<num
       return 0;
     },
     hole: () => 0,
+    huge: (slot, a) => {
+      copyHugePmd(dst, src, slot, a, cow);
+      return 0;
+    },
   });
   if (cow) yield* mmuNotifierInvalidateRangeEnd(range);
   return err;
@@ -314,7 +333,7 @@ function* changePudSpan(mm: MmStruct, start: number, end: number, prot: number):
   const { pt } = mm.kernel;
   let first = -1;
   for (let a = start; a < end; a = Math.min(end, alignDown(a, PMD_SIZE) + PMD_SIZE)) {
-    if (pt.pteTable(mm.pgd, a) !== 0) {
+    if (pt.pteTable(mm.pgd, a) !== 0 || pt.hugePmdSlot(mm.pgd, a) >= 0) {
       first = a;
       break;
     }
@@ -329,6 +348,16 @@ function* changePudSpan(mm: MmStruct, start: number, end: number, prot: number):
       return 0;
     },
     hole: () => 0,
+    huge: (slot, a, b) => {
+      if (b - a === PMD_SIZE) {
+        changeHugePmd(mm, slot, prot, PROT_BITS);
+        changed++;
+        return 0;
+      }
+      splitHugePmd(mm, slot, alignDown(a, PMD_SIZE));
+      changed += changePteTable(mm, pt.child(slot), a, b, prot);
+      return 0;
+    },
   });
   yield* mmuNotifierInvalidateRangeEnd(range);
   return changed;

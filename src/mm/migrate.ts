@@ -26,12 +26,13 @@
  * @see mm/migrate.c (migrate_vma and helpers), include/linux/migrate.h (Linux v5.3; the same code in v5.2)
  */
 
-import { PAGE_SIZE, pageAlignDown } from '../core/addr.js';
+import { PAGE_SIZE, PMD_SIZE, pageAlignDown } from '../core/addr.js';
 import { KernelBug, KernelWarning } from '../core/assert.js';
 import { EINVAL } from '../core/errno.js';
 import type { Task } from '../sched/index.js';
 import { anonVmaPrepare } from './fault.js';
 import type { AddressSpace } from './file.js';
+import { isHugeZeroPfn, splitHugePage, splitHugePmd } from './huge_memory.js';
 import type { Kernel } from './kernel.js';
 import { pageAddNewAnonRmap, pageAddRmap, pageRemoveRmap, vmPageProt } from './memory.js';
 import type { MmStruct } from './mm.js';
@@ -254,12 +255,14 @@ function checkUnchanged(before: Float64Array, now: Float64Array, cb: string, nam
 export function* migrateVmaCollect(m: MigrateVma): Task {
   const range = notifierRange(m.mm, m.start, m.end, MMU_NOTIFY_CLEAR);
   yield* mmuNotifierInvalidateRangeStart(range);
+  const { pt } = m.kernel;
   m.kernel.pt.walk(m.mm.pgd, m.start, m.end, {
-    present: (t, a, b) => {
+    present: (t, a, b) => collectTable(m, t, a, b),
+    huge: (slot, a, b) => {
+      if (collectSplitHuge(m, slot, a)) return collectTable(m, pt.child(slot), a, b);
       for (let addr = a; addr < b; addr += PAGE_SIZE) {
-        const slot = pteSlotIn(t, addr);
-        m.slots[m.npages] = slot;
-        collectEntry(m, collectPte(m, slot));
+        m.slots[m.npages] = -1;
+        collectEntry(m, 0);
       }
       return 0;
     },
@@ -274,6 +277,37 @@ export function* migrateVmaCollect(m: MigrateVma): Task {
   });
   yield* mmuNotifierInvalidateRangeEnd(range);
   m.end = m.start + m.npages * PAGE_SIZE;
+}
+
+function collectTable(m: MigrateVma, t: number, a: number, b: number): number {
+  for (let addr = a; addr < b; addr += PAGE_SIZE) {
+    const slot = pteSlotIn(t, addr);
+    m.slots[m.npages] = slot;
+    collectEntry(m, collectPte(m, slot));
+  }
+  return 0;
+}
+
+/**
+ * migrate_vma_collect_pmd on a huge PMD (v5.3): the huge zero page's PMD is split
+ * (split_huge_pmd); a THP is split whole (split_huge_page, under the caller's reference and the
+ * page lock) and its pages are collected one by one. False if the split failed (a pin, or the
+ * lock taken): the span is skipped (migrate_vma_collect_skip).
+ */
+function collectSplitHuge(m: MigrateVma, slot: number, addr: number): boolean {
+  const { pt, mem } = m.kernel;
+  const head = ptePfn(pt.lo[slot] as number, pt.hi[slot] as number);
+  const haddr = addr - (addr % PMD_SIZE);
+  if (isHugeZeroPfn(m.kernel, head)) {
+    splitHugePmd(m.mm, slot, haddr);
+    return true;
+  }
+  if (!mem.trylockPage(head)) return false;
+  mem.getPage(head);
+  const ok = splitHugePage(m.kernel, head, 1);
+  mem.unlockPage(head);
+  mem.putPage(head);
+  return ok;
 }
 
 function collectEntry(m: MigrateVma, mpfn: number): void {
@@ -306,6 +340,8 @@ function collectPte(m: MigrateVma, slot: number): number {
       return MIGRATE_PFN_MIGRATE;
     }
     if (lo & _PAGE_SPECIAL) return 0; // vm_normal_page() is NULL
+    // A PTE-mapped THP: v5.3's migrate_vma_check_page refuses PageCompound, so it is not migrated.
+    if (s.isCompound(pfn)) return 0;
     mpfn = migratePfnSet(migratePfn(pfn), MIGRATE_PFN_MIGRATE | (pteWrite(lo) ? MIGRATE_PFN_WRITE : 0));
   }
   if (s.mapping[pfn] === 0) return 0;
@@ -485,8 +521,8 @@ export function migrateVmaInsertPage(m: MigrateVma, addr: number, pfn: number, s
   const { pt, mem } = m.kernel;
   const s = mem.store;
   const abort = migratePfnClear(srcEntry, MIGRATE_PFN_MIGRATE);
-  // userfaultfd, THP and DAX PMDs are not modelled.
-  if (!vma.isAnonymous()) return abort;
+  // userfaultfd and DAX PMDs are not modelled; a huge PMD there aborts (pmd_trans_huge).
+  if (!vma.isAnonymous() || pt.hugePmdSlot(mm.pgd, addr) >= 0) return abort;
   const slot = pt.pteSlotAlloc(mm.pgd, addr);
   anonVmaPrepare(mm, vma);
   if (!mem.charge(pfn, mm.memcgId)) return abort;

@@ -39,6 +39,10 @@ export class MmStruct {
   hmm: unknown = null;
   users = 1;
   count = 1;
+  /** mm->hugetlb_usage in pages (HugetlbPages of /proc/pid/status; hugetlb is not in rss). */
+  hugetlbUsage = 0;
+  /** MMF_HUGE_ZERO_PAGE: this mm holds a reference on the huge zero page (huge_memory.ts). */
+  hugeZero = false;
   /** exit_mmap has run: no VMAs, no page tables below the pgd. */
   dead = false;
 

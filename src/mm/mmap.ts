@@ -7,10 +7,12 @@
  */
 
 import {
+  alignUp,
   isPageAligned,
   MMAP_BASE,
   MMAP_MIN_ADDR,
   PAGE_SIZE,
+  PMD_SIZE,
   pageAlignDown,
   pageAlignUp,
   TASK_SIZE,
@@ -19,6 +21,8 @@ import {
 import { EINVAL, ENOMEM } from '../core/errno.js';
 import type { Task } from '../sched/index.js';
 import type { AddressSpace } from './file.js';
+import { mmPutHugeZeroPage, vmaAdjustTransHuge } from './huge_memory.js';
+import { hugetlbReservePages, hugetlbSplitAllowed, hugetlbVmOpClose } from './hugetlb.js';
 import { zapRange } from './memory.js';
 import type { MmStruct } from './mm.js';
 import { mmHooks } from './mm.js';
@@ -31,7 +35,9 @@ import {
 } from './mmu_notifier.js';
 import { linkAnonChain, unlinkAnonChain } from './rmap.js';
 import {
+  VM_DONTEXPAND,
   VM_EXEC,
+  VM_HUGETLB,
   VM_LOCKED,
   VM_MAYEXEC,
   VM_MAYREAD,
@@ -55,8 +61,10 @@ export const MAP_FIXED = 0x10;
 export const MAP_ANONYMOUS = 0x20;
 export const MAP_LOCKED = 0x2000;
 export const MAP_POPULATE = 0x8000;
+/** Back the mapping with 2 MiB hugetlb pages (hugetlb.ts). */
+export const MAP_HUGETLB = 0x40000;
 export const MAP_FLAGS_MASK =
-  MAP_SHARED | MAP_PRIVATE | MAP_FIXED | MAP_ANONYMOUS | MAP_LOCKED | MAP_POPULATE;
+  MAP_SHARED | MAP_PRIVATE | MAP_FIXED | MAP_ANONYMOUS | MAP_LOCKED | MAP_POPULATE | MAP_HUGETLB;
 
 /** calc_vm_prot_bits. */
 export function calcVmProtBits(prot: number): number {
@@ -85,9 +93,14 @@ export function* doMmap(mm: MmStruct, req: MmapRequest): Task<number> {
   mm.mmapSem.assertHeld('write');
   const err = checkMmapArgs(req);
   if (err !== 0) return err;
-  const len = pageAlignUp(req.len);
-  const addr = getUnmappedArea(mm, req.addr, len, (req.flags & MAP_FIXED) !== 0);
+  const huge = (req.flags & MAP_HUGETLB) !== 0;
+  const len = huge ? alignUp(req.len, PMD_SIZE) : pageAlignUp(req.len);
+  const addr = huge
+    ? hugetlbUnmappedArea(mm, req, len)
+    : getUnmappedArea(mm, req.addr, len, (req.flags & MAP_FIXED) !== 0);
   if (addr < 0) return addr;
+  // hugetlb_file_setup reserves before the mapping replaces anything (hugetlb_acct_memory).
+  if (huge && !mm.kernel.hugetlb.canReserve(len / PMD_SIZE)) return -ENOMEM;
   if (req.flags & MAP_FIXED) {
     const r = yield* doMunmap(mm, addr, len);
     if (r < 0) return r;
@@ -101,6 +114,7 @@ export function* doMmap(mm: MmStruct, req: MmapRequest): Task<number> {
     pgoff = 0;
   }
   const vma = new Vma(mm, addr, addr + len, vmFlags, pgoff, file);
+  if (huge && !hugetlbReservePages(mm, vma)) return -ENOMEM;
   file?.mmaps.add(vma);
   mm.insertVma(vma);
   vmaMergeAround(mm, vma);
@@ -117,6 +131,9 @@ function checkMmapArgs(req: MmapRequest): number {
   if (!isPageAligned(req.offset) || req.offset < 0) return -EINVAL;
   if (flags & MAP_FIXED && !isPageAligned(req.addr)) return -EINVAL;
   if (!(flags & MAP_ANONYMOUS) && req.file === null) return -EINVAL;
+  // hugetlbfs: private anonymous only here (see hugetlb.ts).
+  if (flags & MAP_HUGETLB && (type !== MAP_PRIVATE || !(flags & MAP_ANONYMOUS))) return -EINVAL;
+  if (flags & MAP_HUGETLB && flags & MAP_FIXED && req.addr % PMD_SIZE !== 0) return -EINVAL;
   return 0;
 }
 
@@ -124,7 +141,22 @@ function vmFlagsOf(req: MmapRequest): number {
   let f = calcVmProtBits(req.prot) | VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC;
   if (req.flags & MAP_SHARED) f |= VM_SHARED | VM_MAYSHARE;
   if (req.flags & MAP_LOCKED) f |= VM_LOCKED;
+  if (req.flags & MAP_HUGETLB) f |= VM_HUGETLB | VM_DONTEXPAND;
   return f;
+}
+
+/**
+ * hugetlb_get_unmapped_area: a 2 MiB aligned area (MAP_FIXED: the address, already checked
+ * aligned). The top-down search is asked for 2 MiB more and the start rounded up inside it.
+ */
+function hugetlbUnmappedArea(mm: MmStruct, req: MmapRequest, len: number): number {
+  if (req.flags & MAP_FIXED) return getUnmappedArea(mm, req.addr, len, true);
+  if (req.addr !== 0 && req.addr % PMD_SIZE === 0) {
+    const a = getUnmappedArea(mm, req.addr, len, false);
+    if (a === req.addr) return a;
+  }
+  const a = getUnmappedArea(mm, 0, len + PMD_SIZE, false);
+  return a < 0 ? a : alignUp(a, PMD_SIZE);
 }
 
 /**
@@ -160,9 +192,11 @@ function isFree(mm: MmStruct, start: number, end: number): boolean {
 
 /** __split_vma: splits `vma` at `addr`; returns the part above addr (the original keeps the rest). */
 export function splitVma(mm: MmStruct, vma: Vma, addr: number): Vma {
+  vmaAdjustTransHuge(mm, addr);
   const upper = new Vma(mm, addr, vma.end, vma.flags, vma.pgoff + (addr - vma.start) / PAGE_SIZE, vma.file);
   upper.anonVma = vma.anonVma;
   upper.anonChain = [...vma.anonChain];
+  upper.hugetlbResv = vma.hugetlbResv;
   linkAnonChain(upper);
   vma.file?.mmaps.add(upper);
   vma.end = addr;
@@ -233,6 +267,7 @@ export function* doMunmap(mm: MmStruct, start: number, len: number): Task<number
   len = pageAlignUp(len);
   if (len === 0) return -EINVAL;
   const end = start + len;
+  if (!hugetlbSplitAllowed(mm, start, end)) return -EINVAL;
   const vmas = isolateRange(mm, start, end);
   if (vmas.length === 0) return 0;
   const idx = mm.vmas.indexOf(vmas[0] as Vma);
@@ -259,6 +294,8 @@ function* unmapRegion(
   for (const v of vmas) zapRange(mm, Math.max(start, v.start), Math.min(end, v.end));
   yield* mmuNotifierInvalidateRangeEnd(range);
   mm.kernel.pt.freeRange(mm.pgd, start, end, floor, ceiling);
+  // remove_vma → vm_ops->close (hugetlb_vm_op_close gives unused reservations back).
+  for (const v of vmas) hugetlbVmOpClose(mm, v);
 }
 
 /** exit_mmap: notifiers are released first, then every mapping is torn down and the tables freed. */
@@ -268,6 +305,7 @@ export function* exitMmap(mm: MmStruct): Task {
   for (const v of vmas) detachVma(mm, v);
   yield* unmapRegion(mm, vmas, 0, TASK_SIZE, 0, USER_PGTABLES_CEILING);
   releaseFile(mm, vmas);
+  mmPutHugeZeroPage(mm);
   mm.dead = true;
   mm.kernel.counters.inc('exit_mmap');
 }

@@ -8,6 +8,7 @@
 import { isPageAligned, pageAlignUp } from '../core/addr.js';
 import { EACCES, EINVAL, ENOMEM } from '../core/errno.js';
 import type { Task } from '../sched/index.js';
+import { hugetlbSplitAllowed } from './hugetlb.js';
 import { changeProtection } from './memory.js';
 import type { MmStruct } from './mm.js';
 import { calcVmProtBits, isolateRange, PROT_MASK, vmaMergeAround } from './mmap.js';
@@ -38,6 +39,7 @@ export function* doMprotect(mm: MmStruct, start: number, len: number, prot: numb
  */
 function* mprotectLocked(mm: MmStruct, start: number, end: number, prot: number): Task<number> {
   const want = calcVmProtBits(prot);
+  if (!hugetlbSplitAllowed(mm, start, end)) return -EINVAL;
   const first = mm.findVma(start);
   if (first === null || first.start > start) return -ENOMEM;
   let addr = start;

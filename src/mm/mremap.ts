@@ -20,6 +20,7 @@
 import { isPageAligned, PAGE_SIZE, PMD_SIZE, pageAlignUp, TASK_SIZE } from '../core/addr.js';
 import { EFAULT, EINVAL, ENOMEM } from '../core/errno.js';
 import type { Task } from '../sched/index.js';
+import { splitHugePmdAt } from './huge_memory.js';
 import type { MmStruct } from './mm.js';
 import { doMunmap, getUnmappedArea, vmaMergeAround } from './mmap.js';
 import {
@@ -205,9 +206,9 @@ export function* movePageTables(mm: MmStruct, oldAddr: number, newAddr: number, 
   const range = notifierRange(mm, oldAddr, oldAddr + len, MMU_NOTIFY_UNMAP);
   yield* mmuNotifierInvalidateRangeStart(range);
   const { pt } = mm.kernel;
+  splitHugePmdsBeforeMove(mm, oldAddr, oldAddr + len);
   pt.walk(mm.pgd, oldAddr, oldAddr + len, {
     present: (t, a, b) => {
-      splitHugePmdBeforeMove(mm, a);
       movePtes(mm, t, a, b, newAddr + (a - oldAddr));
       return 0;
     },
@@ -218,10 +219,13 @@ export function* movePageTables(mm: MmStruct, oldAddr: number, newAddr: number, 
 
 /**
  * THP: the one place mremap meets a PMD-mapped huge page. Linux moves a whole aligned PMD with
- * move_huge_pmd and otherwise calls split_huge_pmd(vma, old_pmd, old_addr) before moving PTEs.
- * The mm core has no PMD mappings yet; the THP work plugs split_huge_pmd in here.
+ * move_huge_pmd and otherwise calls split_huge_pmd(vma, old_pmd, old_addr) before moving PTEs;
+ * here every huge PMD of the old range is split (the same entries result at the same addresses,
+ * mapped by PTEs: docs/fidelity.md).
  */
-function splitHugePmdBeforeMove(_mm: MmStruct, _addr: number): void {}
+function splitHugePmdsBeforeMove(mm: MmStruct, start: number, end: number): void {
+  for (let a = start - (start % PMD_SIZE); a < end; a += PMD_SIZE) splitHugePmdAt(mm, a);
+}
 
 /**
  * move_ptes over one PTE table's part of the old range. The destination may straddle two PTE tables

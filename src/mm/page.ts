@@ -10,6 +10,14 @@
  * Divergence: the kernel's _mapcount starts at -1; `mapcount` here counts mappings directly
  * (page_mapcount()), and `refcount` is page_count().
  *
+ * Compound pages (folios) are order 9 only, 512 physically contiguous frames starting at a pfn
+ * aligned to 512, so compound_head(tail) is arithmetic: the tail flag says "round down to 512".
+ * As a folio in today's kernel (include/linux/mm_types.h, struct folio, v6.19): the refcount lives
+ * on the head (tails stay 0; get_page/put_page on a tail go to the head), each subpage's
+ * `mapcount` counts its PTE mappings, and `entireMapcount` (folio->_entire_mapcount) counts the
+ * PMD mappings of the whole folio. A memcg charge of a folio is recorded on the head and is worth
+ * 512 pages.
+ *
  * @see include/linux/mm_types.h, include/linux/page-flags.h (Linux v5.3)
  */
 
@@ -39,11 +47,12 @@ export const GUP_PIN_COUNTING_BIAS = 1024;
 
 /**
  * page_maybe_dma_pinned: a refcount of at least the bias means a pin is probably held (1024 plain
- * references give a false positive, as in the kernel). Pages here are all small (order 0).
+ * references give a false positive, as in the kernel). A THP's pins count on its head's refcount:
+ * the kernel keeps a separate _pincount for large folios (docs/fidelity.md).
  * @see include/linux/mm.h folio_maybe_dma_pinned (Linux v6.19)
  */
 export function pageMaybeDmaPinned(s: PageStore, pfn: number): boolean {
-  return (s.refcount[pfn] as number) >= GUP_PIN_COUNTING_BIAS;
+  return (s.refcount[s.compoundHead(pfn)] as number) >= GUP_PIN_COUNTING_BIAS;
 }
 
 /** PageAnonExclusive. */
@@ -55,6 +64,16 @@ export function pageAnonExclusive(s: PageStore, pfn: number): boolean {
 export function pageLazyfree(s: PageStore, pfn: number): boolean {
   return ((s.flags[pfn] as number) & (PG_anon | PG_swapbacked | PG_buddy)) === PG_anon;
 }
+
+/** PageHead / PageTail of a compound page (the kernel keeps them in flags and page->compound_head). */
+export const PG_head = 1 << 10;
+export const PG_tail = 1 << 11;
+/** PageHuge: a hugetlbfs folio (its head; the pool owns it while its refcount is 0). */
+export const PG_hugetlb = 1 << 12;
+
+/** The one compound order the model has: a PMD's worth of pages (HPAGE_PMD_ORDER on x86-64). */
+export const HPAGE_PMD_ORDER = 9;
+export const HPAGE_PMD_NR = 2 ** HPAGE_PMD_ORDER;
 
 export const ZONE_NORMAL = 0;
 export const ZONE_DEVICE = 1;
@@ -138,6 +157,8 @@ export class PageStore {
   readonly pgmaps: (DevPagemap | undefined)[] = [undefined];
   /** Per-page driver data (hmm_devmem_page_set_drvdata / page->zone_device_data). */
   readonly drvdata = new Map<number, unknown>();
+  /** folio->_entire_mapcount by head pfn: PMD mappings of the compound page (absent = 0). */
+  readonly entireMapcount = new Map<number, number>();
   /** Number of pfns the arrays cover. */
   size: number;
   /** Memory hot-plug granularity in pages (PAGES_PER_SECTION unless the machine says otherwise). */
@@ -243,6 +264,32 @@ export class PageStore {
 
   isAnon(pfn: number): boolean {
     return ((this.flags[pfn] as number) & PG_anon) !== 0;
+  }
+
+  /** compound_head: the head of the compound page `pfn` belongs to (itself if not a tail). */
+  compoundHead(pfn: number): number {
+    return ((this.flags[pfn] as number) & PG_tail) !== 0 ? pfn - (pfn % HPAGE_PMD_NR) : pfn;
+  }
+
+  /** PageCompound: head or tail of a compound page. */
+  isCompound(pfn: number): boolean {
+    return ((this.flags[pfn] as number) & (PG_head | PG_tail)) !== 0;
+  }
+
+  /** compound_order of a head (0 for a small page). */
+  compoundOrder(pfn: number): number {
+    return ((this.flags[pfn] as number) & PG_head) !== 0 ? HPAGE_PMD_ORDER : 0;
+  }
+
+  /** folio_entire_mapcount of the folio `pfn` belongs to. */
+  entireMapcountOf(pfn: number): number {
+    if (!this.isCompound(pfn)) return 0;
+    return this.entireMapcount.get(this.compoundHead(pfn)) ?? 0;
+  }
+
+  /** page_mapcount: this page's PTE mappings plus the PMD mappings of its whole folio. */
+  pageMapcount(pfn: number): number {
+    return (this.mapcount[pfn] as number) + this.entireMapcountOf(pfn);
   }
 
   isLocked(pfn: number): boolean {

@@ -6,7 +6,24 @@
  * Frees are checked like free_pages_check(): a mapped, locked or still-referenced page being freed
  * is "BUG: Bad page state".
  *
+ * Free areas of order 0 and 9. Order-0 pages come off a LIFO stack of free pfns (the per-cpu list
+ * of the kernel: the most recently freed page is handed out first, and at boot the lowest pfn).
+ * An order-9 request (a THP or a hugetlb page) needs 512 free frames aligned to 512; the
+ * allocator takes the highest aligned block whose frames are all PG_buddy, so order-0
+ * allocations (from the low end) and huge pages (from the high end) fragment each other as little
+ * as they can. Its frames stay on the order-0 stack as stale entries
+ * that a pop skips (they are not PG_buddy), so small allocations keep their order. A compound page
+ * freed whole goes to the order-9 free area (a stack of blocks), which order-0 requests split only
+ * once the order-0 stack is empty, as the buddy allocator splits a higher order only when the lower
+ * ones are empty. When no aligned block is wholly free an order-9 request fails (-1), and the THP
+ * fault falls back to small pages as the kernel's does.
+ *
+ * Divergence: the kernel's buddy allocator merges freed buddies into higher-order free blocks and
+ * splits them on demand; here "block k is free at order 9" is read off the per-block count, which
+ * is what the buddy merge would have produced, without orders 1..8 or 10.
+ *
  * @see mm/page_alloc.c, mm/swap.c (__put_page), mm/filemap.c (lock_page) (Linux v5.3)
+ * @see mm/page_alloc.c (__rmqueue_smallest, free_one_page) (Linux v6.19) for orders above 0
  */
 
 import { KernelBug } from '../core/assert.js';
@@ -15,11 +32,15 @@ import type { Task } from '../sched/index.js';
 import { WaitQueue } from '../sched/index.js';
 import { MemcgTable } from './memcg.js';
 import {
+  HPAGE_PMD_NR,
   PAGES_PER_SECTION,
   PageStore,
   PG_buddy,
+  PG_head,
+  PG_hugetlb,
   PG_locked,
   PG_reserved,
+  PG_tail,
   ZERO_PFN,
   ZONE_DEVICE,
 } from './page.js';
@@ -51,9 +72,20 @@ export class PhysMem {
   readonly memcgs = new MemcgTable();
   readonly ramPages: number;
   readonly contentsEnabled: boolean;
+  /** The order-0 stack; entries whose pfn is no longer PG_buddy are stale and skipped. */
   private readonly freeList: Int32Array;
+  /** Height of freeList, stale entries included. */
+  private top: number;
+  /** No order-9 allocation has happened, so freeList has no stale entry. */
+  private clean = true;
+  /** Blocks freed whole (the order-9 free area); stale once allocCompound took them again. */
+  private readonly freeBlocks: number[] = [];
   private nrFree: number;
   private readonly pageWaitqueues = new Map<number, WaitQueue>();
+  /** free_huge_folio: where a hugetlb folio goes when its last reference drops (hugetlb.ts). */
+  freeHugetlbFolio: (head: number) => void = (head) => {
+    throw new KernelBug(`free_huge_folio: pfn ${head} with no hugetlb pool`);
+  };
   /** Pages handed out and returned over the run (for leak checks and stats). */
   allocCount = 0;
   freeCount = 0;
@@ -78,9 +110,11 @@ export class PhysMem {
     this.store.refcount[ZERO_PFN] = 1;
     this.freeList = new Int32Array(ramPages);
     for (let i = 0; i < ramPages; i++) {
-      this.freeList[i] = ramPages - i;
-      this.store.flags[ramPages - i] = PG_buddy;
+      const pfn = ramPages - i;
+      this.freeList[i] = pfn;
+      this.store.flags[pfn] = PG_buddy;
     }
+    this.top = ramPages;
     this.nrFree = ramPages;
     // pfns between the end of RAM and the section boundary exist but are never handed out.
     for (let pfn = ramPages + 1; pfn < size; pfn++) this.store.flags[pfn] = PG_reserved;
@@ -97,12 +131,113 @@ export class PhysMem {
   /** alloc_page(GFP_HIGHUSER_MOVABLE): a page with refcount 1 and zeroed contents, or -1. */
   allocPage(): number {
     if (this.nrFree === 0) return -1;
-    const pfn = this.freeList[--this.nrFree] as number;
     const s = this.store;
+    let pfn: number;
+    // Until the first order-9 allocation the stack holds no stale entry: pop without looking.
+    if (this.clean && this.top > 0) pfn = this.freeList[--this.top] as number;
+    else pfn = this.popSlow();
+    this.nrFree--;
     s.flags[pfn] = 0;
     s.refcount[pfn] = 1;
     this.allocCount++;
     return pfn;
+  }
+
+  /**
+   * alloc_pages(order 9) with __GFP_COMP: 512 aligned frames as one compound page, the head at
+   * refcount 1, the tails at 0 with PG_tail; or -1 if no aligned block is wholly free.
+   */
+  allocCompound(): number {
+    const block = this.freeBlock();
+    if (block < 0) return -1;
+    const head = block * HPAGE_PMD_NR;
+    const s = this.store;
+    for (let pfn = head; pfn < head + HPAGE_PMD_NR; pfn++) s.flags[pfn] = PG_tail;
+    this.nrFree -= HPAGE_PMD_NR;
+    this.clean = false;
+    s.flags[head] = PG_head;
+    s.refcount[head] = 1;
+    this.allocCount += HPAGE_PMD_NR;
+    return head;
+  }
+
+  /** Order-9 blocks wholly free right now (the order-9 free area's length). */
+  get freeHugeBlocks(): number {
+    let n = 0;
+    for (let b = this.lastBlock(); b >= 0; b--) if (this.blockWhollyFree(b)) n++;
+    return n;
+  }
+
+  /**
+   * The highest wholly free aligned block, or -1. The scan of a block stops at its first frame in
+   * use, so a fragmented machine costs about one check per block; the order-0 paths keep no
+   * per-block books (their speed is the fault-in benchmark's).
+   */
+  private freeBlock(): number {
+    for (let b = this.lastBlock(); b >= 0; b--) if (this.blockWhollyFree(b)) return b;
+    return -1;
+  }
+
+  /** The highest block that lies wholly inside RAM. */
+  private lastBlock(): number {
+    return Math.floor((this.ramPages + 1) / HPAGE_PMD_NR) - 1;
+  }
+
+  private blockWhollyFree(b: number): boolean {
+    const flags = this.store.flags;
+    for (let pfn = b * HPAGE_PMD_NR; pfn < (b + 1) * HPAGE_PMD_NR; pfn++)
+      if (!((flags[pfn] as number) & PG_buddy)) return false;
+    return true;
+  }
+
+  /** Pops past stale entries, splitting a block freed whole when the stack runs dry. */
+  private popSlow(): number {
+    const flags = this.store.flags;
+    for (;;) {
+      if (this.top === 0) this.splitFreeBlock();
+      const pfn = this.freeList[--this.top] as number;
+      if ((flags[pfn] as number) & PG_buddy) return pfn;
+    }
+  }
+
+  /**
+   * The order-0 stack ran dry (only stale entries were left): split a block freed whole onto it
+   * (expand() of an order-9 buddy). nrFree > 0 guarantees one: every free frame is either on the
+   * stack or in a wholly free block that was freed whole.
+   */
+  private splitFreeBlock(): void {
+    const s = this.store;
+    for (;;) {
+      const block = this.freeBlocks.pop();
+      if (block === undefined) throw new KernelBug('page allocator: free pages on no free list');
+      // Frames taken since (a stale stack entry popped, or the block taken whole) are skipped.
+      const first = block * HPAGE_PMD_NR;
+      for (let pfn = first + HPAGE_PMD_NR - 1; pfn >= first; pfn--)
+        if ((s.flags[pfn] as number) & PG_buddy) this.freeList[this.top++] = pfn;
+      if (this.top > 0) return;
+    }
+  }
+
+  /** An order-0 free: onto the stack (dropping stale entries first if it is full). */
+  private pushFree(pfn: number): void {
+    if (this.top === this.freeList.length) this.compactFreeList();
+    this.freeList[this.top++] = pfn;
+    this.nrFree++;
+  }
+
+  /** Drops stale and duplicate entries, keeping the order of the rest (the topmost copy wins). */
+  private compactFreeList(): void {
+    const s = this.store;
+    const seen = new Uint8Array(this.ramPages + 1);
+    const kept: number[] = [];
+    for (let i = this.top - 1; i >= 0; i--) {
+      const pfn = this.freeList[i] as number;
+      if (seen[pfn] || !((s.flags[pfn] as number) & PG_buddy)) continue;
+      seen[pfn] = 1;
+      kept.push(pfn);
+    }
+    this.top = kept.length;
+    for (let i = 0; i < kept.length; i++) this.freeList[kept.length - 1 - i] = kept[i] as number;
   }
 
   /** free_unref_page after free_pages_check: the page must be unreferenced and unmapped. */
@@ -119,18 +254,65 @@ export class PhysMem {
         }`,
       );
     }
+    if (flags & PG_hugetlb) {
+      this.releaseHugetlb(pfn);
+      return;
+    }
+    if (flags & PG_head) {
+      this.freeCompound(pfn);
+      return;
+    }
     this.uncharge(pfn);
     s.flags[pfn] = PG_buddy;
     s.mapping[pfn] = 0;
     s.index[pfn] = 0;
     this.dropContents(pfn);
-    this.freeList[this.nrFree++] = pfn;
+    this.pushFree(pfn);
     this.freeCount++;
   }
 
-  /** get_page. */
+  /** free_huge_folio: unmapped, back to the hugetlb pool (not the buddy) with its rmap cleared. */
+  private releaseHugetlb(head: number): void {
+    const s = this.store;
+    if ((s.entireMapcount.get(head) ?? 0) !== 0)
+      throw new KernelBug(`BUG: Bad page state: hugetlb pfn ${head} freed while mapped`);
+    for (let pfn = head; pfn < head + HPAGE_PMD_NR; pfn++) {
+      s.flags[pfn] = pfn === head ? PG_head | PG_hugetlb : PG_tail;
+      s.mapping[pfn] = 0;
+      s.index[pfn] = 0;
+      this.dropContents(pfn);
+    }
+    this.freeHugetlbFolio(head);
+  }
+
+  /** free_compound_page: every frame must be unmapped; the folio's charge (512 pages) goes too. */
+  private freeCompound(head: number): void {
+    const s = this.store;
+    if ((s.entireMapcount.get(head) ?? 0) !== 0)
+      throw new KernelBug(`BUG: Bad page state: compound pfn ${head} freed while PMD-mapped`);
+    for (let pfn = head + 1; pfn < head + HPAGE_PMD_NR; pfn++) {
+      if (s.mapcount[pfn] !== 0 || s.refcount[pfn] !== 0 || !((s.flags[pfn] as number) & PG_tail))
+        throw new KernelBug(
+          `BUG: Bad page state: tail pfn ${pfn} of ${head} refcount ${s.refcount[pfn]} mapcount ${s.mapcount[pfn]}`,
+        );
+    }
+    this.uncharge(head);
+    s.entireMapcount.delete(head);
+    for (let pfn = head; pfn < head + HPAGE_PMD_NR; pfn++) {
+      s.flags[pfn] = PG_buddy;
+      s.mapping[pfn] = 0;
+      s.index[pfn] = 0;
+      this.dropContents(pfn);
+    }
+    this.nrFree += HPAGE_PMD_NR;
+    this.freeBlocks.push(head >>> 9);
+    this.freeCount += HPAGE_PMD_NR;
+  }
+
+  /** get_page (folio_get for a subpage of a compound page). */
   getPage(pfn: number): void {
     const s = this.store;
+    if ((s.flags[pfn] as number) & PG_tail) pfn = s.compoundHead(pfn);
     if ((s.refcount[pfn] as number) <= 0) throw new KernelBug(`VM_BUG_ON_PAGE: get_page on free pfn ${pfn}`);
     s.refcount[pfn] = (s.refcount[pfn] as number) + 1;
   }
@@ -141,6 +323,7 @@ export class PhysMem {
    */
   putPage(pfn: number): void {
     const s = this.store;
+    if ((s.flags[pfn] as number) & PG_tail) pfn = s.compoundHead(pfn);
     const ref = (s.refcount[pfn] as number) - 1;
     if (ref < 0 || (ref === 0 && s.zone[pfn] === ZONE_DEVICE)) {
       throw new KernelBug(`VM_BUG_ON_PAGE: page refcount underflow on pfn ${pfn}`);
@@ -174,10 +357,19 @@ export class PhysMem {
     return true;
   }
 
+  /** mem_cgroup_charge of a folio: 512 pages for a compound head. */
+  chargeCompound(head: number, memcgId: number): boolean {
+    const cg = this.memcgs.get(memcgId);
+    if (cg === undefined) throw new KernelBug(`memcg: no cgroup ${memcgId}`);
+    if (!cg.tryCharge(HPAGE_PMD_NR)) return false;
+    this.store.memcg[head] = memcgId;
+    return true;
+  }
+
   uncharge(pfn: number): void {
     const id = this.store.memcg[pfn] as number;
     if (id === 0) return;
-    this.memcgs.get(id)?.uncharge(1);
+    this.memcgs.get(id)?.uncharge((this.store.flags[pfn] as number) & PG_head ? HPAGE_PMD_NR : 1);
     this.store.memcg[pfn] = 0;
   }
 

@@ -12,10 +12,20 @@
 
 import { isPageAligned, PAGE_SIZE, pageAlignUp, TASK_SIZE } from '../core/addr.js';
 import { EINVAL, ENOMEM } from '../core/errno.js';
+import { isHugeZeroPfn } from './huge_memory.js';
 import type { MmStruct } from './mm.js';
 import { PG_anon } from './page.js';
-import { pteSlotIn } from './pagetable.js';
-import { _PAGE_PRESENT, _PAGE_PROTNONE, _PAGE_SPECIAL, swpType } from './pte.js';
+import { pmdSubpage, pteSlotIn } from './pagetable.js';
+import {
+  _PAGE_PRESENT,
+  _PAGE_PROTNONE,
+  _PAGE_SPECIAL,
+  PTE_FLAGS_MASK,
+  pteHiOf,
+  pteLoOf,
+  ptePfn,
+  swpType,
+} from './pte.js';
 import type { Vma } from './vma.js';
 
 const PM_PRESENT_HI = 1 << 31;
@@ -43,6 +53,10 @@ export function pagemapRead(mm: MmStruct, addr: number, npages: number, out: Uin
       },
       hole: (a, b) => {
         out.fill(0, ((a - addr) / PAGE_SIZE) * 2, ((b - addr) / PAGE_SIZE) * 2);
+        return 0;
+      },
+      huge: (slot, a, b) => {
+        pagemapHugePmd(mm, slot, a, b, (a - addr) / PAGE_SIZE, out);
         return 0;
       },
     });
@@ -90,6 +104,31 @@ function pagemapPteTable(
 }
 
 /**
+ * pagemap_pmd_range on a huge PMD: every page of [start, end) is present with the pfn of its
+ * subpage; exclusive if the subpage is mapped once (its folio's PMD mapping, no PTE mapping).
+ * The huge zero page reports its pfns, as the kernel does, and is never exclusive.
+ */
+function pagemapHugePmd(
+  mm: MmStruct,
+  slot: number,
+  start: number,
+  end: number,
+  outIndex: number,
+  out: Uint32Array,
+): void {
+  const { pt } = mm.kernel;
+  const s = mm.kernel.mem.store;
+  const pfn0 = ptePfn(pt.lo[slot] as number, pt.hi[slot] as number) + pmdSubpage(start);
+  const zero = isHugeZeroPfn(mm.kernel, pfn0 - pmdSubpage(start));
+  const n = (end - start) / PAGE_SIZE;
+  for (let k = 0, o = outIndex * 2; k < n; k++, o += 2) {
+    const pfn = pfn0 + k;
+    out[o] = pfn;
+    out[o + 1] = !zero && s.pageMapcount(pfn) === 1 ? PM_PRESENT_HI | PM_MMAP_EXCLUSIVE_HI : PM_PRESENT_HI;
+  }
+}
+
+/**
  * mincore: vec[i] = 1 if page i is resident — mapped by a present entry, a swap-type entry that is
  * not a real swap slot (migration, device-private), or, in a file VMA, in the page cache.
  * Returns 0, -EINVAL (unaligned) or -ENOMEM (a page outside any VMA).
@@ -104,7 +143,7 @@ export function mincore(mm: MmStruct, addr: number, len: number, vec: Uint8Array
     if (vma === null) return -ENOMEM;
     const e = Math.min(end, vma.end);
     for (; a < e; a += PAGE_SIZE) {
-      const slot = pt.pteSlot(mm.pgd, a);
+      const slot = pt.leafSlot(mm.pgd, a);
       const l = slot < 0 ? 0 : (pt.lo[slot] as number);
       const h = slot < 0 ? 0 : (pt.hi[slot] as number);
       vec[(a - addr) / PAGE_SIZE] = residency(vma, a, l, h);
@@ -144,6 +183,19 @@ export function walkPtes(mm: MmStruct, addr: number, npages: number, out: Uint32
     },
     hole: (a, b) => {
       out.fill(0, ((a - addr) / PAGE_SIZE) * 2, ((b - addr) / PAGE_SIZE) * 2);
+      return 0;
+    },
+    huge: (slot, a, b) => {
+      // The PMD's own bits (PSE included, which marks the mapping order 9) with each page's frame.
+      const lo = pt.lo[slot] as number;
+      const hi = pt.hi[slot] as number;
+      const pfn0 = ptePfn(lo, hi) + pmdSubpage(a);
+      const o = ((a - addr) / PAGE_SIZE) * 2;
+      const hiFlags = hi & ~pteHiOf(pfn0 - pmdSubpage(a));
+      for (let k = 0; k < (b - a) / PAGE_SIZE; k++) {
+        out[o + 2 * k] = pteLoOf(pfn0 + k, lo & PTE_FLAGS_MASK);
+        out[o + 2 * k + 1] = (pteHiOf(pfn0 + k) | hiFlags) >>> 0;
+      }
       return 0;
     },
   });

@@ -5,6 +5,11 @@
  * present holds the index of the next-level table in its pfn field. A none upper-level entry is a
  * hole covering the whole span below it, which is what the kernel's walker reports as pte_hole.
  *
+ * A huge PMD (pte.ts, _PAGE_PSE) is a leaf one level up: `child` reports no table behind it, the
+ * read-only lookups (`pteTable`, `pteSlot`) see no PTE table there, `walk` hands it to the
+ * visitor's `huge` callback, and the allocating lookups refuse it — whoever wants PTEs under a
+ * huge PMD splits it first (split_huge_pmd, huge_memory.ts), as the kernel's callers do.
+ *
  * `used[t]` counts the non-none entries of table t, so free_pgtables can release tables that a
  * munmap emptied without scanning them.
  *
@@ -16,7 +21,7 @@
 
 import { levelIndex, PGDIR_SHIFT, PMD_SHIFT, PMD_SIZE, PTRS_PER_TABLE, PUD_SHIFT } from '../core/addr.js';
 import { KernelBug } from '../core/assert.js';
-import { _PAGE_PRESENT, pteHiOf, pteLoOf, ptePfn } from './pte.js';
+import { _PAGE_PRESENT, _PAGE_PSE, pteHiOf, pteLoOf, ptePfn } from './pte.js';
 
 /** Table levels, counted from the leaves. */
 export const LEVEL_PTE = 1;
@@ -141,9 +146,41 @@ export class PageTablePool {
 
   /** Index of the child table an upper-level entry points to, or 0 for a none entry. */
   child(slot: number): number {
-    return (this.lo[slot] as number) & _PAGE_PRESENT
-      ? ptePfn(this.lo[slot] as number, this.hi[slot] as number)
-      : 0;
+    const lo = this.lo[slot] as number;
+    return (lo & (_PAGE_PRESENT | _PAGE_PSE)) === _PAGE_PRESENT ? ptePfn(lo, this.hi[slot] as number) : 0;
+  }
+
+  /** Slot of the PMD entry covering `addr`, or -1 if the PUD level above it is none (pmd_offset). */
+  pmdSlot(pgd: number, addr: number): number {
+    const pud = this.child(pgd * TABLE_WORDS + levelIndex(addr, PGDIR_SHIFT));
+    if (pud === 0) return -1;
+    const pmd = this.child(pud * TABLE_WORDS + levelIndex(addr, PUD_SHIFT));
+    return pmd === 0 ? -1 : pmd * TABLE_WORDS + levelIndex(addr, PMD_SHIFT);
+  }
+
+  /** The PMD entry's slot for `addr`, allocating the PUD and PMD tables if missing (pmd_alloc). */
+  pmdSlotAlloc(pgd: number, addr: number): number {
+    const pud = this.childAlloc(pgd * TABLE_WORDS + levelIndex(addr, PGDIR_SHIFT), LEVEL_PUD);
+    const pmd = this.childAlloc(pud * TABLE_WORDS + levelIndex(addr, PUD_SHIFT), LEVEL_PMD);
+    return pmd * TABLE_WORDS + levelIndex(addr, PMD_SHIFT);
+  }
+
+  /**
+   * Slot of the leaf entry that translates `addr`: its PTE, or the huge PMD above it (check with
+   * pmdHuge on its lo word); -1 if there is neither (what the MMU's walk would find).
+   */
+  leafSlot(pgd: number, addr: number): number {
+    const pmd = this.pmdSlot(pgd, addr);
+    if (pmd < 0) return -1;
+    if ((this.lo[pmd] as number) & _PAGE_PSE) return pmd;
+    const t = this.child(pmd);
+    return t === 0 ? -1 : t * TABLE_WORDS + levelIndex(addr, 12);
+  }
+
+  /** Slot of the huge PMD mapping `addr`, or -1 if there is none (pmd_trans_huge(*pmd)). */
+  hugePmdSlot(pgd: number, addr: number): number {
+    const slot = this.pmdSlot(pgd, addr);
+    return slot >= 0 && (this.lo[slot] as number) & _PAGE_PSE ? slot : -1;
   }
 
   /** Slot of the entry for `addr` in table `t` at `level`. */
@@ -177,9 +214,20 @@ export class PageTablePool {
     return this.pteTableAlloc(pgd, addr) * TABLE_WORDS + levelIndex(addr, 12);
   }
 
+  /** A new, empty table of `level` installed at `slot`, which must be none (pte_alloc after a split). */
+  populateTable(slot: number, level: number): number {
+    if (this.lo[slot] !== 0 || this.hi[slot] !== 0)
+      throw new KernelBug(`pmd_populate: slot ${slot} is not none`);
+    const t = this.allocTable(level);
+    this.set(slot, pteLoOf(t, UPPER_ENTRY_FLAGS), pteHiOf(t));
+    return t;
+  }
+
   private childAlloc(slot: number, level: number): number {
     const c = this.child(slot);
     if (c !== 0) return c;
+    if ((this.lo[slot] as number) & _PAGE_PSE)
+      throw new KernelBug(`pte_alloc: slot ${slot} holds a huge PMD; split_huge_pmd it first`);
     const t = this.allocTable(level);
     this.set(slot, pteLoOf(t, UPPER_ENTRY_FLAGS), pteHiOf(t));
     return t;
@@ -188,13 +236,24 @@ export class PageTablePool {
   /**
    * Visits [start, end) one PTE table at a time: `present(table, start, end)` for spans whose PTE
    * table exists and `hole(start, end)` for spans with a none pgd/pud/pmd entry, in address order.
-   * A non-zero return from a visitor stops the walk and is returned (walk_page_range).
+   * A non-zero return from a visitor stops the walk and is returned (walk_page_range). A huge PMD
+   * goes to `huge(pmdSlot, start, end)`; a walker without one must never meet one (KernelBug).
    */
   walk(pgd: number, start: number, end: number, v: PteTableVisitor): number {
     let addr = start;
     while (addr < end) {
       const next = Math.min(end, addr - (addr % PMD_SIZE) + PMD_SIZE);
       const t = this.pteTable(pgd, addr);
+      if (t === 0) {
+        const h = this.hugePmdSlot(pgd, addr);
+        if (h >= 0) {
+          if (v.huge === undefined) throw new KernelBug(`page walk met a huge PMD at 0x${addr.toString(16)}`);
+          const r = v.huge(h, addr, next);
+          if (r !== 0) return r;
+          addr = next;
+          continue;
+        }
+      }
       const r = t === 0 ? v.hole(addr, next) : v.present(t, addr, next);
       if (r !== 0) return r;
       addr = next;
@@ -240,6 +299,13 @@ export class PageTablePool {
 export interface PteTableVisitor {
   present(table: number, start: number, end: number): number;
   hole(start: number, end: number): number;
+  /** A huge PMD at `pmdSlot` maps [start, end) (part of its 2 MiB when the walk is partial). */
+  huge?(pmdSlot: number, start: number, end: number): number;
+}
+
+/** Which of the 512 pages of its PMD `addr` falls in (the subpage index under a huge PMD). */
+export function pmdSubpage(addr: number): number {
+  return levelIndex(addr, 12);
 }
 
 /** Slot of `addr`'s entry inside PTE table `t`. */

@@ -19,8 +19,24 @@
  * Upper levels (pgd, pud, pmd) use the same present bit, with the pfn field holding the index of
  * the next-level table in the page-table pool instead of a physical frame (see pagetable.ts).
  *
+ * A huge PMD (pmd_trans_huge, or a hugetlb PMD) is a leaf at the PMD level: bit 7, the PTE's PAT
+ * bit, is _PAGE_PSE there, and the pfn field holds the first frame of the 2 MiB it maps (the head
+ * of an order-9 compound page, so its low 9 bits are 0). Every other bit means what it means in a
+ * PTE; PROTNONE keeps the page and traps, as for a PTE. A PTE in the model never sets bit 7, and a
+ * table pointer never does, so the bit alone tells a huge PMD from a table pointer.
+ *
+ *   63  62..59 58      52..51 ...... 21  20..12  11   10   9    8   7   6  5  4   3   2  1  0
+ *  +--+------+------+---------------+--------+----+----+----+---+---+--+--+---+---+--+--+--+
+ *  |NX| pkey |DEVMAP| pfn of head   |   0    |SD  |SW2 |SPEC| G |PSE|D |A |PCD|PWT|U |RW|P |
+ *  +--+------+------+---------------+--------+----+----+----+---+---+--+--+---+---+--+--+--+
+ *     (pfn bits 0..8, entry bits 12..20, are zero: the frame is 2 MiB aligned)
+ *
+ * The huge zero page is mapped by a read-only huge PMD whose pfn is that page's head
+ * (is_huge_zero_pmd compares the pfn, as the kernel does); it never carries RW.
+ *
  * @see arch/x86/include/asm/pgtable_types.h, arch/x86/include/asm/pgtable_64.h (Linux v5.3)
  * @see include/linux/swapops.h (Linux v5.3)
+ * @see arch/x86/include/asm/pgtable.h (pmd_trans_huge, pmd_mkhuge) (Linux v6.19)
  */
 
 export const _PAGE_PRESENT = 1 << 0;
@@ -30,6 +46,8 @@ export const _PAGE_ACCESSED = 1 << 5;
 export const _PAGE_DIRTY = 1 << 6;
 /** _PAGE_GLOBAL reused as _PAGE_PROTNONE when P=0: a PROT_NONE mapping keeps its page but traps. */
 export const _PAGE_PROTNONE = 1 << 8;
+/** PSE: in a PMD, this entry maps 2 MiB itself instead of pointing to a PTE table. */
+export const _PAGE_PSE = 1 << 7;
 /** SOFTW1: a PTE with no struct page behind it, or the shared zero page (pte_special). */
 export const _PAGE_SPECIAL = 1 << 9;
 export const _PAGE_SOFT_DIRTY = 1 << 11;
@@ -103,6 +121,11 @@ export function pteDevmap(hi: number): boolean {
   return (hi & _PAGE_DEVMAP_HI) !== 0;
 }
 
+/** pmd_trans_huge / pmd_huge: a PMD-level leaf (present or PROT_NONE). */
+export function pmdHuge(lo: number): boolean {
+  return (lo & _PAGE_PSE) !== 0;
+}
+
 /** Swap type of a non-present, non-none entry. */
 export function swpType(lo: number): number {
   return (lo >>> SWP_TYPE_SHIFT) & SWP_TYPE_MASK;
@@ -135,6 +158,7 @@ export function describePte(lo: number, hi: number): string {
     if (pteDirty(lo)) f.push('dirty');
     if (pteSpecial(lo)) f.push('special');
     if (pteDevmap(hi)) f.push('devmap');
+    if (pmdHuge(lo)) f.push('huge');
     return `present pfn=${pfn} ${f.join(',')}`;
   }
   const t = swpType(lo);

@@ -21,7 +21,8 @@ import {
   VM_FAULT_SIGSEGV,
 } from './fault.js';
 import type { MmStruct } from './mm.js';
-import { _PAGE_ACCESSED, _PAGE_DIRTY, pteAccessible, ptePfn } from './pte.js';
+import { pmdSubpage } from './pagetable.js';
+import { _PAGE_ACCESSED, _PAGE_DIRTY, pmdHuge, pteAccessible, ptePfn } from './pte.js';
 import { VM_EXEC, VM_READ, VM_WRITE } from './vma.js';
 
 /** A user fault that the kernel resolves by killing (SIGSEGV/SIGBUS) or by the OOM path. */
@@ -63,12 +64,13 @@ export function* accessUser(
 function* translate(mm: MmStruct, addr: number, write: boolean): Task<number | UserFaultResult> {
   const { pt } = mm.kernel;
   for (let i = 0; i < FAULTS_PER_ACCESS_MAX; i++) {
-    const slot = pt.pteSlot(mm.pgd, addr);
+    const slot = pt.leafSlot(mm.pgd, addr);
     if (slot >= 0) {
       const lo = pt.lo[slot] as number;
       if (pteAccessible(lo, write)) {
         pt.lo[slot] = (lo | _PAGE_ACCESSED | (write ? _PAGE_DIRTY : 0)) >>> 0;
-        return ptePfn(lo, pt.hi[slot] as number);
+        const pfn = ptePfn(lo, pt.hi[slot] as number);
+        return pmdHuge(lo) ? pfn + pmdSubpage(addr) : pfn;
       }
     }
     if (i > 0) yield* sleepNs(FAULT_RETRY_NS);

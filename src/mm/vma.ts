@@ -25,6 +25,9 @@ export const VM_DONTCOPY = 0x20000;
 export const VM_DONTEXPAND = 0x40000;
 export const VM_HUGETLB = 0x400000;
 export const VM_MIXEDMAP = 0x10000000;
+/** MADV_HUGEPAGE / MADV_NOHUGEPAGE advice (include/linux/mm.h). */
+export const VM_HUGEPAGE = 0x20000000;
+export const VM_NOHUGEPAGE = 0x40000000;
 export const VM_SPECIAL = VM_IO | VM_DONTEXPAND | VM_PFNMAP | VM_MIXEDMAP;
 /** Flags that must match for two neighbouring VMAs to merge (VM_SOFTDIRTY aside). */
 const MERGE_MASK = ~0;
@@ -43,6 +46,11 @@ export class Vma {
   anonVma: AnonVma | null = null;
   /** Every anon_vma whose pages may be mapped here: ancestors' after fork, then our own. */
   anonChain: AnonVma[] = [];
+  /**
+   * A private hugetlb mapping's reservation map (hugetlb.ts): huge-page indices reserved at mmap
+   * and not yet faulted in. Shared by the parts of a split VMA, as vm_private_data's resv_map is.
+   */
+  hugetlbResv: Set<number> | null = null;
 
   constructor(
     mm: { readonly id: number },
@@ -70,7 +78,7 @@ export class Vma {
 
   /** vma_is_anonymous: no file and no special mapping behind it. */
   isAnonymous(): boolean {
-    return this.file === null && (this.flags & (VM_PFNMAP | VM_MIXEDMAP | VM_IO)) === 0;
+    return this.file === null && (this.flags & (VM_PFNMAP | VM_MIXEDMAP | VM_IO | VM_HUGETLB)) === 0;
   }
 
   isShmem(): boolean {
@@ -93,7 +101,9 @@ export class Vma {
   }
 
   canMergeWith(next: Vma): boolean {
+    // hugetlb VMAs never merge: their vm_ops have a close (is_mergeable_vma).
     return (
+      !(this.flags & VM_HUGETLB) &&
       this.end === next.start &&
       (this.flags & MERGE_MASK) === (next.flags & MERGE_MASK) &&
       this.file === next.file &&

@@ -18,14 +18,7 @@ import {
 } from '../core/errno.js';
 import { dupMm } from '../mm/fork.js';
 import { FOLL_LONGTERM, FOLL_WRITE, pinUserPages, unpinUserPages } from '../mm/gup.js';
-import {
-  doMadvise,
-  MADV_DONTNEED,
-  MADV_FREE,
-  MADV_NORMAL,
-  MADV_POPULATE_READ,
-  MADV_POPULATE_WRITE,
-} from '../mm/madvise.js';
+import { doMadvise, isKnownAdvice, MADV_POPULATE_READ, MADV_POPULATE_WRITE } from '../mm/madvise.js';
 import { MM_ANONPAGES, MM_FILEPAGES, MM_SHMEMPAGES, MM_SWAPENTS, MmStruct, mmput } from '../mm/mm.js';
 import {
   doMmap,
@@ -42,10 +35,12 @@ import {
 import { doMprotect } from '../mm/mprotect.js';
 import { doMremap, MREMAP_DONTUNMAP, MREMAP_FIXED, MREMAP_MAYMOVE } from '../mm/mremap.js';
 import { mincore, pagemapRead, walkPtes } from '../mm/pagemap.js';
+import { pmdSubpage } from '../mm/pagetable.js';
 import {
   describePte,
   isDevicePrivateType,
   isMigrationType,
+  pmdHuge,
   pteDirty,
   ptePfn,
   ptePresent,
@@ -79,6 +74,8 @@ export interface PteInfo {
   dirty: boolean;
   special: boolean;
   text: string;
+  /** The mapping's order: 0 for a PTE, 9 for a huge PMD (THP, huge zero page or hugetlb). */
+  order: 0 | 9;
 }
 
 export interface VmaInfo {
@@ -234,12 +231,14 @@ export class Process {
     checkAddr('addr', addr, false);
     this.alive();
     const { pt } = this.mm.kernel;
-    const slot = pt.pteSlot(this.mm.pgd, addr);
+    const slot = pt.leafSlot(this.mm.pgd, addr);
     const lo = slot < 0 ? 0 : (pt.lo[slot] as number);
     const hi = slot < 0 ? 0 : (pt.hi[slot] as number);
+    const huge = pmdHuge(lo);
     return {
       kind: pteKind(lo, hi),
-      pfn: lo === 0 && hi === 0 ? -1 : ptePfn(lo, hi),
+      pfn: lo === 0 && hi === 0 ? -1 : ptePfn(lo, hi) + (huge ? pmdSubpage(addr) : 0),
+      order: huge ? 9 : 0,
       write: ptePresent(lo) ? pteWrite(lo) : isWriteSwp(lo),
       dirty: pteDirty(lo),
       special: pteSpecial(lo),
@@ -395,8 +394,7 @@ export class ProcessTasks {
   *madvise(addr: number, length: number, advice: number): Task {
     checkAddr('addr', addr, true);
     checkLength('length', length, true);
-    const known = [MADV_NORMAL, MADV_DONTNEED, MADV_FREE, MADV_POPULATE_READ, MADV_POPULATE_WRITE];
-    if (typeof advice !== 'number' || !known.includes(advice))
+    if (typeof advice !== 'number' || !isKnownAdvice(advice))
       throw new ArgumentError('advice', `unknown advice ${describeValue(advice)}`);
     this.p.alive();
     check(yield* doMadvise(this.p.mm, addr, length, advice), 'madvise');

@@ -18,6 +18,7 @@ import { DmirrorDevice } from '../drivers/dmirror/mdevice.js';
 import { checkPolicy, type MigrationPolicy } from '../drivers/dmirror/policy.js';
 import { checkDmirrorVariant, type DmirrorVariant } from '../drivers/dmirror/variants.js';
 import { type HmmProtocol, hmmConfig } from '../hmm/hmm.js';
+import { THP_MODES, type ThpMode } from '../mm/huge_memory.js';
 import { Kernel, type KernelVersion, kernelBehaviour } from '../mm/kernel.js';
 import { MemCgroup } from '../mm/memcg.js';
 import { MmStruct } from '../mm/mm.js';
@@ -26,9 +27,11 @@ import {
   PG_anon,
   PG_buddy,
   PG_dirty,
+  PG_head,
   PG_locked,
   PG_reserved,
   PG_swapbacked,
+  PG_tail,
   ZONE_DEVICE,
 } from '../mm/page.js';
 import { tryToFreePages } from '../mm/vmscan.js';
@@ -65,6 +68,16 @@ export interface SimulatorOptions {
    * reusing a pinned page, MREMAP_DONTUNMAP, ...).
    */
   kernel?: KernelVersion;
+  /**
+   * Transparent huge pages, as /sys/kernel/mm/transparent_hugepage/enabled: 'always', 'madvise'
+   * (default: only MADV_HUGEPAGE regions) or 'never'.
+   */
+  thp?: ThpMode;
+  /**
+   * 2 MiB hugetlb pages reserved from RAM at boot for MAP_HUGETLB (nr_hugepages; default 0, so a
+   * MAP_HUGETLB mmap fails with ENOMEM as on a kernel with an empty pool).
+   */
+  hugetlbPages?: number;
 }
 
 export interface DeviceOptions {
@@ -83,6 +96,10 @@ export interface PageInfo {
   flags: string[];
   memcg: string | null;
   zone: 'normal' | 'device';
+  /** compound_head: the head of the THP (or hugetlb page) this page belongs to; itself if none. */
+  compoundHead: number;
+  /** The head's folio_entire_mapcount (PMD mappings of the compound page); 0 for a small page. */
+  entireMapcount: number;
 }
 
 export class Simulator {
@@ -108,6 +125,8 @@ export class Simulator {
       log: this.log,
       stepsMax: c.stepsMax,
       sectionPages: c.sectionPages,
+      thp: c.thp,
+      hugetlbPages: c.hugetlbPages,
     });
     hmmConfig(this.kernel).protocol = c.protocol;
   }
@@ -258,6 +277,8 @@ export class Simulator {
       [PG_swapbacked, 'swapbacked'],
       [PG_reserved, 'reserved'],
       [PG_buddy, 'buddy'],
+      [PG_head, 'head'],
+      [PG_tail, 'tail'],
     ];
     const memcg = this.kernel.mem.memcgs.get(s.memcg[pfn] as number);
     return {
@@ -267,6 +288,8 @@ export class Simulator {
       flags: names.filter(([bit]) => f & bit).map(([, n]) => n),
       memcg: s.memcg[pfn] === 0 || memcg === undefined ? null : memcg.name,
       zone: s.zone[pfn] === ZONE_DEVICE ? 'device' : 'normal',
+      compoundHead: s.compoundHead(pfn),
+      entireMapcount: s.entireMapcountOf(pfn),
     };
   }
 
@@ -278,6 +301,21 @@ export class Simulator {
       usedPages: mem.ramPages - mem.freePages,
       counters: this.kernel.counters.toJSON(),
     };
+  }
+
+  /** HugePages_Total of /proc/meminfo: pages in the 2 MiB hugetlb pool. */
+  hugetlbTotal(): number {
+    return this.kernel.hugetlb.total;
+  }
+
+  /** HugePages_Free: pool pages not mapped anywhere (reserved ones included, as in meminfo). */
+  hugetlbFree(): number {
+    return this.kernel.hugetlb.free;
+  }
+
+  /** HugePages_Rsvd: pages reserved by mappings and not yet faulted in. */
+  hugetlbReserved(): number {
+    return this.kernel.hugetlb.resv;
   }
 
   get pageSize(): number {
@@ -293,6 +331,8 @@ export class Simulator {
 const SIMULATOR_OPTIONS: readonly (keyof SimulatorOptions)[] = [
   'seed',
   'kernel',
+  'thp',
+  'hugetlbPages',
   'ramPages',
   'contents',
   'logEvents',
@@ -327,7 +367,24 @@ function simulatorConfig(options: unknown) {
   // kernelBehaviour() names `kernel` in its ArgumentError; null is refused here, as for every option.
   const kernel = orDefault(opts.kernel, 'v5.3');
   kernelBehaviour(kernel);
-  return { seed, kernel, ramPages, sectionPages, contents, logEvents, stepsMax, protocol, devices };
+  const thp = orDefault(opts.thp, 'madvise');
+  if (typeof thp !== 'string' || !(THP_MODES as readonly string[]).includes(thp))
+    throw new ArgumentError('thp', `expected one of ${THP_MODES.join(', ')}, got ${describeValue(thp)}`);
+  const hugetlbPages = orDefault(opts.hugetlbPages, 0);
+  checkInt('hugetlbPages', hugetlbPages, 0, Math.floor(ramPages / 512));
+  return {
+    seed,
+    kernel,
+    thp,
+    hugetlbPages,
+    ramPages,
+    sectionPages,
+    contents,
+    logEvents,
+    stepsMax,
+    protocol,
+    devices,
+  };
 }
 
 /** An option's value, or its default when absent: only undefined is absent (null is checked, and rejected). */

@@ -63,6 +63,8 @@ describe('facade: Simulator', () => {
       flags: ['anon', 'swapbacked'],
       memcg: 'root',
       zone: 'normal',
+      compoundHead: pfn,
+      entireMapcount: 0,
     });
     expect(sim.page(0)).toMatchObject({ flags: ['reserved'], memcg: null });
     expect(sim.page(pfn + 1)).toMatchObject({ refcount: 0, flags: ['buddy'] });
@@ -138,6 +140,7 @@ describe('facade: Process', () => {
       dirty: false,
       special: false,
       text: 'none',
+      order: 0,
     });
     expect(thrown(ArgumentError, () => p.pte(2 ** 48)).argument).toBe('addr');
     expect(thrown(ArgumentError, () => p.pte(-4096)).argument).toBe('addr');

@@ -1,0 +1,448 @@
+/**
+ * Transparent huge pages, anonymous: the `thp` setting (/sys/kernel/mm/transparent_hugepage/
+ * enabled), the PMD-level fault (a compound page mapped by a huge PMD, or the huge zero page on a
+ * read), its write-protect fault, zap, fork copy and mprotect of a huge PMD, and the two splits:
+ * split_huge_pmd (one huge PMD → a PTE table of 512 entries onto the same compound page) and
+ * split_huge_page (the compound page → 512 order-0 pages).
+ *
+ * Counting follows today's folios: a PMD mapping is one entire mapcount and one folio reference
+ * and 512 MM_ANONPAGES; a PTE mapping of a subpage is one mapcount of that subpage and one folio
+ * reference. Splitting a PMD therefore adds 511 folio references and one mapcount per subpage,
+ * and drops the entire mapcount; rss and memcg are unchanged.
+ *
+ * Divergences (docs/fidelity.md, "Transparent huge pages"): no deposited page table (the model's
+ * page tables are not RAM, so a split can always get one); no khugepaged and no deferred split
+ * queue (a partially unmapped THP keeps its 512 frames until it is freed whole, as the kernel's
+ * does until its shrinker runs); the huge zero page is freed as soon as no mm holds it (the kernel
+ * leaves that to a shrinker); split_huge_pmd issues no mmu-notifier invalidation of its own (the
+ * translation of every address is the same before and after, and the callers that change
+ * mappings issue theirs).
+ *
+ * @see mm/huge_memory.c (Linux v6.19: do_huge_pmd_anonymous_page, do_huge_pmd_wp_page,
+ *      zap_huge_pmd, copy_huge_pmd, change_huge_pmd, __split_huge_pmd_locked,
+ *      __split_huge_page, mm_get_huge_zero_folio), include/linux/huge_mm.h
+ */
+
+import { PAGE_SIZE, PMD_SIZE } from '../core/addr.js';
+import { KernelBug } from '../core/assert.js';
+import { ArgumentError } from '../core/errno.js';
+import type { Task } from '../sched/index.js';
+import type { Kernel } from './kernel.js';
+import type { MmStruct } from './mm.js';
+import { MM_ANONPAGES } from './mm.js';
+import {
+  MMU_NOTIFY_CLEAR,
+  mmuNotifierInvalidateRangeEnd,
+  mmuNotifierInvalidateRangeStart,
+  notifierRange,
+} from './mmu_notifier.js';
+import {
+  HPAGE_PMD_NR,
+  PG_anon,
+  PG_anon_exclusive,
+  PG_head,
+  PG_hugetlb,
+  PG_swapbacked,
+  PG_tail,
+  pageAnonExclusive,
+} from './page.js';
+import { LEVEL_PTE } from './pagetable.js';
+import {
+  _PAGE_ACCESSED,
+  _PAGE_DIRTY,
+  _PAGE_PSE,
+  _PAGE_RW,
+  _PAGE_SPECIAL,
+  PTE_FLAGS_MASK,
+  pteHiOf,
+  pteLoOf,
+  ptePfn,
+} from './pte.js';
+import { rmapTargets } from './rmap.js';
+import type { Vma } from './vma.js';
+import { VM_HUGEPAGE, VM_HUGETLB, VM_NOHUGEPAGE, VM_WRITE } from './vma.js';
+
+export type ThpMode = 'always' | 'madvise' | 'never';
+export const THP_MODES: readonly ThpMode[] = ['always', 'madvise', 'never'];
+
+/** VM_FAULT_FALLBACK: the PMD-level handler declined; the fault continues at the PTE level. */
+export const VM_FAULT_FALLBACK = 0x0800;
+
+/** The machine-wide THP state: the sysfs setting and the huge zero folio. */
+export class ThpState {
+  mode: ThpMode;
+  /** Head pfn of the huge zero page, or -1 while no mm holds it. */
+  hugeZeroPfn = -1;
+  /** mms with MMF_HUGE_ZERO_PAGE set (each holds one huge_zero_refcount). */
+  hugeZeroUsers = 0;
+
+  constructor(mode: ThpMode = 'madvise') {
+    if (!THP_MODES.includes(mode))
+      throw new ArgumentError('thp', `expected 'always', 'madvise' or 'never', got ${String(mode)}`);
+    this.mode = mode;
+  }
+}
+
+/** is_huge_zero_pmd: a huge PMD onto the huge zero page. */
+export function isHugeZeroPfn(kernel: Kernel, pfn: number): boolean {
+  return pfn === kernel.thp.hugeZeroPfn && pfn >= 0;
+}
+
+/**
+ * thp_vma_allowable_order + thp_vma_suitable_order for an anonymous private fault at `haddr`:
+ * THP enabled for this VMA by the setting and its VM_HUGEPAGE/VM_NOHUGEPAGE advice, and the
+ * aligned 2 MiB range inside the VMA with its pgoff aligned too.
+ */
+export function thpVmaAllowable(kernel: Kernel, vma: Vma, haddr: number): boolean {
+  const mode = kernel.thp.mode;
+  if (mode === 'never' || (mode === 'madvise' && !(vma.flags & VM_HUGEPAGE))) return false;
+  return thpVmaAllowableForced(vma) && haddr >= vma.start && haddr + PMD_SIZE <= vma.end;
+}
+
+/**
+ * The VMA could hold THPs whatever the sysfs setting says (MADV_COLLAPSE's TVA_FORCED_COLLAPSE):
+ * anonymous, not VM_NOHUGEPAGE or hugetlb, its pgoff aligned with its address to 2 MiB.
+ */
+export function thpVmaAllowableForced(vma: Vma): boolean {
+  if (vma.flags & (VM_NOHUGEPAGE | VM_HUGETLB) || !vma.isAnonymous()) return false;
+  return (vma.start / PAGE_SIZE - vma.pgoff) % HPAGE_PMD_NR === 0;
+}
+
+/** The huge PMD's lo word for `head` with protection `prot` (mk_huge_pmd). */
+export function hugePmdLo(head: number, prot: number): number {
+  return pteLoOf(head, prot | _PAGE_PSE);
+}
+
+// -- the huge zero page ---------------------------------------------------------------------------
+
+/**
+ * mm_get_huge_zero_folio: the first use in an mm takes a reference for it (MMF_HUGE_ZERO_PAGE);
+ * the first user in the machine allocates the folio. Returns its head, or -1 if no aligned block
+ * is free (the fault falls back).
+ */
+export function mmGetHugeZeroPage(mm: MmStruct): number {
+  const thp = mm.kernel.thp;
+  if (mm.hugeZero) return thp.hugeZeroPfn;
+  if (thp.hugeZeroPfn < 0) {
+    const head = mm.kernel.mem.allocCompound();
+    if (head < 0) return -1;
+    thp.hugeZeroPfn = head;
+    mm.kernel.counters.inc('thp_zero_page_alloc');
+  }
+  thp.hugeZeroUsers++;
+  mm.hugeZero = true;
+  return thp.hugeZeroPfn;
+}
+
+/** mm_put_huge_zero_folio at exit: the last mm gives the folio back (the shrinker's job in Linux). */
+export function mmPutHugeZeroPage(mm: MmStruct): void {
+  if (!mm.hugeZero) return;
+  mm.hugeZero = false;
+  const thp = mm.kernel.thp;
+  if (--thp.hugeZeroUsers > 0) return;
+  const head = thp.hugeZeroPfn;
+  thp.hugeZeroPfn = -1;
+  mm.kernel.mem.putPage(head);
+}
+
+// -- fault ----------------------------------------------------------------------------------------
+
+/**
+ * do_huge_pmd_anonymous_page: a read maps the huge zero page read-only; a write allocates a
+ * compound page, charges 512 pages, maps it writable and dirty with a huge PMD (entire mapcount 1,
+ * 512 MM_ANONPAGES). Returns 0, or VM_FAULT_FALLBACK when no huge page (or charge) can be had.
+ * The caller has run anon_vma_prepare.
+ */
+export function doHugePmdAnonymousPage(
+  mm: MmStruct,
+  vma: Vma,
+  haddr: number,
+  pmdSlot: number,
+  write: boolean,
+  prot: number,
+): number {
+  const { pt, counters } = mm.kernel;
+  if (!write) {
+    const zero = mmGetHugeZeroPage(mm);
+    if (zero < 0) return VM_FAULT_FALLBACK;
+    pt.set(pmdSlot, hugePmdLo(zero, prot & ~_PAGE_RW), pteHiOf(zero));
+    return 0;
+  }
+  const head = vmaAllocAnonFolioPmd(mm);
+  if (head < 0) return VM_FAULT_FALLBACK;
+  mapAnonFolioPmd(mm, vma, head, haddr, pmdSlot, prot);
+  counters.inc('thp_fault_alloc');
+  return 0;
+}
+
+/** vma_alloc_anon_folio_pmd: a compound page charged 512 pages, or -1 (counted as a fallback). */
+function vmaAllocAnonFolioPmd(mm: MmStruct): number {
+  const { mem, counters } = mm.kernel;
+  const head = mem.allocCompound();
+  if (head < 0) {
+    counters.inc('thp_fault_fallback');
+    return -1;
+  }
+  if (!mem.chargeCompound(head, mm.memcgId)) {
+    mem.putPage(head);
+    counters.inc('thp_fault_fallback_charge');
+    return -1;
+  }
+  return head;
+}
+
+/** map_anon_folio_pmd: the new folio, writable (if the VMA is) and dirty, 512 pages of rss. */
+function mapAnonFolioPmd(
+  mm: MmStruct,
+  vma: Vma,
+  head: number,
+  haddr: number,
+  pmdSlot: number,
+  prot: number,
+): void {
+  folioAddNewAnonRmapPmd(mm, vma, head, haddr);
+  mm.rss[MM_ANONPAGES] = (mm.rss[MM_ANONPAGES] as number) + HPAGE_PMD_NR;
+  const rw = vma.flags & VM_WRITE ? _PAGE_RW : 0;
+  mm.kernel.pt.set(pmdSlot, hugePmdLo(head, prot | rw | _PAGE_DIRTY), pteHiOf(head));
+}
+
+/**
+ * do_huge_zero_wp_pmd (v6.13+): a write to the huge zero page replaces it with a new THP inside a
+ * CLEAR invalidation of the 2 MiB (rechecking the PMD after the notifiers, which may sleep); if no
+ * THP can be had the PMD is split and the fault falls back to the PTE level, which copies the one
+ * page written from the small zero page.
+ */
+export function* doHugeZeroWpPmd(mm: MmStruct, vma: Vma, haddr: number, pmdSlot: number): Task<number> {
+  const { pt, mem } = mm.kernel;
+  const head = vmaAllocAnonFolioPmd(mm);
+  if (head < 0) {
+    splitHugePmd(mm, pmdSlot, haddr);
+    return VM_FAULT_FALLBACK;
+  }
+  const lo = pt.lo[pmdSlot] as number;
+  const hi = pt.hi[pmdSlot] as number;
+  const range = notifierRange(mm, haddr, haddr + PMD_SIZE, MMU_NOTIFY_CLEAR);
+  yield* mmuNotifierInvalidateRangeStart(range);
+  if (pt.lo[pmdSlot] === lo && pt.hi[pmdSlot] === hi) {
+    pt.clear(pmdSlot);
+    mapAnonFolioPmd(mm, vma, head, haddr, pmdSlot, lo & _PAGE_PROT_OF_PMD);
+    mm.kernel.counters.inc('thp_fault_alloc');
+  } else {
+    mem.putPage(head);
+  }
+  yield* mmuNotifierInvalidateRangeEnd(range);
+  return 0;
+}
+
+/** The protection bits of a huge PMD that a new mapping in its place keeps (not RW/D/PSE/pfn). */
+const _PAGE_PROT_OF_PMD = PTE_FLAGS_MASK & ~(_PAGE_RW | _PAGE_DIRTY | _PAGE_PSE | _PAGE_SPECIAL);
+
+/**
+ * folio_add_new_anon_rmap(RMAP_EXCLUSIVE) of a PMD-mapped folio. The model keeps ->mapping and
+ * ->index on every subpage (the kernel derives a tail's from the head) so that rmap and the
+ * checkers treat a subpage like any page.
+ */
+export function folioAddNewAnonRmapPmd(mm: MmStruct, vma: Vma, head: number, haddr: number): void {
+  const s = mm.kernel.mem.store;
+  if (vma.anonVma === null) throw new KernelBug('folio_add_new_anon_rmap: VMA has no anon_vma');
+  const index = vma.linearPageIndex(haddr);
+  const exclusive = mm.kernel.behaviour.anonExclusive ? PG_anon_exclusive : 0;
+  for (let i = 0; i < HPAGE_PMD_NR; i++) {
+    const pfn = head + i;
+    s.flags[pfn] = (s.flags[pfn] as number) | PG_anon | PG_swapbacked | exclusive;
+    s.mapping[pfn] = vma.anonVma.id;
+    s.index[pfn] = index + i;
+  }
+  s.entireMapcount.set(head, 1);
+}
+
+/**
+ * do_huge_pmd_wp_page: a write to a read-only huge PMD. The huge zero page takes
+ * do_huge_zero_wp_pmd. The folio is reused whole when this PMD holds its only reference (v6.19:
+ * folio_ref_count == 1); otherwise the PMD is split and the fault falls back to the PTE level,
+ * which copies the one subpage written (the kernel stopped copying whole THPs on COW in v5.8).
+ */
+export function* doHugePmdWpPage(mm: MmStruct, vma: Vma, haddr: number, pmdSlot: number): Task<number> {
+  const { pt, mem } = mm.kernel;
+  const lo = pt.lo[pmdSlot] as number;
+  const head = ptePfn(lo, pt.hi[pmdSlot] as number);
+  if (isHugeZeroPfn(mm.kernel, head)) return yield* doHugeZeroWpPmd(mm, vma, haddr, pmdSlot);
+  const exclusive = mm.kernel.behaviour.anonExclusive && pageAnonExclusive(mem.store, head);
+  if ((exclusive || mem.store.refcount[head] === 1) && vma.flags & VM_WRITE) {
+    pt.lo[pmdSlot] = (lo | _PAGE_RW | _PAGE_DIRTY | _PAGE_ACCESSED) >>> 0;
+    return 0;
+  }
+  splitHugePmd(mm, pmdSlot, haddr);
+  return VM_FAULT_FALLBACK;
+}
+
+// -- zap, copy, change_protection ----------------------------------------------------------------
+
+/** zap_huge_pmd: the whole 2 MiB goes; a compound page loses its PMD mapping and 512 rss. */
+export function zapHugePmd(mm: MmStruct, pmdSlot: number): void {
+  const { pt, mem } = mm.kernel;
+  const lo = pt.lo[pmdSlot] as number;
+  const head = ptePfn(lo, pt.hi[pmdSlot] as number);
+  pt.clear(pmdSlot);
+  if (isHugeZeroPfn(mm.kernel, head)) return;
+  folioRemoveRmapPmd(mm, head);
+  addHugeRss(mm, head, -HPAGE_PMD_NR);
+  mem.putPage(head);
+}
+
+/** 512 pages of rss for a THP; hugetlb pages count in hugetlb_usage instead (hugetlb_count_add). */
+function addHugeRss(mm: MmStruct, head: number, n: number): void {
+  if ((mm.kernel.mem.store.flags[head] as number) & PG_hugetlb) {
+    mm.hugetlbUsage += n;
+    return;
+  }
+  const c = mm.mmCounter(head);
+  mm.rss[c] = (mm.rss[c] as number) + n;
+}
+
+function folioRemoveRmapPmd(mm: MmStruct, head: number): void {
+  const s = mm.kernel.mem.store;
+  const n = (s.entireMapcount.get(head) ?? 0) - 1;
+  if (n < 0) throw new KernelBug(`BUG: Bad page map: compound pfn ${head} entire mapcount underflow`);
+  if (n === 0) s.entireMapcount.delete(head);
+  else s.entireMapcount.set(head, n);
+}
+
+/**
+ * copy_huge_pmd at fork: the child maps the same folio (or the huge zero page) with a huge PMD,
+ * both sides write-protected and the child's entry old; one more entire mapcount and reference,
+ * 512 more MM_ANONPAGES in the child.
+ */
+export function copyHugePmd(
+  dst: MmStruct,
+  src: MmStruct,
+  pmdSlot: number,
+  haddr: number,
+  cow: boolean,
+): void {
+  const { pt, mem } = src.kernel;
+  let lo = pt.lo[pmdSlot] as number;
+  const hi = pt.hi[pmdSlot] as number;
+  const head = ptePfn(lo, hi);
+  const dstSlot = pt.pmdSlotAlloc(dst.pgd, haddr);
+  if (isHugeZeroPfn(src.kernel, head)) {
+    mmGetHugeZeroPage(dst);
+    pt.set(dstSlot, lo & ~_PAGE_ACCESSED, hi);
+    return;
+  }
+  if (cow && lo & _PAGE_RW) {
+    lo &= ~_PAGE_RW;
+    pt.lo[pmdSlot] = lo;
+  }
+  mem.getPage(head);
+  const s = mem.store;
+  for (let i = 0; i < HPAGE_PMD_NR; i++)
+    s.flags[head + i] = (s.flags[head + i] as number) & ~PG_anon_exclusive;
+  s.entireMapcount.set(head, (s.entireMapcount.get(head) ?? 0) + 1);
+  addHugeRss(dst, head, HPAGE_PMD_NR);
+  pt.set(dstSlot, lo & ~_PAGE_ACCESSED, hi);
+}
+
+/** change_huge_pmd: new protection bits on the whole PMD; the huge zero page stays read-only. */
+export function changeHugePmd(mm: MmStruct, pmdSlot: number, prot: number, protBits: number): void {
+  const { pt } = mm.kernel;
+  const lo = pt.lo[pmdSlot] as number;
+  const head = ptePfn(lo, pt.hi[pmdSlot] as number);
+  const p = isHugeZeroPfn(mm.kernel, head) ? prot & ~_PAGE_RW : prot;
+  pt.lo[pmdSlot] = ((lo & ~protBits) | p) >>> 0;
+}
+
+// -- split_huge_pmd -------------------------------------------------------------------------------
+
+/**
+ * __split_huge_pmd_locked: the huge PMD at `pmdSlot` (mapping [haddr, haddr+2 MiB)) becomes a PTE
+ * table of 512 entries with the PMD's bits. A compound page's entire mapping becomes 512 PTE
+ * mappings (+1 mapcount per subpage, +511 folio references, entire mapcount -1); the huge zero
+ * page becomes 512 special PTEs onto the small zero page (__split_huge_zero_page_pmd).
+ */
+export function splitHugePmd(mm: MmStruct, pmdSlot: number, haddr: number): void {
+  const { pt, mem } = mm.kernel;
+  const lo = pt.lo[pmdSlot] as number;
+  const hi = pt.hi[pmdSlot] as number;
+  if (!(lo & _PAGE_PSE)) throw new KernelBug(`split_huge_pmd: 0x${haddr.toString(16)} is not a huge PMD`);
+  const head = ptePfn(lo, hi);
+  const bits = lo & PTE_FLAGS_MASK & ~_PAGE_PSE;
+  const zero = isHugeZeroPfn(mm.kernel, head);
+  pt.clear(pmdSlot);
+  const t = pt.populateTable(pmdSlot, LEVEL_PTE);
+  const first = t * HPAGE_PMD_NR;
+  const hiFlags = hi & ~pteHiOf(head);
+  if (zero) {
+    const zlo = pteLoOf(0, (bits & ~(_PAGE_RW | _PAGE_DIRTY)) | _PAGE_SPECIAL);
+    for (let i = 0; i < HPAGE_PMD_NR; i++) pt.set(first + i, zlo, 0);
+    mm.kernel.counters.inc('thp_split_pmd');
+    return;
+  }
+  const s = mem.store;
+  for (let i = 0; i < HPAGE_PMD_NR; i++) {
+    const pfn = head + i;
+    s.mapcount[pfn] = (s.mapcount[pfn] as number) + 1;
+    pt.set(first + i, pteLoOf(pfn, bits), (pteHiOf(pfn) | hiFlags) >>> 0);
+  }
+  s.refcount[head] = (s.refcount[head] as number) + HPAGE_PMD_NR - 1;
+  folioRemoveRmapPmd(mm, head);
+  mm.kernel.counters.inc('thp_split_pmd');
+}
+
+/** split_huge_pmd(vma, pmd, address): splits the huge PMD covering `addr`, if there is one. */
+export function splitHugePmdAt(mm: MmStruct, addr: number): void {
+  const slot = mm.kernel.pt.hugePmdSlot(mm.pgd, addr);
+  if (slot >= 0) splitHugePmd(mm, slot, addr - (addr % PMD_SIZE));
+}
+
+/**
+ * vma_adjust_trans_huge: a VMA boundary about to be made at `addr` inside a huge PMD's 2 MiB
+ * splits that PMD first (__split_vma, and through it partial munmap, mprotect and madvise).
+ */
+export function vmaAdjustTransHuge(mm: MmStruct, addr: number): void {
+  if (addr % PMD_SIZE !== 0) splitHugePmdAt(mm, addr);
+}
+
+// -- split_huge_page ------------------------------------------------------------------------------
+
+/**
+ * split_huge_page: the compound page at `head` becomes 512 order-0 pages. Every PMD mapping of it
+ * is split first (unmap_folio's TTU_SPLIT_HUGE_PMD); then each subpage keeps its own PTE mappings
+ * as its references, the head keeps the references nobody maps through (the caller's), each page
+ * carries one page of the folio's memcg charge, and subpages nobody maps are freed. Fails with
+ * false, changing nothing else, if references beyond the mappings and `extraPins` (the caller's)
+ * exist (can_split_folio: a GUP pin blocks the split).
+ */
+export function splitHugePage(kernel: Kernel, head: number, extraPins: number): boolean {
+  const s = kernel.mem.store;
+  if (!((s.flags[head] as number) & PG_head))
+    throw new KernelBug(`split_huge_page: pfn ${head} is not a head`);
+  let mapped = s.entireMapcount.get(head) ?? 0;
+  for (let i = 0; i < HPAGE_PMD_NR; i++) mapped += s.mapcount[head + i] as number;
+  if (s.refcount[head] !== mapped + extraPins) return false;
+  for (const t of rmapTargets(kernel, head)) {
+    const mm = t.mm;
+    const slot = kernel.pt.hugePmdSlot(mm.pgd, t.address);
+    if (slot >= 0 && ptePfn(kernel.pt.lo[slot] as number, kernel.pt.hi[slot] as number) === head)
+      splitHugePmd(mm, slot, t.address);
+  }
+  if (s.entireMapcount.has(head)) throw new KernelBug(`split_huge_page: pfn ${head} still PMD-mapped`);
+  // split_page_memcg: the folio's charge of 512 becomes one page's charge on each subpage.
+  const memcg = s.memcg[head] as number;
+  let tailRefs = 0;
+  const orphans: number[] = [];
+  for (let i = 0; i < HPAGE_PMD_NR; i++) {
+    const pfn = head + i;
+    s.flags[pfn] = (s.flags[pfn] as number) & ~(PG_head | PG_tail);
+    s.memcg[pfn] = memcg;
+    if (i === 0) continue;
+    s.refcount[pfn] = s.mapcount[pfn] as number;
+    tailRefs += s.mapcount[pfn] as number;
+    if (s.mapcount[pfn] === 0) orphans.push(pfn);
+  }
+  s.refcount[head] = (s.refcount[head] as number) - tailRefs;
+  if (s.refcount[head] === 0) orphans.push(head);
+  for (const pfn of orphans) kernel.mem.freePage(pfn);
+  kernel.counters.inc('thp_split_page');
+  return true;
+}
