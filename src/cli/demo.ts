@@ -11,6 +11,7 @@ import { COST_PROFILES } from '../device/cost.js';
 import { parsePolicy } from '../drivers/dmirror/policy.js';
 import { renderReport } from '../report/index.js';
 import { color } from './color.js';
+import { cliIo } from './io.js';
 import { startProgress } from './progress.js';
 import { checkReportPath, ReportFileError, writeReportFile } from './reportfile.js';
 
@@ -89,7 +90,7 @@ export function runDemoCli(opts: DemoCliOptions, out: (line: string) => void): n
     out(JSON.stringify({ ok: r.ok, seed: r.seed, counters: r.counters, costs: r.costs, report: reportPath }));
   else printSummary(r, reportPath, out);
   if (failure !== null) {
-    process.stderr.write(`hmmsim: error: --report: ${failure.message}\n`);
+    cliIo().stderr.write(`hmmsim: error: --report: ${failure.message}\n`);
     return EXIT_REPORT_WRITE;
   }
   return r.ok ? 0 : 1;

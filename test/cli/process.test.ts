@@ -1,19 +1,20 @@
 /**
- * The hmmsim process as a shell sees it: its exit status with a reader that closes early, Ctrl-C
- * in a terminal, a report that cannot be written or is interrupted, and the one-line usage errors
- * that need a real process. Each case spawns `node --import tsx` (seconds each): the in-process
- * tests are in the other files.
+ * The hmmsim process as a shell sees it: the bin starts, one exit status of each class, its exit
+ * status with a reader that closes early, Ctrl-C in a terminal, a report that cannot be written or
+ * is interrupted. Each of these spawns bin/hmmsim.js (seconds each); the usage errors at the end,
+ * like the other files, run main() in process.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { hmmsimIn } from './run.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'hmmsim-process-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const HMMSIM = [process.execPath, '--import', 'tsx', 'src/cli/main.ts'];
+const HMMSIM = [process.execPath, 'bin/hmmsim.js'];
 const ENV = { ...process.env, NO_COLOR: '', FORCE_COLOR: '', CI: '' };
 const SMALL = ['--list-nodes', '2000', '--tree-nodes', '2000', '--lookups', '400'];
 
@@ -30,6 +31,18 @@ function piped(args: string, reader: string): { status: number; out: string } {
   expect(m, r.stdout).not.toBeNull();
   return { status: Number(m?.[1]), out: r.stdout.slice(0, m?.index) };
 }
+
+describe('the bin', () => {
+  it('starts: --version prints the package.json version, exit 0; a usage error is one line, exit 2', () => {
+    const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { version: string };
+    expect(hmmsim('--version')).toEqual({ code: 0, stdout: `${pkg.version}\n`, stderr: '' });
+    expect(hmmsim('explore', '--bogus')).toEqual({
+      code: 2,
+      stdout: '',
+      stderr: "hmmsim: error: unknown option '--bogus'\n",
+    });
+  });
+});
 
 describe('the exit status does not depend on the reader', () => {
   it('explore fault-vs-dontneed exits 1 under | head -1 and under a reader that reads nothing', () => {
@@ -133,29 +146,29 @@ describe('the report file', () => {
   }, 30_000);
 });
 
-describe('usage errors: one line, exit 2', () => {
-  it('help for an unknown command, an empty --report, a seed past 2^53-1', () => {
-    const help = hmmsim('help', 'nosuch');
+describe('usage errors: one line, exit 2 (in process)', () => {
+  it('help for an unknown command, an empty --report, a seed past 2^53-1', async () => {
+    const help = await hmmsimIn(['help', 'nosuch'], ENV);
     expect(help).toEqual({
       code: 2,
       stdout: '',
       stderr: "hmmsim: error: unknown command 'nosuch' (hmmsim --help lists them)\n",
     });
-    const empty = hmmsim('demo', '--report', '');
+    const empty = await hmmsimIn(['demo', '--report', ''], ENV);
     expect(empty.code).toBe(2);
     expect(empty.stderr).toBe(
       "hmmsim: error: --report: expected a file name, got '' (--no-report writes no report)\n",
     );
-    const big = hmmsim('explore', 'fault-vs-munmap', '--seed', '9007199254740992');
+    const big = await hmmsimIn(['explore', 'fault-vs-munmap', '--seed', '9007199254740992'], ENV);
     expect(big.code).toBe(2);
     expect(big.stderr).toBe(
       "hmmsim: error: option '-s, --seed <n>' argument '9007199254740992' is invalid. expected a non-negative integer up to 2^53-1.\n",
     );
   });
 
-  it('demo --seed 4294967296: never exit 70, a stack trace or a 0-byte report', () => {
+  it('demo --seed 4294967296: never exit 70, a stack trace or a 0-byte report', async () => {
     const report = join(dir, 'seed.html');
-    const r = hmmsim('demo', ...SMALL, '--seed', '4294967296', '--json', '--report', report);
+    const r = await hmmsimIn(['demo', ...SMALL, '--seed', '4294967296', '--json', '--report', report], ENV);
     expect(r.code).not.toBe(70);
     expect(r.stderr).not.toMatch(/\n\s+at /);
     if (r.code === 2) {
