@@ -1,10 +1,11 @@
 /**
  * Simulator operations measured against a wall-clock budget rather than a native baseline: the
- * timings that were once asserted in unit tests (test/report/report.test.ts, test/sched/perf.test.ts)
- * and failed there on a loaded machine. A unit here is whatever the operation counts (an event
+ * timings that were once asserted in unit tests (test/report/report.test.ts, test/sched/perf.test.ts,
+ * test/explore/explore.test.ts) and failed there on a loaded machine. A unit here is whatever the operation counts (an event
  * rendered, a yield, a schedule): the results' `pages` and `simNsPerPage` are units and ns per unit.
  * The budgets themselves are `budgetNsPerPage` in bench/registry.ts.
  */
+import { explore } from '../src/explore/index.js';
 import type { DemoReport, TimelineKind } from '../src/report/index.js';
 import { renderReport } from '../src/report/index.js';
 import {
@@ -117,9 +118,20 @@ export function exploreDfs(schedules: number, opts: SimOpOptions): Measurement {
   });
 }
 
+/** explore() of fault-vs-munmap under `schedules` random schedules, checkers on: ns per schedule. */
+export function exploreFaultVsMunmap(schedules: number, opts: SimOpOptions): Measurement {
+  return repeat(schedules, opts, () =>
+    time(() => {
+      const r = explore('fault-vs-munmap', { strategy: 'random', schedules });
+      if (r.violation !== null || r.schedulesExplored !== schedules) throw new Error('fault-vs-munmap broke');
+    }),
+  );
+}
+
 export const budgetOps: Readonly<Record<string, SimOp>> = {
   'report-render': reportRender,
   'sched-yields': schedYields,
   'explore-random': exploreRandom,
   'explore-dfs': exploreDfs,
+  'explore-fault-vs-munmap': exploreFaultVsMunmap,
 };

@@ -182,3 +182,12 @@ for (const strategy of ['random', 'dfs']) {
     pages: [3000],
   });
 }
+registerBenchmark({
+  name: 'explore-fault-vs-munmap',
+  sim: 'explore-fault-vs-munmap',
+  native: null,
+  baseline:
+    'budget: 200 random schedules/s of fault-vs-munmap, checkers on (was test/explore/explore.test.ts)',
+  budgetNsPerPage: 5e6,
+  pages: [5000],
+});
