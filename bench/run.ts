@@ -249,11 +249,15 @@ async function main(argv: string[]): Promise<number> {
       const nativeNs = n ? n.nsPerPage : null;
       const bandwidth = b.metric === 'bandwidth';
       const ratio =
-        simNs === null || nativeNs === null || nativeNs <= 0 || simNs <= 0
-          ? null
-          : bandwidth
-            ? nativeNs / simNs
-            : simNs / nativeNs;
+        b.budgetNsPerPage !== undefined
+          ? simNs === null
+            ? null
+            : simNs / b.budgetNsPerPage
+          : simNs === null || nativeNs === null || nativeNs <= 0 || simNs <= 0
+            ? null
+            : bandwidth
+              ? nativeNs / simNs
+              : simNs / nativeNs;
       const target = targetOf(b);
       const bytesPerSec = (ns: number | null) =>
         ns === null || ns <= 0 ? null : ((b.bytesPerPage ?? 0) / ns) * 1e9;

@@ -21,7 +21,8 @@ import {
   Simulator,
   type Task,
 } from '../src/index.js';
-import { type Measurement, measurement } from './stats.js';
+import { budgetOps } from './budgets.js';
+import { type Measurement, repeat, time } from './stats.js';
 
 const PAGE_SIZE = 4096;
 
@@ -47,22 +48,6 @@ function mapPopulated(p: Process, pages: number): number {
   const a = mapAnon(p, pages);
   p.madvise(a, pages * PAGE_SIZE, MADV_POPULATE_WRITE);
   return a;
-}
-
-function time(f: () => void): number {
-  const t0 = process.hrtime.bigint();
-  f();
-  return Number(process.hrtime.bigint() - t0);
-}
-
-/** Runs `rep` warmup + reps times; `rep` returns the ns it measured. */
-function repeat(pages: number, opts: SimOpOptions, rep: () => number): Measurement {
-  const samples: number[] = [];
-  for (let i = 0; i < opts.warmup + opts.reps; i++) {
-    const ns = rep();
-    if (i >= opts.warmup) samples.push(ns);
-  }
-  return measurement(pages, opts.warmup, samples);
 }
 
 /** Fault-in of `pages` missing anonymous pages for write, on a fresh mapping each rep. */
@@ -389,4 +374,5 @@ export const simOps: Readonly<Record<string, SimOp>> = {
   'invalidate-munmap': invalidateMirrored('munmap'),
   'invalidate-mprotect': invalidateMirrored('mprotect'),
   'device-fault-in': deviceFaultIn,
+  ...budgetOps,
 };

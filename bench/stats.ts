@@ -19,3 +19,24 @@ export function measurement(pages: number, warmup: number, samplesNs: number[]):
   const m = median(samplesNs);
   return { pages, reps: samplesNs.length, warmup, medianNs: m, nsPerPage: m / pages, samplesNs };
 }
+
+/** The ns `f` takes, by process.hrtime.bigint() around the call only. */
+export function time(f: () => void): number {
+  const t0 = process.hrtime.bigint();
+  f();
+  return Number(process.hrtime.bigint() - t0);
+}
+
+/** Runs `rep` warmup + reps times; `rep` returns the ns it measured. */
+export function repeat(
+  pages: number,
+  opts: { warmup: number; reps: number },
+  rep: () => number,
+): Measurement {
+  const samples: number[] = [];
+  for (let i = 0; i < opts.warmup + opts.reps; i++) {
+    const ns = rep();
+    if (i >= opts.warmup) samples.push(ns);
+  }
+  return measurement(pages, opts.warmup, samples);
+}

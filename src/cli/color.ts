@@ -6,6 +6,7 @@
  * is unset or empty (https://no-color.org). JSON output is never coloured: callers print it plain.
  */
 import pc from 'picocolors';
+import { type CliIo, cliIo } from './io.js';
 
 export type Colors = ReturnType<typeof pc.createColors>;
 
@@ -26,5 +27,20 @@ export function makeColors(enabled: boolean): Colors {
   return pc.createColors(enabled);
 }
 
-/** The colours of stdout for this process. */
-export const color: Colors = makeColors(colorEnabled(process.stdout, process.env));
+const colorsOf = new WeakMap<CliIo, Colors>();
+
+/** The colours of the current run's stdout (io.ts), decided once per run. */
+function currentColors(): Colors {
+  const io = cliIo();
+  let c = colorsOf.get(io);
+  if (c === undefined) {
+    c = makeColors(colorEnabled(io.stdout, io.env));
+    colorsOf.set(io, c);
+  }
+  return c;
+}
+
+/** The colours of stdout: each one looked up in the current run's colours when it is used. */
+export const color: Colors = new Proxy({} as Colors, {
+  get: (_target, key) => currentColors()[key as keyof Colors],
+});

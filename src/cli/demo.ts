@@ -12,6 +12,7 @@ import { COST_PROFILES, roundCosts } from '../device/cost.js';
 import { parsePolicy } from '../drivers/dmirror/policy.js';
 import { renderReport } from '../report/index.js';
 import { color } from './color.js';
+import { cliIo } from './io.js';
 import { type Progress, startProgress } from './progress.js';
 import { checkReportPath, ReportFileError, writeReportFile } from './reportfile.js';
 
@@ -69,7 +70,7 @@ function demoProgress() {
     },
     warn: (text: string): void => {
       bar?.stop();
-      process.stderr.write(`hmmsim demo: warning: ${text}\n`);
+      cliIo().stderr.write(`hmmsim demo: warning: ${text}\n`);
     },
     stop: (): void => bar?.stop(),
   };
@@ -134,7 +135,7 @@ export function runDemoCli(opts: DemoCliOptions, out: (line: string) => void): n
   if (opts.json) out(JSON.stringify(demoJson(r, reportPath)));
   else printSummary(r, reportPath, out);
   if (failure !== null) {
-    process.stderr.write(`hmmsim: error: --report: ${failure.message}\n`);
+    cliIo().stderr.write(`hmmsim: error: --report: ${failure.message}\n`);
     return EXIT_REPORT_WRITE;
   }
   return r.ok ? 0 : 1;

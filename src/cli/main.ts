@@ -3,11 +3,16 @@
  *
  * Exit status: 0 ok; 1 a check failed; 2 bad usage; 3 deadlock or step limit; 70 internal error or
  * an unwritable report; 130 interrupted. The status does not depend on the reader of stdout.
+ *
+ * main(argv, io) runs one command against the streams of `io` and returns the exit status; it
+ * never exits the process. runAsProcess() is the command itself (bin/hmmsim.js): the process's
+ * streams, stdout's write errors, and the status as the process's exit code.
  */
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { ArgumentError } from '../core/errno.js';
 import { HMMSIM_VERSION } from '../core/version.js';
 import { DEMO_DEFAULTS } from '../demo/demo.js';
+import { colorEnabled } from './color.js';
 import {
   costProfileOption,
   DEMO_REPORT_DEFAULT,
@@ -17,6 +22,7 @@ import {
   sizeOption,
 } from './demo.js';
 import { listScenarios, nonNegativeInt, positiveInt, runExplore, runReplay } from './explore.js';
+import { type CliIo, withCliIo } from './io.js';
 import { runSelftestCli, SELFTEST_HELP } from './selftest.js';
 
 const EXIT_OK = 0;
@@ -49,19 +55,16 @@ function parseSeed(value: string): number {
   return n;
 }
 
-/** False once the reader of stdout has gone (EPIPE): the rest of the output is dropped. */
-let stdoutOpen = true;
-
-const println = (line: string): void => {
-  if (stdoutOpen) process.stdout.write(`${line}\n`);
-};
-
 /** A commander error message on one line: its suggestion ("(Did you mean ...?)") joined on. */
 function oneLine(message: string): string {
   return message.trim().replace(/\s*\n\s*/g, ' ');
 }
 
-function createProgram(setExit: (code: number) => void): Command {
+function createProgram(io: CliIo, setExit: (code: number) => void): Command {
+  const println = (line: string): void => {
+    io.stdout.write(`${line}\n`);
+  };
+  const usage = (action: () => void): void => usageErrors(io, setExit, action);
   const program = new Command();
   program.exitOverride(); // before the subcommands, which inherit it
   program
@@ -73,7 +76,15 @@ function createProgram(setExit: (code: number) => void): Command {
     .helpOption('-h, --help', 'print this help')
     // Set before the subcommands, which copy these settings: every usage error is one line.
     .showSuggestionAfterError(true)
-    .configureOutput({ outputError: (str, write) => write(`hmmsim: ${oneLine(str)}\n`) })
+    .configureOutput({
+      writeOut: (str) => io.stdout.write(str),
+      writeErr: (str) => io.stderr.write(str),
+      outputError: (str, write) => write(`hmmsim: ${oneLine(str)}\n`),
+      getOutHelpWidth: () => (io.stdout.isTTY ? io.stdout.columns : undefined) ?? 80,
+      getErrHelpWidth: () => (io.stderr.isTTY ? io.stderr.columns : undefined) ?? 80,
+      getOutHasColors: () => colorEnabled(io.stdout, io.env),
+      getErrHasColors: () => colorEnabled(io.stderr, io.env),
+    })
     .addHelpText(
       'after',
       `
@@ -124,7 +135,7 @@ ${EXIT_HELP}`,
       'print one JSON document: ok, seed, counters, costs, report, version, command, settings, checks, warnings, traceDropped',
     )
     .action((opts: DemoCliOptions) => {
-      usage(setExit, () => setExit(runDemoCli(opts, println)));
+      usage(() => setExit(runDemoCli(opts, println)));
     });
 
   program
@@ -144,7 +155,7 @@ ${EXIT_HELP}`,
     .option('-s, --seed <n>', 'seed for random and pct', parseSeed, 1)
     .option('--json', 'print one JSON document')
     .action((scenario: string | undefined, opts) => {
-      usage(setExit, () => {
+      usage(() => {
         if (opts.list) return listScenarios(println, opts.json === true);
         if (scenario === undefined) throw new InvalidArgumentError('a scenario is required (or --list)');
         if (!['seed', 'seq'].includes(opts.protocol))
@@ -163,7 +174,7 @@ ${EXIT_HELP}`,
     .argument('<replay>', "a string printed by 'hmmsim explore' (hmmx2:...)")
     .option('--json', 'print one JSON document')
     .action((replayString: string, opts: { json?: boolean }) => {
-      usage(setExit, () => setExit(runReplay(replayString, opts.json === true, println)));
+      usage(() => setExit(runReplay(replayString, opts.json === true, println)));
     });
 
   program
@@ -179,7 +190,7 @@ ${EXIT_HELP}`,
     .option('--json', 'print one JSON document')
     .addHelpText('after', SELFTEST_HELP)
     .action((names: string[], opts: { list?: boolean; seed: number; upstream?: boolean; json?: boolean }) => {
-      usage(setExit, () => setExit(runSelftestCli(names, opts, println)));
+      usage(() => setExit(runSelftestCli(names, opts, println)));
     });
 
   return program;
@@ -189,12 +200,12 @@ ${EXIT_HELP}`,
  * Runs an action; an InvalidArgumentError it throws, or an ArgumentError from the library (a value
  * the option parsers let through but the library refuses), is a usage error: one line, exit 2.
  */
-function usage(setExit: (code: number) => void, action: () => void): void {
+function usageErrors(io: CliIo, setExit: (code: number) => void, action: () => void): void {
   try {
     action();
   } catch (e) {
     if (!(e instanceof InvalidArgumentError) && !(e instanceof ArgumentError)) throw e;
-    process.stderr.write(`hmmsim: error: ${oneLine(e.message)}\n`);
+    io.stderr.write(`hmmsim: error: ${oneLine(e.message)}\n`);
     setExit(EXIT_USAGE);
   }
 }
@@ -208,21 +219,6 @@ function isDeadlockOrStepLimit(e: unknown): boolean {
   );
 }
 
-/**
- * A reader that stops early (`hmmsim explore ... | head -1`) is not an error, and does not change
- * the exit status either: the output is dropped from then on and the run ends with the status it
- * computed, as it would unpiped. Another write error on stdout is one line on stderr, exit 70.
- */
-function quietOnEpipe(): void {
-  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-    if (!stdoutOpen) return;
-    stdoutOpen = false;
-    if (e.code === 'EPIPE') return;
-    process.stderr.write(`hmmsim: error: cannot write to stdout (${e.code ?? e.message})\n`);
-    process.exitCode = EXIT_INTERNAL;
-  });
-}
-
 /** `hmmsim help <command>` for a command that does not exist: commander would print the whole help. */
 function unknownHelpTopic(program: Command, args: readonly string[]): string | null {
   if (args[0] !== 'help' || args[1] === undefined) return null;
@@ -231,15 +227,19 @@ function unknownHelpTopic(program: Command, args: readonly string[]): string | n
   return known ? null : topic;
 }
 
-async function main(argv: readonly string[]): Promise<number> {
-  quietOnEpipe();
+/** Runs the command `argv` (process.argv's shape: node, script, args...) on `io`; returns the exit status. */
+export function main(argv: readonly string[], io: CliIo): Promise<number> {
+  return withCliIo(io, () => run(argv, io));
+}
+
+async function run(argv: readonly string[], io: CliIo): Promise<number> {
   let code = EXIT_OK;
-  const program = createProgram((c) => {
+  const program = createProgram(io, (c) => {
     code = c;
   });
   const topic = unknownHelpTopic(program, argv.slice(2));
   if (topic !== null) {
-    process.stderr.write(`hmmsim: error: unknown command '${topic}' (hmmsim --help lists them)\n`);
+    io.stderr.write(`hmmsim: error: unknown command '${topic}' (hmmsim --help lists them)\n`);
     return EXIT_USAGE;
   }
   try {
@@ -252,16 +252,44 @@ async function main(argv: readonly string[]): Promise<number> {
       return e.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
     }
     if (isDeadlockOrStepLimit(e)) {
-      process.stderr.write(`hmmsim: ${(e as Error).message}\n`);
+      io.stderr.write(`hmmsim: ${(e as Error).message}\n`);
       return EXIT_DEADLOCK;
     }
-    process.stderr.write(
-      `hmmsim: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`,
-    );
+    io.stderr.write(`hmmsim: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
     return EXIT_INTERNAL;
   }
 }
 
-const status = await main(process.argv);
-// A write error on stdout (see quietOnEpipe) may already have set 70; it is not lowered.
-process.exitCode = Math.max(status, Number(process.exitCode ?? 0));
+/**
+ * The process's streams as main()'s io. A reader that stops early (`hmmsim explore ... | head -1`)
+ * is not an error, and does not change the exit status either: the output is dropped from then on
+ * and the run ends with the status it computed, as it would unpiped. Another write error on stdout
+ * is one line on stderr, exit 70 (set on the process: the error may arrive after main() returned).
+ */
+function processIo(): CliIo {
+  let stdoutOpen = true;
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (!stdoutOpen) return;
+    stdoutOpen = false;
+    if (e.code === 'EPIPE') return;
+    process.stderr.write(`hmmsim: error: cannot write to stdout (${e.code ?? e.message})\n`);
+    process.exitCode = EXIT_INTERNAL;
+  });
+  const stdout = {
+    write: (text: string) => stdoutOpen && process.stdout.write(text),
+    get isTTY() {
+      return process.stdout.isTTY;
+    },
+    get columns() {
+      return process.stdout.columns;
+    },
+  };
+  return { stdout, stderr: process.stderr, env: process.env };
+}
+
+/** The `hmmsim` command in its own process: process.argv in, the status as the exit code. */
+export async function runAsProcess(): Promise<void> {
+  const status = await main(process.argv, processIo());
+  // A write error on stdout (see processIo) may already have set 70; it is not lowered.
+  process.exitCode = Math.max(status, Number(process.exitCode ?? 0));
+}

@@ -14,6 +14,7 @@
  * them). test/cli/process.test.ts interrupts a bar in a pseudo-terminal.
  */
 import cliProgress from 'cli-progress';
+import { type CliStream, cliIo } from './io.js';
 
 export interface Progress {
   /** `done` of the total units of work are finished. */
@@ -34,14 +35,15 @@ export function progressAllowed(stream: { isTTY?: boolean }, env: NodeJS.Process
 
 /** A bar labelled `label` over `total` units (Infinity: a count); a no-op object where no bar may be drawn. */
 export function startProgress(label: string, total: number): Progress {
-  if (!progressAllowed(process.stderr, process.env) || total <= 0) return NO_PROGRESS;
+  const { stderr, env } = cliIo();
+  if (!progressAllowed(stderr, env) || total <= 0) return NO_PROGRESS;
   const started = Date.now();
   let bar: cliProgress.SingleBar | null = null;
   return {
     update(done) {
       if (bar === null) {
         if (Date.now() - started < SHOW_AFTER_MS) return;
-        bar = newBar(label, Number.isFinite(total));
+        bar = newBar(stderr, label, Number.isFinite(total));
         bar.start(Number.isFinite(total) ? total : 0, done);
       } else bar.update(done);
     },
@@ -53,10 +55,11 @@ export function startProgress(label: string, total: number): Progress {
 }
 
 /** A bar, or for an unknown total (an exhaustive search) a running count. */
-function newBar(label: string, bounded: boolean): cliProgress.SingleBar {
+function newBar(stream: CliStream, label: string, bounded: boolean): cliProgress.SingleBar {
   return new cliProgress.SingleBar(
     {
-      stream: process.stderr,
+      // cli-progress asks only for write, isTTY and columns of its stream (see CliStream)
+      stream: stream as NodeJS.WritableStream,
       format: bounded ? `${label} [{bar}] {value}/{total} {duration}s` : `${label} {value} done {duration}s`,
       // The work runs synchronously between updates, so the bar redraws on update, not on a timer.
       synchronousUpdate: true,

@@ -13,6 +13,7 @@ import { InvalidArgumentError } from 'commander';
 import { runSelftest, type Selftest, type SelftestResult } from '../selftests/harness.js';
 import { HMM_SELFTESTS, HMM_SELFTESTS_NOT_PORTED } from '../selftests/hmm_tests.js';
 import { type Colors, color, makeColors } from './color.js';
+import { cliIo } from './io.js';
 import { NO_PROGRESS, startProgress } from './progress.js';
 
 export interface SelftestCliOptions {
@@ -200,7 +201,7 @@ function runTap(
   out: (line: string) => void,
 ): TapEntry[] {
   // TAP lines streamed to a terminal would tear a bar drawn between them: a bar only when piped.
-  const progress = process.stdout.isTTY ? NO_PROGRESS : startProgress('selftest', tests.length);
+  const progress = cliIo().stdout.isTTY ? NO_PROGRESS : startProgress('selftest', tests.length);
   const entries: TapEntry[] = [];
   try {
     for (const line of tapHeader(tests.map(nameOf), color)) out(line);

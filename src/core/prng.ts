@@ -8,8 +8,11 @@
 
 import { ArgumentError, describeValue } from './errno.js';
 
+/** splitmix32's increment: 2^32 / the golden ratio. */
+const SPLITMIX32_GAMMA = 0x9e3779b9;
+
 function splitmix32(state: number): [number, number] {
-  const s = (state + 0x9e3779b9) >>> 0;
+  const s = (state + SPLITMIX32_GAMMA) >>> 0;
   let z = s;
   z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
   z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
@@ -37,6 +40,14 @@ export function parseSeed(seed: number | string, argument = 'seed'): number {
     argument,
     `expected an integer, 0x-hex or a 40-hex commit sha, got '${s.length > 48 ? `${s.slice(0, 48)}...` : s}'`,
   );
+}
+
+/**
+ * A second seed derived from `seed` (splitmix32's next state, mod 2^32): for a second stream of one
+ * run that must not repeat the first stream's draws.
+ */
+export function streamSeed(seed: number): number {
+  return (seed + SPLITMIX32_GAMMA) >>> 0;
 }
 
 export class Prng {

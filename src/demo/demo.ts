@@ -21,7 +21,7 @@ import { checkAccounting } from '../check/accounting.js';
 import { checkCoherence } from '../check/coherence.js';
 import { PAGE_SIZE } from '../core/addr.js';
 import { ArgumentError } from '../core/errno.js';
-import { Prng } from '../core/prng.js';
+import { Prng, streamSeed } from '../core/prng.js';
 import { COST_PROFILE_DEFAULT, costModelTerms } from '../device/cost.js';
 import { DEVICE_COUNTER_DESCRIPTIONS, type DeviceCounters } from '../device/device.js';
 import { parsePolicy, policyClampPages } from '../drivers/dmirror/policy.js';
@@ -281,7 +281,7 @@ function devicePass(run: Run): void {
  */
 function cpuUpdate(run: Run): void {
   const { p, tree, checks, cfg } = run;
-  const prng = new Prng((cfg.seed + 0x9e3779b9) >>> 0);
+  const prng = new Prng(streamSeed(cfg.seed));
   const range = tree.rangeTouching(0.25, prng);
   checks.push(checkStoredSums(p, tree, range.lo, range.hi));
   tree.update(range.lo, range.hi);

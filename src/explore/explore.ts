@@ -64,7 +64,10 @@ export interface ExploreOptions {
   preemptions?: number;
   /** Seed of 'random' and 'pct'. Default 1. */
   seed?: number;
-  /** Wall clock in ms, read only to report schedulesPerSecond (default: process.hrtime). */
+  /**
+   * Wall clock in ms, read only to report schedulesPerSecond. Default: none, and schedulesPerSecond
+   * is 0: nothing below src/cli reads the wall clock (the CLI passes process.hrtime).
+   */
   clock?: () => number;
   /** Told after each schedule: how many ran, and the budget (Infinity for an unbounded dfs). For progress bars. */
   onSchedule?: (explored: number, budget: number) => void;
@@ -107,9 +110,9 @@ interface Config {
   protocol: HmmProtocol;
 }
 
-function defaultClock(): number {
-  // Reporting only: the simulation never reads it (DESIGN decision 2).
-  return Number(process.hrtime.bigint()) / 1e6;
+/** No wall clock (DESIGN decision 2): elapsed time 0, schedulesPerSecond 0. */
+function noClock(): number {
+  return 0;
 }
 
 function resolveScenario(s: Scenario | string): Scenario {
@@ -184,7 +187,7 @@ export function explore(scenario: Scenario | string, opts: ExploreOptions = {}):
         ? Number.POSITIVE_INFINITY
         : 1000
       : checkedInt('schedules', opts.schedules, EXPLORE_SCHEDULES_MAX);
-  const clock = checkedFunction('clock', opts.clock) ?? defaultClock;
+  const clock = checkedFunction('clock', opts.clock) ?? noClock;
   const onSchedule = checkedFunction('onSchedule', opts.onSchedule) ?? null;
 
   // The explorer never prints a stack: capturing one for every HmmError a race produces is the

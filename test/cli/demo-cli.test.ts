@@ -1,28 +1,22 @@
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InvalidArgumentError } from 'commander';
 import { afterAll, describe, expect, it } from 'vitest';
 import { costProfileOption, policyOption, sizeOption } from '../../src/cli/demo.js';
+import { hmmsimIn } from './run.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'hmmsim-demo-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function hmmsim(args: string[], env: Record<string, string> = {}) {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
-    encoding: 'utf8',
-    env: { ...process.env, NO_COLOR: '', FORCE_COLOR: '', ...env },
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const hmmsim = (args: string[]) => hmmsimIn(args, { NO_COLOR: '', FORCE_COLOR: '' });
 
 const SMALL = ['--list-nodes', '2000', '--tree-nodes', '2000', '--lookups', '400'];
 
-describe('hmmsim demo (end to end, as a child process)', () => {
-  it('--json prints one document { ok, seed, counters, costs, report } and writes the report with its plots', () => {
+describe('hmmsim demo (end to end, through main() in process)', () => {
+  it('--json prints one document { ok, seed, counters, costs, report } and writes the report with its plots', async () => {
     const report = join(dir, 'r.html');
-    const r = hmmsim(['demo', ...SMALL, '--seed', '5', '--json', '--report', report]);
+    const r = await hmmsim(['demo', ...SMALL, '--seed', '5', '--json', '--report', report]);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const doc = JSON.parse(r.stdout) as Record<string, unknown>;
@@ -41,9 +35,18 @@ describe('hmmsim demo (end to end, as a child process)', () => {
     expect(html).not.toMatch(/<script/);
   });
 
-  it('the human summary names what happened and where the report is', () => {
+  it('the human summary names what happened and where the report is', async () => {
     const report = join(dir, 'human.html');
-    const r = hmmsim(['demo', ...SMALL, '--policy', 'page', '--device-pages', '16', '--report', report]);
+    const r = await hmmsim([
+      'demo',
+      ...SMALL,
+      '--policy',
+      'page',
+      '--device-pages',
+      '16',
+      '--report',
+      report,
+    ]);
     expect(r.code).toBe(0);
     for (const line of [
       'pages mirrored',
@@ -62,20 +65,19 @@ describe('hmmsim demo (end to end, as a child process)', () => {
     expect(r.stdout).not.toContain('\x1b[');
   });
 
-  it('--no-report writes nothing and reports null', () => {
-    const r = hmmsim(['demo', ...SMALL, '--no-report', '--json']);
+  it('--no-report writes nothing and reports null', async () => {
+    const r = await hmmsim(['demo', ...SMALL, '--no-report', '--json']);
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout).report).toBeNull();
   });
 
-  it('bad input is one line on stderr and exit 2, before any work', () => {
-    // Each spawn costs seconds; the option parsers themselves are unit-tested below.
+  it('bad input is one line on stderr and exit 2, before any work', async () => {
     for (const args of [
       ['demo', '--list-nodes', '0'],
       ['demo', '--report', join(dir, 'no', 'such', 'dir', 'r.html')],
       ['demo', '--bogus'],
     ]) {
-      const r = hmmsim(args);
+      const r = await hmmsim(args);
       expect(r.code, args.join(' ')).toBe(2);
       expect(r.stdout).toBe('');
       expect(r.stderr.trim().split('\n'), args.join(' ')).toHaveLength(1);

@@ -1,16 +1,11 @@
-import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
+import { hmmsimIn } from './run.js';
 
-function hmmsim(...args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
-    encoding: 'utf8',
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const hmmsim = (...args: string[]) => hmmsimIn(args);
 
-describe('hmmsim explore / replay (end to end, as a child process)', () => {
-  it('finds the seed race in fault-vs-dontneed (exit 1, one JSON document) and replays it exactly', () => {
-    const r = hmmsim('explore', 'fault-vs-dontneed', '--json');
+describe('hmmsim explore / replay (end to end, through main() in process)', () => {
+  it('finds the seed race in fault-vs-dontneed (exit 1, one JSON document) and replays it exactly', async () => {
+    const r = await hmmsim('explore', 'fault-vs-dontneed', '--json');
     expect(r.code).toBe(1);
     const doc = JSON.parse(r.stdout) as { violation: { checker: string; message: string; replay: string } };
     // the library's ExploreResult, field for field (docs/explorer.md)
@@ -28,22 +23,22 @@ describe('hmmsim explore / replay (end to end, as a child process)', () => {
     ]);
     expect(doc).toMatchObject({ protocol: 'seed', preemptions: 2, complete: false, schedulesExplored: 6 });
     expect(doc.violation.checker).toBe('coherence');
-    const again = hmmsim('replay', doc.violation.replay, '--json');
+    const again = await hmmsim('replay', doc.violation.replay, '--json');
     expect(again.code).toBe(1);
     const rep = JSON.parse(again.stdout) as { violation: { checker: string; message: string } };
     expect(rep.violation.checker).toBe(doc.violation.checker);
     expect(rep.violation.message).toBe(doc.violation.message);
   });
 
-  it('passes with the sequence count (exit 0) and lists scenarios and variants', () => {
-    const r = hmmsim('explore', 'fault-vs-dontneed', '--protocol', 'seq', '--json');
+  it('passes with the sequence count (exit 0) and lists scenarios and variants', async () => {
+    const r = await hmmsim('explore', 'fault-vs-dontneed', '--protocol', 'seq', '--json');
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout).violation).toBeNull();
-    const list = hmmsim('explore', '--list');
+    const list = await hmmsim('explore', '--list');
     expect(list.code).toBe(0);
     expect(list.stdout).toMatch(/fault-vs-munmap/);
     expect(list.stdout).toMatch(/no-valid-check/);
-    const listJson = hmmsim('explore', '--list', '--json');
+    const listJson = await hmmsim('explore', '--list', '--json');
     expect(listJson.code).toBe(0);
     const doc = JSON.parse(listJson.stdout) as {
       scenarios: { name: string; description: string }[];
@@ -54,21 +49,21 @@ describe('hmmsim explore / replay (end to end, as a child process)', () => {
     expect(doc.drivers.map((x) => x.name)).toContain('no-valid-check');
   });
 
-  it('a replay string that does not check out: one error line naming what did not match, exit 2', () => {
-    const old = hmmsim('replay', 'hmmx1:fault-vs-munmap:correct:seed:hmm1:AAAAAAEBAQE');
+  it('a replay string that does not check out: one error line naming what did not match, exit 2', async () => {
+    const old = await hmmsim('replay', 'hmmx1:fault-vs-munmap:correct:seed:hmm1:AAAAAAEBAQE');
     expect(old.code).toBe(2);
     expect(old.stdout).toBe('');
     expect(old.stderr).toBe(
       "hmmsim: error: invalid argument 'replay': 'hmmx1:' replay strings carry no length or checksum and are no longer accepted: re-record it with 'hmmsim explore'\n",
     );
-    const cut = hmmsim('replay', 'hmmx2:fault-vs-dontneed:correct:seed:0.1.0:coherence:8:hmm1:AAAA');
+    const cut = await hmmsim('replay', 'hmmx2:fault-vs-dontneed:correct:seed:0.1.0:coherence:8:hmm1:AAAA');
     expect(cut.code).toBe(2);
     expect(cut.stderr).toMatch(
       /^hmmsim: error: invalid argument 'replay': cut off or malformed: expected 'hmmx2:<scenario>:.*\n$/,
     );
   });
 
-  it('bad input is one line on stderr and exit 2, never a stack trace', () => {
+  it('bad input is one line on stderr and exit 2, never a stack trace', async () => {
     for (const args of [
       ['explore', 'nope'],
       ['explore', 'fault-vs-munmap', '--strategy', 'x'],
@@ -77,7 +72,7 @@ describe('hmmsim explore / replay (end to end, as a child process)', () => {
       // past the library's limits: its ArgumentError is a usage error too
       ['explore', 'fault-vs-munmap', '--strategy', 'pct', '--preemptions', '9007199254740991'],
     ]) {
-      const r = hmmsim(...args);
+      const r = await hmmsim(...args);
       expect(r.code, args.join(' ')).toBe(2);
       expect(r.stderr).toMatch(/^hmmsim: error: [^\n]+\n$/);
     }

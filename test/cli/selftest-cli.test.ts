@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { colorEnabled, makeColors } from '../../src/cli/color.js';
@@ -12,26 +11,13 @@ import {
 } from '../../src/cli/selftest.js';
 import { runSelftest } from '../../src/selftests/harness.js';
 import { HMM_SELFTESTS, HMM_SELFTESTS_NOT_PORTED } from '../../src/selftests/hmm_tests.js';
+import { type CliRun, hmmsimIn } from './run.js';
 
-/** The environment of a child: no colour settings or CI inherited from the runner, plus `env`. */
-function childEnv(env: Record<string, string>): NodeJS.ProcessEnv {
-  const { NO_COLOR: _n, FORCE_COLOR: _f, CI: _c, ...rest } = process.env;
-  return { ...rest, ...env };
-}
-
-function hmmsim(
-  args: string[],
-  env: Record<string, string> = { NO_COLOR: '1' },
-): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
-    encoding: 'utf8',
-    env: childEnv(env),
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+/** `hmmsim <args>` in process with `env` as its whole environment (no colour settings or CI but these). */
+const hmmsim = (args: string[], env: Record<string, string> = { NO_COLOR: '1' }) => hmmsimIn(args, env);
 
 /** Bad usage: exit 2, exactly one line on stderr, nothing on stdout, no stack trace. */
-function expectUsageError(r: { code: number | null; stdout: string; stderr: string }): void {
+function expectUsageError(r: CliRun): void {
   expect(r.code).toBe(2);
   expect(r.stdout).toBe('');
   expect(r.stderr).toMatch(/^hmmsim: error: [^\n]+\n$/);
@@ -40,9 +26,9 @@ function expectUsageError(r: { code: number | null; stdout: string; stderr: stri
 
 const ESC = '\x1b[';
 
-describe('hmmsim selftest (end to end, as a child process)', () => {
-  it('runs the named tests with kselftest TAP output, with or without the fixture prefix', () => {
-    const r = hmmsim(['selftest', 'hmm.anon_read', 'anon_write']);
+describe('hmmsim selftest (end to end, through main() in process)', () => {
+  it('runs the named tests with kselftest TAP output, with or without the fixture prefix', async () => {
+    const r = await hmmsim(['selftest', 'hmm.anon_read', 'anon_write']);
     expect(r.code).toBe(0);
     expect(r.stderr).toBe('');
     expect(r.stdout).toBe(
@@ -63,8 +49,8 @@ describe('hmmsim selftest (end to end, as a child process)', () => {
     );
   });
 
-  it("reports a failing test as 'not ok' with its message, and exits 1 (--upstream: the kernel's asserts)", () => {
-    const r = hmmsim(['selftest', '--upstream', 'anon_read_prot', 'anon_write']);
+  it("reports a failing test as 'not ok' with its message, and exits 1 (--upstream: the kernel's asserts)", async () => {
+    const r = await hmmsim(['selftest', '--upstream', 'anon_read_prot', 'anon_write']);
     expect(r.code).toBe(1);
     const lines = r.stdout.split('\n');
     expect(lines).toContain(
@@ -77,8 +63,8 @@ describe('hmmsim selftest (end to end, as a child process)', () => {
     expect(lines).toContain('# Totals: pass:1 fail:1 xfail:0 xpass:0 skip:0 error:0');
   });
 
-  it('--json prints one uncoloured JSON document', () => {
-    const r = hmmsim(['selftest', 'anon_read', '--json'], { FORCE_COLOR: '1' });
+  it('--json prints one uncoloured JSON document', async () => {
+    const r = await hmmsim(['selftest', 'anon_read', '--json'], { FORCE_COLOR: '1' });
     expect(r.code).toBe(0);
     expect(r.stdout).not.toContain(ESC);
     expect(JSON.parse(r.stdout)).toEqual({
@@ -90,16 +76,16 @@ describe('hmmsim selftest (end to end, as a child process)', () => {
     });
   });
 
-  it('colours only when asked: NO_COLOR=1 none, FORCE_COLOR=1 some', () => {
-    const plain = hmmsim(['selftest', 'open_close'], { NO_COLOR: '1' });
+  it('colours only when asked: NO_COLOR=1 none, FORCE_COLOR=1 some', async () => {
+    const plain = await hmmsim(['selftest', 'open_close'], { NO_COLOR: '1' });
     expect(plain.stdout + plain.stderr).not.toContain(ESC);
-    const forced = hmmsim(['selftest', 'open_close'], { FORCE_COLOR: '1' });
+    const forced = await hmmsim(['selftest', 'open_close'], { FORCE_COLOR: '1' });
     expect(forced.code).toBe(0);
     expect(forced.stdout).toContain(`${ESC}32mok${ESC}39m 1 hmm.open_close`);
   });
 
-  it('lists the ported tests and the others as # SKIP lines', () => {
-    const r = hmmsim(['selftest', '--list']);
+  it('lists the ported tests and the others as # SKIP lines', async () => {
+    const r = await hmmsim(['selftest', '--list']);
     expect(r.code).toBe(0);
     const lines = r.stdout.trim().split('\n');
     expect(lines).toContain('hmm.anon_teardown@dfs');
@@ -116,8 +102,8 @@ describe('hmmsim selftest (end to end, as a child process)', () => {
 
   it('runs every ported test, all passing, and the unported ones as # SKIP counted in the totals', {
     timeout: 90_000,
-  }, () => {
-    const r = hmmsim(['selftest']);
+  }, async () => {
+    const r = await hmmsim(['selftest']);
     expect(r.code).toBe(0);
     const ported = HMM_SELFTESTS.length;
     const skipped = HMM_SELFTESTS_NOT_PORTED.length;
@@ -138,46 +124,46 @@ describe('hmmsim selftest (end to end, as a child process)', () => {
 });
 
 describe('hmmsim bad usage (one line on stderr, exit 2)', () => {
-  it('an unknown or not ported test name', () => {
-    expectUsageError(hmmsim(['selftest', 'nope']));
-    expectUsageError(hmmsim(['selftest', 'hmm2.anon_read'])); // anon_read is FIXTURE(hmm)
-    const notPorted = hmmsim(['selftest', 'compound']);
+  it('an unknown or not ported test name', async () => {
+    expectUsageError(await hmmsim(['selftest', 'nope']));
+    expectUsageError(await hmmsim(['selftest', 'hmm2.anon_read'])); // anon_read is FIXTURE(hmm)
+    const notPorted = await hmmsim(['selftest', 'compound']);
     expectUsageError(notPorted);
     expect(notPorted.stderr).toMatch(/not ported/);
   });
 
-  it('an unknown option on each command, and at the top', () => {
+  it('an unknown option on each command, and at the top', async () => {
     for (const cmd of [[], ['demo'], ['explore'], ['replay'], ['selftest']]) {
-      const r = hmmsim([...cmd, '--bogus']);
+      const r = await hmmsim([...cmd, '--bogus']);
       expectUsageError(r);
       expect(r.stderr).toBe("hmmsim: error: unknown option '--bogus'\n");
     }
   });
 
-  it('a suggestion stays on the same line', () => {
-    const r = hmmsim(['explore', '--jsn']);
+  it('a suggestion stays on the same line', async () => {
+    const r = await hmmsim(['explore', '--jsn']);
     expectUsageError(r);
     expect(r.stderr).toMatch(/unknown option '--jsn' \(Did you mean --json\?\)/);
   });
 
-  it('an unknown command, a missing argument, an invalid value', () => {
-    expectUsageError(hmmsim(['nope']));
-    expectUsageError(hmmsim(['replay']));
-    expectUsageError(hmmsim(['selftest', '--seed', 'x']));
-    expectUsageError(hmmsim(['selftest', '--list', 'anon_read']));
+  it('an unknown command, a missing argument, an invalid value', async () => {
+    expectUsageError(await hmmsim(['nope']));
+    expectUsageError(await hmmsim(['replay']));
+    expectUsageError(await hmmsim(['selftest', '--seed', 'x']));
+    expectUsageError(await hmmsim(['selftest', '--list', 'anon_read']));
   });
 
-  it('no command: the help on stderr, exit 2', () => {
-    const r = hmmsim([]);
+  it('no command: the help on stderr, exit 2', async () => {
+    const r = await hmmsim([]);
     expect(r.code).toBe(2);
     expect(r.stdout).toBe('');
     expect(r.stderr).toMatch(/^Usage: hmmsim /);
     expect(r.stderr).toMatch(/hmmsim selftest/);
   });
 
-  it('--version prints the package.json version', () => {
+  it('--version prints the package.json version', async () => {
     const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { version: string };
-    const r = hmmsim(['--version']);
+    const r = await hmmsim(['--version']);
     expect(r.code).toBe(0);
     expect(r.stdout).toBe(`${pkg.version}\n`);
   });

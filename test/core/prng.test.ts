@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ArgumentError } from '../../src/core/errno.js';
-import { Prng, parseSeed } from '../../src/core/prng.js';
+import { Prng, parseSeed, streamSeed } from '../../src/core/prng.js';
 
 function seq(p: Prng, n: number): number[] {
   return Array.from({ length: n }, () => p.nextU32());
@@ -150,5 +150,14 @@ describe('core/prng: parseSeed', () => {
     expect(seq(new Prng('0x345750f0'), 4)).toEqual(
       seq(new Prng('345750f0123456789abcdef0123456789abcdef0'), 4),
     );
+  });
+});
+
+describe('core/prng: streamSeed', () => {
+  it("is splitmix32's next state mod 2^32: a second stream of one seed, distinct from the first", () => {
+    expect(streamSeed(0)).toBe(0x9e3779b9);
+    expect(streamSeed(1)).toBe(0x9e3779ba);
+    expect(streamSeed(0xffffffff)).toBe(0x9e3779b8); // wraps
+    expect(new Prng(streamSeed(7)).nextU32()).not.toBe(new Prng(7).nextU32());
   });
 });

@@ -293,17 +293,14 @@ describe('aggregateTimeline', () => {
     }
   });
 
-  it('renders 10^6 events to well under 1 MB in well under a second', () => {
+  // its time is bench/'s report-render-1e6-events (budget 1,000 ms)
+  it('renders 10^6 events to well under 1 MB', () => {
     const data = { ...fixture(), timeline: bigTimeline(1_000_000) };
-    renderReport(fixture()); // warm up the modules so the timing is of the render alone
-    const start = performance.now();
     const out = renderReport(data);
-    const ms = performance.now() - start;
     const svg = figureOf(out, 'timeline');
     expect(count(svg, '<svg')).toBe(1);
     expect(/<figcaption>.*<\/figcaption>/.exec(svg)?.[0]).toContain('1,000,000 events, 1,999,999 pages.');
     expect(Buffer.byteLength(out)).toBeLessThan(1_000_000);
     expect(Buffer.byteLength(svg)).toBeLessThan(200_000);
-    expect(ms).toBeLessThan(1000);
   });
 });
