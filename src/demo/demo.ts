@@ -30,8 +30,13 @@ import type { DemoReport } from '../report/types.js';
 import type { DeviceFile } from '../sim/devicefile.js';
 import type { Process } from '../sim/process.js';
 import { Simulator } from '../sim/simulator.js';
-import { buildTree, TREE_NODE_SIZE, TREE_SUM, type Tree } from './bst.js';
-import { thousands } from './bytes.js';
+import { buildTree, TREE_NODE_SIZE, TREE_SUM, type Tree } from '../workload/bst.js';
+import { thousands } from '../workload/bytes.js';
+import { Heap } from '../workload/heap.js';
+import { listWalk, treeLookup, treeSum } from '../workload/kernels.js';
+import { buildList, LIST_NODE_SIZE, type List } from '../workload/list.js';
+import { type LookupBatch, lookupKeys, stageLookupBatch } from '../workload/lookup.js';
+import { MemorySnapshot } from '../workload/snapshot.js';
 import {
   type CheckResult,
   checkList,
@@ -42,12 +47,7 @@ import {
   checkTreeSum,
   expectedSubtreeSums,
 } from './expect.js';
-import { Heap } from './heap.js';
-import { listWalk, treeLookup, treeSum } from './kernels.js';
-import { buildList, LIST_NODE_SIZE, type List } from './list.js';
-import { type LookupBatch, lookupKeys, stageLookupBatch } from './lookup.js';
 import { DemoProgress, type ProgressSink } from './progress.js';
-import { MemorySnapshot } from './snapshot.js';
 import { Timeline } from './timeline.js';
 
 export interface DemoOptions {

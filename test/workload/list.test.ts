@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { ArgumentError } from '../../src/core/errno.js';
 import { checkList } from '../../src/demo/expect.js';
-import { Heap } from '../../src/demo/heap.js';
-import { buildList, LIST_NEXT, LIST_NODE_SIZE, LIST_PREFIX, LIST_VALUE } from '../../src/demo/list.js';
+import { Heap } from '../../src/workload/heap.js';
+import { buildList, LIST_NEXT, LIST_NODE_SIZE, LIST_PREFIX, LIST_VALUE } from '../../src/workload/list.js';
 import { PG, ptrAt, setup, thrown, u32At, vpn } from './helpers.js';
 
 function build(n: number, seed: number | string = 1) {

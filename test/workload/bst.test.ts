@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ArgumentError } from '../../src/core/errno.js';
 import { Prng } from '../../src/core/prng.js';
+import { checkTree } from '../../src/demo/expect.js';
 import {
   buildTree,
   NIL,
@@ -13,9 +14,8 @@ import {
   TREE_SUM,
   TREE_VALUE,
   Tree,
-} from '../../src/demo/bst.js';
-import { checkTree } from '../../src/demo/expect.js';
-import { Heap } from '../../src/demo/heap.js';
+} from '../../src/workload/bst.js';
+import { Heap } from '../../src/workload/heap.js';
 import { PG, ptrAt, setup, thrown, u32At, u64At, vpn } from './helpers.js';
 
 function build(n: number, seed: number | string = 1, keyLimit?: number) {

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { ArgumentError, HmmError } from '../../src/core/errno.js';
-import { cpuContext, runOnCpu } from '../../src/demo/cpu_context.js';
 import type { DeviceKernel, DeviceKernelContext } from '../../src/device/kernel.js';
 import { DeviceKernelFault } from '../../src/device/kernel.js';
 import { MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE } from '../../src/mm/mmap.js';
 import type { Task } from '../../src/sched/task.js';
 import type { Process } from '../../src/sim/process.js';
+import { cpuContext, runOnCpu } from '../../src/workload/cpu_context.js';
 import { PG, setup, thrown } from './helpers.js';
 
 const RW = PROT_READ | PROT_WRITE;

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ArgumentError } from '../../src/core/errno.js';
-import { Heap } from '../../src/demo/heap.js';
+import { Heap } from '../../src/workload/heap.js';
 import { PG, setup, thrown, vpn } from './helpers.js';
 
 const fill = (n: number, v: number) => new Uint8Array(n).fill(v);

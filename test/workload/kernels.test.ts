@@ -1,8 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Prng } from '../../src/core/prng.js';
-import { buildTree, TREE_NOT_FOUND, TREE_SUM, Tree } from '../../src/demo/bst.js';
-import { runOnCpu } from '../../src/demo/cpu_context.js';
 import {
   checkList,
   checkListWalk,
@@ -13,10 +11,12 @@ import {
   expectedListWalk,
   expectedTreeSum,
 } from '../../src/demo/expect.js';
-import { Heap } from '../../src/demo/heap.js';
-import { listWalk, treeLookup, treeSum } from '../../src/demo/kernels.js';
-import { buildList, LIST_NODE_SIZE, LIST_PREFIX, List } from '../../src/demo/list.js';
-import { lookupKeys, stageLookupBatch } from '../../src/demo/lookup.js';
+import { buildTree, TREE_NOT_FOUND, TREE_SUM, Tree } from '../../src/workload/bst.js';
+import { runOnCpu } from '../../src/workload/cpu_context.js';
+import { Heap } from '../../src/workload/heap.js';
+import { listWalk, treeLookup, treeSum } from '../../src/workload/kernels.js';
+import { buildList, LIST_NODE_SIZE, LIST_PREFIX, List } from '../../src/workload/list.js';
+import { lookupKeys, stageLookupBatch } from '../../src/workload/lookup.js';
 import { PG, setup, u32At, u64At } from './helpers.js';
 
 describe('demo/kernels: listWalk on the CPU', () => {
