@@ -120,7 +120,7 @@ describe('demo/expect: checks read memory back and name the first mismatch', () 
   });
 });
 
-describe('demo/snapshot: bulk read-back', () => {
+describe('workload/snapshot: bulk read-back', () => {
   it('reads each page under the records once, adjacent pages as one run', () => {
     const { p } = setup();
     const heap = new Heap(p, 'h', { arenaSize: 8 * PG });

@@ -6,7 +6,7 @@ import { PG, setup, thrown, vpn } from './helpers.js';
 
 const fill = (n: number, v: number) => new Uint8Array(n).fill(v);
 
-describe('demo/heap: arenas', () => {
+describe('workload/heap: arenas', () => {
   it('maps page-aligned private anonymous arenas of arenaSize and reports them as named regions', () => {
     const { p } = setup();
     const h = new Heap(p, 'list nodes', { arenaSize: 4 * PG });
@@ -54,7 +54,7 @@ describe('demo/heap: arenas', () => {
   });
 });
 
-describe('demo/heap: malloc and free', () => {
+describe('workload/heap: malloc and free', () => {
   it('rounds sizes up to 8 bytes and packs blocks with the bump pointer', () => {
     const { p } = setup();
     const h = new Heap(p, 'h');
@@ -141,7 +141,7 @@ describe('demo/heap: malloc and free', () => {
   });
 });
 
-describe('demo/heap: trim gives wholly free pages back with MADV_DONTNEED', () => {
+describe('workload/heap: trim gives wholly free pages back with MADV_DONTNEED', () => {
   /** Four pages full of 32-byte blocks, written, so each page is resident. */
   function fourPages() {
     const { sim, p } = setup();

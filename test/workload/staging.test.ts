@@ -13,7 +13,7 @@ function recording() {
 
 const b = (...v: number[]) => Uint8Array.from(v);
 
-describe('demo/staging: WriteBuffer', () => {
+describe('workload/staging: WriteBuffer', () => {
   it('writes nothing before flush, then one write per contiguous run', () => {
     const { wb, writes } = recording();
     const base = 0x7f00_0000_0000;
