@@ -26,7 +26,7 @@ import { COST_PROFILE_DEFAULT, costModelTerms } from '../device/cost.js';
 import { DEVICE_COUNTER_DESCRIPTIONS, type DeviceCounters } from '../device/device.js';
 import { parsePolicy, policyClampPages } from '../drivers/dmirror/policy.js';
 import { VM_EVENT_DESCRIPTIONS } from '../mm/vm_event.js';
-import type { DemoReport } from '../report/types.js';
+import type { DemoReport } from '../schema/run.js';
 import type { DeviceFile } from '../sim/devicefile.js';
 import type { Process } from '../sim/process.js';
 import { Simulator } from '../sim/simulator.js';

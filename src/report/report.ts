@@ -4,6 +4,7 @@
  * and no clock or randomness, so the same run renders byte for byte the same document.
  */
 
+import type { DemoReport } from '../schema/run.js';
 import {
   byName,
   costsPlot,
@@ -16,7 +17,6 @@ import {
   residencyPlot,
   timelinePlot,
 } from './plots.js';
-import type { DemoReport } from './types.js';
 
 export { formatNumber } from './plots.js';
 
