@@ -26,7 +26,7 @@ import { COST_PROFILE_DEFAULT, costModelTerms } from '../device/cost.js';
 import { DEVICE_COUNTER_DESCRIPTIONS, type DeviceCounters } from '../device/device.js';
 import { parsePolicy, policyClampPages } from '../drivers/dmirror/policy.js';
 import { VM_EVENT_DESCRIPTIONS } from '../mm/vm_event.js';
-import type { DemoReport } from '../schema/run.js';
+import { type DemoReport, SCHEMA_VERSION } from '../schema/index.js';
 import type { DeviceFile } from '../sim/devicefile.js';
 import type { Process } from '../sim/process.js';
 import { Simulator } from '../sim/simulator.js';
@@ -400,6 +400,7 @@ function result(run: Run): DemoResult {
   const model = sim.device(0).device.cost;
   run.timeline.drain(model.trace);
   const report: DemoReport = {
+    schema: SCHEMA_VERSION,
     title: 'hmmsim demo: a linked list and a binary search tree shared with a device',
     seed: cfg.seed,
     ok,
