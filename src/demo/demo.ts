@@ -26,12 +26,17 @@ import { COST_PROFILE_DEFAULT, costModelTerms } from '../device/cost.js';
 import { DEVICE_COUNTER_DESCRIPTIONS, type DeviceCounters } from '../device/device.js';
 import { parsePolicy, policyClampPages } from '../drivers/dmirror/policy.js';
 import { VM_EVENT_DESCRIPTIONS } from '../mm/vm_event.js';
-import type { DemoReport } from '../report/types.js';
+import { type DemoReport, SCHEMA_VERSION } from '../schema/index.js';
 import type { DeviceFile } from '../sim/devicefile.js';
 import type { Process } from '../sim/process.js';
 import { Simulator } from '../sim/simulator.js';
-import { buildTree, TREE_NODE_SIZE, TREE_SUM, type Tree } from './bst.js';
-import { thousands } from './bytes.js';
+import { buildTree, TREE_NODE_SIZE, TREE_SUM, type Tree } from '../workload/bst.js';
+import { thousands } from '../workload/bytes.js';
+import { Heap } from '../workload/heap.js';
+import { listWalk, treeLookup, treeSum } from '../workload/kernels.js';
+import { buildList, LIST_NODE_SIZE, type List } from '../workload/list.js';
+import { type LookupBatch, lookupKeys, stageLookupBatch } from '../workload/lookup.js';
+import { MemorySnapshot } from '../workload/snapshot.js';
 import {
   type CheckResult,
   checkList,
@@ -42,12 +47,7 @@ import {
   checkTreeSum,
   expectedSubtreeSums,
 } from './expect.js';
-import { Heap } from './heap.js';
-import { listWalk, treeLookup, treeSum } from './kernels.js';
-import { buildList, LIST_NODE_SIZE, type List } from './list.js';
-import { type LookupBatch, lookupKeys, stageLookupBatch } from './lookup.js';
 import { DemoProgress, type ProgressSink } from './progress.js';
-import { MemorySnapshot } from './snapshot.js';
 import { Timeline } from './timeline.js';
 
 export interface DemoOptions {
@@ -400,6 +400,7 @@ function result(run: Run): DemoResult {
   const model = sim.device(0).device.cost;
   run.timeline.drain(model.trace);
   const report: DemoReport = {
+    schema: SCHEMA_VERSION,
     title: 'hmmsim demo: a linked list and a binary search tree shared with a device',
     seed: cfg.seed,
     ok,

@@ -5,7 +5,7 @@
  */
 
 import type { Process } from '../sim/process.js';
-import type { Tree } from './bst.js';
+import type { Tree } from '../workload/bst.js';
 import {
   NIL,
   TREE_KEY,
@@ -15,13 +15,13 @@ import {
   TREE_RIGHT,
   TREE_SUM,
   TREE_VALUE,
-} from './bst.js';
-import { hex, thousands } from './bytes.js';
-import type { ListWalkResult, TreeLookupResult, TreeSumResult } from './kernels.js';
-import type { List } from './list.js';
-import { LIST_NEXT, LIST_NODE_SIZE, LIST_PREFIX, LIST_VALUE } from './list.js';
-import type { LookupBatch } from './lookup.js';
-import { MemorySnapshot } from './snapshot.js';
+} from '../workload/bst.js';
+import { hex, thousands } from '../workload/bytes.js';
+import type { ListWalkResult, TreeLookupResult, TreeSumResult } from '../workload/kernels.js';
+import type { List } from '../workload/list.js';
+import { LIST_NEXT, LIST_NODE_SIZE, LIST_PREFIX, LIST_VALUE } from '../workload/list.js';
+import type { LookupBatch } from '../workload/lookup.js';
+import { MemorySnapshot } from '../workload/snapshot.js';
 
 export interface CheckResult {
   name: string;

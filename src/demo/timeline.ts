@@ -10,7 +10,7 @@
 
 import { ArgumentError } from '../core/errno.js';
 import { TRACE_EVENTS_MAX, type TraceEvent } from '../device/cost.js';
-import type { DemoReport, TimelineKind } from '../report/types.js';
+import type { DemoReport, TimelineKind } from '../schema/index.js';
 
 /** Buckets over the run: a point per bucket is about a pixel of the report's plot. */
 export const TIMELINE_BUCKETS = 512;

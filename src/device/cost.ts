@@ -10,6 +10,7 @@
  */
 
 import { ArgumentError } from '../core/errno.js';
+import type { TimelineEvent, TimelineKind } from '../schema/events.js';
 
 export interface CostProfile {
   readonly name: string;
@@ -120,19 +121,10 @@ export function costModelTerms(p: CostProfile): { name: string; value: string; s
   ];
 }
 
-export type TraceKind =
-  | 'device-fault'
-  | 'migrate-to-device'
-  | 'migrate-to-ram'
-  | 'eviction'
-  | 'invalidation'
-  | 'cpu-fault';
+/** The run timeline's event kinds (src/schema/events.ts); `TraceKind` is the public API's name. */
+export type TraceKind = TimelineKind;
 
-export interface TraceEvent {
-  readonly tUs: number;
-  readonly kind: TraceKind;
-  readonly pages: number;
-}
+export type TraceEvent = Readonly<TimelineEvent>;
 
 /** Events kept in the trace; later ones are counted in `traceDropped` (a limit on everything). */
 export const TRACE_EVENTS_MAX = 1 << 20;

@@ -8,7 +8,7 @@
 
 import * as Plot from '@observablehq/plot';
 import { parseHTML } from 'linkedom';
-import type { DemoReport, TimelineKind } from './types.js';
+import type { DemoReport, TimelineKind } from '../schema/index.js';
 
 export const TIMELINE_KINDS: readonly TimelineKind[] = [
   'device-fault',

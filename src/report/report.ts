@@ -4,6 +4,7 @@
  * and no clock or randomness, so the same run renders byte for byte the same document.
  */
 
+import type { DemoReport } from '../schema/index.js';
 import {
   byName,
   costsPlot,
@@ -16,7 +17,6 @@ import {
   residencyPlot,
   timelinePlot,
 } from './plots.js';
-import type { DemoReport } from './types.js';
 
 export { formatNumber } from './plots.js';
 
@@ -84,10 +84,17 @@ function header(data: DemoReport): string {
   ].join('\n');
 }
 
+/** What made the page: the hmmsim version and command line, and the run record's format. */
 function producer(data: DemoReport): string {
-  if (data.producer === undefined) return '';
-  const { version, command } = data.producer;
-  return `<p class="meta">made by hmmsim ${escapeHtml(version)}: <code>${escapeHtml(command)}</code></p>`;
+  const lines: string[] = [];
+  if (data.producer !== undefined) {
+    const { version, command } = data.producer;
+    lines.push(
+      `<p class="meta">made by hmmsim ${escapeHtml(version)}: <code>${escapeHtml(command)}</code></p>`,
+    );
+  }
+  if (data.schema !== undefined) lines.push(`<p class="meta">run record ${escapeHtml(data.schema)}</p>`);
+  return lines.join('\n');
 }
 
 function checks(data: DemoReport): string {

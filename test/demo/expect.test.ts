@@ -1,8 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { Prng } from '../../src/core/prng.js';
-import { buildTree, TREE_LEFT, TREE_SUM, TREE_VALUE, Tree } from '../../src/demo/bst.js';
-import { hex } from '../../src/demo/bytes.js';
-import { runOnCpu } from '../../src/demo/cpu_context.js';
 import {
   checkList,
   checkListWalk,
@@ -14,12 +11,15 @@ import {
   expectedPrefixes,
   expectedSubtreeSums,
 } from '../../src/demo/expect.js';
-import { Heap } from '../../src/demo/heap.js';
-import { listWalk, treeLookup, treeSum } from '../../src/demo/kernels.js';
-import { buildList, LIST_NEXT, LIST_PREFIX, List } from '../../src/demo/list.js';
-import { stageLookupBatch } from '../../src/demo/lookup.js';
-import { MemorySnapshot } from '../../src/demo/snapshot.js';
-import { PG, setup } from './helpers.js';
+import { buildTree, TREE_LEFT, TREE_SUM, TREE_VALUE, Tree } from '../../src/workload/bst.js';
+import { hex } from '../../src/workload/bytes.js';
+import { runOnCpu } from '../../src/workload/cpu_context.js';
+import { Heap } from '../../src/workload/heap.js';
+import { listWalk, treeLookup, treeSum } from '../../src/workload/kernels.js';
+import { buildList, LIST_NEXT, LIST_PREFIX, List } from '../../src/workload/list.js';
+import { stageLookupBatch } from '../../src/workload/lookup.js';
+import { MemorySnapshot } from '../../src/workload/snapshot.js';
+import { PG, setup } from '../workload/helpers.js';
 
 const u32 = (v: number) => {
   const b = new Uint8Array(4);
@@ -120,7 +120,7 @@ describe('demo/expect: checks read memory back and name the first mismatch', () 
   });
 });
 
-describe('demo/snapshot: bulk read-back', () => {
+describe('workload/snapshot: bulk read-back', () => {
   it('reads each page under the records once, adjacent pages as one run', () => {
     const { p } = setup();
     const heap = new Heap(p, 'h', { arenaSize: 8 * PG });

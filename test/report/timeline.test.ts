@@ -3,6 +3,7 @@ import { runDemo } from '../../src/demo/demo.js';
 import { TIMELINE_BUCKETS, Timeline } from '../../src/demo/timeline.js';
 import { renderReport, type TimelineKind } from '../../src/report/index.js';
 import { KIND_COLORS, phaseLabels, timelinePlot } from '../../src/report/plots.js';
+import { SCHEMA_VERSION } from '../../src/schema/index.js';
 
 const SMALL = { listNodes: 3000, treeNodes: 3000, lookups: 300 };
 const demo = runDemo(SMALL);
@@ -147,6 +148,20 @@ describe('a timeline with more events than are kept is bucketed, not cut', () =>
 });
 
 describe('the report says what made it and what its counters count', () => {
+  it('the run record format, which the demo fills, under the version line', () => {
+    expect(demo.report.schema).toBe(SCHEMA_VERSION);
+    expect(SCHEMA_VERSION).toBe('hmmsim-run/1');
+    const html = renderReport({
+      ...demo.report,
+      producer: { version: '9.8.7', command: 'hmmsim demo --seed 3' },
+    });
+    expect(html).toContain(
+      '<code>hmmsim demo --seed 3</code></p>\n<p class="meta">run record hmmsim-run/1</p>\n',
+    );
+    const { schema: _, ...unversioned } = demo.report;
+    expect(renderReport(unversioned)).not.toContain('run record');
+  });
+
   it('version and command line, when the CLI gives them; a description for every demo counter', () => {
     const html = renderReport({
       ...demo.report,

@@ -27,7 +27,7 @@ export const LIST_PREFIX = 12;
 export const LIST_NODE_SIZE = 16;
 export const LIST_NODE_ALIGN = 8;
 
-/** Largest list the demo builds (a bound on host memory, not on the simulator). */
+/** Largest list a workload builds (a bound on host memory, not on the simulator). */
 export const LIST_NODES_MAX = 1 << 22;
 
 export interface ListOptions {

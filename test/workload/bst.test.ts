@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ArgumentError } from '../../src/core/errno.js';
 import { Prng } from '../../src/core/prng.js';
+import { checkTree } from '../../src/demo/expect.js';
 import {
   buildTree,
   NIL,
@@ -13,9 +14,8 @@ import {
   TREE_SUM,
   TREE_VALUE,
   Tree,
-} from '../../src/demo/bst.js';
-import { checkTree } from '../../src/demo/expect.js';
-import { Heap } from '../../src/demo/heap.js';
+} from '../../src/workload/bst.js';
+import { Heap } from '../../src/workload/heap.js';
 import { PG, ptrAt, setup, thrown, u32At, u64At, vpn } from './helpers.js';
 
 function build(n: number, seed: number | string = 1, keyLimit?: number) {
@@ -39,7 +39,7 @@ function handmade(keys: number[]) {
 
 const keysOf = (tree: Tree) => tree.inorder().map((id) => tree.key(id));
 
-describe('demo/bst: buildTree', () => {
+describe('workload/bst: buildTree', () => {
   it('writes every node as the host model says, sums 0, and keeps keys ordered', () => {
     const { p, tree } = build(1000);
     expect([tree.size, tree.validate()]).toEqual([1000, null]);
@@ -110,7 +110,7 @@ describe('demo/bst: buildTree', () => {
   });
 });
 
-describe('demo/bst: update', () => {
+describe('workload/bst: update', () => {
   it('changes exactly the values of the key range, through CPU stores', () => {
     const { p, tree } = build(2000);
     const before = new Map(tree.inorder().map((id) => [tree.key(id), tree.value(id)]));
@@ -152,7 +152,7 @@ describe('demo/bst: update', () => {
   });
 });
 
-describe('demo/bst: deleteRange and insert', () => {
+describe('workload/bst: deleteRange and insert', () => {
   it('relinks the in-order successor in memory when a node with two children goes', () => {
     const { p, tree, byKey, heap } = handmade([50, 30, 70, 20, 40, 60, 80, 65]);
     const r = tree.deleteRange(50, 50);
@@ -281,7 +281,7 @@ describe('demo/bst: deleteRange and insert', () => {
   });
 });
 
-describe('demo/bst: layout', () => {
+describe('workload/bst: layout', () => {
   it('is 32 bytes with naturally aligned fields', () => {
     expect([
       TREE_LEFT % 8,

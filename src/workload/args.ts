@@ -1,4 +1,4 @@
-/** Argument checks shared by the demo's building blocks: each throws ArgumentError naming the argument. */
+/** Argument checks shared by the workload's building blocks: each throws ArgumentError naming the argument. */
 
 import { ArgumentError } from '../core/errno.js';
 import { DEVICE_THREADS_MAX } from '../device/kernel.js';

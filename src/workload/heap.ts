@@ -23,7 +23,7 @@ import { WriteBuffer } from './staging.js';
 /** Every block size is a multiple of this, so any block can hold a pointer at offset 0. */
 export const HEAP_GRANULE = 8;
 export const HEAP_ARENA_DEFAULT = 1 << 20;
-/** Largest single allocation (a sanity bound for the demo, not a simulator limit). */
+/** Largest single allocation (a sanity bound for a workload, not a simulator limit). */
 export const HEAP_BLOCK_MAX = 1 << 30;
 const PAGE = PAGE_SIZE;
 /** Free-list entries examined for an alignment stricter than the granule before bumping instead. */

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { ArgumentError } from '../../src/core/errno.js';
 import { checkList } from '../../src/demo/expect.js';
-import { Heap } from '../../src/demo/heap.js';
-import { buildList, LIST_NEXT, LIST_NODE_SIZE, LIST_PREFIX, LIST_VALUE } from '../../src/demo/list.js';
+import { Heap } from '../../src/workload/heap.js';
+import { buildList, LIST_NEXT, LIST_NODE_SIZE, LIST_PREFIX, LIST_VALUE } from '../../src/workload/list.js';
 import { PG, ptrAt, setup, thrown, u32At, vpn } from './helpers.js';
 
 function build(n: number, seed: number | string = 1) {
@@ -11,7 +11,7 @@ function build(n: number, seed: number | string = 1) {
   return { sim, p, heap, list: buildList(heap, { n, seed }) };
 }
 
-describe('demo/list: buildList', () => {
+describe('workload/list: buildList', () => {
   it('writes every node as the host model says: next, value, prefix 0', () => {
     const { p, list } = build(1000);
     expect(list.length).toBe(1000);
@@ -80,7 +80,7 @@ describe('demo/list: buildList', () => {
   });
 });
 
-describe('demo/list: layout', () => {
+describe('workload/list: layout', () => {
   it('is 16 bytes with naturally aligned fields', () => {
     expect([LIST_NEXT % 8, LIST_VALUE % 4, LIST_PREFIX % 4, LIST_NODE_SIZE]).toEqual([0, 0, 0, 16]);
     expect(PG % LIST_NODE_SIZE).toBe(0);

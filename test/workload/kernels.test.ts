@@ -1,8 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Prng } from '../../src/core/prng.js';
-import { buildTree, TREE_NOT_FOUND, TREE_SUM, Tree } from '../../src/demo/bst.js';
-import { runOnCpu } from '../../src/demo/cpu_context.js';
 import {
   checkList,
   checkListWalk,
@@ -13,13 +11,15 @@ import {
   expectedListWalk,
   expectedTreeSum,
 } from '../../src/demo/expect.js';
-import { Heap } from '../../src/demo/heap.js';
-import { listWalk, treeLookup, treeSum } from '../../src/demo/kernels.js';
-import { buildList, LIST_NODE_SIZE, LIST_PREFIX, List } from '../../src/demo/list.js';
-import { lookupKeys, stageLookupBatch } from '../../src/demo/lookup.js';
+import { buildTree, TREE_NOT_FOUND, TREE_SUM, Tree } from '../../src/workload/bst.js';
+import { runOnCpu } from '../../src/workload/cpu_context.js';
+import { Heap } from '../../src/workload/heap.js';
+import { listWalk, treeLookup, treeSum } from '../../src/workload/kernels.js';
+import { buildList, LIST_NODE_SIZE, LIST_PREFIX, List } from '../../src/workload/list.js';
+import { lookupKeys, stageLookupBatch } from '../../src/workload/lookup.js';
 import { PG, setup, u32At, u64At } from './helpers.js';
 
-describe('demo/kernels: listWalk on the CPU', () => {
+describe('workload/kernels: listWalk on the CPU', () => {
   it('stores running sums mod 2^32 and returns the count and the total', () => {
     const { p } = setup();
     const heap = new Heap(p, 'list nodes');
@@ -66,7 +66,7 @@ describe('demo/kernels: listWalk on the CPU', () => {
   });
 });
 
-describe('demo/kernels: treeSum on the CPU', () => {
+describe('workload/kernels: treeSum on the CPU', () => {
   it('stores every subtree sum as a u64 and returns the total', () => {
     const { p } = setup();
     const tree = new Tree(new Heap(p, 'tree nodes'), new Prng(1));
@@ -96,7 +96,7 @@ describe('demo/kernels: treeSum on the CPU', () => {
   });
 });
 
-describe('demo/kernels: treeLookup on the CPU', () => {
+describe('workload/kernels: treeLookup on the CPU', () => {
   it('splits the keys among threads, stores found values and TREE_NOT_FOUND', () => {
     const { p } = setup();
     const tree = new Tree(new Heap(p, 'tree nodes'), new Prng(1));
@@ -139,7 +139,7 @@ describe('demo/kernels: treeLookup on the CPU', () => {
   });
 });
 
-describe('demo/kernels: after the CPU changes the tree', () => {
+describe('workload/kernels: after the CPU changes the tree', () => {
   it('stale sums fail the check until treeSum runs again; then everything matches', () => {
     const { p } = setup();
     const heap = new Heap(p, 'tree nodes');

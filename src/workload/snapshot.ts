@@ -1,5 +1,5 @@
 /**
- * Reading the demo's structures back from process memory in bulk. Checking 10^5 nodes with one
+ * Reading a workload's structures back from process memory in bulk. Checking 10^5 nodes with one
  * `p.read` each would cost a trip through the page tables per node; instead the pages the nodes
  * lie on are read once each, adjacent pages as one run, and fields are decoded from the copy.
  * Only pages holding the given records are read, so pages the heap trimmed stay untouched (a read

@@ -4,7 +4,11 @@
  * the same run gives the same document byte for byte.
  */
 
+import type { TimelineEvent, TimelineKind } from './events.js';
+
 export interface DemoReport {
+  /** The record's format (SCHEMA_VERSION, src/schema/version.ts); the demo fills it. */
+  schema?: string;
   title: string; // e.g. "hmmsim demo: a linked list and a BST shared with a device"
   seed: number;
   ok: boolean; // every value read matched
@@ -14,7 +18,7 @@ export interface DemoReport {
   costs: Record<string, number>; // simulated µs per cost term, including 'total'
   costModel: { profile: string; terms: { name: string; value: string; source: string }[] }; // the cost model's parameters and where they come from
   phases: { name: string; startUs: number; endUs: number }[]; // demo phases on the simulated clock (e.g. 'build', 'device walk 1', 'cpu update', 'device walk 2')
-  timeline: { tUs: number; kind: TimelineKind; pages: number }[]; // events on the simulated clock
+  timeline: TimelineEvent[]; // events on the simulated clock
   /** Events the cost model's trace did not keep (it keeps TRACE_EVENTS_MAX); `timelineBuckets` still counts them. */
   traceDropped?: number;
   /**
@@ -36,11 +40,3 @@ export interface DemoReport {
     unmappedPages: number;
   }[]; // per region (e.g. 'list nodes', 'tree nodes') at the end of each phase
 }
-
-export type TimelineKind =
-  | 'device-fault'
-  | 'migrate-to-device'
-  | 'migrate-to-ram'
-  | 'eviction'
-  | 'invalidation'
-  | 'cpu-fault';

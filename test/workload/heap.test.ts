@@ -1,12 +1,12 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ArgumentError } from '../../src/core/errno.js';
-import { Heap } from '../../src/demo/heap.js';
+import { Heap } from '../../src/workload/heap.js';
 import { PG, setup, thrown, vpn } from './helpers.js';
 
 const fill = (n: number, v: number) => new Uint8Array(n).fill(v);
 
-describe('demo/heap: arenas', () => {
+describe('workload/heap: arenas', () => {
   it('maps page-aligned private anonymous arenas of arenaSize and reports them as named regions', () => {
     const { p } = setup();
     const h = new Heap(p, 'list nodes', { arenaSize: 4 * PG });
@@ -54,7 +54,7 @@ describe('demo/heap: arenas', () => {
   });
 });
 
-describe('demo/heap: malloc and free', () => {
+describe('workload/heap: malloc and free', () => {
   it('rounds sizes up to 8 bytes and packs blocks with the bump pointer', () => {
     const { p } = setup();
     const h = new Heap(p, 'h');
@@ -141,7 +141,7 @@ describe('demo/heap: malloc and free', () => {
   });
 });
 
-describe('demo/heap: trim gives wholly free pages back with MADV_DONTNEED', () => {
+describe('workload/heap: trim gives wholly free pages back with MADV_DONTNEED', () => {
   /** Four pages full of 32-byte blocks, written, so each page is resident. */
   function fourPages() {
     const { sim, p } = setup();

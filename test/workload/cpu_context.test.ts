@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { ArgumentError, HmmError } from '../../src/core/errno.js';
-import { cpuContext, runOnCpu } from '../../src/demo/cpu_context.js';
 import type { DeviceKernel, DeviceKernelContext } from '../../src/device/kernel.js';
 import { DeviceKernelFault } from '../../src/device/kernel.js';
 import { MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE } from '../../src/mm/mmap.js';
 import type { Task } from '../../src/sched/task.js';
 import type { Process } from '../../src/sim/process.js';
+import { cpuContext, runOnCpu } from '../../src/workload/cpu_context.js';
 import { PG, setup, thrown } from './helpers.js';
 
 const RW = PROT_READ | PROT_WRITE;
@@ -24,7 +24,7 @@ function mapped(): { p: Process; a: number; ctx: DeviceKernelContext } {
   return { p, a, ctx: cpuContext(p) };
 }
 
-describe('demo/cpu_context: loads and stores through p.read/p.write', () => {
+describe('workload/cpu_context: loads and stores through p.read/p.write', () => {
   it('loads little-endian values of every width', () => {
     const { p, a, ctx } = mapped();
     p.write(a, Uint8Array.from([0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x88]));
@@ -105,7 +105,7 @@ describe('demo/cpu_context: loads and stores through p.read/p.write', () => {
   });
 });
 
-describe('demo/cpu_context: runOnCpu', () => {
+describe('workload/cpu_context: runOnCpu', () => {
   const whoAmI: DeviceKernel<string> = function* (ctx) {
     yield 'a kernel may yield on its own';
     return `${ctx.threadId}/${ctx.threads}`;

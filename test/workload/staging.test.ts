@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ArgumentError } from '../../src/core/errno.js';
-import { WriteBuffer } from '../../src/demo/staging.js';
 import { MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE } from '../../src/mm/mmap.js';
+import { WriteBuffer } from '../../src/workload/staging.js';
 import { PG, setup, thrown } from './helpers.js';
 
 /** A write buffer that records its writes instead of making them. */
@@ -13,7 +13,7 @@ function recording() {
 
 const b = (...v: number[]) => Uint8Array.from(v);
 
-describe('demo/staging: WriteBuffer', () => {
+describe('workload/staging: WriteBuffer', () => {
   it('writes nothing before flush, then one write per contiguous run', () => {
     const { wb, writes } = recording();
     const base = 0x7f00_0000_0000;

@@ -1,5 +1,5 @@
 /**
- * Little-endian field encoding for the demo's node layouts. Pointers are 64-bit in memory (the
+ * Little-endian field encoding for the workload's node layouts. Pointers are 64-bit in memory (the
  * device follows them as u64) but exact JS numbers below 2^53 on the host, so they are split into
  * two u32 halves with arithmetic: `>>` would truncate an address above 2^31.
  */
@@ -23,7 +23,7 @@ export function getU32(view: DataView, offset: number): number {
   return view.getUint32(offset, true);
 }
 
-/** A u64 as a number; exact for every pointer (below 2^53), which is all the demo stores. */
+/** A u64 as a number; exact for every pointer (below 2^53), which is all a workload stores. */
 export function getPtr(view: DataView, offset: number): number {
   return view.getUint32(offset + 4, true) * TWO_32 + view.getUint32(offset, true);
 }

@@ -40,7 +40,7 @@ export const TREE_NODE_ALIGN = 8;
 
 /** What a lookup stores for an absent key; no node holds this value. */
 export const TREE_NOT_FOUND = 0xffff_ffff;
-/** Largest tree the demo builds (a bound on host memory, not on the simulator). */
+/** Largest tree a workload builds (a bound on host memory, not on the simulator). */
 export const TREE_NODES_MAX = 1 << 22;
 /** The host model's null node id. */
 export const NIL = -1;

@@ -1,5 +1,5 @@
 /**
- * The demo's device kernels: plain code that follows the CPU's own pointers. Nothing here knows
+ * The workload's device kernels: plain code that follows the CPU's own pointers. Nothing here knows
  * where a page is (system memory, device memory, not yet mirrored): every `yield*` on the context
  * is one load or store through the device MMU, and a miss becomes a replayable fault the driver
  * services through HMM before the access is retried (src/device/kernel.ts). "Any valid pointer on

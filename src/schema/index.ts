@@ -1,0 +1,9 @@
+/**
+ * The versioned run record: what a run of hmmsim reports, as data (docs/schema.md). Types and the
+ * version string only: the simulator produces records, the report and the viewer read them, and
+ * neither side needs the other's code.
+ */
+
+export type { TimelineEvent, TimelineKind } from './events.js';
+export type { DemoReport } from './run.js';
+export { SCHEMA_VERSION } from './version.js';
