@@ -90,6 +90,7 @@ export function demoJson(r: DemoResult, reportPath: string | null): Record<strin
     checks: r.checks,
     warnings: r.warnings,
     traceDropped: r.report.traceDropped ?? 0,
+    schema: r.report.schema ?? null,
   };
 }
 

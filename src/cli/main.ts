@@ -132,7 +132,7 @@ ${EXIT_HELP}`,
     .option('--no-report', 'do not write the report')
     .option(
       '--json',
-      'print one JSON document: ok, seed, counters, costs, report, version, command, settings, checks, warnings, traceDropped',
+      'print one JSON document: ok, seed, counters, costs, report, version, command, settings, checks, warnings, traceDropped, schema',
     )
     .action((opts: DemoCliOptions) => {
       usage(() => setExit(runDemoCli(opts, println)));

@@ -3,6 +3,7 @@ import { demoCommand, demoJson } from '../../src/cli/demo.js';
 import { DEMO_DEFAULTS, runDemo } from '../../src/demo/demo.js';
 import { PROGRESS_EVERY } from '../../src/demo/progress.js';
 import { roundUs } from '../../src/device/cost.js';
+import { SCHEMA_VERSION } from '../../src/schema/index.js';
 
 const SMALL = { listNodes: 5000, treeNodes: 3000, lookups: 300 };
 
@@ -49,11 +50,17 @@ describe('demo --json', () => {
       'checks',
       'warnings',
       'traceDropped',
+      'schema',
     ]);
     expect(doc.settings).toEqual(r.config);
     expect(doc.checks).toEqual(r.checks);
     expect((doc.checks as unknown[]).length).toBe(24);
-    expect([doc.version, doc.warnings, doc.traceDropped]).toEqual(['1.2.3', [], 0]);
+    expect([doc.version, doc.warnings, doc.traceDropped, doc.schema]).toEqual([
+      '1.2.3',
+      [],
+      0,
+      SCHEMA_VERSION,
+    ]);
     expect(doc.command).toBe(
       'hmmsim demo --seed 1 --list-nodes 5000 --tree-nodes 3000 --lookups 300 --threads 64 --policy block:4 --device-pages 4096 --cost-profile pcie4-a100',
     );
