@@ -24,16 +24,13 @@
  */
 
 import { KernelBug, KernelWarning } from '../core/assert.js';
-import { ArgumentError, EAGAIN } from '../core/errno.js';
+import { ArgumentError, EAGAIN, EOVERFLOW } from '../core/errno.js';
 import type { Task } from '../sched/index.js';
 import { mightSleep, WaitQueue } from '../sched/index.js';
 import { IntervalTree } from './interval_tree.js';
 import { type MaybeTask, runMaybeTask } from './maybe_task.js';
 import type { MmStruct } from './mm.js';
 import type { MmuNotifierRange } from './mmu_notifier.js';
-
-/** -EOVERFLOW: a subscription of length 0 (or, in the kernel, whose end passes ULONG_MAX). */
-export const EOVERFLOW = 75;
 
 /** unsigned long's maximum; as a double it rounds up to 2^64, above every address an interval holds. */
 export const ULONG_MAX = 2 ** 64 - 1;
@@ -175,7 +172,7 @@ function intervalInsert(
   sub.mm = mm;
   sub.ops = ops;
   sub.start = start;
-  // check_add_overflow(start, length - 1) cannot fire here: both are below 2^53 (checkAddress)
+  // -EOVERFLOW; check_add_overflow(start, length - 1) cannot fire here: both are below 2^53 (checkAddress)
   if (length === 0) return -EOVERFLOW;
   sub.last = start + length - 1;
   if (mm.users <= 0)

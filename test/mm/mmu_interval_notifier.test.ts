@@ -1,11 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { TASK_SIZE } from '../../src/core/addr.js';
 import { KernelBug, KernelWarning } from '../../src/core/assert.js';
-import { ArgumentError } from '../../src/core/errno.js';
+import { ArgumentError, EOVERFLOW } from '../../src/core/errno.js';
 import { MADV_DONTNEED } from '../../src/mm/madvise.js';
 import type { MmStruct } from '../../src/mm/mm.js';
 import {
-  EOVERFLOW,
   MmuIntervalNotifier,
   type MmuIntervalNotifierOps,
   type MmuNotifierSubscriptions,
