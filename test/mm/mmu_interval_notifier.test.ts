@@ -4,17 +4,13 @@ import { KernelBug, KernelWarning } from '../../src/core/assert.js';
 import { ArgumentError, EOVERFLOW } from '../../src/core/errno.js';
 import { MADV_DONTNEED } from '../../src/mm/madvise.js';
 import type { MmStruct } from '../../src/mm/mm.js';
+import * as itn from '../../src/mm/mmu_interval_notifier.js';
 import {
   MmuIntervalNotifier,
   type MmuIntervalNotifierOps,
   type MmuNotifierSubscriptions,
   mmItreeSubscriptions,
-  mmuIntervalCheckRetry,
   mmuIntervalNotifierInsert,
-  mmuIntervalNotifierInsertLocked,
-  mmuIntervalNotifierRemove,
-  mmuIntervalReadBegin,
-  mmuIntervalReadRetry,
   mmuIntervalSetSeq,
   ULONG_MAX,
 } from '../../src/mm/mmu_interval_notifier.js';
@@ -131,10 +127,10 @@ describe('mm/mmu_interval_notifier: sequence counts', () => {
     expect([subs.invalidateSeq, subs.activeInvalidateRanges, sub.invalidateSeq]).toEqual([2, 0, 1]);
     expect([sub.start, sub.last]).toEqual([a, a + 4 * PG - 1]);
     expect(p.mm.count).toBe(count + 1);
-    const seq = p.sim.run('begin', mmuIntervalReadBegin(sub));
+    const seq = p.sim.run('begin', itn.mmuIntervalReadBegin(sub));
     expect(seq).toBe(1);
-    expect(mmuIntervalReadRetry(sub, seq)).toBe(false);
-    expect(mmuIntervalCheckRetry(sub, seq)).toBe(false);
+    expect(itn.mmuIntervalReadRetry(sub, seq)).toBe(false);
+    expect(itn.mmuIntervalCheckRetry(sub, seq)).toBe(false);
   });
 
   it('an overlapping munmap: invalidate gets the odd count 3 while the mm is invalidating, the end makes it 4', () => {
@@ -150,17 +146,17 @@ describe('mm/mmu_interval_notifier: sequence counts', () => {
       },
     };
     insert(p, sub, a, 4 * PG, ops);
-    const seq = p.sim.run('begin', mmuIntervalReadBegin(sub));
+    const seq = p.sim.run('begin', itn.mmuIntervalReadBegin(sub));
     p.munmap(a + PG, PG);
     expect(seen).toEqual([3, 3, 1]);
     const subs = subsOf(p.mm);
     expect([subs.invalidateSeq, subs.activeInvalidateRanges, sub.invalidateSeq]).toEqual([4, 0, 3]);
-    expect(mmuIntervalReadRetry(sub, seq)).toBe(true);
-    expect(mmuIntervalCheckRetry(sub, seq)).toBe(true);
+    expect(itn.mmuIntervalReadRetry(sub, seq)).toBe(true);
+    expect(itn.mmuIntervalCheckRetry(sub, seq)).toBe(true);
     // the next read starts from the count the invalidation stored, and does not sleep: 3 != 4
-    const again = p.sim.run('begin', mmuIntervalReadBegin(sub));
+    const again = p.sim.run('begin', itn.mmuIntervalReadBegin(sub));
     expect(again).toBe(3);
-    expect(mmuIntervalReadRetry(sub, again)).toBe(false);
+    expect(itn.mmuIntervalReadRetry(sub, again)).toBe(false);
   });
 
   it('an invalidate that does not call set_seq leaves read_retry false: the driver’s store is the whole protocol', () => {
@@ -168,10 +164,10 @@ describe('mm/mmu_interval_notifier: sequence counts', () => {
     const sub = new MmuIntervalNotifier();
     const calls: Call[] = [];
     insert(p, sub, a, 2 * PG, recorder(calls, 'sub', { setSeq: false }));
-    const seq = p.sim.run('begin', mmuIntervalReadBegin(sub));
+    const seq = p.sim.run('begin', itn.mmuIntervalReadBegin(sub));
     p.munmap(a, PG);
     expect(calls.length).toBe(1);
-    expect(mmuIntervalReadRetry(sub, seq)).toBe(false);
+    expect(itn.mmuIntervalReadRetry(sub, seq)).toBe(false);
     expect(subsOf(p.mm).invalidateSeq).toBe(4);
   });
 
@@ -180,7 +176,7 @@ describe('mm/mmu_interval_notifier: sequence counts', () => {
     const sub = new MmuIntervalNotifier();
     const calls: Call[] = [];
     insert(p, sub, a, 2 * PG, recorder(calls));
-    const seq = p.sim.run('begin', mmuIntervalReadBegin(sub));
+    const seq = p.sim.run('begin', itn.mmuIntervalReadBegin(sub));
     const { log } = record(p);
     let during: number[] = [];
     p.mm.notifiers[0]!.ops.invalidateRangeStart = () => {
@@ -192,7 +188,7 @@ describe('mm/mmu_interval_notifier: sequence counts', () => {
     expect(calls).toEqual([]);
     expect(during).toEqual([2, 1]);
     expect([subsOf(p.mm).invalidateSeq, subsOf(p.mm).activeInvalidateRanges]).toEqual([2, 0]);
-    expect(mmuIntervalReadRetry(sub, seq)).toBe(false);
+    expect(itn.mmuIntervalReadRetry(sub, seq)).toBe(false);
     expect(log.map((e) => e.what)).toEqual(['end UNMAP']);
   });
 
@@ -245,8 +241,8 @@ describe('mm/mmu_interval_notifier: sleeping readers, deferred insert and remove
       'reader',
       (function* () {
         log.push(`reader begins, sub ${sub.invalidateSeq}, mm ${subsOf(p.mm).invalidateSeq}`);
-        const seq = yield* mmuIntervalReadBegin(sub);
-        log.push(`reader got ${seq}, retry ${mmuIntervalReadRetry(sub, seq)}`);
+        const seq = yield* itn.mmuIntervalReadBegin(sub);
+        log.push(`reader got ${seq}, retry ${itn.mmuIntervalReadRetry(sub, seq)}`);
       })(),
     );
     ex.spawn(
@@ -267,11 +263,11 @@ describe('mm/mmu_interval_notifier: sleeping readers, deferred insert and remove
 
   it('a reader that began before the invalidation does not sleep but must retry', () => {
     const { p, sub, g, log, ex } = blockedMunmap();
-    const before = p.sim.run('begin', mmuIntervalReadBegin(sub));
+    const before = p.sim.run('begin', itn.mmuIntervalReadBegin(sub));
     ex.spawn(
       'reader',
       step(() => {
-        log.push(`retry during: ${mmuIntervalReadRetry(sub, before)}`);
+        log.push(`retry during: ${itn.mmuIntervalReadRetry(sub, before)}`);
         g.open();
       }),
     );
@@ -286,7 +282,7 @@ describe('mm/mmu_interval_notifier: sleeping readers, deferred insert and remove
     ex.spawn(
       'remover',
       (function* () {
-        yield* mmuIntervalNotifierRemove(sub);
+        yield* itn.mmuIntervalNotifierRemove(sub);
         const subs = subsOf(p.mm);
         log.push(`removed: tree ${subs.itree.size}, deferred ${subs.deferredList.length}`);
       })(),
@@ -331,7 +327,7 @@ describe('mm/mmu_interval_notifier: sleeping readers, deferred insert and remove
     expect(log).toEqual(['insert 0: seq 3, tree 1, deferred 1', 'munmap done, seq 4']);
     expect(subsOf(p.mm).itree.size).toBe(2);
     expect(lateCalls).toEqual([]);
-    expect(p.sim.run('begin', mmuIntervalReadBegin(late))).toBe(3);
+    expect(p.sim.run('begin', itn.mmuIntervalReadBegin(late))).toBe(3);
     p.munmap(a + PG, PG);
     expect(lateCalls.length).toBe(0);
     p.munmap(a + 2 * PG, PG);
@@ -345,7 +341,7 @@ describe('mm/mmu_interval_notifier: sleeping readers, deferred insert and remove
       'churn',
       (function* () {
         yield* mmuIntervalNotifierInsert(late, p.mm, a, PG, recorder([]));
-        yield* mmuIntervalNotifierRemove(late);
+        yield* itn.mmuIntervalNotifierRemove(late);
         const subs = subsOf(p.mm);
         log.push(`removed at once: seq ${subs.invalidateSeq}, deferred ${subs.deferredList.length}`);
         g.open();
@@ -381,12 +377,12 @@ describe('mm/mmu_interval_notifier: sleeping readers, deferred insert and remove
     const calls: Call[] = [];
     const count = p.mm.count;
     insert(p, sub, a, 2 * PG, recorder(calls));
-    p.sim.run('remove', mmuIntervalNotifierRemove(sub));
+    p.sim.run('remove', itn.mmuIntervalNotifierRemove(sub));
     expect(p.mm.count).toBe(count);
     expect(subsOf(p.mm).itree.size).toBe(0);
     p.munmap(a, 2 * PG);
     expect(calls).toEqual([]);
-    thrown(KernelBug, () => p.sim.run('remove', mmuIntervalNotifierRemove(sub)));
+    thrown(KernelBug, () => p.sim.run('remove', itn.mmuIntervalNotifierRemove(sub)));
   });
 });
 
@@ -416,7 +412,7 @@ describe('mm/mmu_interval_notifier: arguments and misuse', () => {
       p.sim.run(
         'locked',
         step(() => {
-          return mmuIntervalNotifierInsertLocked(new MmuIntervalNotifier(), p.mm, 0, PG, recorder([]));
+          return itn.mmuIntervalNotifierInsertLocked(new MmuIntervalNotifier(), p.mm, 0, PG, recorder([]));
         }),
       ),
     ).toThrow(/mmap/);
@@ -429,7 +425,13 @@ describe('mm/mmu_interval_notifier: arguments and misuse', () => {
       (function* () {
         yield* p.mm.mmapSem.downWrite();
         try {
-          return mmuIntervalNotifierInsertLocked(new MmuIntervalNotifier(), p.mm, 0x20000, PG, recorder([]));
+          return itn.mmuIntervalNotifierInsertLocked(
+            new MmuIntervalNotifier(),
+            p.mm,
+            0x20000,
+            PG,
+            recorder([]),
+          );
         } finally {
           p.mm.mmapSem.upWrite();
         }
@@ -580,7 +582,7 @@ describe('mm/mmu_interval_notifier: beside classic notifiers, and at exit', () =
     expect(subsOf(mm).itree.size).toBe(1);
     expect(sim.kernel.mms.has(mm)).toBe(true);
     // the driver still holds mm_count through the sub (and the classic notifier); removing both frees the mm
-    sim.run('remove', mmuIntervalNotifierRemove(sub));
+    sim.run('remove', itn.mmuIntervalNotifierRemove(sub));
     sim.run('unreg', mmuNotifierUnregister(mn, mm));
     expect(sim.kernel.mms.has(mm)).toBe(false);
   });
