@@ -586,4 +586,14 @@ describe('mm/mmu_interval_notifier: beside classic notifiers, and at exit', () =
     sim.run('unreg', mmuNotifierUnregister(mn, mm));
     expect(sim.kernel.mms.has(mm)).toBe(false);
   });
+
+  it('exit of an mm with no VMA left: RELEASE only, no UNMAP (exit_mmap stops before unmap_vmas)', () => {
+    const { sim, p, a } = mapped(1);
+    const calls: Call[] = [];
+    insert(p, new MmuIntervalNotifier(), a, PG, recorder(calls));
+    p.munmap(a, PG);
+    p.exit();
+    expect(calls.map((c) => c.event)).toEqual(['UNMAP', 'RELEASE']);
+    expect(sim.stats().counters.exit_mmap).toBe(1);
+  });
 });
