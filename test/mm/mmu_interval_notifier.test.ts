@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { TASK_SIZE } from '../../src/core/addr.js';
 import { KernelBug, KernelWarning } from '../../src/core/assert.js';
-import { ArgumentError, EOVERFLOW } from '../../src/core/errno.js';
+import { ArgumentError, EAGAIN, EOVERFLOW } from '../../src/core/errno.js';
 import { MADV_DONTNEED } from '../../src/mm/madvise.js';
 import type { MmStruct } from '../../src/mm/mm.js';
 import * as itn from '../../src/mm/mmu_interval_notifier.js';
@@ -595,5 +595,20 @@ describe('mm/mmu_interval_notifier: beside classic notifiers, and at exit', () =
     p.exit();
     expect(calls.map((c) => c.event)).toEqual(['UNMAP', 'RELEASE']);
     expect(sim.stats().counters.exit_mmap).toBe(1);
+  });
+
+  it('kernel quirk kept: a classic -EAGAIN under the OOM reaper leaves the itree invalidation counted in flight', () => {
+    const { sim, p, a } = mapped(2);
+    const sub = new MmuIntervalNotifier();
+    insert(p, sub, a, 2 * PG, recorder([]));
+    const { mn } = record(p);
+    mn.ops.invalidateRangeStart = (_mn, r) => (r.blockable ? 0 : -EAGAIN);
+    expect(sim.run('oom_reaper', oomReapTaskMm(p.mm))).toBe(false);
+    // mn_itree_invalidate succeeded (count odd, one range in flight); the hlist failed, and the
+    // caller must not call invalidate_range_end, so nothing ends it (mm/mmu_notifier.c as it is)
+    const subs = subsOf(p.mm);
+    expect([subs.invalidateSeq, subs.activeInvalidateRanges, sub.invalidateSeq]).toEqual([3, 1, 3]);
+    p.munmap(a, PG);
+    expect([subs.invalidateSeq, subs.activeInvalidateRanges]).toEqual([3, 1]);
   });
 });
