@@ -20,7 +20,8 @@
  * Sequence numbers are JS numbers: they never wrap (2^53 invalidations), where the kernel's unsigned
  * long may. The spinlock of the struct is the atomicity of the code between two yields.
  *
- * @see mm/mmu_notifier.c, include/linux/mmu_notifier.h (torvalds/linux; see docs/fidelity.md)
+ * @see mm/mmu_notifier.c, include/linux/mmu_notifier.h (torvalds/linux blob at c2818c9a0876, a
+ * v5.8..v5.12 tree, plus the later changes docs/fidelity.md lists; none touched the interval code)
  */
 
 import { KernelBug, KernelWarning } from '../core/assert.js';

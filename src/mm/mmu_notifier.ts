@@ -21,7 +21,7 @@
  * invalidate_range_start with -EAGAIN and implements invalidate_range_end, which today's kernel WARNs on.
  *
  * @see mm/mmu_notifier.c, include/linux/mmu_notifier.h (Linux v5.3; events, owner and the interval
- * tree hooks from torvalds/linux c2818c9a, see docs/fidelity.md)
+ * tree hooks from torvalds/linux, see docs/fidelity.md)
  */
 
 import { KernelBug, KernelWarning } from '../core/assert.js';
