@@ -27,7 +27,7 @@ import {
   notifierRange,
 } from '../../src/mm/mmu_notifier.js';
 import { oomReapTaskMm } from '../../src/mm/oom_kill.js';
-import { RunToCompletion, type Task, WaitQueue } from '../../src/sched/index.js';
+import { DfsStrategy, RunToCompletion, schedule, type Task, WaitQueue } from '../../src/sched/index.js';
 import type { Process } from '../../src/sim/process.js';
 import { Simulator } from '../../src/sim/simulator.js';
 import { ANON, type Event, fill, PG, RO, RW, record, setup, thrown } from './helpers.js';
@@ -543,6 +543,24 @@ describe('mm/mmu_interval_notifier: the event and owner each operation passes', 
   });
 });
 
+describe('mm/mmu_interval_notifier: sleeping where it must not', () => {
+  it('an invalidate that sleeps for the OOM reaper’s non-blockable range is reported where it sleeps', () => {
+    const { sim, p, a } = mapped(1);
+    insert(p, new MmuIntervalNotifier(), a, PG, recorder([], 'sub', { sleep: () => schedule() }));
+    expect(thrown(KernelBug, () => sim.run('oom_reaper', oomReapTaskMm(p.mm))).message).toMatch(
+      /non_block: 1/,
+    );
+  });
+
+  it('the same sleeping invalidate is fine for a blockable munmap', () => {
+    const { p, a } = mapped(1);
+    const calls: Call[] = [];
+    insert(p, new MmuIntervalNotifier(), a, PG, recorder(calls, 'sub', { sleep: () => schedule() }));
+    p.munmap(a, PG);
+    expect(calls.map((c) => [c.event, c.blockable])).toEqual([['UNMAP', true]]);
+  });
+});
+
 describe('mm/mmu_interval_notifier: beside classic notifiers, and at exit', () => {
   it('a classic notifier and an interval notifier on one mm are both invalidated, the interval one first', () => {
     const { p, a } = mapped(2);
@@ -610,5 +628,51 @@ describe('mm/mmu_interval_notifier: beside classic notifiers, and at exit', () =
     expect([subs.invalidateSeq, subs.activeInvalidateRanges, sub.invalidateSeq]).toEqual([3, 1, 3]);
     p.munmap(a, PG);
     expect([subs.invalidateSeq, subs.activeInvalidateRanges]).toEqual([3, 1]);
+  });
+});
+
+describe('mm/mmu_interval_notifier: under the explorer', () => {
+  it('every interleaving of a reader and a munmap: read_retry is false only if no invalidation overlapped the read', () => {
+    const dfs = new DfsStrategy(2);
+    const outcomes = new Set<string>();
+    while (dfs.nextExecution()) {
+      const { sim, p, a } = mapped(2);
+      const sub = new MmuIntervalNotifier();
+      let started = 0;
+      let ended = 0;
+      insert(p, sub, a, 2 * PG, {
+        invalidate(s, _r, cur) {
+          return (function* () {
+            started++;
+            mmuIntervalSetSeq(s, cur);
+            yield* schedule();
+            return true;
+          })();
+        },
+      });
+      // a classic notifier's end runs in the same atomic step as mn_itree_inv_end: it marks the end
+      const { mn } = record(p);
+      mn.ops.invalidateRangeEnd = () => {
+        ended++;
+      };
+      const ex = sim.executor(dfs);
+      ex.spawn('munmap', p.task.munmap(a, PG));
+      ex.spawn(
+        'reader',
+        (function* () {
+          const seq = yield* itn.mmuIntervalReadBegin(sub);
+          const [s0, e0] = [started, ended];
+          yield* schedule();
+          const retry = itn.mmuIntervalReadRetry(sub, seq);
+          // no retry means: nothing was in progress when the read began and nothing started since
+          if (!retry) expect([s0 === e0, started === s0]).toEqual([true, true]);
+          outcomes.add(retry ? 'retry' : started === 0 ? 'clean before' : 'clean after');
+        })(),
+      );
+      expect(ex.run().status).toBe('done');
+      expect([started, ended]).toEqual([1, 1]);
+    }
+    expect(outcomes).toEqual(new Set(['retry', 'clean before', 'clean after']));
+    expect(dfs.executions).toBeGreaterThan(2);
   });
 });
