@@ -583,6 +583,22 @@ describe('mm/mmu_interval_notifier: beside classic notifiers, and at exit', () =
     expect(log.map((e) => e.what)).toEqual(['UNMAP', 'end UNMAP']);
   });
 
+  it('a seed-API mirror (dmirror on hmm_mirror) and an interval notifier on one process: munmap invalidates both', () => {
+    const sim = new Simulator({ ramPages: 256 });
+    const p = sim.createProcess();
+    const a = p.mmap(2 * PG, RW, ANON);
+    p.write(a, fill(2 * PG, 1));
+    const fd = sim.openDevice(0, p);
+    fd.read(a, 2);
+    expect(fd.dmirror.pt.size).toBe(2);
+    const calls: Call[] = [];
+    insert(p, new MmuIntervalNotifier(), a, 2 * PG, recorder(calls));
+    expect(p.mm.notifiers.length).toBe(1);
+    p.munmap(a, PG);
+    expect(calls.map((c) => [c.event, c.start, c.end])).toEqual([['UNMAP', a, a + PG]]);
+    expect(fd.dmirror.pt.mappings().map((m) => m.vpn * PG)).toEqual([a + PG]);
+  });
+
   it('exit: the interval sub sees RELEASE over everything then exit_mmap’s UNMAP; the classic one gets release; remove then frees the mm', () => {
     const { sim, p, a } = mapped(2);
     const sub = new MmuIntervalNotifier();
