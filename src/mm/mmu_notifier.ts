@@ -70,7 +70,7 @@ export interface MmuNotifierRange {
   readonly event: number;
   /** mmu_notifier_range_blockable(): false only for the OOM reaper. */
   readonly blockable: boolean;
-  /** The pgmap owner (MIGRATE) or device (EXCLUSIVE) the event is for; null for every other event (absent = null). */
+  /** The pgmap owner (MIGRATE) or device (EXCLUSIVE) the event is for; null or absent otherwise. */
   readonly owner?: unknown;
 }
 
@@ -218,11 +218,11 @@ export function notifierRange(
 
 /** mmu_notifier_range_init_owner: a MIGRATE or EXCLUSIVE range naming whose pages it is about (blockable). */
 export function mmuNotifierRangeInitOwner(
-  ev: number,
+  event: number,
   mm: MmStruct,
   start: number,
   end: number,
   owner: unknown,
-) {
-  return notifierRange(mm, start, end, ev, true, owner);
+): MmuNotifierRange {
+  return notifierRange(mm, start, end, event, true, owner);
 }
