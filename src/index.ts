@@ -59,6 +59,32 @@ export {
   PROT_READ,
   PROT_WRITE,
 } from './mm/mmap.js';
+// -- modern generation: this export and the next are today's kernel API (mmu interval notifiers,
+// mmu_notifier_range events and owner) on the same mm core; the seed (v5.3) API is `hmm` above.
+export {
+  MmuIntervalNotifier,
+  type MmuIntervalNotifierOps,
+  mmuIntervalCheckRetry,
+  mmuIntervalNotifierInsert,
+  mmuIntervalNotifierInsertLocked,
+  mmuIntervalNotifierRemove,
+  mmuIntervalReadBegin,
+  mmuIntervalReadRetry,
+  mmuIntervalSetSeq,
+} from './mm/mmu_interval_notifier.js';
+export {
+  MMU_NOTIFY_CLEAR,
+  MMU_NOTIFY_EVENT_NAMES,
+  MMU_NOTIFY_EXCLUSIVE,
+  MMU_NOTIFY_MIGRATE,
+  MMU_NOTIFY_PROTECTION_PAGE,
+  MMU_NOTIFY_PROTECTION_VMA,
+  MMU_NOTIFY_RELEASE,
+  MMU_NOTIFY_SOFT_DIRTY,
+  MMU_NOTIFY_UNMAP,
+  type MmuNotifierRange,
+  mmuNotifierRangeInitOwner,
+} from './mm/mmu_notifier.js'; // -- end of the modern generation
 export { MREMAP_DONTUNMAP, MREMAP_FIXED, MREMAP_MAYMOVE } from './mm/mremap.js';
 export { GUP_PIN_COUNTING_BIAS, HPAGE_PMD_NR, HPAGE_PMD_ORDER } from './mm/page.js';
 export * from './sched/index.js';

@@ -27,6 +27,7 @@ export const ENOSPC = 28;
 export const ERANGE = 34;
 export const EDEADLK = 35;
 export const ENOSYS = 38;
+export const EOVERFLOW = 75;
 export const ETIMEDOUT = 110;
 
 const NAMES: Readonly<Record<number, string>> = {
@@ -50,6 +51,7 @@ const NAMES: Readonly<Record<number, string>> = {
   [ERANGE]: 'ERANGE',
   [EDEADLK]: 'EDEADLK',
   [ENOSYS]: 'ENOSYS',
+  [EOVERFLOW]: 'EOVERFLOW',
   [ETIMEDOUT]: 'ETIMEDOUT',
 };
 

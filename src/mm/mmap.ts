@@ -303,7 +303,8 @@ export function* exitMmap(mm: MmStruct): Task {
   yield* mmuNotifierRelease(mm);
   const vmas = [...mm.vmas];
   for (const v of vmas) detachVma(mm, v);
-  yield* unmapRegion(mm, vmas, 0, TASK_SIZE, 0, USER_PGTABLES_CEILING);
+  // no VMA, no unmap_vmas and so no UNMAP invalidation ("Can happen if dup_mmap() received an OOM")
+  if (vmas.length > 0) yield* unmapRegion(mm, vmas, 0, TASK_SIZE, 0, USER_PGTABLES_CEILING);
   releaseFile(mm, vmas);
   mmPutHugeZeroPage(mm);
   mm.dead = true;

@@ -14,27 +14,53 @@
  *
  * Notifiers are kept newest first (hlist_add_head_rcu).
  *
- * @see mm/mmu_notifier.c, include/linux/mmu_notifier.h (Linux v5.3)
+ * Today's generation adds to this, on the same mm: the interval notifiers of
+ * mmu_interval_notifier.ts run first (mn_itree_invalidate; a -EAGAIN there skips these callbacks),
+ * then the classic ones here; the range carries today's `event` values and an `owner`. The classic
+ * callbacks keep v5.3's failure handling (see docs/fidelity.md): the seed API's hmm both fails
+ * invalidate_range_start with -EAGAIN and implements invalidate_range_end, which today's kernel WARNs on.
+ *
+ * @see mm/mmu_notifier.c, include/linux/mmu_notifier.h (Linux v5.3; events, owner and the interval
+ * tree hooks from torvalds/linux, see docs/fidelity.md)
  */
 
 import { KernelBug, KernelWarning } from '../core/assert.js';
 import { EAGAIN, EINVAL } from '../core/errno.js';
 import type { Task } from '../sched/index.js';
-import { nonBlockEnd, nonBlockStart } from '../sched/index.js';
+import { type MaybeTask, runMaybeTask } from './maybe_task.js';
 import type { MmStruct } from './mm.js';
+import {
+  mmItreeSubscriptions,
+  mnItreeInvalidate,
+  mnItreeInvEnd,
+  mnItreeRelease,
+  ULONG_MAX,
+} from './mmu_interval_notifier.js';
+
+export { type MaybeTask, runMaybeTask } from './maybe_task.js';
 
 export const MMU_NOTIFY_UNMAP = 0;
 export const MMU_NOTIFY_CLEAR = 1;
 export const MMU_NOTIFY_PROTECTION_VMA = 2;
 export const MMU_NOTIFY_PROTECTION_PAGE = 3;
 export const MMU_NOTIFY_SOFT_DIRTY = 4;
+/** The mm is going away: the one invalidation interval notifiers get from exit_mmap's release. */
+export const MMU_NOTIFY_RELEASE = 5;
+/** migrate_vma_*: `owner` is the migration's pgmap_owner, so a driver may skip its own pages. */
+export const MMU_NOTIFY_MIGRATE = 6;
+/** make_device_exclusive: `owner` is the device that takes the page exclusively. */
+export const MMU_NOTIFY_EXCLUSIVE = 7;
 
+/** enum mmu_notifier_event, in today's order. */
 export const MMU_NOTIFY_EVENT_NAMES = [
   'UNMAP',
   'CLEAR',
   'PROTECTION_VMA',
   'PROTECTION_PAGE',
   'SOFT_DIRTY',
+  'RELEASE',
+  'MIGRATE',
+  'EXCLUSIVE',
 ] as const;
 
 export interface MmuNotifierRange {
@@ -44,9 +70,9 @@ export interface MmuNotifierRange {
   readonly event: number;
   /** mmu_notifier_range_blockable(): false only for the OOM reaper. */
   readonly blockable: boolean;
+  /** The pgmap owner (MIGRATE) or device (EXCLUSIVE) the event is for; null or absent otherwise. */
+  readonly owner?: unknown;
 }
-
-export type MaybeTask<T> = T | Task<T>;
 
 export interface MmuNotifierOps {
   release?(mn: MmuNotifier, mm: MmStruct): MaybeTask<void>;
@@ -62,22 +88,6 @@ export class MmuNotifier {
 
   constructor(ops: MmuNotifierOps) {
     this.ops = ops;
-  }
-}
-
-function isTask<T>(x: MaybeTask<T>): x is Task<T> {
-  return typeof x === 'object' && x !== null && typeof (x as Task<T>).next === 'function';
-}
-
-/** Runs a callback's result to completion: directly, or as a sleeping generator. */
-export function* runMaybeTask<T>(x: MaybeTask<T>, blockable: boolean): Task<T> {
-  if (!isTask(x)) return x;
-  if (blockable) return yield* x;
-  nonBlockStart();
-  try {
-    return yield* x;
-  } finally {
-    nonBlockEnd();
   }
 }
 
@@ -140,6 +150,11 @@ function removeNotifier(mm: MmStruct, mn: MmuNotifier): void {
  * -EAGAIN from a non-blockable range is legitimate; anything else WARNs).
  */
 export function* mmuNotifierInvalidateRangeStart(range: MmuNotifierRange): Task<number> {
+  const subs = mmItreeSubscriptions(range.mm);
+  if (subs !== null) {
+    const r = yield* mnItreeInvalidate(subs, range);
+    if (r !== 0) return r;
+  }
   const list = range.mm.notifiers;
   if (list.length === 0) return 0;
   let ret = 0;
@@ -160,6 +175,8 @@ export function* mmuNotifierInvalidateRangeStart(range: MmuNotifierRange): Task<
 }
 
 export function* mmuNotifierInvalidateRangeEnd(range: MmuNotifierRange): Task {
+  const subs = mmItreeSubscriptions(range.mm);
+  if (subs !== null) mnItreeInvEnd(subs);
   const list = range.mm.notifiers;
   if (list.length === 0) return;
   for (const mn of [...list]) {
@@ -168,20 +185,44 @@ export function* mmuNotifierInvalidateRangeEnd(range: MmuNotifierRange): Task {
   }
 }
 
-/** __mmu_notifier_release: exit_mmap tells every notifier the mm is going away, then unlinks them. */
+/**
+ * __mmu_notifier_release: exit_mmap tells every notifier the mm is going away: the interval notifiers
+ * by one blockable RELEASE invalidation over the whole address space (they stay inserted), the
+ * classic ones by ->release, after which they are unlinked.
+ */
 export function* mmuNotifierRelease(mm: MmStruct): Task {
+  const subs = mmItreeSubscriptions(mm);
+  if (subs !== null) yield* mnItreeRelease(subs, notifierRange(mm, 0, ULONG_MAX, MMU_NOTIFY_RELEASE));
   for (const mn of [...mm.notifiers]) {
     if (mn.ops.release) yield* runMaybeTask(mn.ops.release(mn, mm), true);
   }
   for (const mn of [...mm.notifiers]) removeNotifier(mm, mn);
 }
 
+/**
+ * mmu_notifier_range_init (the seed code's name for it, kept); `owner` is today's addition, null
+ * unless MIGRATE or EXCLUSIVE. The kernel sets MMU_NOTIFIER_RANGE_BLOCKABLE in
+ * mmu_notifier_invalidate_range_start and clears it in ..._start_nonblock; here the range carries it
+ * from its creation, so the one non-blocking caller (the OOM reaper) passes false.
+ */
 export function notifierRange(
   mm: MmStruct,
   start: number,
   end: number,
   event: number,
   blockable = true,
+  owner: unknown = null,
 ): MmuNotifierRange {
-  return { mm, start, end, event, blockable };
+  return { mm, start, end, event, blockable, owner };
+}
+
+/** mmu_notifier_range_init_owner: a MIGRATE or EXCLUSIVE range naming whose pages it is about (blockable). */
+export function mmuNotifierRangeInitOwner(
+  event: number,
+  mm: MmStruct,
+  start: number,
+  end: number,
+  owner: unknown,
+): MmuNotifierRange {
+  return notifierRange(mm, start, end, event, true, owner);
 }
