@@ -26,7 +26,7 @@
 import { hex, PAGE_SIZE } from '../core/addr.js';
 import type { DevicePageTable } from '../device/device_pagetable.js';
 import type { DeviceTlb } from '../device/tlb.js';
-import { mmHmm } from '../hmm/hmm.js';
+import { mmHmm } from '../hmm/seed/hmm.js';
 import type { Kernel } from '../mm/kernel.js';
 import type { MmStruct } from '../mm/mm.js';
 import { PG_buddy, ZONE_DEVICE } from '../mm/page.js';

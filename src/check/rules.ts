@@ -18,9 +18,9 @@
  */
 
 import type { DevicePageTable, DevicePageTableWrite } from '../device/device_pagetable.js';
-import type { HmmObserver } from '../hmm/hmm.js';
-import type { HmmMirror } from '../hmm/mirror.js';
-import type { HmmRange } from '../hmm/range.js';
+import type { HmmObserver } from '../hmm/seed/hmm.js';
+import type { HmmMirror } from '../hmm/seed/mirror.js';
+import type { HmmRange } from '../hmm/seed/range.js';
 import { currentOrNull } from '../sched/index.js';
 
 /** What the checker needs to know about one driver instance. */

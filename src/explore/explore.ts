@@ -28,7 +28,7 @@ import { type CheckerName, type Violation, ViolationError, violationOfError } fr
 import { hex, PAGE_SIZE } from '../core/addr.js';
 import { ArgumentError } from '../core/errno.js';
 import { HMMSIM_VERSION } from '../core/version.js';
-import { type HmmProtocol, hmmConfig } from '../hmm/hmm.js';
+import { type HmmProtocol, hmmConfig } from '../hmm/seed/hmm.js';
 import { AddressSpace } from '../mm/file.js';
 import {
   DfsStrategy,

@@ -23,7 +23,7 @@ import { PAGE_SIZE } from '../core/addr.js';
 import { ArgumentError, HmmError, SegvError } from '../core/errno.js';
 import type { DevicePageTable } from '../device/device_pagetable.js';
 import type { DeviceTlb } from '../device/tlb.js';
-import type { HmmMirror } from '../hmm/mirror.js';
+import type { HmmMirror } from '../hmm/seed/mirror.js';
 import { MADV_DONTNEED } from '../mm/madvise.js';
 import type { MmStruct } from '../mm/mm.js';
 import { oomReapTaskMm } from '../mm/oom_kill.js';

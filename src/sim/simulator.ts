@@ -17,7 +17,7 @@ import { Dmirror } from '../drivers/dmirror/dmirror.js';
 import { DmirrorDevice } from '../drivers/dmirror/mdevice.js';
 import { checkPolicy, type MigrationPolicy } from '../drivers/dmirror/policy.js';
 import { checkDmirrorVariant, type DmirrorVariant } from '../drivers/dmirror/variants.js';
-import { type HmmProtocol, hmmConfig } from '../hmm/hmm.js';
+import { type HmmProtocol, hmmConfig } from '../hmm/seed/hmm.js';
 import { Kernel } from '../mm/kernel.js';
 import { MemCgroup } from '../mm/memcg.js';
 import { MmStruct } from '../mm/mm.js';

@@ -14,7 +14,7 @@
 
 import { PAGE_SIZE } from '../../core/addr.js';
 import { ArgumentError, EINVAL } from '../../core/errno.js';
-import { hmmVmaAllocLockedPage } from '../../hmm/devmem.js';
+import { hmmVmaAllocLockedPage } from '../../hmm/seed/devmem.js';
 import { VM_FAULT_SIGBUS } from '../../mm/fault.js';
 import type { MigrateVmaOps } from '../../mm/migrate.js';
 import {

@@ -14,7 +14,7 @@
 
 import { PAGE_SHIFT, PAGE_SIZE } from '../../core/addr.js';
 import { EBUSY, EFAULT } from '../../core/errno.js';
-import { hmmDeviceEntryToPfn, hmmEntryFlags } from '../../hmm/entry.js';
+import { hmmDeviceEntryToPfn, hmmEntryFlags } from '../../hmm/seed/entry.js';
 import {
   HMM_RANGE_DEFAULT_TIMEOUT,
   HmmRange,
@@ -23,7 +23,7 @@ import {
   hmmRangeUnregister,
   hmmRangeValid,
   hmmRangeWaitUntilValid,
-} from '../../hmm/range.js';
+} from '../../hmm/seed/range.js';
 import { mmput } from '../../mm/mm.js';
 import type { Task } from '../../sched/index.js';
 import type { Dmirror } from './dmirror.js';

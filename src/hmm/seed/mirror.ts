@@ -24,11 +24,11 @@
  *      hmm_mirror, struct hmm_mirror_ops) (Linux v5.3)
  */
 
-import { KernelBug, KernelWarning } from '../core/assert.js';
-import { ArgumentError, EINVAL, ENOMEM } from '../core/errno.js';
-import type { MmStruct } from '../mm/mm.js';
-import type { MaybeTask } from '../mm/mmu_notifier.js';
-import type { Task } from '../sched/index.js';
+import { KernelBug, KernelWarning } from '../../core/assert.js';
+import { ArgumentError, EINVAL, ENOMEM } from '../../core/errno.js';
+import type { MmStruct } from '../../mm/mm.js';
+import type { MaybeTask } from '../../mm/mmu_notifier.js';
+import type { Task } from '../../sched/index.js';
 import { type Hmm, hmmGetOrCreate, hmmPut } from './hmm.js';
 import type { HmmUpdate } from './update.js';
 

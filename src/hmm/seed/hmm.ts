@@ -47,11 +47,11 @@
  *      hmm_invalidate_range_start, hmm_invalidate_range_end), include/linux/hmm.h (struct hmm)
  */
 
-import { hex } from '../core/addr.js';
-import { KernelBug, KernelWarning } from '../core/assert.js';
-import { EAGAIN } from '../core/errno.js';
-import type { Kernel } from '../mm/kernel.js';
-import type { MmStruct } from '../mm/mm.js';
+import { hex } from '../../core/addr.js';
+import { KernelBug, KernelWarning } from '../../core/assert.js';
+import { EAGAIN } from '../../core/errno.js';
+import type { Kernel } from '../../mm/kernel.js';
+import type { MmStruct } from '../../mm/mm.js';
 import {
   MmuNotifier,
   type MmuNotifierOps,
@@ -59,9 +59,9 @@ import {
   mmuNotifierRegisterLocked,
   mmuNotifierUnregisterNoRelease,
   runMaybeTask,
-} from '../mm/mmu_notifier.js';
-import type { Task } from '../sched/index.js';
-import { RwSem, SpinLock, WaitQueue } from '../sched/index.js';
+} from '../../mm/mmu_notifier.js';
+import type { Task } from '../../sched/index.js';
+import { RwSem, SpinLock, WaitQueue } from '../../sched/index.js';
 import type { HmmMirror } from './mirror.js';
 import type { HmmRange } from './range.js';
 import { HMM_UPDATE_INVALIDATE, type HmmUpdate } from './update.js';

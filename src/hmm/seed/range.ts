@@ -85,14 +85,14 @@
  *      HMM_RANGE_DEFAULT_TIMEOUT) (Linux v5.3)
  */
 
-import { PAGE_SHIFT, PAGE_SIZE } from '../core/addr.js';
-import { KernelBug, KernelWarning } from '../core/assert.js';
-import { ArgumentError, EBUSY, EFAULT, EINVAL, EPERM } from '../core/errno.js';
-import { mmput } from '../mm/mm.js';
-import type { Vma } from '../mm/vma.js';
-import { VM_IO, VM_MIXEDMAP, VM_PFNMAP, VM_READ } from '../mm/vma.js';
-import type { Task } from '../sched/index.js';
-import { NSEC_PER_MSEC } from '../sched/index.js';
+import { PAGE_SHIFT, PAGE_SIZE } from '../../core/addr.js';
+import { KernelBug, KernelWarning } from '../../core/assert.js';
+import { ArgumentError, EBUSY, EFAULT, EINVAL, EPERM } from '../../core/errno.js';
+import { mmput } from '../../mm/mm.js';
+import type { Vma } from '../../mm/vma.js';
+import { VM_IO, VM_MIXEDMAP, VM_PFNMAP, VM_READ } from '../../mm/vma.js';
+import type { Task } from '../../sched/index.js';
+import { NSEC_PER_MSEC } from '../../sched/index.js';
 import { checkRangeTables, type HmmEntryTables } from './entry.js';
 import { type Hmm, hmmGet, hmmPut } from './hmm.js';
 import type { HmmMirror } from './mirror.js';

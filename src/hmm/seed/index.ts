@@ -1,0 +1,11 @@
+/**
+ * The HMM layer: mirroring (per-mm hmm, mirrors, ranges, snapshot/fault) on the mm's mmu notifier.
+ * Device memory (devmem.ts) and migrate_vma are exported by their own modules.
+ */
+
+export * from './devmem.js';
+export * from './entry.js';
+export { Hmm, type HmmConfig, type HmmObserver, type HmmProtocol, hmmConfig, mmHmm } from './hmm.js';
+export * from './mirror.js';
+export * from './range.js';
+export * from './update.js';
