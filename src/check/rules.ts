@@ -11,16 +11,14 @@
  * callback (the scheduler's "sleeping function called from invalid context"), lockdep reports, and
  * using a range after hmm_range_unregister (a KernelBug at the call).
  *
- * The checker is an HmmObserver (install it with hmmConfig(kernel).observer) plus a hook on each
+ * The checker is an HmmObserver (install it with sim.hmm.observer) plus a hook on each
  * watched device page table. It records each broken rule with the thread, the executor step and the
  * step's label; it changes nothing, so the run goes on until the step ends and the explorer's step
  * hook stops it (takePending).
  */
 
 import type { DevicePageTable, DevicePageTableWrite } from '../device/device_pagetable.js';
-import type { HmmObserver } from '../hmm/seed/hmm.js';
-import type { HmmMirror } from '../hmm/seed/mirror.js';
-import type { HmmRange } from '../hmm/seed/range.js';
+import type { HmmMirror, HmmObserver, HmmRange } from '../hmm/seed/types.js';
 import { currentOrNull } from '../sched/index.js';
 
 /** What the checker needs to know about one driver instance. */

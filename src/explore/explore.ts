@@ -28,7 +28,7 @@ import { type CheckerName, type Violation, ViolationError, violationOfError } fr
 import { hex, PAGE_SIZE } from '../core/addr.js';
 import { ArgumentError } from '../core/errno.js';
 import { HMMSIM_VERSION } from '../core/version.js';
-import { type HmmProtocol, hmmConfig } from '../hmm/seed/hmm.js';
+import type { HmmProtocol } from '../hmm/seed/types.js';
 import { AddressSpace } from '../mm/file.js';
 import {
   DfsStrategy,
@@ -404,7 +404,7 @@ function runSchedule(cfg: Config, strategy: Strategy, trace?: Trace): RunResult 
   });
   const kernel = sim.kernel;
   const ctx = new ScenarioContext(sim, cfg.factory);
-  hmmConfig(kernel).observer = ctx.rules;
+  sim.hmm.observer = ctx.rules;
   const state = cfg.scenario.setup(sim, ctx);
   if (trace !== undefined) trace.attach(ctx);
   const specs = cfg.scenario.threads(state, ctx);
@@ -632,7 +632,7 @@ class Trace {
 
   /** Listens to the checkers' hooks for what to annotate the steps with (after setup). */
   attach(ctx: ScenarioContext): void {
-    const cfg = hmmConfig(ctx.sim.kernel);
+    const cfg = ctx.sim.hmm;
     const rules = ctx.rules;
     cfg.observer = {
       rangeValid: (range) => rules.rangeValid(range),

@@ -144,6 +144,11 @@ export class ScenarioContext {
   /** Opens device n for p with the driver under test; the checkers watch it from now on. */
   openDevice(n: number, p: Process): ExploreDevice {
     const d = this.factory(this.sim, n, p) as ExploreDevice;
+    if (d.mirror?.machine !== this.sim.hmm)
+      throw new ArgumentError(
+        'factory',
+        "the driver's HmmMirror must be built with the simulator's HMM settings (new HmmMirror(ops, sim.hmm))",
+      );
     const same = this.devices.filter((x) => x.device === n).length;
     d.name = same === 0 ? `dev${n}` : `dev${n}#${same + 1}`;
     this.devices.push(d);

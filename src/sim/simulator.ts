@@ -17,7 +17,8 @@ import { Dmirror } from '../drivers/dmirror/dmirror.js';
 import { DmirrorDevice } from '../drivers/dmirror/mdevice.js';
 import { checkPolicy, type MigrationPolicy } from '../drivers/dmirror/policy.js';
 import { checkDmirrorVariant, type DmirrorVariant } from '../drivers/dmirror/variants.js';
-import { type HmmProtocol, hmmConfig } from '../hmm/seed/hmm.js';
+import type { HmmMachine, HmmProtocol } from '../hmm/seed/types.js';
+import { hmmMachine } from '../hmm/seed/validity.js';
 import { Kernel } from '../mm/kernel.js';
 import { MemCgroup } from '../mm/memcg.js';
 import { MmStruct } from '../mm/mm.js';
@@ -83,6 +84,8 @@ export class Simulator {
   readonly seed: number;
   readonly prng: Prng;
   readonly log: EventLog;
+  /** This machine's HMM settings (range validity, observer), passed to every driver's mirror. */
+  readonly hmm: HmmMachine;
   readonly deviceOptions: Required<DeviceOptions>[];
   private readonly devices: (DmirrorDevice | undefined)[] = [];
   private nextPid = 1;
@@ -101,12 +104,12 @@ export class Simulator {
       stepsMax: c.stepsMax,
       sectionPages: c.sectionPages,
     });
-    hmmConfig(this.kernel).protocol = c.protocol;
+    this.hmm = hmmMachine(c.protocol);
   }
 
   /** How HMM tracks range validity on this machine ('seed' or 'seq'). */
   get protocol(): HmmProtocol {
-    return hmmConfig(this.kernel).protocol;
+    return this.hmm.validity.protocol;
   }
 
   /** A new process with an empty address space, charged to `memcg` (default: the root cgroup). */
@@ -178,7 +181,7 @@ export class Simulator {
     const policy = checkPolicy(orDefault(opts.policy, 'none'));
     p.alive();
     const tlbEntries = (this.deviceOptions[n] as Required<DeviceOptions>).tlbEntries;
-    const dmirror = new Dmirror(this.device(n), p.mm, variant, { tlbEntries });
+    const dmirror = new Dmirror(this.device(n), p.mm, variant, { tlbEntries, hmm: this.hmm });
     dmirror.policy = policy;
     check(this.run('open', dmirror.open()), 'open');
     return new DeviceFile(this, p, dmirror);

@@ -22,7 +22,7 @@ import { launchKernel } from '../../device/launch.js';
 import { DeviceMmu } from '../../device/mmu.js';
 import type { DeviceTlb } from '../../device/tlb.js';
 import { HmmMirror, hmmMirrorRegister, hmmMirrorUnregister } from '../../hmm/seed/mirror.js';
-import type { HmmUpdate } from '../../hmm/seed/update.js';
+import type { HmmMachine, HmmUpdate } from '../../hmm/seed/types.js';
 import type { MmStruct } from '../../mm/mm.js';
 import type { Task } from '../../sched/index.js';
 import { Mutex } from '../../sched/index.js';
@@ -67,7 +67,7 @@ export class Dmirror {
     mdevice: DmirrorDevice,
     mm: MmStruct,
     variant: DmirrorVariant = 'correct',
-    opts: { tlbEntries?: number } = {},
+    opts: { tlbEntries?: number; hmm?: HmmMachine } = {},
   ) {
     this.mdevice = mdevice;
     this.id = mdevice.newContextId();
@@ -76,10 +76,13 @@ export class Dmirror {
     this.variant = variant;
     this.bugs = dmirrorBugs(variant);
     this.mutex = new Mutex('dmirror.mutex');
-    this.mirror = new HmmMirror({
-      release: () => this.release(),
-      syncCpuDevicePagetables: (_m, update) => this.syncCpuDevicePagetables(update),
-    });
+    this.mirror = new HmmMirror(
+      {
+        release: () => this.release(),
+        syncCpuDevicePagetables: (_m, update) => this.syncCpuDevicePagetables(update),
+      },
+      opts.hmm ?? null,
+    );
   }
 
   /** dmirror_fops_open: register the mirror (hmm_mirror_register needs mmap_sem for write). */

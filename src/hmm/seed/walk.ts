@@ -75,7 +75,7 @@ import {
   HMM_PFN_WRITE,
   lowBits,
 } from './entry.js';
-import type { HmmRange } from './range.js';
+import type { HmmRange } from './types.js';
 
 /** need-fault result bits (the kernel's `fault` and `write_fault` booleans). */
 const NEED_FAULT = 1;
