@@ -43,7 +43,7 @@ export function tinyMirror(opts: TinyMirrorOptions = {}): DriverFactory {
   return function tinymirror(sim, n, p) {
     const as = p.mm;
     const dma = sim.device(n).device.dma;
-    const pt = new device.DevicePageTable();
+    const pt = new device.DevicePageTable(sim.trace); // its writes are traced on the machine's stream
     const update = new Mutex('tinymirror.update');
 
     // sync_cpu_device_pagetables: erase [start, end) under the update lock (trylock if not blockable).

@@ -8,7 +8,7 @@
  *
  * Each schedule: a new Simulator (small memory sections, so building one costs tens of µs), the
  * scenario's setup, then its threads on an Executor whose step hook runs the checkers:
- *   rules       pending reports of the RulesChecker (hmm observer + device page-table hook)
+ *   rules       pending reports of the RulesChecker (it subscribes to the machine's tracepoints)
  *   integrity   pending reports of the shadow memory (reads compared as they complete)
  *   coherence   every device entry against the CPU page table (src/check/coherence.ts)
  * Errors thrown inside threads are classified by violationOfError (a lockdep report or a sleep in
@@ -28,8 +28,10 @@ import { type CheckerName, type Violation, ViolationError, violationOfError } fr
 import { hex, PAGE_SIZE } from '../core/addr.js';
 import { ArgumentError } from '../core/errno.js';
 import { HMMSIM_VERSION } from '../core/version.js';
-import type { HmmProtocol } from '../hmm/seed/types.js';
+import type { DevicePageTable } from '../device/device_pagetable.js';
+import type { Hmm, HmmProtocol } from '../hmm/seed/types.js';
 import { AddressSpace } from '../mm/file.js';
+import type { MmuNotifierRange } from '../mm/mmu_notifier.js';
 import {
   DfsStrategy,
   decodeReplay,
@@ -404,7 +406,6 @@ function runSchedule(cfg: Config, strategy: Strategy, trace?: Trace): RunResult 
   });
   const kernel = sim.kernel;
   const ctx = new ScenarioContext(sim, cfg.factory);
-  sim.hmm.observer = ctx.rules;
   const state = cfg.scenario.setup(sim, ctx);
   if (trace !== undefined) trace.attach(ctx);
   const specs = cfg.scenario.threads(state, ctx);
@@ -630,28 +631,26 @@ class Trace {
   /** Notes of the step in progress (added before the step hook records its row). */
   private notes: string[] = [];
 
-  /** Listens to the checkers' hooks for what to annotate the steps with (after setup). */
+  /** Subscribes to the machine's tracepoints for what to annotate the steps with (after setup). */
   attach(ctx: ScenarioContext): void {
-    const cfg = ctx.sim.hmm;
-    const rules = ctx.rules;
-    cfg.observer = {
-      rangeValid: (range) => rules.rangeValid(range),
-      mirrorCallback: (mirror, cb) => rules.mirrorCallback(mirror, cb),
-      invalidate: (hmm, range, phase) => {
-        const span = `[${hex(range.start)}, ${hex(range.end)})`;
-        this.notes.push(`invalidate_range_${phase} ${span} of mm ${hmm.mm.id}`);
-      },
+    const trace = ctx.sim.trace;
+    const invalidate = (phase: string, hmm: Hmm, range: MmuNotifierRange): void => {
+      const span = `[${hex(range.start)}, ${hex(range.end)})`;
+      this.notes.push(`invalidate_range_${phase} ${span} of mm ${hmm.mm.id}`);
     };
-    for (const d of ctx.devices) {
-      const prev = d.pt.onWrite;
-      d.pt.onWrite = (op, vpn, pfn, write) => {
-        prev?.(op, vpn, pfn, write);
-        const addr = hex(vpn * PAGE_SIZE);
-        if (op === 'store') this.notes.push(`${d.name} maps ${addr} → pfn ${pfn}${write ? ' writable' : ''}`);
-        else if (op === 'erase') this.notes.push(`${d.name} erases ${addr}`);
-        else this.notes.push(`${d.name} clears its page table`);
-      };
-    }
+    trace.subscribe('mmu_notifier_invalidate_range_start', (e) => invalidate('start', e.hmm, e.range));
+    trace.subscribe('mmu_notifier_invalidate_range_end', (e) => invalidate('end', e.hmm, e.range));
+    // The devices open after setup, as named in the scenario (the ones opened later are not annotated).
+    const names = new Map<DevicePageTable, string>(ctx.devices.map((d) => [d.pt, d.name]));
+    const note = (pt: DevicePageTable, what: string): void => {
+      const name = names.get(pt);
+      if (name !== undefined) this.notes.push(`${name} ${what}`);
+    };
+    trace.subscribe('device_pt_store', (e) => {
+      note(e.pt, `maps ${hex(e.vpn * PAGE_SIZE)} → pfn ${e.pfn}${e.write ? ' writable' : ''}`);
+    });
+    trace.subscribe('device_pt_erase', (e) => note(e.pt, `erases ${hex(e.vpn * PAGE_SIZE)}`));
+    trace.subscribe('device_pt_clear', (e) => note(e.pt, 'clears its page table'));
   }
 
   preempt(from: Thread, to: Thread): void {

@@ -144,10 +144,16 @@ export class ScenarioContext {
   /** Opens device n for p with the driver under test; the checkers watch it from now on. */
   openDevice(n: number, p: Process): ExploreDevice {
     const d = this.factory(this.sim, n, p) as ExploreDevice;
+    // The checkers and the trace subscribe to the machine's stream: the driver must emit to it.
     if (d.mirror?.machine !== this.sim.hmm)
       throw new ArgumentError(
         'factory',
         "the driver's HmmMirror must be built with the simulator's HMM settings (new HmmMirror(ops, sim.hmm))",
+      );
+    if (d.pt?.trace !== this.sim.trace)
+      throw new ArgumentError(
+        'factory',
+        "the driver's DevicePageTable must trace on the simulator's stream (new DevicePageTable(sim.trace))",
       );
     const same = this.devices.filter((x) => x.device === n).length;
     d.name = same === 0 ? `dev${n}` : `dev${n}#${same + 1}`;

@@ -10,14 +10,16 @@ import { PAGE_SIZE } from '../core/addr.js';
 import { ArgumentError, check, describeValue } from '../core/errno.js';
 import { EventLog } from '../core/eventlog.js';
 import { Prng, parseSeed } from '../core/prng.js';
+import { Tracepoints } from '../core/trace.js';
 import { COST_PROFILE_DEFAULT, type CostTerm, costProfile } from '../device/cost.js';
 import type { DeviceCounters } from '../device/device.js';
+import type { DevicePageTableTracepoints } from '../device/device_pagetable.js';
 import { checkTlbEntries, DEVICE_TLB_ENTRIES_DEFAULT } from '../device/tlb.js';
 import { Dmirror } from '../drivers/dmirror/dmirror.js';
 import { DmirrorDevice } from '../drivers/dmirror/mdevice.js';
 import { checkPolicy, type MigrationPolicy } from '../drivers/dmirror/policy.js';
 import { checkDmirrorVariant, type DmirrorVariant } from '../drivers/dmirror/variants.js';
-import type { HmmMachine, HmmProtocol } from '../hmm/seed/types.js';
+import type { HmmMachine, HmmProtocol, HmmTracepoints } from '../hmm/seed/types.js';
 import { hmmMachine } from '../hmm/seed/validity.js';
 import { Kernel } from '../mm/kernel.js';
 import { MemCgroup } from '../mm/memcg.js';
@@ -37,6 +39,9 @@ import { checkBoolean, checkHandle, checkInt, checkLength, checkOptions } from '
 import { DeviceFile } from './devicefile.js';
 import { Process } from './process.js';
 import { SimFile } from './simfile.js';
+
+/** Every tracepoint of a simulated machine, by name. */
+export type SimTracepoints = HmmTracepoints & DevicePageTableTracepoints;
 
 export interface SimulatorOptions {
   /** A non-negative safe integer, or a string parseSeed accepts (default 0). */
@@ -84,7 +89,9 @@ export class Simulator {
   readonly seed: number;
   readonly prng: Prng;
   readonly log: EventLog;
-  /** This machine's HMM settings (range validity, observer), passed to every driver's mirror. */
+  /** This machine's event stream: HMM's and the device page tables' tracepoints (core/trace.ts). */
+  readonly trace = new Tracepoints<SimTracepoints>();
+  /** This machine's HMM settings (range validity, the stream), passed to every driver's mirror. */
   readonly hmm: HmmMachine;
   readonly deviceOptions: Required<DeviceOptions>[];
   private readonly devices: (DmirrorDevice | undefined)[] = [];
@@ -104,7 +111,7 @@ export class Simulator {
       stepsMax: c.stepsMax,
       sectionPages: c.sectionPages,
     });
-    this.hmm = hmmMachine(c.protocol);
+    this.hmm = hmmMachine(c.protocol, this.trace);
   }
 
   /** How HMM tracks range validity on this machine ('seed' or 'seq'). */
@@ -181,7 +188,11 @@ export class Simulator {
     const policy = checkPolicy(orDefault(opts.policy, 'none'));
     p.alive();
     const tlbEntries = (this.deviceOptions[n] as Required<DeviceOptions>).tlbEntries;
-    const dmirror = new Dmirror(this.device(n), p.mm, variant, { tlbEntries, hmm: this.hmm });
+    const dmirror = new Dmirror(this.device(n), p.mm, variant, {
+      tlbEntries,
+      hmm: this.hmm,
+      trace: this.trace,
+    });
     dmirror.policy = policy;
     check(this.run('open', dmirror.open()), 'open');
     return new DeviceFile(this, p, dmirror);

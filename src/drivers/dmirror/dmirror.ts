@@ -14,7 +14,8 @@
 
 import { PAGE_SIZE } from '../../core/addr.js';
 import { CALL_PAGES_MAX, EAGAIN, EINVAL, ENOENT, ENOMEM } from '../../core/errno.js';
-import type { DevicePageTable } from '../../device/device_pagetable.js';
+import type { Tracepoints } from '../../core/trace.js';
+import type { DevicePageTable, DevicePageTableTracepoints } from '../../device/device_pagetable.js';
 import { DevicePageTable as Dpt } from '../../device/device_pagetable.js';
 import type { FaultEntry } from '../../device/fault_buffer.js';
 import type { DeviceKernel, LaunchOptions } from '../../device/kernel.js';
@@ -41,7 +42,7 @@ export class Dmirror {
   readonly id: number;
   readonly mm: MmStruct;
   readonly mirror: HmmMirror;
-  readonly pt: DevicePageTable = new Dpt();
+  readonly pt: DevicePageTable;
   /** The device MMU of this address space: TLB, page table, fault buffer. */
   readonly mmu: DeviceMmu;
   /**
@@ -67,10 +68,11 @@ export class Dmirror {
     mdevice: DmirrorDevice,
     mm: MmStruct,
     variant: DmirrorVariant = 'correct',
-    opts: { tlbEntries?: number; hmm?: HmmMachine } = {},
+    opts: { tlbEntries?: number; hmm?: HmmMachine; trace?: Tracepoints<DevicePageTableTracepoints> } = {},
   ) {
     this.mdevice = mdevice;
     this.id = mdevice.newContextId();
+    this.pt = new Dpt(opts.trace ?? null);
     this.mmu = new DeviceMmu(mdevice.device, this.pt, opts.tlbEntries);
     this.mm = mm;
     this.variant = variant;

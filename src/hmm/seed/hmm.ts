@@ -31,7 +31,8 @@
  *           its lock); end of the last invalidation in flight makes `seq` even again and wakes the
  *           waiters. range.ts reads it (mmu_interval_read_begin / read_retry).
  * `inflight` records the [start, end) of every invalidation in flight, for the checkers only; the
- * observer hooks (HmmObserver) tell checkers what happened and are never consulted.
+ * tracepoints (HmmTracepoints, on the machine's stream) tell checkers what happened and are never
+ * consulted.
  *
  * When the last kref goes, hmm_free clears mm.hmm and unregisters the notifier without calling
  * release (mmu_notifier_unregister_no_release), then drops its mm_count reference.
@@ -58,7 +59,14 @@ import {
   runMaybeTask,
 } from '../../mm/mmu_notifier.js';
 import type { Task } from '../../sched/index.js';
-import { HMM_UPDATE_INVALIDATE, Hmm, type HmmMachine, type HmmNotifierOps, type HmmUpdate } from './types.js';
+import {
+  HMM_UPDATE_INVALIDATE,
+  Hmm,
+  type HmmMachine,
+  type HmmMirror,
+  type HmmNotifierOps,
+  type HmmUpdate,
+} from './types.js';
 
 export { Hmm };
 
@@ -136,7 +144,7 @@ function* hmmRelease(hmm: Hmm): Task {
       // The driver must not call hmm_mirror_unregister() from release().
       const ops = mirror.ops;
       if (ops?.release) {
-        hmm.machine.observer?.mirrorCallback?.(mirror, 'release');
+        traceMirrorCallback(hmm, mirror, 'release');
         yield* runMaybeTask(ops.release(mirror), true);
       }
     }
@@ -145,6 +153,16 @@ function* hmmRelease(hmm: Hmm): Task {
   }
   hmm.mm.kernel.counters.inc('hmm_release');
   hmmPut(hmm);
+}
+
+/** The hmm_mirror_callback tracepoint: a mirror callback is about to run. */
+function traceMirrorCallback(
+  hmm: Hmm,
+  mirror: HmmMirror,
+  callback: 'sync_cpu_device_pagetables' | 'release',
+): void {
+  const trace = hmm.machine.trace;
+  if (trace.enabled) trace.emit('hmm_mirror_callback', { mirror, callback });
 }
 
 /**
@@ -159,7 +177,8 @@ function notifiersDecrement(hmm: Hmm, nrange: MmuNotifierRange): void {
   }
   hmm.notifiers--;
   forgetInflight(hmm, nrange);
-  hmm.machine.observer?.invalidate?.(hmm, nrange, 'end');
+  const trace = hmm.machine.trace;
+  if (trace.enabled) trace.emit('mmu_notifier_invalidate_range_end', { hmm, range: nrange });
   if (hmm.notifiers === 0) {
     for (const range of hmm.ranges) range.valid = true;
     hmm.validity.invalidateEnd(hmm);
@@ -193,7 +212,8 @@ function* hmmInvalidateRangeStart(hmm: Hmm, nrange: MmuNotifierRange): Task<numb
   hmm.notifiers++;
   hmm.inflight.push(nrange);
   hmm.validity.invalidateStart(hmm);
-  hmm.machine.observer?.invalidate?.(hmm, nrange, 'start');
+  const trace = hmm.machine.trace;
+  if (trace.enabled) trace.emit('mmu_notifier_invalidate_range_start', { hmm, range: nrange });
   for (const range of hmm.ranges) {
     // v5.3's overlap test: an update ending exactly at range.start still counts.
     if (update.end < range.start || update.start >= range.end) continue;
@@ -214,7 +234,7 @@ function* hmmInvalidateRangeStart(hmm: Hmm, nrange: MmuNotifierRange): Task<numb
       for (const mirror of [...hmm.mirrors]) {
         const ops = mirror.ops;
         if (ops === null) continue;
-        hmm.machine.observer?.mirrorCallback?.(mirror, 'sync_cpu_device_pagetables');
+        traceMirrorCallback(hmm, mirror, 'sync_cpu_device_pagetables');
         const rc = yield* runMaybeTask(ops.syncCpuDevicePagetables(mirror, update), update.blockable);
         if (rc !== 0) {
           if (update.blockable || rc !== -EAGAIN) {

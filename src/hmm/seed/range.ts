@@ -194,7 +194,8 @@ export function* hmmRangeUnregister(range: HmmRange): Task {
 export function hmmRangeValid(range: HmmRange): boolean {
   const hmm = range.hmm;
   if (hmm === null) return range.valid;
-  hmm.machine.observer?.rangeValid?.(range);
+  const trace = hmm.machine.trace;
+  if (trace.enabled) trace.emit('hmm_range_valid', { range });
   if (range.poisoned) return range.valid;
   return hmm.validity.current(range);
 }

@@ -1,7 +1,7 @@
 /**
  * The structs of the seed HMM API in one place, as Linux keeps them in include/linux/hmm.h: struct
  * hmm (per mm), hmm_mirror and its ops, hmm_range, hmm_update, and this model's per-machine HMM
- * settings (HmmMachine: the range-validity strategy and the checkers' observer). The functions
+ * settings (HmmMachine: the range-validity strategy and the event stream). The functions
  * that act on them live in hmm.ts, mirror.ts, range.ts and walk.ts, which all import this file and
  * none of which imports another's structs, so there is no import loop inside hmm/.
  *
@@ -11,6 +11,7 @@
 
 import { PAGE_SHIFT } from '../../core/addr.js';
 import { ArgumentError } from '../../core/errno.js';
+import type { Tracepoints } from '../../core/trace.js';
 import type { MmStruct } from '../../mm/mm.js';
 import {
   type MaybeTask,
@@ -40,14 +41,22 @@ export interface HmmUpdate {
 /** How range validity is tracked: v5.3's range->valid, or v5.5's sequence count (file comment). */
 export type HmmProtocol = 'seed' | 'seq';
 
-/** Observation hooks for the checkers (src/check): called at the events they name, never consulted. */
-export interface HmmObserver {
+/**
+ * The tracepoints HMM emits on its machine's stream (HmmMachine.trace), for the checkers and the
+ * explorer's trace: observation only, never consulted.
+ */
+export interface HmmTracepoints {
   /** hmm_range_valid(range) is being called by the current thread. */
-  rangeValid?(range: HmmRange): void;
+  hmm_range_valid: { readonly range: HmmRange };
   /** A mirror callback is about to run on the current thread. */
-  mirrorCallback?(mirror: HmmMirror, callback: 'sync_cpu_device_pagetables' | 'release'): void;
-  /** An invalidation of hmm.mm starts (after it is recorded in hmm.inflight) or ends. */
-  invalidate?(hmm: Hmm, range: MmuNotifierRange, phase: 'start' | 'end'): void;
+  hmm_mirror_callback: {
+    readonly mirror: HmmMirror;
+    readonly callback: 'sync_cpu_device_pagetables' | 'release';
+  };
+  /** An invalidation of hmm.mm starts (after it is recorded in hmm.inflight). */
+  mmu_notifier_invalidate_range_start: { readonly hmm: Hmm; readonly range: MmuNotifierRange };
+  /** An invalidation of hmm.mm ends (after it left hmm.inflight). */
+  mmu_notifier_invalidate_range_end: { readonly hmm: Hmm; readonly range: MmuNotifierRange };
 }
 
 /** struct hmm_mirror_ops. */
@@ -75,7 +84,7 @@ export class HmmMirror {
    * address space), stamped with hmm.seq by every invalidation that starts. Unused with 'seed'.
    */
   invalidateSeq = 0;
-  /** The machine's HMM settings the mirror's hmm takes if this mirror creates it (null: 'seed', no observer). */
+  /** The machine's HMM settings the mirror's hmm takes if this mirror creates it (null: 'seed', a stream of its own). */
   readonly machine: HmmMachine | null;
 
   constructor(ops: HmmMirrorOps | null, machine: HmmMachine | null = null) {
@@ -179,7 +188,8 @@ export interface RangeValidity {
  */
 export interface HmmMachine {
   readonly validity: RangeValidity;
-  observer: HmmObserver | null;
+  /** The machine's event stream (core/trace.ts): where HmmTracepoints are emitted. */
+  readonly trace: Tracepoints<HmmTracepoints>;
 }
 
 /** The notifier callbacks of a struct hmm (hmm.ts), given to its constructor. */

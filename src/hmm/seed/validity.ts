@@ -21,8 +21,9 @@
  *      mmu_interval_read_retry, mmu_interval_set_seq, mn_itree_inv_end)
  */
 
+import { Tracepoints } from '../../core/trace.js';
 import type { Task } from '../../sched/index.js';
-import type { Hmm, HmmMachine, HmmMirror, HmmProtocol, RangeValidity } from './types.js';
+import type { Hmm, HmmMachine, HmmMirror, HmmProtocol, HmmTracepoints, RangeValidity } from './types.js';
 
 /** v5.3: range->valid. */
 const seedValidity: RangeValidity = {
@@ -70,7 +71,10 @@ export function rangeValidity(protocol: HmmProtocol): RangeValidity {
   return protocol === 'seq' ? seqValidity : seedValidity;
 }
 
-/** A machine's HMM settings: the protocol's validity strategy and no observer yet. */
-export function hmmMachine(protocol: HmmProtocol): HmmMachine {
-  return { validity: rangeValidity(protocol), observer: null };
+/** A machine's HMM settings: the protocol's validity strategy and the machine's event stream. */
+export function hmmMachine(
+  protocol: HmmProtocol,
+  trace: Tracepoints<HmmTracepoints> = new Tracepoints(),
+): HmmMachine {
+  return { validity: rangeValidity(protocol), trace };
 }
