@@ -19,17 +19,15 @@
 
 import type { Tracepoints } from '../core/trace.js';
 import type { DevicePageTable, DevicePageTableTracepoints } from '../device/device_pagetable.js';
+import type { DriverView } from '../drivers/driver.js';
 import type { HmmMirror, HmmRange, HmmTracepoints } from '../hmm/seed/types.js';
 import { currentOrNull } from '../sched/index.js';
 
-/** What the checker needs to know about one driver instance. */
-export interface RulesDevice {
+/** What the checker needs to know about one driver instance: a narrow view of a driver. */
+export type RulesDevice = Pick<DriverView, 'mirror' | 'pt' | 'updateLockHeld'> & {
+  /** For messages, e.g. 'dev0'. */
   readonly name: string;
-  readonly mirror: HmmMirror;
-  readonly pt: DevicePageTable;
-  /** True if the current thread holds the driver's update lock. */
-  updateLockHeld(): boolean;
-}
+};
 
 /** Which device page-table write broke the rule. */
 type DevicePageTableWrite = 'store' | 'erase' | 'clear';

@@ -7,7 +7,6 @@
 
 import { ArgumentError } from '../core/errno.js';
 import { DMIRROR_VARIANT_NAMES, type DmirrorVariant } from '../drivers/dmirror/variants.js';
-import { currentOrNull } from '../sched/index.js';
 import type { DeviceFile } from '../sim/devicefile.js';
 import type { Process } from '../sim/process.js';
 import type { Simulator } from '../sim/simulator.js';
@@ -15,14 +14,14 @@ import type { DriverFactory, ExploreDevice } from './scenario.js';
 
 /** The ExploreDevice view of an open /dev/hmm_dmirrorN. */
 export function dmirrorDevice(fd: DeviceFile, device: number): Omit<ExploreDevice, 'name'> {
-  const d = fd.dmirror;
+  const d = fd.driver;
   return {
     device,
     mm: d.mm,
     pt: d.pt,
     tlb: d.tlb,
     mirror: d.mirror,
-    updateLockHeld: () => d.mutex.owner !== null && d.mutex.owner === currentOrNull(),
+    updateLockHeld: () => d.updateLockHeld(),
     owns: (pfn) => d.owns(pfn),
     read: (addr, npages) => fd.task.read(addr, npages),
     write: (addr, bytes) => fd.task.write(addr, bytes),

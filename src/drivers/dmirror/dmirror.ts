@@ -14,8 +14,7 @@
 
 import { PAGE_SIZE } from '../../core/addr.js';
 import { CALL_PAGES_MAX, EAGAIN, EINVAL, ENOENT, ENOMEM } from '../../core/errno.js';
-import type { Tracepoints } from '../../core/trace.js';
-import type { DevicePageTable, DevicePageTableTracepoints } from '../../device/device_pagetable.js';
+import type { DevicePageTable } from '../../device/device_pagetable.js';
 import { DevicePageTable as Dpt } from '../../device/device_pagetable.js';
 import type { FaultEntry } from '../../device/fault_buffer.js';
 import type { DeviceKernel, LaunchOptions } from '../../device/kernel.js';
@@ -23,10 +22,11 @@ import { launchKernel } from '../../device/launch.js';
 import { DeviceMmu } from '../../device/mmu.js';
 import type { DeviceTlb } from '../../device/tlb.js';
 import { HmmMirror, hmmMirrorRegister, hmmMirrorUnregister } from '../../hmm/seed/mirror.js';
-import type { HmmMachine, HmmUpdate } from '../../hmm/seed/types.js';
+import type { HmmUpdate } from '../../hmm/seed/types.js';
 import type { MmStruct } from '../../mm/mm.js';
 import type { Task } from '../../sched/index.js';
-import { Mutex } from '../../sched/index.js';
+import { currentOrNull, Mutex } from '../../sched/index.js';
+import type { Driver, DriverContext } from '../driver.js';
 import { dmirrorServiceFaults } from './fault.js';
 import type { DmirrorDevice } from './mdevice.js';
 import { dmirrorMigrateRange } from './migrate.js';
@@ -36,7 +36,7 @@ import { dmirrorSnapshotRange } from './snapshot.js';
 import type { DmirrorReadResult, DmirrorSnapshotResult, DmirrorWriteResult } from './uapi.js';
 import { type DmirrorVariant, dmirrorBugs } from './variants.js';
 
-export class Dmirror {
+export class Dmirror implements Driver {
   readonly mdevice: DmirrorDevice;
   /** This context's number on its device (open order). */
   readonly id: number;
@@ -61,21 +61,20 @@ export class Dmirror {
   closed = false;
   /** 'correct', or one of the broken drivers of variants.ts. */
   readonly variant: DmirrorVariant;
+  private readonly registeredAs: string;
   /** The deviations switched on (empty for 'correct'), tested at the line each one changes. */
   readonly bugs: ReadonlySet<DmirrorVariant>;
 
-  constructor(
-    mdevice: DmirrorDevice,
-    mm: MmStruct,
-    variant: DmirrorVariant = 'correct',
-    opts: { tlbEntries?: number; hmm?: HmmMachine; trace?: Tracepoints<DevicePageTableTracepoints> } = {},
-  ) {
+  /** The driver opened by the registry's factory (DriverContext: device, mm, the machine's HMM and stream). */
+  constructor(ctx: DriverContext, variant: DmirrorVariant = 'correct') {
+    const mdevice = ctx.mdevice;
     this.mdevice = mdevice;
     this.id = mdevice.newContextId();
-    this.pt = new Dpt(opts.trace ?? null);
-    this.mmu = new DeviceMmu(mdevice.device, this.pt, opts.tlbEntries);
-    this.mm = mm;
+    this.pt = new Dpt(ctx.trace);
+    this.mmu = new DeviceMmu(mdevice.device, this.pt, ctx.tlbEntries);
+    this.mm = ctx.mm;
     this.variant = variant;
+    this.registeredAs = ctx.name;
     this.bugs = dmirrorBugs(variant);
     this.mutex = new Mutex('dmirror.mutex');
     this.mirror = new HmmMirror(
@@ -83,7 +82,7 @@ export class Dmirror {
         release: () => this.release(),
         syncCpuDevicePagetables: (_m, update) => this.syncCpuDevicePagetables(update),
       },
-      opts.hmm ?? null,
+      ctx.hmm,
     );
   }
 
@@ -172,6 +171,16 @@ export class Dmirror {
   *launch<T>(kernel: DeviceKernel<T>, opts: LaunchOptions & { preemptible?: boolean } = {}): Task<T[]> {
     const handler = { serviceFaults: (batch: FaultEntry[]) => dmirrorServiceFaults(this, batch) };
     return yield* launchKernel(this.mmu, this.mdevice.kernel.mem, handler, kernel, opts);
+  }
+
+  /** The registry name this instance was created under. */
+  get driverName(): string {
+    return this.registeredAs;
+  }
+
+  /** True if the current thread holds driver->update. */
+  updateLockHeld(): boolean {
+    return this.mutex.owner !== null && this.mutex.owner === currentOrNull();
   }
 
   /** For checker messages: the device and this context's number. */
