@@ -6,7 +6,7 @@
 
 import { ArgumentError, describeValue } from '../core/errno.js';
 import { Dmirror } from './dmirror/dmirror.js';
-import { DMIRROR_VARIANT_NAMES } from './dmirror/variants.js';
+import { DMIRROR_BROKEN } from './dmirror_broken/index.js';
 import type { Driver, DriverContext, DriverFactory } from './driver.js';
 
 const NAME = /^[A-Za-z0-9_.-]+$/;
@@ -50,10 +50,14 @@ export class DriverRegistry {
     this.builtin.add(name);
   }
 
-  /** A registry holding the built-in drivers: dmirror ('correct') and each broken variant. */
+  /**
+   * A registry holding the built-in drivers: dmirror as 'correct', then each broken variant of
+   * dmirror_broken/ (in the order of variants.ts's catalogue).
+   */
   static withBuiltins(): DriverRegistry {
     const r = new DriverRegistry();
-    for (const v of DMIRROR_VARIANT_NAMES) r.registerBuiltin(v, (ctx) => new Dmirror(ctx, v));
+    r.registerBuiltin('correct', (ctx) => new Dmirror(ctx));
+    for (const [name, factory] of Object.entries(DMIRROR_BROKEN)) r.registerBuiltin(name, factory);
     return r;
   }
 }

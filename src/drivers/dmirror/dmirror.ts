@@ -22,8 +22,10 @@ import { launchKernel } from '../../device/launch.js';
 import { DeviceMmu } from '../../device/mmu.js';
 import type { DeviceTlb } from '../../device/tlb.js';
 import { HmmMirror, hmmMirrorRegister, hmmMirrorUnregister } from '../../hmm/seed/mirror.js';
-import type { HmmUpdate } from '../../hmm/seed/types.js';
+import { hmmRangeFault, hmmRangeUnregister, hmmRangeValid } from '../../hmm/seed/range.js';
+import type { HmmRange, HmmUpdate } from '../../hmm/seed/types.js';
 import type { MmStruct } from '../../mm/mm.js';
+import type { MaybeTask } from '../../mm/mmu_notifier.js';
 import type { Task } from '../../sched/index.js';
 import { currentOrNull, Mutex } from '../../sched/index.js';
 import type { Driver, DriverContext } from '../driver.js';
@@ -34,7 +36,7 @@ import { type MigrationPolicy, POLICY_NONE } from './policy.js';
 import { dmirrorFault } from './populate.js';
 import { dmirrorSnapshotRange } from './snapshot.js';
 import type { DmirrorReadResult, DmirrorSnapshotResult, DmirrorWriteResult } from './uapi.js';
-import { type DmirrorVariant, dmirrorBugs } from './variants.js';
+import type { DmirrorVariant } from './variants.js';
 
 export class Dmirror implements Driver {
   readonly mdevice: DmirrorDevice;
@@ -66,16 +68,20 @@ export class Dmirror implements Driver {
   readonly bugs: ReadonlySet<DmirrorVariant>;
 
   /** The driver opened by the registry's factory (DriverContext: device, mm, the machine's HMM and stream). */
-  constructor(ctx: DriverContext, variant: DmirrorVariant = 'correct') {
+  /**
+   * `deviation`: set only by the broken drivers of src/drivers/dmirror_broken/, each naming the one
+   * step it overrides; it describes the instance (variant, bugs) and changes nothing here.
+   */
+  constructor(ctx: DriverContext, deviation?: Exclude<DmirrorVariant, 'correct'>) {
     const mdevice = ctx.mdevice;
     this.mdevice = mdevice;
     this.id = mdevice.newContextId();
     this.pt = new Dpt(ctx.trace);
     this.mmu = new DeviceMmu(mdevice.device, this.pt, ctx.tlbEntries);
     this.mm = ctx.mm;
-    this.variant = variant;
+    this.variant = deviation ?? 'correct';
     this.registeredAs = ctx.name;
-    this.bugs = dmirrorBugs(variant);
+    this.bugs = new Set(deviation === undefined ? [] : [deviation]);
     this.mutex = new Mutex('dmirror.mutex');
     this.mirror = new HmmMirror(
       {
@@ -116,11 +122,7 @@ export class Dmirror implements Driver {
    * update may not block, only a trylock is allowed, and -EAGAIN says "would have slept".
    */
   syncCpuDevicePagetables(update: HmmUpdate): number | Task<number> {
-    if (this.bugs.has('no-lock-in-sync')) {
-      this.erase(update.start, update.end);
-      return 0;
-    }
-    if (!update.blockable && !this.bugs.has('sleep-nonblockable')) {
+    if (!update.blockable) {
       if (!this.mutex.trylock()) return -EAGAIN;
       this.erase(update.start, update.end);
       this.mutex.unlock();
@@ -129,7 +131,8 @@ export class Dmirror implements Driver {
     return this.syncBlocking(update);
   }
 
-  private *syncBlocking(update: HmmUpdate): Task<number> {
+  /** The blocking invalidation: erase under the update lock (mutex_lock may sleep). */
+  protected *syncBlocking(update: HmmUpdate): Task<number> {
     yield* this.mutex.lock();
     this.erase(update.start, update.end);
     this.mutex.unlock();
@@ -140,13 +143,11 @@ export class Dmirror implements Driver {
    * Erases [start, end) of the device page table, like every writer of it under the update lock,
    * then invalidates the device TLB for what was erased (a real driver's PFNCLR + TLB flush).
    */
-  private erase(start: number, end: number): void {
+  protected erase(start: number, end: number): void {
     this.mutex.assertHeld();
     const first = Math.floor(start / PAGE_SIZE);
     const last = Math.ceil(end / PAGE_SIZE);
-    const erased = this.bugs.has('no-write-erase')
-      ? eraseReadOnly(this.pt, first, last)
-      : this.pt.eraseRange(first, last);
+    const erased = this.erasePtEntries(first, last);
     const device = this.mdevice.device;
     device.counters.invalidations++;
     if (erased === 0) return;
@@ -154,6 +155,44 @@ export class Dmirror implements Driver {
     this.mmu.invalidateRange(first, last);
     device.cost.tlbInvalidate();
     device.cost.record('invalidation', erased);
+  }
+
+  /** dmirror_do_update's erase of [first, last) from the device page table; returns how many. */
+  protected erasePtEntries(first: number, last: number): number {
+    return this.pt.eraseRange(first, last);
+  }
+
+  // -- the steps of driver_populate_range (populate.ts) and of finalize_and_map (migrate.ts) --------
+
+  /** hmm_range_fault of a populate (block: true); -EBUSY makes populate wait and retry. */
+  *rangeFault(range: HmmRange): Task<number> {
+    return yield* hmmRangeFault(range, true);
+  }
+
+  /**
+   * Between the walk and taking the update lock: nothing in the correct driver. False makes
+   * populate drop mmap_sem and walk again; a broken step may sleep (return a Task).
+   */
+  beforeUpdateLock(_range: HmmRange): MaybeTask<boolean> {
+    return true;
+  }
+
+  /** Under the update lock, before programming the device: hmm_range_valid (false: walk again). */
+  checkValid(range: HmmRange): boolean {
+    return hmmRangeValid(range);
+  }
+
+  /** After programming, still under the lock: hmm_range_unregister. */
+  *rangeDone(range: HmmRange): Task {
+    yield* hmmRangeUnregister(range);
+  }
+
+  /**
+   * finalize_and_map: whether a device page allocated for the migration is mapped — only if the
+   * source page migrated (MIGRATE_PFN_MIGRATE still set).
+   */
+  mapsDestination(migrated: boolean): boolean {
+    return migrated;
   }
 
   /** hmm_mirror_ops.release: the mm is going away; no access through the device after this. */
@@ -305,13 +344,6 @@ export class Dmirror implements Driver {
     if (ret < 0) return ret;
     return { prot, cpages: npages };
   }
-}
-
-/** The no-write-erase bug: erase the read-only entries in [first, last) and keep the writable ones. */
-function eraseReadOnly(pt: DevicePageTable, first: number, last: number): number {
-  let n = 0;
-  for (const m of pt.mappings()) if (m.vpn >= first && m.vpn < last && !m.write && pt.erase(m.vpn)) n++;
-  return n;
 }
 
 /** dmirror_bounce_init's vmalloc fails (-ENOMEM) beyond this many pages (1 GiB). */
