@@ -46,7 +46,7 @@ import {
   type Thread,
 } from '../sched/index.js';
 import { Simulator } from '../sim/simulator.js';
-import { driverByName } from './drivers.js';
+import { ExploreDrivers, exploreDrivers } from './drivers.js';
 import { formatReplay, parseReplay, ReplayError, type ReplayOutcome } from './replaystring.js';
 import { type DriverFactory, type Scenario, ScenarioContext } from './scenario.js';
 import { SCENARIOS, scenarioByName } from './scenarios.js';
@@ -56,6 +56,8 @@ export type StrategyName = 'random' | 'pct' | 'dfs';
 export interface ExploreOptions {
   /** A registered driver name ('correct' = dmirror, or a variant), or a DriverFactory. Default 'correct'. */
   driver?: string | DriverFactory;
+  /** Where `driver` names are looked up. Default: the module's registry (registerDriver). */
+  drivers?: ExploreDrivers;
   /** Range-validity protocol of every machine. Default 'seed'. */
   protocol?: HmmProtocol;
   /** Default 'dfs'. */
@@ -126,11 +128,22 @@ function resolveScenario(s: Scenario | string): Scenario {
   return found;
 }
 
-function resolveDriver(d: string | DriverFactory | undefined): { name: string; factory: DriverFactory } {
-  if (d === undefined) return { name: 'correct', factory: driverByName('correct') };
-  if (typeof d === 'string') return { name: d, factory: driverByName(d) };
+function resolveDriver(
+  d: string | DriverFactory | undefined,
+  drivers: ExploreDrivers,
+): { name: string; factory: DriverFactory } {
+  if (d === undefined) return { name: 'correct', factory: drivers.byName('correct') };
+  if (typeof d === 'string') return { name: d, factory: drivers.byName(d) };
   const name = (d.name || 'custom').replace(/[^A-Za-z0-9_.-]/g, '_');
   return { name, factory: d };
+}
+
+/** The `drivers` option: an ExploreDrivers, or the module's registry when absent. */
+function checkDrivers(d: unknown): ExploreDrivers {
+  if (d === undefined) return exploreDrivers();
+  if (!(d instanceof ExploreDrivers))
+    throw new ArgumentError('drivers', `expected an ExploreDrivers, got ${d === null ? 'null' : typeof d}`);
+  return d;
 }
 
 function checkProtocol(p: string): HmmProtocol {
@@ -167,7 +180,7 @@ export function explore(scenario: Scenario | string, opts: ExploreOptions = {}):
   if (typeof opts !== 'object' || opts === null)
     throw new ArgumentError('opts', `expected an object, got ${opts === null ? 'null' : typeof opts}`);
   const sc = resolveScenario(scenario);
-  const driver = resolveDriver(opts.driver);
+  const driver = resolveDriver(opts.driver, checkDrivers(opts.drivers));
   const cfg: Config = {
     scenario: sc,
     driverName: driver.name,
@@ -262,6 +275,8 @@ export interface ExploreReplayOptions {
   scenarios?: readonly Scenario[];
   /** The factory of a driver that is not registered (its name must match the replay string's). */
   driver?: DriverFactory;
+  /** Where the replay string's driver name is looked up. Default: the module's registry. */
+  drivers?: ExploreDrivers;
 }
 
 export interface ExploreReplayResult {
@@ -290,7 +305,7 @@ export function replay(replayString: string, opts: ExploreReplayOptions = {}): E
   checkedFunction('driver', opts.driver);
   const scenario =
     opts.scenarios?.find((s) => s.name === parsed.scenario) ?? resolveScenario(parsed.scenario);
-  const factory = opts.driver ?? driverByName(parsed.driver);
+  const factory = opts.driver ?? checkDrivers(opts.drivers).byName(parsed.driver);
   const cfg: Config = { scenario, driverName: parsed.driver, factory, protocol: parsed.protocol };
   const why = mismatchContext(parsed.version, scenario.name);
   const strict = new StrictReplay(parsed.schedule, why);

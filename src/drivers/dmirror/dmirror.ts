@@ -64,7 +64,7 @@ export class Dmirror implements Driver {
   /** 'correct', or one of the broken drivers of variants.ts. */
   readonly variant: DmirrorVariant;
   private readonly registeredAs: string;
-  /** The deviations switched on (empty for 'correct'), tested at the line each one changes. */
+  /** The deviation this instance carries (empty for 'correct'): a description, never tested here. */
   readonly bugs: ReadonlySet<DmirrorVariant>;
 
   /** The driver opened by the registry's factory (DriverContext: device, mm, the machine's HMM and stream). */
