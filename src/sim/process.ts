@@ -4,7 +4,7 @@
  * multi-threaded scenarios (errors are thrown inside the thread that made the call).
  */
 
-import { ADDR_LIMIT, isPageAligned, PAGE_SIZE } from '../core/addr.js';
+import { ADDR_LIMIT, PAGE_SIZE } from '../core/addr.js';
 import {
   ArgumentError,
   CALL_PAGES_MAX,
@@ -16,13 +16,7 @@ import {
   SegvError,
 } from '../core/errno.js';
 import { dupMm } from '../mm/fork.js';
-import {
-  doMadvise,
-  MADV_DONTNEED,
-  MADV_NORMAL,
-  MADV_POPULATE_READ,
-  MADV_POPULATE_WRITE,
-} from '../mm/madvise.js';
+import { doMadvise, isKnownAdvice, MADV_POPULATE_READ, MADV_POPULATE_WRITE } from '../mm/madvise.js';
 import { MM_ANONPAGES, MM_FILEPAGES, MM_SHMEMPAGES, MM_SWAPENTS, MmStruct, mmput } from '../mm/mm.js';
 import {
   doMmap,
@@ -35,6 +29,7 @@ import {
   MAP_PRIVATE,
   MAP_SHARED,
   PROT_MASK,
+  PROT_WRITE,
 } from '../mm/mmap.js';
 import { doMprotect } from '../mm/mprotect.js';
 import { mincore, pagemapRead, walkPtes } from '../mm/pagemap.js';
@@ -42,12 +37,14 @@ import {
   describePte,
   isDevicePrivateType,
   isMigrationType,
+  isWriteSwpType,
   pteDirty,
   ptePfn,
   ptePresent,
   pteProtnone,
   pteSpecial,
   pteWrite,
+  SWP_HWPOISON,
   swpType,
 } from '../mm/pte.js';
 import type { SpecialMappingKind } from '../mm/special_mapping.js';
@@ -243,12 +240,11 @@ function pteKind(lo: number, hi: number): PteInfo['kind'] {
   const t = swpType(lo);
   if (isMigrationType(t)) return 'migration';
   if (isDevicePrivateType(t)) return 'device-private';
-  return t === 2 ? 'hwpoison' : 'swap';
+  return t === SWP_HWPOISON ? 'hwpoison' : 'swap';
 }
 
 function isWriteSwp(lo: number): boolean {
-  const t = swpType(lo);
-  return t === 4 || t === 6;
+  return isWriteSwpType(swpType(lo));
 }
 
 /** The generator forms. Each validates its arguments before the first scheduling point. */
@@ -312,7 +308,7 @@ export class ProcessTasks {
     }
     // do_mmap asks for population with MAP_POPULATE, and for VM_LOCKED mappings (mlock semantics).
     if (flags & (MAP_POPULATE | MAP_LOCKED)) {
-      const write = (flags & MAP_SHARED) === 0 && (prot & 2) !== 0;
+      const write = (flags & MAP_SHARED) === 0 && (prot & PROT_WRITE) !== 0;
       yield* doMadvise(mm, a, length, write ? MADV_POPULATE_WRITE : MADV_POPULATE_READ);
     }
     return a;
@@ -357,8 +353,7 @@ export class ProcessTasks {
   *madvise(addr: number, length: number, advice: number): Task {
     checkAddr('addr', addr, true);
     checkLength('length', length, true);
-    const known = [MADV_NORMAL, MADV_DONTNEED, MADV_POPULATE_READ, MADV_POPULATE_WRITE];
-    if (typeof advice !== 'number' || !known.includes(advice))
+    if (typeof advice !== 'number' || !isKnownAdvice(advice))
       throw new ArgumentError('advice', `unknown advice ${describeValue(advice)}`);
     this.p.alive();
     check(yield* doMadvise(this.p.mm, addr, length, advice), 'madvise');
@@ -400,5 +395,3 @@ function raiseFault(result: string, addr: number, write: boolean): void {
   if (result === 'OOM') throw new HmmError(ENOMEM, `page fault at 0x${addr.toString(16)}`);
   throw new SegvError(addr, write, result === 'SIGBUS' ? 'SIGBUS' : 'SIGSEGV');
 }
-
-export { isPageAligned };

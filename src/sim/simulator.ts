@@ -281,11 +281,6 @@ export class Simulator {
   get pageSize(): number {
     return PAGE_SIZE;
   }
-
-  /** Throws ArgumentError if `x` is not a valid page count for this machine. */
-  static checkPages(name: string, x: number): void {
-    checkInt(name, x, 1, Number.MAX_SAFE_INTEGER);
-  }
 }
 
 const SIMULATOR_OPTIONS: readonly (keyof SimulatorOptions)[] = [
