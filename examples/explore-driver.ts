@@ -46,38 +46,41 @@ export function tinyMirror(opts: TinyMirrorOptions = {}): DriverFactory {
   return function tinymirror(sim, n, p) {
     const as = p.mm;
     const dma = sim.device(n).device.dma;
-    const pt = new device.DevicePageTable();
+    const pt = new device.DevicePageTable(sim.trace); // its writes are traced on the machine's stream
     const update = new Mutex('tinymirror.update');
 
     // sync_cpu_device_pagetables: erase [start, end) under the update lock (trylock if not blockable).
-    const mirror = new hmm.HmmMirror({
-      syncCpuDevicePagetables(_m, u) {
-        const erase = (): void => {
-          pt.eraseRange(Math.floor(u.start / PAGE_SIZE), Math.ceil(u.end / PAGE_SIZE));
-        };
-        if (opts.bug === 'no-lock-in-sync') {
-          erase();
-          return 0;
-        }
-        if (!u.blockable) {
-          if (!update.trylock()) return -EAGAIN;
-          erase();
-          update.unlock();
-          return 0;
-        }
-        return (function* (): Task<number> {
+    const mirror = new hmm.HmmMirror(
+      {
+        syncCpuDevicePagetables(_m, u) {
+          const erase = (): void => {
+            pt.eraseRange(Math.floor(u.start / PAGE_SIZE), Math.ceil(u.end / PAGE_SIZE));
+          };
+          if (opts.bug === 'no-lock-in-sync') {
+            erase();
+            return 0;
+          }
+          if (!u.blockable) {
+            if (!update.trylock()) return -EAGAIN;
+            erase();
+            update.unlock();
+            return 0;
+          }
+          return (function* (): Task<number> {
+            yield* update.lock();
+            erase();
+            update.unlock();
+            return 0;
+          })();
+        },
+        *release() {
           yield* update.lock();
-          erase();
+          pt.clear();
           update.unlock();
-          return 0;
-        })();
+        },
       },
-      *release() {
-        yield* update.lock();
-        pt.clear();
-        update.unlock();
-      },
-    });
+      sim.hmm,
+    ); // the machine's HMM settings: its validity protocol and the checkers' observer
     sim.run(
       'tinymirror open',
       (function* () {

@@ -31,6 +31,8 @@ export {
   policyBlock,
 } from './drivers/dmirror/policy.js';
 export * from './drivers/dmirror/uapi.js';
+export type { Driver, DriverContext, DriverView } from './drivers/driver.js';
+export { DriverRegistry } from './drivers/registry.js';
 export * from './explore/index.js';
 export * as hmm from './hmm/index.js';
 export { THP_MODES, type ThpMode } from './mm/huge_memory.js';
@@ -92,5 +94,5 @@ export { DeviceFile, DeviceFileTasks } from './sim/devicefile.js';
 export type { PinnedPages, PinOptions, PteInfo, Rss, VmaInfo } from './sim/process.js';
 export { Process, ProcessTasks } from './sim/process.js';
 export { SimFile } from './sim/simfile.js';
-export type { PageInfo, SimulatorOptions } from './sim/simulator.js';
+export type { PageInfo, SimTracepoints, SimulatorOptions } from './sim/simulator.js';
 export { Simulator } from './sim/simulator.js';

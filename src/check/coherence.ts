@@ -24,9 +24,8 @@
  */
 
 import { hex, PAGE_SIZE } from '../core/addr.js';
-import type { DevicePageTable } from '../device/device_pagetable.js';
-import type { DeviceTlb } from '../device/tlb.js';
-import { mmHmm } from '../hmm/hmm.js';
+import type { DriverView } from '../drivers/driver.js';
+import { mmHmm } from '../hmm/seed/hmm.js';
 import type { Kernel } from '../mm/kernel.js';
 import type { MmStruct } from '../mm/mm.js';
 import { PG_buddy, ZONE_DEVICE } from '../mm/page.js';
@@ -47,18 +46,11 @@ import {
   swpType,
 } from '../mm/pte.js';
 
-/** One device's view of one address space, as the checker needs it. */
-export interface MirrorView {
+/** One device's view of one address space, as the checker needs it: a narrow view of a driver. */
+export type MirrorView = Pick<DriverView, 'mm' | 'pt' | 'tlb' | 'owns'> & {
   /** For messages, e.g. 'dev0'. */
   readonly name: string;
-  /** The address space the device mirrors. */
-  readonly mm: MmStruct;
-  readonly pt: DevicePageTable;
-  /** True if `pfn` is a page of this device's own memory (it may map its device-private pages). */
-  owns(pfn: number): boolean;
-  /** The device TLB in front of `pt`, if the device has one. */
-  readonly tlb?: DeviceTlb;
-}
+};
 
 /** Every coherence violation, one readable line each (at most `max`). */
 export function coherenceViolations(

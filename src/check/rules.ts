@@ -11,37 +11,74 @@
  * callback (the scheduler's "sleeping function called from invalid context"), lockdep reports, and
  * using a range after hmm_range_unregister (a KernelBug at the call).
  *
- * The checker is an HmmObserver (install it with hmmConfig(kernel).observer) plus a hook on each
- * watched device page table. It records each broken rule with the thread, the executor step and the
+ * The checker subscribes to the tracepoints (core/trace.ts) of each watched driver's machine:
+ * hmm_range_valid, hmm_mirror_callback and the device page-table writes. It records each broken rule with the thread, the executor step and the
  * step's label; it changes nothing, so the run goes on until the step ends and the explorer's step
  * hook stops it (takePending).
  */
 
-import type { DevicePageTable, DevicePageTableWrite } from '../device/device_pagetable.js';
-import type { HmmObserver } from '../hmm/hmm.js';
-import type { HmmMirror } from '../hmm/mirror.js';
-import type { HmmRange } from '../hmm/range.js';
+import type { Tracepoints } from '../core/trace.js';
+import type { DevicePageTable, DevicePageTableTracepoints } from '../device/device_pagetable.js';
+import type { DriverView } from '../drivers/driver.js';
+import type { HmmMirror, HmmRange, HmmTracepoints } from '../hmm/seed/types.js';
 import { currentOrNull } from '../sched/index.js';
 
-/** What the checker needs to know about one driver instance. */
-export interface RulesDevice {
+/** What the checker needs to know about one driver instance: a narrow view of a driver. */
+export type RulesDevice = Pick<DriverView, 'mirror' | 'pt' | 'updateLockHeld'> & {
+  /** For messages, e.g. 'dev0'. */
   readonly name: string;
-  readonly mirror: HmmMirror;
-  readonly pt: DevicePageTable;
-  /** True if the current thread holds the driver's update lock. */
-  updateLockHeld(): boolean;
-}
+};
 
-export class RulesChecker implements HmmObserver {
+/** Which device page-table write broke the rule. */
+type DevicePageTableWrite = 'store' | 'erase' | 'clear';
+
+export class RulesChecker {
   /** Every rule broken so far, in order, each with where it was broken. */
   readonly violations: string[] = [];
   private readonly byMirror = new Map<HmmMirror, RulesDevice>();
+  private readonly byPt = new Map<DevicePageTable, RulesDevice>();
+  /** The streams subscribed to (HMM's, the page tables'), and how to unsubscribe. */
+  private readonly hmmStreams = new Set<Tracepoints<HmmTracepoints>>();
+  private readonly ptStreams = new Set<Tracepoints<DevicePageTableTracepoints>>();
+  private readonly unsubscribe: (() => void)[] = [];
   private pending: string | null = null;
 
-  /** Watch a driver instance: its range checks, its page-table writes and its callbacks. */
+  /**
+   * Watch a driver instance: its range checks, its page-table writes and its callbacks, on the
+   * streams its mirror's hmm and its page table emit to (each stream subscribed once).
+   */
   watch(dev: RulesDevice): void {
     this.byMirror.set(dev.mirror, dev);
-    dev.pt.onWrite = (op, vpn) => this.ptWrite(dev, op, vpn);
+    this.byPt.set(dev.pt, dev);
+    const machine = dev.mirror.hmm?.machine ?? dev.mirror.machine;
+    if (machine !== null) this.subscribeHmm(machine.trace);
+    if (dev.pt.trace !== null) this.subscribePt(dev.pt.trace);
+  }
+
+  /** Unsubscribes from every stream (the checker sees nothing more). */
+  detach(): void {
+    for (const u of this.unsubscribe.splice(0)) u();
+    this.hmmStreams.clear();
+    this.ptStreams.clear();
+  }
+
+  private subscribeHmm(trace: Tracepoints<HmmTracepoints>): void {
+    if (this.hmmStreams.has(trace)) return;
+    this.hmmStreams.add(trace);
+    this.unsubscribe.push(
+      trace.subscribe('hmm_range_valid', (e) => this.rangeValid(e.range)),
+      trace.subscribe('hmm_mirror_callback', (e) => this.mirrorCallback(e.mirror, e.callback)),
+    );
+  }
+
+  private subscribePt(trace: Tracepoints<DevicePageTableTracepoints>): void {
+    if (this.ptStreams.has(trace)) return;
+    this.ptStreams.add(trace);
+    this.unsubscribe.push(
+      trace.subscribe('device_pt_store', (e) => this.ptWrite(e.pt, 'store', e.vpn)),
+      trace.subscribe('device_pt_erase', (e) => this.ptWrite(e.pt, 'erase', e.vpn)),
+      trace.subscribe('device_pt_clear', (e) => this.ptWrite(e.pt, 'clear', -1)),
+    );
   }
 
   /** The first violation not yet taken, or null (the explorer's step hook). */
@@ -68,8 +105,9 @@ export class RulesChecker implements HmmObserver {
     this.report(`${callback}() called for ${dev?.name ?? 'a mirror'} after hmm_mirror_unregister()`);
   }
 
-  private ptWrite(dev: RulesDevice, op: DevicePageTableWrite, vpn: number): void {
-    if (currentOrNull() === null || dev.updateLockHeld()) return;
+  private ptWrite(pt: DevicePageTable, op: DevicePageTableWrite, vpn: number): void {
+    const dev = this.byPt.get(pt);
+    if (dev === undefined || currentOrNull() === null || dev.updateLockHeld()) return;
     const where = op === 'clear' ? 'clear' : `${op} of vpn 0x${vpn.toString(16)}`;
     this.report(`${dev.name}: device page-table write (${where}) without the driver's update lock held`);
   }

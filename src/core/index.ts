@@ -5,4 +5,5 @@ export * from './crc32.js';
 export * from './errno.js';
 export * from './eventlog.js';
 export * from './prng.js';
+export * from './trace.js';
 export * from './version.js';

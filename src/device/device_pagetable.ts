@@ -10,6 +10,8 @@
  * @see lib/test_hmm.c (dmirror->pt, DPT_XA_TAG_WRITE) (Linux v5.8)
  */
 
+import type { Tracepoints } from '../core/trace.js';
+
 export const DPT_TAG_READ = 0;
 export const DPT_TAG_WRITE = 3;
 
@@ -19,8 +21,21 @@ export interface DeviceMapping {
   readonly write: boolean;
 }
 
-/** Which write a DevicePageTable.onWrite hook is told about. */
-export type DevicePageTableWrite = 'store' | 'erase' | 'clear';
+/**
+ * The tracepoints a device page table emits on its machine's stream (every write: a store, the
+ * erase of a present entry, a clear of a non-empty table), before the write, for the rules checker
+ * (the driver's update lock must be held) and the explorer's trace. Observation only.
+ */
+export interface DevicePageTableTracepoints {
+  device_pt_store: {
+    readonly pt: DevicePageTable;
+    readonly vpn: number;
+    readonly pfn: number;
+    readonly write: boolean;
+  };
+  device_pt_erase: { readonly pt: DevicePageTable; readonly vpn: number };
+  device_pt_clear: { readonly pt: DevicePageTable };
+}
 
 /** Entries per leaf of the table (one PTE table's worth, as a device MMU would have). */
 const LEAF_ENTRIES = 512;
@@ -44,11 +59,17 @@ export class DevicePageTable {
   /** Entries written and erased over the table's life. */
   stores = 0;
   erases = 0;
-  /**
-   * Called before every write (store, erase of a present entry, clear), for the rules checker
-   * (the driver's update lock must be held). Observation only; null by default.
-   */
-  onWrite: ((op: DevicePageTableWrite, vpn: number, pfn: number, write: boolean) => void) | null = null;
+  /** The machine's event stream this table's writes are traced on (null: not traced). */
+  readonly trace: Tracepoints<DevicePageTableTracepoints> | null;
+
+  constructor(trace: Tracepoints<DevicePageTableTracepoints> | null = null) {
+    this.trace = trace;
+  }
+
+  /** Someone listens to this table's tracepoints. */
+  private get traced(): boolean {
+    return this.trace?.enabled === true;
+  }
 
   get size(): number {
     return this.count;
@@ -71,7 +92,7 @@ export class DevicePageTable {
   }
 
   store(vpn: number, pfn: number, write: boolean): void {
-    if (this.onWrite !== null) this.onWrite('store', vpn, pfn, write);
+    if (this.traced) this.trace?.emit('device_pt_store', { pt: this, vpn, pfn, write });
     const key = Math.floor(vpn / LEAF_ENTRIES);
     let leaf = this.leaves.get(key);
     if (leaf === undefined) {
@@ -92,7 +113,7 @@ export class DevicePageTable {
     const leaf = this.leaves.get(key);
     const i = vpn % LEAF_ENTRIES;
     if (leaf === undefined || (leaf.e[i] as number) < 0) return false;
-    if (this.onWrite !== null) this.onWrite('erase', vpn, -1, false);
+    if (this.traced) this.trace?.emit('device_pt_erase', { pt: this, vpn });
     leaf.e[i] = EMPTY;
     this.count--;
     this.erases++;
@@ -122,7 +143,7 @@ export class DevicePageTable {
     const base = key * LEAF_ENTRIES;
     const from = Math.max(startVpn, base) - base;
     const to = Math.min(endVpn, base + LEAF_ENTRIES) - base;
-    if (this.onWrite === null && from === 0 && to === LEAF_ENTRIES) {
+    if (!this.traced && from === 0 && to === LEAF_ENTRIES) {
       const n = leaf.n;
       this.count -= n;
       this.erases += n;
@@ -135,7 +156,7 @@ export class DevicePageTable {
   }
 
   clear(): void {
-    if (this.onWrite !== null && this.count > 0) this.onWrite('clear', -1, -1, false);
+    if (this.traced && this.count > 0) this.trace?.emit('device_pt_clear', { pt: this });
     this.erases += this.count;
     this.leaves.clear();
     this.count = 0;

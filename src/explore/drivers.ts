@@ -6,8 +6,8 @@
  */
 
 import { ArgumentError } from '../core/errno.js';
-import { DMIRROR_VARIANT_NAMES, type DmirrorVariant } from '../drivers/dmirror/variants.js';
-import { currentOrNull } from '../sched/index.js';
+import type { DmirrorVariant } from '../drivers/dmirror/variants.js';
+import { DriverRegistry } from '../drivers/registry.js';
 import type { DeviceFile } from '../sim/devicefile.js';
 import type { Process } from '../sim/process.js';
 import type { Simulator } from '../sim/simulator.js';
@@ -15,14 +15,14 @@ import type { DriverFactory, ExploreDevice } from './scenario.js';
 
 /** The ExploreDevice view of an open /dev/hmm_dmirrorN. */
 export function dmirrorDevice(fd: DeviceFile, device: number): Omit<ExploreDevice, 'name'> {
-  const d = fd.dmirror;
+  const d = fd.driver;
   return {
     device,
     mm: d.mm,
     pt: d.pt,
     tlb: d.tlb,
     mirror: d.mirror,
-    updateLockHeld: () => d.mutex.owner !== null && d.mutex.owner === currentOrNull(),
+    updateLockHeld: () => d.updateLockHeld(),
     owns: (pfn) => d.owns(pfn),
     read: (addr, npages) => fd.task.read(addr, npages),
     write: (addr, bytes) => fd.task.write(addr, bytes),
@@ -43,40 +43,84 @@ export function dmirrorVariant(variant: DmirrorVariant): DriverFactory {
   return f;
 }
 
-const registry = new Map<string, DriverFactory>(DMIRROR_VARIANT_NAMES.map((v) => [v, dmirrorVariant(v)]));
+/** Driver names are [A-Za-z0-9_.-]+ (they go into replay strings). */
+const NAME = /^[A-Za-z0-9_.-]+$/;
 
 /**
- * Makes a driver available by name (explore's `driver` option, replay strings, the CLI). The
- * built-in names ('correct' and the variants) are taken: replacing one would change what every
- * replay string recorded on it means, for the whole process. Registering a user name again
- * replaces it.
+ * The drivers the explorer can run a scenario on, by name: the built-in ones of the simulator's
+ * registry (src/drivers/registry.ts: 'correct' and the broken variants, opened through
+ * sim.openDevice), plus what register() adds. An explorer-owned registry: pass one as explore()'s
+ * and replay()'s `drivers` option; nothing is shared unless you share it.
  */
-export function registerDriver(name: string, factory: DriverFactory): void {
-  if (typeof name !== 'string' || !/^[A-Za-z0-9_.-]+$/.test(name))
-    throw new ArgumentError('name', `driver names are [A-Za-z0-9_.-]+, got '${String(name)}'`);
-  if ((DMIRROR_VARIANT_NAMES as readonly string[]).includes(name))
-    throw new ArgumentError(
-      'name',
-      `'${name}' is a built-in driver and cannot be replaced; register yours under another name`,
-    );
-  if (typeof factory !== 'function')
-    throw new ArgumentError(
-      'factory',
-      `expected a DriverFactory function, got ${factory === null ? 'null' : typeof factory}`,
-    );
-  registry.set(name, factory);
-}
+export class ExploreDrivers {
+  private readonly factories = new Map<string, DriverFactory>();
+  private readonly builtin: ReadonlySet<string>;
 
-/** Every driver name the explorer knows, 'correct' first. */
-export function driverNames(): string[] {
-  return [...registry.keys()];
-}
-
-/** The factory registered under `name`; ArgumentError listing the known names otherwise. */
-export function driverByName(name: string): DriverFactory {
-  const f = registry.get(name);
-  if (f === undefined) {
-    throw new ArgumentError('driver', `unknown driver '${name}'; known: ${driverNames().join(', ')}`);
+  constructor() {
+    const names = DriverRegistry.withBuiltins().names();
+    for (const v of names) this.factories.set(v, dmirrorVariant(v as DmirrorVariant));
+    this.builtin = new Set(names);
   }
-  return f;
+
+  /**
+   * Makes a driver available by name (explore's `driver` option, replay strings, the CLI). The
+   * built-in names are taken: replacing one would change what every replay string recorded on it
+   * means. Registering a user name again replaces it.
+   */
+  register(name: string, factory: DriverFactory): void {
+    if (typeof name !== 'string' || !NAME.test(name))
+      throw new ArgumentError('name', `driver names are [A-Za-z0-9_.-]+, got '${String(name)}'`);
+    if (this.builtin.has(name))
+      throw new ArgumentError(
+        'name',
+        `'${name}' is a built-in driver and cannot be replaced; register yours under another name`,
+      );
+    if (typeof factory !== 'function')
+      throw new ArgumentError(
+        'factory',
+        `expected a DriverFactory function, got ${factory === null ? 'null' : typeof factory}`,
+      );
+    this.factories.set(name, factory);
+  }
+
+  /** Every driver name, 'correct' first. */
+  names(): string[] {
+    return [...this.factories.keys()];
+  }
+
+  /** The factory registered under `name`; ArgumentError listing the known names otherwise. */
+  byName(name: string): DriverFactory {
+    const f = this.factories.get(name);
+    if (f === undefined)
+      throw new ArgumentError('driver', `unknown driver '${name}'; known: ${this.names().join(', ')}`);
+    return f;
+  }
+}
+
+/**
+ * The registry behind the module functions below and behind explore()/replay() when no `drivers`
+ * option is given. Kept so that the existing API (registerDriver, driverNames, driverByName: the
+ * tests, the CLI, docs/explorer.md's example) goes on working; new code should own an
+ * ExploreDrivers and pass it in.
+ */
+const defaultDrivers = new ExploreDrivers();
+
+/** The default explorer registry (see `defaultDrivers`). */
+export function exploreDrivers(): ExploreDrivers {
+  return defaultDrivers;
+}
+
+/** Thin wrapper: defaultDrivers.register (ExploreDrivers.register). */
+export function registerDriver(name: string, factory: DriverFactory): void {
+  defaultDrivers.register(name, factory);
+}
+
+/** Thin wrapper: defaultDrivers.names(), 'correct' first. */
+export function driverNames(): string[] {
+  return defaultDrivers.names();
+}
+
+/** Thin wrapper: defaultDrivers.byName(name). */
+export function driverByName(name: string): DriverFactory {
+  return defaultDrivers.byName(name);
 }

@@ -8,7 +8,7 @@
  *
  * Each schedule: a new Simulator (small memory sections, so building one costs tens of µs), the
  * scenario's setup, then its threads on an Executor whose step hook runs the checkers:
- *   rules       pending reports of the RulesChecker (hmm observer + device page-table hook)
+ *   rules       pending reports of the RulesChecker (it subscribes to the machine's tracepoints)
  *   integrity   pending reports of the shadow memory (reads compared as they complete)
  *   coherence   every device entry against the CPU page table (src/check/coherence.ts)
  * Errors thrown inside threads are classified by violationOfError (a lockdep report or a sleep in
@@ -28,8 +28,10 @@ import { type CheckerName, type Violation, ViolationError, violationOfError } fr
 import { hex, PAGE_SIZE } from '../core/addr.js';
 import { ArgumentError } from '../core/errno.js';
 import { HMMSIM_VERSION } from '../core/version.js';
-import { type HmmProtocol, hmmConfig } from '../hmm/hmm.js';
+import type { DevicePageTable } from '../device/device_pagetable.js';
+import type { Hmm, HmmProtocol } from '../hmm/seed/types.js';
 import { AddressSpace } from '../mm/file.js';
+import type { MmuNotifierRange } from '../mm/mmu_notifier.js';
 import {
   DfsStrategy,
   decodeReplay,
@@ -44,7 +46,7 @@ import {
   type Thread,
 } from '../sched/index.js';
 import { Simulator } from '../sim/simulator.js';
-import { driverByName } from './drivers.js';
+import { ExploreDrivers, exploreDrivers } from './drivers.js';
 import { formatReplay, parseReplay, ReplayError, type ReplayOutcome } from './replaystring.js';
 import { type DriverFactory, type Scenario, ScenarioContext } from './scenario.js';
 import { SCENARIOS, scenarioByName } from './scenarios.js';
@@ -54,6 +56,8 @@ export type StrategyName = 'random' | 'pct' | 'dfs';
 export interface ExploreOptions {
   /** A registered driver name ('correct' = dmirror, or a variant), or a DriverFactory. Default 'correct'. */
   driver?: string | DriverFactory;
+  /** Where `driver` names are looked up. Default: the module's registry (registerDriver). */
+  drivers?: ExploreDrivers;
   /** Range-validity protocol of every machine. Default 'seed'. */
   protocol?: HmmProtocol;
   /** Default 'dfs'. */
@@ -127,11 +131,22 @@ function resolveScenario(s: Scenario | string): Scenario {
   return found;
 }
 
-function resolveDriver(d: string | DriverFactory | undefined): { name: string; factory: DriverFactory } {
-  if (d === undefined) return { name: 'correct', factory: driverByName('correct') };
-  if (typeof d === 'string') return { name: d, factory: driverByName(d) };
+function resolveDriver(
+  d: string | DriverFactory | undefined,
+  drivers: ExploreDrivers,
+): { name: string; factory: DriverFactory } {
+  if (d === undefined) return { name: 'correct', factory: drivers.byName('correct') };
+  if (typeof d === 'string') return { name: d, factory: drivers.byName(d) };
   const name = (d.name || 'custom').replace(/[^A-Za-z0-9_.-]/g, '_');
   return { name, factory: d };
+}
+
+/** The `drivers` option: an ExploreDrivers, or the module's registry when absent. */
+function checkDrivers(d: unknown): ExploreDrivers {
+  if (d === undefined) return exploreDrivers();
+  if (!(d instanceof ExploreDrivers))
+    throw new ArgumentError('drivers', `expected an ExploreDrivers, got ${d === null ? 'null' : typeof d}`);
+  return d;
 }
 
 function checkProtocol(p: string): HmmProtocol {
@@ -168,7 +183,7 @@ export function explore(scenario: Scenario | string, opts: ExploreOptions = {}):
   if (typeof opts !== 'object' || opts === null)
     throw new ArgumentError('opts', `expected an object, got ${opts === null ? 'null' : typeof opts}`);
   const sc = resolveScenario(scenario);
-  const driver = resolveDriver(opts.driver);
+  const driver = resolveDriver(opts.driver, checkDrivers(opts.drivers));
   const cfg: Config = {
     scenario: sc,
     driverName: driver.name,
@@ -263,6 +278,8 @@ export interface ExploreReplayOptions {
   scenarios?: readonly Scenario[];
   /** The factory of a driver that is not registered (its name must match the replay string's). */
   driver?: DriverFactory;
+  /** Where the replay string's driver name is looked up. Default: the module's registry. */
+  drivers?: ExploreDrivers;
 }
 
 export interface ExploreReplayResult {
@@ -291,7 +308,7 @@ export function replay(replayString: string, opts: ExploreReplayOptions = {}): E
   checkedFunction('driver', opts.driver);
   const scenario =
     opts.scenarios?.find((s) => s.name === parsed.scenario) ?? resolveScenario(parsed.scenario);
-  const factory = opts.driver ?? driverByName(parsed.driver);
+  const factory = opts.driver ?? checkDrivers(opts.drivers).byName(parsed.driver);
   const cfg: Config = { scenario, driverName: parsed.driver, factory, protocol: parsed.protocol };
   const why = mismatchContext(parsed.version, scenario.name);
   const strict = new StrictReplay(parsed.schedule, why);
@@ -407,7 +424,6 @@ function runSchedule(cfg: Config, strategy: Strategy, trace?: Trace): RunResult 
   });
   const kernel = sim.kernel;
   const ctx = new ScenarioContext(sim, cfg.factory);
-  hmmConfig(kernel).observer = ctx.rules;
   const state = cfg.scenario.setup(sim, ctx);
   if (trace !== undefined) trace.attach(ctx);
   const specs = cfg.scenario.threads(state, ctx);
@@ -633,28 +649,26 @@ class Trace {
   /** Notes of the step in progress (added before the step hook records its row). */
   private notes: string[] = [];
 
-  /** Listens to the checkers' hooks for what to annotate the steps with (after setup). */
+  /** Subscribes to the machine's tracepoints for what to annotate the steps with (after setup). */
   attach(ctx: ScenarioContext): void {
-    const cfg = hmmConfig(ctx.sim.kernel);
-    const rules = ctx.rules;
-    cfg.observer = {
-      rangeValid: (range) => rules.rangeValid(range),
-      mirrorCallback: (mirror, cb) => rules.mirrorCallback(mirror, cb),
-      invalidate: (hmm, range, phase) => {
-        const span = `[${hex(range.start)}, ${hex(range.end)})`;
-        this.notes.push(`invalidate_range_${phase} ${span} of mm ${hmm.mm.id}`);
-      },
+    const trace = ctx.sim.trace;
+    const invalidate = (phase: string, hmm: Hmm, range: MmuNotifierRange): void => {
+      const span = `[${hex(range.start)}, ${hex(range.end)})`;
+      this.notes.push(`invalidate_range_${phase} ${span} of mm ${hmm.mm.id}`);
     };
-    for (const d of ctx.devices) {
-      const prev = d.pt.onWrite;
-      d.pt.onWrite = (op, vpn, pfn, write) => {
-        prev?.(op, vpn, pfn, write);
-        const addr = hex(vpn * PAGE_SIZE);
-        if (op === 'store') this.notes.push(`${d.name} maps ${addr} → pfn ${pfn}${write ? ' writable' : ''}`);
-        else if (op === 'erase') this.notes.push(`${d.name} erases ${addr}`);
-        else this.notes.push(`${d.name} clears its page table`);
-      };
-    }
+    trace.subscribe('mmu_notifier_invalidate_range_start', (e) => invalidate('start', e.hmm, e.range));
+    trace.subscribe('mmu_notifier_invalidate_range_end', (e) => invalidate('end', e.hmm, e.range));
+    // The devices open after setup, as named in the scenario (the ones opened later are not annotated).
+    const names = new Map<DevicePageTable, string>(ctx.devices.map((d) => [d.pt, d.name]));
+    const note = (pt: DevicePageTable, what: string): void => {
+      const name = names.get(pt);
+      if (name !== undefined) this.notes.push(`${name} ${what}`);
+    };
+    trace.subscribe('device_pt_store', (e) => {
+      note(e.pt, `maps ${hex(e.vpn * PAGE_SIZE)} → pfn ${e.pfn}${e.write ? ' writable' : ''}`);
+    });
+    trace.subscribe('device_pt_erase', (e) => note(e.pt, `erases ${hex(e.vpn * PAGE_SIZE)}`));
+    trace.subscribe('device_pt_clear', (e) => note(e.pt, 'clears its page table'));
   }
 
   preempt(from: Thread, to: Thread): void {

@@ -6,6 +6,8 @@ export {
   dmirrorVariant,
   driverByName,
   driverNames,
+  ExploreDrivers,
+  exploreDrivers,
   registerDriver,
 } from './drivers.js';
 export {

@@ -18,7 +18,7 @@
 import type { CheckerName } from '../check/violation.js';
 import { crc32Hex } from '../core/crc32.js';
 import { ArgumentError } from '../core/errno.js';
-import type { HmmProtocol } from '../hmm/hmm.js';
+import type { HmmProtocol } from '../hmm/seed/types.js';
 import { decodeReplay, REPLAY_PREFIX } from '../sched/index.js';
 
 export const EXPLORE_REPLAY_PREFIX = 'hmmx2:';

@@ -21,34 +21,23 @@ import { ShadowMemory } from '../check/integrity.js';
 import { RulesChecker } from '../check/rules.js';
 import { PAGE_SIZE } from '../core/addr.js';
 import { ArgumentError, HmmError, SegvError } from '../core/errno.js';
-import type { DevicePageTable } from '../device/device_pagetable.js';
-import type { DeviceTlb } from '../device/tlb.js';
-import type { HmmMirror } from '../hmm/mirror.js';
+import type { DriverView } from '../drivers/driver.js';
 import { MADV_DONTNEED } from '../mm/madvise.js';
-import type { MmStruct } from '../mm/mm.js';
 import { oomReapTaskMm } from '../mm/oom_kill.js';
 import type { Task } from '../sched/index.js';
 import type { Process } from '../sim/process.js';
 import type { Simulator } from '../sim/simulator.js';
 
-/** A driver instance opened on one process, as scenarios and checkers use it. */
-export interface ExploreDevice {
+/**
+ * A driver instance opened on one process, as scenarios and checkers use it: the driver's view
+ * (src/drivers/driver.ts) plus the facade's commands, which throw HmmError instead of returning
+ * -errno.
+ */
+export type ExploreDevice = DriverView & {
   /** For messages ('dev0'); set by ScenarioContext.openDevice. */
   name: string;
   /** Device number (sim.device(n) is its memory). */
   readonly device: number;
-  /** The address space it mirrors. */
-  readonly mm: MmStruct;
-  /** Its device page table, which the coherence checker compares with the CPU's. */
-  readonly pt: DevicePageTable;
-  /** Its TLB, if it has one: the coherence checker requires it to cache only what `pt` holds. */
-  readonly tlb?: DeviceTlb;
-  /** The hmm_mirror it registered. */
-  readonly mirror: HmmMirror;
-  /** True if the current thread holds the driver's update lock (the lock its sync callback takes). */
-  updateLockHeld(): boolean;
-  /** True if pfn is in this device's memory. */
-  owns(pfn: number): boolean;
   /** HMM_DMIRROR_READ: the bytes of npages at addr. Throws HmmError on failure. */
   read(addr: number, npages: number): Task<{ data: Uint8Array }>;
   /** HMM_DMIRROR_WRITE. Throws HmmError on failure. */
@@ -57,7 +46,7 @@ export interface ExploreDevice {
   migrate?(addr: number, npages: number): Task<{ data: Uint8Array }>;
   /** close(): unregisters the mirror. */
   close(): Task;
-}
+};
 
 /**
  * Opens device `device` for process `p` with a driver: the explorer's `driver` option when it is not
@@ -144,6 +133,17 @@ export class ScenarioContext {
   /** Opens device n for p with the driver under test; the checkers watch it from now on. */
   openDevice(n: number, p: Process): ExploreDevice {
     const d = this.factory(this.sim, n, p) as ExploreDevice;
+    // The checkers and the trace subscribe to the machine's stream: the driver must emit to it.
+    if (d.mirror?.machine !== this.sim.hmm)
+      throw new ArgumentError(
+        'factory',
+        "the driver's HmmMirror must be built with the simulator's HMM settings (new HmmMirror(ops, sim.hmm))",
+      );
+    if (d.pt?.trace !== this.sim.trace)
+      throw new ArgumentError(
+        'factory',
+        "the driver's DevicePageTable must trace on the simulator's stream (new DevicePageTable(sim.trace))",
+      );
     const same = this.devices.filter((x) => x.device === n).length;
     d.name = same === 0 ? `dev${n}` : `dev${n}#${same + 1}`;
     this.devices.push(d);

@@ -1,11 +1,3 @@
-/**
- * The HMM layer: mirroring (per-mm hmm, mirrors, ranges, snapshot/fault) on the mm's mmu notifier.
- * Device memory (devmem.ts) and migrate_vma are exported by their own modules.
- */
+/** The HMM API generations: seed/ (Linux v5.3, the one the drivers use today) and modern/ (to come). */
 
-export * from './devmem.js';
-export * from './entry.js';
-export { Hmm, type HmmConfig, type HmmObserver, type HmmProtocol, hmmConfig, mmHmm } from './hmm.js';
-export * from './mirror.js';
-export * from './range.js';
-export * from './update.js';
+export * from './seed/index.js';

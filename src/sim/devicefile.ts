@@ -1,19 +1,20 @@
 /**
  * An open /dev/hmm_dmirrorN: the device part of the test-facing contract. Each method is one ioctl
- * of lib/test_hmm.c on the dmirror driver, run to completion; `task.*` are the generator forms.
+ * of lib/test_hmm.c on its driver (src/drivers/driver.ts), run to completion; `task.*` are the generator forms.
  * A failed command throws HmmError and, as the ioctl does, reports no cpages or faults.
  */
 
 import { PAGE_SIZE } from '../core/addr.js';
 import { ArgumentError, check, HmmError } from '../core/errno.js';
 import type { DeviceKernel, LaunchOptions } from '../device/kernel.js';
-import type { Dmirror } from '../drivers/dmirror/dmirror.js';
+import { Dmirror } from '../drivers/dmirror/dmirror.js';
 import { checkPolicy, type MigrationPolicy } from '../drivers/dmirror/policy.js';
 import type {
   DmirrorReadResult,
   DmirrorSnapshotResult,
   DmirrorWriteResult,
 } from '../drivers/dmirror/uapi.js';
+import type { Driver } from '../drivers/driver.js';
 import type { Task } from '../sched/index.js';
 import { checkAddr, checkBoolean, checkBytes, checkInt, checkOptions, checkPages } from './args.js';
 import { Process } from './process.js';
@@ -22,16 +23,24 @@ import type { Simulator } from './simulator.js';
 export class DeviceFile {
   readonly sim: Simulator;
   readonly process: Process;
-  readonly dmirror: Dmirror;
+  /** The open driver instance (src/drivers/driver.ts). */
+  readonly driver: Driver;
   readonly task: DeviceFileTasks;
 
-  constructor(sim: Simulator, process: Process, dmirror: Dmirror) {
+  constructor(sim: Simulator, process: Process, driver: Driver) {
     sim.own('process', process, Process);
-    if (dmirror.mm !== process.mm) throw new ArgumentError('dmirror', "is not bound to the process's mm");
+    if (driver.mm !== process.mm) throw new ArgumentError('driver', "is not bound to the process's mm");
     this.sim = sim;
     this.process = process;
-    this.dmirror = dmirror;
+    this.driver = driver;
     this.task = new DeviceFileTasks(this);
+  }
+
+  /** The driver as the reference dmirror (its internals, for tests and tools); ArgumentError for another driver. */
+  get dmirror(): Dmirror {
+    if (!(this.driver instanceof Dmirror))
+      throw new ArgumentError('fd', `is open on driver '${this.driver.driverName}', not dmirror`);
+    return this.driver;
   }
 
   /** HMM_DMIRROR_READ: what the device reads at addr, through its page table. */
@@ -65,11 +74,11 @@ export class DeviceFile {
 
   /** What device faults migrate from now on ('none', 'page', 'block:k' or a MigrationPolicy). */
   setPolicy(policy: string | MigrationPolicy): void {
-    this.dmirror.policy = checkPolicy(policy);
+    this.driver.policy = checkPolicy(policy);
   }
 
   get policy(): MigrationPolicy {
-    return this.dmirror.policy;
+    return this.driver.policy;
   }
 
   close(): void {
@@ -84,9 +93,9 @@ export class DeviceFileTasks {
     this.f = f;
   }
 
-  private open(): Dmirror {
-    if (this.f.dmirror.closed) throw new ArgumentError('fd', 'the device file is closed');
-    return this.f.dmirror;
+  private open(): Driver {
+    if (this.f.driver.closed) throw new ArgumentError('fd', 'the device file is closed');
+    return this.f.driver;
   }
 
   *read(addr: number, npages: number): Task<DmirrorReadResult> {

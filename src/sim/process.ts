@@ -4,7 +4,7 @@
  * multi-threaded scenarios (errors are thrown inside the thread that made the call).
  */
 
-import { ADDR_LIMIT, isPageAligned, PAGE_SIZE } from '../core/addr.js';
+import { ADDR_LIMIT, PAGE_SIZE } from '../core/addr.js';
 import { KernelWarning } from '../core/assert.js';
 import {
   ArgumentError,
@@ -31,6 +31,7 @@ import {
   MAP_PRIVATE,
   MAP_SHARED,
   PROT_MASK,
+  PROT_WRITE,
 } from '../mm/mmap.js';
 import { doMprotect } from '../mm/mprotect.js';
 import { doMremap, MREMAP_DONTUNMAP, MREMAP_FIXED, MREMAP_MAYMOVE } from '../mm/mremap.js';
@@ -40,6 +41,7 @@ import {
   describePte,
   isDevicePrivateType,
   isMigrationType,
+  isWriteSwpType,
   pmdHuge,
   pteDirty,
   ptePfn,
@@ -47,6 +49,7 @@ import {
   pteProtnone,
   pteSpecial,
   pteWrite,
+  SWP_HWPOISON,
   swpType,
 } from '../mm/pte.js';
 import type { SpecialMappingKind } from '../mm/special_mapping.js';
@@ -280,12 +283,11 @@ function pteKind(lo: number, hi: number): PteInfo['kind'] {
   const t = swpType(lo);
   if (isMigrationType(t)) return 'migration';
   if (isDevicePrivateType(t)) return 'device-private';
-  return t === 2 ? 'hwpoison' : 'swap';
+  return t === SWP_HWPOISON ? 'hwpoison' : 'swap';
 }
 
 function isWriteSwp(lo: number): boolean {
-  const t = swpType(lo);
-  return t === 4 || t === 6;
+  return isWriteSwpType(swpType(lo));
 }
 
 /** The generator forms. Each validates its arguments before the first scheduling point. */
@@ -349,7 +351,7 @@ export class ProcessTasks {
     }
     // do_mmap asks for population with MAP_POPULATE, and for VM_LOCKED mappings (mlock semantics).
     if (flags & (MAP_POPULATE | MAP_LOCKED)) {
-      const write = (flags & MAP_SHARED) === 0 && (prot & 2) !== 0;
+      const write = (flags & MAP_SHARED) === 0 && (prot & PROT_WRITE) !== 0;
       yield* doMadvise(mm, a, length, write ? MADV_POPULATE_WRITE : MADV_POPULATE_READ);
     }
     return a;
@@ -503,5 +505,3 @@ function raiseFault(result: string, addr: number, write: boolean): void {
   if (result === 'OOM') throw new HmmError(ENOMEM, `page fault at 0x${addr.toString(16)}`);
   throw new SegvError(addr, write, result === 'SIGBUS' ? 'SIGBUS' : 'SIGSEGV');
 }
-
-export { isPageAligned };

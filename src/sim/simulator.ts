@@ -10,14 +10,18 @@ import { PAGE_SIZE } from '../core/addr.js';
 import { ArgumentError, check, describeValue } from '../core/errno.js';
 import { EventLog } from '../core/eventlog.js';
 import { Prng, parseSeed } from '../core/prng.js';
+import { Tracepoints } from '../core/trace.js';
 import { COST_PROFILE_DEFAULT, type CostTerm, costProfile } from '../device/cost.js';
 import type { DeviceCounters } from '../device/device.js';
+import type { DevicePageTableTracepoints } from '../device/device_pagetable.js';
 import { checkTlbEntries, DEVICE_TLB_ENTRIES_DEFAULT } from '../device/tlb.js';
-import { Dmirror } from '../drivers/dmirror/dmirror.js';
 import { DmirrorDevice } from '../drivers/dmirror/mdevice.js';
 import { checkPolicy, type MigrationPolicy } from '../drivers/dmirror/policy.js';
 import { checkDmirrorVariant, type DmirrorVariant } from '../drivers/dmirror/variants.js';
-import { type HmmProtocol, hmmConfig } from '../hmm/hmm.js';
+import type { DriverFactory } from '../drivers/driver.js';
+import { DriverRegistry } from '../drivers/registry.js';
+import type { HmmMachine, HmmProtocol, HmmTracepoints } from '../hmm/seed/types.js';
+import { hmmMachine } from '../hmm/seed/validity.js';
 import { THP_MODES, type ThpMode } from '../mm/huge_memory.js';
 import { Kernel, type KernelVersion, kernelBehaviour } from '../mm/kernel.js';
 import { MemCgroup } from '../mm/memcg.js';
@@ -40,6 +44,9 @@ import { checkBoolean, checkHandle, checkInt, checkLength, checkOptions } from '
 import { DeviceFile } from './devicefile.js';
 import { Process } from './process.js';
 import { SimFile } from './simfile.js';
+
+/** Every tracepoint of a simulated machine, by name. */
+export type SimTracepoints = HmmTracepoints & DevicePageTableTracepoints;
 
 export interface SimulatorOptions {
   /** A non-negative safe integer, or a string parseSeed accepts (default 0). */
@@ -107,6 +114,12 @@ export class Simulator {
   readonly seed: number;
   readonly prng: Prng;
   readonly log: EventLog;
+  /** The drivers openDevice can open, by name: the built-in ones and any registerDriver adds. */
+  readonly drivers = DriverRegistry.withBuiltins();
+  /** This machine's event stream: HMM's and the device page tables' tracepoints (core/trace.ts). */
+  readonly trace = new Tracepoints<SimTracepoints>();
+  /** This machine's HMM settings (range validity, the stream), passed to every driver's mirror. */
+  readonly hmm: HmmMachine;
   readonly deviceOptions: Required<DeviceOptions>[];
   private readonly devices: (DmirrorDevice | undefined)[] = [];
   private nextPid = 1;
@@ -128,7 +141,7 @@ export class Simulator {
       thp: c.thp,
       hugetlbPages: c.hugetlbPages,
     });
-    hmmConfig(this.kernel).protocol = c.protocol;
+    this.hmm = hmmMachine(c.protocol, this.trace);
   }
 
   /** The kernel release whose mm behaviour this machine follows. */
@@ -148,7 +161,7 @@ export class Simulator {
 
   /** How HMM tracks range validity on this machine ('seed' or 'seq'). */
   get protocol(): HmmProtocol {
-    return hmmConfig(this.kernel).protocol;
+    return this.hmm.validity.protocol;
   }
 
   /** A new process with an empty address space, charged to `memcg` (default: the root cgroup). */
@@ -204,26 +217,34 @@ export class Simulator {
 
   /**
    * open("/dev/hmm_dmirrorN") by process p: a dmirror context bound to p's address space (it
-   * registers an hmm_mirror on it). Devices are created on first open. `variant` picks a broken
-   * driver from src/drivers/dmirror/variants.ts for this open (default 'correct'); `policy` is what
+   * registers an hmm_mirror on it). Devices are created on first open. `variant` names the driver in
+   * sim.drivers: 'correct' (default), a broken variant of src/drivers/dmirror/variants.ts, or a
+   * registered one; `policy` is what
    * device faults migrate ('none', 'page', 'block:k' or a MigrationPolicy; default 'none').
    */
   openDevice(
     n: number,
     p: Process,
-    options?: { variant?: DmirrorVariant; policy?: string | MigrationPolicy },
+    options?: { variant?: DmirrorVariant | string; policy?: string | MigrationPolicy },
   ): DeviceFile {
     checkInt('n', n, 0, this.deviceOptions.length - 1);
     this.own('p', p, Process);
     const opts = checkOptions<NonNullable<typeof options>>('options', options, ['variant', 'policy']);
-    const variant = checkDmirrorVariant(orDefault(opts.variant, 'correct'), 'variant');
+    const name: unknown = orDefault(opts.variant, 'correct');
+    const variant = typeof name === 'string' && this.drivers.has(name) ? name : checkDmirrorVariant(name);
     const policy = checkPolicy(orDefault(opts.policy, 'none'));
     p.alive();
     const tlbEntries = (this.deviceOptions[n] as Required<DeviceOptions>).tlbEntries;
-    const dmirror = new Dmirror(this.device(n), p.mm, variant, { tlbEntries });
-    dmirror.policy = policy;
-    check(this.run('open', dmirror.open()), 'open');
-    return new DeviceFile(this, p, dmirror);
+    const ctx = { mdevice: this.device(n), mm: p.mm, hmm: this.hmm, trace: this.trace, tlbEntries };
+    const driver = this.drivers.create(variant, ctx);
+    driver.policy = policy;
+    check(this.run('open', driver.open()), 'open');
+    return new DeviceFile(this, p, driver);
+  }
+
+  /** Makes a driver openable on this machine by name (openDevice's `variant` option). */
+  registerDriver(name: string, factory: DriverFactory): void {
+    this.drivers.register(name, factory);
   }
 
   /** The dmirror device n (its memory is hot-plugged when first used). */
@@ -320,11 +341,6 @@ export class Simulator {
 
   get pageSize(): number {
     return PAGE_SIZE;
-  }
-
-  /** Throws ArgumentError if `x` is not a valid page count for this machine. */
-  static checkPages(name: string, x: number): void {
-    checkInt(name, x, 1, Number.MAX_SAFE_INTEGER);
   }
 }
 

@@ -5,7 +5,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { PMD_SIZE } from '../../src/core/addr.js';
-import { hmmRangeFault, hmmRangeRegister, hmmRangeSnapshot } from '../../src/hmm/index.js';
+import { hmmRangeFault, hmmRangeRegister, hmmRangeSnapshot } from '../../src/hmm/seed/index.js';
 import { EFAULT, EINVAL, EPERM, PROT_READ, PROT_WRITE } from '../../src/index.js';
 import { FAULT_FLAG_ALLOW_RETRY, ZERO_PFN } from '../../src/mm/index.js';
 import {

@@ -21,7 +21,7 @@ import {
   hmmRangeRegister,
   hmmRangeSnapshot,
   hmmRangeUnregister,
-} from '../../src/hmm/index.js';
+} from '../../src/hmm/seed/index.js';
 import { MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, PROT_READ, PROT_WRITE, Simulator } from '../../src/index.js';
 import {
   _PAGE_ACCESSED,

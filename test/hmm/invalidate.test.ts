@@ -14,7 +14,7 @@ import {
   hmmRangeValid,
   hmmRangeWaitUntilValid,
   mmHmm,
-} from '../../src/hmm/index.js';
+} from '../../src/hmm/seed/index.js';
 import { EAGAIN, EBUSY, KernelWarning, MADV_DONTNEED } from '../../src/index.js';
 import {
   MMU_NOTIFY_CLEAR,

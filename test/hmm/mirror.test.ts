@@ -11,7 +11,7 @@ import {
   hmmMirrorUnregister,
   hmmRangeUnregister,
   mmHmm,
-} from '../../src/hmm/index.js';
+} from '../../src/hmm/seed/index.js';
 import { ArgumentError, EINVAL, ENOMEM, KernelBug, KernelWarning } from '../../src/index.js';
 import { current, LockdepBug } from '../../src/sched/index.js';
 import {

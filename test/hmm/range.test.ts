@@ -20,7 +20,7 @@ import {
   hmmRangeValid,
   hmmRangeWaitUntilValid,
   mmHmm,
-} from '../../src/hmm/index.js';
+} from '../../src/hmm/seed/index.js';
 import {
   ArgumentError,
   EBUSY,

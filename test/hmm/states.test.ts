@@ -4,7 +4,7 @@
  */
 
 import { describe, expect, it } from 'vitest';
-import { hmmRangeFault } from '../../src/hmm/index.js';
+import { hmmRangeFault } from '../../src/hmm/seed/index.js';
 import { EBUSY, EFAULT, EPERM, PROT_NONE, PROT_READ } from '../../src/index.js';
 import {
   _PAGE_DEVMAP_HI,

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { KernelBug } from '../../src/core/assert.js';
 import { ArgumentError, EINVAL, ENOMEM, ERANGE } from '../../src/core/errno.js';
-import type { HmmDevmem, HmmDevmemOps } from '../../src/hmm/devmem.js';
+import type { HmmDevmem, HmmDevmemOps } from '../../src/hmm/seed/devmem.js';
 import {
   DEVMEM_STRUCT_PAGES_MAX,
   hmmDevmemAdd,
@@ -10,7 +10,7 @@ import {
   hmmDevmemPageSetDrvdata,
   hmmVmaAllocLockedPage,
   PA_SECTION_SIZE,
-} from '../../src/hmm/devmem.js';
+} from '../../src/hmm/seed/devmem.js';
 import type { MigrateVmaOps } from '../../src/mm/migrate.js';
 import {
   MIGRATE_PFN_ERROR,

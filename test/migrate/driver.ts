@@ -6,8 +6,8 @@
  */
 
 import { PAGE_SIZE } from '../../src/core/addr.js';
-import type { HmmDevmem, HmmDevmemOps } from '../../src/hmm/devmem.js';
-import { hmmDevmemAdd, hmmVmaAllocLockedPage } from '../../src/hmm/devmem.js';
+import type { HmmDevmem, HmmDevmemOps } from '../../src/hmm/seed/devmem.js';
+import { hmmDevmemAdd, hmmVmaAllocLockedPage } from '../../src/hmm/seed/devmem.js';
 import { VM_FAULT_SIGBUS } from '../../src/mm/fault.js';
 import type { Kernel } from '../../src/mm/kernel.js';
 import type { MigrateVmaOps } from '../../src/mm/migrate.js';

@@ -21,11 +21,14 @@ import type { DeviceKernel, LaunchOptions } from '../../device/kernel.js';
 import { launchKernel } from '../../device/launch.js';
 import { DeviceMmu } from '../../device/mmu.js';
 import type { DeviceTlb } from '../../device/tlb.js';
-import { HmmMirror, hmmMirrorRegister, hmmMirrorUnregister } from '../../hmm/mirror.js';
-import type { HmmUpdate } from '../../hmm/update.js';
+import { HmmMirror, hmmMirrorRegister, hmmMirrorUnregister } from '../../hmm/seed/mirror.js';
+import { hmmRangeFault, hmmRangeUnregister, hmmRangeValid } from '../../hmm/seed/range.js';
+import type { HmmRange, HmmUpdate } from '../../hmm/seed/types.js';
 import type { MmStruct } from '../../mm/mm.js';
+import type { MaybeTask } from '../../mm/mmu_notifier.js';
 import type { Task } from '../../sched/index.js';
-import { Mutex } from '../../sched/index.js';
+import { currentOrNull, Mutex } from '../../sched/index.js';
+import type { Driver, DriverContext } from '../driver.js';
 import { dmirrorServiceFaults } from './fault.js';
 import type { DmirrorDevice } from './mdevice.js';
 import { dmirrorMigrateRange } from './migrate.js';
@@ -33,15 +36,15 @@ import { type MigrationPolicy, POLICY_NONE } from './policy.js';
 import { dmirrorFault } from './populate.js';
 import { dmirrorSnapshotRange } from './snapshot.js';
 import type { DmirrorReadResult, DmirrorSnapshotResult, DmirrorWriteResult } from './uapi.js';
-import { type DmirrorVariant, dmirrorBugs } from './variants.js';
+import type { DmirrorVariant } from './variants.js';
 
-export class Dmirror {
+export class Dmirror implements Driver {
   readonly mdevice: DmirrorDevice;
   /** This context's number on its device (open order). */
   readonly id: number;
   readonly mm: MmStruct;
   readonly mirror: HmmMirror;
-  readonly pt: DevicePageTable = new Dpt();
+  readonly pt: DevicePageTable;
   /** The device MMU of this address space: TLB, page table, fault buffer. */
   readonly mmu: DeviceMmu;
   /**
@@ -60,26 +63,33 @@ export class Dmirror {
   closed = false;
   /** 'correct', or one of the broken drivers of variants.ts. */
   readonly variant: DmirrorVariant;
-  /** The deviations switched on (empty for 'correct'), tested at the line each one changes. */
+  private readonly registeredAs: string;
+  /** The deviation this instance carries (empty for 'correct'): a description, never tested here. */
   readonly bugs: ReadonlySet<DmirrorVariant>;
 
-  constructor(
-    mdevice: DmirrorDevice,
-    mm: MmStruct,
-    variant: DmirrorVariant = 'correct',
-    opts: { tlbEntries?: number } = {},
-  ) {
+  /** The driver opened by the registry's factory (DriverContext: device, mm, the machine's HMM and stream). */
+  /**
+   * `deviation`: set only by the broken drivers of src/drivers/dmirror_broken/, each naming the one
+   * step it overrides; it describes the instance (variant, bugs) and changes nothing here.
+   */
+  constructor(ctx: DriverContext, deviation?: Exclude<DmirrorVariant, 'correct'>) {
+    const mdevice = ctx.mdevice;
     this.mdevice = mdevice;
     this.id = mdevice.newContextId();
-    this.mmu = new DeviceMmu(mdevice.device, this.pt, opts.tlbEntries);
-    this.mm = mm;
-    this.variant = variant;
-    this.bugs = dmirrorBugs(variant);
+    this.pt = new Dpt(ctx.trace);
+    this.mmu = new DeviceMmu(mdevice.device, this.pt, ctx.tlbEntries);
+    this.mm = ctx.mm;
+    this.variant = deviation ?? 'correct';
+    this.registeredAs = ctx.name;
+    this.bugs = new Set(deviation === undefined ? [] : [deviation]);
     this.mutex = new Mutex('dmirror.mutex');
-    this.mirror = new HmmMirror({
-      release: () => this.release(),
-      syncCpuDevicePagetables: (_m, update) => this.syncCpuDevicePagetables(update),
-    });
+    this.mirror = new HmmMirror(
+      {
+        release: () => this.release(),
+        syncCpuDevicePagetables: (_m, update) => this.syncCpuDevicePagetables(update),
+      },
+      ctx.hmm,
+    );
   }
 
   /** dmirror_fops_open: register the mirror (hmm_mirror_register needs mmap_sem for write). */
@@ -112,11 +122,7 @@ export class Dmirror {
    * update may not block, only a trylock is allowed, and -EAGAIN says "would have slept".
    */
   syncCpuDevicePagetables(update: HmmUpdate): number | Task<number> {
-    if (this.bugs.has('no-lock-in-sync')) {
-      this.erase(update.start, update.end);
-      return 0;
-    }
-    if (!update.blockable && !this.bugs.has('sleep-nonblockable')) {
+    if (!update.blockable) {
       if (!this.mutex.trylock()) return -EAGAIN;
       this.erase(update.start, update.end);
       this.mutex.unlock();
@@ -125,7 +131,8 @@ export class Dmirror {
     return this.syncBlocking(update);
   }
 
-  private *syncBlocking(update: HmmUpdate): Task<number> {
+  /** The blocking invalidation: erase under the update lock (mutex_lock may sleep). */
+  protected *syncBlocking(update: HmmUpdate): Task<number> {
     yield* this.mutex.lock();
     this.erase(update.start, update.end);
     this.mutex.unlock();
@@ -136,13 +143,11 @@ export class Dmirror {
    * Erases [start, end) of the device page table, like every writer of it under the update lock,
    * then invalidates the device TLB for what was erased (a real driver's PFNCLR + TLB flush).
    */
-  private erase(start: number, end: number): void {
+  protected erase(start: number, end: number): void {
     this.mutex.assertHeld();
     const first = Math.floor(start / PAGE_SIZE);
     const last = Math.ceil(end / PAGE_SIZE);
-    const erased = this.bugs.has('no-write-erase')
-      ? eraseReadOnly(this.pt, first, last)
-      : this.pt.eraseRange(first, last);
+    const erased = this.erasePtEntries(first, last);
     const device = this.mdevice.device;
     device.counters.invalidations++;
     if (erased === 0) return;
@@ -150,6 +155,44 @@ export class Dmirror {
     this.mmu.invalidateRange(first, last);
     device.cost.tlbInvalidate();
     device.cost.record('invalidation', erased);
+  }
+
+  /** dmirror_do_update's erase of [first, last) from the device page table; returns how many. */
+  protected erasePtEntries(first: number, last: number): number {
+    return this.pt.eraseRange(first, last);
+  }
+
+  // -- the steps of driver_populate_range (populate.ts) and of finalize_and_map (migrate.ts) --------
+
+  /** hmm_range_fault of a populate (block: true); -EBUSY makes populate wait and retry. */
+  *rangeFault(range: HmmRange): Task<number> {
+    return yield* hmmRangeFault(range, true);
+  }
+
+  /**
+   * Between the walk and taking the update lock: nothing in the correct driver. False makes
+   * populate drop mmap_sem and walk again; a broken step may sleep (return a Task).
+   */
+  beforeUpdateLock(_range: HmmRange): MaybeTask<boolean> {
+    return true;
+  }
+
+  /** Under the update lock, before programming the device: hmm_range_valid (false: walk again). */
+  checkValid(range: HmmRange): boolean {
+    return hmmRangeValid(range);
+  }
+
+  /** After programming, still under the lock: hmm_range_unregister. */
+  *rangeDone(range: HmmRange): Task {
+    yield* hmmRangeUnregister(range);
+  }
+
+  /**
+   * finalize_and_map: whether a device page allocated for the migration is mapped — only if the
+   * source page migrated (MIGRATE_PFN_MIGRATE still set).
+   */
+  mapsDestination(migrated: boolean): boolean {
+    return migrated;
   }
 
   /** hmm_mirror_ops.release: the mm is going away; no access through the device after this. */
@@ -167,6 +210,16 @@ export class Dmirror {
   *launch<T>(kernel: DeviceKernel<T>, opts: LaunchOptions & { preemptible?: boolean } = {}): Task<T[]> {
     const handler = { serviceFaults: (batch: FaultEntry[]) => dmirrorServiceFaults(this, batch) };
     return yield* launchKernel(this.mmu, this.mdevice.kernel.mem, handler, kernel, opts);
+  }
+
+  /** The registry name this instance was created under. */
+  get driverName(): string {
+    return this.registeredAs;
+  }
+
+  /** True if the current thread holds driver->update. */
+  updateLockHeld(): boolean {
+    return this.mutex.owner !== null && this.mutex.owner === currentOrNull();
   }
 
   /** For checker messages: the device and this context's number. */
@@ -291,13 +344,6 @@ export class Dmirror {
     if (ret < 0) return ret;
     return { prot, cpages: npages };
   }
-}
-
-/** The no-write-erase bug: erase the read-only entries in [first, last) and keep the writable ones. */
-function eraseReadOnly(pt: DevicePageTable, first: number, last: number): number {
-  let n = 0;
-  for (const m of pt.mappings()) if (m.vpn >= first && m.vpn < last && !m.write && pt.erase(m.vpn)) n++;
-  return n;
 }
 
 /** dmirror_bounce_init's vmalloc fails (-ENOMEM) beyond this many pages (1 GiB). */

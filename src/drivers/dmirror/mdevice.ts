@@ -15,8 +15,8 @@
 import { PAGE_SIZE } from '../../core/addr.js';
 import { KernelBug } from '../../core/assert.js';
 import { SimDevice, type SimDeviceOptions } from '../../device/device.js';
-import type { HmmDevmem, HmmDevmemOps } from '../../hmm/devmem.js';
-import { hmmDevmemAdd, hmmDevmemPageGetDrvdata, hmmDevmemPageSetDrvdata } from '../../hmm/devmem.js';
+import type { HmmDevmem, HmmDevmemOps } from '../../hmm/seed/devmem.js';
+import { hmmDevmemAdd, hmmDevmemPageGetDrvdata, hmmDevmemPageSetDrvdata } from '../../hmm/seed/devmem.js';
 import type { Kernel } from '../../mm/kernel.js';
 import type { Vma } from '../../mm/vma.js';
 import type { Task } from '../../sched/index.js';

@@ -14,7 +14,7 @@
 
 import { PAGE_SIZE } from '../../core/addr.js';
 import { ArgumentError, EINVAL } from '../../core/errno.js';
-import { hmmVmaAllocLockedPage } from '../../hmm/devmem.js';
+import { hmmVmaAllocLockedPage } from '../../hmm/seed/devmem.js';
 import { VM_FAULT_SIGBUS } from '../../mm/fault.js';
 import type { MigrateVmaOps } from '../../mm/migrate.js';
 import {
@@ -161,7 +161,7 @@ function* finalizeAndMapOnDevice(
   for (let i = 0; i < (end - start) / PAGE_SIZE; i++) {
     const dpage = migratePfnToPage(dst[i] as number);
     const migrated = (migratePfnFlags(src[i] as number) & MIGRATE_PFN_MIGRATE) !== 0;
-    if (dpage < 0 || !(migrated || dmirror.bugs.has('free-mapped-page'))) continue;
+    if (dpage < 0 || !dmirror.mapsDestination(migrated)) continue;
     const write = (migratePfnFlags(dst[i] as number) & MIGRATE_PFN_WRITE) !== 0;
     const vpn = (start + i * PAGE_SIZE) / PAGE_SIZE;
     dmirror.mmu.map(vpn, dpage, write);

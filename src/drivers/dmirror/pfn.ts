@@ -10,7 +10,7 @@ import {
   HMM_PFN_SPECIAL,
   HMM_PFN_VALID,
   HMM_PFN_WRITE,
-} from '../../hmm/entry.js';
+} from '../../hmm/seed/entry.js';
 
 export const DPT_PFN_SHIFT = 6;
 export const DPT_VALID = 1 << 0;

@@ -14,17 +14,16 @@
 
 import { PAGE_SHIFT, PAGE_SIZE } from '../../core/addr.js';
 import { EBUSY, EFAULT } from '../../core/errno.js';
-import { hmmDeviceEntryToPfn, hmmEntryFlags } from '../../hmm/entry.js';
+import { hmmDeviceEntryToPfn, hmmEntryFlags } from '../../hmm/seed/entry.js';
 import {
   HMM_RANGE_DEFAULT_TIMEOUT,
   HmmRange,
-  hmmRangeFault,
   hmmRangeRegister,
   hmmRangeUnregister,
-  hmmRangeValid,
   hmmRangeWaitUntilValid,
-} from '../../hmm/range.js';
+} from '../../hmm/seed/range.js';
 import { mmput } from '../../mm/mm.js';
+import { runMaybeTask } from '../../mm/mmu_notifier.js';
 import type { Task } from '../../sched/index.js';
 import type { Dmirror } from './dmirror.js';
 import {
@@ -35,7 +34,6 @@ import {
   DPT_VALID,
   DPT_WRITE,
 } from './pfn.js';
-import type { DmirrorVariant } from './variants.js';
 
 /** Pages per hmm_range (test_hmm's 64-entry pfns array). */
 export const DMIRROR_FAULT_BATCH = 64;
@@ -65,7 +63,6 @@ export function* driverPopulateRange(
   write: boolean,
 ): Task<number> {
   const mm = dmirror.mm;
-  const bugs = dmirror.bugs;
   const want = DPT_VALID | (write ? DPT_WRITE : 0);
   const range = new HmmRange({
     pfns: new Float64Array((end - start) / PAGE_SIZE),
@@ -84,8 +81,7 @@ export function* driverPopulateRange(
       return -EBUSY;
     }
     yield* mm.mmapSem.downRead();
-    ret = yield* hmmRangeFault(range, true);
-    if (ret === -EBUSY && bugs.has('ignore-ebusy')) ret = 0;
+    ret = yield* dmirror.rangeFault(range);
     if (ret < 0) {
       mm.mmapSem.upRead();
       if (ret === -EBUSY) {
@@ -99,28 +95,22 @@ export function* driverPopulateRange(
       mm.mmapSem.upRead();
       continue;
     }
-    if (bugs.has('map-after-unregister')) yield* hmmRangeUnregister(range);
-    if (bugs.has('unlocked-valid-check') && !hmmRangeValid(range)) {
+    if (!(yield* runMaybeTask(dmirror.beforeUpdateLock(range), true))) {
       mm.mmapSem.upRead();
       continue;
     }
     yield* dmirror.mutex.lock();
-    if (checksValidUnderLock(bugs) && !hmmRangeValid(range)) {
+    if (!dmirror.checkValid(range)) {
       dmirror.mutex.unlock();
       mm.mmapSem.upRead();
       continue;
     }
     ret = dmirrorUpdatePt(dmirror, range, write);
-    if (!bugs.has('map-after-unregister')) yield* hmmRangeUnregister(range);
+    yield* dmirror.rangeDone(range);
     dmirror.mutex.unlock();
     mm.mmapSem.upRead();
     return ret;
   }
-}
-
-/** The correct driver checks hmm_range_valid() under the update lock; two broken ones do not. */
-function checksValidUnderLock(bugs: ReadonlySet<DmirrorVariant>): boolean {
-  return !bugs.has('no-valid-check') && !bugs.has('unlocked-valid-check');
 }
 
 /**

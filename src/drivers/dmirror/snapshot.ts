@@ -11,7 +11,7 @@
 
 import { PAGE_SHIFT, PAGE_SIZE } from '../../core/addr.js';
 import { EBUSY, EINVAL } from '../../core/errno.js';
-import { hmmDeviceEntryToPfn, hmmEntryFlags } from '../../hmm/entry.js';
+import { hmmDeviceEntryToPfn, hmmEntryFlags } from '../../hmm/seed/entry.js';
 import {
   HMM_RANGE_DEFAULT_TIMEOUT,
   HmmRange,
@@ -20,7 +20,7 @@ import {
   hmmRangeUnregister,
   hmmRangeValid,
   hmmRangeWaitUntilValid,
-} from '../../hmm/range.js';
+} from '../../hmm/seed/range.js';
 import { mmput } from '../../mm/mm.js';
 import { ZERO_PFN } from '../../mm/page.js';
 import type { Task } from '../../sched/index.js';

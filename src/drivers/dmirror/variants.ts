@@ -1,11 +1,12 @@
 /**
  * Broken dmirror drivers: the catalogue the race explorer is measured against. Each variant is the
  * reference driver with ONE deviation from the protocol of hmm.rst ("Address space mirroring
- * implementation and API") or of migrate_vma, switched on at the exact line where a driver author
- * would get it wrong: `dmirror.bugs.has('<variant>')` in dmirror.ts, populate.ts or migrate.ts.
- * 'correct' has no bugs and is the reference driver itself.
+ * implementation and API") or of migrate_vma: a subclass of Dmirror in src/drivers/dmirror_broken/
+ * overriding the one step (populateRange's rangeFault, beforeUpdateLock, checkValid, rangeDone;
+ * syncCpuDevicePagetables, erasePtEntries; finalize_and_map's mapsDestination) where a driver
+ * author would get it wrong. 'correct' has no bugs and is the reference driver itself.
  *
- *   new Dmirror(mdevice, mm, 'no-valid-check')     sim.openDevice(0, p, { variant: 'no-valid-check' })
+ *   sim.openDevice(0, p, { variant: 'no-valid-check' })     (through the simulator's registry)
  *
  * Each entry says what is wrong (the deviation) and what breaks (what a checker observes, and what
  * it takes to see it). docs/explorer.md ("Broken drivers") lists the scenarios that reveal each one.
@@ -98,9 +99,4 @@ export function checkDmirrorVariant(name: unknown, argument = 'variant'): Dmirro
     argument,
     `unknown dmirror variant ${typeof name === 'string' ? JSON.stringify(name) : describeValue(name)}; expected one of ${DMIRROR_VARIANT_NAMES.join(', ')}`,
   );
-}
-
-/** The deviations a variant switches on (none for 'correct'). */
-export function dmirrorBugs(variant: DmirrorVariant): ReadonlySet<DmirrorVariant> {
-  return new Set(variant === 'correct' ? [] : [variant]);
 }

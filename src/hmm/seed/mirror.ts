@@ -24,49 +24,15 @@
  *      hmm_mirror, struct hmm_mirror_ops) (Linux v5.3)
  */
 
-import { KernelBug, KernelWarning } from '../core/assert.js';
-import { ArgumentError, EINVAL, ENOMEM } from '../core/errno.js';
-import type { MmStruct } from '../mm/mm.js';
-import type { MaybeTask } from '../mm/mmu_notifier.js';
-import type { Task } from '../sched/index.js';
-import { type Hmm, hmmGetOrCreate, hmmPut } from './hmm.js';
-import type { HmmUpdate } from './update.js';
+import { KernelBug, KernelWarning } from '../../core/assert.js';
+import { ArgumentError, EINVAL, ENOMEM } from '../../core/errno.js';
+import type { MmStruct } from '../../mm/mm.js';
+import type { Task } from '../../sched/index.js';
+import { hmmGetOrCreate, hmmPut } from './hmm.js';
+import { HmmMirror, type HmmMirrorOps } from './types.js';
+import { hmmMachine } from './validity.js';
 
-/** struct hmm_mirror_ops. */
-export interface HmmMirrorOps {
-  /**
-   * The mm is being torn down (exit_mmap). Must stop all access to pages obtained through this
-   * mirror before returning; all later access should fault. Runs under mirrors_sem held for read:
-   * must not call hmmMirrorUnregister().
-   */
-  release?(mirror: HmmMirror): MaybeTask<void>;
-  /**
-   * Invalidate the device page table for [update.start, update.end) before returning. Return 0,
-   * or -EAGAIN only if `update.blockable` is false and the callback would need to sleep.
-   */
-  syncCpuDevicePagetables(mirror: HmmMirror, update: HmmUpdate): MaybeTask<number>;
-}
-
-/** struct hmm_mirror. A driver embeds one (or extends the class) per mirrored mm. */
-export class HmmMirror {
-  /** The per-mm hmm, set by hmmMirrorRegister (kept after unregister, as v5.3 does). */
-  hmm: Hmm | null = null;
-  readonly ops: HmmMirrorOps | null;
-  /**
-   * Protocol 'seq': interval_sub->invalidate_seq of the mirror's interval notifier (the whole
-   * address space), stamped with hmm.seq by every invalidation that starts. Unused with 'seed'.
-   */
-  invalidateSeq = 0;
-
-  constructor(ops: HmmMirrorOps | null) {
-    this.ops = ops;
-  }
-
-  /** True while the mirror is on its hmm's list (registered and not yet unregistered). */
-  get registered(): boolean {
-    return this.hmm?.mirrors.includes(this) === true;
-  }
-}
+export { HmmMirror, type HmmMirrorOps };
 
 /** hmm_mirror_register: mmap_sem must be held for write. Returns 0 or -errno. */
 export function hmmMirrorRegister(mirror: HmmMirror | null, mm: MmStruct | null): number {
@@ -80,7 +46,7 @@ export function hmmMirrorRegister(mirror: HmmMirror | null, mm: MmStruct | null)
       'list_add double add: hmm_mirror_register of a mirror that is already registered',
     );
   }
-  const hmm = hmmGetOrCreate(mm);
+  const hmm = hmmGetOrCreate(mm, mirror.machine ?? hmmMachine('seed'));
   mirror.hmm = hmm;
   if (hmm === null) return -ENOMEM;
   // __mmu_interval_notifier_insert: "invalidating" if an invalidation is in flight, else an odd

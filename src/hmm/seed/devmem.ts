@@ -22,16 +22,16 @@
  * @see include/linux/hmm.h, mm/hmm.c (hmm_devmem_*), include/linux/memremap.h (Linux v5.2)
  */
 
-import { PAGE_SIZE } from '../core/addr.js';
-import { KernelBug } from '../core/assert.js';
-import { ArgumentError, EINVAL, ENOMEM, ERANGE } from '../core/errno.js';
-import type { Kernel } from '../mm/kernel.js';
-import type { MmStruct } from '../mm/mm.js';
-import type { MaybeTask } from '../mm/mmu_notifier.js';
-import { runMaybeTask } from '../mm/mmu_notifier.js';
-import type { DevFault, DevPagemap } from '../mm/page.js';
-import { MEMORY_DEVICE_PRIVATE, PAGES_PER_SECTION } from '../mm/page.js';
-import type { Vma } from '../mm/vma.js';
+import { PAGE_SIZE } from '../../core/addr.js';
+import { KernelBug } from '../../core/assert.js';
+import { ArgumentError, EINVAL, ENOMEM, ERANGE } from '../../core/errno.js';
+import type { Kernel } from '../../mm/kernel.js';
+import type { MmStruct } from '../../mm/mm.js';
+import type { MaybeTask } from '../../mm/mmu_notifier.js';
+import { runMaybeTask } from '../../mm/mmu_notifier.js';
+import type { DevFault, DevPagemap } from '../../mm/page.js';
+import { MEMORY_DEVICE_PRIVATE, PAGES_PER_SECTION } from '../../mm/page.js';
+import type { Vma } from '../../mm/vma.js';
 
 /** PA_SECTION_SIZE: device memory is hot-plugged in whole memory sections (128 MiB on x86-64). */
 export const PA_SECTION_SIZE = PAGES_PER_SECTION * PAGE_SIZE;

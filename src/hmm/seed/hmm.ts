@@ -21,8 +21,8 @@
  *   release (exit_mmap): each mirror's release() under mirrors_sem held for read; mirrors stay
  *          registered (the driver still calls hmm_mirror_unregister, never from release()).
  *
- * Range validity has two protocols, chosen per machine (hmmConfig(kernel).protocol, the Simulator's
- * `protocol` option) and fixed in each hmm when it is created:
+ * Range validity has two protocols (validity.ts), chosen per machine (HmmMachine.validity, from the
+ * Simulator's `protocol` option) and fixed in each hmm when it is created:
  *   'seed'  the above, exactly (v5.3 range->valid).
  *   'seq'   v5.5's mmu_interval_notifier sequence count, with each mirror as one interval
  *           notifier over the whole address space (lib/test_hmm.c inserts one per open): start
@@ -31,7 +31,8 @@
  *           its lock); end of the last invalidation in flight makes `seq` even again and wakes the
  *           waiters. range.ts reads it (mmu_interval_read_begin / read_retry).
  * `inflight` records the [start, end) of every invalidation in flight, for the checkers only; the
- * observer hooks (HmmObserver) tell checkers what happened and are never consulted.
+ * tracepoints (HmmTracepoints, on the machine's stream) tell checkers what happened and are never
+ * consulted.
  *
  * When the last kref goes, hmm_free clears mm.hmm and unregisters the notifier without calling
  * release (mmu_notifier_unregister_no_release), then drops its mm_count reference.
@@ -47,94 +48,34 @@
  *      hmm_invalidate_range_start, hmm_invalidate_range_end), include/linux/hmm.h (struct hmm)
  */
 
-import { hex } from '../core/addr.js';
-import { KernelBug, KernelWarning } from '../core/assert.js';
-import { EAGAIN } from '../core/errno.js';
-import type { Kernel } from '../mm/kernel.js';
-import type { MmStruct } from '../mm/mm.js';
+import { hex } from '../../core/addr.js';
+import { KernelBug, KernelWarning } from '../../core/assert.js';
+import { EAGAIN } from '../../core/errno.js';
+import type { MmStruct } from '../../mm/mm.js';
 import {
-  MmuNotifier,
-  type MmuNotifierOps,
   type MmuNotifierRange,
   mmuNotifierRegisterLocked,
   mmuNotifierUnregisterNoRelease,
   runMaybeTask,
-} from '../mm/mmu_notifier.js';
-import type { Task } from '../sched/index.js';
-import { RwSem, SpinLock, WaitQueue } from '../sched/index.js';
-import type { HmmMirror } from './mirror.js';
-import type { HmmRange } from './range.js';
-import { HMM_UPDATE_INVALIDATE, type HmmUpdate } from './update.js';
+} from '../../mm/mmu_notifier.js';
+import type { Task } from '../../sched/index.js';
+import {
+  HMM_UPDATE_INVALIDATE,
+  Hmm,
+  type HmmMachine,
+  type HmmMirror,
+  type HmmNotifierOps,
+  type HmmUpdate,
+} from './types.js';
 
-/** How range validity is tracked: v5.3's range->valid, or v5.5's sequence count (file comment). */
-export type HmmProtocol = 'seed' | 'seq';
+export { Hmm };
 
-/** Observation hooks for the checkers (src/check): called at the events they name, never consulted. */
-export interface HmmObserver {
-  /** hmm_range_valid(range) is being called by the current thread. */
-  rangeValid?(range: HmmRange): void;
-  /** A mirror callback is about to run on the current thread. */
-  mirrorCallback?(mirror: HmmMirror, callback: 'sync_cpu_device_pagetables' | 'release'): void;
-  /** An invalidation of hmm.mm starts (after it is recorded in hmm.inflight) or ends. */
-  invalidate?(hmm: Hmm, range: MmuNotifierRange, phase: 'start' | 'end'): void;
-}
-
-/** Per-machine HMM settings: the protocol new hmm structs take, and the checkers' observer. */
-export interface HmmConfig {
-  protocol: HmmProtocol;
-  observer: HmmObserver | null;
-}
-
-const configs = new WeakMap<Kernel, HmmConfig>();
-
-/** The machine's HMM settings (created with the defaults: 'seed', no observer). */
-export function hmmConfig(kernel: Kernel): HmmConfig {
-  let c = configs.get(kernel);
-  if (c === undefined) {
-    c = { protocol: 'seed', observer: null };
-    configs.set(kernel, c);
-  }
-  return c;
-}
-
-export class Hmm {
-  readonly mm: MmStruct;
-  /** Range-validity protocol, from hmmConfig(kernel) when the hmm was created. */
-  readonly protocol: HmmProtocol;
-  readonly config: HmmConfig;
-  /** 'seq': subscriptions->invalidate_seq, odd while an invalidation is in flight. */
-  seq = 2;
-  /** The invalidations in flight, oldest first: observation only (the checkers read it). */
-  readonly inflight: MmuNotifierRange[] = [];
-  /** kref: mirrors and ranges hold one each. 0 = freed. */
-  kref = 1;
-  /** hmm->mirrors, newest first. */
-  readonly mirrors: HmmMirror[] = [];
-  readonly mirrorsSem = new RwSem('hmm->mirrors_sem');
-  /** hmm->ranges, newest first. */
-  readonly ranges: HmmRange[] = [];
-  readonly rangesLock = new SpinLock('hmm->ranges_lock');
-  readonly wq = new WaitQueue('hmm->wq');
-  /** Invalidations in flight on this mm. */
-  notifiers = 0;
-  readonly mmuNotifier: MmuNotifier;
-
-  constructor(mm: MmStruct) {
-    this.mm = mm;
-    this.config = hmmConfig(mm.kernel);
-    this.protocol = this.config.protocol;
-    const ops: MmuNotifierOps = {
-      release: () => hmmRelease(this),
-      invalidateRangeStart: (_mn, range) => hmmInvalidateRangeStart(this, range),
-      invalidateRangeEnd: (_mn, range) => hmmInvalidateRangeEnd(this, range),
-    };
-    this.mmuNotifier = new MmuNotifier(ops);
-  }
-
-  toString(): string {
-    return `hmm(mm ${this.mm.id}, ${this.mirrors.length} mirrors, ${this.ranges.length} ranges, notifiers ${this.notifiers})`;
-  }
-}
+/** The notifier callbacks of an hmm: its invalidations reach its mirrors through them. */
+const hmmNotifierOps: HmmNotifierOps = (hmm) => ({
+  release: () => hmmRelease(hmm),
+  invalidateRangeStart: (_mn, range) => hmmInvalidateRangeStart(hmm, range),
+  invalidateRangeEnd: (_mn, range) => hmmInvalidateRangeEnd(hmm, range),
+});
 
 /** mm->hmm, or null. */
 export function mmHmm(mm: MmStruct): Hmm | null {
@@ -146,11 +87,11 @@ export function mmHmm(mm: MmStruct): Hmm | null {
  * on first use; null if the notifier cannot be registered (the caller returns -ENOMEM).
  * mmap_sem must be held for write.
  */
-export function hmmGetOrCreate(mm: MmStruct): Hmm | null {
+export function hmmGetOrCreate(mm: MmStruct, machine: HmmMachine): Hmm | null {
   mm.mmapSem.assertHeld('write');
   const cur = mmHmm(mm);
   if (cur !== null && hmmGetUnlessZero(cur)) return cur;
-  const hmm = new Hmm(mm);
+  const hmm = new Hmm(mm, machine, hmmNotifierOps);
   if (mmuNotifierRegisterLocked(hmm.mmuNotifier, mm) !== 0) return null;
   mm.mmgrab();
   mm.hmm = hmm;
@@ -203,7 +144,7 @@ function* hmmRelease(hmm: Hmm): Task {
       // The driver must not call hmm_mirror_unregister() from release().
       const ops = mirror.ops;
       if (ops?.release) {
-        hmm.config.observer?.mirrorCallback?.(mirror, 'release');
+        traceMirrorCallback(hmm, mirror, 'release');
         yield* runMaybeTask(ops.release(mirror), true);
       }
     }
@@ -212,6 +153,16 @@ function* hmmRelease(hmm: Hmm): Task {
   }
   hmm.mm.kernel.counters.inc('hmm_release');
   hmmPut(hmm);
+}
+
+/** The hmm_mirror_callback tracepoint: a mirror callback is about to run. */
+function traceMirrorCallback(
+  hmm: Hmm,
+  mirror: HmmMirror,
+  callback: 'sync_cpu_device_pagetables' | 'release',
+): void {
+  const trace = hmm.machine.trace;
+  if (trace.enabled) trace.emit('hmm_mirror_callback', { mirror, callback });
 }
 
 /**
@@ -226,10 +177,11 @@ function notifiersDecrement(hmm: Hmm, nrange: MmuNotifierRange): void {
   }
   hmm.notifiers--;
   forgetInflight(hmm, nrange);
-  hmm.config.observer?.invalidate?.(hmm, nrange, 'end');
+  const trace = hmm.machine.trace;
+  if (trace.enabled) trace.emit('mmu_notifier_invalidate_range_end', { hmm, range: nrange });
   if (hmm.notifiers === 0) {
     for (const range of hmm.ranges) range.valid = true;
-    if (hmm.protocol === 'seq' && (hmm.seq & 1) === 1) hmm.seq++;
+    hmm.validity.invalidateEnd(hmm);
     hmm.wq.wakeUpAll();
   }
   hmm.rangesLock.unlock();
@@ -259,12 +211,9 @@ function* hmmInvalidateRangeStart(hmm: Hmm, nrange: MmuNotifierRange): Task<numb
   hmm.rangesLock.lock();
   hmm.notifiers++;
   hmm.inflight.push(nrange);
-  if (hmm.protocol === 'seq') {
-    // mn_itree_inv_start_range + mmu_interval_set_seq: every mirror's interval covers the range.
-    hmm.seq |= 1;
-    for (const mirror of hmm.mirrors) mirror.invalidateSeq = hmm.seq;
-  }
-  hmm.config.observer?.invalidate?.(hmm, nrange, 'start');
+  hmm.validity.invalidateStart(hmm);
+  const trace = hmm.machine.trace;
+  if (trace.enabled) trace.emit('mmu_notifier_invalidate_range_start', { hmm, range: nrange });
   for (const range of hmm.ranges) {
     // v5.3's overlap test: an update ending exactly at range.start still counts.
     if (update.end < range.start || update.start >= range.end) continue;
@@ -285,7 +234,7 @@ function* hmmInvalidateRangeStart(hmm: Hmm, nrange: MmuNotifierRange): Task<numb
       for (const mirror of [...hmm.mirrors]) {
         const ops = mirror.ops;
         if (ops === null) continue;
-        hmm.config.observer?.mirrorCallback?.(mirror, 'sync_cpu_device_pagetables');
+        traceMirrorCallback(hmm, mirror, 'sync_cpu_device_pagetables');
         const rc = yield* runMaybeTask(ops.syncCpuDevicePagetables(mirror, update), update.blockable);
         if (rc !== 0) {
           if (update.blockable || rc !== -EAGAIN) {

@@ -24,7 +24,7 @@
  *      hmm_range_page_shift/_size)
  */
 
-import { ArgumentError } from '../core/errno.js';
+import { ArgumentError } from '../../core/errno.js';
 
 /** enum hmm_pfn_flag_e: indices into range.flags. */
 export const HMM_PFN_VALID = 0;

@@ -32,8 +32,8 @@
  *      mm/pagewalk.c (walk_page_range)
  */
 
-import { hex, PAGE_SIZE, pmdAddrEnd } from '../core/addr.js';
-import { EAGAIN, EBUSY, EFAULT, EPERM } from '../core/errno.js';
+import { hex, PAGE_SIZE, pmdAddrEnd } from '../../core/addr.js';
+import { EAGAIN, EBUSY, EFAULT, EPERM } from '../../core/errno.js';
 import {
   FAULT_FLAG_ALLOW_RETRY,
   FAULT_FLAG_REMOTE,
@@ -41,10 +41,10 @@ import {
   handleMmFault,
   VM_FAULT_ERROR,
   VM_FAULT_RETRY,
-} from '../mm/fault.js';
-import type { MmStruct } from '../mm/mm.js';
-import { ZERO_PFN } from '../mm/page.js';
-import { type PteTableVisitor, pmdSubpage, pteSlotIn } from '../mm/pagetable.js';
+} from '../../mm/fault.js';
+import type { MmStruct } from '../../mm/mm.js';
+import { ZERO_PFN } from '../../mm/page.js';
+import { type PteTableVisitor, pmdSubpage, pteSlotIn } from '../../mm/pagetable.js';
 import {
   _PAGE_DEVMAP_HI,
   _PAGE_PRESENT,
@@ -61,11 +61,11 @@ import {
   SWP_DEVICE_WRITE,
   SWP_SWAPFILE,
   swpType,
-} from '../mm/pte.js';
-import type { Vma } from '../mm/vma.js';
-import { VM_WRITE } from '../mm/vma.js';
-import type { Task } from '../sched/index.js';
-import { current } from '../sched/index.js';
+} from '../../mm/pte.js';
+import type { Vma } from '../../mm/vma.js';
+import { VM_WRITE } from '../../mm/vma.js';
+import type { Task } from '../../sched/index.js';
+import { current } from '../../sched/index.js';
 import {
   HMM_PFN_DEVICE_PRIVATE,
   HMM_PFN_ERROR,
@@ -75,7 +75,7 @@ import {
   HMM_PFN_WRITE,
   lowBits,
 } from './entry.js';
-import type { HmmRange } from './range.js';
+import type { HmmRange } from './types.js';
 
 /** need-fault result bits (the kernel's `fault` and `write_fault` booleans). */
 const NEED_FAULT = 1;

@@ -68,17 +68,9 @@
  * 14. hmm_range_dma_map/unmap (§2.13) are not modelled.
  * -------------------------------------------------------------------------------------------------
  *
- * Protocol 'seq' (hmm.ts; docs/explorer.md): the same calls, with v5.5 mmu_interval_notifier
- * semantics on the range's mirror, so a driver written for the seed API runs unchanged:
- *   hmmRangeRegister          range.notifierSeq = the mirror's sequence (read_begin without the
- *                             sleep: -1, "not begun", while an invalidation is in progress)
- *   hmmRangeWaitUntilValid    mmu_interval_read_begin: sleep while an invalidation is in progress,
- *                             then range.notifierSeq = the mirror's sequence
- *   snapshot / fault          -EBUSY whenever mmu_interval_check_retry(seq) (at each VMA, as
- *                             range->valid was checked)
- *   hmmRangeValid             !mmu_interval_read_retry(seq), under the driver's update lock
- * An invalidation that starts and ends between the walk and the locked check changes the sequence,
- * so the check fails where range->valid (true again at the end) would have passed.
+ * Protocol 'seq' (validity.ts; docs/explorer.md): the same calls, with v5.5 mmu_interval_notifier
+ * semantics on the range's mirror, so a driver written for the seed API runs unchanged. Every
+ * protocol-dependent step is one call of the hmm's RangeValidity strategy.
  *
  * The § numbers in this file are docs/kernel-hmm.md's.
  *
@@ -87,17 +79,20 @@
  *      HMM_RANGE_DEFAULT_TIMEOUT) (Linux v5.3)
  */
 
-import { PAGE_SHIFT, PAGE_SIZE } from '../core/addr.js';
-import { KernelBug, KernelWarning } from '../core/assert.js';
-import { ArgumentError, EBUSY, EFAULT, EINVAL, EPERM } from '../core/errno.js';
-import { mmput } from '../mm/mm.js';
-import type { Vma } from '../mm/vma.js';
-import { VM_IO, VM_MIXEDMAP, VM_PFNMAP, VM_READ } from '../mm/vma.js';
-import type { Task } from '../sched/index.js';
-import { NSEC_PER_MSEC } from '../sched/index.js';
-import { checkRangeTables, type HmmEntryTables } from './entry.js';
-import { type Hmm, hmmGet, hmmPut } from './hmm.js';
-import type { HmmMirror } from './mirror.js';
+import { PAGE_SHIFT, PAGE_SIZE } from '../../core/addr.js';
+import { KernelBug, KernelWarning } from '../../core/assert.js';
+import { ArgumentError, EBUSY, EFAULT, EINVAL, EPERM } from '../../core/errno.js';
+import { mmput } from '../../mm/mm.js';
+import type { Vma } from '../../mm/vma.js';
+import { VM_IO, VM_MIXEDMAP, VM_PFNMAP, VM_READ } from '../../mm/vma.js';
+import type { Task } from '../../sched/index.js';
+import { NSEC_PER_MSEC } from '../../sched/index.js';
+import { checkRangeTables } from './entry.js';
+import { hmmGet, hmmPut } from './hmm.js';
+import { type Hmm, type HmmMirror, HmmRange, type HmmRangeInit } from './types.js';
+
+export { HmmRange, type HmmRangeInit };
+
 import { HmmVmaWalk, hmmPfnsClear, hmmWalkPageRange } from './walk.js';
 
 /** HMM_RANGE_DEFAULT_TIMEOUT, in milliseconds. */
@@ -105,71 +100,6 @@ export const HMM_RANGE_DEFAULT_TIMEOUT = 1000;
 
 /** VMAs HMM refuses: device-file mappings (v5.3's `device_vma`). */
 const DEVICE_VMA = VM_IO | VM_PFNMAP | VM_MIXEDMAP;
-
-export interface HmmRangeInit {
-  start?: number;
-  end?: number;
-  /** One entry per page: the request on input, the result on output. */
-  pfns: Float64Array;
-  /** The driver's bit for HMM_PFN_VALID, HMM_PFN_WRITE, HMM_PFN_DEVICE_PRIVATE. */
-  flags: readonly number[];
-  /** The driver's value for HMM_PFN_ERROR, HMM_PFN_NONE, HMM_PFN_SPECIAL. */
-  values: readonly number[];
-  pfnShift: number;
-  defaultFlags?: number;
-  pfnFlagsMask?: number;
-  pageShift?: number;
-}
-
-/** struct hmm_range. */
-export class HmmRange implements HmmEntryTables {
-  /** Set by hmmRangeRegister; null before (and after a failed register). */
-  hmm: Hmm | null = null;
-  /** hmm_range_unregister poisoned range->hmm: using the range again is a bug. */
-  poisoned = false;
-  /** The VMA being walked (set by snapshot/fault). */
-  vma: Vma | null = null;
-  start: number;
-  end: number;
-  pfns: Float64Array;
-  flags: number[];
-  values: number[];
-  defaultFlags: number;
-  pfnFlagsMask: number;
-  pageShift: number;
-  pfnShift: number;
-  /** No invalidation overlapping this range is in flight (see hmm.ts). */
-  valid = false;
-  /** The mirror it was registered through (set by hmmRangeRegister). */
-  mirror: HmmMirror | null = null;
-  /** Protocol 'seq': range->notifier_seq, the sequence read by mmu_interval_read_begin (-1: none). */
-  notifierSeq = -1;
-
-  constructor(init: HmmRangeInit) {
-    if (!(init.pfns instanceof Float64Array))
-      throw new ArgumentError('range.pfns', 'expected a Float64Array');
-    this.start = init.start ?? 0;
-    this.end = init.end ?? 0;
-    this.pfns = init.pfns;
-    this.flags = [...init.flags];
-    this.values = [...init.values];
-    this.pfnShift = init.pfnShift;
-    this.defaultFlags = init.defaultFlags ?? 0;
-    this.pfnFlagsMask = init.pfnFlagsMask ?? 0;
-    this.pageShift = init.pageShift ?? PAGE_SHIFT;
-    checkRangeTables(this);
-  }
-
-  /** Entries in [start, end): (end - start) >> pageShift. */
-  get npages(): number {
-    return Math.floor((this.end - this.start) / 2 ** this.pageShift);
-  }
-
-  /** True between a successful hmmRangeRegister and hmmRangeUnregister. */
-  get registered(): boolean {
-    return this.hmm !== null && !this.poisoned;
-  }
-}
 
 /**
  * hmm_range_register ([5.3]): track CPU page-table changes over [start, end) of the mirror's mm.
@@ -221,8 +151,7 @@ export function hmmRangeRegister(
   hmm.ranges.unshift(range);
   // With invalidations in flight the range starts invalid (see hmmRangeWaitUntilValid).
   if (hmm.notifiers === 0) range.valid = true;
-  if (hmm.protocol === 'seq')
-    range.notifierSeq = intervalInvalidating(hmm, mirror) ? -1 : mirror.invalidateSeq;
+  hmm.validity.register(range, mirror, hmm);
   hmm.rangesLock.unlock();
   hmm.mm.kernel.counters.inc('hmm_range_register');
   return 0;
@@ -267,23 +196,10 @@ export function* hmmRangeUnregister(range: HmmRange): Task {
 export function hmmRangeValid(range: HmmRange): boolean {
   const hmm = range.hmm;
   if (hmm === null) return range.valid;
-  hmm.config.observer?.rangeValid?.(range);
-  if (hmm.protocol === 'seed' || range.poisoned) return range.valid;
-  return (range.mirror as HmmMirror).invalidateSeq === range.notifierSeq;
-}
-
-/**
- * Whether the range may still be used: range->valid ('seed'), or !mmu_interval_check_retry
- * ('seq'). The walkers return -EBUSY when it is false.
- */
-function rangeCurrent(range: HmmRange, hmm: Hmm): boolean {
-  if (hmm.protocol === 'seed') return range.valid;
-  return (range.mirror as HmmMirror).invalidateSeq === range.notifierSeq;
-}
-
-/** 'seq': an invalidation covering the mirror's interval is in progress (mn_itree_is_invalidating). */
-function intervalInvalidating(hmm: Hmm, mirror: HmmMirror): boolean {
-  return (hmm.seq & 1) === 1 && mirror.invalidateSeq === hmm.seq;
+  const trace = hmm.machine.trace;
+  if (trace.enabled) trace.emit('hmm_range_valid', { range });
+  if (range.poisoned) return range.valid;
+  return hmm.validity.current(range);
 }
 
 /**
@@ -295,19 +211,7 @@ export function* hmmRangeWaitUntilValid(range: HmmRange, timeoutMs: number): Tas
     throw new ArgumentError('timeoutMs', `expected a finite duration >= 0, got ${timeoutMs}`);
   }
   const hmm = rangeHmm(range, 'hmm_range_wait_until_valid');
-  if (hmm.protocol === 'seq') {
-    // mmu_interval_read_begin, with the seed API's timeout.
-    const mirror = range.mirror as HmmMirror;
-    const left = yield* hmm.wq.waitEventTimeout(
-      () => !intervalInvalidating(hmm, mirror),
-      timeoutMs * NSEC_PER_MSEC,
-    );
-    if (left === 0) return false;
-    range.notifierSeq = mirror.invalidateSeq;
-    return true;
-  }
-  const left = yield* hmm.wq.waitEventTimeout(() => range.valid, timeoutMs * NSEC_PER_MSEC);
-  return left !== 0;
+  return yield* hmm.validity.waitUntilValid(range, hmm, timeoutMs * NSEC_PER_MSEC);
 }
 
 /**
@@ -343,7 +247,7 @@ function* hmmRangeWalkVmas(range: HmmRange, fn: string, fault: boolean, block: b
   let start = range.start;
   do {
     // If the range is no longer valid, force a retry.
-    if (!rangeCurrent(range, hmm)) return -EBUSY;
+    if (!hmm.validity.current(range)) return -EBUSY;
     const vma = mm.findVma(start);
     const err = checkVma(range, vma);
     if (err !== 0) return err;
@@ -352,7 +256,7 @@ function* hmmRangeWalkVmas(range: HmmRange, fn: string, fault: boolean, block: b
     walk.last = start;
     const end = Math.min(range.end, v.end);
     let ret = yield* hmmWalkPageRange(walk, start, end);
-    while (fault && ret === -EBUSY && rangeCurrent(range, hmm)) {
+    while (fault && ret === -EBUSY && hmm.validity.current(range)) {
       ret = yield* hmmWalkPageRange(walk, walk.last, end);
     }
     if (fault && ret !== 0) {

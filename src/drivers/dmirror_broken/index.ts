@@ -1,0 +1,39 @@
+/**
+ * The broken drivers the explorer must catch: each is dmirror with ONE step overridden (one file
+ * each). What each gets wrong and what breaks is catalogued in src/drivers/dmirror/variants.ts;
+ * the registry (../registry.ts) offers them by those names.
+ */
+
+import type { DmirrorVariant } from '../dmirror/variants.js';
+import type { DriverFactory } from '../driver.js';
+import { FreeMappedPage } from './free_mapped_page.js';
+import { IgnoreEbusy } from './ignore_ebusy.js';
+import { MapAfterUnregister } from './map_after_unregister.js';
+import { NoLockInSync } from './no_lock_in_sync.js';
+import { NoValidCheck } from './no_valid_check.js';
+import { NoWriteErase } from './no_write_erase.js';
+import { SleepNonblockable } from './sleep_nonblockable.js';
+import { UnlockedValidCheck } from './unlocked_valid_check.js';
+
+/** Every broken variant's factory, by its name. */
+export const DMIRROR_BROKEN: Readonly<Record<Exclude<DmirrorVariant, 'correct'>, DriverFactory>> = {
+  'no-valid-check': (ctx) => new NoValidCheck(ctx),
+  'unlocked-valid-check': (ctx) => new UnlockedValidCheck(ctx),
+  'no-lock-in-sync': (ctx) => new NoLockInSync(ctx),
+  'sleep-nonblockable': (ctx) => new SleepNonblockable(ctx),
+  'map-after-unregister': (ctx) => new MapAfterUnregister(ctx),
+  'ignore-ebusy': (ctx) => new IgnoreEbusy(ctx),
+  'no-write-erase': (ctx) => new NoWriteErase(ctx),
+  'free-mapped-page': (ctx) => new FreeMappedPage(ctx),
+};
+
+export {
+  FreeMappedPage,
+  IgnoreEbusy,
+  MapAfterUnregister,
+  NoLockInSync,
+  NoValidCheck,
+  NoWriteErase,
+  SleepNonblockable,
+  UnlockedValidCheck,
+};

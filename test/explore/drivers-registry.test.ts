@@ -1,0 +1,32 @@
+import { describe, expect, it } from 'vitest';
+import { ArgumentError } from '../../src/core/errno.js';
+import { DMIRROR_VARIANT_NAMES } from '../../src/drivers/dmirror/variants.js';
+import { correctDmirror, driverNames, ExploreDrivers, explore } from '../../src/index.js';
+
+describe('explorer-owned driver registries', () => {
+  it("hold the simulator registry's built-in drivers, and a name registered in one is not in another", () => {
+    const mine = new ExploreDrivers();
+    const other = new ExploreDrivers();
+    expect(mine.names()).toEqual([...DMIRROR_VARIANT_NAMES]);
+    mine.register('mine-only', correctDmirror);
+    expect(mine.names()).toContain('mine-only');
+    expect(other.names()).not.toContain('mine-only');
+    expect(driverNames()).not.toContain('mine-only');
+    expect(() => other.byName('mine-only')).toThrow(/unknown driver 'mine-only'/);
+  });
+
+  it('explore() looks the driver name up in its `drivers` option', () => {
+    const mine = new ExploreDrivers();
+    mine.register('mine-only', correctDmirror);
+    const r = explore('fault-vs-dontneed', {
+      driver: 'mine-only',
+      drivers: mine,
+      schedules: 3,
+      strategy: 'random',
+    });
+    expect(r.driver).toBe('mine-only');
+    expect(r.schedulesExplored).toBe(3);
+    expect(() => explore('fault-vs-dontneed', { driver: 'mine-only' })).toThrow(ArgumentError);
+    expect(() => explore('fault-vs-dontneed', { drivers: {} as never })).toThrow(/'drivers'/);
+  });
+});
