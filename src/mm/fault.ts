@@ -25,7 +25,7 @@ import {
   VM_FAULT_FALLBACK,
 } from './huge_memory.js';
 import { hugetlbFault } from './hugetlb.js';
-import { pageAddNewAnonRmap, pageAddRmap, pageRemoveRmap, vmPageProt } from './memory.js';
+import { vmPageProt } from './memory.js';
 import type { MmStruct } from './mm.js';
 import { MM_ANONPAGES } from './mm.js';
 import {
@@ -61,6 +61,7 @@ import {
   SWP_HWPOISON,
   swpType,
 } from './pte.js';
+import { pageAddNewAnonRmap, pageAddRmap, pageRemoveRmap } from './rmap.js';
 import type { Vma } from './vma.js';
 import { VM_HUGETLB, VM_SHARED, VM_WRITE } from './vma.js';
 

@@ -36,16 +36,7 @@ import {
   mmuNotifierInvalidateRangeStart,
   notifierRange,
 } from './mmu_notifier.js';
-import {
-  HPAGE_PMD_NR,
-  PG_anon,
-  PG_anon_exclusive,
-  PG_head,
-  PG_hugetlb,
-  PG_swapbacked,
-  PG_tail,
-  pageAnonExclusive,
-} from './page.js';
+import { HPAGE_PMD_NR, PG_anon_exclusive, PG_head, PG_hugetlb, PG_tail, pageAnonExclusive } from './page.js';
 import { LEVEL_PTE } from './pagetable.js';
 import {
   _PAGE_ACCESSED,
@@ -58,7 +49,7 @@ import {
   pteLoOf,
   ptePfn,
 } from './pte.js';
-import { rmapTargets } from './rmap.js';
+import { folioAddNewAnonRmapPmd, folioRemoveRmapPmd, rmapTargets } from './rmap.js';
 import type { Vma } from './vma.js';
 import { VM_HUGEPAGE, VM_HUGETLB, VM_NOHUGEPAGE, VM_WRITE } from './vma.js';
 
@@ -238,25 +229,6 @@ export function* doHugeZeroWpPmd(mm: MmStruct, vma: Vma, haddr: number, pmdSlot:
 const _PAGE_PROT_OF_PMD = PTE_FLAGS_MASK & ~(_PAGE_RW | _PAGE_DIRTY | _PAGE_PSE | _PAGE_SPECIAL);
 
 /**
- * folio_add_new_anon_rmap(RMAP_EXCLUSIVE) of a PMD-mapped folio. The model keeps ->mapping and
- * ->index on every subpage (the kernel derives a tail's from the head) so that rmap and the
- * checkers treat a subpage like any page.
- */
-export function folioAddNewAnonRmapPmd(mm: MmStruct, vma: Vma, head: number, haddr: number): void {
-  const s = mm.kernel.mem.store;
-  if (vma.anonVma === null) throw new KernelBug('folio_add_new_anon_rmap: VMA has no anon_vma');
-  const index = vma.linearPageIndex(haddr);
-  const exclusive = mm.kernel.behaviour.anonExclusive ? PG_anon_exclusive : 0;
-  for (let i = 0; i < HPAGE_PMD_NR; i++) {
-    const pfn = head + i;
-    s.flags[pfn] = (s.flags[pfn] as number) | PG_anon | PG_swapbacked | exclusive;
-    s.mapping[pfn] = vma.anonVma.id;
-    s.index[pfn] = index + i;
-  }
-  s.entireMapcount.set(head, 1);
-}
-
-/**
  * do_huge_pmd_wp_page: a write to a read-only huge PMD. The huge zero page takes
  * do_huge_zero_wp_pmd. The folio is reused whole when this PMD holds its only reference (v6.19:
  * folio_ref_count == 1); otherwise the PMD is split and the fault falls back to the PTE level,
@@ -298,14 +270,6 @@ function addHugeRss(mm: MmStruct, head: number, n: number): void {
   }
   const c = mm.mmCounter(head);
   mm.rss[c] = (mm.rss[c] as number) + n;
-}
-
-function folioRemoveRmapPmd(mm: MmStruct, head: number): void {
-  const s = mm.kernel.mem.store;
-  const n = (s.entireMapcount.get(head) ?? 0) - 1;
-  if (n < 0) throw new KernelBug(`BUG: Bad page map: compound pfn ${head} entire mapcount underflow`);
-  if (n === 0) s.entireMapcount.delete(head);
-  else s.entireMapcount.set(head, n);
 }
 
 /**

@@ -26,7 +26,6 @@
 
 import { PMD_SIZE } from '../core/addr.js';
 import { KernelBug } from '../core/assert.js';
-import { folioAddNewAnonRmapPmd } from './huge_memory.js';
 import type { MmStruct } from './mm.js';
 import { HPAGE_PMD_NR, PG_hugetlb } from './page.js';
 import type { PhysMem } from './page_alloc.js';
@@ -40,6 +39,7 @@ import {
   pteLoOf,
   ptePfn,
 } from './pte.js';
+import { folioAddNewAnonRmapPmd } from './rmap.js';
 import type { Vma } from './vma.js';
 import { VM_HUGETLB, VM_WRITE } from './vma.js';
 

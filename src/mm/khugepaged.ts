@@ -20,8 +20,8 @@
 import { PMD_SIZE } from '../core/addr.js';
 import { EAGAIN, EINVAL, ENOMEM } from '../core/errno.js';
 import type { Task } from '../sched/index.js';
-import { folioAddNewAnonRmapPmd, hugePmdLo, isHugeZeroPfn, thpVmaAllowableForced } from './huge_memory.js';
-import { pageRemoveRmap, vmPageProt } from './memory.js';
+import { hugePmdLo, isHugeZeroPfn, thpVmaAllowableForced } from './huge_memory.js';
+import { vmPageProt } from './memory.js';
 import type { MmStruct } from './mm.js';
 import { MM_ANONPAGES } from './mm.js';
 import {
@@ -33,6 +33,7 @@ import {
 import { HPAGE_PMD_NR, PG_anon, ZERO_PFN } from './page.js';
 import { pteSlotIn } from './pagetable.js';
 import { _PAGE_DIRTY, _PAGE_RW, _PAGE_SPECIAL, pmdHuge, pteHiOf, ptePfn, ptePresent } from './pte.js';
+import { folioAddNewAnonRmapPmd, pageRemoveRmap } from './rmap.js';
 import type { Vma } from './vma.js';
 import { VM_WRITE } from './vma.js';
 

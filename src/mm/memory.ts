@@ -10,7 +10,6 @@
  */
 
 import { alignDown, PMD_SIZE, PUD_SIZE } from '../core/addr.js';
-import { KernelBug } from '../core/assert.js';
 import { ENOMEM } from '../core/errno.js';
 import type { Task } from '../sched/index.js';
 import { allocChargedPage } from './fault.js';
@@ -24,7 +23,7 @@ import {
   mmuNotifierInvalidateRangeStart,
   notifierRange,
 } from './mmu_notifier.js';
-import { PG_anon, PG_anon_exclusive, PG_dirty, PG_swapbacked, pageMaybeDmaPinned } from './page.js';
+import { PG_anon, PG_anon_exclusive, PG_dirty, pageMaybeDmaPinned } from './page.js';
 import { pteSlotIn } from './pagetable.js';
 import {
   _PAGE_ACCESSED,
@@ -46,6 +45,7 @@ import {
   swpEntryLo,
   swpType,
 } from './pte.js';
+import { pageAddNewAnonRmap, pageAddRmap, pageRemoveRmap } from './rmap.js';
 import type { Vma } from './vma.js';
 import { VM_EXEC, VM_HUGETLB, VM_MIXEDMAP, VM_PFNMAP, VM_READ, VM_SHARED, VM_WRITE } from './vma.js';
 
@@ -62,31 +62,6 @@ export function vmPageProt(flags: number): number {
   if ((flags & (VM_READ | VM_WRITE | VM_EXEC)) === 0) return _PAGE_PROTNONE | _PAGE_ACCESSED;
   const rw = (flags & (VM_SHARED | VM_WRITE)) === (VM_SHARED | VM_WRITE) ? _PAGE_RW : 0;
   return _PAGE_PRESENT | _PAGE_USER | _PAGE_ACCESSED | rw;
-}
-
-/** page_add_new_anon_rmap: a freshly allocated page becomes an anonymous page mapped once. */
-export function pageAddNewAnonRmap(mm: MmStruct, pfn: number, vma: Vma, addr: number): void {
-  const s = mm.kernel.mem.store;
-  if (vma.anonVma === null) throw new KernelBug('page_add_new_anon_rmap: VMA has no anon_vma');
-  const exclusive = mm.kernel.behaviour.anonExclusive ? PG_anon_exclusive : 0;
-  s.flags[pfn] = (s.flags[pfn] as number) | PG_anon | PG_swapbacked | exclusive;
-  s.mapping[pfn] = vma.anonVma.id;
-  s.index[pfn] = vma.linearPageIndex(addr);
-  s.mapcount[pfn] = 1;
-}
-
-/** page_add_file_rmap / page_add_anon_rmap / page_dup_rmap: one more mapping of an existing page. */
-export function pageAddRmap(mm: MmStruct, pfn: number): void {
-  const s = mm.kernel.mem.store;
-  s.mapcount[pfn] = (s.mapcount[pfn] as number) + 1;
-}
-
-/** page_remove_rmap. */
-export function pageRemoveRmap(mm: MmStruct, pfn: number): void {
-  const s = mm.kernel.mem.store;
-  const m = (s.mapcount[pfn] as number) - 1;
-  if (m < 0) throw new KernelBug(`BUG: Bad page map: pfn ${pfn} mapcount underflow`);
-  s.mapcount[pfn] = m;
 }
 
 /**

@@ -34,7 +34,7 @@ import { anonVmaPrepare } from './fault.js';
 import type { AddressSpace } from './file.js';
 import { isHugeZeroPfn, splitHugePage, splitHugePmd } from './huge_memory.js';
 import type { Kernel } from './kernel.js';
-import { pageAddNewAnonRmap, pageAddRmap, pageRemoveRmap, vmPageProt } from './memory.js';
+import { vmPageProt } from './memory.js';
 import type { MmStruct } from './mm.js';
 import { MM_ANONPAGES } from './mm.js';
 import type { MaybeTask } from './mmu_notifier.js';
@@ -69,6 +69,9 @@ import {
 } from './pte.js';
 import {
   AnonVma,
+  pageAddNewAnonRmap,
+  pageAddRmap,
+  pageRemoveRmap,
   rmapMappingOf,
   rmapTargetLive,
   rmapTargets,

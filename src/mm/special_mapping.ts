@@ -11,12 +11,13 @@
 import { PAGE_SIZE, pageAlignUp } from '../core/addr.js';
 import { EINVAL, ENOMEM } from '../core/errno.js';
 import type { Task } from '../sched/index.js';
-import { pageAddRmap, vmPageProt } from './memory.js';
+import { vmPageProt } from './memory.js';
 import type { MmStruct } from './mm.js';
 import { MM_FILEPAGES } from './mm.js';
 import { calcVmProtBits, doMunmap, getUnmappedArea, PROT_MASK } from './mmap.js';
 import { ZERO_PFN } from './page.js';
 import { _PAGE_RW, _PAGE_SPECIAL, pteHiOf, pteLoOf } from './pte.js';
+import { pageAddRmap } from './rmap.js';
 import {
   VM_DONTCOPY,
   VM_DONTEXPAND,

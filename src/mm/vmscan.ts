@@ -20,7 +20,6 @@ import { PAGE_SIZE } from '../core/addr.js';
 import type { Task } from '../sched/index.js';
 import { reclaimHooks } from './fault.js';
 import type { Kernel } from './kernel.js';
-import { pageRemoveRmap } from './memory.js';
 import type { MmStruct } from './mm.js';
 import { MM_ANONPAGES } from './mm.js';
 import {
@@ -32,7 +31,7 @@ import {
 import { PG_dirty, PG_swapbacked, pageLazyfree } from './page.js';
 import { _PAGE_DIRTY, ptePfn, ptePresent } from './pte.js';
 import type { RmapTarget } from './rmap.js';
-import { rmapTargetLive, rmapTargets } from './rmap.js';
+import { pageRemoveRmap, rmapTargetLive, rmapTargets } from './rmap.js';
 
 /** SWAP_CLUSTER_MAX: how many pages one direct-reclaim pass tries to free. */
 export const SWAP_CLUSTER_MAX = 32;
