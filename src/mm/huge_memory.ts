@@ -29,14 +29,22 @@ import { ArgumentError } from '../core/errno.js';
 import type { Task } from '../sched/index.js';
 import type { Kernel } from './kernel.js';
 import type { MmStruct } from './mm.js';
-import { MM_ANONPAGES } from './mm.js';
+import { addMmCounter, MM_ANONPAGES } from './mm.js';
 import {
   MMU_NOTIFY_CLEAR,
   mmuNotifierInvalidateRangeEnd,
   mmuNotifierInvalidateRangeStart,
   notifierRange,
 } from './mmu_notifier.js';
-import { HPAGE_PMD_NR, PG_anon_exclusive, PG_head, PG_hugetlb, PG_tail, pageAnonExclusive } from './page.js';
+import {
+  clearPageFlags,
+  HPAGE_PMD_NR,
+  PG_anon_exclusive,
+  PG_head,
+  PG_hugetlb,
+  PG_tail,
+  pageAnonExclusive,
+} from './page.js';
 import { LEVEL_PTE } from './pagetable.js';
 import {
   _PAGE_ACCESSED,
@@ -192,7 +200,7 @@ function mapAnonFolioPmd(
   prot: number,
 ): void {
   folioAddNewAnonRmapPmd(mm, vma, head, haddr);
-  mm.rss[MM_ANONPAGES] = (mm.rss[MM_ANONPAGES] as number) + HPAGE_PMD_NR;
+  addMmCounter(mm, MM_ANONPAGES, HPAGE_PMD_NR);
   const rw = vma.flags & VM_WRITE ? _PAGE_RW : 0;
   mm.kernel.pt.set(pmdSlot, hugePmdLo(head, prot | rw | _PAGE_DIRTY), pteHiOf(head));
 }
@@ -269,7 +277,7 @@ function addHugeRss(mm: MmStruct, head: number, n: number): void {
     return;
   }
   const c = mm.mmCounter(head);
-  mm.rss[c] = (mm.rss[c] as number) + n;
+  addMmCounter(mm, c, n);
 }
 
 /**
@@ -300,8 +308,7 @@ export function copyHugePmd(
   }
   mem.getPage(head);
   const s = mem.store;
-  for (let i = 0; i < HPAGE_PMD_NR; i++)
-    s.flags[head + i] = (s.flags[head + i] as number) & ~PG_anon_exclusive;
+  for (let i = 0; i < HPAGE_PMD_NR; i++) clearPageFlags(s, head + i, PG_anon_exclusive);
   s.entireMapcount.set(head, (s.entireMapcount.get(head) ?? 0) + 1);
   addHugeRss(dst, head, HPAGE_PMD_NR);
   pt.set(dstSlot, lo & ~_PAGE_ACCESSED, hi);
@@ -397,7 +404,7 @@ export function splitHugePage(kernel: Kernel, head: number, extraPins: number): 
   const orphans: number[] = [];
   for (let i = 0; i < HPAGE_PMD_NR; i++) {
     const pfn = head + i;
-    s.flags[pfn] = (s.flags[pfn] as number) & ~(PG_head | PG_tail);
+    clearPageFlags(s, pfn, PG_head | PG_tail);
     s.memcg[pfn] = memcg;
     if (i === 0) continue;
     s.refcount[pfn] = s.mapcount[pfn] as number;

@@ -27,7 +27,7 @@
 import { PMD_SIZE } from '../core/addr.js';
 import { KernelBug } from '../core/assert.js';
 import type { MmStruct } from './mm.js';
-import { HPAGE_PMD_NR, PG_hugetlb } from './page.js';
+import { HPAGE_PMD_NR, PG_hugetlb, setPageFlags } from './page.js';
 import type { PhysMem } from './page_alloc.js';
 import {
   _PAGE_ACCESSED,
@@ -37,6 +37,7 @@ import {
   _PAGE_RW,
   pteHiOf,
   pteLoOf,
+  pteNone,
   ptePfn,
 } from './pte.js';
 import { folioAddNewAnonRmapPmd } from './rmap.js';
@@ -56,7 +57,7 @@ export class HugetlbPool {
     for (let i = 0; i < nrHugePages; i++) {
       const head = mem.allocCompound();
       if (head < 0) break; // "HugeTLB: allocating N of page size 2.00 MiB failed. Only allocated M"
-      mem.store.flags[head] = (mem.store.flags[head] as number) | PG_hugetlb;
+      setPageFlags(mem.store, head, PG_hugetlb);
       mem.store.refcount[head] = 0;
       this.freeList.push(head);
     }
@@ -177,7 +178,7 @@ export function hugetlbFault(
 ): number {
   const { pt } = mm.kernel;
   const lo = pt.lo[pmdSlot] as number;
-  if (lo === 0 && pt.hi[pmdSlot] === 0) {
+  if (pteNone(lo, pt.hi[pmdSlot] as number)) {
     const head = allocHugetlbFolio(mm, vma, haddr);
     if (head < 0) return codes.sigbus;
     folioAddNewAnonRmapPmd(mm, vma, head, haddr); // hugetlb_add_new_anon_rmap

@@ -23,7 +23,7 @@ import type { Task } from '../sched/index.js';
 import { hugePmdLo, isHugeZeroPfn, thpVmaAllowableForced } from './huge_memory.js';
 import { vmPageProt } from './memory.js';
 import type { MmStruct } from './mm.js';
-import { MM_ANONPAGES } from './mm.js';
+import { addMmCounter, MM_ANONPAGES } from './mm.js';
 import {
   MMU_NOTIFY_CLEAR,
   mmuNotifierInvalidateRangeEnd,
@@ -32,7 +32,16 @@ import {
 } from './mmu_notifier.js';
 import { HPAGE_PMD_NR, PG_anon, ZERO_PFN } from './page.js';
 import { pteSlotIn } from './pagetable.js';
-import { _PAGE_DIRTY, _PAGE_RW, _PAGE_SPECIAL, pmdHuge, pteHiOf, ptePfn, ptePresent } from './pte.js';
+import {
+  _PAGE_DIRTY,
+  _PAGE_RW,
+  _PAGE_SPECIAL,
+  pmdHuge,
+  pteHiOf,
+  pteNone,
+  ptePfn,
+  ptePresent,
+} from './pte.js';
 import { folioAddNewAnonRmapPmd, pageRemoveRmap } from './rmap.js';
 import type { Vma } from './vma.js';
 import { VM_WRITE } from './vma.js';
@@ -76,7 +85,7 @@ function* collapseHugePage(mm: MmStruct, vma: Vma, haddr: number): Task<number> 
   const filled = copyAndRelease(mm, vma, t, haddr, head);
   pt.freeTable(t);
   pt.clear(pmd);
-  mm.rss[MM_ANONPAGES] = (mm.rss[MM_ANONPAGES] as number) + filled;
+  addMmCounter(mm, MM_ANONPAGES, filled);
   const rw = vma.flags & VM_WRITE ? _PAGE_RW : 0;
   pt.set(pmd, hugePmdLo(head, vmPageProt(vma.flags) | rw | _PAGE_DIRTY), pteHiOf(head));
   yield* mmuNotifierInvalidateRangeEnd(range);
@@ -96,7 +105,7 @@ function scanPmd(mm: MmStruct, t: number, haddr: number): number {
   for (let i = 0; i < HPAGE_PMD_NR; i++) {
     const lo = pt.lo[first + i] as number;
     const hi = pt.hi[first + i] as number;
-    if (lo === 0 && hi === 0) continue;
+    if (pteNone(lo, hi)) continue;
     if (!ptePresent(lo) || !(lo & 1)) return -EINVAL;
     const pfn = ptePfn(lo, hi);
     if (lo & _PAGE_SPECIAL) {
@@ -135,7 +144,7 @@ function copyAndRelease(mm: MmStruct, vma: Vma, t: number, haddr: number, head: 
     const hi = pt.hi[first + i] as number;
     pt.clear(first + i);
     const old = ptePfn(lo, hi);
-    if ((lo === 0 && hi === 0) || lo & _PAGE_SPECIAL || isHugeZeroPfn(mm.kernel, old)) {
+    if (pteNone(lo, hi) || lo & _PAGE_SPECIAL || isHugeZeroPfn(mm.kernel, old)) {
       filled++;
       continue;
     }

@@ -15,7 +15,7 @@ import type { Task } from '../sched/index.js';
 import { allocChargedPage } from './fault.js';
 import { changeHugePmd, copyHugePmd, splitHugePmd, zapHugePmd } from './huge_memory.js';
 import type { MmStruct } from './mm.js';
-import { MM_ANONPAGES, MM_SWAPENTS } from './mm.js';
+import { decMmCounter, incMmCounter, MM_ANONPAGES, MM_SWAPENTS } from './mm.js';
 import {
   MMU_NOTIFY_PROTECTION_PAGE,
   MMU_NOTIFY_PROTECTION_VMA,
@@ -23,7 +23,14 @@ import {
   mmuNotifierInvalidateRangeStart,
   notifierRange,
 } from './mmu_notifier.js';
-import { PG_anon, PG_anon_exclusive, PG_dirty, pageMaybeDmaPinned } from './page.js';
+import {
+  clearPageFlags,
+  PG_anon,
+  PG_anon_exclusive,
+  PG_dirty,
+  pageMaybeDmaPinned,
+  setPageFlags,
+} from './page.js';
 import { pteSlotIn } from './pagetable.js';
 import {
   _PAGE_ACCESSED,
@@ -38,6 +45,7 @@ import {
   isWriteSwpType,
   pteHiOf,
   pteLoOf,
+  pteNone,
   ptePfn,
   SWP_DEVICE_READ,
   SWP_MIGRATION_READ,
@@ -105,15 +113,15 @@ function zapPteTable(mm: MmStruct, t: number, start: number, end: number): numbe
   for (let slot = first; slot < last; slot++) {
     const lo = pt.lo[slot] as number;
     const hi = pt.hi[slot] as number;
-    if (lo === 0 && hi === 0) continue;
+    if (pteNone(lo, hi)) continue;
     pt.clear(slot);
     cleared++;
     const pfn = ptePfn(lo, hi);
     if (lo & PRESENT_OR_PROTNONE) {
       if (lo & _PAGE_SPECIAL) continue;
       const c = mm.mmCounter(pfn);
-      mm.rss[c] = (mm.rss[c] as number) - 1;
-      if (lo & _PAGE_DIRTY && !(s.flags[pfn]! & PG_anon)) s.flags[pfn] = s.flags[pfn]! | PG_dirty;
+      decMmCounter(mm, c);
+      if (lo & _PAGE_DIRTY && !(s.flags[pfn]! & PG_anon)) setPageFlags(s, pfn, PG_dirty);
       pageRemoveRmap(mm, pfn);
       mem.putPage(pfn);
       continue;
@@ -127,14 +135,14 @@ function zapSwapEntry(mm: MmStruct, lo: number, pfn: number): void {
   const type = swpType(lo);
   if (isDevicePrivateType(type)) {
     const c = mm.mmCounter(pfn);
-    mm.rss[c] = (mm.rss[c] as number) - 1;
+    decMmCounter(mm, c);
     pageRemoveRmap(mm, pfn);
     mm.kernel.mem.putPage(pfn);
   } else if (isMigrationType(type)) {
     const c = mm.mmCounter(pfn);
-    mm.rss[c] = (mm.rss[c] as number) - 1;
+    decMmCounter(mm, c);
   } else if (type === SWP_SWAPFILE) {
-    mm.rss[MM_SWAPENTS] = (mm.rss[MM_SWAPENTS] as number) - 1;
+    decMmCounter(mm, MM_SWAPENTS);
   }
 }
 
@@ -185,7 +193,7 @@ function copyPteTable(
   for (let i = 0; i < n; i++) {
     let lo = pt.lo[from + i] as number;
     const hi = pt.hi[from + i] as number;
-    if (lo === 0 && hi === 0) continue;
+    if (pteNone(lo, hi)) continue;
     const pfn = ptePfn(lo, hi);
     if (lo & PRESENT_OR_PROTNONE && !(lo & _PAGE_SPECIAL) && needsCowForDma(src, vma, pfn)) {
       if (copyPresentPage(dst, vma, start + i * 4096, to + i, lo, pfn) < 0) return -ENOMEM;
@@ -200,11 +208,11 @@ function copyPteTable(
       // special mappings are private, so copyPageRange never copies a shared VMA.
       lo &= ~_PAGE_ACCESSED;
       if (!(lo & _PAGE_SPECIAL)) {
-        mem.store.flags[pfn] = (mem.store.flags[pfn] as number) & ~PG_anon_exclusive;
+        clearPageFlags(mem.store, pfn, PG_anon_exclusive);
         mem.getPage(pfn);
         pageAddRmap(dst, pfn);
         const c = dst.mmCounter(pfn);
-        dst.rss[c] = (dst.rss[c] as number) + 1;
+        incMmCounter(dst, c);
       }
     } else {
       lo = copySwapEntry(dst, src, from + i, lo, pfn, cow);
@@ -247,7 +255,7 @@ function copyPresentPage(
   if (newPfn < 0) return -ENOMEM;
   mem.copyPage(newPfn, pfn);
   pageAddNewAnonRmap(dst, newPfn, copy, addr);
-  dst.rss[MM_ANONPAGES] = (dst.rss[MM_ANONPAGES] as number) + 1;
+  incMmCounter(dst, MM_ANONPAGES);
   const rw = vma.flags & VM_WRITE ? _PAGE_RW : 0;
   const prot =
     (lo & PRESENT_OR_PROTNONE) === _PAGE_PROTNONE
@@ -270,18 +278,18 @@ function copySwapEntry(
   const type = swpType(lo);
   if (isMigrationType(type) || isDevicePrivateType(type)) {
     if (isDevicePrivateType(type)) {
-      mem.store.flags[pfn] = (mem.store.flags[pfn] as number) & ~PG_anon_exclusive;
+      clearPageFlags(mem.store, pfn, PG_anon_exclusive);
       mem.getPage(pfn);
       pageAddRmap(dst, pfn);
     }
     const c = dst.mmCounter(pfn);
-    dst.rss[c] = (dst.rss[c] as number) + 1;
+    incMmCounter(dst, c);
     if (cow && isWriteSwpType(type)) {
       lo = swpEntryLo(isMigrationType(type) ? SWP_MIGRATION_READ : SWP_DEVICE_READ, pfn);
       pt.lo[slot] = lo;
     }
   } else if (type === SWP_SWAPFILE) {
-    dst.rss[MM_SWAPENTS] = (dst.rss[MM_SWAPENTS] as number) + 1;
+    incMmCounter(dst, MM_SWAPENTS);
   }
   return lo;
 }
@@ -345,7 +353,7 @@ function changePteTable(mm: MmStruct, t: number, start: number, end: number, pro
   let changed = 0;
   for (let slot = first; slot < last; slot++) {
     const lo = pt.lo[slot] as number;
-    if (lo === 0 && pt.hi[slot] === 0) continue;
+    if (pteNone(lo, pt.hi[slot] as number)) continue;
     if (lo & PRESENT_OR_PROTNONE) {
       pt.lo[slot] = ((lo & ~PROT_BITS) | prot) >>> 0;
       changed++;

@@ -27,12 +27,13 @@ import {
   mmuNotifierInvalidateRangeStart,
   notifierRange,
 } from './mmu_notifier.js';
-import { HPAGE_PMD_NR, PG_anon, PG_anon_exclusive, PG_dirty, PG_swapbacked } from './page.js';
+import { HPAGE_PMD_NR, PG_anon, PG_anon_exclusive, PG_dirty, PG_swapbacked, setPageFlags } from './page.js';
 import {
   _PAGE_SPECIAL,
   isDevicePrivateType,
   pteDirty,
   pteHiOf,
+  pteNone,
   ptePfn,
   ptePresent,
   pteWrite,
@@ -119,7 +120,7 @@ export function pageAddNewAnonRmap(mm: MmStruct, pfn: number, vma: Vma, addr: nu
   const s = mm.kernel.mem.store;
   if (vma.anonVma === null) throw new KernelBug('page_add_new_anon_rmap: VMA has no anon_vma');
   const exclusive = mm.kernel.behaviour.anonExclusive ? PG_anon_exclusive : 0;
-  s.flags[pfn] = (s.flags[pfn] as number) | PG_anon | PG_swapbacked | exclusive;
+  setPageFlags(s, pfn, PG_anon | PG_swapbacked | exclusive);
   s.mapping[pfn] = vma.anonVma.id;
   s.index[pfn] = vma.linearPageIndex(addr);
   s.mapcount[pfn] = 1;
@@ -151,7 +152,7 @@ export function folioAddNewAnonRmapPmd(mm: MmStruct, vma: Vma, head: number, had
   const exclusive = mm.kernel.behaviour.anonExclusive ? PG_anon_exclusive : 0;
   for (let i = 0; i < HPAGE_PMD_NR; i++) {
     const pfn = head + i;
-    s.flags[pfn] = (s.flags[pfn] as number) | PG_anon | PG_swapbacked | exclusive;
+    setPageFlags(s, pfn, PG_anon | PG_swapbacked | exclusive);
     s.mapping[pfn] = vma.anonVma.id;
     s.index[pfn] = index + i;
   }
@@ -212,12 +213,12 @@ function unmapOnePte(kernel: Kernel, mm: MmStruct, addr: number, pfn: number): v
   if (slot < 0) return;
   const lo = pt.lo[slot] as number;
   const hi = pt.hi[slot] as number;
-  if ((lo === 0 && hi === 0) || ptePfn(lo, hi) !== pfn) return;
+  if (pteNone(lo, hi) || ptePfn(lo, hi) !== pfn) return;
   let write: boolean;
   if (ptePresent(lo)) {
     if (lo & _PAGE_SPECIAL) return;
     write = pteWrite(lo);
-    if (pteDirty(lo)) mem.store.flags[pfn] = (mem.store.flags[pfn] as number) | PG_dirty;
+    if (pteDirty(lo)) setPageFlags(mem.store, pfn, PG_dirty);
   } else if (isDevicePrivateType(swpType(lo))) {
     write = false;
   } else {

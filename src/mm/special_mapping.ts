@@ -13,7 +13,7 @@ import { EINVAL, ENOMEM } from '../core/errno.js';
 import type { Task } from '../sched/index.js';
 import { vmPageProt } from './memory.js';
 import type { MmStruct } from './mm.js';
-import { MM_FILEPAGES } from './mm.js';
+import { incMmCounter, MM_FILEPAGES } from './mm.js';
 import { calcVmProtBits, doMunmap, getUnmappedArea, PROT_MASK } from './mmap.js';
 import { ZERO_PFN } from './page.js';
 import { _PAGE_RW, _PAGE_SPECIAL, pteHiOf, pteLoOf } from './pte.js';
@@ -79,7 +79,7 @@ function insertPages(mm: MmStruct, vma: Vma): number {
       return -ENOMEM;
     }
     pageAddRmap(mm, pfn);
-    mm.rss[MM_FILEPAGES] = (mm.rss[MM_FILEPAGES] as number) + 1;
+    incMmCounter(mm, MM_FILEPAGES);
     pt.set(pt.pteSlotAlloc(mm.pgd, a), pteLoOf(pfn, prot), pteHiOf(pfn));
   }
   return 0;
