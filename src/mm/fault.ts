@@ -21,6 +21,7 @@ import type { Task } from '../sched/index.js';
 import {
   doHugePmdAnonymousPage,
   doHugePmdWpPage,
+  type PmdFault,
   thpVmaAllowable,
   VM_FAULT_FALLBACK,
 } from './huge_memory.js';
@@ -116,9 +117,7 @@ function* handleMmFaultOnce(mm: MmStruct, vma: Vma, address: number, flags: numb
   mm.kernel.counters.inc('pgfault');
   if (vma.flags & VM_HUGETLB) {
     anonVmaPrepare(mm, vma);
-    const write = (flags & FAULT_FLAG_WRITE) !== 0;
-    const haddr = addr - (addr % PMD_SIZE);
-    return hugetlbFault(mm, vma, haddr, pmdSlot, write, vmPageProt(vma.flags), HUGETLB_CODES);
+    return hugetlbFault(pmdFault(mm, vma, addr, pmdSlot, flags), HUGETLB_CODES);
   }
   if (pt.child(pmdSlot) === 0) {
     const r = yield* hugePmdFault(mm, vma, addr, pmdSlot, flags);
@@ -152,14 +151,7 @@ function* hugePmdFault(mm: MmStruct, vma: Vma, addr: number, pmdSlot: number, fl
   if (pteNone(lo, pt.hi[pmdSlot] as number)) {
     if (!thpVmaAllowable(mm.kernel, vma, haddr)) return VM_FAULT_FALLBACK;
     anonVmaPrepare(mm, vma);
-    return doHugePmdAnonymousPage(
-      mm,
-      vma,
-      haddr,
-      pmdSlot,
-      (flags & FAULT_FLAG_WRITE) !== 0,
-      vmPageProt(vma.flags),
-    );
+    return doHugePmdAnonymousPage(pmdFault(mm, vma, addr, pmdSlot, flags));
   }
   if (!pmdHuge(lo)) return VM_FAULT_FALLBACK;
   if (lo & _PAGE_PROTNONE) return doNumaPage(mm, vma, pmdSlot);
@@ -169,6 +161,11 @@ function* hugePmdFault(mm: MmStruct, vma: Vma, addr: number, pmdSlot: number, fl
 }
 
 const HUGETLB_CODES = { sigbus: VM_FAULT_SIGBUS };
+
+function pmdFault(mm: MmStruct, vma: Vma, addr: number, pmdSlot: number, flags: number): PmdFault {
+  const haddr = addr - (addr % PMD_SIZE);
+  return { mm, vma, haddr, pmdSlot, write: (flags & FAULT_FLAG_WRITE) !== 0, prot: vmPageProt(vma.flags) };
+}
 
 /** anon_vma_prepare: the VMA gets the anon_vma its new anonymous pages will belong to. */
 export function anonVmaPrepare(mm: MmStruct, vma: Vma): void {

@@ -147,19 +147,26 @@ export function mmPutHugeZeroPage(mm: MmStruct): void {
 // -- fault ----------------------------------------------------------------------------------------
 
 /**
+ * What the two huge-PMD fault handlers (do_huge_pmd_anonymous_page, hugetlb_fault) take: the PMD
+ * level's part of struct vm_fault, with the 2 MiB-aligned address and the VMA's page protection.
+ */
+export interface PmdFault {
+  readonly mm: MmStruct;
+  readonly vma: Vma;
+  readonly haddr: number;
+  readonly pmdSlot: number;
+  readonly write: boolean;
+  readonly prot: number;
+}
+
+/**
  * do_huge_pmd_anonymous_page: a read maps the huge zero page read-only; a write allocates a
  * compound page, charges 512 pages, maps it writable and dirty with a huge PMD (entire mapcount 1,
  * 512 MM_ANONPAGES). Returns 0, or VM_FAULT_FALLBACK when no huge page (or charge) can be had.
  * The caller has run anon_vma_prepare.
  */
-export function doHugePmdAnonymousPage(
-  mm: MmStruct,
-  vma: Vma,
-  haddr: number,
-  pmdSlot: number,
-  write: boolean,
-  prot: number,
-): number {
+export function doHugePmdAnonymousPage(vmf: PmdFault): number {
+  const { mm, vma, haddr, pmdSlot, write, prot } = vmf;
   const { pt, counters } = mm.kernel;
   if (!write) {
     const zero = mmGetHugeZeroPage(mm);

@@ -26,6 +26,7 @@
 
 import { PMD_SIZE } from '../core/addr.js';
 import { KernelBug } from '../core/assert.js';
+import type { PmdFault } from './huge_memory.js';
 import type { MmStruct } from './mm.js';
 import { HPAGE_PMD_NR, PG_hugetlb, setPageFlags } from './page.js';
 import type { PhysMem } from './page_alloc.js';
@@ -167,15 +168,8 @@ export interface HugetlbFaultCodes {
  * optimisation), a write to a read-only entry takes hugetlb_wp, a PROT_NONE entry gets the VMA's
  * protection back, anything else just its accessed/dirty bits. Returns 0 or `codes.sigbus`.
  */
-export function hugetlbFault(
-  mm: MmStruct,
-  vma: Vma,
-  haddr: number,
-  pmdSlot: number,
-  write: boolean,
-  prot: number,
-  codes: HugetlbFaultCodes,
-): number {
+export function hugetlbFault(vmf: PmdFault, codes: HugetlbFaultCodes): number {
+  const { mm, vma, haddr, pmdSlot, write, prot } = vmf;
   const { pt } = mm.kernel;
   const lo = pt.lo[pmdSlot] as number;
   if (pteNone(lo, pt.hi[pmdSlot] as number)) {
