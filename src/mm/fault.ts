@@ -26,7 +26,6 @@ import {
   VM_FAULT_FALLBACK,
 } from './huge_memory.js';
 import { hugetlbFault } from './hugetlb.js';
-import { vmPageProt } from './memory.js';
 import type { MmStruct } from './mm.js';
 import { decMmCounter, incMmCounter, MM_ANONPAGES } from './mm.js';
 import {
@@ -66,7 +65,7 @@ import {
 } from './pte.js';
 import { pageAddNewAnonRmap, pageAddRmap, pageRemoveRmap } from './rmap.js';
 import type { Vma } from './vma.js';
-import { VM_HUGETLB, VM_SHARED, VM_WRITE } from './vma.js';
+import { VM_HUGETLB, VM_SHARED, VM_WRITE, vmPageProt } from './vma.js';
 
 export const FAULT_FLAG_WRITE = 0x01;
 export const FAULT_FLAG_MKWRITE = 0x02;

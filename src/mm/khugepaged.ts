@@ -21,7 +21,6 @@ import { PMD_SIZE } from '../core/addr.js';
 import { EAGAIN, EINVAL, ENOMEM } from '../core/errno.js';
 import type { Task } from '../sched/index.js';
 import { hugePmdLo, isHugeZeroPfn, thpVmaAllowableForced } from './huge_memory.js';
-import { vmPageProt } from './memory.js';
 import type { MmStruct } from './mm.js';
 import { addMmCounter, MM_ANONPAGES } from './mm.js';
 import {
@@ -44,7 +43,7 @@ import {
 } from './pte.js';
 import { folioAddNewAnonRmapPmd, pageRemoveRmap } from './rmap.js';
 import type { Vma } from './vma.js';
-import { VM_WRITE } from './vma.js';
+import { VM_WRITE, vmPageProt } from './vma.js';
 
 /** madvise_collapse on one VMA's part [start, end): 0, or the last error of its 2 MiB ranges. */
 export function* madviseCollapse(mm: MmStruct, vma: Vma, start: number, end: number): Task<number> {

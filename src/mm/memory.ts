@@ -1,7 +1,7 @@
 /**
- * The PTE-level machinery of mm/memory.c and mm/mprotect.c: page protections from VMA flags, rmap
- * accounting of one mapping, zapping a range (munmap, MADV_DONTNEED, exit), copying a range at
- * fork, and changing protections (mprotect). Faults are in fault.ts.
+ * The PTE-level machinery of mm/memory.c and mm/mprotect.c: zapping a range (munmap, MADV_DONTNEED,
+ * exit), copying a range at fork, and changing protections (mprotect). Faults are in fault.ts, the
+ * rmap accounting of one mapping in rmap.ts, vm_get_page_prot (vmPageProt) in vma.ts.
  *
  * Every function here that removes or downgrades a mapping is wrapped by its caller in
  * mmu_notifier_invalidate_range_start/end, in the places the kernel puts them.
@@ -55,22 +55,11 @@ import {
 } from './pte.js';
 import { pageAddNewAnonRmap, pageAddRmap, pageRemoveRmap } from './rmap.js';
 import type { Vma } from './vma.js';
-import { VM_EXEC, VM_HUGETLB, VM_MIXEDMAP, VM_PFNMAP, VM_READ, VM_SHARED, VM_WRITE } from './vma.js';
+import { VM_HUGETLB, VM_MIXEDMAP, VM_PFNMAP, VM_WRITE, vmPageProt } from './vma.js';
 
 const PRESENT_OR_PROTNONE = _PAGE_PRESENT | _PAGE_PROTNONE;
 /** Bits mprotect replaces; the pfn, dirty, accessed and special bits survive (_PAGE_CHG_MASK). */
 const PROT_BITS = _PAGE_PRESENT | _PAGE_PROTNONE | _PAGE_RW | _PAGE_USER;
-
-/**
- * vm_get_page_prot: the PTE protection bits a VMA's pages are mapped with. Private mappings are
- * mapped read-only (PAGE_COPY) even when writable, so the first write faults and COWs or reuses;
- * a VMA with no access at all gets PAGE_NONE (not present, PROTNONE).
- */
-export function vmPageProt(flags: number): number {
-  if ((flags & (VM_READ | VM_WRITE | VM_EXEC)) === 0) return _PAGE_PROTNONE | _PAGE_ACCESSED;
-  const rw = (flags & (VM_SHARED | VM_WRITE)) === (VM_SHARED | VM_WRITE) ? _PAGE_RW : 0;
-  return _PAGE_PRESENT | _PAGE_USER | _PAGE_ACCESSED | rw;
-}
 
 /**
  * zap_pte_range over [start, end) of one VMA: every mapped page loses this mapping (rss, rmap,

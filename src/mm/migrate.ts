@@ -34,7 +34,6 @@ import { anonVmaPrepare } from './fault.js';
 import type { AddressSpace } from './file.js';
 import { isHugeZeroPfn, splitHugePage, splitHugePmd } from './huge_memory.js';
 import type { Kernel } from './kernel.js';
-import { vmPageProt } from './memory.js';
 import type { MmStruct } from './mm.js';
 import { incMmCounter, MM_ANONPAGES } from './mm.js';
 import type { MaybeTask } from './mmu_notifier.js';
@@ -90,7 +89,7 @@ import {
   tryToUnmap,
 } from './rmap.js';
 import type { Vma } from './vma.js';
-import { VM_HUGETLB, VM_SPECIAL, VM_WRITE } from './vma.js';
+import { VM_HUGETLB, VM_SPECIAL, VM_WRITE, vmPageProt } from './vma.js';
 
 export const MIGRATE_PFN_VALID = 1 << 0;
 export const MIGRATE_PFN_MIGRATE = 1 << 1;

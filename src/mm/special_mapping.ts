@@ -11,7 +11,6 @@
 import { PAGE_SIZE, pageAlignUp } from '../core/addr.js';
 import { EINVAL, ENOMEM } from '../core/errno.js';
 import type { Task } from '../sched/index.js';
-import { vmPageProt } from './memory.js';
 import type { MmStruct } from './mm.js';
 import { incMmCounter, MM_FILEPAGES } from './mm.js';
 import { calcVmProtBits, doMunmap, getUnmappedArea, PROT_MASK } from './mmap.js';
@@ -28,6 +27,7 @@ import {
   VM_PFNMAP,
   VM_WRITE,
   Vma,
+  vmPageProt,
 } from './vma.js';
 
 export type SpecialMappingKind = 'pfnmap' | 'mixedmap';
