@@ -21,13 +21,13 @@ import type { Task } from '../sched/index.js';
 import {
   doHugePmdAnonymousPage,
   doHugePmdWpPage,
+  type PmdFault,
   thpVmaAllowable,
   VM_FAULT_FALLBACK,
 } from './huge_memory.js';
 import { hugetlbFault } from './hugetlb.js';
-import { pageAddNewAnonRmap, pageAddRmap, pageRemoveRmap, vmPageProt } from './memory.js';
 import type { MmStruct } from './mm.js';
-import { MM_ANONPAGES } from './mm.js';
+import { decMmCounter, incMmCounter, MM_ANONPAGES } from './mm.js';
 import {
   MMU_NOTIFY_CLEAR,
   mmuNotifierInvalidateRangeEnd,
@@ -42,6 +42,7 @@ import {
   PG_dirty,
   PG_head,
   pageAnonExclusive,
+  setPageFlags,
   ZERO_PFN,
 } from './page.js';
 import { LEVEL_PTE, pteSlotIn } from './pagetable.js';
@@ -57,12 +58,14 @@ import {
   pmdHuge,
   pteHiOf,
   pteLoOf,
+  pteNone,
   ptePfn,
   SWP_HWPOISON,
   swpType,
 } from './pte.js';
+import { pageAddNewAnonRmap, pageAddRmap, pageRemoveRmap } from './rmap.js';
 import type { Vma } from './vma.js';
-import { VM_HUGETLB, VM_SHARED, VM_WRITE } from './vma.js';
+import { VM_HUGETLB, VM_SHARED, VM_WRITE, vmPageProt } from './vma.js';
 
 export const FAULT_FLAG_WRITE = 0x01;
 export const FAULT_FLAG_MKWRITE = 0x02;
@@ -113,9 +116,7 @@ function* handleMmFaultOnce(mm: MmStruct, vma: Vma, address: number, flags: numb
   mm.kernel.counters.inc('pgfault');
   if (vma.flags & VM_HUGETLB) {
     anonVmaPrepare(mm, vma);
-    const write = (flags & FAULT_FLAG_WRITE) !== 0;
-    const haddr = addr - (addr % PMD_SIZE);
-    return hugetlbFault(mm, vma, haddr, pmdSlot, write, vmPageProt(vma.flags), HUGETLB_CODES);
+    return hugetlbFault(pmdFault(mm, vma, addr, pmdSlot, flags), HUGETLB_CODES);
   }
   if (pt.child(pmdSlot) === 0) {
     const r = yield* hugePmdFault(mm, vma, addr, pmdSlot, flags);
@@ -124,7 +125,7 @@ function* handleMmFaultOnce(mm: MmStruct, vma: Vma, address: number, flags: numb
   const slot = pteSlotIn(pt.child(pmdSlot) || pt.populateTable(pmdSlot, LEVEL_PTE), addr);
   const lo = pt.lo[slot] as number;
   const hi = pt.hi[slot] as number;
-  if (lo === 0 && hi === 0) {
+  if (pteNone(lo, hi)) {
     if (vma.file !== null) return doFault(mm, vma, addr, slot, flags);
     if (!vma.isAnonymous()) return VM_FAULT_SIGBUS;
     return doAnonymousPage(mm, vma, addr, slot, flags);
@@ -146,17 +147,10 @@ function* hugePmdFault(mm: MmStruct, vma: Vma, addr: number, pmdSlot: number, fl
   const { pt } = mm.kernel;
   const lo = pt.lo[pmdSlot] as number;
   const haddr = addr - (addr % PMD_SIZE);
-  if (lo === 0 && pt.hi[pmdSlot] === 0) {
+  if (pteNone(lo, pt.hi[pmdSlot] as number)) {
     if (!thpVmaAllowable(mm.kernel, vma, haddr)) return VM_FAULT_FALLBACK;
     anonVmaPrepare(mm, vma);
-    return doHugePmdAnonymousPage(
-      mm,
-      vma,
-      haddr,
-      pmdSlot,
-      (flags & FAULT_FLAG_WRITE) !== 0,
-      vmPageProt(vma.flags),
-    );
+    return doHugePmdAnonymousPage(pmdFault(mm, vma, addr, pmdSlot, flags));
   }
   if (!pmdHuge(lo)) return VM_FAULT_FALLBACK;
   if (lo & _PAGE_PROTNONE) return doNumaPage(mm, vma, pmdSlot);
@@ -166,6 +160,11 @@ function* hugePmdFault(mm: MmStruct, vma: Vma, addr: number, pmdSlot: number, fl
 }
 
 const HUGETLB_CODES = { sigbus: VM_FAULT_SIGBUS };
+
+function pmdFault(mm: MmStruct, vma: Vma, addr: number, pmdSlot: number, flags: number): PmdFault {
+  const haddr = addr - (addr % PMD_SIZE);
+  return { mm, vma, haddr, pmdSlot, write: (flags & FAULT_FLAG_WRITE) !== 0, prot: vmPageProt(vma.flags) };
+}
 
 /** anon_vma_prepare: the VMA gets the anon_vma its new anonymous pages will belong to. */
 export function anonVmaPrepare(mm: MmStruct, vma: Vma): void {
@@ -202,7 +201,7 @@ export function doAnonymousPage(mm: MmStruct, vma: Vma, addr: number, slot: numb
   const pfn = allocChargedPage(mm);
   if (pfn < 0) return VM_FAULT_OOM;
   pageAddNewAnonRmap(mm, pfn, vma, addr);
-  mm.rss[MM_ANONPAGES] = (mm.rss[MM_ANONPAGES] as number) + 1;
+  incMmCounter(mm, MM_ANONPAGES);
   const rw = vma.flags & VM_WRITE ? _PAGE_RW | _PAGE_DIRTY : 0;
   pt.set(slot, pteLoOf(pfn, prot | rw), pteHiOf(pfn));
   return 0;
@@ -223,14 +222,14 @@ function doFault(mm: MmStruct, vma: Vma, addr: number, slot: number, flags: numb
     if (pfn < 0) return VM_FAULT_OOM;
     mem.copyPage(pfn, cached);
     pageAddNewAnonRmap(mm, pfn, vma, addr);
-    mm.rss[MM_ANONPAGES] = (mm.rss[MM_ANONPAGES] as number) + 1;
+    incMmCounter(mm, MM_ANONPAGES);
     pt.set(slot, pteLoOf(pfn, prot | _PAGE_RW | _PAGE_DIRTY), pteHiOf(pfn));
     return 0;
   }
   mem.getPage(cached);
   pageAddRmap(mm, cached);
   const c = mm.mmCounter(cached);
-  mm.rss[c] = (mm.rss[c] as number) + 1;
+  incMmCounter(mm, c);
   const dirty = flags & FAULT_FLAG_WRITE ? _PAGE_DIRTY : 0;
   if (dirty) file.markDirty(mem, cached);
   pt.set(slot, pteLoOf(cached, prot | dirty), pteHiOf(cached));
@@ -283,7 +282,7 @@ function* doWpPage(mm: MmStruct, vma: Vma, addr: number, slot: number, flags: nu
   const pfn = ptePfn(lo, pt.hi[slot] as number);
   if (lo & _PAGE_SPECIAL) return yield* wpPageCopy(mm, vma, addr, slot, flags);
   if ((vma.flags & (VM_SHARED | VM_WRITE)) === (VM_SHARED | VM_WRITE)) {
-    mem.store.flags[pfn] = (mem.store.flags[pfn] as number) | PG_dirty;
+    setPageFlags(mem.store, pfn, PG_dirty);
     return wpPageReuse(mm, vma, slot);
   }
   if (mem.store.flags[pfn]! & PG_anon) {
@@ -321,7 +320,7 @@ function wpCanReuseAnonPage(mm: MmStruct, vma: Vma, pfn: number): boolean {
   if (head !== pfn || (s.flags[pfn] as number) & PG_head)
     return s.pageMapcount(pfn) === 1 && s.refcount[head] === folioMapcount(s, head);
   if (s.refcount[pfn] !== 1) return false;
-  s.flags[pfn] = (s.flags[pfn] as number) | PG_anon_exclusive;
+  setPageFlags(s, pfn, PG_anon_exclusive);
   if (vma.anonVma !== null) s.mapping[pfn] = vma.anonVma.id;
   return true;
 }
@@ -366,10 +365,10 @@ function* wpPageCopy(mm: MmStruct, vma: Vma, addr: number, slot: number, flags: 
   }
   if (oldNormal && !(mem.store.flags[oldPfn]! & PG_anon)) {
     const c = mm.mmCounter(oldPfn);
-    mm.rss[c] = (mm.rss[c] as number) - 1;
-    mm.rss[MM_ANONPAGES] = (mm.rss[MM_ANONPAGES] as number) + 1;
+    decMmCounter(mm, c);
+    incMmCounter(mm, MM_ANONPAGES);
   } else if (!oldNormal) {
-    mm.rss[MM_ANONPAGES] = (mm.rss[MM_ANONPAGES] as number) + 1;
+    incMmCounter(mm, MM_ANONPAGES);
   }
   pageAddNewAnonRmap(mm, pfn, vma, addr);
   const unshare = flags & FAULT_FLAG_UNSHARE && !(flags & FAULT_FLAG_WRITE);

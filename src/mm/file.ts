@@ -12,7 +12,7 @@
 
 import { PAGE_SIZE } from '../core/addr.js';
 import { KernelBug } from '../core/assert.js';
-import { PG_dirty, PG_swapbacked, PG_uptodate } from './page.js';
+import { PG_dirty, PG_swapbacked, PG_uptodate, setPageFlags } from './page.js';
 import type { PhysMem } from './page_alloc.js';
 import type { Vma } from './vma.js';
 
@@ -71,7 +71,7 @@ export class AddressSpace {
   }
 
   markDirty(mem: PhysMem, pfn: number): void {
-    mem.store.flags[pfn] = (mem.store.flags[pfn] as number) | PG_dirty;
+    setPageFlags(mem.store, pfn, PG_dirty);
   }
 
   /** Drops the page cache's references (the inode is being evicted); mapped pages live on until unmapped. */

@@ -30,7 +30,14 @@ import {
 } from './fault.js';
 import type { Kernel } from './kernel.js';
 import type { MmStruct } from './mm.js';
-import { GUP_PIN_COUNTING_BIAS, PG_anon, PG_dirty, pageAnonExclusive, ZERO_PFN } from './page.js';
+import {
+  GUP_PIN_COUNTING_BIAS,
+  PG_anon,
+  PG_dirty,
+  pageAnonExclusive,
+  setPageFlags,
+  ZERO_PFN,
+} from './page.js';
 import { pmdSubpage } from './pagetable.js';
 import { _PAGE_DIRTY, _PAGE_PRESENT, _PAGE_RW, _PAGE_SPECIAL, pmdHuge, ptePfn } from './pte.js';
 import type { Vma } from './vma.js';
@@ -165,7 +172,7 @@ function followTouchDirty(mm: MmStruct, addr: number, pfn: number): void {
   const { pt, mem } = mm.kernel;
   const slot = pt.pteSlot(mm.pgd, addr);
   if (slot < 0 || (pt.lo[slot] as number) & _PAGE_DIRTY || pfn === ZERO_PFN) return;
-  mem.store.flags[pfn] = (mem.store.flags[pfn] as number) | PG_dirty;
+  setPageFlags(mem.store, pfn, PG_dirty);
 }
 
 function checkVmaFlags(vma: Vma, flags: number): number {

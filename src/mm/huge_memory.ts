@@ -29,7 +29,7 @@ import { ArgumentError } from '../core/errno.js';
 import type { Task } from '../sched/index.js';
 import type { Kernel } from './kernel.js';
 import type { MmStruct } from './mm.js';
-import { MM_ANONPAGES } from './mm.js';
+import { addMmCounter, MM_ANONPAGES } from './mm.js';
 import {
   MMU_NOTIFY_CLEAR,
   mmuNotifierInvalidateRangeEnd,
@@ -37,12 +37,11 @@ import {
   notifierRange,
 } from './mmu_notifier.js';
 import {
+  clearPageFlags,
   HPAGE_PMD_NR,
-  PG_anon,
   PG_anon_exclusive,
   PG_head,
   PG_hugetlb,
-  PG_swapbacked,
   PG_tail,
   pageAnonExclusive,
 } from './page.js';
@@ -58,7 +57,7 @@ import {
   pteLoOf,
   ptePfn,
 } from './pte.js';
-import { rmapTargets } from './rmap.js';
+import { folioAddNewAnonRmapPmd, folioRemoveRmapPmd, rmapTargets } from './rmap.js';
 import type { Vma } from './vma.js';
 import { VM_HUGEPAGE, VM_HUGETLB, VM_NOHUGEPAGE, VM_WRITE } from './vma.js';
 
@@ -148,19 +147,26 @@ export function mmPutHugeZeroPage(mm: MmStruct): void {
 // -- fault ----------------------------------------------------------------------------------------
 
 /**
+ * What the two huge-PMD fault handlers (do_huge_pmd_anonymous_page, hugetlb_fault) take: the PMD
+ * level's part of struct vm_fault, with the 2 MiB-aligned address and the VMA's page protection.
+ */
+export interface PmdFault {
+  readonly mm: MmStruct;
+  readonly vma: Vma;
+  readonly haddr: number;
+  readonly pmdSlot: number;
+  readonly write: boolean;
+  readonly prot: number;
+}
+
+/**
  * do_huge_pmd_anonymous_page: a read maps the huge zero page read-only; a write allocates a
  * compound page, charges 512 pages, maps it writable and dirty with a huge PMD (entire mapcount 1,
  * 512 MM_ANONPAGES). Returns 0, or VM_FAULT_FALLBACK when no huge page (or charge) can be had.
  * The caller has run anon_vma_prepare.
  */
-export function doHugePmdAnonymousPage(
-  mm: MmStruct,
-  vma: Vma,
-  haddr: number,
-  pmdSlot: number,
-  write: boolean,
-  prot: number,
-): number {
+export function doHugePmdAnonymousPage(vmf: PmdFault): number {
+  const { mm, vma, haddr, pmdSlot, write, prot } = vmf;
   const { pt, counters } = mm.kernel;
   if (!write) {
     const zero = mmGetHugeZeroPage(mm);
@@ -201,7 +207,7 @@ function mapAnonFolioPmd(
   prot: number,
 ): void {
   folioAddNewAnonRmapPmd(mm, vma, head, haddr);
-  mm.rss[MM_ANONPAGES] = (mm.rss[MM_ANONPAGES] as number) + HPAGE_PMD_NR;
+  addMmCounter(mm, MM_ANONPAGES, HPAGE_PMD_NR);
   const rw = vma.flags & VM_WRITE ? _PAGE_RW : 0;
   mm.kernel.pt.set(pmdSlot, hugePmdLo(head, prot | rw | _PAGE_DIRTY), pteHiOf(head));
 }
@@ -236,25 +242,6 @@ export function* doHugeZeroWpPmd(mm: MmStruct, vma: Vma, haddr: number, pmdSlot:
 
 /** The protection bits of a huge PMD that a new mapping in its place keeps (not RW/D/PSE/pfn). */
 const _PAGE_PROT_OF_PMD = PTE_FLAGS_MASK & ~(_PAGE_RW | _PAGE_DIRTY | _PAGE_PSE | _PAGE_SPECIAL);
-
-/**
- * folio_add_new_anon_rmap(RMAP_EXCLUSIVE) of a PMD-mapped folio. The model keeps ->mapping and
- * ->index on every subpage (the kernel derives a tail's from the head) so that rmap and the
- * checkers treat a subpage like any page.
- */
-export function folioAddNewAnonRmapPmd(mm: MmStruct, vma: Vma, head: number, haddr: number): void {
-  const s = mm.kernel.mem.store;
-  if (vma.anonVma === null) throw new KernelBug('folio_add_new_anon_rmap: VMA has no anon_vma');
-  const index = vma.linearPageIndex(haddr);
-  const exclusive = mm.kernel.behaviour.anonExclusive ? PG_anon_exclusive : 0;
-  for (let i = 0; i < HPAGE_PMD_NR; i++) {
-    const pfn = head + i;
-    s.flags[pfn] = (s.flags[pfn] as number) | PG_anon | PG_swapbacked | exclusive;
-    s.mapping[pfn] = vma.anonVma.id;
-    s.index[pfn] = index + i;
-  }
-  s.entireMapcount.set(head, 1);
-}
 
 /**
  * do_huge_pmd_wp_page: a write to a read-only huge PMD. The huge zero page takes
@@ -297,15 +284,7 @@ function addHugeRss(mm: MmStruct, head: number, n: number): void {
     return;
   }
   const c = mm.mmCounter(head);
-  mm.rss[c] = (mm.rss[c] as number) + n;
-}
-
-function folioRemoveRmapPmd(mm: MmStruct, head: number): void {
-  const s = mm.kernel.mem.store;
-  const n = (s.entireMapcount.get(head) ?? 0) - 1;
-  if (n < 0) throw new KernelBug(`BUG: Bad page map: compound pfn ${head} entire mapcount underflow`);
-  if (n === 0) s.entireMapcount.delete(head);
-  else s.entireMapcount.set(head, n);
+  addMmCounter(mm, c, n);
 }
 
 /**
@@ -336,8 +315,7 @@ export function copyHugePmd(
   }
   mem.getPage(head);
   const s = mem.store;
-  for (let i = 0; i < HPAGE_PMD_NR; i++)
-    s.flags[head + i] = (s.flags[head + i] as number) & ~PG_anon_exclusive;
+  for (let i = 0; i < HPAGE_PMD_NR; i++) clearPageFlags(s, head + i, PG_anon_exclusive);
   s.entireMapcount.set(head, (s.entireMapcount.get(head) ?? 0) + 1);
   addHugeRss(dst, head, HPAGE_PMD_NR);
   pt.set(dstSlot, lo & ~_PAGE_ACCESSED, hi);
@@ -433,7 +411,7 @@ export function splitHugePage(kernel: Kernel, head: number, extraPins: number): 
   const orphans: number[] = [];
   for (let i = 0; i < HPAGE_PMD_NR; i++) {
     const pfn = head + i;
-    s.flags[pfn] = (s.flags[pfn] as number) & ~(PG_head | PG_tail);
+    clearPageFlags(s, pfn, PG_head | PG_tail);
     s.memcg[pfn] = memcg;
     if (i === 0) continue;
     s.refcount[pfn] = s.mapcount[pfn] as number;

@@ -26,9 +26,9 @@
 
 import { PMD_SIZE } from '../core/addr.js';
 import { KernelBug } from '../core/assert.js';
-import { folioAddNewAnonRmapPmd } from './huge_memory.js';
+import type { PmdFault } from './huge_memory.js';
 import type { MmStruct } from './mm.js';
-import { HPAGE_PMD_NR, PG_hugetlb } from './page.js';
+import { HPAGE_PMD_NR, PG_hugetlb, setPageFlags } from './page.js';
 import type { PhysMem } from './page_alloc.js';
 import {
   _PAGE_ACCESSED,
@@ -38,8 +38,10 @@ import {
   _PAGE_RW,
   pteHiOf,
   pteLoOf,
+  pteNone,
   ptePfn,
 } from './pte.js';
+import { folioAddNewAnonRmapPmd } from './rmap.js';
 import type { Vma } from './vma.js';
 import { VM_HUGETLB, VM_WRITE } from './vma.js';
 
@@ -56,7 +58,7 @@ export class HugetlbPool {
     for (let i = 0; i < nrHugePages; i++) {
       const head = mem.allocCompound();
       if (head < 0) break; // "HugeTLB: allocating N of page size 2.00 MiB failed. Only allocated M"
-      mem.store.flags[head] = (mem.store.flags[head] as number) | PG_hugetlb;
+      setPageFlags(mem.store, head, PG_hugetlb);
       mem.store.refcount[head] = 0;
       this.freeList.push(head);
     }
@@ -166,18 +168,11 @@ export interface HugetlbFaultCodes {
  * optimisation), a write to a read-only entry takes hugetlb_wp, a PROT_NONE entry gets the VMA's
  * protection back, anything else just its accessed/dirty bits. Returns 0 or `codes.sigbus`.
  */
-export function hugetlbFault(
-  mm: MmStruct,
-  vma: Vma,
-  haddr: number,
-  pmdSlot: number,
-  write: boolean,
-  prot: number,
-  codes: HugetlbFaultCodes,
-): number {
+export function hugetlbFault(vmf: PmdFault, codes: HugetlbFaultCodes): number {
+  const { mm, vma, haddr, pmdSlot, write, prot } = vmf;
   const { pt } = mm.kernel;
   const lo = pt.lo[pmdSlot] as number;
-  if (lo === 0 && pt.hi[pmdSlot] === 0) {
+  if (pteNone(lo, pt.hi[pmdSlot] as number)) {
     const head = allocHugetlbFolio(mm, vma, haddr);
     if (head < 0) return codes.sigbus;
     folioAddNewAnonRmapPmd(mm, vma, head, haddr); // hugetlb_add_new_anon_rmap

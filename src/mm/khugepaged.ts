@@ -20,10 +20,9 @@
 import { PMD_SIZE } from '../core/addr.js';
 import { EAGAIN, EINVAL, ENOMEM } from '../core/errno.js';
 import type { Task } from '../sched/index.js';
-import { folioAddNewAnonRmapPmd, hugePmdLo, isHugeZeroPfn, thpVmaAllowableForced } from './huge_memory.js';
-import { pageRemoveRmap, vmPageProt } from './memory.js';
+import { hugePmdLo, isHugeZeroPfn, thpVmaAllowableForced } from './huge_memory.js';
 import type { MmStruct } from './mm.js';
-import { MM_ANONPAGES } from './mm.js';
+import { addMmCounter, MM_ANONPAGES } from './mm.js';
 import {
   MMU_NOTIFY_CLEAR,
   mmuNotifierInvalidateRangeEnd,
@@ -32,9 +31,19 @@ import {
 } from './mmu_notifier.js';
 import { HPAGE_PMD_NR, PG_anon, ZERO_PFN } from './page.js';
 import { pteSlotIn } from './pagetable.js';
-import { _PAGE_DIRTY, _PAGE_RW, _PAGE_SPECIAL, pmdHuge, pteHiOf, ptePfn, ptePresent } from './pte.js';
+import {
+  _PAGE_DIRTY,
+  _PAGE_RW,
+  _PAGE_SPECIAL,
+  pmdHuge,
+  pteHiOf,
+  pteNone,
+  ptePfn,
+  ptePresent,
+} from './pte.js';
+import { folioAddNewAnonRmapPmd, pageRemoveRmap } from './rmap.js';
 import type { Vma } from './vma.js';
-import { VM_WRITE } from './vma.js';
+import { VM_WRITE, vmPageProt } from './vma.js';
 
 /** madvise_collapse on one VMA's part [start, end): 0, or the last error of its 2 MiB ranges. */
 export function* madviseCollapse(mm: MmStruct, vma: Vma, start: number, end: number): Task<number> {
@@ -75,7 +84,7 @@ function* collapseHugePage(mm: MmStruct, vma: Vma, haddr: number): Task<number> 
   const filled = copyAndRelease(mm, vma, t, haddr, head);
   pt.freeTable(t);
   pt.clear(pmd);
-  mm.rss[MM_ANONPAGES] = (mm.rss[MM_ANONPAGES] as number) + filled;
+  addMmCounter(mm, MM_ANONPAGES, filled);
   const rw = vma.flags & VM_WRITE ? _PAGE_RW : 0;
   pt.set(pmd, hugePmdLo(head, vmPageProt(vma.flags) | rw | _PAGE_DIRTY), pteHiOf(head));
   yield* mmuNotifierInvalidateRangeEnd(range);
@@ -95,7 +104,7 @@ function scanPmd(mm: MmStruct, t: number, haddr: number): number {
   for (let i = 0; i < HPAGE_PMD_NR; i++) {
     const lo = pt.lo[first + i] as number;
     const hi = pt.hi[first + i] as number;
-    if (lo === 0 && hi === 0) continue;
+    if (pteNone(lo, hi)) continue;
     if (!ptePresent(lo) || !(lo & 1)) return -EINVAL;
     const pfn = ptePfn(lo, hi);
     if (lo & _PAGE_SPECIAL) {
@@ -134,7 +143,7 @@ function copyAndRelease(mm: MmStruct, vma: Vma, t: number, haddr: number, head: 
     const hi = pt.hi[first + i] as number;
     pt.clear(first + i);
     const old = ptePfn(lo, hi);
-    if ((lo === 0 && hi === 0) || lo & _PAGE_SPECIAL || isHugeZeroPfn(mm.kernel, old)) {
+    if (pteNone(lo, hi) || lo & _PAGE_SPECIAL || isHugeZeroPfn(mm.kernel, old)) {
       filled++;
       continue;
     }

@@ -18,7 +18,7 @@ import { hugetlbSplitAllowed } from './hugetlb.js';
 import { madviseCollapse } from './khugepaged.js';
 import { zapRange } from './memory.js';
 import type { MmStruct } from './mm.js';
-import { MM_SWAPENTS } from './mm.js';
+import { decMmCounter, MM_SWAPENTS } from './mm.js';
 import { isolateRange, vmaMergeAround } from './mmap.js';
 import {
   MMU_NOTIFY_CLEAR,
@@ -26,7 +26,7 @@ import {
   mmuNotifierInvalidateRangeStart,
   notifierRange,
 } from './mmu_notifier.js';
-import { PG_anon, PG_dirty, PG_head, PG_swapbacked, PG_tail } from './page.js';
+import { clearPageFlags, PG_anon, PG_dirty, PG_head, PG_swapbacked, PG_tail } from './page.js';
 import { LEVEL_PTE, pteSlotIn } from './pagetable.js';
 import {
   _PAGE_ACCESSED,
@@ -34,6 +34,7 @@ import {
   _PAGE_SPECIAL,
   pmdHuge,
   pteAccessible,
+  pteNone,
   ptePfn,
   ptePresent,
   SWP_HWPOISON,
@@ -203,7 +204,7 @@ function madviseFreePteRange(mm: MmStruct, t: number, start: number, end: number
   const last = first + (end - start) / PAGE_SIZE;
   for (let slot = first; slot < last; slot++) {
     const lo = pt.lo[slot] as number;
-    if (lo === 0 && pt.hi[slot] === 0) continue;
+    if (pteNone(lo, pt.hi[slot] as number)) continue;
     if (!ptePresent(lo)) {
       madviseFreeSwapEntry(mm, slot, lo);
       continue;
@@ -214,7 +215,7 @@ function madviseFreePteRange(mm: MmStruct, t: number, start: number, end: number
       continue;
     if ((s.flags[pfn] as number) & PG_dirty) {
       if (s.isLocked(pfn) || (s.mapcount[pfn] as number) > 1) continue;
-      s.flags[pfn] = (s.flags[pfn] as number) & ~PG_dirty;
+      clearPageFlags(s, pfn, PG_dirty);
     }
     pt.lo[slot] = (lo & ~(_PAGE_DIRTY | _PAGE_ACCESSED)) >>> 0;
     folioMarkLazyfree(mm, pfn);
@@ -223,7 +224,7 @@ function madviseFreePteRange(mm: MmStruct, t: number, start: number, end: number
 
 function madviseFreeSwapEntry(mm: MmStruct, slot: number, lo: number): void {
   const type = swpType(lo);
-  if (type === SWP_SWAPFILE) mm.rss[MM_SWAPENTS] = (mm.rss[MM_SWAPENTS] as number) - 1;
+  if (type === SWP_SWAPFILE) decMmCounter(mm, MM_SWAPENTS);
   const poison = type === SWP_HWPOISON && mm.kernel.behaviour.madvFreeClearsHwpoison;
   if (type === SWP_SWAPFILE || poison) mm.kernel.pt.clear(slot);
 }
@@ -233,7 +234,7 @@ function folioMarkLazyfree(mm: MmStruct, pfn: number): void {
   const s = mm.kernel.mem.store;
   const f = s.flags[pfn] as number;
   if ((f & (PG_anon | PG_swapbacked)) !== (PG_anon | PG_swapbacked)) return;
-  s.flags[pfn] = f & ~PG_swapbacked;
+  clearPageFlags(s, pfn, PG_swapbacked);
   mm.kernel.lazyfree.delete(pfn);
   mm.kernel.lazyfree.add(pfn);
 }

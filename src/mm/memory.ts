@@ -1,7 +1,7 @@
 /**
- * The PTE-level machinery of mm/memory.c and mm/mprotect.c: page protections from VMA flags, rmap
- * accounting of one mapping, zapping a range (munmap, MADV_DONTNEED, exit), copying a range at
- * fork, and changing protections (mprotect). Faults are in fault.ts.
+ * The PTE-level machinery of mm/memory.c and mm/mprotect.c: zapping a range (munmap, MADV_DONTNEED,
+ * exit), copying a range at fork, and changing protections (mprotect). Faults are in fault.ts, the
+ * rmap accounting of one mapping in rmap.ts, vm_get_page_prot (vmPageProt) in vma.ts.
  *
  * Every function here that removes or downgrades a mapping is wrapped by its caller in
  * mmu_notifier_invalidate_range_start/end, in the places the kernel puts them.
@@ -10,13 +10,12 @@
  */
 
 import { alignDown, PMD_SIZE, PUD_SIZE } from '../core/addr.js';
-import { KernelBug } from '../core/assert.js';
 import { ENOMEM } from '../core/errno.js';
 import type { Task } from '../sched/index.js';
 import { allocChargedPage } from './fault.js';
 import { changeHugePmd, copyHugePmd, splitHugePmd, zapHugePmd } from './huge_memory.js';
 import type { MmStruct } from './mm.js';
-import { MM_ANONPAGES, MM_SWAPENTS } from './mm.js';
+import { decMmCounter, incMmCounter, MM_ANONPAGES, MM_SWAPENTS } from './mm.js';
 import {
   MMU_NOTIFY_PROTECTION_PAGE,
   MMU_NOTIFY_PROTECTION_VMA,
@@ -24,7 +23,14 @@ import {
   mmuNotifierInvalidateRangeStart,
   notifierRange,
 } from './mmu_notifier.js';
-import { PG_anon, PG_anon_exclusive, PG_dirty, PG_swapbacked, pageMaybeDmaPinned } from './page.js';
+import {
+  clearPageFlags,
+  PG_anon,
+  PG_anon_exclusive,
+  PG_dirty,
+  pageMaybeDmaPinned,
+  setPageFlags,
+} from './page.js';
 import { pteSlotIn } from './pagetable.js';
 import {
   _PAGE_ACCESSED,
@@ -39,6 +45,7 @@ import {
   isWriteSwpType,
   pteHiOf,
   pteLoOf,
+  pteNone,
   ptePfn,
   SWP_DEVICE_READ,
   SWP_MIGRATION_READ,
@@ -46,48 +53,13 @@ import {
   swpEntryLo,
   swpType,
 } from './pte.js';
+import { pageAddNewAnonRmap, pageAddRmap, pageRemoveRmap } from './rmap.js';
 import type { Vma } from './vma.js';
-import { VM_EXEC, VM_HUGETLB, VM_MIXEDMAP, VM_PFNMAP, VM_READ, VM_SHARED, VM_WRITE } from './vma.js';
+import { VM_HUGETLB, VM_MIXEDMAP, VM_PFNMAP, VM_WRITE, vmPageProt } from './vma.js';
 
 const PRESENT_OR_PROTNONE = _PAGE_PRESENT | _PAGE_PROTNONE;
 /** Bits mprotect replaces; the pfn, dirty, accessed and special bits survive (_PAGE_CHG_MASK). */
 const PROT_BITS = _PAGE_PRESENT | _PAGE_PROTNONE | _PAGE_RW | _PAGE_USER;
-
-/**
- * vm_get_page_prot: the PTE protection bits a VMA's pages are mapped with. Private mappings are
- * mapped read-only (PAGE_COPY) even when writable, so the first write faults and COWs or reuses;
- * a VMA with no access at all gets PAGE_NONE (not present, PROTNONE).
- */
-export function vmPageProt(flags: number): number {
-  if ((flags & (VM_READ | VM_WRITE | VM_EXEC)) === 0) return _PAGE_PROTNONE | _PAGE_ACCESSED;
-  const rw = (flags & (VM_SHARED | VM_WRITE)) === (VM_SHARED | VM_WRITE) ? _PAGE_RW : 0;
-  return _PAGE_PRESENT | _PAGE_USER | _PAGE_ACCESSED | rw;
-}
-
-/** page_add_new_anon_rmap: a freshly allocated page becomes an anonymous page mapped once. */
-export function pageAddNewAnonRmap(mm: MmStruct, pfn: number, vma: Vma, addr: number): void {
-  const s = mm.kernel.mem.store;
-  if (vma.anonVma === null) throw new KernelBug('page_add_new_anon_rmap: VMA has no anon_vma');
-  const exclusive = mm.kernel.behaviour.anonExclusive ? PG_anon_exclusive : 0;
-  s.flags[pfn] = (s.flags[pfn] as number) | PG_anon | PG_swapbacked | exclusive;
-  s.mapping[pfn] = vma.anonVma.id;
-  s.index[pfn] = vma.linearPageIndex(addr);
-  s.mapcount[pfn] = 1;
-}
-
-/** page_add_file_rmap / page_add_anon_rmap / page_dup_rmap: one more mapping of an existing page. */
-export function pageAddRmap(mm: MmStruct, pfn: number): void {
-  const s = mm.kernel.mem.store;
-  s.mapcount[pfn] = (s.mapcount[pfn] as number) + 1;
-}
-
-/** page_remove_rmap. */
-export function pageRemoveRmap(mm: MmStruct, pfn: number): void {
-  const s = mm.kernel.mem.store;
-  const m = (s.mapcount[pfn] as number) - 1;
-  if (m < 0) throw new KernelBug(`BUG: Bad page map: pfn ${pfn} mapcount underflow`);
-  s.mapcount[pfn] = m;
-}
 
 /**
  * zap_pte_range over [start, end) of one VMA: every mapped page loses this mapping (rss, rmap,
@@ -130,15 +102,15 @@ function zapPteTable(mm: MmStruct, t: number, start: number, end: number): numbe
   for (let slot = first; slot < last; slot++) {
     const lo = pt.lo[slot] as number;
     const hi = pt.hi[slot] as number;
-    if (lo === 0 && hi === 0) continue;
+    if (pteNone(lo, hi)) continue;
     pt.clear(slot);
     cleared++;
     const pfn = ptePfn(lo, hi);
     if (lo & PRESENT_OR_PROTNONE) {
       if (lo & _PAGE_SPECIAL) continue;
       const c = mm.mmCounter(pfn);
-      mm.rss[c] = (mm.rss[c] as number) - 1;
-      if (lo & _PAGE_DIRTY && !(s.flags[pfn]! & PG_anon)) s.flags[pfn] = s.flags[pfn]! | PG_dirty;
+      decMmCounter(mm, c);
+      if (lo & _PAGE_DIRTY && !(s.flags[pfn]! & PG_anon)) setPageFlags(s, pfn, PG_dirty);
       pageRemoveRmap(mm, pfn);
       mem.putPage(pfn);
       continue;
@@ -152,14 +124,14 @@ function zapSwapEntry(mm: MmStruct, lo: number, pfn: number): void {
   const type = swpType(lo);
   if (isDevicePrivateType(type)) {
     const c = mm.mmCounter(pfn);
-    mm.rss[c] = (mm.rss[c] as number) - 1;
+    decMmCounter(mm, c);
     pageRemoveRmap(mm, pfn);
     mm.kernel.mem.putPage(pfn);
   } else if (isMigrationType(type)) {
     const c = mm.mmCounter(pfn);
-    mm.rss[c] = (mm.rss[c] as number) - 1;
+    decMmCounter(mm, c);
   } else if (type === SWP_SWAPFILE) {
-    mm.rss[MM_SWAPENTS] = (mm.rss[MM_SWAPENTS] as number) - 1;
+    decMmCounter(mm, MM_SWAPENTS);
   }
 }
 
@@ -210,7 +182,7 @@ function copyPteTable(
   for (let i = 0; i < n; i++) {
     let lo = pt.lo[from + i] as number;
     const hi = pt.hi[from + i] as number;
-    if (lo === 0 && hi === 0) continue;
+    if (pteNone(lo, hi)) continue;
     const pfn = ptePfn(lo, hi);
     if (lo & PRESENT_OR_PROTNONE && !(lo & _PAGE_SPECIAL) && needsCowForDma(src, vma, pfn)) {
       if (copyPresentPage(dst, vma, start + i * 4096, to + i, lo, pfn) < 0) return -ENOMEM;
@@ -225,11 +197,11 @@ function copyPteTable(
       // special mappings are private, so copyPageRange never copies a shared VMA.
       lo &= ~_PAGE_ACCESSED;
       if (!(lo & _PAGE_SPECIAL)) {
-        mem.store.flags[pfn] = (mem.store.flags[pfn] as number) & ~PG_anon_exclusive;
+        clearPageFlags(mem.store, pfn, PG_anon_exclusive);
         mem.getPage(pfn);
         pageAddRmap(dst, pfn);
         const c = dst.mmCounter(pfn);
-        dst.rss[c] = (dst.rss[c] as number) + 1;
+        incMmCounter(dst, c);
       }
     } else {
       lo = copySwapEntry(dst, src, from + i, lo, pfn, cow);
@@ -272,7 +244,7 @@ function copyPresentPage(
   if (newPfn < 0) return -ENOMEM;
   mem.copyPage(newPfn, pfn);
   pageAddNewAnonRmap(dst, newPfn, copy, addr);
-  dst.rss[MM_ANONPAGES] = (dst.rss[MM_ANONPAGES] as number) + 1;
+  incMmCounter(dst, MM_ANONPAGES);
   const rw = vma.flags & VM_WRITE ? _PAGE_RW : 0;
   const prot =
     (lo & PRESENT_OR_PROTNONE) === _PAGE_PROTNONE
@@ -295,18 +267,18 @@ function copySwapEntry(
   const type = swpType(lo);
   if (isMigrationType(type) || isDevicePrivateType(type)) {
     if (isDevicePrivateType(type)) {
-      mem.store.flags[pfn] = (mem.store.flags[pfn] as number) & ~PG_anon_exclusive;
+      clearPageFlags(mem.store, pfn, PG_anon_exclusive);
       mem.getPage(pfn);
       pageAddRmap(dst, pfn);
     }
     const c = dst.mmCounter(pfn);
-    dst.rss[c] = (dst.rss[c] as number) + 1;
+    incMmCounter(dst, c);
     if (cow && isWriteSwpType(type)) {
       lo = swpEntryLo(isMigrationType(type) ? SWP_MIGRATION_READ : SWP_DEVICE_READ, pfn);
       pt.lo[slot] = lo;
     }
   } else if (type === SWP_SWAPFILE) {
-    dst.rss[MM_SWAPENTS] = (dst.rss[MM_SWAPENTS] as number) + 1;
+    incMmCounter(dst, MM_SWAPENTS);
   }
   return lo;
 }
@@ -370,7 +342,7 @@ function changePteTable(mm: MmStruct, t: number, start: number, end: number, pro
   let changed = 0;
   for (let slot = first; slot < last; slot++) {
     const lo = pt.lo[slot] as number;
-    if (lo === 0 && pt.hi[slot] === 0) continue;
+    if (pteNone(lo, pt.hi[slot] as number)) continue;
     if (lo & PRESENT_OR_PROTNONE) {
       pt.lo[slot] = ((lo & ~PROT_BITS) | prot) >>> 0;
       changed++;

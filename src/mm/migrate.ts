@@ -34,9 +34,8 @@ import { anonVmaPrepare } from './fault.js';
 import type { AddressSpace } from './file.js';
 import { isHugeZeroPfn, splitHugePage, splitHugePmd } from './huge_memory.js';
 import type { Kernel } from './kernel.js';
-import { pageAddNewAnonRmap, pageAddRmap, pageRemoveRmap, vmPageProt } from './memory.js';
 import type { MmStruct } from './mm.js';
-import { MM_ANONPAGES } from './mm.js';
+import { incMmCounter, MM_ANONPAGES } from './mm.js';
 import type { MaybeTask } from './mmu_notifier.js';
 import {
   MMU_NOTIFY_CLEAR,
@@ -45,7 +44,15 @@ import {
   notifierRange,
   runMaybeTask,
 } from './mmu_notifier.js';
-import { PG_anon, PG_dirty, PG_swapbacked, PG_uptodate, ZERO_PFN } from './page.js';
+import {
+  clearPageFlags,
+  PG_anon,
+  PG_dirty,
+  PG_swapbacked,
+  PG_uptodate,
+  setPageFlags,
+  ZERO_PFN,
+} from './page.js';
 import { pteSlotIn } from './pagetable.js';
 import {
   _PAGE_ACCESSED,
@@ -57,6 +64,7 @@ import {
   isWriteSwpType,
   pteHiOf,
   pteLoOf,
+  pteNone,
   ptePfn,
   ptePresent,
   pteWrite,
@@ -69,6 +77,9 @@ import {
 } from './pte.js';
 import {
   AnonVma,
+  pageAddNewAnonRmap,
+  pageAddRmap,
+  pageRemoveRmap,
   rmapMappingOf,
   rmapTargetLive,
   rmapTargets,
@@ -78,7 +89,7 @@ import {
   tryToUnmap,
 } from './rmap.js';
 import type { Vma } from './vma.js';
-import { VM_HUGETLB, VM_SPECIAL, VM_WRITE } from './vma.js';
+import { VM_HUGETLB, VM_SPECIAL, VM_WRITE, vmPageProt } from './vma.js';
 
 export const MIGRATE_PFN_VALID = 1 << 0;
 export const MIGRATE_PFN_MIGRATE = 1 << 1;
@@ -321,7 +332,7 @@ function collectPte(m: MigrateVma, slot: number): number {
   const s = mem.store;
   const lo = pt.lo[slot] as number;
   const hi = pt.hi[slot] as number;
-  if (lo === 0 && hi === 0) {
+  if (pteNone(lo, hi)) {
     m.cpages++;
     return MIGRATE_PFN_MIGRATE;
   }
@@ -526,7 +537,7 @@ export function migrateVmaInsertPage(m: MigrateVma, addr: number, pfn: number, s
   const slot = pt.pteSlotAlloc(mm.pgd, addr);
   anonVmaPrepare(mm, vma);
   if (!mem.charge(pfn, mm.memcgId)) return abort;
-  s.flags[pfn] = (s.flags[pfn] as number) | PG_uptodate;
+  setPageFlags(s, pfn, PG_uptodate);
   const write = (vma.flags & VM_WRITE) !== 0;
   let lo: number;
   if (s.isDevicePrivate(pfn)) {
@@ -545,7 +556,7 @@ export function migrateVmaInsertPage(m: MigrateVma, addr: number, pfn: number, s
     mem.uncharge(pfn); // mem_cgroup_cancel_charge
     return abort;
   }
-  mm.rss[MM_ANONPAGES] = (mm.rss[MM_ANONPAGES] as number) + 1;
+  incMmCounter(mm, MM_ANONPAGES);
   pageAddNewAnonRmap(mm, pfn, vma, addr);
   mem.getPage(pfn);
   pt.set(slot, lo, pteHiOf(pfn));
@@ -575,12 +586,12 @@ export function migratePage(
   s.index[newpfn] = index;
   s.mapping[newpfn] = s.mapping[pfn] as number;
   const flags = s.flags[pfn] as number;
-  s.flags[newpfn] = (s.flags[newpfn] as number) | (flags & (PG_anon | PG_swapbacked));
+  setPageFlags(s, newpfn, flags & (PG_anon | PG_swapbacked));
   if (mapping !== undefined) {
     mem.getPage(newpfn); // the page cache's reference
     if (flags & PG_dirty) {
-      s.flags[pfn] = flags & ~PG_dirty;
-      s.flags[newpfn] = (s.flags[newpfn] as number) | PG_dirty;
+      clearPageFlags(s, pfn, PG_dirty);
+      setPageFlags(s, newpfn, PG_dirty);
     }
     mapping.pages.set(index, newpfn);
     mem.putPage(pfn); // page_ref_unfreeze(page, expected - 1)
@@ -593,7 +604,7 @@ export function migratePage(
 function migratePageStates(kernel: Kernel, newpfn: number, pfn: number): void {
   const s = kernel.mem.store;
   const f = s.flags[pfn] as number;
-  s.flags[newpfn] = (s.flags[newpfn] as number) | (f & (PG_uptodate | PG_dirty));
+  setPageFlags(s, newpfn, f & (PG_uptodate | PG_dirty));
   kernel.mem.migrateCharge(pfn, newpfn);
 }
 
@@ -678,7 +689,7 @@ export function removeMigrationPte(
   if (slot < 0) return false;
   const lo = pt.lo[slot] as number;
   const hi = pt.hi[slot] as number;
-  if ((lo === 0 && hi === 0) || ptePresent(lo)) return false;
+  if (pteNone(lo, hi) || ptePresent(lo)) return false;
   const type = swpType(lo);
   if (!isMigrationType(type) || ptePfn(lo, hi) !== oldpfn) return false;
   mem.getPage(newpfn);

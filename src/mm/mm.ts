@@ -142,6 +142,23 @@ export const mmHooks: { exitMmap: (mm: MmStruct) => Task } = {
   },
 };
 
+/**
+ * add_mm_counter / inc_mm_counter / dec_mm_counter: every rss update goes through these, as the
+ * kernel's do (it keeps per-cpu counters behind them; the model, one array).
+ * @see include/linux/mm.h (Linux v5.3)
+ */
+export function addMmCounter(mm: MmStruct, member: number, value: number): void {
+  mm.rss[member] = (mm.rss[member] as number) + value;
+}
+
+export function incMmCounter(mm: MmStruct, member: number): void {
+  mm.rss[member] = (mm.rss[member] as number) + 1;
+}
+
+export function decMmCounter(mm: MmStruct, member: number): void {
+  mm.rss[member] = (mm.rss[member] as number) - 1;
+}
+
 /** mmput: the last user tears the address space down (exit_mmap) and drops the struct. */
 export function* mmput(mm: MmStruct): Task {
   if (mm.users <= 0) throw new KernelBug(`mmput: mm_users underflow on mm ${mm.id}`);

@@ -30,6 +30,7 @@ import {
   notifierRange,
 } from './mmu_notifier.js';
 import { pteSlotIn } from './pagetable.js';
+import { pteNone } from './pte.js';
 import { linkAnonChain, unlinkAnonChain } from './rmap.js';
 import type { Vma } from './vma.js';
 import { VM_DONTEXPAND, VM_HUGETLB, VM_LOCKED, VM_PFNMAP, Vma as VmaClass } from './vma.js';
@@ -241,7 +242,7 @@ function movePtes(mm: MmStruct, t: number, start: number, end: number, newStart:
   for (let i = 0; i < n; i++) {
     const lo = los[from + i] as number;
     const hi = his[from + i] as number;
-    if (lo === 0 && hi === 0) continue;
+    if (pteNone(lo, hi)) continue;
     const to = newStart + i * PAGE_SIZE;
     if (to >= dstEnd) {
       dstTable = pt.pteTableAlloc(mm.pgd, to);

@@ -46,6 +46,22 @@ export const PG_anon_exclusive = 1 << 9;
 export const GUP_PIN_COUNTING_BIAS = 1024;
 
 /**
+ * Page-flag writes go through these two, never through `flags[pfn] = flags[pfn] | ...` by hand.
+ * Convention: the kernel's SetPageX / ClearPageX / __SetPageX / folio_set_x(page) is
+ * `setPageFlags(s, pfn, PG_x)` / `clearPageFlags(s, pfn, PG_x)`, with any mask of PG_ bits (one
+ * call where the kernel sets several flags in a row). Whole-word stores stay direct: the allocator
+ * initialising a frame (PG_buddy, PG_head, 0) sets the word, not a bit.
+ * @see include/linux/page-flags.h (Linux v5.3)
+ */
+export function setPageFlags(s: PageStore, pfn: number, mask: number): void {
+  s.flags[pfn] = (s.flags[pfn] as number) | mask;
+}
+
+export function clearPageFlags(s: PageStore, pfn: number, mask: number): void {
+  s.flags[pfn] = (s.flags[pfn] as number) & ~mask;
+}
+
+/**
  * page_maybe_dma_pinned: a refcount of at least the bias means a pin is probably held (1024 plain
  * references give a false positive, as in the kernel). A THP's pins count on its head's refcount:
  * the kernel keeps a separate _pincount for large folios (docs/fidelity.md).
@@ -80,6 +96,11 @@ export const ZONE_DEVICE = 1;
 
 /** The shared zero page (ZERO_PAGE(0)). */
 export const ZERO_PFN = 0;
+/**
+ * The largest RAM a machine may have, in pages (2^26 = 256 GiB): the one limit PhysMem and the
+ * Simulator's options both check.
+ */
+export const RAM_PAGES_MAX = 2 ** 26;
 /** Pages per memory section on x86-64 (PA_SECTION_SIZE = 128 MiB). */
 export const PAGES_PER_SECTION = 2 ** 15;
 

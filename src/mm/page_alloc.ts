@@ -32,6 +32,7 @@ import type { Task } from '../sched/index.js';
 import { WaitQueue } from '../sched/index.js';
 import { MemcgTable } from './memcg.js';
 import {
+  clearPageFlags,
   HPAGE_PMD_NR,
   PAGES_PER_SECTION,
   PageStore,
@@ -41,6 +42,8 @@ import {
   PG_locked,
   PG_reserved,
   PG_tail,
+  RAM_PAGES_MAX,
+  setPageFlags,
   ZERO_PFN,
   ZONE_DEVICE,
 } from './page.js';
@@ -92,7 +95,7 @@ export class PhysMem {
 
   constructor(opts: PhysMemOptions) {
     const { ramPages } = opts;
-    if (!Number.isInteger(ramPages) || ramPages < 1 || ramPages > 2 ** 26) {
+    if (!Number.isInteger(ramPages) || ramPages < 1 || ramPages > RAM_PAGES_MAX) {
       throw new ArgumentError('ramPages', `expected an integer in 1..2^26, got ${ramPages}`);
     }
     this.ramPages = ramPages;
@@ -395,7 +398,7 @@ export class PhysMem {
     const s = this.store;
     const f = s.flags[pfn] as number;
     if ((f & PG_locked) !== 0) return false;
-    s.flags[pfn] = f | PG_locked;
+    setPageFlags(s, pfn, PG_locked);
     return true;
   }
 
@@ -409,7 +412,7 @@ export class PhysMem {
     const s = this.store;
     const f = s.flags[pfn] as number;
     if ((f & PG_locked) === 0) throw new KernelBug(`VM_BUG_ON_PAGE: unlock_page of unlocked pfn ${pfn}`);
-    s.flags[pfn] = f & ~PG_locked;
+    clearPageFlags(s, pfn, PG_locked);
     this.pageWaitqueues.get(pfn)?.wakeUpAll();
   }
 

@@ -23,6 +23,7 @@ import {
   PTE_FLAGS_MASK,
   pteHiOf,
   pteLoOf,
+  pteNone,
   ptePfn,
   swpType,
 } from './pte.js';
@@ -153,8 +154,7 @@ export function mincore(mm: MmStruct, addr: number, len: number, vec: Uint8Array
 }
 
 function residency(vma: Vma, addr: number, lo: number, hi: number): number {
-  if (lo === 0 && hi === 0)
-    return vma.file !== null && vma.file.findPage(vma.linearPageIndex(addr)) >= 0 ? 1 : 0;
+  if (pteNone(lo, hi)) return vma.file !== null && vma.file.findPage(vma.linearPageIndex(addr)) >= 0 ? 1 : 0;
   if (lo & PRESENT_OR_PROTNONE) return 1;
   return swpType(lo) === 1 ? 0 : 1;
 }

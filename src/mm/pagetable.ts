@@ -21,7 +21,7 @@
 
 import { levelIndex, PGDIR_SHIFT, PMD_SHIFT, PMD_SIZE, PTRS_PER_TABLE, PUD_SHIFT } from '../core/addr.js';
 import { KernelBug } from '../core/assert.js';
-import { _PAGE_PRESENT, _PAGE_PSE, pteHiOf, pteLoOf, ptePfn } from './pte.js';
+import { _PAGE_PRESENT, _PAGE_PSE, pteHiOf, pteLoOf, pteNone, ptePfn } from './pte.js';
 
 /** Table levels, counted from the leaves. */
 export const LEVEL_PTE = 1;
@@ -130,8 +130,8 @@ export class PageTablePool {
 
   /** Writes an entry and keeps `used` exact. */
   set(slot: number, lo: number, hi: number): void {
-    const wasNone = this.lo[slot] === 0 && this.hi[slot] === 0;
-    const isNone = lo === 0 && hi === 0;
+    const wasNone = pteNone(this.lo[slot] as number, this.hi[slot] as number);
+    const isNone = pteNone(lo, hi);
     this.lo[slot] = lo;
     this.hi[slot] = hi;
     if (wasNone !== isNone) {

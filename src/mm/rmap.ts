@@ -4,7 +4,8 @@
  * it (the VMA that created the page, and after fork each child's copy). File pages reach theirs
  * through the file's i_mmap. A page's address in a VMA is vma_address(page->index).
  *
- * try_to_unmap (TTU_MIGRATION only) is here too; remove_migration_ptes is in migrate.ts.
+ * The rmap accounting of one mapping is here too, as in mm/rmap.c: page_add_*_rmap, page_remove_rmap
+ * and the folio PMD forms the huge PMD paths use. try_to_unmap (TTU_MIGRATION only) is here; remove_migration_ptes is in migrate.ts.
  *
  * Divergence: anon_vma_chain is flattened to a list of anon_vmas per VMA and a set of VMAs per
  * anon_vma; there is no anon_vma tree root or degree-based reuse. An rmap walk takes no anon_vma or
@@ -19,7 +20,6 @@ import { KernelBug } from '../core/assert.js';
 import type { Task } from '../sched/index.js';
 import type { AddressSpace } from './file.js';
 import type { Kernel } from './kernel.js';
-import { pageRemoveRmap } from './memory.js';
 import type { MmStruct } from './mm.js';
 import {
   MMU_NOTIFY_CLEAR,
@@ -27,12 +27,13 @@ import {
   mmuNotifierInvalidateRangeStart,
   notifierRange,
 } from './mmu_notifier.js';
-import { PG_dirty } from './page.js';
+import { HPAGE_PMD_NR, PG_anon, PG_anon_exclusive, PG_dirty, PG_swapbacked, setPageFlags } from './page.js';
 import {
   _PAGE_SPECIAL,
   isDevicePrivateType,
   pteDirty,
   pteHiOf,
+  pteNone,
   ptePfn,
   ptePresent,
   pteWrite,
@@ -112,6 +113,63 @@ export function rmapTargetLive(t: RmapTarget): boolean {
   return !t.mm.dead && t.mm.vmaAt(t.address) === t.vma;
 }
 
+// -- page_add_*_rmap, page_remove_rmap and their folio PMD forms ------------------------------
+
+/** page_add_new_anon_rmap: a freshly allocated page becomes an anonymous page mapped once. */
+export function pageAddNewAnonRmap(mm: MmStruct, pfn: number, vma: Vma, addr: number): void {
+  const s = mm.kernel.mem.store;
+  if (vma.anonVma === null) throw new KernelBug('page_add_new_anon_rmap: VMA has no anon_vma');
+  const exclusive = mm.kernel.behaviour.anonExclusive ? PG_anon_exclusive : 0;
+  setPageFlags(s, pfn, PG_anon | PG_swapbacked | exclusive);
+  s.mapping[pfn] = vma.anonVma.id;
+  s.index[pfn] = vma.linearPageIndex(addr);
+  s.mapcount[pfn] = 1;
+}
+
+/** page_add_file_rmap / page_add_anon_rmap / page_dup_rmap: one more mapping of an existing page. */
+export function pageAddRmap(mm: MmStruct, pfn: number): void {
+  const s = mm.kernel.mem.store;
+  s.mapcount[pfn] = (s.mapcount[pfn] as number) + 1;
+}
+
+/** page_remove_rmap. */
+export function pageRemoveRmap(mm: MmStruct, pfn: number): void {
+  const s = mm.kernel.mem.store;
+  const m = (s.mapcount[pfn] as number) - 1;
+  if (m < 0) throw new KernelBug(`BUG: Bad page map: pfn ${pfn} mapcount underflow`);
+  s.mapcount[pfn] = m;
+}
+
+/**
+ * folio_add_new_anon_rmap(RMAP_EXCLUSIVE) of a PMD-mapped folio. The model keeps ->mapping and
+ * ->index on every subpage (the kernel derives a tail's from the head) so that rmap and the
+ * checkers treat a subpage like any page.
+ */
+export function folioAddNewAnonRmapPmd(mm: MmStruct, vma: Vma, head: number, haddr: number): void {
+  const s = mm.kernel.mem.store;
+  if (vma.anonVma === null) throw new KernelBug('folio_add_new_anon_rmap: VMA has no anon_vma');
+  const index = vma.linearPageIndex(haddr);
+  const exclusive = mm.kernel.behaviour.anonExclusive ? PG_anon_exclusive : 0;
+  for (let i = 0; i < HPAGE_PMD_NR; i++) {
+    const pfn = head + i;
+    setPageFlags(s, pfn, PG_anon | PG_swapbacked | exclusive);
+    s.mapping[pfn] = vma.anonVma.id;
+    s.index[pfn] = index + i;
+  }
+  s.entireMapcount.set(head, 1);
+}
+
+/** folio_remove_rmap_pmd: one PMD mapping of a folio fewer (its entire mapcount). */
+export function folioRemoveRmapPmd(mm: MmStruct, head: number): void {
+  const s = mm.kernel.mem.store;
+  const n = (s.entireMapcount.get(head) ?? 0) - 1;
+  if (n < 0) throw new KernelBug(`BUG: Bad page map: compound pfn ${head} entire mapcount underflow`);
+  if (n === 0) s.entireMapcount.delete(head);
+  else s.entireMapcount.set(head, n);
+}
+
+// -- try_to_unmap ---------------------------------------------------------------------------------
+
 export const TTU_MIGRATION = 0x1;
 export const TTU_MUNLOCK = 0x2;
 export const TTU_IGNORE_MLOCK = 0x8;
@@ -155,12 +213,12 @@ function unmapOnePte(kernel: Kernel, mm: MmStruct, addr: number, pfn: number): v
   if (slot < 0) return;
   const lo = pt.lo[slot] as number;
   const hi = pt.hi[slot] as number;
-  if ((lo === 0 && hi === 0) || ptePfn(lo, hi) !== pfn) return;
+  if (pteNone(lo, hi) || ptePfn(lo, hi) !== pfn) return;
   let write: boolean;
   if (ptePresent(lo)) {
     if (lo & _PAGE_SPECIAL) return;
     write = pteWrite(lo);
-    if (pteDirty(lo)) mem.store.flags[pfn] = (mem.store.flags[pfn] as number) | PG_dirty;
+    if (pteDirty(lo)) setPageFlags(mem.store, pfn, PG_dirty);
   } else if (isDevicePrivateType(swpType(lo))) {
     write = false;
   } else {

@@ -11,12 +11,12 @@
 import { PAGE_SIZE, pageAlignUp } from '../core/addr.js';
 import { EINVAL, ENOMEM } from '../core/errno.js';
 import type { Task } from '../sched/index.js';
-import { pageAddRmap, vmPageProt } from './memory.js';
 import type { MmStruct } from './mm.js';
-import { MM_FILEPAGES } from './mm.js';
+import { incMmCounter, MM_FILEPAGES } from './mm.js';
 import { calcVmProtBits, doMunmap, getUnmappedArea, PROT_MASK } from './mmap.js';
 import { ZERO_PFN } from './page.js';
 import { _PAGE_RW, _PAGE_SPECIAL, pteHiOf, pteLoOf } from './pte.js';
+import { pageAddRmap } from './rmap.js';
 import {
   VM_DONTCOPY,
   VM_DONTEXPAND,
@@ -27,6 +27,7 @@ import {
   VM_PFNMAP,
   VM_WRITE,
   Vma,
+  vmPageProt,
 } from './vma.js';
 
 export type SpecialMappingKind = 'pfnmap' | 'mixedmap';
@@ -78,7 +79,7 @@ function insertPages(mm: MmStruct, vma: Vma): number {
       return -ENOMEM;
     }
     pageAddRmap(mm, pfn);
-    mm.rss[MM_FILEPAGES] = (mm.rss[MM_FILEPAGES] as number) + 1;
+    incMmCounter(mm, MM_FILEPAGES);
     pt.set(pt.pteSlotAlloc(mm.pgd, a), pteLoOf(pfn, prot), pteHiOf(pfn));
   }
   return 0;

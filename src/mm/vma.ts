@@ -7,6 +7,7 @@
 
 import { addrToVpn, PAGE_SIZE } from '../core/addr.js';
 import type { AddressSpace } from './file.js';
+import { _PAGE_ACCESSED, _PAGE_PRESENT, _PAGE_PROTNONE, _PAGE_RW, _PAGE_USER } from './pte.js';
 import type { AnonVma } from './rmap.js';
 
 export const VM_NONE = 0;
@@ -29,6 +30,19 @@ export const VM_MIXEDMAP = 0x10000000;
 export const VM_HUGEPAGE = 0x20000000;
 export const VM_NOHUGEPAGE = 0x40000000;
 export const VM_SPECIAL = VM_IO | VM_DONTEXPAND | VM_PFNMAP | VM_MIXEDMAP;
+
+/**
+ * vm_get_page_prot: the PTE protection bits a VMA's pages are mapped with. Private mappings are
+ * mapped read-only (PAGE_COPY) even when writable, so the first write faults and COWs or reuses;
+ * a VMA with no access at all gets PAGE_NONE (not present, PROTNONE). Here beside the VM_ flags, as
+ * include/linux/mm.h declares it (mm/mmap.c defines it), so the fault path need not import memory.ts.
+ */
+export function vmPageProt(flags: number): number {
+  if ((flags & (VM_READ | VM_WRITE | VM_EXEC)) === 0) return _PAGE_PROTNONE | _PAGE_ACCESSED;
+  const rw = (flags & (VM_SHARED | VM_WRITE)) === (VM_SHARED | VM_WRITE) ? _PAGE_RW : 0;
+  return _PAGE_PRESENT | _PAGE_USER | _PAGE_ACCESSED | rw;
+}
+
 /** Flags that must match for two neighbouring VMAs to merge (VM_SOFTDIRTY aside). */
 const MERGE_MASK = ~0;
 

@@ -20,19 +20,18 @@ import { PAGE_SIZE } from '../core/addr.js';
 import type { Task } from '../sched/index.js';
 import { reclaimHooks } from './fault.js';
 import type { Kernel } from './kernel.js';
-import { pageRemoveRmap } from './memory.js';
 import type { MmStruct } from './mm.js';
-import { MM_ANONPAGES } from './mm.js';
+import { decMmCounter, MM_ANONPAGES } from './mm.js';
 import {
   MMU_NOTIFY_CLEAR,
   mmuNotifierInvalidateRangeEnd,
   mmuNotifierInvalidateRangeStart,
   notifierRange,
 } from './mmu_notifier.js';
-import { PG_dirty, PG_swapbacked, pageLazyfree } from './page.js';
+import { PG_dirty, PG_swapbacked, pageLazyfree, setPageFlags } from './page.js';
 import { _PAGE_DIRTY, ptePfn, ptePresent } from './pte.js';
 import type { RmapTarget } from './rmap.js';
-import { rmapTargetLive, rmapTargets } from './rmap.js';
+import { pageRemoveRmap, rmapTargetLive, rmapTargets } from './rmap.js';
 
 /** SWAP_CLUSTER_MAX: how many pages one direct-reclaim pass tries to free. */
 export const SWAP_CLUSTER_MAX = 32;
@@ -102,15 +101,15 @@ function discardOnePte(kernel: Kernel, mm: MmStruct, addr: number, pfn: number):
   if (slot < 0) return true;
   const lo = pt.lo[slot] as number;
   if (!ptePresent(lo) || ptePfn(lo, pt.hi[slot] as number) !== pfn) return true;
-  if (lo & _PAGE_DIRTY) s.flags[pfn] = (s.flags[pfn] as number) | PG_dirty;
+  if (lo & _PAGE_DIRTY) setPageFlags(s, pfn, PG_dirty);
   const clean = !((s.flags[pfn] as number) & PG_dirty);
   const referenced = s.refcount[pfn] !== 1 + (s.mapcount[pfn] as number);
   if (!clean || (referenced && kernel.behaviour.lazyfreeKeepsReferenced)) {
-    s.flags[pfn] = (s.flags[pfn] as number) | PG_swapbacked;
+    setPageFlags(s, pfn, PG_swapbacked);
     return false;
   }
   pt.clear(slot);
-  mm.rss[MM_ANONPAGES] = (mm.rss[MM_ANONPAGES] as number) - 1;
+  decMmCounter(mm, MM_ANONPAGES);
   pageRemoveRmap(mm, pfn);
   mem.putPage(pfn);
   return true;
