@@ -11,7 +11,7 @@
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { ArgumentError } from '../core/errno.js';
 import { HMMSIM_VERSION } from '../core/version.js';
-import type { DEMO_DEFAULTS } from '../demo/demo.js';
+import type { DEMO_DEFAULTS, DEMO_LIMITS } from '../demo/demo.js';
 import { colorEnabled } from './color.js';
 import type { DemoCliOptions } from './demo.js';
 import { type CliIo, withCliIo } from './io.js';
@@ -141,36 +141,21 @@ ${EXIT_HELP}`,
 
   const d = mods.demo?.defaults;
   const demo = mods.demo?.cli;
+  /** A size option's parser (its DEMO_LIMITS bounds) and default. */
+  const size = (key: keyof typeof DEMO_LIMITS): [(value: string) => number, number | undefined] => [
+    parser(demo?.sizeOption(key)),
+    d?.[key],
+  ];
   program
     .command('demo')
     .description(
       'the main job: a process builds a linked list and a binary search tree, a device walks them through the same pointers, the CPU changes the tree, the device walks again; writes an HTML report',
     )
     .option('-s, --seed <n>', 'seed of the run', parseSeed, d?.seed)
-    .option(
-      '--list-nodes <n>',
-      'linked-list nodes (16 bytes each)',
-      parser(demo?.sizeOption('listNodes')),
-      d?.listNodes,
-    )
-    .option(
-      '--tree-nodes <n>',
-      'tree nodes (32 bytes each)',
-      parser(demo?.sizeOption('treeNodes')),
-      d?.treeNodes,
-    )
-    .option(
-      '--lookups <n>',
-      'keys the lookup kernel searches',
-      parser(demo?.sizeOption('lookups')),
-      d?.lookups,
-    )
-    .option(
-      '--threads <n>',
-      'device threads of the lookup kernel',
-      parser(demo?.sizeOption('threads')),
-      d?.threads,
-    )
+    .option('--list-nodes <n>', 'linked-list nodes (16 bytes each)', ...size('listNodes'))
+    .option('--tree-nodes <n>', 'tree nodes (32 bytes each)', ...size('treeNodes'))
+    .option('--lookups <n>', 'keys the lookup kernel searches', ...size('lookups'))
+    .option('--threads <n>', 'device threads of the lookup kernel', ...size('threads'))
     .option(
       '--policy <p>',
       "what a device fault migrates: 'none', 'page' or 'block:k' (2^k pages)",
@@ -180,8 +165,7 @@ ${EXIT_HELP}`,
     .option(
       '--device-pages <n>',
       'device memory in pages (below the working set: eviction)',
-      parser(demo?.sizeOption('devicePages')),
-      d?.devicePages,
+      ...size('devicePages'),
     )
     .option(
       '--cost-profile <p>',
