@@ -1,8 +1,15 @@
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
+  resolve: {
+    // The examples import the package by its name; under vitest that is the sources, as in every other
+    // test (the package's exports point at the compiled dist/, which test/package/ checks).
+    alias: [{ find: /^hmmsim$/, replacement: fileURLToPath(new URL('./src/index.ts', import.meta.url)) }],
+  },
   test: {
     include: ['test/**/*.test.ts'],
+    globalSetup: ['test/dist-setup.ts'],
     testTimeout: 60_000,
     pool: 'forks',
   },

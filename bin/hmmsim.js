@@ -1,8 +1,5 @@
 #!/usr/bin/env node
-// The `hmmsim` command: runs src/cli/main.ts through tsx's ESM loader, so the package ships TypeScript
-// sources only (no build step). `npm start` and `npm run hmmsim` start here too.
-import { register } from 'tsx/esm/api';
-
-register();
-const { runAsProcess } = await import('../src/cli/main.ts');
+// The `hmmsim` command: the compiled CLI in dist/ (built by `npm run build`, which `npm install` runs
+// through `prepare`), so it starts with plain node and no TypeScript loader.
+const { runAsProcess } = await import('../dist/cli/main.js');
 await runAsProcess();

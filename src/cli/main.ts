@@ -11,19 +11,54 @@
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { ArgumentError } from '../core/errno.js';
 import { HMMSIM_VERSION } from '../core/version.js';
-import { DEMO_DEFAULTS } from '../demo/demo.js';
+import type { DEMO_DEFAULTS, DEMO_LIMITS } from '../demo/demo.js';
 import { colorEnabled } from './color.js';
-import {
-  costProfileOption,
-  DEMO_REPORT_DEFAULT,
-  type DemoCliOptions,
-  policyOption,
-  runDemoCli,
-  sizeOption,
-} from './demo.js';
-import { listScenarios, nonNegativeInt, positiveInt, runExplore, runReplay } from './explore.js';
+import type { DemoCliOptions } from './demo.js';
 import { type CliIo, withCliIo } from './io.js';
-import { runSelftestCli, SELFTEST_HELP } from './selftest.js';
+
+/**
+ * The modules of the command a run names, imported before its options are defined: the simulator,
+ * the report's plots and linkedom, the explorer and the selftests load only for the command that uses
+ * them, so `hmmsim --version` and `--help` start in a blink. A command that is not named is defined
+ * with its flags only (the help lists it), never parsed.
+ */
+interface CommandModules {
+  demo?: { cli: typeof import('./demo.js'); defaults: typeof DEMO_DEFAULTS };
+  explore?: typeof import('./explore.js');
+  selftest?: typeof import('./selftest.js');
+}
+
+/** The command `args` name: commander's first operand, or the topic of `help <command>`. */
+function namedCommand(args: readonly string[]): string | undefined {
+  return args[0] === 'help' ? args[1] : args.find((a) => !a.startsWith('-'));
+}
+
+async function loadCommand(name: string | undefined): Promise<CommandModules> {
+  switch (name) {
+    case 'demo': {
+      const [cli, demo] = await Promise.all([import('./demo.js'), import('../demo/demo.js')]);
+      return { demo: { cli, defaults: demo.DEMO_DEFAULTS } };
+    }
+    case 'explore':
+    case 'replay':
+      return { explore: await import('./explore.js') };
+    case 'selftest':
+      return { selftest: await import('./selftest.js') };
+    default:
+      return {};
+  }
+}
+
+/** An option parser of a loaded command; a command that is not loaded is never parsed. */
+function parser<T>(parse: ((value: string) => T) | undefined): (value: string) => T {
+  return parse ?? ((value) => loaded<(v: string) => T>(undefined)(value));
+}
+
+/** A loaded command's modules; a command that was not loaded cannot run (namedCommand chose). */
+function loaded<T>(m: T | undefined): T {
+  if (m === undefined) throw new Error('hmmsim: a command ran whose modules were not loaded');
+  return m;
+}
 
 const EXIT_OK = 0;
 const EXIT_USAGE = 2;
@@ -60,7 +95,7 @@ function oneLine(message: string): string {
   return message.trim().replace(/\s*\n\s*/g, ' ');
 }
 
-function createProgram(io: CliIo, setExit: (code: number) => void): Command {
+function createProgram(io: CliIo, setExit: (code: number) => void, mods: CommandModules): Command {
   const println = (line: string): void => {
     io.stdout.write(`${line}\n`);
   };
@@ -104,40 +139,51 @@ Examples:
 ${EXIT_HELP}`,
     );
 
-  const d = DEMO_DEFAULTS;
+  const d = mods.demo?.defaults;
+  const demo = mods.demo?.cli;
+  /** A size option's parser (its DEMO_LIMITS bounds) and default. */
+  const size = (key: keyof typeof DEMO_LIMITS): [(value: string) => number, number | undefined] => [
+    parser(demo?.sizeOption(key)),
+    d?.[key],
+  ];
   program
     .command('demo')
     .description(
       'the main job: a process builds a linked list and a binary search tree, a device walks them through the same pointers, the CPU changes the tree, the device walks again; writes an HTML report',
     )
-    .option('-s, --seed <n>', 'seed of the run', parseSeed, d.seed)
-    .option('--list-nodes <n>', 'linked-list nodes (16 bytes each)', sizeOption('listNodes'), d.listNodes)
-    .option('--tree-nodes <n>', 'tree nodes (32 bytes each)', sizeOption('treeNodes'), d.treeNodes)
-    .option('--lookups <n>', 'keys the lookup kernel searches', sizeOption('lookups'), d.lookups)
-    .option('--threads <n>', 'device threads of the lookup kernel', sizeOption('threads'), d.threads)
+    .option('-s, --seed <n>', 'seed of the run', parseSeed, d?.seed)
+    .option('--list-nodes <n>', 'linked-list nodes (16 bytes each)', ...size('listNodes'))
+    .option('--tree-nodes <n>', 'tree nodes (32 bytes each)', ...size('treeNodes'))
+    .option('--lookups <n>', 'keys the lookup kernel searches', ...size('lookups'))
+    .option('--threads <n>', 'device threads of the lookup kernel', ...size('threads'))
     .option(
       '--policy <p>',
       "what a device fault migrates: 'none', 'page' or 'block:k' (2^k pages)",
-      policyOption,
-      d.policy,
+      parser(demo?.policyOption),
+      d?.policy,
     )
     .option(
       '--device-pages <n>',
       'device memory in pages (below the working set: eviction)',
-      sizeOption('devicePages'),
-      d.devicePages,
+      ...size('devicePages'),
     )
-    .option('--cost-profile <p>', 'pcie4-a100, pcie3-v100 or pcie5-h100', costProfileOption, d.costProfile)
-    .option('--report <file>', 'where to write the HTML report', DEMO_REPORT_DEFAULT)
+    .option(
+      '--cost-profile <p>',
+      'pcie4-a100, pcie3-v100 or pcie5-h100',
+      parser(demo?.costProfileOption),
+      d?.costProfile,
+    )
+    .option('--report <file>', 'where to write the HTML report', demo?.DEMO_REPORT_DEFAULT)
     .option('--no-report', 'do not write the report')
     .option(
       '--json',
       'print one JSON document: ok, seed, counters, costs, report, version, command, settings, checks, warnings, traceDropped, schema',
     )
     .action((opts: DemoCliOptions) => {
-      usage(() => setExit(runDemoCli(opts, println)));
+      usage(() => setExit(loaded(demo).runDemoCli(opts, println)));
     });
 
+  const ex = mods.explore;
   program
     .command('explore')
     .description('run a scenario under many schedules with the checkers on; exit 1 if a violation is found')
@@ -150,19 +196,23 @@ ${EXIT_HELP}`,
       'seed',
     )
     .option('--strategy <s>', "'random', 'pct' or 'dfs' (bounded preemption, exhaustive)", 'dfs')
-    .option('--schedules <n>', 'budget of schedules (default: all for dfs, 1000 otherwise)', positiveInt)
-    .option('--preemptions <k>', 'dfs preemption bound; pct depth - 1', nonNegativeInt, 2)
+    .option(
+      '--schedules <n>',
+      'budget of schedules (default: all for dfs, 1000 otherwise)',
+      parser(ex?.positiveInt),
+    )
+    .option('--preemptions <k>', 'dfs preemption bound; pct depth - 1', parser(ex?.nonNegativeInt), 2)
     .option('-s, --seed <n>', 'seed for random and pct', parseSeed, 1)
     .option('--json', 'print one JSON document')
     .action((scenario: string | undefined, opts) => {
       usage(() => {
-        if (opts.list) return listScenarios(println, opts.json === true);
+        if (opts.list) return loaded(ex).listScenarios(println, opts.json === true);
         if (scenario === undefined) throw new InvalidArgumentError('a scenario is required (or --list)');
         if (!['seed', 'seq'].includes(opts.protocol))
           throw new InvalidArgumentError(`--protocol: expected seed or seq`);
         if (!['random', 'pct', 'dfs'].includes(opts.strategy))
           throw new InvalidArgumentError(`--strategy: expected random, pct or dfs`);
-        setExit(runExplore(scenario, opts, println));
+        setExit(loaded(ex).runExplore(scenario, opts, println));
       });
     });
 
@@ -174,7 +224,7 @@ ${EXIT_HELP}`,
     .argument('<replay>', "a string printed by 'hmmsim explore' (hmmx2:...)")
     .option('--json', 'print one JSON document')
     .action((replayString: string, opts: { json?: boolean }) => {
-      usage(() => setExit(runReplay(replayString, opts.json === true, println)));
+      usage(() => setExit(loaded(ex).runReplay(replayString, opts.json === true, println)));
     });
 
   program
@@ -188,9 +238,9 @@ ${EXIT_HELP}`,
       "run the kernel's own asserts where hmmsim's diverge (--list marks them; they fail)",
     )
     .option('--json', 'print one JSON document')
-    .addHelpText('after', SELFTEST_HELP)
+    .addHelpText('after', mods.selftest?.SELFTEST_HELP ?? '')
     .action((names: string[], opts: { list?: boolean; seed: number; upstream?: boolean; json?: boolean }) => {
-      usage(() => setExit(runSelftestCli(names, opts, println)));
+      usage(() => setExit(loaded(mods.selftest).runSelftestCli(names, opts, println)));
     });
 
   return program;
@@ -234,9 +284,14 @@ export function main(argv: readonly string[], io: CliIo): Promise<number> {
 
 async function run(argv: readonly string[], io: CliIo): Promise<number> {
   let code = EXIT_OK;
-  const program = createProgram(io, (c) => {
-    code = c;
-  });
+  const mods = await loadCommand(namedCommand(argv.slice(2)));
+  const program = createProgram(
+    io,
+    (c) => {
+      code = c;
+    },
+    mods,
+  );
   const topic = unknownHelpTopic(program, argv.slice(2));
   if (topic !== null) {
     io.stderr.write(`hmmsim: error: unknown command '${topic}' (hmmsim --help lists them)\n`);
