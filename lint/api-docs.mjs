@@ -76,10 +76,7 @@ const UNDOCUMENTED = {
   'src/sched/time.ts': 4,
   'src/sched/waitqueue.ts': 2,
   'src/schema/events.ts': 3,
-  'src/sim/devicefile.ts': 12,
-  'src/sim/process.ts': 44,
-  'src/sim/simfile.ts': 5,
-  'src/sim/simulator.ts': 22,
+  'src/sim/simulator.ts': 4,
 };
 
 const typedoc = join(dirname(createRequire(import.meta.url).resolve('typedoc/package.json')), 'bin/typedoc');
