@@ -28,7 +28,7 @@ const UNDOCUMENTED = {
   'src/device/tlb.ts': 12,
   'src/hmm/seed/devmem.ts': 10,
   'src/hmm/seed/entry.ts': 9,
-  'src/hmm/seed/types.ts': 34,
+  'src/hmm/seed/types.ts': 8,
   'src/mm/fault.ts': 19,
   'src/mm/file.ts': 5,
   'src/mm/gup.ts': 6,
