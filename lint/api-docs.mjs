@@ -45,7 +45,7 @@ const UNDOCUMENTED = {
   'src/mm/mmu_interval_notifier.ts': 11,
   'src/mm/mmu_notifier.ts': 18,
   'src/mm/mremap.ts': 3,
-  'src/mm/page.ts': 33,
+  'src/mm/page.ts': 13,
   'src/mm/page_alloc.ts': 17,
   'src/mm/pagetable.ts': 14,
   'src/mm/pte.ts': 20,
