@@ -3,6 +3,9 @@
 // Fails on any TypeDoc error or warning (broken {@link}, a public type referencing an unexported one),
 // except missing doc comments, which are counted per file against UNDOCUMENTED below: a file may not
 // exceed its allowance, so the count can only go down. Everything is reported on stderr; nothing on stdout.
+// typedoc.json's intentionallyNotExported names the types a public signature may mention unexported: the
+// explorer's private scenario state (OneDevice, TwoDevices, ForkState) and src/drivers/driver.ts's
+// DriverFactory, whose name the explorer's own exported DriverFactory already takes in src/index.ts.
 import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
