@@ -90,9 +90,11 @@ export {
 export { MREMAP_DONTUNMAP, MREMAP_FIXED, MREMAP_MAYMOVE } from './mm/mremap.js';
 export { GUP_PIN_COUNTING_BIAS, HPAGE_PMD_NR, HPAGE_PMD_ORDER } from './mm/page.js';
 export * from './sched/index.js';
+export type { LockInstance, Waitable } from './sched/thread.js';
+export type { TimelineEvent, TimelineKind } from './schema/events.js';
 export { DeviceFile, DeviceFileTasks } from './sim/devicefile.js';
 export type { PinnedPages, PinOptions, PteInfo, Rss, VmaInfo } from './sim/process.js';
 export { Process, ProcessTasks } from './sim/process.js';
 export { SimFile } from './sim/simfile.js';
-export type { PageInfo, SimTracepoints, SimulatorOptions } from './sim/simulator.js';
+export type { DeviceOptions, PageInfo, SimTracepoints, SimulatorOptions } from './sim/simulator.js';
 export { Simulator } from './sim/simulator.js';

@@ -32,6 +32,7 @@ export type RulesDevice = Pick<DriverView, 'mirror' | 'pt' | 'updateLockHeld'> &
 /** Which device page-table write broke the rule. */
 type DevicePageTableWrite = 'store' | 'erase' | 'clear';
 
+/** Checks that drivers follow the HMM API's rules (locks held, no use after unregister) as they run. */
 export class RulesChecker {
   /** Every rule broken so far, in order, each with where it was broken. */
   readonly violations: string[] = [];
@@ -88,6 +89,7 @@ export class RulesChecker {
     return p;
   }
 
+  /** Hook for hmm_range_valid(): the range must still be registered and the driver's update lock held. */
   rangeValid(range: HmmRange): void {
     const dev = range.mirror === null ? undefined : this.byMirror.get(range.mirror);
     if (range.poisoned) {
@@ -99,6 +101,7 @@ export class RulesChecker {
     }
   }
 
+  /** Hook for a mirror callback: HMM must not call one after hmm_mirror_unregister(). */
   mirrorCallback(mirror: HmmMirror, callback: 'sync_cpu_device_pagetables' | 'release'): void {
     if (mirror.registered) return;
     const dev = this.byMirror.get(mirror);

@@ -12,15 +12,20 @@
 import { KernelBug, KernelWarning } from '../core/assert.js';
 import { LockdepBug } from '../sched/lockdep.js';
 
+/** Which checker found a violation; 'kernel' is a BUG or WARN thrown by the model itself. */
 export type CheckerName = 'coherence' | 'integrity' | 'accounting' | 'rules' | 'kernel';
 
+/** A broken rule as reports and the explorer show it. */
 export interface Violation {
+  /** The checker that found it. */
   checker: CheckerName;
+  /** What was broken, and where. */
   message: string;
 }
 
 /** Thrown by a checker's step hook (or by Checkers.throwIfAny) to stop a run. */
 export class ViolationError extends Error {
+  /** The checker that threw it. */
   readonly checker: CheckerName;
 
   constructor(checker: CheckerName, message: string) {

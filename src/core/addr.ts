@@ -17,13 +17,21 @@
  */
 
 export const PAGE_SHIFT = 12;
+/** Bytes in a base page (x86-64: 4 KiB). */
 export const PAGE_SIZE = 4096;
+/** Entries in a page table at every level (PTRS_PER_PGD/PUD/PMD/PTE). */
 export const PTRS_PER_TABLE = 512;
+/** log2 of the bytes a PMD entry maps: a 2 MiB huge page. */
 export const PMD_SHIFT = 21;
+/** Bytes a PMD entry maps (2 MiB). */
 export const PMD_SIZE = 2 ** PMD_SHIFT;
+/** log2 of the bytes a PUD entry maps (1 GiB). */
 export const PUD_SHIFT = 30;
+/** Bytes a PUD entry maps (1 GiB). */
 export const PUD_SIZE = 2 ** PUD_SHIFT;
+/** log2 of the bytes a PGD entry maps (512 GiB). */
 export const PGDIR_SHIFT = 39;
+/** Bytes a PGD entry maps (512 GiB). */
 export const PGDIR_SIZE = 2 ** PGDIR_SHIFT;
 /** One past the highest user address: the 47-bit user half of the 48-bit space (TASK_SIZE_MAX). */
 export const TASK_SIZE = 2 ** 47 - PAGE_SIZE;
@@ -41,14 +49,23 @@ export function isAddr(x: number): boolean {
   return Number.isInteger(x) && x >= 0 && x <= ADDR_LIMIT;
 }
 
+/**
+ * True if addr is a multiple of PAGE_SIZE (PAGE_ALIGNED).
+ * @see include/linux/mm.h (Linux v5.3)
+ */
 export function isPageAligned(addr: number): boolean {
   return addr % PAGE_SIZE === 0;
 }
 
+/** addr rounded down to its page (addr & PAGE_MASK). */
 export function pageAlignDown(addr: number): number {
   return addr - (addr % PAGE_SIZE);
 }
 
+/**
+ * addr rounded up to a page boundary (PAGE_ALIGN).
+ * @see include/linux/mm.h (Linux v5.3)
+ */
 export function pageAlignUp(addr: number): number {
   const r = addr % PAGE_SIZE;
   return r === 0 ? addr : addr + (PAGE_SIZE - r);
@@ -59,6 +76,7 @@ export function addrToVpn(addr: number): number {
   return Math.floor(addr / PAGE_SIZE);
 }
 
+/** The first address of virtual page `vpn`: vpn << PAGE_SHIFT. */
 export function vpnToAddr(vpn: number): number {
   return vpn * PAGE_SIZE;
 }
@@ -73,15 +91,31 @@ export function levelIndex(addr: number, shift: number): number {
   return Math.floor(addr / 2 ** shift) % PTRS_PER_TABLE;
 }
 
+/**
+ * pgd_index(): addr's slot in the top-level table.
+ * @see arch/x86/include/asm/pgtable.h (Linux v5.3)
+ */
 export function pgdIndex(addr: number): number {
   return levelIndex(addr, PGDIR_SHIFT);
 }
+/**
+ * pud_index(): addr's slot in its PUD table.
+ * @see arch/x86/include/asm/pgtable.h (Linux v5.3)
+ */
 export function pudIndex(addr: number): number {
   return levelIndex(addr, PUD_SHIFT);
 }
+/**
+ * pmd_index(): addr's slot in its PMD table.
+ * @see arch/x86/include/asm/pgtable.h (Linux v5.3)
+ */
 export function pmdIndex(addr: number): number {
   return levelIndex(addr, PMD_SHIFT);
 }
+/**
+ * pte_index(): addr's slot in its PTE table.
+ * @see arch/x86/include/asm/pgtable.h (Linux v5.3)
+ */
 export function pteIndex(addr: number): number {
   return levelIndex(addr, PAGE_SHIFT);
 }
@@ -91,6 +125,7 @@ export function alignDown(addr: number, size: number): number {
   return addr - (addr % size);
 }
 
+/** addr rounded up to a multiple of `size` (ALIGN). */
 export function alignUp(addr: number, size: number): number {
   const r = addr % size;
   return r === 0 ? addr : addr + (size - r);
@@ -102,14 +137,26 @@ export function blockEnd(addr: number, size: number, limit: number): number {
   return Math.min(end, limit);
 }
 
+/**
+ * pmd_addr_end(): where a page-table walk leaves addr's PMD entry, at most `end`.
+ * @see include/asm-generic/pgtable.h (Linux v5.3)
+ */
 export function pmdAddrEnd(addr: number, end: number): number {
   return blockEnd(addr, PMD_SIZE, end);
 }
 
+/**
+ * pud_addr_end(): where a page-table walk leaves addr's PUD entry, at most `end`.
+ * @see include/asm-generic/pgtable.h (Linux v5.3)
+ */
 export function pudAddrEnd(addr: number, end: number): number {
   return blockEnd(addr, PUD_SIZE, end);
 }
 
+/**
+ * pgd_addr_end(): where a page-table walk leaves addr's PGD entry, at most `end`.
+ * @see include/asm-generic/pgtable.h (Linux v5.3)
+ */
 export function pgdAddrEnd(addr: number, end: number): number {
   return blockEnd(addr, PGDIR_SIZE, end);
 }

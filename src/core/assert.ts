@@ -8,6 +8,7 @@
 
 /** The model reached a state the kernel would BUG() on, or a checker found a broken invariant. */
 export class KernelBug extends Error {
+  /** 'BUG', 'WARNING' or the checker's name: what kind of rule was broken. */
   readonly kind: string;
   constructor(message: string, kind = 'BUG') {
     super(message);
@@ -24,18 +25,31 @@ export class KernelWarning extends KernelBug {
   }
 }
 
+/**
+ * panic(): the model cannot go on; always throws KernelBug.
+ * @see kernel/panic.c (Linux v5.3)
+ */
 export function panic(message: string): never {
   throw new KernelBug(message);
 }
 
+/**
+ * BUG_ON(): throws KernelBug if `cond` holds.
+ * @see include/asm-generic/bug.h (Linux v5.3)
+ */
 export function bugOn(cond: boolean, message: string): void {
   if (cond) throw new KernelBug(message);
 }
 
+/**
+ * WARN_ON(): throws KernelWarning if `cond` holds, so a test cannot miss it.
+ * @see include/asm-generic/bug.h (Linux v5.3)
+ */
 export function warnOn(cond: boolean, message: string): void {
   if (cond) throw new KernelWarning(message);
 }
 
+/** An invariant of the model itself: throws KernelBug if `cond` is false (and narrows its type). */
 export function assert(cond: boolean, message: string): asserts cond {
   if (!cond) throw new KernelBug(message);
 }

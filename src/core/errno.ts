@@ -8,26 +8,47 @@
  */
 
 export const EPERM = 1;
+/** No such file or directory. */
 export const ENOENT = 2;
+/** No such process: the process has exited. */
 export const ESRCH = 3;
+/** Interrupted system call. */
 export const EINTR = 4;
+/** I/O error. */
 export const EIO = 5;
+/** No such device or address. */
 export const ENXIO = 6;
+/** Argument list too long. */
 export const E2BIG = 7;
+/** Bad file descriptor. */
 export const EBADF = 9;
+/** Try again (the call may succeed if repeated). */
 export const EAGAIN = 11;
+/** Out of memory. */
 export const ENOMEM = 12;
+/** Permission denied. */
 export const EACCES = 13;
+/** Bad address: nothing mapped, or not accessible. */
 export const EFAULT = 14;
+/** Device or resource busy. */
 export const EBUSY = 16;
+/** Already exists. */
 export const EEXIST = 17;
+/** No such device. */
 export const ENODEV = 19;
+/** Invalid argument. */
 export const EINVAL = 22;
+/** No space left on device. */
 export const ENOSPC = 28;
+/** Result out of range. */
 export const ERANGE = 34;
+/** Resource deadlock would occur. */
 export const EDEADLK = 35;
+/** Function not implemented. */
 export const ENOSYS = 38;
+/** Value too large for the defined data type. */
 export const EOVERFLOW = 75;
+/** Timed out. */
 export const ETIMEDOUT = 110;
 
 const NAMES: Readonly<Record<number, string>> = {
@@ -81,7 +102,9 @@ export function isErr(ret: number): boolean {
 
 /** A failed kernel call seen from user space: `code` is 'EFAULT', `errno` is 14. */
 export class HmmError extends Error {
+  /** The errno's name, as Node's system errors carry it ('EFAULT'). */
   readonly code: string;
+  /** The positive errno value (14 for EFAULT). */
   readonly errno: number;
   constructor(errno: number, syscall: string) {
     const e = Math.abs(errno);
@@ -100,8 +123,11 @@ export function check(ret: number, syscall: string): number {
 
 /** A CPU access the process may not make (the kernel would deliver SIGSEGV, or SIGBUS with `signal`). */
 export class SegvError extends Error {
+  /** The faulting address. */
   readonly addr: number;
+  /** True for a store, false for a load. */
   readonly write: boolean;
+  /** The signal the kernel would deliver. */
   readonly signal: 'SIGSEGV' | 'SIGBUS';
   constructor(addr: number, write: boolean, signal: 'SIGSEGV' | 'SIGBUS' = 'SIGSEGV') {
     super(`${signal}: ${write ? 'write' : 'read'} at 0x${addr.toString(16)}`);
@@ -117,6 +143,7 @@ export class SegvError extends Error {
  * HmmError with code 'EINVAL', the errno the kernel would have returned.
  */
 export class ArgumentError extends HmmError {
+  /** The name of the argument that was wrong. */
   readonly argument: string;
   constructor(argument: string, problem: string) {
     super(EINVAL, 'argument check');

@@ -9,13 +9,19 @@
 const FNV_OFFSET = 0x811c9dc5;
 const FNV_PRIME = 0x01000193;
 
+/** One event as the log keeps it. */
 export interface LogEvent {
+  /** Its position in the run, from 1. */
   readonly seq: number;
+  /** Virtual time (ns) when it happened. */
   readonly time: number;
+  /** The simulated thread that caused it. */
   readonly thread: string;
+  /** What happened, in words; the hash covers it and `thread`. */
   readonly text: string;
 }
 
+/** A run's events, in order, with the running hash that determinism tests compare. */
 export class EventLog {
   private h = FNV_OFFSET;
   private n = 0;
@@ -27,6 +33,7 @@ export class EventLog {
     this.keepMax = keepMax;
   }
 
+  /** Appends an event: always hashed, kept as text only while fewer than `keepMax` are kept. */
   record(time: number, thread: string, text: string): void {
     this.n++;
     this.h = fnv1a(this.h, thread);
@@ -34,6 +41,7 @@ export class EventLog {
     if (this.kept.length < this.keepMax) this.kept.push({ seq: this.n, time, thread, text });
   }
 
+  /** How many events were recorded, kept or not. */
   get count(): number {
     return this.n;
   }
@@ -43,11 +51,13 @@ export class EventLog {
     return (this.h >>> 0).toString(16).padStart(8, '0');
   }
 
+  /** The events kept as text, oldest first. */
   events(): readonly LogEvent[] {
     return this.kept;
   }
 }
 
+/** FNV-1a (32-bit) of `s`'s UTF-16 code units, continuing from hash `h`. */
 export function fnv1a(h: number, s: string): number {
   for (let i = 0; i < s.length; i++) {
     h ^= s.charCodeAt(i);

@@ -50,6 +50,7 @@ export function streamSeed(seed: number): number {
   return (seed + SPLITMIX32_GAMMA) >>> 0;
 }
 
+/** xoshiro128** seeded from the run's seed: the simulator's only randomness, so a seed replays a run. */
 export class Prng {
   private s0: number;
   private s1: number;

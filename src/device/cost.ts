@@ -12,7 +12,9 @@
 import { ArgumentError } from '../core/errno.js';
 import type { TimelineEvent, TimelineKind } from '../schema/events.js';
 
+/** The simulated times (µs) of one GPU and link generation, that turn counters into a cost estimate. */
 export interface CostProfile {
+  /** The profile's name, as `--cost-profile` and SimulatorOptions take it. */
   readonly name: string;
   /** GPU fault batch fixed service cost (fetch, sort, lock, replay). */
   readonly faultBatchUs: number;
@@ -20,9 +22,11 @@ export interface CostProfile {
   readonly perFaultUs: number;
   /** DMA transfer: fixed latency + bytes / bandwidth. */
   readonly dmaLatencyUs: number;
+  /** DMA link bandwidth in GB/s. */
   readonly linkGBps: number;
   /** CPU-side migrate_vma bookkeeping: per 4 KiB page and per call. */
   readonly migratePerPageUs: number;
+  /** migrate_vma bookkeeping per call. */
   readonly migratePerCallUs: number;
   /** GPU TLB invalidate, per invalidation that dropped device mappings. */
   readonly tlbInvalidateUs: number;
@@ -45,6 +49,7 @@ const PCIE4_A100: CostProfile = {
   ptWalkUs: 0.07,
 };
 
+/** The built-in cost profiles by name: pcie4-a100 (default), pcie3-v100, pcie5-h100. */
 export const COST_PROFILES: Readonly<Record<string, CostProfile>> = {
   'pcie4-a100': PCIE4_A100,
   'pcie3-v100': { ...PCIE4_A100, name: 'pcie3-v100', linkGBps: 12 },
@@ -124,6 +129,7 @@ export function costModelTerms(p: CostProfile): { name: string; value: string; s
 /** The run timeline's event kinds (src/schema/events.ts); `TraceKind` is the public API's name. */
 export type TraceKind = TimelineKind;
 
+/** One event of a run's timeline, as the report draws it; `TraceEvent` is the public API's name. */
 export type TraceEvent = Readonly<TimelineEvent>;
 
 /** Events kept in the trace; later ones are counted in `traceDropped` (a limit on everything). */

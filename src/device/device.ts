@@ -13,15 +13,19 @@ import { DmaEngine } from './dma.js';
 export interface DeviceCounters {
   /** Device accesses served by the TLB, and those that walked the device page table. */
   tlbHits: number;
+  /** Device accesses that missed the TLB and walked the device page table. */
   tlbMisses: number;
   /** TLB range invalidations and whole flushes. */
   tlbInvalidations: number;
+  /** Whole-TLB flushes. */
   tlbFlushes: number;
   /** Replayable faults raised (fault-buffer entries), serviced in batches, then replayed. */
   faults: number;
+  /** Fault-buffer batches the driver serviced. */
   faultBatches: number;
   /** Entries for a page another entry of the same batch already asked for. */
   faultsDuplicate: number;
+  /** Replays issued after a batch was serviced. */
   replays: number;
   /** Accesses retried after a replay. */
   retries: number;
@@ -29,19 +33,25 @@ export interface DeviceCounters {
   faultsFatal: number;
   /** Mirror invalidations (sync_cpu_device_pagetables calls) and the device entries they erased. */
   invalidations: number;
+  /** Device page-table entries those invalidations erased. */
   invalidatedPages: number;
   /** Pages the device mapped through hmm_range_fault (device page-table stores). */
   pagesMirrored: number;
   /** Pages migrated to device memory, back to system memory (CPU faults, explicit), and evicted. */
   migratedToDevice: number;
+  /** Pages migrated back to system memory (CPU faults or explicit). */
   migratedToRam: number;
+  /** Pages evicted from device memory to make room. */
   evictedPages: number;
   /** Device faults whose migration block the driver shrank to fit device memory (policy.ts). */
   policyClamps: number;
   /** CPU faults on this device's private pages (each migrates the page back). */
   cpuFaults: number;
+  /** DMA transfers between system and device memory. */
   dmaTransfers: number;
+  /** Pages those transfers copied. */
   dmaPages: number;
+  /** Bytes those transfers copied. */
   dmaBytes: number;
 }
 

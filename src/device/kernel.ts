@@ -20,23 +20,35 @@
 import { HmmError } from '../core/errno.js';
 import type { Task } from '../sched/index.js';
 
+/** What a device kernel's thread may do: load and store through the device MMU, faulting through HMM. */
 export interface DeviceKernelContext {
   /** This thread's index in the launch, 0 .. threads - 1. */
   readonly threadId: number;
   /** Threads in the launch. */
   readonly threads: number;
+  /** Loads an unsigned byte at addr. */
   load8(addr: number): Task<number>;
+  /** Loads a little-endian u16 at addr. */
   load16(addr: number): Task<number>;
+  /** Loads a little-endian u32 at addr. */
   load32(addr: number): Task<number>;
+  /** Loads a little-endian u64 at addr. */
   load64(addr: number): Task<bigint>;
   /** A 64-bit pointer as a number; a DeviceKernelFault if it is 2^53 or more. */
   loadPtr(addr: number): Task<number>;
+  /** Stores the low byte of `value` at addr. */
   store8(addr: number, value: number): Task;
+  /** Stores `value` as a little-endian u16 at addr. */
   store16(addr: number, value: number): Task;
+  /** Stores `value` as a little-endian u32 at addr. */
   store32(addr: number, value: number): Task;
+  /** Stores `value` as a little-endian u64 at addr. */
   store64(addr: number, value: bigint): Task;
+  /** Stores a pointer (an integer in 0 .. 2^53 - 1) as a little-endian u64 at addr. */
   storePtr(addr: number, value: number): Task;
+  /** Loads `length` bytes starting at addr. */
   loadBytes(addr: number, length: number): Task<Uint8Array>;
+  /** Stores `bytes` starting at addr. */
   storeBytes(addr: number, bytes: Uint8Array): Task;
 }
 

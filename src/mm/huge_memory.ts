@@ -61,7 +61,9 @@ import { folioAddNewAnonRmapPmd, folioRemoveRmapPmd, rmapTargets } from './rmap.
 import type { Vma } from './vma.js';
 import { VM_HUGEPAGE, VM_HUGETLB, VM_NOHUGEPAGE, VM_WRITE } from './vma.js';
 
+/** /sys/kernel/mm/transparent_hugepage/enabled: when anonymous faults may get a 2 MiB page. */
 export type ThpMode = 'always' | 'madvise' | 'never';
+/** The THP modes, as the CLI and SimulatorOptions accept them. */
 export const THP_MODES: readonly ThpMode[] = ['always', 'madvise', 'never'];
 
 /** VM_FAULT_FALLBACK: the PMD-level handler declined; the fault continues at the PTE level. */

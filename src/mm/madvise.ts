@@ -54,13 +54,21 @@ import {
   VM_WRITE,
 } from './vma.js';
 
+/** The default: no special treatment. */
 export const MADV_NORMAL = 0;
+/** Drop the pages now: private anonymous memory reads back as zeros. */
 export const MADV_DONTNEED = 4;
+/** The pages may be reclaimed lazily unless written again. */
 export const MADV_FREE = 8;
+/** Fault the pages in for reading, as a read would (v5.14). */
 export const MADV_POPULATE_READ = 22;
+/** Fault the pages in for writing, breaking COW (v5.14). */
 export const MADV_POPULATE_WRITE = 23;
+/** Allow THP for the range when the THP mode is 'madvise'. */
 export const MADV_HUGEPAGE = 14;
+/** Never back the range with THP (VM_NOHUGEPAGE). */
 export const MADV_NOHUGEPAGE = 15;
+/** Collapse the range into huge pages now (v6.1). */
 export const MADV_COLLAPSE = 25;
 
 export function isKnownAdvice(advice: number): boolean {

@@ -49,20 +49,32 @@ import {
   Vma,
 } from './vma.js';
 
+/** No access: any touch is a SegvError. */
 export const PROT_NONE = 0x0;
+/** Pages may be read. */
 export const PROT_READ = 0x1;
+/** Pages may be written. */
 export const PROT_WRITE = 0x2;
+/** Pages may be executed. */
 export const PROT_EXEC = 0x4;
+/** Every PROT_* bit the model accepts; any other bit is EINVAL. */
 export const PROT_MASK = PROT_READ | PROT_WRITE | PROT_EXEC;
 
+/** Writes reach the file (or shared anonymous memory) and every other mapping of it. */
 export const MAP_SHARED = 0x01;
+/** Copy-on-write: writes stay in this mapping. */
 export const MAP_PRIVATE = 0x02;
+/** Map exactly at `addr`, replacing whatever was there. */
 export const MAP_FIXED = 0x10;
+/** Not backed by a file: zero-filled memory. */
 export const MAP_ANONYMOUS = 0x20;
+/** mlock the mapping (VM_LOCKED): its pages stay resident. */
 export const MAP_LOCKED = 0x2000;
+/** Fault every page in at mmap time. */
 export const MAP_POPULATE = 0x8000;
 /** Back the mapping with 2 MiB hugetlb pages (hugetlb.ts). */
 export const MAP_HUGETLB = 0x40000;
+/** Every MAP_* bit the model accepts; any other bit is EINVAL. */
 export const MAP_FLAGS_MASK =
   MAP_SHARED | MAP_PRIVATE | MAP_FIXED | MAP_ANONYMOUS | MAP_LOCKED | MAP_POPULATE | MAP_HUGETLB;
 

@@ -35,8 +35,11 @@ import { linkAnonChain, unlinkAnonChain } from './rmap.js';
 import type { Vma } from './vma.js';
 import { VM_DONTEXPAND, VM_HUGETLB, VM_LOCKED, VM_PFNMAP, Vma as VmaClass } from './vma.js';
 
+/** The area may move if it cannot grow in place. */
 export const MREMAP_MAYMOVE = 1;
+/** Move to exactly `newAddr` (requires MREMAP_MAYMOVE). */
 export const MREMAP_FIXED = 2;
+/** Move the pages but leave the old range mapped, empty (v5.7). */
 export const MREMAP_DONTUNMAP = 4;
 
 /** What one mremap call asks for (struct vma_remap_struct's user-provided part). */

@@ -25,16 +25,21 @@ import { ArgumentError } from '../core/errno.js';
 
 /** Page flags (the model's subset of enum pageflags). */
 export const PG_locked = 1 << 0;
+/** PageUptodate: the page's contents are valid (read in or zero-filled). */
 export const PG_uptodate = 1 << 1;
+/** PageDirty: written since it was last cleaned. */
 export const PG_dirty = 1 << 2;
+/** PageLRU: on an LRU list, where reclaim can find it. */
 export const PG_lru = 1 << 3;
 /** PageAnon: the kernel sets PAGE_MAPPING_ANON in page->mapping; the model keeps a flag. */
 export const PG_anon = 1 << 4;
 /** PageSwapBacked: anonymous and shmem pages. */
 export const PG_swapbacked = 1 << 5;
+/** PageReserved: never freed or reclaimed (the zero page). */
 export const PG_reserved = 1 << 6;
 /** PageBuddy: the page is on the allocator's free list. */
 export const PG_buddy = 1 << 7;
+/** Taken off the LRU for migration (isolate_lru_page). */
 export const PG_isolated = 1 << 8;
 /** PageAnonExclusive (v5.19): this anonymous page is mapped by one process only and may be reused by COW. */
 export const PG_anon_exclusive = 1 << 9;
@@ -57,6 +62,7 @@ export function setPageFlags(s: PageStore, pfn: number, mask: number): void {
   s.flags[pfn] = (s.flags[pfn] as number) | mask;
 }
 
+/** Clears the PG_* bits of `mask` on `pfn` (ClearPage*). */
 export function clearPageFlags(s: PageStore, pfn: number, mask: number): void {
   s.flags[pfn] = (s.flags[pfn] as number) & ~mask;
 }
@@ -83,15 +89,19 @@ export function pageLazyfree(s: PageStore, pfn: number): boolean {
 
 /** PageHead / PageTail of a compound page (the kernel keeps them in flags and page->compound_head). */
 export const PG_head = 1 << 10;
+/** PageTail: a tail page of a compound page; its head is the 512-aligned pfn below. */
 export const PG_tail = 1 << 11;
 /** PageHuge: a hugetlbfs folio (its head; the pool owns it while its refcount is 0). */
 export const PG_hugetlb = 1 << 12;
 
 /** The one compound order the model has: a PMD's worth of pages (HPAGE_PMD_ORDER on x86-64). */
 export const HPAGE_PMD_ORDER = 9;
+/** Base pages in a PMD-mapped huge page (512). */
 export const HPAGE_PMD_NR = 2 ** HPAGE_PMD_ORDER;
 
+/** The zone of ordinary RAM. */
 export const ZONE_NORMAL = 0;
+/** The zone of device memory hot-plugged by memremap_pages (no LRU, no buddy allocator). */
 export const ZONE_DEVICE = 1;
 
 /** The shared zero page (ZERO_PAGE(0)). */
@@ -104,7 +114,9 @@ export const RAM_PAGES_MAX = 2 ** 26;
 /** Pages per memory section on x86-64 (PA_SECTION_SIZE = 128 MiB). */
 export const PAGES_PER_SECTION = 2 ** 15;
 
+/** dev_pagemap type: device memory the CPU cannot access (it faults to migrate back). */
 export const MEMORY_DEVICE_PRIVATE = 1;
+/** dev_pagemap type: device memory the CPU can access coherently (v5.2 only; not modelled). */
 export const MEMORY_DEVICE_PUBLIC = 2;
 
 /**
@@ -115,8 +127,11 @@ export const MEMORY_DEVICE_PUBLIC = 2;
  * @see include/linux/memremap.h (Linux v5.2: page_fault/page_free members; v5.3: dev_pagemap_ops)
  */
 export interface DevPagemap {
+  /** MEMORY_DEVICE_PRIVATE or MEMORY_DEVICE_PUBLIC. */
   readonly type: number;
+  /** First pfn of the region. */
   pfnFirst: number;
+  /** One past the last pfn of the region. */
   pfnLast: number;
   /** dev_pagemap_ops.page_free (v5.3) / hmm_devmem_ops.free via hmm_devmem_free (v5.2). */
   pageFree(pfn: number): void;
@@ -129,10 +144,15 @@ export interface DevPagemap {
 
 /** What the device fault callback is told (the fields of struct vm_fault hmm's callback uses). */
 export interface DevFault {
+  /** The faulting mm. */
   readonly mm: unknown;
+  /** The faulting VMA. */
   readonly vma: unknown;
+  /** The faulting address. */
   readonly address: number;
+  /** The device page the entry points at. */
   readonly pfn: number;
+  /** FAULT_FLAG_* of the fault. */
   readonly flags: number;
 }
 

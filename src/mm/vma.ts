@@ -10,25 +10,43 @@ import type { AddressSpace } from './file.js';
 import { _PAGE_ACCESSED, _PAGE_PRESENT, _PAGE_PROTNONE, _PAGE_RW, _PAGE_USER } from './pte.js';
 import type { AnonVma } from './rmap.js';
 
+/** No access (PROT_NONE). */
 export const VM_NONE = 0;
+/** Readable now. */
 export const VM_READ = 0x1;
+/** Writable now. */
 export const VM_WRITE = 0x2;
+/** Executable now. */
 export const VM_EXEC = 0x4;
+/** MAP_SHARED: writes reach the backing object and every other mapping of it. */
 export const VM_SHARED = 0x8;
+/** mprotect may make it readable. */
 export const VM_MAYREAD = 0x10;
+/** mprotect may make it writable. */
 export const VM_MAYWRITE = 0x20;
+/** mprotect may make it executable. */
 export const VM_MAYEXEC = 0x40;
+/** Mapped MAP_SHARED, even if not writable. */
 export const VM_MAYSHARE = 0x80;
+/** Raw pfns with no struct page behind them: HMM must refuse it. */
 export const VM_PFNMAP = 0x400;
+/** mlock()ed: its pages stay resident. */
 export const VM_LOCKED = 0x2000;
+/** Memory-mapped I/O: no get_user_pages, no HMM. */
 export const VM_IO = 0x4000;
+/** Not copied into a fork child (MADV_DONTFORK). */
 export const VM_DONTCOPY = 0x20000;
+/** mremap may not grow it. */
 export const VM_DONTEXPAND = 0x40000;
+/** Backed by the hugetlb pool (MAP_HUGETLB). */
 export const VM_HUGETLB = 0x400000;
+/** Mixes pages with and without struct page: HMM must refuse it. */
 export const VM_MIXEDMAP = 0x10000000;
 /** MADV_HUGEPAGE / MADV_NOHUGEPAGE advice (include/linux/mm.h). */
 export const VM_HUGEPAGE = 0x20000000;
+/** MADV_NOHUGEPAGE: never back it with THP. */
 export const VM_NOHUGEPAGE = 0x40000000;
+/** The flags of special mappings: never merged, and migrate_vma refuses them. */
 export const VM_SPECIAL = VM_IO | VM_DONTEXPAND | VM_PFNMAP | VM_MIXEDMAP;
 
 /**
@@ -46,11 +64,18 @@ export function vmPageProt(flags: number): number {
 /** Flags that must match for two neighbouring VMAs to merge (VM_SOFTDIRTY aside). */
 const MERGE_MASK = ~0;
 
+/**
+ * struct vm_area_struct: one mapped area of an address space, with its flags and backing.
+ * @see include/linux/mm_types.h (Linux v5.3)
+ */
 export class Vma {
   /** The owning mm (an MmStruct; typed loosely to keep vma.ts free of a cycle). */
   readonly mm: { readonly id: number };
+  /** vm_start: the first address (inclusive). */
   start: number;
+  /** vm_end: the first address past the area. */
   end: number;
+  /** vm_flags: the VM_* bits. */
   flags: number;
   /** vm_pgoff: file offset in pages, or start >> PAGE_SHIFT for anonymous VMAs. */
   pgoff: number;
@@ -82,10 +107,12 @@ export class Vma {
     this.file = file;
   }
 
+  /** Pages in the area. */
   get npages(): number {
     return (this.end - this.start) / PAGE_SIZE;
   }
 
+  /** True if addr lies in [start, end). */
   contains(addr: number): boolean {
     return addr >= this.start && addr < this.end;
   }
@@ -95,6 +122,7 @@ export class Vma {
     return this.file === null && (this.flags & (VM_PFNMAP | VM_MIXEDMAP | VM_IO | VM_HUGETLB)) === 0;
   }
 
+  /** vma_is_shmem(): backed by a shmem (tmpfs) file. */
   isShmem(): boolean {
     return this.file?.shmem === true;
   }
@@ -114,6 +142,10 @@ export class Vma {
     return this.start + (index - this.pgoff) * PAGE_SIZE;
   }
 
+  /**
+   * True if `next` starts where this ends and could be one area (is_mergeable_vma and friends).
+   * @see mm/mmap.c (Linux v5.3)
+   */
   canMergeWith(next: Vma): boolean {
     // hugetlb VMAs never merge: their vm_ops have a close (is_mergeable_vma).
     return (
@@ -127,6 +159,7 @@ export class Vma {
     );
   }
 
+  /** /proc/pid/maps style, for messages. */
   toString(): string {
     const f = this.flags;
     const perms = `${f & VM_READ ? 'r' : '-'}${f & VM_WRITE ? 'w' : '-'}${f & VM_EXEC ? 'x' : '-'}${f & VM_SHARED ? 's' : 'p'}`;

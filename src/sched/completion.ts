@@ -18,7 +18,12 @@ import { checkDuration } from './time.js';
 /** `done` after completeAll(): UINT_MAX, never decremented. */
 export const COMPLETION_DONE_ALL = 0xffffffff;
 
+/**
+ * struct completion: one thread waits until another says it is done.
+ * @see kernel/sched/completion.c (Linux v5.3)
+ */
 export class Completion implements Waitable {
+  /** The completion's name, for deadlock reports. */
   readonly name: string;
   private count = 0;
   private readonly waiters: Thread[] = [];
@@ -56,6 +61,10 @@ export class Completion implements Waitable {
     return true;
   }
 
+  /**
+   * wait_for_completion(): consumes one completion, sleeping until there is one.
+   * @see kernel/sched/completion.c (Linux v5.3)
+   */
   *waitForCompletion(): Task {
     mightSleep(this.point);
     if (this.tryWaitForCompletion()) return;

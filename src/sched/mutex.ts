@@ -32,6 +32,7 @@ import {
   wakeThread,
 } from './thread.js';
 
+/** Options shared by Mutex, RwSem and SpinLock. */
 export interface LockOptions {
   /**
    * false: lockdep does not track this lock (no order edges, no same-class check), like a bit
@@ -40,6 +41,10 @@ export interface LockOptions {
   lockdep?: boolean;
 }
 
+/**
+ * struct mutex: a sleeping lock with one owner, handed to waiters in FIFO order.
+ * @see kernel/locking/mutex.c (Linux v5.3)
+ */
 export class Mutex implements LockInstance, Waitable {
   readonly name: string;
   readonly kind = 'mutex' as const;
@@ -60,10 +65,12 @@ export class Mutex implements LockInstance, Waitable {
     this.pointWait = `mutex_lock ${name}: wait`;
   }
 
+  /** The thread holding it, or null. */
   get owner(): Thread | null {
     return this.holder;
   }
 
+  /** mutex_is_locked(). */
   isLocked(): boolean {
     return this.holder !== null;
   }

@@ -36,6 +36,10 @@ import {
   wakeThread,
 } from './thread.js';
 
+/**
+ * struct rw_semaphore: many readers or one writer, FIFO, writers not starved (mmap_sem).
+ * @see kernel/locking/rwsem.c (Linux v5.3)
+ */
 export class RwSem implements LockInstance, Waitable {
   readonly name: string;
   readonly kind = 'rwsem' as const;
@@ -67,10 +71,12 @@ export class RwSem implements LockInstance, Waitable {
     return this.readHolders.length;
   }
 
+  /** True if anyone holds it, for read or write. */
   isLocked(): boolean {
     return this.writer !== null || this.readHolders.length > 0;
   }
 
+  /** True if a writer holds it. */
   isWriteLocked(): boolean {
     return this.writer !== null;
   }
@@ -80,10 +86,18 @@ export class RwSem implements LockInstance, Waitable {
     return this.queue;
   }
 
+  /**
+   * down_read(): joins the readers, or queues FIFO if a writer holds it or anyone already waits.
+   * @see kernel/locking/rwsem.c (Linux v5.3)
+   */
   downRead(site?: string): Task {
     return this.down(HELD_READ, 0, site);
   }
 
+  /**
+   * down_write(): waits for exclusive ownership.
+   * @see kernel/locking/rwsem.c (Linux v5.3)
+   */
   downWrite(site?: string): Task {
     return this.down(HELD_WRITE, 0, site);
   }
@@ -106,6 +120,10 @@ export class RwSem implements LockInstance, Waitable {
     return true;
   }
 
+  /**
+   * down_write_trylock(): takes it for write only if nobody holds it.
+   * @see kernel/locking/rwsem.c (Linux v5.3)
+   */
   downWriteTrylock(): boolean {
     const t = current();
     if (this.isLocked()) return false;
@@ -113,6 +131,10 @@ export class RwSem implements LockInstance, Waitable {
     return true;
   }
 
+  /**
+   * up_read(): releases a read hold; a thread that holds none is a KernelBug.
+   * @see kernel/locking/rwsem.c (Linux v5.3)
+   */
   upRead(): void {
     const t = current();
     const i = this.heldAs(t, HELD_READ);
@@ -122,6 +144,10 @@ export class RwSem implements LockInstance, Waitable {
     if (this.readHolders.length === 0) this.wakeFront();
   }
 
+  /**
+   * up_write(): releases the write hold; anyone else's release is a KernelBug.
+   * @see kernel/locking/rwsem.c (Linux v5.3)
+   */
   upWrite(): void {
     const t = current();
     const i = this.writer === t ? this.heldAs(t, HELD_WRITE) : -1;

@@ -21,6 +21,10 @@ import {
 import { classOf, type LockOptions } from './mutex.js';
 import { current, HELD_EXCLUSIVE, type LockInstance, type Thread } from './thread.js';
 
+/**
+ * spinlock_t: a lock that must not be held across a sleep; sleeping under it is a KernelBug.
+ * @see kernel/locking/spinlock.c (Linux v5.3)
+ */
 export class SpinLock implements LockInstance {
   readonly name: string;
   readonly kind = 'spinlock' as const;
@@ -34,10 +38,12 @@ export class SpinLock implements LockInstance {
     this.tracked = opts.lockdep ?? true;
   }
 
+  /** The thread holding it, or null. */
   get owner(): Thread | null {
     return this.holder;
   }
 
+  /** spin_is_locked(). */
   isLocked(): boolean {
     return this.holder !== null;
   }
@@ -60,6 +66,7 @@ export class SpinLock implements LockInstance {
     return true;
   }
 
+  /** spin_unlock(); unlocking a lock this thread does not hold is a KernelBug. */
   unlock(): void {
     const t = current();
     const i = this.holder === t ? heldIndex(t, this) : -1;

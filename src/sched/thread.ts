@@ -14,16 +14,20 @@ import { KernelBug } from '../core/assert.js';
 import type { Executor } from './executor.js';
 import type { Task } from './task.js';
 
+/** Where a simulated thread is in its life: done and failed are final. */
 export type ThreadState = 'runnable' | 'blocked' | 'sleeping' | 'done' | 'failed';
 
 /** Something a thread can block on; says what it is for deadlock reports. */
 export interface Waitable {
+  /** What `t` is waiting for, in words, for deadlock reports. */
   describeWait(t: Thread): string;
 }
 
 /** A lock as the held-lock list sees it. */
 export interface LockInstance {
+  /** The lock's name, as lockdep and reports print it. */
   readonly name: string;
+  /** Which lock type it is, so reports and lockdep can tell a sleeping lock from a spinning one. */
   readonly kind: 'mutex' | 'rwsem' | 'spinlock';
 }
 
@@ -32,12 +36,16 @@ export const HELD_EXCLUSIVE = 0;
 export const HELD_READ = 1;
 export const HELD_WRITE = 2;
 
+/** A simulated kernel or user thread: a generator the Executor steps, with its held locks. */
 export class Thread {
   /** Creation order, 0-based, per Executor. */
   readonly id: number;
   readonly name: string;
+  /** Where the thread is now. */
   state: ThreadState = 'runnable';
+  /** What its generator returned, once `state` is 'done'. */
   result: unknown = undefined;
+  /** What it threw, once `state` is 'failed'. */
   error: unknown = undefined;
   /** Free slot for the layer above (mm stores the task: { mm, process }). */
   task: unknown = undefined;
@@ -89,6 +97,7 @@ export class Thread {
     return this.spinDepth !== 0 || this.nonBlockDepth !== 0;
   }
 
+  /** The thread's name and id, for messages. */
   toString(): string {
     return `${this.name}#${this.id}`;
   }
@@ -102,6 +111,7 @@ export function current(): Thread {
   return cur;
 }
 
+/** The running thread, or null outside the executor (the facade checks this). */
 export function currentOrNull(): Thread | null {
   return cur;
 }

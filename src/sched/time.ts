@@ -12,8 +12,11 @@ import { ArgumentError } from '../core/errno.js';
 import type { Task } from './task.js';
 import { current } from './thread.js';
 
+/** Nanoseconds in a microsecond: virtual time counts in ns. */
 export const NSEC_PER_USEC = 1_000;
+/** Nanoseconds in a millisecond. */
 export const NSEC_PER_MSEC = 1_000_000;
+/** Nanoseconds in a second. */
 export const NSEC_PER_SEC = 1_000_000_000;
 
 /** A bare preemption point (cond_resched): lets the strategy run someone else. */
@@ -30,6 +33,10 @@ export function* sleepNs(ns: number): Task {
   yield 'sleep';
 }
 
+/**
+ * msleep(): sleeps `ms` milliseconds of virtual time.
+ * @see kernel/time/timer.c (Linux v5.3)
+ */
 export function msleep(ms: number): Task {
   checkDuration('ms', ms);
   return sleepNs(ms * NSEC_PER_MSEC);

@@ -17,7 +17,12 @@ import type { Task } from './task.js';
 import { blockOn, current, type Thread, type Waitable, wakeThread } from './thread.js';
 import { checkDuration } from './time.js';
 
+/**
+ * wait_queue_head_t: threads sleep on a condition until a wake_up finds it true.
+ * @see include/linux/wait.h (Linux v5.3)
+ */
 export class WaitQueue implements Waitable {
+  /** The queue's name, for deadlock reports. */
   readonly name: string;
   private readonly waiters: Thread[] = [];
   private readonly point: string;

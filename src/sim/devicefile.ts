@@ -20,11 +20,15 @@ import { checkAddr, checkBoolean, checkBytes, checkInt, checkOptions, checkPages
 import { Process } from './process.js';
 import type { Simulator } from './simulator.js';
 
+/** An open device file (a dmirror fd): the ioctls a process issues to its driver, run synchronously. */
 export class DeviceFile {
+  /** The simulator the device belongs to. */
   readonly sim: Simulator;
+  /** The process that opened it: the device mirrors this process's address space. */
   readonly process: Process;
   /** The open driver instance (src/drivers/driver.ts). */
   readonly driver: Driver;
+  /** Generator forms of every ioctl, for scenarios with several threads. */
   readonly task: DeviceFileTasks;
 
   constructor(sim: Simulator, process: Process, driver: Driver) {
@@ -77,15 +81,18 @@ export class DeviceFile {
     this.driver.policy = checkPolicy(policy);
   }
 
+  /** The migration policy device faults follow now (see `setPolicy`). */
   get policy(): MigrationPolicy {
     return this.driver.policy;
   }
 
+  /** close(2): the driver drops its mirror and its device pages. */
   close(): void {
     this.sim.run('close', this.task.close());
   }
 }
 
+/** The generator forms. Each validates its arguments before the first scheduling point. */
 export class DeviceFileTasks {
   private readonly f: DeviceFile;
 
@@ -98,17 +105,20 @@ export class DeviceFileTasks {
     return this.f.driver;
   }
 
+  /** Generator form of `DeviceFile.read`. */
   *read(addr: number, npages: number): Task<DmirrorReadResult> {
     checkCmd(addr, npages);
     return unwrap(yield* this.open().read(addr, npages), 'HMM_DMIRROR_READ');
   }
 
+  /** Generator form of `DeviceFile.write`. */
   *write(addr: number, bytes: Uint8Array): Task<DmirrorWriteResult> {
     checkBytes('bytes', bytes);
     checkCmd(addr, Math.ceil(bytes.length / PAGE_SIZE));
     return unwrap(yield* this.open().write(addr, bytes), 'HMM_DMIRROR_WRITE');
   }
 
+  /** Generator form of `DeviceFile.migrate`. */
   *migrate(addr: number, npages: number): Task<DmirrorReadResult> {
     checkCmd(addr, npages);
     return unwrap(yield* this.open().migrate(addr, npages), 'HMM_DMIRROR_MIGRATE');
@@ -121,6 +131,7 @@ export class DeviceFileTasks {
     return unwrap(yield* this.open().snapshot(addr, npages), 'HMM_DMIRROR_SNAPSHOT');
   }
 
+  /** Generator form of `DeviceFile.launch`; `preemptible` lets the scheduler switch between device accesses. */
   *launch<T>(kernel: DeviceKernel<T>, options?: LaunchOptions & { preemptible?: boolean }): Task<T[]> {
     const opts = checkOptions<LaunchOptions & { preemptible?: boolean }>('options', options, [
       'threads',
@@ -130,6 +141,7 @@ export class DeviceFileTasks {
     return yield* this.open().launch(kernel, opts);
   }
 
+  /** Generator form of `DeviceFile.close`. */
   *close(): Task {
     yield* this.open().close();
   }

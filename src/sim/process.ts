@@ -70,22 +70,35 @@ import {
 import { SimFile } from './simfile.js';
 import type { Simulator } from './simulator.js';
 
+/** What `Process.pte` reports of one CPU page-table entry, decoded for tests and tools. */
 export interface PteInfo {
+  /** What the entry is: not present, a mapped page, or one of the swap-entry types. */
   kind: 'none' | 'present' | 'protnone' | 'migration' | 'device-private' | 'swap' | 'hwpoison';
+  /** The page frame it maps or points at; -1 for an empty entry. */
   pfn: number;
+  /** Writable (for a swap entry: the writable migration or device-private type). */
   write: boolean;
+  /** The hardware dirty bit. */
   dirty: boolean;
+  /** pte_special: a mapping with no struct page behind it (zero page, VM_PFNMAP). */
   special: boolean;
+  /** The entry in the kernel's own words, for messages and logs. */
   text: string;
   /** The mapping's order: 0 for a PTE, 9 for a huge PMD (THP, huge zero page or hugetlb). */
   order: 0 | 9;
 }
 
+/** One line of /proc/pid/maps, as `Process.vmas` lists them. */
 export interface VmaInfo {
+  /** First address of the area. */
   start: number;
+  /** First address past the area. */
   end: number;
+  /** `rwxp`/`rwxs` as /proc/pid/maps prints them. */
   perms: string;
+  /** The raw VM_* flags. */
   flags: number;
+  /** The backing SimFile's name, or null for anonymous memory. */
   file: string | null;
 }
 
@@ -99,6 +112,7 @@ export interface PinnedPages {
   unpin(): void;
 }
 
+/** The FOLL_* flags `Process.pin` passes to pin_user_pages. */
 export interface PinOptions {
   /** FOLL_WRITE: pin for the device to write (breaks COW first). */
   write?: boolean;
@@ -106,17 +120,27 @@ export interface PinOptions {
   longterm?: boolean;
 }
 
+/** Resident set counters (mm->rss_stat), in pages, as /proc/pid/status reports them. */
 export interface Rss {
+  /** MM_ANONPAGES: private anonymous pages. */
   anon: number;
+  /** MM_FILEPAGES: file-backed pages. */
   file: number;
+  /** MM_SHMEMPAGES: shared anonymous (shmem) pages. */
   shmem: number;
+  /** MM_SWAPENTS: swap entries in the page tables. */
   swapents: number;
 }
 
+/** A simulated user process: one mm, driven by synchronous system calls (or `task` generators). */
 export class Process {
+  /** The simulator the process runs in. */
   readonly sim: Simulator;
+  /** Its process id, unique within the simulator. */
   readonly pid: number;
+  /** Its address space, for checkers and driver authors who look below the facade. */
   readonly mm: MmStruct;
+  /** Set by `exit`; every later call is HmmError ESRCH. */
   exited = false;
   /** Generator forms of every operation, for scenarios with several threads. */
   readonly task: ProcessTasks;
@@ -129,18 +153,22 @@ export class Process {
     this.task = new ProcessTasks(this);
   }
 
+  /** mmap(2) at an address the kernel picks; returns it. `file` maps a SimFile at `offset`. */
   mmap(length: number, prot: number, flags: number, file?: SimFile, offset = 0): number {
     return this.sim.run(`mmap[${this.pid}]`, this.task.mmap(length, prot, flags, file, offset));
   }
 
+  /** munmap(2): unmaps [addr, addr + length). */
   munmap(addr: number, length: number): void {
     this.sim.run(`munmap[${this.pid}]`, this.task.munmap(addr, length));
   }
 
+  /** mprotect(2): changes the protection of [addr, addr + length) to PROT_* `prot`. */
   mprotect(addr: number, length: number, prot: number): void {
     this.sim.run(`mprotect[${this.pid}]`, this.task.mprotect(addr, length, prot));
   }
 
+  /** madvise(2) with a MADV_* `advice` on [addr, addr + length). */
   madvise(addr: number, length: number, advice: number): void {
     this.sim.run(`madvise[${this.pid}]`, this.task.madvise(addr, length, advice));
   }
@@ -171,10 +199,12 @@ export class Process {
     return this.sim.run(`read[${this.pid}]`, this.task.read(addr, length));
   }
 
+  /** fork(2): a child with a copy-on-write copy of this address space. */
   fork(): Process {
     return this.sim.run(`fork[${this.pid}]`, this.task.fork());
   }
 
+  /** exit(2): tears the address space down (notifiers see the release). */
   exit(): void {
     this.sim.run(`exit[${this.pid}]`, this.task.exit());
   }
@@ -249,6 +279,7 @@ export class Process {
     };
   }
 
+  /** The resident set counters, to check what a fault or migration did to accounting. */
   rss(): Rss {
     this.alive();
     const r = this.mm.rss;
@@ -260,6 +291,7 @@ export class Process {
     };
   }
 
+  /** The memory areas, as /proc/pid/maps lists them. */
   vmas(): VmaInfo[] {
     this.alive();
     return this.mm.vmas.map((v) => ({
@@ -271,6 +303,7 @@ export class Process {
     }));
   }
 
+  /** Throws HmmError ESRCH if the process has exited: every call checks it first. */
   alive(): void {
     if (this.exited) throw new HmmError(ESRCH, `process ${this.pid} has exited`);
   }
@@ -298,6 +331,7 @@ export class ProcessTasks {
     this.p = p;
   }
 
+  /** Generator form of `Process.mmap`. */
   *mmap(length: number, prot: number, flags: number, file?: SimFile, offset = 0): Task<number> {
     this.checkMmap(length, prot, flags, file, offset);
     if (flags & MAP_FIXED) throw new ArgumentError('flags', 'MAP_FIXED needs an address; use mmapAt');
@@ -357,6 +391,7 @@ export class ProcessTasks {
     return a;
   }
 
+  /** Generator form of `Process.mmapSpecial`. */
   *mmapSpecial(length: number, prot: number, kind: SpecialMappingKind): Task<number> {
     checkLength('length', length, false);
     checkFlags('prot', prot, PROT_MASK);
@@ -372,6 +407,7 @@ export class ProcessTasks {
     }
   }
 
+  /** Generator form of `Process.munmap`. */
   *munmap(addr: number, length: number): Task {
     checkAddr('addr', addr, true);
     checkLength('length', length, false);
@@ -385,6 +421,7 @@ export class ProcessTasks {
     }
   }
 
+  /** Generator form of `Process.mprotect`. */
   *mprotect(addr: number, length: number, prot: number): Task {
     checkAddr('addr', addr, true);
     checkLength('length', length, true);
@@ -393,6 +430,7 @@ export class ProcessTasks {
     check(yield* doMprotect(this.p.mm, addr, length, prot), 'mprotect');
   }
 
+  /** Generator form of `Process.madvise`. */
   *madvise(addr: number, length: number, advice: number): Task {
     checkAddr('addr', addr, true);
     checkLength('length', length, true);
@@ -402,6 +440,7 @@ export class ProcessTasks {
     check(yield* doMadvise(this.p.mm, addr, length, advice), 'madvise');
   }
 
+  /** Generator form of `Process.mremap`. */
   *mremap(oldAddr: number, oldLen: number, newLen: number, flags: number, newAddr?: number): Task<number> {
     checkAddr('oldAddr', oldAddr, true);
     checkLength('oldLen', oldLen, true);
@@ -422,6 +461,7 @@ export class ProcessTasks {
     return check(r, 'mremap');
   }
 
+  /** Generator form of `Process.pin`. */
   *pin(addr: number, npages: number, opts: PinOptions = {}): Task<PinnedPages> {
     checkAddr('addr', addr, false);
     checkInt('npages', npages, 1, 2 ** 26);
@@ -443,6 +483,7 @@ export class ProcessTasks {
     return pinnedPages(mm, pfns);
   }
 
+  /** Generator form of `Process.write`. */
   *write(addr: number, bytes: Uint8Array): Task {
     checkAddr('addr', addr, false);
     checkBytes('bytes', bytes);
@@ -451,6 +492,7 @@ export class ProcessTasks {
     raiseFault(r.result, r.addr, true);
   }
 
+  /** Generator form of `Process.read`. */
   *read(addr: number, length: number): Task<Uint8Array> {
     checkAddr('addr', addr, false);
     checkBufferLength('length', length);
@@ -461,6 +503,7 @@ export class ProcessTasks {
     return buf;
   }
 
+  /** Generator form of `Process.fork`. */
   *fork(): Task<Process> {
     this.p.alive();
     const mm = yield* dupMm(this.p.mm);
@@ -468,6 +511,7 @@ export class ProcessTasks {
     return this.p.sim.adoptProcess(mm);
   }
 
+  /** Generator form of `Process.exit`. */
   *exit(): Task {
     this.p.alive();
     this.p.exited = true;

@@ -6,8 +6,11 @@ import type { AddressSpace } from '../mm/file.js';
 import { checkBufferLength, checkBytes, checkLength } from './args.js';
 import type { Simulator } from './simulator.js';
 
+/** A tmpfs-like file of the simulated machine, to map with `Process.mmap` or read and write directly. */
 export class SimFile {
+  /** The simulator the file lives in. */
   readonly sim: Simulator;
+  /** Its page cache (struct address_space), for checkers and tools. */
   readonly mapping: AddressSpace;
 
   constructor(sim: Simulator, mapping: AddressSpace) {
@@ -15,10 +18,12 @@ export class SimFile {
     this.mapping = mapping;
   }
 
+  /** The file's size in bytes. */
   get size(): number {
     return this.mapping.size;
   }
 
+  /** Its name, as `Process.vmas` shows it. */
   get name(): string {
     return this.mapping.name;
   }

@@ -49,6 +49,7 @@ import { SimFile } from './simfile.js';
 /** Every tracepoint of a simulated machine, by name. */
 export type SimTracepoints = HmmTracepoints & DevicePageTableTracepoints;
 
+/** How to build a Simulator: the seed, the machine's sizes, its devices and the kernel behaviour to follow. */
 export interface SimulatorOptions {
   /** A non-negative safe integer, or a string parseSeed accepts (default 0). */
   seed?: number | string;
@@ -88,6 +89,7 @@ export interface SimulatorOptions {
   hugetlbPages?: number;
 }
 
+/** One simulated device's memory, TLB and cost profile. */
 export interface DeviceOptions {
   /** Device memory in pages (default 65,536 = 256 MiB, lib/test_hmm.c's DEVMEM_CHUNK_SIZE). */
   memoryPages?: number;
@@ -97,12 +99,19 @@ export interface DeviceOptions {
   costProfile?: string;
 }
 
+/** What `Simulator.page` reports of one struct page, for tests that check refcounts and flags. */
 export interface PageInfo {
+  /** The page frame number asked for. */
   pfn: number;
+  /** page_ref_count. */
   refcount: number;
+  /** page_mapcount: how many page tables map it. */
   mapcount: number;
+  /** The PG_* flags set, by name (locked, dirty, anon, ...). */
   flags: string[];
+  /** The memory cgroup charged for it, or null if none. */
   memcg: string | null;
+  /** ZONE_DEVICE for device-private memory, else the normal zone. */
   zone: 'normal' | 'device';
   /** compound_head: the head of the THP (or hugetlb page) this page belongs to; itself if none. */
   compoundHead: number;
@@ -110,10 +119,15 @@ export interface PageInfo {
   entireMapcount: number;
 }
 
+/** A simulated machine: kernel, RAM, devices and drivers, seeded so that every run is reproducible. */
 export class Simulator {
+  /** The simulated kernel below the facade, for checkers and driver authors. */
   readonly kernel: Kernel;
+  /** The run's seed: the same seed gives the same bytes. */
   readonly seed: number;
+  /** The run's seeded PRNG, the only source of randomness in the simulation. */
   readonly prng: Prng;
+  /** The event log the demo and the report read. */
   readonly log: EventLog;
   /** The drivers openDevice can open, by name: the built-in ones and any registerDriver adds. */
   readonly drivers = DriverRegistry.withBuiltins();
@@ -121,6 +135,7 @@ export class Simulator {
   readonly trace = new Tracepoints<SimTracepoints>();
   /** This machine's HMM settings (range validity, the stream), passed to every driver's mirror. */
   readonly hmm: HmmMachine;
+  /** Each device's options, defaults filled in. */
   readonly deviceOptions: Required<DeviceOptions>[];
   private readonly devices: (DmirrorDevice | undefined)[] = [];
   private nextPid = 1;
@@ -287,6 +302,7 @@ export class Simulator {
     return this.kernel.executor().runTask(name, task);
   }
 
+  /** The struct page of `pfn`, decoded. */
   page(pfn: number): PageInfo {
     const s = this.kernel.mem.store;
     checkInt('pfn', pfn, 0, Number.MAX_SAFE_INTEGER);
@@ -315,6 +331,7 @@ export class Simulator {
     };
   }
 
+  /** RAM in pages and the kernel's event counters, for a run's summary. */
   stats(): { ramPages: number; freePages: number; usedPages: number; counters: Record<string, number> } {
     const mem = this.kernel.mem;
     return {
@@ -340,6 +357,7 @@ export class Simulator {
     return this.kernel.hugetlb.resv;
   }
 
+  /** PAGE_SIZE in bytes (4,096). */
   get pageSize(): number {
     return PAGE_SIZE;
   }

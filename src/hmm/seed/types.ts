@@ -27,6 +27,10 @@ import { checkRangeTables, type HmmEntryTables } from './entry.js';
 /** enum hmm_update_event: the only value. */
 export const HMM_UPDATE_INVALIDATE = 0;
 
+/**
+ * struct hmm_update: the range a mirror's sync_cpu_device_pagetables must invalidate.
+ * @see include/linux/hmm.h (Linux v5.3)
+ */
 export interface HmmUpdate {
   /** Virtual start address of the range to update (inclusive). */
   readonly start: number;
@@ -78,6 +82,7 @@ export interface HmmMirrorOps {
 export class HmmMirror {
   /** The per-mm hmm, set by hmmMirrorRegister (kept after unregister, as v5.3 does). */
   hmm: Hmm | null = null;
+  /** The driver's callbacks (null for a mirror used only to look). */
   readonly ops: HmmMirrorOps | null;
   /**
    * Protocol 'seq': interval_sub->invalidate_seq of the mirror's interval notifier (the whole
@@ -99,7 +104,9 @@ export class HmmMirror {
 }
 
 export interface HmmRangeInit {
+  /** First address (inclusive, page aligned). */
   start?: number;
+  /** End address (exclusive, page aligned). */
   end?: number;
   /** One entry per page: the request on input, the result on output. */
   pfns: Float64Array;
@@ -107,9 +114,13 @@ export interface HmmRangeInit {
   flags: readonly number[];
   /** The driver's value for HMM_PFN_ERROR, HMM_PFN_NONE, HMM_PFN_SPECIAL. */
   values: readonly number[];
+  /** Bits the pfn is shifted left by in each entry, above the driver's flag bits. */
   pfnShift: number;
+  /** Flags requested for every page (e.g. the driver's valid and write bits). */
   defaultFlags?: number;
+  /** Which bits of each pfns[] entry count as per-page requests. */
   pfnFlagsMask?: number;
+  /** Page size of the range's entries (PAGE_SHIFT, or a huge-page shift). */
   pageShift?: number;
 }
 
@@ -121,14 +132,23 @@ export class HmmRange implements HmmEntryTables {
   poisoned = false;
   /** The VMA being walked (set by snapshot/fault). */
   vma: Vma | null = null;
+  /** First address (inclusive, page aligned). */
   start: number;
+  /** End address (exclusive, page aligned). */
   end: number;
+  /** One entry per page: the request on input, the result on output. */
   pfns: Float64Array;
+  /** The driver's bit for HMM_PFN_VALID, HMM_PFN_WRITE, HMM_PFN_DEVICE_PRIVATE. */
   flags: number[];
+  /** The driver's value for HMM_PFN_ERROR, HMM_PFN_NONE, HMM_PFN_SPECIAL. */
   values: number[];
+  /** Flags requested for every page. */
   defaultFlags: number;
+  /** Which bits of each pfns[] entry count as per-page requests. */
   pfnFlagsMask: number;
+  /** Page size of the range's entries. */
   pageShift: number;
+  /** Bits the pfn is shifted left by in each entry. */
   pfnShift: number;
   /** No invalidation overlapping this range is in flight (see hmm.ts). */
   valid = false;
@@ -168,6 +188,7 @@ export class HmmRange implements HmmEntryTables {
  * protocol-dependent step of hmm.ts and range.ts is one call here.
  */
 export interface RangeValidity {
+  /** Which protocol this strategy implements. */
   readonly protocol: HmmProtocol;
   /** invalidate_range_start, under ranges_lock, after notifiers++. */
   invalidateStart(hmm: Hmm): void;
@@ -187,6 +208,7 @@ export interface RangeValidity {
  * its first mirror.
  */
 export interface HmmMachine {
+  /** How ranges registered on this machine track validity. */
   readonly validity: RangeValidity;
   /** The machine's event stream (core/trace.ts): where HmmTracepoints are emitted. */
   readonly trace: Tracepoints<HmmTracepoints>;
@@ -195,7 +217,12 @@ export interface HmmMachine {
 /** The notifier callbacks of a struct hmm (hmm.ts), given to its constructor. */
 export type HmmNotifierOps = (hmm: Hmm) => MmuNotifierOps;
 
+/**
+ * struct hmm: HMM's per-mm state, shared by every mirror of that mm.
+ * @see include/linux/hmm.h (Linux v5.3)
+ */
 export class Hmm {
+  /** The address space it mirrors. */
   readonly mm: MmStruct;
   /** The machine's settings, from the mirror that created this hmm. */
   readonly machine: HmmMachine;
@@ -209,13 +236,17 @@ export class Hmm {
   kref = 1;
   /** hmm->mirrors, newest first. */
   readonly mirrors: HmmMirror[] = [];
+  /** hmm->mirrors_sem: protects `mirrors` and orders mirror callbacks against unregister. */
   readonly mirrorsSem = new RwSem('hmm->mirrors_sem');
   /** hmm->ranges, newest first. */
   readonly ranges: HmmRange[] = [];
+  /** hmm->ranges_lock: protects `ranges`, `valid` flags and `notifiers`. */
   readonly rangesLock = new SpinLock('hmm->ranges_lock');
+  /** hmm->wq: where hmm_range_wait_until_valid sleeps until invalidations end. */
   readonly wq = new WaitQueue('hmm->wq');
   /** Invalidations in flight on this mm. */
   notifiers = 0;
+  /** The mmu_notifier hmm registers on the mm to hear of invalidations. */
   readonly mmuNotifier: MmuNotifier;
 
   constructor(mm: MmStruct, machine: HmmMachine, ops: HmmNotifierOps) {
@@ -225,6 +256,7 @@ export class Hmm {
     this.mmuNotifier = new MmuNotifier(ops(this));
   }
 
+  /** A one-line summary for messages and deadlock reports. */
   toString(): string {
     return `hmm(mm ${this.mm.id}, ${this.mirrors.length} mirrors, ${this.ranges.length} ranges, notifiers ${this.notifiers})`;
   }
