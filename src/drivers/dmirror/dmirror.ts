@@ -26,13 +26,13 @@ import { hmmRangeFault, hmmRangeUnregister, hmmRangeValid } from '../../hmm/seed
 import type { HmmRange, HmmUpdate } from '../../hmm/seed/types.js';
 import type { MmStruct } from '../../mm/mm.js';
 import type { MaybeTask } from '../../mm/mmu_notifier.js';
+import { type MigrationPolicy, POLICY_NONE } from '../../policy/policy.js';
 import type { Task } from '../../sched/index.js';
 import { currentOrNull, Mutex } from '../../sched/index.js';
 import type { Driver, DriverContext } from '../driver.js';
 import { dmirrorServiceFaults } from './fault.js';
 import type { DmirrorDevice } from './mdevice.js';
 import { dmirrorMigrateRange } from './migrate.js';
-import { type MigrationPolicy, POLICY_NONE } from './policy.js';
 import { dmirrorFault } from './populate.js';
 import { dmirrorSnapshotRange } from './snapshot.js';
 import type { DmirrorReadResult, DmirrorSnapshotResult, DmirrorWriteResult } from './uapi.js';

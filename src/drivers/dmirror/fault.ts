@@ -20,11 +20,11 @@
 import { hex, PAGE_SIZE } from '../../core/addr.js';
 import { ArgumentError } from '../../core/errno.js';
 import type { FaultEntry } from '../../device/fault_buffer.js';
+import { policyClamp } from '../../policy/policy.js';
 import type { Task } from '../../sched/index.js';
 import type { Dmirror } from './dmirror.js';
 import { dmirrorEvictFor } from './evict.js';
 import { dmirrorMigrateRange } from './migrate.js';
-import { policyClamp } from './policy.js';
 import { DMIRROR_FAULT_BATCH, dmirrorFault } from './populate.js';
 
 /** One page's faults after sorting and de-duplication. */
