@@ -30,7 +30,7 @@ import { type MigrationPolicy, POLICY_NONE } from '../../policy/policy.js';
 import type { Task } from '../../sched/index.js';
 import { currentOrNull, Mutex } from '../../sched/index.js';
 import type { Driver, DriverContext } from '../driver.js';
-import { dmirrorServiceFaults } from './fault.js';
+import { dmirrorServiceFaults } from '../svm/fault.js';
 import type { DmirrorDevice } from './mdevice.js';
 import { dmirrorMigrateRange } from './migrate.js';
 import { dmirrorFault } from './populate.js';

@@ -22,10 +22,10 @@ import { ArgumentError } from '../../core/errno.js';
 import type { FaultEntry } from '../../device/fault_buffer.js';
 import { policyClamp } from '../../policy/policy.js';
 import type { Task } from '../../sched/index.js';
-import type { Dmirror } from './dmirror.js';
+import type { Dmirror } from '../dmirror/dmirror.js';
+import { dmirrorMigrateRange } from '../dmirror/migrate.js';
+import { DMIRROR_FAULT_BATCH, dmirrorFault } from '../dmirror/populate.js';
 import { dmirrorEvictFor } from './evict.js';
-import { dmirrorMigrateRange } from './migrate.js';
-import { DMIRROR_FAULT_BATCH, dmirrorFault } from './populate.js';
 
 /** One page's faults after sorting and de-duplication. */
 interface PageFault {
