@@ -1,3 +1,5 @@
+// The svm engine (drivers/svm/) and the policies (policy/) are re-exported here so the public
+// `dmirror` namespace keeps the names it had before they moved out.
 export * from '../../policy/policy.js';
 export * from '../svm/evict.js';
 export * from '../svm/fault.js';
