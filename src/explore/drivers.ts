@@ -1,8 +1,9 @@
 /**
  * The drivers the explorer can run a scenario on, by name: the reference dmirror (`'correct'`) and
  * its broken-driver variants (src/drivers/dmirror/variants.ts, opened with
- * `sim.openDevice(n, p, { variant })`), plus any registerDriver() adds; or a DriverFactory the user
- * writes (docs/explorer.md has a worked example).
+ * `sim.openDevice(n, p, { variant })`), plus what an ExploreDrivers' register() adds; or a
+ * DriverFactory the user writes (docs/explorer.md has a worked example). There is no module-level
+ * registry: whoever registers a driver owns the ExploreDrivers and passes it to explore()/replay().
  */
 
 import { ArgumentError } from '../core/errno.js';
@@ -95,32 +96,4 @@ export class ExploreDrivers {
       throw new ArgumentError('driver', `unknown driver '${name}'; known: ${this.names().join(', ')}`);
     return f;
   }
-}
-
-/**
- * The registry behind the module functions below and behind explore()/replay() when no `drivers`
- * option is given. Kept so that the existing API (registerDriver, driverNames, driverByName: the
- * tests, the CLI, docs/explorer.md's example) goes on working; new code should own an
- * ExploreDrivers and pass it in.
- */
-const defaultDrivers = new ExploreDrivers();
-
-/** The default explorer registry (see `defaultDrivers`). */
-export function exploreDrivers(): ExploreDrivers {
-  return defaultDrivers;
-}
-
-/** Thin wrapper: defaultDrivers.register (ExploreDrivers.register). */
-export function registerDriver(name: string, factory: DriverFactory): void {
-  defaultDrivers.register(name, factory);
-}
-
-/** Thin wrapper: defaultDrivers.names(), 'correct' first. */
-export function driverNames(): string[] {
-  return defaultDrivers.names();
-}
-
-/** Thin wrapper: defaultDrivers.byName(name). */
-export function driverByName(name: string): DriverFactory {
-  return defaultDrivers.byName(name);
 }

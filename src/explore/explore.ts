@@ -46,7 +46,7 @@ import {
   type Thread,
 } from '../sched/index.js';
 import { Simulator } from '../sim/simulator.js';
-import { ExploreDrivers, exploreDrivers } from './drivers.js';
+import { ExploreDrivers } from './drivers.js';
 import { formatReplay, parseReplay, ReplayError, type ReplayOutcome } from './replaystring.js';
 import { type DriverFactory, type Scenario, ScenarioContext } from './scenario.js';
 import { SCENARIOS, scenarioByName } from './scenarios.js';
@@ -56,7 +56,7 @@ export type StrategyName = 'random' | 'pct' | 'dfs';
 export interface ExploreOptions {
   /** A registered driver name ('correct' = dmirror, or a variant), or a DriverFactory. Default 'correct'. */
   driver?: string | DriverFactory;
-  /** Where `driver` names are looked up. Default: the module's registry (registerDriver). */
+  /** Where `driver` names are looked up. Default: a fresh ExploreDrivers (the built-in names only). */
   drivers?: ExploreDrivers;
   /** Range-validity protocol of every machine. Default 'seed'. */
   protocol?: HmmProtocol;
@@ -141,9 +141,9 @@ function resolveDriver(
   return { name, factory: d };
 }
 
-/** The `drivers` option: an ExploreDrivers, or the module's registry when absent. */
+/** The `drivers` option: an ExploreDrivers, or one holding the built-ins only when absent. */
 function checkDrivers(d: unknown): ExploreDrivers {
-  if (d === undefined) return exploreDrivers();
+  if (d === undefined) return new ExploreDrivers();
   if (!(d instanceof ExploreDrivers))
     throw new ArgumentError('drivers', `expected an ExploreDrivers, got ${d === null ? 'null' : typeof d}`);
   return d;
@@ -278,7 +278,7 @@ export interface ExploreReplayOptions {
   scenarios?: readonly Scenario[];
   /** The factory of a driver that is not registered (its name must match the replay string's). */
   driver?: DriverFactory;
-  /** Where the replay string's driver name is looked up. Default: the module's registry. */
+  /** Where the replay string's driver name is looked up. Default: a fresh ExploreDrivers (built-ins only). */
   drivers?: ExploreDrivers;
 }
 

@@ -4,11 +4,7 @@ export {
   correctDmirror,
   dmirrorDevice,
   dmirrorVariant,
-  driverByName,
-  driverNames,
   ExploreDrivers,
-  exploreDrivers,
-  registerDriver,
 } from './drivers.js';
 export {
   EXPLORE_PREEMPTIONS_MAX,
