@@ -38,6 +38,7 @@ export {
   type MachineOptions,
   type Scenario,
   ScenarioContext,
+  type ScenarioDriverFactory,
   type ThreadSpec,
 } from './scenario.js';
 export * from './scenarios.js';
