@@ -10,7 +10,6 @@
 import { pathToFileURL } from 'node:url';
 import {
   currentOrNull,
-  type DriverFactory,
   device,
   EAGAIN,
   EBUSY,
@@ -23,6 +22,7 @@ import {
   PAGE_SHIFT,
   PAGE_SIZE,
   replay,
+  type ScenarioDriverFactory,
   type Task,
 } from 'hmmsim';
 
@@ -42,7 +42,7 @@ const FLAGS = [V, W, DP];
 const VALUES = [8, 0, 16];
 const PFN_SHIFT = 6;
 
-export function tinyMirror(opts: TinyMirrorOptions = {}): DriverFactory {
+export function tinyMirror(opts: TinyMirrorOptions = {}): ScenarioDriverFactory {
   return function tinymirror(sim, n, p) {
     const as = p.mm;
     const dma = sim.device(n).device.dma;

@@ -21,15 +21,6 @@ export {
   type LaunchOptions,
 } from './device/kernel.js';
 export * as dmirror from './drivers/dmirror/index.js';
-export {
-  checkPolicy,
-  type DeviceFaultInfo,
-  type MigrationPolicy,
-  POLICY_NONE,
-  POLICY_PAGE,
-  parsePolicy,
-  policyBlock,
-} from './drivers/dmirror/policy.js';
 export * from './drivers/dmirror/uapi.js';
 export type { Driver, DriverContext, DriverView } from './drivers/driver.js';
 export { DriverRegistry } from './drivers/registry.js';
@@ -89,6 +80,15 @@ export {
 } from './mm/mmu_notifier.js'; // -- end of the modern generation
 export { MREMAP_DONTUNMAP, MREMAP_FIXED, MREMAP_MAYMOVE } from './mm/mremap.js';
 export { GUP_PIN_COUNTING_BIAS, HPAGE_PMD_NR, HPAGE_PMD_ORDER } from './mm/page.js';
+export {
+  checkPolicy,
+  type DeviceFaultInfo,
+  type MigrationPolicy,
+  POLICY_NONE,
+  POLICY_PAGE,
+  parsePolicy,
+  policyBlock,
+} from './policy/policy.js';
 export * from './sched/index.js';
 export type { LockInstance, Waitable } from './sched/thread.js';
 export type { TimelineEvent, TimelineKind } from './schema/events.js';

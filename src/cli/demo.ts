@@ -9,7 +9,7 @@ import { InvalidArgumentError } from 'commander';
 import { HMMSIM_VERSION } from '../core/version.js';
 import { DEMO_LIMITS, type DemoResult, runDemo } from '../demo/demo.js';
 import { COST_PROFILES, roundCosts } from '../device/cost.js';
-import { parsePolicy } from '../drivers/dmirror/policy.js';
+import { parsePolicy } from '../policy/policy.js';
 import { renderReport } from '../report/index.js';
 import { color } from './color.js';
 import { cliIo } from './io.js';

@@ -7,7 +7,14 @@
 import { InvalidArgumentError } from 'commander';
 import { ArgumentError } from '../core/errno.js';
 import { DMIRROR_VARIANTS } from '../drivers/dmirror/variants.js';
-import { type ExploreResult, explore, replay, SCENARIOS, type StrategyName } from '../explore/index.js';
+import {
+  ExploreDrivers,
+  type ExploreResult,
+  explore,
+  replay,
+  SCENARIOS,
+  type StrategyName,
+} from '../explore/index.js';
 import { color } from './color.js';
 import { startProgress } from './progress.js';
 
@@ -80,6 +87,7 @@ export function runExplore(scenario: string, opts: ExploreCliOptions, out: (line
   try {
     r = explore(scenario, {
       driver: opts.driver,
+      drivers: new ExploreDrivers(),
       protocol: opts.protocol,
       strategy: opts.strategy,
       schedules: opts.schedules,
@@ -137,7 +145,7 @@ function printResult(r: ExploreResult, out: (line: string) => void): void {
 export function runReplay(replayString: string, json: boolean, out: (line: string) => void): number {
   let r: ReturnType<typeof replay>;
   try {
-    r = replay(replayString);
+    r = replay(replayString, { drivers: new ExploreDrivers() });
   } catch (e) {
     if (e instanceof ArgumentError) throw new InvalidArgumentError(e.message);
     throw e;

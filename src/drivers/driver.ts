@@ -20,9 +20,9 @@ import type { DeviceKernel, LaunchOptions } from '../device/kernel.js';
 import type { DeviceTlb } from '../device/tlb.js';
 import type { HmmMachine, HmmMirror } from '../hmm/seed/types.js';
 import type { MmStruct } from '../mm/mm.js';
+import type { MigrationPolicy } from '../policy/policy.js';
 import type { Task } from '../sched/index.js';
 import type { DmirrorDevice } from './dmirror/mdevice.js';
-import type { MigrationPolicy } from './dmirror/policy.js';
 import type { DmirrorReadResult, DmirrorSnapshotResult, DmirrorWriteResult } from './dmirror/uapi.js';
 
 /** What the checkers (coherence, rules) and the explorer observe of a driver instance. */

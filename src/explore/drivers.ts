@@ -1,8 +1,9 @@
 /**
  * The drivers the explorer can run a scenario on, by name: the reference dmirror (`'correct'`) and
  * its broken-driver variants (src/drivers/dmirror/variants.ts, opened with
- * `sim.openDevice(n, p, { variant })`), plus any registerDriver() adds; or a DriverFactory the user
- * writes (docs/explorer.md has a worked example).
+ * `sim.openDevice(n, p, { variant })`), plus what an ExploreDrivers' register() adds; or a
+ * ScenarioDriverFactory the user writes (docs/explorer.md has a worked example). There is no module-level
+ * registry: whoever registers a driver owns the ExploreDrivers and passes it to explore()/replay().
  */
 
 import { ArgumentError } from '../core/errno.js';
@@ -11,7 +12,7 @@ import { DriverRegistry } from '../drivers/registry.js';
 import type { DeviceFile } from '../sim/devicefile.js';
 import type { Process } from '../sim/process.js';
 import type { Simulator } from '../sim/simulator.js';
-import type { DriverFactory, ExploreDevice } from './scenario.js';
+import type { ExploreDevice, ScenarioDriverFactory } from './scenario.js';
 
 /** The ExploreDevice view of an open /dev/hmm_dmirrorN. */
 export function dmirrorDevice(fd: DeviceFile, device: number): Omit<ExploreDevice, 'name'> {
@@ -32,13 +33,14 @@ export function dmirrorDevice(fd: DeviceFile, device: number): Omit<ExploreDevic
 }
 
 /** The reference dmirror driver, opened through the facade (sim.openDevice). */
-export const correctDmirror: DriverFactory = (sim: Simulator, device: number, p: Process) =>
+export const correctDmirror: ScenarioDriverFactory = (sim: Simulator, device: number, p: Process) =>
   dmirrorDevice(sim.openDevice(device, p), device);
 
 /** dmirror with one of the broken-driver variants of src/drivers/dmirror/variants.ts switched on. */
-export function dmirrorVariant(variant: DmirrorVariant): DriverFactory {
+export function dmirrorVariant(variant: DmirrorVariant): ScenarioDriverFactory {
   if (variant === 'correct') return correctDmirror;
-  const f: DriverFactory = (sim, device, p) => dmirrorDevice(sim.openDevice(device, p, { variant }), device);
+  const f: ScenarioDriverFactory = (sim, device, p) =>
+    dmirrorDevice(sim.openDevice(device, p, { variant }), device);
   Object.defineProperty(f, 'name', { value: variant });
   return f;
 }
@@ -53,7 +55,7 @@ const NAME = /^[A-Za-z0-9_.-]+$/;
  * and replay()'s `drivers` option; nothing is shared unless you share it.
  */
 export class ExploreDrivers {
-  private readonly factories = new Map<string, DriverFactory>();
+  private readonly factories = new Map<string, ScenarioDriverFactory>();
   private readonly builtin: ReadonlySet<string>;
 
   constructor() {
@@ -67,7 +69,7 @@ export class ExploreDrivers {
    * built-in names are taken: replacing one would change what every replay string recorded on it
    * means. Registering a user name again replaces it.
    */
-  register(name: string, factory: DriverFactory): void {
+  register(name: string, factory: ScenarioDriverFactory): void {
     if (typeof name !== 'string' || !NAME.test(name))
       throw new ArgumentError('name', `driver names are [A-Za-z0-9_.-]+, got '${String(name)}'`);
     if (this.builtin.has(name))
@@ -78,7 +80,7 @@ export class ExploreDrivers {
     if (typeof factory !== 'function')
       throw new ArgumentError(
         'factory',
-        `expected a DriverFactory function, got ${factory === null ? 'null' : typeof factory}`,
+        `expected a ScenarioDriverFactory function, got ${factory === null ? 'null' : typeof factory}`,
       );
     this.factories.set(name, factory);
   }
@@ -89,38 +91,10 @@ export class ExploreDrivers {
   }
 
   /** The factory registered under `name`; ArgumentError listing the known names otherwise. */
-  byName(name: string): DriverFactory {
+  byName(name: string): ScenarioDriverFactory {
     const f = this.factories.get(name);
     if (f === undefined)
       throw new ArgumentError('driver', `unknown driver '${name}'; known: ${this.names().join(', ')}`);
     return f;
   }
-}
-
-/**
- * The registry behind the module functions below and behind explore()/replay() when no `drivers`
- * option is given. Kept so that the existing API (registerDriver, driverNames, driverByName: the
- * tests, the CLI, docs/explorer.md's example) goes on working; new code should own an
- * ExploreDrivers and pass it in.
- */
-const defaultDrivers = new ExploreDrivers();
-
-/** The default explorer registry (see `defaultDrivers`). */
-export function exploreDrivers(): ExploreDrivers {
-  return defaultDrivers;
-}
-
-/** Thin wrapper: defaultDrivers.register (ExploreDrivers.register). */
-export function registerDriver(name: string, factory: DriverFactory): void {
-  defaultDrivers.register(name, factory);
-}
-
-/** Thin wrapper: defaultDrivers.names(), 'correct' first. */
-export function driverNames(): string[] {
-  return defaultDrivers.names();
-}
-
-/** Thin wrapper: defaultDrivers.byName(name). */
-export function driverByName(name: string): DriverFactory {
-  return defaultDrivers.byName(name);
 }

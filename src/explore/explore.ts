@@ -46,17 +46,17 @@ import {
   type Thread,
 } from '../sched/index.js';
 import { Simulator } from '../sim/simulator.js';
-import { ExploreDrivers, exploreDrivers } from './drivers.js';
+import { ExploreDrivers } from './drivers.js';
 import { formatReplay, parseReplay, ReplayError, type ReplayOutcome } from './replaystring.js';
-import { type DriverFactory, type Scenario, ScenarioContext } from './scenario.js';
+import { type Scenario, ScenarioContext, type ScenarioDriverFactory } from './scenario.js';
 import { SCENARIOS, scenarioByName } from './scenarios.js';
 
 export type StrategyName = 'random' | 'pct' | 'dfs';
 
 export interface ExploreOptions {
-  /** A registered driver name ('correct' = dmirror, or a variant), or a DriverFactory. Default 'correct'. */
-  driver?: string | DriverFactory;
-  /** Where `driver` names are looked up. Default: the module's registry (registerDriver). */
+  /** A registered driver name ('correct' = dmirror, or a variant), or a ScenarioDriverFactory. Default 'correct'. */
+  driver?: string | ScenarioDriverFactory;
+  /** Where `driver` names are looked up. Default: a fresh ExploreDrivers (the built-in names only). */
   drivers?: ExploreDrivers;
   /** Range-validity protocol of every machine. Default 'seed'. */
   protocol?: HmmProtocol;
@@ -110,7 +110,7 @@ export const EXPLORE_STEPS_MAX = 200_000;
 interface Config {
   scenario: Scenario;
   driverName: string;
-  factory: DriverFactory;
+  factory: ScenarioDriverFactory;
   protocol: HmmProtocol;
 }
 
@@ -132,18 +132,18 @@ function resolveScenario(s: Scenario | string): Scenario {
 }
 
 function resolveDriver(
-  d: string | DriverFactory | undefined,
+  d: string | ScenarioDriverFactory | undefined,
   drivers: ExploreDrivers,
-): { name: string; factory: DriverFactory } {
+): { name: string; factory: ScenarioDriverFactory } {
   if (d === undefined) return { name: 'correct', factory: drivers.byName('correct') };
   if (typeof d === 'string') return { name: d, factory: drivers.byName(d) };
   const name = (d.name || 'custom').replace(/[^A-Za-z0-9_.-]/g, '_');
   return { name, factory: d };
 }
 
-/** The `drivers` option: an ExploreDrivers, or the module's registry when absent. */
+/** The `drivers` option: an ExploreDrivers, or one holding the built-ins only when absent. */
 function checkDrivers(d: unknown): ExploreDrivers {
-  if (d === undefined) return exploreDrivers();
+  if (d === undefined) return new ExploreDrivers();
   if (!(d instanceof ExploreDrivers))
     throw new ArgumentError('drivers', `expected an ExploreDrivers, got ${d === null ? 'null' : typeof d}`);
   return d;
@@ -277,8 +277,8 @@ export interface ExploreReplayOptions {
   /** Scenarios not built in, looked up by name. */
   scenarios?: readonly Scenario[];
   /** The factory of a driver that is not registered (its name must match the replay string's). */
-  driver?: DriverFactory;
-  /** Where the replay string's driver name is looked up. Default: the module's registry. */
+  driver?: ScenarioDriverFactory;
+  /** Where the replay string's driver name is looked up. Default: a fresh ExploreDrivers (built-ins only). */
   drivers?: ExploreDrivers;
 }
 

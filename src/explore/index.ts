@@ -4,11 +4,7 @@ export {
   correctDmirror,
   dmirrorDevice,
   dmirrorVariant,
-  driverByName,
-  driverNames,
   ExploreDrivers,
-  exploreDrivers,
-  registerDriver,
 } from './drivers.js';
 export {
   EXPLORE_PREEMPTIONS_MAX,
@@ -42,6 +38,7 @@ export {
   type MachineOptions,
   type Scenario,
   ScenarioContext,
+  type ScenarioDriverFactory,
   type ThreadSpec,
 } from './scenario.js';
 export * from './scenarios.js';

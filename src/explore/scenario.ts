@@ -52,7 +52,17 @@ export type ExploreDevice = DriverView & {
  * Opens device `device` for process `p` with a driver: the explorer's `driver` option when it is not
  * a built-in variant name. Must register the mirror (run what it needs with sim.run).
  */
-export type DriverFactory = (sim: Simulator, device: number, p: Process) => Omit<ExploreDevice, 'name'>;
+export type ScenarioDriverFactory = (
+  sim: Simulator,
+  device: number,
+  p: Process,
+) => Omit<ExploreDevice, 'name'>;
+
+/**
+ * The old name of ScenarioDriverFactory, kept because the public API exported it.
+ * @deprecated Use ScenarioDriverFactory; `DriverFactory` is drivers/driver.ts's (a `Driver` from a `DriverContext`).
+ */
+export type DriverFactory = ScenarioDriverFactory;
 
 export interface ThreadSpec {
   name: string;
@@ -106,9 +116,9 @@ export class ScenarioContext {
   readonly rules = new RulesChecker();
   /** Every tolerated error, in order: '<who>: <message>' (for the scenarios' own checks). */
   readonly failures: string[] = [];
-  private readonly factory: DriverFactory;
+  private readonly factory: ScenarioDriverFactory;
 
-  constructor(sim: Simulator, factory: DriverFactory) {
+  constructor(sim: Simulator, factory: ScenarioDriverFactory) {
     this.sim = sim;
     this.factory = factory;
   }

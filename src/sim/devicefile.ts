@@ -8,13 +8,13 @@ import { PAGE_SIZE } from '../core/addr.js';
 import { ArgumentError, check, HmmError } from '../core/errno.js';
 import type { DeviceKernel, LaunchOptions } from '../device/kernel.js';
 import { Dmirror } from '../drivers/dmirror/dmirror.js';
-import { checkPolicy, type MigrationPolicy } from '../drivers/dmirror/policy.js';
 import type {
   DmirrorReadResult,
   DmirrorSnapshotResult,
   DmirrorWriteResult,
 } from '../drivers/dmirror/uapi.js';
 import type { Driver } from '../drivers/driver.js';
+import { checkPolicy, type MigrationPolicy } from '../policy/policy.js';
 import type { Task } from '../sched/index.js';
 import { checkAddr, checkBoolean, checkBytes, checkInt, checkOptions, checkPages } from './args.js';
 import { Process } from './process.js';

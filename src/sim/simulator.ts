@@ -16,7 +16,6 @@ import type { DeviceCounters } from '../device/device.js';
 import type { DevicePageTableTracepoints } from '../device/device_pagetable.js';
 import { checkTlbEntries, DEVICE_TLB_ENTRIES_DEFAULT } from '../device/tlb.js';
 import { DmirrorDevice } from '../drivers/dmirror/mdevice.js';
-import { checkPolicy, type MigrationPolicy } from '../drivers/dmirror/policy.js';
 import { checkDmirrorVariant, type DmirrorVariant } from '../drivers/dmirror/variants.js';
 import type { DriverFactory } from '../drivers/driver.js';
 import { DriverRegistry } from '../drivers/registry.js';
@@ -40,6 +39,7 @@ import {
   ZONE_DEVICE,
 } from '../mm/page.js';
 import { tryToFreePages } from '../mm/vmscan.js';
+import { checkPolicy, type MigrationPolicy } from '../policy/policy.js';
 import type { Executor, Strategy, Task } from '../sched/index.js';
 import { checkBoolean, checkHandle, checkInt, checkLength, checkOptions } from './args.js';
 import { DeviceFile } from './devicefile.js';

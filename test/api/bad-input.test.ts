@@ -17,7 +17,7 @@
  * for driver authors (mm, hmm, sched, device) are kernel-facing: they return -errno and trust
  * their callers as kernel code does, and core's address arithmetic (pageAlignUp, pgdIndex...) is
  * on every hot path, so it is unchecked too. The explorer's entry points (explore, replay,
- * parseReplay, registerDriver) are covered by its own tests; add them here with the package issue.
+ * parseReplay, ExploreDrivers.register) are covered by its own tests; add them here with the package issue.
  */
 
 import { describe, expect, it } from 'vitest';

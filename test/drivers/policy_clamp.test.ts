@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { runDemo } from '../../src/demo/demo.js';
-import { policyClampPages } from '../../src/drivers/dmirror/policy.js';
 import {
   type DeviceKernelContext,
   MAP_ANONYMOUS,
@@ -9,6 +8,7 @@ import {
   PROT_WRITE,
   Simulator,
 } from '../../src/index.js';
+import { policyClampPages } from '../../src/policy/policy.js';
 
 const PAGE = 4096;
 

@@ -16,7 +16,6 @@ import { KernelBug, KernelWarning } from '../../src/core/assert.js';
 import { HmmError } from '../../src/core/errno.js';
 import {
   correctDmirror,
-  type DriverFactory,
   explore,
   hmm,
   LockdepBug,
@@ -26,6 +25,7 @@ import {
   PROT_READ,
   PROT_WRITE,
   replay,
+  type ScenarioDriverFactory,
   Simulator,
   type Task,
 } from '../../src/index.js';
@@ -225,9 +225,9 @@ describe('integrity (shadow memory)', () => {
 /** The reference driver, with one thing changed. */
 function wrapDmirror(
   name: string,
-  change: (d: ReturnType<DriverFactory>, sim: Simulator) => ReturnType<DriverFactory>,
-): DriverFactory {
-  const f: DriverFactory = (sim, n, p) => change(correctDmirror(sim, n, p), sim);
+  change: (d: ReturnType<ScenarioDriverFactory>, sim: Simulator) => ReturnType<ScenarioDriverFactory>,
+): ScenarioDriverFactory {
+  const f: ScenarioDriverFactory = (sim, n, p) => change(correctDmirror(sim, n, p), sim);
   Object.defineProperty(f, 'name', { value: name });
   return f;
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ArgumentError } from '../../src/core/errno.js';
 import { DMIRROR_VARIANT_NAMES } from '../../src/drivers/dmirror/variants.js';
-import { correctDmirror, driverNames, ExploreDrivers, explore } from '../../src/index.js';
+import { correctDmirror, ExploreDrivers, explore } from '../../src/index.js';
 
 describe('explorer-owned driver registries', () => {
   it("hold the simulator registry's built-in drivers, and a name registered in one is not in another", () => {
@@ -11,7 +11,7 @@ describe('explorer-owned driver registries', () => {
     mine.register('mine-only', correctDmirror);
     expect(mine.names()).toContain('mine-only');
     expect(other.names()).not.toContain('mine-only');
-    expect(driverNames()).not.toContain('mine-only');
+    expect(new ExploreDrivers().names()).not.toContain('mine-only');
     expect(() => other.byName('mine-only')).toThrow(/unknown driver 'mine-only'/);
   });
 

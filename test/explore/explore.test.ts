@@ -10,11 +10,10 @@ import { describe, expect, it } from 'vitest';
 import { ArgumentError } from '../../src/core/errno.js';
 import {
   correctDmirror,
-  driverByName,
   EXPLORE_PREEMPTIONS_MAX,
   EXPLORE_SCHEDULES_MAX,
+  ExploreDrivers,
   explore,
-  registerDriver,
   replay,
   SCENARIOS,
   scenarioByName,
@@ -174,16 +173,17 @@ describe('explore options', () => {
     ).toBe(3);
   });
 
-  it("registerDriver refuses the built-in names: 'correct' stays the reference driver", () => {
+  it("ExploreDrivers.register refuses the built-in names: 'correct' stays the reference driver", () => {
+    const drivers = new ExploreDrivers();
     for (const name of ['correct', 'no-lock-in-sync']) {
-      expect(() => registerDriver(name, correctDmirror)).toThrow(ArgumentError);
-      expect(() => registerDriver(name, correctDmirror)).toThrow(
+      expect(() => drivers.register(name, correctDmirror)).toThrow(ArgumentError);
+      expect(() => drivers.register(name, correctDmirror)).toThrow(
         `invalid argument 'name': '${name}' is a built-in driver and cannot be replaced; register yours under another name`,
       );
     }
-    expect(driverByName('correct')).toBe(correctDmirror);
-    expect(() => registerDriver('mine', null as never)).toThrow(/invalid argument 'factory'/);
-    expect(() => registerDriver(42 as never, correctDmirror)).toThrow(/invalid argument 'name'/);
+    expect(drivers.byName('correct')).toBe(correctDmirror);
+    expect(() => drivers.register('mine', null as never)).toThrow(/invalid argument 'factory'/);
+    expect(() => drivers.register(42 as never, correctDmirror)).toThrow(/invalid argument 'name'/);
   });
 });
 

@@ -5,7 +5,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { tinyMirror } from '../../examples/explore-driver.js';
-import { explore, replay } from '../../src/index.js';
+import { ExploreDrivers, explore, replay } from '../../src/index.js';
 
 describe('tinymirror, a user-written driver', () => {
   const correct = tinyMirror();
@@ -49,6 +49,17 @@ describe('tinymirror, a user-written driver', () => {
     const again = replay(v.replay, { driver });
     expect(again.violation?.checker).toBe('coherence');
     expect(again.violation?.message).toBe(v.message);
+  });
+
+  it('registered by name in an ExploreDrivers, a bare replay string resolves in that registry only', () => {
+    const drivers = new ExploreDrivers();
+    drivers.register('tinymirror', tinyMirror({ bug: 'no-valid-check' }));
+    const r = explore('fault-vs-dontneed', { driver: 'tinymirror', drivers, protocol: 'seq' });
+    expect(r.driver).toBe('tinymirror');
+    const v = r.violation!;
+    expect(v.checker).toBe('coherence');
+    expect(replay(v.replay, { drivers }).violation?.message).toBe(v.message);
+    expect(() => replay(v.replay)).toThrow(/unknown driver 'tinymirror'/);
   });
 
   it("'valid-outside-lock' and 'no-lock-in-sync' break the locking rules, reported where they are broken", () => {

@@ -7,7 +7,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { DMIRROR_VARIANT_NAMES } from '../../src/drivers/dmirror/variants.js';
-import { driverNames, explore, replay } from '../../src/index.js';
+import { ExploreDrivers, explore, replay } from '../../src/index.js';
 
 /** [scenario, checker, schedules explored until found, preemptions after shrinking]. */
 const CAUGHT: Record<string, [string, string, number, number]> = {
@@ -24,7 +24,7 @@ const CAUGHT: Record<string, [string, string, number, number]> = {
 
 describe('dmirror variants by name', () => {
   it('every variant is a registered driver, and every broken one is caught below', () => {
-    expect(driverNames()).toEqual(expect.arrayContaining([...DMIRROR_VARIANT_NAMES]));
+    expect(new ExploreDrivers().names()).toEqual(expect.arrayContaining([...DMIRROR_VARIANT_NAMES]));
     expect(Object.keys(CAUGHT).sort()).toEqual(DMIRROR_VARIANT_NAMES.filter((v) => v !== 'correct').sort());
   });
 

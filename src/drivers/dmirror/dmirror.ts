@@ -16,7 +16,6 @@ import { PAGE_SIZE } from '../../core/addr.js';
 import { CALL_PAGES_MAX, EAGAIN, EINVAL, ENOENT, ENOMEM } from '../../core/errno.js';
 import type { DevicePageTable } from '../../device/device_pagetable.js';
 import { DevicePageTable as Dpt } from '../../device/device_pagetable.js';
-import type { FaultEntry } from '../../device/fault_buffer.js';
 import type { DeviceKernel, LaunchOptions } from '../../device/kernel.js';
 import { launchKernel } from '../../device/launch.js';
 import { DeviceMmu } from '../../device/mmu.js';
@@ -26,13 +25,13 @@ import { hmmRangeFault, hmmRangeUnregister, hmmRangeValid } from '../../hmm/seed
 import type { HmmRange, HmmUpdate } from '../../hmm/seed/types.js';
 import type { MmStruct } from '../../mm/mm.js';
 import type { MaybeTask } from '../../mm/mmu_notifier.js';
+import { type MigrationPolicy, POLICY_NONE } from '../../policy/policy.js';
 import type { Task } from '../../sched/index.js';
 import { currentOrNull, Mutex } from '../../sched/index.js';
 import type { Driver, DriverContext } from '../driver.js';
-import { dmirrorServiceFaults } from './fault.js';
+import { svmFaultHandler } from '../svm/fault.js';
 import type { DmirrorDevice } from './mdevice.js';
 import { dmirrorMigrateRange } from './migrate.js';
-import { type MigrationPolicy, POLICY_NONE } from './policy.js';
 import { dmirrorFault } from './populate.js';
 import { dmirrorSnapshotRange } from './snapshot.js';
 import type { DmirrorReadResult, DmirrorSnapshotResult, DmirrorWriteResult } from './uapi.js';
@@ -205,11 +204,12 @@ export class Dmirror implements Driver {
 
   /**
    * Runs a device kernel on `threads` device threads in this address space: their accesses go
-   * through this context's MMU, and their faults are serviced by dmirrorServiceFaults.
+   * through this context's MMU, and their faults are serviced by the svm engine (drivers/svm/:
+   * batches, migration policy, eviction). This is dmirror's one call into drivers/svm; the ioctls
+   * (test_hmm's design) do not use it.
    */
   *launch<T>(kernel: DeviceKernel<T>, opts: LaunchOptions & { preemptible?: boolean } = {}): Task<T[]> {
-    const handler = { serviceFaults: (batch: FaultEntry[]) => dmirrorServiceFaults(this, batch) };
-    return yield* launchKernel(this.mmu, this.mdevice.kernel.mem, handler, kernel, opts);
+    return yield* launchKernel(this.mmu, this.mdevice.kernel.mem, svmFaultHandler(this), kernel, opts);
   }
 
   /** The registry name this instance was created under. */

@@ -15,8 +15,8 @@
 
 import { PAGE_SIZE } from '../../core/addr.js';
 import type { Task } from '../../sched/index.js';
-import type { Dmirror } from './dmirror.js';
-import { dmirrorMigrateRangeToRam } from './migrate.js';
+import type { Dmirror } from '../dmirror/dmirror.js';
+import { dmirrorMigrateRangeToRam } from '../dmirror/migrate.js';
 
 /**
  * Makes room for migrating [start, end) of `dmirror`'s mm: evicts until enough pages are free,

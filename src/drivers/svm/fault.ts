@@ -1,5 +1,5 @@
 /**
- * dmirror's device-fault handler: what the driver does with a batch from the replayable fault
+ * The svm engine's device-fault handler (drivers/svm/, used by dmirror's launch): what the driver does with a batch from the replayable fault
  * buffer before the device replays it. The shape is nouveau_svm_fault's (v5.3) and UVM's: sort the
  * batch by address with writes first, drop duplicates, then for each faulting page
  *   1. ask the migration policy (policy.ts) whether to move a block to device memory first (clamped
@@ -20,18 +20,28 @@
 import { hex, PAGE_SIZE } from '../../core/addr.js';
 import { ArgumentError } from '../../core/errno.js';
 import type { FaultEntry } from '../../device/fault_buffer.js';
+import type { DeviceFaultHandler } from '../../device/launch.js';
+import { policyClamp } from '../../policy/policy.js';
 import type { Task } from '../../sched/index.js';
-import type { Dmirror } from './dmirror.js';
+import type { Dmirror } from '../dmirror/dmirror.js';
+import { dmirrorMigrateRange } from '../dmirror/migrate.js';
+import { DMIRROR_FAULT_BATCH, dmirrorFault } from '../dmirror/populate.js';
 import { dmirrorEvictFor } from './evict.js';
-import { dmirrorMigrateRange } from './migrate.js';
-import { policyClamp } from './policy.js';
-import { DMIRROR_FAULT_BATCH, dmirrorFault } from './populate.js';
 
 /** One page's faults after sorting and de-duplication. */
 interface PageFault {
   readonly vpn: number;
   readonly write: boolean;
   readonly entries: FaultEntry[];
+}
+
+/**
+ * The seam between dmirror and this engine: the fault handler a launch of `dmirror`'s device
+ * kernels hands its batches to. dmirror's ioctls (test_hmm's READ, WRITE, MIGRATE, SNAPSHOT) never
+ * come here; only device kernels fault through the replayable buffer.
+ */
+export function svmFaultHandler(dmirror: Dmirror): DeviceFaultHandler {
+  return { serviceFaults: (batch: FaultEntry[]) => dmirrorServiceFaults(dmirror, batch) };
 }
 
 export function* dmirrorServiceFaults(dmirror: Dmirror, batch: FaultEntry[]): Task {

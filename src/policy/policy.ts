@@ -11,8 +11,8 @@
  * wherever it is.
  */
 
-import { PAGE_SIZE } from '../../core/addr.js';
-import { ArgumentError } from '../../core/errno.js';
+import { PAGE_SIZE } from '../core/addr.js';
+import { ArgumentError } from '../core/errno.js';
 
 export interface DeviceFaultInfo {
   /** Faulting address (page aligned). */
