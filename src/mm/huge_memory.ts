@@ -376,6 +376,15 @@ export function splitHugePmdAt(mm: MmStruct, addr: number): void {
 }
 
 /**
+ * Splits every huge PMD that maps part of [start, end), for the callers that then walk the range
+ * PTE by PTE (mremap's move_page_tables, MADV_FREE) where the kernel has a PMD-level path
+ * (move_huge_pmd, madvise_free_huge_pmd) the model does not (docs/fidelity.md).
+ */
+export function splitHugePmdsIn(mm: MmStruct, start: number, end: number): void {
+  for (let a = start - (start % PMD_SIZE); a < end; a += PMD_SIZE) splitHugePmdAt(mm, a);
+}
+
+/**
  * vma_adjust_trans_huge: a VMA boundary about to be made at `addr` inside a huge PMD's 2 MiB
  * splits that PMD first (__split_vma, and through it partial munmap, mprotect and madvise).
  */

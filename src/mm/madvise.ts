@@ -13,7 +13,7 @@ import { EFAULT, EINVAL, ENOMEM } from '../core/errno.js';
 import type { Task } from '../sched/index.js';
 import { schedule } from '../sched/index.js';
 import { doAnonymousPage, FAULT_FLAG_WRITE, handleMmFault, VM_FAULT_ERROR, VM_FAULT_OOM } from './fault.js';
-import { splitHugePage, splitHugePmdAt, thpVmaAllowable } from './huge_memory.js';
+import { splitHugePage, splitHugePmdsIn, thpVmaAllowable } from './huge_memory.js';
 import { hugetlbSplitAllowed } from './hugetlb.js';
 import { madviseCollapse } from './khugepaged.js';
 import { zapRange } from './memory.js';
@@ -186,7 +186,7 @@ function* madviseFree(mm: MmStruct, vma: Vma, start: number, end: number): Task<
   if (vma.flags & (VM_LOCKED | VM_HUGETLB | VM_PFNMAP) || !vma.isAnonymous()) return -EINVAL;
   const range = notifierRange(mm, start, end, MMU_NOTIFY_CLEAR);
   yield* mmuNotifierInvalidateRangeStart(range);
-  for (let a = start - (start % PMD_SIZE); a < end; a += PMD_SIZE) splitHugePmdAt(mm, a);
+  splitHugePmdsIn(mm, start, end);
   mm.kernel.pt.walk(mm.pgd, start, end, {
     present: (t, a, b) => {
       madviseFreePteRange(mm, t, a, b);

@@ -20,7 +20,7 @@
 import { isPageAligned, PAGE_SIZE, PMD_SIZE, pageAlignUp, TASK_SIZE } from '../core/addr.js';
 import { EFAULT, EINVAL, ENOMEM } from '../core/errno.js';
 import type { Task } from '../sched/index.js';
-import { splitHugePmdAt } from './huge_memory.js';
+import { splitHugePmdsIn } from './huge_memory.js';
 import type { MmStruct } from './mm.js';
 import { doMunmap, getUnmappedArea, vmaMergeAround } from './mmap.js';
 import {
@@ -210,7 +210,8 @@ export function* movePageTables(mm: MmStruct, oldAddr: number, newAddr: number, 
   const range = notifierRange(mm, oldAddr, oldAddr + len, MMU_NOTIFY_UNMAP);
   yield* mmuNotifierInvalidateRangeStart(range);
   const { pt } = mm.kernel;
-  splitHugePmdsBeforeMove(mm, oldAddr, oldAddr + len);
+  // move_huge_pmd is not modelled: huge PMDs of the old range move as 512 PTEs (docs/fidelity.md).
+  splitHugePmdsIn(mm, oldAddr, oldAddr + len);
   pt.walk(mm.pgd, oldAddr, oldAddr + len, {
     present: (t, a, b) => {
       movePtes(mm, t, a, b, newAddr + (a - oldAddr));
@@ -219,16 +220,6 @@ export function* movePageTables(mm: MmStruct, oldAddr: number, newAddr: number, 
     hole: () => 0,
   });
   yield* mmuNotifierInvalidateRangeEnd(range);
-}
-
-/**
- * THP: the one place mremap meets a PMD-mapped huge page. Linux moves a whole aligned PMD with
- * move_huge_pmd and otherwise calls split_huge_pmd(vma, old_pmd, old_addr) before moving PTEs;
- * here every huge PMD of the old range is split (the same entries result at the same addresses,
- * mapped by PTEs: docs/fidelity.md).
- */
-function splitHugePmdsBeforeMove(mm: MmStruct, start: number, end: number): void {
-  for (let a = start - (start % PMD_SIZE); a < end; a += PMD_SIZE) splitHugePmdAt(mm, a);
 }
 
 /**
