@@ -35,8 +35,6 @@ import {
   notifierRange,
 } from './mmu_notifier.js';
 import {
-  HPAGE_PMD_NR,
-  type PageStore,
   PG_anon,
   PG_anon_exclusive,
   PG_dirty,
@@ -318,18 +316,11 @@ function wpCanReuseAnonPage(mm: MmStruct, vma: Vma, pfn: number): boolean {
   // A large folio: reusable only if every reference is one of its mappings and this PTE is the
   // subpage's only one (wp_can_reuse_anon_folio's large-folio test, simplified to one mm).
   if (head !== pfn || (s.flags[pfn] as number) & PG_head)
-    return s.pageMapcount(pfn) === 1 && s.refcount[head] === folioMapcount(s, head);
+    return s.pageMapcount(pfn) === 1 && s.refcount[head] === s.folioMapcount(head);
   if (s.refcount[pfn] !== 1) return false;
   setPageFlags(s, pfn, PG_anon_exclusive);
   if (vma.anonVma !== null) s.mapping[pfn] = vma.anonVma.id;
   return true;
-}
-
-/** folio_mapcount of a compound page: its PMD mappings and every subpage's PTE mappings. */
-function folioMapcount(s: PageStore, head: number): number {
-  let n = s.entireMapcount.get(head) ?? 0;
-  for (let i = 0; i < HPAGE_PMD_NR; i++) n += s.mapcount[head + i] as number;
-  return n;
 }
 
 /** wp_page_reuse: maybe_mkwrite — the entry becomes writable only if the VMA is; unshare leaves it. */

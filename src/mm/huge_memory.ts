@@ -406,9 +406,7 @@ export function splitHugePage(kernel: Kernel, head: number, extraPins: number): 
   const s = kernel.mem.store;
   if (!((s.flags[head] as number) & PG_head))
     throw new KernelBug(`split_huge_page: pfn ${head} is not a head`);
-  let mapped = s.entireMapcount.get(head) ?? 0;
-  for (let i = 0; i < HPAGE_PMD_NR; i++) mapped += s.mapcount[head + i] as number;
-  if (s.refcount[head] !== mapped + extraPins) return false;
+  if (s.refcount[head] !== s.folioMapcount(head) + extraPins) return false;
   for (const t of rmapTargets(kernel, head)) {
     const mm = t.mm;
     const slot = kernel.pt.hugePmdSlot(mm.pgd, t.address);

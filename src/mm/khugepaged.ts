@@ -123,9 +123,7 @@ function refcountSuitable(mm: MmStruct, pfn: number): boolean {
   const s = mm.kernel.mem.store;
   const head = s.compoundHead(pfn);
   if (!s.isCompound(pfn)) return s.refcount[pfn] === s.mapcount[pfn];
-  let mapped = s.entireMapcount.get(head) ?? 0;
-  for (let i = 0; i < HPAGE_PMD_NR; i++) mapped += s.mapcount[head + i] as number;
-  return s.refcount[head] === mapped;
+  return s.refcount[head] === s.folioMapcount(head);
 }
 
 /**

@@ -333,6 +333,13 @@ export class PageStore {
     return (this.mapcount[pfn] as number) + this.entireMapcountOf(pfn);
   }
 
+  /** folio_mapcount of a compound page: its PMD mappings plus every subpage's PTE mappings. */
+  folioMapcount(head: number): number {
+    let n = this.entireMapcount.get(head) ?? 0;
+    for (let i = 0; i < HPAGE_PMD_NR; i++) n += this.mapcount[head + i] as number;
+    return n;
+  }
+
   isLocked(pfn: number): boolean {
     return ((this.flags[pfn] as number) & PG_locked) !== 0;
   }
