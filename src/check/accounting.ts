@@ -323,18 +323,10 @@ function visitHugePmd(rc: Recount, mm: MmStruct, rss: number[], addr: number, lo
   const c = hugetlb ? MM_HUGETLB : mm.mmCounter(head);
   rss[c] = (rss[c] as number) + HPAGE_PMD_NR;
   checkRmap(rc, at, head);
-  if (at.vma !== null && pteWrite(lo) && (s.entireMapcount.get(head) !== 1 || folioPteMaps(rc, head) !== 0))
+  if (at.vma !== null && pteWrite(lo) && (s.entireMapcount.get(head) !== 1 || s.folioMapcount(head) !== 1))
     rc.out.push(
       `${at.where}: writable huge PMD maps compound pfn ${head}, which it does not own (COW not broken)`,
     );
-}
-
-/** PTE mappings of all the subpages of the folio at `head`, as the page tables hold them. */
-function folioPteMaps(rc: Recount, head: number): number {
-  const s = rc.kernel.mem.store;
-  let n = 0;
-  for (let i = 0; i < HPAGE_PMD_NR; i++) n += s.mapcount[head + i] as number;
-  return n;
 }
 
 /** Device-private entries are mappings; migration entries count in rss only; swap entries too. */

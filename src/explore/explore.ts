@@ -26,10 +26,11 @@ import { checkAccounting } from '../check/accounting.js';
 import { checkCoherence } from '../check/coherence.js';
 import { type CheckerName, type Violation, ViolationError, violationOfError } from '../check/violation.js';
 import { hex, PAGE_SIZE } from '../core/addr.js';
-import { ArgumentError } from '../core/errno.js';
+import { ArgumentError, describeValue } from '../core/errno.js';
 import { HMMSIM_VERSION } from '../core/version.js';
 import type { DevicePageTable } from '../device/device_pagetable.js';
 import type { Hmm, HmmProtocol } from '../hmm/seed/types.js';
+import { isHmmProtocol } from '../hmm/seed/validity.js';
 import { AddressSpace } from '../mm/file.js';
 import type { MmuNotifierRange } from '../mm/mmu_notifier.js';
 import {
@@ -145,13 +146,12 @@ function resolveDriver(
 function checkDrivers(d: unknown): ExploreDrivers {
   if (d === undefined) return new ExploreDrivers();
   if (!(d instanceof ExploreDrivers))
-    throw new ArgumentError('drivers', `expected an ExploreDrivers, got ${d === null ? 'null' : typeof d}`);
+    throw new ArgumentError('drivers', `expected an ExploreDrivers, got ${describeValue(d)}`);
   return d;
 }
 
 function checkProtocol(p: string): HmmProtocol {
-  if (p !== 'seed' && p !== 'seq')
-    throw new ArgumentError('protocol', `expected 'seed' or 'seq', got '${p}'`);
+  if (!isHmmProtocol(p)) throw new ArgumentError('protocol', `expected 'seed' or 'seq', got '${p}'`);
   return p;
 }
 

@@ -19,6 +19,7 @@ import type { CheckerName } from '../check/violation.js';
 import { crc32Hex } from '../core/crc32.js';
 import { ArgumentError } from '../core/errno.js';
 import type { HmmProtocol } from '../hmm/seed/types.js';
+import { isHmmProtocol } from '../hmm/seed/validity.js';
 import { decodeReplay, REPLAY_PREFIX } from '../sched/index.js';
 
 export const EXPLORE_REPLAY_PREFIX = 'hmmx2:';
@@ -115,7 +116,7 @@ export function parseReplay(s: unknown): ReplayParts {
 
 function checkedParts(fields: readonly string[]): ReplayParts {
   const [, scenario, driver, protocol, version, outcome, count, , payload] = fields as string[];
-  if (protocol !== 'seed' && protocol !== 'seq')
+  if (!isHmmProtocol(protocol))
     throw new ReplayError(`protocol: expected 'seed' or 'seq', got '${protocol}'`);
   if (!OUTCOMES.includes(outcome as ReplayOutcome))
     throw new ReplayError(`outcome: expected one of ${OUTCOMES.join(', ')}, got '${outcome}'`);

@@ -34,15 +34,7 @@ import {
   mmuNotifierInvalidateRangeStart,
   notifierRange,
 } from './mmu_notifier.js';
-import {
-  PG_anon,
-  PG_anon_exclusive,
-  PG_dirty,
-  PG_head,
-  pageAnonExclusive,
-  setPageFlags,
-  ZERO_PFN,
-} from './page.js';
+import { PG_anon, PG_anon_exclusive, PG_dirty, pageAnonExclusive, setPageFlags, ZERO_PFN } from './page.js';
 import { LEVEL_PTE, pteSlotIn } from './pagetable.js';
 import {
   _PAGE_ACCESSED,
@@ -315,8 +307,7 @@ function wpCanReuseAnonPage(mm: MmStruct, vma: Vma, pfn: number): boolean {
   const head = s.compoundHead(pfn);
   // A large folio: reusable only if every reference is one of its mappings and this PTE is the
   // subpage's only one (wp_can_reuse_anon_folio's large-folio test, simplified to one mm).
-  if (head !== pfn || (s.flags[pfn] as number) & PG_head)
-    return s.pageMapcount(pfn) === 1 && s.refcount[head] === s.folioMapcount(head);
+  if (s.isCompound(pfn)) return s.pageMapcount(pfn) === 1 && s.refcount[head] === s.folioMapcount(head);
   if (s.refcount[pfn] !== 1) return false;
   setPageFlags(s, pfn, PG_anon_exclusive);
   if (vma.anonVma !== null) s.mapping[pfn] = vma.anonVma.id;

@@ -109,17 +109,12 @@ function isValidGupArgs(kernel: Kernel, flags: number, pages: number[] | null): 
 /** try_grab_folio: FOLL_GET takes one reference, FOLL_PIN the pin bias (or one, before v5.7). */
 function tryGrabPage(kernel: Kernel, pfn: number, flags: number): void {
   const { mem, behaviour } = kernel;
-  if (!(flags & FOLL_PIN)) {
-    mem.getPage(pfn);
-    return;
-  }
-  kernel.counters.inc('foll_pin_acquired');
-  if (pfn === ZERO_PFN && behaviour.pinSkipsZeroPage) return;
-  if (!behaviour.pinCounting) {
-    mem.getPage(pfn);
-    return;
+  if (flags & FOLL_PIN) {
+    kernel.counters.inc('foll_pin_acquired');
+    if (pfn === ZERO_PFN && behaviour.pinSkipsZeroPage) return;
   }
   mem.getPage(pfn);
+  if (!(flags & FOLL_PIN && behaviour.pinCounting)) return;
   // A subpage of a THP is pinned on its folio: the head holds the folio's refcount.
   const head = mem.store.compoundHead(pfn);
   mem.store.refcount[head] = (mem.store.refcount[head] as number) + GUP_PIN_COUNTING_BIAS - 1;

@@ -20,7 +20,7 @@ import { checkDmirrorVariant, type DmirrorVariant } from '../drivers/dmirror/var
 import type { DriverFactory } from '../drivers/driver.js';
 import { DriverRegistry } from '../drivers/registry.js';
 import type { HmmMachine, HmmProtocol, HmmTracepoints } from '../hmm/seed/types.js';
-import { hmmMachine } from '../hmm/seed/validity.js';
+import { hmmMachine, isHmmProtocol } from '../hmm/seed/validity.js';
 import { THP_MODES, type ThpMode } from '../mm/huge_memory.js';
 import { Kernel, type KernelVersion, kernelBehaviour } from '../mm/kernel.js';
 import { MemCgroup } from '../mm/memcg.js';
@@ -396,7 +396,7 @@ function simulatorConfig(options: unknown) {
   checkInt('logEvents', logEvents, 0, LOG_EVENTS_MAX);
   if (stepsMax !== undefined) checkInt('stepsMax', stepsMax, 1, Number.MAX_SAFE_INTEGER);
   const protocol = orDefault(opts.protocol, 'seed');
-  if (protocol !== 'seed' && protocol !== 'seq')
+  if (!isHmmProtocol(protocol))
     throw new ArgumentError('protocol', `expected 'seed' or 'seq', got ${describeValue(protocol)}`);
   const devices = checkDevices(orDefault(opts.devices, [{}, {}]));
   // kernelBehaviour() names `kernel` in its ArgumentError; null is refused here, as for every option.

@@ -226,8 +226,6 @@ export class Hmm {
   readonly mm: MmStruct;
   /** The machine's settings, from the mirror that created this hmm. */
   readonly machine: HmmMachine;
-  /** Range-validity strategy, fixed when the hmm was created. */
-  readonly validity: RangeValidity;
   /** 'seq': subscriptions->invalidate_seq, odd while an invalidation is in flight. */
   seq = 2;
   /** The invalidations in flight, oldest first: observation only (the checkers read it). */
@@ -252,8 +250,12 @@ export class Hmm {
   constructor(mm: MmStruct, machine: HmmMachine, ops: HmmNotifierOps) {
     this.mm = mm;
     this.machine = machine;
-    this.validity = machine.validity;
     this.mmuNotifier = new MmuNotifier(ops(this));
+  }
+
+  /** Range-validity strategy: the machine's, fixed when the machine was built. */
+  get validity(): RangeValidity {
+    return this.machine.validity;
   }
 
   /** A one-line summary for messages and deadlock reports. */

@@ -71,6 +71,12 @@ export function rangeValidity(protocol: HmmProtocol): RangeValidity {
   return protocol === 'seq' ? seqValidity : seedValidity;
 }
 
+/** The range-validity protocols a machine may run, and the one test of a name against them. */
+export const HMM_PROTOCOLS: readonly HmmProtocol[] = ['seed', 'seq'];
+export function isHmmProtocol(x: unknown): x is HmmProtocol {
+  return x === 'seed' || x === 'seq';
+}
+
 /** A machine's HMM settings: the protocol's validity strategy and the machine's event stream. */
 export function hmmMachine(
   protocol: HmmProtocol,
