@@ -41,7 +41,7 @@ import {
   pteNone,
   ptePfn,
 } from './pte.js';
-import { folioAddNewAnonRmapPmd } from './rmap.js';
+import { folioAddNewAnonRmapPmd, folioRemoveRmapPmd } from './rmap.js';
 import type { Vma } from './vma.js';
 import { VM_HUGETLB, VM_WRITE } from './vma.js';
 
@@ -209,9 +209,7 @@ function hugetlbWp(mm: MmStruct, vma: Vma, haddr: number, pmdSlot: number, codes
   for (let i = 0; i < HPAGE_PMD_NR; i++) mem.copyPage(head + i, old + i);
   folioAddNewAnonRmapPmd(mm, vma, head, haddr); // hugetlb_add_new_anon_rmap
   pt.set(pmdSlot, pteLoOf(head, (lo & 0xfff) | rw | _PAGE_DIRTY | _PAGE_ACCESSED), pteHiOf(head));
-  const n = (s.entireMapcount.get(old) ?? 0) - 1;
-  if (n <= 0) s.entireMapcount.delete(old);
-  else s.entireMapcount.set(old, n);
+  folioRemoveRmapPmd(mm, old); // hugetlb_remove_rmap
   mem.putPage(old);
   mm.kernel.counters.inc('hugetlb_cow');
   return 0;
