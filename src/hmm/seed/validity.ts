@@ -71,8 +71,7 @@ export function rangeValidity(protocol: HmmProtocol): RangeValidity {
   return protocol === 'seq' ? seqValidity : seedValidity;
 }
 
-/** The range-validity protocols a machine may run, and the one test of a name against them. */
-export const HMM_PROTOCOLS: readonly HmmProtocol[] = ['seed', 'seq'];
+/** Whether `x` names a range-validity protocol a machine may run ('seed' or 'seq'). */
 export function isHmmProtocol(x: unknown): x is HmmProtocol {
   return x === 'seed' || x === 'seq';
 }
