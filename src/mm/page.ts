@@ -129,6 +129,11 @@ export const MEMORY_DEVICE_PUBLIC = 2;
 export interface DevPagemap {
   /** MEMORY_DEVICE_PRIVATE or MEMORY_DEVICE_PUBLIC. */
   readonly type: number;
+  /**
+   * dev_pagemap.owner (v5.7): who the memory belongs to, so hmm_range_fault and migrate_vma can tell
+   * a driver's own device-private pages from another's. The seed's hmm_devmem has none (undefined).
+   */
+  readonly owner?: unknown;
   /** First pfn of the region. */
   pfnFirst: number;
   /** One past the last pfn of the region. */

@@ -114,21 +114,21 @@ class HmmDevmemPagemap implements DevPagemap {
   pfnLast = 0;
   devmem: HmmDevmem | null = null;
 
-  private get owner(): HmmDevmem {
+  private get live(): HmmDevmem {
     if (this.devmem === null) throw new KernelBug('hmm_devmem: pagemap used before hmm_devmem_add finished');
     return this.devmem;
   }
 
   /** hmm_devmem_free: clears page->mapping, then ops->free. */
   pageFree(pfn: number): void {
-    const devmem = this.owner;
+    const devmem = this.live;
     devmem.kernel.mem.store.mapping[pfn] = 0;
     devmem.ops.free(devmem, pfn);
   }
 
   /** hmm_devmem_fault (via device_private_entry_fault). */
   *fault(vmf: DevFault): Generator<string, number, unknown> {
-    const devmem = this.owner;
+    const devmem = this.live;
     devmem.kernel.counters.inc('hmm_devmem_fault');
     return yield* runMaybeTask(
       devmem.ops.fault(devmem, vmf.vma as Vma, vmf.address, vmf.pfn, vmf.flags),
