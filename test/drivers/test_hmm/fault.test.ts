@@ -4,12 +4,14 @@
  */
 
 import { describe, expect, it } from 'vitest';
+import { checkCoherence } from '../../../src/check/index.js';
 import { PAGE_SIZE } from '../../../src/core/addr.js';
 import { EINVAL, HmmError } from '../../../src/core/errno.js';
 import type { TestHmmDmirror } from '../../../src/drivers/test_hmm/dmirror.js';
 import { DMIRROR_RANGE_BATCH, dmirrorRangeFault } from '../../../src/drivers/test_hmm/fault.js';
 import { HMM_PFN_REQ_FAULT, HMM_PFN_VALID, HMM_PFN_WRITE } from '../../../src/hmm/modern/index.js';
 import { MADV_DONTNEED, PROT_NONE, PROT_READ, ZERO_PFN } from '../../../src/mm/index.js';
+import type { Strategy } from '../../../src/sched/index.js';
 import { Simulator } from '../../../src/sim/simulator.js';
 
 const RW = 3;
@@ -172,5 +174,63 @@ describe('dmirror_range_fault', () => {
       [ZERO_PFN, false],
     ]);
     expect(d.pt.size).toBe(DMIRROR_RANGE_BATCH);
+  });
+
+  it('an invalidation between hmm_range_fault and the mutex makes it walk again (read_retry)', () => {
+    const { sim, p, d } = machine();
+    const a = p.mmap(2 * PAGE_SIZE, RW, MAP);
+    p.write(a, pattern(2));
+    const stale = p.pte(a + PAGE_SIZE).pfn;
+    const range = {
+      notifier: d.notifier,
+      notifierSeq: 0,
+      start: a,
+      end: a + 2 * PAGE_SIZE,
+      hmmPfns: new Float64Array(2),
+      defaultFlags: HMM_PFN_REQ_FAULT,
+      pfnFlagsMask: 0,
+      devPrivateOwner: d.mdevice,
+    };
+    // Run the fault thread until it is about to take dmirror->mutex, then zap page 1 to the end.
+    let zapped = false;
+    const strategy: Strategy = {
+      pick(runnable) {
+        const fault = runnable.findIndex((t) => t.name === 'fault');
+        const zap = runnable.findIndex((t) => t.name === 'zap');
+        const atMutex = fault >= 0 && runnable[fault]?.lastPoint === 'mutex_lock dmirror.mutex';
+        return zap >= 0 && (atMutex || fault < 0) ? zap : Math.max(fault, 0);
+      },
+    };
+    let ret: number | null = null;
+    const ex = sim.executor(strategy);
+    ex.spawn(
+      'fault',
+      (function* () {
+        ret = yield* dmirrorRangeFault(d, range);
+      })(),
+    );
+    ex.spawn(
+      'zap',
+      (function* () {
+        yield* p.task.madvise(a + PAGE_SIZE, PAGE_SIZE, MADV_DONTNEED);
+        zapped = true;
+      })(),
+    );
+    expect(ex.run().status).toBe('done');
+    expect([ret, zapped]).toEqual([0, true]);
+    // the walk that ran before the zap saw `stale`; the retried one mapped the zero page
+    expect([d.pt.pfnOf(a / PAGE_SIZE + 1), d.pt.isWritable(a / PAGE_SIZE + 1)]).toEqual([ZERO_PFN, false]);
+    expect(stale).not.toBe(ZERO_PFN);
+    expect(checkCoherence(sim.kernel, [d])).toBe(null);
+  });
+
+  it('after READ and WRITE the device entries agree with the CPU page table (coherence checker)', () => {
+    const { sim, p, fd, d } = machine();
+    const a = p.mmap(8 * PAGE_SIZE, RW, MAP);
+    p.write(a, pattern(4));
+    fd.read(a, 8);
+    fd.write(a + 6 * PAGE_SIZE, pattern(2));
+    expect(d.pt.size).toBe(8);
+    expect(checkCoherence(sim.kernel, [d])).toBe(null);
   });
 });

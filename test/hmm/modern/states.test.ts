@@ -307,4 +307,31 @@ describe('the span hmm_vma_fault faults', () => {
     expect(out(range)).toEqual([pfnAt(w, BASE) + V + W, 0, 0, ZERO_PFN + V]);
     expect(ptePfn(w.sim.kernel.pt.lo[slotOf(w, BASE + PAGE)] as number, 0)).toBe(0);
   });
+
+  it('an upper-level hole (none PGD entry) is one hole: one late request faults every page of it', () => {
+    const w = modernWorld();
+    mapAt(w, BASE, 1024); // two PMD spans, in a PGD slot nothing else uses
+    const range = newRange(w, BASE, 1024, { pfnFlagsMask: REQ });
+    range.hmmPfns[1023] = REQ;
+    const before = pgfaults(w);
+    expect(fault(w, range)).toBe(0);
+    expect(pgfaults(w) - before).toBe(1024);
+    expect(out(range).every((e) => e === ZERO_PFN + V)).toBe(true);
+  });
+
+  it('a none PMD under a populated PUD is a hole of its PMD span only', () => {
+    const w = modernWorld();
+    mapAt(w, BASE, 1024);
+    touch(w, BASE, [0]); // the PMD table exists; the second PMD span is a none PMD entry
+    const range = newRange(w, BASE + 512 * PAGE, 512, { pfnFlagsMask: REQ });
+    range.hmmPfns[511] = REQ;
+    const before = pgfaults(w);
+    expect(fault(w, range)).toBe(0);
+    expect(pgfaults(w) - before).toBe(512);
+    const first = newRange(w, BASE, 512, { pfnFlagsMask: REQ });
+    first.hmmPfns[511] = REQ;
+    const before2 = pgfaults(w);
+    expect(fault(w, first)).toBe(0);
+    expect(pgfaults(w) - before2).toBe(1); // a PTE table: only the requested none PTE (the last)
+  });
 });
