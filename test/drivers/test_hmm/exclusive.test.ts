@@ -4,6 +4,7 @@ import { checkCoherence } from '../../../src/check/coherence.js';
 import { PAGE_SIZE } from '../../../src/core/addr.js';
 import { EFAULT, EINVAL, ENOENT, EOPNOTSUPP, EPERM, HmmError } from '../../../src/core/errno.js';
 import type { TestHmmDmirror } from '../../../src/drivers/test_hmm/dmirror.js';
+import { MADV_DONTNEED } from '../../../src/mm/madvise.js';
 import { MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED, PROT_READ, PROT_WRITE } from '../../../src/mm/mmap.js';
 import { RandomStrategy, type Task } from '../../../src/sched/index.js';
 import type { DeviceFile } from '../../../src/sim/devicefile.js';
@@ -207,5 +208,34 @@ describe('HMM_DMIRROR_EXCLUSIVE / CHECK_EXCLUSIVE (hmm-tests.c #25-27 on lib/tes
       'read -1, device kept it',
       'read 1, cpu took it back',
     ]);
+  });
+
+  it('kept as the kernel has it: MADV_DONTNEED between make_device_exclusive and the ATOMIC store leaves an entry for a freed page', () => {
+    const outcomes = new Set<string>();
+    for (let seed = 0; seed < 60; seed++) {
+      const { sim, p, fd, a } = fixture(1);
+      const d = driver(fd);
+      let device = 'ok';
+      const ex = sim.executor(new RandomStrategy(seed));
+      ex.spawn(
+        'device',
+        (function* (): Task {
+          try {
+            yield* fd.task.exclusive(a, 1);
+          } catch (e) {
+            if (!(e instanceof HmmError) || e.errno !== ENOENT) throw e;
+            device = 'ENOENT';
+          }
+        })(),
+      );
+      ex.spawn('cpu', p.task.madvise(a, PAGE_SIZE, MADV_DONTNEED));
+      expect(ex.run().failure?.message ?? null).toBeNull();
+      const stale = checkCoherence(sim.kernel, [d]);
+      if (stale !== null) expect(stale).toMatch(/a page that is free/);
+      outcomes.add(`${device}, ${stale === null ? 'coherent' : 'stale ATOMIC entry'}`);
+    }
+    // test_hmm checks no interval sequence before the store (nouveau does): docs/fidelity.md
+    expect(outcomes).toContain('ok, stale ATOMIC entry');
+    expect(outcomes).toContain('ok, coherent');
   });
 });
