@@ -75,6 +75,31 @@ function errno(f: () => unknown): number {
   return 0;
 }
 
+/**
+ * EXCLUSIVE on one page racing the CPU thread `cpu` under a random schedule. `device` is what the
+ * ioctl gave: 'read <ptr[1]>', or 'ENOENT' when the CPU took the page back between the unlock and
+ * the read-back (dmirror_do_read finds no entry).
+ */
+function race(seed: number, cpu: (p: Process, a: number) => Task<unknown>) {
+  const { sim, p, fd, a } = fixture(1);
+  const out = { sim, p, a, d: driver(fd), device: '' };
+  const ex = sim.executor(new RandomStrategy(seed));
+  ex.spawn(
+    'device',
+    (function* (): Task {
+      try {
+        out.device = `read ${asInts((yield* fd.task.exclusive(a, 1)).data as Uint8Array)[1]}`;
+      } catch (e) {
+        if (!(e instanceof HmmError) || e.errno !== ENOENT) throw e;
+        out.device = 'ENOENT';
+      }
+    })(),
+  );
+  ex.spawn('cpu', cpu(p, a));
+  expect(ex.run().failure?.message ?? null).toBeNull();
+  return out;
+}
+
 describe('HMM_DMIRROR_EXCLUSIVE / CHECK_EXCLUSIVE (hmm-tests.c #25-27 on lib/test_hmm.c v6.19)', () => {
   it('exclusive: cpages 1024, the mirror reads i, the CPU takes every page back (old == i), CHECK_EXCLUSIVE 0', () => {
     for (const kind of ['private', 'coherent'] as const) {
@@ -170,37 +195,18 @@ describe('HMM_DMIRROR_EXCLUSIVE / CHECK_EXCLUSIVE (hmm-tests.c #25-27 on lib/tes
   it('a CPU write racing EXCLUSIVE: in every order the write lands, and the device keeps an ATOMIC entry only while the CPU entry is exclusive', () => {
     const outcomes = new Set<string>();
     for (let seed = 0; seed < 40; seed++) {
-      const { sim, p, fd, a } = fixture(1);
-      const d = driver(fd);
-      let device = '';
-      const ex = sim.executor(new RandomStrategy(seed));
-      ex.spawn(
-        'device',
-        (function* (): Task {
-          try {
-            device = `read ${asInts((yield* fd.task.exclusive(a, 1)).data as Uint8Array)[1]}`;
-          } catch (e) {
-            // the CPU took the page back between the unlock and the read-back: dmirror_do_read's -ENOENT
-            if (!(e instanceof HmmError) || e.errno !== ENOENT) throw e;
-            device = 'ENOENT';
-          }
-        })(),
-      );
-      ex.spawn(
-        'cpu',
+      const r = race(seed, (p, a) =>
         p.task.write(
           a + 4,
           ints(4, () => -1),
         ),
       );
-      const run = ex.run();
-      expect(run.failure?.message ?? null).toBeNull();
-      const atomic = d.pt.isAtomic(a / PAGE_SIZE);
-      expect(p.pte(a).kind).toBe(atomic ? 'device-exclusive' : 'present');
-      expect(checkCoherence(sim.kernel, [d])).toBeNull();
-      expect(asInts(p.read(a, 8))[1]).toBe(-1);
-      expect(checkAccounting(sim.kernel)).toEqual([]);
-      outcomes.add(`${device}, ${atomic ? 'device kept it' : 'cpu took it back'}`);
+      const atomic = r.d.pt.isAtomic(r.a / PAGE_SIZE);
+      expect(r.p.pte(r.a).kind).toBe(atomic ? 'device-exclusive' : 'present');
+      expect(checkCoherence(r.sim.kernel, [r.d])).toBeNull();
+      expect(asInts(r.p.read(r.a, 8))[1]).toBe(-1);
+      expect(checkAccounting(r.sim.kernel)).toEqual([]);
+      outcomes.add(`${r.device}, ${atomic ? 'device kept it' : 'cpu took it back'}`);
     }
     // the write came first; or after the read-back (the device saw 1); or in between (ENOENT)
     expect([...outcomes].sort()).toEqual([
@@ -213,25 +219,10 @@ describe('HMM_DMIRROR_EXCLUSIVE / CHECK_EXCLUSIVE (hmm-tests.c #25-27 on lib/tes
   it('kept as the kernel has it: MADV_DONTNEED between make_device_exclusive and the ATOMIC store leaves an entry for a freed page', () => {
     const outcomes = new Set<string>();
     for (let seed = 0; seed < 60; seed++) {
-      const { sim, p, fd, a } = fixture(1);
-      const d = driver(fd);
-      let device = 'ok';
-      const ex = sim.executor(new RandomStrategy(seed));
-      ex.spawn(
-        'device',
-        (function* (): Task {
-          try {
-            yield* fd.task.exclusive(a, 1);
-          } catch (e) {
-            if (!(e instanceof HmmError) || e.errno !== ENOENT) throw e;
-            device = 'ENOENT';
-          }
-        })(),
-      );
-      ex.spawn('cpu', p.task.madvise(a, PAGE_SIZE, MADV_DONTNEED));
-      expect(ex.run().failure?.message ?? null).toBeNull();
-      const stale = checkCoherence(sim.kernel, [d]);
+      const r = race(seed, (p, a) => p.task.madvise(a, PAGE_SIZE, MADV_DONTNEED));
+      const stale = checkCoherence(r.sim.kernel, [r.d]);
       if (stale !== null) expect(stale).toMatch(/a page that is free/);
+      const device = r.device === 'ENOENT' ? 'ENOENT' : 'ok';
       outcomes.add(`${device}, ${stale === null ? 'coherent' : 'stale ATOMIC entry'}`);
     }
     // test_hmm checks no interval sequence before the store (nouveau does): docs/fidelity.md
