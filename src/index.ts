@@ -25,6 +25,7 @@ export * from './drivers/dmirror/uapi.js';
 export type {
   Driver,
   DriverContext,
+  DriverContextBase,
   DriverFactory,
   DriverView,
   HmmApi,

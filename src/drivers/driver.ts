@@ -79,20 +79,24 @@ export interface Driver extends DriverView {
   setFlags?(flags: number): Task<DmirrorCmdResult | number>;
 }
 
-/** What a factory gets to open one instance. */
-export interface DriverContext {
+/** What every driver factory gets, whichever API generation it is written against. */
+export interface DriverContextBase {
   /** The name the registry creates it under (Driver.driverName). */
   readonly name: string;
-  /** The device (its memory, DMA engine, counters). */
-  readonly mdevice: DmirrorDevice;
   /** The address space of the process that opens it. */
   readonly mm: MmStruct;
-  /** The machine's HMM settings: the driver's HmmMirror must be built with them. */
-  readonly hmm: HmmMachine;
   /** The machine's event stream: the driver's DevicePageTable must trace on it. */
   readonly trace: Tracepoints<DevicePageTableTracepoints>;
   /** Device TLB entries of the address space. */
   readonly tlbEntries?: number;
+}
+
+/** What a seed-API factory gets to open one instance. */
+export interface DriverContext extends DriverContextBase {
+  /** The device (its memory, DMA engine, counters). */
+  readonly mdevice: DmirrorDevice;
+  /** The machine's HMM settings: the driver's HmmMirror must be built with them. */
+  readonly hmm: HmmMachine;
 }
 
 /** Builds a driver instance (not yet opened: the caller runs open()). */
@@ -102,17 +106,9 @@ export type DriverFactory = (ctx: DriverContext) => Driver;
  * What a factory of a modern-API driver (today's test_hmm, or a user's) gets: no HMM settings
  * (today's API has no per-machine mirror state), and a device whose memory is memremap'd.
  */
-export interface ModernDriverContext {
-  /** The name the registry creates it under (Driver.driverName). */
-  readonly name: string;
+export interface ModernDriverContext extends DriverContextBase {
   /** The device: its memory (private or coherent), DMA engine, counters. */
   readonly mdevice: TestHmmDevice;
-  /** The address space of the process that opens it. */
-  readonly mm: MmStruct;
-  /** The machine's event stream: the driver's DevicePageTable must trace on it. */
-  readonly trace: Tracepoints<DevicePageTableTracepoints>;
-  /** Device TLB entries of the address space. */
-  readonly tlbEntries?: number;
 }
 
 /** Builds a modern-API driver instance (not yet opened). */
