@@ -40,7 +40,8 @@
  *   huge PMD                           pfn | VALID (| WRITE) | order 9
  *   hugetlb                            pfn | flags | order 9 (the request of its first page decides)
  *   own device-private (owner ==)      pfn | VALID (| WRITE)        never faulted
- *   other device-private, swap         0                            fault (migrate_to_ram / swapin)
+ *   other device-private, swap,        0                            fault (migrate_to_ram, swapin,
+ *   device-exclusive                                                restore)
  *   migration entry                    0                            wait, walk again from it
  *   hwpoison and other entries         0                            -EFAULT
  *
@@ -53,8 +54,7 @@
  * - No PUD leaves exist in the mm core, so hmm_vma_walk_pud always descends (its order-18 output
  *   cannot occur); pmd_bad and pgd_bad entries do not exist either. -ENOMEM is documented by
  *   hmm.h but v6.19 never returns it (VM_FAULT_OOM is -EFAULT), nor does the model.
- * - Device-exclusive entries are faulted when requested once the core has them (see
- *   `faultableSoftleaf`); uffd-wp markers do not exist.
+ * - uffd-wp and guard markers do not exist (no userfaultfd, no MADV_GUARD_INSTALL).
  *
  * @see mm/hmm.c, include/linux/hmm.h, mm/pagewalk.c (Linux v6.19; read in linux-mm/linux-mm at
  *      0a1e70b48f45 and gregkh/linux at 5c40cd7db64a, taking v6.19's in-walk hmm_vma_fault, not the
@@ -75,6 +75,7 @@ import {
   _PAGE_PSE,
   _PAGE_RW,
   _PAGE_SPECIAL,
+  isDeviceExclusiveType,
   isDevicePrivateType,
   isMigrationType,
   pmdHuge,
@@ -422,11 +423,11 @@ function pendingFault(w: HmmVmaWalk, addr: number, end: number, required: number
 
 /**
  * Non-present entries other than this device's private pages: faulted when requested if swap,
- * another device's private page or a device-exclusive entry (v6.1+), waited on if a migration
- * entry, else -EFAULT (hwpoison). The core has no device-exclusive entries yet.
+ * another device's private page or a device-exclusive entry (v6.1+: the fault restores it), waited
+ * on if a migration entry, else -EFAULT (hwpoison).
  */
 function faultableSoftleaf(type: number): boolean {
-  return type === SWP_SWAPFILE || isDevicePrivateType(type);
+  return type === SWP_SWAPFILE || isDevicePrivateType(type) || isDeviceExclusiveType(type);
 }
 
 /** hmm_vma_handle_pte for a non-present, non-none entry. */

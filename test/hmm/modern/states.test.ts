@@ -4,7 +4,7 @@
  */
 
 import { describe, expect, it } from 'vitest';
-import { EFAULT, EPERM } from '../../../src/core/errno.js';
+import { EBUSY, EFAULT, EPERM } from '../../../src/core/errno.js';
 import {
   HMM_PFN_ERROR as ERR,
   HMM_PFN_ORDER_SHIFT,
@@ -23,6 +23,8 @@ import {
   MAP_FIXED,
   MAP_HUGETLB,
   MAP_PRIVATE,
+  MMU_NOTIFY_CLEAR,
+  makeDeviceExclusive,
   PROT_NONE,
   PROT_READ,
   PROT_WRITE,
@@ -31,8 +33,18 @@ import {
   ptePfn,
   ZERO_PFN,
 } from '../../../src/mm/index.js';
-import { BASE, mapAt, PAGE, setDevicePrivate, setHwpoison, setSwapEntry, slotOf, touch } from '../helpers.js';
-import { fault, modernWorld, newRange, out, ownedDevice, pfnAt } from './helpers.js';
+import {
+  BASE,
+  mapAt,
+  PAGE,
+  setDevicePrivate,
+  setHwpoison,
+  setSwapEntry,
+  slotOf,
+  touch,
+  withMmapRead,
+} from '../helpers.js';
+import { fault, modernWorld, newRange, out, ownedDevice, pfnAt, readBegin } from './helpers.js';
 
 const ORDER9 = 9 * 2 ** HMM_PFN_ORDER_SHIFT;
 
@@ -260,6 +272,31 @@ describe('non-present entries', () => {
     expect(dev.faults.map((f) => f.address)).toEqual([BASE]);
     expect(out(req)).toEqual([pfnAt(w, BASE) + V + W]);
     expect(w.sim.kernel.mem.store.isZoneDevice(pfnAt(w, BASE))).toBe(false);
+  });
+
+  it('a device-exclusive entry: 0 when not requested; requested, the fault restores it', () => {
+    const w = modernWorld({ kernel: 'v6.19' });
+    mapAt(w, BASE, 1);
+    touch(w, BASE, [0]);
+    const pfn = pfnAt(w, BASE);
+    const got = w.sim.run(
+      'make_device_exclusive',
+      withMmapRead(w.mm, () => makeDeviceExclusive(w.mm, BASE, 'dev')),
+    );
+    expect(got).toBe(pfn);
+    w.sim.kernel.mem.unlockPage(pfn); // the driver's folio_unlock + folio_put
+    w.sim.kernel.mem.putPage(pfn);
+    const range = newRange(w, BASE, 1, { devPrivateOwner: 'dev' });
+    expect(fault(w, range)).toBe(0);
+    expect(out(range)).toEqual([0]);
+    const req = newRange(w, BASE, 1, { defaultFlags: REQ, devPrivateOwner: 'dev' });
+    // the restore runs inside a CLEAR invalidation of the page: the range must be walked again
+    expect(fault(w, req)).toBe(-EBUSY);
+    expect(w.invalidations.at(-1)?.event).toBe(MMU_NOTIFY_CLEAR);
+    req.notifierSeq = readBegin(w);
+    expect(fault(w, req)).toBe(0);
+    expect(out(req)).toEqual([pfn + V + W]);
+    expect(w.p.pte(BASE).kind).toBe('present');
   });
 
   it('a pgmap with no owner matches a range with none (NULL == NULL)', () => {
