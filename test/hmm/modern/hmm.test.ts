@@ -4,6 +4,7 @@
  */
 
 import { describe, expect, it } from 'vitest';
+import { hex } from '../../../src/core/addr.js';
 import { KernelBug } from '../../../src/core/assert.js';
 import { ArgumentError, EBUSY, EINVAL } from '../../../src/core/errno.js';
 import {
@@ -25,8 +26,14 @@ import {
   HMM_PFN_VALID as V,
   HMM_PFN_WRITE as W,
 } from '../../../src/hmm/modern/index.js';
-import { MADV_DONTNEED, MmuIntervalNotifier, PROT_READ, ZERO_PFN } from '../../../src/mm/index.js';
-import { LockdepBug } from '../../../src/sched/index.js';
+import {
+  MADV_DONTNEED,
+  MmuIntervalNotifier,
+  mmuIntervalReadRetry,
+  PROT_READ,
+  ZERO_PFN,
+} from '../../../src/mm/index.js';
+import { LockdepBug, type Strategy } from '../../../src/sched/index.js';
 import {
   BASE,
   finishMigration,
@@ -195,6 +202,48 @@ describe('-EBUSY and the restart points', () => {
     expect(fault(w, range)).toBe(0);
     expect(out(range)).toEqual([0]);
     expect(w.sim.kernel.counters.get('hmm_migration_wait')).toBe(0);
+  });
+});
+
+describe('an invalidation during the walk', () => {
+  it('behind the walk: hmm_range_fault still returns 0 (no restart, no check), read_retry tells the driver', () => {
+    const w = modernWorld();
+    mapAt(w, BASE, 1024);
+    touch(w, BASE, [0, 600]);
+    const stale = pfnAt(w, BASE);
+    const range = newRange(w, BASE, 1024);
+    // Let the walk reach the second PMD span, then zap page 0, which it has already reported.
+    const secondSpan = `hmm_vma_walk_pmd ${hex(BASE + 512 * PAGE)}`;
+    const strategy: Strategy = {
+      pick(runnable) {
+        const walk = runnable.findIndex((t) => t.name === 'walk');
+        const zap = runnable.findIndex((t) => t.name === 'zap');
+        if (zap >= 0 && (walk < 0 || runnable[walk]?.lastPoint === secondSpan)) return zap;
+        return Math.max(walk, 0);
+      },
+    };
+    let ret: number | null = null;
+    const ex = w.sim.executor(strategy);
+    ex.spawn(
+      'walk',
+      withMmapRead(w.mm, function* () {
+        ret = yield* hmmRangeFault(range);
+      }),
+    );
+    let zappedMidWalk = false;
+    ex.spawn(
+      'zap',
+      (function* () {
+        zappedMidWalk = ret === null && (range.hmmPfns[0] as number) !== 0;
+        yield* w.p.task.madvise(BASE, PAGE, MADV_DONTNEED);
+      })(),
+    );
+    expect(ex.run().status).toBe('done');
+    expect([ret, zappedMidWalk]).toEqual([0, true]);
+    expect(range.hmmPfns[0]).toBe(stale + V + W); // stale: the CPU no longer maps it
+    expect(w.p.pte(BASE).kind).toBe('none');
+    expect(range.hmmPfns[600]).toBe(pfnAt(w, BASE + 600 * PAGE) + V + W);
+    expect(mmuIntervalReadRetry(w.sub, range.notifierSeq)).toBe(true);
   });
 });
 
