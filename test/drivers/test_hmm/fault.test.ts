@@ -10,12 +10,21 @@ import { EINVAL, HmmError } from '../../../src/core/errno.js';
 import type { TestHmmDmirror } from '../../../src/drivers/test_hmm/dmirror.js';
 import { DMIRROR_RANGE_BATCH, dmirrorRangeFault } from '../../../src/drivers/test_hmm/fault.js';
 import { HMM_PFN_REQ_FAULT, HMM_PFN_VALID, HMM_PFN_WRITE } from '../../../src/hmm/modern/index.js';
-import { MADV_DONTNEED, PROT_NONE, PROT_READ, ZERO_PFN } from '../../../src/mm/index.js';
+import {
+  MADV_DONTNEED,
+  MADV_HUGEPAGE,
+  MAP_FIXED,
+  MAP_SHARED,
+  PROT_NONE,
+  PROT_READ,
+  ZERO_PFN,
+} from '../../../src/mm/index.js';
 import type { Strategy } from '../../../src/sched/index.js';
 import { Simulator } from '../../../src/sim/simulator.js';
 
 const RW = 3;
 const MAP = 0x22; // MAP_PRIVATE | MAP_ANONYMOUS
+const BASE = 0x7e00_0000_0000;
 
 function machine() {
   const sim = new Simulator({
@@ -143,6 +152,33 @@ describe('HMM_DMIRROR_WRITE', () => {
     expect(fd.write(a, Uint8Array.of(1, 2, 3)).cpages).toBe(1);
     const back = p.read(a, 8);
     expect([...back]).toEqual([1, 2, 3, 0, 0, 0, 0, 0]);
+  });
+});
+
+describe('READ and WRITE on other mappings', () => {
+  it('a THP range: one fault round maps 512 pages of one huge page, writable', () => {
+    const { sim, p, fd, d } = machine();
+    const a = sim.run('mmap', p.task.mmapAt(BASE, 512 * PAGE_SIZE, RW, MAP | MAP_FIXED));
+    p.madvise(a, 512 * PAGE_SIZE, MADV_HUGEPAGE);
+    const data = pattern(512, 5);
+    const r = fd.write(a, data);
+    expect([r.cpages, r.faults]).toEqual([512, 1]);
+    const head = p.pte(a);
+    expect(head.order).toBe(9);
+    expect(d.pt.pfnOf(a / PAGE_SIZE + 511)).toBe(head.pfn + 511);
+    expect(Buffer.from(p.read(a, 512 * PAGE_SIZE)).equals(Buffer.from(data))).toBe(true);
+  });
+
+  it('a shared file mapping: the device reads what pwrite put in the page cache, and writes it back', () => {
+    const { sim, p, fd } = machine();
+    const f = sim.createFile(4 * PAGE_SIZE);
+    f.pwrite(pattern(4, 11), 0);
+    const a = p.mmap(4 * PAGE_SIZE, RW, MAP_SHARED, f);
+    const r = fd.read(a, 4);
+    expect([r.cpages, r.faults]).toEqual([4, 1]);
+    expect(Buffer.from(r.data).equals(Buffer.from(pattern(4, 11)))).toBe(true);
+    expect(fd.write(a, pattern(4, 12)).cpages).toBe(4);
+    expect(Buffer.from(f.pread(4 * PAGE_SIZE, 0)).equals(Buffer.from(pattern(4, 12)))).toBe(true);
   });
 });
 
