@@ -117,9 +117,10 @@ describe('HMM_DMIRROR_EXCLUSIVE / CHECK_EXCLUSIVE (hmm-tests.c #25-27 on lib/tes
       expect(checkCoherence(sim.kernel, [d])).toBeNull();
       expect(checkAccounting(sim.kernel)).toEqual([]);
       incrementAndCheck(p, a, NPAGES);
-      // the selftest passes npages 0 (the facade wants 1..), which checks nothing; the whole range is the real check
-      expect(sim.run('check', d.checkExclusive(a, 0))).toEqual({ cpages: 0, faults: 0 });
       expect(fd.checkExclusive(a, NPAGES)).toEqual({ cpages: 0, faults: 0 });
+      // the ioctl's prologue refuses an empty or unaligned range
+      expect(sim.run('check', d.checkExclusive(a, 0))).toBe(-EINVAL);
+      expect(sim.run('check', d.checkExclusive(a + 8, 1))).toBe(-EINVAL);
       expect(d.pt.size).toBe(0);
       expect(sim.stats().counters.device_exclusive).toBe(NPAGES);
       expect(sim.stats().counters.device_exclusive_restore).toBe(NPAGES);
@@ -168,7 +169,7 @@ describe('HMM_DMIRROR_EXCLUSIVE / CHECK_EXCLUSIVE (hmm-tests.c #25-27 on lib/tes
     expect(sim.stats().counters.device_exclusive_restore).toBe(1);
   });
 
-  it('exclusive_mprotect: mprotect(PROT_READ) erases the ATOMIC entries; the CPU entries stay exclusive and the device cannot take them again', () => {
+  it('exclusive_mprotect: mprotect(PROT_READ) erases the ATOMIC entries, a device WRITE is EPERM; the CPU entries stay exclusive and the device cannot take them again', () => {
     const { sim, p, fd, a } = fixture(16);
     const r = fd.exclusive(a, 16);
     expect(r.cpages).toBe(16);
@@ -177,6 +178,16 @@ describe('HMM_DMIRROR_EXCLUSIVE / CHECK_EXCLUSIVE (hmm-tests.c #25-27 on lib/tes
     const d = driver(fd);
     expect(d.pt.size).toBe(0);
     expect(fd.checkExclusive(a, 16)).toEqual({ cpages: 0, faults: 0 });
+    expect(p.pte(a).kind).toBe('device-exclusive');
+    // the selftest: a device write of the range is -EPERM (hmm_range_fault asks for write access)
+    expect(
+      errno(() =>
+        fd.write(
+          a,
+          ints(16 * PAGE_SIZE, (i) => -i),
+        ),
+      ),
+    ).toBe(EPERM);
     expect(p.pte(a).kind).toBe('device-exclusive');
     // make_device_exclusive's GUP asks for write access, which the VMA no longer grants
     expect(errno(() => fd.exclusive(a, 16))).toBe(EFAULT);
