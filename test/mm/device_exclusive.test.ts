@@ -355,6 +355,25 @@ describe('the other paths that meet a device-exclusive entry', () => {
     expect(checkAccounting(sim.kernel)).toEqual([]);
   });
 
+  it('reclaim of a lazyfree page reaches the entry: a dirty page is kept (swap-backed again), a clean one is discarded', () => {
+    const { sim, p, a } = written(2);
+    p.madvise(a, 2 * PG, MADV_FREE);
+    // GUP's write lookup dirties the pages it takes (FOLL_TOUCH), as make_device_exclusive's does
+    const dirty = drop2(sim, take(p, a));
+    const clean = drop2(sim, take(p, a + PG));
+    const s = sim.kernel.mem.store;
+    s.flags[clean] = (s.flags[clean] as number) & ~(1 << 2); // PG_dirty: as if written back
+    expect(sim.page(dirty).flags).not.toContain('swapbacked');
+    expect(sim.reclaim(8)).toBe(1);
+    expect(p.pte(a)).toMatchObject({ kind: 'device-exclusive', pfn: dirty });
+    expect(sim.page(dirty).flags).toContain('swapbacked');
+    expect(p.pte(a + PG).kind).toBe('none');
+    expect(sim.page(clean).flags).toEqual(['buddy']);
+    expect(p.rss().anon).toBe(1);
+    expect(p.read(a + PG, 2)).toEqual(fill(2, 0));
+    expect(checkAccounting(sim.kernel)).toEqual([]);
+  });
+
   it('mremap moves the entry with its PTE; the page is found at its new address', () => {
     const { sim, p, a } = written(3);
     const pfn = drop2(sim, take(p, a + PG));
