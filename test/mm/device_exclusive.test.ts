@@ -180,6 +180,20 @@ describe('make_device_exclusive (v6.19): the conversion', () => {
     expect(checkAccounting(sim.kernel)).toEqual([]);
   });
 
+  it('driver mappings: VM_PFNMAP is -EFAULT (GUP refuses it); a private VM_MIXEDMAP page is COW-copied by the write fault and the anonymous copy taken', () => {
+    const { sim, p } = written(1);
+    const pfnmap = p.mmapSpecial(PG, RO, 'pfnmap');
+    expect(take(p, pfnmap)).toBe(-EFAULT);
+    const mixed = p.mmapSpecial(PG, RW, 'mixedmap');
+    const inserted = p.pte(mixed).pfn;
+    const pfn = take(p, mixed);
+    expect(pfn).not.toBe(inserted);
+    expect(p.pte(mixed)).toMatchObject({ kind: 'device-exclusive', pfn });
+    expect(sim.page(pfn).flags).toContain('anon');
+    expect(sim.page(inserted).flags).not.toContain('anon');
+    drop(sim, pfn);
+  });
+
   it('needs mmap_lock: called without it is a kernel bug', () => {
     const { sim, p, a } = written(1);
     thrown(KernelBug, () => sim.run('unlocked', makeDeviceExclusive(p.mm, a, DEVICE)));
