@@ -7,6 +7,7 @@ import { makeDeviceExclusive } from '../../src/mm/device_exclusive.js';
 import { FOLL_GET, FOLL_WRITE, getUserPages } from '../../src/mm/gup.js';
 import { MADV_DONTNEED, MADV_FREE } from '../../src/mm/madvise.js';
 import { removeMigrationPtes } from '../../src/mm/migrate.js';
+import { MAP_HUGETLB } from '../../src/mm/mmap.js';
 import {
   MmuIntervalNotifier,
   mmuIntervalNotifierInsert,
@@ -192,6 +193,19 @@ describe('make_device_exclusive (v6.19): the conversion', () => {
     expect(sim.page(pfn).flags).toContain('anon');
     expect(sim.page(inserted).flags).not.toContain('anon');
     drop(sim, pfn);
+  });
+
+  it('a hugetlb page is refused (-EOPNOTSUPP) and stays mapped by its huge PMD', () => {
+    const sim = newSim({ kernel: 'v6.19', ramPages: 4096, hugetlbPages: 1 });
+    const p = sim.createProcess();
+    const a = p.mmap(2 * 1024 * 1024, RW, ANON | MAP_HUGETLB);
+    p.write(a + PG, fill(4, 6));
+    const head = p.pte(a).pfn;
+    const ref = sim.page(head).refcount;
+    expect(take(p, a + PG)).toBe(-EOPNOTSUPP);
+    expect(p.pte(a + PG)).toMatchObject({ kind: 'present', order: 9 });
+    expect(sim.page(head).refcount).toBe(ref);
+    expect(checkAccounting(sim.kernel)).toEqual([]);
   });
 
   it('needs mmap_lock: called without it is a kernel bug', () => {
