@@ -169,6 +169,25 @@ describe('HMM_DMIRROR_EXCLUSIVE / CHECK_EXCLUSIVE (hmm-tests.c #25-27 on lib/tes
     expect(sim.stats().counters.device_exclusive_restore).toBe(1);
   });
 
+  it('READ goes through the ATOMIC entries without a fault; WRITE faults (hmm_range_fault restores the PTE) and revokes them', () => {
+    const { sim, p, fd, a } = fixture(4);
+    fd.exclusive(a, 4);
+    const r = fd.read(a, 4);
+    expect([r.cpages, r.faults]).toEqual([4, 0]);
+    mirrorIsI(r.data);
+    expect(p.pte(a).kind).toBe('device-exclusive');
+    const w = fd.write(
+      a,
+      ints(4 * PAGE_SIZE, (i) => 2 * i),
+    );
+    expect([w.cpages, w.faults]).toEqual([4, 1]);
+    expect(p.pte(a)).toMatchObject({ kind: 'present', write: true });
+    expect(fd.checkExclusive(a, 4)).toEqual({ cpages: 0, faults: 0 });
+    expect(asInts(p.read(a + PAGE_SIZE, 8))[1]).toBe(2 * (PAGE_SIZE / 4 + 1));
+    expect(sim.stats().counters.device_exclusive_restore).toBe(4);
+    expect(checkCoherence(sim.kernel, [driver(fd)])).toBeNull();
+  });
+
   it('exclusive_mprotect: mprotect(PROT_READ) erases the ATOMIC entries, a device WRITE is EPERM; the CPU entries stay exclusive and the device cannot take them again', () => {
     const { sim, p, fd, a } = fixture(16);
     const r = fd.exclusive(a, 16);
