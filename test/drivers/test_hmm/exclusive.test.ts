@@ -176,6 +176,9 @@ describe('HMM_DMIRROR_EXCLUSIVE / CHECK_EXCLUSIVE (hmm-tests.c #25-27 on lib/tes
     expect([r.cpages, r.faults]).toEqual([4, 0]);
     mirrorIsI(r.data);
     expect(p.pte(a).kind).toBe('device-exclusive');
+    // a snapshot asks for no fault: the entry is not present to hmm_range_fault
+    expect([...fd.snapshot(a, 4).prot]).toEqual([0, 0, 0, 0]);
+    expect(p.pte(a).kind).toBe('device-exclusive');
     const w = fd.write(
       a,
       ints(4 * PAGE_SIZE, (i) => 2 * i),
