@@ -302,6 +302,43 @@ describe('a CPU access restores the entry (remove_device_exclusive_entry)', () =
     expect(order).toEqual(['taken', 'unlock device-exclusive', 'read 1 present']);
   });
 
+  it('an entry zapped while the fault sleeps on the lock is not restored (pte_same); the retried access finds the hole', () => {
+    const { sim, p, a } = written(1);
+    const order: string[] = [];
+    let pfn = -1;
+    const ex = sim.executor(roundRobin);
+    ex.spawn(
+      'driver',
+      (function* (): Task {
+        pfn = yield* locked(p.mm, 'read', () => makeDeviceExclusive(p.mm, a, DEVICE));
+        for (let i = 0; i < 8; i++) yield* schedule('program the device MMU');
+        order.push(`unlock ${p.pte(a).kind} ref ${sim.page(pfn).refcount}`);
+        drop(sim, pfn);
+      })(),
+    );
+    ex.spawn(
+      'cpu',
+      (function* (): Task {
+        yield* schedule('start');
+        order.push(`read ${(yield* p.task.read(a, 1))[0]}`);
+      })(),
+    );
+    ex.spawn(
+      'zapper',
+      (function* (): Task {
+        for (let i = 0; i < 4; i++) yield* schedule('later');
+        yield* p.task.madvise(a, PG, MADV_DONTNEED);
+        order.push(`zapped ${p.pte(a).kind}`);
+      })(),
+    );
+    expect(ex.run().status).toBe('done');
+    // the driver's reference and the sleeping fault's keep the page until both are gone
+    expect(order).toEqual(['zapped none', 'unlock none ref 2', 'read 0']);
+    expect(sim.page(pfn).flags).toEqual(['buddy']);
+    expect(sim.stats().counters.device_exclusive_restore ?? 0).toBe(0);
+    expect(p.pte(a).special).toBe(true);
+  });
+
   it('GUP restores the entry through its fault and returns the page', () => {
     const { sim, p, a } = written(1);
     const pfn = drop2(sim, take(p, a));
