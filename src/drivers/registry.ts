@@ -17,6 +17,7 @@ import type {
   ModernDriverFactory,
 } from './driver.js';
 import { TestHmmDmirror } from './test_hmm/dmirror.js';
+import { TEST_HMM_BROKEN } from './test_hmm_broken/index.js';
 
 const NAME = /^[A-Za-z0-9_.-]+$/;
 
@@ -87,7 +88,7 @@ export class DriverRegistry {
   /**
    * A registry holding the built-in drivers: dmirror as 'correct', then each broken variant of
    * dmirror_broken/ (in the order of variants.ts's catalogue); on the modern API, today's test_hmm
-   * as 'test_hmm'.
+   * as 'test_hmm', then each broken variant of test_hmm_broken/ as 'test_hmm.<name>'.
    */
   static withBuiltins(): DriverRegistry {
     const r = new DriverRegistry();
@@ -95,6 +96,10 @@ export class DriverRegistry {
     for (const [name, factory] of Object.entries(DMIRROR_BROKEN)) r.registerBuiltin(name, factory);
     r.registerModern('test_hmm', (ctx) => new TestHmmDmirror(ctx));
     r.builtin.add('test_hmm');
+    for (const [name, v] of Object.entries(TEST_HMM_BROKEN)) {
+      r.registerModern(name, v.factory);
+      r.builtin.add(name);
+    }
     return r;
   }
 }
