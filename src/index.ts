@@ -20,8 +20,8 @@ export {
   DeviceKernelFault,
   type LaunchOptions,
 } from './device/kernel.js';
-export * as dmirror from './drivers/dmirror/index.js';
 export * from './drivers/dmirror/uapi.js';
+export * as dmirror from './drivers/dmirror_namespace.js';
 export type { Driver, DriverContext, DriverView } from './drivers/driver.js';
 export { DriverRegistry } from './drivers/registry.js';
 export * from './explore/index.js';

@@ -8,8 +8,10 @@
  *                  the hmm_mirror, the update-lock and device-memory ownership tests
  *   Driver         + open/close and the ioctl-like entry points of lib/test_hmm.c's uapi, which
  *                  return a result or -errno (kernel-facing); the facade turns -errno into HmmError
- *   DriverFactory  builds an instance from a DriverContext: the device, the mm, and the machine's
- *                  HMM settings and event stream it must pass to its mirror and page table
+ *   DriverFactory  builds an instance from a DriverContext: the device, the mm, the machine's
+ *                  HMM settings and event stream it must pass to its mirror and page table, and
+ *                  the fault service its launches use (the registry passes drivers/svm's, so a
+ *                  driver never imports the engine that services it)
  *
  * @see lib/test_hmm.c (Linux v5.8: struct dmirror, dmirror_fops, HMM_DMIRROR_* ioctls)
  */
@@ -17,6 +19,7 @@
 import type { Tracepoints } from '../core/trace.js';
 import type { DevicePageTable, DevicePageTableTracepoints } from '../device/device_pagetable.js';
 import type { DeviceKernel, LaunchOptions } from '../device/kernel.js';
+import type { DeviceFaultHandler } from '../device/launch.js';
 import type { DeviceTlb } from '../device/tlb.js';
 import type { HmmMachine, HmmMirror } from '../hmm/seed/types.js';
 import type { MmStruct } from '../mm/mm.js';
@@ -79,7 +82,15 @@ export interface DriverContext {
   readonly trace: Tracepoints<DevicePageTableTracepoints>;
   /** Device TLB entries of the address space. */
   readonly tlbEntries?: number;
+  /**
+   * Who services the device faults of the instance's launches. The registry passes the svm engine's
+   * (drivers/svm/fault.ts: fault batches, migration policy, eviction); absent, a launch is refused.
+   */
+  readonly faultService?: FaultService;
 }
+
+/** The handler a launch of `driver`'s device kernels hands its fault batches to (device/launch.ts). */
+export type FaultService = (driver: Driver) => DeviceFaultHandler;
 
 /** Builds a driver instance (not yet opened: the caller runs open()). */
 export type DriverFactory = (ctx: DriverContext) => Driver;

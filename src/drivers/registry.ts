@@ -1,13 +1,16 @@
 /**
  * Drivers by name. Each Simulator owns one registry (sim.drivers), filled with the built-in
  * drivers (the reference dmirror as 'correct' and its broken variants), to which a user adds his:
- * there is no registry shared between machines.
+ * there is no registry shared between machines. The registry also wires every driver it creates to
+ * the svm engine (DriverContext.faultService), so that dmirror's launch needs no import of drivers/svm
+ * and the imports between the two point one way (svm uses dmirror's steps).
  */
 
 import { ArgumentError, describeValue } from '../core/errno.js';
 import { Dmirror } from './dmirror/dmirror.js';
 import { DMIRROR_BROKEN } from './dmirror_broken/index.js';
 import type { Driver, DriverContext, DriverFactory } from './driver.js';
+import { svmFaultHandler } from './svm/fault.js';
 
 const NAME = /^[A-Za-z0-9_.-]+$/;
 
@@ -36,12 +39,15 @@ export class DriverRegistry {
     return this.factories.has(name);
   }
 
-  /** A new (unopened) instance of the driver `name`; ArgumentError listing the names otherwise. */
-  create(name: string, ctx: Omit<DriverContext, 'name'>): Driver {
+  /**
+   * A new (unopened) instance of the driver `name`, its launches serviced by the svm engine;
+   * ArgumentError listing the names otherwise.
+   */
+  create(name: string, ctx: Omit<DriverContext, 'name' | 'faultService'>): Driver {
     const f = this.factories.get(name);
     if (f === undefined)
       throw new ArgumentError('driver', `unknown driver '${name}'; known: ${this.names().join(', ')}`);
-    return f({ ...ctx, name });
+    return f({ ...ctx, name, faultService: svmFaultHandler });
   }
 
   /** Registers a built-in driver: one that register() will not let anyone replace. */
