@@ -281,9 +281,12 @@ export class Dmirror implements Driver {
     return { ret: 0, cpages };
   }
 
-  /** HMM_DMIRROR_WRITE. */
+  /**
+   * HMM_DMIRROR_WRITE of npages = bytes.length / PAGE_SIZE: the ioctl copies npages whole pages from
+   * the caller's buffer, so a buffer that is not whole pages (a fractional npages) is -EINVAL.
+   */
   *write(addr: number, bytes: Uint8Array): Task<DmirrorWriteResult | number> {
-    const npages = Math.ceil(bytes.length / PAGE_SIZE);
+    const npages = bytes.length / PAGE_SIZE;
     const bad = checkCmd(addr, npages);
     if (bad) return bad;
     const end = addr + npages * PAGE_SIZE;
