@@ -33,6 +33,7 @@ export class DeviceFile {
 
   constructor(sim: Simulator, process: Process, driver: Driver) {
     sim.own('process', process, Process);
+    process.alive();
     if (driver.mm !== process.mm) throw new ArgumentError('driver', "is not bound to the process's mm");
     this.sim = sim;
     this.process = process;
@@ -83,7 +84,8 @@ export class DeviceFile {
 
   /** What device faults migrate from now on ('none', 'page', 'block:k' or a MigrationPolicy). */
   setPolicy(policy: string | MigrationPolicy): void {
-    this.driver.policy = checkPolicy(policy);
+    const checked = checkPolicy(policy);
+    openDriver(this).policy = checked;
   }
 
   /** The migration policy device faults follow now (see `setPolicy`). */
@@ -106,8 +108,7 @@ export class DeviceFileTasks {
   }
 
   private open(): Driver {
-    if (this.f.driver.closed) throw new ArgumentError('fd', 'the device file is closed');
-    return this.f.driver;
+    return openDriver(this.f);
   }
 
   /** Generator form of `DeviceFile.read`. */
@@ -149,6 +150,12 @@ export class DeviceFileTasks {
   *close(): Task {
     yield* this.open().close();
   }
+}
+
+/** The driver of `f`, or an ArgumentError naming the fd if it was closed. */
+function openDriver(f: DeviceFile): Driver {
+  if (f.driver.closed) throw new ArgumentError('fd', 'the device file is closed');
+  return f.driver;
 }
 
 function checkCmd(addr: number, npages: number): void {
