@@ -38,6 +38,8 @@ export const EEXIST = 17;
 export const ENODEV = 19;
 /** Invalid argument. */
 export const EINVAL = 22;
+/** Inappropriate ioctl for device: the driver has no such command. */
+export const ENOTTY = 25;
 /** No space left on device. */
 export const ENOSPC = 28;
 /** Result out of range. */
@@ -48,6 +50,8 @@ export const EDEADLK = 35;
 export const ENOSYS = 38;
 /** Value too large for the defined data type. */
 export const EOVERFLOW = 75;
+/** Operation not supported (make_device_exclusive on a page that is not anonymous). */
+export const EOPNOTSUPP = 95;
 /** Timed out. */
 export const ETIMEDOUT = 110;
 
@@ -68,11 +72,13 @@ const NAMES: Readonly<Record<number, string>> = {
   [EEXIST]: 'EEXIST',
   [ENODEV]: 'ENODEV',
   [EINVAL]: 'EINVAL',
+  [ENOTTY]: 'ENOTTY',
   [ENOSPC]: 'ENOSPC',
   [ERANGE]: 'ERANGE',
   [EDEADLK]: 'EDEADLK',
   [ENOSYS]: 'ENOSYS',
   [EOVERFLOW]: 'EOVERFLOW',
+  [EOPNOTSUPP]: 'EOPNOTSUPP',
   [ETIMEDOUT]: 'ETIMEDOUT',
 };
 
@@ -88,6 +94,7 @@ const MESSAGES: Readonly<Record<number, string>> = {
   [ERANGE]: 'Numerical result out of range',
   [ENODEV]: 'No such device',
   [EBADF]: 'Bad file descriptor',
+  [ENOTTY]: 'Inappropriate ioctl for device',
 };
 
 /** 'EFAULT' for 14 (or -14). */

@@ -42,6 +42,8 @@ export interface Fixture {
   a: number;
   file: SimFile;
   fd: DeviceFile;
+  /** Today's test_hmm ({ api: 'modern' }) on device 1 for p, opened on first use. */
+  readonly modern: DeviceFile;
   other: { sim: Simulator; p: Process; file: SimFile; fd: DeviceFile };
 }
 
@@ -51,19 +53,33 @@ function machine(seed: number) {
     ramPages: 512,
     sectionPages: 512,
     stepsMax: 200_000,
-    devices: [{ memoryPages: 64, tlbEntries: 64 }],
+    devices: [
+      { memoryPages: 64, tlbEntries: 64 },
+      { memoryPages: 64, tlbEntries: 64 },
+    ],
   });
   const p = sim.createProcess();
   const a = p.mmap(16 * PG, RW, ANON);
   p.write(a, new Uint8Array([1, 2, 3]));
   const file = sim.createFile(2 * PG);
-  return { sim, p, a, file, fd: sim.openDevice(0, p) };
+  let modern: DeviceFile | undefined;
+  return {
+    sim,
+    p,
+    a,
+    file,
+    fd: sim.openDevice(0, p),
+    get modern(): DeviceFile {
+      modern ??= sim.openDevice(1, p, { api: 'modern' });
+      return modern;
+    },
+  };
 }
 
 function fixture(): Fixture {
-  const { sim, p, a, file, fd } = machine(1);
+  const m = machine(1);
   const o = machine(2);
-  return { sim, p, a, file, fd, other: { sim: o.sim, p: o.p, file: o.file, fd: o.fd } };
+  return Object.assign(m, { other: { sim: o.sim, p: o.p, file: o.file, fd: o.fd } });
 }
 
 /** Values every argument is tried with. */
@@ -194,7 +210,7 @@ function methodOf(o: object, m: string): Method {
  * through its generator form on `.task`, run to completion (the twin is named `<Class>.task.<method>`).
  */
 function bothForms(
-  on: 'p' | 'fd',
+  on: 'p' | 'fd' | 'modern',
   method: string,
   params: Param[],
   allow?: Allow,
@@ -434,6 +450,11 @@ export const API: Entry[] = [
     call: (fx, [len, off]) => fx.file.pread(len as number, off as number),
   },
   ...(['read', 'migrate', 'snapshot'] as const).flatMap((m) => bothForms('fd', m, [addr, npages])),
+  // today's test_hmm commands, on its own device file
+  ...(['migrateToSys', 'release', 'exclusive', 'checkExclusive'] as const).flatMap((m) =>
+    bothForms('modern', m, [addr, npages]),
+  ),
+  ...bothForms('modern', 'setFlags', [num('flags', () => 0)]),
   ...bothForms('fd', 'write', [addr, { name: 'bytes', kind: 'pages', good: () => new Uint8Array(PG) }]),
   ...bothForms(
     'fd',
@@ -634,8 +655,8 @@ const kernelOn = (fx: Fixture) =>
     return yield* ctx.load8(fx.a);
   };
 
-/** Both forms of member `m` of the process (fx.p) or the device file (fx.fd), with good arguments. */
-function handleCall(on: 'p' | 'fd', m: string, args: (fx: Fixture) => unknown[]): HandleCall[] {
+/** Both forms of member `m` of the process (fx.p) or a device file (fx.fd, fx.modern), with good arguments. */
+function handleCall(on: 'p' | 'fd' | 'modern', m: string, args: (fx: Fixture) => unknown[]): HandleCall[] {
   const cls = on === 'p' ? 'Process' : 'DeviceFile';
   return [
     { api: `${cls}.${m}`, call: (fx) => methodOf(fx[on], m)(...args(fx)) },
@@ -685,6 +706,11 @@ export const DEVICE_FILE_CALLS: HandleCall[] = [
   ...handleCall('fd', 'snapshot', (fx) => [fx.a, 1]),
   ...handleCall('fd', 'launch', (fx) => [kernelOn(fx)]),
   ...handleCall('fd', 'close', () => []),
+  ...handleCall('modern', 'migrateToSys', (fx) => [fx.a, 1]),
+  ...handleCall('modern', 'release', (fx) => [fx.a, 1]),
+  ...handleCall('modern', 'exclusive', (fx) => [fx.a, 1]),
+  ...handleCall('modern', 'checkExclusive', (fx) => [fx.a, 1]),
+  ...handleCall('modern', 'setFlags', () => [0]),
   { api: 'DeviceFile.setPolicy', call: (fx) => fx.fd.setPolicy('page') },
   { api: 'DeviceFile.policy', call: (fx) => fx.fd.policy },
   { api: 'DeviceFile.dmirror', call: (fx) => fx.fd.dmirror },
@@ -693,8 +719,9 @@ export const DEVICE_FILE_CALLS: HandleCall[] = [
 /** A fixture whose handles are in `state`. */
 export function fixtureIn(state: 'exited Process' | 'closed DeviceFile'): Fixture {
   const fx = fixture();
+  const files = [fx.fd, fx.modern];
   if (state === 'exited Process') fx.p.exit();
-  else fx.fd.close();
+  else for (const f of files) f.close();
   return fx;
 }
 
