@@ -55,15 +55,28 @@ export function* dmirrorExclusive(
   return ret !== 0 ? ret : { data: bounce.ptr, cpages: bounce.cpages, faults: 0 };
 }
 
-/** One page: make it exclusive, map it ATOMIC, then folio_unlock and folio_put. */
+/** One page: make it exclusive, then the driver's step that maps it and lets it go. */
 function* exclusiveOne(dmirror: TestHmmDmirror, addr: number): Task<number> {
   const pfn = yield* makeDeviceExclusive(dmirror.mm, addr, null);
   if (pfn < 0) return pfn;
+  yield* dmirror.atomicMapAndRelease(addr, pfn);
+  return 0;
+}
+
+/**
+ * dmirror_atomic_map, then folio_unlock and folio_put: the page lock is held until the ATOMIC entry
+ * is in place, so a CPU fault (which sleeps on it) revokes the entry rather than racing its store.
+ */
+export function* dmirrorAtomicMapAndRelease(dmirror: TestHmmDmirror, addr: number, pfn: number): Task {
   yield* dmirrorAtomicMap(dmirror, addr, pfn);
+  folioUnlockPut(dmirror, pfn);
+}
+
+/** folio_unlock(folio); folio_put(folio) for the page make_device_exclusive returned. */
+export function folioUnlockPut(dmirror: TestHmmDmirror, pfn: number): void {
   const mem = dmirror.mm.kernel.mem;
   mem.unlockPage(mem.store.compoundHead(pfn));
   mem.putPage(pfn);
-  return 0;
 }
 
 /** dmirror_atomic_map: the page goes into the device page table tagged ATOMIC, under the mutex. */

@@ -18,10 +18,10 @@ const NPAGES = 1024;
 const SIZE = NPAGES * PAGE_SIZE;
 
 /** The hmm fixture on device n of kind `kind`, and a buffer of `npages` whose ints are ptr[i] = i. */
-function fixture(npages = NPAGES, kind: 'private' | 'coherent' = 'private') {
+function fixture(npages = NPAGES, kind: 'private' | 'coherent' = 'private', variant = 'test_hmm') {
   const sim = new Simulator({ ramPages: 4096, kernel: 'v6.19', devices: [{ memoryPages: 64, kind }] });
   const p = sim.createProcess();
-  const fd = sim.openDevice(0, p, { api: 'modern' });
+  const fd = sim.openDevice(0, p, { api: 'modern', variant });
   const a = p.mmap(npages * PAGE_SIZE, RW, ANON);
   p.write(
     a,
@@ -80,8 +80,8 @@ function errno(f: () => unknown): number {
  * ioctl gave: 'read <ptr[1]>', or 'ENOENT' when the CPU took the page back between the unlock and
  * the read-back (dmirror_do_read finds no entry).
  */
-function race(seed: number, cpu: (p: Process, a: number) => Task<unknown>) {
-  const { sim, p, fd, a } = fixture(1);
+function race(seed: number, cpu: (p: Process, a: number) => Task<unknown>, variant = 'test_hmm') {
+  const { sim, p, fd, a } = fixture(1, 'private', variant);
   const out = { sim, p, a, d: driver(fd), device: '' };
   const ex = sim.executor(new RandomStrategy(seed));
   ex.spawn(
@@ -99,6 +99,13 @@ function race(seed: number, cpu: (p: Process, a: number) => Task<unknown>) {
   expect(ex.run().failure?.message ?? null).toBeNull();
   return out;
 }
+
+/** The CPU side of the races: ptr[1] = -1. */
+const cpuWrite = (p: Process, a: number) =>
+  p.task.write(
+    a + 4,
+    ints(4, () => -1),
+  );
 
 describe('HMM_DMIRROR_EXCLUSIVE / CHECK_EXCLUSIVE (hmm-tests.c #25-27 on lib/test_hmm.c v6.19)', () => {
   it('exclusive: cpages 1024, the mirror reads i, the CPU takes every page back (old == i), CHECK_EXCLUSIVE 0', () => {
@@ -254,12 +261,7 @@ describe('HMM_DMIRROR_EXCLUSIVE / CHECK_EXCLUSIVE (hmm-tests.c #25-27 on lib/tes
   it('a CPU write racing EXCLUSIVE: in every order the write lands, and the device keeps an ATOMIC entry only while the CPU entry is exclusive', () => {
     const outcomes = new Set<string>();
     for (let seed = 0; seed < 40; seed++) {
-      const r = race(seed, (p, a) =>
-        p.task.write(
-          a + 4,
-          ints(4, () => -1),
-        ),
-      );
+      const r = race(seed, cpuWrite);
       const atomic = r.d.pt.isAtomic(r.a / PAGE_SIZE);
       expect(r.p.pte(r.a).kind).toBe(atomic ? 'device-exclusive' : 'present');
       expect(checkCoherence(r.sim.kernel, [r.d])).toBeNull();
@@ -287,5 +289,19 @@ describe('HMM_DMIRROR_EXCLUSIVE / CHECK_EXCLUSIVE (hmm-tests.c #25-27 on lib/tes
     // test_hmm checks no interval sequence before the store (nouveau does): docs/fidelity.md
     expect(outcomes).toContain('ok, stale ATOMIC entry');
     expect(outcomes).toContain('ok, coherent');
+  });
+
+  it("the broken 'test_hmm.exclusive-unlock-early' (page unlocked before the ATOMIC store) is caught: a CPU write in between leaves atomics on a page the CPU maps", () => {
+    const caught = new Set<string>();
+    for (let seed = 0; seed < 40; seed++) {
+      const r = race(seed, cpuWrite, 'test_hmm.exclusive-unlock-early');
+      const v = checkCoherence(r.sim.kernel, [r.d]);
+      if (v === null) continue;
+      expect(v).toMatch(/for atomics \(ATOMIC\), but the CPU maps it too/);
+      expect(r.p.pte(r.a).kind).toBe('present');
+      expect(r.sim.run('check', r.d.checkExclusive(r.a, 1))).toBe(-EPERM);
+      caught.add(r.device);
+    }
+    expect(caught.size).toBeGreaterThan(0);
   });
 });
