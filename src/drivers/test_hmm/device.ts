@@ -48,6 +48,11 @@ export class TestHmmDevice {
     return this.contexts++;
   }
 
+  /** Device pages on the free list (all of them until migration can allocate one). */
+  get freeCount(): number {
+    return this.device.memoryPages;
+  }
+
   /** True if pfn is a page of this device's memory. */
   owns(_pfn: number): boolean {
     return false;

@@ -90,12 +90,19 @@ export class TestHmmDmirror implements Driver {
     });
   }
 
-  /** dmirror_fops_release: no callback runs once the removal returns; then the table goes. */
+  /**
+   * dmirror_fops_release: no callback runs once the removal returns; then the table goes. The
+   * kernel's xa_destroy takes no dmirror->mutex (nothing can race it any more); the model takes it,
+   * so that every write of a device page table happens under its driver's lock, the rule the rules
+   * checker holds every driver to.
+   */
   *close(): Task {
     this.closed = true;
     yield* mmuIntervalNotifierRemove(this.notifier);
+    yield* this.mutex.lock();
     this.pt.clear();
     this.mmu.flush();
+    this.mutex.unlock();
   }
 
   /**
