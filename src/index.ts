@@ -22,8 +22,18 @@ export {
 } from './device/kernel.js';
 export * as dmirror from './drivers/dmirror/index.js';
 export * from './drivers/dmirror/uapi.js';
-export type { Driver, DriverContext, DriverView } from './drivers/driver.js';
+export type {
+  Driver,
+  DriverContext,
+  DriverContextBase,
+  DriverFactory,
+  DriverView,
+  HmmApi,
+  ModernDriverContext,
+  ModernDriverFactory,
+} from './drivers/driver.js';
 export { DriverRegistry } from './drivers/registry.js';
+export * as testHmm from './drivers/test_hmm/index.js';
 export * from './explore/index.js';
 export * as hmm from './hmm/index.js';
 export { THP_MODES, type ThpMode } from './mm/huge_memory.js';

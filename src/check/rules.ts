@@ -49,10 +49,13 @@ export class RulesChecker {
    * streams its mirror's hmm and its page table emit to (each stream subscribed once).
    */
   watch(dev: RulesDevice): void {
-    this.byMirror.set(dev.mirror, dev);
+    // A modern-API driver has no hmm_mirror: only its page-table writes are checked.
+    if (dev.mirror !== undefined) {
+      this.byMirror.set(dev.mirror, dev);
+      const machine = dev.mirror.hmm?.machine ?? dev.mirror.machine;
+      if (machine !== null) this.subscribeHmm(machine.trace);
+    }
     this.byPt.set(dev.pt, dev);
-    const machine = dev.mirror.hmm?.machine ?? dev.mirror.machine;
-    if (machine !== null) this.subscribeHmm(machine.trace);
     if (dev.pt.trace !== null) this.subscribePt(dev.pt.trace);
   }
 

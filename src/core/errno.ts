@@ -38,6 +38,8 @@ export const EEXIST = 17;
 export const ENODEV = 19;
 /** Invalid argument. */
 export const EINVAL = 22;
+/** Inappropriate ioctl for device: the driver has no such command. */
+export const ENOTTY = 25;
 /** No space left on device. */
 export const ENOSPC = 28;
 /** Result out of range. */
@@ -68,6 +70,7 @@ const NAMES: Readonly<Record<number, string>> = {
   [EEXIST]: 'EEXIST',
   [ENODEV]: 'ENODEV',
   [EINVAL]: 'EINVAL',
+  [ENOTTY]: 'ENOTTY',
   [ENOSPC]: 'ENOSPC',
   [ERANGE]: 'ERANGE',
   [EDEADLK]: 'EDEADLK',
@@ -87,6 +90,7 @@ const MESSAGES: Readonly<Record<number, string>> = {
   [ERANGE]: 'Numerical result out of range',
   [ENODEV]: 'No such device',
   [EBADF]: 'Bad file descriptor',
+  [ENOTTY]: 'Inappropriate ioctl for device',
 };
 
 /** 'EFAULT' for 14 (or -14). */

@@ -1,15 +1,17 @@
 /**
  * THE driver interface: what the facade (src/sim), the explorer and the checkers need of one open
- * driver instance (one open of a /dev/hmm_dmirrorN-like device by one process), and the factory
- * that opens one. dmirror and its broken variants implement it; today's test_hmm, or a user's
- * driver, plugs in the same way, through the Simulator's registry (registry.ts).
+ * driver instance (one open of a /dev/hmm_dmirrorN-like device by one process), and the factories
+ * that open one. dmirror (the seed API) and its broken variants implement it, and so does today's
+ * test_hmm (the modern API); a user's driver plugs in the same way, through the Simulator's
+ * registry (registry.ts).
  *
  *   DriverView     what the checkers observe: the mirrored mm, the device page table and TLB,
  *                  the hmm_mirror, the update-lock and device-memory ownership tests
  *   Driver         + open/close and the ioctl-like entry points of lib/test_hmm.c's uapi, which
  *                  return a result or -errno (kernel-facing); the facade turns -errno into HmmError
- *   DriverFactory  builds an instance from a DriverContext: the device, the mm, and the machine's
- *                  HMM settings and event stream it must pass to its mirror and page table
+ *   DriverFactory  builds a seed-API instance from a DriverContext: the device, the mm, and the
+ *                  machine's HMM settings and event stream it must pass to its mirror and page table
+ *   ModernDriverFactory  builds a modern-API instance from a ModernDriverContext
  *
  * @see lib/test_hmm.c (Linux v5.8: struct dmirror, dmirror_fops, HMM_DMIRROR_* ioctls)
  */
@@ -24,6 +26,8 @@ import type { MigrationPolicy } from '../policy/policy.js';
 import type { Task } from '../sched/index.js';
 import type { DmirrorDevice } from './dmirror/mdevice.js';
 import type { DmirrorReadResult, DmirrorSnapshotResult, DmirrorWriteResult } from './dmirror/uapi.js';
+import type { TestHmmDevice } from './test_hmm/device.js';
+import type { DmirrorCmdResult } from './test_hmm/uapi.js';
 
 /** What the checkers (coherence, rules) and the explorer observe of a driver instance. */
 export interface DriverView {
@@ -33,8 +37,8 @@ export interface DriverView {
   readonly pt: DevicePageTable;
   /** Its TLB, if it has one: the coherence checker requires it to cache only what `pt` holds. */
   readonly tlb?: DeviceTlb;
-  /** The hmm_mirror it registered. */
-  readonly mirror: HmmMirror;
+  /** The hmm_mirror it registered (a seed-API driver); a modern driver has none. */
+  readonly mirror?: HmmMirror;
   /** True if the current thread holds the driver's update lock (the lock its sync callback takes). */
   updateLockHeld(): boolean;
   /** True if pfn is a page of this device's memory (the mirror may map it). */
@@ -63,23 +67,52 @@ export interface Driver extends DriverView {
   snapshot(addr: number, npages: number): Task<DmirrorSnapshotResult | number>;
   /** Runs a device kernel in the mirrored address space, device faults serviced by the driver. */
   launch<T>(kernel: DeviceKernel<T>, opts?: LaunchOptions & { preemptible?: boolean }): Task<T[]>;
+  /** HMM_DMIRROR_MIGRATE_TO_SYS (v6.1); the facade answers -ENOTTY for a driver without it. */
+  migrateToSys?(addr: number, npages: number): Task<DmirrorCmdResult | number>;
+  /** HMM_DMIRROR_RELEASE (v6.1): evict this device's pages in the range. */
+  release?(addr: number, npages: number): Task<DmirrorCmdResult | number>;
+  /** HMM_DMIRROR_EXCLUSIVE (v5.14): take the pages for device atomics, then read them. */
+  exclusive?(addr: number, npages: number): Task<DmirrorReadResult | number>;
+  /** HMM_DMIRROR_CHECK_EXCLUSIVE (v5.14): -EPERM while a device atomic entry remains. */
+  checkExclusive?(addr: number, npages: number): Task<DmirrorCmdResult | number>;
+  /** HMM_DMIRROR_FLAGS (v6.19): fault-injection flags. */
+  setFlags?(flags: number): Task<DmirrorCmdResult | number>;
 }
 
-/** What a factory gets to open one instance. */
-export interface DriverContext {
+/** What every driver factory gets, whichever API generation it is written against. */
+export interface DriverContextBase {
   /** The name the registry creates it under (Driver.driverName). */
   readonly name: string;
-  /** The device (its memory, DMA engine, counters). */
-  readonly mdevice: DmirrorDevice;
   /** The address space of the process that opens it. */
   readonly mm: MmStruct;
-  /** The machine's HMM settings: the driver's HmmMirror must be built with them. */
-  readonly hmm: HmmMachine;
   /** The machine's event stream: the driver's DevicePageTable must trace on it. */
   readonly trace: Tracepoints<DevicePageTableTracepoints>;
   /** Device TLB entries of the address space. */
   readonly tlbEntries?: number;
 }
 
+/** What a seed-API factory gets to open one instance. */
+export interface DriverContext extends DriverContextBase {
+  /** The device (its memory, DMA engine, counters). */
+  readonly mdevice: DmirrorDevice;
+  /** The machine's HMM settings: the driver's HmmMirror must be built with them. */
+  readonly hmm: HmmMachine;
+}
+
 /** Builds a driver instance (not yet opened: the caller runs open()). */
 export type DriverFactory = (ctx: DriverContext) => Driver;
+
+/**
+ * What a factory of a modern-API driver (today's test_hmm, or a user's) gets: no HMM settings
+ * (today's API has no per-machine mirror state), and a device whose memory is memremap'd.
+ */
+export interface ModernDriverContext extends DriverContextBase {
+  /** The device: its memory (private or coherent), DMA engine, counters. */
+  readonly mdevice: TestHmmDevice;
+}
+
+/** Builds a modern-API driver instance (not yet opened). */
+export type ModernDriverFactory = (ctx: ModernDriverContext) => Driver;
+
+/** Which HMM API generation a driver is written against. */
+export type HmmApi = 'seed' | 'modern';

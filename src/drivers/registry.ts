@@ -1,39 +1,62 @@
 /**
  * Drivers by name. Each Simulator owns one registry (sim.drivers), filled with the built-in
- * drivers (the reference dmirror as 'correct' and its broken variants), to which a user adds his:
- * there is no registry shared between machines.
+ * drivers (the reference dmirror as 'correct' and its broken variants on the seed API, today's
+ * test_hmm as 'test_hmm' on the modern API), to which a user adds his: there is no registry shared
+ * between machines. Each name is written against one API generation.
  */
 
 import { ArgumentError, describeValue } from '../core/errno.js';
 import { Dmirror } from './dmirror/dmirror.js';
 import { DMIRROR_BROKEN } from './dmirror_broken/index.js';
-import type { Driver, DriverContext, DriverFactory } from './driver.js';
+import type {
+  Driver,
+  DriverContext,
+  DriverFactory,
+  HmmApi,
+  ModernDriverContext,
+  ModernDriverFactory,
+} from './driver.js';
+import { TestHmmDmirror } from './test_hmm/dmirror.js';
 
 const NAME = /^[A-Za-z0-9_.-]+$/;
 
 export class DriverRegistry {
   private readonly factories = new Map<string, DriverFactory>();
+  private readonly modernFactories = new Map<string, ModernDriverFactory>();
   /** Names that cannot be replaced (what replay strings recorded on them means must not change). */
   private readonly builtin = new Set<string>();
 
-  /** Adds `factory` under `name`; a built-in name is refused, a user name registered again is replaced. */
+  /** Adds a seed-API `factory` under `name`; a built-in name is refused, a user name registered again is replaced. */
   register(name: string, factory: DriverFactory): void {
+    this.checkNew(name, factory);
+    this.modernFactories.delete(name);
+    this.factories.set(name, factory);
+  }
+
+  /** Adds a modern-API `factory` under `name` (opened with `{ api: 'modern' }`). */
+  registerModern(name: string, factory: ModernDriverFactory): void {
+    this.checkNew(name, factory);
+    this.factories.delete(name);
+    this.modernFactories.set(name, factory);
+  }
+
+  private checkNew(name: string, factory: unknown): void {
     if (typeof name !== 'string' || !NAME.test(name))
       throw new ArgumentError('name', `driver names are [A-Za-z0-9_.-]+, got ${describeValue(name)}`);
     if (this.builtin.has(name))
       throw new ArgumentError('name', `'${name}' is a built-in driver and cannot be replaced`);
     if (typeof factory !== 'function')
       throw new ArgumentError('factory', `expected a DriverFactory function, got ${describeValue(factory)}`);
-    this.factories.set(name, factory);
   }
 
-  /** Every name, in registration order (the built-in ones first). */
-  names(): string[] {
-    return [...this.factories.keys()];
+  /** Every name of one API generation (default: the seed's), in registration order, built-in ones first. */
+  names(api: HmmApi = 'seed'): string[] {
+    return [...(api === 'seed' ? this.factories : this.modernFactories).keys()];
   }
 
-  has(name: string): boolean {
-    return this.factories.has(name);
+  /** True if `name` is a driver of `api` (default: the seed's). */
+  has(name: string, api: HmmApi = 'seed'): boolean {
+    return (api === 'seed' ? this.factories : this.modernFactories).has(name);
   }
 
   /** A new (unopened) instance of the driver `name`; ArgumentError listing the names otherwise. */
@@ -41,6 +64,17 @@ export class DriverRegistry {
     const f = this.factories.get(name);
     if (f === undefined)
       throw new ArgumentError('driver', `unknown driver '${name}'; known: ${this.names().join(', ')}`);
+    return f({ ...ctx, name });
+  }
+
+  /** A new (unopened) instance of the modern-API driver `name`; ArgumentError listing the names otherwise. */
+  createModern(name: string, ctx: Omit<ModernDriverContext, 'name'>): Driver {
+    const f = this.modernFactories.get(name);
+    if (f === undefined)
+      throw new ArgumentError(
+        'driver',
+        `unknown modern-API driver '${name}'; known: ${this.names('modern').join(', ')}`,
+      );
     return f({ ...ctx, name });
   }
 
@@ -52,12 +86,15 @@ export class DriverRegistry {
 
   /**
    * A registry holding the built-in drivers: dmirror as 'correct', then each broken variant of
-   * dmirror_broken/ (in the order of variants.ts's catalogue).
+   * dmirror_broken/ (in the order of variants.ts's catalogue); on the modern API, today's test_hmm
+   * as 'test_hmm'.
    */
   static withBuiltins(): DriverRegistry {
     const r = new DriverRegistry();
     r.registerBuiltin('correct', (ctx) => new Dmirror(ctx));
     for (const [name, factory] of Object.entries(DMIRROR_BROKEN)) r.registerBuiltin(name, factory);
+    r.registerModern('test_hmm', (ctx) => new TestHmmDmirror(ctx));
+    r.builtin.add('test_hmm');
     return r;
   }
 }

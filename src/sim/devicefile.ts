@@ -5,7 +5,7 @@
  */
 
 import { PAGE_SIZE } from '../core/addr.js';
-import { ArgumentError, check, HmmError } from '../core/errno.js';
+import { ArgumentError, check, ENOTTY, HmmError } from '../core/errno.js';
 import type { DeviceKernel, LaunchOptions } from '../device/kernel.js';
 import { Dmirror } from '../drivers/dmirror/dmirror.js';
 import type {
@@ -14,6 +14,7 @@ import type {
   DmirrorWriteResult,
 } from '../drivers/dmirror/uapi.js';
 import type { Driver } from '../drivers/driver.js';
+import type { DmirrorCmdResult } from '../drivers/test_hmm/uapi.js';
 import { checkPolicy, type MigrationPolicy } from '../policy/policy.js';
 import type { Task } from '../sched/index.js';
 import { checkAddr, checkBoolean, checkBytes, checkInt, checkOptions, checkPages } from './args.js';
@@ -65,6 +66,31 @@ export class DeviceFile {
   /** HMM_DMIRROR_SNAPSHOT: one HMM_DMIRROR_PROT_* byte per page. */
   snapshot(addr: number, npages: number): DmirrorSnapshotResult {
     return this.sim.run('HMM_DMIRROR_SNAPSHOT', this.task.snapshot(addr, npages));
+  }
+
+  /** HMM_DMIRROR_MIGRATE_TO_SYS (today's test_hmm): move this device's pages in the range back to system memory. */
+  migrateToSys(addr: number, npages: number): DmirrorCmdResult {
+    return this.sim.run('HMM_DMIRROR_MIGRATE_TO_SYS', this.task.migrateToSys(addr, npages));
+  }
+
+  /** HMM_DMIRROR_RELEASE (today's test_hmm): evict this device's memory by pfn (migrate_device_range). */
+  release(addr: number, npages: number): DmirrorCmdResult {
+    return this.sim.run('HMM_DMIRROR_RELEASE', this.task.release(addr, npages));
+  }
+
+  /** HMM_DMIRROR_EXCLUSIVE (today's test_hmm): take the pages for device atomics and read them. */
+  exclusive(addr: number, npages: number): DmirrorReadResult {
+    return this.sim.run('HMM_DMIRROR_EXCLUSIVE', this.task.exclusive(addr, npages));
+  }
+
+  /** HMM_DMIRROR_CHECK_EXCLUSIVE (today's test_hmm): throws EPERM while a device atomic entry remains. */
+  checkExclusive(addr: number, npages: number): DmirrorCmdResult {
+    return this.sim.run('HMM_DMIRROR_CHECK_EXCLUSIVE', this.task.checkExclusive(addr, npages));
+  }
+
+  /** HMM_DMIRROR_FLAGS (today's test_hmm): fault injection, e.g. HMM_DMIRROR_FLAG_FAIL_ALLOC. */
+  setFlags(flags: number): DmirrorCmdResult {
+    return this.sim.run('HMM_DMIRROR_FLAGS', this.task.setFlags(flags));
   }
 
   /**
@@ -129,6 +155,41 @@ export class DeviceFileTasks {
     checkCmd(addr, npages);
     checkPages('npages', npages);
     return unwrap(yield* this.open().snapshot(addr, npages), 'HMM_DMIRROR_SNAPSHOT');
+  }
+
+  /** Generator form of `DeviceFile.migrateToSys`. */
+  *migrateToSys(addr: number, npages: number): Task<DmirrorCmdResult> {
+    checkCmd(addr, npages);
+    return yield* this.optional('HMM_DMIRROR_MIGRATE_TO_SYS', this.open().migrateToSys?.(addr, npages));
+  }
+
+  /** Generator form of `DeviceFile.release`. */
+  *release(addr: number, npages: number): Task<DmirrorCmdResult> {
+    checkCmd(addr, npages);
+    return yield* this.optional('HMM_DMIRROR_RELEASE', this.open().release?.(addr, npages));
+  }
+
+  /** Generator form of `DeviceFile.exclusive`. */
+  *exclusive(addr: number, npages: number): Task<DmirrorReadResult> {
+    checkCmd(addr, npages);
+    return yield* this.optional('HMM_DMIRROR_EXCLUSIVE', this.open().exclusive?.(addr, npages));
+  }
+
+  /** Generator form of `DeviceFile.checkExclusive`. */
+  *checkExclusive(addr: number, npages: number): Task<DmirrorCmdResult> {
+    checkCmd(addr, npages);
+    return yield* this.optional('HMM_DMIRROR_CHECK_EXCLUSIVE', this.open().checkExclusive?.(addr, npages));
+  }
+
+  /** Generator form of `DeviceFile.setFlags`; flags is a non-negative integer (the command's npages word). */
+  *setFlags(flags: number): Task<DmirrorCmdResult> {
+    checkInt('flags', flags, 0, 2 ** 32 - 1);
+    return yield* this.optional('HMM_DMIRROR_FLAGS', this.open().setFlags?.(flags));
+  }
+
+  /** A command a driver may lack: the VFS answers -ENOTTY for it. */
+  private *optional<T>(cmd: string, op: Task<T | number> | undefined): Task<T> {
+    return unwrap(op === undefined ? -ENOTTY : yield* op, cmd);
   }
 
   /** Generator form of `DeviceFile.launch`; `preemptible` lets the scheduler switch between device accesses. */

@@ -12,13 +12,15 @@ import { EventLog } from '../core/eventlog.js';
 import { Prng, parseSeed } from '../core/prng.js';
 import { Tracepoints } from '../core/trace.js';
 import { COST_PROFILE_DEFAULT, type CostTerm, costProfile } from '../device/cost.js';
-import type { DeviceCounters } from '../device/device.js';
+import type { DeviceCounters, SimDevice } from '../device/device.js';
 import type { DevicePageTableTracepoints } from '../device/device_pagetable.js';
 import { checkTlbEntries, DEVICE_TLB_ENTRIES_DEFAULT } from '../device/tlb.js';
 import { DmirrorDevice } from '../drivers/dmirror/mdevice.js';
 import { checkDmirrorVariant, type DmirrorVariant } from '../drivers/dmirror/variants.js';
-import type { DriverFactory } from '../drivers/driver.js';
+import type { Driver, DriverFactory, HmmApi } from '../drivers/driver.js';
 import { DriverRegistry } from '../drivers/registry.js';
+import { TestHmmDevice } from '../drivers/test_hmm/device.js';
+import { DEVICE_MEMORY_KINDS, type DeviceMemoryKind } from '../drivers/test_hmm/uapi.js';
 import type { HmmMachine, HmmProtocol, HmmTracepoints } from '../hmm/seed/types.js';
 import { hmmMachine, isHmmProtocol } from '../hmm/seed/validity.js';
 import { THP_MODES, type ThpMode } from '../mm/huge_memory.js';
@@ -97,6 +99,11 @@ export interface DeviceOptions {
   tlbEntries?: number;
   /** Cost model profile: 'pcie4-a100' (default), 'pcie3-v100' or 'pcie5-h100' (src/device/cost.ts). */
   costProfile?: string;
+  /**
+   * Its memory: 'private' (default; MEMORY_DEVICE_PRIVATE, the CPU cannot map it) or 'coherent'
+   * (MEMORY_DEVICE_COHERENT, v6.0: CPU-mapped with ordinary PTEs; only today's API can use it).
+   */
+  kind?: DeviceMemoryKind;
 }
 
 /** What `Simulator.page` reports of one struct page, for tests that check refcounts and flags. */
@@ -137,7 +144,7 @@ export class Simulator {
   readonly hmm: HmmMachine;
   /** Each device's options, defaults filled in. */
   readonly deviceOptions: Required<DeviceOptions>[];
-  private readonly devices: (DmirrorDevice | undefined)[] = [];
+  private readonly devices: (DmirrorDevice | TestHmmDevice | undefined)[] = [];
   private nextPid = 1;
   private nextFile = 1;
 
@@ -232,30 +239,60 @@ export class Simulator {
   }
 
   /**
-   * open("/dev/hmm_dmirrorN") by process p: a dmirror context bound to p's address space (it
-   * registers an hmm_mirror on it). Devices are created on first open. `variant` names the driver in
-   * sim.drivers: 'correct' (default), a broken variant of src/drivers/dmirror/variants.ts, or a
-   * registered one; `policy` is what
-   * device faults migrate ('none', 'page', 'block:k' or a MigrationPolicy; default 'none').
+   * open("/dev/hmm_dmirrorN") by process p. `api` picks the HMM generation the driver is written
+   * against: 'seed' (default) opens the v5.3 dmirror, which registers an hmm_mirror on p's address
+   * space; 'modern' opens today's test_hmm, which inserts an mmu interval notifier. A device's
+   * memory belongs to the generation that first opened it. `variant` names the driver in
+   * sim.drivers: on the seed API 'correct' (default), a broken variant of
+   * src/drivers/dmirror/variants.ts or a registered one; on the modern API 'test_hmm' (default) or
+   * a registered one. `policy` is what device faults migrate ('none', 'page', 'block:k' or a
+   * MigrationPolicy; default 'none').
    */
   openDevice(
     n: number,
     p: Process,
-    options?: { variant?: DmirrorVariant | string; policy?: string | MigrationPolicy },
+    options?: { api?: HmmApi; variant?: DmirrorVariant | string; policy?: string | MigrationPolicy },
   ): DeviceFile {
     checkInt('n', n, 0, this.deviceOptions.length - 1);
     this.own('p', p, Process);
-    const opts = checkOptions<NonNullable<typeof options>>('options', options, ['variant', 'policy']);
-    const name: unknown = orDefault(opts.variant, 'correct');
-    const variant = typeof name === 'string' && this.drivers.has(name) ? name : checkDmirrorVariant(name);
+    const opts = checkOptions<NonNullable<typeof options>>('options', options, ['api', 'variant', 'policy']);
+    const api = orDefault(opts.api, 'seed');
+    if (api !== 'seed' && api !== 'modern')
+      throw new ArgumentError('api', `expected 'seed' or 'modern', got ${describeValue(api)}`);
     const policy = checkPolicy(orDefault(opts.policy, 'none'));
-    p.alive();
-    const tlbEntries = (this.deviceOptions[n] as Required<DeviceOptions>).tlbEntries;
-    const ctx = { mdevice: this.device(n), mm: p.mm, hmm: this.hmm, trace: this.trace, tlbEntries };
-    const driver = this.drivers.create(variant, ctx);
+    const driver =
+      api === 'seed'
+        ? this.createSeedDriver(n, p, opts.variant)
+        : this.createModernDriver(n, p, opts.variant);
     driver.policy = policy;
     check(this.run('open', driver.open()), 'open');
     return new DeviceFile(this, p, driver);
+  }
+
+  private createSeedDriver(n: number, p: Process, variant: unknown): Driver {
+    const name: unknown = orDefault(variant, 'correct');
+    const checked = typeof name === 'string' && this.drivers.has(name) ? name : checkDmirrorVariant(name);
+    p.alive();
+    const tlbEntries = (this.deviceOptions[n] as Required<DeviceOptions>).tlbEntries;
+    const ctx = { mdevice: this.device(n), mm: p.mm, hmm: this.hmm, trace: this.trace, tlbEntries };
+    return this.drivers.create(checked, ctx);
+  }
+
+  private createModernDriver(n: number, p: Process, variant: unknown): Driver {
+    const name: unknown = orDefault(variant, 'test_hmm');
+    if (typeof name !== 'string' || !this.drivers.has(name, 'modern'))
+      throw new ArgumentError(
+        'variant',
+        `expected a modern-API driver (${this.drivers.names('modern').join(', ')}), got ${describeValue(name)}`,
+      );
+    p.alive();
+    const tlbEntries = (this.deviceOptions[n] as Required<DeviceOptions>).tlbEntries;
+    return this.drivers.createModern(name, {
+      mdevice: this.modernDevice(n),
+      mm: p.mm,
+      trace: this.trace,
+      tlbEntries,
+    });
   }
 
   /** Makes a driver openable on this machine by name (openDevice's `variant` option). */
@@ -263,26 +300,53 @@ export class Simulator {
     this.drivers.register(name, factory);
   }
 
-  /** The dmirror device n (its memory is hot-plugged when first used). */
+  /** The seed-API dmirror device n (its memory is hot-plugged when first used). */
   device(n: number): DmirrorDevice {
     checkInt('n', n, 0, this.deviceOptions.length - 1);
-    let d = this.devices[n];
-    if (d === undefined) {
-      const o = this.deviceOptions[n] as Required<DeviceOptions>;
-      d = new DmirrorDevice(this.kernel, n, o.memoryPages, { costProfile: o.costProfile });
-      this.devices[n] = d;
-    }
-    return d;
+    const d = this.devices[n];
+    if (d instanceof DmirrorDevice) return d;
+    if (d !== undefined)
+      throw new ArgumentError('n', `device ${n} is in use by today's test_hmm ({ api: 'modern' })`);
+    const o = this.deviceOptions[n] as Required<DeviceOptions>;
+    if (o.kind !== 'private')
+      throw new ArgumentError(
+        'n',
+        `device ${n} has ${o.kind} memory, which the seed API cannot use (open it with { api: 'modern' })`,
+      );
+    const made = new DmirrorDevice(this.kernel, n, o.memoryPages, { costProfile: o.costProfile });
+    this.devices[n] = made;
+    return made;
+  }
+
+  /** Today's test_hmm device n (struct dmirror_device of v6.19), created when first used. */
+  modernDevice(n: number): TestHmmDevice {
+    checkInt('n', n, 0, this.deviceOptions.length - 1);
+    const d = this.devices[n];
+    if (d instanceof TestHmmDevice) return d;
+    if (d !== undefined)
+      throw new ArgumentError('n', `device ${n} is in use by the seed-API dmirror ({ api: 'seed' })`);
+    const o = this.deviceOptions[n] as Required<DeviceOptions>;
+    const made = new TestHmmDevice(this.kernel, n, o.memoryPages, o.kind, { costProfile: o.costProfile });
+    this.devices[n] = made;
+    return made;
+  }
+
+  /** Device n's hardware, whichever generation drives it (the seed's when nobody has opened it yet). */
+  private hardware(n: number): SimDevice {
+    const d = this.devices[n];
+    return d !== undefined ? d.device : this.device(n).device;
   }
 
   /** Device n's counters (a copy): TLB, faults, invalidations, migrations, DMA. */
   deviceCounters(n: number): DeviceCounters {
-    return { ...this.device(n).device.counters };
+    checkInt('n', n, 0, this.deviceOptions.length - 1);
+    return { ...this.hardware(n).counters };
   }
 
   /** Device n's simulated cost so far, µs per term and 'total' (src/device/cost.ts). */
   deviceCosts(n: number): Record<CostTerm | 'total', number> {
-    return this.device(n).device.cost.costs();
+    checkInt('n', n, 0, this.deviceOptions.length - 1);
+    return this.hardware(n).cost.costs();
   }
 
   /** An executor for multi-threaded scenarios on this machine. */
@@ -376,7 +440,7 @@ const SIMULATOR_OPTIONS: readonly (keyof SimulatorOptions)[] = [
   'protocol',
   'sectionPages',
 ];
-const DEVICE_OPTIONS: readonly (keyof DeviceOptions)[] = ['memoryPages', 'tlbEntries', 'costProfile'];
+const DEVICE_OPTIONS: readonly (keyof DeviceOptions)[] = ['memoryPages', 'tlbEntries', 'costProfile', 'kind'];
 /** Events `logEvents` may keep as text (16 Mi). */
 const LOG_EVENTS_MAX = 2 ** 24;
 /** Devices one machine may have. */
@@ -442,6 +506,12 @@ function checkDevices(devices: unknown): Required<DeviceOptions>[] {
     const profile = orDefault(d.costProfile, COST_PROFILE_DEFAULT);
     if (typeof profile !== 'string')
       throw new ArgumentError('costProfile', `expected a profile name, got ${describeValue(profile)}`);
-    return { memoryPages, tlbEntries, costProfile: costProfile(profile).name };
+    const kind = orDefault(d.kind, 'private');
+    if (!(DEVICE_MEMORY_KINDS as readonly unknown[]).includes(kind))
+      throw new ArgumentError(
+        `devices[${i}].kind`,
+        `expected ${DEVICE_MEMORY_KINDS.map((k) => `'${k}'`).join(' or ')}, got ${describeValue(kind)}`,
+      );
+    return { memoryPages, tlbEntries, costProfile: costProfile(profile).name, kind };
   });
 }

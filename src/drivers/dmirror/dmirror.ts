@@ -84,7 +84,7 @@ export class Dmirror implements Driver {
     this.mutex = new Mutex('dmirror.mutex');
     this.mirror = new HmmMirror(
       {
-        release: () => this.release(),
+        release: () => this.mirrorRelease(),
         syncCpuDevicePagetables: (_m, update) => this.syncCpuDevicePagetables(update),
       },
       ctx.hmm,
@@ -195,7 +195,7 @@ export class Dmirror implements Driver {
   }
 
   /** hmm_mirror_ops.release: the mm is going away; no access through the device after this. */
-  private *release(): Task {
+  private *mirrorRelease(): Task {
     yield* this.mutex.lock();
     this.released = true;
     this.clearAll();

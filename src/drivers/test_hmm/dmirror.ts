@@ -1,0 +1,237 @@
+/**
+ * struct dmirror of today's lib/test_hmm.c: one open of /dev/hmm_dmirrorN on the modern HMM API.
+ * Opening inserts an mmu interval notifier over the whole address space of the opener; its
+ * invalidate callback takes dmirror->mutex, records the sequence count (mmu_interval_set_seq) and
+ * erases the range from the device page table, except for the MMU_NOTIFY_MIGRATE invalidations
+ * this device's own migrations issue (they carry the device as owner, and the migration updates
+ * the device page table itself).
+ *
+ * The ioctls are the kernel's, each in the file of its step: READ/WRITE (fault.ts: dmirror_fault
+ * on hmm_range_fault), SNAPSHOT (snapshot.ts), MIGRATE_TO_DEV/MIGRATE_TO_SYS/RELEASE (migrate.ts),
+ * EXCLUSIVE/CHECK_EXCLUSIVE (exclusive.ts), FLAGS (here). A command whose step has not landed
+ * answers -ENOTTY.
+ *
+ * The device page table is the DevicePageTable of src/device (test_hmm's xarray of page + tag),
+ * which the coherence checker compares with the CPU's; the device MMU adds the TLB a launch uses.
+ *
+ * @see lib/test_hmm.c (Linux v6.19: dmirror_fops_open, dmirror_interval_invalidate,
+ * dmirror_do_update, dmirror_fops_unlocked_ioctl)
+ */
+
+import { PAGE_SIZE } from '../../core/addr.js';
+import { ArgumentError, EINVAL, ENOTTY } from '../../core/errno.js';
+import { DevicePageTable } from '../../device/device_pagetable.js';
+import type { DeviceKernel, LaunchOptions } from '../../device/kernel.js';
+import { DeviceMmu } from '../../device/mmu.js';
+import type { DeviceTlb } from '../../device/tlb.js';
+import type { MmStruct } from '../../mm/mm.js';
+import {
+  MmuIntervalNotifier,
+  mmuIntervalNotifierInsert,
+  mmuIntervalNotifierRemove,
+  mmuIntervalSetSeq,
+} from '../../mm/mmu_interval_notifier.js';
+import { MMU_NOTIFY_MIGRATE, type MmuNotifierRange } from '../../mm/mmu_notifier.js';
+import { type MigrationPolicy, POLICY_NONE } from '../../policy/policy.js';
+import type { Task } from '../../sched/index.js';
+import { currentOrNull, Mutex } from '../../sched/index.js';
+import type { DmirrorReadResult, DmirrorSnapshotResult, DmirrorWriteResult } from '../dmirror/uapi.js';
+import type { Driver, ModernDriverContext } from '../driver.js';
+import type { TestHmmDevice } from './device.js';
+import type { DmirrorCmdResult } from './uapi.js';
+
+/** One open of today's /dev/hmm_dmirrorN (struct dmirror): see the file comment. */
+export class TestHmmDmirror implements Driver {
+  /** dmirror->mdevice: the device it was opened on. */
+  readonly mdevice: TestHmmDevice;
+  /** This context's number on its device (open order). */
+  readonly id: number;
+  /** The address space it mirrors (dmirror->notifier.mm). */
+  readonly mm: MmStruct;
+  /** dmirror->notifier: the interval notifier over [0, ULONG_MAX & PAGE_MASK). */
+  readonly notifier = new MmuIntervalNotifier();
+  /** dmirror->mutex: taken by invalidate and around every device page-table write. */
+  readonly mutex: Mutex;
+  /** dmirror->pt. */
+  readonly pt: DevicePageTable;
+  /** The device MMU of this address space: TLB, page table, fault buffer. */
+  readonly mmu: DeviceMmu;
+  /** HMM_DMIRROR_FLAGS (HMM_DMIRROR_FLAG_FAIL_ALLOC). */
+  flags = 0;
+  /** What a device fault migrates; test_hmm only mirrors. */
+  policy: MigrationPolicy = POLICY_NONE;
+  closed = false;
+  private readonly registeredAs: string;
+
+  constructor(ctx: ModernDriverContext) {
+    this.mdevice = ctx.mdevice;
+    this.id = ctx.mdevice.newContextId();
+    this.mm = ctx.mm;
+    this.registeredAs = ctx.name;
+    this.mutex = new Mutex('dmirror.mutex');
+    this.pt = new DevicePageTable(ctx.trace);
+    this.mmu = new DeviceMmu(ctx.mdevice.device, this.pt, ctx.tlbEntries);
+  }
+
+  /** dmirror_fops_open: mirror the opener's whole address space. */
+  *open(): Task<number> {
+    return yield* mmuIntervalNotifierInsert(this.notifier, this.mm, 0, DMIRROR_INTERVAL_LENGTH, {
+      invalidate: (sub, range, curSeq) => this.intervalInvalidate(sub, range, curSeq),
+    });
+  }
+
+  /** dmirror_fops_release: no callback runs once the removal returns; then the table goes. */
+  *close(): Task {
+    this.closed = true;
+    yield* mmuIntervalNotifierRemove(this.notifier);
+    this.pt.clear();
+    this.mmu.flush();
+  }
+
+  /**
+   * dmirror_interval_invalidate. A non-blockable range (the OOM reaper) may only trylock, and
+   * false says "would have slept".
+   */
+  intervalInvalidate(
+    sub: MmuIntervalNotifier,
+    range: MmuNotifierRange,
+    curSeq: number,
+  ): boolean | Task<boolean> {
+    if (range.event === MMU_NOTIFY_MIGRATE && range.owner === this.mdevice) return true;
+    if (!range.blockable) {
+      if (!this.mutex.trylock()) return false;
+      this.setSeqAndUpdate(sub, range, curSeq);
+      return true;
+    }
+    return this.invalidateBlocking(sub, range, curSeq);
+  }
+
+  private *invalidateBlocking(
+    sub: MmuIntervalNotifier,
+    range: MmuNotifierRange,
+    curSeq: number,
+  ): Task<boolean> {
+    yield* this.mutex.lock();
+    this.setSeqAndUpdate(sub, range, curSeq);
+    return true;
+  }
+
+  /** Under the mutex: mmu_interval_set_seq, dmirror_do_update, unlock. */
+  private setSeqAndUpdate(sub: MmuIntervalNotifier, range: MmuNotifierRange, curSeq: number): void {
+    mmuIntervalSetSeq(sub, curSeq);
+    this.doUpdate(range.start, range.end);
+    this.mutex.unlock();
+  }
+
+  /**
+   * dmirror_do_update: erase [start, end) from the device page table (it holds no page
+   * references, so erasing is all), then the device TLB entries for it, as a real device would.
+   */
+  doUpdate(start: number, end: number): void {
+    this.mutex.assertHeld();
+    const first = Math.floor(start / PAGE_SIZE);
+    const last = Math.ceil(end / PAGE_SIZE);
+    const device = this.mdevice.device;
+    device.counters.invalidations++;
+    const erased = this.pt.eraseRange(first, last);
+    if (erased === 0) return;
+    device.counters.invalidatedPages += erased;
+    this.mmu.invalidateRange(first, last);
+    device.cost.tlbInvalidate();
+    device.cost.record('invalidation', erased);
+  }
+
+  /** HMM_DMIRROR_READ. */
+  read(_addr: number, _npages: number): Task<DmirrorReadResult | number> {
+    return immediately(-ENOTTY);
+  }
+
+  /** HMM_DMIRROR_WRITE. */
+  write(_addr: number, _bytes: Uint8Array): Task<DmirrorWriteResult | number> {
+    return immediately(-ENOTTY);
+  }
+
+  /** HMM_DMIRROR_MIGRATE_TO_DEV. */
+  migrate(_addr: number, _npages: number): Task<DmirrorReadResult | number> {
+    return immediately(-ENOTTY);
+  }
+
+  /** HMM_DMIRROR_MIGRATE_TO_SYS. */
+  migrateToSys(_addr: number, _npages: number): Task<DmirrorCmdResult | number> {
+    return immediately(-ENOTTY);
+  }
+
+  /** HMM_DMIRROR_SNAPSHOT. */
+  snapshot(_addr: number, _npages: number): Task<DmirrorSnapshotResult | number> {
+    return immediately(-ENOTTY);
+  }
+
+  /** HMM_DMIRROR_EXCLUSIVE. */
+  exclusive(_addr: number, _npages: number): Task<DmirrorReadResult | number> {
+    return immediately(-ENOTTY);
+  }
+
+  /** HMM_DMIRROR_CHECK_EXCLUSIVE. */
+  checkExclusive(_addr: number, _npages: number): Task<DmirrorCmdResult | number> {
+    return immediately(-ENOTTY);
+  }
+
+  /** HMM_DMIRROR_RELEASE. */
+  release(_addr: number, _npages: number): Task<DmirrorCmdResult | number> {
+    return immediately(-ENOTTY);
+  }
+
+  /** HMM_DMIRROR_FLAGS: the command's npages word is the flags (HMM_DMIRROR_FLAG_FAIL_ALLOC). */
+  setFlags(flags: number): Task<DmirrorCmdResult | number> {
+    if (!Number.isSafeInteger(flags) || flags < 0) return immediately(-EINVAL);
+    this.flags = flags;
+    return immediately({ cpages: 0, faults: 0 });
+  }
+
+  /** Device kernels run on the seed-API driver; the svm engine has no modern counterpart yet. */
+  // biome-ignore lint/correctness/useYield: refuses before its first step
+  *launch<T>(_kernel: DeviceKernel<T>, _opts?: LaunchOptions & { preemptible?: boolean }): Task<T[]> {
+    throw new ArgumentError(
+      'fd',
+      "device kernels run on the seed-API driver ({ api: 'seed' }); today's test_hmm has no launch yet",
+    );
+  }
+
+  /** The registry name this instance was created under. */
+  get driverName(): string {
+    return this.registeredAs;
+  }
+
+  /** True if the current thread holds dmirror->mutex. */
+  updateLockHeld(): boolean {
+    return this.mutex.owner !== null && this.mutex.owner === currentOrNull();
+  }
+
+  /** For checker messages: the device and this context's number. */
+  get name(): string {
+    return `${this.mdevice.device.name}.${this.id}`;
+  }
+
+  /** The device TLB of this address space. */
+  get tlb(): DeviceTlb {
+    return this.mmu.tlb;
+  }
+
+  /** True if pfn is a page of this device's memory. */
+  owns(pfn: number): boolean {
+    return this.mdevice.owns(pfn);
+  }
+}
+
+/** A command that completes without sleeping, as a Task. */
+// biome-ignore lint/correctness/useYield: completes before any scheduling point
+function* immediately<T>(v: T): Task<T> {
+  return v;
+}
+
+/**
+ * The interval test_hmm inserts is [0, ULONG_MAX & PAGE_MASK): every address. Lengths are safe
+ * integers here, and user addresses stay below 2^47, so the largest page-aligned safe integer
+ * covers the same addresses.
+ */
+export const DMIRROR_INTERVAL_LENGTH = 2 ** 53 - PAGE_SIZE;
