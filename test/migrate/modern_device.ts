@@ -26,6 +26,8 @@ import type { DevFault } from '../../src/mm/page.js';
 import { MEMORY_DEVICE_COHERENT, MEMORY_DEVICE_PRIVATE } from '../../src/mm/page.js';
 import type { Vma } from '../../src/mm/vma.js';
 import type { Task } from '../../src/sched/index.js';
+import { schedule } from '../../src/sched/index.js';
+import { ANON, locked, RW, setup } from '../mm/helpers.js';
 
 export type Kind = 'private' | 'coherent';
 
@@ -40,8 +42,13 @@ export class ModernDevice {
   readonly faults: number[] = [];
   /** Set to make the next migrateToRam find no system page. */
   oom = false;
-  /** Runs inside migrateToRam after setup (to race a migration). */
+  /** Runs inside migrateToRam after setup, and after finalize (to look at the fault page). */
   onFault: ((args: MigrateVma) => void) | null = null;
+  afterFault: ((args: MigrateVma) => void) | null = null;
+  /** A scheduling point between setup and pages in toDevice (the DMA copy), for races. */
+  yieldInCopy = false;
+  /** The flags toDevice collects with. */
+  toDeviceFlags = MIGRATE_VMA_SELECT_SYSTEM;
 
   constructor(kernel: Kernel, kind: Kind, npages: number) {
     this.kernel = kernel;
@@ -90,12 +97,13 @@ export class ModernDevice {
       start,
       end: start + n * PAGE_SIZE,
       pgmapOwner: this,
-      flags: MIGRATE_VMA_SELECT_SYSTEM,
+      flags: this.toDeviceFlags,
       cpages: 0,
       npages: 0,
     };
     const ret = yield* migrateVmaSetup(args);
     if (ret !== 0) throw new Error(`migrate_vma_setup: ${ret}`);
+    if (this.yieldInCopy) yield* schedule('dma copy');
     const src = args.src as Float64Array;
     const dst = args.dst as Float64Array;
     for (let i = 0; i < args.npages; i++) {
@@ -145,6 +153,7 @@ export class ModernDevice {
     }
     yield* migrateVmaPages(args);
     migrateVmaFinalize(args);
+    this.afterFault?.(args);
     return 0;
   }
 }
@@ -154,4 +163,21 @@ export function vmaOf(mm: MmStruct, addr: number): Vma {
   const v = mm.vmaAt(addr);
   if (v === null) throw new Error(`no vma at ${addr}`);
   return v;
+}
+
+/**
+ * A 'v6.19' machine with one process whose `n` anonymous pages, written with `byte`, were moved to
+ * a `kind` device of `devPages` pages by toDevice.
+ */
+export function movedToDevice(kind: Kind, n: number, byte: number, devPages = 8) {
+  const { sim, p } = setup({ kernel: 'v6.19' });
+  const dev = new ModernDevice(sim.kernel, kind, devPages);
+  const a = p.mmap(n * PAGE_SIZE, RW, ANON);
+  p.write(a, new Uint8Array(n * PAGE_SIZE).fill(byte));
+  const old = p.pte(a).pfn;
+  const args = sim.run(
+    'to-device',
+    locked(p.mm, 'read', () => dev.toDevice(vmaOf(p.mm, a), a, n)),
+  );
+  return { sim, p, dev, a, old, args };
 }

@@ -17,8 +17,8 @@ import {
   MEMORY_DEVICE_PUBLIC,
   ZONE_DEVICE,
 } from '../../src/mm/page.js';
-import { ModernDevice, vmaOf } from '../migrate/modern_device.js';
-import { ANON, fill, locked, PG, RW, setup, thrown } from './helpers.js';
+import { ModernDevice, movedToDevice } from '../migrate/modern_device.js';
+import { fill, PG, setup, thrown } from './helpers.js';
 
 const V619 = { kernel: 'v6.19' as const };
 
@@ -148,18 +148,11 @@ describe('mm/memremap: refcounts of a device page', () => {
   });
 });
 
-/** A process with `n` written anonymous pages moved to a coherent device. */
+/** A process with `n` pages (0x10, 0x11, ...) moved to a coherent device. */
 function onCoherent(n = 2) {
-  const { sim, p } = setup(V619);
-  const dev = new ModernDevice(sim.kernel, 'coherent', 8);
-  const a = p.mmap(n * PG, RW, ANON);
-  for (let i = 0; i < n; i++) p.write(a + i * PG, fill(PG, 0x10 + i));
-  const old = p.pte(a).pfn;
-  const args = sim.run(
-    'to-device',
-    locked(p.mm, 'read', () => dev.toDevice(vmaOf(p.mm, a), a, n)),
-  );
-  return { sim, p, dev, a, old, args };
+  const r = movedToDevice('coherent', n, 0x10);
+  for (let i = 1; i < n; i++) r.p.write(r.a + i * PG, fill(PG, 0x10 + i));
+  return r;
 }
 
 describe('mm: device-coherent pages in the core', () => {
@@ -244,14 +237,7 @@ describe('mm: device-coherent pages in the core', () => {
 
 describe('mm: the CPU fault on a device-private entry (do_swap_page, v6.19)', () => {
   it('locks and references the page, calls migrate_to_ram, and the page goes back to its driver', () => {
-    const { sim, p } = setup(V619);
-    const dev = new ModernDevice(sim.kernel, 'private', 4);
-    const a = p.mmap(PG, RW, ANON);
-    p.write(a, fill(PG, 0x5a));
-    sim.run(
-      'to-device',
-      locked(p.mm, 'read', () => dev.toDevice(vmaOf(p.mm, a), a, 1)),
-    );
+    const { sim, p, dev, a } = movedToDevice('private', 1, 0x5a);
     const d = p.pte(a).pfn;
     expect(p.pte(a)).toMatchObject({ kind: 'device-private', write: true });
     expect(sim.page(d)).toMatchObject({ refcount: 1, mapcount: 1 });
