@@ -85,7 +85,16 @@ import { setMigrationPte, TTU_IGNORE_ACCESS, TTU_IGNORE_MLOCK, TTU_MIGRATION, tr
 import type { Vma } from './vma.js';
 import { VM_HUGETLB, VM_SPECIAL } from './vma.js';
 
-export { MIGRATE_PFN_MIGRATE, MIGRATE_PFN_VALID, MIGRATE_PFN_WRITE, migratePfn } from './migrate.js';
+// The entry encoding is the seed's (same values in v6.19); a driver of today's API finds it here.
+export {
+  MIGRATE_PFN_MIGRATE,
+  MIGRATE_PFN_VALID,
+  MIGRATE_PFN_WRITE,
+  migratePfn,
+  migratePfnFlags,
+  migratePfnSet,
+  migratePfnToPage,
+} from './migrate.js';
 
 /** MIGRATE_PFN_COMPOUND (v6.19): the entry stands for a whole PMD-sized folio. */
 export const MIGRATE_PFN_COMPOUND = 1 << 4;

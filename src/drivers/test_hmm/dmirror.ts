@@ -38,6 +38,7 @@ import { currentOrNull, Mutex } from '../../sched/index.js';
 import type { DmirrorReadResult, DmirrorSnapshotResult, DmirrorWriteResult } from '../dmirror/uapi.js';
 import type { Driver, ModernDriverContext } from '../driver.js';
 import type { TestHmmDevice } from './device.js';
+import { dmirrorMigrateToDevice, dmirrorMigrateToSystem, dmirrorRelease } from './migrate.js';
 import type { DmirrorCmdResult } from './uapi.js';
 
 /** One open of today's /dev/hmm_dmirrorN (struct dmirror): see the file comment. */
@@ -152,13 +153,13 @@ export class TestHmmDmirror implements Driver {
   }
 
   /** HMM_DMIRROR_MIGRATE_TO_DEV. */
-  migrate(_addr: number, _npages: number): Task<DmirrorReadResult | number> {
-    return immediately(-ENOTTY);
+  migrate(addr: number, npages: number): Task<DmirrorReadResult | number> {
+    return dmirrorMigrateToDevice(this, addr, npages);
   }
 
   /** HMM_DMIRROR_MIGRATE_TO_SYS. */
-  migrateToSys(_addr: number, _npages: number): Task<DmirrorCmdResult | number> {
-    return immediately(-ENOTTY);
+  migrateToSys(addr: number, npages: number): Task<DmirrorCmdResult | number> {
+    return dmirrorMigrateToSystem(this, addr, npages);
   }
 
   /** HMM_DMIRROR_SNAPSHOT. */
@@ -177,8 +178,8 @@ export class TestHmmDmirror implements Driver {
   }
 
   /** HMM_DMIRROR_RELEASE. */
-  release(_addr: number, _npages: number): Task<DmirrorCmdResult | number> {
-    return immediately(-ENOTTY);
+  release(addr: number, npages: number): Task<DmirrorCmdResult | number> {
+    return dmirrorRelease(this, addr, npages);
   }
 
   /** HMM_DMIRROR_FLAGS: the command's npages word is the flags (HMM_DMIRROR_FLAG_FAIL_ALLOC). */
