@@ -19,7 +19,7 @@
  */
 
 import { PAGE_SIZE } from '../../core/addr.js';
-import { ArgumentError, EINVAL, ENOTTY } from '../../core/errno.js';
+import { ArgumentError, EINVAL } from '../../core/errno.js';
 import { DevicePageTable } from '../../device/device_pagetable.js';
 import type { DeviceKernel, LaunchOptions } from '../../device/kernel.js';
 import { DeviceMmu } from '../../device/mmu.js';
@@ -38,7 +38,10 @@ import { currentOrNull, Mutex } from '../../sched/index.js';
 import type { DmirrorReadResult, DmirrorSnapshotResult, DmirrorWriteResult } from '../dmirror/uapi.js';
 import type { Driver, ModernDriverContext } from '../driver.js';
 import type { TestHmmDevice } from './device.js';
+import { dmirrorCheckExclusive, dmirrorExclusive } from './exclusive.js';
+import { dmirrorRead, dmirrorWrite } from './fault.js';
 import { dmirrorMigrateToDevice, dmirrorMigrateToSystem, dmirrorRelease } from './migrate.js';
+import { dmirrorSnapshot } from './snapshot.js';
 import type { DmirrorCmdResult } from './uapi.js';
 
 /** One open of today's /dev/hmm_dmirrorN (struct dmirror): see the file comment. */
@@ -143,13 +146,13 @@ export class TestHmmDmirror implements Driver {
   }
 
   /** HMM_DMIRROR_READ. */
-  read(_addr: number, _npages: number): Task<DmirrorReadResult | number> {
-    return immediately(-ENOTTY);
+  read(addr: number, npages: number): Task<DmirrorReadResult | number> {
+    return dmirrorRead(this, addr, npages);
   }
 
   /** HMM_DMIRROR_WRITE. */
-  write(_addr: number, _bytes: Uint8Array): Task<DmirrorWriteResult | number> {
-    return immediately(-ENOTTY);
+  write(addr: number, bytes: Uint8Array): Task<DmirrorWriteResult | number> {
+    return dmirrorWrite(this, addr, bytes);
   }
 
   /** HMM_DMIRROR_MIGRATE_TO_DEV. */
@@ -163,18 +166,18 @@ export class TestHmmDmirror implements Driver {
   }
 
   /** HMM_DMIRROR_SNAPSHOT. */
-  snapshot(_addr: number, _npages: number): Task<DmirrorSnapshotResult | number> {
-    return immediately(-ENOTTY);
+  snapshot(addr: number, npages: number): Task<DmirrorSnapshotResult | number> {
+    return dmirrorSnapshot(this, addr, npages);
   }
 
   /** HMM_DMIRROR_EXCLUSIVE. */
-  exclusive(_addr: number, _npages: number): Task<DmirrorReadResult | number> {
-    return immediately(-ENOTTY);
+  exclusive(addr: number, npages: number): Task<DmirrorReadResult | number> {
+    return dmirrorExclusive(this, addr, npages);
   }
 
   /** HMM_DMIRROR_CHECK_EXCLUSIVE. */
-  checkExclusive(_addr: number, _npages: number): Task<DmirrorCmdResult | number> {
-    return immediately(-ENOTTY);
+  checkExclusive(addr: number, npages: number): Task<DmirrorCmdResult | number> {
+    return dmirrorCheckExclusive(this, addr, npages);
   }
 
   /** HMM_DMIRROR_RELEASE. */
