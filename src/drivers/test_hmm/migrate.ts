@@ -20,7 +20,7 @@
 
 import { PAGE_SIZE } from '../../core/addr.js';
 import { KernelWarning } from '../../core/assert.js';
-import { EINVAL, ENOENT, ENOMEM } from '../../core/errno.js';
+import { EINVAL, ENOMEM } from '../../core/errno.js';
 import { VM_FAULT_OOM, VM_FAULT_SIGBUS } from '../../mm/fault.js';
 import { pageZoneDeviceData } from '../../mm/memremap.js';
 import {
@@ -48,19 +48,12 @@ import type { Task } from '../../sched/index.js';
 import type { DmirrorReadResult } from '../dmirror/uapi.js';
 import type { TestHmmDevice } from './device.js';
 import type { TestHmmDmirror } from './dmirror.js';
+import { dmirrorBounceInit, dmirrorCheckCmd, dmirrorDoRead } from './fault.js';
 import type { DmirrorCmdResult } from './uapi.js';
 import { HMM_DMIRROR_FLAG_FAIL_ALLOC } from './uapi.js';
 
 /** PTRS_PER_PTE: the pages of one migrate_vma_setup call (test_hmm's src/dst arrays). */
 export const DMIRROR_MIGRATE_BATCH = 512;
-
-/** dmirror_fops_unlocked_ioctl's checks of every command: a page-aligned, non-empty, non-wrapping range. */
-function cmdRange(addr: number, npages: number): { start: number; end: number } | null {
-  if (!Number.isSafeInteger(addr) || !Number.isSafeInteger(npages) || addr % PAGE_SIZE !== 0) return null;
-  const end = addr + npages * PAGE_SIZE;
-  if (addr < 0 || addr >= end || !Number.isSafeInteger(end)) return null;
-  return { start: addr, end };
-}
 
 /** dmirror_select_device: the SELECT flag of the device's own memory type. */
 function selectDevice(mdevice: TestHmmDevice): number {
@@ -101,9 +94,10 @@ function* forEachBatch(
   flags: number,
   step: (args: MigrateVma) => Task<number>,
 ): Task<number> {
-  const r = cmdRange(cmd.addr, cmd.npages);
-  if (r === null) return -EINVAL;
-  const { start, end } = r;
+  const bad = dmirrorCheckCmd(cmd.addr, cmd.npages);
+  if (bad < 0) return bad;
+  const start = cmd.addr;
+  const end = start + cmd.npages * PAGE_SIZE;
   const mm: MmStruct = dmirror.mm;
   if (!mm.mmgetNotZero()) return -EINVAL;
   const arrays = {
@@ -144,7 +138,7 @@ export function* dmirrorMigrateToDevice(
   const flags = MIGRATE_VMA_SELECT_SYSTEM | MIGRATE_VMA_SELECT_COMPOUND;
   const ret = yield* forEachBatch(dmirror, { addr, npages }, flags, (args) => toDeviceStep(dmirror, args));
   if (ret !== 0) return ret;
-  return yield* dmirrorReadBack(dmirror, addr, addr + npages * PAGE_SIZE);
+  return yield* dmirrorReadBack(dmirror, addr, npages);
 }
 
 function* toDeviceStep(dmirror: TestHmmDmirror, args: MigrateVma): Task<number> {
@@ -204,26 +198,18 @@ function* finalizeAndMap(dmirror: TestHmmDmirror, args: MigrateVma): Task {
   if (moved > 0) dmirror.mdevice.device.cost.record('migrate-to-device', moved);
 }
 
-/**
- * dmirror_do_read under the mutex, into a bounce buffer: every page of [start, end) through the
- * device page table; -ENOENT at the first page it does not map.
- */
+/** The read-back of MIGRATE_TO_DEV: dmirror_do_read under the mutex into a bounce buffer. */
 function* dmirrorReadBack(
   dmirror: TestHmmDmirror,
-  start: number,
-  end: number,
+  addr: number,
+  npages: number,
 ): Task<DmirrorReadResult | number> {
-  const data = new Uint8Array(end - start);
-  let cpages = 0;
+  const bounce = dmirrorBounceInit(addr, npages);
+  if (bounce === null) return -ENOMEM;
   yield* dmirror.mutex.lock();
-  for (let vpn = start / PAGE_SIZE; vpn < end / PAGE_SIZE; vpn++, cpages++) {
-    const pfn = dmirror.pt.pfnOf(vpn);
-    if (pfn < 0) break;
-    dmirror.mdevice.device.dma.read(pfn, 0, data, cpages * PAGE_SIZE, PAGE_SIZE);
-  }
+  const ret = dmirrorDoRead(dmirror, addr, addr + npages * PAGE_SIZE, bounce);
   dmirror.mutex.unlock();
-  if (cpages < (end - start) / PAGE_SIZE) return -ENOENT;
-  return { data, cpages, faults: 0 };
+  return ret < 0 ? ret : { data: bounce.ptr, cpages: bounce.cpages, faults: 0 };
 }
 
 // -- to system memory ------------------------------------------------------------------------------
@@ -354,7 +340,8 @@ export function* dmirrorRelease(
   addr: number,
   npages: number,
 ): Task<DmirrorCmdResult | number> {
-  if (cmdRange(addr, npages) === null) return -EINVAL;
+  const bad = dmirrorCheckCmd(addr, npages);
+  if (bad < 0) return bad;
   yield* dmirror.mdevice.removeChunks();
   return { cpages: 0, faults: 0 };
 }
