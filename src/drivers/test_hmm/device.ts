@@ -60,8 +60,9 @@ export class TestHmmDevice {
   readonly zoneDeviceType: number;
   /** mdevice->devmem_chunks (devmem_count of them). */
   chunks: DmirrorChunk[] = [];
-  /** Pages handed out and taken back (mdevice->calloc, cfree). */
+  /** Pages handed out (mdevice->calloc). */
   calloc = 0;
+  /** Pages taken back by dmirror_devmem_free (mdevice->cfree). */
   cfree = 0;
   /** mdevice->lock: guards the free list and the counters. */
   readonly lock: SpinLock;
