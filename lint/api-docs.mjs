@@ -42,7 +42,7 @@ const UNDOCUMENTED = {
   'src/mm/madvise.ts': 2,
   'src/mm/maybe_task.ts': 1,
   'src/mm/memcg.ts': 12,
-  'src/mm/migrate.ts': 19,
+  'src/mm/migrate.ts': 9,
   'src/mm/mm.ts': 20,
   'src/mm/mmap.ts': 5,
   'src/mm/mmu_interval_notifier.ts': 11,

@@ -2,4 +2,5 @@
 export * from './device.js';
 export * from './dmirror.js';
 export * from './exclusive.js';
+export * from './migrate.js';
 export * from './uapi.js';
