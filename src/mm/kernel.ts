@@ -46,6 +46,8 @@ export interface KernelBehaviour {
   readonly lazyfreeKeepsReferenced: boolean;
   /** FOLL_LONGTERM needs FOLL_PIN; FOLL_PIN with FOLL_GET is a WARN and -EINVAL (is_valid_gup_args, v6.3). */
   readonly gupStrictFlags: boolean;
+  /** try_to_migrate turns a writable device-private entry into a writable migration entry (by v6.19); v5.3 made every one read. */
+  readonly deviceMigrationKeepsWrite: boolean;
 }
 
 const BEHAVIOURS: Record<KernelVersion, KernelBehaviour> = {
@@ -60,6 +62,7 @@ const BEHAVIOURS: Record<KernelVersion, KernelBehaviour> = {
     madvFreeClearsHwpoison: false,
     lazyfreeKeepsReferenced: false,
     gupStrictFlags: false,
+    deviceMigrationKeepsWrite: false,
   },
   'v6.19': {
     pinCounting: true,
@@ -72,6 +75,7 @@ const BEHAVIOURS: Record<KernelVersion, KernelBehaviour> = {
     madvFreeClearsHwpoison: true,
     lazyfreeKeepsReferenced: true,
     gupStrictFlags: true,
+    deviceMigrationKeepsWrite: true,
   },
 };
 
@@ -119,6 +123,13 @@ export class Kernel {
    * that folio_mark_lazyfree moves them to. Entries may be stale; reclaim (vmscan.ts) rechecks.
    */
   readonly lazyfree = new Set<number>();
+  /**
+   * Pages a migrate_vma holds between migrate_vma_setup and migrate_vma_finalize, with the
+   * migration's pgmap_owner. Not kernel state: the checkers read it to tell the owning driver's
+   * window (its MMU_NOTIFY_MIGRATE invalidation skipped, the driver updating its own entries during
+   * the migration, as test_hmm and nouveau do) from an invalidation another driver missed.
+   */
+  readonly migrateOwners = new Map<number, unknown>();
   /** Transparent huge pages: the setting and the huge zero page. */
   readonly thp: ThpState;
   /** The 2 MiB hstate's pool. */

@@ -19,7 +19,7 @@
  */
 
 import { PAGE_SIZE } from '../../core/addr.js';
-import { ArgumentError, EINVAL, ENOTTY } from '../../core/errno.js';
+import { ArgumentError, EINVAL } from '../../core/errno.js';
 import { DevicePageTable } from '../../device/device_pagetable.js';
 import type { DeviceKernel, LaunchOptions } from '../../device/kernel.js';
 import { DeviceMmu } from '../../device/mmu.js';
@@ -47,6 +47,12 @@ import {
   dmirrorRead,
   dmirrorWrite,
 } from './fault.js';
+import {
+  dmirrorEraseMigrated,
+  dmirrorMigrateToDevice,
+  dmirrorMigrateToSystem,
+  dmirrorRelease,
+} from './migrate.js';
 import { dmirrorSnapshot } from './snapshot.js';
 import type { DmirrorCmdResult } from './uapi.js';
 
@@ -123,6 +129,7 @@ export class TestHmmDmirror implements Driver {
     return this.invalidateBlocking(sub, range, curSeq);
   }
 
+  /** The blocking invalidation: mutex_lock (it may sleep), then set_seq, erase and unlock. */
   protected *invalidateBlocking(
     sub: MmuIntervalNotifier,
     range: MmuNotifierRange,
@@ -181,6 +188,14 @@ export class TestHmmDmirror implements Driver {
     return dmirrorAtomicMapAndRelease(this, addr, pfn);
   }
 
+  /**
+   * dmirror_devmem_fault_alloc_and_copy's xa_erase: drop the entries of the pages moving back to
+   * system memory, which this device's own MIGRATE invalidation skipped.
+   */
+  eraseMigrated(start: number, dst: Float64Array, npages: number): Task {
+    return dmirrorEraseMigrated(this, start, dst, npages);
+  }
+
   /** HMM_DMIRROR_READ. */
   read(addr: number, npages: number): Task<DmirrorReadResult | number> {
     return dmirrorRead(this, addr, npages);
@@ -192,13 +207,13 @@ export class TestHmmDmirror implements Driver {
   }
 
   /** HMM_DMIRROR_MIGRATE_TO_DEV. */
-  migrate(_addr: number, _npages: number): Task<DmirrorReadResult | number> {
-    return immediately(-ENOTTY);
+  migrate(addr: number, npages: number): Task<DmirrorReadResult | number> {
+    return dmirrorMigrateToDevice(this, addr, npages);
   }
 
   /** HMM_DMIRROR_MIGRATE_TO_SYS. */
-  migrateToSys(_addr: number, _npages: number): Task<DmirrorCmdResult | number> {
-    return immediately(-ENOTTY);
+  migrateToSys(addr: number, npages: number): Task<DmirrorCmdResult | number> {
+    return dmirrorMigrateToSystem(this, addr, npages);
   }
 
   /** HMM_DMIRROR_SNAPSHOT. */
@@ -217,8 +232,8 @@ export class TestHmmDmirror implements Driver {
   }
 
   /** HMM_DMIRROR_RELEASE. */
-  release(_addr: number, _npages: number): Task<DmirrorCmdResult | number> {
-    return immediately(-ENOTTY);
+  release(addr: number, npages: number): Task<DmirrorCmdResult | number> {
+    return dmirrorRelease(this, addr, npages);
   }
 
   /** HMM_DMIRROR_FLAGS: the command's npages word is the flags (HMM_DMIRROR_FLAG_FAIL_ALLOC). */
@@ -255,6 +270,11 @@ export class TestHmmDmirror implements Driver {
   /** The device TLB of this address space. */
   get tlb(): DeviceTlb {
     return this.mmu.tlb;
+  }
+
+  /** The owner its migrations and hmm_range_fault pass (dmirror->mdevice). */
+  get pgmapOwner(): TestHmmDevice {
+    return this.mdevice;
   }
 
   /** True if pfn is a page of this device's memory. */
