@@ -7,6 +7,7 @@ import { HMM_DMIRROR_FLAG_FAIL_ALLOC } from '../../../src/drivers/test_hmm/uapi.
 import type { DeviceFile } from '../../../src/sim/devicefile.js';
 import type { Process } from '../../../src/sim/process.js';
 import { Simulator } from '../../../src/sim/simulator.js';
+import { eachDfsSchedule, spawnCpuRead } from '../../migrate/modern_device.js';
 
 const RW = 3;
 const PRIVATE_ANON = 0x22;
@@ -256,5 +257,28 @@ describe('the device file', () => {
     const f: DeviceFile = fd;
     expect(errno(() => f.release(1, 1))).toBe('EINVAL');
     expect(errno(() => f.migrateToSys(PAGE_SIZE, 0))).toBe('EINVAL');
+  });
+});
+
+describe('RELEASE racing the CPU', () => {
+  it('eviction by pfn vs a CPU fault on the same device pages: every schedule ends with the data in system memory (DFS)', () => {
+    let cpuFaulted = 0;
+    const runs = eachDfsSchedule((dfs) => {
+      const { sim, p, fd } = machine('private', 64);
+      const { a, data } = buffer(p, 2);
+      fd.migrate(a, 2);
+      const ex = sim.executor(dfs);
+      const read = spawnCpuRead(ex, p, a, 2 * PAGE_SIZE);
+      ex.spawn('release', fd.task.release(a, 2));
+      const res = ex.run();
+      expect(res.status, res.failure?.message).toBe('done');
+      expect(same(read() as Uint8Array, data)).toBe(true);
+      for (let i = 0; i < 2; i++) expect(sim.page(p.pte(a + i * PAGE_SIZE).pfn).zone).toBe('normal');
+      expect(sim.modernDevice(0).chunks).toEqual([]);
+      if (sim.deviceCounters(0).cpuFaults > 0) cpuFaulted++;
+      balanced(sim);
+    });
+    expect(runs).toBeGreaterThan(5);
+    expect(cpuFaulted).toBeGreaterThan(0);
   });
 });
