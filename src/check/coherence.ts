@@ -5,7 +5,8 @@
  *
  * - a device entry maps the frame the CPU's PTE maps at that address (a present PTE's pfn, or for a
  *   device-private entry the device page itself, and then only on the device that owns it, or for
- *   a device-exclusive entry its page, read-only or atomic: v6.19's make_device_exclusive);
+ *   a device-exclusive entry its page, read-only or atomic: v6.19's make_device_exclusive); an
+ *   atomic (test_hmm ATOMIC) entry only that: once the CPU maps the page again, its atomics are gone;
  * - or the CPU side has no usable entry (none, PROT_NONE, a migration entry) while an invalidation
  *   covering the address is in flight: the driver has been told, the CPU changed its side, and the
  *   invalidation has not yet ended. Once it has ended the device must have no entry there either;
@@ -29,7 +30,6 @@ import type { DriverView } from '../drivers/driver.js';
 import { mmHmm } from '../hmm/seed/hmm.js';
 import type { Kernel } from '../mm/kernel.js';
 import type { MmStruct } from '../mm/mm.js';
-import type { PageStore } from '../mm/page.js';
 import { PG_buddy, pgmapFreeRefcount, ZONE_DEVICE } from '../mm/page.js';
 import { pmdSubpage } from '../mm/pagetable.js';
 import {
@@ -50,7 +50,7 @@ import {
 } from '../mm/pte.js';
 
 /** One device's view of one address space, as the checker needs it: a narrow view of a driver. */
-export type MirrorView = Pick<DriverView, 'mm' | 'pt' | 'tlb' | 'owns'> & {
+export type MirrorView = Pick<DriverView, 'mm' | 'pt' | 'tlb' | 'owns' | 'pgmapOwner'> & {
   /** For messages, e.g. 'dev0'. */
   readonly name: string;
 };
@@ -103,23 +103,17 @@ export function tlbViolation(m: MirrorView): string | null {
   return null;
 }
 
+/** True if pfn is held by a migrate_vma whose pgmap_owner is this driver's. */
+function ownMigration(kernel: Kernel, m: MirrorView, pfn: number): boolean {
+  return m.pgmapOwner !== undefined && kernel.migrateOwners.get(pfn) === m.pgmapOwner;
+}
+
 /** True if an invalidation of mm covering addr is in flight (hmm.inflight). */
 export function invalidationInFlight(mm: MmStruct, addr: number): boolean {
   const hmm = mmHmm(mm);
   if (hmm === null) return false;
   for (const r of hmm.inflight) if (addr >= r.start && addr < r.end) return true;
   return false;
-}
-
-/**
- * Today's migrations (migrate_vma_setup) carry the pgmap owner in their MMU_NOTIFY_MIGRATE
- * invalidation, and the owning driver skips it (test_hmm's dmirror_interval_invalidate): its
- * entry for its own device page stays while the page, locked, is migrated, and the driver erases it
- * itself before the migration finishes (dmirror_devmem_fault_alloc_and_copy). Not a stale entry.
- * The seed's pgmaps have no owner, and their migrations invalidate every mirror.
- */
-function ownMigrationUnderWay(s: PageStore, m: MirrorView, pfn: number): boolean {
-  return s.isZoneDevice(pfn) && s.pgmapOf(pfn)?.owner !== undefined && m.owns(pfn) && s.isLocked(pfn);
 }
 
 function checkEntry(kernel: Kernel, m: MirrorView, vpn: number, pfn: number, write: boolean): string | null {
@@ -154,6 +148,9 @@ function checkEntry(kernel: Kernel, m: MirrorView, vpn: number, pfn: number, wri
     if (pteProtnone(lo)) {
       cpu = `the CPU's entry is PROT_NONE (${describePte(lo, hi)})`;
     } else if (cpuPfn === pfn) {
+      if (m.pt.isAtomic(vpn) && !covered) {
+        return `${what} for atomics (ATOMIC), but the CPU maps it too (${describePte(lo, hi)}): the page is no longer device-exclusive and no invalidation covering it is in flight`;
+      }
       if (write && !pteWrite(lo) && !covered) {
         return `${what}, but the CPU's entry is read-only (${describePte(lo, hi)}) and no invalidation covering it is in flight`;
       }
@@ -180,7 +177,9 @@ function checkEntry(kernel: Kernel, m: MirrorView, vpn: number, pfn: number, wri
       if (!write || covered) return null;
       return `${what}, but the CPU's entry is device-exclusive (${describePte(lo, hi)}), which a device may not write through, and no invalidation covering it is in flight`;
     }
-    if (isMigrationType(type) && cpuPfn === pfn && ownMigrationUnderWay(s, m, pfn)) return null;
+    // The driver's own migration of this very page: it skipped the MIGRATE invalidation, which
+    // carried its owner, and updates its entry as part of the migration (test_hmm, nouveau).
+    if (isMigrationType(type) && cpuPfn === pfn && ownMigration(kernel, m, pfn)) return null;
     cpu = isMigrationType(type)
       ? `the CPU has a migration entry there (pfn ${cpuPfn} is being migrated)`
       : `the CPU has a swap entry there (${describePte(lo, hi)})`;

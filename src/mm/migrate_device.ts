@@ -185,7 +185,18 @@ export function* migrateVmaSetup(args: MigrateVma): Task<number> {
   yield* migrateVmaCollect(args, mm);
   if (args.cpages > 0)
     args.cpages = yield* migrateDeviceUnmap(mm.kernel, src, args.npages, fault, localSlots.get(args) ?? null);
+  noteMigrateOwners(mm.kernel, args);
   return 0;
+}
+
+/** Records the owner of every page this migration holds (Kernel.migrateOwners, for the checkers). */
+function noteMigrateOwners(kernel: Kernel, args: MigrateVma): void {
+  const src = args.src as Float64Array;
+  for (let i = 0; i < args.npages; i++) {
+    const pfn = migratePfnToPage(src[i] as number);
+    if (pfn >= 0 && migratePfnFlags(src[i] as number) & MIGRATE_PFN_MIGRATE)
+      kernel.migrateOwners.set(pfn, args.pgmapOwner ?? null);
+  }
 }
 
 // -- collect ---------------------------------------------------------------------------------------
@@ -635,6 +646,7 @@ function migrateDeviceFinalizeIn(
       newpfn = pfn;
     }
     remap(i, pfn, newpfn);
+    kernel.migrateOwners.delete(pfn);
     if (pfn !== fault) mem.unlockPage(pfn);
     mem.putPage(pfn);
     if (newpfn !== pfn) {

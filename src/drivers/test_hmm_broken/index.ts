@@ -6,7 +6,9 @@
  */
 
 import type { ModernDriverFactory } from '../driver.js';
+import { ExclusiveUnlockEarly } from './exclusive_unlock_early.js';
 import { IgnoreEbusy } from './ignore_ebusy.js';
+import { KeepMigratedEntries } from './keep_migrated_entries.js';
 import { NoSetSeq } from './no_set_seq.js';
 import { ProgramAfterUnlock } from './program_after_unlock.js';
 import { SleepNonblockable } from './sleep_nonblockable.js';
@@ -59,6 +61,31 @@ export const TEST_HMM_BROKEN: Readonly<Record<string, TestHmmVariantInfo>> = {
       'context" (it must trylock and return false).',
     factory: (ctx) => new SleepNonblockable(ctx),
   },
+  'test_hmm.exclusive-unlock-early': {
+    wrong:
+      'EXCLUSIVE unlocks and puts the page make_device_exclusive returned before storing its ATOMIC entry.',
+    breaks:
+      'a CPU access in between restores the PTE (its invalidation finds nothing to erase), then the ATOMIC ' +
+      'entry is stored: the device holds atomics on a page the CPU maps, and CHECK_EXCLUSIVE says EPERM.',
+    factory: (ctx) => new ExclusiveUnlockEarly(ctx),
+  },
+  'test_hmm.keep-migrated-entries': {
+    wrong:
+      'skips its own MMU_NOTIFY_MIGRATE invalidations but does not erase its entries of the pages it ' +
+      'moves back to system memory.',
+    breaks:
+      'after a CPU fault (or MIGRATE_TO_SYS) moves a device page back, the device page table still maps ' +
+      'the device page, which is freed: the device reads a free page, not the CPU’s data.',
+    factory: (ctx) => new KeepMigratedEntries(ctx),
+  },
 };
 
-export { IgnoreEbusy, NoSetSeq, ProgramAfterUnlock, SleepNonblockable, UnlockedReadRetry };
+export {
+  ExclusiveUnlockEarly,
+  IgnoreEbusy,
+  KeepMigratedEntries,
+  NoSetSeq,
+  ProgramAfterUnlock,
+  SleepNonblockable,
+  UnlockedReadRetry,
+};
