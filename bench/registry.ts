@@ -127,6 +127,18 @@ for (const batch of [1, 64, 512]) {
   });
 }
 registerBenchmark({
+  name: 'migrate-modern-to-device-and-back',
+  sim: 'migrate-modern',
+  native: 'memcpy-scattered',
+  baseline:
+    'memcpy of the 4 KiB pages to shuffled pages and back; test_hmm MIGRATE_TO_DEV (without its read-back) and MIGRATE_TO_SYS on migrate_vma_setup (v6.19), 512-page batches',
+  metric: 'bandwidth',
+  bytesPerPage: 2 * 4096,
+  // The seed's 512-page round trip's bound.
+  minRatio: 0.3,
+  pages: HMM_PAGES,
+});
+registerBenchmark({
   name: 'hmm-range-fault-populated',
   sim: 'hmm-range-fault',
   native: 'populate-read',

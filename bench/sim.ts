@@ -24,6 +24,7 @@ import {
   PROT_WRITE,
   Simulator,
   type Task,
+  testHmm,
 } from '../src/index.js';
 import { budgetOps } from './budgets.js';
 import { type Measurement, repeat, time } from './stats.js';
@@ -176,8 +177,13 @@ function run<T>(sim: Simulator, name: string, task: Task<T>): T {
  * A process with `pages` resident anonymous pages, each holding data (a page never written has no
  * bytes in the simulator, and would make a copy free), and one dmirror device with room for them.
  */
-function dataProcess(pages: number, devicePages: number) {
-  const sim = new Simulator({ seed: 1, ramPages: pages + 4096, devices: [{ memoryPages: devicePages }] });
+function dataProcess(pages: number, devicePages: number, kernel: 'v5.3' | 'v6.19' = 'v5.3') {
+  const sim = new Simulator({
+    seed: 1,
+    ramPages: pages + 4096,
+    kernel,
+    devices: [{ memoryPages: devicePages }],
+  });
   const p = sim.createProcess();
   const a = mapAnon(p, pages);
   const chunk = new Uint8Array(READ_CHUNK * PAGE_SIZE);
@@ -223,6 +229,38 @@ function migrateRoundTrip(batch: number): SimOp {
     });
   };
 }
+
+/**
+ * Today's migration (migrate_vma_setup/pages/finalize, v6.19) of `pages` pages to a test_hmm device
+ * and back: HMM_DMIRROR_MIGRATE_TO_DEV without its read-back (testHmm.dmirrorMigrateRangeToDevice),
+ * then HMM_DMIRROR_MIGRATE_TO_SYS, PTRS_PER_PTE pages per migrate_vma_setup as test_hmm's arrays, so
+ * the time is the migration's, as the seed's round trip above.
+ */
+const migrateRoundTripModern: SimOp = (pages, opts) => {
+  const { sim, p, a, pattern } = dataProcess(pages, pages, 'v6.19');
+  const fd = sim.openDevice(0, p, { api: 'modern' });
+  const d = fd.driver as testHmm.TestHmmDmirror;
+  const dev = sim.modernDevice(0);
+  const end = a + pages * PAGE_SIZE;
+  return repeat(pages, opts, () => {
+    let there = 0;
+    let back = 0;
+    const ns = time(() => {
+      there =
+        run(sim, 'migrate', testHmm.dmirrorMigrateRangeToDevice(d, a, pages)) === 0
+          ? pages - dev.freeCount
+          : -1;
+      back = fd.migrateToSys(a, pages).cpages;
+    });
+    if (there !== pages || back !== pages || dev.freeCount !== pages)
+      throw new Error(`migration failed: ${there} to the device, ${back} back, of ${pages}`);
+    const last = p.read(end - PAGE_SIZE, PAGE_SIZE);
+    const i = (pages - 1) % READ_CHUNK;
+    if (!Buffer.from(last).equals(Buffer.from(pattern.subarray(i * PAGE_SIZE, (i + 1) * PAGE_SIZE))))
+      throw new Error('the data did not come back from device memory');
+    return ns;
+  });
+};
 
 /** A registered mirror and range over `pages` resident pages (mirror callbacks do nothing). */
 function mirroredRange(pages: number, defaultFlags: number) {
@@ -422,6 +460,7 @@ export const simOps: Readonly<Record<string, SimOp>> = {
   'migrate-b1': migrateRoundTrip(1),
   'migrate-b64': migrateRoundTrip(64),
   'migrate-b512': migrateRoundTrip(512),
+  'migrate-modern': migrateRoundTripModern,
   'hmm-range-fault': hmmRangeFaultPopulated,
   'hmm-range-fault-modern': hmmRangeFaultModernPopulated,
   'hmm-range-snapshot': hmmRangeSnapshot,
