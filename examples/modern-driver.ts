@@ -488,7 +488,13 @@ const text = (b: Uint8Array): string => {
 };
 
 export function main(log: (line: string) => void = console.log): Facts {
-  const sim = new Simulator({ seed: 1, ramPages: 1024, devices: [{ kind: 'private', memoryPages: 16 }] });
+  // Today's driver on today's mm (kernel: 'v6.19'); { api: 'modern' } runs on a v5.3 mm core too.
+  const sim = new Simulator({
+    seed: 1,
+    kernel: 'v6.19',
+    ramPages: 1024,
+    devices: [{ kind: 'private', memoryPages: 16 }],
+  });
   // Register the driver on this machine, for { api: 'modern' } opens.
   let gpu: MiniGpu | null = null;
   sim.drivers.registerModern('minigpu', (ctx) => {

@@ -9,6 +9,7 @@ import { main as deviceKernel } from '../examples/device-kernel.js';
 import { main as driverPopulateRange } from '../examples/driver-populate-range.js';
 import { main as exploreDriver } from '../examples/explore-driver.js';
 import { main as modernDriver } from '../examples/modern-driver.js';
+import * as hmmsim from '../src/index.js';
 
 /** Every example, with the main this file runs it through. */
 const EXAMPLES: Record<string, unknown> = {
@@ -311,5 +312,38 @@ describe("docs/writing-a-driver.md's modern walkthrough", () => {
     // A `// ...` line in a snippet stands for lines left out: each part between them is quoted whole.
     for (const s of snippets)
       for (const part of s.split(/^\s*\/\/ \.\.\.$/m)) expect(source, part).toContain(flat(part));
+  });
+});
+
+describe("the README's example of today's API", () => {
+  it('runs, and each call returns what its comment says', () => {
+    const readme = readFileSync('README.md', 'utf8');
+    const from = readme.indexOf("### Today's API");
+    expect(from).toBeGreaterThan(0);
+    const block = (/```ts\n([\s\S]*?)```/.exec(readme.slice(from)) as RegExpExecArray)[1] as string;
+    // The import becomes a destructuring of the package; each annotated call is recorded.
+    const body = block
+      .replace(/^import \{([^}]*)\} from 'hmmsim';$/m, 'const {$1} = hmmsim;')
+      .replace(/^((?:fd|p)\.(\w+)\(.*\));(\s+\/\/.*)$/gm, (_m, call: string, name: string) => {
+        return `results.push([${JSON.stringify(name)}, ${call}]);`;
+      });
+    expect(body).toContain('const { Simulator,');
+    const results: [string, unknown][] = [];
+    new Function('hmmsim', 'results', body)(hmmsim, results);
+    const shown = results.map(([name, r]) => {
+      const o = r as { cpages?: number; faults?: number; kind?: string; data?: unknown } | Uint8Array;
+      if (o instanceof Uint8Array) return [name, Array.from(o)];
+      if (o.kind !== undefined) return [name, o.kind];
+      return [name, { cpages: o.cpages, faults: o.faults, data: o.data !== undefined }];
+    });
+    expect(shown).toEqual([
+      ['read', { cpages: 16, faults: 1, data: true }],
+      ['migrate', { cpages: 16, faults: 0, data: true }],
+      ['pte', 'device-private'],
+      ['migrateToSys', { cpages: 16, faults: 0, data: false }],
+      ['exclusive', { cpages: 1, faults: 0, data: true }],
+      ['pte', 'device-exclusive'],
+      ['read', [1, 2, 3]],
+    ]);
   });
 });
