@@ -171,8 +171,13 @@ export class TestHmmDevice {
     return total - this.freePages.length;
   }
 
-  /** dmirror_devmem_free (ops.folio_free): back on the free list, unless its chunk is being removed. */
+  /**
+   * dmirror_devmem_free (ops.folio_free): back on the free list, unless its chunk is being removed.
+   * The page's contents go with its last user (nothing may read a free page, and its next user gets
+   * a copy or zeroes first), so the host buffer is reused, as the seed's dmirror does.
+   */
   private devmemFree(pfn: number): void {
+    this.kernel.mem.clearPage(pfn);
     this.lock.lock();
     const chunk = this.chunks.find((c) => c.pagemap === this.kernel.mem.store.pgmapOf(pfn));
     if (chunk !== undefined && !chunk.remove) {

@@ -208,6 +208,18 @@ describe.each(KINDS)('MIGRATE_TO_SYS on a %s device', (kind) => {
     balanced(sim);
   });
 
+  it('a device page freed back to the list holds no contents: its host buffer is reused (as the seed dmirror)', () => {
+    const { sim, p, fd } = machine(kind);
+    const { a, data } = buffer(p, 4);
+    expect(fd.migrate(a, 4).cpages).toBe(4);
+    const pfns = [0, 1, 2, 3].map((i) => p.pte(a + i * PAGE_SIZE).pfn);
+    const store = sim.kernel.mem.store;
+    for (const pfn of pfns) expect(store.contents[pfn]).toBeDefined();
+    expect(fd.migrateToSys(a, 4)).toEqual({ cpages: 4, faults: 0 });
+    for (const pfn of pfns) expect([pfn, store.contents[pfn]]).toEqual([pfn, undefined]);
+    expect(same(p.read(a, 4 * PAGE_SIZE), data)).toBe(true);
+  });
+
   it('HMM_DMIRROR_FLAG_FAIL_ALLOC: no system page for the first: -ENOMEM, the batch restored', () => {
     const { sim, p, fd } = machine(kind);
     const { a, data } = buffer(p, 2);
