@@ -53,6 +53,7 @@ import { LEVEL_PGD, LEVEL_PMD, LEVEL_PTE } from '../mm/pagetable.js';
 import {
   _PAGE_PRESENT,
   describePte,
+  isDeviceExclusiveType,
   isDevicePrivateType,
   isMigrationType,
   pmdHuge,
@@ -329,7 +330,10 @@ function visitHugePmd(rc: Recount, mm: MmStruct, rss: number[], addr: number, lo
     );
 }
 
-/** Device-private entries are mappings; migration entries count in rss only; swap entries too. */
+/**
+ * Device-private and device-exclusive entries are mappings; migration entries count in rss only;
+ * swap entries too.
+ */
 function visitSwapEntry(rc: Recount, at: PteSite, lo: number, pfn: number): void {
   const type = swpType(lo);
   if (isDevicePrivateType(type)) {
@@ -337,6 +341,8 @@ function visitSwapEntry(rc: Recount, at: PteSite, lo: number, pfn: number): void
       rc.out.push(`${at.where}: pfn ${pfn} is not device private`);
     countMapping(rc, at, pfn);
     checkRmap(rc, at, pfn);
+  } else if (isDeviceExclusiveType(type)) {
+    visitDeviceExclusive(rc, at, pfn);
   } else if (isMigrationType(type)) {
     rc.migrating[pfn] = (rc.migrating[pfn] as number) + 1;
     const c = at.mm.mmCounter(pfn);
@@ -344,6 +350,20 @@ function visitSwapEntry(rc: Recount, at: PteSite, lo: number, pfn: number): void
   } else if (type !== SWP_HWPOISON) {
     rc.out.push(`${at.where}: unknown swap type ${type}`);
   }
+}
+
+/**
+ * A device-exclusive entry (v6.15+) is a mapping of an ordinary anonymous page, counted as the
+ * present PTE it stands in for: it may not point at device memory, a hugetlb page or a free frame.
+ */
+function visitDeviceExclusive(rc: Recount, at: PteSite, pfn: number): void {
+  const s = rc.kernel.mem.store;
+  const f = s.flags[pfn] as number;
+  if (s.isZoneDevice(pfn)) rc.out.push(`${at.where}: device-exclusive entry for device pfn ${pfn}`);
+  if (!(f & PG_anon) || f & PG_buddy)
+    rc.out.push(`${at.where}: device-exclusive entry for a page that is not anonymous`);
+  countMapping(rc, at, pfn);
+  checkRmap(rc, at, pfn);
 }
 
 function countMapping(rc: Recount, at: PteSite, pfn: number): void {

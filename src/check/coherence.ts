@@ -4,7 +4,8 @@
  * entry", made exact for a device that gets its entries only through HMM:
  *
  * - a device entry maps the frame the CPU's PTE maps at that address (a present PTE's pfn, or for a
- *   device-private entry the device page itself, and then only on the device that owns it);
+ *   device-private entry the device page itself, and then only on the device that owns it, or for
+ *   a device-exclusive entry its page, read-only or atomic: v6.19's make_device_exclusive);
  * - or the CPU side has no usable entry (none, PROT_NONE, a migration entry) while an invalidation
  *   covering the address is in flight: the driver has been told, the CPU changed its side, and the
  *   invalidation has not yet ended. Once it has ended the device must have no entry there either;
@@ -32,6 +33,7 @@ import { PG_buddy, ZONE_DEVICE } from '../mm/page.js';
 import { pmdSubpage } from '../mm/pagetable.js';
 import {
   describePte,
+  isDeviceExclusiveType,
   isDevicePrivateType,
   isMigrationType,
   isWriteSwpType,
@@ -159,6 +161,11 @@ function checkEntry(kernel: Kernel, m: MirrorView, vpn: number, pfn: number, wri
         return null;
       }
       return `${what}, but the CPU has a device-private entry for pfn ${cpuPfn} there${covered ? ', an invalidation covering it is in flight' : ''}`;
+    }
+    if (isDeviceExclusiveType(type) && cpuPfn === pfn) {
+      // The device holds the page for atomics (test_hmm's ATOMIC entry): coherent, read-only to it.
+      if (!write || covered) return null;
+      return `${what}, but the CPU's entry is device-exclusive (${describePte(lo, hi)}), which a device may not write through, and no invalidation covering it is in flight`;
     }
     cpu = isMigrationType(type)
       ? `the CPU has a migration entry there (pfn ${cpuPfn} is being migrated)`

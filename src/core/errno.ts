@@ -50,6 +50,8 @@ export const EDEADLK = 35;
 export const ENOSYS = 38;
 /** Value too large for the defined data type. */
 export const EOVERFLOW = 75;
+/** Operation not supported (make_device_exclusive on a page that is not anonymous). */
+export const EOPNOTSUPP = 95;
 /** Timed out. */
 export const ETIMEDOUT = 110;
 
@@ -76,6 +78,7 @@ const NAMES: Readonly<Record<number, string>> = {
   [EDEADLK]: 'EDEADLK',
   [ENOSYS]: 'ENOSYS',
   [EOVERFLOW]: 'EOVERFLOW',
+  [EOPNOTSUPP]: 'EOPNOTSUPP',
   [ETIMEDOUT]: 'ETIMEDOUT',
 };
 

@@ -4,15 +4,18 @@
  * invalidation callback before the CPU side frees or changes a page (hmm.h: "the device is
  * invalidated before the CPU table can point at a new page").
  *
- * Entry encoding (one number per vpn): pfn * 4 + tag, tag DPT_TAG_READ (0) or DPT_TAG_WRITE (3),
- * the values of lib/test_hmm.c's DPT_XA_TAG_WRITE.
+ * Entry encoding (one number per vpn): pfn * 4 + tag, tag DPT_TAG_READ (0), DPT_TAG_ATOMIC (1: the
+ * page is held for device atomics, v5.14) or DPT_TAG_WRITE (3), the values of lib/test_hmm.c's
+ * DPT_XA_TAG_ATOMIC and DPT_XA_TAG_WRITE. An atomic entry is not writable through ordinary writes.
  *
- * @see lib/test_hmm.c (dmirror->pt, DPT_XA_TAG_WRITE) (Linux v5.8)
+ * @see lib/test_hmm.c (dmirror->pt, DPT_XA_TAG_WRITE) (Linux v5.8; DPT_XA_TAG_ATOMIC as of v6.19)
  */
 
 import type { Tracepoints } from '../core/trace.js';
 
 export const DPT_TAG_READ = 0;
+/** test_hmm's DPT_XA_TAG_ATOMIC: an entry dmirror_atomic_map stores for a device-exclusive page. */
+export const DPT_TAG_ATOMIC = 1;
 export const DPT_TAG_WRITE = 3;
 
 export interface DeviceMapping {
@@ -91,7 +94,23 @@ export class DevicePageTable {
     return e >= 0 && e % 4 === DPT_TAG_WRITE;
   }
 
+  /** True if vpn holds an ATOMIC entry (xa_pointer_tag(entry) == DPT_XA_TAG_ATOMIC). */
+  isAtomic(vpn: number): boolean {
+    const e = this.lookup(vpn);
+    return e >= 0 && e % 4 === DPT_TAG_ATOMIC;
+  }
+
   store(vpn: number, pfn: number, write: boolean): void {
+    this.storeTagged(vpn, pfn, write ? DPT_TAG_WRITE : DPT_TAG_READ);
+  }
+
+  /** Stores an ATOMIC entry (traced as a read-only store: the device may not write through it). */
+  storeAtomic(vpn: number, pfn: number): void {
+    this.storeTagged(vpn, pfn, DPT_TAG_ATOMIC);
+  }
+
+  private storeTagged(vpn: number, pfn: number, tag: number): void {
+    const write = tag === DPT_TAG_WRITE;
     if (this.traced) this.trace?.emit('device_pt_store', { pt: this, vpn, pfn, write });
     const key = Math.floor(vpn / LEAF_ENTRIES);
     let leaf = this.leaves.get(key);
@@ -104,7 +123,7 @@ export class DevicePageTable {
       leaf.n++;
       this.count++;
     }
-    leaf.e[i] = pfn * 4 + (write ? DPT_TAG_WRITE : DPT_TAG_READ);
+    leaf.e[i] = pfn * 4 + tag;
     this.stores++;
   }
 

@@ -8,15 +8,18 @@
  *                             inside an mmu-notifier invalidation of the page
  *   migration entry           wait until the page is unlocked (the migration is over), then retry
  *   device-private entry      call the page's dev_pagemap fault callback (migrate it back)
+ *   device-exclusive entry    lock the page (waiting for the driver that holds it), tell the
+ *                             secondary MMUs (CLEAR), restore the PTE (remove_device_exclusive_entry)
  *
  * Permission checks (VMA flags against the access) belong to the caller, as in the kernel: the
  * arch fault handler (uaccess.ts) and GUP (gup.ts) reject an access the VMA does not allow.
  *
- * @see mm/memory.c (Linux v5.3)
+ * @see mm/memory.c (Linux v5.3; remove_device_exclusive_entry and restore_exclusive_pte as of v6.19)
  */
 
 import { PAGE_SIZE, PMD_SIZE, pageAlignDown } from '../core/addr.js';
 import { KernelBug } from '../core/assert.js';
+import { EBUSY } from '../core/errno.js';
 import type { Task } from '../sched/index.js';
 import {
   doHugePmdAnonymousPage,
@@ -43,6 +46,7 @@ import {
   _PAGE_PROTNONE,
   _PAGE_RW,
   _PAGE_SPECIAL,
+  isDeviceExclusiveType,
   isDevicePrivateType,
   isMigrationType,
   pmdHuge,
@@ -249,9 +253,72 @@ function* doSwapPage(
     mm.kernel.counters.inc('device_private_fault');
     return yield* pgmap.fault({ mm, vma, address: addr, pfn, flags });
   }
+  if (isDeviceExclusiveType(type)) return yield* removeDeviceExclusiveEntry(mm, vma, addr, lo, hi);
   if (type === SWP_HWPOISON) return VM_FAULT_HWPOISON;
   // The model has no swap device: a swapped-out entry can be built (for HMM's tests) but not read in.
   return VM_FAULT_SIGBUS;
+}
+
+/**
+ * remove_device_exclusive_entry: a CPU access to a page a device holds for atomics. The page lock
+ * is what the device's holder keeps while it programs its MMU, so the fault sleeps on it; then a
+ * CLEAR invalidation (no owner, since v6.15: the device loses the page, it is not converting it)
+ * and, if the entry is still the one that faulted, the PTE comes back. A page already freed (the
+ * entry was zapped meanwhile) needs nothing: folio_try_get fails. The fault then retries the access.
+ */
+function* removeDeviceExclusiveEntry(
+  mm: MmStruct,
+  vma: Vma,
+  addr: number,
+  lo: number,
+  hi: number,
+): Task<number> {
+  const { pt, mem } = mm.kernel;
+  const pfn = ptePfn(lo, hi);
+  const folio = mem.store.compoundHead(pfn);
+  if ((mem.store.refcount[folio] as number) === 0) return 0;
+  mem.getPage(pfn);
+  yield* mem.lockPage(folio);
+  const range = notifierRange(mm, addr, addr + PAGE_SIZE, MMU_NOTIFY_CLEAR);
+  yield* mmuNotifierInvalidateRangeStart(range);
+  const slot = pt.pteSlot(mm.pgd, addr);
+  if (slot >= 0 && pt.lo[slot] === lo && pt.hi[slot] === hi) restoreExclusivePte(mm, vma, slot, pfn);
+  mem.unlockPage(folio);
+  mem.putPage(pfn);
+  yield* mmuNotifierInvalidateRangeEnd(range);
+  mm.kernel.counters.inc('device_exclusive_restore');
+  return 0;
+}
+
+/**
+ * restore_exclusive_pte: the device-exclusive entry becomes a present, old PTE with the VMA's
+ * protection; writable (and dirty if the page is) only if the VMA is writable and the page is
+ * still exclusively this mapping's (can_change_pte_writable): after mprotect(PROT_READ) the page
+ * comes back read-only. The page lock must be held. Mapcount, rss and references are unchanged:
+ * the entry was a mapping all along.
+ */
+export function restoreExclusivePte(mm: MmStruct, vma: Vma, slot: number, pfn: number): void {
+  const s = mm.kernel.mem.store;
+  if (!s.isLocked(s.compoundHead(pfn)))
+    throw new KernelBug(`restore_exclusive_pte: folio of pfn ${pfn} is not locked`);
+  let prot = vmPageProt(vma.flags) & ~_PAGE_ACCESSED;
+  if (vma.flags & VM_WRITE && pageAnonExclusive(s, pfn)) {
+    prot |= _PAGE_RW | ((s.flags[pfn] as number) & PG_dirty ? _PAGE_DIRTY : 0);
+  }
+  mm.kernel.pt.set(slot, pteLoOf(pfn, prot), pteHiOf(pfn));
+}
+
+/**
+ * try_restore_exclusive_pte (fork): restore without sleeping, or -EBUSY if the page is locked (a
+ * driver is still programming its MMU), which fails the fork.
+ */
+export function tryRestoreExclusivePte(mm: MmStruct, vma: Vma, slot: number, pfn: number): number {
+  const { mem } = mm.kernel;
+  const folio = mem.store.compoundHead(pfn);
+  if (!mem.trylockPage(folio)) return -EBUSY;
+  restoreExclusivePte(mm, vma, slot, pfn);
+  mem.unlockPage(folio);
+  return 0;
 }
 
 /**

@@ -1,3 +1,4 @@
+export * from './device_exclusive.js';
 export * from './fault.js';
 export * from './file.js';
 export * from './fork.js';

@@ -12,7 +12,7 @@
 import { alignDown, PMD_SIZE, PUD_SIZE } from '../core/addr.js';
 import { ENOMEM } from '../core/errno.js';
 import type { Task } from '../sched/index.js';
-import { allocChargedPage } from './fault.js';
+import { allocChargedPage, tryRestoreExclusivePte } from './fault.js';
 import { changeHugePmd, copyHugePmd, splitHugePmd, zapHugePmd } from './huge_memory.js';
 import type { MmStruct } from './mm.js';
 import { decMmCounter, incMmCounter, MM_ANONPAGES, MM_SWAPENTS } from './mm.js';
@@ -40,6 +40,8 @@ import {
   _PAGE_RW,
   _PAGE_SPECIAL,
   _PAGE_USER,
+  isDeviceExclusiveEntry,
+  isDeviceExclusiveType,
   isDevicePrivateType,
   isMigrationType,
   isWriteSwpType,
@@ -63,7 +65,8 @@ const PROT_BITS = _PAGE_PRESENT | _PAGE_PROTNONE | _PAGE_RW | _PAGE_USER;
 
 /**
  * zap_pte_range over [start, end) of one VMA: every mapped page loses this mapping (rss, rmap,
- * reference), device-private entries drop their device page, migration entries only their rss.
+ * reference), device-private and device-exclusive entries drop their page, migration entries only
+ * their rss.
  * The caller issues the mmu notifiers. Returns the number of entries cleared.
  */
 export function zapRange(mm: MmStruct, start: number, end: number): number {
@@ -120,9 +123,10 @@ function zapPteTable(mm: MmStruct, t: number, start: number, end: number): numbe
   return cleared;
 }
 
+/** zap_nonpresent_ptes: a device-private or device-exclusive entry is a mapping of its page. */
 function zapSwapEntry(mm: MmStruct, lo: number, pfn: number): void {
   const type = swpType(lo);
-  if (isDevicePrivateType(type)) {
+  if (isDevicePrivateType(type) || isDeviceExclusiveType(type)) {
     const c = mm.mmCounter(pfn);
     decMmCounter(mm, c);
     pageRemoveRmap(mm, pfn);
@@ -140,7 +144,10 @@ function zapSwapEntry(mm: MmStruct, lo: number, pfn: number): void {
  * sides lose write permission (present pages, write migration entries and writable device-private
  * entries alike), inside an invalidation of the parent's range. A VMA with no anon_vma (shared file
  * and shmem VMAs, or anonymous VMAs that only ever mapped the zero page) is skipped: the child
- * faults its pages in again. Under `forkCopiesPinned` (v5.9+) an exclusive anonymous page that may be
+ * faults its pages in again. A device-exclusive entry is restored first (the device loses the page;
+ * v6.19's copy_nonpresent_pte) and copied as the present PTE it becomes; if its page is locked (a
+ * driver is still programming its MMU) the fork fails with -ENOMEM, as copy_pmd_range turns the
+ * -EBUSY of copy_pte_range. Under `forkCopiesPinned` (v5.9+) an exclusive anonymous page that may be
  * pinned is copied for the child instead (copy_present_page); -ENOMEM if that copy finds no memory.
  */
 export function* copyPageRange(dst: MmStruct, src: MmStruct, vma: Vma): Task<number> {
@@ -184,6 +191,11 @@ function copyPteTable(
     const hi = pt.hi[from + i] as number;
     if (pteNone(lo, hi)) continue;
     const pfn = ptePfn(lo, hi);
+    if (isDeviceExclusiveEntry(lo)) {
+      // copy_nonpresent_pte: the device loses the page, and it is copied as the present PTE it was.
+      if (tryRestoreExclusivePte(src, vma, from + i, pfn) < 0) return -ENOMEM;
+      lo = pt.lo[from + i] as number;
+    }
     if (lo & PRESENT_OR_PROTNONE && !(lo & _PAGE_SPECIAL) && needsCowForDma(src, vma, pfn)) {
       if (copyPresentPage(dst, vma, start + i * 4096, to + i, lo, pfn) < 0) return -ENOMEM;
       continue;
@@ -288,7 +300,8 @@ function copySwapEntry(
  * invalidation is issued per PUD-sized span, from the first populated PMD to the end of the span,
  * and only if some PMD there is populated. Private writable pages stay read-only (PAGE_COPY): the
  * next write faults and reuses or copies. Write migration and device-private entries become read
- * entries. Returns the number of entries changed.
+ * entries; a device-exclusive entry is left as it is (v6.15+): restoring it checks the VMA then.
+ * Returns the number of entries changed.
  */
 export function* changeProtection(mm: MmStruct, vma: Vma, start: number, end: number): Task<number> {
   const prot = vmPageProt(vma.flags);

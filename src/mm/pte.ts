@@ -12,9 +12,15 @@
  * Non-present, non-zero entries are swap-type entries. x86-64 stores the type in bits 59..63 and
  * the inverted offset in bits 9..58 (the L1TF mitigation); the model keeps the same information in
  * a simpler place — the type in lo bits 1..5 and the offset where the pfn of a present entry sits —
- * so one pfn accessor serves both. For migration and device-private entries the offset is the pfn.
+ * so one pfn accessor serves both. For migration, device-private and device-exclusive entries (the
+ * "PFN swap entries" of today's swapops.h) the offset is the pfn.
  *
  *   lo: | offset bits 0..19 (12..31) | 0 (6..11) | swap type (1..5) | P=0 |
+ *
+ * A device-exclusive entry (SWP_DEVICE_EXCLUSIVE, v5.14; one type since v6.15) stands in for a
+ * writable PTE of an anonymous page while a device holds it for atomics: the page stays mapped
+ * (mapcount, rss and the mapping's reference are unchanged), but any CPU access faults and
+ * restores the PTE (make_device_exclusive in device_exclusive.ts, do_swap_page in fault.ts).
  *
  * Upper levels (pgd, pud, pmd) use the same present bit, with the pfn field holding the index of
  * the next-level table in the page-table pool instead of a physical frame (see pagetable.ts).
@@ -35,7 +41,8 @@
  * (is_huge_zero_pmd compares the pfn, as the kernel does); it never carries RW.
  *
  * @see arch/x86/include/asm/pgtable_types.h, arch/x86/include/asm/pgtable_64.h (Linux v5.3)
- * @see include/linux/swapops.h (Linux v5.3)
+ * @see include/linux/swapops.h (Linux v5.3; make_device_exclusive_entry, is_device_exclusive_entry
+ * and SWP_DEVICE_EXCLUSIVE of include/linux/swap.h as of Linux v6.19)
  * @see arch/x86/include/asm/pgtable.h (pmd_trans_huge, pmd_mkhuge) (Linux v6.19)
  */
 
@@ -68,6 +75,11 @@ export const SWP_MIGRATION_READ = 3;
 export const SWP_MIGRATION_WRITE = 4;
 export const SWP_DEVICE_READ = 5;
 export const SWP_DEVICE_WRITE = 6;
+/**
+ * A page a device holds for atomic access: always a stand-in for a writable PTE (v6.15 merged the
+ * READ and WRITE types of v5.14 into this one; mprotect leaves it alone and the restore decides).
+ */
+export const SWP_DEVICE_EXCLUSIVE = 7;
 const SWP_TYPE_SHIFT = 1;
 const SWP_TYPE_MASK = 0x1f;
 
@@ -144,6 +156,16 @@ export function isDevicePrivateType(type: number): boolean {
   return type === SWP_DEVICE_READ || type === SWP_DEVICE_WRITE;
 }
 
+/** is_device_exclusive_entry, on the type of a non-present entry. */
+export function isDeviceExclusiveType(type: number): boolean {
+  return type === SWP_DEVICE_EXCLUSIVE;
+}
+
+/** is_device_exclusive_entry of an entry: non-present, not none, of type SWP_DEVICE_EXCLUSIVE. */
+export function isDeviceExclusiveEntry(lo: number): boolean {
+  return !ptePresent(lo) && swpType(lo) === SWP_DEVICE_EXCLUSIVE;
+}
+
 /** is_write_migration_entry / is_write_device_private_entry. */
 export function isWriteSwpType(type: number): boolean {
   return type === SWP_MIGRATION_WRITE || type === SWP_DEVICE_WRITE;
@@ -169,6 +191,7 @@ export function describePte(lo: number, hi: number): string {
     [SWP_MIGRATION_WRITE]: 'migration-write',
     [SWP_DEVICE_READ]: 'device-private-read',
     [SWP_DEVICE_WRITE]: 'device-private-write',
+    [SWP_DEVICE_EXCLUSIVE]: 'device-exclusive',
   };
   return `${names[t] ?? `swap-type-${t}`} pfn=${pfn}`;
 }

@@ -30,6 +30,7 @@ import {
 import { HPAGE_PMD_NR, PG_anon, PG_anon_exclusive, PG_dirty, PG_swapbacked, setPageFlags } from './page.js';
 import {
   _PAGE_SPECIAL,
+  isDeviceExclusiveType,
   isDevicePrivateType,
   pteDirty,
   pteHiOf,
@@ -180,7 +181,8 @@ export const TTU_IGNORE_ACCESS = 0x10;
  * inside a CLEAR invalidation of that one page (try_to_unmap_one). A present PTE becomes a read or
  * write migration entry by its write bit, its dirty bit moves to the page (set_page_dirty); a
  * device-private entry always becomes a *read* migration entry (make_migration_entry(page, 0), as
- * v5.3 does for ZONE_DEVICE pages). Each mapping removed drops its rmap and its page reference; rss
+ * v5.3 does for ZONE_DEVICE pages), and so does a device-exclusive one (v6.19 try_to_migrate_one:
+ * such PFN swap entries map the page; only a writable device-private entry migrates writable). Each mapping removed drops its rmap and its page reference; rss
  * is unchanged (migration entries count where the page did). Stops once the page is unmapped.
  * Returns true if the page is no longer mapped (!page_mapped). The caller holds the page lock.
  *
@@ -219,7 +221,9 @@ function unmapOnePte(kernel: Kernel, mm: MmStruct, addr: number, pfn: number): v
     if (lo & _PAGE_SPECIAL) return;
     write = pteWrite(lo);
     if (pteDirty(lo)) setPageFlags(mem.store, pfn, PG_dirty);
-  } else if (isDevicePrivateType(swpType(lo))) {
+  } else if (isDevicePrivateType(swpType(lo)) || isDeviceExclusiveType(swpType(lo))) {
+    // try_to_migrate_one (v6.19): writable only for a writable device-private entry, so a device-
+    // exclusive page becomes a read migration entry too (the device loses it with the PTE).
     write = false;
   } else {
     return;

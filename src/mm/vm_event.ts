@@ -8,6 +8,9 @@
 
 export const VM_EVENT_DESCRIPTIONS: Readonly<Record<string, string>> = {
   cow: 'copy-on-write breaks on a write fault',
+  device_exclusive: 'pages made device-exclusive for device atomics (make_device_exclusive, v6.19)',
+  device_exclusive_restore:
+    'CPU faults that restored a device-exclusive entry (remove_device_exclusive_entry)',
   device_private_fault: 'CPU faults on a device-private swap entry (migrate_to_ram)',
   exit_mmap: 'address spaces torn down at exit',
   foll_pin_acquired: 'pages pinned with FOLL_PIN (pin_user_pages)',

@@ -29,7 +29,7 @@ import {
   notifierRange,
 } from './mmu_notifier.js';
 import { PG_dirty, PG_swapbacked, pageLazyfree, setPageFlags } from './page.js';
-import { _PAGE_DIRTY, ptePfn, ptePresent } from './pte.js';
+import { _PAGE_DIRTY, isDeviceExclusiveEntry, ptePfn, ptePresent } from './pte.js';
 import type { RmapTarget } from './rmap.js';
 import { pageRemoveRmap, rmapTargetLive, rmapTargets } from './rmap.js';
 
@@ -100,7 +100,10 @@ function discardOnePte(kernel: Kernel, mm: MmStruct, addr: number, pfn: number):
   const slot = pt.pteSlot(mm.pgd, addr);
   if (slot < 0) return true;
   const lo = pt.lo[slot] as number;
-  if (!ptePresent(lo) || ptePfn(lo, pt.hi[slot] as number) !== pfn) return true;
+  // A device-exclusive entry maps the page too (v6.19 try_to_unmap_one handles such PFN swap PTEs):
+  // it is discarded like a present one, its dirtiness being the page's.
+  if (!(ptePresent(lo) || isDeviceExclusiveEntry(lo)) || ptePfn(lo, pt.hi[slot] as number) !== pfn)
+    return true;
   if (lo & _PAGE_DIRTY) setPageFlags(s, pfn, PG_dirty);
   const clean = !((s.flags[pfn] as number) & PG_dirty);
   const referenced = s.refcount[pfn] !== 1 + (s.mapcount[pfn] as number);

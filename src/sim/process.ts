@@ -39,6 +39,7 @@ import { mincore, pagemapRead, walkPtes } from '../mm/pagemap.js';
 import { pmdSubpage } from '../mm/pagetable.js';
 import {
   describePte,
+  isDeviceExclusiveType,
   isDevicePrivateType,
   isMigrationType,
   isWriteSwpType,
@@ -73,7 +74,15 @@ import type { Simulator } from './simulator.js';
 /** What `Process.pte` reports of one CPU page-table entry, decoded for tests and tools. */
 export interface PteInfo {
   /** What the entry is: not present, a mapped page, or one of the swap-entry types. */
-  kind: 'none' | 'present' | 'protnone' | 'migration' | 'device-private' | 'swap' | 'hwpoison';
+  kind:
+    | 'none'
+    | 'present'
+    | 'protnone'
+    | 'migration'
+    | 'device-private'
+    | 'device-exclusive'
+    | 'swap'
+    | 'hwpoison';
   /** The page frame it maps or points at; -1 for an empty entry. */
   pfn: number;
   /** Writable (for a swap entry: the writable migration or device-private type). */
@@ -316,6 +325,7 @@ function pteKind(lo: number, hi: number): PteInfo['kind'] {
   const t = swpType(lo);
   if (isMigrationType(t)) return 'migration';
   if (isDevicePrivateType(t)) return 'device-private';
+  if (isDeviceExclusiveType(t)) return 'device-exclusive';
   return t === SWP_HWPOISON ? 'hwpoison' : 'swap';
 }
 

@@ -32,12 +32,12 @@ describe('facade: constants', () => {
 });
 
 describe('facade: Simulator', () => {
-  it('defaults: 65,536 pages of RAM, seed 0, 4 KiB pages, two devices', () => {
+  it('defaults: 65,536 pages of RAM, seed 0, 4 KiB pages, two device-private devices', () => {
     const sim = new Simulator();
     expect(sim.stats()).toEqual({ ramPages: 65_536, freePages: 65_536, usedPages: 0, counters: {} });
     expect(sim.seed).toBe(0);
     expect(sim.pageSize).toBe(4096);
-    const dev = { memoryPages: 65_536, tlbEntries: 1024, costProfile: 'pcie4-a100' };
+    const dev = { memoryPages: 65_536, tlbEntries: 1024, costProfile: 'pcie4-a100', kind: 'private' };
     expect(sim.deviceOptions).toEqual([dev, dev]);
   });
 

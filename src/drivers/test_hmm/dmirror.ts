@@ -38,6 +38,7 @@ import { currentOrNull, Mutex } from '../../sched/index.js';
 import type { DmirrorReadResult, DmirrorSnapshotResult, DmirrorWriteResult } from '../dmirror/uapi.js';
 import type { Driver, ModernDriverContext } from '../driver.js';
 import type { TestHmmDevice } from './device.js';
+import { dmirrorCheckExclusive, dmirrorExclusive } from './exclusive.js';
 import type { DmirrorCmdResult } from './uapi.js';
 
 /** One open of today's /dev/hmm_dmirrorN (struct dmirror): see the file comment. */
@@ -167,13 +168,13 @@ export class TestHmmDmirror implements Driver {
   }
 
   /** HMM_DMIRROR_EXCLUSIVE. */
-  exclusive(_addr: number, _npages: number): Task<DmirrorReadResult | number> {
-    return immediately(-ENOTTY);
+  exclusive(addr: number, npages: number): Task<DmirrorReadResult | number> {
+    return dmirrorExclusive(this, addr, npages);
   }
 
   /** HMM_DMIRROR_CHECK_EXCLUSIVE. */
-  checkExclusive(_addr: number, _npages: number): Task<DmirrorCmdResult | number> {
-    return immediately(-ENOTTY);
+  checkExclusive(addr: number, npages: number): Task<DmirrorCmdResult | number> {
+    return dmirrorCheckExclusive(this, addr, npages);
   }
 
   /** HMM_DMIRROR_RELEASE. */

@@ -50,6 +50,7 @@ import {
   _PAGE_PRESENT,
   _PAGE_RW,
   _PAGE_SPECIAL,
+  isDeviceExclusiveType,
   isDevicePrivateType,
   isMigrationType,
   pteDevmap,
@@ -383,6 +384,12 @@ function handlePte(w: HmmVmaWalk, addr: number, end: number, slot: number, i: nu
     const type = swpType(lo);
     if (type === SWP_SWAPFILE) {
       // A page swapped out. v5.4 fix: faulted when requested (v5.3 never did, and said NONE).
+      const need = pteNeedFault(w, orig, 0, 0);
+      return need !== 0 ? walkHole_(w, addr, end, need) : 0;
+    }
+    if (isDeviceExclusiveType(type)) {
+      // v5.14+ entries the seed never saw: like today's hmm_vma_handle_pte, not present unless a
+      // fault is requested, and then the fault restores the PTE (docs/fidelity.md).
       const need = pteNeedFault(w, orig, 0, 0);
       return need !== 0 ? walkHole_(w, addr, end, need) : 0;
     }
