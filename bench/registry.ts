@@ -135,6 +135,14 @@ registerBenchmark({
   pages: HMM_PAGES,
 });
 registerBenchmark({
+  name: 'hmm-range-fault-modern-populated',
+  sim: 'hmm-range-fault-modern',
+  native: 'populate-read',
+  baseline: 'madvise(MADV_POPULATE_READ) on resident pages; hmm.modern.hmmRangeFault (v6.19) with REQ_FAULT',
+  maxRatio: 2,
+  pages: HMM_PAGES,
+});
+registerBenchmark({
   name: 'hmm-range-snapshot',
   sim: 'hmm-range-snapshot',
   native: 'pagemap',

@@ -14,8 +14,12 @@ import {
   MAP_ANONYMOUS,
   MAP_FIXED,
   MAP_PRIVATE,
+  MmuIntervalNotifier,
   MREMAP_FIXED,
   MREMAP_MAYMOVE,
+  mmuIntervalNotifierInsert,
+  mmuIntervalReadBegin,
+  mmuIntervalSetSeq,
   PROT_READ,
   PROT_WRITE,
   Simulator,
@@ -283,6 +287,55 @@ export function hmmRangeFaultPopulated(pages: number, opts: SimOpOptions): Measu
   });
 }
 
+/**
+ * Today's hmm_range_fault (hmm.modern, v6.19) with HMM_PFN_REQ_FAULT over `pages` resident pages, the
+ * way a driver calls it: mmu_interval_read_begin, mmap_read_lock, hmm_range_fault, unlock.
+ */
+export function hmmRangeFaultModernPopulated(pages: number, opts: SimOpOptions): Measurement {
+  const sim = new Simulator({ seed: 1, ramPages: pages + 4096, devices: [] });
+  const p = sim.createProcess();
+  const a = mapPopulated(p, pages);
+  const sub = new MmuIntervalNotifier();
+  const invalidate = (s: MmuIntervalNotifier, _r: unknown, seq: number) => {
+    mmuIntervalSetSeq(s, seq);
+    return true;
+  };
+  run(sim, 'insert', mmuIntervalNotifierInsert(sub, p.mm, a, pages * PAGE_SIZE, { invalidate }));
+  const { HMM_PFN_REQ_FAULT, HMM_PFN_VALID, HMM_PFN_WRITE } = hmm.modern;
+  const range: hmm.modern.HmmRange = {
+    notifier: sub,
+    notifierSeq: 0,
+    start: a,
+    end: a + pages * PAGE_SIZE,
+    hmmPfns: new Float64Array(pages),
+    defaultFlags: HMM_PFN_REQ_FAULT,
+    pfnFlagsMask: 0,
+    devPrivateOwner: null,
+  };
+  const rw = HMM_PFN_VALID + HMM_PFN_WRITE;
+  return repeat(pages, opts, () => {
+    range.hmmPfns.fill(0);
+    let ret = 0;
+    const ns = time(() => {
+      ret = run(sim, 'hmm_range_fault', modernWalk(p, range));
+    });
+    const last = range.hmmPfns[pages - 1]!;
+    if (ret !== 0 || hmm.modern.hmmPfnFlags(range.hmmPfns[0]!) !== rw || hmm.modern.hmmPfnFlags(last) !== rw)
+      throw new Error(`hmm_range_fault did not report ${pages} resident writable pages (returned ${ret})`);
+    return ns;
+  });
+}
+
+function* modernWalk(p: Process, range: hmm.modern.HmmRange): Task<number> {
+  range.notifierSeq = yield* mmuIntervalReadBegin(range.notifier);
+  yield* p.mm.mmapSem.downRead();
+  try {
+    return yield* hmm.modern.hmmRangeFault(range);
+  } finally {
+    p.mm.mmapSem.upRead();
+  }
+}
+
 /** hmm_range_snapshot over `pages` resident pages. */
 export function hmmRangeSnapshot(pages: number, opts: SimOpOptions): Measurement {
   const { sim, p, range } = mirroredRange(pages, 0);
@@ -370,6 +423,7 @@ export const simOps: Readonly<Record<string, SimOp>> = {
   'migrate-b64': migrateRoundTrip(64),
   'migrate-b512': migrateRoundTrip(512),
   'hmm-range-fault': hmmRangeFaultPopulated,
+  'hmm-range-fault-modern': hmmRangeFaultModernPopulated,
   'hmm-range-snapshot': hmmRangeSnapshot,
   'invalidate-munmap': invalidateMirrored('munmap'),
   'invalidate-mprotect': invalidateMirrored('mprotect'),

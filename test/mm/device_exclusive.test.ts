@@ -14,7 +14,13 @@ import {
 } from '../../src/mm/mmu_interval_notifier.js';
 import { MMU_NOTIFY_EVENT_NAMES } from '../../src/mm/mmu_notifier.js';
 import { MREMAP_MAYMOVE } from '../../src/mm/mremap.js';
-import { describePte, SWP_DEVICE_EXCLUSIVE } from '../../src/mm/pte.js';
+import {
+  describePte,
+  isDeviceExclusiveEntry,
+  pteHiOf,
+  SWP_DEVICE_EXCLUSIVE,
+  swpEntryLo,
+} from '../../src/mm/pte.js';
 import { TTU_MIGRATION, tryToUnmap } from '../../src/mm/rmap.js';
 import { schedule, type Task } from '../../src/sched/index.js';
 import type { Process } from '../../src/sim/process.js';
@@ -89,6 +95,12 @@ describe('make_device_exclusive (v6.19): the conversion', () => {
     expect(take(p, a + 123)).toBe(pfn);
     expect(p.pte(a)).toMatchObject({ kind: 'device-exclusive', pfn, write: false, dirty: false });
     expect(p.pte(a).text).toBe(`device-exclusive pfn=${pfn}`);
+    const slot = sim.kernel.pt.pteSlot(p.mm.pgd, a);
+    expect([sim.kernel.pt.lo[slot], sim.kernel.pt.hi[slot]]).toEqual([
+      swpEntryLo(SWP_DEVICE_EXCLUSIVE, pfn),
+      pteHiOf(pfn),
+    ]);
+    expect(isDeviceExclusiveEntry(sim.kernel.pt.lo[slot] as number)).toBe(true);
     expect(sim.page(pfn)).toMatchObject({ refcount: 2, mapcount: 1 });
     // the PTE's dirty bit moved to the page: the entry is "clean and old" to the core
     expect(sim.page(pfn).flags).toEqual(['locked', 'dirty', 'anon', 'swapbacked']);
@@ -205,6 +217,19 @@ describe('a CPU access restores the entry (remove_device_exclusive_entry)', () =
     drop(sim, pfn);
     p.read(a, 1);
     expect(p.pte(a)).toMatchObject({ kind: 'present', write: true, dirty: false });
+  });
+
+  it("under kernel: 'v5.3' no page is anon-exclusive: the restore is read-only and the write fault reuses the page", () => {
+    const sim = newSim({ kernel: 'v5.3' });
+    const p = sim.createProcess();
+    const a = p.mmap(PG, RW, ANON);
+    p.write(a, fill(PG, 3));
+    const pfn = drop2(sim, take(p, a));
+    expect(p.read(a, 1)).toEqual(fill(1, 3));
+    expect(p.pte(a)).toMatchObject({ kind: 'present', pfn, write: false });
+    p.write(a, fill(1, 4));
+    expect(p.pte(a)).toMatchObject({ kind: 'present', pfn, write: true });
+    expect(sim.stats().counters.cow ?? 0).toBe(0);
   });
 
   it('mprotect(PROT_READ) leaves the entry; the restore then gives a read-only PTE, and taking it again is -EFAULT', () => {

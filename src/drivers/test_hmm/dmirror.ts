@@ -39,6 +39,8 @@ import type { DmirrorReadResult, DmirrorSnapshotResult, DmirrorWriteResult } fro
 import type { Driver, ModernDriverContext } from '../driver.js';
 import type { TestHmmDevice } from './device.js';
 import { dmirrorCheckExclusive, dmirrorExclusive } from './exclusive.js';
+import { dmirrorRead, dmirrorWrite } from './fault.js';
+import { dmirrorSnapshot } from './snapshot.js';
 import type { DmirrorCmdResult } from './uapi.js';
 
 /** One open of today's /dev/hmm_dmirrorN (struct dmirror): see the file comment. */
@@ -143,13 +145,13 @@ export class TestHmmDmirror implements Driver {
   }
 
   /** HMM_DMIRROR_READ. */
-  read(_addr: number, _npages: number): Task<DmirrorReadResult | number> {
-    return immediately(-ENOTTY);
+  read(addr: number, npages: number): Task<DmirrorReadResult | number> {
+    return dmirrorRead(this, addr, npages);
   }
 
   /** HMM_DMIRROR_WRITE. */
-  write(_addr: number, _bytes: Uint8Array): Task<DmirrorWriteResult | number> {
-    return immediately(-ENOTTY);
+  write(addr: number, bytes: Uint8Array): Task<DmirrorWriteResult | number> {
+    return dmirrorWrite(this, addr, bytes);
   }
 
   /** HMM_DMIRROR_MIGRATE_TO_DEV. */
@@ -163,8 +165,8 @@ export class TestHmmDmirror implements Driver {
   }
 
   /** HMM_DMIRROR_SNAPSHOT. */
-  snapshot(_addr: number, _npages: number): Task<DmirrorSnapshotResult | number> {
-    return immediately(-ENOTTY);
+  snapshot(addr: number, npages: number): Task<DmirrorSnapshotResult | number> {
+    return dmirrorSnapshot(this, addr, npages);
   }
 
   /** HMM_DMIRROR_EXCLUSIVE. */

@@ -142,6 +142,32 @@ describe('HMM_DMIRROR_EXCLUSIVE / CHECK_EXCLUSIVE (hmm-tests.c #25-27 on lib/tes
     expect(checkCoherence(sim.kernel, [d])).toBeNull();
   });
 
+  it('a second device taking the page revokes the first: the GUP fault restores the PTE (CLEAR), then EXCLUSIVE converts it again', () => {
+    const sim = new Simulator({
+      ramPages: 512,
+      kernel: 'v6.19',
+      devices: [{ memoryPages: 8 }, { memoryPages: 8 }],
+    });
+    const p = sim.createProcess();
+    const a = p.mmap(2 * PAGE_SIZE, RW, ANON);
+    p.write(
+      a,
+      ints(2 * PAGE_SIZE, (i) => i),
+    );
+    const fd0 = sim.openDevice(0, p, { api: 'modern' });
+    const fd1 = sim.openDevice(1, p, { api: 'modern' });
+    expect(fd1.exclusive(a, 2).cpages).toBe(2);
+    expect(fd0.exclusive(a + PAGE_SIZE, 1).cpages).toBe(1);
+    expect(driver(fd1).pt.isAtomic(a / PAGE_SIZE)).toBe(true);
+    expect(driver(fd1).pt.pfnOf(a / PAGE_SIZE + 1)).toBe(-1);
+    expect(driver(fd0).pt.isAtomic(a / PAGE_SIZE + 1)).toBe(true);
+    expect(errno(() => fd1.checkExclusive(a, 2))).toBe(EPERM);
+    expect(fd1.checkExclusive(a + PAGE_SIZE, 1)).toEqual({ cpages: 0, faults: 0 });
+    expect(p.pte(a + PAGE_SIZE).kind).toBe('device-exclusive');
+    expect(checkCoherence(sim.kernel, [driver(fd0), driver(fd1)])).toBeNull();
+    expect(sim.stats().counters.device_exclusive_restore).toBe(1);
+  });
+
   it('exclusive_mprotect: mprotect(PROT_READ) erases the ATOMIC entries; the CPU entries stay exclusive and the device cannot take them again', () => {
     const { sim, p, fd, a } = fixture(16);
     const r = fd.exclusive(a, 16);
