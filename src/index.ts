@@ -20,14 +20,15 @@ export {
   DeviceKernelFault,
   type LaunchOptions,
 } from './device/kernel.js';
-export * as dmirror from './drivers/dmirror/index.js';
 export * from './drivers/dmirror/uapi.js';
+export * as dmirror from './drivers/dmirror_namespace.js';
 export type {
   Driver,
   DriverContext,
   DriverContextBase,
   DriverFactory,
   DriverView,
+  FaultService,
   HmmApi,
   ModernDriverContext,
   ModernDriverFactory,

@@ -156,12 +156,15 @@ export function runReplay(replayString: string, json: boolean, out: (line: strin
         scenario: r.scenario,
         driver: r.driver,
         protocol: r.protocol,
+        seed: r.seed,
         version: r.version,
         violation: r.violation,
       }),
     );
   } else {
-    out(`scenario=${r.scenario} driver=${r.driver} protocol=${r.protocol} recorded-with=hmmsim ${r.version}`);
+    out(
+      `scenario=${r.scenario} driver=${r.driver} protocol=${r.protocol} seed=${r.seed} recorded-with=hmmsim ${r.version}`,
+    );
     for (const line of r.interleaving) out(`  ${line}`);
     out(
       r.violation === null

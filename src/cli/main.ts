@@ -133,7 +133,7 @@ Examples:
   $ hmmsim explore fault-vs-dontneed                       the seed design's race (exit 1)
   $ hmmsim explore fault-vs-dontneed --protocol seq        closed by the sequence count (exit 0)
   $ hmmsim explore fault-vs-munmap --driver no-lock-in-sync --json
-  $ hmmsim replay hmmx2:fault-vs-dontneed:correct:seed:0.1.0:coherence:8:hmm1:AAAAAAEBAQE:a0cfe40b
+  $ hmmsim replay hmmx3:fault-vs-dontneed:correct:seed:1:0.1.0:coherence:8:hmm1:AAAAAAEBAQE:daefdc44
   $ hmmsim selftest                                        hmm-tests.c on both API generations, kselftest TAP
   $ hmmsim selftest --api modern anon_read hmm.migrate --seed 3
   $ hmmsim help demo        help for one command
@@ -203,7 +203,7 @@ ${EXIT_HELP}`,
       parser(ex?.positiveInt),
     )
     .option('--preemptions <k>', 'dfs preemption bound; pct depth - 1', parser(ex?.nonNegativeInt), 2)
-    .option('-s, --seed <n>', 'seed for random and pct', parseSeed, 1)
+    .option('-s, --seed <n>', 'seed of every machine built, and of random and pct', parseSeed, 1)
     .option('--json', 'print one JSON document')
     .action((scenario: string | undefined, opts) => {
       usage(() => {
@@ -222,7 +222,7 @@ ${EXIT_HELP}`,
     .description(
       're-run the schedule of a replay string: the same violation, exactly (exit 1 if it reproduces one)',
     )
-    .argument('<replay>', "a string printed by 'hmmsim explore' (hmmx2:...)")
+    .argument('<replay>', "a string printed by 'hmmsim explore' (hmmx3:..., or an older hmmx2:...)")
     .option('--json', 'print one JSON document')
     .action((replayString: string, opts: { json?: boolean }) => {
       usage(() => setExit(loaded(ex).runReplay(replayString, opts.json === true, println)));

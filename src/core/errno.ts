@@ -85,6 +85,7 @@ const NAMES: Readonly<Record<number, string>> = {
 const MESSAGES: Readonly<Record<number, string>> = {
   [EPERM]: 'Operation not permitted',
   [ENOENT]: 'No such file or directory',
+  [ESRCH]: 'No such process',
   [EAGAIN]: 'Resource temporarily unavailable',
   [ENOMEM]: 'Cannot allocate memory',
   [EFAULT]: 'Bad address',

@@ -9,8 +9,10 @@
  *                  the hmm_mirror, the update-lock and device-memory ownership tests
  *   Driver         + open/close and the ioctl-like entry points of lib/test_hmm.c's uapi, which
  *                  return a result or -errno (kernel-facing); the facade turns -errno into HmmError
- *   DriverFactory  builds a seed-API instance from a DriverContext: the device, the mm, and the
- *                  machine's HMM settings and event stream it must pass to its mirror and page table
+ *   DriverFactory  builds a seed-API instance from a DriverContext: the device, the mm, the
+ *                  machine's HMM settings and event stream it must pass to its mirror and page
+ *                  table, and the fault service its launches use (the registry passes drivers/svm's,
+ *                  so a driver never imports the engine that services it)
  *   ModernDriverFactory  builds a modern-API instance from a ModernDriverContext
  *
  * @see lib/test_hmm.c (Linux v5.8: struct dmirror, dmirror_fops, HMM_DMIRROR_* ioctls)
@@ -19,6 +21,7 @@
 import type { Tracepoints } from '../core/trace.js';
 import type { DevicePageTable, DevicePageTableTracepoints } from '../device/device_pagetable.js';
 import type { DeviceKernel, LaunchOptions } from '../device/kernel.js';
+import type { DeviceFaultHandler } from '../device/launch.js';
 import type { DeviceTlb } from '../device/tlb.js';
 import type { HmmMachine, HmmMirror } from '../hmm/seed/types.js';
 import type { MmStruct } from '../mm/mm.js';
@@ -91,12 +94,20 @@ export interface DriverContextBase {
   readonly tlbEntries?: number;
 }
 
+/** The handler a launch of `driver`'s device kernels hands its fault batches to (device/launch.ts). */
+export type FaultService = (driver: Driver) => DeviceFaultHandler;
+
 /** What a seed-API factory gets to open one instance. */
 export interface DriverContext extends DriverContextBase {
   /** The device (its memory, DMA engine, counters). */
   readonly mdevice: DmirrorDevice;
   /** The machine's HMM settings: the driver's HmmMirror must be built with them. */
   readonly hmm: HmmMachine;
+  /**
+   * Who services the device faults of the instance's launches. The registry passes the svm engine's
+   * (drivers/svm/fault.ts: fault batches, migration policy, eviction); absent, a launch is refused.
+   */
+  readonly faultService?: FaultService;
 }
 
 /** Builds a driver instance (not yet opened: the caller runs open()). */

@@ -2,7 +2,10 @@
  * Drivers by name. Each Simulator owns one registry (sim.drivers), filled with the built-in
  * drivers (the reference dmirror as 'correct' and its broken variants on the seed API, today's
  * test_hmm as 'test_hmm' on the modern API), to which a user adds his: there is no registry shared
- * between machines. Each name is written against one API generation.
+ * between machines. Each name is written against one API generation. The registry also wires every
+ * seed-API driver it creates to the svm engine (DriverContext.faultService), so that dmirror's launch
+ * needs no import of drivers/svm and the imports between the two point one way (svm uses dmirror's
+ * steps).
  */
 
 import { ArgumentError, describeValue } from '../core/errno.js';
@@ -16,7 +19,9 @@ import type {
   ModernDriverContext,
   ModernDriverFactory,
 } from './driver.js';
+import { svmFaultHandler } from './svm/fault.js';
 import { TestHmmDmirror } from './test_hmm/dmirror.js';
+import { TEST_HMM_BROKEN } from './test_hmm_broken/index.js';
 
 const NAME = /^[A-Za-z0-9_.-]+$/;
 
@@ -59,12 +64,15 @@ export class DriverRegistry {
     return (api === 'seed' ? this.factories : this.modernFactories).has(name);
   }
 
-  /** A new (unopened) instance of the driver `name`; ArgumentError listing the names otherwise. */
-  create(name: string, ctx: Omit<DriverContext, 'name'>): Driver {
+  /**
+   * A new (unopened) instance of the driver `name`, its launches serviced by the svm engine;
+   * ArgumentError listing the names otherwise.
+   */
+  create(name: string, ctx: Omit<DriverContext, 'name' | 'faultService'>): Driver {
     const f = this.factories.get(name);
     if (f === undefined)
       throw new ArgumentError('driver', `unknown driver '${name}'; known: ${this.names().join(', ')}`);
-    return f({ ...ctx, name });
+    return f({ ...ctx, name, faultService: svmFaultHandler });
   }
 
   /** A new (unopened) instance of the modern-API driver `name`; ArgumentError listing the names otherwise. */
@@ -87,7 +95,7 @@ export class DriverRegistry {
   /**
    * A registry holding the built-in drivers: dmirror as 'correct', then each broken variant of
    * dmirror_broken/ (in the order of variants.ts's catalogue); on the modern API, today's test_hmm
-   * as 'test_hmm'.
+   * as 'test_hmm', then each broken variant of test_hmm_broken/ as 'test_hmm.<name>'.
    */
   static withBuiltins(): DriverRegistry {
     const r = new DriverRegistry();
@@ -95,6 +103,10 @@ export class DriverRegistry {
     for (const [name, factory] of Object.entries(DMIRROR_BROKEN)) r.registerBuiltin(name, factory);
     r.registerModern('test_hmm', (ctx) => new TestHmmDmirror(ctx));
     r.builtin.add('test_hmm');
+    for (const [name, v] of Object.entries(TEST_HMM_BROKEN)) {
+      r.registerModern(name, v.factory);
+      r.builtin.add(name);
+    }
     return r;
   }
 }

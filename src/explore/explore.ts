@@ -4,9 +4,10 @@
  * and hand back a replay string and a readable interleaving.
  *
  *   explore(scenario, { driver, protocol, strategy, schedules, preemptions, seed })
- *   replay('hmmx2:<scenario>:<driver>:<protocol>:<version>:<outcome>:<n>:hmm1:...:<crc32>')
+ *   replay('hmmx3:<scenario>:<driver>:<protocol>:<seed>:<version>:<outcome>:<n>:hmm1:...:<crc32>')
  *
- * Each schedule: a new Simulator (small memory sections, so building one costs tens of µs), the
+ * Each schedule: a new Simulator seeded with the run's seed (small memory sections, so building one
+ * costs tens of µs; the replay string records the seed, so a replay builds the same machine), the
  * scenario's setup, then its threads on an Executor whose step hook runs the checkers:
  *   rules       pending reports of the RulesChecker (it subscribes to the machine's tracepoints)
  *   integrity   pending reports of the shadow memory (reads compared as they complete)
@@ -67,7 +68,7 @@ export interface ExploreOptions {
   schedules?: number;
   /** 'dfs': the preemption bound; 'pct': depth - 1 (the number of priority change points). Default 2. */
   preemptions?: number;
-  /** Seed of 'random' and 'pct'. Default 1. */
+  /** Seed of every machine built (Simulator `seed`), and of 'random' and 'pct'. Default 1. */
   seed?: number;
   /**
    * Wall clock in ms, read only to report schedulesPerSecond. Default: none, and schedulesPerSecond
@@ -83,7 +84,7 @@ export interface ExploreViolation {
   message: string;
   /** Preemptions in the shrunk schedule. */
   preemptions: number;
-  /** 'hmmx2:...' (src/explore/replaystring.ts): replay() reproduces the violation exactly. */
+  /** 'hmmx3:...' (src/explore/replaystring.ts): replay() reproduces the violation exactly. */
   replay: string;
   /** The shrunk schedule, one step per line, preemptions marked. */
   interleaving: string[];
@@ -113,6 +114,8 @@ interface Config {
   driverName: string;
   factory: ScenarioDriverFactory;
   protocol: HmmProtocol;
+  /** The Simulator seed of every machine built. */
+  seed: number;
 }
 
 /** No wall clock (DESIGN decision 2): elapsed time 0, schedulesPerSecond 0. */
@@ -184,18 +187,19 @@ export function explore(scenario: Scenario | string, opts: ExploreOptions = {}):
     throw new ArgumentError('opts', `expected an object, got ${opts === null ? 'null' : typeof opts}`);
   const sc = resolveScenario(scenario);
   const driver = resolveDriver(opts.driver, checkDrivers(opts.drivers));
+  const seed = checkedInt('seed', opts.seed ?? 1, Number.MAX_SAFE_INTEGER);
   const cfg: Config = {
     scenario: sc,
     driverName: driver.name,
     factory: driver.factory,
     protocol: checkProtocol(opts.protocol ?? 'seed'),
+    seed,
   };
   const strategy = opts.strategy ?? 'dfs';
   if (strategy !== 'dfs' && strategy !== 'pct' && strategy !== 'random') {
     throw new ArgumentError('strategy', `expected 'random', 'pct' or 'dfs', got '${String(strategy)}'`);
   }
   const preemptions = checkedInt('preemptions', opts.preemptions ?? 2, EXPLORE_PREEMPTIONS_MAX);
-  const seed = checkedInt('seed', opts.seed ?? 1, Number.MAX_SAFE_INTEGER);
   const budget =
     opts.schedules === undefined
       ? strategy === 'dfs'
@@ -210,7 +214,7 @@ export function explore(scenario: Scenario | string, opts: ExploreOptions = {}):
   const stackTraceLimit = Error.stackTraceLimit;
   Error.stackTraceLimit = 0;
   try {
-    return exploreWith(sc, cfg, strategy, preemptions, seed, budget, clock, onSchedule);
+    return exploreWith(sc, cfg, strategy, preemptions, budget, clock, onSchedule);
   } finally {
     Error.stackTraceLimit = stackTraceLimit;
   }
@@ -221,7 +225,6 @@ function exploreWith(
   cfg: Config,
   strategy: StrategyName,
   preemptions: number,
-  seed: number,
   budget: number,
   clock: () => number,
   onSchedule: ((explored: number, budget: number) => void) | null,
@@ -247,7 +250,7 @@ function exploreWith(
     }
   } else {
     const s: Strategy =
-      strategy === 'random' ? new RandomStrategy(seed) : new PctStrategy(seed, preemptions + 1);
+      strategy === 'random' ? new RandomStrategy(cfg.seed) : new PctStrategy(cfg.seed, preemptions + 1);
     while (explored < budget) {
       explored++;
       const r = runSchedule(cfg, s);
@@ -264,7 +267,7 @@ function exploreWith(
     driver: cfg.driverName,
     protocol: cfg.protocol,
     strategy,
-    seed,
+    seed: cfg.seed,
     preemptions,
     schedulesExplored: explored,
     complete,
@@ -286,6 +289,8 @@ export interface ExploreReplayResult {
   scenario: string;
   driver: string;
   protocol: HmmProtocol;
+  /** The seed of the machine it ran on (1 for an 'hmmx2:' string). */
+  seed: number;
   /** The hmmsim version that recorded the string. */
   version: string;
   /** The violation the schedule reproduces, or null if it runs clean (as the string recorded). */
@@ -309,7 +314,13 @@ export function replay(replayString: string, opts: ExploreReplayOptions = {}): E
   const scenario =
     opts.scenarios?.find((s) => s.name === parsed.scenario) ?? resolveScenario(parsed.scenario);
   const factory = opts.driver ?? checkDrivers(opts.drivers).byName(parsed.driver);
-  const cfg: Config = { scenario, driverName: parsed.driver, factory, protocol: parsed.protocol };
+  const cfg: Config = {
+    scenario,
+    driverName: parsed.driver,
+    factory,
+    protocol: parsed.protocol,
+    seed: parsed.seed,
+  };
   const why = mismatchContext(parsed.version, scenario.name);
   const strict = new StrictReplay(parsed.schedule, why);
   const rendered = render(cfg, strict);
@@ -328,6 +339,7 @@ export function replay(replayString: string, opts: ExploreReplayOptions = {}): E
     scenario: scenario.name,
     driver: parsed.driver,
     protocol: parsed.protocol,
+    seed: parsed.seed,
     version: parsed.version,
     violation: rendered.violation,
     interleaving: rendered.interleaving,
@@ -398,6 +410,7 @@ function replayString(cfg: Config, r: RunResult, outcome: ReplayOutcome): string
     scenario: cfg.scenario.name,
     driver: cfg.driverName,
     protocol: cfg.protocol,
+    seed: cfg.seed,
     version: HMMSIM_VERSION,
     outcome,
     decisions: decodeReplay(r.replay).length,
@@ -416,7 +429,7 @@ function runSchedule(cfg: Config, strategy: Strategy, trace?: Trace): RunResult 
   const m = cfg.scenario.machine ?? {};
   const devices = Array.from({ length: m.devices ?? 2 }, () => ({ memoryPages: m.devicePages ?? 16 }));
   const sim = new Simulator({
-    seed: 1,
+    seed: cfg.seed,
     ramPages: m.ramPages ?? 64,
     sectionPages: EXPLORE_SECTION_PAGES,
     devices,

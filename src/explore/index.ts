@@ -24,6 +24,8 @@ export {
 export {
   EXPLORE_REPLAY_PREFIX,
   EXPLORE_REPLAY_PREFIX_V1,
+  EXPLORE_REPLAY_PREFIX_V2,
+  EXPLORE_REPLAY_V2_SEED,
   formatReplay,
   parseReplay,
   ReplayError,

@@ -3,15 +3,18 @@
  * was recorded against and what it ended in, and a checksum, so that a string cut off, emptied,
  * extended or edited in a copy-paste is refused instead of replaying some other schedule:
  *
- *   hmmx2:<scenario>:<driver>:<protocol>:<version>:<outcome>:<decisions>:hmm1:<payload>:<crc32>
+ *   hmmx3:<scenario>:<driver>:<protocol>:<seed>:<version>:<outcome>:<decisions>:hmm1:<payload>:<crc32>
  *
+ *   seed       the seed every machine of the run was built with (explore's `seed`), so a replay
+ *              rebuilds the exact machine: a decimal integer in 0..2^53-1
  *   version    the hmmsim version that recorded it (HMMSIM_VERSION)
  *   outcome    'none' for a clean run, else the checker that reported the violation
  *   decisions  how many scheduling decisions the payload holds
  *   crc32      CRC-32 of everything before its ':' as 8 lowercase hex digits
  *
- * 'hmmx1:' strings (hmmsim 0.1 before this format) had none of this and are refused with a request
- * to re-record them. Every problem is a ReplayError (an ArgumentError on 'replay') saying what is
+ * 'hmmx2:' strings (the same without the seed field) were recorded when every explored machine was
+ * seeded with 1: they replay as seed 1. 'hmmx1:' strings (hmmsim 0.1 before both) had no length,
+ * checksum or outcome and are refused with a request to re-record them. Every problem is a ReplayError (an ArgumentError on 'replay') saying what is
  * wrong; replay() adds the checks that need a run (src/explore/explore.ts).
  */
 
@@ -22,8 +25,12 @@ import type { HmmProtocol } from '../hmm/seed/types.js';
 import { isHmmProtocol } from '../hmm/seed/validity.js';
 import { decodeReplay, REPLAY_PREFIX } from '../sched/index.js';
 
-export const EXPLORE_REPLAY_PREFIX = 'hmmx2:';
-/** The format before EXPLORE_REPLAY_PREFIX: no length, checksum or outcome. Refused. */
+export const EXPLORE_REPLAY_PREFIX = 'hmmx3:';
+/** The format before EXPLORE_REPLAY_PREFIX: no seed field (its machines were all seeded with 1). Replayed. */
+export const EXPLORE_REPLAY_PREFIX_V2 = 'hmmx2:';
+/** The seed of every machine an 'hmmx2:' string was recorded on. */
+export const EXPLORE_REPLAY_V2_SEED = 1;
+/** The format before EXPLORE_REPLAY_PREFIX_V2: no length, checksum or outcome. Refused. */
 export const EXPLORE_REPLAY_PREFIX_V1 = 'hmmx1:';
 
 export type ReplayOutcome = CheckerName | 'none';
@@ -42,6 +49,8 @@ export interface ReplayParts {
   scenario: string;
   driver: string;
   protocol: HmmProtocol;
+  /** Seed of the machines the schedule ran on (EXPLORE_REPLAY_V2_SEED for an 'hmmx2:' string). */
+  seed: number;
   /** hmmsim version that recorded the schedule. */
   version: string;
   /** Checker of the recorded violation, or 'none' for a clean run. */
@@ -61,9 +70,30 @@ export class ReplayError extends ArgumentError {
 }
 
 const NAME = /^[A-Za-z0-9_.-]+$/;
-const FORMAT = `${EXPLORE_REPLAY_PREFIX}<scenario>:<driver>:<protocol>:<version>:<outcome>:<decisions>:${REPLAY_PREFIX}<payload>:<crc32>`;
-/** Fields of a replay string, counting REPLAY_PREFIX's own ':' (see FORMAT). */
-const FIELDS = 10;
+/** A format version: its prefix, its layout for error messages, and its fields before the outcome. */
+interface Layout {
+  prefix: string;
+  format: string;
+  /** The fields between the prefix and the version. */
+  head: readonly string[];
+}
+
+const V3: Layout = {
+  prefix: EXPLORE_REPLAY_PREFIX,
+  format: `${EXPLORE_REPLAY_PREFIX}<scenario>:<driver>:<protocol>:<seed>:<version>:<outcome>:<decisions>:${REPLAY_PREFIX}<payload>:<crc32>`,
+  head: ['scenario', 'driver', 'protocol', 'seed'],
+};
+const V2: Layout = {
+  prefix: EXPLORE_REPLAY_PREFIX_V2,
+  format: `${EXPLORE_REPLAY_PREFIX_V2}<scenario>:<driver>:<protocol>:<version>:<outcome>:<decisions>:${REPLAY_PREFIX}<payload>:<crc32>`,
+  head: ['scenario', 'driver', 'protocol'],
+};
+
+/** Fields of a replay string of `layout`, counting REPLAY_PREFIX's own ':' (see Layout.format). */
+function fieldCount(layout: Layout): number {
+  // prefix, head, version, outcome, decisions, 'hmm1', payload, crc32
+  return 1 + layout.head.length + 6;
+}
 
 /** The replay string of `p`, checksum included. */
 export function formatReplay(p: ReplayParts): string {
@@ -76,7 +106,9 @@ export function formatReplay(p: ReplayParts): string {
   ] as const) {
     if (!NAME.test(v)) throw new ArgumentError(k, `expected [A-Za-z0-9_.-]+, got '${v}'`);
   }
-  const body = `${EXPLORE_REPLAY_PREFIX}${p.scenario}:${p.driver}:${p.protocol}:${p.version}:${p.outcome}:${p.decisions}:${p.schedule}`;
+  if (!Number.isSafeInteger(p.seed) || p.seed < 0)
+    throw new ArgumentError('seed', `expected an integer in 0..2^53-1, got ${String(p.seed)}`);
+  const body = `${EXPLORE_REPLAY_PREFIX}${p.scenario}:${p.driver}:${p.protocol}:${p.seed}:${p.version}:${p.outcome}:${p.decisions}:${p.schedule}`;
   return `${body}:${crc32Hex(body)}`;
 }
 
@@ -89,15 +121,16 @@ export function parseReplay(s: unknown): ReplayParts {
       `'${EXPLORE_REPLAY_PREFIX_V1}' replay strings carry no length or checksum and are no longer accepted: re-record it with 'hmmsim explore'`,
     );
   }
-  if (!text.startsWith(EXPLORE_REPLAY_PREFIX))
-    throw new ReplayError(`expected '${FORMAT}', got '${clip(text)}'`);
+  const layout = [V3, V2].find((l) => text.startsWith(l.prefix));
+  if (layout === undefined) throw new ReplayError(`expected '${V3.format}', got '${clip(text)}'`);
   const fields = text.split(':');
-  if (fields.length < FIELDS || fields[7] !== REPLAY_PREFIX.slice(0, -1)) {
-    throw new ReplayError(`cut off or malformed: expected '${FORMAT}', got '${clip(text)}'`);
+  const n = fieldCount(layout);
+  if (fields.length < n || fields[n - 3] !== REPLAY_PREFIX.slice(0, -1)) {
+    throw new ReplayError(`cut off or malformed: expected '${layout.format}', got '${clip(text)}'`);
   }
-  if (fields.length > FIELDS)
-    throw new ReplayError(`trailing bytes after the checksum: '${clip(fields.slice(FIELDS).join(':'))}'`);
-  const sum = fields[9] as string;
+  if (fields.length > n)
+    throw new ReplayError(`trailing bytes after the checksum: '${clip(fields.slice(n).join(':'))}'`);
+  const sum = fields[n - 1] as string;
   if (sum.length > 8 && /^[0-9a-f]{8}/.test(sum)) {
     throw new ReplayError(`trailing bytes after the checksum: '${clip(sum.slice(8))}'`);
   }
@@ -111,11 +144,14 @@ export function parseReplay(s: unknown): ReplayParts {
       `checksum mismatch (the string says ${sum}, its contents give ${want}): it was damaged or edited; copy it again`,
     );
   }
-  return checkedParts(fields);
+  return checkedParts(layout, fields);
 }
 
-function checkedParts(fields: readonly string[]): ReplayParts {
-  const [, scenario, driver, protocol, version, outcome, count, , payload] = fields as string[];
+function checkedParts(layout: Layout, fields: readonly string[]): ReplayParts {
+  const head = fields.slice(1, 1 + layout.head.length);
+  const [scenario, driver, protocol] = head as string[];
+  const [version, outcome, count, , payload] = fields.slice(1 + layout.head.length) as string[];
+  const seed = layout === V2 ? EXPLORE_REPLAY_V2_SEED : checkedSeed(head[3] as string);
   if (!isHmmProtocol(protocol))
     throw new ReplayError(`protocol: expected 'seed' or 'seq', got '${protocol}'`);
   if (!OUTCOMES.includes(outcome as ReplayOutcome))
@@ -139,11 +175,19 @@ function checkedParts(fields: readonly string[]): ReplayParts {
     scenario: scenario as string,
     driver: driver as string,
     protocol,
+    seed,
     version: version as string,
     outcome: outcome as ReplayOutcome,
     decisions,
     schedule,
   };
+}
+
+function checkedSeed(text: string): number {
+  const seed = Number(text);
+  if (!/^(0|[1-9]\d{0,15})$/.test(text) || !Number.isSafeInteger(seed))
+    throw new ReplayError(`seed: expected an integer in 0..2^53-1, got '${clip(text)}'`);
+  return seed;
 }
 
 function typeOf(v: unknown): string {

@@ -107,8 +107,8 @@ export const ZONE_DEVICE = 1;
 /** The shared zero page (ZERO_PAGE(0)). */
 export const ZERO_PFN = 0;
 /**
- * The largest RAM a machine may have, in pages (2^26 = 256 GiB): the one limit PhysMem and the
- * Simulator's options both check.
+ * The largest RAM a machine may have, in pages (2^26 = 256 GiB), checked in one place,
+ * checkRamPages (page_alloc.ts), whichever way the size comes in (PhysMem, the Simulator's options).
  */
 export const RAM_PAGES_MAX = 2 ** 26;
 /** Pages per memory section on x86-64 (PA_SECTION_SIZE = 128 MiB). */

@@ -27,7 +27,7 @@
  */
 
 import { KernelBug } from '../core/assert.js';
-import { ArgumentError } from '../core/errno.js';
+import { ArgumentError, describeValue } from '../core/errno.js';
 import type { Task } from '../sched/index.js';
 import { WaitQueue } from '../sched/index.js';
 import { MemcgTable } from './memcg.js';
@@ -70,6 +70,18 @@ const SPARE_BUFFERS_MAX = 4096;
 const pagePool: Uint8Array[] = [];
 const PAGE_POOL_MAX = 256;
 
+/**
+ * The one check of a machine's RAM size, for every way in (PhysMem, the Simulator's `ramPages`
+ * option): an integer in 1..RAM_PAGES_MAX, else an ArgumentError naming `ramPages`.
+ */
+export function checkRamPages(ramPages: unknown): asserts ramPages is number {
+  if (typeof ramPages !== 'number' || !Number.isInteger(ramPages) || ramPages < 1 || ramPages > RAM_PAGES_MAX)
+    throw new ArgumentError(
+      'ramPages',
+      `expected an integer in 1..${RAM_PAGES_MAX} (2^26 pages: 256 GiB), got ${describeValue(ramPages)}`,
+    );
+}
+
 export class PhysMem {
   readonly store: PageStore;
   readonly memcgs = new MemcgTable();
@@ -95,9 +107,7 @@ export class PhysMem {
 
   constructor(opts: PhysMemOptions) {
     const { ramPages } = opts;
-    if (!Number.isInteger(ramPages) || ramPages < 1 || ramPages > RAM_PAGES_MAX) {
-      throw new ArgumentError('ramPages', `expected an integer in 1..2^26, got ${ramPages}`);
-    }
+    checkRamPages(ramPages);
     this.ramPages = ramPages;
     this.contentsEnabled = opts.contents ?? true;
     const section = opts.sectionPages ?? PAGES_PER_SECTION;

@@ -34,6 +34,7 @@ export class DeviceFile {
 
   constructor(sim: Simulator, process: Process, driver: Driver) {
     sim.own('process', process, Process);
+    process.alive();
     if (driver.mm !== process.mm) throw new ArgumentError('driver', "is not bound to the process's mm");
     this.sim = sim;
     this.process = process;
@@ -53,7 +54,12 @@ export class DeviceFile {
     return this.sim.run('HMM_DMIRROR_READ', this.task.read(addr, npages));
   }
 
-  /** HMM_DMIRROR_WRITE: the device stores `bytes` at addr (whole pages; a short tail is zero-padded). */
+  /**
+   * HMM_DMIRROR_WRITE: the device stores `bytes` at addr. The ioctl takes npages and copies
+   * npages * PAGE_SIZE bytes from the caller's buffer, so `bytes` must be whole pages (npages =
+   * bytes.length / PAGE_SIZE): an empty buffer or a partial last page is an ArgumentError naming
+   * `bytes`, as there is no ioctl that writes part of a page.
+   */
   write(addr: number, bytes: Uint8Array): DmirrorWriteResult {
     return this.sim.run('HMM_DMIRROR_WRITE', this.task.write(addr, bytes));
   }
@@ -104,7 +110,8 @@ export class DeviceFile {
 
   /** What device faults migrate from now on ('none', 'page', 'block:k' or a MigrationPolicy). */
   setPolicy(policy: string | MigrationPolicy): void {
-    this.driver.policy = checkPolicy(policy);
+    const checked = checkPolicy(policy);
+    openDriver(this).policy = checked;
   }
 
   /** The migration policy device faults follow now (see `setPolicy`). */
@@ -127,8 +134,7 @@ export class DeviceFileTasks {
   }
 
   private open(): Driver {
-    if (this.f.driver.closed) throw new ArgumentError('fd', 'the device file is closed');
-    return this.f.driver;
+    return openDriver(this.f);
   }
 
   /** Generator form of `DeviceFile.read`. */
@@ -139,8 +145,7 @@ export class DeviceFileTasks {
 
   /** Generator form of `DeviceFile.write`. */
   *write(addr: number, bytes: Uint8Array): Task<DmirrorWriteResult> {
-    checkBytes('bytes', bytes);
-    checkCmd(addr, Math.ceil(bytes.length / PAGE_SIZE));
+    checkCmd(addr, writePages(bytes));
     return unwrap(yield* this.open().write(addr, bytes), 'HMM_DMIRROR_WRITE');
   }
 
@@ -208,9 +213,30 @@ export class DeviceFileTasks {
   }
 }
 
+/** The driver of `f`, or an ArgumentError naming the fd if it was closed. */
+function openDriver(f: DeviceFile): Driver {
+  if (f.driver.closed) throw new ArgumentError('fd', 'the device file is closed');
+  return f.driver;
+}
+
 function checkCmd(addr: number, npages: number): void {
   checkAddr('addr', addr, true);
   checkInt('npages', npages, 1, 2 ** 36);
+}
+
+/**
+ * The npages of an HMM_DMIRROR_WRITE of `bytes`: the ioctl copies npages * PAGE_SIZE bytes from the
+ * user buffer (lib/test_hmm.c, dmirror_write), so the buffer is whole pages, at least one.
+ * @see lib/test_hmm.c (Linux v6.19: dmirror_write, dmirror_bounce_copy_from)
+ */
+function writePages(bytes: unknown): number {
+  checkBytes('bytes', bytes);
+  if (bytes.length === 0 || bytes.length % PAGE_SIZE !== 0)
+    throw new ArgumentError(
+      'bytes',
+      `${bytes.length} bytes is not a whole number of pages: HMM_DMIRROR_WRITE copies npages * ${PAGE_SIZE} bytes from the buffer (pad the last page)`,
+    );
+  return bytes.length / PAGE_SIZE;
 }
 
 function unwrap<T>(r: T | number, cmd: string): T {

@@ -65,6 +65,7 @@ import {
   checkFlags,
   checkInt,
   checkLength,
+  checkOptions,
   checkOut,
   checkPages,
 } from './args.js';
@@ -156,6 +157,7 @@ export class Process {
 
   constructor(sim: Simulator, pid: number, mm: MmStruct) {
     sim.own('mm', mm, MmStruct);
+    if (mm.users <= 0) throw new ArgumentError('mm', `mm ${mm.id} has been torn down (its process exited)`);
     this.sim = sim;
     this.pid = pid;
     this.mm = mm;
@@ -194,7 +196,7 @@ export class Process {
    * pin_user_pages(addr, npages, FOLL_PIN [| FOLL_WRITE] [| FOLL_LONGTERM]) as a driver doing DMA
    * would. An unmapped or inaccessible first page is HmmError EFAULT.
    */
-  pin(addr: number, npages: number, opts: PinOptions = {}): PinnedPages {
+  pin(addr: number, npages: number, opts?: PinOptions): PinnedPages {
     return this.sim.run(`pin[${this.pid}]`, this.task.pin(addr, npages, opts));
   }
 
@@ -312,9 +314,14 @@ export class Process {
     }));
   }
 
-  /** Throws HmmError ESRCH if the process has exited: every call checks it first. */
+  /**
+   * Throws HmmError ESRCH if the process has exited, or if its mm was torn down under it (another
+   * Process adopted the same mm and exited): every call checks it first.
+   */
   alive(): void {
     if (this.exited) throw new HmmError(ESRCH, `process ${this.pid} has exited`);
+    if (this.mm.users <= 0)
+      throw new HmmError(ESRCH, `process ${this.pid}: its mm ${this.mm.id} was torn down by another process`);
   }
 }
 
@@ -472,9 +479,10 @@ export class ProcessTasks {
   }
 
   /** Generator form of `Process.pin`. */
-  *pin(addr: number, npages: number, opts: PinOptions = {}): Task<PinnedPages> {
+  *pin(addr: number, npages: number, options?: PinOptions): Task<PinnedPages> {
     checkAddr('addr', addr, false);
     checkInt('npages', npages, 1, 2 ** 26);
+    const opts = checkOptions<PinOptions>('opts', options, ['write', 'longterm']);
     for (const k of ['write', 'longterm'] as const)
       if (opts[k] !== undefined && typeof opts[k] !== 'boolean')
         throw new ArgumentError(`opts.${k}`, `expected a boolean, got ${String(opts[k])}`);

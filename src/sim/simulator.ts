@@ -37,9 +37,9 @@ import {
   PG_reserved,
   PG_swapbacked,
   PG_tail,
-  RAM_PAGES_MAX,
   ZONE_DEVICE,
 } from '../mm/page.js';
+import { checkRamPages } from '../mm/page_alloc.js';
 import { tryToFreePages } from '../mm/vmscan.js';
 import { checkPolicy, type MigrationPolicy } from '../policy/policy.js';
 import type { Executor, Strategy, Task } from '../sched/index.js';
@@ -451,7 +451,7 @@ function simulatorConfig(options: unknown) {
   const opts = checkOptions<SimulatorOptions>('options', options, SIMULATOR_OPTIONS);
   const seed = parseSeed(orDefault(opts.seed, 0));
   const ramPages = orDefault(opts.ramPages, 65_536);
-  checkInt('ramPages', ramPages, 1, RAM_PAGES_MAX);
+  checkRamPages(ramPages);
   const { sectionPages, stepsMax } = opts;
   if (sectionPages !== undefined) checkInt('sectionPages', sectionPages, 1, PAGES_PER_SECTION);
   const contents = orDefault(opts.contents, true);

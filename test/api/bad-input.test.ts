@@ -12,12 +12,14 @@
  * a kind, and the call), and list in `allow` what the kernel accepts. The kinds pick the extra bad values of
  * EXTRA_BY_KIND (handles of another simulator, short or wrongly typed buffers).
  *
- * Scope: the facade (Simulator, Process, SimFile, DeviceFile, the device-kernel context) and the
+ * Scope: the facade (Simulator, Process, SimFile, DeviceFile, the device-kernel context; Process and
+ * DeviceFile in both forms, the call and its generator on `.task`, run to completion) and the
  * exported helpers that take user values (parseSeed, Prng, the policy helpers). The layers exported
  * for driver authors (mm, hmm, sched, device) are kernel-facing: they return -errno and trust
  * their callers as kernel code does, and core's address arithmetic (pageAlignUp, pgdIndex...) is
  * on every hot path, so it is unchecked too. The explorer's entry points (explore, replay,
- * parseReplay, ExploreDrivers.register) are covered by its own tests; add them here with the package issue.
+ * parseReplay, ExploreDrivers.register) are covered by its own tests. Handles past their life (an
+ * exited Process, a closed DeviceFile) are walked by dead-handles.test.ts.
  */
 
 import { describe, expect, it } from 'vitest';

@@ -15,6 +15,8 @@ import {
   MAP_ANONYMOUS,
   MAP_PRIVATE,
   MAP_SHARED,
+  MREMAP_MAYMOVE,
+  type PinnedPages,
   PROT_READ,
   PROT_WRITE,
   Prng,
@@ -40,6 +42,8 @@ export interface Fixture {
   a: number;
   file: SimFile;
   fd: DeviceFile;
+  /** Today's test_hmm ({ api: 'modern' }) on device 1 for p, opened on first use. */
+  readonly modern: DeviceFile;
   other: { sim: Simulator; p: Process; file: SimFile; fd: DeviceFile };
 }
 
@@ -49,19 +53,33 @@ function machine(seed: number) {
     ramPages: 512,
     sectionPages: 512,
     stepsMax: 200_000,
-    devices: [{ memoryPages: 64, tlbEntries: 64 }],
+    devices: [
+      { memoryPages: 64, tlbEntries: 64 },
+      { memoryPages: 64, tlbEntries: 64 },
+    ],
   });
   const p = sim.createProcess();
   const a = p.mmap(16 * PG, RW, ANON);
   p.write(a, new Uint8Array([1, 2, 3]));
   const file = sim.createFile(2 * PG);
-  return { sim, p, a, file, fd: sim.openDevice(0, p) };
+  let modern: DeviceFile | undefined;
+  return {
+    sim,
+    p,
+    a,
+    file,
+    fd: sim.openDevice(0, p),
+    get modern(): DeviceFile {
+      modern ??= sim.openDevice(1, p, { api: 'modern' });
+      return modern;
+    },
+  };
 }
 
 function fixture(): Fixture {
-  const { sim, p, a, file, fd } = machine(1);
+  const m = machine(1);
   const o = machine(2);
-  return { sim, p, a, file, fd, other: { sim: o.sim, p: o.p, file: o.file, fd: o.fd } };
+  return Object.assign(m, { other: { sim: o.sim, p: o.p, file: o.file, fd: o.fd } });
 }
 
 /** Values every argument is tried with. */
@@ -91,11 +109,18 @@ export type Kind =
   | 'memcg'
   | 'mm'
   | 'bytes'
+  | 'pages'
   | 'words-out'
   | 'bytes-out'
   | 'kernel'
   | 'strategy'
   | 'task';
+
+/** Buffers of the wrong type. */
+const WRONG_BUFFERS: [string, unknown][] = [
+  ['Uint16Array', new Uint16Array(4)],
+  ['DataView', new DataView(new ArrayBuffer(4))],
+];
 
 /** Extra values by the kind of argument: another simulator's handle, a buffer of the wrong shape. */
 const EXTRA_BY_KIND: Partial<Record<Kind, (fx: Fixture) => [string, unknown][]>> = {
@@ -103,10 +128,9 @@ const EXTRA_BY_KIND: Partial<Record<Kind, (fx: Fixture) => [string, unknown][]>>
   file: (fx) => [["other sim's SimFile", fx.other.file]],
   memcg: (fx) => [["other sim's memcg", fx.other.sim.createMemcg('cg', 8)]],
   mm: (fx) => [["other sim's mm", fx.other.p.mm]],
-  bytes: () => [
-    ['Uint16Array', new Uint16Array(4)],
-    ['DataView', new DataView(new ArrayBuffer(4))],
-  ],
+  bytes: () => WRONG_BUFFERS,
+  // HMM_DMIRROR_WRITE's buffer: whole pages, at least one (lib/test_hmm.c copies npages * PAGE_SIZE)
+  pages: () => [...WRONG_BUFFERS, ['empty', new Uint8Array(0)], ['partial page', new Uint8Array(PG + 1)]],
   'words-out': () => [
     ['too short', new Uint32Array(1)],
     ['Uint8Array', new Uint8Array(64)],
@@ -172,6 +196,37 @@ function deviceAccess(
     call: (fx, args) => onDevice(fx, (ctx) => access(ctx, args)),
     allow: DEVICE_ADDR_FAULTS,
   };
+}
+
+type Method = (...args: unknown[]) => unknown;
+
+/** Member `m` of `o`, bound to it. */
+function methodOf(o: object, m: string): Method {
+  return (o as Record<string, Method>)[m]?.bind(o) as Method;
+}
+
+/**
+ * A method of the process (fx.p) or the device file (fx.fd) in both forms: called directly, and
+ * through its generator form on `.task`, run to completion (the twin is named `<Class>.task.<method>`).
+ */
+function bothForms(
+  on: 'p' | 'fd' | 'modern',
+  method: string,
+  params: Param[],
+  allow?: Allow,
+  after: (result: unknown) => unknown = (r) => r,
+): Entry[] {
+  const cls = on === 'p' ? 'Process' : 'DeviceFile';
+  const sig = `${method}(${params.map((x) => x.name).join(', ')})`;
+  return [
+    { api: `${cls}.${sig}`, params, call: (fx, args) => after(methodOf(fx[on], method)(...args)), allow },
+    {
+      api: `${cls}.task.${sig}`,
+      params,
+      call: (fx, args) => after(fx.sim.run(method, methodOf(fx[on].task, method)(...args) as Task<unknown>)),
+      allow,
+    },
+  ];
 }
 
 /** Every option of the Simulator, tried alone. */
@@ -287,22 +342,19 @@ export const API: Entry[] = [
     call: (fx, [name, task]) => fx.sim.run(name as string, task as never),
     allow: { name: { string: { outcome: 'accepted', why: 'a task name is any string' } } },
   },
-  {
-    api: 'Process.mmap(length, prot, flags, file, offset)',
-    params: [
+  ...bothForms(
+    'p',
+    'mmap',
+    [
       num('length', () => PG),
       num('prot', () => RW),
       num('flags', () => MAP_SHARED),
       { name: 'file', kind: 'file', good: (fx) => fx.file },
       num('offset', () => 0),
     ],
-    call: (fx, [len, prot, flags, file, off]) =>
-      fx.p.mmap(len as number, prot as number, flags as number, file as SimFile, off as number),
-    allow: {
-      offset: { undefined: OPTIONAL },
-      // MAP_SHARED | MAP_ANONYMOUS (33 = 0x21) is not in the catalogue; -1 etc. all have unknown bits.
-    },
-  },
+    // MAP_SHARED | MAP_ANONYMOUS (33 = 0x21) is not in the catalogue; -1 etc. all have unknown bits.
+    { offset: { undefined: OPTIONAL } },
+  ),
   {
     api: 'Process.task.mmapAt(addr, length, prot, flags, file, offset)',
     params: [
@@ -330,40 +382,36 @@ export const API: Entry[] = [
       offset: { undefined: OPTIONAL },
     },
   },
-  {
-    api: 'Process.munmap(addr, length)',
-    params: [addr, num('length', () => PG)],
-    call: (fx, [a, len]) => fx.p.munmap(a as number, len as number),
-  },
-  {
-    api: 'Process.mprotect(addr, length, prot)',
-    params: [addr, num('length', () => PG), num('prot', () => PROT_READ)],
-    call: (fx, [a, len, prot]) => fx.p.mprotect(a as number, len as number, prot as number),
-  },
-  {
-    api: 'Process.madvise(addr, length, advice)',
-    params: [addr, num('length', () => PG), num('advice', () => MADV_DONTNEED)],
-    call: (fx, [a, len, advice]) => fx.p.madvise(a as number, len as number, advice as number),
-  },
-  {
-    api: 'Process.write(addr, bytes)',
-    params: [addr, { name: 'bytes', kind: 'bytes', good: () => new Uint8Array([9]) }],
-    call: (fx, [a, b]) => fx.p.write(a as number, b as Uint8Array),
-  },
-  {
-    api: 'Process.read(addr, length)',
-    params: [addr, num('length', () => 3)],
-    call: (fx, [a, len]) => fx.p.read(a as number, len as number),
-  },
-  {
-    api: 'Process.mmapSpecial(length, prot, kind)',
-    params: [
-      num('length', () => PG),
-      num('prot', () => PROT_READ),
-      { name: 'kind', kind: 'string', good: () => 'pfnmap' },
+  ...bothForms('p', 'munmap', [addr, num('length', () => PG)]),
+  ...bothForms('p', 'mprotect', [addr, num('length', () => PG), num('prot', () => PROT_READ)]),
+  ...bothForms('p', 'madvise', [addr, num('length', () => PG), num('advice', () => MADV_DONTNEED)]),
+  ...bothForms(
+    'p',
+    'mremap',
+    [
+      num('oldAddr', (fx) => fx.a),
+      num('oldLen', () => PG),
+      num('newLen', () => 2 * PG),
+      num('flags', () => MREMAP_MAYMOVE),
+      num('newAddr', () => undefined),
     ],
-    call: (fx, [len, prot, kind]) => fx.p.mmapSpecial(len as number, prot as number, kind as never),
-  },
+    { newAddr: { undefined: OPTIONAL } },
+  ),
+  ...bothForms(
+    'p',
+    'pin',
+    [addr, num('npages', () => 1), { name: 'opts', kind: 'options', good: () => ({ write: true }) }],
+    { opts: { undefined: OPTIONAL } },
+    // a pin the call took is a reference until unpinned: the accounting check would count it a leak
+    (pinned) => (pinned as PinnedPages).unpin(),
+  ),
+  ...bothForms('p', 'write', [addr, { name: 'bytes', kind: 'bytes', good: () => new Uint8Array([9]) }]),
+  ...bothForms('p', 'read', [addr, num('length', () => 3)]),
+  ...bothForms('p', 'mmapSpecial', [
+    num('length', () => PG),
+    num('prot', () => PROT_READ),
+    { name: 'kind', kind: 'string', good: () => 'pfnmap' },
+  ]),
   {
     api: 'Process.pagemap(addr, npages, out)',
     params: [addr, npages, { name: 'out', kind: 'words-out', good: () => new Uint32Array(4) }],
@@ -401,21 +449,17 @@ export const API: Entry[] = [
     params: [num('length', () => 4), num('offset', () => 0)],
     call: (fx, [len, off]) => fx.file.pread(len as number, off as number),
   },
-  ...(['read', 'migrate', 'snapshot'] as const).map(
-    (m): Entry => ({
-      api: `DeviceFile.${m}(addr, npages)`,
-      params: [addr, npages],
-      call: (fx, [a, n]) => fx.fd[m](a as number, n as number),
-    }),
+  ...(['read', 'migrate', 'snapshot'] as const).flatMap((m) => bothForms('fd', m, [addr, npages])),
+  // today's test_hmm commands, on its own device file
+  ...(['migrateToSys', 'release', 'exclusive', 'checkExclusive'] as const).flatMap((m) =>
+    bothForms('modern', m, [addr, npages]),
   ),
-  {
-    api: 'DeviceFile.write(addr, bytes)',
-    params: [addr, { name: 'bytes', kind: 'bytes', good: () => new Uint8Array(PG) }],
-    call: (fx, [a, b]) => fx.fd.write(a as number, b as Uint8Array),
-  },
-  {
-    api: 'DeviceFile.launch(kernel, options)',
-    params: [
+  ...bothForms('modern', 'setFlags', [num('flags', () => 0)]),
+  ...bothForms('fd', 'write', [addr, { name: 'bytes', kind: 'pages', good: () => new Uint8Array(PG) }]),
+  ...bothForms(
+    'fd',
+    'launch',
+    [
       {
         name: 'kernel',
         kind: 'kernel',
@@ -426,9 +470,8 @@ export const API: Entry[] = [
       },
       { name: 'options', kind: 'options', good: () => ({}) },
     ],
-    call: (fx, [k, o]) => fx.fd.launch(k as never, o as never),
-    allow: optional('options'),
-  },
+    optional('options'),
+  ),
   {
     api: 'DeviceFile.launch(kernel, { threads })',
     params: [num('threads', () => 2)],
@@ -596,4 +639,103 @@ export function runCatalogue(): Outcome[] {
       });
     });
   return out;
+}
+
+// -- handles that are no longer usable -------------------------------------------------------------
+
+/** One public call with good arguments, for the handle states below. */
+export interface HandleCall {
+  /** `<Class>.<member>` or `<Class>.task.<member>`, the member's own name. */
+  api: string;
+  call: (fx: Fixture) => unknown;
+}
+
+const kernelOn = (fx: Fixture) =>
+  function* (ctx: DeviceKernelContext): Task<number> {
+    return yield* ctx.load8(fx.a);
+  };
+
+/** Both forms of member `m` of the process (fx.p) or a device file (fx.fd, fx.modern), with good arguments. */
+function handleCall(on: 'p' | 'fd' | 'modern', m: string, args: (fx: Fixture) => unknown[]): HandleCall[] {
+  const cls = on === 'p' ? 'Process' : 'DeviceFile';
+  return [
+    { api: `${cls}.${m}`, call: (fx) => methodOf(fx[on], m)(...args(fx)) },
+    {
+      api: `${cls}.task.${m}`,
+      call: (fx) => fx.sim.run(m, methodOf(fx[on].task, m)(...args(fx)) as Task<unknown>),
+    },
+  ];
+}
+
+/** Every public call of a Process, both forms (members without a generator form once). */
+export const PROCESS_CALLS: HandleCall[] = [
+  ...handleCall('p', 'mmap', () => [PG, RW, ANON]),
+  ...handleCall('p', 'munmap', (fx) => [fx.a, PG]),
+  ...handleCall('p', 'mprotect', (fx) => [fx.a, PG, PROT_READ]),
+  ...handleCall('p', 'madvise', (fx) => [fx.a, PG, MADV_DONTNEED]),
+  ...handleCall('p', 'mremap', (fx) => [fx.a, PG, 2 * PG, MREMAP_MAYMOVE]),
+  ...handleCall('p', 'pin', (fx) => [fx.a, 1]),
+  ...handleCall('p', 'write', (fx) => [fx.a, new Uint8Array([1])]),
+  ...handleCall('p', 'read', (fx) => [fx.a, 1]),
+  ...handleCall('p', 'fork', () => []),
+  ...handleCall('p', 'exit', () => []),
+  ...handleCall('p', 'mmapSpecial', () => [PG, PROT_READ, 'pfnmap']),
+  { api: 'Process.task.mmapAt', call: (fx) => fx.sim.run('mmapAt', fx.p.task.mmapAt(0, PG, RW, ANON)) },
+  { api: 'Process.pagemap', call: (fx) => fx.p.pagemap(fx.a, 1) },
+  { api: 'Process.walkPtes', call: (fx) => fx.p.walkPtes(fx.a, 1) },
+  { api: 'Process.mincore', call: (fx) => fx.p.mincore(fx.a, PG) },
+  { api: 'Process.pte', call: (fx) => fx.p.pte(fx.a) },
+  { api: 'Process.rss', call: (fx) => fx.p.rss() },
+  { api: 'Process.vmas', call: (fx) => fx.p.vmas() },
+  { api: 'Process.alive', call: (fx) => fx.p.alive() },
+];
+
+/** The calls that take a Process (or its mm) as an argument. */
+export const CALLS_TAKING_A_PROCESS: HandleCall[] = [
+  { api: 'Simulator.openDevice', call: (fx) => fx.sim.openDevice(0, fx.p) },
+  { api: 'Simulator.adoptProcess', call: (fx) => fx.sim.adoptProcess(fx.p.mm) },
+  { api: 'new Process', call: (fx) => new Process(fx.sim, 99, fx.p.mm) },
+  { api: 'new DeviceFile', call: (fx) => new DeviceFile(fx.sim, fx.p, fx.fd.driver) },
+];
+
+/** Every public member of a DeviceFile, both forms (members without a generator form once). */
+export const DEVICE_FILE_CALLS: HandleCall[] = [
+  ...handleCall('fd', 'read', (fx) => [fx.a, 1]),
+  ...handleCall('fd', 'write', (fx) => [fx.a, new Uint8Array(PG)]),
+  ...handleCall('fd', 'migrate', (fx) => [fx.a, 1]),
+  ...handleCall('fd', 'snapshot', (fx) => [fx.a, 1]),
+  ...handleCall('fd', 'launch', (fx) => [kernelOn(fx)]),
+  ...handleCall('fd', 'close', () => []),
+  ...handleCall('modern', 'migrateToSys', (fx) => [fx.a, 1]),
+  ...handleCall('modern', 'release', (fx) => [fx.a, 1]),
+  ...handleCall('modern', 'exclusive', (fx) => [fx.a, 1]),
+  ...handleCall('modern', 'checkExclusive', (fx) => [fx.a, 1]),
+  ...handleCall('modern', 'setFlags', () => [0]),
+  { api: 'DeviceFile.setPolicy', call: (fx) => fx.fd.setPolicy('page') },
+  { api: 'DeviceFile.policy', call: (fx) => fx.fd.policy },
+  { api: 'DeviceFile.dmirror', call: (fx) => fx.fd.dmirror },
+];
+
+/** A fixture whose handles are in `state`. */
+export function fixtureIn(state: 'exited Process' | 'closed DeviceFile'): Fixture {
+  const fx = fixture();
+  const files = [fx.fd, fx.modern];
+  if (state === 'exited Process') fx.p.exit();
+  else for (const f of files) f.close();
+  return fx;
+}
+
+/**
+ * How a call on a handle in a state ended: 'argument(<name>)' for an ArgumentError, the errno
+ * code and message for any other HmmError ('ESRCH: ...'), 'accepted', or what else was thrown.
+ */
+export function outcomeOf(call: () => unknown): string {
+  try {
+    call();
+    return 'accepted';
+  } catch (e) {
+    if (e instanceof ArgumentError) return `argument(${e.argument})`;
+    if (e instanceof HmmError) return `${e.code}: ${e.message}`;
+    return `not typed: ${String(e)}`;
+  }
 }

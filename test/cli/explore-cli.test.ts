@@ -30,6 +30,25 @@ describe('hmmsim explore / replay (end to end, through main() in process)', () =
     expect(rep.violation.message).toBe(doc.violation.message);
   });
 
+  it('--seed builds every machine with it: the replay string records it and the replay prints it', async () => {
+    const r = await hmmsim('explore', 'fault-vs-dontneed', '--seed', '7', '--json');
+    expect(r.code).toBe(1);
+    const doc = JSON.parse(r.stdout) as { seed: number; violation: { replay: string } };
+    expect(doc.seed).toBe(7);
+    expect(doc.violation.replay).toMatch(/^hmmx3:fault-vs-dontneed:correct:seed:7:0\.1\.0:coherence:8:/);
+    const json = await hmmsim('replay', doc.violation.replay, '--json');
+    expect(JSON.parse(json.stdout)).toMatchObject({
+      scenario: 'fault-vs-dontneed',
+      protocol: 'seed',
+      seed: 7,
+    });
+    const text = await hmmsim('replay', doc.violation.replay);
+    expect(text.code).toBe(1);
+    expect(text.stdout.split('\n')[0]).toBe(
+      'scenario=fault-vs-dontneed driver=correct protocol=seed seed=7 recorded-with=hmmsim 0.1.0',
+    );
+  });
+
   it('passes with the sequence count (exit 0) and lists scenarios and variants', async () => {
     const r = await hmmsim('explore', 'fault-vs-dontneed', '--protocol', 'seq', '--json');
     expect(r.code).toBe(0);
@@ -56,10 +75,10 @@ describe('hmmsim explore / replay (end to end, through main() in process)', () =
     expect(old.stderr).toBe(
       "hmmsim: error: invalid argument 'replay': 'hmmx1:' replay strings carry no length or checksum and are no longer accepted: re-record it with 'hmmsim explore'\n",
     );
-    const cut = await hmmsim('replay', 'hmmx2:fault-vs-dontneed:correct:seed:0.1.0:coherence:8:hmm1:AAAA');
+    const cut = await hmmsim('replay', 'hmmx3:fault-vs-dontneed:correct:seed:1:0.1.0:coherence:8:hmm1:AAAA');
     expect(cut.code).toBe(2);
     expect(cut.stderr).toMatch(
-      /^hmmsim: error: invalid argument 'replay': cut off or malformed: expected 'hmmx2:<scenario>:.*\n$/,
+      /^hmmsim: error: invalid argument 'replay': cut off or malformed: expected 'hmmx3:<scenario>:.*\n$/,
     );
   });
 

@@ -147,8 +147,15 @@ function world(variant: DmirrorVariant, opts: Options = {}): World {
   if (opts.otherMirror) sim.openDevice(1, p);
   const dev = sim.openDevice(0, p, { variant });
   if (opts.premapped) dev.read(a, 1);
-  if (opts.premappedWrite) dev.write(a, new Uint8Array([0x22]));
+  if (opts.premappedWrite) dev.write(a, pageOf(0x22));
   return { sim, p, dev, a, b, pfn: p.pte(a).pfn };
+}
+
+/** A page whose first byte is `byte`, the rest zero: HMM_DMIRROR_WRITE writes whole pages. */
+function pageOf(byte: number): Uint8Array {
+  const page = new Uint8Array(PAGE);
+  page[0] = byte;
+  return page;
 }
 
 /** What a device command returned: its data, or the errno it failed with. */
@@ -168,7 +175,7 @@ function* deviceRead(f: DeviceFile, addr: number, out: Outcome): Task {
 
 function* deviceWrite(f: DeviceFile, addr: number, byte: number, out: Outcome): Task {
   try {
-    yield* f.task.write(addr, new Uint8Array([byte]));
+    yield* f.task.write(addr, pageOf(byte));
   } catch (e) {
     if (!(e instanceof HmmError)) throw e;
     out.errno = e.errno;
@@ -566,7 +573,7 @@ describe('no-write-erase: device write vs fork and vs mprotect', () => {
     const child = w.p.fork();
     expect(child.pte(w.a)).toMatchObject({ pfn: w.pfn, write: false });
     expect(incoherence(w)).toEqual([`device maps pfn ${w.pfn} at ${frame(w)} writable, the CPU read-only`]);
-    w.dev.write(w.a, new Uint8Array([0x33]));
+    w.dev.write(w.a, pageOf(0x33));
     expect(child.read(w.a, 1)[0]).toBe(0x33);
   });
 
@@ -592,7 +599,7 @@ describe('no-write-erase: device write vs fork and vs mprotect', () => {
     }
     const w = world('correct', { premappedWrite: true });
     const child = w.p.fork();
-    w.dev.write(w.a, new Uint8Array([0x33]));
+    w.dev.write(w.a, pageOf(0x33));
     expect(child.read(w.a, 1)[0]).toBe(0x22);
     expect(w.p.read(w.a, 1)[0]).toBe(0x33);
     expect(incoherence(w)).toEqual([]);

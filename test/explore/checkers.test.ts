@@ -249,7 +249,7 @@ describe('each checker catches a broken driver under the explorer', () => {
       /^dev0 read 0xef at 0x[0-9a-f]+ \(mm 1\), but the last write there stored 0x10 \[after dev0's step \d+ at '.*'\]$/,
     );
     expect(r.violation?.preemptions).toBe(0);
-    expect(r.violation?.replay).toMatch(/^hmmx2:fault-vs-munmap:flipper:seed:0\.1\.0:\w+:\d+:hmm1:/);
+    expect(r.violation?.replay).toMatch(/^hmmx3:fault-vs-munmap:flipper:seed:1:0\.1\.0:\w+:\d+:hmm1:/);
     expect(replay(r.violation!.replay, { driver }).violation?.message).toBe(r.violation?.message);
     expect(() => replay(r.violation!.replay)).toThrow(/unknown driver 'flipper'/);
   });

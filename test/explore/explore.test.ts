@@ -91,7 +91,7 @@ describe("protocol 'seed'", () => {
     expect(v.interleaving.at(-1)).toBe(`      !! coherence: ${v.message}`);
 
     expect(v.replay).toMatch(
-      /^hmmx2:fault-vs-dontneed:correct:seed:0\.1\.0:coherence:\d+:hmm1:[A-Za-z0-9_-]+:[0-9a-f]{8}$/,
+      /^hmmx3:fault-vs-dontneed:correct:seed:1:0\.1\.0:coherence:\d+:hmm1:[A-Za-z0-9_-]+:[0-9a-f]{8}$/,
     );
     const again = replay(v.replay);
     expect(again.violation?.checker).toBe('coherence');

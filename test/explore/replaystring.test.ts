@@ -6,6 +6,7 @@
 
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { crc32Hex } from '../../src/core/crc32.js';
 import { ArgumentError } from '../../src/core/errno.js';
 import { HMMSIM_VERSION } from '../../src/core/version.js';
 import {
@@ -20,13 +21,16 @@ import {
 import { encodeReplay } from '../../src/sched/index.js';
 
 /** The seed race of fault-vs-dontneed as `hmmsim explore fault-vs-dontneed` records it. */
-const RACE = `hmmx2:fault-vs-dontneed:correct:seed:${HMMSIM_VERSION}:coherence:8:hmm1:AAAAAAEBAQE:a0cfe40b`;
+const RACE = `hmmx3:fault-vs-dontneed:correct:seed:1:${HMMSIM_VERSION}:coherence:8:hmm1:AAAAAAEBAQE:daefdc44`;
 /** A clean run of fault-vs-munmap: no preemption at all. */
-const CLEAN = `hmmx2:fault-vs-munmap:correct:seed:${HMMSIM_VERSION}:none:6:hmm1:AAAAAAAA:9981b098`;
+const CLEAN = `hmmx3:fault-vs-munmap:correct:seed:1:${HMMSIM_VERSION}:none:6:hmm1:AAAAAAAA:5a3848bb`;
+/** The same race as hmmsim 0.1.0 recorded it before the seed field: every machine was seeded with 1. */
+const RACE_V2 = `hmmx2:fault-vs-dontneed:correct:seed:${HMMSIM_VERSION}:coherence:8:hmm1:AAAAAAEBAQE:a0cfe40b`;
 const RACE_PARTS: ReplayParts = {
   scenario: 'fault-vs-dontneed',
   driver: 'correct',
   protocol: 'seed',
+  seed: 1,
   version: HMMSIM_VERSION,
   outcome: 'coherence',
   decisions: 8,
@@ -59,6 +63,19 @@ describe('a recorded replay string', () => {
     expect(again.violation?.replay).toBe(RACE);
   });
 
+  it("an 'hmmx2:' string (no seed field) still replays, on machines seeded with 1 as it was recorded", () => {
+    expect(parseReplay(RACE_V2)).toEqual(RACE_PARTS);
+    const again = replay(RACE_V2);
+    expect(again.seed).toBe(1);
+    expect(again.violation?.checker).toBe('coherence');
+    expect(again.violation?.replay).toBe(RACE); // what it would be recorded as today
+    // its own checks still hold: cut off, or edited under its checksum
+    expect(replayError(RACE_V2.slice(0, RACE_V2.indexOf('hmm1:') + 9))).toMatch(
+      /cut off or malformed: expected 'hmmx2:<scenario>:<driver>:<protocol>:<version>:/,
+    );
+    expect(replayError(RACE_V2.replace(':8:', ':9:'))).toMatch(/checksum mismatch/);
+  });
+
   it('a clean schedule replays clean', () => {
     const r = replay(CLEAN);
     expect(r.violation).toBeNull();
@@ -81,10 +98,12 @@ describe('a replay string that does not check out is a ReplayError', () => {
 
   it('cut off (AAAA), emptied or cut anywhere: refused before anything runs', () => {
     const head = RACE.slice(0, RACE.indexOf('hmm1:') + 5);
-    expect(replayError(`${head}AAAA`)).toMatch(/cut off or malformed: expected 'hmmx2:<scenario>/);
+    expect(replayError(`${head}AAAA`)).toMatch(
+      /cut off or malformed: expected 'hmmx3:<scenario>:<driver>:<protocol>:<seed>:/,
+    );
     expect(replayError(head)).toMatch(/cut off or malformed/);
     expect(replayError(RACE.slice(0, -3))).toBe(
-      "invalid argument 'replay': cut off: the checksum is 8 hex digits, got 'a0cfe'",
+      "invalid argument 'replay': cut off: the checksum is 8 hex digits, got 'daefd'",
     );
     for (let n = 0; n < RACE.length; n++) expect(() => parseReplay(RACE.slice(0, n))).toThrow(ReplayError);
   });
@@ -120,7 +139,7 @@ describe('a replay string that does not check out is a ReplayError', () => {
     }
     const flipped = RACE.replace('AAAAAAEBAQE', 'AAAAAAEBAQA');
     expect(replayError(flipped)).toBe(
-      "invalid argument 'replay': checksum mismatch (the string says a0cfe40b, its contents give a7a22012): it was damaged or edited; copy it again",
+      "invalid argument 'replay': checksum mismatch (the string says daefdc44, its contents give dd82185d): it was damaged or edited; copy it again",
     );
   });
 
@@ -161,8 +180,17 @@ describe('a replay string that does not check out is a ReplayError', () => {
       expect(replayError(v)).toMatch(/^invalid argument 'replay': expected a string, got /);
       expect(() => parseReplay(v)).toThrow(ReplayError);
     }
-    expect(replayError('')).toMatch(/expected 'hmmx2:/);
-    expect(replayError('hmm1:AAE')).toMatch(/expected 'hmmx2:/);
+    expect(replayError('')).toMatch(/expected 'hmmx3:/);
+    expect(replayError('hmm1:AAE')).toMatch(/expected 'hmmx3:/);
+    for (const seed of ['-1', '01', '1.5', 'x', '', '9007199254740992']) {
+      const s = RACE.replace(':seed:1:', `:seed:${seed}:`);
+      const body = s.slice(0, s.lastIndexOf(':'));
+      expect(replayError(`${body}:${crc32Hex(body)}`), seed).toBe(
+        `invalid argument 'replay': seed: expected an integer in 0..2^53-1, got '${seed}'`,
+      );
+    }
+    expect(() => formatReplay({ ...RACE_PARTS, seed: -1 })).toThrow(/invalid argument 'seed'/);
+    expect(() => formatReplay({ ...RACE_PARTS, seed: 0.5 })).toThrow(/invalid argument 'seed'/);
     expect(replayError(formatReplay({ ...RACE_PARTS, protocol: 'v53' as never }))).toBe(
       "invalid argument 'replay': protocol: expected 'seed' or 'seq', got 'v53'",
     );
@@ -196,10 +224,13 @@ it('every replay string in the README, docs/explorer.md and the CLI help replays
   const found: string[] = [];
   for (const f of ['README.md', 'docs/explorer.md', 'src/cli/main.ts']) {
     const text = readFileSync(new URL(`../../${f}`, import.meta.url), 'utf8');
-    const strings = (text.match(/hmmx2:[A-Za-z0-9_.:-]+/g) ?? []).filter((x) => /:[0-9a-f]{8}$/.test(x));
+    const strings = (text.match(/hmmx\d:[A-Za-z0-9_.:-]+/g) ?? []).filter((x) => /:[0-9a-f]{8}$/.test(x));
     expect(strings.length, f).toBeGreaterThan(0);
     found.push(...strings);
   }
   expect(found.length).toBe(6);
-  for (const s of found) expect(() => replay(s), s).not.toThrow();
+  for (const s of found) {
+    expect(s.startsWith(EXPLORE_REPLAY_PREFIX), `${s}: regenerate it in today's format`).toBe(true);
+    expect(() => replay(s), s).not.toThrow();
+  }
 });

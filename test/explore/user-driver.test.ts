@@ -45,7 +45,7 @@ describe('tinymirror, a user-written driver', () => {
       /^dev0 maps 0x[0-9a-f]+ \(mm 1\) to pfn \d+ writable, a page that is free \(PG_buddy\)/,
     );
     expect(v.preemptions).toBe(1);
-    expect(v.replay).toMatch(/^hmmx2:fault-vs-dontneed:tinymirror:seq:0\.1\.0:\w+:\d+:hmm1:/);
+    expect(v.replay).toMatch(/^hmmx3:fault-vs-dontneed:tinymirror:seq:1:0\.1\.0:\w+:\d+:hmm1:/);
     const again = replay(v.replay, { driver });
     expect(again.violation?.checker).toBe('coherence');
     expect(again.violation?.message).toBe(v.message);

@@ -36,7 +36,7 @@ describe('dmirror variants by name', () => {
       const v = r.violation!;
       expect(v.checker).toBe(checker);
       expect(v.preemptions).toBe(preemptions);
-      expect(v.replay.startsWith(`hmmx2:${scenario}:${variant}:seq:0.1.0:${v.checker}:`)).toBe(true);
+      expect(v.replay.startsWith(`hmmx3:${scenario}:${variant}:seq:1:0.1.0:${v.checker}:`)).toBe(true);
       const again = replay(v.replay);
       expect(again.violation?.checker).toBe(checker);
       expect(again.violation?.message).toBe(v.message);

@@ -607,8 +607,9 @@ class DevReadCmd extends DeviceCmd {
 }
 
 /**
- * HMM_DMIRROR_WRITE: a store of whole pages (the last one maybe `short`: the device pads it with
- * zeros). On failure, the device wrote some prefix of the pages before the failing one.
+ * HMM_DMIRROR_WRITE: a store of whole pages (the pattern fills all but the last `short` bytes, which
+ * the caller pads with zeros: the ioctl copies whole pages). On failure, the device wrote some
+ * prefix of the pages before the failing one.
  */
 class DevWriteCmd extends DeviceCmd {
   constructor(
@@ -634,7 +635,7 @@ class DevWriteCmd extends DeviceCmd {
     let m = 0;
     while (m < n && fd.dmirror.pt.isWritable(vpn + m)) m++;
     const want = deviceAccess(pm, vpn, n, true, m, (k) => p.pte((vpn + k) * PAGE).kind === 'device-private');
-    const got = errnoOf(() => fd.write(addr, bytes));
+    const got = errnoOf(() => fd.write(addr, padded));
     expect(got.code, `device WRITE error at 0x${addr.toString(16)}`).toBe(want);
     let written = n;
     if (want !== null) {

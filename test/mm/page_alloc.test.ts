@@ -1,9 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import { KernelBug } from '../../src/core/assert.js';
 import { ArgumentError } from '../../src/core/errno.js';
-import { PAGES_PER_SECTION, PG_buddy, PG_locked, PG_reserved, ZERO_PFN } from '../../src/mm/page.js';
+import {
+  PAGES_PER_SECTION,
+  PG_buddy,
+  PG_locked,
+  PG_reserved,
+  RAM_PAGES_MAX,
+  ZERO_PFN,
+} from '../../src/mm/page.js';
 import { PhysMem } from '../../src/mm/page_alloc.js';
 import { Executor, schedule } from '../../src/sched/index.js';
+import { Simulator } from '../../src/sim/simulator.js';
 import { roundRobin, thrown } from './helpers.js';
 
 describe('mm/page_alloc: the allocator', () => {
@@ -80,6 +88,24 @@ describe('mm/page_alloc: the allocator', () => {
     for (const bad of [0, -1, 1.5, 2 ** 26 + 1]) {
       expect(thrown(ArgumentError, () => new PhysMem({ ramPages: bad })).argument).toBe('ramPages');
     }
+  });
+
+  it('checks RAM_PAGES_MAX in one place: PhysMem and the Simulator give the same message', () => {
+    expect(RAM_PAGES_MAX).toBe(2 ** 26);
+    const cases: [unknown, string][] = [
+      [2 ** 26 + 1, '67108865'],
+      [0, '0'],
+      [1.5, '1.5'],
+      [Number.NaN, 'NaN'],
+      ['64', "'64' (a string)"],
+      [null, 'null'],
+    ];
+    for (const [bad, shown] of cases) {
+      const want = `invalid argument 'ramPages': expected an integer in 1..67108864 (2^26 pages: 256 GiB), got ${shown}`;
+      expect(thrown(ArgumentError, () => new PhysMem({ ramPages: bad as number })).message).toBe(want);
+      expect(thrown(ArgumentError, () => new Simulator({ ramPages: bad as number })).message).toBe(want);
+    }
+    expect(new PhysMem({ ramPages: 1 }).ramPages).toBe(1);
   });
 });
 

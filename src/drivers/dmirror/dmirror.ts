@@ -13,7 +13,7 @@
  */
 
 import { PAGE_SIZE } from '../../core/addr.js';
-import { CALL_PAGES_MAX, EAGAIN, EINVAL, ENOENT, ENOMEM } from '../../core/errno.js';
+import { ArgumentError, CALL_PAGES_MAX, EAGAIN, EINVAL, ENOENT, ENOMEM } from '../../core/errno.js';
 import type { DevicePageTable } from '../../device/device_pagetable.js';
 import { DevicePageTable as Dpt } from '../../device/device_pagetable.js';
 import type { DeviceKernel, LaunchOptions } from '../../device/kernel.js';
@@ -28,8 +28,7 @@ import type { MaybeTask } from '../../mm/mmu_notifier.js';
 import { type MigrationPolicy, POLICY_NONE } from '../../policy/policy.js';
 import type { Task } from '../../sched/index.js';
 import { currentOrNull, Mutex } from '../../sched/index.js';
-import type { Driver, DriverContext } from '../driver.js';
-import { svmFaultHandler } from '../svm/fault.js';
+import type { Driver, DriverContext, FaultService } from '../driver.js';
 import type { DmirrorDevice } from './mdevice.js';
 import { dmirrorMigrateRange } from './migrate.js';
 import { dmirrorFault } from './populate.js';
@@ -63,6 +62,8 @@ export class Dmirror implements Driver {
   /** 'correct', or one of the broken drivers of variants.ts. */
   readonly variant: DmirrorVariant;
   private readonly registeredAs: string;
+  /** What services this context's launches (DriverContext.faultService: the svm engine). */
+  private readonly faultService: FaultService | undefined;
   /** The deviation this instance carries (empty for 'correct'): a description, never tested here. */
   readonly bugs: ReadonlySet<DmirrorVariant>;
 
@@ -80,6 +81,7 @@ export class Dmirror implements Driver {
     this.mm = ctx.mm;
     this.variant = deviation ?? 'correct';
     this.registeredAs = ctx.name;
+    this.faultService = ctx.faultService;
     this.bugs = new Set(deviation === undefined ? [] : [deviation]);
     this.mutex = new Mutex('dmirror.mutex');
     this.mirror = new HmmMirror(
@@ -204,12 +206,17 @@ export class Dmirror implements Driver {
 
   /**
    * Runs a device kernel on `threads` device threads in this address space: their accesses go
-   * through this context's MMU, and their faults are serviced by the svm engine (drivers/svm/:
-   * batches, migration policy, eviction). This is dmirror's one call into drivers/svm; the ioctls
+   * through this context's MMU, and their faults are serviced by the fault service the registry
+   * opened it with (the svm engine, drivers/svm/: batches, migration policy, eviction). The ioctls
    * (test_hmm's design) do not use it.
    */
   *launch<T>(kernel: DeviceKernel<T>, opts: LaunchOptions & { preemptible?: boolean } = {}): Task<T[]> {
-    return yield* launchKernel(this.mmu, this.mdevice.kernel.mem, svmFaultHandler(this), kernel, opts);
+    if (this.faultService === undefined)
+      throw new ArgumentError(
+        'faultService',
+        'this driver was opened without one: its device faults have no handler',
+      );
+    return yield* launchKernel(this.mmu, this.mdevice.kernel.mem, this.faultService(this), kernel, opts);
   }
 
   /** The registry name this instance was created under. */
@@ -274,9 +281,12 @@ export class Dmirror implements Driver {
     return { ret: 0, cpages };
   }
 
-  /** HMM_DMIRROR_WRITE. */
+  /**
+   * HMM_DMIRROR_WRITE of npages = bytes.length / PAGE_SIZE: the ioctl copies npages whole pages from
+   * the caller's buffer, so a buffer that is not whole pages (a fractional npages) is -EINVAL.
+   */
   *write(addr: number, bytes: Uint8Array): Task<DmirrorWriteResult | number> {
-    const npages = Math.ceil(bytes.length / PAGE_SIZE);
+    const npages = bytes.length / PAGE_SIZE;
     const bad = checkCmd(addr, npages);
     if (bad) return bad;
     const end = addr + npages * PAGE_SIZE;

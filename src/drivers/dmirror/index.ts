@@ -1,8 +1,7 @@
-// The svm engine (drivers/svm/) and the policies (policy/) are re-exported here so the public
-// `dmirror` namespace keeps the names it had before they moved out.
+// dmirror's own modules, and the policies (policy/), re-exported so the public `dmirror` namespace
+// keeps the names it had before they moved out. The svm engine joins them in ../dmirror_namespace.ts:
+// drivers/svm imports dmirror, never the other way.
 export * from '../../policy/policy.js';
-export * from '../svm/evict.js';
-export * from '../svm/fault.js';
 export * from './dmirror.js';
 export * from './mdevice.js';
 export * from './migrate.js';

@@ -23,9 +23,10 @@ import type { FaultEntry } from '../../device/fault_buffer.js';
 import type { DeviceFaultHandler } from '../../device/launch.js';
 import { policyClamp } from '../../policy/policy.js';
 import type { Task } from '../../sched/index.js';
-import type { Dmirror } from '../dmirror/dmirror.js';
+import { Dmirror } from '../dmirror/dmirror.js';
 import { dmirrorMigrateRange } from '../dmirror/migrate.js';
 import { DMIRROR_FAULT_BATCH, dmirrorFault } from '../dmirror/populate.js';
+import type { Driver } from '../driver.js';
 import { dmirrorEvictFor } from './evict.js';
 
 /** One page's faults after sorting and de-duplication. */
@@ -36,12 +37,19 @@ interface PageFault {
 }
 
 /**
- * The seam between dmirror and this engine: the fault handler a launch of `dmirror`'s device
- * kernels hands its batches to. dmirror's ioctls (test_hmm's READ, WRITE, MIGRATE, SNAPSHOT) never
- * come here; only device kernels fault through the replayable buffer.
+ * The seam between dmirror and this engine, a FaultService (drivers/driver.ts) the registry hands
+ * every driver it opens: the fault handler a launch of the driver's device kernels hands its batches
+ * to. It services dmirror and the drivers built on it (their steps are the ones it calls); another
+ * driver's launch is an ArgumentError. dmirror's ioctls (test_hmm's READ, WRITE, MIGRATE, SNAPSHOT)
+ * never come here; only device kernels fault through the replayable buffer.
  */
-export function svmFaultHandler(dmirror: Dmirror): DeviceFaultHandler {
-  return { serviceFaults: (batch: FaultEntry[]) => dmirrorServiceFaults(dmirror, batch) };
+export function svmFaultHandler(driver: Driver): DeviceFaultHandler {
+  if (!(driver instanceof Dmirror))
+    throw new ArgumentError(
+      'driver',
+      `the svm engine services dmirror and the drivers built on it, not '${driver.driverName}'`,
+    );
+  return { serviceFaults: (batch: FaultEntry[]) => dmirrorServiceFaults(driver, batch) };
 }
 
 export function* dmirrorServiceFaults(dmirror: Dmirror, batch: FaultEntry[]): Task {

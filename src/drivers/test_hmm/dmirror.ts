@@ -24,6 +24,7 @@ import { DevicePageTable } from '../../device/device_pagetable.js';
 import type { DeviceKernel, LaunchOptions } from '../../device/kernel.js';
 import { DeviceMmu } from '../../device/mmu.js';
 import type { DeviceTlb } from '../../device/tlb.js';
+import type { HmmRange } from '../../hmm/modern/index.js';
 import type { MmStruct } from '../../mm/mm.js';
 import {
   MmuIntervalNotifier,
@@ -39,7 +40,13 @@ import type { DmirrorReadResult, DmirrorSnapshotResult, DmirrorWriteResult } fro
 import type { Driver, ModernDriverContext } from '../driver.js';
 import type { TestHmmDevice } from './device.js';
 import { dmirrorCheckExclusive, dmirrorExclusive } from './exclusive.js';
-import { dmirrorRead, dmirrorWrite } from './fault.js';
+import {
+  dmirrorLockIfCurrent,
+  dmirrorProgramAndUnlock,
+  dmirrorRangeWalk,
+  dmirrorRead,
+  dmirrorWrite,
+} from './fault.js';
 import { dmirrorSnapshot } from './snapshot.js';
 import type { DmirrorCmdResult } from './uapi.js';
 
@@ -109,7 +116,7 @@ export class TestHmmDmirror implements Driver {
     return this.invalidateBlocking(sub, range, curSeq);
   }
 
-  private *invalidateBlocking(
+  protected *invalidateBlocking(
     sub: MmuIntervalNotifier,
     range: MmuNotifierRange,
     curSeq: number,
@@ -120,7 +127,7 @@ export class TestHmmDmirror implements Driver {
   }
 
   /** Under the mutex: mmu_interval_set_seq, dmirror_do_update, unlock. */
-  private setSeqAndUpdate(sub: MmuIntervalNotifier, range: MmuNotifierRange, curSeq: number): void {
+  protected setSeqAndUpdate(sub: MmuIntervalNotifier, range: MmuNotifierRange, curSeq: number): void {
     mmuIntervalSetSeq(sub, curSeq);
     this.doUpdate(range.start, range.end);
     this.mutex.unlock();
@@ -142,6 +149,24 @@ export class TestHmmDmirror implements Driver {
     this.mmu.invalidateRange(first, last);
     device.cost.tlbInvalidate();
     device.cost.record('invalidation', erased);
+  }
+
+  // -- the steps of dmirror_range_fault (fault.ts), one method each so that a broken driver
+  // (src/drivers/test_hmm_broken/) can override exactly one ---------------------------------
+
+  /** hmm_range_fault under mmap_read_lock: 0, -EBUSY (walk again) or the error. */
+  rangeWalk(range: HmmRange): Task<number> {
+    return dmirrorRangeWalk(this, range);
+  }
+
+  /** mutex_lock + mmu_interval_read_retry: true with the mutex held if the walk is still current. */
+  lockIfCurrent(range: HmmRange): Task<boolean> {
+    return dmirrorLockIfCurrent(this, range);
+  }
+
+  /** dmirror_do_fault and mutex_unlock: program the device page table from the walk. */
+  programAndUnlock(range: HmmRange): Task<number> {
+    return immediately(dmirrorProgramAndUnlock(this, range));
   }
 
   /** HMM_DMIRROR_READ. */

@@ -1,0 +1,64 @@
+/**
+ * The broken modern-API drivers the explorer must catch: each is today's test_hmm with ONE step
+ * overridden (one file each), registered under `test_hmm.<name>`. What each gets wrong and what
+ * breaks, as a checker sees it, is catalogued here; src/drivers/dmirror_broken/ is the seed API's
+ * catalogue in the same form.
+ */
+
+import type { ModernDriverFactory } from '../driver.js';
+import { IgnoreEbusy } from './ignore_ebusy.js';
+import { NoSetSeq } from './no_set_seq.js';
+import { ProgramAfterUnlock } from './program_after_unlock.js';
+import { SleepNonblockable } from './sleep_nonblockable.js';
+import { UnlockedReadRetry } from './unlocked_read_retry.js';
+
+/** One broken modern driver: its factory, the deviation and what breaks. */
+export interface TestHmmVariantInfo {
+  /** One line: the deviation from today's test_hmm. */
+  readonly wrong: string;
+  /** One line: what breaks, as a checker sees it. */
+  readonly breaks: string;
+  /** Opens one instance. */
+  readonly factory: ModernDriverFactory;
+}
+
+/** Every broken modern driver, by its registry name. */
+export const TEST_HMM_BROKEN: Readonly<Record<string, TestHmmVariantInfo>> = {
+  'test_hmm.no-set-seq': {
+    wrong: 'the interval invalidate erases the device page table but never calls mmu_interval_set_seq.',
+    breaks:
+      'read_retry cannot see an invalidation that ran between hmm_range_fault and the mutex: the walk’s ' +
+      'stale pfns are programmed, and the device maps a page the CPU unmapped.',
+    factory: (ctx) => new NoSetSeq(ctx),
+  },
+  'test_hmm.unlocked-read-retry': {
+    wrong: 'checks mmu_interval_read_retry before taking dmirror->mutex, then takes it to program.',
+    breaks:
+      'an invalidation that runs between the check and the lock erases the range first: the stale pfns ' +
+      'are programmed after it, and the device maps a page the CPU unmapped.',
+    factory: (ctx) => new UnlockedReadRetry(ctx),
+  },
+  'test_hmm.program-after-unlock': {
+    wrong: 'checks read_retry under dmirror->mutex, but unlocks before programming the device page table.',
+    breaks:
+      'the device page table is written without the lock the invalidate callback takes (the rules ' +
+      'checker reports the store), and an invalidation in between is undone by the late store.',
+    factory: (ctx) => new ProgramAfterUnlock(ctx),
+  },
+  'test_hmm.ignore-ebusy': {
+    wrong: 'takes -EBUSY from hmm_range_fault for success and goes on to lock, check read_retry and program.',
+    breaks:
+      'nothing a checker sees: -EBUSY means the sequence count moved, so the read_retry under the mutex ' +
+      'fails too and the driver walks again (the sequence count makes the seed API’s ignore-ebusy bug benign).',
+    factory: (ctx) => new IgnoreEbusy(ctx),
+  },
+  'test_hmm.sleep-nonblockable': {
+    wrong: 'the interval invalidate takes dmirror->mutex with a sleeping mutex_lock even when !blockable.',
+    breaks:
+      'the OOM reaper’s non-blockable invalidation sleeps: "BUG: sleeping function called from invalid ' +
+      'context" (it must trylock and return false).',
+    factory: (ctx) => new SleepNonblockable(ctx),
+  },
+};
+
+export { IgnoreEbusy, NoSetSeq, ProgramAfterUnlock, SleepNonblockable, UnlockedReadRetry };
