@@ -227,7 +227,8 @@ registerBenchmark({
   native: null,
   simBaseline: 'migration-modern-4k',
   baseline: "the same MIGRATE_TO_DEV + MIGRATE_TO_SYS of a MADV_NOHUGEPAGE buffer (today's test_hmm)",
-  maxRatio: 1,
+  // Reported only: device-private THP is not modelled yet (docs/fidelity.md), so the THP is split
+  // and moved as 4 KiB pages and v6.19's gain cannot show; a target waits for it.
   // the kernel test's sizes: a quarter THP, one THP, eight, and 128 THPs
   pages: [128, 512, 4096, 65536],
 });

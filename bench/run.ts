@@ -133,7 +133,7 @@ function table(results: readonly BenchResult[]): string {
     r.ratio === null ? '-' : `${r.ratio.toFixed(2)}x`,
     r.metric === 'bandwidth'
       ? `${r.targetRatio === null ? 'report' : `>= ${r.targetRatio}x`} bandwidth of ${r.baseline}`
-      : `<= ${r.targetRatio}x ${r.baseline}`,
+      : `${r.targetRatio === null ? 'report' : `<= ${r.targetRatio}x`} ${r.baseline}`,
     r.error ? 'ERROR' : r.withinTarget === null ? '' : r.withinTarget ? 'ok' : 'MISSED',
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
