@@ -46,6 +46,7 @@ import {
   PG_hugetlb,
   PG_reserved,
   PG_tail,
+  pgmapFreeRefcount,
   ZERO_PFN,
   ZONE_DEVICE,
 } from '../mm/page.js';
@@ -475,15 +476,16 @@ function checkZeroPage(rc: Recount, pins: Pins): void {
   if (rc.cached[ZERO_PFN] !== 0) rc.out.push('zero page: in a page cache');
 }
 
-/** ZONE_DEVICE pages idle at refcount 1; never in a page cache. */
+/** ZONE_DEVICE pages idle at their pgmap's free refcount (1 seed, 0 today); never in a page cache. */
 function checkDevicePage(rc: Recount, pfn: number, pins: Pins): void {
   const s = rc.kernel.mem.store;
   if (rc.cached[pfn] !== 0) rc.out.push(`device pfn ${pfn}: in a page cache`);
   if (rc.migrating[pfn] !== 0) return;
+  const idle = pgmapFreeRefcount(s.pgmapOf(pfn));
   const n = expectedRefs(rc, pfn, pins);
-  if (s.refcount[pfn] !== 1 + n)
+  if (s.refcount[pfn] !== idle + n)
     rc.out.push(
-      `device pfn ${pfn}: refcount ${s.refcount[pfn]}, expected ${1 + n} (1 idle + ${refsWhy(rc, pfn, pins)})`,
+      `device pfn ${pfn}: refcount ${s.refcount[pfn]}, expected ${idle + n} (${idle} idle + ${refsWhy(rc, pfn, pins)})`,
     );
 }
 

@@ -29,7 +29,7 @@ import type { DriverView } from '../drivers/driver.js';
 import { mmHmm } from '../hmm/seed/hmm.js';
 import type { Kernel } from '../mm/kernel.js';
 import type { MmStruct } from '../mm/mm.js';
-import { PG_buddy, ZONE_DEVICE } from '../mm/page.js';
+import { PG_buddy, pgmapFreeRefcount, ZONE_DEVICE } from '../mm/page.js';
 import { pmdSubpage } from '../mm/pagetable.js';
 import {
   describePte,
@@ -116,7 +116,8 @@ function checkEntry(kernel: Kernel, m: MirrorView, vpn: number, pfn: number, wri
   const what = `${m.name} maps ${hex(addr)} (mm ${m.mm.id}) to pfn ${pfn}${write ? ' writable' : ''}`;
   if (!s.isValidPfn(pfn)) return `${what}, a frame that does not exist`;
   if (s.zone[pfn] === ZONE_DEVICE) {
-    if ((s.refcount[pfn] as number) <= 1) return `${what}, a device page that is free (idle on its device)`;
+    if ((s.refcount[pfn] as number) <= pgmapFreeRefcount(s.pgmapOf(pfn)))
+      return `${what}, a device page that is free (idle on its device)`;
   } else if (((s.flags[pfn] as number) & PG_buddy) !== 0) {
     return `${what}, a page that is free (PG_buddy)`;
   }

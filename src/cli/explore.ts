@@ -7,6 +7,7 @@
 import { InvalidArgumentError } from 'commander';
 import { ArgumentError } from '../core/errno.js';
 import { DMIRROR_VARIANTS } from '../drivers/dmirror/variants.js';
+import { TEST_HMM_BROKEN } from '../drivers/test_hmm_broken/index.js';
 import {
   ExploreDrivers,
   type ExploreResult,
@@ -49,7 +50,7 @@ export function listScenarios(out: (line: string) => void, json = false): void {
     out(
       JSON.stringify({
         scenarios: SCENARIOS.map((s) => ({ name: s.name, description: s.description })),
-        drivers: Object.entries(DMIRROR_VARIANTS).map(([name, v]) => ({
+        drivers: builtinDrivers().map(([name, v]) => ({
           name,
           description: describeVariant(v),
         })),
@@ -60,7 +61,16 @@ export function listScenarios(out: (line: string) => void, json = false): void {
   out('scenarios:');
   for (const s of SCENARIOS) out(`  ${s.name.padEnd(22)} ${s.description}`);
   out('drivers (--driver):');
-  for (const [name, v] of Object.entries(DMIRROR_VARIANTS)) out(`  ${name.padEnd(22)} ${describeVariant(v)}`);
+  for (const [name, v] of builtinDrivers()) out(`  ${name.padEnd(22)} ${describeVariant(v)}`);
+}
+
+/** Every built-in driver and its catalogue entry: the seed API's, then today's. */
+function builtinDrivers(): [string, unknown][] {
+  return [
+    ...Object.entries(DMIRROR_VARIANTS),
+    ['test_hmm', { wrong: "nothing: today's lib/test_hmm.c on the modern API (v6.19 machines)." }],
+    ...Object.entries(TEST_HMM_BROKEN),
+  ];
 }
 
 function describeVariant(v: unknown): string {
@@ -79,7 +89,7 @@ export function runExplore(scenario: string, opts: ExploreCliOptions, out: (line
   if (!SCENARIOS.some((s) => s.name === scenario)) {
     throw new InvalidArgumentError(`unknown scenario '${scenario}' (hmmsim explore --list names them)`);
   }
-  if (!(opts.driver in DMIRROR_VARIANTS)) {
+  if (!builtinDrivers().some(([name]) => name === opts.driver)) {
     throw new InvalidArgumentError(`unknown driver '${opts.driver}' (hmmsim explore --list names them)`);
   }
   const progress = startProgress('explore', opts.schedules ?? Number.POSITIVE_INFINITY);

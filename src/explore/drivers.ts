@@ -28,6 +28,8 @@ export function dmirrorDevice(fd: DeviceFile, device: number): Omit<ExploreDevic
     read: (addr, npages) => fd.task.read(addr, npages),
     write: (addr, bytes) => fd.task.write(addr, bytes),
     migrate: (addr, npages) => fd.task.migrate(addr, npages),
+    exclusive: (addr, npages) => fd.task.exclusive(addr, npages),
+    release: (addr, npages) => fd.task.release(addr, npages),
     close: () => fd.task.close(),
   };
 }
@@ -45,13 +47,24 @@ export function dmirrorVariant(variant: DmirrorVariant): ScenarioDriverFactory {
   return f;
 }
 
+/**
+ * A driver of today's API (test_hmm or one of its broken variants), opened through the facade with
+ * `{ api: 'modern' }` on machines that follow v6.19's mm.
+ */
+export function modernDriver(name: string): ScenarioDriverFactory {
+  const f = (sim: Simulator, device: number, p: Process) =>
+    dmirrorDevice(sim.openDevice(device, p, { api: 'modern', variant: name }), device);
+  Object.defineProperty(f, 'name', { value: name });
+  return Object.assign(f, { kernel: 'v6.19' as const });
+}
+
 /** Driver names are [A-Za-z0-9_.-]+ (they go into replay strings). */
 const NAME = /^[A-Za-z0-9_.-]+$/;
 
 /**
  * The drivers the explorer can run a scenario on, by name: the built-in ones of the simulator's
- * registry (src/drivers/registry.ts: 'correct' and the broken variants, opened through
- * sim.openDevice), plus what register() adds. An explorer-owned registry: pass one as explore()'s
+ * registry (src/drivers/registry.ts: 'correct' and the broken variants on the seed API, 'test_hmm'
+ * and its broken variants on today's, opened through sim.openDevice), plus what register() adds. An explorer-owned registry: pass one as explore()'s
  * and replay()'s `drivers` option; nothing is shared unless you share it.
  */
 export class ExploreDrivers {
@@ -59,9 +72,12 @@ export class ExploreDrivers {
   private readonly builtin: ReadonlySet<string>;
 
   constructor() {
-    const names = DriverRegistry.withBuiltins().names();
+    const registry = DriverRegistry.withBuiltins();
+    const names = registry.names();
     for (const v of names) this.factories.set(v, dmirrorVariant(v as DmirrorVariant));
-    this.builtin = new Set(names);
+    const modern = registry.names('modern');
+    for (const v of modern) this.factories.set(v, modernDriver(v));
+    this.builtin = new Set([...names, ...modern]);
   }
 
   /**

@@ -434,6 +434,7 @@ function runSchedule(cfg: Config, strategy: Strategy, trace?: Trace): RunResult 
     sectionPages: EXPLORE_SECTION_PAGES,
     devices,
     protocol: cfg.protocol,
+    kernel: cfg.factory.kernel ?? 'v5.3',
   });
   const kernel = sim.kernel;
   const ctx = new ScenarioContext(sim, cfg.factory);
@@ -500,12 +501,12 @@ function endChecks(cfg: Config, ctx: ScenarioContext, state: unknown): Violation
     );
   }
   for (const n of new Set(ctx.devices.map((d) => d.device))) {
-    const dev = sim.device(n);
+    const free = sim.deviceFreePages(n);
     const size = sim.deviceOptions[n]?.memoryPages ?? 0;
-    if (dev.freeCount !== size) {
+    if (free !== size) {
       return {
         checker: 'accounting',
-        message: `device ${n}: ${size - dev.freeCount} device page(s) not back on the free list after teardown`,
+        message: `device ${n}: ${size - free} device page(s) not back on the free list after teardown`,
       };
     }
   }

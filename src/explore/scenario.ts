@@ -22,6 +22,7 @@ import { RulesChecker } from '../check/rules.js';
 import { PAGE_SIZE } from '../core/addr.js';
 import { ArgumentError, HmmError, SegvError } from '../core/errno.js';
 import type { DriverView } from '../drivers/driver.js';
+import type { KernelVersion } from '../mm/kernel.js';
 import { MADV_DONTNEED } from '../mm/madvise.js';
 import { oomReapTaskMm } from '../mm/oom_kill.js';
 import type { Task } from '../sched/index.js';
@@ -44,6 +45,10 @@ export type ExploreDevice = DriverView & {
   write(addr: number, bytes: Uint8Array): Task<unknown>;
   /** HMM_DMIRROR_MIGRATE (to this device's memory, then read back). Optional. */
   migrate?(addr: number, npages: number): Task<{ data: Uint8Array }>;
+  /** HMM_DMIRROR_EXCLUSIVE (today's API: take the pages for device atomics, then read). Optional. */
+  exclusive?(addr: number, npages: number): Task<{ data: Uint8Array }>;
+  /** HMM_DMIRROR_RELEASE (today's API: evict the device's memory with migrate_device_range). Optional. */
+  release?(addr: number, npages: number): Task<unknown>;
   /** close(): unregisters the mirror. */
   close(): Task;
 };
@@ -52,11 +57,17 @@ export type ExploreDevice = DriverView & {
  * Opens device `device` for process `p` with a driver: the explorer's `driver` option when it is not
  * a built-in variant name. Must register the mirror (run what it needs with sim.run).
  */
-export type ScenarioDriverFactory = (
+export type ScenarioDriverFactory = ((
   sim: Simulator,
   device: number,
   p: Process,
-) => Omit<ExploreDevice, 'name'>;
+) => Omit<ExploreDevice, 'name'>) & {
+  /**
+   * The kernel whose mm the explored machines follow (default 'v5.3', the seed's): a driver written
+   * against today's API sets 'v6.19'.
+   */
+  readonly kernel?: KernelVersion;
+};
 
 /**
  * The old name of ScenarioDriverFactory, kept because the public API exported it.
@@ -143,8 +154,9 @@ export class ScenarioContext {
   /** Opens device n for p with the driver under test; the checkers watch it from now on. */
   openDevice(n: number, p: Process): ExploreDevice {
     const d = this.factory(this.sim, n, p) as ExploreDevice;
-    // The checkers and the trace subscribe to the machine's stream: the driver must emit to it.
-    if (d.mirror?.machine !== this.sim.hmm)
+    // The checkers and the trace subscribe to the machine's stream: the driver must emit to it. A
+    // driver on today's API has no HmmMirror (its interval notifier needs no machine settings).
+    if (d.mirror !== undefined && d.mirror.machine !== this.sim.hmm)
       throw new ArgumentError(
         'factory',
         "the driver's HmmMirror must be built with the simulator's HMM settings (new HmmMirror(ops, sim.hmm))",
@@ -347,12 +359,39 @@ export class DevAccess {
   }
 
   /** Migrate to the device, then read back (the read-back is checked like a read). */
-  *migrate(addr: number, npages: number): Task<Uint8Array | null> {
-    const migrate = this.d.migrate;
-    if (migrate === undefined) throw new Error(`${this.d.name}: the driver has no migrate command`);
-    const tok = this.ctx.shadow.beginRead(this.d.mm, addr, npages * PAGE_SIZE, `${this.d.name} (migrate)`);
+  migrate(addr: number, npages: number): Task<Uint8Array | null> {
+    return this.readBack('migrate', this.d.migrate, addr, npages);
+  }
+
+  /** Take the pages for device atomics (today's API), then read back, checked like a read. */
+  exclusive(addr: number, npages: number): Task<Uint8Array | null> {
+    return this.readBack('exclusive', this.d.exclusive, addr, npages);
+  }
+
+  /** Evict this device's pages in the range back to system memory (today's RELEASE). */
+  *release(addr: number, npages: number): Task<boolean> {
+    const release = this.d.release;
+    if (release === undefined) throw new Error(`${this.d.name}: the driver has no release command`);
     try {
-      const r = yield* migrate.call(this.d, addr, npages);
+      yield* release.call(this.d, addr, npages);
+      return true;
+    } catch (e) {
+      if (!this.ctx.tolerate(e, this.d.name)) throw e;
+      return false;
+    }
+  }
+
+  /** A command that ends by reading the range through the device. */
+  private *readBack(
+    what: string,
+    cmd: ((addr: number, npages: number) => Task<{ data: Uint8Array }>) | undefined,
+    addr: number,
+    npages: number,
+  ): Task<Uint8Array | null> {
+    if (cmd === undefined) throw new Error(`${this.d.name}: the driver has no ${what} command`);
+    const tok = this.ctx.shadow.beginRead(this.d.mm, addr, npages * PAGE_SIZE, `${this.d.name} (${what})`);
+    try {
+      const r = yield* cmd.call(this.d, addr, npages);
       this.ctx.shadow.endRead(tok, r.data);
       return r.data;
     } catch (e) {

@@ -43,6 +43,7 @@ function pattern(byte: number, length = LEN): Uint8Array {
   return b;
 }
 
+/** A device fault racing munmap. */
 export const faultVsMunmap: Scenario<OneDevice> = {
   name: 'fault-vs-munmap',
   description:
@@ -55,6 +56,7 @@ export const faultVsMunmap: Scenario<OneDevice> = {
   ],
 };
 
+/** A device write fault racing mprotect(PROT_READ). */
 export const faultVsMprotect: Scenario<OneDevice> = {
   name: 'fault-vs-mprotect',
   description:
@@ -73,6 +75,7 @@ function deviceCommandsSucceeded(_s: unknown, ctx: ScenarioContext): string | nu
   return failed.length === 0 ? null : `a device command failed although the pages stay mapped: ${failed[0]}`;
 }
 
+/** A device fault racing MADV_DONTNEED. */
 export const faultVsDontneed: Scenario<OneDevice> = {
   name: 'fault-vs-dontneed',
   description:
@@ -86,6 +89,7 @@ export const faultVsDontneed: Scenario<OneDevice> = {
   check: deviceCommandsSucceeded,
 };
 
+/** A device fault racing another device's migration of the same pages. */
 export const faultVsMigrate: Scenario<TwoDevices> = {
   name: 'fault-vs-migrate',
   description:
@@ -101,6 +105,7 @@ export const faultVsMigrate: Scenario<TwoDevices> = {
   ],
 };
 
+/** A migration to device memory racing CPU faults on the same pages. */
 export const migrateVsCpufault: Scenario<OneDevice> = {
   name: 'migrate-vs-cpufault',
   description:
@@ -131,6 +136,7 @@ interface ForkState extends OneDevice {
   child: Process | null;
 }
 
+/** A device fault racing the OOM reaper's non-blockable invalidation. */
 export const faultVsOomreap: Scenario<OneDevice> = {
   name: 'fault-vs-oomreap',
   description:
@@ -145,6 +151,7 @@ export const faultVsOomreap: Scenario<OneDevice> = {
   check: deviceCommandsSucceeded,
 };
 
+/** A device write racing fork's copy-on-write protection. */
 export const forkVsDevwrite: Scenario<ForkState> = {
   name: 'fork-vs-devwrite',
   description:
@@ -174,6 +181,7 @@ export const forkVsDevwrite: Scenario<ForkState> = {
   check: (s) => (s.child === null ? 'fork failed' : null),
 };
 
+/** A device access racing the exit of the process it mirrors. */
 export const exitVsDevaccess: Scenario<OneDevice> = {
   name: 'exit-vs-devaccess',
   description:

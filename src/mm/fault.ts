@@ -36,7 +36,9 @@ import {
   mmuNotifierInvalidateRangeEnd,
   mmuNotifierInvalidateRangeStart,
   notifierRange,
+  runMaybeTask,
 } from './mmu_notifier.js';
+import type { DevFault, DevPagemapOps } from './page.js';
 import { PG_anon, PG_anon_exclusive, PG_dirty, pageAnonExclusive, setPageFlags, ZERO_PFN } from './page.js';
 import { LEVEL_PTE, pteSlotIn } from './pagetable.js';
 import {
@@ -251,12 +253,39 @@ function* doSwapPage(
     if (pgmap === undefined)
       throw new KernelBug(`do_swap_page: device-private entry for pfn ${pfn} without a pgmap`);
     mm.kernel.counters.inc('device_private_fault');
-    return yield* pgmap.fault({ mm, vma, address: addr, pfn, flags });
+    const vmf = { mm, vma, address: addr, pfn, flags };
+    if (pgmap.ops !== undefined) return yield* devicePrivateMigrateToRam(mm, pgmap.ops, vmf);
+    if (pgmap.fault === undefined)
+      throw new KernelBug(`do_swap_page: pgmap of pfn ${pfn} has no fault method`);
+    return yield* pgmap.fault(vmf);
   }
   if (isDeviceExclusiveType(type)) return yield* removeDeviceExclusiveEntry(mm, vma, addr, lo, hi);
   if (type === SWP_HWPOISON) return VM_FAULT_HWPOISON;
   // The model has no swap device: a swapped-out entry can be built (for HMM's tests) but not read in.
   return VM_FAULT_SIGBUS;
+}
+
+/**
+ * do_swap_page's device-private branch as today's kernel has it: the page is locked (trylock; if
+ * that fails, wait for the lock and retry the fault) and referenced while the PTE is known to
+ * point at it, then `migrate_to_ram` runs with that page as vmf->page (which migrate_vma_setup
+ * takes as `fault_page`); afterwards the core unlocks and drops it.
+ * @see mm/memory.c do_swap_page (Linux v6.19)
+ */
+function* devicePrivateMigrateToRam(mm: MmStruct, ops: DevPagemapOps, vmf: DevFault): Task<number> {
+  const { mem } = mm.kernel;
+  const { pfn } = vmf;
+  if (!mem.trylockPage(pfn)) {
+    yield* mem.waitOnPageLocked(pfn);
+    return 0;
+  }
+  mem.getPage(pfn);
+  if (ops.migrateToRam === undefined)
+    throw new KernelBug(`do_swap_page: device-private pfn ${pfn} has no migrate_to_ram`);
+  const ret = yield* runMaybeTask(ops.migrateToRam(vmf), true);
+  mem.unlockPage(pfn);
+  mem.putPage(pfn);
+  return ret;
 }
 
 /**

@@ -10,14 +10,15 @@
  * reference), skips the zero page, and unshares a shared anonymous page first (gup_must_unshare).
  * Under 'v5.3', which has no FOLL_PIN, a pin is the plain get_user_pages reference it was then.
  * FOLL_LONGTERM migrates pages out of ZONE_MOVABLE, CMA and device-coherent memory before pinning
- * (check_and_migrate_movable_folios); the model has none of those, so there is nothing to migrate.
+ * (check_and_migrate_movable_folios); of those the model has device-coherent memory, which a
+ * long-term pin moves to system memory first (migrate_device_coherent_folio); a plain pin keeps it.
  *
  * @see mm/gup.c (Linux v5.3; pins as of v6.19)
  */
 
 import { PAGE_SIZE, pageAlignDown } from '../core/addr.js';
 import { KernelBug, KernelWarning } from '../core/assert.js';
-import { EFAULT, EINVAL, ENOMEM } from '../core/errno.js';
+import { EAGAIN, EBUSY, EFAULT, EINVAL, ENOMEM } from '../core/errno.js';
 import type { Task } from '../sched/index.js';
 import { schedule } from '../sched/index.js';
 import {
@@ -29,6 +30,7 @@ import {
   VM_FAULT_OOM,
 } from './fault.js';
 import type { Kernel } from './kernel.js';
+import { migrateDeviceCoherentFolio } from './migrate_device.js';
 import type { MmStruct } from './mm.js';
 import {
   GUP_PIN_COUNTING_BIAS,
@@ -72,10 +74,73 @@ export function* getUserPages(
   mm.mmapSem.assertHeld('any');
   if (!isValidGupArgs(mm.kernel, gupFlags, pages)) return -EINVAL;
   if (nrPages <= 0) return nrPages === 0 ? 0 : -EINVAL;
-  const flags = pages !== null && !(gupFlags & FOLL_PIN) ? gupFlags | FOLL_GET : gupFlags;
+  if (!(gupFlags & FOLL_LONGTERM) || pages === null)
+    return yield* gupLocked(mm, start, nrPages, gupFlags, pages);
+  // __gup_longterm_locked: pin, then check_and_migrate_movable_pages; while that migrated something
+  // (-EAGAIN), everything was dropped: pin again. The model's only memory a long-term pin must not
+  // hold is device-coherent (no ZONE_MOVABLE, no CMA).
+  const base = pages.length;
+  for (;;) {
+    const pinned = yield* gupLocked(mm, start, nrPages, gupFlags, pages);
+    if (pinned <= 0) return pinned;
+    const rc = yield* checkAndMigrateMovablePages(mm.kernel, pages, base, gupFlags);
+    if (rc === -EAGAIN) continue;
+    return rc < 0 ? rc : pinned;
+  }
+}
+
+/**
+ * check_and_migrate_movable_pages over pages[base..]: 0 if every page may be pinned long-term.
+ * Otherwise each device-coherent page's pin becomes a plain reference that
+ * migrate_device_coherent_folio consumes while moving it to system memory (-EBUSY if it cannot:
+ * the remaining pins are dropped), every other pin is dropped, the array is cut back to `base`,
+ * and -EAGAIN asks the caller to pin again.
+ * @see mm/gup.c check_and_migrate_movable_pages, migrate_longterm_unpinnable_folios (Linux v6.19)
+ */
+function* checkAndMigrateMovablePages(
+  kernel: Kernel,
+  pages: number[],
+  base: number,
+  flags: number,
+): Task<number> {
+  const s = kernel.mem.store;
+  const got = pages.splice(base);
+  if (!got.some((pfn) => s.isDeviceCoherent(pfn))) {
+    pages.push(...got);
+    return 0;
+  }
+  for (let i = 0; i < got.length; i++) {
+    const pfn = got[i] as number;
+    if (!s.isDeviceCoherent(pfn)) {
+      gupPutPage(kernel, pfn, flags);
+      continue;
+    }
+    kernel.mem.getPage(pfn);
+    gupPutPage(kernel, pfn, flags);
+    kernel.counters.inc('gup_longterm_migrate_coherent');
+    if ((yield* migrateDeviceCoherentFolio(kernel, pfn)) !== 0) {
+      for (const rest of got.slice(i + 1)) gupPutPage(kernel, rest, flags);
+      return -EBUSY;
+    }
+  }
+  return -EAGAIN;
+}
+
+/** gup_put_folio: what the lookup took, a pin or a reference. */
+function gupPutPage(kernel: Kernel, pfn: number, flags: number): void {
+  if (flags & FOLL_PIN) unpinUserPage(kernel, pfn);
+  else kernel.mem.putPage(pfn);
+}
+
+/** Where a lookup puts the pfns it took, or null (no references). */
+type Pages = number[] | null;
+
+/** __get_user_pages_locked. */
+function* gupLocked(mm: MmStruct, addr0: number, n: number, foll: number, out: Pages): Task<number> {
+  const flags = out !== null && !(foll & FOLL_PIN) ? foll | FOLL_GET : foll;
   let vma: Vma | null = null;
-  for (let i = 0; i < nrPages; i++) {
-    const addr = pageAlignDown(start) + i * PAGE_SIZE;
+  for (let i = 0; i < n; i++) {
+    const addr = pageAlignDown(addr0) + i * PAGE_SIZE;
     if (vma === null || addr >= vma.end) {
       vma = mm.vmaAt(addr);
       const err = vma === null ? -EFAULT : checkVmaFlags(vma, flags);
@@ -86,11 +151,11 @@ export function* getUserPages(
     if (flags & FOLL_WRITE) followTouchDirty(mm, addr, pfn);
     if (flags & (FOLL_GET | FOLL_PIN)) {
       tryGrabPage(mm.kernel, pfn, flags);
-      pages?.push(pfn);
+      out?.push(pfn);
     }
     yield* schedule('gup');
   }
-  return nrPages;
+  return n;
 }
 
 /**

@@ -46,6 +46,8 @@ export interface KernelBehaviour {
   readonly lazyfreeKeepsReferenced: boolean;
   /** FOLL_LONGTERM needs FOLL_PIN; FOLL_PIN with FOLL_GET is a WARN and -EINVAL (is_valid_gup_args, v6.3). */
   readonly gupStrictFlags: boolean;
+  /** try_to_migrate turns a writable device-private entry into a writable migration entry (by v6.19); v5.3 made every one read. */
+  readonly deviceMigrationKeepsWrite: boolean;
 }
 
 const BEHAVIOURS: Record<KernelVersion, KernelBehaviour> = {
@@ -60,6 +62,7 @@ const BEHAVIOURS: Record<KernelVersion, KernelBehaviour> = {
     madvFreeClearsHwpoison: false,
     lazyfreeKeepsReferenced: false,
     gupStrictFlags: false,
+    deviceMigrationKeepsWrite: false,
   },
   'v6.19': {
     pinCounting: true,
@@ -72,6 +75,7 @@ const BEHAVIOURS: Record<KernelVersion, KernelBehaviour> = {
     madvFreeClearsHwpoison: true,
     lazyfreeKeepsReferenced: true,
     gupStrictFlags: true,
+    deviceMigrationKeepsWrite: true,
   },
 };
 

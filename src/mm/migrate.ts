@@ -44,12 +44,14 @@ import {
   notifierRange,
   runMaybeTask,
 } from './mmu_notifier.js';
+import type { PageStore } from './page.js';
 import {
   clearPageFlags,
   PG_anon,
   PG_dirty,
   PG_swapbacked,
   PG_uptodate,
+  pgmapFreeRefcount,
   setPageFlags,
   ZERO_PFN,
 } from './page.js';
@@ -158,7 +160,7 @@ export interface MigrateVmaOps {
 }
 
 /** struct migrate_vma: the state shared by the steps. */
-export interface MigrateVma {
+interface MigrateVma {
   readonly kernel: Kernel;
   readonly mm: MmStruct;
   readonly vma: Vma;
@@ -263,7 +265,7 @@ function checkUnchanged(before: Float64Array, now: Float64Array, cb: string, nam
  * migrate_vma_collect: walks the range inside a CLEAR invalidation and fills one src entry per page
  * (dst entries are zeroed). The walk itself is one atomic step (the page-table lock).
  */
-export function* migrateVmaCollect(m: MigrateVma): Task {
+function* migrateVmaCollect(m: MigrateVma): Task {
   const range = notifierRange(m.mm, m.start, m.end, MMU_NOTIFY_CLEAR);
   yield* mmuNotifierInvalidateRangeStart(range);
   const { pt } = m.kernel;
@@ -375,7 +377,7 @@ function collectPte(m: MigrateVma, slot: number): number {
 // -- prepare ---------------------------------------------------------------------------------------
 
 /** page_mapping(): the address_space of a file or shmem page, undefined for anonymous pages. */
-function pageFileMapping(kernel: Kernel, pfn: number): AddressSpace | undefined {
+export function pageFileMapping(kernel: Kernel, pfn: number): AddressSpace | undefined {
   if (kernel.mem.store.isAnon(pfn)) return undefined;
   const mapping = rmapMappingOf(kernel, pfn);
   return mapping === undefined || mapping instanceof AnonVma ? undefined : mapping;
@@ -386,7 +388,7 @@ function pageFileMapping(kernel: Kernel, pfn: number): AddressSpace | undefined 
  * migration's own reference and the page cache's). Device-private pages always pass. The model has
  * no LRU: the reference collect took stands for the isolation reference the kernel swaps it for.
  */
-export function migrateVmaCheckPage(kernel: Kernel, pfn: number): boolean {
+function migrateVmaCheckPage(kernel: Kernel, pfn: number): boolean {
   const s = kernel.mem.store;
   if (s.isZoneDevice(pfn)) return s.isDevicePrivate(pfn);
   let extra = 1;
@@ -399,7 +401,7 @@ export function migrateVmaCheckPage(kernel: Kernel, pfn: number): boolean {
  * dropped: waiting could deadlock two migrations) and drops pinned pages, restoring the PTEs of
  * those collect had already unmapped.
  */
-export function migrateVmaPrepare(m: MigrateVma): void {
+function migrateVmaPrepare(m: MigrateVma): void {
   const mem = m.kernel.mem;
   const { src } = m;
   let restore = 0;
@@ -445,7 +447,7 @@ export function migrateVmaPrepare(m: MigrateVma): void {
  * migrate_vma_unmap: try_to_unmap every page still mapped (elsewhere in this mm, or in other mms
  * after fork), then check for pins again. Pages still mapped or pinned are restored everywhere.
  */
-export function* migrateVmaUnmap(m: MigrateVma): Task {
+function* migrateVmaUnmap(m: MigrateVma): Task {
   const { kernel, src } = m;
   const { mem } = kernel;
   const s = mem.store;
@@ -484,7 +486,7 @@ export function* migrateVmaUnmap(m: MigrateVma): Task {
  * a page with a destination → migrate_page, except that only anonymous pages may go to
  * device-private memory.
  */
-export function* migrateVmaPages(m: MigrateVma): Task {
+function* migrateVmaPages(m: MigrateVma): Task {
   const { kernel, src, dst } = m;
   const s = kernel.mem.store;
   let range: ReturnType<typeof notifierRange> | null = null;
@@ -527,7 +529,7 @@ export function* migrateVmaPages(m: MigrateVma): Task {
  * device-private entry (writable iff VM_WRITE), a RAM page a present PTE. Fails if a CPU fault
  * populated the PTE meanwhile. Returns the new src entry (bare MIGRATE on success).
  */
-export function migrateVmaInsertPage(m: MigrateVma, addr: number, pfn: number, srcEntry: number): number {
+function migrateVmaInsertPage(m: MigrateVma, addr: number, pfn: number, srcEntry: number): number {
   const { vma, mm } = m;
   const { pt, mem } = m.kernel;
   const s = mem.store;
@@ -538,29 +540,48 @@ export function migrateVmaInsertPage(m: MigrateVma, addr: number, pfn: number, s
   anonVmaPrepare(mm, vma);
   if (!mem.charge(pfn, mm.memcgId)) return abort;
   setPageFlags(s, pfn, PG_uptodate);
-  const write = (vma.flags & VM_WRITE) !== 0;
-  let lo: number;
-  if (s.isDevicePrivate(pfn)) {
-    lo = swpEntryLo(write ? SWP_DEVICE_WRITE : SWP_DEVICE_READ, pfn);
-  } else if (s.isZoneDevice(pfn)) {
+  if (s.isZoneDevice(pfn) && !s.isDevicePrivate(pfn)) {
     mem.uncharge(pfn);
     return abort; // entry left uninitialised in v5.3: only device-private is supported
-  } else {
-    lo = pteLoOf(pfn, vmPageProt(vma.flags) | (write ? _PAGE_RW | _PAGE_DIRTY : 0));
   }
-  const oldLo = pt.lo[slot] as number;
-  const oldHi = pt.hi[slot] as number;
-  const none = oldLo === 0 && oldHi === 0;
-  const zero = ptePresent(oldLo) && ptePfn(oldLo, oldHi) === ZERO_PFN && (oldLo & _PAGE_SPECIAL) !== 0;
-  if (!none && !zero) {
+  if (!insertTargetFree(m.kernel, slot)) {
     mem.uncharge(pfn); // mem_cgroup_cancel_charge
     return abort;
   }
+  return insertMapPage(mm, vma, addr, slot, pfn);
+}
+
+/**
+ * The entry migrate_vma_insert_page installs for `pfn` in `vma`: a device-private entry (writable
+ * iff VM_WRITE) for a device-private page, else a present PTE with the VMA's protection, writable
+ * and dirty iff VM_WRITE.
+ */
+function insertedEntryLo(vma: Vma, s: PageStore, pfn: number): number {
+  const write = (vma.flags & VM_WRITE) !== 0;
+  if (s.isDevicePrivate(pfn)) return swpEntryLo(write ? SWP_DEVICE_WRITE : SWP_DEVICE_READ, pfn);
+  return pteLoOf(pfn, vmPageProt(vma.flags) | (write ? _PAGE_RW | _PAGE_DIRTY : 0));
+}
+
+/** pte_none, or the zero page: where migrate_vma_insert_page may still map (no CPU fault won). */
+export function insertTargetFree(kernel: Kernel, slot: number): boolean {
+  const lo = kernel.pt.lo[slot] as number;
+  const hi = kernel.pt.hi[slot] as number;
+  if (lo === 0 && hi === 0) return true;
+  return ptePresent(lo) && ptePfn(lo, hi) === ZERO_PFN && (lo & _PAGE_SPECIAL) !== 0;
+}
+
+/**
+ * The tail of migrate_vma_insert_page (both generations): rss, the new anonymous rmap, the
+ * mapping's reference and the entry. Returns the new src entry, bare MIGRATE.
+ */
+export function insertMapPage(mm: MmStruct, vma: Vma, addr: number, slot: number, pfn: number): number {
+  const { pt, mem } = mm.kernel;
+  const lo = insertedEntryLo(vma, mem.store, pfn);
   incMmCounter(mm, MM_ANONPAGES);
   pageAddNewAnonRmap(mm, pfn, vma, addr);
   mem.getPage(pfn);
   pt.set(slot, lo, pteHiOf(pfn));
-  m.kernel.counters.inc('migrate_vma_inserted');
+  mm.kernel.counters.inc('migrate_vma_inserted');
   return MIGRATE_PFN_MIGRATE;
 }
 
@@ -568,17 +589,20 @@ export function migrateVmaInsertPage(m: MigrateVma, addr: number, pfn: number, s
  * migrate_page(mapping, newpage, page, MIGRATE_SYNC_NO_COPY): migrate_page_move_mapping then
  * migrate_page_states. The contents are not copied (the driver did it in alloc_and_copy). Fails
  * (-EAGAIN → false) if the page has references beyond the expected ones: the migration's own, the
- * idle reference of a device-private page, and the page cache's for a file page.
+ * idle reference of a seed device-private page (none for today's), the page cache's for a file
+ * page, and `extraCount` (today's folio_migrate_mapping extra_count: the fault page's reference).
  */
 export function migratePage(
   kernel: Kernel,
   mapping: AddressSpace | undefined,
   newpfn: number,
   pfn: number,
+  extraCount = 0,
 ): boolean {
   const { mem } = kernel;
   const s = mem.store;
-  const expected = 1 + (s.isDevicePrivate(pfn) ? 1 : 0) + (mapping !== undefined ? 1 : 0);
+  const idle = s.isDevicePrivate(pfn) ? pgmapFreeRefcount(s.pgmapOf(pfn)) : 0;
+  const expected = 1 + idle + (mapping !== undefined ? 1 : 0) + extraCount;
   if (s.refcount[pfn] !== expected) return false;
   const index = s.index[pfn] as number;
   if (mapping !== undefined && mapping.findPage(index) !== pfn) return false;
@@ -616,7 +640,7 @@ function migratePageStates(kernel: Kernel, newpfn: number, pfn: number): void {
  * the old page is freed with its last reference, a device page drops back to 1 and goes to its
  * driver's free callback.
  */
-export function migrateVmaFinalize(m: MigrateVma): void {
+function migrateVmaFinalize(m: MigrateVma): void {
   const { kernel, src, dst } = m;
   const { mem } = kernel;
   // Finalize does not sleep: the VMA found at the range's start is the VMA of every page in it.

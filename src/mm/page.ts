@@ -118,16 +118,45 @@ export const PAGES_PER_SECTION = 2 ** 15;
 export const MEMORY_DEVICE_PRIVATE = 1;
 /** dev_pagemap type: device memory the CPU can access coherently (v5.2 only; not modelled). */
 export const MEMORY_DEVICE_PUBLIC = 2;
+/**
+ * dev_pagemap type: device memory the CPU can access coherently (v5.19+), mapped by ordinary
+ * present PTEs. The kernel's enum memory_type numbers it 2, the value v5.2's MEMORY_DEVICE_PUBLIC
+ * had; both generations live in one model, so the model's numbering is its own here: 3.
+ * @see include/linux/memremap.h enum memory_type (Linux v6.19)
+ */
+export const MEMORY_DEVICE_COHERENT = 3;
 
 /**
- * The interface mm defines for ZONE_DEVICE memory, implemented by hmm (hmm_devmem) as Linux's
- * struct dev_pagemap is. mm calls `pageFree` when a device page's refcount drops to 1 (device pages
- * idle at 1) and `fault` when the CPU touches a device-private entry.
+ * Today's struct dev_pagemap_ops, the members a device-private or device-coherent pgmap of the
+ * model has. Both run in the mm core's context: `folioFree` inside the put that dropped the last
+ * reference (it must not sleep), `migrateToRam` from do_swap_page with the faulting page locked and
+ * referenced by the core (it may sleep).
+ * @see include/linux/memremap.h struct dev_pagemap_ops (Linux v6.19)
+ */
+export interface DevPagemapOps {
+  /** folio_free (page_free before v6.19): the page's refcount reached 0; the driver owns it again. */
+  folioFree(pfn: number): void;
+  /** migrate_to_ram: the CPU touched a device-private entry; returns a VM_FAULT_* code. */
+  migrateToRam?(vmf: DevFault): Generator<string, number, unknown> | number;
+}
+
+/**
+ * The interface mm defines for ZONE_DEVICE memory (struct dev_pagemap), in two generations that
+ * share one model:
  *
- * @see include/linux/memremap.h (Linux v5.2: page_fault/page_free members; v5.3: dev_pagemap_ops)
+ * - the seed's (hmm_devmem, v5.3): `pageFree` and `fault`, no `ops`. Its pages idle at refcount 1:
+ *   mm calls `pageFree` when a device page's refcount drops back to 1, `fault` when the CPU touches
+ *   a device-private entry;
+ * - today's (memremapPages, src/mm/memremap.ts, v6.19): `ops`. A free page has refcount 0,
+ *   zone_device_page_init gives it 1, the last put calls `ops.folioFree` (free_zone_device_folio)
+ *   and the CPU fault calls `ops.migrateToRam` with the page locked.
+ *
+ * `pgmapFreeRefcount` says which rule a pgmap follows.
+ *
+ * @see include/linux/memremap.h (Linux v5.3 dev_pagemap_ops.page_free; v6.19 struct dev_pagemap)
  */
 export interface DevPagemap {
-  /** MEMORY_DEVICE_PRIVATE or MEMORY_DEVICE_PUBLIC. */
+  /** MEMORY_DEVICE_PRIVATE, MEMORY_DEVICE_PUBLIC or MEMORY_DEVICE_COHERENT. */
   readonly type: number;
   /**
    * dev_pagemap.owner (v5.7): who the memory belongs to, so hmm_range_fault and migrate_vma can tell
@@ -138,13 +167,24 @@ export interface DevPagemap {
   pfnFirst: number;
   /** One past the last pfn of the region. */
   pfnLast: number;
-  /** dev_pagemap_ops.page_free (v5.3) / hmm_devmem_ops.free via hmm_devmem_free (v5.2). */
-  pageFree(pfn: number): void;
+  /** dev_pagemap_ops.page_free (v5.3) / hmm_devmem_ops.free via hmm_devmem_free (v5.2): the seed's. */
+  pageFree?(pfn: number): void;
   /**
-   * The CPU faulted on a device-private entry (do_swap_page → device_private_entry_fault).
+   * The seed's CPU fault on a device-private entry (do_swap_page → device_private_entry_fault).
    * Runs with mmap_sem held for read; returns a VM_FAULT_* code. It may sleep, so it is a generator.
    */
-  fault(vmf: DevFault): Generator<string, number, unknown>;
+  fault?(vmf: DevFault): Generator<string, number, unknown>;
+  /** Today's dev_pagemap_ops; a pgmap with ops follows today's refcount rule. */
+  readonly ops?: DevPagemapOps;
+}
+
+/**
+ * The refcount of a free page of `pgmap`: 1 for the seed's (v5.3: ZONE_DEVICE pages idled at 1 and
+ * page_free ran at 1), 0 for today's (since "mm: remove the extra ZONE_DEVICE struct page
+ * refcount", v5.19, commit 27674ef6c73f).
+ */
+export function pgmapFreeRefcount(pgmap: DevPagemap | undefined): number {
+  return pgmap?.ops === undefined ? 1 : 0;
 }
 
 /** What the device fault callback is told (the fields of struct vm_fault hmm's callback uses). */
@@ -155,7 +195,7 @@ export interface DevFault {
   readonly vma: unknown;
   /** The faulting address. */
   readonly address: number;
-  /** The device page the entry points at. */
+  /** The device page the entry points at (today's vmf->page: locked and referenced by the core). */
   readonly pfn: number;
   /** FAULT_FLAG_* of the fault. */
   readonly flags: number;
@@ -304,6 +344,11 @@ export class PageStore {
     return this.zone[pfn] === ZONE_DEVICE && this.pgmapOf(pfn)?.type === MEMORY_DEVICE_PRIVATE;
   }
 
+  /** is_device_coherent_page(). */
+  isDeviceCoherent(pfn: number): boolean {
+    return this.zone[pfn] === ZONE_DEVICE && this.pgmapOf(pfn)?.type === MEMORY_DEVICE_COHERENT;
+  }
+
   isDevicePublic(pfn: number): boolean {
     return this.zone[pfn] === ZONE_DEVICE && this.pgmapOf(pfn)?.type === MEMORY_DEVICE_PUBLIC;
   }
@@ -351,23 +396,36 @@ export class PageStore {
 
   /**
    * Hot-plugs `npages` of ZONE_DEVICE memory in a section-aligned range above everything present,
-   * as devm_memremap_pages does. Device pages start idle at refcount 1.
+   * as devm_memremap_pages does. Returns the first pfn.
    */
   addDeviceRegion(npages: number, pgmap: DevPagemap): number {
+    const first = this.nextDeviceRegion();
+    this.addDeviceRegionAt(first, npages, pgmap);
+    return first;
+  }
+
+  /** The first pfn of the next section-aligned region above everything present. */
+  nextDeviceRegion(): number {
+    return Math.ceil(this.size / this.sectionPages) * this.sectionPages;
+  }
+
+  /**
+   * Hot-plugs `npages` of ZONE_DEVICE memory at `first` (memmap_init_zone_device): every page starts
+   * free, at its pgmap's free refcount (pgmapFreeRefcount).
+   */
+  addDeviceRegionAt(first: number, npages: number, pgmap: DevPagemap): void {
     const section = this.sectionPages;
-    const first = Math.ceil(this.size / section) * section;
-    const span = Math.ceil(npages / section) * section;
-    this.grow(first + span);
+    this.grow(Math.max(this.size, Math.ceil((first + npages) / section) * section));
     const slot = this.pgmaps.length;
     this.pgmaps.push(pgmap);
+    const idle = pgmapFreeRefcount(pgmap);
     for (let pfn = first; pfn < first + npages; pfn++) {
       this.zone[pfn] = ZONE_DEVICE;
       this.pgmapSlot[pfn] = slot;
-      this.refcount[pfn] = 1;
+      this.refcount[pfn] = idle;
       this.flags[pfn] = PG_reserved;
     }
     pgmap.pfnFirst = first;
     pgmap.pfnLast = first + npages;
-    return first;
   }
 }

@@ -42,6 +42,7 @@ import {
   PG_locked,
   PG_reserved,
   PG_tail,
+  pgmapFreeRefcount,
   RAM_PAGES_MAX,
   setPageFlags,
   ZERO_PFN,
@@ -331,34 +332,42 @@ export class PhysMem {
   }
 
   /**
-   * put_page: the last reference frees a RAM page; a ZONE_DEVICE page idles at refcount 1, and
-   * dropping to 1 hands it back to its driver (put_devmap_managed_page → page_free).
+   * put_page: the last reference frees a RAM page. A ZONE_DEVICE page goes back to its driver when
+   * its refcount drops to its pgmap's free refcount: 1 for the seed's hmm_devmem
+   * (put_devmap_managed_page → page_free), 0 for today's pgmaps (free_zone_device_folio →
+   * folio_free).
    */
   putPage(pfn: number): void {
     const s = this.store;
     if ((s.flags[pfn] as number) & PG_tail) pfn = s.compoundHead(pfn);
     const ref = (s.refcount[pfn] as number) - 1;
-    if (ref < 0 || (ref === 0 && s.zone[pfn] === ZONE_DEVICE)) {
-      throw new KernelBug(`VM_BUG_ON_PAGE: page refcount underflow on pfn ${pfn}`);
+    if (s.zone[pfn] === ZONE_DEVICE) {
+      this.putDevicePage(pfn, ref);
+      return;
     }
+    if (ref < 0) throw new KernelBug(`VM_BUG_ON_PAGE: page refcount underflow on pfn ${pfn}`);
     s.refcount[pfn] = ref;
     if (ref === 0) {
       if (pfn === ZERO_PFN) throw new KernelBug('VM_BUG_ON_PAGE: last reference to the zero page dropped');
       this.freePage(pfn);
-    } else if (ref === 1 && s.zone[pfn] === ZONE_DEVICE) {
-      this.releaseDevicePage(pfn);
     }
   }
 
-  private releaseDevicePage(pfn: number): void {
+  private putDevicePage(pfn: number, ref: number): void {
     const s = this.store;
+    const pgmap = s.pgmapOf(pfn);
+    const idle = pgmapFreeRefcount(pgmap);
+    if (ref < idle) throw new KernelBug(`VM_BUG_ON_PAGE: page refcount underflow on pfn ${pfn}`);
+    s.refcount[pfn] = ref;
+    if (ref !== idle) return;
     if (s.mapcount[pfn] !== 0)
       throw new KernelBug(`BUG: Bad page state: device pfn ${pfn} freed while mapped`);
     this.uncharge(pfn);
     s.mapping[pfn] = 0;
     s.index[pfn] = 0;
     s.flags[pfn] = PG_reserved;
-    s.pgmapOf(pfn)?.pageFree(pfn);
+    if (pgmap?.ops !== undefined) pgmap.ops.folioFree(pfn);
+    else pgmap?.pageFree?.(pfn);
   }
 
   /** mem_cgroup_try_charge + commit for a newly allocated page. */

@@ -32,6 +32,7 @@ import {
   _PAGE_SPECIAL,
   isDeviceExclusiveType,
   isDevicePrivateType,
+  isWriteSwpType,
   pteDirty,
   pteHiOf,
   pteNone,
@@ -194,7 +195,9 @@ export function* tryToUnmap(kernel: Kernel, pfn: number, flags: number): Task<bo
   if (!(flags & TTU_MIGRATION)) throw new KernelBug('try_to_unmap: only TTU_MIGRATION is modelled (no swap)');
   const s = kernel.mem.store;
   if (!s.isLocked(pfn)) throw new KernelBug(`try_to_unmap: pfn ${pfn} is not locked`);
-  if (s.isZoneDevice(pfn) && !s.isDevicePrivate(pfn)) return s.mapcount[pfn] === 0;
+  // try_to_migrate (v6.19) takes device-private and device-coherent pages; v5.3 only the former.
+  if (s.isZoneDevice(pfn) && !s.isDevicePrivate(pfn) && !s.isDeviceCoherent(pfn))
+    return s.mapcount[pfn] === 0;
   for (const t of rmapTargets(kernel, pfn)) {
     if (s.mapcount[pfn] === 0) break;
     yield* tryToUnmapOne(kernel, t, pfn);
@@ -210,7 +213,7 @@ function* tryToUnmapOne(kernel: Kernel, t: RmapTarget, pfn: number): Task {
 }
 
 function unmapOnePte(kernel: Kernel, mm: MmStruct, addr: number, pfn: number): void {
-  const { pt, mem } = kernel;
+  const { pt } = kernel;
   const slot = pt.pteSlot(mm.pgd, addr);
   if (slot < 0) return;
   const lo = pt.lo[slot] as number;
@@ -220,14 +223,31 @@ function unmapOnePte(kernel: Kernel, mm: MmStruct, addr: number, pfn: number): v
   if (ptePresent(lo)) {
     if (lo & _PAGE_SPECIAL) return;
     write = pteWrite(lo);
-    if (pteDirty(lo)) setPageFlags(mem.store, pfn, PG_dirty);
   } else if (isDevicePrivateType(swpType(lo)) || isDeviceExclusiveType(swpType(lo))) {
-    // try_to_migrate_one (v6.19): writable only for a writable device-private entry, so a device-
-    // exclusive page becomes a read migration entry too (the device loses it with the PTE).
-    write = false;
+    // try_to_migrate_one (v6.19): writable only for a writable device-private entry (v5.3: never),
+    // so a device-exclusive page becomes a read migration entry (the device loses it with the PTE).
+    write = kernel.behaviour.deviceMigrationKeepsWrite && isWriteSwpType(swpType(lo));
   } else {
     return;
   }
+  setMigrationPte(kernel, mm, slot, pfn, write);
+}
+
+/**
+ * Replaces the PTE at `slot` (mapping `pfn`, present or device-private) by a read or write
+ * migration entry, moving a present PTE's dirty bit to the page, and drops the mapping's rmap and
+ * reference (the caller holds its own). rss is unchanged: migration entries count where the page did.
+ */
+export function setMigrationPte(
+  kernel: Kernel,
+  mm: MmStruct,
+  slot: number,
+  pfn: number,
+  write: boolean,
+): void {
+  const { pt, mem } = kernel;
+  const lo = pt.lo[slot] as number;
+  if (ptePresent(lo) && pteDirty(lo)) setPageFlags(mem.store, pfn, PG_dirty);
   pt.set(slot, swpEntryLo(write ? SWP_MIGRATION_WRITE : SWP_MIGRATION_READ, pfn), pteHiOf(pfn));
   pageRemoveRmap(mm, pfn);
   mem.putPage(pfn);

@@ -331,6 +331,13 @@ export class Simulator {
     return made;
   }
 
+  /** Device n's pages on its driver's free list (all of them before any driver opened it). */
+  deviceFreePages(n: number): number {
+    checkInt('n', n, 0, this.deviceOptions.length - 1);
+    const d = this.devices[n];
+    return d === undefined ? (this.deviceOptions[n] as Required<DeviceOptions>).memoryPages : d.freeCount;
+  }
+
   /** Device n's hardware, whichever generation drives it (the seed's when nobody has opened it yet). */
   private hardware(n: number): SimDevice {
     const d = this.devices[n];

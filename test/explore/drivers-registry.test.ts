@@ -1,13 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { ArgumentError } from '../../src/core/errno.js';
 import { DMIRROR_VARIANT_NAMES } from '../../src/drivers/dmirror/variants.js';
+import { TEST_HMM_BROKEN } from '../../src/drivers/test_hmm_broken/index.js';
 import { correctDmirror, ExploreDrivers, explore } from '../../src/index.js';
 
 describe('explorer-owned driver registries', () => {
   it("hold the simulator registry's built-in drivers, and a name registered in one is not in another", () => {
     const mine = new ExploreDrivers();
     const other = new ExploreDrivers();
-    expect(mine.names()).toEqual([...DMIRROR_VARIANT_NAMES]);
+    const modern = Object.keys(TEST_HMM_BROKEN);
+    expect(mine.names()).toEqual([...DMIRROR_VARIANT_NAMES, 'test_hmm', ...modern]);
     mine.register('mine-only', correctDmirror);
     expect(mine.names()).toContain('mine-only');
     expect(other.names()).not.toContain('mine-only');

@@ -1,18 +1,54 @@
 /**
  * struct dmirror_device of today's test_hmm: one simulated device and the memory it hot-plugs —
  * MEMORY_DEVICE_PRIVATE (the CPU cannot map it) or MEMORY_DEVICE_COHERENT (the CPU maps it with
- * ordinary PTEs) — with the free list, the allocation counters and the HMM_DMIRROR_FLAGS state.
+ * ordinary PTEs) — with the free list, the allocation counters and its dev_pagemap_ops:
+ * `folioFree` (dmirror_devmem_free) takes a page back at refcount 0, `migrateToRam`
+ * (dmirror_devmem_fault, in migrate.ts) moves the page the CPU touched back to system memory.
  *
- * The skeleton: the hardware (SimDevice) and the device's kind. Its memory (memremap_pages, page
- * allocation, folio_free, migrate_to_ram) lands with the migration commands.
+ * Divergences from lib/test_hmm.c (docs/fidelity.md, "Today's API: device memory and migration"):
+ * the device has real memory, so a device page's data lives in that page's own frame and its
+ * zone_device_data points at the dmirror (test_hmm backs each private page with a system page,
+ * whose zone_device_data points at the dmirror). The memory is one chunk of the device's
+ * `memoryPages`, added at creation and again on the first allocation after HMM_DMIRROR_RELEASE
+ * removed it (test_hmm grows it in 256 MiB chunks, on demand). The physical range of a coherent
+ * chunk comes from request_free_mem_region too (test_hmm takes it from the spm_addr_dev0/1
+ * module parameters).
  *
- * @see lib/test_hmm.c (Linux v6.19: struct dmirror_device, dmirror_allocate_chunk)
+ * @see lib/test_hmm.c (Linux v6.19: struct dmirror_device, struct dmirror_chunk,
+ *      dmirror_allocate_chunk, dmirror_devmem_alloc_page, dmirror_devmem_free,
+ *      dmirror_device_evict_chunk, dmirror_device_remove_chunks)
  */
 
+import { PAGE_SIZE } from '../../core/addr.js';
+import { KernelBug } from '../../core/assert.js';
 import { SimDevice, type SimDeviceOptions } from '../../device/device.js';
 import type { Kernel } from '../../mm/kernel.js';
+import type { MemremapPagemap } from '../../mm/memremap.js';
+import {
+  memremapPages,
+  memunmapPages,
+  requestFreeMemRegion,
+  setPageZoneDeviceData,
+  zoneDevicePageInit,
+} from '../../mm/memremap.js';
+import { MIGRATE_PFN_MIGRATE, migratePfn, migratePfnFlags, migratePfnToPage } from '../../mm/migrate.js';
+import { migrateDeviceFinalize, migrateDevicePages, migrateDeviceRange } from '../../mm/migrate_device.js';
+import type { DevFault } from '../../mm/page.js';
+import { MEMORY_DEVICE_COHERENT, MEMORY_DEVICE_PRIVATE } from '../../mm/page.js';
+import type { Task } from '../../sched/index.js';
+import { SpinLock } from '../../sched/index.js';
+import type { TestHmmDmirror } from './dmirror.js';
+import { dmirrorDevmemFault } from './migrate.js';
 import type { DeviceMemoryKind } from './uapi.js';
 import { HMM_DMIRROR_MEMORY_DEVICE_COHERENT, HMM_DMIRROR_MEMORY_DEVICE_PRIVATE } from './uapi.js';
+
+/** struct dmirror_chunk: one memremap'd region of the device's memory. */
+export interface DmirrorChunk {
+  /** chunk->pagemap, owner = the device. */
+  readonly pagemap: MemremapPagemap;
+  /** chunk->remove: set while the chunk is torn down, so freed pages do not go back to the list. */
+  remove: boolean;
+}
 
 /** One simulated device of today's test_hmm (struct dmirror_device): see the file comment. */
 export class TestHmmDevice {
@@ -22,8 +58,19 @@ export class TestHmmDevice {
   readonly device: SimDevice;
   /** HMM_DMIRROR_MEMORY_DEVICE_PRIVATE or HMM_DMIRROR_MEMORY_DEVICE_COHERENT. */
   readonly zoneDeviceType: number;
+  /** mdevice->devmem_chunks (devmem_count of them). */
+  chunks: DmirrorChunk[] = [];
+  /** Pages handed out (mdevice->calloc). */
+  calloc = 0;
+  /** Pages taken back by dmirror_devmem_free (mdevice->cfree). */
+  cfree = 0;
+  /** mdevice->lock: guards the free list and the counters. */
+  readonly lock: SpinLock;
+  /** mdevice->free_pages, LIFO as the kernel's list through zone_device_data. */
+  private freePages: number[] = [];
   /** Contexts opened on this device, for ids. */
   private contexts = 0;
+  private readonly memoryPages: number;
 
   constructor(
     kernel: Kernel,
@@ -34,8 +81,12 @@ export class TestHmmDevice {
   ) {
     this.kernel = kernel;
     this.device = new SimDevice(id, memoryPages, kernel.mem, opts);
+    this.memoryPages = memoryPages;
+    this.lock = new SpinLock(`dmirror_device${id}.lock`);
     this.zoneDeviceType =
       kind === 'private' ? HMM_DMIRROR_MEMORY_DEVICE_PRIVATE : HMM_DMIRROR_MEMORY_DEVICE_COHERENT;
+    // dmirror_device_init: build the free list of the first chunk.
+    this.allocateChunk();
   }
 
   /** dmirror_is_private_zone. */
@@ -48,8 +99,127 @@ export class TestHmmDevice {
     return this.contexts++;
   }
 
-  /** True if pfn is a page of this device's memory. */
-  owns(_pfn: number): boolean {
-    return false;
+  /** Free pages on the list. */
+  get freeCount(): number {
+    return this.freePages.length;
+  }
+
+  /** True if pfn is a page of one of this device's chunks (page->pgmap->owner == mdevice). */
+  owns(pfn: number): boolean {
+    const s = this.kernel.mem.store;
+    return s.isValidPfn(pfn) && s.isZoneDevice(pfn) && s.pgmapOf(pfn)?.owner === this;
+  }
+
+  /**
+   * dmirror_allocate_chunk: reserve and memremap a region of the device's size, of its type, with
+   * the device as owner, and put every page on the free list. The kernel WARNs on a pgmap without
+   * its ops or owner; ours always has them, so a failure here is the machine's (out of physical
+   * range or struct pages): a KernelBug.
+   */
+  private allocateChunk(): DmirrorChunk {
+    const range = requestFreeMemRegion(this.kernel, this.memoryPages * PAGE_SIZE);
+    if (typeof range === 'number')
+      throw new KernelBug(`test_hmm: request_free_mem_region failed with ${range}`);
+    const pagemap: MemremapPagemap = {
+      type: this.isPrivateZone ? MEMORY_DEVICE_PRIVATE : MEMORY_DEVICE_COHERENT,
+      owner: this,
+      range: { start: range.start, end: range.start + this.memoryPages * PAGE_SIZE - 1 },
+      pfnFirst: 0,
+      pfnLast: 0,
+      ops: {
+        folioFree: (pfn) => this.devmemFree(pfn),
+        migrateToRam: (vmf: DevFault) => dmirrorDevmemFault(this, vmf),
+      },
+    };
+    const first = memremapPages(this.kernel, pagemap);
+    if (first < 0) throw new KernelBug(`test_hmm: memremap_pages failed with ${first}`);
+    const chunk: DmirrorChunk = { pagemap, remove: false };
+    this.chunks.push(chunk);
+    // Under mdevice->lock in the kernel; here one atomic step, which may also run at device
+    // creation, outside any simulated thread (module init).
+    for (let pfn = pagemap.pfnFirst; pfn < pagemap.pfnLast; pfn++) this.freePages.push(pfn);
+    return chunk;
+  }
+
+  /**
+   * dmirror_devmem_alloc_page (order 0): a free device page, initialised (zone_device_page_init:
+   * refcount 1, locked), its zone_device_data the dmirror; or -1. With no chunk left (after
+   * RELEASE) a new one is added, as dmirror_allocate_chunk does when the list runs dry.
+   */
+  allocPage(dmirror: TestHmmDmirror): number {
+    this.lock.lock();
+    let pfn = this.freePages.pop();
+    if (pfn !== undefined) this.calloc++;
+    this.lock.unlock();
+    if (pfn === undefined) {
+      if (this.chunks.length > 0) return -1;
+      this.allocateChunk();
+      this.lock.lock();
+      pfn = this.freePages.pop() as number;
+      this.calloc++;
+      this.lock.unlock();
+    }
+    zoneDevicePageInit(this.kernel, pfn);
+    setPageZoneDeviceData(this.kernel, pfn, dmirror);
+    return pfn;
+  }
+
+  /** dmirror_devmem_free (ops.folio_free): back on the free list, unless its chunk is being removed. */
+  private devmemFree(pfn: number): void {
+    this.lock.lock();
+    const chunk = this.chunks.find((c) => c.pagemap === this.kernel.mem.store.pgmapOf(pfn));
+    if (chunk !== undefined && !chunk.remove) {
+      this.cfree++;
+      this.freePages.push(pfn);
+    }
+    this.lock.unlock();
+  }
+
+  /**
+   * dmirror_device_remove_chunks (HMM_DMIRROR_RELEASE): for each chunk, stop taking pages back,
+   * drop its free pages from the list, evict the pages in use to system memory, memunmap it.
+   */
+  *removeChunks(): Task {
+    for (const chunk of this.chunks) {
+      this.lock.lock();
+      chunk.remove = true;
+      const { pfnFirst, pfnLast } = chunk.pagemap;
+      this.freePages = this.freePages.filter((pfn) => pfn < pfnFirst || pfn >= pfnLast);
+      this.lock.unlock();
+      yield* this.evictChunk(chunk);
+      memunmapPages(this.kernel, chunk.pagemap);
+    }
+    this.chunks = [];
+    this.freePages = [];
+  }
+
+  /**
+   * dmirror_device_evict_chunk: migrate_device_range over the chunk, a system page for every page
+   * in use (alloc_page with __GFP_NOFAIL: the model has no reclaim to wait on, so an empty RAM is a
+   * KernelBug), one DMA copy, migrate_device_pages, migrate_device_finalize.
+   */
+  private *evictChunk(chunk: DmirrorChunk): Task {
+    const { kernel } = this;
+    const { pfnFirst, pfnLast } = chunk.pagemap;
+    const npages = pfnLast - pfnFirst;
+    const src = new Float64Array(npages);
+    const dst = new Float64Array(npages);
+    yield* migrateDeviceRange(kernel, src, pfnFirst, npages);
+    const dstPages: number[] = [];
+    const srcPages: number[] = [];
+    for (let i = 0; i < npages; i++) {
+      const spage = migratePfnToPage(src[i] as number);
+      if (spage < 0 || !(migratePfnFlags(src[i] as number) & MIGRATE_PFN_MIGRATE)) continue;
+      const dpage = kernel.mem.allocPage();
+      if (dpage < 0) throw new KernelBug('test_hmm: evict_chunk: alloc_page(__GFP_NOFAIL) found no memory');
+      kernel.mem.trylockPage(dpage);
+      dst[i] = migratePfn(dpage);
+      dstPages.push(dpage);
+      srcPages.push(spage);
+    }
+    this.device.dma.submit(dstPages, srcPages);
+    yield* migrateDevicePages(kernel, src, dst, npages);
+    migrateDeviceFinalize(kernel, src, dst, npages);
+    this.device.counters.migratedToRam += dstPages.length;
   }
 }

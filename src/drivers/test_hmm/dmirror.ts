@@ -19,7 +19,7 @@
  */
 
 import { PAGE_SIZE } from '../../core/addr.js';
-import { ArgumentError, EINVAL, ENOTTY } from '../../core/errno.js';
+import { ArgumentError, EINVAL } from '../../core/errno.js';
 import { DevicePageTable } from '../../device/device_pagetable.js';
 import type { DeviceKernel, LaunchOptions } from '../../device/kernel.js';
 import { DeviceMmu } from '../../device/mmu.js';
@@ -47,6 +47,7 @@ import {
   dmirrorRead,
   dmirrorWrite,
 } from './fault.js';
+import { dmirrorMigrateToDevice, dmirrorMigrateToSystem, dmirrorRelease } from './migrate.js';
 import { dmirrorSnapshot } from './snapshot.js';
 import type { DmirrorCmdResult } from './uapi.js';
 
@@ -90,12 +91,19 @@ export class TestHmmDmirror implements Driver {
     });
   }
 
-  /** dmirror_fops_release: no callback runs once the removal returns; then the table goes. */
+  /**
+   * dmirror_fops_release: no callback runs once the removal returns; then the table goes. The
+   * kernel's xa_destroy takes no dmirror->mutex (nothing can race it any more); the model takes it,
+   * so that every write of a device page table happens under its driver's lock, the rule the rules
+   * checker holds every driver to.
+   */
   *close(): Task {
     this.closed = true;
     yield* mmuIntervalNotifierRemove(this.notifier);
+    yield* this.mutex.lock();
     this.pt.clear();
     this.mmu.flush();
+    this.mutex.unlock();
   }
 
   /**
@@ -180,13 +188,13 @@ export class TestHmmDmirror implements Driver {
   }
 
   /** HMM_DMIRROR_MIGRATE_TO_DEV. */
-  migrate(_addr: number, _npages: number): Task<DmirrorReadResult | number> {
-    return immediately(-ENOTTY);
+  migrate(addr: number, npages: number): Task<DmirrorReadResult | number> {
+    return dmirrorMigrateToDevice(this, addr, npages);
   }
 
   /** HMM_DMIRROR_MIGRATE_TO_SYS. */
-  migrateToSys(_addr: number, _npages: number): Task<DmirrorCmdResult | number> {
-    return immediately(-ENOTTY);
+  migrateToSys(addr: number, npages: number): Task<DmirrorCmdResult | number> {
+    return dmirrorMigrateToSystem(this, addr, npages);
   }
 
   /** HMM_DMIRROR_SNAPSHOT. */
@@ -205,8 +213,8 @@ export class TestHmmDmirror implements Driver {
   }
 
   /** HMM_DMIRROR_RELEASE. */
-  release(_addr: number, _npages: number): Task<DmirrorCmdResult | number> {
-    return immediately(-ENOTTY);
+  release(addr: number, npages: number): Task<DmirrorCmdResult | number> {
+    return dmirrorRelease(this, addr, npages);
   }
 
   /** HMM_DMIRROR_FLAGS: the command's npages word is the flags (HMM_DMIRROR_FLAG_FAIL_ALLOC). */

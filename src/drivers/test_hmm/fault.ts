@@ -46,7 +46,7 @@ export const DMIRROR_RANGE_BATCH = 32;
 export const DMIRROR_RANGE_RETRIES_MAX = 1000;
 
 /** struct dmirror_bounce: the buffer a command copies through, and the pages done so far. */
-interface DmirrorBounce {
+export interface DmirrorBounce {
   readonly ptr: Uint8Array;
   readonly addr: number;
   cpages: number;
@@ -60,13 +60,18 @@ export function dmirrorCheckCmd(addr: number, npages: number): number {
 }
 
 /** dmirror_bounce_init: vmalloc fails (null) beyond CALL_PAGES_MAX pages. */
-function dmirrorBounceInit(addr: number, npages: number): DmirrorBounce | null {
+export function dmirrorBounceInit(addr: number, npages: number): DmirrorBounce | null {
   if (npages > CALL_PAGES_MAX) return null;
   return { ptr: new Uint8Array(npages * PAGE_SIZE), addr, cpages: 0 };
 }
 
 /** dmirror_do_read: copy from each mapped page from `start` on; -ENOENT at the first unmapped one. */
-function dmirrorDoRead(dmirror: TestHmmDmirror, start: number, end: number, bounce: DmirrorBounce): number {
+export function dmirrorDoRead(
+  dmirror: TestHmmDmirror,
+  start: number,
+  end: number,
+  bounce: DmirrorBounce,
+): number {
   const dma = dmirror.mdevice.device.dma;
   for (let a = start; a < end; a += PAGE_SIZE) {
     const pfn = dmirror.pt.pfnOf(a / PAGE_SIZE);

@@ -2,4 +2,7 @@
 export * from './device.js';
 export * from './dmirror.js';
 export * from './exclusive.js';
+export * from './fault.js';
+export * from './migrate.js';
+export * from './snapshot.js';
 export * from './uapi.js';

@@ -153,6 +153,37 @@ describe('huge mappings', () => {
   });
 });
 
+describe('hugetlb entries (hmm_vma_walk_hugetlb_entry)', () => {
+  function hugetlbWithTable(): ReturnType<typeof modernWorld> {
+    const w = modernWorld({ hugetlbPages: 1 });
+    const flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | MAP_FIXED;
+    expect(w.sim.run('mmap', w.p.task.mmapAt(BASE, 512 * PAGE, PROT_READ | PROT_WRITE, flags))).toBe(BASE);
+    mapAt(w, BASE + 512 * PAGE, 1);
+    touch(w, BASE + 512 * PAGE, [0]); // the PMD table now exists: the hugetlb entry is a none PMD
+    return w;
+  }
+
+  it("only the span's first page's request counts: a request on page 1 alone faults nothing", () => {
+    const w = hugetlbWithTable();
+    const range = newRange(w, BASE, 3, { pfnFlagsMask: REQ });
+    range.hmmPfns.set([0, REQ, REQ]);
+    expect(fault(w, range)).toBe(0);
+    // a none entry not faulted: pte_pfn(none) = 0 plus the subpage offset, with the order field
+    expect(out(range)).toEqual([ORDER9, 1 + ORDER9, 2 + ORDER9]);
+    expect(w.sim.hugetlbFree()).toBe(1);
+  });
+
+  it('a request on the first page faults the huge page in', () => {
+    const w = hugetlbWithTable();
+    const range = newRange(w, BASE, 2, { pfnFlagsMask: REQ });
+    range.hmmPfns.set([REQ, 0]);
+    expect(fault(w, range)).toBe(0);
+    const head = pfnAt(w, BASE);
+    expect(out(range)).toEqual([head + V + ORDER9, head + 1 + V + ORDER9]);
+    expect(w.sim.hugetlbFree()).toBe(0);
+  });
+});
+
 describe('VMAs hmm_range_fault does not walk', () => {
   it('no VMA: ERROR when not requested, -EFAULT when requested', () => {
     const w = modernWorld();

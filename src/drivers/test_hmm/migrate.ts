@@ -1,0 +1,347 @@
+/**
+ * today's test_hmm migrations on migrate_vma_setup/pages/finalize: HMM_DMIRROR_MIGRATE_TO_DEV
+ * (then the device reads the range back), HMM_DMIRROR_MIGRATE_TO_SYS, HMM_DMIRROR_RELEASE
+ * (evict every device page by pfn, remove the memory) and the CPU fault callback
+ * (dev_pagemap_ops.migrate_to_ram = dmirror_devmem_fault). Copies go through the device's DMA
+ * engine, one transfer per migrate_vma_setup batch (PTRS_PER_PTE pages, as test_hmm's arrays).
+ *
+ * The device page table maps the device page itself (test_hmm maps the system page backing it:
+ * see device.ts). dmirror_devmem_fault_alloc_and_copy erases the entries of the pages it moves back
+ * with the dmirror's mutex held (test_hmm relies on the xarray's own lock), so the device TLB
+ * is invalidated with them and the rules checker sees the page-table writes under the update lock.
+ * The PMD-sized paths (MIGRATE_PFN_COMPOUND, SELECT_COMPOUND) are not modelled: the flag is passed
+ * and no compound entry ever comes back.
+ *
+ * @see lib/test_hmm.c (Linux v6.19: dmirror_migrate_to_device, dmirror_migrate_alloc_and_copy,
+ *      dmirror_migrate_finalize_and_map, dmirror_migrate_to_system,
+ *      dmirror_devmem_fault_alloc_and_copy, dmirror_devmem_fault, dmirror_do_read; the
+ *      linux-mm/linux-mm tree, lib/test_hmm.c at commit 05ab51217205)
+ */
+
+import { PAGE_SIZE } from '../../core/addr.js';
+import { KernelWarning } from '../../core/assert.js';
+import { EINVAL, ENOMEM } from '../../core/errno.js';
+import { VM_FAULT_OOM, VM_FAULT_SIGBUS } from '../../mm/fault.js';
+import { pageZoneDeviceData } from '../../mm/memremap.js';
+import {
+  MIGRATE_PFN_MIGRATE,
+  MIGRATE_PFN_WRITE,
+  MIGRATE_VMA_SELECT_COMPOUND,
+  MIGRATE_VMA_SELECT_DEVICE_COHERENT,
+  MIGRATE_VMA_SELECT_DEVICE_PRIVATE,
+  MIGRATE_VMA_SELECT_SYSTEM,
+  type MigrateVma,
+  migratePfn,
+  migratePfnFlags,
+  migratePfnSet,
+  migratePfnToPage,
+  migrateVmaFinalize,
+  migrateVmaPages,
+  migrateVmaSetup,
+} from '../../mm/migrate_device.js';
+import type { MmStruct } from '../../mm/mm.js';
+import { mmput } from '../../mm/mm.js';
+import type { DevFault } from '../../mm/page.js';
+import type { Vma } from '../../mm/vma.js';
+import { VM_READ } from '../../mm/vma.js';
+import type { Task } from '../../sched/index.js';
+import type { DmirrorReadResult } from '../dmirror/uapi.js';
+import type { TestHmmDevice } from './device.js';
+import type { TestHmmDmirror } from './dmirror.js';
+import { dmirrorBounceInit, dmirrorCheckCmd, dmirrorDoRead } from './fault.js';
+import type { DmirrorCmdResult } from './uapi.js';
+import { HMM_DMIRROR_FLAG_FAIL_ALLOC } from './uapi.js';
+
+/** PTRS_PER_PTE: the pages of one migrate_vma_setup call (test_hmm's src/dst arrays). */
+export const DMIRROR_MIGRATE_BATCH = 512;
+
+/** dmirror_select_device: the SELECT flag of the device's own memory type. */
+function selectDevice(mdevice: TestHmmDevice): number {
+  return mdevice.isPrivateZone ? MIGRATE_VMA_SELECT_DEVICE_PRIVATE : MIGRATE_VMA_SELECT_DEVICE_COHERENT;
+}
+
+/** A migrate_vma for [start, next) of `vma`, on the reused arrays. */
+function migrateArgs(
+  mdevice: TestHmmDevice,
+  vma: Vma,
+  start: number,
+  next: number,
+  flags: number,
+  arrays: { src: Float64Array; dst: Float64Array },
+): MigrateVma {
+  return {
+    vma,
+    src: arrays.src,
+    dst: arrays.dst,
+    start,
+    end: next,
+    pgmapOwner: mdevice,
+    flags,
+    cpages: 0,
+    npages: 0,
+  };
+}
+
+/**
+ * The loop both range migrations share: the ioctl's range checks, then under mmap_lock for read,
+ * VMA by VMA, PTRS_PER_PTE pages per migrate_vma_setup; `step` does the driver's part and the
+ * pages/finalize calls. -EINVAL for a bad range or a missing or unreadable VMA (vma_lookup), or
+ * the first error of setup or step.
+ */
+function* forEachBatch(
+  dmirror: TestHmmDmirror,
+  cmd: { addr: number; npages: number },
+  flags: number,
+  step: (args: MigrateVma) => Task<number>,
+): Task<number> {
+  const bad = dmirrorCheckCmd(cmd.addr, cmd.npages);
+  if (bad < 0) return bad;
+  const start = cmd.addr;
+  const end = start + cmd.npages * PAGE_SIZE;
+  const mm: MmStruct = dmirror.mm;
+  if (!mm.mmgetNotZero()) return -EINVAL;
+  const arrays = {
+    src: new Float64Array(DMIRROR_MIGRATE_BATCH),
+    dst: new Float64Array(DMIRROR_MIGRATE_BATCH),
+  };
+  let ret = 0;
+  yield* mm.mmapSem.downRead();
+  try {
+    for (let addr = start, next = start; addr < end && ret === 0; addr = next) {
+      const vma = mm.vmaAt(addr);
+      if (vma === null || !(vma.flags & VM_READ)) return -EINVAL;
+      next = Math.min(end, addr + DMIRROR_MIGRATE_BATCH * PAGE_SIZE, vma.end);
+      const args = migrateArgs(dmirror.mdevice, vma, addr, next, flags, arrays);
+      ret = yield* migrateVmaSetup(args);
+      if (ret === 0) ret = yield* step(args);
+    }
+  } finally {
+    mm.mmapSem.upRead();
+    yield* mmput(mm);
+  }
+  return ret;
+}
+
+// -- to the device ---------------------------------------------------------------------------------
+
+/**
+ * HMM_DMIRROR_MIGRATE_TO_DEV (dmirror_migrate_to_device): migrate the range's system pages and holes
+ * to device memory, map them in the device page table, then read the range back through it
+ * (dmirror_do_read): -ENOENT if a page is not mapped there (not migrated: a shared mapping, a page
+ * pinned or locked, no device page free), with `cpages` the pages read before it.
+ */
+export function* dmirrorMigrateToDevice(
+  dmirror: TestHmmDmirror,
+  addr: number,
+  npages: number,
+): Task<DmirrorReadResult | number> {
+  const flags = MIGRATE_VMA_SELECT_SYSTEM | MIGRATE_VMA_SELECT_COMPOUND;
+  const ret = yield* forEachBatch(dmirror, { addr, npages }, flags, (args) => toDeviceStep(dmirror, args));
+  if (ret !== 0) return ret;
+  return yield* dmirrorReadBack(dmirror, addr, npages);
+}
+
+function* toDeviceStep(dmirror: TestHmmDmirror, args: MigrateVma): Task<number> {
+  allocAndCopyToDevice(dmirror, args);
+  yield* migrateVmaPages(args);
+  yield* finalizeAndMap(dmirror, args);
+  migrateVmaFinalize(args);
+  return 0;
+}
+
+/**
+ * dmirror_migrate_alloc_and_copy: a device page for every entry to migrate (a system page, a hole,
+ * the zero page), writable on the device iff the source was; HMM_DMIRROR_FLAG_FAIL_ALLOC makes the
+ * first allocation fail, once (that page is skipped). One DMA transfer copies (or zero-fills) them.
+ */
+function allocAndCopyToDevice(dmirror: TestHmmDmirror, args: MigrateVma): void {
+  const { mdevice } = dmirror;
+  const src = args.src as Float64Array;
+  const dst = args.dst as Float64Array;
+  const dstPages: number[] = [];
+  const srcPages: number[] = [];
+  const s = mdevice.kernel.mem.store;
+  for (let i = 0; i < args.npages; i++) {
+    const f = migratePfnFlags(src[i] as number);
+    if (!(f & MIGRATE_PFN_MIGRATE)) continue;
+    const spage = migratePfnToPage(src[i] as number);
+    if (spage >= 0 && s.isZoneDevice(spage))
+      throw new KernelWarning(`test_hmm: page already in device spage pfn: 0x${spage.toString(16)}`);
+    let dpage = -1;
+    if (dmirror.flags & HMM_DMIRROR_FLAG_FAIL_ALLOC) dmirror.flags &= ~HMM_DMIRROR_FLAG_FAIL_ALLOC;
+    else dpage = mdevice.allocPage(dmirror);
+    if (dpage < 0) continue;
+    dst[i] = migratePfnSet(migratePfn(dpage), f & MIGRATE_PFN_WRITE);
+    dstPages.push(dpage);
+    srcPages.push(spage);
+  }
+  mdevice.device.dma.submit(dstPages, srcPages);
+  mdevice.device.cost.migrateCall(args.npages);
+}
+
+/** dmirror_migrate_finalize_and_map: under the mutex, map every page that moved on the device. */
+function* finalizeAndMap(dmirror: TestHmmDmirror, args: MigrateVma): Task {
+  const src = args.src as Float64Array;
+  const dst = args.dst as Float64Array;
+  yield* dmirror.mutex.lock();
+  let moved = 0;
+  for (let i = 0; i < args.npages; i++) {
+    if (!(migratePfnFlags(src[i] as number) & MIGRATE_PFN_MIGRATE)) continue;
+    const dpage = migratePfnToPage(dst[i] as number);
+    if (dpage < 0) continue;
+    const write = (migratePfnFlags(dst[i] as number) & MIGRATE_PFN_WRITE) !== 0;
+    dmirror.mmu.map(args.start / PAGE_SIZE + i, dpage, write);
+    moved++;
+  }
+  dmirror.mutex.unlock();
+  dmirror.mdevice.device.counters.migratedToDevice += moved;
+  if (moved > 0) dmirror.mdevice.device.cost.record('migrate-to-device', moved);
+}
+
+/** The read-back of MIGRATE_TO_DEV: dmirror_do_read under the mutex into a bounce buffer. */
+function* dmirrorReadBack(
+  dmirror: TestHmmDmirror,
+  addr: number,
+  npages: number,
+): Task<DmirrorReadResult | number> {
+  const bounce = dmirrorBounceInit(addr, npages);
+  if (bounce === null) return -ENOMEM;
+  yield* dmirror.mutex.lock();
+  const ret = dmirrorDoRead(dmirror, addr, addr + npages * PAGE_SIZE, bounce);
+  dmirror.mutex.unlock();
+  return ret < 0 ? ret : { data: bounce.ptr, cpages: bounce.cpages, faults: 0 };
+}
+
+// -- to system memory ------------------------------------------------------------------------------
+
+/**
+ * HMM_DMIRROR_MIGRATE_TO_SYS (dmirror_migrate_to_system): migrate this device's pages in the range
+ * (SELECT_DEVICE_PRIVATE or _COHERENT by the device's kind, owner this device) back to system
+ * memory. `cpages` counts the pages that moved; -ENOMEM if a system page could not be had (the
+ * batch is restored), -EINVAL for a missing or unreadable VMA.
+ */
+export function* dmirrorMigrateToSystem(
+  dmirror: TestHmmDmirror,
+  addr: number,
+  npages: number,
+): Task<DmirrorCmdResult | number> {
+  let cpages = 0;
+  const flags = selectDevice(dmirror.mdevice) | MIGRATE_VMA_SELECT_COMPOUND;
+  const ret = yield* forEachBatch(dmirror, { addr, npages }, flags, function* (args) {
+    if ((yield* faultAllocAndCopy(dmirror, args)) !== 0) {
+      migrateVmaFinalize(args);
+      return -ENOMEM;
+    }
+    yield* migrateVmaPages(args);
+    cpages += successfullyMigrated(args);
+    migrateVmaFinalize(args);
+    return 0;
+  });
+  return ret !== 0 ? ret : { cpages, faults: 0 };
+}
+
+/** dmirror_successful_migrated_pages: src entries with a page that still has MIGRATE. */
+function successfullyMigrated(args: MigrateVma): number {
+  const src = args.src as Float64Array;
+  let n = 0;
+  for (let i = 0; i < args.npages; i++) {
+    if (migratePfnToPage(src[i] as number) >= 0 && migratePfnFlags(src[i] as number) & MIGRATE_PFN_MIGRATE)
+      n++;
+  }
+  return n;
+}
+
+/**
+ * dmirror_devmem_fault_alloc_and_copy: a locked system page for every device page collected, its
+ * device page-table entry erased, one DMA copy. VM_FAULT_OOM when a system page cannot be had
+ * (HMM_DMIRROR_FLAG_FAIL_ALLOC makes the first one fail, once): the pages allocated so far stay in
+ * dst, and the caller's finalize gives them back.
+ */
+function* faultAllocAndCopy(dmirror: TestHmmDmirror, args: MigrateVma): Task<number> {
+  const { mdevice } = dmirror;
+  const mem = mdevice.kernel.mem;
+  const src = args.src as Float64Array;
+  const dst = args.dst as Float64Array;
+  const dstPages: number[] = [];
+  const srcPages: number[] = [];
+  let ret = 0;
+  for (let i = 0; i < args.npages && ret === 0; i++) {
+    const spage = migratePfnToPage(src[i] as number);
+    if (spage < 0 || !(migratePfnFlags(src[i] as number) & MIGRATE_PFN_MIGRATE)) continue;
+    if (!mem.store.isDevicePrivate(spage) && !mem.store.isDeviceCoherent(spage))
+      throw new KernelWarning(`test_hmm: pfn ${spage} is not device memory`);
+    let dpage = -1;
+    if (dmirror.flags & HMM_DMIRROR_FLAG_FAIL_ALLOC) dmirror.flags &= ~HMM_DMIRROR_FLAG_FAIL_ALLOC;
+    else dpage = mem.allocPage();
+    if (dpage < 0) {
+      ret = VM_FAULT_OOM;
+      continue;
+    }
+    mem.trylockPage(dpage);
+    dst[i] = migratePfnSet(migratePfn(dpage), migratePfnFlags(src[i] as number) & MIGRATE_PFN_WRITE);
+    dstPages.push(dpage);
+    srcPages.push(spage);
+  }
+  yield* eraseMoved(dmirror, args.start, dst, args.npages);
+  mdevice.device.dma.submit(dstPages, srcPages);
+  mdevice.device.cost.migrateCall(args.npages);
+  mdevice.device.counters.migratedToRam += dstPages.length;
+  if (dstPages.length > 0) mdevice.device.cost.record('migrate-to-ram', dstPages.length);
+  return ret;
+}
+
+/** The device page-table entries of the pages getting a system page (xa_erase), under the mutex. */
+function* eraseMoved(dmirror: TestHmmDmirror, start: number, dst: Float64Array, npages: number): Task {
+  yield* dmirror.mutex.lock();
+  for (let i = 0; i < npages; i++) {
+    const addr = start + i * PAGE_SIZE;
+    if (migratePfnToPage(dst[i] as number) >= 0) dmirror.doUpdate(addr, addr + PAGE_SIZE);
+  }
+  dmirror.mutex.unlock();
+}
+
+/**
+ * dmirror_devmem_fault (dev_pagemap_ops.migrate_to_ram): migrate the one page the CPU touched
+ * (vmf->page, locked by the fault path: `faultPage`) back to system memory, with the dmirror that
+ * allocated it (its zone_device_data). VM_FAULT_SIGBUS if setup refuses, VM_FAULT_OOM without a
+ * system page (the entry is restored), else 0.
+ */
+export function* dmirrorDevmemFault(mdevice: TestHmmDevice, vmf: DevFault): Task<number> {
+  const dmirror = pageZoneDeviceData(mdevice.kernel, vmf.pfn) as TestHmmDmirror;
+  mdevice.device.counters.cpuFaults++;
+  mdevice.device.cost.cpuFault();
+  mdevice.device.cost.record('cpu-fault', 1);
+  const start = vmf.address - (vmf.address % PAGE_SIZE);
+  const args = migrateArgs(mdevice, vmf.vma as Vma, start, start + PAGE_SIZE, selectDevice(mdevice), {
+    src: new Float64Array(1),
+    dst: new Float64Array(1),
+  });
+  args.faultPage = vmf.pfn;
+  if ((yield* migrateVmaSetup(args)) !== 0) return VM_FAULT_SIGBUS;
+  const ret = yield* faultAllocAndCopy(dmirror, args);
+  if (ret !== 0) {
+    migrateVmaFinalize(args);
+    return ret;
+  }
+  yield* migrateVmaPages(args);
+  migrateVmaFinalize(args);
+  return 0;
+}
+
+// -- release ---------------------------------------------------------------------------------------
+
+/**
+ * HMM_DMIRROR_RELEASE: dmirror_device_remove_chunks on the device — every page in use, in any
+ * process, is evicted to system memory by pfn (migrate_device_range), and the memory is
+ * memunmap'd. The range only passes the ioctl's checks; `cpages` is 0.
+ */
+export function* dmirrorRelease(
+  dmirror: TestHmmDmirror,
+  addr: number,
+  npages: number,
+): Task<DmirrorCmdResult | number> {
+  const bad = dmirrorCheckCmd(addr, npages);
+  if (bad < 0) return bad;
+  yield* dmirror.mdevice.removeChunks();
+  return { cpages: 0, faults: 0 };
+}

@@ -1,0 +1,64 @@
+/**
+ * The explorer on today's API: test_hmm (src/drivers/test_hmm) runs every built-in scenario clean
+ * on v6.19 machines, and each broken modern driver of src/drivers/test_hmm_broken is caught by the
+ * first scenario that can see its bug, shrunk, and reproduced by its replay string — except
+ * ignore-ebusy, which today's sequence count makes harmless (an exhaustive DFS finds nothing).
+ */
+
+import { describe, expect, it } from 'vitest';
+import { TEST_HMM_BROKEN } from '../../src/drivers/test_hmm_broken/index.js';
+import { ExploreDrivers, explore, replay, SCENARIOS } from '../../src/index.js';
+
+/** [scenario, checker, schedules explored until found, preemptions after shrinking]. */
+const CAUGHT: Record<string, [string, string, number, number]> = {
+  'test_hmm.no-set-seq': ['fault-vs-munmap', 'coherence', 5, 1],
+  'test_hmm.unlocked-read-retry': ['fault-vs-munmap', 'coherence', 5, 1],
+  'test_hmm.program-after-unlock': ['fault-vs-munmap', 'rules', 1, 0],
+  'test_hmm.sleep-nonblockable': ['fault-vs-oomreap', 'rules', 1, 0],
+};
+
+describe("the explorer on today's test_hmm", () => {
+  it('knows test_hmm and every broken modern driver by name', () => {
+    expect(new ExploreDrivers().names()).toEqual(
+      expect.arrayContaining(['test_hmm', ...Object.keys(TEST_HMM_BROKEN)]),
+    );
+    expect([...Object.keys(CAUGHT), 'test_hmm.ignore-ebusy'].sort()).toEqual(
+      Object.keys(TEST_HMM_BROKEN).sort(),
+    );
+  });
+
+  it('test_hmm passes every built-in scenario, every schedule with up to two preemptions', () => {
+    for (const s of SCENARIOS) {
+      const r = explore(s.name, { driver: 'test_hmm' });
+      expect([s.name, r.violation]).toEqual([s.name, null]);
+      expect(r.complete).toBe(true);
+    }
+  });
+
+  it('the fault scenarios explore as many schedules as they do on v6.19 (27, 27, 29)', () => {
+    const counts = ['fault-vs-munmap', 'fault-vs-mprotect', 'fault-vs-dontneed'].map(
+      (s) => explore(s, { driver: 'test_hmm' }).schedulesExplored,
+    );
+    expect(counts).toEqual([27, 27, 29]);
+  });
+
+  for (const [variant, [scenario, checker, schedules, preemptions]] of Object.entries(CAUGHT)) {
+    it(`${variant}: ${scenario} finds it (${checker})`, () => {
+      const r = explore(scenario, { driver: variant });
+      expect(r.schedulesExplored).toBe(schedules);
+      const v = r.violation!;
+      expect(v.checker).toBe(checker);
+      expect(v.preemptions).toBe(preemptions);
+      expect(v.replay.startsWith(`hmmx3:${scenario}:${variant}:`)).toBe(true);
+      const again = replay(v.replay);
+      expect(again.violation?.message).toBe(v.message);
+    });
+  }
+
+  it('ignore-ebusy is harmless on today’s API: -EBUSY means read_retry fails too, and no schedule breaks', () => {
+    for (const s of SCENARIOS) {
+      const r = explore(s.name, { driver: 'test_hmm.ignore-ebusy' });
+      expect([s.name, r.violation, r.complete]).toEqual([s.name, null, true]);
+    }
+  });
+});
