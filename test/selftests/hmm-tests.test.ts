@@ -73,7 +73,7 @@ const PIN: Piece = 'FOLL_LONGTERM migrating coherent pages (migrate-device: gup.
 const EXCL: Piece = 'EXCLUSIVE/CHECK_EXCLUSIVE (device-exclusive: exclusive.ts)';
 
 /** The pieces on main (update after each `git merge main`). */
-const LANDED = new Set<Piece>([EXCL, RW, SNAP]);
+const LANDED = new Set<Piece>([EXCL, RW, SNAP, MIG, REL, PIN]);
 
 /**
  * What each of today's tests needs beyond the skeleton (open/close, the interval notifier); a
