@@ -10,8 +10,9 @@
  *   PIN_FAST_BENCHMARK      pin_user_pages_fast(addr, nr, gup_flags): likewise; unpin_user_pages
  *   PIN_LONGTERM_BENCHMARK  pin_user_pages(addr, nr, gup_flags | FOLL_LONGTERM); unpin_user_pages
  *
- * Between the two, verify_dma_pinned checks that every page a PIN_* command returned holds a pin
- * (a WARN otherwise), as the module does. Timings (get_delta_usec, put_delta_usec) are not kept.
+ * Between the two, verify_dma_pinned checks that every page a PIN_* command returned holds a pin,
+ * and that no page PIN_LONGTERM_BENCHMARK pinned is device-coherent (a WARN otherwise), as the
+ * module does. Timings (get_delta_usec, put_delta_usec) are not kept.
  *
  * @see mm/gup_test.c (Linux v6.19: __gup_test_ioctl, verify_dma_pinned, put_back_pages)
  * @see mm/gup_test.h (struct gup_test, the command numbers)
@@ -106,6 +107,9 @@ function verifyDmaPinned(mm: MmStruct, cmd: number, pages: readonly number[]): v
     const ref = store.refcount[store.compoundHead(pfn)] as number;
     if (ref < GUP_PIN_COUNTING_BIAS)
       throw new KernelWarning(`gup_test: pfn ${pfn} is not dma-pinned (refcount ${ref})`);
+    // folio_is_longterm_pinnable: no device-coherent page (the model has no CMA or ZONE_MOVABLE)
+    if (cmd === PIN_LONGTERM_BENCHMARK && store.isDeviceCoherent(pfn))
+      throw new KernelWarning(`gup_test: pfn ${pfn} is not longterm-pinnable but pinned`);
   }
 }
 
