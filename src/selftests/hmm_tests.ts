@@ -1193,6 +1193,6 @@ export const HMM_SELFTESTS_NOT_PORTED: { name: string; since: string; reason: st
     name: 'benchmark_thp_migration',
     since: '6.19',
     reason:
-      'a THP-vs-4K migration throughput benchmark (it asserts only that every migration succeeds); timings belong in bench/',
+      "a THP-vs-4K migration throughput benchmark that asserts only that every migration succeeds: bench/'s benchmark-thp-migration",
   },
 ];

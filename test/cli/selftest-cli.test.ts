@@ -285,6 +285,29 @@ describe('selftest selection, TAP formatting, colour and progress decisions (uni
     ]);
   });
 
+  it('--list --json: one entry per test of each run, with its run, variant and why it is skipped', () => {
+    const out: string[] = [];
+    listSelftests(true, (l) => out.push(l));
+    const doc = JSON.parse(out[0] as string) as {
+      tests: { name: string; api: string; variant: string | null; skip?: string }[];
+    };
+    expect(doc.tests).toHaveLength(
+      SEED_RUNNABLE.length + (HMM_SELFTESTS.length - SEED_RUNNABLE.length) + 1 + 2 * (TODAY.length + 1),
+    );
+    expect(doc.tests.find((t) => t.name === 'hmm2.hmm2_device_coherent.snapshot')).toMatchObject({
+      api: 'modern',
+      variant: 'hmm2_device_coherent',
+      since: '5.8',
+      diverges: false,
+    });
+    expect(doc.tests.find((t) => t.name === 'hmm.exclusive')).toMatchObject({
+      api: 'seed',
+      variant: null,
+      v53: 'n/a',
+      skip: expect.stringMatching(/^not on the seed API: /),
+    });
+  });
+
   it('--upstream failures, the --list marks and the help agree: the tests with upstream asserts', () => {
     // what `selftest --upstream` runs: the kernel's asserts where a test has them, its own otherwise
     const failing = SEED_RUNNABLE.filter((t) => !runSelftest(t, { upstream: divergesUpstream(t) }).ok).map(
