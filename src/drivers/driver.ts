@@ -46,6 +46,11 @@ export interface DriverView {
   updateLockHeld(): boolean;
   /** True if pfn is a page of this device's memory (the mirror may map it). */
   owns(pfn: number): boolean;
+  /**
+   * The pgmap_owner its migrations pass (today's API): the MMU_NOTIFY_MIGRATE invalidations that
+   * carry it are the driver's own, which it may skip and handle as part of the migration.
+   */
+  readonly pgmapOwner?: unknown;
 }
 
 /** One open driver instance, as the facade drives it. */

@@ -25,6 +25,7 @@ import { TEST_HMM_BROKEN } from './test_hmm_broken/index.js';
 
 const NAME = /^[A-Za-z0-9_.-]+$/;
 
+/** Drivers by name and API generation: see the file comment. */
 export class DriverRegistry {
   private readonly factories = new Map<string, DriverFactory>();
   private readonly modernFactories = new Map<string, ModernDriverFactory>();

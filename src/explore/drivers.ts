@@ -25,6 +25,7 @@ export function dmirrorDevice(fd: DeviceFile, device: number): Omit<ExploreDevic
     mirror: d.mirror,
     updateLockHeld: () => d.updateLockHeld(),
     owns: (pfn) => d.owns(pfn),
+    pgmapOwner: d.pgmapOwner,
     read: (addr, npages) => fd.task.read(addr, npages),
     write: (addr, bytes) => fd.task.write(addr, bytes),
     migrate: (addr, npages) => fd.task.migrate(addr, npages),

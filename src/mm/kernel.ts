@@ -123,6 +123,13 @@ export class Kernel {
    * that folio_mark_lazyfree moves them to. Entries may be stale; reclaim (vmscan.ts) rechecks.
    */
   readonly lazyfree = new Set<number>();
+  /**
+   * Pages a migrate_vma holds between migrate_vma_setup and migrate_vma_finalize, with the
+   * migration's pgmap_owner. Not kernel state: the checkers read it to tell the owning driver's
+   * window (its MMU_NOTIFY_MIGRATE invalidation skipped, the driver updating its own entries during
+   * the migration, as test_hmm and nouveau do) from an invalidation another driver missed.
+   */
+  readonly migrateOwners = new Map<number, unknown>();
   /** Transparent huge pages: the setting and the huge zero page. */
   readonly thp: ThpState;
   /** The 2 MiB hstate's pool. */

@@ -183,7 +183,18 @@ export function* migrateVmaSetup(args: MigrateVma): Task<number> {
   mm.kernel.counters.inc('migrate_vma_setup');
   yield* migrateVmaCollect(args, mm);
   if (args.cpages > 0) args.cpages = yield* migrateDeviceUnmap(mm.kernel, src, args.npages, fault);
+  noteMigrateOwners(mm.kernel, args);
   return 0;
+}
+
+/** Records the owner of every page this migration holds (Kernel.migrateOwners, for the checkers). */
+function noteMigrateOwners(kernel: Kernel, args: MigrateVma): void {
+  const src = args.src as Float64Array;
+  for (let i = 0; i < args.npages; i++) {
+    const pfn = migratePfnToPage(src[i] as number);
+    if (pfn >= 0 && migratePfnFlags(src[i] as number) & MIGRATE_PFN_MIGRATE)
+      kernel.migrateOwners.set(pfn, args.pgmapOwner ?? null);
+  }
 }
 
 // -- collect ---------------------------------------------------------------------------------------
@@ -603,6 +614,7 @@ function migrateDeviceFinalizeIn(
       newpfn = pfn;
     }
     removeMigrationPtes(kernel, pfn, newpfn);
+    kernel.migrateOwners.delete(pfn);
     if (pfn !== fault) mem.unlockPage(pfn);
     mem.putPage(pfn);
     if (newpfn !== pfn) {

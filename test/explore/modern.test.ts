@@ -15,6 +15,7 @@ const CAUGHT: Record<string, [string, string, number, number]> = {
   'test_hmm.unlocked-read-retry': ['fault-vs-munmap', 'coherence', 5, 1],
   'test_hmm.program-after-unlock': ['fault-vs-munmap', 'rules', 1, 0],
   'test_hmm.sleep-nonblockable': ['fault-vs-oomreap', 'rules', 1, 0],
+  'test_hmm.keep-migrated-entries': ['migrate-vs-cpufault', 'coherence', 1, 0],
 };
 
 describe("the explorer on today's test_hmm", () => {

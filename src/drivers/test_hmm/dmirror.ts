@@ -47,7 +47,12 @@ import {
   dmirrorRead,
   dmirrorWrite,
 } from './fault.js';
-import { dmirrorMigrateToDevice, dmirrorMigrateToSystem, dmirrorRelease } from './migrate.js';
+import {
+  dmirrorEraseMigrated,
+  dmirrorMigrateToDevice,
+  dmirrorMigrateToSystem,
+  dmirrorRelease,
+} from './migrate.js';
 import { dmirrorSnapshot } from './snapshot.js';
 import type { DmirrorCmdResult } from './uapi.js';
 
@@ -124,6 +129,7 @@ export class TestHmmDmirror implements Driver {
     return this.invalidateBlocking(sub, range, curSeq);
   }
 
+  /** The blocking invalidation: mutex_lock (it may sleep), then set_seq, erase and unlock. */
   protected *invalidateBlocking(
     sub: MmuIntervalNotifier,
     range: MmuNotifierRange,
@@ -175,6 +181,14 @@ export class TestHmmDmirror implements Driver {
   /** dmirror_do_fault and mutex_unlock: program the device page table from the walk. */
   programAndUnlock(range: HmmRange): Task<number> {
     return immediately(dmirrorProgramAndUnlock(this, range));
+  }
+
+  /**
+   * dmirror_devmem_fault_alloc_and_copy's xa_erase: drop the entries of the pages moving back to
+   * system memory, which this device's own MIGRATE invalidation skipped.
+   */
+  eraseMigrated(start: number, dst: Float64Array, npages: number): Task {
+    return dmirrorEraseMigrated(this, start, dst, npages);
   }
 
   /** HMM_DMIRROR_READ. */
@@ -251,6 +265,11 @@ export class TestHmmDmirror implements Driver {
   /** The device TLB of this address space. */
   get tlb(): DeviceTlb {
     return this.mmu.tlb;
+  }
+
+  /** The owner its migrations and hmm_range_fault pass (dmirror->mdevice). */
+  get pgmapOwner(): TestHmmDevice {
+    return this.mdevice;
   }
 
   /** True if pfn is a page of this device's memory. */

@@ -47,8 +47,11 @@ export const DMIRROR_RANGE_RETRIES_MAX = 1000;
 
 /** struct dmirror_bounce: the buffer a command copies through, and the pages done so far. */
 export interface DmirrorBounce {
+  /** The buffer (vmalloc'd in the kernel). */
   readonly ptr: Uint8Array;
+  /** The user address its first byte stands for. */
   readonly addr: number;
+  /** Pages copied so far. */
   cpages: number;
 }
 

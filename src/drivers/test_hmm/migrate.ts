@@ -282,7 +282,7 @@ function* faultAllocAndCopy(dmirror: TestHmmDmirror, args: MigrateVma): Task<num
     dstPages.push(dpage);
     srcPages.push(spage);
   }
-  yield* eraseMoved(dmirror, args.start, dst, args.npages);
+  yield* dmirror.eraseMigrated(args.start, dst, args.npages);
   mdevice.device.dma.submit(dstPages, srcPages);
   mdevice.device.cost.migrateCall(args.npages);
   mdevice.device.counters.migratedToRam += dstPages.length;
@@ -290,8 +290,16 @@ function* faultAllocAndCopy(dmirror: TestHmmDmirror, args: MigrateVma): Task<num
   return ret;
 }
 
-/** The device page-table entries of the pages getting a system page (xa_erase), under the mutex. */
-function* eraseMoved(dmirror: TestHmmDmirror, start: number, dst: Float64Array, npages: number): Task {
+/**
+ * The device page-table entries of the pages getting a system page (xa_erase), under the mutex:
+ * the invalidation this device skipped (its own MMU_NOTIFY_MIGRATE), done as part of the migration.
+ */
+export function* dmirrorEraseMigrated(
+  dmirror: TestHmmDmirror,
+  start: number,
+  dst: Float64Array,
+  npages: number,
+): Task {
   yield* dmirror.mutex.lock();
   for (let i = 0; i < npages; i++) {
     const addr = start + i * PAGE_SIZE;

@@ -7,6 +7,7 @@
 
 import type { ModernDriverFactory } from '../driver.js';
 import { IgnoreEbusy } from './ignore_ebusy.js';
+import { KeepMigratedEntries } from './keep_migrated_entries.js';
 import { NoSetSeq } from './no_set_seq.js';
 import { ProgramAfterUnlock } from './program_after_unlock.js';
 import { SleepNonblockable } from './sleep_nonblockable.js';
@@ -59,6 +60,22 @@ export const TEST_HMM_BROKEN: Readonly<Record<string, TestHmmVariantInfo>> = {
       'context" (it must trylock and return false).',
     factory: (ctx) => new SleepNonblockable(ctx),
   },
+  'test_hmm.keep-migrated-entries': {
+    wrong:
+      'skips its own MMU_NOTIFY_MIGRATE invalidations but does not erase its entries of the pages it ' +
+      'moves back to system memory.',
+    breaks:
+      'after a CPU fault (or MIGRATE_TO_SYS) moves a device page back, the device page table still maps ' +
+      'the device page, which is freed: the device reads a free page, not the CPU’s data.',
+    factory: (ctx) => new KeepMigratedEntries(ctx),
+  },
 };
 
-export { IgnoreEbusy, NoSetSeq, ProgramAfterUnlock, SleepNonblockable, UnlockedReadRetry };
+export {
+  IgnoreEbusy,
+  KeepMigratedEntries,
+  NoSetSeq,
+  ProgramAfterUnlock,
+  SleepNonblockable,
+  UnlockedReadRetry,
+};

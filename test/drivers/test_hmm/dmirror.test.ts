@@ -83,9 +83,7 @@ describe("today's test_hmm: open, the interval notifier and the facade", () => {
     const invalidate = (owner: unknown) =>
       sim.run(
         'invalidate',
-        (function* () {
-          return d.intervalInvalidate(d.notifier, range(MMU_NOTIFY_MIGRATE, owner), 3);
-        })(),
+        runs(() => d.intervalInvalidate(d.notifier, range(MMU_NOTIFY_MIGRATE, owner), 3)),
       );
     expect(invalidate(d.mdevice)).toBe(true);
     expect(d.pt.pfnOf(1)).toBe(7);
