@@ -5,7 +5,8 @@
  *
  * - a device entry maps the frame the CPU's PTE maps at that address (a present PTE's pfn, or for a
  *   device-private entry the device page itself, and then only on the device that owns it, or for
- *   a device-exclusive entry its page, read-only or atomic: v6.19's make_device_exclusive);
+ *   a device-exclusive entry its page, read-only or atomic: v6.19's make_device_exclusive); an
+ *   atomic (test_hmm ATOMIC) entry only that: once the CPU maps the page again, its atomics are gone;
  * - or the CPU side has no usable entry (none, PROT_NONE, a migration entry) while an invalidation
  *   covering the address is in flight: the driver has been told, the CPU changed its side, and the
  *   invalidation has not yet ended. Once it has ended the device must have no entry there either;
@@ -147,6 +148,9 @@ function checkEntry(kernel: Kernel, m: MirrorView, vpn: number, pfn: number, wri
     if (pteProtnone(lo)) {
       cpu = `the CPU's entry is PROT_NONE (${describePte(lo, hi)})`;
     } else if (cpuPfn === pfn) {
+      if (m.pt.isAtomic(vpn) && !covered) {
+        return `${what} for atomics (ATOMIC), but the CPU maps it too (${describePte(lo, hi)}): the page is no longer device-exclusive and no invalidation covering it is in flight`;
+      }
       if (write && !pteWrite(lo) && !covered) {
         return `${what}, but the CPU's entry is read-only (${describePte(lo, hi)}) and no invalidation covering it is in flight`;
       }

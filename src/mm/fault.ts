@@ -311,11 +311,13 @@ function* removeDeviceExclusiveEntry(
   const range = notifierRange(mm, addr, addr + PAGE_SIZE, MMU_NOTIFY_CLEAR);
   yield* mmuNotifierInvalidateRangeStart(range);
   const slot = pt.pteSlot(mm.pgd, addr);
-  if (slot >= 0 && pt.lo[slot] === lo && pt.hi[slot] === hi) restoreExclusivePte(mm, vma, slot, pfn);
+  if (slot >= 0 && pt.lo[slot] === lo && pt.hi[slot] === hi) {
+    restoreExclusivePte(mm, vma, slot, pfn);
+    mm.kernel.counters.inc('device_exclusive_restore');
+  }
   mem.unlockPage(folio);
   mem.putPage(pfn);
   yield* mmuNotifierInvalidateRangeEnd(range);
-  mm.kernel.counters.inc('device_exclusive_restore');
   return 0;
 }
 

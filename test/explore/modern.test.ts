@@ -18,12 +18,19 @@ const CAUGHT: Record<string, [string, string, number, number]> = {
   'test_hmm.keep-migrated-entries': ['migrate-vs-cpufault', 'coherence', 1, 0],
 };
 
+/**
+ * Broken drivers no built-in scenario can see yet: exclusive-unlock-early needs a scenario that runs
+ * HMM_DMIRROR_EXCLUSIVE against a CPU write (issue 10's exclusive-vs-cpuwrite); until then
+ * test/drivers/test_hmm/exclusive.test.ts catches it under random schedules.
+ */
+const NO_SCENARIO_YET = ['test_hmm.exclusive-unlock-early'];
+
 describe("the explorer on today's test_hmm", () => {
   it('knows test_hmm and every broken modern driver by name', () => {
     expect(new ExploreDrivers().names()).toEqual(
       expect.arrayContaining(['test_hmm', ...Object.keys(TEST_HMM_BROKEN)]),
     );
-    expect([...Object.keys(CAUGHT), 'test_hmm.ignore-ebusy'].sort()).toEqual(
+    expect([...Object.keys(CAUGHT), 'test_hmm.ignore-ebusy', ...NO_SCENARIO_YET].sort()).toEqual(
       Object.keys(TEST_HMM_BROKEN).sort(),
     );
   });

@@ -7,6 +7,7 @@ import { makeDeviceExclusive } from '../../src/mm/device_exclusive.js';
 import { FOLL_GET, FOLL_WRITE, getUserPages } from '../../src/mm/gup.js';
 import { MADV_DONTNEED, MADV_FREE } from '../../src/mm/madvise.js';
 import { removeMigrationPtes } from '../../src/mm/migrate.js';
+import { MAP_HUGETLB } from '../../src/mm/mmap.js';
 import {
   MmuIntervalNotifier,
   mmuIntervalNotifierInsert,
@@ -180,6 +181,33 @@ describe('make_device_exclusive (v6.19): the conversion', () => {
     expect(checkAccounting(sim.kernel)).toEqual([]);
   });
 
+  it('driver mappings: VM_PFNMAP is -EFAULT (GUP refuses it); a private VM_MIXEDMAP page is COW-copied by the write fault and the anonymous copy taken', () => {
+    const { sim, p } = written(1);
+    const pfnmap = p.mmapSpecial(PG, RO, 'pfnmap');
+    expect(take(p, pfnmap)).toBe(-EFAULT);
+    const mixed = p.mmapSpecial(PG, RW, 'mixedmap');
+    const inserted = p.pte(mixed).pfn;
+    const pfn = take(p, mixed);
+    expect(pfn).not.toBe(inserted);
+    expect(p.pte(mixed)).toMatchObject({ kind: 'device-exclusive', pfn });
+    expect(sim.page(pfn).flags).toContain('anon');
+    expect(sim.page(inserted).flags).not.toContain('anon');
+    drop(sim, pfn);
+  });
+
+  it('a hugetlb page is refused (-EOPNOTSUPP) and stays mapped by its huge PMD', () => {
+    const sim = newSim({ kernel: 'v6.19', ramPages: 4096, hugetlbPages: 1 });
+    const p = sim.createProcess();
+    const a = p.mmap(2 * 1024 * 1024, RW, ANON | MAP_HUGETLB);
+    p.write(a + PG, fill(4, 6));
+    const head = p.pte(a).pfn;
+    const ref = sim.page(head).refcount;
+    expect(take(p, a + PG)).toBe(-EOPNOTSUPP);
+    expect(p.pte(a + PG)).toMatchObject({ kind: 'present', order: 9 });
+    expect(sim.page(head).refcount).toBe(ref);
+    expect(checkAccounting(sim.kernel)).toEqual([]);
+  });
+
   it('needs mmap_lock: called without it is a kernel bug', () => {
     const { sim, p, a } = written(1);
     thrown(KernelBug, () => sim.run('unlocked', makeDeviceExclusive(p.mm, a, DEVICE)));
@@ -274,6 +302,43 @@ describe('a CPU access restores the entry (remove_device_exclusive_entry)', () =
     expect(order).toEqual(['taken', 'unlock device-exclusive', 'read 1 present']);
   });
 
+  it('an entry zapped while the fault sleeps on the lock is not restored (pte_same); the retried access finds the hole', () => {
+    const { sim, p, a } = written(1);
+    const order: string[] = [];
+    let pfn = -1;
+    const ex = sim.executor(roundRobin);
+    ex.spawn(
+      'driver',
+      (function* (): Task {
+        pfn = yield* locked(p.mm, 'read', () => makeDeviceExclusive(p.mm, a, DEVICE));
+        for (let i = 0; i < 8; i++) yield* schedule('program the device MMU');
+        order.push(`unlock ${p.pte(a).kind} ref ${sim.page(pfn).refcount}`);
+        drop(sim, pfn);
+      })(),
+    );
+    ex.spawn(
+      'cpu',
+      (function* (): Task {
+        yield* schedule('start');
+        order.push(`read ${(yield* p.task.read(a, 1))[0]}`);
+      })(),
+    );
+    ex.spawn(
+      'zapper',
+      (function* (): Task {
+        for (let i = 0; i < 4; i++) yield* schedule('later');
+        yield* p.task.madvise(a, PG, MADV_DONTNEED);
+        order.push(`zapped ${p.pte(a).kind}`);
+      })(),
+    );
+    expect(ex.run().status).toBe('done');
+    // the driver's reference and the sleeping fault's keep the page until both are gone
+    expect(order).toEqual(['zapped none', 'unlock none ref 2', 'read 0']);
+    expect(sim.page(pfn).flags).toEqual(['buddy']);
+    expect(sim.stats().counters.device_exclusive_restore ?? 0).toBe(0);
+    expect(p.pte(a).special).toBe(true);
+  });
+
   it('GUP restores the entry through its fault and returns the page', () => {
     const { sim, p, a } = written(1);
     const pfn = drop2(sim, take(p, a));
@@ -352,6 +417,25 @@ describe('the other paths that meet a device-exclusive entry', () => {
     expect(sim.page(p0).flags).toEqual(['buddy']);
     expect(p.rss().anon).toBe(1);
     expect(p.read(a, 1)).toEqual(fill(1, 0));
+    expect(checkAccounting(sim.kernel)).toEqual([]);
+  });
+
+  it('reclaim of a lazyfree page reaches the entry: a dirty page is kept (swap-backed again), a clean one is discarded', () => {
+    const { sim, p, a } = written(2);
+    p.madvise(a, 2 * PG, MADV_FREE);
+    // GUP's write lookup dirties the pages it takes (FOLL_TOUCH), as make_device_exclusive's does
+    const dirty = drop2(sim, take(p, a));
+    const clean = drop2(sim, take(p, a + PG));
+    const s = sim.kernel.mem.store;
+    s.flags[clean] = (s.flags[clean] as number) & ~(1 << 2); // PG_dirty: as if written back
+    expect(sim.page(dirty).flags).not.toContain('swapbacked');
+    expect(sim.reclaim(8)).toBe(1);
+    expect(p.pte(a)).toMatchObject({ kind: 'device-exclusive', pfn: dirty });
+    expect(sim.page(dirty).flags).toContain('swapbacked');
+    expect(p.pte(a + PG).kind).toBe('none');
+    expect(sim.page(clean).flags).toEqual(['buddy']);
+    expect(p.rss().anon).toBe(1);
+    expect(p.read(a + PG, 2)).toEqual(fill(2, 0));
     expect(checkAccounting(sim.kernel)).toEqual([]);
   });
 

@@ -187,7 +187,7 @@ export class TestHmmDevice {
       this.freePages = this.freePages.filter((pfn) => pfn < pfnFirst || pfn >= pfnLast);
       this.lock.unlock();
       yield* this.evictChunk(chunk);
-      memunmapPages(this.kernel, chunk.pagemap);
+      yield* memunmapPages(this.kernel, chunk.pagemap);
     }
     this.chunks = [];
     this.freePages = [];

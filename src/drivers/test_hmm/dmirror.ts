@@ -39,7 +39,7 @@ import { currentOrNull, Mutex } from '../../sched/index.js';
 import type { DmirrorReadResult, DmirrorSnapshotResult, DmirrorWriteResult } from '../dmirror/uapi.js';
 import type { Driver, ModernDriverContext } from '../driver.js';
 import type { TestHmmDevice } from './device.js';
-import { dmirrorCheckExclusive, dmirrorExclusive } from './exclusive.js';
+import { dmirrorAtomicMapAndRelease, dmirrorCheckExclusive, dmirrorExclusive } from './exclusive.js';
 import {
   dmirrorLockIfCurrent,
   dmirrorProgramAndUnlock,
@@ -181,6 +181,11 @@ export class TestHmmDmirror implements Driver {
   /** dmirror_do_fault and mutex_unlock: program the device page table from the walk. */
   programAndUnlock(range: HmmRange): Task<number> {
     return immediately(dmirrorProgramAndUnlock(this, range));
+  }
+
+  /** dmirror_exclusive's step per page (exclusive.ts): map it ATOMIC, then folio_unlock and folio_put. */
+  atomicMapAndRelease(addr: number, pfn: number): Task {
+    return dmirrorAtomicMapAndRelease(this, addr, pfn);
   }
 
   /**

@@ -18,49 +18,65 @@
  */
 
 import { PAGE_SIZE } from '../../core/addr.js';
-import { EINVAL, ENOENT, EPERM } from '../../core/errno.js';
+import { EINVAL, ENOMEM, EPERM } from '../../core/errno.js';
 import { makeDeviceExclusive } from '../../mm/device_exclusive.js';
 import { mmput } from '../../mm/mm.js';
 import type { Task } from '../../sched/index.js';
 import type { DmirrorReadResult } from '../dmirror/uapi.js';
 import type { TestHmmDmirror } from './dmirror.js';
+import { dmirrorBounceInit, dmirrorCheckCmd, dmirrorDoRead } from './fault.js';
 import type { DmirrorCmdResult } from './uapi.js';
 
-/** dmirror_exclusive: -EINVAL for a range that wraps or an mm going away, else what the first failing page returned. */
+/**
+ * dmirror_exclusive: -EINVAL for a bad range or an mm going away, else what the first failing page
+ * returned, else the read-back (-ENOENT if the CPU took a page back before it).
+ */
 export function* dmirrorExclusive(
   dmirror: TestHmmDmirror,
   addr: number,
   npages: number,
 ): Task<DmirrorReadResult | number> {
-  const start = addr;
-  const end = start + npages * PAGE_SIZE;
-  if (end < start) return -EINVAL;
+  const bad = dmirrorCheckCmd(addr, npages);
+  if (bad) return bad;
+  const end = addr + npages * PAGE_SIZE;
   const mm = dmirror.mm;
   if (!mm.mmgetNotZero()) return -EINVAL;
   yield* mm.mmapSem.downRead();
   let ret = 0;
-  for (let a = start; ret === 0 && a < end; a += PAGE_SIZE) {
-    ret = yield* exclusiveOne(dmirror, a);
-  }
+  for (let a = addr; ret === 0 && a < end; a += PAGE_SIZE) ret = yield* exclusiveOne(dmirror, a);
   mm.mmapSem.upRead();
   yield* mmput(mm);
   if (ret !== 0) return ret;
-  const data = new Uint8Array(npages * PAGE_SIZE);
+  const bounce = dmirrorBounceInit(addr, npages);
+  if (bounce === null) return -ENOMEM;
   yield* dmirror.mutex.lock();
-  const cpages = dmirrorDoRead(dmirror, start, end, data);
+  ret = dmirrorDoRead(dmirror, addr, end, bounce);
   dmirror.mutex.unlock();
-  return cpages < 0 ? cpages : { data, cpages, faults: 0 };
+  return ret !== 0 ? ret : { data: bounce.ptr, cpages: bounce.cpages, faults: 0 };
 }
 
-/** One page: make it exclusive, map it ATOMIC, then folio_unlock and folio_put. */
+/** One page: make it exclusive, then the driver's step that maps it and lets it go. */
 function* exclusiveOne(dmirror: TestHmmDmirror, addr: number): Task<number> {
   const pfn = yield* makeDeviceExclusive(dmirror.mm, addr, null);
   if (pfn < 0) return pfn;
+  yield* dmirror.atomicMapAndRelease(addr, pfn);
+  return 0;
+}
+
+/**
+ * dmirror_atomic_map, then folio_unlock and folio_put: the page lock is held until the ATOMIC entry
+ * is in place, so a CPU fault (which sleeps on it) revokes the entry rather than racing its store.
+ */
+export function* dmirrorAtomicMapAndRelease(dmirror: TestHmmDmirror, addr: number, pfn: number): Task {
   yield* dmirrorAtomicMap(dmirror, addr, pfn);
+  folioUnlockPut(dmirror, pfn);
+}
+
+/** folio_unlock(folio); folio_put(folio) for the page make_device_exclusive returned. */
+export function folioUnlockPut(dmirror: TestHmmDmirror, pfn: number): void {
   const mem = dmirror.mm.kernel.mem;
   mem.unlockPage(mem.store.compoundHead(pfn));
   mem.putPage(pfn);
-  return 0;
 }
 
 /** dmirror_atomic_map: the page goes into the device page table tagged ATOMIC, under the mutex. */
@@ -70,30 +86,16 @@ export function* dmirrorAtomicMap(dmirror: TestHmmDmirror, addr: number, pfn: nu
   dmirror.mutex.unlock();
 }
 
-/**
- * dmirror_do_read into `data` (the bounce buffer for [start, end)): copies every page the device
- * page table maps, or -ENOENT at the first page it does not. Returns the pages copied.
- */
-function dmirrorDoRead(dmirror: TestHmmDmirror, start: number, end: number, data: Uint8Array): number {
-  const mem = dmirror.mm.kernel.mem;
-  const first = Math.floor(start / PAGE_SIZE);
-  const last = Math.floor(end / PAGE_SIZE);
-  for (let vpn = first; vpn < last; vpn++) {
-    const pfn = dmirror.pt.pfnOf(vpn);
-    if (pfn < 0) return -ENOENT;
-    mem.readBytes(pfn, 0, data, (vpn - first) * PAGE_SIZE, PAGE_SIZE);
-  }
-  return last - first;
-}
-
-/** dmirror_check_atomic: -EPERM while any page of the range still has an ATOMIC entry. */
+/** dmirror_check_atomic (after the ioctl's range check): -EPERM while any page of the range still has an ATOMIC entry. */
 // biome-ignore lint/correctness/useYield: a table lookup, with no scheduling point
 export function* dmirrorCheckExclusive(
   dmirror: TestHmmDmirror,
   addr: number,
   npages: number,
 ): Task<DmirrorCmdResult | number> {
-  const first = Math.floor(addr / PAGE_SIZE);
+  const bad = dmirrorCheckCmd(addr, npages);
+  if (bad) return bad;
+  const first = addr / PAGE_SIZE;
   for (let vpn = first; vpn < first + npages; vpn++) if (dmirror.pt.isAtomic(vpn)) return -EPERM;
   return { cpages: 0, faults: 0 };
 }

@@ -6,6 +6,7 @@
  */
 
 import type { ModernDriverFactory } from '../driver.js';
+import { ExclusiveUnlockEarly } from './exclusive_unlock_early.js';
 import { IgnoreEbusy } from './ignore_ebusy.js';
 import { KeepMigratedEntries } from './keep_migrated_entries.js';
 import { NoSetSeq } from './no_set_seq.js';
@@ -60,6 +61,14 @@ export const TEST_HMM_BROKEN: Readonly<Record<string, TestHmmVariantInfo>> = {
       'context" (it must trylock and return false).',
     factory: (ctx) => new SleepNonblockable(ctx),
   },
+  'test_hmm.exclusive-unlock-early': {
+    wrong:
+      'EXCLUSIVE unlocks and puts the page make_device_exclusive returned before storing its ATOMIC entry.',
+    breaks:
+      'a CPU access in between restores the PTE (its invalidation finds nothing to erase), then the ATOMIC ' +
+      'entry is stored: the device holds atomics on a page the CPU maps, and CHECK_EXCLUSIVE says EPERM.',
+    factory: (ctx) => new ExclusiveUnlockEarly(ctx),
+  },
   'test_hmm.keep-migrated-entries': {
     wrong:
       'skips its own MMU_NOTIFY_MIGRATE invalidations but does not erase its entries of the pages it ' +
@@ -72,6 +81,7 @@ export const TEST_HMM_BROKEN: Readonly<Record<string, TestHmmVariantInfo>> = {
 };
 
 export {
+  ExclusiveUnlockEarly,
   IgnoreEbusy,
   KeepMigratedEntries,
   NoSetSeq,

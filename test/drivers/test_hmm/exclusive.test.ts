@@ -18,10 +18,10 @@ const NPAGES = 1024;
 const SIZE = NPAGES * PAGE_SIZE;
 
 /** The hmm fixture on device n of kind `kind`, and a buffer of `npages` whose ints are ptr[i] = i. */
-function fixture(npages = NPAGES, kind: 'private' | 'coherent' = 'private') {
+function fixture(npages = NPAGES, kind: 'private' | 'coherent' = 'private', variant = 'test_hmm') {
   const sim = new Simulator({ ramPages: 4096, kernel: 'v6.19', devices: [{ memoryPages: 64, kind }] });
   const p = sim.createProcess();
-  const fd = sim.openDevice(0, p, { api: 'modern' });
+  const fd = sim.openDevice(0, p, { api: 'modern', variant });
   const a = p.mmap(npages * PAGE_SIZE, RW, ANON);
   p.write(
     a,
@@ -80,8 +80,8 @@ function errno(f: () => unknown): number {
  * ioctl gave: 'read <ptr[1]>', or 'ENOENT' when the CPU took the page back between the unlock and
  * the read-back (dmirror_do_read finds no entry).
  */
-function race(seed: number, cpu: (p: Process, a: number) => Task<unknown>) {
-  const { sim, p, fd, a } = fixture(1);
+function race(seed: number, cpu: (p: Process, a: number) => Task<unknown>, variant = 'test_hmm') {
+  const { sim, p, fd, a } = fixture(1, 'private', variant);
   const out = { sim, p, a, d: driver(fd), device: '' };
   const ex = sim.executor(new RandomStrategy(seed));
   ex.spawn(
@@ -100,6 +100,13 @@ function race(seed: number, cpu: (p: Process, a: number) => Task<unknown>) {
   return out;
 }
 
+/** The CPU side of the races: ptr[1] = -1. */
+const cpuWrite = (p: Process, a: number) =>
+  p.task.write(
+    a + 4,
+    ints(4, () => -1),
+  );
+
 describe('HMM_DMIRROR_EXCLUSIVE / CHECK_EXCLUSIVE (hmm-tests.c #25-27 on lib/test_hmm.c v6.19)', () => {
   it('exclusive: cpages 1024, the mirror reads i, the CPU takes every page back (old == i), CHECK_EXCLUSIVE 0', () => {
     for (const kind of ['private', 'coherent'] as const) {
@@ -117,9 +124,10 @@ describe('HMM_DMIRROR_EXCLUSIVE / CHECK_EXCLUSIVE (hmm-tests.c #25-27 on lib/tes
       expect(checkCoherence(sim.kernel, [d])).toBeNull();
       expect(checkAccounting(sim.kernel)).toEqual([]);
       incrementAndCheck(p, a, NPAGES);
-      // the selftest passes npages 0 (the facade wants 1..), which checks nothing; the whole range is the real check
-      expect(sim.run('check', d.checkExclusive(a, 0))).toEqual({ cpages: 0, faults: 0 });
       expect(fd.checkExclusive(a, NPAGES)).toEqual({ cpages: 0, faults: 0 });
+      // the ioctl's prologue refuses an empty or unaligned range
+      expect(sim.run('check', d.checkExclusive(a, 0))).toBe(-EINVAL);
+      expect(sim.run('check', d.checkExclusive(a + 8, 1))).toBe(-EINVAL);
       expect(d.pt.size).toBe(0);
       expect(sim.stats().counters.device_exclusive).toBe(NPAGES);
       expect(sim.stats().counters.device_exclusive_restore).toBe(NPAGES);
@@ -168,7 +176,29 @@ describe('HMM_DMIRROR_EXCLUSIVE / CHECK_EXCLUSIVE (hmm-tests.c #25-27 on lib/tes
     expect(sim.stats().counters.device_exclusive_restore).toBe(1);
   });
 
-  it('exclusive_mprotect: mprotect(PROT_READ) erases the ATOMIC entries; the CPU entries stay exclusive and the device cannot take them again', () => {
+  it('READ goes through the ATOMIC entries without a fault; WRITE faults (hmm_range_fault restores the PTE) and revokes them', () => {
+    const { sim, p, fd, a } = fixture(4);
+    fd.exclusive(a, 4);
+    const r = fd.read(a, 4);
+    expect([r.cpages, r.faults]).toEqual([4, 0]);
+    mirrorIsI(r.data);
+    expect(p.pte(a).kind).toBe('device-exclusive');
+    // a snapshot asks for no fault: the entry is not present to hmm_range_fault
+    expect([...fd.snapshot(a, 4).prot]).toEqual([0, 0, 0, 0]);
+    expect(p.pte(a).kind).toBe('device-exclusive');
+    const w = fd.write(
+      a,
+      ints(4 * PAGE_SIZE, (i) => 2 * i),
+    );
+    expect([w.cpages, w.faults]).toEqual([4, 1]);
+    expect(p.pte(a)).toMatchObject({ kind: 'present', write: true });
+    expect(fd.checkExclusive(a, 4)).toEqual({ cpages: 0, faults: 0 });
+    expect(asInts(p.read(a + PAGE_SIZE, 8))[1]).toBe(2 * (PAGE_SIZE / 4 + 1));
+    expect(sim.stats().counters.device_exclusive_restore).toBe(4);
+    expect(checkCoherence(sim.kernel, [driver(fd)])).toBeNull();
+  });
+
+  it('exclusive_mprotect: mprotect(PROT_READ) erases the ATOMIC entries, a device WRITE is EPERM; the CPU entries stay exclusive and the device cannot take them again', () => {
     const { sim, p, fd, a } = fixture(16);
     const r = fd.exclusive(a, 16);
     expect(r.cpages).toBe(16);
@@ -177,6 +207,16 @@ describe('HMM_DMIRROR_EXCLUSIVE / CHECK_EXCLUSIVE (hmm-tests.c #25-27 on lib/tes
     const d = driver(fd);
     expect(d.pt.size).toBe(0);
     expect(fd.checkExclusive(a, 16)).toEqual({ cpages: 0, faults: 0 });
+    expect(p.pte(a).kind).toBe('device-exclusive');
+    // the selftest: a device write of the range is -EPERM (hmm_range_fault asks for write access)
+    expect(
+      errno(() =>
+        fd.write(
+          a,
+          ints(16 * PAGE_SIZE, (i) => -i),
+        ),
+      ),
+    ).toBe(EPERM);
     expect(p.pte(a).kind).toBe('device-exclusive');
     // make_device_exclusive's GUP asks for write access, which the VMA no longer grants
     expect(errno(() => fd.exclusive(a, 16))).toBe(EFAULT);
@@ -221,12 +261,7 @@ describe('HMM_DMIRROR_EXCLUSIVE / CHECK_EXCLUSIVE (hmm-tests.c #25-27 on lib/tes
   it('a CPU write racing EXCLUSIVE: in every order the write lands, and the device keeps an ATOMIC entry only while the CPU entry is exclusive', () => {
     const outcomes = new Set<string>();
     for (let seed = 0; seed < 40; seed++) {
-      const r = race(seed, (p, a) =>
-        p.task.write(
-          a + 4,
-          ints(4, () => -1),
-        ),
-      );
+      const r = race(seed, cpuWrite);
       const atomic = r.d.pt.isAtomic(r.a / PAGE_SIZE);
       expect(r.p.pte(r.a).kind).toBe(atomic ? 'device-exclusive' : 'present');
       expect(checkCoherence(r.sim.kernel, [r.d])).toBeNull();
@@ -254,5 +289,19 @@ describe('HMM_DMIRROR_EXCLUSIVE / CHECK_EXCLUSIVE (hmm-tests.c #25-27 on lib/tes
     // test_hmm checks no interval sequence before the store (nouveau does): docs/fidelity.md
     expect(outcomes).toContain('ok, stale ATOMIC entry');
     expect(outcomes).toContain('ok, coherent');
+  });
+
+  it("the broken 'test_hmm.exclusive-unlock-early' (page unlocked before the ATOMIC store) is caught: a CPU write in between leaves atomics on a page the CPU maps", () => {
+    const caught = new Set<string>();
+    for (let seed = 0; seed < 40; seed++) {
+      const r = race(seed, cpuWrite, 'test_hmm.exclusive-unlock-early');
+      const v = checkCoherence(r.sim.kernel, [r.d]);
+      if (v === null) continue;
+      expect(v).toMatch(/for atomics \(ATOMIC\), but the CPU maps it too/);
+      expect(r.p.pte(r.a).kind).toBe('present');
+      expect(r.sim.run('check', r.d.checkExclusive(r.a, 1))).toBe(-EPERM);
+      caught.add(r.device);
+    }
+    expect(caught.size).toBeGreaterThan(0);
   });
 });
