@@ -1,18 +1,23 @@
 /**
- * tools/testing/selftests/vm/hmm-tests.c (selftests/mm/ from ≈v6.3) ported to hmmsim, as a table
+ * tools/testing/selftests/mm/hmm-tests.c (selftests/vm/ before ≈v6.3) ported to hmmsim, as a table
  * of named tests (xv6 usertests style) that vitest and `hmmsim selftest [name...]` both run.
  *
  * Each entry is one TEST_F of the kernel file, under its name, with the kernel's sizes and its
  * exact asserts on return codes, cpages, faults and bytes (buffers are filled with Int32 values
- * `ptr[i] = i` exactly as the C test does, and mirrors are compared as Int32 values). A variant of
- * a test (another kernel version's form, or another schedule explorer) is named `test@variant`.
+ * `ptr[i] = i` exactly as the C test does, and mirrors are compared as Int32 values). The bare
+ * name is today's form of the test; a variant is `test@variant`: an older kernel's form
+ * (`migrate_fault@5.8`, `today: false`) or another schedule explorer (`anon_teardown@dfs`).
+ * hmm_tests_modern.ts and hmm_tests_thp.ts hold the tests that need later kernels' features; this
+ * file's HMM_SELFTESTS puts all of them in the kernel file's order.
  *
- * hmmsim is Linux v5.3 HMM; the tests were written for v5.8+ (lib/test_hmm.c). Where v5.3
- * semantics differ from what a test asserts, the entry says `seed: 'diverges'`, names the
- * docs/fidelity.md row, and `run` asserts what hmmsim implements; if that is not the kernel's own
- * expectation, `upstream` holds the kernel's asserts, which fail on hmmsim. (Where hmmsim follows
- * the release that fixed a v5.3 bug, as for the zero page (v5.5) and the VM_WRITE check (v5.4),
- * the test passes as written and there is no `upstream`.)
+ * Every entry has one body, run on both API generations (harness.ts). The modern run (today's
+ * test_hmm) asserts what the kernel test asserts. On the seed run (v5.3) an entry whose test the
+ * seed API cannot express says why (`seedCannot`); where v5.3 semantics differ from what a test
+ * asserts, the entry says `seed: 'diverges'`, names the docs/fidelity.md row, and `run` asserts
+ * what the seed implements, with the kernel's asserts in `upstream` (what the modern run runs;
+ * they fail on the seed). Where hmmsim's seed follows the release that fixed a v5.3 bug, as for
+ * the zero page (v5.5) and the VM_WRITE check (v5.4), the test passes as written and there is no
+ * `upstream`.
  *
  * Constants: HMM_BUFFER_SIZE = 1024 pages, TWOMEG = 2 MiB, NTIMES = 10 (the [5.10+] value; 5.8
  * had 256, which would only repeat the same rounds 25 times longer).
@@ -21,7 +26,8 @@
  * (proc.read/proc.write), so they fault exactly as the C test's do. `buffer->mirror` is a plain
  * byte buffer, as the C test's malloc'd mirror is.
  *
- * @see tools/testing/selftests/vm/hmm-tests.c (Linux v5.8 … v6.19), docs/kernel-hmm.md §5
+ * @see tools/testing/selftests/mm/hmm-tests.c (Linux v5.8 … v6.19 and the torvalds tip after it,
+ * commit 0eaed89c), docs/kernel-hmm.md §5
  */
 
 import { alignUp } from '../core/addr.js';
