@@ -29,6 +29,7 @@ import {
 } from '../src/index.js';
 import { budgetOps } from './budgets.js';
 import { type Measurement, repeat, time } from './stats.js';
+import { thpMigrationOps } from './thp_migration.js';
 
 const PAGE_SIZE = 4096;
 
@@ -554,4 +555,5 @@ export const simOps: Readonly<Record<string, SimOp>> = {
   'invalidate-mprotect': invalidateMirrored('mprotect'),
   'device-fault-in': deviceFaultIn,
   ...budgetOps,
+  ...thpMigrationOps,
 };
