@@ -126,6 +126,7 @@ interface Coverage {
   /** Today's API only. */
   migrateToSysMoved: number;
   releaseEvicted: number;
+  exclusiveOk: number;
 }
 
 const coverage: Coverage = {
@@ -143,6 +144,7 @@ const coverage: Coverage = {
   remoteDevicePage: 0,
   migrateToSysMoved: 0,
   releaseEvicted: 0,
+  exclusiveOk: 0,
 };
 
 interface Model {
@@ -319,7 +321,12 @@ function cpuView(r: Real, p: Process, vpn: number): Uint8Array {
   const addr = vpn * PAGE;
   const { store } = r.sim.kernel.mem;
   const pte = p.pte(addr);
-  if (pte.kind === 'present' || pte.kind === 'protnone' || pte.kind === 'device-private')
+  if (
+    pte.kind === 'present' ||
+    pte.kind === 'protnone' ||
+    pte.kind === 'device-private' ||
+    pte.kind === 'device-exclusive'
+  )
     return store.contents[pte.pfn] ?? ZEROS;
   if (pte.kind !== 'none')
     throw new Error(`unexpected ${pte.text} at 0x${addr.toString(16)} between commands`);
@@ -334,7 +341,7 @@ function cpuView(r: Real, p: Process, vpn: number): Uint8Array {
 /** The page at vpn is an anonymous page (a private copy), in RAM or in device memory. */
 function anonAt(r: Real, p: Process, vpn: number): boolean {
   const pte = p.pte(vpn * PAGE);
-  if (pte.kind === 'device-private') return true;
+  if (pte.kind === 'device-private' || pte.kind === 'device-exclusive') return true;
   return pte.kind === 'present' && r.sim.page(pte.pfn).flags.includes('anon');
 }
 
@@ -364,7 +371,7 @@ function checkDeviceTables(r: Real, p: Process, i: number): string[] {
       const addr = m.vpn * PAGE;
       const pte = p.pte(addr);
       const where = `p${i} ${deviceName(fd)} 0x${addr.toString(16)}`;
-      if (pte.kind !== 'present' && pte.kind !== 'device-private')
+      if (pte.kind !== 'present' && pte.kind !== 'device-private' && pte.kind !== 'device-exclusive')
         out.push(`${where}: device maps pfn ${m.pfn}, the CPU entry is ${pte.text}`);
       else if (pte.pfn !== m.pfn) out.push(`${where}: device maps pfn ${m.pfn}, the CPU maps pfn ${pte.pfn}`);
       else if (m.write && !pte.write) out.push(`${where}: device entry writable, the CPU entry is not`);
@@ -861,7 +868,7 @@ class MigrateCmd extends DeviceCmd {
    * Today's MIGRATE_TO_DEV (migrate_vma_setup with SELECT_SYSTEM, then dmirror_do_read through the
    * device page table): EINVAL exactly when a page lies in a gap or a VMA without VM_READ. Else
    * shared and file-backed pages never move, and a range of anonymous private pages all in system
-   * memory that fits the free device memory moves whole and succeeds; otherwise the read-back
+   * memory (migrate_vma_collect skips device-private and device-exclusive entries) that fits the free device memory moves whole and succeeds; otherwise the read-back
    * succeeds iff every page is mapped on the device afterwards (a page that stayed may still be
    * mirrored from an earlier READ), ENOENT if not.
    */
@@ -875,7 +882,8 @@ class MigrateCmd extends DeviceCmd {
       const pg = pm.pages.get(vpn + k);
       if (pg === undefined || !(pg.prot & PROT_READ)) einval = true;
       else if (pg.shared || (pg.obj !== null && pg.priv === null)) stuck = true;
-      else if (p.pte((vpn + k) * PAGE).kind === 'device-private') elsewhere = true;
+      else if (['device-private', 'device-exclusive'].includes(p.pte((vpn + k) * PAGE).kind))
+        elsewhere = true;
     }
     const d = r.sim.modernDevice(this.dev);
     const free =
@@ -952,6 +960,43 @@ class MigrateToSysCmd extends DeviceCmd {
 }
 
 /**
+ * HMM_DMIRROR_EXCLUSIVE (today's API): make_device_exclusive page by page, which faults each page in
+ * for writing (GUP with FOLL_WRITE) and takes anonymous pages only; then the range is read back
+ * through the device page table. The first page that fails decides: a gap or a VMA without
+ * VM_WRITE (or without VM_READ and VM_WRITE) is EFAULT, a file page past EOF EFAULT, a shared page
+ * (shmem or a shared file) EOPNOTSUPP. The write fault breaks COW of a private file page, which
+ * becomes an anonymous copy; data never changes.
+ */
+class ExclusiveCmd extends DeviceCmd {
+  override check(m: Readonly<Model>): boolean {
+    return m.api === 'modern' && m.procs.length > 0;
+  }
+  apply(pm: ProcModel, _p: Process, _m: Model, r: Real, i: number): void {
+    const { vpn, addr, n } = this.range(pm);
+    let want: 'EFAULT' | 'EOPNOTSUPP' | null = null;
+    let taken = 0;
+    for (; taken < n && want === null; taken++) {
+      const pg = pm.pages.get(vpn + taken);
+      if (pg === undefined || !(pg.prot & PROT_WRITE) || beyondEof(pg)) want = 'EFAULT';
+      else if (pg.shared) want = 'EOPNOTSUPP';
+    }
+    if (want !== null) taken--;
+    const got = errnoOf(() => this.fd(r, i).exclusive(addr, n));
+    for (let k = 0; k < taken; k++) {
+      const pg = pm.pages.get(vpn + k) as PageModel;
+      if (pg.priv === null) pg.priv = readable(pg).slice();
+    }
+    expect(got.code, `EXCLUSIVE result at 0x${addr.toString(16)}`).toBe(want);
+    if (want !== null) return;
+    coverage.exclusiveOk++;
+    expectModelData(got.value as NonNullable<typeof got.value>, pm, vpn, n, 'EXCLUSIVE read back');
+  }
+  toString(): string {
+    return `exclusive[p${this.procSel}](${this.where()})`;
+  }
+}
+
+/**
  * HMM_DMIRROR_RELEASE (today's API): every page of the device, in every process, goes back to system
  * memory, and its memory is removed (the next allocation adds it again); data never changes.
  */
@@ -986,6 +1031,26 @@ class ReleaseCmd extends ProcCmd {
   }
 }
 
+/**
+ * Today's test_hmm leaves a device page's zone_device_data pointing at the dmirror that allocated
+ * it, after that file is closed too; the page's later migration back erases that (closed) dmirror's
+ * entries only, and skips the MMU_NOTIFY_MIGRATE it issues with the device as owner, so a second
+ * open of the device by the same process keeps a stale entry for it (the kernel frees the dmirror:
+ * a use-after-free; docs/fidelity.md). Before closing, the modern flavour moves the process's pages
+ * of the device back, as a careful user of test_hmm does.
+ */
+function migrateAllToSys(pm: ProcModel, fd: DeviceFile): void {
+  const vpns = [...pm.pages.keys()]
+    .filter((v) => (pm.pages.get(v) as PageModel).prot & PROT_READ)
+    .sort((a, b) => a - b);
+  for (let k = 0; k < vpns.length; ) {
+    let j = k + 1;
+    while (j < vpns.length && vpns[j] === (vpns[j - 1] as number) + 1) j++;
+    expect(errnoOf(() => fd.migrateToSys((vpns[k] as number) * PAGE, j - k)).code).toBe(null);
+    k = j;
+  }
+}
+
 /** close() and open() again one device file of a process. */
 class ReopenCmd extends ProcCmd {
   constructor(
@@ -994,8 +1059,9 @@ class ReopenCmd extends ProcCmd {
   ) {
     super(procSel);
   }
-  apply(_pm: ProcModel, p: Process, _m: Model, r: Real, i: number): void {
+  apply(pm: ProcModel, p: Process, _m: Model, r: Real, i: number): void {
     const fds = r.fds[i] as DeviceFile[];
+    if (r.api === 'modern') migrateAllToSys(pm, fds[this.dev] as DeviceFile);
     (fds[this.dev] as DeviceFile).close();
     fds[this.dev] = r.sim.openDevice(this.dev, p, { api: r.api });
   }
@@ -1217,6 +1283,12 @@ const commands = fc.commands(
           .map(([p, v, a, d, n, f]) => new MigrateToSysCmd(p, v, a, d, n, f)),
       },
       { weight: 1, arbitrary: fc.tuple(procSel, dev).map(([p, v]) => new ReleaseCmd(p, v)) },
+      {
+        weight: 2,
+        arbitrary: fc
+          .tuple(procSel, dev, anchorSel, delta, devPages, fit)
+          .map(([p, v, a, d, n, f]) => new ExclusiveCmd(p, v, a, d, n, f)),
+      },
     ),
   ],
   { maxCommands: 80, size: 'large', ...(REPLAY ? { replayPath: REPLAY } : {}) },
@@ -1284,7 +1356,7 @@ function exitAll(m: Model, r: Real): void {
 
 /** Today's flavour runs fewer sequences (the suite's time budget); HMMSIM_HMM_MODEL_MODERN_RUNS soaks it. */
 const MODERN_RUNS = Number(process.env.HMMSIM_HMM_MODEL_MODERN_RUNS ?? 100);
-const MODERN_ONLY: readonly (keyof Coverage)[] = ['migrateToSysMoved', 'releaseEvicted'];
+const MODERN_ONLY: readonly (keyof Coverage)[] = ['migrateToSysMoved', 'releaseEvicted', 'exclusiveOk'];
 
 describe('hmm model', () => {
   it.each([
