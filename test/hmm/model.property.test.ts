@@ -42,7 +42,7 @@
  *   files' page cache, every device page is back on its free list, and calloc === cfree.
  *
  * The modern flavour runs the same operations on `{ api: 'modern' }` device files (today's test_hmm)
- * on a v6.19 machine, with the same leak and byte checks, plus MIGRATE_TO_SYS and RELEASE. Its
+ * on a v6.19 machine, with the same leak and byte checks, plus MIGRATE_TO_SYS, RELEASE and EXCLUSIVE. Its
  * READ/WRITE errors follow v6.19's hmm_range_fault (modernDeviceAccess), its MIGRATE the
  * migrate_vma_setup/read-back of MIGRATE_TO_DEV (MigrateCmd.migrateModern); device pages idle at
  * refcount 0 (today's rule), and RELEASE's evictions are not counted in cfree.
