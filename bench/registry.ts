@@ -127,6 +127,18 @@ for (const batch of [1, 64, 512]) {
   });
 }
 registerBenchmark({
+  name: 'migrate-vma-modern-to-device-and-back',
+  sim: 'migrate-vma-modern',
+  native: 'memcpy-scattered',
+  baseline:
+    'memcpy of the 4 KiB pages to shuffled pages and back; migrate_vma_setup/pages/finalize (v6.19), 512 pages a call',
+  metric: 'bandwidth',
+  bytesPerPage: 2 * 4096,
+  // The seed API's target at 512 pages per batch (migrate-to-device-and-back-b512).
+  minRatio: 0.3,
+  pages: HMM_PAGES,
+});
+registerBenchmark({
   name: 'hmm-range-fault-populated',
   sim: 'hmm-range-fault',
   native: 'populate-read',

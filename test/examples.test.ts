@@ -8,12 +8,15 @@ import { describe, expect, it } from 'vitest';
 import { main as deviceKernel } from '../examples/device-kernel.js';
 import { main as driverPopulateRange } from '../examples/driver-populate-range.js';
 import { main as exploreDriver } from '../examples/explore-driver.js';
+import { main as modernDriver } from '../examples/modern-driver.js';
+import * as hmmsim from '../src/index.js';
 
 /** Every example, with the main this file runs it through. */
 const EXAMPLES: Record<string, unknown> = {
   'device-kernel.ts': deviceKernel,
   'driver-populate-range.ts': driverPopulateRange,
   'explore-driver.ts': exploreDriver,
+  'modern-driver.ts': modernDriver,
 };
 
 describe('examples/', () => {
@@ -212,5 +215,135 @@ describe('examples/device-kernel.ts', () => {
   it('5. a pointer into unmapped memory kills the launch with a DeviceKernelFault', () => {
     expect(facts.fatal).toMatchObject({ name: 'DeviceKernelFault', code: 'EFAULT', reason: 'unmapped' });
     expect(facts.costUs).toBeGreaterThan(0);
+  });
+});
+
+/** Runs an example's main, collecting what it prints. */
+function ran<F>(main: (log: (line: string) => void) => F): { lines: string[]; out: string; facts: F } {
+  const lines: string[] = [];
+  const facts = main((line) => lines.push(line));
+  return { lines, out: lines.join('\n'), facts };
+}
+
+describe('examples/modern-driver.ts', () => {
+  const { lines, out, facts } = ran(modernDriver);
+
+  it('opens its driver through the facade and prints each step', () => {
+    expect(lines[0]).toBe('opened minigpu on device 0 (16 device-private pages of its own)');
+    for (let step = 1; step <= 7; step++) expect(out).toContain(`\n${step}. `);
+  });
+
+  it('1. one hmm_range_fault round maps all 8 pages, and the device reads what the CPU wrote', () => {
+    expect(facts.firstRead).toEqual({ text: 'hello from the CPU', faults: 1, walks: 1 });
+  });
+
+  it('2. MADV_DONTNEED reaches the interval notifier, which erases the page from the device', () => {
+    expect(facts.afterDontneed).toEqual({ entries: 7, log: ['invalidate CLEAR: erased 1 entries'] });
+  });
+
+  it('3. migrate_vma moves 4 pages (one a hole) to device-private memory; its own MIGRATE event is skipped', () => {
+    expect(facts.migrated).toEqual({
+      kinds: ['device-private', 'device-private', 'device-private', 'device-private'],
+      free: 12,
+      text: 'hello from the CPU',
+    });
+    expect(out).toContain('notifier calls seen by the driver: 0');
+  });
+
+  it('4. a CPU read of a device page runs migrate_to_ram and gets the bytes back', () => {
+    expect(facts.cpuTouch.kind).toBe('present');
+    expect(facts.cpuTouch.text).toBe('hello from the CPU');
+    expect(facts.cpuTouch.log).toHaveLength(1);
+    expect(facts.cpuTouch.log[0]).toMatch(/^migrate_to_ram: the CPU touched device pfn \d+, now in RAM$/);
+  });
+
+  it('5. make_device_exclusive leaves a device-exclusive entry; the CPU write revokes it (CLEAR)', () => {
+    expect(facts.exclusive).toEqual({
+      kindBefore: 'device-exclusive',
+      kindAfter: 'present',
+      taking: ['invalidate CLEAR: erased 1 entries'],
+      cpuWrite: ['invalidate CLEAR: erased 1 entries'],
+    });
+  });
+
+  it('6. migrate_device_range evicts the 3 pages still on the device; folio_free returns every page', () => {
+    expect(facts.release).toEqual({
+      cpages: 3,
+      free: 16,
+      kinds: ['present', 'present', 'present', 'present'],
+      text: 'page two',
+    });
+  });
+
+  it('7. the explorer finds no violation in any built-in scenario, every schedule explored', () => {
+    expect(facts.explored.map((e) => e.scenario)).toEqual([
+      'fault-vs-munmap',
+      'fault-vs-mprotect',
+      'fault-vs-dontneed',
+      'fault-vs-migrate',
+      'migrate-vs-cpufault',
+      'fault-vs-oomreap',
+      'fork-vs-devwrite',
+      'exit-vs-devaccess',
+    ]);
+    for (const e of facts.explored)
+      expect([e.scenario, e.violation, e.complete]).toEqual([e.scenario, null, true]);
+    expect(facts.explored.map((e) => e.schedules)).toEqual([27, 27, 29, 58, 35, 7, 70, 20]);
+  });
+});
+
+describe("docs/writing-a-driver.md's modern walkthrough", () => {
+  const doc = readFileSync('docs/writing-a-driver.md', 'utf8');
+  const section = doc.slice(doc.indexOf("## Today's API"));
+  const example = readFileSync('examples/modern-driver.ts', 'utf8');
+  /** Lines without their indentation: a snippet may quote a method at another depth. */
+  const flat = (t: string): string =>
+    t
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l !== '')
+      .join('\n');
+  const snippets = [...section.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1] as string);
+
+  it('has its snippets, and each is quoted word for word from examples/modern-driver.ts (which runs above)', () => {
+    expect(section.length).toBeGreaterThan(1000);
+    expect(snippets.length).toBeGreaterThanOrEqual(6);
+    const source = flat(example);
+    // A `// ...` line in a snippet stands for lines left out: each part between them is quoted whole.
+    for (const s of snippets)
+      for (const part of s.split(/^\s*\/\/ \.\.\.$/m)) expect(source, part).toContain(flat(part));
+  });
+});
+
+describe("the README's example of today's API", () => {
+  it('runs, and each call returns what its comment says', () => {
+    const readme = readFileSync('README.md', 'utf8');
+    const from = readme.indexOf("### Today's API");
+    expect(from).toBeGreaterThan(0);
+    const block = (/```ts\n([\s\S]*?)```/.exec(readme.slice(from)) as RegExpExecArray)[1] as string;
+    // The import becomes a destructuring of the package; each annotated call is recorded.
+    const body = block
+      .replace(/^import \{([^}]*)\} from 'hmmsim';$/m, 'const {$1} = hmmsim;')
+      .replace(/^((?:fd|p)\.(\w+)\(.*\));(\s+\/\/.*)$/gm, (_m, call: string, name: string) => {
+        return `results.push([${JSON.stringify(name)}, ${call}]);`;
+      });
+    expect(body).toContain('const { Simulator,');
+    const results: [string, unknown][] = [];
+    new Function('hmmsim', 'results', body)(hmmsim, results);
+    const shown = results.map(([name, r]) => {
+      const o = r as { cpages?: number; faults?: number; kind?: string; data?: unknown } | Uint8Array;
+      if (o instanceof Uint8Array) return [name, Array.from(o)];
+      if (o.kind !== undefined) return [name, o.kind];
+      return [name, { cpages: o.cpages, faults: o.faults, data: o.data !== undefined }];
+    });
+    expect(shown).toEqual([
+      ['read', { cpages: 16, faults: 1, data: true }],
+      ['migrate', { cpages: 16, faults: 0, data: true }],
+      ['pte', 'device-private'],
+      ['migrateToSys', { cpages: 16, faults: 0, data: false }],
+      ['exclusive', { cpages: 1, faults: 0, data: true }],
+      ['pte', 'device-exclusive'],
+      ['read', [1, 2, 3]],
+    ]);
   });
 });

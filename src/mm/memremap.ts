@@ -14,6 +14,8 @@
  * Device-coherent pages are CPU-addressable: mapped by ordinary present PTEs, anonymous, on no LRU;
  * they are never pinned long-term (FOLL_LONGTERM migrates them out first, src/mm/gup.ts).
  *
+ * memunmap_pages sleeps until the last page is freed, as the kernel does.
+ *
  * The model hands out physical ranges itself: request_free_mem_region reserves the next
  * section-aligned range above everything present (the kernel searches iomem_resource top-down).
  *
@@ -23,6 +25,7 @@
 import { PAGE_SIZE } from '../core/addr.js';
 import { KernelBug, KernelWarning } from '../core/assert.js';
 import { ArgumentError, EINVAL, ENOMEM, ERANGE } from '../core/errno.js';
+import type { Task } from '../sched/index.js';
 import type { Kernel } from './kernel.js';
 import type { DevPagemap, PageStore } from './page.js';
 import {
@@ -117,21 +120,28 @@ export function memremapPages(kernel: Kernel, pgmap: MemremapPagemap): number {
   return first;
 }
 
+/** pgmaps memunmap_pages has killed (percpu_ref_kill): no page of theirs may be handed out again. */
+const dying = new WeakSet<DevPagemap>();
+
+/** True while some page of `pgmap` has a reference. */
+function pgmapInUse(kernel: Kernel, pgmap: DevPagemap): boolean {
+  const { refcount } = kernel.mem.store;
+  for (let pfn = pgmap.pfnFirst; pfn < pgmap.pfnLast; pfn++) if (refcount[pfn] !== 0) return true;
+  return false;
+}
+
 /**
- * memunmap_pages(pgmap): removes the region. The kernel kills the pgmap's percpu ref and waits for
- * every page to be freed; a page still in use would make it wait forever, which the model reports
- * as a KernelBug naming the page instead of hanging.
+ * memunmap_pages(pgmap): kills the pgmap (zone_device_page_init on it is a WARN from now on),
+ * sleeps until every page of it has been freed (pgmap->done), then removes the region. A page
+ * nobody ever puts leaves it asleep, as in the kernel.
  */
-export function memunmapPages(kernel: Kernel, pgmap: DevPagemap): void {
+export function* memunmapPages(kernel: Kernel, pgmap: DevPagemap): Task {
   const store = kernel.mem.store;
-  for (let pfn = pgmap.pfnFirst; pfn < pgmap.pfnLast; pfn++) {
-    if (store.pgmapOf(pfn) !== pgmap) throw new KernelBug(`memunmap_pages: pfn ${pfn} is not in this pgmap`);
-    if (store.refcount[pfn] !== 0)
-      throw new KernelBug(
-        `memunmap_pages: pfn ${pfn} still has refcount ${store.refcount[pfn]} (would wait forever)`,
-      );
-  }
   const slot = store.pgmapSlot[pgmap.pfnFirst] as number;
+  if (store.pgmaps[slot] !== pgmap)
+    throw new KernelBug(`memunmap_pages: pfn ${pgmap.pfnFirst} is not in this pgmap`);
+  dying.add(pgmap);
+  yield* kernel.mem.pgmapWaitqueue(pgmap).waitEvent(() => !pgmapInUse(kernel, pgmap));
   for (let pfn = pgmap.pfnFirst; pfn < pgmap.pfnLast; pfn++) {
     store.zone[pfn] = ZONE_NORMAL;
     store.pgmapSlot[pfn] = 0;
@@ -161,6 +171,7 @@ export function zoneDevicePageInit(kernel: Kernel, pfn: number): void {
   const s = kernel.mem.store;
   if (pgmap.ops === undefined)
     throw new KernelBug('zone_device_page_init: the seed hmm_devmem has no free-at-0 pages');
+  if (dying.has(pgmap)) throw new KernelWarning(`zone_device_page_init: pfn ${pfn} after memunmap_pages`);
   if (s.refcount[pfn] !== 0 || ((s.flags[pfn] as number) & PG_locked) !== 0)
     throw new KernelWarning(`zone_device_page_init: pfn ${pfn} is in use (refcount ${s.refcount[pfn]})`);
   s.refcount[pfn] = 1;

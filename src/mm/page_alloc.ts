@@ -31,6 +31,7 @@ import { ArgumentError, describeValue } from '../core/errno.js';
 import type { Task } from '../sched/index.js';
 import { WaitQueue } from '../sched/index.js';
 import { MemcgTable } from './memcg.js';
+import type { DevPagemap } from './page.js';
 import {
   clearPageFlags,
   HPAGE_PMD_NR,
@@ -98,6 +99,8 @@ export class PhysMem {
   private readonly freeBlocks: number[] = [];
   private nrFree: number;
   private readonly pageWaitqueues = new Map<number, WaitQueue>();
+  /** memunmap_pages waiting for a pgmap's last page to be freed (its percpu ref, pgmap->done). */
+  private readonly pgmapWaitqueues = new Map<DevPagemap, WaitQueue>();
   /** free_huge_folio: where a hugetlb folio goes when its last reference drops (hugetlb.ts). */
   freeHugetlbFolio: (head: number) => void = (head) => {
     throw new KernelBug(`free_huge_folio: pfn ${head} with no hugetlb pool`);
@@ -368,6 +371,17 @@ export class PhysMem {
     s.flags[pfn] = PG_reserved;
     if (pgmap?.ops !== undefined) pgmap.ops.folioFree(pfn);
     else pgmap?.pageFree?.(pfn);
+    if (pgmap !== undefined) this.pgmapWaitqueues.get(pgmap)?.wakeUpAll();
+  }
+
+  /** Where memunmap_pages sleeps until every page of `pgmap` is free (free_zone_device_folio wakes it). */
+  pgmapWaitqueue(pgmap: DevPagemap): WaitQueue {
+    let wq = this.pgmapWaitqueues.get(pgmap);
+    if (wq === undefined) {
+      wq = new WaitQueue('pgmap->done');
+      this.pgmapWaitqueues.set(pgmap, wq);
+    }
+    return wq;
   }
 
   /** mem_cgroup_try_charge + commit for a newly allocated page. */

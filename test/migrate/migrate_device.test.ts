@@ -25,10 +25,9 @@ import { MAP_ANONYMOUS, MAP_SHARED } from '../../src/mm/mmap.js';
 import type { MmuNotifierRange } from '../../src/mm/mmu_notifier.js';
 import { MMU_NOTIFY_EVENT_NAMES, MmuNotifier, mmuNotifierRegister } from '../../src/mm/mmu_notifier.js';
 import type { Task } from '../../src/sched/index.js';
-import { DfsStrategy } from '../../src/sched/index.js';
 import type { Process } from '../../src/sim/process.js';
 import { ANON, fill, locked, PG, RW, setup } from '../mm/helpers.js';
-import { ModernDevice, movedToDevice, vmaOf } from './modern_device.js';
+import { eachDfsSchedule, ModernDevice, movedToDevice, spawnCpuRead, vmaOf } from './modern_device.js';
 
 const V619 = { kernel: 'v6.19' as const };
 
@@ -370,31 +369,22 @@ describe('the CPU fault and migrate_to_ram (faultPage)', () => {
   });
 
   it('a CPU access racing a migration to the device waits on the migration entry, then faults the page back (DFS)', () => {
-    const dfs = new DfsStrategy(2);
     let waited = 0;
-    let runs = 0;
-    while (dfs.nextExecution()) {
-      runs++;
+    const runs = eachDfsSchedule((dfs) => {
       const { sim, p } = setup(V619);
       const dev = new ModernDevice(sim.kernel, 'private', 4);
       dev.yieldInCopy = true;
       const a = p.mmap(PG, RW, ANON);
       p.write(a, fill(PG, 0x77));
       const ex = sim.executor(dfs);
-      let read: Uint8Array | null = null;
       ex.spawn(
         'migrate',
         locked(p.mm, 'read', () => dev.toDevice(vmaOf(p.mm, a), a, 1)),
       );
-      ex.spawn(
-        'cpu',
-        (function* (): Task {
-          read = yield* p.task.read(a, 2);
-        })(),
-      );
+      const read = spawnCpuRead(ex, p, a, 2);
       const res = ex.run();
       expect(res.status, res.failure?.message).toBe('done');
-      expect(read).toEqual(Uint8Array.of(0x77, 0x77));
+      expect(read()).toEqual(Uint8Array.of(0x77, 0x77));
       const pte = p.pte(a);
       if (sim.kernel.counters.get('migration_entry_wait') > 0) {
         waited++;
@@ -406,7 +396,7 @@ describe('the CPU fault and migrate_to_ram (faultPage)', () => {
       else expect(sim.page(pte.pfn)).toMatchObject({ refcount: 1, mapcount: 1, zone: 'normal' });
       expect(sim.page(pte.pfn).flags).not.toContain('locked');
       expect(dev.freed.length + (pte.kind === 'device-private' ? 1 : 0)).toBe(1);
-    }
+    });
     expect(runs).toBeGreaterThan(3);
     expect(waited).toBeGreaterThan(0);
   });

@@ -25,8 +25,9 @@ import type { MmStruct } from '../../src/mm/mm.js';
 import type { DevFault } from '../../src/mm/page.js';
 import { MEMORY_DEVICE_COHERENT, MEMORY_DEVICE_PRIVATE } from '../../src/mm/page.js';
 import type { Vma } from '../../src/mm/vma.js';
-import type { Task } from '../../src/sched/index.js';
-import { schedule } from '../../src/sched/index.js';
+import type { Executor, Strategy, Task } from '../../src/sched/index.js';
+import { DfsStrategy, schedule } from '../../src/sched/index.js';
+import type { Process } from '../../src/sim/process.js';
 import { ANON, locked, RW, setup } from '../mm/helpers.js';
 
 export type Kind = 'private' | 'coherent';
@@ -180,4 +181,27 @@ export function movedToDevice(kind: Kind, n: number, byte: number, devPages = 8)
     locked(p.mm, 'read', () => dev.toDevice(vmaOf(p.mm, a), a, n)),
   );
   return { sim, p, dev, a, old, args };
+}
+
+/** Runs `body` once per schedule a bounded DFS (2 preemptions) explores; returns how many ran. */
+export function eachDfsSchedule(body: (dfs: Strategy) => void): number {
+  const dfs = new DfsStrategy(2);
+  let runs = 0;
+  while (dfs.nextExecution()) {
+    runs++;
+    body(dfs);
+  }
+  return runs;
+}
+
+/** Spawns a CPU read of [a, a + len) on `ex`; the returned function gives what it read (null before). */
+export function spawnCpuRead(ex: Executor, p: Process, a: number, len: number): () => Uint8Array | null {
+  let read: Uint8Array | null = null;
+  ex.spawn(
+    'cpu',
+    (function* (): Task {
+      read = yield* p.task.read(a, len);
+    })(),
+  );
+  return () => read;
 }

@@ -17,8 +17,10 @@ import {
   MEMORY_DEVICE_PUBLIC,
   ZONE_DEVICE,
 } from '../../src/mm/page.js';
+import type { Task } from '../../src/sched/index.js';
+import { schedule } from '../../src/sched/index.js';
 import { ModernDevice, movedToDevice } from '../migrate/modern_device.js';
-import { fill, PG, setup, thrown } from './helpers.js';
+import { fill, PG, roundRobin, setup, thrown } from './helpers.js';
 
 const V619 = { kernel: 'v6.19' as const };
 
@@ -135,16 +137,37 @@ describe('mm/memremap: refcounts of a device page', () => {
     thrown(KernelBug, () => setPageZoneDeviceData(sim.kernel, 5, 'x'));
   });
 
-  it('memunmap_pages: a page in use is a KernelBug (the kernel would wait forever); all free, the region goes', () => {
+  it('memunmap_pages sleeps until the last page in use is freed; no page may be handed out meanwhile', () => {
     const { sim } = setup(V619);
     const dev = new ModernDevice(sim.kernel, 'private', 4);
+    const mem = sim.kernel.mem;
     const pfn = dev.alloc();
-    thrown(KernelBug, () => memunmapPages(sim.kernel, dev.pgmap));
-    sim.kernel.mem.unlockPage(pfn);
-    sim.kernel.mem.putPage(pfn);
-    memunmapPages(sim.kernel, dev.pgmap);
-    expect(sim.kernel.mem.store.isZoneDevice(pfn)).toBe(false);
-    expect(sim.kernel.mem.store.pgmapOf(pfn)).toBeUndefined();
+    mem.unlockPage(pfn);
+    const order: string[] = [];
+    const ex = sim.executor(roundRobin);
+    ex.spawn(
+      'memunmap',
+      (function* (): Task {
+        yield* memunmapPages(sim.kernel, dev.pgmap);
+        order.push('unmapped');
+      })(),
+    );
+    ex.spawn(
+      'holder',
+      (function* (): Task {
+        yield* schedule('holding');
+        thrown(KernelWarning, () => zoneDevicePageInit(sim.kernel, dev.first + 1));
+        order.push('put');
+        mem.putPage(pfn);
+      })(),
+    );
+    const res = ex.run();
+    expect(res.status, res.failure?.message).toBe('done');
+    expect(order).toEqual(['put', 'unmapped']);
+    expect(dev.freed).toEqual([pfn]);
+    expect(mem.store.isZoneDevice(pfn)).toBe(false);
+    expect(mem.store.pgmapOf(pfn)).toBeUndefined();
+    expect(sim.stats().counters.memunmap_pages).toBe(1);
   });
 });
 

@@ -164,8 +164,20 @@ export class TestHmmDevice {
     return pfn;
   }
 
-  /** dmirror_devmem_free (ops.folio_free): back on the free list, unless its chunk is being removed. */
+  /** Pages of the device's chunks not on the free list: allocated and not yet given back. */
+  get pagesInUse(): number {
+    let total = 0;
+    for (const c of this.chunks) total += c.pagemap.pfnLast - c.pagemap.pfnFirst;
+    return total - this.freePages.length;
+  }
+
+  /**
+   * dmirror_devmem_free (ops.folio_free): back on the free list, unless its chunk is being removed.
+   * The page's contents go with its last user (nothing may read a free page, and its next user gets
+   * a copy or zeroes first), so the host buffer is reused, as the seed's dmirror does.
+   */
   private devmemFree(pfn: number): void {
+    this.kernel.mem.clearPage(pfn);
     this.lock.lock();
     const chunk = this.chunks.find((c) => c.pagemap === this.kernel.mem.store.pgmapOf(pfn));
     if (chunk !== undefined && !chunk.remove) {
@@ -187,7 +199,7 @@ export class TestHmmDevice {
       this.freePages = this.freePages.filter((pfn) => pfn < pfnFirst || pfn >= pfnLast);
       this.lock.unlock();
       yield* this.evictChunk(chunk);
-      memunmapPages(this.kernel, chunk.pagemap);
+      yield* memunmapPages(this.kernel, chunk.pagemap);
     }
     this.chunks = [];
     this.freePages = [];

@@ -135,10 +135,19 @@ export function* dmirrorMigrateToDevice(
   addr: number,
   npages: number,
 ): Task<DmirrorReadResult | number> {
-  const flags = MIGRATE_VMA_SELECT_SYSTEM | MIGRATE_VMA_SELECT_COMPOUND;
-  const ret = yield* forEachBatch(dmirror, { addr, npages }, flags, (args) => toDeviceStep(dmirror, args));
+  const ret = yield* dmirrorMigrateRangeToDevice(dmirror, addr, npages);
   if (ret !== 0) return ret;
   return yield* dmirrorReadBack(dmirror, addr, npages);
+}
+
+/** The migration part of MIGRATE_TO_DEV, without the read-back: 0 or -errno. */
+export function* dmirrorMigrateRangeToDevice(
+  dmirror: TestHmmDmirror,
+  addr: number,
+  npages: number,
+): Task<number> {
+  const flags = MIGRATE_VMA_SELECT_SYSTEM | MIGRATE_VMA_SELECT_COMPOUND;
+  return yield* forEachBatch(dmirror, { addr, npages }, flags, (args) => toDeviceStep(dmirror, args));
 }
 
 /**
@@ -305,9 +314,16 @@ export function* dmirrorEraseMigrated(
   npages: number,
 ): Task {
   yield* dmirror.mutex.lock();
-  for (let i = 0; i < npages; i++) {
-    const addr = start + i * PAGE_SIZE;
-    if (migratePfnToPage(dst[i] as number) >= 0) dmirror.doUpdate(addr, addr + PAGE_SIZE);
+  // One doUpdate per run of consecutive pages: the same entries erased, one device TLB flush each.
+  for (let i = 0; i < npages; ) {
+    if (migratePfnToPage(dst[i] as number) < 0) {
+      i++;
+      continue;
+    }
+    let j = i + 1;
+    while (j < npages && migratePfnToPage(dst[j] as number) >= 0) j++;
+    dmirror.doUpdate(start + i * PAGE_SIZE, start + j * PAGE_SIZE);
+    i = j;
   }
   dmirror.mutex.unlock();
 }

@@ -1,12 +1,20 @@
 import { describe, expect, it } from 'vitest';
 import { checkAccounting } from '../../../src/check/accounting.js';
+import { coherenceViolations } from '../../../src/check/coherence.js';
 import { PAGE_SIZE } from '../../../src/core/addr.js';
 import { HmmError } from '../../../src/core/errno.js';
 import type { TestHmmDmirror } from '../../../src/drivers/test_hmm/dmirror.js';
 import { HMM_DMIRROR_FLAG_FAIL_ALLOC } from '../../../src/drivers/test_hmm/uapi.js';
+import {
+  MIGRATE_VMA_SELECT_DEVICE_PRIVATE,
+  migrateVmaFinalize,
+  migrateVmaSetup,
+} from '../../../src/mm/migrate_device.js';
+import type { Task } from '../../../src/sched/index.js';
 import type { DeviceFile } from '../../../src/sim/devicefile.js';
 import type { Process } from '../../../src/sim/process.js';
 import { Simulator } from '../../../src/sim/simulator.js';
+import { eachDfsSchedule, spawnCpuRead } from '../../migrate/modern_device.js';
 
 const RW = 3;
 const PRIVATE_ANON = 0x22;
@@ -200,6 +208,18 @@ describe.each(KINDS)('MIGRATE_TO_SYS on a %s device', (kind) => {
     balanced(sim);
   });
 
+  it('a device page freed back to the list holds no contents: its host buffer is reused (as the seed dmirror)', () => {
+    const { sim, p, fd } = machine(kind);
+    const { a, data } = buffer(p, 4);
+    expect(fd.migrate(a, 4).cpages).toBe(4);
+    const pfns = [0, 1, 2, 3].map((i) => p.pte(a + i * PAGE_SIZE).pfn);
+    const store = sim.kernel.mem.store;
+    for (const pfn of pfns) expect(store.contents[pfn]).toBeDefined();
+    expect(fd.migrateToSys(a, 4)).toEqual({ cpages: 4, faults: 0 });
+    for (const pfn of pfns) expect([pfn, store.contents[pfn]]).toEqual([pfn, undefined]);
+    expect(same(p.read(a, 4 * PAGE_SIZE), data)).toBe(true);
+  });
+
   it('HMM_DMIRROR_FLAG_FAIL_ALLOC: no system page for the first: -ENOMEM, the batch restored', () => {
     const { sim, p, fd } = machine(kind);
     const { a, data } = buffer(p, 2);
@@ -256,5 +276,72 @@ describe('the device file', () => {
     const f: DeviceFile = fd;
     expect(errno(() => f.release(1, 1))).toBe('EINVAL');
     expect(errno(() => f.migrateToSys(PAGE_SIZE, 0))).toBe('EINVAL');
+  });
+});
+
+describe('RELEASE racing the CPU', () => {
+  it('eviction by pfn vs a CPU fault on the same device pages: every schedule ends with the data in system memory (DFS)', () => {
+    let cpuFaulted = 0;
+    const runs = eachDfsSchedule((dfs) => {
+      const { sim, p, fd } = machine('private', 64);
+      const { a, data } = buffer(p, 2);
+      fd.migrate(a, 2);
+      const ex = sim.executor(dfs);
+      const read = spawnCpuRead(ex, p, a, 2 * PAGE_SIZE);
+      ex.spawn('release', fd.task.release(a, 2));
+      const res = ex.run();
+      expect(res.status, res.failure?.message).toBe('done');
+      expect(same(read() as Uint8Array, data)).toBe(true);
+      for (let i = 0; i < 2; i++) expect(sim.page(p.pte(a + i * PAGE_SIZE).pfn).zone).toBe('normal');
+      expect(sim.modernDevice(0).chunks).toEqual([]);
+      if (sim.deviceCounters(0).cpuFaults > 0) cpuFaulted++;
+      balanced(sim);
+    });
+    expect(runs).toBeGreaterThan(5);
+    expect(cpuFaulted).toBeGreaterThan(0);
+  });
+});
+
+describe('the coherence checker across a migration of the owner’s own pages', () => {
+  it("the owner keeps its entry while its locked page is under migration (it skips its own MIGRATE invalidation); another device's mirror of it would be stale", () => {
+    const { sim, p, fd, dmirror } = machine('private');
+    const { a } = buffer(p, 1);
+    fd.migrate(a, 1);
+    const d = p.pte(a).pfn;
+    const args = {
+      vma: p.mm.vmaAt(a),
+      src: new Float64Array(1),
+      dst: new Float64Array(1),
+      start: a,
+      end: a + PAGE_SIZE,
+      pgmapOwner: dmirror.mdevice,
+      flags: MIGRATE_VMA_SELECT_DEVICE_PRIVATE,
+      cpages: 0,
+      npages: 0,
+    };
+    const other = sim.openDevice(1, p, { api: 'modern' }).driver as TestHmmDmirror;
+    sim.run(
+      'setup',
+      (function* (): Task {
+        yield* p.mm.mmapSem.downRead();
+        expect(yield* migrateVmaSetup(args)).toBe(0);
+        p.mm.mmapSem.upRead();
+      })(),
+    );
+    expect(p.pte(a)).toMatchObject({ kind: 'migration', pfn: d });
+    expect(dmirror.pt.pfnOf(a / PAGE_SIZE)).toBe(d);
+    expect(coherenceViolations(sim.kernel, [dmirror])).toEqual([]);
+    // The same entry in a mirror that does not own the page is stale.
+    sim.run(
+      'store',
+      (function* (): Task {
+        yield* other.mutex.lock();
+        other.pt.store(a / PAGE_SIZE, d, true);
+        other.mutex.unlock();
+      })(),
+    );
+    expect(coherenceViolations(sim.kernel, [other])).toHaveLength(1);
+    migrateVmaFinalize(args);
+    expect(p.pte(a)).toMatchObject({ kind: 'device-private', pfn: d });
   });
 });
