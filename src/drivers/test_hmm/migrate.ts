@@ -85,10 +85,10 @@ function migrateArgs(
 /**
  * The loop both range migrations share: the ioctl's range checks, then under mmap_lock for read,
  * VMA by VMA, PTRS_PER_PTE pages per migrate_vma_setup; `step` does the driver's part and the
- * pages/finalize calls. -EINVAL for a bad range or a missing or unreadable VMA (vma_lookup), or
+ * pages/finalize calls (also the svm engine's, drivers/svm/modern.ts). -EINVAL for a bad range or a missing or unreadable VMA (vma_lookup), or
  * the first error of setup or step.
  */
-function* forEachBatch(
+export function* forEachBatch(
   dmirror: TestHmmDmirror,
   cmd: { addr: number; npages: number },
   flags: number,
@@ -150,7 +150,11 @@ export function* dmirrorMigrateRangeToDevice(
   return yield* forEachBatch(dmirror, { addr, npages }, flags, (args) => toDeviceStep(dmirror, args));
 }
 
-function* toDeviceStep(dmirror: TestHmmDmirror, args: MigrateVma): Task<number> {
+/**
+ * One migrate_vma batch to device memory after migrate_vma_setup: alloc_and_copy, migrate_vma_pages,
+ * finalize_and_map, migrate_vma_finalize (the svm engine's policy migrations use it too).
+ */
+export function* toDeviceStep(dmirror: TestHmmDmirror, args: MigrateVma): Task<number> {
   allocAndCopyToDevice(dmirror, args);
   yield* migrateVmaPages(args);
   yield* finalizeAndMap(dmirror, args);
