@@ -19,7 +19,6 @@ const MOVING_KEY = 'src/drivers + src/policy + src/explore';
 const UNDOCUMENTED = {
   [MOVING_KEY]: 134,
   'src/check/integrity.ts': 12,
-  'src/core/prng.ts': 2,
   'src/device/cost.ts': 16,
   'src/device/device.ts': 8,
   'src/device/device_pagetable.ts': 23,
@@ -55,15 +54,6 @@ const UNDOCUMENTED = {
   'src/mm/special_mapping.ts': 1,
   'src/mm/uaccess.ts': 2,
   'src/mm/vma.ts': 1,
-  'src/sched/atomic.ts': 1,
-  'src/sched/executor.ts': 20,
-  'src/sched/lockdep.ts': 10,
-  'src/sched/shrink.ts': 3,
-  'src/sched/strategy/dfs.ts': 1,
-  'src/sched/strategy/pct.ts': 1,
-  'src/sched/strategy/replay.ts': 2,
-  'src/sched/strategy/strategy.ts': 1,
-  'src/sched/thread.ts': 1,
   'src/schema/events.ts': 3,
   'src/sim/simulator.ts': 4,
 };
