@@ -18,10 +18,6 @@ const MOVING = /^src\/(drivers|policy|explore)\//;
 const MOVING_KEY = 'src/drivers + src/policy + src/explore';
 const UNDOCUMENTED = {
   [MOVING_KEY]: 134,
-  'src/check/integrity.ts': 12,
-  'src/hmm/seed/devmem.ts': 10,
-  'src/hmm/seed/entry.ts': 9,
-  'src/hmm/seed/types.ts': 8,
   'src/schema/events.ts': 3,
   'src/sim/simulator.ts': 4,
 };

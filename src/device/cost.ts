@@ -215,7 +215,7 @@ export class CostModel {
     this.charge('cpuFault', this.profile.cpuFaultUs);
   }
 
-  /** Charges one hmm_range_fault walk of the CPU page table. */
+  /** Charges one device page-table walk after a TLB miss (DeviceMmu translation). */
   ptWalk(): void {
     this.charge('ptWalk', this.profile.ptWalkUs);
   }
