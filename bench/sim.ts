@@ -29,6 +29,7 @@ import {
 } from '../src/index.js';
 import { budgetOps } from './budgets.js';
 import { type Measurement, repeat, time } from './stats.js';
+import { thpMigrationOps } from './thp_migration.js';
 
 const PAGE_SIZE = 4096;
 
@@ -178,8 +179,13 @@ function run<T>(sim: Simulator, name: string, task: Task<T>): T {
  * A process with `pages` resident anonymous pages, each holding data (a page never written has no
  * bytes in the simulator, and would make a copy free), and one dmirror device with room for them.
  */
-function dataProcess(pages: number, devicePages: number) {
-  const sim = new Simulator({ seed: 1, ramPages: pages + 4096, devices: [{ memoryPages: devicePages }] });
+function dataProcess(pages: number, devicePages: number, kernel: 'v5.3' | 'v6.19' = 'v5.3') {
+  const sim = new Simulator({
+    seed: 1,
+    ramPages: pages + 4096,
+    kernel,
+    devices: [{ memoryPages: devicePages }],
+  });
   const p = sim.createProcess();
   const a = mapAnon(p, pages);
   const chunk = new Uint8Array(READ_CHUNK * PAGE_SIZE);
@@ -549,4 +555,5 @@ export const simOps: Readonly<Record<string, SimOp>> = {
   'invalidate-mprotect': invalidateMirrored('mprotect'),
   'device-fault-in': deviceFaultIn,
   ...budgetOps,
+  ...thpMigrationOps,
 };

@@ -26,6 +26,7 @@ import { hex, PAGE_SIZE } from '../core/addr.js';
 import type { MmStruct } from '../mm/mm.js';
 import { VM_SHARED } from '../mm/vma.js';
 
+/** What one page of one address space should contain, as the shadow model tracks it. */
 export interface ShadowPage {
   /** The page's contents; null = every byte is `fill`. */
   bytes: Uint8Array | null;
@@ -37,19 +38,29 @@ export interface ShadowPage {
   busy: number;
   /** A failed or forked-over write left the value uncertain. */
   unknown: boolean;
+  /** The page was unmapped (munmap): a read that returns data there is a violation. */
   unmapped: boolean;
 }
 
+/** An access in progress, from begin* to end*: the pages it covers and their state when it began. */
 export interface ShadowToken {
+  /** The address space accessed. */
   readonly mm: MmStruct;
+  /** First user virtual address of the access. */
   readonly addr: number;
+  /** Length of the access in bytes. */
   readonly length: number;
+  /** The shadow pages the access covers, in address order. */
   readonly pages: ShadowPage[];
+  /** Each page's version when the access began; a change means something overlapped it. */
   readonly versions: number[];
+  /** Whether another write, discard or unmap was in progress on each page when the access began. */
   readonly busy: boolean[];
+  /** The thread or device making the access, for violation messages. */
   readonly who: string;
 }
 
+/** The data-integrity checker's shadow of every address space (see the file comment). */
 export class ShadowMemory {
   /** Every violation found, in order. */
   readonly violations: string[] = [];
@@ -154,6 +165,7 @@ export class ShadowMemory {
     }
   }
 
+  /** A CPU or device read of [addr, addr + length) begins; endRead compares what it got. */
   beginRead(mm: MmStruct, addr: number, length: number, who: string): ShadowToken {
     return this.begin(mm, addr, length, who, false);
   }

@@ -15,6 +15,7 @@ import type { DEMO_DEFAULTS, DEMO_LIMITS } from '../demo/demo.js';
 import { colorEnabled } from './color.js';
 import type { DemoCliOptions } from './demo.js';
 import { type CliIo, withCliIo } from './io.js';
+import type { SelftestCliOptions } from './selftest.js';
 
 /**
  * The modules of the command a run names, imported before its options are defined: the simulator,
@@ -133,8 +134,8 @@ Examples:
   $ hmmsim explore fault-vs-dontneed --protocol seq        closed by the sequence count (exit 0)
   $ hmmsim explore fault-vs-munmap --driver no-lock-in-sync --json
   $ hmmsim replay hmmx3:fault-vs-dontneed:correct:seed:1:0.1.0:coherence:8:hmm1:AAAAAAEBAQE:daefdc44
-  $ hmmsim selftest                                        the ported kernel selftests, kselftest TAP
-  $ hmmsim selftest anon_read hmm.migrate --seed 3
+  $ hmmsim selftest                                        hmm-tests.c on both API generations, kselftest TAP
+  $ hmmsim selftest --api modern anon_read hmm.migrate --seed 3
   $ hmmsim help demo        help for one command
 ${EXIT_HELP}`,
     );
@@ -229,9 +230,12 @@ ${EXIT_HELP}`,
 
   program
     .command('selftest')
-    .description("run the ported kernel selftests (hmm-tests.c) with kselftest's TAP output")
+    .description(
+      "run the kernel selftests (hmm-tests.c) on the seed API and on today's test_hmm, with kselftest's TAP output",
+    )
     .argument('[name...]', 'tests to run (default: all); see Names below')
-    .option('--list', 'name the ported tests, and the others with why they are not ported')
+    .option('--list', 'name the tests of each run, and the ones it skips with why')
+    .option('--api <api>', "one run only: 'seed' (the v5.3 API) or 'modern' (today's test_hmm)")
     .option('-s, --seed <n>', 'seed of every test machine', parseSeed, 1)
     .option(
       '--upstream',
@@ -239,7 +243,7 @@ ${EXIT_HELP}`,
     )
     .option('--json', 'print one JSON document')
     .addHelpText('after', mods.selftest?.SELFTEST_HELP ?? '')
-    .action((names: string[], opts: { list?: boolean; seed: number; upstream?: boolean; json?: boolean }) => {
+    .action((names: string[], opts: SelftestCliOptions) => {
       usage(() => setExit(loaded(mods.selftest).runSelftestCli(names, opts, println)));
     });
 

@@ -116,12 +116,14 @@ export class Prng {
     return this.below(den) < num;
   }
 
+  /** One element of `items`, uniformly; ArgumentError on an empty list. */
   pick<T>(items: readonly T[]): T {
     checkArray(items);
     if (items.length === 0) throw new ArgumentError('items', 'cannot pick from an empty list');
     return items[this.below(items.length)] as T;
   }
 
+  /** Fisher-Yates shuffle of `items` in place, from this generator's stream; returns `items`. */
   shuffle<T>(items: T[]): T[] {
     checkArray(items);
     for (let i = items.length - 1; i > 0; i--) {

@@ -56,6 +56,7 @@ export const COST_PROFILES: Readonly<Record<string, CostProfile>> = {
   'pcie5-h100': { ...PCIE4_A100, name: 'pcie5-h100', linkGBps: 50 },
 };
 
+/** The cost profile used when none is named: a PCIe 4 link to an A100-class GPU (docs/costs.md). */
 export const COST_PROFILE_DEFAULT = 'pcie4-a100';
 
 /** The profile named `name`; ArgumentError naming costProfile otherwise. */
@@ -85,7 +86,14 @@ export function roundCosts<K extends string>(costs: Readonly<Record<K, number>>)
 }
 
 /** The model's parameters with their sources (docs/costs.md has the links), for reports. */
-export function costModelTerms(p: CostProfile): { name: string; value: string; source: string }[] {
+export function costModelTerms(p: CostProfile): {
+  /** The parameter, as the report labels it. */
+  name: string;
+  /** Its value in `p`, with units. */
+  value: string;
+  /** Where the value comes from (measurement or paper). */
+  source: string;
+}[] {
   return [
     {
       name: 'fault batch',
@@ -144,13 +152,21 @@ export const COST_TERMS = [
   'cpuFault',
   'ptWalk',
 ] as const;
+/** One of the COST_TERMS a CostModel keeps a µs total for. */
 export type CostTerm = (typeof COST_TERMS)[number];
 
+/**
+ * The simulated clock (µs) of one device and the per-term totals and trace of what advanced it (see the
+ * file comment).
+ */
 export class CostModel {
+  /** The GPU and link generation whose times are charged. */
   readonly profile: CostProfile;
   private readonly terms = new Map<CostTerm, number>(COST_TERMS.map((t) => [t, 0]));
   private now = 0;
+  /** Every charged event in time order, up to TRACE_EVENTS_MAX. */
   readonly trace: TraceEvent[] = [];
+  /** Events past TRACE_EVENTS_MAX, counted instead of kept. */
   traceDropped = 0;
 
   constructor(profile: string = COST_PROFILE_DEFAULT) {
@@ -162,6 +178,7 @@ export class CostModel {
     return this.now;
   }
 
+  /** Advances the clock by `us` microseconds and adds them to `term`'s total. */
   charge(term: CostTerm, us: number): void {
     this.terms.set(term, (this.terms.get(term) as number) + us);
     this.now += us;
@@ -173,26 +190,32 @@ export class CostModel {
     else this.traceDropped++;
   }
 
+  /** Charges servicing one GPU fault batch of `faults` faults: the batch cost plus a per-fault cost. */
   faultBatch(faults: number): void {
     this.charge('faultService', this.profile.faultBatchUs + faults * this.profile.perFaultUs);
   }
 
+  /** Charges one DMA of `bytes` over the link: its latency plus bytes at the link bandwidth. */
   dmaTransfer(bytes: number): void {
     this.charge('dma', this.profile.dmaLatencyUs + bytes / (this.profile.linkGBps * 1e3));
   }
 
+  /** Charges the kernel bookkeeping of one migrate_vma call over `pages` pages. */
   migrateCall(pages: number): void {
     this.charge('migrateBookkeeping', this.profile.migratePerCallUs + pages * this.profile.migratePerPageUs);
   }
 
+  /** Charges one device TLB invalidation (after an mmu notifier invalidation). */
   tlbInvalidate(): void {
     this.charge('tlbInvalidate', this.profile.tlbInvalidateUs);
   }
 
+  /** Charges one CPU fault on a device-private page (the migrate-to-RAM path). */
   cpuFault(): void {
     this.charge('cpuFault', this.profile.cpuFaultUs);
   }
 
+  /** Charges one device page-table walk after a TLB miss (DeviceMmu translation). */
   ptWalk(): void {
     this.charge('ptWalk', this.profile.ptWalkUs);
   }

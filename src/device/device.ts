@@ -83,6 +83,7 @@ export const DEVICE_COUNTER_DESCRIPTIONS: Readonly<Record<keyof DeviceCounters, 
   dmaBytes: 'bytes the DMA engine copied',
 };
 
+/** A DeviceCounters with every field at 0. */
 export function newDeviceCounters(): DeviceCounters {
   return {
     tlbHits: 0,
@@ -109,18 +110,25 @@ export function newDeviceCounters(): DeviceCounters {
   };
 }
 
+/** Options for a SimDevice. */
 export interface SimDeviceOptions {
   /** Cost profile name (cost.ts COST_PROFILES). */
   costProfile?: string;
 }
 
+/** One simulated GPU: its memory size, DMA engine, cost clock and counters (see the file comment). */
 export class SimDevice {
+  /** Index of the device in its Simulator, 0-based. */
   readonly id: number;
+  /** hmm_dmirror<id>, the name test_hmm gives its character device. */
   readonly name: string;
   /** Device memory in pages. */
   readonly memoryPages: number;
+  /** The device's simulated clock and cost terms. */
   readonly cost: CostModel;
+  /** What the device and its driver did so far. */
   readonly counters: DeviceCounters = newDeviceCounters();
+  /** Copies pages between RAM and device memory, charging `cost`. */
   readonly dma: DmaEngine;
 
   constructor(id: number, memoryPages: number, mem: PhysMem, opts: SimDeviceOptions = {}) {

@@ -13,14 +13,20 @@
 
 import type { Tracepoints } from '../core/trace.js';
 
+/** A read-only entry (no tag in test_hmm's xarray). */
 export const DPT_TAG_READ = 0;
 /** test_hmm's DPT_XA_TAG_ATOMIC: an entry dmirror_atomic_map stores for a device-exclusive page. */
 export const DPT_TAG_ATOMIC = 1;
+/** test_hmm's DPT_XA_TAG_WRITE: the device may write through the entry. */
 export const DPT_TAG_WRITE = 3;
 
+/** One present entry of a DevicePageTable. */
 export interface DeviceMapping {
+  /** Device virtual page number (user address / 4096). */
   readonly vpn: number;
+  /** The physical frame mapped (RAM or device memory). */
   readonly pfn: number;
+  /** Whether the entry is writable (DPT_TAG_WRITE). */
   readonly write: boolean;
 }
 
@@ -30,14 +36,29 @@ export interface DeviceMapping {
  * (the driver's update lock must be held) and the explorer's trace. Observation only.
  */
 export interface DevicePageTableTracepoints {
+  /** An entry is stored (new or replaced). */
   device_pt_store: {
+    /** The table written. */
     readonly pt: DevicePageTable;
+    /** The device virtual page number. */
     readonly vpn: number;
+    /** The physical frame it now maps. */
     readonly pfn: number;
+    /** Whether the device may write through it. */
     readonly write: boolean;
   };
-  device_pt_erase: { readonly pt: DevicePageTable; readonly vpn: number };
-  device_pt_clear: { readonly pt: DevicePageTable };
+  /** A present entry is erased. */
+  device_pt_erase: {
+    /** The table written. */
+    readonly pt: DevicePageTable;
+    /** The device virtual page number erased. */
+    readonly vpn: number;
+  };
+  /** A non-empty table is emptied at once. */
+  device_pt_clear: {
+    /** The table cleared. */
+    readonly pt: DevicePageTable;
+  };
 }
 
 /** Entries per leaf of the table (one PTE table's worth, as a device MMU would have). */
@@ -61,6 +82,7 @@ export class DevicePageTable {
   private count = 0;
   /** Entries written and erased over the table's life. */
   stores = 0;
+  /** Entries erased over the table's life (one per present entry, clears included). */
   erases = 0;
   /** The machine's event stream this table's writes are traced on (null: not traced). */
   readonly trace: Tracepoints<DevicePageTableTracepoints> | null;
@@ -74,6 +96,7 @@ export class DevicePageTable {
     return this.trace?.enabled === true;
   }
 
+  /** Present entries now. */
   get size(): number {
     return this.count;
   }
@@ -84,11 +107,13 @@ export class DevicePageTable {
     return leaf === undefined ? EMPTY : (leaf.e[vpn % LEAF_ENTRIES] as number);
   }
 
+  /** The pfn `vpn` maps, or -1 if it has no entry. */
   pfnOf(vpn: number): number {
     const e = this.lookup(vpn);
     return e < 0 ? -1 : Math.floor(e / 4);
   }
 
+  /** Whether `vpn` has a writable (DPT_TAG_WRITE) entry. */
   isWritable(vpn: number): boolean {
     const e = this.lookup(vpn);
     return e >= 0 && e % 4 === DPT_TAG_WRITE;
@@ -100,6 +125,7 @@ export class DevicePageTable {
     return e >= 0 && e % 4 === DPT_TAG_ATOMIC;
   }
 
+  /** Maps `vpn` to `pfn`, writable or read-only, replacing any entry (dmirror_do_fault's xa_store). */
   store(vpn: number, pfn: number, write: boolean): void {
     this.storeTagged(vpn, pfn, write ? DPT_TAG_WRITE : DPT_TAG_READ);
   }
@@ -127,6 +153,7 @@ export class DevicePageTable {
     this.stores++;
   }
 
+  /** Removes `vpn`'s entry (xa_erase); false if it had none. */
   erase(vpn: number): boolean {
     const key = Math.floor(vpn / LEAF_ENTRIES);
     const leaf = this.leaves.get(key);
@@ -174,6 +201,7 @@ export class DevicePageTable {
     return n;
   }
 
+  /** Removes every entry (the driver context is closing). */
   clear(): void {
     if (this.traced && this.count > 0) this.trace?.emit('device_pt_clear', { pt: this });
     this.erases += this.count;

@@ -9,8 +9,13 @@ import type { PhysMem } from '../mm/page_alloc.js';
 import type { CostModel } from './cost.js';
 import type { DeviceCounters } from './device.js';
 
+/** Bytes one page transfer moves (PAGE_SIZE). */
 export const DMA_PAGE_BYTES = 4096;
 
+/**
+ * A device's DMA engine: batched page copies between RAM and device memory, counted and charged (see the
+ * file comment).
+ */
 export class DmaEngine {
   private readonly mem: PhysMem;
   private readonly cost: CostModel;
@@ -42,6 +47,7 @@ export class DmaEngine {
     this.mem.readBytes(pfn, offset, out, outOffset, len);
   }
 
+  /** Device-side store of `len` bytes of `src` into page `pfn` at `offset` (RAM or device memory). */
   write(pfn: number, offset: number, src: Uint8Array, srcOffset: number, len: number): void {
     this.mem.writeBytes(pfn, offset, src, srcOffset, len);
   }

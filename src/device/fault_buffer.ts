@@ -17,15 +17,21 @@ import type { DeviceCounters } from './device.js';
 /** Entries fetched per batch (UVM's uvm_perf_fault_batch_count default). */
 export const FAULT_BATCH_MAX = 256;
 
+/** One replayable fault: the page a stalled device access missed, and the driver's verdict. */
 export interface FaultEntry {
+  /** Device virtual page number of the missed access (address / 4096). */
   readonly vpn: number;
+  /** The access was a write. */
   readonly write: boolean;
   /** Set by the driver: 0, or -errno to cancel the access (a fatal fault). */
   status: number;
+  /** Set when the batch holding the entry is replayed; the stalled access then retries. */
   replayed: boolean;
 }
 
+/** The replayable fault buffer of one device address space (see the file comment). */
 export class FaultBuffer {
+  /** Name for its wait queues and logs: <device>.faults. */
   readonly name: string;
   private readonly counters: DeviceCounters;
   private pending: FaultEntry[] = [];
@@ -40,6 +46,7 @@ export class FaultBuffer {
     this.faultWq = new WaitQueue(`${name}.pending`);
   }
 
+  /** Entries written and not yet fetched. */
   get size(): number {
     return this.pending.length;
   }

@@ -55,11 +55,13 @@ export interface DeviceKernelContext {
 /** A device kernel: one body, run by every thread of a launch; each thread's return value is kept. */
 export type DeviceKernel<T> = (ctx: DeviceKernelContext) => Task<T>;
 
+/** How a device kernel is launched. */
 export interface LaunchOptions {
   /** Device threads running the kernel (default 1, at most DEVICE_THREADS_MAX). */
   threads?: number;
 }
 
+/** Most device threads one launch may run. */
 export const DEVICE_THREADS_MAX = 1024;
 
 /** Why a device access could not complete. */
@@ -70,8 +72,11 @@ export type DeviceFaultReason = 'misaligned' | 'unmapped' | 'not-a-pointer';
  * driver's fault handler, EFAULT for no VMA or a forbidden write), or made a misaligned access.
  */
 export class DeviceKernelFault extends HmmError {
+  /** The faulting user virtual address. */
   readonly addr: number;
+  /** The access was a write. */
   readonly write: boolean;
+  /** Why the access failed. */
   readonly reason: DeviceFaultReason;
 
   constructor(errno: number, addr: number, write: boolean, reason: DeviceFaultReason, detail: string) {

@@ -31,6 +31,10 @@ import type { DeviceMmu } from './mmu.js';
 
 /** The driver's side of a launch: service a fetched batch, setting `status` < 0 on entries it cannot map. */
 export interface DeviceFaultHandler {
+  /**
+   * Services every entry of `batch` (HMM fault, maybe migration), setting `status` to -errno for those it
+   * cannot map.
+   */
   serviceFaults(batch: FaultEntry[]): Task;
 }
 

@@ -11,10 +11,15 @@ import type { DevicePageTable } from './device_pagetable.js';
 import { FaultBuffer } from './fault_buffer.js';
 import { DeviceTlb } from './tlb.js';
 
+/** The device MMU of one driver address space: TLB, page table and fault buffer (see the file comment). */
 export class DeviceMmu {
+  /** The device this MMU belongs to. */
   readonly device: SimDevice;
+  /** The page table the driver writes (dmirror->pt). */
   readonly pt: DevicePageTable;
+  /** The TLB caching `pt`; the driver must invalidate it when it erases entries. */
   readonly tlb: DeviceTlb;
+  /** Where device accesses that miss `pt` stall until the driver replays them. */
   readonly faults: FaultBuffer;
   private readonly counters: DeviceCounters;
   private readonly cost: CostModel;
@@ -59,6 +64,7 @@ export class DeviceMmu {
     else this.counters.tlbInvalidations++;
   }
 
+  /** Flushes the whole TLB (counted in tlbFlushes). */
   flush(): void {
     this.tlb.flush();
     this.counters.tlbFlushes++;

@@ -18,7 +18,9 @@
 
 import { ArgumentError, describeValue } from '../core/errno.js';
 
+/** TLB entries of a device unless configured (tlbEntries). */
 export const DEVICE_TLB_ENTRIES_DEFAULT = 1024;
+/** Associativity: entries per set. */
 export const DEVICE_TLB_WAYS = 8;
 /** Largest TLB a device may have (GPU TLBs hold thousands of entries; this bounds the host arrays). */
 export const DEVICE_TLB_ENTRIES_MAX = 2 ** 16;
@@ -39,13 +41,19 @@ export function checkTlbEntries(entries: number): void {
     );
 }
 
+/** One cached translation of a DeviceTlb. */
 export interface DeviceTlbEntry {
+  /** Device virtual page number. */
   readonly vpn: number;
+  /** The physical frame it translates to. */
   readonly pfn: number;
+  /** Whether the cached entry allows writes. */
   readonly write: boolean;
 }
 
+/** A set-associative, LRU device TLB, not coherent with the page table (see the file comment). */
 export class DeviceTlb {
+  /** Capacity in entries (a multiple of DEVICE_TLB_WAYS). */
   readonly entries: number;
   private readonly sets: number;
   private readonly ways: number;
@@ -55,10 +63,13 @@ export class DeviceTlb {
   private readonly used: Float64Array;
   private tick = 0;
   private live = 0;
+  /** Lookups that found the vpn cached. */
   hits = 0;
+  /** Lookups that did not (the access then walks the page table). */
   misses = 0;
   /** Range invalidations that dropped entry by entry, and whole flushes. */
   invalidations = 0;
+  /** Whole-TLB flushes. */
   flushes = 0;
 
   constructor(entries = DEVICE_TLB_ENTRIES_DEFAULT) {
@@ -114,6 +125,7 @@ export class DeviceTlb {
     return false;
   }
 
+  /** Drops every cached entry. */
   flush(): void {
     this.flushes++;
     if (this.live === 0) return;

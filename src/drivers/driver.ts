@@ -125,6 +125,11 @@ export type DriverFactory = (ctx: DriverContext) => Driver;
 export interface ModernDriverContext extends DriverContextBase {
   /** The device: its memory (private or coherent), DMA engine, counters. */
   readonly mdevice: TestHmmDevice;
+  /**
+   * Who services the device faults of the instance's launches. The registry passes the svm engine's
+   * modern service (drivers/svm/modern.ts); absent, a launch is refused.
+   */
+  readonly faultService?: FaultService;
 }
 
 /** Builds a modern-API driver instance (not yet opened). */

@@ -3,7 +3,8 @@
  * drivers (the reference dmirror as 'correct' and its broken variants on the seed API, today's
  * test_hmm as 'test_hmm' on the modern API), to which a user adds his: there is no registry shared
  * between machines. Each name is written against one API generation. The registry also wires every
- * seed-API driver it creates to the svm engine (DriverContext.faultService), so that dmirror's launch
+ * driver it creates to the svm engine (DriverContext.faultService, and ModernDriverContext's for
+ * today's API: drivers/svm/modern.ts), so that dmirror's launch
  * needs no import of drivers/svm and the imports between the two point one way (svm uses dmirror's
  * steps).
  */
@@ -20,6 +21,7 @@ import type {
   ModernDriverFactory,
 } from './driver.js';
 import { svmFaultHandler } from './svm/fault.js';
+import { svmModernFaultHandler } from './svm/modern.js';
 import { TestHmmDmirror } from './test_hmm/dmirror.js';
 import { TEST_HMM_BROKEN } from './test_hmm_broken/index.js';
 
@@ -76,15 +78,18 @@ export class DriverRegistry {
     return f({ ...ctx, name, faultService: svmFaultHandler });
   }
 
-  /** A new (unopened) instance of the modern-API driver `name`; ArgumentError listing the names otherwise. */
-  createModern(name: string, ctx: Omit<ModernDriverContext, 'name'>): Driver {
+  /**
+   * A new (unopened) instance of the modern-API driver `name`, its launches serviced by the svm
+   * engine's modern service; ArgumentError listing the names otherwise.
+   */
+  createModern(name: string, ctx: Omit<ModernDriverContext, 'name' | 'faultService'>): Driver {
     const f = this.modernFactories.get(name);
     if (f === undefined)
       throw new ArgumentError(
         'driver',
         `unknown modern-API driver '${name}'; known: ${this.names('modern').join(', ')}`,
       );
-    return f({ ...ctx, name });
+    return f({ ...ctx, name, faultService: svmModernFaultHandler });
   }
 
   /** Registers a built-in driver: one that register() will not let anyone replace. */

@@ -63,26 +63,47 @@ import { pageAddNewAnonRmap, pageAddRmap, pageRemoveRmap } from './rmap.js';
 import type { Vma } from './vma.js';
 import { VM_HUGETLB, VM_SHARED, VM_WRITE, vmPageProt } from './vma.js';
 
+/** FAULT_FLAG_WRITE: the access that faulted was a write. @see include/linux/mm_types.h (enum fault_flag) */
 export const FAULT_FLAG_WRITE = 0x01;
+/** FAULT_FLAG_MKWRITE: the fault only makes an existing read-only PTE writable (page_mkwrite path). */
 export const FAULT_FLAG_MKWRITE = 0x02;
+/** FAULT_FLAG_ALLOW_RETRY: the handler may drop mmap_sem and return VM_FAULT_RETRY. */
 export const FAULT_FLAG_ALLOW_RETRY = 0x04;
+/** FAULT_FLAG_RETRY_NOWAIT: with ALLOW_RETRY, return VM_FAULT_RETRY without waiting (mmap_sem kept). */
 export const FAULT_FLAG_RETRY_NOWAIT = 0x08;
+/** FAULT_FLAG_KILLABLE: the fault may be interrupted by a fatal signal. */
 export const FAULT_FLAG_KILLABLE = 0x10;
+/** FAULT_FLAG_TRIED: this is the second attempt after a VM_FAULT_RETRY; it may not retry again. */
 export const FAULT_FLAG_TRIED = 0x20;
+/** FAULT_FLAG_USER: the fault came from user space (not a kernel access such as GUP). */
 export const FAULT_FLAG_USER = 0x40;
+/** FAULT_FLAG_REMOTE: faulting in an mm that is not current's (get_user_pages_remote, HMM). */
 export const FAULT_FLAG_REMOTE = 0x80;
 /** A FOLL_PIN read needs the anonymous page exclusive, without making it writable (v5.19). */
 export const FAULT_FLAG_UNSHARE = 0x400;
 
+/**
+ * VM_FAULT_OOM: no memory for the fault; reclaim or the OOM killer follows. @see include/linux/mm_types.h
+ * (enum vm_fault_reason)
+ */
 export const VM_FAULT_OOM = 0x0001;
+/** VM_FAULT_SIGBUS: the access is delivered SIGBUS (e.g. beyond the end of a file, hugetlb pool empty). */
 export const VM_FAULT_SIGBUS = 0x0002;
+/** VM_FAULT_MAJOR: the fault needed I/O (swap-in or a page-cache read), counted as pgmajfault. */
 export const VM_FAULT_MAJOR = 0x0004;
+/** VM_FAULT_WRITE: a copy-on-write break happened (v5.3; removed in later kernels). */
 export const VM_FAULT_WRITE = 0x0008;
+/** VM_FAULT_HWPOISON: the page is hardware-poisoned; the access gets SIGBUS (BUS_MCEERR_AR). */
 export const VM_FAULT_HWPOISON = 0x0010;
+/** VM_FAULT_SIGSEGV: the access is delivered SIGSEGV. */
 export const VM_FAULT_SIGSEGV = 0x0040;
+/** VM_FAULT_NOPAGE: the ->fault handler installed the PTE itself; nothing to map. */
 export const VM_FAULT_NOPAGE = 0x0100;
+/** VM_FAULT_LOCKED: the ->fault handler returns the page locked. */
 export const VM_FAULT_LOCKED = 0x0200;
+/** VM_FAULT_RETRY: mmap_sem was dropped; the caller must retry the fault (with FAULT_FLAG_TRIED). */
 export const VM_FAULT_RETRY = 0x0400;
+/** The VM_FAULT_* bits that make a fault fail (OOM, SIGBUS, SIGSEGV, HWPOISON). */
 export const VM_FAULT_ERROR = VM_FAULT_OOM | VM_FAULT_SIGBUS | VM_FAULT_SIGSEGV | VM_FAULT_HWPOISON;
 
 /**
@@ -97,7 +118,10 @@ export function* handleMmFault(mm: MmStruct, vma: Vma, address: number, flags: n
 }
 
 /** Set by vmscan.ts (kept out of this file's imports to avoid a cycle through rmap.ts). */
-export const reclaimHooks: { directReclaim: (mm: MmStruct) => Task<boolean> } = {
+export const reclaimHooks: {
+  /** Direct reclaim for a fault that hit VM_FAULT_OOM: true if it freed something, so retry. */
+  directReclaim: (mm: MmStruct) => Task<boolean>;
+} = {
   // biome-ignore lint/correctness/useYield: the default reclaims nothing
   *directReclaim() {
     return false;

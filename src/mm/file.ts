@@ -16,10 +16,16 @@ import { PG_dirty, PG_swapbacked, PG_uptodate, setPageFlags } from './page.js';
 import type { PhysMem } from './page_alloc.js';
 import type { Vma } from './vma.js';
 
+/**
+ * struct address_space: one in-memory file's page cache and its mappings (see the file comment). @see
+ * include/linux/fs.h
+ */
 export class AddressSpace {
   /** Id used in page->mapping. */
   readonly id: number;
+  /** File name, for reports. */
   readonly name: string;
+  /** A shmem/tmpfs file: its pages are PG_swapbacked and count in MM_SHMEMPAGES. */
   readonly shmem: boolean;
   /** i_size in bytes. */
   size: number;
@@ -40,6 +46,7 @@ export class AddressSpace {
     this.memcgId = memcgId;
   }
 
+  /** File size in pages, rounded up. */
   get npages(): number {
     return Math.ceil(this.size / PAGE_SIZE);
   }
@@ -70,6 +77,7 @@ export class AddressSpace {
     return pfn;
   }
 
+  /** set_page_dirty(): marks a page-cache page as written (PG_dirty). */
   markDirty(mem: PhysMem, pfn: number): void {
     setPageFlags(mem.store, pfn, PG_dirty);
   }

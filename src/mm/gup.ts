@@ -45,11 +45,19 @@ import { _PAGE_DIRTY, _PAGE_PRESENT, _PAGE_RW, _PAGE_SPECIAL, pmdHuge, ptePfn } 
 import type { Vma } from './vma.js';
 import { VM_IO, VM_PFNMAP, VM_READ, VM_WRITE } from './vma.js';
 
+/**
+ * FOLL_WRITE: the pages will be written; break COW and require a writable mapping. @see include/linux/mm.h
+ */
 export const FOLL_WRITE = 0x01;
+/** FOLL_TOUCH: mark the page accessed (and dirty for writes) like a CPU access would. */
 export const FOLL_TOUCH = 0x02;
+/** FOLL_GET: take a page reference (get_page) on each page returned. */
 export const FOLL_GET = 0x04;
+/** FOLL_FORCE: ignore the VMA protection, as ptrace access does (writes still need VM_MAYWRITE). */
 export const FOLL_FORCE = 0x10;
+/** FOLL_REMOTE: the mm is not current's (get_user_pages_remote). */
 export const FOLL_REMOTE = 0x2000;
+/** FOLL_LONGTERM: the pin may be held indefinitely (RDMA); refused on DAX and CMA pages. */
 export const FOLL_LONGTERM = 0x10000;
 /** pin_user_pages: the reference is a pin (GUP_PIN_COUNTING_BIAS), released by unpin_user_page. */
 export const FOLL_PIN = 0x40000;

@@ -71,6 +71,7 @@ export const VM_FAULT_FALLBACK = 0x0800;
 
 /** The machine-wide THP state: the sysfs setting and the huge zero folio. */
 export class ThpState {
+  /** /sys/kernel/mm/transparent_hugepage/enabled: always, madvise or never. */
   mode: ThpMode;
   /** Head pfn of the huge zero page, or -1 while no mm holds it. */
   hugeZeroPfn = -1;
@@ -153,11 +154,17 @@ export function mmPutHugeZeroPage(mm: MmStruct): void {
  * level's part of struct vm_fault, with the 2 MiB-aligned address and the VMA's page protection.
  */
 export interface PmdFault {
+  /** The faulting address space. */
   readonly mm: MmStruct;
+  /** The VMA containing the fault. */
   readonly vma: Vma;
+  /** The fault address rounded down to 2 MiB. */
   readonly haddr: number;
+  /** PageTablePool slot of the PMD entry for haddr. */
   readonly pmdSlot: number;
+  /** The access was a write (FAULT_FLAG_WRITE). */
   readonly write: boolean;
+  /** The VMA's page protection bits (vm_page_prot) for a new entry. */
   readonly prot: number;
 }
 

@@ -88,6 +88,10 @@ export class HugetlbPool {
     return true;
   }
 
+  /**
+   * Releases `n` reserved pages (hugetlb_acct_memory with a negative delta); a KernelBug if fewer are
+   * reserved.
+   */
   unreserve(n: number): void {
     if (n > this.resv) throw new KernelBug(`hugetlb: unreserving ${n} of ${this.resv} reserved pages`);
     this.resv -= n;
@@ -159,6 +163,7 @@ function allocHugetlbFolio(mm: MmStruct, vma: Vma, addr: number): number {
 
 /** The result codes hugetlb_fault returns (a subset of VM_FAULT_*; the caller's values). */
 export interface HugetlbFaultCodes {
+  /** The caller's VM_FAULT_SIGBUS value, returned when no pool page is left. */
   readonly sigbus: number;
 }
 

@@ -13,19 +13,24 @@
 
 import { KernelBug } from '../core/assert.js';
 
+/** What an IntervalTree holds: a closed interval [start, last]. */
 export interface IntervalTreeNode {
+  /** The first address covered. */
   readonly start: number;
   /** The last address covered: the interval is closed, as the kernel's. */
   readonly last: number;
 }
 
+/** interval_tree: nodes kept in rbtree in-order sequence (see the file comment). @see lib/interval_tree.c */
 export class IntervalTree<T extends IntervalTreeNode> {
   private readonly nodes: T[] = [];
 
+  /** Number of nodes in the tree. */
   get size(): number {
     return this.nodes.length;
   }
 
+  /** Whether `node` itself (by identity) is in the tree. */
   has(node: T): boolean {
     return this.nodes.includes(node);
   }

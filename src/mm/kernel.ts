@@ -18,6 +18,7 @@ import { AnonVma } from './rmap.js';
 
 /** The kernel releases whose mm behaviour the simulator can follow. */
 export type KernelVersion = 'v5.3' | 'v6.19';
+/** The Linux versions whose behaviour the simulation can follow (Kernel.version). */
 export const KERNEL_VERSIONS: readonly KernelVersion[] = ['v5.3', 'v6.19'];
 
 /**
@@ -90,12 +91,17 @@ export function kernelBehaviour(version: KernelVersion): KernelBehaviour {
   return b;
 }
 
+/** How to boot a simulated kernel: its release, RAM size and the optional logging and limits. */
 export interface KernelOptions {
   /** Which release's mm behaviour to follow (default 'v5.3', the seed). */
   version?: KernelVersion;
+  /** RAM size in 4 KiB pages. */
   ramPages: number;
+  /** Keep page contents (bytes) in memory; off, pages hold only metadata and reads return zeros. */
   contents?: boolean;
+  /** Where kernel trace lines and executor steps are recorded; none by default. */
   log?: EventLog;
+  /** Step budget of each Executor run on this kernel (default STEPS_MAX_DEFAULT). */
   stepsMax?: number;
   /** Memory section size in pages (PhysMemOptions.sectionPages). */
   sectionPages?: number;
@@ -105,18 +111,30 @@ export interface KernelOptions {
   hugetlbPages?: number;
 }
 
+/**
+ * The simulated mm core of one machine: physical memory, page tables, lockdep, counters and every mm. @see
+ * mm/ (Linux v5.3 and v6.19)
+ */
 export class Kernel {
+  /** Physical memory: the page allocator, struct page state and page contents. */
   readonly mem: PhysMem;
   /** Starts small (table 0 is unused; one process with one mapping needs 4) and doubles on demand. */
   readonly pt = new PageTablePool(6);
+  /** Lock-order graph shared by every thread run on this kernel. */
   readonly lockdep = new LockdepGraph();
+  /** Event counters (vm_event-style: faults, migrations, invalidations). */
   readonly counters = new Counters();
+  /** The trace log, if one was given in KernelOptions. */
   readonly log: EventLog | undefined;
+  /** Step budget of each Executor run on this kernel. */
   readonly stepsMax: number;
   /** page->mapping ids -> the anon_vma or address_space they name. */
   readonly mappings = new Map<number, AnonVma | AddressSpace>();
+  /** Every live mm_struct, for the checkers and teardown. */
   readonly mms = new Set<MmStruct>();
+  /** The release whose mm behaviour this kernel follows. */
   readonly version: KernelVersion;
+  /** The switches of `version` (kernelBehaviour()). */
   readonly behaviour: KernelBehaviour;
   /**
    * Pages MADV_FREE made lazyfree, oldest first: the model's stand-in for the inactive file LRU
@@ -151,18 +169,21 @@ export class Kernel {
     this.stepsMax = opts.stepsMax ?? 50_000_000;
   }
 
+  /** anon_vma_alloc(): a new anon_vma with a fresh page->mapping id. */
   newAnonVma(): AnonVma {
     const av = new AnonVma(this.nextMappingId++);
     this.mappings.set(av.id, av);
     return av;
   }
 
+  /** A new file mapping (address_space) of `size` pages, shmem or not, charged to memcg `memcgId`. */
   newAddressSpace(name: string, size: number, shmem: boolean, memcgId: number): AddressSpace {
     const as = new AddressSpace(this.nextMappingId++, name, size, shmem, memcgId);
     this.mappings.set(as.id, as);
     return as;
   }
 
+  /** mm_alloc(): a new, empty mm_struct charged to memcg `memcgId`. */
   newMm(memcgId: number): MmStruct {
     const mm = new MmStruct(this, this.nextMmId++, memcgId);
     this.mms.add(mm);
@@ -184,6 +205,7 @@ export class Kernel {
     this.pt.release();
   }
 
+  /** Records `text` in the trace log as a kernel line; does nothing without a log. */
   trace(text: string): void {
     this.log?.record(0, 'kernel', text);
   }

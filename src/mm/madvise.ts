@@ -71,6 +71,7 @@ export const MADV_NOHUGEPAGE = 15;
 /** Collapse the range into huge pages now (v6.1). */
 export const MADV_COLLAPSE = 25;
 
+/** Whether `advice` is one of the MADV_* values this model implements; others are -EINVAL. */
 export function isKnownAdvice(advice: number): boolean {
   return (
     advice === MADV_NORMAL ||
@@ -84,6 +85,10 @@ export function isKnownAdvice(advice: number): boolean {
   );
 }
 
+/**
+ * do_madvise(): applies `advice` to [start, start+len); 0 or -errno (-EINVAL bad advice or start, -ENOMEM
+ * a hole). @see mm/madvise.c
+ */
 export function* doMadvise(mm: MmStruct, start: number, len: number, advice: number): Task<number> {
   if (!isKnownAdvice(advice) || !isPageAligned(start)) return -EINVAL;
   len = pageAlignUp(len);

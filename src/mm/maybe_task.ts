@@ -9,6 +9,10 @@
 import type { Task } from '../sched/index.js';
 import { nonBlockEnd, nonBlockStart } from '../sched/index.js';
 
+/**
+ * A notifier callback's result: a plain value (it did not sleep) or a Task to run (it may sleep; see the
+ * file comment).
+ */
 export type MaybeTask<T> = T | Task<T>;
 
 function isTask<T>(x: MaybeTask<T>): x is Task<T> {

@@ -12,11 +12,20 @@
 
 import { ArgumentError } from '../core/errno.js';
 
+/**
+ * struct mem_cgroup, reduced to a page counter with a limit (see the file comment). @see mm/memcontrol.c
+ * (Linux v5.3)
+ */
 export class MemCgroup {
+  /** Index in the MemcgTable; page->memcg_data stores it (0 = uncharged). */
   readonly id: number;
+  /** Name for reports (the cgroup directory name). */
   readonly name: string;
+  /** memory.limit_in_bytes, in pages; Infinity for no limit. */
   limitPages: number;
+  /** memory.usage_in_bytes, in pages: what is charged now. */
   usagePages = 0;
+  /** memory.max_usage_in_bytes, in pages: the high-water mark of usagePages. */
   maxUsagePages = 0;
   /** How many charges failed on the limit (memory.failcnt). */
   failcnt = 0;
@@ -38,19 +47,23 @@ export class MemCgroup {
     return true;
   }
 
+  /** mem_cgroup_uncharge for `npages` pages: they were freed or their charge moved away. */
   uncharge(npages: number): void {
     this.usagePages -= npages;
   }
 }
 
+/** Every memory cgroup of a machine, by id; id 0 is none, id 1 the root (no limit). */
 export class MemcgTable {
   private readonly groups: (MemCgroup | undefined)[] = [undefined];
+  /** root_mem_cgroup: unlimited, where uncharged tasks live. */
   readonly root: MemCgroup;
 
   constructor() {
     this.root = this.create('root', Number.POSITIVE_INFINITY);
   }
 
+  /** A new cgroup with `limitPages` (default no limit); ArgumentError if negative or NaN. */
   create(name: string, limitPages = Number.POSITIVE_INFINITY): MemCgroup {
     if (!(limitPages >= 0)) throw new ArgumentError('limitPages', `expected >= 0, got ${limitPages}`);
     const cg = new MemCgroup(this.groups.length, name, limitPages);
@@ -58,10 +71,12 @@ export class MemcgTable {
     return cg;
   }
 
+  /** The cgroup with `id`, or undefined. */
   get(id: number): MemCgroup | undefined {
     return this.groups[id];
   }
 
+  /** Every cgroup, root first, in creation order. */
   all(): MemCgroup[] {
     return this.groups.filter((g): g is MemCgroup => g !== undefined);
   }

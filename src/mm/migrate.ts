@@ -93,12 +93,19 @@ import {
 import type { Vma } from './vma.js';
 import { VM_HUGETLB, VM_SPECIAL, VM_WRITE, vmPageProt } from './vma.js';
 
+/** MIGRATE_PFN_VALID: this src/dst entry holds a pfn. @see include/linux/migrate.h */
 export const MIGRATE_PFN_VALID = 1 << 0;
+/** MIGRATE_PFN_MIGRATE: the page is isolated and may be migrated; cleared when it cannot be. */
 export const MIGRATE_PFN_MIGRATE = 1 << 1;
+/** MIGRATE_PFN_LOCKED: the page is locked (v5.3; dropped from later kernels, which always lock). */
 export const MIGRATE_PFN_LOCKED = 1 << 2;
+/** MIGRATE_PFN_WRITE: the page was mapped writable, so the new page is mapped writable too. */
 export const MIGRATE_PFN_WRITE = 1 << 3;
+/** MIGRATE_PFN_DEVICE: the pfn is a ZONE_DEVICE page (v5.3). */
 export const MIGRATE_PFN_DEVICE = 1 << 4;
+/** MIGRATE_PFN_ERROR: the entry failed (v5.3). */
 export const MIGRATE_PFN_ERROR = 1 << 5;
+/** Bits below this hold the MIGRATE_PFN_* flags; the pfn is stored above it (migrate_pfn()). */
 export const MIGRATE_PFN_SHIFT = 6;
 const FLAG_SPAN = 2 ** MIGRATE_PFN_SHIFT;
 
@@ -141,6 +148,10 @@ export function migratePfnClear(e: number, flags: number): number {
  * still locked, so the driver can update its page table safely.
  */
 export interface MigrateVmaOps {
+  /**
+   * alloc_and_copy(): the driver allocates destination pages for the MIGRATE_PFN_MIGRATE entries of `src`,
+   * copies the data and fills `dst`.
+   */
   allocAndCopy(
     vma: Vma,
     src: Float64Array,
@@ -149,6 +160,10 @@ export interface MigrateVmaOps {
     end: number,
     priv: unknown,
   ): MaybeTask<void>;
+  /**
+   * finalize_and_map(): after the pages moved, the driver updates its own mappings for the migrated
+   * entries.
+   */
   finalizeAndMap(
     vma: Vma,
     src: Float64Array,

@@ -51,6 +51,7 @@ import {
   migratePfnSet,
   migratePfnToPage,
   pageFileMapping,
+  removeMigrationPte,
   removeMigrationPtes,
 } from './migrate.js';
 import type { MmStruct } from './mm.js';
@@ -182,7 +183,8 @@ export function* migrateVmaSetup(args: MigrateVma): Task<number> {
   args.npages = 0;
   mm.kernel.counters.inc('migrate_vma_setup');
   yield* migrateVmaCollect(args, mm);
-  if (args.cpages > 0) args.cpages = yield* migrateDeviceUnmap(mm.kernel, src, args.npages, fault);
+  if (args.cpages > 0)
+    args.cpages = yield* migrateDeviceUnmap(mm.kernel, src, args.npages, fault, localSlots.get(args) ?? null);
   noteMigrateOwners(mm.kernel, args);
   return 0;
 }
@@ -206,7 +208,16 @@ interface Collect {
   readonly src: Float64Array;
   readonly dst: Float64Array;
   readonly fault: number;
+  /** Per entry, the PTE slot collect replaced by the page's only migration entry, else -1. */
+  readonly slots: Float64Array;
 }
+
+/**
+ * Host-side bookkeeping, per migrate_vma: where each page's only migration entry is, when collect
+ * installed it and try_to_migrate found nothing else to unmap, so finalize can restore that one PTE
+ * instead of walking the rmap. The result is the kernel's (remove_migration_ptes finds that PTE).
+ */
+const localSlots = new WeakMap<MigrateVma, Float64Array>();
 
 /**
  * migrate_vma_collect: one MMU_NOTIFY_MIGRATE invalidation with the owner around the walk; the walk
@@ -227,6 +238,7 @@ function* migrateVmaCollect(args: MigrateVma, mm: MmStruct): Task {
     src: args.src as Float64Array,
     dst: args.dst as Float64Array,
     fault: faultPfn(args),
+    slots: new Float64Array((args.src as Float64Array).length).fill(-1),
   };
   const { pt } = mm.kernel;
   pt.walk(mm.pgd, args.start, args.end, {
@@ -236,6 +248,7 @@ function* migrateVmaCollect(args: MigrateVma, mm: MmStruct): Task {
   });
   yield* mmuNotifierInvalidateRangeEnd(range);
   args.end = args.start + args.npages * PAGE_SIZE;
+  localSlots.set(args, c.slots);
 }
 
 function collectEntry(c: Collect, mpfn: number): void {
@@ -399,6 +412,7 @@ function collectLockAndUnmap(c: Collect, slot: number, pfn: number, mpfn: number
     clearPageFlags(s, pfn, PG_anon_exclusive);
   }
   c.args.cpages++;
+  c.slots[c.args.npages] = slot;
   setMigrationPte(kernel, c.mm, slot, pfn, (migratePfnFlags(mpfn) & MIGRATE_PFN_WRITE) !== 0);
   return mpfn;
 }
@@ -423,7 +437,13 @@ function migrateVmaCheckPage(kernel: Kernel, pfn: number, fault: number): boolea
  * (restore everywhere, unlock, unreference) the pages still mapped or pinned. Returns the number of
  * entries still migrating (holes included).
  */
-function* migrateDeviceUnmap(kernel: Kernel, src: Float64Array, npages: number, fault: number): Task<number> {
+function* migrateDeviceUnmap(
+  kernel: Kernel,
+  src: Float64Array,
+  npages: number,
+  fault: number,
+  slots: Float64Array | null = null,
+): Task<number> {
   const { mem } = kernel;
   const s = mem.store;
   let restore = 0;
@@ -434,8 +454,10 @@ function* migrateDeviceUnmap(kernel: Kernel, src: Float64Array, npages: number, 
       if (migratePfnFlags(src[i] as number) & MIGRATE_PFN_MIGRATE) unmapped++;
       continue;
     }
-    if (s.mapcount[pfn] !== 0)
+    if (s.mapcount[pfn] !== 0) {
+      if (slots !== null) slots[i] = -1;
       yield* tryToUnmap(kernel, pfn, TTU_MIGRATION | TTU_IGNORE_MLOCK | TTU_IGNORE_ACCESS);
+    }
     if (s.mapcount[pfn] !== 0 || !migrateVmaCheckPage(kernel, pfn, fault)) {
       src[i] = migratePfnClear(src[i] as number, MIGRATE_PFN_MIGRATE);
       restore++;
@@ -576,7 +598,15 @@ export function migrateVmaFinalize(args: MigrateVma): void {
   const { vma, src, dst } = args;
   if (vma === null || src === null || dst === null)
     throw new KernelBug('migrate_vma_finalize: no vma, src or dst');
-  migrateDeviceFinalizeIn(vmaMm(vma).kernel, src, dst, args.npages, faultPfn(args));
+  const mm = vmaMm(vma);
+  const slots = localSlots.get(args);
+  // Finalize does not sleep: the VMA found at the range's start is the VMA of every page in it.
+  const local = slots !== undefined && !mm.dead && mm.vmaAt(args.start) === vma;
+  migrateDeviceFinalizeIn(mm.kernel, src, dst, args.npages, faultPfn(args), (i, pfn, newpfn) => {
+    const slot = local ? (slots[i] as number) : -1;
+    if (slot < 0) removeMigrationPtes(mm.kernel, pfn, newpfn);
+    else removeMigrationPte(mm.kernel, mm, vma, args.start + i * PAGE_SIZE, pfn, newpfn, slot);
+  });
 }
 
 /** migrate_device_finalize(src, dst, npages): migrate_vma_finalize for migrateDeviceRange's entries. */
@@ -601,6 +631,8 @@ function migrateDeviceFinalizeIn(
   dst: Float64Array,
   npages: number,
   fault: number,
+  remap: (i: number, pfn: number, newpfn: number) => void = (_i, pfn, newpfn) =>
+    removeMigrationPtes(kernel, pfn, newpfn),
 ): void {
   const { mem } = kernel;
   for (let i = 0; i < npages; i++) {
@@ -613,7 +645,7 @@ function migrateDeviceFinalizeIn(
     } else if (newpfn < 0) {
       newpfn = pfn;
     }
-    removeMigrationPtes(kernel, pfn, newpfn);
+    remap(i, pfn, newpfn);
     kernel.migrateOwners.delete(pfn);
     if (pfn !== fault) mem.unlockPage(pfn);
     mem.putPage(pfn);

@@ -18,26 +18,41 @@ import { PG_anon, PG_swapbacked } from './page.js';
 import { LEVEL_PGD } from './pagetable.js';
 import type { Vma } from './vma.js';
 
+/** MM_FILEPAGES: rss counter of file-backed pages. @see include/linux/mm_types_task.h */
 export const MM_FILEPAGES = 0;
+/** MM_ANONPAGES: rss counter of anonymous pages. */
 export const MM_ANONPAGES = 1;
+/** MM_SWAPENTS: count of swap entries in the page tables (not resident). */
 export const MM_SWAPENTS = 2;
+/** MM_SHMEMPAGES: rss counter of shmem pages. */
 export const MM_SHMEMPAGES = 3;
 
+/**
+ * mm_struct: one process address space (its VMAs, page-table root, mmap_sem, rss counters and notifiers).
+ * @see include/linux/mm_types.h
+ */
 export class MmStruct {
+  /** The kernel this address space lives in. */
   readonly kernel: Kernel;
+  /** Per-kernel id, 1-based, for logs and reports. */
   readonly id: number;
+  /** mm->pgd: the index of the top-level page table in the kernel's PageTablePool. */
   readonly pgd: number;
   /** VMAs sorted by start, non-overlapping. */
   readonly vmas: Vma[] = [];
+  /** mm->mmap_sem (mmap_lock since v5.8): guards the VMA list; faults take it for read. */
   readonly mmapSem: RwSem;
   /** rss_stat: MM_FILEPAGES, MM_ANONPAGES, MM_SWAPENTS, MM_SHMEMPAGES. */
   readonly rss = [0, 0, 0, 0];
   /** mmu notifiers, newest first. */
   readonly notifiers: MmuNotifier[] = [];
+  /** The memory cgroup this mm's pages are charged to (mm->memcg via its owner). */
   readonly memcgId: number;
   /** mm->hmm: the slot the HMM layer hangs its per-mm struct on. */
   hmm: unknown = null;
+  /** mm_users: references that keep the address space (VMAs, page tables) alive; 0 runs exit_mmap. */
   users = 1;
+  /** mm_count: references that keep the mm_struct itself alive; 0 frees the pgd. */
   count = 1;
   /** mm->hugetlb_usage in pages (HugetlbPages of /proc/pid/status; hugetlb is not in rss). */
   hugetlbUsage = 0;
@@ -79,6 +94,7 @@ export class MmStruct {
     return vma !== null && vma.start <= addr ? vma : null;
   }
 
+  /** insert_vm_struct(): links `vma` into the sorted VMA list; a KernelBug if it overlaps another. */
   insertVma(vma: Vma): void {
     const i = this.findVmaIndex(vma.start);
     const next = this.vmas[i];
@@ -87,6 +103,7 @@ export class MmStruct {
     this.vmas.splice(i, 0, vma);
   }
 
+  /** Unlinks `vma` from the VMA list; a KernelBug if it is not there. */
   removeVma(vma: Vma): void {
     const i = this.vmas.indexOf(vma);
     if (i < 0) throw new KernelBug(`remove_vma: ${vma} is not in mm ${this.id}`);
@@ -100,6 +117,7 @@ export class MmStruct {
     return f & PG_swapbacked ? MM_SHMEMPAGES : MM_FILEPAGES;
   }
 
+  /** Resident pages (file + anon + shmem, not swap entries), as get_mm_rss(). */
   get totalRss(): number {
     return (
       (this.rss[MM_FILEPAGES] as number) +
@@ -108,6 +126,7 @@ export class MmStruct {
     );
   }
 
+  /** mmget(): takes an mm_users reference; a KernelBug once users reached 0. */
   mmget(): void {
     if (this.users <= 0) throw new KernelBug('mmget: mm_users is 0');
     this.users++;
@@ -120,6 +139,7 @@ export class MmStruct {
     return true;
   }
 
+  /** mmgrab(): takes an mm_count reference, keeping the struct (not the address space) alive. */
   mmgrab(): void {
     this.count++;
   }
@@ -136,7 +156,10 @@ export class MmStruct {
 }
 
 /** How mmput tears an address space down; set by mmap.ts (exit_mmap) to keep this file cycle-free. */
-export const mmHooks: { exitMmap: (mm: MmStruct) => Task } = {
+export const mmHooks: {
+  /** exit_mmap(): unmaps every VMA and frees the page tables when mm_users drops to 0. */
+  exitMmap: (mm: MmStruct) => Task;
+} = {
   exitMmap: () => {
     throw new KernelBug('exit_mmap not wired');
   },
@@ -151,10 +174,12 @@ export function addMmCounter(mm: MmStruct, member: number, value: number): void 
   mm.rss[member] = (mm.rss[member] as number) + value;
 }
 
+/** inc_mm_counter(): one more page in rss counter `member` (MM_FILEPAGES..MM_SHMEMPAGES). */
 export function incMmCounter(mm: MmStruct, member: number): void {
   mm.rss[member] = (mm.rss[member] as number) + 1;
 }
 
+/** dec_mm_counter(): one page fewer in rss counter `member`. */
 export function decMmCounter(mm: MmStruct, member: number): void {
   mm.rss[member] = (mm.rss[member] as number) - 1;
 }

@@ -85,10 +85,15 @@ export function calcVmProtBits(prot: number): number {
   );
 }
 
+/** The arguments of mmap(2) as do_mmap takes them. @see mm/mmap.c (do_mmap) */
 export interface MmapRequest {
+  /** Hint address, or the exact address with MAP_FIXED; 0 lets the kernel choose. */
   addr: number;
+  /** Length in bytes; rounded up to whole pages. */
   len: number;
+  /** PROT_READ | PROT_WRITE | PROT_EXEC bits. */
   prot: number;
+  /** MAP_SHARED or MAP_PRIVATE, with MAP_ANONYMOUS, MAP_FIXED, MAP_POPULATE, ... */
   flags: number;
   /** The file to map (ignored with MAP_ANONYMOUS). */
   file: AddressSpace | null;

@@ -36,6 +36,10 @@ import type { MmuNotifierRange } from './mmu_notifier.js';
 /** unsigned long's maximum; as a double it rounds up to 2^64, above every address an interval holds. */
 export const ULONG_MAX = 2 ** 64 - 1;
 
+/**
+ * struct mmu_interval_notifier_ops: the one callback of an interval notifier. @see
+ * include/linux/mmu_notifier.h
+ */
 export interface MmuIntervalNotifierOps {
   /**
    * Called for every invalidation that overlaps the subscription, with the count the driver must
@@ -45,9 +49,16 @@ export interface MmuIntervalNotifierOps {
   invalidate(sub: MmuIntervalNotifier, range: MmuNotifierRange, curSeq: number): MaybeTask<boolean>;
 }
 
+/**
+ * struct mmu_interval_notifier: a driver's subscription to invalidations of [start, last] in one mm. @see
+ * mm/mmu_notifier.c
+ */
 export class MmuIntervalNotifier {
+  /** The mm subscribed to; null before mmuIntervalNotifierInsert. */
   mm: MmStruct | null = null;
+  /** The driver's invalidate callback; null before insert. */
   ops: MmuIntervalNotifierOps | null = null;
+  /** The first address covered. */
   start = 0;
   /** The last address covered (the tree's closed interval). */
   last = 0;
@@ -59,9 +70,13 @@ export class MmuIntervalNotifier {
 
 /** The interval half of the mm's mmu_notifier_subscriptions (the classic list is mm.notifiers). */
 export class MmuNotifierSubscriptions {
+  /** subscriptions->invalidate_seq: odd while an invalidation that hit the tree is in flight. */
   invalidateSeq = 2;
+  /** Invalidations in flight; the tree may change (deferred list) only when it returns to 0. */
   activeInvalidateRanges = 0;
+  /** The interval notifiers of this mm, by range. */
   readonly itree = new IntervalTree<MmuIntervalNotifier>();
+  /** Where mmuIntervalReadBegin and removal wait for the sequence count to go even. */
   readonly wq: WaitQueue;
   /** hlist: newest first; an entry not in the tree is a deferred insert, one in it a deferred remove. */
   readonly deferredList: MmuIntervalNotifier[] = [];
@@ -90,7 +105,12 @@ function mnItreeIsInvalidating(subs: MmuNotifierSubscriptions): boolean {
 export function mnItreeInvStartRange(
   subs: MmuNotifierSubscriptions,
   range: MmuNotifierRange,
-): { hits: MmuIntervalNotifier[]; seq: number } {
+): {
+  /** The subscriptions overlapping the range, in tree order. */
+  hits: MmuIntervalNotifier[];
+  /** The sequence count the callbacks get as curSeq (odd if anything was hit). */
+  seq: number;
+} {
   subs.activeInvalidateRanges++;
   // The tree cannot change while the count is odd, so the kernel's lazy iter_next sees this list.
   const hits = subs.itree.overlapping(range.start, range.end - 1);

@@ -39,10 +39,21 @@ import {
 
 export { type MaybeTask, runMaybeTask } from './maybe_task.js';
 
+/**
+ * MMU_NOTIFY_UNMAP: the range is being unmapped (munmap, mremap). @see include/linux/mmu_notifier.h (enum
+ * mmu_notifier_event)
+ */
 export const MMU_NOTIFY_UNMAP = 0;
+/** MMU_NOTIFY_CLEAR: page-table entries are cleared (zap, page migration, reclaim), the VMA stays. */
 export const MMU_NOTIFY_CLEAR = 1;
+/** MMU_NOTIFY_PROTECTION_VMA: the VMA protection changes (mprotect). */
 export const MMU_NOTIFY_PROTECTION_VMA = 2;
+/**
+ * MMU_NOTIFY_PROTECTION_PAGE: the protection of pages changes, the VMA's does not (write-protect for COW
+ * or KSM).
+ */
 export const MMU_NOTIFY_PROTECTION_PAGE = 3;
+/** MMU_NOTIFY_SOFT_DIRTY: soft-dirty tracking is write-protecting the range. */
 export const MMU_NOTIFY_SOFT_DIRTY = 4;
 /** The mm is going away: the one invalidation interval notifiers get from exit_mmap's release. */
 export const MMU_NOTIFY_RELEASE = 5;
@@ -63,10 +74,18 @@ export const MMU_NOTIFY_EVENT_NAMES = [
   'EXCLUSIVE',
 ] as const;
 
+/**
+ * struct mmu_notifier_range: the [start, end) range of `mm` an invalidation covers and why (event). @see
+ * include/linux/mmu_notifier.h
+ */
 export interface MmuNotifierRange {
+  /** The address space whose mappings change. */
   readonly mm: MmStruct;
+  /** First byte address of the range (page aligned). */
   readonly start: number;
+  /** One past the last byte address (exclusive, page aligned). */
   readonly end: number;
+  /** Why the range is invalidated: one of the MMU_NOTIFY_* events. */
   readonly event: number;
   /** mmu_notifier_range_blockable(): false only for the OOM reaper. */
   readonly blockable: boolean;
@@ -74,14 +93,30 @@ export interface MmuNotifierRange {
   readonly owner?: unknown;
 }
 
+/**
+ * struct mmu_notifier_ops: the callbacks of a classic (whole-mm) notifier; each is optional. @see
+ * include/linux/mmu_notifier.h
+ */
 export interface MmuNotifierOps {
+  /** ->release(): the mm is being torn down (exit_mmap); the driver must stop using it. */
   release?(mn: MmuNotifier, mm: MmStruct): MaybeTask<void>;
+  /**
+   * ->invalidate_range_start(): mappings in `range` are about to change; 0, or -EAGAIN when the range is
+   * not blockable and the driver would sleep.
+   */
   invalidateRangeStart?(mn: MmuNotifier, range: MmuNotifierRange): MaybeTask<number>;
+  /** ->invalidate_range_end(): the change to `range` is done; the driver may map again. */
   invalidateRangeEnd?(mn: MmuNotifier, range: MmuNotifierRange): MaybeTask<void>;
 }
 
+/**
+ * struct mmu_notifier: a classic notifier on one mm, registered with mmuNotifierRegister. @see
+ * mm/mmu_notifier.c
+ */
 export class MmuNotifier {
+  /** The driver's callbacks. */
   readonly ops: MmuNotifierOps;
+  /** The mm it is registered on; null before registration. */
   mm: MmStruct | null = null;
   /** hlist_unhashed(): true once removed from the mm's list (by release or unregister). */
   unhashed = true;
@@ -174,6 +209,10 @@ export function* mmuNotifierInvalidateRangeStart(range: MmuNotifierRange): Task<
   return ret;
 }
 
+/**
+ * mmu_notifier_invalidate_range_end(): ends the invalidation of `range` for interval notifiers (the
+ * sequence count goes even) and calls every ->invalidate_range_end.
+ */
 export function* mmuNotifierInvalidateRangeEnd(range: MmuNotifierRange): Task {
   const subs = mmItreeSubscriptions(range.mm);
   if (subs !== null) mnItreeInvEnd(subs);

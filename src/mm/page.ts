@@ -225,9 +225,16 @@ function spareStoreBuffer(b: ArrayBuffer): void {
   if (list.length < STORE_SPARES_MAX) list.push(b);
 }
 
+/**
+ * The struct page array (mem_map) as parallel typed arrays indexed by pfn: flags, counts, mapping, zone
+ * and contents. @see include/linux/mm_types.h (struct page)
+ */
 export class PageStore {
+  /** page->flags by pfn: the PG_* bits. */
   flags!: Uint32Array;
+  /** page->_refcount by pfn: 0 means free. */
   refcount!: Int32Array;
+  /** Page-table mappings of each pfn (page_mapcount(); the kernel stores it biased by -1). */
   mapcount!: Int32Array;
   /** Id of the owning anon_vma or address_space (0 = none). */
   mapping!: Int32Array;
@@ -235,11 +242,13 @@ export class PageStore {
   index!: Float64Array;
   /** Id of the memcg the page is charged to (0 = uncharged). */
   memcg!: Int32Array;
+  /** The zone of each pfn (ZONE_NORMAL, ZONE_DEVICE, ...). */
   zone!: Uint8Array;
   /** Slot in `pgmaps` for ZONE_DEVICE pages (0 = none). */
   pgmapSlot!: Int32Array;
   /** Page contents, stored lazily: undefined reads as zeros. */
   contents: (Uint8Array | undefined)[];
+  /** The registered dev_pagemaps, indexed by pgmapSlot; slot 0 is unused. */
   readonly pgmaps: (DevPagemap | undefined)[] = [undefined];
   /** Per-page driver data (hmm_devmem_page_set_drvdata / page->zone_device_data). */
   readonly drvdata = new Map<number, unknown>();
@@ -323,18 +332,22 @@ export class PageStore {
     this.contents = [];
   }
 
+  /** pfn_valid(): whether `pfn` has a struct page here. */
   isValidPfn(pfn: number): boolean {
     return Number.isInteger(pfn) && pfn >= 0 && pfn < this.size;
   }
 
+  /** ArgumentError naming `argument` unless `pfn` has a struct page. */
   checkPfn(pfn: number, argument = 'pfn'): void {
     if (!this.isValidPfn(pfn)) throw new ArgumentError(argument, `no struct page for pfn ${pfn}`);
   }
 
+  /** is_zone_device_page(): the pfn belongs to a dev_pagemap. */
   isZoneDevice(pfn: number): boolean {
     return this.zone[pfn] === ZONE_DEVICE;
   }
 
+  /** page->pgmap: the dev_pagemap of a ZONE_DEVICE pfn, undefined for normal pages. */
   pgmapOf(pfn: number): DevPagemap | undefined {
     return this.pgmaps[this.pgmapSlot[pfn] as number];
   }
@@ -349,10 +362,12 @@ export class PageStore {
     return this.zone[pfn] === ZONE_DEVICE && this.pgmapOf(pfn)?.type === MEMORY_DEVICE_COHERENT;
   }
 
+  /** is_device_public_page(): a CPU-addressable device page (MEMORY_DEVICE_PUBLIC, v5.3 only). */
   isDevicePublic(pfn: number): boolean {
     return this.zone[pfn] === ZONE_DEVICE && this.pgmapOf(pfn)?.type === MEMORY_DEVICE_PUBLIC;
   }
 
+  /** PageAnon(): the page belongs to an anon_vma, not a file. */
   isAnon(pfn: number): boolean {
     return ((this.flags[pfn] as number) & PG_anon) !== 0;
   }
@@ -390,6 +405,7 @@ export class PageStore {
     return n;
   }
 
+  /** PageLocked(): PG_locked is set. */
   isLocked(pfn: number): boolean {
     return ((this.flags[pfn] as number) & PG_locked) !== 0;
   }

@@ -50,8 +50,10 @@ import {
   ZONE_DEVICE,
 } from './page.js';
 
+/** PAGE_SIZE in bytes: 4 KiB, as on x86-64. */
 export const PAGE_BYTES = 4096;
 
+/** The size and shape of a machine's physical memory. */
 export interface PhysMemOptions {
   /** Pages of RAM (not counting the zero page). */
   ramPages: number;
@@ -84,10 +86,18 @@ export function checkRamPages(ramPages: unknown): asserts ramPages is number {
     );
 }
 
+/**
+ * Physical memory: the buddy allocator's free pages, page locks and wait queues, memcg charging and page
+ * contents. @see mm/page_alloc.c, mm/filemap.c (lock_page)
+ */
 export class PhysMem {
+  /** The struct page state of every pfn, RAM and device memory alike. */
   readonly store: PageStore;
+  /** The memory cgroups pages are charged to. */
   readonly memcgs = new MemcgTable();
+  /** Pages of RAM: pfns 1..ramPages (pfn 0 is the zero page). */
   readonly ramPages: number;
+  /** Whether page bytes are kept (PhysMemOptions.contents). */
   readonly contentsEnabled: boolean;
   /** The order-0 stack; entries whose pfn is no longer PG_buddy are stale and skipped. */
   private readonly freeList: Int32Array;
@@ -107,6 +117,7 @@ export class PhysMem {
   };
   /** Pages handed out and returned over the run (for leak checks and stats). */
   allocCount = 0;
+  /** Pages returned to the allocator over the run (see allocCount). */
   freeCount = 0;
 
   constructor(opts: PhysMemOptions) {
@@ -137,10 +148,12 @@ export class PhysMem {
     for (let pfn = ramPages + 1; pfn < size; pfn++) this.store.flags[pfn] = PG_reserved;
   }
 
+  /** Free RAM pages now (NR_FREE_PAGES). */
   get freePages(): number {
     return this.nrFree;
   }
 
+  /** Whether `pfn` is a RAM page (not the zero page, not device memory). */
   isRam(pfn: number): boolean {
     return pfn >= 1 && pfn <= this.ramPages;
   }
@@ -402,6 +415,10 @@ export class PhysMem {
     return true;
   }
 
+  /**
+   * mem_cgroup_uncharge(): returns the page's charge (a whole THP for a head) to its memcg; no-op if
+   * uncharged.
+   */
   uncharge(pfn: number): void {
     const id = this.store.memcg[pfn] as number;
     if (id === 0) return;
@@ -418,6 +435,7 @@ export class PhysMem {
 
   // -- page lock ---------------------------------------------------------------------------------
 
+  /** page_waitqueue(): the wait queue lock_page() sleeps on for `pfn`, created on first use. */
   pageWaitqueue(pfn: number): WaitQueue {
     let wq = this.pageWaitqueues.get(pfn);
     if (wq === undefined) {
@@ -427,6 +445,7 @@ export class PhysMem {
     return wq;
   }
 
+  /** trylock_page(): sets PG_locked and returns true, or false if the page is already locked. */
   trylockPage(pfn: number): boolean {
     const s = this.store;
     const f = s.flags[pfn] as number;
@@ -435,12 +454,14 @@ export class PhysMem {
     return true;
   }
 
+  /** lock_page(): sleeps until PG_locked can be taken. */
   *lockPage(pfn: number): Task {
     while (!this.trylockPage(pfn)) {
       yield* this.pageWaitqueue(pfn).waitEvent(() => !this.store.isLocked(pfn));
     }
   }
 
+  /** unlock_page(): clears PG_locked and wakes the waiters; a KernelBug if it was not locked. */
   unlockPage(pfn: number): void {
     const s = this.store;
     const f = s.flags[pfn] as number;
@@ -468,12 +489,17 @@ export class PhysMem {
     return b;
   }
 
+  /** Copies `len` bytes at `offset` of page `pfn` into `dst`; a page never written reads as zeros. */
   readBytes(pfn: number, offset: number, dst: Uint8Array, dstOffset: number, len: number): void {
     const b = this.store.contents[pfn];
     if (b === undefined) dst.fill(0, dstOffset, dstOffset + len);
     else dst.set(b.subarray(offset, offset + len), dstOffset);
   }
 
+  /**
+   * Copies `len` bytes of `src` into page `pfn` at `offset`; a KernelBug on the zero page, a no-op without
+   * contents.
+   */
   writeBytes(pfn: number, offset: number, src: Uint8Array, srcOffset: number, len: number): void {
     if (pfn === ZERO_PFN) throw new KernelBug('BUG: write to the shared zero page');
     if (!this.contentsEnabled) return;

@@ -25,8 +25,11 @@ import { _PAGE_PRESENT, _PAGE_PSE, pteHiOf, pteLoOf, pteNone, ptePfn } from './p
 
 /** Table levels, counted from the leaves. */
 export const LEVEL_PTE = 1;
+/** A page middle directory: 512 entries, each a PTE table or a 2 MiB huge page. */
 export const LEVEL_PMD = 2;
+/** A page upper directory: 512 entries of 1 GiB each. */
 export const LEVEL_PUD = 3;
+/** The top-level page global directory, the one an mm's pgd points at. */
 export const LEVEL_PGD = 4;
 
 const SHIFT_OF_LEVEL = [0, 12, PMD_SHIFT, PUD_SHIFT, PGDIR_SHIFT];
@@ -47,10 +50,18 @@ const EMPTY_U32 = new Uint32Array(0);
 const EMPTY_U16 = new Uint16Array(0);
 const EMPTY_U8 = new Uint8Array(0);
 
+/**
+ * Every page table of a machine in one pool of typed arrays, slot = table * 512 + index (see the file
+ * comment). @see mm/memory.c (__pte_alloc), v5.3
+ */
 export class PageTablePool {
+  /** Low word of each entry, by slot: the flag bits and low pfn bits (pte.ts). */
   lo: Uint32Array;
+  /** High word of each entry, by slot: the high pfn bits and high flags (pte.ts). */
   hi: Uint32Array;
+  /** Non-none entries of each table, by table index: 0 lets free_pgd_range free it. */
   used: Uint16Array;
+  /** Level of each table (LEVEL_PTE..LEVEL_PGD), 0 while the table is free. */
   level: Uint8Array;
   private capacity: number;
   private readonly freeTables: number[] = [];
@@ -103,6 +114,7 @@ export class PageTablePool {
     return t;
   }
 
+  /** Returns empty table `t` to the pool; a KernelBug if it still has entries. */
   freeTable(t: number): void {
     if (this.used[t] !== 0)
       throw new KernelBug(`free_pgtables: table ${t} still has ${this.used[t]} entries`);
@@ -140,6 +152,7 @@ export class PageTablePool {
     }
   }
 
+  /** pte_clear(): makes the entry at `slot` none. */
   clear(slot: number): void {
     this.set(slot, 0, 0);
   }
@@ -210,6 +223,7 @@ export class PageTablePool {
     return this.childAlloc(pmd * TABLE_WORDS + levelIndex(addr, PMD_SHIFT), LEVEL_PTE);
   }
 
+  /** pte_alloc + pte_offset: the slot of `addr`'s PTE, allocating the missing tables on the way. */
   pteSlotAlloc(pgd: number, addr: number): number {
     return this.pteTableAlloc(pgd, addr) * TABLE_WORDS + levelIndex(addr, 12);
   }
@@ -296,8 +310,11 @@ export class PageTablePool {
   }
 }
 
+/** Callbacks of PageTablePool.walk; each returns 0 to continue or a non-zero code that stops the walk. */
 export interface PteTableVisitor {
+  /** A PTE table `table` exists for [start, end) (within one 2 MiB span). */
   present(table: number, start: number, end: number): number;
+  /** [start, end) has no PTE table: a none pgd, pud or pmd entry (pte_hole). */
   hole(start: number, end: number): number;
   /** A huge PMD at `pmdSlot` maps [start, end) (part of its 2 MiB when the walk is partial). */
   huge?(pmdSlot: number, start: number, end: number): number;

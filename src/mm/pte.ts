@@ -47,9 +47,13 @@
  */
 
 export const _PAGE_PRESENT = 1 << 0;
+/** _PAGE_RW: the mapping is writable. */
 export const _PAGE_RW = 1 << 1;
+/** _PAGE_USER: user mode may access the page. */
 export const _PAGE_USER = 1 << 2;
+/** _PAGE_ACCESSED: set by the MMU on any access (the young bit). */
 export const _PAGE_ACCESSED = 1 << 5;
+/** _PAGE_DIRTY: set by the MMU on a write. */
 export const _PAGE_DIRTY = 1 << 6;
 /** _PAGE_GLOBAL reused as _PAGE_PROTNONE when P=0: a PROT_NONE mapping keeps its page but traps. */
 export const _PAGE_PROTNONE = 1 << 8;
@@ -57,7 +61,9 @@ export const _PAGE_PROTNONE = 1 << 8;
 export const _PAGE_PSE = 1 << 7;
 /** SOFTW1: a PTE with no struct page behind it, or the shared zero page (pte_special). */
 export const _PAGE_SPECIAL = 1 << 9;
+/** _PAGE_SOFT_DIRTY: written since the soft-dirty bits were last cleared (/proc/pid/clear_refs). */
 export const _PAGE_SOFT_DIRTY = 1 << 11;
+/** The flag bits of an entry's low word; the pfn sits above them. */
 export const PTE_FLAGS_MASK = 0xfff;
 /** hi-word bit of _PAGE_DEVMAP (bit 58 of the entry): ZONE_DEVICE memory mapped by the CPU. */
 export const _PAGE_DEVMAP_HI = 1 << 26;
@@ -70,10 +76,15 @@ const PFN_HI_MASK = 0xfffff;
 export const SWP_NONE = 0;
 /** A page swapped out to a swap file (the model has no swap device; used only to build that state). */
 export const SWP_SWAPFILE = 1;
+/** SWP_HWPOISON: the page was hardware-poisoned; an access gets SIGBUS. */
 export const SWP_HWPOISON = 2;
+/** SWP_MIGRATION_READ: the page is under migration and was mapped read-only; faults wait for it. */
 export const SWP_MIGRATION_READ = 3;
+/** SWP_MIGRATION_WRITE: the page is under migration and was mapped writable. */
 export const SWP_MIGRATION_WRITE = 4;
+/** SWP_DEVICE_READ: a read-only mapping of a device-private page; a CPU access migrates it back. */
 export const SWP_DEVICE_READ = 5;
+/** SWP_DEVICE_WRITE: a writable mapping of a device-private page. */
 export const SWP_DEVICE_WRITE = 6;
 /**
  * A page a device holds for atomic access: always a stand-in for a writable PTE (v6.15 merged the
@@ -83,10 +94,15 @@ export const SWP_DEVICE_EXCLUSIVE = 7;
 const SWP_TYPE_SHIFT = 1;
 const SWP_TYPE_MASK = 0x1f;
 
+/**
+ * The low word of an entry mapping `pfn` with `flags` (the bits in PTE_FLAGS_MASK; higher bits are
+ * ignored).
+ */
 export function pteLoOf(pfn: number, flags: number): number {
   return ((pfn % PFN_LO_SPAN) * 2 ** PFN_LO_SHIFT + (flags & PTE_FLAGS_MASK)) >>> 0;
 }
 
+/** The high word of an entry mapping `pfn`: the pfn bits above the low word's 20. */
 export function pteHiOf(pfn: number): number {
   return Math.floor(pfn / PFN_LO_SPAN) & PFN_HI_MASK;
 }
@@ -96,6 +112,7 @@ export function ptePfn(lo: number, hi: number): number {
   return (lo >>> PFN_LO_SHIFT) + (hi & PFN_HI_MASK) * PFN_LO_SPAN;
 }
 
+/** pte_none(): both words are zero (nothing mapped, no swap entry). */
 export function pteNone(lo: number, hi: number): boolean {
   return lo === 0 && hi === 0;
 }
@@ -117,18 +134,22 @@ export function pteAccessible(lo: number, write: boolean): boolean {
     : (lo & _PAGE_PRESENT) !== 0;
 }
 
+/** pte_write(): the entry is writable (_PAGE_RW). */
 export function pteWrite(lo: number): boolean {
   return (lo & _PAGE_RW) !== 0;
 }
 
+/** pte_dirty(): the page was written through this entry (_PAGE_DIRTY). */
 export function pteDirty(lo: number): boolean {
   return (lo & _PAGE_DIRTY) !== 0;
 }
 
+/** pte_special(): no struct page is refcounted through this entry (pfnmap, zero page). */
 export function pteSpecial(lo: number): boolean {
   return (lo & _PAGE_SPECIAL) !== 0;
 }
 
+/** pte_devmap(): the entry maps a ZONE_DEVICE page (_PAGE_DEVMAP, in the high word). */
 export function pteDevmap(hi: number): boolean {
   return (hi & _PAGE_DEVMAP_HI) !== 0;
 }
@@ -148,10 +169,12 @@ export function swpEntryLo(type: number, offset: number): number {
   return ((offset % PFN_LO_SPAN) * 2 ** PFN_LO_SHIFT + (type << SWP_TYPE_SHIFT)) >>> 0;
 }
 
+/** is_migration_entry() on a swap type: a read or write migration entry. */
 export function isMigrationType(type: number): boolean {
   return type === SWP_MIGRATION_READ || type === SWP_MIGRATION_WRITE;
 }
 
+/** is_device_private_entry() on a swap type: a read or write device-private entry. */
 export function isDevicePrivateType(type: number): boolean {
   return type === SWP_DEVICE_READ || type === SWP_DEVICE_WRITE;
 }

@@ -46,7 +46,9 @@ import {
 } from './pte.js';
 import type { Vma } from './vma.js';
 
+/** struct anon_vma: the reverse-map root that anonymous pages' page->mapping points at. @see mm/rmap.c */
 export class AnonVma {
+  /** Id stored in page->mapping of its pages (shared with address_space ids). */
   readonly id: number;
   /** The VMAs (in any mm) that may map pages of this anon_vma. */
   readonly vmas = new Set<Vma>();
@@ -61,6 +63,7 @@ export function linkAnonChain(vma: Vma): void {
   for (const av of vma.anonChain) av.vmas.add(vma);
 }
 
+/** unlink_anon_vmas(): removes `vma` from every anon_vma of its chain (munmap, exit). */
 export function unlinkAnonChain(vma: Vma): void {
   for (const av of vma.anonChain) av.vmas.delete(vma);
 }
@@ -69,8 +72,11 @@ export function unlinkAnonChain(vma: Vma): void {
 
 /** One place a page may be mapped: the VMA (and its mm) and the address the page has there. */
 export interface RmapTarget {
+  /** The mm of `vma`. */
   readonly mm: MmStruct;
+  /** A VMA that maps (or may map) the page. */
   readonly vma: Vma;
+  /** The page's user virtual address in `vma` (vma_address()). */
   readonly address: number;
 }
 
@@ -172,9 +178,16 @@ export function folioRemoveRmapPmd(mm: MmStruct, head: number): void {
 
 // -- try_to_unmap ---------------------------------------------------------------------------------
 
+/**
+ * TTU_MIGRATION: try_to_unmap() installs migration entries instead of clearing. @see include/linux/rmap.h
+ * (enum ttu_flags, v5.3)
+ */
 export const TTU_MIGRATION = 0x1;
+/** TTU_MUNLOCK: only munlock the page, do not unmap it (v5.3). */
 export const TTU_MUNLOCK = 0x2;
+/** TTU_IGNORE_MLOCK: unmap even from VM_LOCKED VMAs. */
 export const TTU_IGNORE_MLOCK = 0x8;
+/** TTU_IGNORE_ACCESS: unmap even if the young bit says the page was recently used (v5.3). */
 export const TTU_IGNORE_ACCESS = 0x10;
 
 /**

@@ -30,6 +30,10 @@ import {
   vmPageProt,
 } from './vma.js';
 
+/**
+ * Which driver mapping to make: a VM_PFNMAP of MMIO (remap_pfn_range) or a VM_MIXEDMAP of pages
+ * (vm_insert_page).
+ */
 export type SpecialMappingKind = 'pfnmap' | 'mixedmap';
 
 /** With mmap_sem held for write: returns the address or -errno. */

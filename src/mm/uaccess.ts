@@ -44,7 +44,12 @@ export function* accessUser(
   addr: number,
   buf: Uint8Array,
   write: boolean,
-): Task<{ result: UserFaultResult; addr: number }> {
+): Task<{
+  /** 'ok' when every byte was copied, else why the failing access stopped (its signal, or OOM). */
+  result: UserFaultResult;
+  /** The end of the copy on success, else the first address that failed. */
+  addr: number;
+}> {
   let done = 0;
   while (done < buf.length) {
     const a = addr + done;

@@ -70,7 +70,10 @@ const MERGE_MASK = ~0;
  */
 export class Vma {
   /** The owning mm (an MmStruct; typed loosely to keep vma.ts free of a cycle). */
-  readonly mm: { readonly id: number };
+  readonly mm: {
+    /** MmStruct.id of the owning mm. */
+    readonly id: number;
+  };
   /** vm_start: the first address (inclusive). */
   start: number;
   /** vm_end: the first address past the area. */

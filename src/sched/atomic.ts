@@ -41,6 +41,7 @@ export function nonBlockStart(): void {
   current().nonBlockDepth++;
 }
 
+/** non_block_end(): ends the section nonBlockStart() opened; a KernelBug without one. */
 export function nonBlockEnd(): void {
   const t = current();
   if (t.nonBlockDepth === 0)

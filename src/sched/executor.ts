@@ -29,6 +29,7 @@ import type { Strategy } from './strategy/strategy.js';
 import type { Task } from './task.js';
 import { currentOrNull, removeFromList, setCurrent, Thread } from './thread.js';
 
+/** How an Executor schedules, logs and checks one execution; every field is optional. */
 export interface ExecutorOptions {
   /** Default: RunToCompletion. */
   strategy?: Strategy;
@@ -51,15 +52,21 @@ export interface ExecutorOptions {
 /** See ExecutorOptions.onStep. */
 export type StepHook = (thread: Thread, point: string) => void;
 
+/** Per-thread options for Executor.spawn. */
 export interface SpawnOptions {
   /** A kthread that may stay blocked or sleeping forever without counting as a deadlock. */
   daemon?: boolean;
 }
 
+/**
+ * How a run ended: every non-daemon thread finished, no thread could run ('deadlock'), the stepsMax
+ * budget ran out ('step-limit'), or a thread or the onStep hook threw ('failed').
+ */
 export type RunStatus = 'done' | 'deadlock' | 'step-limit' | 'failed';
 
 /** What run() returns. Counts are since the Executor was created (see the file comment). */
 export interface RunResult {
+  /** How the run ended; 'done' only when every non-daemon thread returned. */
   status: RunStatus;
   /** Steps taken: gen.next() calls, one per thread step. */
   steps: number;
@@ -68,9 +75,28 @@ export interface RunResult {
   /** 'hmm1:...'; ReplayStrategy(replay) on the same scenario reproduces the run exactly. */
   replay: string;
   /** For 'failed': the first thread that threw (or broke a rule), its error and message. */
-  failure: null | { thread: string; error: unknown; message: string };
+  failure: null | {
+    /** Name of the thread that threw or broke a rule. */
+    thread: string;
+    /** What was thrown (a KernelBug, LockdepBug or any other value). */
+    error: unknown;
+    /** One line for humans, naming the thread and the error. */
+    message: string;
+  };
   /** For 'deadlock': every unfinished thread, what it waits for and the locks it holds. */
-  deadlock: null | { message: string; threads: Array<{ name: string; waitingFor: string; holds: string[] }> };
+  deadlock: null | {
+    /** The DeadlockError text: every stuck thread with its wait and its held locks. */
+    message: string;
+    /** One row per unfinished non-daemon thread. */
+    threads: Array<{
+      /** Thread name as given to spawn(). */
+      name: string;
+      /** What the thread blocks on (a lock, a completion, a wait queue). */
+      waitingFor: string;
+      /** Locks the thread holds, outermost first. */
+      holds: string[];
+    }>;
+  };
 }
 
 /** No thread can run, no timer is armed, and some thread has not finished. */
@@ -89,13 +115,24 @@ export class StepLimitError extends KernelBug {
   }
 }
 
+/** Default step budget of an Executor (gen.next() calls) before it reports 'step-limit'. */
 export const STEPS_MAX_DEFAULT = 10_000_000;
 
+/**
+ * Runs generator threads one step at a time under a Strategy: the simulator's scheduler (see the file
+ * comment).
+ * @see kernel/sched/core.c (__schedule), v6.19
+ */
 export class Executor {
+  /** Picks the next thread whenever more than one can run. */
   readonly strategy: Strategy;
+  /** Step budget for the whole execution; past it run() returns 'step-limit'. */
   readonly stepsMax: number;
+  /** Where every step is recorded, or null when not logging. */
   readonly log: EventLog | null;
+  /** Lock-order graph the lock primitives report acquisitions to. */
   readonly lockdep: LockdepGraph;
+  /** Invariant check called after every step, or null. */
   readonly onStep: StepHook | null;
   private readonly all: Thread[] = [];
   /** Threads not done or failed, by id. */
@@ -134,6 +171,7 @@ export class Executor {
     return this.stepCount;
   }
 
+  /** Preemptions since creation: switches away from a thread that could have continued. */
   get preemptions(): number {
     return this.preemptionCount;
   }

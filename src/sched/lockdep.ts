@@ -28,16 +28,27 @@ export class LockdepBug extends KernelBug {
 
 /** One recorded lock-order edge `from -> to`. */
 export interface LockEdge {
+  /** Lock class held first (the outer lock). */
   readonly from: string;
+  /** Lock class taken while `from` was held (the inner lock). */
   readonly to: string;
   /** The thread that took `to` while holding `from`. */
   readonly thread: string;
+  /** Yield point at which `from` was acquired. */
   readonly fromSite: string;
+  /** Executor step at which `from` was acquired. */
   readonly fromStep: number;
+  /** Yield point at which `to` was acquired. */
   readonly toSite: string;
+  /** Executor step at which `to` was acquired. */
   readonly toStep: number;
 }
 
+/**
+ * The lock-order graph over lock classes: records every held->acquired edge and reports a LockdepBug
+ * when a new edge closes a cycle (a possible ABBA deadlock).
+ * @see kernel/locking/lockdep.c (check_prev_add), v6.19
+ */
 export class LockdepGraph {
   /** When false no order is recorded or checked (recursion and unlock checks still apply). */
   enabled: boolean;
@@ -48,10 +59,12 @@ export class LockdepGraph {
     this.enabled = opts.enabled ?? true;
   }
 
+  /** Distinct lock-order edges recorded so far. */
   get edgeCount(): number {
     return this.count;
   }
 
+  /** Whether class `to` has been taken while holding class `from`. */
   hasEdge(from: string, to: string): boolean {
     return this.out.get(from)?.has(to) ?? false;
   }
@@ -65,6 +78,7 @@ export class LockdepGraph {
     );
   }
 
+  /** Forgets every learnt lock order (lockdep_reset()). */
   reset(): void {
     this.out.clear();
     this.count = 0;

@@ -59,8 +59,11 @@ class Follower implements Strategy {
   }
 }
 
+/** The smallest failing schedule shrink() found. */
 export interface ShrinkResult {
+  /** Replay string of the shrunk schedule, for ReplayStrategy. */
   replay: string;
+  /** The run of that schedule, failing like the original. */
   result: RunResult;
   /** Runs made while shrinking. */
   runs: number;

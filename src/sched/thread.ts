@@ -40,6 +40,7 @@ export const HELD_WRITE = 2;
 export class Thread {
   /** Creation order, 0-based, per Executor. */
   readonly id: number;
+  /** Name given to spawn(), used in logs, replay reports and lockdep messages. */
   readonly name: string;
   /** Where the thread is now. */
   state: ThreadState = 'runnable';

@@ -1,11 +1,24 @@
 /**
  * A small kselftest harness (tools/testing/selftests/kselftest_harness.h) for hmmsim's ports of
- * the kernel selftests: fixtures, ASSERT_* macros and a runner that gives each test a fresh
- * simulated machine, the way the kselftest runner gives each TEST_F a fresh process.
+ * the kernel selftests: fixtures, fixture variants, ASSERT_* macros and a runner that gives each
+ * test a fresh simulated machine, the way the kselftest runner gives each TEST_F a fresh process.
  *
- *   FIXTURE_SETUP    new Simulator({ seed, ramPages }) with 2 devices, a process, and
- *                    open("/dev/hmm_dmirror0") (and "/dev/hmm_dmirror1" for hmm2)
- *   TEST_F body      test.run(ctx)
+ * A test runs on one of the two HMM API generations of the simulator:
+ *
+ *   seed    the v5.3 API: new Simulator({ seed, ramPages }) with its 2 private devices, each fd
+ *           the seed-API dmirror (openDevice(n, p)). No fixture variants: the kernel's hmm-tests.c
+ *           had none before ≈v6.0, and the seed has no device-coherent memory. Names: `anon_read`.
+ *   modern  today's API: new Simulator({ kernel: 'v6.19', devices: MODERN_DEVICES }), the four
+ *           devices test_hmm creates when spm_addr_dev0/1 are given (0, 1 private; 2, 3 coherent),
+ *           each fd today's test_hmm (openDevice(n, p, { api: 'modern' })), under the variant
+ *           (FIXTURE_VARIANT_ADD) asked: hmm_device_private (device 0) or hmm_device_coherent (2)
+ *           for FIXTURE(hmm), hmm2_device_private (0, 1) or hmm2_device_coherent (2, 3) for
+ *           FIXTURE(hmm2). Names: `hmm_device_private.anon_read`.
+ *
+ *   FIXTURE_SETUP    the machine (with HUGETLB_SETUP_DEFAULT_PAGES(1): one 2 MiB hugetlb page), a
+ *                    process, and open("/dev/hmm_dmirrorN") for the fixture's devices
+ *   TEST_F body      test.run(ctx) (on the modern run: test.upstream, the kernel's own asserts,
+ *                    where a test has a seed-only form in `run`)
  *   FIXTURE_TEARDOWN close() of every fd, which must succeed; then (unless `check: false`) the
  *                    test process exits and the machine's books must balance: src/check's
  *                    accounting checker finds nothing and no device page is still allocated
@@ -15,15 +28,59 @@
  * a lockdep report, a SegvError for a CPU access the test did not expect) fails it too, with that
  * error's message.
  *
- * @see tools/testing/selftests/kselftest_harness.h (TEST_F, FIXTURE_SETUP, ASSERT_EQ)
+ * @see tools/testing/selftests/kselftest_harness.h (TEST_F, FIXTURE_SETUP, FIXTURE_VARIANT_ADD, ASSERT_EQ)
+ * @see tools/testing/selftests/mm/hmm-tests.c (Linux v6.19 and the torvalds tip after it: the variants)
  */
 
 import { checkAccounting } from '../check/accounting.js';
 import { PAGE_SHIFT, PAGE_SIZE } from '../core/addr.js';
 import { errnoName } from '../core/errno.js';
+import type { HmmApi } from '../drivers/driver.js';
 import type { DeviceFile } from '../sim/devicefile.js';
 import type { Process } from '../sim/process.js';
-import { Simulator } from '../sim/simulator.js';
+import { type DeviceOptions, Simulator } from '../sim/simulator.js';
+
+/** Which HMM API generation a selftest run uses: the v5.3 seed or today's (see the file comment). */
+export type SelftestApi = HmmApi;
+
+/** A FIXTURE_VARIANT_ADD of hmm-tests.c (≈v6.0+): the devices a fixture opens. */
+export interface FixtureVariant {
+  /** The FIXTURE it belongs to. */
+  readonly fixture: 'hmm' | 'hmm2';
+  /** Its name, as the kselftest runner prints it: FIXTURE.VARIANT.TEST. */
+  readonly name: string;
+  /** variant->device_number (hmm) or device_number0/1 (hmm2). */
+  readonly devices: readonly number[];
+  /** hmm_is_coherent_type(variant->device_number): devices 2 and 3 have device-coherent memory. */
+  readonly coherent: boolean;
+}
+
+/** The fixture variants of today's hmm-tests.c, in the order the runner walks them. */
+export const HMM_FIXTURE_VARIANTS: readonly FixtureVariant[] = [
+  { fixture: 'hmm', name: 'hmm_device_private', devices: [0], coherent: false },
+  { fixture: 'hmm', name: 'hmm_device_coherent', devices: [2], coherent: true },
+  { fixture: 'hmm2', name: 'hmm2_device_private', devices: [0, 1], coherent: false },
+  { fixture: 'hmm2', name: 'hmm2_device_coherent', devices: [2, 3], coherent: true },
+];
+
+/**
+ * The devices of `modprobe test_hmm spm_addr_dev0=… spm_addr_dev1=…`: HMM_PRIVATE_DEVICE_ONE/TWO
+ * and HMM_COHERENCE_DEVICE_ONE/TWO.
+ */
+export const MODERN_DEVICES: readonly DeviceOptions[] = [
+  { kind: 'private' },
+  { kind: 'private' },
+  { kind: 'coherent' },
+  { kind: 'coherent' },
+];
+
+/** HUGETLB_SETUP_DEFAULT_PAGES(1): hmm-tests.c makes sure one default-size huge page exists. */
+const HUGETLB_DEFAULT_PAGES = 1;
+
+/** The variants of `fixture`. */
+export function fixtureVariants(fixture: 'hmm' | 'hmm2'): FixtureVariant[] {
+  return HMM_FIXTURE_VARIANTS.filter((v) => v.fixture === fixture);
+}
 
 /** One ported selftest. */
 export interface Selftest {
@@ -33,17 +90,28 @@ export interface Selftest {
   fixture: 'hmm' | 'hmm2';
   /** First kernel release whose hmm-tests.c has this test (or this form of it). */
   since: string;
-  /** Whether v5.3 semantics (the seed) agree with what the kernel test asserts. */
-  seed: 'same' | 'diverges';
+  /**
+   * Whether v5.3 semantics (the seed) agree with what the kernel test asserts; 'n/a' for a test the
+   * seed-API run cannot run at all (`seedCannot` says why).
+   */
+  seed: 'same' | 'diverges' | 'n/a';
+  /** Why the seed-API run cannot run this test (the feature it needs came after v5.3). */
+  seedCannot?: string;
+  /**
+   * false for the form of an older kernel release (`name@5.8`): only the seed run runs it, as
+   * today's form (the bare name) is the one the modern run asserts.
+   */
+  today?: false;
   /** The docs/fidelity.md row (its first cell) that explains a divergence. */
   fidelity?: string;
   /** What the port changes or cannot model (THP, mirror sizes, ...). */
   note?: string;
-  /** The test body: asserts what hmmsim implements. */
+  /** The test body: asserts what hmmsim implements (on the modern run: the kernel's asserts). */
   run(ctx: SelftestContext): void;
   /**
-   * For a test whose `run` asserts something else than the kernel test: the kernel's own asserts,
-   * which must fail on hmmsim (they show why the test diverges).
+   * For a test whose `run` asserts something else than the kernel test on the seed: the kernel's
+   * own asserts, which fail on the seed run (they show why the test diverges) and are what the
+   * modern run runs.
    */
   upstream?(ctx: SelftestContext): void;
 }
@@ -53,6 +121,14 @@ export interface SelftestContext {
   readonly sim: Simulator;
   /** The test process (the kselftest runner forks one per test). */
   readonly proc: Process;
+  /** The API generation of this run. */
+  readonly api: SelftestApi;
+  /** The fixture variant (modern run); null on the seed run, which has none. */
+  readonly variant: FixtureVariant | null;
+  /** hmm_is_coherent_type(variant->device_number): false on the seed run. */
+  readonly coherent: boolean;
+  /** hmm_open(n) by process p, on the run's API generation (a child's own fd, say). */
+  openDevice(n: number, p: Process): DeviceFile;
   /** FIXTURE(hmm)'s fd; for hmm2 the same as fd0. */
   readonly fd: DeviceFile;
   readonly fd0: DeviceFile;
@@ -66,11 +142,15 @@ export interface SelftestContext {
 }
 
 export interface RunSelftestOptions {
+  /** The API generation to run on (default 'seed'). */
+  api?: SelftestApi;
+  /** The fixture variant of a modern run, by name (default: the fixture's private variant). */
+  variant?: string;
   /** Simulator seed (default 1). */
   seed?: number | string;
   /** RAM of the simulated machine in pages (default 65,536 = 256 MiB). */
   ramPages?: number;
-  /** Run `test.upstream` (the kernel's own asserts) instead of `test.run`. */
+  /** Seed run only: run `test.upstream` (the kernel's own asserts) instead of `test.run`. */
   upstream?: boolean;
   /**
    * After teardown, exit the test process and check the machine's books (default true): the
@@ -81,6 +161,8 @@ export interface RunSelftestOptions {
 
 export interface SelftestResult {
   name: string;
+  /** The fixture variant it ran under (modern run). */
+  variant?: string;
   ok: boolean;
   /** 'ok', or why the test failed. */
   message: string;
@@ -195,33 +277,48 @@ function fmt(v: unknown, expr: string): string {
  * result says whether the test passed and, if not, why.
  */
 export function runSelftest(test: Selftest, opts: RunSelftestOptions = {}): SelftestResult {
-  const body = opts.upstream ? test.upstream : test.run;
+  const api = opts.api ?? 'seed';
+  const variant = api === 'modern' ? findVariant(test, opts.variant) : null;
+  const label = variant === null ? test.name : `${variant.name}.${test.name}`;
+  const result = (ok: boolean, message: string, error?: unknown): SelftestResult => ({
+    name: test.name,
+    ...(variant === null ? {} : { variant: variant.name }),
+    ok,
+    message,
+    ...(error === undefined ? {} : { error }),
+  });
+  const refused = refusal(test, api, opts.upstream === true);
+  if (refused !== null) return result(false, `${label}: ${refused}`);
+  const body = api === 'modern' ? (test.upstream ?? test.run) : opts.upstream ? test.upstream : test.run;
   if (body === undefined) {
-    return {
-      name: test.name,
-      ok: false,
-      message: `${test.name}: has no upstream form (run asserts the kernel's own expectations)`,
-    };
+    return result(false, `${label}: has no upstream form (run asserts the kernel's own expectations)`);
   }
   const savedTest = currentTest;
   const savedContext = assertContext;
-  currentTest = opts.upstream ? `${test.name} (upstream)` : test.name;
+  currentTest = opts.upstream ? `${label} (upstream)` : label;
   assertContext = '';
   const fds: DeviceFile[] = [];
   try {
-    // FIXTURE_SETUP
-    const sim = new Simulator({ seed: opts.seed ?? 1, ramPages: opts.ramPages });
+    const sim = fixtureMachine(api, opts);
     const proc = sim.createProcess();
-    const fd0 = sim.openDevice(0, proc);
-    fds.push(fd0);
-    let fd1: DeviceFile | null = null;
-    if (test.fixture === 'hmm2') {
-      fd1 = sim.openDevice(1, proc);
-      fds.push(fd1);
-    }
+    const open = (n: number, p: Process): DeviceFile =>
+      api === 'modern' ? sim.openDevice(n, p, { api: 'modern' }) : sim.openDevice(n, p);
+    // FIXTURE_SETUP: hmm opens one device, hmm2 two.
+    const devices = variant?.devices ?? (test.fixture === 'hmm2' ? [0, 1] : [0]);
+    for (const n of devices) fds.push(open(n, proc));
+    const used = new Set(devices);
+    const fd0 = fds[0] as DeviceFile;
+    const fd1 = fds[1] ?? null;
     const ctx: SelftestContext = {
       sim,
       proc,
+      api,
+      variant,
+      coherent: variant?.coherent ?? false,
+      openDevice(n: number, p: Process): DeviceFile {
+        used.add(n);
+        return open(n, p);
+      },
       fd: fd0,
       fd0,
       get fd1(): DeviceFile {
@@ -239,15 +336,43 @@ export function runSelftest(test: Selftest, opts: RunSelftestOptions = {}): Self
     if (opts.check !== false) {
       // The test process exits (the kselftest runner forks one per test); nothing may be left over.
       if (!proc.exited) proc.exit();
-      checkMachine(sim, test.fixture === 'hmm2' ? 2 : 1);
+      checkMachine(sim, api, [...used].sort());
     }
-    return { name: test.name, ok: true, message: 'ok' };
+    return result(true, 'ok');
   } catch (e) {
-    return { name: test.name, ok: false, message: describeError(e), error: e };
+    return result(false, describeError(e), e);
   } finally {
     currentTest = savedTest;
     assertContext = savedContext;
   }
+}
+
+/** Why `test` cannot run as asked, or null. */
+function refusal(test: Selftest, api: SelftestApi, upstream: boolean): string | null {
+  if (api === 'seed') return test.seedCannot === undefined ? null : `not on the seed API: ${test.seedCannot}`;
+  if (upstream) return "--upstream is a seed-run option (the modern run asserts the kernel's own asserts)";
+  if (test.today === false)
+    return "an older kernel's form, run on the seed only (the modern run runs today's)";
+  return null;
+}
+
+/** The variant of test's fixture named `name` (default: the fixture's first, the private one). */
+function findVariant(test: Selftest, name: string | undefined): FixtureVariant {
+  const all = fixtureVariants(test.fixture);
+  const v = name === undefined ? all[0] : all.find((x) => x.name === name);
+  if (v === undefined) {
+    throw new Error(
+      `${test.name}: FIXTURE(${test.fixture}) has no variant '${name}' (${all.map((x) => x.name).join(', ')})`,
+    );
+  }
+  return v;
+}
+
+/** The machine of a run: the seed's default devices, or test_hmm's four on a v6.19 mm. */
+function fixtureMachine(api: SelftestApi, opts: RunSelftestOptions): Simulator {
+  const common = { seed: opts.seed ?? 1, ramPages: opts.ramPages, hugetlbPages: HUGETLB_DEFAULT_PAGES };
+  if (api === 'seed') return new Simulator(common);
+  return new Simulator({ ...common, kernel: 'v6.19', devices: MODERN_DEVICES.map((d) => ({ ...d })) });
 }
 
 /** Runs the tests named (every test if `names` is empty), in table order. Unknown names throw. */
@@ -262,15 +387,25 @@ export function runSelftests(
   return chosen.map((t) => runSelftest(t, opts));
 }
 
-/** Every page accounted for, and every device page back on its device's free list. */
-function checkMachine(sim: Simulator, devices: number): void {
+/**
+ * Every page accounted for, and no device page the test used still allocated: on the seed's
+ * device calloc - cfree is 0; on today's, every page of its chunks is back on the free list (its
+ * calloc/cfree do not balance after RELEASE, whose evicted pages never count as freed, as in
+ * test_hmm).
+ */
+function checkMachine(sim: Simulator, api: SelftestApi, devices: readonly number[]): void {
   const v = checkAccounting(sim.kernel);
   if (v.length > 0) {
     fail('checkAccounting() after exit', v, [], `${v.length} violations:\n  ${v.join('\n  ')}`, 'none');
   }
-  for (let n = 0; n < devices; n++) {
-    const d = sim.device(n);
-    ASSERT_EQ(d.calloc - d.cfree, 0, `device ${n} pages still allocated after exit (calloc - cfree)`);
+  for (const n of devices) {
+    if (api === 'seed') {
+      const d = sim.device(n);
+      ASSERT_EQ(d.calloc - d.cfree, 0, `device ${n} pages still allocated after exit (calloc - cfree)`);
+      continue;
+    }
+    const inUse = sim.modernDevice(n).pagesInUse;
+    ASSERT_EQ(inUse, 0, `device ${n} pages still allocated after exit (chunk pages - free)`);
   }
 }
 

@@ -8,10 +8,15 @@ import {
   listSelftests,
   SELFTEST_HELP,
   selectSelftests,
+  tapName,
 } from '../../src/cli/selftest.js';
 import { runSelftest } from '../../src/selftests/harness.js';
 import { HMM_SELFTESTS, HMM_SELFTESTS_NOT_PORTED } from '../../src/selftests/hmm_tests.js';
 import { type CliRun, hmmsimIn } from './run.js';
+
+/** The tests the seed run runs, and today's forms (what the modern run runs under each variant). */
+const SEED_RUNNABLE = HMM_SELFTESTS.filter((t) => t.seedCannot === undefined);
+const TODAY = HMM_SELFTESTS.filter((t) => t.today !== false);
 
 /** `hmmsim <args>` in process with `env` as its whole environment (no colour settings or CI but these). */
 const hmmsim = (args: string[], env: Record<string, string> = { NO_COLOR: '1' }) => hmmsimIn(args, env);
@@ -28,7 +33,7 @@ const ESC = '\x1b[';
 
 describe('hmmsim selftest (end to end, through main() in process)', () => {
   it('runs the named tests with kselftest TAP output, with or without the fixture prefix', async () => {
-    const r = await hmmsim(['selftest', 'hmm.anon_read', 'anon_write']);
+    const r = await hmmsim(['selftest', '--api', 'seed', 'hmm.anon_read', 'anon_write']);
     expect(r.code).toBe(0);
     expect(r.stderr).toBe('');
     expect(r.stdout).toBe(
@@ -50,7 +55,7 @@ describe('hmmsim selftest (end to end, through main() in process)', () => {
   });
 
   it("reports a failing test as 'not ok' with its message, and exits 1 (--upstream: the kernel's asserts)", async () => {
-    const r = await hmmsim(['selftest', '--upstream', 'anon_read_prot', 'anon_write']);
+    const r = await hmmsim(['selftest', '--api', 'seed', '--upstream', 'anon_read_prot', 'anon_write']);
     expect(r.code).toBe(1);
     const lines = r.stdout.split('\n');
     expect(lines).toContain(
@@ -64,7 +69,7 @@ describe('hmmsim selftest (end to end, through main() in process)', () => {
   });
 
   it('--json prints one uncoloured JSON document', async () => {
-    const r = await hmmsim(['selftest', 'anon_read', '--json'], { FORCE_COLOR: '1' });
+    const r = await hmmsim(['selftest', '--api', 'seed', 'anon_read', '--json'], { FORCE_COLOR: '1' });
     expect(r.code).toBe(0);
     expect(r.stdout).not.toContain(ESC);
     expect(JSON.parse(r.stdout)).toEqual({
@@ -84,42 +89,72 @@ describe('hmmsim selftest (end to end, through main() in process)', () => {
     expect(forced.stdout).toContain(`${ESC}32mok${ESC}39m 1 hmm.open_close`);
   });
 
-  it('lists the ported tests and the others as # SKIP lines', async () => {
-    const r = await hmmsim(['selftest', '--list']);
-    expect(r.code).toBe(0);
-    const lines = r.stdout.trim().split('\n');
-    expect(lines).toContain('hmm.anon_teardown@dfs');
-    expect(lines).toContain('hmm2.migrate_mixed');
-    expect(lines.filter((l) => !l.startsWith('#'))).toHaveLength(HMM_SELFTESTS.length);
-    expect(lines.some((l) => /^# SKIP compound \(since 5\.10\): /.test(l))).toBe(true);
-    expect(lines.filter((l) => l.includes('# diverges')).map((l) => l.split(' ')[0])).toEqual([
+  it("lists each run's tests, and the ones it cannot run as # SKIP lines with why", async () => {
+    const seed = (await hmmsim(['selftest', '--list', '--api', 'seed'])).stdout.trim().split('\n');
+    expect(seed).toContain('hmm.anon_teardown@dfs');
+    expect(seed).toContain('hmm2.migrate_mixed');
+    expect(seed.filter((l) => !l.startsWith('#'))).toHaveLength(SEED_RUNNABLE.length);
+    expect(seed.some((l) => /^# SKIP hmm\.compound \(since 5\.10\): not on the seed API: /.test(l))).toBe(
+      true,
+    );
+    expect(seed.filter((l) => l.includes('# diverges')).map((l) => l.split(' ')[0])).toEqual([
       'hmm.anon_read_prot',
-      'hmm.migrate_fault@5.10',
+      'hmm.migrate_fault',
       'hmm.mixedmap',
       'hmm2.snapshot',
     ]);
+    const modern = (await hmmsim(['selftest', '--list', '--api', 'modern'])).stdout.trim().split('\n');
+    expect(modern).toContain('hmm.hmm_device_coherent.exclusive_cow');
+    expect(modern).toContain('hmm2.hmm2_device_coherent.snapshot');
+    expect(modern.filter((l) => !l.startsWith('#'))).toHaveLength(2 * TODAY.length);
+    expect(modern.filter((l) => l.startsWith('# SKIP'))).toEqual([
+      expect.stringMatching(
+        /^# SKIP hmm\.hmm_device_private\.benchmark_thp_migration \(since 6\.19\): not ported: /,
+      ),
+      expect.stringMatching(/^# SKIP hmm\.hmm_device_coherent\.benchmark_thp_migration /),
+    ]);
+    expect(modern.filter((l) => l.includes('# diverges'))).toEqual([]);
+    const both = (await hmmsim(['selftest', '--list'])).stdout.trim().split('\n');
+    expect(both).toEqual([...seed, ...modern]);
   });
 
-  it('runs every ported test, all passing, and the unported ones as # SKIP counted in the totals', {
+  it('runs every test of the seed run, all passing, the ones it cannot run as # SKIP counted in the totals', {
     timeout: 90_000,
   }, async () => {
-    const r = await hmmsim(['selftest']);
+    const r = await hmmsim(['selftest', '--api', 'seed']);
     expect(r.code).toBe(0);
-    const ported = HMM_SELFTESTS.length;
-    const skipped = HMM_SELFTESTS_NOT_PORTED.length;
+    const ported = SEED_RUNNABLE.length;
+    const skipped = HMM_SELFTESTS.length - ported + HMM_SELFTESTS_NOT_PORTED.length;
     const total = ported + skipped;
     expect(r.stdout).toMatch(new RegExp(`^TAP version 13\\n1\\.\\.${total}\\n`));
     expect(r.stdout).toContain(`# Starting ${total} tests from 2 test cases.`);
     const lines = r.stdout.split('\n');
-    expect(lines.filter((l) => / # SKIP not ported: /.test(l))).toHaveLength(skipped);
-    // the unported tests close FIXTURE(hmm), before the hmm2 tests
-    const n = HMM_SELFTESTS.filter((t) => t.fixture === 'hmm').length + 1;
-    expect(lines).toContain(
-      `ok ${n} hmm.anon_write_hugetlbfs # SKIP not ported: ${HMM_SELFTESTS_NOT_PORTED[0]?.reason}`,
+    expect(lines.filter((l) => / # SKIP not on the seed API: /.test(l))).toHaveLength(
+      HMM_SELFTESTS.length - ported,
     );
-    expect(lines).toContain(`ok ${n + skipped} hmm2.migrate_mixed`);
+    expect(lines.filter((l) => / # SKIP not ported: /.test(l))).toHaveLength(HMM_SELFTESTS_NOT_PORTED.length);
+    // a SKIP stands in its place in the kernel file's order: migrate_release after migrate_fault's forms
+    const result = (name: string) => lines.find((l) => l.startsWith('ok ') && l.split(' ')[2] === name) ?? '';
+    const n = Number(result('hmm.migrate_fault@5.8').split(' ')[1]);
+    expect(result('hmm.migrate_release')).toMatch(
+      new RegExp(`^ok ${n + 1} hmm\\.migrate_release # SKIP not on the seed API: HMM_DMIRROR_RELEASE `),
+    );
     expect(lines).toContain(`# PASSED: ${total} / ${total} tests passed.`);
     expect(lines).toContain(`# Totals: pass:${ported} fail:0 xfail:0 xpass:0 skip:${skipped} error:0`);
+  });
+
+  it('runs the modern run under every fixture variant, named FIXTURE.VARIANT.TEST, after the seed run', async () => {
+    const r = await hmmsim(['selftest', 'open_close']);
+    expect(r.code).toBe(0);
+    expect(r.stdout.split('\n').filter((l) => /^(not )?ok /.test(l))).toEqual([
+      'ok 1 hmm.open_close',
+      'ok 2 hmm.hmm_device_private.open_close',
+      'ok 3 hmm.hmm_device_coherent.open_close',
+    ]);
+    expect(r.stdout).toContain('# Starting 3 tests from 3 test cases.');
+    const modern = await hmmsim(['selftest', '--api', 'modern', 'hmm.hmm_device_coherent.open_close']);
+    expect(modern.stdout).toContain('1..1\n# Starting 1 tests from 1 test cases.');
+    expect(modern.stdout).toContain('ok 1 hmm.hmm_device_coherent.open_close\n');
   });
 });
 
@@ -127,9 +162,14 @@ describe('hmmsim bad usage (one line on stderr, exit 2)', () => {
   it('an unknown or not ported test name', async () => {
     expectUsageError(await hmmsim(['selftest', 'nope']));
     expectUsageError(await hmmsim(['selftest', 'hmm2.anon_read'])); // anon_read is FIXTURE(hmm)
-    const notPorted = await hmmsim(['selftest', 'compound']);
+    const notPorted = await hmmsim(['selftest', 'benchmark_thp_migration']);
     expectUsageError(notPorted);
-    expect(notPorted.stderr).toMatch(/not ported/);
+    expect(notPorted.stderr).toMatch(/does not run: not ported: /);
+    const notOnSeed = await hmmsim(['selftest', '--api', 'seed', 'compound']);
+    expectUsageError(notOnSeed);
+    expect(notOnSeed.stderr).toMatch(/'compound' does not run: not on the seed API: /);
+    expectUsageError(await hmmsim(['selftest', '--api', 'modern', 'migrate_fault@5.8'])); // seed-only form
+    expectUsageError(await hmmsim(['selftest', '--api', 'v5.8']));
   });
 
   it('an unknown option on each command, and at the top', async () => {
@@ -171,7 +211,7 @@ describe('hmmsim bad usage (one line on stderr, exit 2)', () => {
 
 describe('selftest selection, TAP formatting, colour and progress decisions (units)', () => {
   it('a bare name selects the test and its variants; name@variant only that one; hmm before hmm2', () => {
-    const names = (args: string[]) => selectSelftests(args).map((t) => `${t.fixture}.${t.name}`);
+    const names = (args: string[], api = 'seed') => selectSelftests(args, api).map(tapName);
     expect(names(['anon_teardown'])).toEqual([
       'hmm.anon_teardown',
       'hmm.anon_teardown@pct',
@@ -179,7 +219,24 @@ describe('selftest selection, TAP formatting, colour and progress decisions (uni
     ]);
     expect(names(['hmm.anon_teardown@dfs'])).toEqual(['hmm.anon_teardown@dfs']);
     expect(names(['hmm2.snapshot', 'open_close', 'open_close'])).toEqual(['hmm.open_close', 'hmm2.snapshot']);
-    expect(() => selectSelftests(['hmm.snapshot'])).toThrow(/unknown selftest 'hmm.snapshot'/);
+    expect(() => selectSelftests(['hmm.snapshot'], 'seed')).toThrow(/unknown selftest 'hmm.snapshot'/);
+    // the modern run: variant by variant, each variant's tests in file order
+    expect(names(['hmm2.snapshot', 'hmm.migrate'], 'modern')).toEqual([
+      'hmm.hmm_device_private.migrate',
+      'hmm.hmm_device_coherent.migrate',
+      'hmm2.hmm2_device_private.snapshot',
+      'hmm2.hmm2_device_coherent.snapshot',
+    ]);
+    expect(names(['hmm2.hmm2_device_coherent.snapshot', 'anon_write_child'], 'modern')).toEqual([
+      'hmm.hmm_device_private.anon_write_child',
+      'hmm.hmm_device_coherent.anon_write_child',
+      'hmm2.hmm2_device_coherent.snapshot',
+    ]);
+    expect(names(['migrate_fault'], 'seed')).toEqual(['hmm.migrate_fault', 'hmm.migrate_fault@5.8']);
+    expect(selectSelftests(['exclusive']).map(tapName)).toEqual([
+      'hmm.hmm_device_private.exclusive',
+      'hmm.hmm_device_coherent.exclusive',
+    ]);
   });
 
   it('formats a failed test as kselftest does, its message lines prefixed with #', () => {
@@ -228,25 +285,43 @@ describe('selftest selection, TAP formatting, colour and progress decisions (uni
     ]);
   });
 
+  it('--list --json: one entry per test of each run, with its run, variant and why it is skipped', () => {
+    const out: string[] = [];
+    listSelftests(true, (l) => out.push(l));
+    const doc = JSON.parse(out[0] as string) as {
+      tests: { name: string; api: string; variant: string | null; skip?: string }[];
+    };
+    expect(doc.tests).toHaveLength(
+      SEED_RUNNABLE.length + (HMM_SELFTESTS.length - SEED_RUNNABLE.length) + 1 + 2 * (TODAY.length + 1),
+    );
+    expect(doc.tests.find((t) => t.name === 'hmm2.hmm2_device_coherent.snapshot')).toMatchObject({
+      api: 'modern',
+      variant: 'hmm2_device_coherent',
+      since: '5.8',
+      diverges: false,
+    });
+    expect(doc.tests.find((t) => t.name === 'hmm.exclusive')).toMatchObject({
+      api: 'seed',
+      variant: null,
+      v53: 'n/a',
+      skip: expect.stringMatching(/^not on the seed API: /),
+    });
+  });
+
   it('--upstream failures, the --list marks and the help agree: the tests with upstream asserts', () => {
     // what `selftest --upstream` runs: the kernel's asserts where a test has them, its own otherwise
-    const failing = HMM_SELFTESTS.filter((t) => !runSelftest(t, { upstream: divergesUpstream(t) }).ok).map(
+    const failing = SEED_RUNNABLE.filter((t) => !runSelftest(t, { upstream: divergesUpstream(t) }).ok).map(
       (t) => `${t.fixture}.${t.name}`,
     );
     const out: string[] = [];
-    listSelftests(true, (l) => out.push(l));
+    listSelftests(true, (l) => out.push(l), 'seed');
     const doc = JSON.parse(out[0] as string) as { tests: { name: string; diverges: boolean; v53: string }[] };
     expect(doc.tests.filter((t) => t.diverges).map((t) => t.name)).toEqual(failing);
-    expect(failing).toEqual([
-      'hmm.anon_read_prot',
-      'hmm.migrate_fault@5.10',
-      'hmm.mixedmap',
-      'hmm2.snapshot',
-    ]);
+    expect(failing).toEqual(['hmm.anon_read_prot', 'hmm.migrate_fault', 'hmm.mixedmap', 'hmm2.snapshot']);
     // v5.3 itself fails 7 kernel tests; hmmsim follows the later fixes in 3 of them (they pass as written)
     expect(doc.tests.filter((t) => t.v53 === 'diverges')).toHaveLength(7);
     expect(SELFTEST_HELP).toContain(
-      "--upstream runs the kernel's own asserts for the tests whose asserts diverge from the\nkernel's (--list marks them 'diverges')",
+      "--upstream runs the kernel's own asserts for the tests whose asserts diverge from the\nkernel's on the seed run (--list marks them 'diverges')",
     );
   });
 

@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { tlbViolation } from '../../src/check/coherence.js';
+import { coherenceViolations, tlbViolation } from '../../src/check/coherence.js';
+import type { DeviceTlb } from '../../src/device/tlb.js';
+import { svmFaultHandler } from '../../src/drivers/svm/fault.js';
+import { svmModernFaultHandler } from '../../src/drivers/svm/modern.js';
+import { TestHmmDmirror } from '../../src/drivers/test_hmm/dmirror.js';
 import {
   ArgumentError,
   type DeviceKernelContext,
@@ -11,16 +15,36 @@ import {
   type Process,
   Simulator,
 } from '../../src/index.js';
+import type { DeviceFile } from '../../src/sim/devicefile.js';
 
 const PAGE = 4096;
 
-/** A process with `pages` pages, page i holding the u32 i + 1 at offset 0. */
-function setup(pages: number, devicePages = 1024, policy = 'none') {
-  const sim = new Simulator({ seed: 1, ramPages: 4096, devices: [{ memoryPages: devicePages }] });
+/**
+ * Both drivers run the same kernels with the same results: the seed-API dmirror (drivers/svm/fault.ts)
+ * and today's test_hmm on a v6.19 machine (drivers/svm/modern.ts).
+ */
+const APIS = ['seed', 'modern'] as const;
+type Api = (typeof APIS)[number];
+
+/** A process with `pages` pages, page i holding the u32 i + 1 at offset 0, and the device open on `api`. */
+function setup(
+  api: Api,
+  pages: number,
+  devicePages = 1024,
+  policy = 'none',
+  kind: 'private' | 'coherent' = 'private',
+) {
+  const kernel = api === 'modern' ? 'v6.19' : undefined;
+  const sim = new Simulator({
+    seed: 1,
+    ramPages: 4096,
+    kernel,
+    devices: [{ memoryPages: devicePages, kind }],
+  });
   const p = sim.createProcess();
   const a = p.mmap(pages * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);
   for (let i = 0; i < pages; i++) p.write(a + i * PAGE, u32(i + 1));
-  const fd = sim.openDevice(0, p, { policy });
+  const fd = sim.openDevice(0, p, { api, policy });
   return { sim, p, a, fd };
 }
 
@@ -43,9 +67,9 @@ function sumPages(a: number, pages: number) {
   };
 }
 
-describe('device kernels: loads and stores through the device MMU', () => {
+describe.each(APIS)('device kernels: loads and stores through the device MMU (%s driver)', (api) => {
   it('one thread: each page is a miss, a fault, a batch, a replay and a retried miss that fills the TLB', () => {
-    const { sim, a, fd } = setup(8);
+    const { sim, a, fd } = setup(api, 8);
     expect(fd.launch(sumPages(a, 8))).toEqual([36]);
     const c = sim.deviceCounters(0);
     expect([c.tlbMisses, c.tlbHits, c.faults, c.faultBatches, c.replays, c.retries, c.pagesMirrored]).toEqual(
@@ -58,14 +82,14 @@ describe('device kernels: loads and stores through the device MMU', () => {
   });
 
   it('eight threads fault together: one batch of 8, one populate, one replay', () => {
-    const { sim, a, fd } = setup(8);
+    const { sim, a, fd } = setup(api, 8);
     expect(fd.launch(sumPages(a, 8), { threads: 8 })).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
     const c = sim.deviceCounters(0);
     expect([c.faults, c.faultBatches, c.replays, c.retries, c.faultsDuplicate]).toEqual([8, 1, 1, 8, 0]);
   });
 
   it('threads faulting on one page are de-duplicated within the batch', () => {
-    const { sim, a, fd } = setup(1);
+    const { sim, a, fd } = setup(api, 1);
     const r = fd.launch(
       function* (ctx) {
         return yield* ctx.load32(a);
@@ -78,7 +102,7 @@ describe('device kernels: loads and stores through the device MMU', () => {
   });
 
   it('stores of every width land little-endian in the CPU view, and loads read them back', () => {
-    const { p, a, fd } = setup(2);
+    const { p, a, fd } = setup(api, 2);
     const [r] = fd.launch(function* (ctx) {
       yield* ctx.store8(a + 8, 0xab);
       yield* ctx.store16(a + 10, 0xbeef);
@@ -122,7 +146,7 @@ describe('device kernels: loads and stores through the device MMU', () => {
   });
 
   it('a misaligned access, an unmapped address and a write to read-only memory kill the kernel', () => {
-    const { sim, p, a, fd } = setup(2);
+    const { sim, p, a, fd } = setup(api, 2);
     const misaligned = () =>
       fd.launch(function* (ctx) {
         return yield* ctx.load32(a + 2);
@@ -150,7 +174,7 @@ describe('device kernels: loads and stores through the device MMU', () => {
   });
 
   it('a fatal fault in one thread stops the others at their next access', () => {
-    const { a, fd } = setup(1);
+    const { a, fd } = setup(api, 1);
     let spins = 0;
     expect(() =>
       fd.launch(
@@ -168,7 +192,7 @@ describe('device kernels: loads and stores through the device MMU', () => {
   });
 
   it('bad arguments are ArgumentErrors naming them', () => {
-    const { a, fd } = setup(1);
+    const { a, fd } = setup(api, 1);
     expect(() => fd.launch(sumPages(a, 1), { threads: 0 })).toThrow(/threads/);
     expect(() =>
       fd.launch(function* (ctx) {
@@ -179,37 +203,37 @@ describe('device kernels: loads and stores through the device MMU', () => {
   });
 
   it('munmap invalidates the device mapping and its TLB entry; the next access is fatal', () => {
-    const { sim, p, a, fd } = setup(4);
+    const { sim, p, a, fd } = setup(api, 4);
     fd.launch(sumPages(a, 4));
-    expect(fd.dmirror.mmu.tlb.size).toBe(4);
+    expect((fd.driver.tlb as DeviceTlb).size).toBe(4);
     p.munmap(a, PAGE);
     const c = sim.deviceCounters(0);
     expect([c.invalidatedPages, c.tlbInvalidations]).toEqual([1, 1]);
-    expect(fd.dmirror.mmu.tlb.size).toBe(3);
+    expect((fd.driver.tlb as DeviceTlb).size).toBe(3);
     expect(() => fd.launch(sumPages(a, 1))).toThrow(DeviceKernelFault);
   });
 
   it('the coherence checker reports a TLB entry the page table no longer backs', () => {
-    const { a, fd } = setup(2);
+    const { a, fd } = setup(api, 2);
     fd.launch(sumPages(a, 2));
     const m = {
       name: 'dev0',
-      mm: fd.dmirror.mm,
-      pt: fd.dmirror.pt,
-      tlb: fd.dmirror.mmu.tlb,
+      mm: fd.driver.mm,
+      pt: fd.driver.pt,
+      tlb: fd.driver.tlb,
       owns: () => false,
     };
     expect(tlbViolation(m)).toBeNull();
-    fd.dmirror.pt.erase(a / PAGE); // as a driver that forgets the TLB would
+    fd.driver.pt.erase(a / PAGE); // as a driver that forgets the TLB would
     expect(tlbViolation(m)).toMatch(
       /stale TLB entry at 0x[0-9a-f]+: TLB pfn \d+ rw, device page table no entry/,
     );
   });
 });
 
-describe('the migration policy hook', () => {
+describe.each(APIS)('the migration policy hook (%s driver)', (api) => {
   it("'page' migrates each faulting page; a device smaller than the working set evicts the oldest", () => {
-    const { sim, p, a, fd } = setup(8, 4, 'page');
+    const { sim, p, a, fd } = setup(api, 8, 4, 'page');
     expect(fd.launch(sumPages(a, 8))).toEqual([36]);
     const c = sim.deviceCounters(0);
     expect([c.migratedToDevice, c.evictedPages, c.migratedToRam, c.dmaTransfers, c.dmaPages]).toEqual([
@@ -226,24 +250,25 @@ describe('the migration policy hook', () => {
     expect(readU32(p, a + 7 * PAGE)).toBe(8);
     const d = sim.deviceCounters(0);
     expect([d.cpuFaults, d.migratedToRam]).toEqual([1, 5]);
+    expect(incoherent(sim, fd)).toEqual([]);
   });
 
   it("'block:2' migrates aligned blocks of 4 pages, one fault each", () => {
-    const { sim, a, fd } = setup(16, 8, 'block:2');
+    const { sim, a, fd } = setup(api, 16, 8, 'block:2');
     expect(fd.launch(sumPages(a, 16))).toEqual([136]);
     const c = sim.deviceCounters(0);
     expect([c.faults, c.migratedToDevice, c.evictedPages, c.retries]).toEqual([4, 16, 8, 4]);
   });
 
   it("'none' mirrors only: nothing moves and the DMA engine is idle", () => {
-    const { sim, a, fd } = setup(8, 4, 'none');
+    const { sim, a, fd } = setup(api, 8, 4, 'none');
     fd.launch(sumPages(a, 8));
     const c = sim.deviceCounters(0);
     expect([c.migratedToDevice, c.dmaBytes, c.pagesMirrored]).toEqual([0, 0, 8]);
   });
 
   it('a custom policy object is used as given', () => {
-    const { sim, a, fd } = setup(8, 16);
+    const { sim, a, fd } = setup(api, 8, 16);
     const asked: number[] = [];
     fd.setPolicy({
       name: 'evens',
@@ -258,7 +283,7 @@ describe('the migration policy hook', () => {
   });
 
   it('a policy answer that does not hold the faulting page is an ArgumentError naming the policy', () => {
-    const { a, fd } = setup(4, 16);
+    const { a, fd } = setup(api, 4, 16);
     fd.setPolicy({
       name: 'off-by-one',
       onDeviceFault: ({ addr }) => ({ start: addr + PAGE, end: addr + 2 * PAGE }),
@@ -267,7 +292,7 @@ describe('the migration policy hook', () => {
   });
 
   it('the cost clock charges what happened', () => {
-    const { sim, a, fd } = setup(4, 16, 'page');
+    const { sim, a, fd } = setup(api, 4, 16, 'page');
     fd.launch(sumPages(a, 4));
     const c = sim.deviceCosts(0);
     expect(c.faultService).toBe(4 * 20.5);
@@ -278,5 +303,104 @@ describe('the migration policy hook', () => {
       c.faultService + c.dma + c.migrateBookkeeping + c.tlbInvalidate + c.cpuFault + c.ptWalk,
       9,
     );
+  });
+});
+
+/** The coherence checker's findings for the drivers of `fds` (none expected). */
+function incoherent(sim: Simulator, ...fds: DeviceFile[]): string[] {
+  const views = fds.map((fd, i) => {
+    const d = fd.driver;
+    return { name: `fd${i}`, mm: d.mm, pt: d.pt, tlb: d.tlb, owns: (pfn: number) => d.owns(pfn) };
+  });
+  return coherenceViolations(sim.kernel, views);
+}
+
+describe("today's test_hmm under the svm engine", () => {
+  it("the registry hands each API its own service, and each refuses the other API's driver", () => {
+    const { fd } = setup('modern', 1);
+    expect(fd.driver).toBeInstanceOf(TestHmmDmirror);
+    expect(() => svmFaultHandler(fd.driver)).toThrow(ArgumentError);
+    const seed = setup('seed', 1);
+    expect(() => svmModernFaultHandler(seed.fd.driver)).toThrow(
+      /modern svm engine services today's test_hmm/,
+    );
+    const sim = new Simulator({ kernel: 'v6.19', devices: [{ memoryPages: 4 }] });
+    let given: unknown;
+    sim.drivers.registerModern('spy', (ctx) => {
+      given = ctx.faultService;
+      return new TestHmmDmirror(ctx);
+    });
+    sim.openDevice(0, sim.createProcess(), { api: 'modern', variant: 'spy' });
+    expect(given).toBe(svmModernFaultHandler);
+  });
+
+  it('a coherent device: migrated pages stay CPU-mapped (present PTEs on device pages), evicted ones go back', () => {
+    const { sim, p, a, fd } = setup('modern', 8, 4, 'page', 'coherent');
+    expect(fd.launch(sumPages(a, 8))).toEqual([36]);
+    const c = sim.deviceCounters(0);
+    expect([c.migratedToDevice, c.evictedPages, c.cpuFaults]).toEqual([8, 4, 0]);
+    const owned = [0, 3, 4, 7].map((i) => fd.driver.owns(p.pte(a + i * PAGE).pfn as number));
+    expect(owned).toEqual([false, false, true, true]);
+    // The CPU reads a coherent page in place: no fault, no migration.
+    expect(readU32(p, a + 7 * PAGE)).toBe(8);
+    expect([sim.deviceCounters(0).cpuFaults, sim.deviceCounters(0).migratedToRam]).toEqual([0, 4]);
+    expect(incoherent(sim, fd)).toEqual([]);
+  });
+
+  it("eviction crosses processes: a second process faulting evicts the first one's oldest pages, least recently allocated first", () => {
+    const sim = new Simulator({ seed: 1, ramPages: 4096, kernel: 'v6.19', devices: [{ memoryPages: 4 }] });
+    const p1 = sim.createProcess();
+    const p2 = sim.createProcess();
+    const a1 = p1.mmap(4 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);
+    const a2 = p2.mmap(2 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);
+    for (let i = 0; i < 4; i++) p1.write(a1 + i * PAGE, u32(10 + i));
+    for (let i = 0; i < 2; i++) p2.write(a2 + i * PAGE, u32(20 + i));
+    const fd1 = sim.openDevice(0, p1, { api: 'modern', policy: 'page' });
+    const fd2 = sim.openDevice(0, p2, { api: 'modern', policy: 'page' });
+    expect(fd1.launch(sumPages(a1, 4))).toEqual([46]);
+    expect(sim.deviceUsedPages(0)).toBe(4);
+    expect(fd2.launch(sumPages(a2, 2))).toEqual([41]);
+    expect([0, 1, 2, 3].map((i) => p1.pte(a1 + i * PAGE).kind)).toEqual([
+      'present',
+      'present',
+      'device-private',
+      'device-private',
+    ]);
+    // The evicted pages' device entries went with the CPU unmap (MMU_NOTIFY_CLEAR through the notifier).
+    expect([0, 1, 2, 3].map((i) => fd1.driver.pt.pfnOf(a1 / PAGE + i) >= 0)).toEqual([
+      false,
+      false,
+      true,
+      true,
+    ]);
+    expect(incoherent(sim, fd1, fd2)).toEqual([]);
+    const before = sim.deviceCounters(0);
+    expect([before.evictedPages, before.migratedToDevice]).toEqual([2, 6]);
+    // p1's kernel again: pages 0 and 1 fault; least recently allocated are p1's own pages 2 and 3,
+    // evicted for them, so 2 and 3 fault in turn and evict p2's two: 4 faults, 4 evictions.
+    expect(fd1.launch(sumPages(a1, 4))).toEqual([46]);
+    const after = sim.deviceCounters(0);
+    expect([after.evictedPages, after.migratedToDevice, after.faults - before.faults]).toEqual([6, 10, 4]);
+    expect([0, 1].map((i) => p2.pte(a2 + i * PAGE).kind)).toEqual(['present', 'present']);
+    expect([readU32(p2, a2), readU32(p2, a2 + PAGE)]).toEqual([20, 21]);
+  });
+
+  it('MIGRATE_TO_SYS after a kernel wrote device memory brings the bytes back; RELEASE evicts the rest', () => {
+    const { sim, p, a, fd } = setup('modern', 4, 16, 'page');
+    fd.launch(function* (ctx) {
+      for (let i = 0; i < 4; i++) yield* ctx.store32(a + i * PAGE + 8, 100 + i);
+    });
+    expect(sim.deviceCounters(0).migratedToDevice).toBe(4);
+    expect(fd.migrateToSys(a, 2).cpages).toBe(2);
+    expect(p.pte(a).kind).toBe('present');
+    fd.release(a, 4);
+    expect([0, 1, 2, 3].map((i) => p.pte(a + i * PAGE).kind)).toEqual([
+      'present',
+      'present',
+      'present',
+      'present',
+    ]);
+    expect([0, 1, 2, 3].map((i) => readU32(p, a + i * PAGE + 8))).toEqual([100, 101, 102, 103]);
+    expect(incoherent(sim, fd)).toEqual([]);
   });
 });

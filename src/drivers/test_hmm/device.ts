@@ -164,6 +164,13 @@ export class TestHmmDevice {
     return pfn;
   }
 
+  /** Pages of the device's chunks not on the free list: allocated and not yet given back. */
+  get pagesInUse(): number {
+    let total = 0;
+    for (const c of this.chunks) total += c.pagemap.pfnLast - c.pagemap.pfnFirst;
+    return total - this.freePages.length;
+  }
+
   /**
    * dmirror_devmem_free (ops.folio_free): back on the free list, unless its chunk is being removed.
    * The page's contents go with its last user (nothing may read a free page, and its next user gets
@@ -198,15 +205,22 @@ export class TestHmmDevice {
     this.freePages = [];
   }
 
-  /**
-   * dmirror_device_evict_chunk: migrate_device_range over the chunk, a system page for every page
-   * in use (alloc_page with __GFP_NOFAIL: the model has no reclaim to wait on, so an empty RAM is a
-   * KernelBug), one DMA copy, migrate_device_pages, migrate_device_finalize.
-   */
+  /** dmirror_device_evict_chunk: every page of the chunk in use, to system memory (evictRange). */
   private *evictChunk(chunk: DmirrorChunk): Task {
-    const { kernel } = this;
     const { pfnFirst, pfnLast } = chunk.pagemap;
-    const npages = pfnLast - pfnFirst;
+    yield* this.evictRange(pfnFirst, pfnLast - pfnFirst);
+  }
+
+  /**
+   * The eviction of dmirror_device_evict_chunk over the device pages [pfnFirst, pfnFirst + npages):
+   * migrate_device_range, a system page for every page in use (alloc_page with __GFP_NOFAIL: the
+   * model has no reclaim to wait on, so an empty RAM is a KernelBug), one DMA copy,
+   * migrate_device_pages, migrate_device_finalize. Free pages are skipped. Returns the pages that
+   * moved (a pinned one stays).
+   * The svm engine evicts with it too (drivers/svm/modern.ts), as UVM evicts an HMM page by pfn.
+   */
+  *evictRange(pfnFirst: number, npages: number): Task<number> {
+    const { kernel } = this;
     const src = new Float64Array(npages);
     const dst = new Float64Array(npages);
     yield* migrateDeviceRange(kernel, src, pfnFirst, npages);
@@ -224,7 +238,12 @@ export class TestHmmDevice {
     }
     this.device.dma.submit(dstPages, srcPages);
     yield* migrateDevicePages(kernel, src, dst, npages);
+    let moved = 0;
+    for (let i = 0; i < npages; i++)
+      if (migratePfnToPage(dst[i] as number) >= 0 && migratePfnFlags(src[i] as number) & MIGRATE_PFN_MIGRATE)
+        moved++;
     migrateDeviceFinalize(kernel, src, dst, npages);
     this.device.counters.migratedToRam += dstPages.length;
+    return moved;
   }
 }

@@ -22,6 +22,7 @@ import { PAGE_SIZE } from '../../core/addr.js';
 import { ArgumentError, EINVAL } from '../../core/errno.js';
 import { DevicePageTable } from '../../device/device_pagetable.js';
 import type { DeviceKernel, LaunchOptions } from '../../device/kernel.js';
+import { launchKernel } from '../../device/launch.js';
 import { DeviceMmu } from '../../device/mmu.js';
 import type { DeviceTlb } from '../../device/tlb.js';
 import type { HmmRange } from '../../hmm/modern/index.js';
@@ -37,7 +38,7 @@ import { type MigrationPolicy, POLICY_NONE } from '../../policy/policy.js';
 import type { Task } from '../../sched/index.js';
 import { currentOrNull, Mutex } from '../../sched/index.js';
 import type { DmirrorReadResult, DmirrorSnapshotResult, DmirrorWriteResult } from '../dmirror/uapi.js';
-import type { Driver, ModernDriverContext } from '../driver.js';
+import type { Driver, FaultService, ModernDriverContext } from '../driver.js';
 import type { TestHmmDevice } from './device.js';
 import { dmirrorAtomicMapAndRelease, dmirrorCheckExclusive, dmirrorExclusive } from './exclusive.js';
 import {
@@ -74,16 +75,19 @@ export class TestHmmDmirror implements Driver {
   readonly mmu: DeviceMmu;
   /** HMM_DMIRROR_FLAGS (HMM_DMIRROR_FLAG_FAIL_ALLOC). */
   flags = 0;
-  /** What a device fault migrates; test_hmm only mirrors. */
+  /** What a device fault of a launch migrates (the facade's setPolicy); default: mirror only. */
   policy: MigrationPolicy = POLICY_NONE;
   closed = false;
   private readonly registeredAs: string;
+  /** What services this context's launches (ModernDriverContext.faultService). */
+  private readonly faultService: FaultService | undefined;
 
   constructor(ctx: ModernDriverContext) {
     this.mdevice = ctx.mdevice;
     this.id = ctx.mdevice.newContextId();
     this.mm = ctx.mm;
     this.registeredAs = ctx.name;
+    this.faultService = ctx.faultService;
     this.mutex = new Mutex('dmirror.mutex');
     this.pt = new DevicePageTable(ctx.trace);
     this.mmu = new DeviceMmu(ctx.mdevice.device, this.pt, ctx.tlbEntries);
@@ -243,13 +247,16 @@ export class TestHmmDmirror implements Driver {
     return immediately({ cpages: 0, faults: 0 });
   }
 
-  /** Device kernels run on the seed-API driver; the svm engine has no modern counterpart yet. */
-  // biome-ignore lint/correctness/useYield: refuses before its first step
-  *launch<T>(_kernel: DeviceKernel<T>, _opts?: LaunchOptions & { preemptible?: boolean }): Task<T[]> {
-    throw new ArgumentError(
-      'fd',
-      "device kernels run on the seed-API driver ({ api: 'seed' }); today's test_hmm has no launch yet",
-    );
+  /**
+   * Runs a device kernel in the mirrored address space; its replayable faults go to the fault
+   * service the driver was opened with (the svm engine's modern service, drivers/svm/modern.ts:
+   * batches, migration policy on migrate_vma, eviction by migrate_device_range, dmirror_fault).
+   * test_hmm itself has no device to launch on; this is the modern driver pattern around it.
+   */
+  *launch<T>(kernel: DeviceKernel<T>, opts: LaunchOptions & { preemptible?: boolean } = {}): Task<T[]> {
+    if (this.faultService === undefined)
+      throw new ArgumentError('faultService', 'this driver was opened without a fault service');
+    return yield* launchKernel(this.mmu, this.mdevice.kernel.mem, this.faultService(this), kernel, opts);
   }
 
   /** The registry name this instance was created under. */

@@ -85,10 +85,10 @@ function migrateArgs(
 /**
  * The loop both range migrations share: the ioctl's range checks, then under mmap_lock for read,
  * VMA by VMA, PTRS_PER_PTE pages per migrate_vma_setup; `step` does the driver's part and the
- * pages/finalize calls. -EINVAL for a bad range or a missing or unreadable VMA (vma_lookup), or
+ * pages/finalize calls (also the svm engine's, drivers/svm/modern.ts). -EINVAL for a bad range or a missing or unreadable VMA (vma_lookup), or
  * the first error of setup or step.
  */
-function* forEachBatch(
+export function* forEachBatch(
   dmirror: TestHmmDmirror,
   cmd: { addr: number; npages: number },
   flags: number,
@@ -135,13 +135,26 @@ export function* dmirrorMigrateToDevice(
   addr: number,
   npages: number,
 ): Task<DmirrorReadResult | number> {
-  const flags = MIGRATE_VMA_SELECT_SYSTEM | MIGRATE_VMA_SELECT_COMPOUND;
-  const ret = yield* forEachBatch(dmirror, { addr, npages }, flags, (args) => toDeviceStep(dmirror, args));
+  const ret = yield* dmirrorMigrateRangeToDevice(dmirror, addr, npages);
   if (ret !== 0) return ret;
   return yield* dmirrorReadBack(dmirror, addr, npages);
 }
 
-function* toDeviceStep(dmirror: TestHmmDmirror, args: MigrateVma): Task<number> {
+/** The migration part of MIGRATE_TO_DEV, without the read-back: 0 or -errno. */
+export function* dmirrorMigrateRangeToDevice(
+  dmirror: TestHmmDmirror,
+  addr: number,
+  npages: number,
+): Task<number> {
+  const flags = MIGRATE_VMA_SELECT_SYSTEM | MIGRATE_VMA_SELECT_COMPOUND;
+  return yield* forEachBatch(dmirror, { addr, npages }, flags, (args) => toDeviceStep(dmirror, args));
+}
+
+/**
+ * One migrate_vma batch to device memory after migrate_vma_setup: alloc_and_copy, migrate_vma_pages,
+ * finalize_and_map, migrate_vma_finalize (the svm engine's policy migrations use it too).
+ */
+export function* toDeviceStep(dmirror: TestHmmDmirror, args: MigrateVma): Task<number> {
   allocAndCopyToDevice(dmirror, args);
   yield* migrateVmaPages(args);
   yield* finalizeAndMap(dmirror, args);
@@ -301,9 +314,16 @@ export function* dmirrorEraseMigrated(
   npages: number,
 ): Task {
   yield* dmirror.mutex.lock();
-  for (let i = 0; i < npages; i++) {
-    const addr = start + i * PAGE_SIZE;
-    if (migratePfnToPage(dst[i] as number) >= 0) dmirror.doUpdate(addr, addr + PAGE_SIZE);
+  // One doUpdate per run of consecutive pages: the same entries erased, one device TLB flush each.
+  for (let i = 0; i < npages; ) {
+    if (migratePfnToPage(dst[i] as number) < 0) {
+      i++;
+      continue;
+    }
+    let j = i + 1;
+    while (j < npages && migratePfnToPage(dst[j] as number) >= 0) j++;
+    dmirror.doUpdate(start + i * PAGE_SIZE, start + j * PAGE_SIZE);
+    i = j;
   }
   dmirror.mutex.unlock();
 }

@@ -59,27 +59,38 @@ export const IORES_DESC_DEVICE_PRIVATE_MEMORY = 6;
  * The kernel's pmdp argument is not modelled.
  */
 export interface HmmDevmemOps {
+  /** ->free(): device page `pfn` has no user left; the driver owns it again (must not sleep). */
   free(devmem: HmmDevmem, pfn: number): void;
+  /**
+   * ->fault(): the CPU touched device page `pfn` at `addr`; migrate it back and return 0 or a VM_FAULT_*
+   * code.
+   */
   fault(devmem: HmmDevmem, vma: Vma, addr: number, pfn: number, flags: number): MaybeTask<number>;
 }
 
 /** The physical range the region occupies (struct resource). */
 export interface DevmemResource {
+  /** First physical byte address of the region. */
   readonly start: number;
   /** Inclusive, as in struct resource. */
   readonly end: number;
+  /** The resource descriptor (IORES_DESC_DEVICE_PRIVATE_MEMORY). */
   readonly desc: number;
 }
 
 /** struct hmm_devmem. */
 export class HmmDevmem {
+  /** The kernel the region was hot-plugged into. */
   readonly kernel: Kernel;
+  /** The driver's free and fault callbacks. */
   readonly ops: HmmDevmemOps;
+  /** The driver's device (struct device), opaque to HMM. */
   readonly device: unknown;
   /** First pfn of the region. */
   readonly pfnFirst: number;
   /** One past the last pfn (half-open, as in the kernel). */
   readonly pfnLast: number;
+  /** The physical range the region occupies. */
   readonly resource: DevmemResource;
   /** The dev_pagemap the region was hot-plugged with (type MEMORY_DEVICE_PRIVATE). */
   readonly pagemap: DevPagemap;
@@ -98,10 +109,12 @@ export class HmmDevmem {
     };
   }
 
+  /** Pages in the region (pfnLast - pfnFirst). */
   get npages(): number {
     return this.pfnLast - this.pfnFirst;
   }
 
+  /** Whether `pfn` lies in this region. */
   contains(pfn: number): boolean {
     return pfn >= this.pfnFirst && pfn < this.pfnLast;
   }

@@ -28,14 +28,20 @@ import { ArgumentError } from '../../core/errno.js';
 
 /** enum hmm_pfn_flag_e: indices into range.flags. */
 export const HMM_PFN_VALID = 0;
+/** HMM_PFN_WRITE: the CPU mapping is writable (on input: the driver asks for write access). */
 export const HMM_PFN_WRITE = 1;
+/** HMM_PFN_DEVICE_PRIVATE: the entry is a device-private page (of any device). */
 export const HMM_PFN_DEVICE_PRIVATE = 2;
+/** Number of HMM_PFN_* flags: the length of range.flags. */
 export const HMM_PFN_FLAG_MAX = 3;
 
 /** enum hmm_pfn_value_e: indices into range.values. */
 export const HMM_PFN_ERROR = 0;
+/** HMM_PFN_NONE: nothing is mapped there (only returned when not faulting). */
 export const HMM_PFN_NONE = 1;
+/** HMM_PFN_SPECIAL: a special mapping (zero page, pfnmap) the device must not use. */
 export const HMM_PFN_SPECIAL = 2;
+/** Number of HMM_PFN_* values: the length of range.values. */
 export const HMM_PFN_VALUE_MAX = 3;
 
 /** The largest pfnShift that keeps every entry exact (DESIGN decision 7). */
@@ -43,8 +49,11 @@ export const HMM_PFN_SHIFT_MAX = 12;
 
 /** The part of struct hmm_range the encoding helpers read. */
 export interface HmmEntryTables {
+  /** The driver's bit for each HMM_PFN_* flag, indexed by the flag. */
   readonly flags: readonly number[];
+  /** The driver's encoding of each HMM_PFN_* value, indexed by the value. */
   readonly values: readonly number[];
+  /** Bits the pfn is shifted left by in each entry. */
   readonly pfnShift: number;
 }
 

@@ -51,16 +51,31 @@ export type HmmProtocol = 'seed' | 'seq';
  */
 export interface HmmTracepoints {
   /** hmm_range_valid(range) is being called by the current thread. */
-  hmm_range_valid: { readonly range: HmmRange };
+  hmm_range_valid: {
+    /** The range being checked. */
+    readonly range: HmmRange;
+  };
   /** A mirror callback is about to run on the current thread. */
   hmm_mirror_callback: {
+    /** The mirror whose callback runs. */
     readonly mirror: HmmMirror;
+    /** Which of its HmmMirrorOps callbacks. */
     readonly callback: 'sync_cpu_device_pagetables' | 'release';
   };
   /** An invalidation of hmm.mm starts (after it is recorded in hmm.inflight). */
-  mmu_notifier_invalidate_range_start: { readonly hmm: Hmm; readonly range: MmuNotifierRange };
+  mmu_notifier_invalidate_range_start: {
+    /** The per-mm HMM state being invalidated. */
+    readonly hmm: Hmm;
+    /** The range invalidated. */
+    readonly range: MmuNotifierRange;
+  };
   /** An invalidation of hmm.mm ends (after it left hmm.inflight). */
-  mmu_notifier_invalidate_range_end: { readonly hmm: Hmm; readonly range: MmuNotifierRange };
+  mmu_notifier_invalidate_range_end: {
+    /** The per-mm HMM state being invalidated. */
+    readonly hmm: Hmm;
+    /** The range whose invalidation ended. */
+    readonly range: MmuNotifierRange;
+  };
 }
 
 /** struct hmm_mirror_ops. */
@@ -103,6 +118,7 @@ export class HmmMirror {
   }
 }
 
+/** What a driver fills in to describe an hmm_range before hmm_range_register (v5.3). */
 export interface HmmRangeInit {
   /** First address (inclusive, page aligned). */
   start?: number;

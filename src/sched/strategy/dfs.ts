@@ -18,6 +18,7 @@ import { indexOfThread, type Strategy } from './strategy.js';
  * Decisions are kept as parallel number arrays so a decision allocates nothing.
  */
 export class DfsStrategy implements Strategy {
+  /** Preemption bound: schedules with more preemptions are not explored. */
   readonly preemptionsMax: number;
   private started = false;
   private execs = 0;

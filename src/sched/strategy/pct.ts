@@ -19,6 +19,7 @@ const UNSET = Number.NEGATIVE_INFINITY;
  * no estimate yet, has no change points unless `estimatedSteps` is given.
  */
 export class PctStrategy implements Strategy {
+  /** PCT bug depth d: the strategy places d-1 priority change points per run. */
   readonly depth: number;
   private readonly prng: Prng;
   /** Priority by thread id; UNSET until the thread first appears. */

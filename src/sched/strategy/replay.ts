@@ -2,6 +2,7 @@ import { decodeReplay } from '../replay.js';
 import type { Thread } from '../thread.js';
 import { continueChoice, type Strategy } from './strategy.js';
 
+/** Options for ReplayStrategy. */
 export interface ReplayOptions {
   /** When the choices run out, continue the current thread if runnable, else the lowest id. */
   allowIncomplete?: boolean;
@@ -13,6 +14,7 @@ export interface ReplayOptions {
  * is not the one that was recorded, and pick() throws an Error saying the replay diverged.
  */
 export class ReplayStrategy implements Strategy {
+  /** The decoded decisions: indexes into the runnable list, one per multi-way choice. */
   readonly choices: readonly number[];
   private readonly allowIncomplete: boolean;
   private pos = 0;

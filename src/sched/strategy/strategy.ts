@@ -9,6 +9,7 @@
 
 import type { Thread } from '../thread.js';
 
+/** Chooses which runnable thread takes the next step (see the file comment). */
 export interface Strategy {
   /** Called once per Executor, at its first run(): a new execution of the scenario begins. */
   beginExecution?(): void;

@@ -1,0 +1,158 @@
+/**
+ * The parts of servicing a replayable fault batch that do not depend on the HMM API the driver is
+ * written against, shared by the seed-API service (fault.ts, on dmirror) and today's (modern.ts, on
+ * test_hmm): sort the batch by address with writes first and drop duplicates (nouveau_svm_fault's
+ * sort and its "skip duplicates" loop); ask the migration policy (src/policy) for a block around
+ * each fault, clip it to the faulting VMA and clamp it to what device memory holds; mirror what is
+ * still unmapped in runs of consecutive faulting pages with the same access, page by page if a run
+ * fails, so that only the bad pages are cancelled.
+ *
+ * How a block moves to device memory and how a run is mirrored are the API's: the caller passes them.
+ *
+ * @see drivers/gpu/drm/nouveau/nouveau_svm.c (nouveau_svm_fault) (Linux v6.19)
+ */
+
+import { hex, PAGE_SIZE } from '../../core/addr.js';
+import { ArgumentError } from '../../core/errno.js';
+import type { SimDevice } from '../../device/device.js';
+import type { DevicePageTable } from '../../device/device_pagetable.js';
+import type { FaultEntry } from '../../device/fault_buffer.js';
+import type { MmStruct } from '../../mm/mm.js';
+import { type MigrationPolicy, policyClamp } from '../../policy/policy.js';
+import type { Task } from '../../sched/index.js';
+
+/** One page's faults after sorting and de-duplication. */
+export interface PageFault {
+  readonly vpn: number;
+  readonly write: boolean;
+  readonly entries: FaultEntry[];
+}
+
+/** An address range [start, end). */
+export interface AddrRange {
+  start: number;
+  end: number;
+}
+
+/** What the policy step needs of a driver instance, whichever API it uses. */
+export interface PolicyTarget {
+  readonly mm: MmStruct;
+  readonly policy: MigrationPolicy;
+  readonly device: SimDevice;
+  /** The mirrored mm is gone: nothing is migrated for it any more. */
+  gone(): boolean;
+}
+
+/** Moves [start, end) to device memory, keeping `batchRanges` (this batch's blocks) resident. */
+export type MigrateBlock = (start: number, end: number, batchRanges: readonly AddrRange[]) => Task;
+
+/** Mirrors [start, end) for reading or writing: 0 or -errno. */
+export type MirrorRun = (start: number, end: number, write: boolean) => Task<number>;
+
+/** Sorted by vpn, writes first; later entries for the same page ride on the first. */
+export function uniquePages(device: SimDevice, batch: FaultEntry[]): PageFault[] {
+  const sorted = [...batch].sort((a, b) => a.vpn - b.vpn || Number(b.write) - Number(a.write));
+  const out: PageFault[] = [];
+  for (const e of sorted) {
+    const last = out[out.length - 1];
+    if (last !== undefined && last.vpn === e.vpn) {
+      last.entries.push(e);
+      device.counters.faultsDuplicate++;
+    } else out.push({ vpn: e.vpn, write: e.write, entries: [e] });
+  }
+  return out;
+}
+
+/** Whether the device page table already maps the page with the access the fault needs. */
+export function isMapped(pt: DevicePageTable, f: PageFault): boolean {
+  return f.write ? pt.isWritable(f.vpn) : pt.pfnOf(f.vpn) >= 0;
+}
+
+/**
+ * The policy step: migrate each policy block once, clipped to the VMA holding the fault and clamped
+ * to device memory. What this batch migrates must not be evicted to make room for the rest of the
+ * batch (the replay is about to use it; without this a device short of memory thrashes within one
+ * batch): `migrate` gets the batch's blocks so far.
+ */
+export function* migrateByPolicy(t: PolicyTarget, pages: PageFault[], migrate: MigrateBlock): Task {
+  let doneEnd = -1;
+  const batchRanges: AddrRange[] = [];
+  for (const f of pages) {
+    const addr = f.vpn * PAGE_SIZE;
+    if (addr < doneEnd) continue;
+    const want = policyRange(t.policy, addr, f.write);
+    if (want === null || t.gone()) continue;
+    yield* t.mm.mmapSem.downRead();
+    const vma = t.mm.findVma(addr);
+    const clipped: [number, number] | null =
+      vma === null || vma.start > addr
+        ? null
+        : [Math.max(want.start, vma.start), Math.min(want.end, vma.end)];
+    t.mm.mmapSem.upRead();
+    if (clipped === null) continue;
+    const [start, end] = clampToDevice(t.device, clipped, addr);
+    doneEnd = end;
+    batchRanges.push({ start, end });
+    yield* migrate(start, end, batchRanges);
+  }
+}
+
+/** A block larger than device memory shrinks to what fits around the fault (policyClamp), counted. */
+function clampToDevice(device: SimDevice, [start, end]: [number, number], addr: number): [number, number] {
+  const c = policyClamp(start, end, addr, device.memoryPages);
+  if (c === null) return [start, end];
+  device.counters.policyClamps++;
+  return [c.start, c.end];
+}
+
+/**
+ * The policy's answer, page aligned outward; an answer that does not hold the faulting page is the
+ * policy's bug, reported as an ArgumentError naming it.
+ */
+function policyRange(policy: MigrationPolicy, addr: number, write: boolean): AddrRange | null {
+  const want = policy.onDeviceFault({ addr, write });
+  if (want === null) return null;
+  const start = Math.floor(want.start / PAGE_SIZE) * PAGE_SIZE;
+  const end = Math.ceil(want.end / PAGE_SIZE) * PAGE_SIZE;
+  if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start > addr || end <= addr)
+    throw new ArgumentError(
+      'policy',
+      `${policy.name}.onDeviceFault returned [${want.start}, ${want.end}), which does not hold the faulting page ${hex(addr)}`,
+    );
+  return { start, end };
+}
+
+/**
+ * The mirror step: what is still unmapped, in runs of consecutive pages with the same access (at
+ * most `runMax` pages), one `mirror` call per run; a run that fails is retried page by page, and
+ * only the pages that fail alone have their entries cancelled.
+ */
+export function* mirrorUnmapped(
+  pt: DevicePageTable,
+  pages: PageFault[],
+  runMax: number,
+  mirror: MirrorRun,
+): Task {
+  const todo = pages.filter((f) => !isMapped(pt, f));
+  for (let i = 0; i < todo.length; ) {
+    let j = i + 1;
+    while (j < todo.length && j - i < runMax && continues(todo[j - 1]!, todo[j]!)) j++;
+    yield* mirrorRun(todo.slice(i, j), mirror);
+    i = j;
+  }
+}
+
+function continues(a: PageFault, b: PageFault): boolean {
+  return b.vpn === a.vpn + 1 && b.write === a.write;
+}
+
+function* mirrorRun(run: PageFault[], mirror: MirrorRun): Task {
+  const first = run[0]!;
+  const start = first.vpn * PAGE_SIZE;
+  const ret = yield* mirror(start, start + run.length * PAGE_SIZE, first.write);
+  if (ret >= 0) return;
+  for (const f of run) {
+    const r = run.length === 1 ? ret : yield* mirror(f.vpn * PAGE_SIZE, (f.vpn + 1) * PAGE_SIZE, f.write);
+    if (r < 0) for (const e of f.entries) e.status = r;
+  }
+}
