@@ -53,6 +53,11 @@ import {
 export type MirrorView = Pick<DriverView, 'mm' | 'pt' | 'tlb' | 'owns' | 'pgmapOwner'> & {
   /** For messages, e.g. 'dev0'. */
   readonly name: string;
+  /**
+   * The file is being closed (release has begun): the device can no longer use it, so its entries
+   * are dead until the release clears them (test_hmm clears after mmu_interval_notifier_remove).
+   */
+  readonly closed?: boolean;
 };
 
 /** Every coherence violation, one readable line each (at most `max`). */
@@ -64,6 +69,7 @@ export function coherenceViolations(
   const out: string[] = [];
   for (const m of mirrors) {
     if (out.length >= max) break;
+    if (m.closed === true) continue;
     const stale = tlbViolation(m);
     if (stale !== null) out.push(stale);
     if (m.pt.size === 0) continue;
@@ -79,6 +85,7 @@ export function coherenceViolations(
 /** The first coherence violation, or null. */
 export function checkCoherence(kernel: Kernel, mirrors: readonly MirrorView[]): string | null {
   for (const m of mirrors) {
+    if (m.closed === true) continue;
     const stale = tlbViolation(m);
     if (stale !== null) return stale;
     if (m.pt.size === 0) continue;

@@ -12,6 +12,7 @@ import {
   ExploreDrivers,
   type ExploreResult,
   explore,
+  MODERN_SCENARIOS,
   replay,
   SCENARIOS,
   type StrategyName,
@@ -49,7 +50,11 @@ export function listScenarios(out: (line: string) => void, json = false): void {
   if (json) {
     out(
       JSON.stringify({
-        scenarios: SCENARIOS.map((s) => ({ name: s.name, description: s.description })),
+        scenarios: [...SCENARIOS, ...MODERN_SCENARIOS].map((s) => ({
+          name: s.name,
+          description: s.description,
+          ...(s.api === 'modern' ? { api: 'modern' } : {}),
+        })),
         drivers: builtinDrivers().map(([name, v]) => ({
           name,
           description: describeVariant(v),
@@ -60,6 +65,8 @@ export function listScenarios(out: (line: string) => void, json = false): void {
   }
   out('scenarios:');
   for (const s of SCENARIOS) out(`  ${s.name.padEnd(22)} ${s.description}`);
+  out("today's API only (--driver test_hmm or a test_hmm.* variant):");
+  for (const s of MODERN_SCENARIOS) out(`  ${s.name.padEnd(22)} ${s.description}`);
   out('drivers (--driver):');
   for (const [name, v] of builtinDrivers()) out(`  ${name.padEnd(22)} ${describeVariant(v)}`);
 }
@@ -86,7 +93,7 @@ function wallClockMs(): number {
 
 /** Runs the explorer; returns the exit code (0: no violation, 1: one found). */
 export function runExplore(scenario: string, opts: ExploreCliOptions, out: (line: string) => void): number {
-  if (!SCENARIOS.some((s) => s.name === scenario)) {
+  if (![...SCENARIOS, ...MODERN_SCENARIOS].some((s) => s.name === scenario)) {
     throw new InvalidArgumentError(`unknown scenario '${scenario}' (hmmsim explore --list names them)`);
   }
   if (!builtinDrivers().some(([name]) => name === opts.driver)) {

@@ -32,6 +32,9 @@ export function dmirrorDevice(fd: DeviceFile, device: number): Omit<ExploreDevic
     exclusive: (addr, npages) => fd.task.exclusive(addr, npages),
     release: (addr, npages) => fd.task.release(addr, npages),
     close: () => fd.task.close(),
+    get closed() {
+      return d.closed;
+    },
   };
 }
 
@@ -56,7 +59,7 @@ export function modernDriver(name: string): ScenarioDriverFactory {
   const f = (sim: Simulator, device: number, p: Process) =>
     dmirrorDevice(sim.openDevice(device, p, { api: 'modern', variant: name }), device);
   Object.defineProperty(f, 'name', { value: name });
-  return Object.assign(f, { kernel: 'v6.19' as const });
+  return Object.assign(f, { kernel: 'v6.19' as const, api: 'modern' as const });
 }
 
 /** Driver names are [A-Za-z0-9_.-]+ (they go into replay strings). */

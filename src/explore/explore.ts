@@ -123,6 +123,15 @@ function noClock(): number {
   return 0;
 }
 
+/** A scenario that uses today's commands needs a driver on today's API. */
+function checkScenarioApi(sc: Scenario, name: string, factory: ScenarioDriverFactory): void {
+  if (sc.api === 'modern' && factory.api !== 'modern')
+    throw new ArgumentError(
+      'driver',
+      `scenario '${sc.name}' uses today's commands (EXCLUSIVE, RELEASE): '${name}' is not a modern-API driver (try test_hmm)`,
+    );
+}
+
 function resolveScenario(s: Scenario | string): Scenario {
   if (typeof s !== 'string') return s;
   const found = scenarioByName(s);
@@ -188,6 +197,7 @@ export function explore(scenario: Scenario | string, opts: ExploreOptions = {}):
   const sc = resolveScenario(scenario);
   const driver = resolveDriver(opts.driver, checkDrivers(opts.drivers));
   const seed = checkedInt('seed', opts.seed ?? 1, Number.MAX_SAFE_INTEGER);
+  checkScenarioApi(sc, driver.name, driver.factory);
   const cfg: Config = {
     scenario: sc,
     driverName: driver.name,
@@ -477,7 +487,7 @@ function endChecks(cfg: Config, ctx: ScenarioContext, state: unknown): Violation
   const acct = accountingViolation(sim, 'at the end of the schedule');
   if (acct !== null) return acct;
   try {
-    for (const d of ctx.devices) sim.run(`close ${d.name}`, d.close());
+    for (const d of ctx.devices) if (d.closed !== true) sim.run(`close ${d.name}`, d.close());
     for (const p of ctx.processes) if (!p.exited) p.exit();
   } catch (e) {
     return violationOfError(e, 'teardown');
@@ -501,12 +511,11 @@ function endChecks(cfg: Config, ctx: ScenarioContext, state: unknown): Violation
     );
   }
   for (const n of new Set(ctx.devices.map((d) => d.device))) {
-    const free = sim.deviceFreePages(n);
-    const size = sim.deviceOptions[n]?.memoryPages ?? 0;
-    if (free !== size) {
+    const used = sim.deviceUsedPages(n);
+    if (used !== 0) {
       return {
         checker: 'accounting',
-        message: `device ${n}: ${size - free} device page(s) not back on the free list after teardown`,
+        message: `device ${n}: ${used} device page(s) not back on the free list after teardown`,
       };
     }
   }

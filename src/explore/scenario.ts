@@ -51,6 +51,8 @@ export type ExploreDevice = DriverView & {
   release?(addr: number, npages: number): Task<unknown>;
   /** close(): unregisters the mirror. */
   close(): Task;
+  /** True once closed (a scenario thread may close it; the teardown then does not). */
+  readonly closed?: boolean;
 };
 
 /**
@@ -67,6 +69,8 @@ export type ScenarioDriverFactory = ((
    * against today's API sets 'v6.19'.
    */
   readonly kernel?: KernelVersion;
+  /** The API generation its driver is written against (default 'seed'): 'modern' runs `api: 'modern'` scenarios. */
+  readonly api?: 'seed' | 'modern';
 };
 
 /**
@@ -87,6 +91,8 @@ export interface Scenario<S = unknown> {
   readonly description: string;
   /** Machine size (defaults: 64 pages of RAM, 2 devices of 16 pages). */
   readonly machine?: MachineOptions;
+  /** 'modern': it uses today's commands (EXCLUSIVE, RELEASE), so only a modern-API driver runs it. */
+  readonly api?: 'seed' | 'modern';
   setup(sim: Simulator, ctx: ScenarioContext): S;
   threads(state: S, ctx: ScenarioContext): ThreadSpec[];
   /** Called once every thread has finished: a message if the outcome is wrong. */

@@ -203,7 +203,85 @@ export const exitVsDevaccess: Scenario<OneDevice> = {
   },
 };
 
-/** Every built-in scenario, by name. */
+// -- today's API only (test_hmm's commands): scenarios with `api: 'modern'` ------------------------
+
+/** A process with NPAGES written by the CPU and device 0 open on today's API (the driver under test). */
+function modernDevice(ctx: ScenarioContext): OneDevice {
+  return oneDevice(ctx);
+}
+
+/** EXCLUSIVE racing a CPU write of one of its pages. */
+export const exclusiveVsCpuwrite: Scenario<OneDevice> = {
+  name: 'exclusive-vs-cpuwrite',
+  api: 'modern',
+  description:
+    'device 0 takes 2 pages for atomics (make_device_exclusive, then an ATOMIC entry under the ' +
+    'mutex, then the page unlocked) while the CPU writes the first page and reads both: the CPU ' +
+    'fault restores the PTE under the page lock and revokes the ATOMIC entry',
+  setup: (_sim, ctx) => modernDevice(ctx),
+  threads: (s, ctx) => {
+    const cpu = ctx.cpu(s.p);
+    return [
+      { name: 'dev0-exclusive', body: ctx.dev(s.dev).exclusive(s.a, NPAGES) },
+      {
+        name: 'cpu',
+        body: (function* () {
+          yield* cpu.write(s.a, pattern(0xe1, PAGE_SIZE));
+          yield* cpu.read(s.a, LEN);
+        })(),
+      },
+    ];
+  },
+};
+
+/** Eviction of device memory by pfn racing another device's fault on the same pages. */
+export const releaseVsDevfault: Scenario<TwoDevices> = {
+  name: 'release-vs-devfault',
+  api: 'modern',
+  description:
+    "device 0's 2 pages (migrated to it in setup) are evicted by HMM_DMIRROR_RELEASE " +
+    '(migrate_device_range, by pfn) while device 1 reads them (hmm_range_fault faults another ' +
+    "device's private pages back through migrate_to_ram): both migrate the same pages to RAM",
+  setup: (_sim, ctx) => {
+    const s = modernDevice(ctx);
+    ctx.run(ctx.dev(s.dev).migrate(s.a, NPAGES));
+    return { ...s, dev1: ctx.openDevice(1, s.p) };
+  },
+  threads: (s, ctx) => [
+    { name: 'dev0-release', body: ctx.dev(s.dev).release(s.a, NPAGES) },
+    { name: 'dev1', body: ctx.dev(s.dev1).read(s.a, NPAGES) },
+  ],
+  check: deviceCommandsSucceeded,
+};
+
+/** Removing the interval notifier (close) racing an invalidation of pages the device maps. */
+export const removeVsInvalidate: Scenario<OneDevice> = {
+  name: 'remove-vs-invalidate',
+  api: 'modern',
+  description:
+    'device 0 maps 2 pages (read in setup), then closes (mmu_interval_notifier_remove: deferred while ' +
+    'an invalidation is in flight, and waits for it) while the CPU munmaps them: no callback may run ' +
+    'once the removal returns, and the device must not keep the pages',
+  setup: (_sim, ctx) => {
+    const s = modernDevice(ctx);
+    ctx.run(ctx.dev(s.dev).read(s.a, NPAGES));
+    return s;
+  },
+  threads: (s, ctx) => [
+    { name: 'dev0-close', body: s.dev.close() },
+    { name: 'munmap', body: ctx.cpu(s.p).munmap(s.a, LEN) },
+  ],
+  check: (s) => (s.dev.pt.size === 0 ? null : `dev0 still maps ${s.dev.pt.size} page(s) after close`),
+};
+
+/** The scenarios that need a driver on today's API (EXCLUSIVE, RELEASE, interval removal). */
+export const MODERN_SCENARIOS: readonly Scenario[] = [
+  exclusiveVsCpuwrite,
+  releaseVsDevfault,
+  removeVsInvalidate,
+];
+
+/** Every built-in scenario the seed API's drivers can run (and today's too), by name. */
 export const SCENARIOS: readonly Scenario[] = [
   faultVsMunmap,
   faultVsMprotect,
@@ -217,5 +295,5 @@ export const SCENARIOS: readonly Scenario[] = [
 
 /** The built-in scenario called `name`, or undefined. */
 export function scenarioByName(name: string): Scenario | undefined {
-  return SCENARIOS.find((s) => s.name === name);
+  return SCENARIOS.find((s) => s.name === name) ?? MODERN_SCENARIOS.find((s) => s.name === name);
 }

@@ -331,11 +331,12 @@ export class Simulator {
     return made;
   }
 
-  /** Device n's pages on its driver's free list (all of them before any driver opened it). */
-  deviceFreePages(n: number): number {
+  /** Device n's pages in use: allocated by its driver and not yet given back (0 before any open). */
+  deviceUsedPages(n: number): number {
     checkInt('n', n, 0, this.deviceOptions.length - 1);
     const d = this.devices[n];
-    return d === undefined ? (this.deviceOptions[n] as Required<DeviceOptions>).memoryPages : d.freeCount;
+    if (d === undefined) return 0;
+    return d instanceof DmirrorDevice ? d.device.memoryPages - d.freeCount : d.pagesInUse;
   }
 
   /** Device n's hardware, whichever generation drives it (the seed's when nobody has opened it yet). */

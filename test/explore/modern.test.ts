@@ -7,7 +7,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { TEST_HMM_BROKEN } from '../../src/drivers/test_hmm_broken/index.js';
-import { ExploreDrivers, explore, replay, SCENARIOS } from '../../src/index.js';
+import { ExploreDrivers, explore, MODERN_SCENARIOS, replay, SCENARIOS } from '../../src/index.js';
 
 /** [scenario, checker, schedules explored until found, preemptions after shrinking]. */
 const CAUGHT: Record<string, [string, string, number, number]> = {
@@ -16,21 +16,22 @@ const CAUGHT: Record<string, [string, string, number, number]> = {
   'test_hmm.program-after-unlock': ['fault-vs-munmap', 'rules', 1, 0],
   'test_hmm.sleep-nonblockable': ['fault-vs-oomreap', 'rules', 1, 0],
   'test_hmm.keep-migrated-entries': ['migrate-vs-cpufault', 'coherence', 1, 0],
+  'test_hmm.exclusive-unlock-early': ['exclusive-vs-cpuwrite', 'coherence', 10, 1],
 };
 
-/**
- * Broken drivers no built-in scenario can see yet: exclusive-unlock-early needs a scenario that runs
- * HMM_DMIRROR_EXCLUSIVE against a CPU write (issue 10's exclusive-vs-cpuwrite); until then
- * test/drivers/test_hmm/exclusive.test.ts catches it under random schedules.
- */
-const NO_SCENARIO_YET = ['test_hmm.exclusive-unlock-early'];
+/** Today's scenarios and the schedules test_hmm runs clean in each (DFS, 2 preemptions). */
+const MODERN_DFS2: Record<string, number> = {
+  'exclusive-vs-cpuwrite': 76,
+  'release-vs-devfault': 75,
+  'remove-vs-invalidate': 7,
+};
 
 describe("the explorer on today's test_hmm", () => {
   it('knows test_hmm and every broken modern driver by name', () => {
     expect(new ExploreDrivers().names()).toEqual(
       expect.arrayContaining(['test_hmm', ...Object.keys(TEST_HMM_BROKEN)]),
     );
-    expect([...Object.keys(CAUGHT), 'test_hmm.ignore-ebusy', ...NO_SCENARIO_YET].sort()).toEqual(
+    expect([...Object.keys(CAUGHT), 'test_hmm.ignore-ebusy'].sort()).toEqual(
       Object.keys(TEST_HMM_BROKEN).sort(),
     );
   });
@@ -41,6 +42,25 @@ describe("the explorer on today's test_hmm", () => {
       expect([s.name, r.violation]).toEqual([s.name, null]);
       expect(r.complete).toBe(true);
     }
+  });
+
+  it("passes today's scenarios (EXCLUSIVE vs a CPU write, RELEASE vs a device fault, notifier removal vs munmap)", () => {
+    expect(MODERN_SCENARIOS.map((s) => s.name)).toEqual(Object.keys(MODERN_DFS2));
+    for (const s of MODERN_SCENARIOS) {
+      const r = explore(s.name, { driver: 'test_hmm' });
+      expect([s.name, r.violation, r.complete, r.schedulesExplored]).toEqual([
+        s.name,
+        null,
+        true,
+        MODERN_DFS2[s.name],
+      ]);
+    }
+  });
+
+  it("refuses today's scenarios on a seed-API driver, naming the driver", () => {
+    expect(() => explore('release-vs-devfault', { driver: 'correct' })).toThrow(
+      /'driver'.*not a modern-API driver/,
+    );
   });
 
   it('the fault scenarios explore as many schedules as they do on v6.19 (27, 27, 29)', () => {

@@ -164,6 +164,13 @@ export class TestHmmDevice {
     return pfn;
   }
 
+  /** Pages of the device's chunks not on the free list: allocated and not yet given back. */
+  get pagesInUse(): number {
+    let total = 0;
+    for (const c of this.chunks) total += c.pagemap.pfnLast - c.pagemap.pfnFirst;
+    return total - this.freePages.length;
+  }
+
   /** dmirror_devmem_free (ops.folio_free): back on the free list, unless its chunk is being removed. */
   private devmemFree(pfn: number): void {
     this.lock.lock();

@@ -148,15 +148,6 @@ function* setSeqLocked(dmirror: TestHmmDmirror, sub: MmuIntervalNotifier, curSeq
   return true;
 }
 
-/**
- * is_device_coherent_page: a ZONE_DEVICE page that is not device-private. Today's mm has no other
- * ZONE_DEVICE memory the CPU maps (the seed's MEMORY_DEVICE_PUBLIC never reaches this driver).
- */
-function isDeviceCoherentPage(dmirror: TestHmmDmirror, pfn: number): boolean {
-  const store = dmirror.mm.kernel.mem.store;
-  return store.isZoneDevice(pfn) && !store.isDevicePrivate(pfn);
-}
-
 /** dmirror_mkentry: the HMM_DMIRROR_PROT_* byte of one hmm_pfns entry. */
 export function dmirrorMkentry(dmirror: TestHmmDmirror, entry: number): number {
   if (hmmPfnTest(entry, HMM_PFN_ERROR)) return HMM_DMIRROR_PROT_ERROR;
@@ -168,7 +159,7 @@ export function dmirrorMkentry(dmirror: TestHmmDmirror, entry: number): number {
   let perm: number;
   if (store.isDevicePrivate(page))
     perm = local ? HMM_DMIRROR_PROT_DEV_PRIVATE_LOCAL : HMM_DMIRROR_PROT_DEV_PRIVATE_REMOTE;
-  else if (isDeviceCoherentPage(dmirror, page))
+  else if (store.isDeviceCoherent(page))
     perm = local ? HMM_DMIRROR_PROT_DEV_COHERENT_LOCAL : HMM_DMIRROR_PROT_DEV_COHERENT_REMOTE;
   else perm = page === ZERO_PFN ? HMM_DMIRROR_PROT_ZERO : HMM_DMIRROR_PROT_NONE;
   perm |= hmmPfnTest(entry, HMM_PFN_WRITE) ? HMM_DMIRROR_PROT_WRITE : HMM_DMIRROR_PROT_READ;

@@ -2,8 +2,7 @@
  * Today's test_hmm SNAPSHOT (dmirror_snapshot / dmirror_mkentry, v6.19) through
  * sim.openDevice(n, p, { api: 'modern' }): the exact HMM_DMIRROR_PROT_* byte of every CPU state.
  *
- * Device pages are hand-made here (a ZONE_DEVICE region whose pgmap owner is the device, and the
- * entry migrate_vma would leave), standing in for MIGRATE_TO_DEV until the device memory lands.
+ * Device pages come from MIGRATE_TO_DEV; dmirrorMkentry's unit test uses a hand-made region.
  */
 
 import { describe, expect, it } from 'vitest';
@@ -13,9 +12,6 @@ import { DMIRROR_RANGE_BATCH } from '../../../src/drivers/test_hmm/fault.js';
 import { dmirrorMkentry } from '../../../src/drivers/test_hmm/snapshot.js';
 import { HMM_PFN_ERROR, HMM_PFN_VALID, HMM_PFN_WRITE } from '../../../src/hmm/modern/index.js';
 import {
-  _PAGE_PRESENT,
-  _PAGE_RW,
-  _PAGE_USER,
   type DevPagemap,
   MADV_HUGEPAGE,
   MAP_ANONYMOUS,
@@ -23,17 +19,13 @@ import {
   MAP_HUGETLB,
   MAP_PRIVATE,
   MEMORY_DEVICE_PRIVATE,
-  MEMORY_DEVICE_PUBLIC,
   mmItreeSubscriptions,
   PROT_NONE,
   PROT_READ,
   PROT_WRITE,
-  pteHiOf,
-  pteLoOf,
 } from '../../../src/mm/index.js';
 import type { Process } from '../../../src/sim/process.js';
 import { Simulator } from '../../../src/sim/simulator.js';
-import { setDevicePrivate, slotOf } from '../../hmm/helpers.js';
 
 const RW = PROT_READ | PROT_WRITE;
 const ANON = MAP_PRIVATE | MAP_ANONYMOUS;
@@ -71,12 +63,6 @@ function deviceRegion(sim: Simulator, n: number, type: number): number {
   return sim.kernel.mem.store.addDeviceRegion(4, pgmap);
 }
 
-/** A CPU mapping of coherent device page `pfn` at addr: an ordinary writable PTE. */
-function mapCoherent(sim: Simulator, p: Process, addr: number, pfn: number): void {
-  const w = { sim, p, mm: p.mm };
-  sim.kernel.pt.set(slotOf(w, addr), pteLoOf(pfn, _PAGE_PRESENT | _PAGE_USER | _PAGE_RW), pteHiOf(pfn));
-}
-
 /** hmm-tests.c `snapshot` up to the migrations: pages 0..4 in their states, 5 and 6 still none. */
 function selftestLayout(p: Process): number {
   const a = p.mmap(7 * PAGE_SIZE, PROT_NONE, ANON);
@@ -95,23 +81,24 @@ describe('HMM_DMIRROR_SNAPSHOT', () => {
   it('selftest `snapshot`, private devices: FF FF 11 01 02 22 00, cpages 7', () => {
     const { sim, p } = machine();
     const a = selftestLayout(p);
-    const w = { sim, p, mm: p.mm };
-    setDevicePrivate(w, a + 5 * PAGE_SIZE, deviceRegion(sim, 0, MEMORY_DEVICE_PRIVATE), true);
-    setDevicePrivate(w, a + 6 * PAGE_SIZE, deviceRegion(sim, 1, MEMORY_DEVICE_PRIVATE), true);
     const fd0 = sim.openDevice(0, p, { api: 'modern' });
+    const fd1 = sim.openDevice(1, p, { api: 'modern' });
+    expect(fd0.migrate(a + 5 * PAGE_SIZE, 1).cpages).toBe(1);
+    expect(fd1.migrate(a + 6 * PAGE_SIZE, 1).cpages).toBe(1);
     const r = fd0.snapshot(a, 7);
     expect(r.cpages).toBe(7);
     expect([...r.prot]).toEqual([0xff, 0xff, 0x11, 0x01, 0x02, 0x22, 0x00]);
+    // dev1's page was neither reported to dev0 nor migrated back by the snapshot
     expect(p.pte(a + 6 * PAGE_SIZE).kind).toBe('device-private');
   });
 
-  it('selftest `snapshot`, coherent devices: ... 42 52 (coherent pages are ordinary PTEs)', () => {
+  it('selftest `snapshot`, coherent devices: FF FF 11 01 02 42 52 (coherent pages are ordinary PTEs)', () => {
     const { sim, p } = machine();
     const a = selftestLayout(p);
-    // MEMORY_DEVICE_PUBLIC stands in for MEMORY_DEVICE_COHERENT: CPU-mapped ZONE_DEVICE memory.
-    mapCoherent(sim, p, a + 5 * PAGE_SIZE, deviceRegion(sim, 2, MEMORY_DEVICE_PUBLIC));
-    mapCoherent(sim, p, a + 6 * PAGE_SIZE, deviceRegion(sim, 3, MEMORY_DEVICE_PUBLIC));
     const fd2 = sim.openDevice(2, p, { api: 'modern' });
+    const fd3 = sim.openDevice(3, p, { api: 'modern' });
+    expect(fd2.migrate(a + 5 * PAGE_SIZE, 1).cpages).toBe(1);
+    expect(fd3.migrate(a + 6 * PAGE_SIZE, 1).cpages).toBe(1);
     const r = fd2.snapshot(a, 7);
     expect(r.cpages).toBe(7);
     expect([...r.prot]).toEqual([0xff, 0xff, 0x11, 0x01, 0x02, 0x42, 0x52]);

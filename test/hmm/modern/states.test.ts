@@ -31,6 +31,10 @@ import {
   pteHiOf,
   pteLoOf,
   ptePfn,
+  SWP_DEVICE_READ,
+  SWP_DEVICE_WRITE,
+  SWP_HWPOISON,
+  swpEntryLo,
   ZERO_PFN,
 } from '../../../src/mm/index.js';
 import {
@@ -181,6 +185,37 @@ describe('hugetlb entries (hmm_vma_walk_hugetlb_entry)', () => {
     const head = pfnAt(w, BASE);
     expect(out(range)).toEqual([head + V + ORDER9, head + 1 + V + ORDER9]);
     expect(w.sim.hugetlbFree()).toBe(0);
+  });
+});
+
+describe('non-present PMD entries (hmm_vma_handle_absent_pmd), hand-made: the core makes none', () => {
+  /** A 2 MiB VMA at BASE whose PMD entry is `type`'s swap entry for pfn `head`. */
+  function absentPmd(w: ReturnType<typeof modernWorld>, type: number, head: number): void {
+    mapAt(w, BASE, 512);
+    const { pt } = w.sim.kernel;
+    pt.set(pt.pmdSlotAlloc(w.mm.pgd, BASE), swpEntryLo(type, head), pteHiOf(head));
+  }
+
+  it("this device's private THP: every subpage VALID | WRITE with order 9, even when a fault is requested", () => {
+    const w = modernWorld();
+    const dev = ownedDevice(w, 'me', 512);
+    absentPmd(w, SWP_DEVICE_WRITE, dev.first);
+    const range = newRange(w, BASE + 510 * PAGE, 2, { defaultFlags: REQ + REQ_W, devPrivateOwner: 'me' });
+    expect(fault(w, range)).toBe(0);
+    expect(out(range)).toEqual([dev.first + 510 + V + W + ORDER9, dev.first + 511 + V + W + ORDER9]);
+    expect(dev.faults).toEqual([]);
+  });
+
+  it("another owner's private THP reads ERROR when not requested; a hwpoison PMD is -EFAULT when requested", () => {
+    const w = modernWorld();
+    const dev = ownedDevice(w, 'other', 512);
+    absentPmd(w, SWP_DEVICE_READ, dev.first);
+    const range = newRange(w, BASE, 2, { devPrivateOwner: 'me' });
+    expect(fault(w, range)).toBe(0);
+    expect(out(range)).toEqual([ERR, ERR]);
+    const w2 = modernWorld();
+    absentPmd(w2, SWP_HWPOISON, 0);
+    expect(fault(w2, newRange(w2, BASE, 1, { defaultFlags: REQ }))).toBe(-EFAULT);
   });
 });
 
