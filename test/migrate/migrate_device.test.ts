@@ -14,6 +14,7 @@ import {
   MIGRATE_VMA_SELECT_SYSTEM,
   migrateDeviceFinalize,
   migrateDevicePages,
+  migrateDevicePfns,
   migrateDeviceRange,
   migratePfn,
   migrateVmaFinalize,
@@ -459,6 +460,20 @@ describe('migrate_device_range: eviction by pfn', () => {
     expect(p.pte(a)).toMatchObject({ kind: 'device-private', pfn: dev.first, write: true });
     expect(sim.page(dev.first)).toMatchObject({ refcount: 1, mapcount: 1 });
     expect(sim.page(dev.first).flags).not.toContain('locked');
+  });
+
+  it('migrate_device_pfns: the same from a list of pfns; a free page gives 0', () => {
+    const { sim, p, dev, a } = movedToDevice('private', 2, 0x44, 4);
+    const d1 = p.pte(a + PG).pfn;
+    const free = dev.free[dev.free.length - 1] as number;
+    const src = Float64Array.of(d1, free);
+    expect(sim.run('pfns', migrateDevicePfns(sim.kernel, src, 2))).toBe(0);
+    expect([...src]).toEqual([W(d1, MIGRATE_PFN_VALID | MIGRATE_PFN_MIGRATE), 0]);
+    expect(p.pte(a + PG)).toMatchObject({ kind: 'migration', pfn: d1, write: true });
+    expect(p.pte(a).kind).toBe('device-private');
+    migrateDeviceFinalize(sim.kernel, src, new Float64Array(2), 2);
+    expect(p.pte(a + PG)).toMatchObject({ kind: 'device-private', pfn: d1, write: true });
+    expect(sim.page(d1)).toMatchObject({ refcount: 1, mapcount: 1 });
   });
 
   it('bad arguments are ArgumentErrors naming them', () => {

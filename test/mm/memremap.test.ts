@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { KernelBug, KernelWarning } from '../../src/core/assert.js';
-import { EINVAL } from '../../src/core/errno.js';
+import { EINVAL, HmmError } from '../../src/core/errno.js';
 import { hmmDevmemAdd } from '../../src/hmm/seed/devmem.js';
 import type { MemremapPagemap } from '../../src/mm/memremap.js';
 import {
@@ -244,6 +244,20 @@ describe('mm: device-coherent pages in the core', () => {
     expect(sim.page(p.pte(a + PG).pfn).zone).toBe('device');
     pin.unpin();
     expect(sim.page(ram).refcount).toBe(1);
+  });
+
+  it('a long-term pin of a coherent page another pin holds is -EBUSY: the page cannot move, and every pin it took is dropped', () => {
+    const { sim, p, dev, a } = onCoherent(1);
+    const d = p.pte(a).pfn;
+    const plain = p.pin(a, 1, { write: true });
+    const e = thrown(HmmError, () => p.pin(a, 1, { longterm: true, write: true }));
+    expect(e.code).toBe('EBUSY');
+    expect(p.pte(a)).toMatchObject({ kind: 'present', pfn: d, write: true });
+    expect(sim.page(d)).toMatchObject({ refcount: 1 + 1024, mapcount: 1 });
+    expect(sim.page(d).flags).not.toContain('locked');
+    expect(dev.freed).toEqual([]);
+    plain.unpin();
+    expect(sim.page(d).refcount).toBe(1);
   });
 
   it('a plain pin leaves it where it is', () => {
