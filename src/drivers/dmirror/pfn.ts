@@ -22,7 +22,7 @@ export const DPT_WRITE = 1 << 1;
 export const DPT_DEVICE_PRIVATE = 1 << 2;
 /** range->values[HMM_PFN_ERROR]: the address cannot be mapped (no vma, or a bad access). */
 export const DPT_ERROR = 1 << 3;
-/** range->values[HMM_PFN_SPECIAL]: a page with no struct page (pte_special, the zero page). */
+/** range->values[HMM_PFN_SPECIAL]: a pte_special mapping other than the zero page (no struct page). */
 export const DPT_SPECIAL = 1 << 4;
 /** range->values[HMM_PFN_NONE]: nothing mapped at the address. */
 export const DPT_NONE = 0;

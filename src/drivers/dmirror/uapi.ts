@@ -14,7 +14,7 @@ export const HMM_DMIRROR_MIGRATE = 0x02;
 /** HMM_DMIRROR_SNAPSHOT: report one HMM_DMIRROR_PROT_* byte per page without faulting anything in. */
 export const HMM_DMIRROR_SNAPSHOT = 0x03;
 
-/** The page's entry came back HMM_PFN_ERROR (no vma, or a bad access). */
+/** The page's entry came back HMM_PFN_ERROR (no vma, a bad access) or HMM_PFN_SPECIAL (no struct page). */
 export const HMM_DMIRROR_PROT_ERROR = 0xff;
 /** Nothing is mapped at the page (pte_none). */
 export const HMM_DMIRROR_PROT_NONE = 0x00;
@@ -39,7 +39,7 @@ export interface DmirrorReadResult {
   data: Uint8Array;
   /** cmd.cpages: pages the command completed (read, or migrated for MIGRATE). */
   cpages: number;
-  /** cmd.faults: rounds of hmm_range_fault the driver needed (dmirror->faults delta). */
+  /** cmd.faults: how many times the command had to call dmirror_fault to fill its device page table. */
   faults: number;
 }
 
@@ -47,7 +47,7 @@ export interface DmirrorReadResult {
 export interface DmirrorWriteResult {
   /** cmd.cpages: pages the device wrote. */
   cpages: number;
-  /** cmd.faults: rounds of hmm_range_fault the driver needed. */
+  /** cmd.faults: how many times the command had to call dmirror_fault to fill its device page table. */
   faults: number;
 }
 
