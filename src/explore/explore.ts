@@ -53,8 +53,10 @@ import { formatReplay, parseReplay, ReplayError, type ReplayOutcome } from './re
 import { type Scenario, ScenarioContext, type ScenarioDriverFactory } from './scenario.js';
 import { SCENARIOS, scenarioByName } from './scenarios.js';
 
+/** How schedules are chosen: bounded-preemption depth-first search, PCT, or uniform random (file comment). */
 export type StrategyName = 'random' | 'pct' | 'dfs';
 
+/** explore()'s options; every one has a default. */
 export interface ExploreOptions {
   /** A registered driver name ('correct' = dmirror, or a variant), or a ScenarioDriverFactory. Default 'correct'. */
   driver?: string | ScenarioDriverFactory;
@@ -79,8 +81,11 @@ export interface ExploreOptions {
   onSchedule?: (explored: number, budget: number) => void;
 }
 
+/** The first violation an exploration found, shrunk to the fewest preemptions. */
 export interface ExploreViolation {
+  /** Which checker reported it ('rules', 'integrity', 'coherence', 'accounting' or 'kernel'). */
   checker: CheckerName;
+  /** The checker's report, one line. */
   message: string;
   /** Preemptions in the shrunk schedule. */
   preemptions: number;
@@ -90,17 +95,27 @@ export interface ExploreViolation {
   interleaving: string[];
 }
 
+/** What explore() did: its configuration, how many schedules it ran, and the violation if any. */
 export interface ExploreResult {
+  /** Name of the scenario explored. */
   scenario: string;
+  /** Name of the driver it ran against ('correct', a variant, or a registered name). */
   driver: string;
+  /** Range-validity protocol of every machine ('seed' or 'seq'). */
   protocol: HmmProtocol;
+  /** The schedule strategy used. */
   strategy: StrategyName;
+  /** Seed of every machine built, and of 'random' and 'pct'. */
   seed: number;
+  /** The preemption bound ('dfs') or PCT depth - 1 the run used. */
   preemptions: number;
+  /** Schedules run, the failing one included. */
   schedulesExplored: number;
   /** 'dfs' only: every schedule within the bound was run. */
   complete: boolean;
+  /** Schedules per wall-clock second, or 0 when no `clock` option was given. */
   schedulesPerSecond: number;
+  /** The first violation found (shrunk), or null if every schedule ran clean. */
   violation: ExploreViolation | null;
 }
 
@@ -173,6 +188,7 @@ function checkProtocol(p: string): HmmProtocol {
  * schedules is days of wall clock. Beyond them a value is a mistake, not a budget.
  */
 export const EXPLORE_PREEMPTIONS_MAX = 64;
+/** Largest `schedules` budget explore() accepts. */
 export const EXPLORE_SCHEDULES_MAX = 1_000_000_000;
 
 /** `value` as an integer in 0..max, or an ArgumentError naming the option. */
@@ -286,6 +302,7 @@ function exploreWith(
   };
 }
 
+/** replay()'s options: where to find a scenario or driver that is not built in. */
 export interface ExploreReplayOptions {
   /** Scenarios not built in, looked up by name. */
   scenarios?: readonly Scenario[];
@@ -295,9 +312,13 @@ export interface ExploreReplayOptions {
   drivers?: ExploreDrivers;
 }
 
+/** What replaying a string reproduced: what it was recorded against, and its violation or null. */
 export interface ExploreReplayResult {
+  /** Name of the scenario the string recorded. */
   scenario: string;
+  /** Name of the driver the string recorded. */
   driver: string;
+  /** Range-validity protocol the string recorded ('seed' or 'seq'). */
   protocol: HmmProtocol;
   /** The seed of the machine it ran on (1 for an 'hmmx2:' string). */
   seed: number;

@@ -25,6 +25,7 @@ import type { HmmProtocol } from '../hmm/seed/types.js';
 import { isHmmProtocol } from '../hmm/seed/validity.js';
 import { decodeReplay, REPLAY_PREFIX } from '../sched/index.js';
 
+/** The prefix of the current replay-string format (the layout in the file comment). */
 export const EXPLORE_REPLAY_PREFIX = 'hmmx3:';
 /** The format before EXPLORE_REPLAY_PREFIX: no seed field (its machines were all seeded with 1). Replayed. */
 export const EXPLORE_REPLAY_PREFIX_V2 = 'hmmx2:';
@@ -33,6 +34,7 @@ export const EXPLORE_REPLAY_V2_SEED = 1;
 /** The format before EXPLORE_REPLAY_PREFIX_V2: no length, checksum or outcome. Refused. */
 export const EXPLORE_REPLAY_PREFIX_V1 = 'hmmx1:';
 
+/** How a recorded run ended: the checker that reported its violation, or 'none' for a clean run. */
 export type ReplayOutcome = CheckerName | 'none';
 
 const OUTCOMES: readonly ReplayOutcome[] = [
@@ -46,8 +48,11 @@ const OUTCOMES: readonly ReplayOutcome[] = [
 
 /** What a replay string holds. */
 export interface ReplayParts {
+  /** Name of the scenario the schedule ran (a key of the explorer's scenario catalogue). */
   scenario: string;
+  /** Name of the driver it ran against (a registry name, or a dmirror variant). */
   driver: string;
+  /** How range validity was tracked: 'seed' (v5.3 range->valid) or 'seq' (v5.5 sequence count). */
   protocol: HmmProtocol;
   /** Seed of the machines the schedule ran on (EXPLORE_REPLAY_V2_SEED for an 'hmmx2:' string). */
   seed: number;

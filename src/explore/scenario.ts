@@ -40,13 +40,31 @@ export type ExploreDevice = DriverView & {
   /** Device number (sim.device(n) is its memory). */
   readonly device: number;
   /** HMM_DMIRROR_READ: the bytes of npages at addr. Throws HmmError on failure. */
-  read(addr: number, npages: number): Task<{ data: Uint8Array }>;
+  read(
+    addr: number,
+    npages: number,
+  ): Task<{
+    /** The bytes read back: npages * PAGE_SIZE. */
+    data: Uint8Array;
+  }>;
   /** HMM_DMIRROR_WRITE. Throws HmmError on failure. */
   write(addr: number, bytes: Uint8Array): Task<unknown>;
   /** HMM_DMIRROR_MIGRATE (to this device's memory, then read back). Optional. */
-  migrate?(addr: number, npages: number): Task<{ data: Uint8Array }>;
+  migrate?(
+    addr: number,
+    npages: number,
+  ): Task<{
+    /** The bytes read back: npages * PAGE_SIZE. */
+    data: Uint8Array;
+  }>;
   /** HMM_DMIRROR_EXCLUSIVE (today's API: take the pages for device atomics, then read). Optional. */
-  exclusive?(addr: number, npages: number): Task<{ data: Uint8Array }>;
+  exclusive?(
+    addr: number,
+    npages: number,
+  ): Task<{
+    /** The bytes read back: npages * PAGE_SIZE. */
+    data: Uint8Array;
+  }>;
   /** HMM_DMIRROR_RELEASE (today's API: evict the device's memory with migrate_device_range). Optional. */
   release?(addr: number, npages: number): Task<unknown>;
   /** close(): unregisters the mirror. */
@@ -79,8 +97,11 @@ export type ScenarioDriverFactory = ((
  */
 export type DriverFactory = ScenarioDriverFactory;
 
+/** One racing thread of a scenario: the explorer interleaves the threads' steps. */
 export interface ThreadSpec {
+  /** The thread's name in interleavings and reports ('dev0', 'munmap', ...). */
   name: string;
+  /** The thread's work: a generator that yields at each scheduling point. */
   body: Task<unknown>;
 }
 
@@ -88,20 +109,27 @@ export interface ThreadSpec {
 export interface Scenario<S = unknown> {
   /** `<a>-vs-<b>`. */
   readonly name: string;
+  /** One line: the race the scenario sets up. */
   readonly description: string;
   /** Machine size (defaults: 64 pages of RAM, 2 devices of 16 pages). */
   readonly machine?: MachineOptions;
   /** 'modern': it uses today's commands (EXCLUSIVE, RELEASE), so only a modern-API driver runs it. */
   readonly api?: 'seed' | 'modern';
+  /** Builds the starting state on a fresh machine (runs unscheduled); its result is handed to threads and check. */
   setup(sim: Simulator, ctx: ScenarioContext): S;
+  /** The threads to race, built from setup's state. */
   threads(state: S, ctx: ScenarioContext): ThreadSpec[];
   /** Called once every thread has finished: a message if the outcome is wrong. */
   check?(state: S, ctx: ScenarioContext): string | null | undefined;
 }
 
+/** The size of a scenario's machine. */
 export interface MachineOptions {
+  /** System RAM in pages. Default 64. */
   ramPages?: number;
+  /** Number of devices. Default 2. */
   devices?: number;
+  /** Memory of each device in pages. Default 16. */
   devicePages?: number;
 }
 
@@ -126,10 +154,15 @@ function tolerated(e: unknown): boolean {
 
 /** The scenario's handle on the machine, the driver under test and the checkers. */
 export class ScenarioContext {
+  /** The machine this schedule runs on. */
   readonly sim: Simulator;
+  /** Every device opened through openDevice, in order (the teardown closes them). */
   readonly devices: ExploreDevice[] = [];
+  /** Every process created or forked, in order (the teardown exits them). */
   readonly processes: Process[] = [];
+  /** The integrity checker: what every byte should read, given the accesses so far. */
   readonly shadow = new ShadowMemory();
+  /** The rules checker, subscribed to the machine's tracepoints (locking and sleeping rules). */
   readonly rules = new RulesChecker();
   /** Every tolerated error, in order: '<who>: <message>' (for the scenarios' own checks). */
   readonly failures: string[] = [];
@@ -222,6 +255,7 @@ export class ScenarioContext {
 export class CpuAccess {
   constructor(
     private readonly ctx: ScenarioContext,
+    /** The process whose accesses these are. */
     readonly p: Process,
   ) {}
 
@@ -229,6 +263,7 @@ export class CpuAccess {
     return `CPU (pid ${this.p.pid})`;
   }
 
+  /** Writes `bytes` at `addr` as p; false for a tolerated error (e.g. SIGSEGV). */
   *write(addr: number, bytes: Uint8Array): Task<boolean> {
     const tok = this.ctx.shadow.beginWrite(this.p.mm, addr, bytes, this.who);
     let ok = false;
@@ -243,6 +278,7 @@ export class CpuAccess {
     return ok;
   }
 
+  /** Reads `length` bytes at `addr` as p, checked against the shadow; null for a tolerated error. */
   *read(addr: number, length: number): Task<Uint8Array | null> {
     const tok = this.ctx.shadow.beginRead(this.p.mm, addr, length, this.who);
     try {
@@ -270,6 +306,7 @@ export class CpuAccess {
     return ok;
   }
 
+  /** munmap: the shadow marks the range's pages gone; false for a tolerated error. */
   *munmap(addr: number, length: number): Task<boolean> {
     const tok = this.ctx.shadow.beginDrop(this.p.mm, addr, length, this.who);
     let ok = false;
@@ -300,6 +337,7 @@ export class CpuAccess {
     return ok;
   }
 
+  /** mprotect with PROT_* bits `prot`; false for a tolerated error. */
   *mprotect(addr: number, length: number, prot: number): Task<boolean> {
     try {
       yield* this.p.task.mprotect(addr, length, prot);
@@ -325,6 +363,7 @@ export class CpuAccess {
     }
   }
 
+  /** exit: p's mm is torn down and its shadow dropped. */
   *exit(): Task {
     yield* this.p.task.exit();
     this.ctx.shadow.exit(this.p.mm);
@@ -335,9 +374,11 @@ export class CpuAccess {
 export class DevAccess {
   constructor(
     private readonly ctx: ScenarioContext,
+    /** The device (driver instance) whose accesses these are. */
     readonly d: ExploreDevice,
   ) {}
 
+  /** HMM_DMIRROR_READ of npages at `addr`, checked against the shadow; null for a tolerated error. */
   *read(addr: number, npages: number): Task<Uint8Array | null> {
     const tok = this.ctx.shadow.beginRead(this.d.mm, addr, npages * PAGE_SIZE, this.d.name);
     try {
@@ -350,6 +391,7 @@ export class DevAccess {
     }
   }
 
+  /** HMM_DMIRROR_WRITE of `bytes` at `addr`; false for a tolerated error. */
   *write(addr: number, bytes: Uint8Array): Task<boolean> {
     const tok = this.ctx.shadow.beginWrite(this.d.mm, addr, bytes, this.d.name);
     let ok = false;

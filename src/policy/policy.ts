@@ -14,17 +14,25 @@
 import { PAGE_SIZE } from '../core/addr.js';
 import { ArgumentError } from '../core/errno.js';
 
+/** What a policy is told about one device fault (one entry of the replayable fault buffer). */
 export interface DeviceFaultInfo {
   /** Faulting address (page aligned). */
   readonly addr: number;
+  /** The access was a write (the page must end up mapped writable). */
   readonly write: boolean;
 }
 
+/** A driver's answer to "what do I migrate to device memory on this fault?" (see the file comment). */
 export interface MigrationPolicy {
   /** 'none', 'page' or 'block:k'; shown in summaries and reports. */
   readonly name: string;
   /** [start, end) to migrate to device memory for this fault, or null to mirror only. */
-  onDeviceFault(fault: DeviceFaultInfo): { start: number; end: number } | null;
+  onDeviceFault(fault: DeviceFaultInfo): {
+    /** First byte address of the block (inclusive). */
+    start: number;
+    /** Byte address just past the block (exclusive). */
+    end: number;
+  } | null;
 }
 
 /** Mirror only: device faults map system memory and nothing moves (nouveau's SVM without dmem). */
@@ -101,7 +109,12 @@ export function policyClamp(
   end: number,
   addr: number,
   memoryPages: number,
-): { start: number; end: number } | null {
+): {
+  /** First byte address of the clamped block (inclusive). */
+  start: number;
+  /** Byte address just past the clamped block (exclusive). */
+  end: number;
+} | null {
   const pages = policyClampPages(memoryPages);
   if ((end - start) / PAGE_SIZE <= pages) return null;
   const bytes = pages * PAGE_SIZE;

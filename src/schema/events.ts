@@ -14,7 +14,10 @@ export type TimelineKind =
 
 /** One event on the simulated clock: when (µs since the run began), what, and how many pages. */
 export interface TimelineEvent {
+  /** When, in µs of simulated time since the run began. */
   tUs: number;
+  /** What happened (see TimelineKind). */
   kind: TimelineKind;
+  /** Pages the event concerned: pages copied, device entries erased, or pages faulted on. */
   pages: number;
 }

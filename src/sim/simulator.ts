@@ -404,7 +404,16 @@ export class Simulator {
   }
 
   /** RAM in pages and the kernel's event counters, for a run's summary. */
-  stats(): { ramPages: number; freePages: number; usedPages: number; counters: Record<string, number> } {
+  stats(): {
+    /** System RAM in pages (PAGE_SIZE each). */
+    ramPages: number;
+    /** RAM pages on the free lists now. */
+    freePages: number;
+    /** RAM pages allocated now: ramPages - freePages. */
+    usedPages: number;
+    /** The kernel's event counters by name (vm_event-style: faults, migrations, invalidations). */
+    counters: Record<string, number>;
+  } {
     const mem = this.kernel.mem;
     return {
       ramPages: mem.ramPages,

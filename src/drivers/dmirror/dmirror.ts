@@ -37,6 +37,7 @@ import type { DmirrorReadResult, DmirrorSnapshotResult, DmirrorWriteResult } fro
 import type { DmirrorVariant } from './variants.js';
 
 export class Dmirror implements Driver {
+  /** The device this context was opened on (struct dmirror_device), shared by its contexts. */
   readonly mdevice: DmirrorDevice;
   /** This context's number on its device (open order). */
   readonly id: number;

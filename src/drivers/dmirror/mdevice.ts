@@ -24,14 +24,24 @@ import { SpinLock } from '../../sched/index.js';
 import type { Dmirror } from './dmirror.js';
 import { dmirrorDevmemFault } from './migrate.js';
 
+/**
+ * struct dmirror_device: one device's private memory, its free list and allocation counters, and
+ * the devmem ops that free a page and migrate it back on a CPU fault (see the file comment).
+ *
+ * @see lib/test_hmm.c (struct dmirror_device)
+ */
 export class DmirrorDevice {
+  /** The kernel whose mm this device mirrors. */
   readonly kernel: Kernel;
+  /** The simulated hardware: its memory frames, MMU and DMA engine. */
   readonly device: SimDevice;
+  /** The MEMORY_DEVICE_PRIVATE pages hot-plugged for the device memory (hmm_devmem_add). */
   readonly devmem: HmmDevmem;
   /** Free device pfns; the kernel's list is LIFO through page->zone_device_data. */
   private readonly freePages: number[] = [];
   /** Pages handed out and taken back (calloc, cfree). */
   calloc = 0;
+  /** Pages taken back by the devmem `free` op (mdevice->cfree). */
   cfree = 0;
   /** Guards the free list and the counters. */
   readonly lock: SpinLock;
@@ -63,6 +73,7 @@ export class DmirrorDevice {
     for (let pfn = devmem.pfnFirst + memoryPages - 1; pfn >= devmem.pfnFirst; pfn--) this.freePages.push(pfn);
   }
 
+  /** Device pages on the free list now. */
   get freeCount(): number {
     return this.freePages.length;
   }
@@ -106,7 +117,15 @@ export class DmirrorDevice {
    * stay in the list). Taking a victim drops it from the list; a page that fails to move is simply
    * not evicted.
    */
-  lraVictims(n: number, keep: (owner: Dmirror, vpn: number) => boolean): { owner: Dmirror; vpn: number }[] {
+  lraVictims(
+    n: number,
+    keep: (owner: Dmirror, vpn: number) => boolean,
+  ): {
+    /** The dmirror whose mm the page backs. */
+    owner: Dmirror;
+    /** The virtual page number (address / PAGE_SIZE) the page backs in the owner's mm. */
+    vpn: number;
+  }[] {
     const out: { owner: Dmirror; vpn: number }[] = [];
     const kept: { pfn: number; seq: number }[] = [];
     while (out.length < n && this.lraHead < this.lra.length) {
@@ -131,6 +150,7 @@ export class DmirrorDevice {
     return hmmDevmemPageGetDrvdata(this.devmem, pfn) as Dmirror;
   }
 
+  /** Whether `pfn` is one of this device's private pages (in [pfnFirst, pfnLast)). */
   owns(pfn: number): boolean {
     return pfn >= this.devmem.pfnFirst && pfn < this.devmem.pfnLast;
   }

@@ -46,8 +46,13 @@ import {
   HMM_DMIRROR_PROT_ZERO,
 } from './uapi.js';
 
+/** Pages snapshotted per hmm_range (test_hmm's 64-entry pfns array on the stack). */
 export const DMIRROR_SNAPSHOT_BATCH = 64;
 
+/**
+ * dmirror_snapshot: fills `prot` with one HMM_DMIRROR_PROT_* byte per page of [start, end) in
+ * DMIRROR_SNAPSHOT_BATCH batches; 0, or -EINVAL if the mm is gone, or the first batch's -errno.
+ */
 export function* dmirrorSnapshotRange(
   dmirror: Dmirror,
   start: number,

@@ -19,6 +19,7 @@
 
 import { ArgumentError, describeValue } from '../../core/errno.js';
 
+/** A DMIRROR_VARIANTS entry: what the variant gets wrong and what a checker sees break. */
 export interface DmirrorVariantInfo {
   /** One line: the deviation from the correct driver. */
   readonly wrong: string;
@@ -26,68 +27,98 @@ export interface DmirrorVariantInfo {
   readonly breaks: string;
 }
 
+/** The broken-driver catalogue, by variant name (`sim.openDevice`'s `variant` option); see the file comment. */
 export const DMIRROR_VARIANTS = {
+  /** The reference driver: no deviation. */
   correct: {
+    /** {@inheritDoc DmirrorVariantInfo.wrong} */
     wrong: 'nothing: the reference driver (hmm.rst driver_populate_range and its locking rule).',
+    /** {@inheritDoc DmirrorVariantInfo.breaks} */
     breaks: "nothing; under protocol 'seed' only the seed design's own race (docs/kernel-hmm.md §6 #3).",
   },
+  /** Programs the device page table without checking hmm_range_valid. */
   'no-valid-check': {
+    /** {@inheritDoc DmirrorVariantInfo.wrong} */
     wrong: 'driver_populate_range programs the device page table without checking hmmRangeValid().',
+    /** {@inheritDoc DmirrorVariantInfo.breaks} */
     breaks:
       'pfns walked before an invalidation that already ran this mirror’s sync are programmed: the ' +
       'device maps a page the CPU then unmaps and frees (and reads whoever gets it next).',
   },
+  /** Checks hmm_range_valid outside the update lock. */
   'unlocked-valid-check': {
+    /** {@inheritDoc DmirrorVariantInfo.wrong} */
     wrong: 'checks hmmRangeValid() before taking the update lock, then takes the lock to program.',
+    /** {@inheritDoc DmirrorVariantInfo.breaks} */
     breaks:
       'an invalidation that starts after the check erases this mirror before the program: the device ' +
       'maps a page the CPU then unmaps and frees.',
   },
+  /** The invalidation callback erases device entries unlocked. */
   'no-lock-in-sync': {
+    /** {@inheritDoc DmirrorVariantInfo.wrong} */
     wrong: 'syncCpuDevicePagetables erases device entries without taking the update lock.',
+    /** {@inheritDoc DmirrorVariantInfo.breaks} */
     breaks:
       'the erase is not serialised with a fault’s check-and-program; lockdep_assert_held in the erase ' +
       'reports it (LockdepBug) at the first invalidation.',
   },
+  /** The invalidation callback sleeps on the update lock when it may not block. */
   'sleep-nonblockable': {
+    /** {@inheritDoc DmirrorVariantInfo.wrong} */
     wrong: 'syncCpuDevicePagetables takes the update lock with a sleeping mutex_lock even when !blockable.',
+    /** {@inheritDoc DmirrorVariantInfo.breaks} */
     breaks:
       'the OOM reaper’s non-blockable invalidation sleeps: "BUG: sleeping function called from invalid ' +
       'context" (it must trylock and return -EAGAIN).',
   },
+  /** Programs from a range it already unregistered. */
   'map-after-unregister': {
+    /** {@inheritDoc DmirrorVariantInfo.wrong} */
     wrong: 'hmmRangeUnregister as soon as the walk succeeds, then lock, check and program from the range.',
+    /** {@inheritDoc DmirrorVariantInfo.breaks} */
     breaks:
       'unregister clears range->valid and poisons range->hmm: the locked check always fails and the ' +
       'retry hands the poisoned range to hmm_range_fault (KernelBug: general protection fault).',
   },
+  /** Takes hmm_range_fault's -EBUSY for success. */
   'ignore-ebusy': {
+    /** {@inheritDoc DmirrorVariantInfo.wrong} */
     wrong: 'treats -EBUSY from hmmRangeFault as success and goes on to lock, check and program.',
+    /** {@inheritDoc DmirrorVariantInfo.breaks} */
     breaks:
       'the pfns are the previous walk’s; if the invalidation ends before the locked check, valid is ' +
       'true again and the stale pfns are programmed: the device maps a page the CPU freed.',
   },
+  /** The invalidation callback keeps writable device entries. */
   'no-write-erase': {
+    /** {@inheritDoc DmirrorVariantInfo.wrong} */
     wrong: 'syncCpuDevicePagetables erases only read-only entries and keeps writable ones.',
+    /** {@inheritDoc DmirrorVariantInfo.breaks} */
     breaks:
       'after mprotect(PROT_READ) or fork’s COW write-protect the device keeps a writable entry where ' +
       'the CPU is read-only: a device write after fork lands in the page the child shares.',
   },
+  /** Maps migration destinations that did not migrate. */
   'free-mapped-page': {
+    /** {@inheritDoc DmirrorVariantInfo.wrong} */
     wrong:
       'finalize_and_map maps every device page it allocated, without checking that the page migrated ' +
       '(MIGRATE_PFN_MIGRATE still set in src).',
+    /** {@inheritDoc DmirrorVariantInfo.breaks} */
     breaks:
       'migrate_vma_finalize frees a destination that did not migrate (back on the device free list) ' +
       'while the device page table maps it: the device reads a free page, not the CPU’s data.',
   },
 } as const satisfies Record<string, DmirrorVariantInfo>;
 
+/** A variant name: a key of DMIRROR_VARIANTS. */
 export type DmirrorVariant = keyof typeof DMIRROR_VARIANTS;
 
 /** Every variant, 'correct' first. */
 export const DMIRROR_VARIANT_NAMES = Object.keys(DMIRROR_VARIANTS) as readonly DmirrorVariant[];
 
+/** Whether `name` is a variant name (a type guard; checkDmirrorVariant throws instead). */
 export function isDmirrorVariant(name: unknown): name is DmirrorVariant {
   return typeof name === 'string' && Object.hasOwn(DMIRROR_VARIANTS, name);
 }

@@ -46,6 +46,10 @@ export function svmFaultHandler(driver: Driver): DeviceFaultHandler {
   return { serviceFaults: (batch: FaultEntry[]) => dmirrorServiceFaults(driver, batch) };
 }
 
+/**
+ * Services one batch from the replayable fault buffer for `dmirror`: policy migrations first, then
+ * mirror what is still unmapped (the steps in the file comment); the device replays the batch after.
+ */
 export function* dmirrorServiceFaults(dmirror: Dmirror, batch: FaultEntry[]): Task {
   const pages = uniquePages(dmirror.mdevice.device, batch);
   yield* migrateByPolicy(policyTarget(dmirror), pages, (start, end, keep) =>
