@@ -8,8 +8,8 @@
  *
  * The ioctls are the kernel's, each in the file of its step: READ/WRITE (fault.ts: dmirror_fault
  * on hmm_range_fault), SNAPSHOT (snapshot.ts), MIGRATE_TO_DEV/MIGRATE_TO_SYS/RELEASE (migrate.ts),
- * EXCLUSIVE/CHECK_EXCLUSIVE (exclusive.ts), FLAGS (here). A command whose step has not landed
- * answers -ENOTTY.
+ * EXCLUSIVE/CHECK_EXCLUSIVE (exclusive.ts), FLAGS (here). Device kernels (launch) are serviced by
+ * the svm engine's modern service, which the registry hands it (src/drivers/svm/modern.ts).
  *
  * The device page table is the DevicePageTable of src/device (test_hmm's xarray of page + tag),
  * which the coherence checker compares with the CPU's; the device MMU adds the TLB a launch uses.
