@@ -27,6 +27,8 @@ export interface DemoCliOptions {
   policy: string;
   devicePages: number;
   costProfile: string;
+  /** 'seed' (the v5.3 dmirror) or 'modern' (today's test_hmm). */
+  api: 'seed' | 'modern';
   /** A path, or false for --no-report. */
   report: string | false;
   json?: boolean;
@@ -49,6 +51,11 @@ export function policyOption(value: string): string {
   } catch {
     throw new InvalidArgumentError("expected 'none', 'page' or 'block:k' (k in 0..18).");
   }
+}
+
+export function apiOption(value: string): 'seed' | 'modern' {
+  if (value !== 'seed' && value !== 'modern') throw new InvalidArgumentError("expected 'seed' or 'modern'.");
+  return value;
 }
 
 export function costProfileOption(value: string): string {
@@ -95,11 +102,15 @@ export function demoJson(r: DemoResult, reportPath: string | null): Record<strin
 }
 
 /** The command line that reproduces the run: every setting spelled out, no report path. */
-export function demoCommand(o: Omit<DemoCliOptions, 'report' | 'json'>): string {
+export function demoCommand(
+  o: Omit<DemoCliOptions, 'report' | 'json' | 'api'> & { api?: 'seed' | 'modern' },
+): string {
   return [
     `hmmsim demo --seed ${o.seed} --list-nodes ${o.listNodes} --tree-nodes ${o.treeNodes}`,
     `--lookups ${o.lookups} --threads ${o.threads} --policy ${o.policy}`,
     `--device-pages ${o.devicePages} --cost-profile ${o.costProfile}`,
+    // Spelled out only for today's API, so the seed's command line (and report) stays as it was.
+    ...(o.api === 'modern' ? ['--api modern'] : []),
   ].join(' ');
 }
 

@@ -174,6 +174,12 @@ ${EXIT_HELP}`,
       parser(demo?.costProfileOption),
       d?.costProfile,
     )
+    .option(
+      '--api <api>',
+      "the driver's HMM API: 'seed' (v5.3 dmirror) or 'modern' (today's test_hmm on a v6.19 mm)",
+      parser(demo?.apiOption),
+      d?.api,
+    )
     .option('--report <file>', 'where to write the HTML report', demo?.DEMO_REPORT_DEFAULT)
     .option('--no-report', 'do not write the report')
     .option(

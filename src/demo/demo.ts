@@ -65,6 +65,11 @@ export interface DemoOptions {
   /** Device memory in pages; smaller than the working set means eviction. */
   devicePages?: number;
   costProfile?: string;
+  /**
+   * The HMM API generation of the driver: 'seed' (default; v5.3 dmirror on a v5.3 mm) or 'modern'
+   * (today's test_hmm on a v6.19 mm, its launches serviced by the svm engine's modern service).
+   */
+  api?: 'seed' | 'modern';
   /** Told when each phase starts (for progress bars). */
   onPhase?: (name: string, index: number, phases: number) => void;
   /** Told how far the run is, within phases too: `done` of `total` units of work (progress.ts). */
@@ -84,6 +89,7 @@ export const DEMO_DEFAULTS = {
   policy: 'block:4',
   devicePages: 4096,
   costProfile: COST_PROFILE_DEFAULT,
+  api: 'seed',
 } as const;
 
 /** Bounds on the sizes (a limit on everything: host memory and run time). */
@@ -146,10 +152,11 @@ export function runDemo(opts: DemoOptions = {}): DemoResult {
     seed: cfg.seed,
     ramPages: ramFor(cfg),
     devices: [{ memoryPages: cfg.devicePages, costProfile: cfg.costProfile }],
+    kernel: cfg.api === 'modern' ? 'v6.19' : 'v5.3',
   });
   const p = sim.createProcess();
   const timeline = new Timeline(opts.timelineEventsMax);
-  const trace = sim.device(0).device.cost.trace;
+  const trace = hardware(sim, cfg).cost.trace;
   // Drained as the run goes (at every progress report), so the trace never fills and drops events.
   const progress = new DemoProgress(phaseWeights(cfg), (done, total) => {
     timeline.drain(trace);
@@ -235,7 +242,7 @@ function build(
   tree.insert(newKeys(tree, tempNodes(cfg), new Prng(seeds.nextU32()), TEMP_KEYS), undefined, tick);
   const batch = stageLookupBatch(lookupHeap, lookupKeys(tree, cfg.lookups, seeds.nextU32()));
   lookupHeap.flush();
-  const fd = sim.openDevice(0, p, { policy: cfg.policy });
+  const fd = sim.openDevice(0, p, { api: cfg.api, policy: cfg.policy });
   const checks: CheckResult[] = [
     checkList(p, list, { prefixes: false, tick }),
     checkTree(p, tree, { sums: false, tick }),
@@ -367,8 +374,16 @@ function checkMachine(run: Run, phase: string): void {
     ok: books.length === 0,
     detail: books[0] ?? 'rss, mapcounts, refcounts and memcg recount exactly',
   });
-  const d = run.fd.dmirror;
-  const stale = checkCoherence(run.sim.kernel, [d]);
+  const d = run.fd.driver;
+  const view = {
+    mm: d.mm,
+    pt: d.pt,
+    tlb: d.tlb,
+    owns: (pfn: number) => d.owns(pfn),
+    pgmapOwner: d.pgmapOwner,
+  };
+  const name = (d as { readonly name?: string }).name ?? 'dev0';
+  const stale = checkCoherence(run.sim.kernel, [{ ...view, name }]);
   run.checks.push({
     name: `mirror coherence after ${phase}`,
     ok: stale === null,
@@ -397,7 +412,7 @@ function result(run: Run): DemoResult {
   const costs = sim.deviceCosts(0) as Record<string, number>;
   const config = configOf(run, counters);
   const ok = checks.every((c) => c.ok);
-  const model = sim.device(0).device.cost;
+  const model = hardware(sim, run.cfg).cost;
   run.timeline.drain(model.trace);
   const report: DemoReport = {
     schema: SCHEMA_VERSION,
@@ -457,11 +472,18 @@ function configOf(run: Run, counters: Record<string, number>): Record<string, st
     lookups: cfg.lookups,
     'device threads': cfg.threads,
     policy: cfg.policy,
+    // Only for today's API, so that a seed-API run keeps its settings table (and report) as it was.
+    ...(cfg.api === 'modern' ? { 'HMM API': "today's (test_hmm, v6.19 mm)" } : {}),
     ...clamp,
     'device memory (pages)': cfg.devicePages,
     'working set (pages)': run.workingSet,
     'cost profile': cfg.costProfile,
   };
+}
+
+/** The device's hardware (cost model, counters), whichever API generation drives it. */
+function hardware(sim: Simulator, cfg: Config) {
+  return (cfg.api === 'modern' ? sim.modernDevice(0) : sim.device(0)).device;
 }
 
 /** RAM for the structures, their copies and page tables, with room to spare. */
@@ -485,6 +507,8 @@ function checkOptions(opts: DemoOptions): Config {
   if (!Number.isSafeInteger(cfg.seed) || cfg.seed < 0)
     throw new ArgumentError('seed', `expected a non-negative safe integer, got ${cfg.seed}`);
   parsePolicy(cfg.policy, 'policy');
+  if (cfg.api !== 'seed' && cfg.api !== 'modern')
+    throw new ArgumentError('api', `expected 'seed' or 'modern', got ${String(cfg.api)}`);
   return cfg;
 }
 

@@ -71,8 +71,22 @@ describe('hmmsim demo (end to end, through main() in process)', () => {
     expect(JSON.parse(r.stdout).report).toBeNull();
   });
 
+  it("--api modern runs on today's test_hmm, and the reproducing command says so; the seed's does not", async () => {
+    const r = await hmmsim(['demo', ...SMALL, '--api', 'modern', '--no-report', '--json']);
+    expect(r.code).toBe(0);
+    const doc = JSON.parse(r.stdout) as { ok: boolean; command: string; settings: Record<string, unknown> };
+    expect(doc.ok).toBe(true);
+    expect(doc.command.endsWith(' --api modern')).toBe(true);
+    expect(doc.settings['HMM API']).toBe("today's (test_hmm, v6.19 mm)");
+    const seed = JSON.parse((await hmmsim(['demo', ...SMALL, '--no-report', '--json'])).stdout) as {
+      command: string;
+    };
+    expect(seed.command).not.toMatch(/--api/);
+  });
+
   it('bad input is one line on stderr and exit 2, before any work', async () => {
     for (const args of [
+      ['demo', '--api', 'v7'],
       ['demo', '--list-nodes', '0'],
       ['demo', '--report', join(dir, 'no', 'such', 'dir', 'r.html')],
       ['demo', '--bogus'],

@@ -96,3 +96,33 @@ describe('the demo (small size)', () => {
     expect(() => runDemo({ seed: -1 })).toThrow(/seed/);
   });
 });
+
+describe("the demo on today's API (--api modern)", () => {
+  const TINY: DemoOptions = { listNodes: 2000, treeNodes: 2000, lookups: 500, threads: 8, devicePages: 64 };
+
+  it('every check passes on test_hmm, and the device does what it does on the seed driver', () => {
+    const seed = runDemo(TINY);
+    const modern = runDemo({ ...TINY, api: 'modern' });
+    expect(modern.checks.filter((c) => !c.ok)).toEqual([]);
+    expect(modern.ok).toBe(true);
+    // The same kernels, faults and policy: the same pages mirrored and moved, the same TLB traffic.
+    for (const k of [
+      'faults',
+      'faultBatches',
+      'migratedToDevice',
+      'migratedToRam',
+      'cpuFaults',
+      'tlbHits',
+      'tlbMisses',
+    ])
+      expect([k, modern.counters[k]]).toEqual([k, seed.counters[k]]);
+    expect(modern.counters.migratedToDevice).toBe(72);
+    expect(modern.config['HMM API']).toBe("today's (test_hmm, v6.19 mm)");
+    expect(seed.config['HMM API']).toBeUndefined();
+  });
+
+  it("refuses an api that is neither 'seed' nor 'modern', naming it", () => {
+    expect(() => runDemo({ ...TINY, api: 'v7' as never })).toThrow(ArgumentError);
+    expect(() => runDemo({ ...TINY, api: 'v7' as never })).toThrow(/'api'/);
+  });
+});
