@@ -234,6 +234,12 @@ export function isWriteSwpType(type: number): boolean {
   return type === SWP_MIGRATION_WRITE || type === SWP_DEVICE_WRITE;
 }
 
+/** make_readable_migration_entry / make_readable_device_private_entry: the read type of a write one. */
+export function readableSwpType(type: number): number {
+  if (type === SWP_MIGRATION_WRITE) return SWP_MIGRATION_READ;
+  return type === SWP_DEVICE_WRITE ? SWP_DEVICE_READ : type;
+}
+
 /** A readable name for an entry, used by dumps and checkers. */
 export function describePte(lo: number, hi: number): string {
   if (pteNone(lo, hi)) return 'none';
