@@ -6,6 +6,7 @@
  */
 
 import { describe, expect, it } from 'vitest';
+import { checkAccounting } from '../../src/check/accounting.js';
 import { PMD_SIZE } from '../../src/core/addr.js';
 import { MADV_HUGEPAGE } from '../../src/mm/madvise.js';
 import { MAP_FIXED, PROT_READ } from '../../src/mm/mmap.js';
@@ -119,5 +120,33 @@ describe('change_huge_pmd on a non-present PMD (v6.19)', () => {
   it('a part of a non-present PMD is refused as unmodelled, not corrupted', () => {
     const t = swapPmdThp(SWP_DEVICE_WRITE);
     expect(() => t.p.mprotect(BASE, PG, PROT_READ)).toThrow(/split of a non-present PMD is not modelled/);
+  });
+});
+
+describe('the accounting checker counts non-present PMDs', () => {
+  it('a migration PMD: 512 rss and a folio under migration, before and after fork', () => {
+    const t = swapPmdThp(SWP_MIGRATION_WRITE);
+    expect(checkAccounting(t.sim.kernel)).toEqual([]);
+    t.p.fork();
+    expect(checkAccounting(t.sim.kernel)).toEqual([]);
+  });
+
+  it('a device-private PMD: an entire mapping and 512 rss; a RAM folio behind it is reported', () => {
+    const t = swapPmdThp(SWP_DEVICE_WRITE);
+    t.p.fork();
+    expect(checkAccounting(t.sim.kernel)).toEqual(
+      [1, 2].map(
+        (id) =>
+          `mm ${id} 0x40000000 (PMD device-private-read pfn=${t.head}): pfn ${t.head} is not device private`,
+      ),
+    );
+  });
+
+  it('once a migration PMD is zapped, only the migration holds its folio: unreachable to the checker', () => {
+    const t = swapPmdThp(SWP_MIGRATION_WRITE);
+    t.p.munmap(BASE, HPAGE);
+    expect(checkAccounting(t.sim.kernel)).toEqual([
+      `compound pfn ${t.head}: leaked: allocated (refcount 1) but unreachable`,
+    ]);
   });
 });
