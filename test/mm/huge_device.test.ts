@@ -8,8 +8,10 @@
 import { describe, expect, it } from 'vitest';
 import { checkAccounting } from '../../src/check/accounting.js';
 import { PMD_SIZE } from '../../src/core/addr.js';
+import { handleMmFault } from '../../src/mm/fault.js';
 import { MADV_HUGEPAGE } from '../../src/mm/madvise.js';
 import { MAP_FIXED, PROT_READ } from '../../src/mm/mmap.js';
+import { MEMORY_DEVICE_PRIVATE } from '../../src/mm/page.js';
 import {
   pteHiOf,
   SWP_DEVICE_READ,
@@ -148,5 +150,49 @@ describe('the accounting checker counts non-present PMDs', () => {
     expect(checkAccounting(t.sim.kernel)).toEqual([
       `compound pfn ${t.head}: leaked: allocated (refcount 1) but unreachable`,
     ]);
+  });
+});
+
+describe('a CPU fault on a non-present PMD (v6.19 __handle_mm_fault)', () => {
+  /** handle_mm_fault for a read of BASE + 5 pages; its return code. */
+  const faultAt = (t: Thp): number => {
+    const vma = t.p.mm.vmaAt(BASE);
+    if (vma === null) throw new Error('no VMA');
+    return t.sim.run('fault', handleMmFault(t.p.mm, vma, BASE + 5 * PG, 0));
+  };
+
+  it('a migration PMD waits (pmd_migration_entry_wait) and leaves the entry for the retry', () => {
+    const t = swapPmdThp(SWP_MIGRATION_READ);
+    expect(faultAt(t)).toBe(0);
+    expect(t.sim.kernel.counters.get('migration_entry_wait')).toBe(1);
+    expect(pmdWord(t)).toEqual(word(SWP_MIGRATION_READ, t.head));
+  });
+
+  it("a device-private PMD calls the pgmap's migrate_to_ram on the head, referenced across the call", () => {
+    const t = swapPmdThp(SWP_MIGRATION_READ);
+    const seen: number[][] = [];
+    const s = t.sim.kernel.mem.store;
+    const first = s.addDeviceRegion(1024, {
+      type: MEMORY_DEVICE_PRIVATE,
+      pfnFirst: 0,
+      pfnLast: 0,
+      ops: {
+        folioFree() {},
+        migrateToRam(vmf) {
+          seen.push([vmf.pfn, vmf.address, s.refcount[vmf.pfn] as number]);
+          return 0x0002; // VM_FAULT_SIGBUS: what a driver returns when it cannot migrate
+        },
+      },
+    });
+    const head = first + ((512 - (first % 512)) % 512);
+    const { pt } = t.sim.kernel;
+    pt.set(pt.pmdSlot(t.p.mm.pgd, BASE), swpEntryLo(SWP_DEVICE_WRITE, head), pteHiOf(head));
+    expect(faultAt(t)).toBe(0); // refcount 0: get_page_unless_zero fails, the access retries
+    expect(seen).toEqual([]);
+    s.refcount[head] = 1; // the mapping's reference, as migration would leave it
+    expect(faultAt(t)).toBe(0x0002);
+    expect(seen).toEqual([[head, BASE + 5 * PG, 2]]);
+    expect(s.refcount[head]).toBe(1);
+    expect(t.sim.kernel.counters.get('device_private_fault')).toBe(2);
   });
 });
