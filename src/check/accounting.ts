@@ -57,6 +57,9 @@ import {
   isDeviceExclusiveType,
   isDevicePrivateType,
   isMigrationType,
+  isPmdMigrationEntry,
+  isPmdNonPresentFolioEntry,
+  isSwapPmd,
   pmdHuge,
   ptePfn,
   ptePresent,
@@ -230,6 +233,7 @@ function walkTable(rc: Recount, mm: MmStruct, rss: number[], t: number, level: n
     const addr = base + i * span;
     if (leaf) visitPte(rc, mm, rss, addr, lo, hi);
     else if (level === LEVEL_PMD && pmdHuge(lo)) visitHugePmd(rc, mm, rss, addr, lo, hi);
+    else if (level === LEVEL_PMD && isSwapPmd(lo, hi)) visitSwapPmd(rc, mm, rss, addr, lo, hi);
     else walkChild(rc, mm, rss, slot, level, addr);
   }
   if (pt.used[t] !== used)
@@ -329,6 +333,33 @@ function visitHugePmd(rc: Recount, mm: MmStruct, rss: number[], addr: number, lo
     rc.out.push(
       `${at.where}: writable huge PMD maps compound pfn ${head}, which it does not own (COW not broken)`,
     );
+}
+
+/**
+ * A non-present PMD (v6.19) stands for 512 pages of rss either way. A device-private one is an
+ * entire mapping of its device folio; a migration one holds no mapping, and its folio's references
+ * are the migration's (not checked, as for PTE migration entries).
+ */
+function visitSwapPmd(rc: Recount, mm: MmStruct, rss: number[], addr: number, lo: number, hi: number): void {
+  const s = rc.kernel.mem.store;
+  const head = ptePfn(lo, hi);
+  const where = `mm ${mm.id} ${hex(addr)} (PMD ${describePte(lo, hi)})`;
+  if (!isPmdNonPresentFolioEntry(lo, hi)) {
+    rc.out.push(`${where}: a non-present PMD is neither migration nor device private`);
+    return;
+  }
+  if (!s.isValidPfn(head) || !((s.flags[head] as number) & PG_head)) {
+    rc.out.push(`${where}: pfn ${head} is not the head of a compound page`);
+    return;
+  }
+  const c = mm.mmCounter(head);
+  rss[c] = (rss[c] as number) + HPAGE_PMD_NR;
+  if (isPmdMigrationEntry(lo, hi)) {
+    rc.migrating[head] = (rc.migrating[head] as number) + 1;
+    return;
+  }
+  if (!s.isDevicePrivate(head)) rc.out.push(`${where}: pfn ${head} is not device private`);
+  rc.entire.set(head, (rc.entire.get(head) ?? 0) + 1);
 }
 
 /**

@@ -51,6 +51,8 @@ import {
   isDeviceExclusiveType,
   isDevicePrivateType,
   isMigrationType,
+  isPmdMigrationEntry,
+  isSwapPmd,
   pmdHuge,
   pteHiOf,
   pteLoOf,
@@ -172,11 +174,46 @@ function* hugePmdFault(mm: MmStruct, vma: Vma, addr: number, pmdSlot: number, fl
     anonVmaPrepare(mm, vma);
     return doHugePmdAnonymousPage(pmdFault(mm, vma, addr, pmdSlot, flags));
   }
+  const hi = pt.hi[pmdSlot] as number;
+  if (isSwapPmd(lo, hi))
+    return yield* swapPmdFault(mm, vma, addr, ptePfn(lo, hi), isPmdMigrationEntry(lo, hi), flags);
   if (!pmdHuge(lo)) return VM_FAULT_FALLBACK;
   if (lo & _PAGE_PROTNONE) return doNumaPage(mm, vma, pmdSlot);
   if (flags & FAULT_FLAG_WRITE && !(lo & _PAGE_RW)) return yield* doHugePmdWpPage(mm, vma, haddr, pmdSlot);
   pt.lo[pmdSlot] = (lo | _PAGE_ACCESSED | (flags & FAULT_FLAG_WRITE ? _PAGE_DIRTY : 0)) >>> 0;
   return 0;
+}
+
+/**
+ * __handle_mm_fault on a non-present PMD: a migration entry waits for the folio
+ * (pmd_migration_entry_wait) and the access retries; a device-private one calls its pgmap's
+ * migrate_to_ram with a reference on the head held across the call (do_huge_pmd_device_private);
+ * a head whose refcount already fell to 0 is being freed, and the access retries.
+ * @see mm/memory.c __handle_mm_fault, mm/huge_memory.c do_huge_pmd_device_private (Linux v6.19)
+ */
+function* swapPmdFault(
+  mm: MmStruct,
+  vma: Vma,
+  addr: number,
+  head: number,
+  migration: boolean,
+  flags: number,
+): Task<number> {
+  const { mem } = mm.kernel;
+  if (migration) {
+    mm.kernel.counters.inc('migration_entry_wait');
+    yield* mem.waitOnPageLocked(head);
+    return 0;
+  }
+  const ops = mem.store.pgmapOf(head)?.ops;
+  if (ops?.migrateToRam === undefined)
+    throw new KernelBug(`do_huge_pmd_device_private: pfn ${head} has no migrate_to_ram`);
+  mm.kernel.counters.inc('device_private_fault');
+  if ((mem.store.refcount[head] as number) <= 0) return 0; // get_page_unless_zero failed: being freed
+  mem.getPage(head);
+  const ret = yield* runMaybeTask(ops.migrateToRam({ mm, vma, address: addr, pfn: head, flags }), true);
+  mem.putPage(head);
+  return ret;
 }
 
 const HUGETLB_CODES = { sigbus: VM_FAULT_SIGBUS };

@@ -52,10 +52,15 @@ import {
   _PAGE_PSE,
   _PAGE_RW,
   _PAGE_SPECIAL,
+  isPmdDevicePrivateEntry,
+  isPmdMigrationEntry,
   PTE_FLAGS_MASK,
   pteHiOf,
   pteLoOf,
   ptePfn,
+  readableSwpType,
+  swpEntryLo,
+  swpType,
 } from './pte.js';
 import { folioAddNewAnonRmapPmd, folioRemoveRmapPmd, rmapTargets } from './rmap.js';
 import type { Vma } from './vma.js';
@@ -323,11 +328,77 @@ export function copyHugePmd(
     pt.lo[pmdSlot] = lo;
   }
   mem.getPage(head);
-  const s = mem.store;
-  for (let i = 0; i < HPAGE_PMD_NR; i++) clearPageFlags(s, head + i, PG_anon_exclusive);
-  s.entireMapcount.set(head, (s.entireMapcount.get(head) ?? 0) + 1);
+  dupAnonRmapPmd(src, head);
   addHugeRss(dst, head, HPAGE_PMD_NR);
   pt.set(dstSlot, lo & ~_PAGE_ACCESSED, hi);
+}
+
+/** folio_try_dup_anon_rmap_pmd: one more entire mapping, and no subpage is exclusive any more. */
+function dupAnonRmapPmd(mm: MmStruct, head: number): void {
+  const s = mm.kernel.mem.store;
+  for (let i = 0; i < HPAGE_PMD_NR; i++) clearPageFlags(s, head + i, PG_anon_exclusive);
+  s.entireMapcount.set(head, (s.entireMapcount.get(head) ?? 0) + 1);
+}
+
+// -- non-present PMDs: migration and device-private entries (v6.19) -------------------------------
+
+/** The PMD at `slot` made the readable entry of its kind, if it was writable (pmd_to_swp_entry). */
+function makeSwapPmdReadable(mm: MmStruct, slot: number): void {
+  const { pt } = mm.kernel;
+  const lo = pt.lo[slot] as number;
+  const hi = pt.hi[slot] as number;
+  pt.set(slot, swpEntryLo(readableSwpType(swpType(lo)), ptePfn(lo, hi)), hi);
+}
+
+/**
+ * zap_huge_pmd on a non-present PMD: 512 pages of rss go either way; a device-private entry still
+ * maps its folio, so it also drops the entire mapping and the reference. A migration entry holds
+ * neither (set_pmd_migration_entry dropped them), so nothing else moves.
+ * @see mm/huge_memory.c zap_huge_pmd (Linux v6.19)
+ */
+export function zapSwapPmd(mm: MmStruct, pmdSlot: number): void {
+  const { pt, mem } = mm.kernel;
+  const lo = pt.lo[pmdSlot] as number;
+  const hi = pt.hi[pmdSlot] as number;
+  const head = ptePfn(lo, hi);
+  const devicePrivate = isPmdDevicePrivateEntry(lo, hi);
+  if (!devicePrivate && !isPmdMigrationEntry(lo, hi)) throw new KernelBug(`zap_huge_pmd: swap PMD ${lo}`);
+  pt.clear(pmdSlot);
+  addHugeRss(mm, head, -HPAGE_PMD_NR);
+  if (!devicePrivate) return;
+  folioRemoveRmapPmd(mm, head);
+  mem.putPage(head);
+}
+
+/**
+ * copy_huge_pmd on a non-present PMD: a write migration or device-private entry turns read in the
+ * parent first, and the child gets the same entry and 512 rss. A device-private entry maps its
+ * folio, so the child's copy also takes a reference and an entire mapping (no subpage exclusive).
+ * @see mm/huge_memory.c copy_huge_pmd (Linux v6.19)
+ */
+export function copySwapPmd(dst: MmStruct, src: MmStruct, pmdSlot: number, haddr: number): void {
+  const { pt, mem } = src.kernel;
+  makeSwapPmdReadable(src, pmdSlot);
+  const lo = pt.lo[pmdSlot] as number;
+  const hi = pt.hi[pmdSlot] as number;
+  const head = ptePfn(lo, hi);
+  if (isPmdDevicePrivateEntry(lo, hi)) {
+    mem.getPage(head);
+    dupAnonRmapPmd(src, head);
+  }
+  addHugeRss(dst, head, HPAGE_PMD_NR);
+  pt.set(pt.pmdSlotAlloc(dst.pgd, haddr), lo, hi);
+}
+
+/**
+ * change_huge_pmd on a non-present PMD, whatever the new protection ("a protection check is
+ * difficult so just be safe and disable write"): a write migration or device-private entry turns
+ * read. Divergence: the model has no readable-exclusive migration type, so an anonymous folio's
+ * entry becomes a plain read one.
+ * @see mm/huge_memory.c change_non_present_huge_pmd (Linux v6.19)
+ */
+export function changeSwapPmd(mm: MmStruct, pmdSlot: number): void {
+  makeSwapPmdReadable(mm, pmdSlot);
 }
 
 /** change_huge_pmd: new protection bits on the whole PMD; the huge zero page stays read-only. */

@@ -21,7 +21,7 @@
 
 import { levelIndex, PGDIR_SHIFT, PMD_SHIFT, PMD_SIZE, PTRS_PER_TABLE, PUD_SHIFT } from '../core/addr.js';
 import { KernelBug } from '../core/assert.js';
-import { _PAGE_PRESENT, _PAGE_PSE, pteHiOf, pteLoOf, pteNone, ptePfn } from './pte.js';
+import { _PAGE_PRESENT, _PAGE_PSE, isSwapPmd, pteHiOf, pteLoOf, pteNone, ptePfn } from './pte.js';
 
 /** Table levels, counted from the leaves. */
 export const LEVEL_PTE = 1;
@@ -196,6 +196,12 @@ export class PageTablePool {
     return slot >= 0 && (this.lo[slot] as number) & _PAGE_PSE ? slot : -1;
   }
 
+  /** Slot of the non-present, non-none PMD covering `addr` (is_swap_pmd), or -1. */
+  swapPmdSlot(pgd: number, addr: number): number {
+    const slot = this.pmdSlot(pgd, addr);
+    return slot >= 0 && isSwapPmd(this.lo[slot] as number, this.hi[slot] as number) ? slot : -1;
+  }
+
   /** Slot of the entry for `addr` in table `t` at `level`. */
   slotOf(t: number, level: number, addr: number): number {
     return t * TABLE_WORDS + levelIndex(addr, SHIFT_OF_LEVEL[level] as number);
@@ -267,6 +273,13 @@ export class PageTablePool {
           addr = next;
           continue;
         }
+        const sw = v.swapPmd === undefined ? -1 : this.swapPmdSlot(pgd, addr);
+        if (sw >= 0) {
+          const r = v.swapPmd?.(sw, addr, next) ?? 0;
+          if (r !== 0) return r;
+          addr = next;
+          continue;
+        }
       }
       const r = t === 0 ? v.hole(addr, next) : v.present(t, addr, next);
       if (r !== 0) return r;
@@ -318,6 +331,11 @@ export interface PteTableVisitor {
   hole(start: number, end: number): number;
   /** A huge PMD at `pmdSlot` maps [start, end) (part of its 2 MiB when the walk is partial). */
   huge?(pmdSlot: number, start: number, end: number): number;
+  /**
+   * A non-present PMD (is_swap_pmd: a PMD migration or device-private entry) at `pmdSlot` covers
+   * [start, end). Walkers without this callback see a hole there, as before v6.19's entries.
+   */
+  swapPmd?(pmdSlot: number, start: number, end: number): number;
 }
 
 /** Which of the 512 pages of its PMD `addr` falls in (the subpage index under a huge PMD). */

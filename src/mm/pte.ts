@@ -37,13 +37,25 @@
  *  +--+------+------+---------------+--------+----+----+----+---+---+--+--+---+---+--+--+--+
  *     (pfn bits 0..8, entry bits 12..20, are zero: the frame is 2 MiB aligned)
  *
+ * A non-present PMD (is_swap_pmd: not none, not pmd_present) is a swap-type entry laid out as a
+ * PTE's: the swap type in lo bits 1..5 and, for the two kinds the mm core makes (v6.19, with
+ * CONFIG_ARCH_ENABLE_THP_MIGRATION), the pfn of the head of the order-9 folio in the offset. A PMD
+ * migration entry (set_pmd_migration_entry) stands in for a huge PMD while its folio migrates; a
+ * device-private PMD entry (v6.19) maps a device-private THP. PSE is clear in both: x86's
+ * pmd_present counts PSE as present (so a PMD that pmdp_invalidate cleared P on stays present), so
+ * a swap PMD with PSE set would not be one; the model's swap layout never sets bit 7.
+ *
+ *   lo: | head pfn bits 0..19 (12..31; bits 12..20 zero) | 0 (6..11) | swap type (1..5) | P=0 |
+ *
  * The huge zero page is mapped by a read-only huge PMD whose pfn is that page's head
  * (is_huge_zero_pmd compares the pfn, as the kernel does); it never carries RW.
  *
  * @see arch/x86/include/asm/pgtable_types.h, arch/x86/include/asm/pgtable_64.h (Linux v5.3)
  * @see include/linux/swapops.h (Linux v5.3; make_device_exclusive_entry, is_device_exclusive_entry
  * and SWP_DEVICE_EXCLUSIVE of include/linux/swap.h as of Linux v6.19)
- * @see arch/x86/include/asm/pgtable.h (pmd_trans_huge, pmd_mkhuge) (Linux v6.19)
+ * @see arch/x86/include/asm/pgtable.h (pmd_trans_huge, pmd_mkhuge, pmd_present) (Linux v6.19)
+ * @see include/linux/swapops.h (is_swap_pmd, is_pmd_migration_entry, is_pmd_device_private_entry,
+ * is_pmd_non_present_folio_entry) (Linux v6.19)
  */
 
 export const _PAGE_PRESENT = 1 << 0;
@@ -159,6 +171,34 @@ export function pmdHuge(lo: number): boolean {
   return (lo & _PAGE_PSE) !== 0;
 }
 
+/**
+ * pmd_present (x86): P, PROTNONE or PSE. PSE counts so that a huge PMD whose P bit
+ * pmdp_invalidate cleared during a split is still taken for a mapped one.
+ */
+export function pmdPresent(lo: number): boolean {
+  return (lo & (_PAGE_PRESENT | _PAGE_PROTNONE | _PAGE_PSE)) !== 0;
+}
+
+/** is_swap_pmd: a non-none PMD that is not present holds a swap-type entry. */
+export function isSwapPmd(lo: number, hi: number): boolean {
+  return !pteNone(lo, hi) && !pmdPresent(lo);
+}
+
+/** is_pmd_migration_entry: a PMD standing in for a huge PMD whose folio is being migrated. */
+export function isPmdMigrationEntry(lo: number, hi: number): boolean {
+  return isSwapPmd(lo, hi) && isMigrationType(swpType(lo));
+}
+
+/** is_pmd_device_private_entry (v6.19): a PMD mapping a device-private THP. */
+export function isPmdDevicePrivateEntry(lo: number, hi: number): boolean {
+  return isSwapPmd(lo, hi) && isDevicePrivateType(swpType(lo));
+}
+
+/** is_pmd_non_present_folio_entry (v6.19): a PMD migration or device-private entry. */
+export function isPmdNonPresentFolioEntry(lo: number, hi: number): boolean {
+  return isPmdMigrationEntry(lo, hi) || isPmdDevicePrivateEntry(lo, hi);
+}
+
 /** Swap type of a non-present, non-none entry. */
 export function swpType(lo: number): number {
   return (lo >>> SWP_TYPE_SHIFT) & SWP_TYPE_MASK;
@@ -192,6 +232,12 @@ export function isDeviceExclusiveEntry(lo: number): boolean {
 /** is_write_migration_entry / is_write_device_private_entry. */
 export function isWriteSwpType(type: number): boolean {
   return type === SWP_MIGRATION_WRITE || type === SWP_DEVICE_WRITE;
+}
+
+/** make_readable_migration_entry / make_readable_device_private_entry: the read type of a write one. */
+export function readableSwpType(type: number): number {
+  if (type === SWP_MIGRATION_WRITE) return SWP_MIGRATION_READ;
+  return type === SWP_DEVICE_WRITE ? SWP_DEVICE_READ : type;
 }
 
 /** A readable name for an entry, used by dumps and checkers. */

@@ -6,14 +6,21 @@ import {
   _PAGE_DIRTY,
   _PAGE_PRESENT,
   _PAGE_PROTNONE,
+  _PAGE_PSE,
   _PAGE_RW,
   _PAGE_SPECIAL,
   _PAGE_USER,
   describePte,
   isDevicePrivateType,
   isMigrationType,
+  isPmdDevicePrivateEntry,
+  isPmdMigrationEntry,
+  isPmdNonPresentFolioEntry,
+  isSwapPmd,
   isWriteSwpType,
   PTE_FLAGS_MASK,
+  pmdHuge,
+  pmdPresent,
   pteAccessible,
   pteDevmap,
   pteDirty,
@@ -140,5 +147,53 @@ describe('mm/pte: swap-type entries (swp_entry / swp_type / swp_offset)', () => 
     expect(describePte(pteLoOf(0, _PAGE_PRESENT | _PAGE_SPECIAL), _PAGE_DEVMAP_HI)).toBe(
       'present pfn=0 ro,special,devmap',
     );
+  });
+});
+
+describe('mm/pte: non-present PMD entries (is_pmd_migration_entry, is_pmd_device_private_entry, v6.19)', () => {
+  const head = 2 ** 30 + 512 * 7; // an order-9 head above the low word's 20 pfn bits
+  const pmd = (t: number) => [swpEntryLo(t, head), pteHiOf(head)] as const;
+
+  it('a migration or device-private PMD is a swap PMD holding the head pfn, with PSE clear', () => {
+    for (const t of [SWP_MIGRATION_READ, SWP_MIGRATION_WRITE, SWP_DEVICE_READ, SWP_DEVICE_WRITE]) {
+      const [lo, hi] = pmd(t);
+      expect(lo & _PAGE_PSE).toBe(0);
+      expect(pmdHuge(lo)).toBe(false);
+      expect(pmdPresent(lo)).toBe(false);
+      expect(isSwapPmd(lo, hi)).toBe(true);
+      expect(ptePfn(lo, hi)).toBe(head);
+      expect(swpType(lo)).toBe(t);
+      expect(isPmdNonPresentFolioEntry(lo, hi)).toBe(true);
+    }
+    expect(pmd(SWP_MIGRATION_WRITE)).toEqual([((7 * 512) << 12) | (SWP_MIGRATION_WRITE << 1), 2 ** 10]);
+  });
+
+  it('classifies each kind: migration, device-private, neither', () => {
+    const kinds = (t: number) => [isPmdMigrationEntry(...pmd(t)), isPmdDevicePrivateEntry(...pmd(t))];
+    expect(kinds(SWP_MIGRATION_READ)).toEqual([true, false]);
+    expect(kinds(SWP_MIGRATION_WRITE)).toEqual([true, false]);
+    expect(kinds(SWP_DEVICE_READ)).toEqual([false, true]);
+    expect(kinds(SWP_DEVICE_WRITE)).toEqual([false, true]);
+    expect(kinds(SWP_HWPOISON)).toEqual([false, false]);
+    expect(kinds(SWP_SWAPFILE)).toEqual([false, false]);
+    expect(isPmdNonPresentFolioEntry(...pmd(SWP_HWPOISON))).toBe(false);
+  });
+
+  it('none, table pointers, huge PMDs and invalidated huge PMDs are not swap PMDs', () => {
+    const hi = pteHiOf(head);
+    const cases: [number, number][] = [
+      [0, 0],
+      [pteLoOf(5, _PAGE_PRESENT | _PAGE_RW | _PAGE_USER), 0], // table pointer
+      [pteLoOf(head, _PAGE_PRESENT | _PAGE_RW | _PAGE_PSE), hi], // huge PMD
+      [pteLoOf(head, _PAGE_PROTNONE | _PAGE_PSE), hi], // PROT_NONE huge PMD
+      // pmdp_invalidate cleared P: PSE keeps it present, whatever the type bits would read as
+      [pteLoOf(head, _PAGE_PSE | (SWP_MIGRATION_WRITE << 1)), hi],
+    ];
+    for (const [lo, h] of cases) {
+      expect(isSwapPmd(lo, h)).toBe(false);
+      expect(isPmdMigrationEntry(lo, h)).toBe(false);
+      expect(isPmdDevicePrivateEntry(lo, h)).toBe(false);
+    }
+    expect(cases.map(([lo]) => pmdPresent(lo))).toEqual([false, true, true, true, true]);
   });
 });
