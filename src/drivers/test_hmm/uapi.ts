@@ -29,24 +29,20 @@ export const HMM_DMIRROR_FLAGS = 0x08;
 /** HMM_DMIRROR_FLAGS: the next device (or system) page allocation of a migration fails, once. */
 export const HMM_DMIRROR_FLAG_FAIL_ALLOC = 1 << 0;
 
-/** No valid mirror entry (no VMA, no access). */
-export const HMM_DMIRROR_PROT_ERROR = 0xff;
-/** Unpopulated, or a page the device may not see. */
-export const HMM_DMIRROR_PROT_NONE = 0x00;
-/** Read-only. */
-export const HMM_DMIRROR_PROT_READ = 0x01;
-/** Read/write. */
-export const HMM_DMIRROR_PROT_WRITE = 0x02;
-/** Part of a PMD-sized mapping with the same permissions. */
-export const HMM_DMIRROR_PROT_PMD = 0x04;
-/** Part of a PUD-sized mapping with the same permissions. */
-export const HMM_DMIRROR_PROT_PUD = 0x08;
-/** The shared zero page (read-only). */
-export const HMM_DMIRROR_PROT_ZERO = 0x10;
-/** Device-private memory of the device asked. */
-export const HMM_DMIRROR_PROT_DEV_PRIVATE_LOCAL = 0x20;
-/** Another device's private memory. */
-export const HMM_DMIRROR_PROT_DEV_PRIVATE_REMOTE = 0x30;
+// The SNAPSHOT bytes both generations share are the seed uapi's (lib/test_hmm_uapi.h kept them);
+// today's file adds the two DEV_COHERENT ones.
+export {
+  HMM_DMIRROR_PROT_DEV_PRIVATE_LOCAL,
+  HMM_DMIRROR_PROT_DEV_PRIVATE_REMOTE,
+  HMM_DMIRROR_PROT_ERROR,
+  HMM_DMIRROR_PROT_NONE,
+  HMM_DMIRROR_PROT_PMD,
+  HMM_DMIRROR_PROT_PUD,
+  HMM_DMIRROR_PROT_READ,
+  HMM_DMIRROR_PROT_WRITE,
+  HMM_DMIRROR_PROT_ZERO,
+} from '../dmirror/uapi.js';
+
 /** Device-coherent memory of the device asked. */
 export const HMM_DMIRROR_PROT_DEV_COHERENT_LOCAL = 0x40;
 /** Another device's coherent memory. */
