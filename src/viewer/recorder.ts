@@ -21,6 +21,7 @@ import type { DevicePageTable } from '../device/device_pagetable.js';
 import type { DeviceTlb } from '../device/tlb.js';
 import type { MmStruct } from '../mm/mm.js';
 import { MMU_NOTIFY_EVENT_NAMES, type MmuNotifierRange } from '../mm/mmu_notifier.js';
+import { LEVEL_PTE } from '../mm/pagetable.js';
 import { currentOrNull } from '../sched/thread.js';
 import type {
   ViewerChanges,
@@ -32,7 +33,7 @@ import type {
 import { VIEWER_SCHEMA_VERSION } from '../schema/viewer.js';
 import type { Simulator } from '../sim/simulator.js';
 import { EVENT_KINDS, Interner, kindOfPoint, sampleEvents } from './columns.js';
-import { CPU_STATES, cpuEntry, DEVICE_STATES, deviceEntry } from './states.js';
+import { CPU_STATES, DEVICE_STATES, type DecodedEntry, deviceEntry, pmdEntry, pteEntry } from './states.js';
 
 /** A device whose page table (and TLB, if given) the recorder follows. */
 export interface ViewerDeviceSource {
@@ -334,9 +335,8 @@ export class ViewerRecorder {
   private diffMm(mm: MmStruct, step: number): void {
     const m = this.mmId(mm);
     const pool = this.sim.kernel.pt;
-    const visit = (vpn: number): void => {
+    const visit = (vpn: number, now: DecodedEntry): void => {
       const key = m * MM_STRIDE + vpn;
-      const now = cpuEntry(pool, mm.pgd, vpn);
       const before = this.prevCpu.get(key);
       if (before === undefined) {
         if (now.state === 0) return;
@@ -353,17 +353,30 @@ export class ViewerRecorder {
       }
       this.cpuChange(step, key, now.state, now.pfn);
     };
-    const span = (start: number, end: number): number => {
-      for (let a = start; a < end; a += PAGE) visit(a / PAGE);
+    // The walk hands over each PTE table (its slots read directly) or PMD entry: one lookup per table.
+    const table = (t: number, start: number, end: number): number => {
+      for (let a = start; a < end; a += PAGE) {
+        const slot = pool.slotOf(t, LEVEL_PTE, a);
+        const lo = pool.lo[slot] as number;
+        const hi = pool.hi[slot] as number;
+        if (lo !== 0 || hi !== 0 || this.prevCpu.has(m * MM_STRIDE + a / PAGE))
+          visit(a / PAGE, pteEntry(lo, hi));
+      }
+      return 0;
+    };
+    const pmd = (slot: number, start: number, end: number): number => {
+      const lo = pool.lo[slot] as number;
+      const hi = pool.hi[slot] as number;
+      for (let a = start; a < end; a += PAGE) visit(a / PAGE, pmdEntry(lo, hi, (a / PAGE) % 512));
       return 0;
     };
     for (const vma of mm.vmas) {
       this.vmaSeen(m, vma.start, vma.end, vma.flags, step);
       pool.walk(mm.pgd, vma.start, vma.end, {
-        present: (_t, s, e) => span(s, e),
+        present: table,
         hole: () => 0,
-        huge: (_slot, s, e) => span(s, e),
-        swapPmd: (_slot, s, e) => span(s, e),
+        huge: pmd,
+        swapPmd: pmd,
       });
     }
   }

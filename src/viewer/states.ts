@@ -49,21 +49,26 @@ const NONE: DecodedEntry = { state: 0, pfn: -1 };
 
 /** The state of the leaf entry translating `vpn` in the page tables at `pgd` (none if no table). */
 export function cpuEntry(pool: PageTablePool, pgd: number, vpn: number): DecodedEntry {
-  const addr = vpn * 4096;
-  const pmd = pool.pmdSlot(pgd, addr);
+  const pmd = pool.pmdSlot(pgd, vpn * 4096);
   if (pmd < 0) return NONE;
   const plo = pool.lo[pmd] as number;
   const phi = pool.hi[pmd] as number;
-  if (pte.pmdHuge(plo)) {
-    const head = pte.ptePfn(plo, phi);
-    const pfn = head + (vpn % 512);
-    return { state: cpuCode(pte.pteWrite(plo) ? 'huge-rw' : 'huge-ro'), pfn };
+  if (pte.pmdHuge(plo) || (!pte.pteNone(plo, phi) && !pte.ptePresent(plo)))
+    return pmdEntry(plo, phi, vpn % 512);
+  const slot = pool.pteSlot(pgd, vpn * 4096);
+  return slot < 0 ? NONE : pteEntry(pool.lo[slot] as number, pool.hi[slot] as number);
+}
+
+/** A huge or non-present PMD's state for its subpage `sub`. */
+export function pmdEntry(lo: number, hi: number, sub: number): DecodedEntry {
+  if (pte.pmdHuge(lo)) {
+    return { state: cpuCode(pte.pteWrite(lo) ? 'huge-rw' : 'huge-ro'), pfn: pte.ptePfn(lo, hi) + sub };
   }
-  if (!pte.pteNone(plo, phi) && !pte.ptePresent(plo)) return swapEntry(plo, phi, vpn % 512);
-  const slot = pool.pteSlot(pgd, addr);
-  if (slot < 0) return NONE;
-  const lo = pool.lo[slot] as number;
-  const hi = pool.hi[slot] as number;
+  return swapEntry(lo, hi, sub);
+}
+
+/** A PTE's state, from its two words. */
+export function pteEntry(lo: number, hi: number): DecodedEntry {
   if (pte.pteNone(lo, hi)) return NONE;
   const pfn = pte.ptePfn(lo, hi);
   if (pte.pteProtnone(lo)) return { state: cpuCode('protnone'), pfn };
