@@ -21,7 +21,6 @@ import type { DevicePageTable } from '../device/device_pagetable.js';
 import type { DeviceTlb } from '../device/tlb.js';
 import type { MmStruct } from '../mm/mm.js';
 import { MMU_NOTIFY_EVENT_NAMES, type MmuNotifierRange } from '../mm/mmu_notifier.js';
-import { LEVEL_PTE } from '../mm/pagetable.js';
 import { currentOrNull } from '../sched/thread.js';
 import type {
   ViewerChanges,
@@ -102,6 +101,8 @@ export class ViewerRecorder {
   private readonly prevCpu = new Map<number, Entry>();
   private readonly prevDev: Map<number, Entry>[] = [];
   private readonly prevTlb: Map<number, Entry>[] = [];
+  /** Each device page table was written since its last diff (or is new). */
+  private readonly ptDirty: boolean[] = [];
   private readonly vmaLive = new Map<string, number>();
   /** The diff that last saw each VMA. */
   private readonly vmaGen: number[] = [];
@@ -147,6 +148,7 @@ export class ViewerRecorder {
     if (this.devices.some((x) => x.pt === d.pt)) return;
     this.devices.push(d);
     this.prevDev.push(new Map());
+    this.ptDirty.push(true);
     this.prevTlb.push(new Map());
     if (this.started) this.diff();
   }
@@ -166,12 +168,10 @@ export class ViewerRecorder {
         this.traced('range-valid', e.range.start / PAGE, e.range.end / PAGE, 0, 'hmm_range_valid'),
       ),
       t.subscribe('device_pt_store', (e) =>
-        this.traced('device-store', e.vpn, e.pfn, this.deviceOf(e.pt), e.write ? 'store rw' : 'store ro'),
+        this.ptWrite('device-store', e.pt, e.vpn, e.pfn, e.write ? 'store rw' : 'store ro'),
       ),
-      t.subscribe('device_pt_erase', (e) =>
-        this.traced('device-erase', e.vpn, 0, this.deviceOf(e.pt), 'erase'),
-      ),
-      t.subscribe('device_pt_clear', (e) => this.traced('device-clear', 0, 0, this.deviceOf(e.pt), 'clear')),
+      t.subscribe('device_pt_erase', (e) => this.ptWrite('device-erase', e.pt, e.vpn, 0, 'erase')),
+      t.subscribe('device_pt_clear', (e) => this.ptWrite('device-clear', e.pt, 0, 0, 'clear')),
     );
     const log = this.sim.log;
     this.prevTap = log.tap;
@@ -238,8 +238,11 @@ export class ViewerRecorder {
     this.traced(kind, r.start / PAGE, r.end / PAGE, r.event, name);
   }
 
-  private deviceOf(pt: DevicePageTable): number {
-    return this.devices.findIndex((d) => d.pt === pt);
+  /** A device page-table write (traced before it happens): diffed at the next event. */
+  private ptWrite(kind: ViewerEventKind, pt: DevicePageTable, vpn: number, pfn: number, label: string): void {
+    const i = this.devices.findIndex((d) => d.pt === pt);
+    this.traced(kind, vpn, pfn, i, label);
+    if (i >= 0) this.ptDirty[i] = true;
   }
 
   /** A tracepoint: the diff first (the write has not happened yet), then the event. */
@@ -355,12 +358,13 @@ export class ViewerRecorder {
     };
     // The walk hands over each PTE table (its slots read directly) or PMD entry: one lookup per table.
     const table = (t: number, start: number, end: number): number => {
-      for (let a = start; a < end; a += PAGE) {
-        const slot = pool.slotOf(t, LEVEL_PTE, a);
-        const lo = pool.lo[slot] as number;
-        const hi = pool.hi[slot] as number;
-        if (lo !== 0 || hi !== 0 || this.prevCpu.has(m * MM_STRIDE + a / PAGE))
-          visit(a / PAGE, pteEntry(lo, hi));
+      // None slots are skipped: a page seen before and none now is found by diff()'s sweep.
+      const first = t * 512 + ((start / PAGE) % 512);
+      const vpn0 = start / PAGE;
+      for (let i = 0, n = (end - start) / PAGE; i < n; i++) {
+        const lo = pool.lo[first + i] as number;
+        const hi = pool.hi[first + i] as number;
+        if (lo !== 0 || hi !== 0) visit(vpn0 + i, pteEntry(lo, hi));
       }
       return 0;
     };
@@ -437,11 +441,15 @@ export class ViewerRecorder {
 
   private diffDevice(d: ViewerDeviceSource, i: number, step: number): void {
     const m = this.mmId(d.mm);
-    const prev = this.prevDev[i] as Map<number, Entry>;
-    d.pt.forEach((vpn) => {
-      this.devChange(this.dev, prev, i, m * MM_STRIDE + vpn, deviceEntry(d.pt, vpn), step);
-    });
-    this.dropUnseen(this.dev, prev, i, step);
+    // A device page table changes only by the writes it traces: diffed after one, not at every event.
+    if (this.ptDirty[i] === true) {
+      this.ptDirty[i] = false;
+      const prev = this.prevDev[i] as Map<number, Entry>;
+      d.pt.forEach((vpn) => {
+        this.devChange(this.dev, prev, i, m * MM_STRIDE + vpn, deviceEntry(d.pt, vpn), step);
+      });
+      this.dropUnseen(this.dev, prev, i, step);
+    }
     if (d.tlb === undefined) return;
     const prevT = this.prevTlb[i] as Map<number, Entry>;
     for (const e of d.tlb.cached()) {
