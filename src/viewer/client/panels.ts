@@ -95,7 +95,7 @@ export class InterleavingView {
     const th = m.run.events.thread[i] as number;
     const text = kind === 'step' ? m.label(i) : `${kind}: ${m.label(i)}`;
     if (kind === 'violation' || kind === 'preempt' || th < 0) {
-      const cell = el('span', 'wide', kind === 'violation' ? `!! ${text}` : `── ${text} ──`);
+      const cell = el('span', 'wide', kind === 'violation' ? `!! ${m.label(i)}` : `── ${text} ──`);
       cell.style.gridColumn = `2 / span ${m.run.threads.length}`;
       r.append(cell);
       return r;
