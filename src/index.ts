@@ -126,6 +126,7 @@ export type { DeviceOptions, PageInfo, SimTracepoints, SimulatorOptions } from '
 export { Simulator } from './sim/simulator.js';
 export { StateCursor, undelta } from './viewer/decode.js';
 export { type RecordedReplay, recordReplay } from './viewer/explore.js';
+export { viewerHtml } from './viewer/page.js';
 export {
   recordSimulator,
   type ViewerDeviceSource,

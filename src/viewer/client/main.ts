@@ -62,6 +62,10 @@ function boot(): void {
   legend(legends, 'CPU', CPU_COLORS, run.legend.cpu);
   legend(legends, 'device', DEVICE_COLORS, run.legend.device);
   legend(legends, 'events', EVENT_COLORS, run.legend.events);
+  const outline = document.createElement('p');
+  outline.className = 'legend';
+  outline.textContent = 'red outline: a device entry whose page was free (PG_buddy) when it was stored';
+  legends.append(outline);
   byId('meta').textContent = meta(run);
   scrub.addEventListener('input', () => seek(Number(scrub.value)));
   const play = (): void => {
