@@ -22,7 +22,7 @@ import { recordReplay } from '../viewer/explore.js';
 import { color } from './color.js';
 import { cliIo } from './io.js';
 import { startProgress } from './progress.js';
-import { htmlTarget, replayRun, VIEWER_EVENTS_MAX, writeViewerPage } from './viewer.js';
+import { htmlTarget, VIEWER_EVENTS_MAX, writeViewerPage } from './viewer.js';
 
 export interface ExploreCliOptions {
   list?: boolean;
@@ -132,8 +132,12 @@ export function runExplore(scenario: string, opts: ExploreCliOptions, out: (line
     return status;
   }
   return (
-    writeViewerPage(html, replayRun(r.violation.replay, new ExploreDrivers()), opts.json ? null : out) ||
-    status
+    writeViewerPage(
+      html,
+      recordReplay(r.violation.replay, { drivers: new ExploreDrivers() }, { maxEvents: VIEWER_EVENTS_MAX })
+        .run,
+      opts.json ? null : out,
+    ) || status
   );
 }
 

@@ -1,15 +1,14 @@
 /**
  * The `--html <file>` option of `hmmsim replay`, `explore` and `demo`: the viewer page of the run,
  * written through reportfile.ts (a temporary file renamed into place). The path is checked before
- * the run, so a bad one costs no work.
+ * the run, so a bad one costs no work. Nothing here loads the explorer (explore.ts records its runs),
+ * so `hmmsim demo` loads only what it uses.
  */
 
 import { InvalidArgumentError } from 'commander';
-import type { ExploreDrivers } from '../explore/index.js';
 import type { ViewerRun } from '../schema/viewer.js';
 import type { DeviceFile } from '../sim/devicefile.js';
 import type { Simulator } from '../sim/simulator.js';
-import { recordReplay } from '../viewer/explore.js';
 import { viewerHtml } from '../viewer/page.js';
 import { recordSimulator, type ViewerRecorder } from '../viewer/recorder.js';
 import { cliIo } from './io.js';
@@ -46,11 +45,6 @@ export function writeViewerPage(
   }
   out?.(`viewer: ${target}`);
   return 0;
-}
-
-/** The run of a replay string, recorded for the viewer (the explorer's checks and errors as replay()'s). */
-export function replayRun(replayString: string, drivers: ExploreDrivers): ViewerRun {
-  return recordReplay(replayString, { drivers }, { maxEvents: VIEWER_EVENTS_MAX }).run;
 }
 
 /** A recorder for the demo, started once its device is open (DemoOptions.onBuilt). */
