@@ -24,11 +24,15 @@
  * and are shared with src/mm/migrate.ts; v6.19 drops LOCKED, DEVICE and ERROR, and its COMPOUND
  * reuses the bit of v5.3's DEVICE.
  *
- * Not modelled here (docs/fidelity.md, "Today's API: device memory and migration"): device-private
- * THP (MIGRATE_PFN_COMPOUND entries are never produced: SELECT_COMPOUND is accepted and ignored),
- * PageAnonExclusive carried through readable-exclusive migration entries, the LRU isolation step.
+ * Device-private THP (v6.19): with SELECT_COMPOUND, a whole aligned PMD (a THP, a device-private
+ * PMD, a hole) is one MIGRATE_PFN_COMPOUND entry behind a PMD migration entry; a compound
+ * destination moves the folio whole, a small one splits it first (migrate_vma_split_unmapped_folio).
  *
- * @see mm/migrate_device.c, include/linux/migrate.h (Linux v6.19; small-page paths as in the
+ * Not modelled here (docs/fidelity.md, "Today's API: device memory and migration"): waiting on a
+ * migration PMD met by collect (it is skipped), PageAnonExclusive carried through
+ * readable-exclusive migration entries, the LRU isolation step.
+ *
+ * @see mm/migrate_device.c, include/linux/migrate.h (Linux v6.19, as in the
  *      julianw1010/hydra-linux-7.0.0 tree, commit e72a68798f9c)
  */
 
@@ -139,7 +143,7 @@ export const MIGRATE_VMA_SELECT_SYSTEM = 0x1;
 export const MIGRATE_VMA_SELECT_DEVICE_PRIVATE = 0x2;
 /** Bit 2: collect device-coherent pages whose pgmap owner is `pgmapOwner`. */
 export const MIGRATE_VMA_SELECT_DEVICE_COHERENT = 0x4;
-/** Bit 3: collect PMD-sized folios whole (v6.19; accepted, not modelled: folios are split). */
+/** Bit 3: collect PMD-sized folios (and whole empty PMDs) whole, as MIGRATE_PFN_COMPOUND entries (v6.19). */
 export const MIGRATE_VMA_SELECT_COMPOUND = 0x8;
 
 /**

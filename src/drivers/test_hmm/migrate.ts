@@ -9,8 +9,8 @@
  * see device.ts). dmirror_devmem_fault_alloc_and_copy erases the entries of the pages it moves back
  * with the dmirror's mutex held (test_hmm relies on the xarray's own lock), so the device TLB
  * is invalidated with them and the rules checker sees the page-table writes under the update lock.
- * The PMD-sized paths (MIGRATE_PFN_COMPOUND, SELECT_COMPOUND) are not modelled: the flag is passed
- * and no compound entry ever comes back.
+ * The PMD-sized paths are v6.19's: SELECT_COMPOUND both ways, an order-9 device folio (or a THP on
+ * the way back) for a MIGRATE_PFN_COMPOUND entry, 512 small pages when that allocation fails.
  *
  * @see lib/test_hmm.c (Linux v6.19: dmirror_migrate_to_device, dmirror_migrate_alloc_and_copy,
  *      dmirror_migrate_finalize_and_map, dmirror_migrate_to_system,
