@@ -27,6 +27,7 @@ import type { MemremapPagemap } from '../../mm/memremap.js';
 import {
   memremapPages,
   memunmapPages,
+  pageZoneDeviceData,
   requestFreeMemRegion,
   setPageZoneDeviceData,
   zoneDevicePageInit,
@@ -35,6 +36,7 @@ import { MIGRATE_PFN_MIGRATE, migratePfn, migratePfnFlags, migratePfnToPage } fr
 import { migrateDeviceFinalize, migrateDevicePages, migrateDeviceRange } from '../../mm/migrate_device.js';
 import type { DevFault } from '../../mm/page.js';
 import { MEMORY_DEVICE_COHERENT, MEMORY_DEVICE_PRIVATE } from '../../mm/page.js';
+import { policyCpuFault, policySink } from '../../policy/events.js';
 import type { Task } from '../../sched/index.js';
 import { SpinLock } from '../../sched/index.js';
 import type { TestHmmDmirror } from './dmirror.js';
@@ -128,7 +130,13 @@ export class TestHmmDevice {
       pfnLast: 0,
       ops: {
         folioFree: (pfn) => this.devmemFree(pfn),
-        migrateToRam: (vmf: DevFault) => dmirrorDevmemFault(this, vmf),
+        migrateToRam: (vmf: DevFault) => {
+          // The owner's policy hears of it (UVM's thrashing detector counts it); the page goes back anyway.
+          const owner = pageZoneDeviceData(this.kernel, vmf.pfn) as TestHmmDmirror | undefined;
+          if (owner !== undefined)
+            policyCpuFault(policySink(owner.pt.trace, this.device), owner.policy, vmf.address, vmf.pfn);
+          return dmirrorDevmemFault(this, vmf);
+        },
       },
     };
     const first = memremapPages(this.kernel, pagemap);
