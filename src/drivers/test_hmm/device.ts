@@ -55,6 +55,7 @@ import {
   PG_head,
   PG_reserved,
 } from '../../mm/page.js';
+import { policyCpuFault, policySink } from '../../policy/events.js';
 import type { Task } from '../../sched/index.js';
 import { SpinLock } from '../../sched/index.js';
 import type { TestHmmDmirror } from './dmirror.js';
@@ -151,7 +152,13 @@ export class TestHmmDevice {
       ops: {
         folioFree: (pfn) => this.devmemFree(pfn),
         folioSplit: (head, tail) => this.devmemFolioSplit(head, tail),
-        migrateToRam: (vmf: DevFault) => dmirrorDevmemFault(this, vmf),
+        migrateToRam: (vmf: DevFault) => {
+          // The owner's policy hears of it (UVM's thrashing detector counts it); the page goes back anyway.
+          const owner = pageZoneDeviceData(this.kernel, vmf.pfn) as TestHmmDmirror | undefined;
+          if (owner !== undefined)
+            policyCpuFault(policySink(owner.pt.trace, this.device), owner.policy, vmf.address, vmf.pfn);
+          return dmirrorDevmemFault(this, vmf);
+        },
       },
     };
     const first = memremapPages(this.kernel, pagemap);
