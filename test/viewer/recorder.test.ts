@@ -143,5 +143,10 @@ describe('ViewerRecorder on a facade run', () => {
     const r = recordSimulator(sim);
     expect(() => r.finish({ maxEvents: 0 })).toThrow(/maxEvents/);
     expect(() => r.start()).toThrow(ArgumentError);
+    expect(sim.log.tap).not.toBe(null);
+    r.finish();
+    // finished: unsubscribed, the log's tap is gone and the tracepoints are free again
+    expect(sim.log.tap).toBe(null);
+    expect(sim.trace.enabled).toBe(false);
   });
 });
