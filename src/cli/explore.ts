@@ -17,8 +17,12 @@ import {
   SCENARIOS,
   type StrategyName,
 } from '../explore/index.js';
+import type { ViewerRun } from '../schema/viewer.js';
+import { recordReplay } from '../viewer/explore.js';
 import { color } from './color.js';
+import { cliIo } from './io.js';
 import { startProgress } from './progress.js';
+import { htmlTarget, VIEWER_EVENTS_MAX, writeViewerPage } from './viewer.js';
 
 export interface ExploreCliOptions {
   list?: boolean;
@@ -29,6 +33,8 @@ export interface ExploreCliOptions {
   preemptions: number;
   seed: number;
   json?: boolean;
+  /** --html: where to write the viewer page of the violation found. */
+  html?: string;
 }
 
 export function positiveInt(value: string): number {
@@ -99,6 +105,7 @@ export function runExplore(scenario: string, opts: ExploreCliOptions, out: (line
   if (!builtinDrivers().some(([name]) => name === opts.driver)) {
     throw new InvalidArgumentError(`unknown driver '${opts.driver}' (hmmsim explore --list names them)`);
   }
+  const html = opts.html === undefined ? null : htmlTarget(opts.html);
   const progress = startProgress('explore', opts.schedules ?? Number.POSITIVE_INFINITY);
   let r: ExploreResult;
   try {
@@ -118,7 +125,20 @@ export function runExplore(scenario: string, opts: ExploreCliOptions, out: (line
   }
   if (opts.json) out(JSON.stringify(jsonOf(r)));
   else printResult(r, out);
-  return r.violation === null ? 0 : 1;
+  const status = r.violation === null ? 0 : 1;
+  if (html === null) return status;
+  if (r.violation === null) {
+    cliIo().stderr.write('hmmsim: no violation found: --html writes no page\n');
+    return status;
+  }
+  return (
+    writeViewerPage(
+      html,
+      recordReplay(r.violation.replay, { drivers: new ExploreDrivers() }, { maxEvents: VIEWER_EVENTS_MAX })
+        .run,
+      opts.json ? null : out,
+    ) || status
+  );
 }
 
 /** The library's ExploreResult, field for field (docs/explorer.md). */
@@ -159,10 +179,23 @@ function printResult(r: ExploreResult, out: (line: string) => void): void {
  * Re-runs one schedule; returns 1 if it reproduces a violation, 0 if it runs clean. A string that
  * does not check out (a ReplayError) is a usage error: one line, exit 2 (see main.ts usage()).
  */
-export function runReplay(replayString: string, json: boolean, out: (line: string) => void): number {
+export function runReplay(
+  replayString: string,
+  json: boolean,
+  out: (line: string) => void,
+  htmlPath?: string,
+): number {
   let r: ReturnType<typeof replay>;
+  const html = htmlPath === undefined ? null : htmlTarget(htmlPath);
+  let run: ViewerRun | null = null;
   try {
-    r = replay(replayString, { drivers: new ExploreDrivers() });
+    if (html === null) r = replay(replayString, { drivers: new ExploreDrivers() });
+    else
+      ({ result: r, run } = recordReplay(
+        replayString,
+        { drivers: new ExploreDrivers() },
+        { maxEvents: VIEWER_EVENTS_MAX },
+      ));
   } catch (e) {
     if (e instanceof ArgumentError) throw new InvalidArgumentError(e.message);
     throw e;
@@ -189,5 +222,6 @@ export function runReplay(replayString: string, json: boolean, out: (line: strin
         : color.red(`VIOLATION (${r.violation.checker}): ${r.violation.message}`),
     );
   }
-  return r.violation === null ? 0 : 1;
+  const status = r.violation === null ? 0 : 1;
+  return html === null || run === null ? status : writeViewerPage(html, run, json ? null : out) || status;
 }

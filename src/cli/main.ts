@@ -134,6 +134,7 @@ Examples:
   $ hmmsim explore fault-vs-dontneed --protocol seq        closed by the sequence count (exit 0)
   $ hmmsim explore fault-vs-munmap --driver no-lock-in-sync --json
   $ hmmsim replay hmmx3:fault-vs-dontneed:correct:seed:1:0.1.0:coherence:8:hmm1:AAAAAAEBAQE:daefdc44
+  $ hmmsim replay <string> --html race.html                the run in the interactive viewer
   $ hmmsim selftest                                        hmm-tests.c on both API generations, kselftest TAP
   $ hmmsim selftest --api modern anon_read hmm.migrate --seed 3
   $ hmmsim help demo        help for one command
@@ -182,6 +183,7 @@ ${EXIT_HELP}`,
     )
     .option('--report <file>', 'where to write the HTML report', demo?.DEMO_REPORT_DEFAULT)
     .option('--no-report', 'do not write the report')
+    .option('--html <file>', 'also write the interactive viewer page of the run (docs/viewer.md)')
     .option(
       '--json',
       'print one JSON document: ok, seed, counters, costs, report, version, command, settings, checks, warnings, traceDropped, schema',
@@ -211,6 +213,7 @@ ${EXIT_HELP}`,
     .option('--preemptions <k>', 'dfs preemption bound; pct depth - 1', parser(ex?.nonNegativeInt), 2)
     .option('-s, --seed <n>', 'seed of every machine built, and of random and pct', parseSeed, 1)
     .option('--json', 'print one JSON document')
+    .option('--html <file>', 'write the viewer page of the violation found (docs/viewer.md)')
     .action((scenario: string | undefined, opts) => {
       usage(() => {
         if (opts.list) return loaded(ex).listScenarios(println, opts.json === true);
@@ -230,8 +233,9 @@ ${EXIT_HELP}`,
     )
     .argument('<replay>', "a string printed by 'hmmsim explore' (hmmx3:..., or an older hmmx2:...)")
     .option('--json', 'print one JSON document')
-    .action((replayString: string, opts: { json?: boolean }) => {
-      usage(() => setExit(loaded(ex).runReplay(replayString, opts.json === true, println)));
+    .option('--html <file>', 'write the viewer page of the run (docs/viewer.md)')
+    .action((replayString: string, opts: { json?: boolean; html?: string }) => {
+      usage(() => setExit(loaded(ex).runReplay(replayString, opts.json === true, println, opts.html)));
     });
 
   program

@@ -131,6 +131,8 @@ interface Config {
   protocol: HmmProtocol;
   /** The Simulator seed of every machine built. */
   seed: number;
+  /** replay()'s observer of the rendered run. */
+  observe?: (ctx: ScenarioContext) => ExploreObserver;
 }
 
 /** No wall clock (DESIGN decision 2): elapsed time 0, schedulesPerSecond 0. */
@@ -310,6 +312,16 @@ export interface ExploreReplayOptions {
   driver?: ScenarioDriverFactory;
   /** Where the replay string's driver name is looked up. Default: a fresh ExploreDrivers (built-ins only). */
   drivers?: ExploreDrivers;
+  /** Told of the run's machine after setup; the observer it returns sees every step (the viewer's recorder). */
+  observe?: (ctx: ScenarioContext) => ExploreObserver;
+}
+
+/** What replay()'s `observe` option returns: told of each step and preemption, before the checks. */
+export interface ExploreObserver {
+  /** `t` ran one step, scheduled at `point`. */
+  step(t: Thread, point: string): void;
+  /** `from` was switched out while runnable; `to` runs next. */
+  preempt(from: Thread, to: Thread): void;
 }
 
 /** What replaying a string reproduced: what it was recorded against, and its violation or null. */
@@ -354,7 +366,7 @@ export function replay(replayString: string, opts: ExploreReplayOptions = {}): E
   };
   const why = mismatchContext(parsed.version, scenario.name);
   const strict = new StrictReplay(parsed.schedule, why);
-  const rendered = render(cfg, strict);
+  const rendered = render({ ...cfg, observe: opts.observe }, strict);
   if (strict.consumed !== parsed.decisions) {
     throw new ReplayError(
       `the run took ${strict.consumed} of the string's ${parsed.decisions} decisions${why}`,
@@ -471,12 +483,15 @@ function runSchedule(cfg: Config, strategy: Strategy, trace?: Trace): RunResult 
   const ctx = new ScenarioContext(sim, cfg.factory);
   const state = cfg.scenario.setup(sim, ctx);
   if (trace !== undefined) trace.attach(ctx);
+  const observer = trace === undefined ? undefined : cfg.observe?.(ctx);
+  trace?.observe(observer);
   const specs = cfg.scenario.threads(state, ctx);
   const mirrors = ctx.devices;
   const rules = ctx.rules;
   const shadow = ctx.shadow;
   const onStep: StepHook = (t: Thread, point: string) => {
     if (trace !== undefined) trace.step(t, point);
+    observer?.step(t, point);
     const r = rules.takePending();
     if (r !== null) throw new ViolationError('rules', r);
     const i = shadow.takePending();
@@ -692,6 +707,12 @@ class Trace {
   private readonly rows: TraceRow[] = [];
   /** Notes of the step in progress (added before the step hook records its row). */
   private notes: string[] = [];
+  private observer: ExploreObserver | undefined;
+
+  /** Tells `observer` of the preemptions too. */
+  observe(observer: ExploreObserver | undefined): void {
+    this.observer = observer;
+  }
 
   /** Subscribes to the machine's tracepoints for what to annotate the steps with (after setup). */
   attach(ctx: ScenarioContext): void {
@@ -716,6 +737,7 @@ class Trace {
   }
 
   preempt(from: Thread, to: Thread): void {
+    this.observer?.preempt(from, to);
     this.rows.push({
       step: -1,
       thread: '',

@@ -11,6 +11,7 @@ export {
   EXPLORE_SCHEDULES_MAX,
   EXPLORE_SECTION_PAGES,
   EXPLORE_STEPS_MAX,
+  type ExploreObserver,
   type ExploreOptions,
   type ExploreReplayOptions,
   type ExploreReplayResult,
