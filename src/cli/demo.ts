@@ -6,6 +6,7 @@
  */
 
 import { InvalidArgumentError } from 'commander';
+import { ArgumentError } from '../core/errno.js';
 import { HMMSIM_VERSION } from '../core/version.js';
 import { DEMO_LIMITS, type DemoResult, runDemo } from '../demo/demo.js';
 import { COST_PROFILES, roundCosts } from '../device/cost.js';
@@ -51,8 +52,11 @@ export function sizeOption(name: keyof typeof DEMO_LIMITS): (value: string) => n
 export function policyOption(value: string): string {
   try {
     return parsePolicy(value).name;
-  } catch {
-    throw new InvalidArgumentError("expected 'none', 'page' or 'block:k' (k in 0..18).");
+  } catch (e) {
+    // parsePolicy names what is wrong (an unknown name, or which uvm:/kfd: parameter); say that.
+    const problem =
+      e instanceof ArgumentError ? e.message.replace(/^invalid argument '[^']*': /, '') : String(e);
+    throw new InvalidArgumentError(`${problem}.`);
   }
 }
 
