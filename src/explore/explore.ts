@@ -52,6 +52,7 @@ import { ExploreDrivers } from './drivers.js';
 import { formatReplay, parseReplay, ReplayError, type ReplayOutcome } from './replaystring.js';
 import { type Scenario, ScenarioContext, type ScenarioDriverFactory } from './scenario.js';
 import { SCENARIOS, scenarioByName } from './scenarios.js';
+import { omittedLine, threadColumnWidth, traceWindow } from './tracewindow.js';
 
 /** How schedules are chosen: bounded-preemption depth-first search, PCT, or uniform random (file comment). */
 export type StrategyName = 'random' | 'pct' | 'dfs';
@@ -737,9 +738,10 @@ class Trace {
   }
 
   render(v: Violation | null, r: RunResult): string[] {
-    const width = Math.max(6, ...this.rows.map((x) => x.thread.length));
-    const out: string[] = [];
-    for (const row of this.rows) {
+    const win = traceWindow(this.rows);
+    const width = threadColumnWidth(win.rows);
+    const out: string[] = win.omittedSteps > 0 ? [omittedLine(win.omittedSteps)] : [];
+    for (const row of win.rows) {
       if (row.preempted !== undefined) {
         const p = row.preempted;
         out.push(`      ── preemption: ${p.from} is switched out before '${p.at}'; ${p.to} runs ──`);
