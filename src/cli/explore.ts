@@ -4,6 +4,8 @@
  * A progress bar on stderr (progress.ts) counts schedules when a run takes over a second.
  */
 
+import { basename, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { InvalidArgumentError } from 'commander';
 import { ArgumentError } from '../core/errno.js';
 import { DMIRROR_VARIANTS } from '../drivers/dmirror/variants.js';
@@ -12,10 +14,13 @@ import {
   ExploreDrivers,
   type ExploreResult,
   explore,
+  LIFECYCLE_SCENARIOS,
   MODERN_SCENARIOS,
   replay,
   SCENARIOS,
+  type ScenarioDriverFactory,
   type StrategyName,
+  scenarioByName,
 } from '../explore/index.js';
 import { color } from './color.js';
 import { startProgress } from './progress.js';
@@ -29,6 +34,42 @@ export interface ExploreCliOptions {
   preemptions: number;
   seed: number;
   json?: boolean;
+  /** --allow, repeated: known violations to go past (src/explore/allow.ts). */
+  allow?: string[];
+  /** --driver-module, loaded by loadDriverModule: the registry holding the user's driver. */
+  userDrivers?: UserDrivers;
+}
+
+/** A user's driver loaded from a module file, and the registry it is registered in. */
+export interface UserDrivers {
+  /** Built-ins plus the user's driver. */
+  drivers: ExploreDrivers;
+  /** The name it is registered under (its function's name, or the file's base name). */
+  name: string;
+}
+
+/**
+ * --driver-module <file>: imports the file and registers the ScenarioDriverFactory it exports as
+ * `default` (or `driver`) under the factory's name (docs/writing-a-driver.md). A file that cannot be
+ * loaded or exports no function is a usage error.
+ */
+export async function loadDriverModule(file: string): Promise<UserDrivers> {
+  let mod: { default?: unknown; driver?: unknown };
+  try {
+    mod = (await import(pathToFileURL(resolve(file)).href)) as typeof mod;
+  } catch (e) {
+    throw new InvalidArgumentError(`--driver-module: cannot load '${file}': ${(e as Error).message}`);
+  }
+  const f = mod.default ?? mod.driver;
+  if (typeof f !== 'function')
+    throw new InvalidArgumentError(
+      `--driver-module: '${file}' exports no driver factory (export default, or export const driver)`,
+    );
+  const factory = f as ScenarioDriverFactory;
+  const name = (factory.name || basename(file).replace(/\.[^.]*$/, '')).replace(/[^A-Za-z0-9_.-]/g, '_');
+  const drivers = new ExploreDrivers();
+  drivers.register(name, factory);
+  return { drivers, name };
 }
 
 export function positiveInt(value: string): number {
@@ -50,7 +91,7 @@ export function listScenarios(out: (line: string) => void, json = false): void {
   if (json) {
     out(
       JSON.stringify({
-        scenarios: [...SCENARIOS, ...MODERN_SCENARIOS].map((s) => ({
+        scenarios: [...SCENARIOS, ...MODERN_SCENARIOS, ...LIFECYCLE_SCENARIOS].map((s) => ({
           name: s.name,
           description: s.description,
           ...(s.api === 'modern' ? { api: 'modern' } : {}),
@@ -67,6 +108,8 @@ export function listScenarios(out: (line: string) => void, json = false): void {
   for (const s of SCENARIOS) out(`  ${s.name.padEnd(22)} ${s.description}`);
   out("today's API only (--driver test_hmm or a test_hmm.* variant):");
   for (const s of MODERN_SCENARIOS) out(`  ${s.name.padEnd(22)} ${s.description}`);
+  out('lifecycle scenarios (holes, repeated invalidations, close, exit, two devices, a KVM-like notifier):');
+  for (const s of LIFECYCLE_SCENARIOS) out(`  ${s.name.padEnd(22)} ${s.description}`);
   out('drivers (--driver):');
   for (const [name, v] of builtinDrivers()) out(`  ${name.padEnd(22)} ${describeVariant(v)}`);
 }
@@ -93,18 +136,21 @@ function wallClockMs(): number {
 
 /** Runs the explorer; returns the exit code (0: no violation, 1: one found). */
 export function runExplore(scenario: string, opts: ExploreCliOptions, out: (line: string) => void): number {
-  if (![...SCENARIOS, ...MODERN_SCENARIOS].some((s) => s.name === scenario)) {
+  if (scenarioByName(scenario) === undefined) {
     throw new InvalidArgumentError(`unknown scenario '${scenario}' (hmmsim explore --list names them)`);
   }
-  if (!builtinDrivers().some(([name]) => name === opts.driver)) {
+  const user = opts.userDrivers;
+  const driver = user !== undefined && opts.driver === 'correct' ? user.name : opts.driver;
+  if (driver !== user?.name && !builtinDrivers().some(([name]) => name === driver)) {
     throw new InvalidArgumentError(`unknown driver '${opts.driver}' (hmmsim explore --list names them)`);
   }
   const progress = startProgress('explore', opts.schedules ?? Number.POSITIVE_INFINITY);
   let r: ExploreResult;
   try {
     r = explore(scenario, {
-      driver: opts.driver,
-      drivers: new ExploreDrivers(),
+      driver,
+      drivers: user?.drivers ?? new ExploreDrivers(),
+      allow: opts.allow ?? [],
       protocol: opts.protocol,
       strategy: opts.strategy,
       schedules: opts.schedules,
@@ -134,6 +180,7 @@ export function jsonOf(r: ExploreResult): object {
     complete: r.complete,
     schedulesPerSecond: Math.round(r.schedulesPerSecond),
     violation: r.violation,
+    violations: r.violations,
   };
 }
 
@@ -144,6 +191,7 @@ function printResult(r: ExploreResult, out: (line: string) => void): void {
   out(
     `${r.schedulesExplored} schedules explored${r.complete ? ' (all within the bound)' : ''}, ${Math.round(r.schedulesPerSecond)} per second`,
   );
+  printDistinct(r, out);
   if (r.violation === null) {
     out(color.green('no violation found'));
     return;
@@ -155,14 +203,29 @@ function printResult(r: ExploreResult, out: (line: string) => void): void {
   out(`replay: hmmsim replay ${v.replay}`);
 }
 
+/** With --allow: every distinct violation seen, allowed or not (the first one is printed in full). */
+function printDistinct(r: ExploreResult, out: (line: string) => void): void {
+  if (!r.violations.some((d) => d.allowed)) return;
+  out(`${r.violations.length} distinct violation${r.violations.length === 1 ? '' : 's'}:`);
+  for (const d of r.violations) {
+    const how = d.allowed ? 'allowed' : 'NOT allowed';
+    out(`  ${how} (${d.checker}) in ${d.schedules} schedule(s), first #${d.firstSchedule}: ${d.message}`);
+  }
+}
+
 /**
  * Re-runs one schedule; returns 1 if it reproduces a violation, 0 if it runs clean. A string that
  * does not check out (a ReplayError) is a usage error: one line, exit 2 (see main.ts usage()).
  */
-export function runReplay(replayString: string, json: boolean, out: (line: string) => void): number {
+export function runReplay(
+  replayString: string,
+  json: boolean,
+  out: (line: string) => void,
+  user?: UserDrivers,
+): number {
   let r: ReturnType<typeof replay>;
   try {
-    r = replay(replayString, { drivers: new ExploreDrivers() });
+    r = replay(replayString, { drivers: user?.drivers ?? new ExploreDrivers() });
   } catch (e) {
     if (e instanceof ArgumentError) throw new InvalidArgumentError(e.message);
     throw e;

@@ -48,6 +48,7 @@ import {
   type Thread,
 } from '../sched/index.js';
 import { Simulator } from '../sim/simulator.js';
+import { type DistinctViolation, ViolationLog, violationShape } from './allow.js';
 import { ExploreDrivers } from './drivers.js';
 import { formatReplay, parseReplay, ReplayError, type ReplayOutcome } from './replaystring.js';
 import { type Scenario, ScenarioContext, type ScenarioDriverFactory } from './scenario.js';
@@ -80,6 +81,11 @@ export interface ExploreOptions {
   clock?: () => number;
   /** Told after each schedule: how many ran, and the budget (Infinity for an unbounded dfs). For progress bars. */
   onSchedule?: (explored: number, budget: number) => void;
+  /**
+   * Known violations to go past ('checker:text' or 'seed-race', src/explore/allow.ts): a schedule
+   * ending in one is recorded in `violations` and the search goes on. Default none.
+   */
+  allow?: readonly string[];
 }
 
 /** The first violation an exploration found, shrunk to the fewest preemptions. */
@@ -116,8 +122,10 @@ export interface ExploreResult {
   complete: boolean;
   /** Schedules per wall-clock second, or 0 when no `clock` option was given. */
   schedulesPerSecond: number;
-  /** The first violation found (shrunk), or null if every schedule ran clean. */
+  /** The first violation found that no `allow` rule acknowledged (shrunk), or null. */
   violation: ExploreViolation | null;
+  /** Every distinct violation seen, allowed ones included, in the order first seen. */
+  violations: DistinctViolation[];
 }
 
 /** Memory sections of the explorer's machines (see PhysMemOptions.sectionPages). */
@@ -235,13 +243,14 @@ export function explore(scenario: Scenario | string, opts: ExploreOptions = {}):
       : checkedInt('schedules', opts.schedules, EXPLORE_SCHEDULES_MAX);
   const clock = checkedFunction('clock', opts.clock) ?? noClock;
   const onSchedule = checkedFunction('onSchedule', opts.onSchedule) ?? null;
+  const log = new ViolationLog(opts.allow);
 
   // The explorer never prints a stack: capturing one for every HmmError a race produces is the
   // single largest cost of a schedule. Restored before returning.
   const stackTraceLimit = Error.stackTraceLimit;
   Error.stackTraceLimit = 0;
   try {
-    return exploreWith(sc, cfg, strategy, preemptions, budget, clock, onSchedule);
+    return exploreWith(sc, cfg, strategy, preemptions, budget, clock, onSchedule, log);
   } finally {
     Error.stackTraceLimit = stackTraceLimit;
   }
@@ -255,6 +264,7 @@ function exploreWith(
   budget: number,
   clock: () => number,
   onSchedule: ((explored: number, budget: number) => void) | null,
+  log: ViolationLog,
 ): ExploreResult {
   const t0 = clock();
   let explored = 0;
@@ -270,7 +280,7 @@ function exploreWith(
       explored++;
       const r = runSchedule(cfg, dfs);
       onSchedule?.(explored, budget);
-      if (r.status !== 'done') {
+      if (r.status !== 'done' && !log.record(violationOfResult(r) as Violation, explored)) {
         failed = r;
         break;
       }
@@ -282,7 +292,7 @@ function exploreWith(
       explored++;
       const r = runSchedule(cfg, s);
       onSchedule?.(explored, budget);
-      if (r.status !== 'done') {
+      if (r.status !== 'done' && !log.record(violationOfResult(r) as Violation, explored)) {
         failed = r;
         break;
       }
@@ -300,6 +310,7 @@ function exploreWith(
     complete,
     schedulesPerSecond: elapsed > 0 ? Math.round(explored / (elapsed / 1000)) : 0,
     violation: failed === null ? null : shrinkAndRender(cfg, failed),
+    violations: log.distinct(),
   };
 }
 
@@ -586,11 +597,7 @@ export function violationOfResult(r: RunResult): Violation | null {
 function sameViolation(candidate: RunResult, original: RunResult): boolean {
   const a = violationOfResult(candidate);
   const b = violationOfResult(original);
-  return a !== null && b !== null && a.checker === b.checker && shape(a.message) === shape(b.message);
-}
-
-function shape(message: string): string {
-  return (message.split('\n', 1)[0] as string).replace(/0x[0-9a-f]+|\d+/gi, '#');
+  return a !== null && b !== null && violationShape(a) === violationShape(b);
 }
 
 // -- shrinking and rendering -----------------------------------------------------------------------

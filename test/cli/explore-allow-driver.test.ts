@@ -1,0 +1,68 @@
+/** `hmmsim explore --allow` and `--driver-module`, `hmmsim replay --driver-module`, end to end. */
+
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { hmmsimIn } from './run.js';
+
+const hmmsim = (...args: string[]) => hmmsimIn(args);
+const MODULE = fileURLToPath(new URL('./fixtures/tinymirror-driver.ts', import.meta.url));
+
+describe('hmmsim explore --allow', () => {
+  it('goes past the seed race, lists it, and exits 0 when nothing else is found', async () => {
+    const r = await hmmsim('explore', 'fault-vs-dontneed', '--allow', 'seed-race');
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^32 schedules explored \(all within the bound\)/m);
+    expect(r.stdout).toMatch(
+      /^1 distinct violation:\n {2}allowed \(coherence\) in \d+ schedule\(s\), first #6: dev0 maps /m,
+    );
+    expect(r.stdout).toMatch(/no violation found\n$/);
+  });
+
+  it('--json carries every distinct violation', async () => {
+    const r = await hmmsim('explore', 'fault-vs-dontneed', '--allow', 'seed-race', '--json');
+    const doc = JSON.parse(r.stdout) as { violation: unknown; violations: { allowed: boolean }[] };
+    expect(doc.violation).toBeNull();
+    expect(doc.violations.map((d) => d.allowed)).toEqual([true]);
+  });
+
+  it('a malformed rule is a usage error naming the option', async () => {
+    const r = await hmmsim('explore', 'fault-vs-dontneed', '--allow', 'nonsense');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^hmmsim: error: invalid argument 'allow': expected 'checker:text'/);
+  });
+});
+
+describe('hmmsim explore / replay --driver-module', () => {
+  it("runs the module's driver, finds its bug, and the replay reproduces it with the same module", async () => {
+    const r = await hmmsim(
+      'explore',
+      'fault-vs-dontneed',
+      '--protocol',
+      'seq',
+      '--driver-module',
+      MODULE,
+      '--json',
+    );
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(1);
+    const doc = JSON.parse(r.stdout) as { driver: string; violation: { checker: string; replay: string } };
+    expect(doc.driver).toBe('tinymirror');
+    expect(doc.violation.checker).toBe('coherence');
+    expect(doc.violation.replay).toMatch(/^hmmx3:fault-vs-dontneed:tinymirror:seq:/);
+    const again = await hmmsim('replay', doc.violation.replay, '--driver-module', MODULE, '--json');
+    expect(again.code).toBe(1);
+    expect((JSON.parse(again.stdout) as { violation: { checker: string } }).violation.checker).toBe(
+      'coherence',
+    );
+    const without = await hmmsim('replay', doc.violation.replay);
+    expect(without.code).toBe(2);
+    expect(without.stderr).toMatch(/unknown driver 'tinymirror'/);
+  });
+
+  it('a file that does not load is a usage error', async () => {
+    const r = await hmmsim('explore', 'fault-vs-dontneed', '--driver-module', '/nonexistent/driver.js');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^hmmsim: error: --driver-module: cannot load '\/nonexistent\/driver\.js'/);
+  });
+});
