@@ -280,7 +280,7 @@ function exploreWith(
       explored++;
       const r = runSchedule(cfg, dfs);
       onSchedule?.(explored, budget);
-      if (r.status !== 'done' && !log.record(violationOfResult(r) as Violation, explored)) {
+      if (r.status !== 'done' && !log.record(violationOfResult(r) as Violation, explored, seqClean(cfg, r))) {
         failed = r;
         break;
       }
@@ -292,7 +292,7 @@ function exploreWith(
       explored++;
       const r = runSchedule(cfg, s);
       onSchedule?.(explored, budget);
-      if (r.status !== 'done' && !log.record(violationOfResult(r) as Violation, explored)) {
+      if (r.status !== 'done' && !log.record(violationOfResult(r) as Violation, explored, seqClean(cfg, r))) {
         failed = r;
         break;
       }
@@ -311,6 +311,22 @@ function exploreWith(
     schedulesPerSecond: elapsed > 0 ? Math.round(explored / (elapsed / 1000)) : 0,
     violation: failed === null ? null : shrinkAndRender(cfg, failed),
     violations: log.distinct(),
+  };
+}
+
+/** For the 'seed-race' allow rules: whether failing run `r` replays clean under protocol 'seq'. */
+function seqClean(cfg: Config, r: RunResult): () => boolean {
+  return () => {
+    if (cfg.protocol !== 'seed') return false;
+    try {
+      const again = runSchedule(
+        { ...cfg, protocol: 'seq' },
+        new ReplayStrategy(r.replay, { allowIncomplete: true }),
+      );
+      return again.status === 'done';
+    } catch {
+      return false;
+    }
   };
 }
 

@@ -57,7 +57,7 @@ describe('mmap_assert_locked in find_vma', () => {
     const sc: Scenario<{ run: () => Generator<string, void> }> = {
       name: 'unlocked-lookup',
       description: 'a driver thread looks up a VMA without mmap_lock',
-      setup: (sim, ctx) => {
+      setup: (_sim, ctx) => {
         const p = ctx.createProcess();
         const a = ctx.anonymous(p, 1);
         return { run: () => findVmaUnlockedDriver(p.mm, a) };

@@ -47,8 +47,11 @@ describe('allow', () => {
   });
 
   it('parses checker:text, expands seed-race, and names the option on bad input', () => {
-    expect(parseAllow('kernel:livelock')).toEqual({ checker: 'kernel', text: 'livelock' });
-    expect(parseAllow('seed-race')).toEqual(parseAllow(SEED_RACE_ALLOW));
+    expect(parseAllow('kernel:livelock')).toEqual([{ checker: 'kernel', text: 'livelock' }]);
+    expect(parseAllow('seed-race')).toEqual(
+      SEED_RACE_ALLOW.flatMap(parseAllow).map((r) => ({ ...r, seedOnly: true })),
+    );
+    expect(parseAllow('seed-race').map((r) => r.checker)).toEqual(['coherence', 'coherence']);
     expect(() => parseAllow('nochecker')).toThrow(ArgumentError);
     expect(() => parseAllow('bogus:x')).toThrow(/^invalid argument 'allow': expected 'checker:text'/);
     expect(() => parseAllow('rules:')).toThrow(ArgumentError);

@@ -205,7 +205,7 @@ export class Dmirror implements Driver {
   }
 
   /** hmm_mirror_ops.release: the mm is going away; no access through the device after this. */
-  private *mirrorRelease(): Task {
+  protected *mirrorRelease(): Task {
     yield* this.mutex.lock();
     this.released = true;
     this.clearAll();
