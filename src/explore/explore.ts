@@ -25,6 +25,7 @@
 
 import { checkAccounting } from '../check/accounting.js';
 import { checkCoherence } from '../check/coherence.js';
+import { livenessViolations } from '../check/liveness.js';
 import { type CheckerName, type Violation, ViolationError, violationOfError } from '../check/violation.js';
 import { hex, PAGE_SIZE } from '../core/addr.js';
 import { ArgumentError, describeValue } from '../core/errno.js';
@@ -531,6 +532,8 @@ function where(t: Thread, point: string): string {
 /** Scenario check, accounting, teardown, accounting and free lists again. */
 function endChecks(cfg: Config, ctx: ScenarioContext, state: unknown): Violation | null {
   const sim = ctx.sim;
+  const stuck = livenessViolations(ctx.processes.map((p) => p.mm));
+  if (stuck.length > 0) return { checker: 'kernel', message: stuck[0] as string };
   const own = cfg.scenario.check?.(state, ctx);
   if (own) return { checker: 'integrity', message: `${cfg.scenario.name}: ${own}` };
   const acct = accountingViolation(sim, 'at the end of the schedule');
