@@ -571,6 +571,14 @@ function endChecks(cfg: Config, ctx: ScenarioContext, state: unknown): Violation
       };
     }
   }
+  for (const d of ctx.devices) {
+    const own = d.devicePagesInUse?.() ?? 0;
+    if (own !== 0)
+      return {
+        checker: 'accounting',
+        message: `${d.name}: ${own} page(s) of the driver's own device memory still in use after teardown`,
+      };
+  }
   return null;
 }
 

@@ -167,7 +167,9 @@ export class KvmLikeNotifier {
   }
 }
 
-interface WithKvm extends OneDevice {
+/** kvm-fault-vs-munmap's state: device 0 on a process whose mm a KVM-like notifier also watches. */
+export interface WithKvm extends OneDevice {
+  /** The second notifier user. */
   kvm: KvmLikeNotifier;
 }
 

@@ -6,7 +6,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { LIFECYCLE_SCENARIOS } from '../../src/explore/scenarios_lifecycle.js';
-import { explore, scenarioByName } from '../../src/index.js';
+import { correctDmirror, explore, scenarioByName } from '../../src/index.js';
 
 describe('close-vs-cpuread', () => {
   it('the reference dmirror clears its table before it unregisters: clean over every schedule', () => {
@@ -61,6 +61,24 @@ describe('the lifecycle scenarios on the reference drivers', () => {
     expect(v.preemptions).toBe(1);
     expect(v.message).toMatch(
       /^dev1 maps 0x[0-9a-f]+ \(mm 1\) to pfn \d+ writable, but the CPU has a migration entry there/,
+    );
+  });
+});
+
+describe("the teardown's leak check covers a user driver's own device memory", () => {
+  it('reports pages its devicePagesInUse() still counts after every device closed', () => {
+    const leaky = Object.assign(
+      (sim: Parameters<typeof correctDmirror>[0], n: number, p: Parameters<typeof correctDmirror>[2]) => ({
+        ...correctDmirror(sim, n, p),
+        devicePagesInUse: () => 3,
+      }),
+      { kernel: 'v5.3' as const },
+    );
+    Object.defineProperty(leaky, 'name', { value: 'leaky' });
+    const r = explore('fault-vs-munmap', { driver: leaky, protocol: 'seq', schedules: 1 });
+    expect(r.violation?.checker).toBe('accounting');
+    expect(r.violation?.message).toBe(
+      "dev0: 3 page(s) of the driver's own device memory still in use after teardown",
     );
   });
 });
