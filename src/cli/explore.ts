@@ -14,6 +14,7 @@ import {
   ExploreDrivers,
   type ExploreResult,
   explore,
+  generateScenarios,
   LIFECYCLE_SCENARIOS,
   MODERN_SCENARIOS,
   replay,
@@ -36,6 +37,8 @@ export interface ExploreCliOptions {
   json?: boolean;
   /** --allow, repeated: known violations to go past (src/explore/allow.ts). */
   allow?: string[];
+  /** --generate: explore this many generated scenarios (gen-<seed>-<i>) instead of one. */
+  generate?: number;
   /** --driver-module, loaded by loadDriverModule: the registry holding the user's driver. */
   userDrivers?: UserDrivers;
 }
@@ -134,8 +137,43 @@ function wallClockMs(): number {
   return Number(process.hrtime.bigint()) / 1e6;
 }
 
+/** Schedules per generated scenario when --schedules is not given. */
+export const GENERATE_SCHEDULES_DEFAULT = 300;
+
+/**
+ * --generate N: explores gen-<seed>-0 .. gen-<seed>-(N-1), one line each (or one JSON document
+ * holding every result); exit 1 if any has a violation.
+ */
+export function runGenerate(n: number, opts: ExploreCliOptions, out: (line: string) => void): number {
+  const results: ExploreResult[] = [];
+  for (const sc of generateScenarios(opts.seed, n)) {
+    const r = exploreOne(sc.name, { ...opts, schedules: opts.schedules ?? GENERATE_SCHEDULES_DEFAULT });
+    results.push(r);
+    if (!opts.json) {
+      const v = r.violation;
+      const verdict =
+        v === null
+          ? color.green('clean')
+          : color.red(`VIOLATION (${v.checker}): ${v.message.split('\n', 1)[0]}`);
+      out(`${sc.name} (${sc.description}): ${r.schedulesExplored} schedules, ${verdict}`);
+      if (v !== null) out(`  replay: hmmsim replay ${v.replay}`);
+    }
+  }
+  const found = results.filter((r) => r.violation !== null).length;
+  if (opts.json) out(JSON.stringify(results.map(jsonOf)));
+  else out(`${n} generated scenarios, ${found} with a violation`);
+  return found === 0 ? 0 : 1;
+}
+
 /** Runs the explorer; returns the exit code (0: no violation, 1: one found). */
 export function runExplore(scenario: string, opts: ExploreCliOptions, out: (line: string) => void): number {
+  const r = exploreOne(scenario, opts);
+  if (opts.json) out(JSON.stringify(jsonOf(r)));
+  else printResult(r, out);
+  return r.violation === null ? 0 : 1;
+}
+
+function exploreOne(scenario: string, opts: ExploreCliOptions): ExploreResult {
   if (scenarioByName(scenario) === undefined) {
     throw new InvalidArgumentError(`unknown scenario '${scenario}' (hmmsim explore --list names them)`);
   }
@@ -162,9 +200,7 @@ export function runExplore(scenario: string, opts: ExploreCliOptions, out: (line
   } finally {
     progress.stop();
   }
-  if (opts.json) out(JSON.stringify(jsonOf(r)));
-  else printResult(r, out);
-  return r.violation === null ? 0 : 1;
+  return r;
 }
 
 /** The library's ExploreResult, field for field (docs/explorer.md). */

@@ -242,6 +242,11 @@ ${EXIT_HELP}`,
       [],
     )
     .option(
+      '--generate <n>',
+      'explore n scenarios generated under --seed (gen-<seed>-<i>)',
+      parser(ex?.positiveInt),
+    )
+    .option(
       '--driver-module <file>',
       'a module exporting a ScenarioDriverFactory (docs/writing-a-driver.md): its driver runs',
     )
@@ -250,11 +255,17 @@ ${EXIT_HELP}`,
       if (userDrivers === null) return;
       usage(() => {
         if (opts.list) return loaded(ex).listScenarios(println, opts.json === true);
-        if (scenario === undefined) throw new InvalidArgumentError('a scenario is required (or --list)');
         if (!['seed', 'seq'].includes(opts.protocol))
           throw new InvalidArgumentError(`--protocol: expected seed or seq`);
         if (!['random', 'pct', 'dfs'].includes(opts.strategy))
           throw new InvalidArgumentError(`--strategy: expected random, pct or dfs`);
+        if (opts.generate !== undefined) {
+          if (scenario !== undefined)
+            throw new InvalidArgumentError('--generate explores generated scenarios: name none');
+          return setExit(loaded(ex).runGenerate(opts.generate, { ...opts, userDrivers }, println));
+        }
+        if (scenario === undefined)
+          throw new InvalidArgumentError('a scenario is required (or --list, or --generate <n>)');
         setExit(loaded(ex).runExplore(scenario, { ...opts, userDrivers }, println));
       });
     });

@@ -29,6 +29,7 @@ export {
   type StrategyName,
   violationOfResult,
 } from './explore.js';
+export { GENERATE_MAX, generatedByName, generateScenario, generateScenarios } from './generate.js';
 export {
   EXPLORE_REPLAY_PREFIX,
   EXPLORE_REPLAY_PREFIX_V1,

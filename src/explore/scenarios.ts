@@ -7,6 +7,7 @@
 import { PAGE_SIZE } from '../core/addr.js';
 import { PROT_READ } from '../mm/mmap.js';
 import type { Process } from '../sim/process.js';
+import { generatedByName } from './generate.js';
 import type { Scenario, ScenarioContext } from './scenario.js';
 import { LEN, NPAGES, type OneDevice, oneDevice, type TwoDevices } from './scenario_setup.js';
 import { LIFECYCLE_SCENARIOS } from './scenarios_lifecycle.js';
@@ -278,5 +279,5 @@ export const SCENARIOS: readonly Scenario[] = [
 export function scenarioByName(name: string): Scenario | undefined {
   const all = [SCENARIOS, MODERN_SCENARIOS, LIFECYCLE_SCENARIOS];
   for (const list of all) for (const s of list) if (s.name === name) return s;
-  return undefined;
+  return generatedByName(name);
 }

@@ -66,3 +66,24 @@ describe('hmmsim explore / replay --driver-module', () => {
     expect(r.stderr).toMatch(/^hmmsim: error: --driver-module: cannot load '\/nonexistent\/driver\.js'/);
   });
 });
+
+describe('hmmsim explore --generate', () => {
+  it('explores n generated scenarios, one line each, exit 1 when one has a violation', async () => {
+    const r = await hmmsim('explore', '--generate', '8', '--protocol', 'seq', '--schedules', '200');
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(1);
+    const lines = r.stdout.trimEnd().split('\n');
+    expect(lines.filter((l) => l.startsWith('gen-1-')).length).toBe(8);
+    expect(lines.at(-1)).toBe('8 generated scenarios, 1 with a violation');
+    expect(r.stdout).toMatch(
+      /^gen-1-7 \(generated: .*\): \d+ schedules, VIOLATION \(coherence\): dev0 maps /m,
+    );
+    expect(r.stdout).toMatch(/^ {2}replay: hmmsim replay hmmx3:gen-1-7:correct:seq:1:/m);
+  });
+
+  it('refuses a scenario name beside it', async () => {
+    const r = await hmmsim('explore', 'fault-vs-munmap', '--generate', '2');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--generate explores generated scenarios: name none/);
+  });
+});
