@@ -87,3 +87,24 @@ describe('hmmsim explore --generate', () => {
     expect(r.stderr).toMatch(/--generate explores generated scenarios: name none/);
   });
 });
+
+describe('hmmsim explore --list', () => {
+  it('names the lifecycle scenarios and the history variants', async () => {
+    const r = await hmmsim('explore', '--list');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(
+      /^lifecycle scenarios \(holes, repeated invalidations, close, exit, two devices, a KVM-like notifier\):$/m,
+    );
+    for (const name of [
+      'close-vs-cpuread',
+      'kvm-fault-vs-munmap',
+      'close-unregister-first',
+      'release-keeps-pt',
+    ])
+      expect(r.stdout).toMatch(new RegExp(`^  ${name} `, 'm'));
+    const json = JSON.parse((await hmmsim('explore', '--list', '--json')).stdout) as {
+      scenarios: { name: string }[];
+    };
+    expect(json.scenarios.map((s) => s.name)).toContain('migrate-vs-migrate');
+  });
+});
