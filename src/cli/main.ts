@@ -82,6 +82,19 @@ Bad usage (an unknown command or option, a missing argument, an invalid value) i
 on stderr and exit 2; 'hmmsim' with no command prints this help on stderr and exits 2.
 `;
 
+/** Commander's collector of a repeatable option. */
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+/** --driver-module's registry, or undefined without the option. */
+async function userDriversOf(
+  ex: CommandModules['explore'],
+  file: string | undefined,
+): Promise<import('./explore.js').UserDrivers | undefined> {
+  return file === undefined ? undefined : loaded(ex).loadDriverModule(file);
+}
+
 /** The library's rule for seeds (Simulator's parseSeed): a non-negative safe integer. */
 function parseSeed(value: string): number {
   const n = Number(value);
@@ -101,6 +114,17 @@ function createProgram(io: CliIo, setExit: (code: number) => void, mods: Command
     io.stdout.write(`${line}\n`);
   };
   const usage = (action: () => void): void => usageErrors(io, setExit, action);
+  /** An async step whose usage error is reported as usage() does; null then. */
+  const usageAsync = async <T>(step: () => Promise<T>): Promise<T | null> => {
+    try {
+      return await step();
+    } catch (e) {
+      usage(() => {
+        throw e;
+      });
+      return null;
+    }
+  };
   const program = new Command();
   program.exitOverride(); // before the subcommands, which inherit it
   program
@@ -214,15 +238,38 @@ ${EXIT_HELP}`,
     .option('-s, --seed <n>', 'seed of every machine built, and of random and pct', parseSeed, 1)
     .option('--json', 'print one JSON document')
     .option('--html <file>', 'write the viewer page of the violation found (docs/viewer.md)')
-    .action((scenario: string | undefined, opts) => {
+    .option(
+      '--allow <checker:text>',
+      "a known violation to go past ('seed-race', or e.g. 'kernel:livelock'); repeatable",
+      collect,
+      [],
+    )
+    .option(
+      '--generate <n>',
+      'explore n scenarios generated under --seed (gen-<seed>-<i>)',
+      parser(ex?.positiveInt),
+    )
+    .option(
+      '--driver-module <file>',
+      'a module exporting a ScenarioDriverFactory (docs/writing-a-driver.md): its driver runs',
+    )
+    .action(async (scenario: string | undefined, opts) => {
+      const userDrivers = await usageAsync(() => userDriversOf(ex, opts.driverModule));
+      if (userDrivers === null) return;
       usage(() => {
         if (opts.list) return loaded(ex).listScenarios(println, opts.json === true);
-        if (scenario === undefined) throw new InvalidArgumentError('a scenario is required (or --list)');
         if (!['seed', 'seq'].includes(opts.protocol))
           throw new InvalidArgumentError(`--protocol: expected seed or seq`);
         if (!['random', 'pct', 'dfs'].includes(opts.strategy))
           throw new InvalidArgumentError(`--strategy: expected random, pct or dfs`);
-        setExit(loaded(ex).runExplore(scenario, opts, println));
+        if (opts.generate !== undefined) {
+          if (scenario !== undefined)
+            throw new InvalidArgumentError('--generate explores generated scenarios: name none');
+          return setExit(loaded(ex).runGenerate(opts.generate, { ...opts, userDrivers }, println));
+        }
+        if (scenario === undefined)
+          throw new InvalidArgumentError('a scenario is required (or --list, or --generate <n>)');
+        setExit(loaded(ex).runExplore(scenario, { ...opts, userDrivers }, println));
       });
     });
 
@@ -234,8 +281,11 @@ ${EXIT_HELP}`,
     .argument('<replay>', "a string printed by 'hmmsim explore' (hmmx3:..., or an older hmmx2:...)")
     .option('--json', 'print one JSON document')
     .option('--html <file>', 'write the viewer page of the run (docs/viewer.md)')
-    .action((replayString: string, opts: { json?: boolean; html?: string }) => {
-      usage(() => setExit(loaded(ex).runReplay(replayString, opts.json === true, println, opts.html)));
+    .option('--driver-module <file>', "the module of the user's driver the string recorded")
+    .action(async (replayString: string, opts: { json?: boolean; html?: string; driverModule?: string }) => {
+      const user = await usageAsync(() => userDriversOf(ex, opts.driverModule));
+      if (user === null) return;
+      usage(() => setExit(loaded(ex).runReplay(replayString, opts.json === true, println, opts.html, user)));
     });
 
   program
