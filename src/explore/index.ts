@@ -44,3 +44,5 @@ export {
   type ThreadSpec,
 } from './scenario.js';
 export * from './scenarios.js';
+export * from './scenarios_multi.js';
+export { terminalStateHash } from './terminal.js';

@@ -13,17 +13,21 @@ const NPAGES = 2;
 const LEN = NPAGES * PAGE_SIZE;
 
 interface OneDevice {
+  /** The process whose memory races. */
   p: Process;
+  /** Start of its NPAGES of private anonymous memory. */
   a: number;
+  /** Device 0, open on p with the driver under test. */
   dev: ExploreDevice;
 }
 
 interface TwoDevices extends OneDevice {
+  /** Device 1, open on the same process. */
   dev1: ExploreDevice;
 }
 
 /** A process with NPAGES of private anonymous memory written by the CPU, and device 0 open on it. */
-function oneDevice(ctx: ScenarioContext): OneDevice {
+export function oneDevice(ctx: ScenarioContext): OneDevice {
   const p = ctx.createProcess();
   const a = ctx.anonymous(p, NPAGES);
   const dev = ctx.openDevice(0, p);
@@ -33,7 +37,7 @@ function oneDevice(ctx: ScenarioContext): OneDevice {
 const patterns = new Map<number, Uint8Array>();
 
 /** `length` bytes of `byte`, shared between schedules (never modified). */
-function pattern(byte: number, length = LEN): Uint8Array {
+export function pattern(byte: number, length = LEN): Uint8Array {
   const key = byte * 2 ** 32 + length;
   let b = patterns.get(key);
   if (b === undefined) {
@@ -70,7 +74,7 @@ export const faultVsMprotect: Scenario<OneDevice> = {
 };
 
 /** The device's commands must all have succeeded: the pages stay mapped (only their contents go). */
-function deviceCommandsSucceeded(_s: unknown, ctx: ScenarioContext): string | null {
+export function deviceCommandsSucceeded(_s: unknown, ctx: ScenarioContext): string | null {
   const failed = ctx.failures.filter((f) => f.startsWith('dev'));
   return failed.length === 0 ? null : `a device command failed although the pages stay mapped: ${failed[0]}`;
 }
