@@ -10,9 +10,12 @@ import { DMIRROR_VARIANTS } from '../drivers/dmirror/variants.js';
 import { TEST_HMM_BROKEN } from '../drivers/test_hmm_broken/index.js';
 import {
   ExploreDrivers,
+  type ExploreOptions,
   type ExploreResult,
   explore,
   MODERN_SCENARIOS,
+  MULTI_SCENARIOS,
+  parseShard,
   replay,
   SCENARIOS,
   type StrategyName,
@@ -26,9 +29,28 @@ export interface ExploreCliOptions {
   protocol: 'seed' | 'seq';
   strategy: StrategyName;
   schedules?: number;
+  /** A bound, or Infinity for `--preemptions unbounded`. */
   preemptions: number;
   seed: number;
   json?: boolean;
+  /** `--shard i/n`. */
+  shard?: string;
+  /** `--jobs N`. */
+  jobs?: number;
+  /** `--merge a.json b.json ...`. */
+  merge?: string[];
+}
+
+export { runExploreJobs, runExploreMerge } from './explore_jobs.js';
+
+/** `--preemptions`: a bound, or 'unbounded' (dfs and dpor: every schedule). */
+export function preemptionsArg(value: string): number {
+  if (value === 'unbounded') return Number.POSITIVE_INFINITY;
+  try {
+    return nonNegativeInt(value);
+  } catch {
+    throw new InvalidArgumentError("expected a non-negative integer or 'unbounded'.");
+  }
 }
 
 export function positiveInt(value: string): number {
@@ -50,7 +72,7 @@ export function listScenarios(out: (line: string) => void, json = false): void {
   if (json) {
     out(
       JSON.stringify({
-        scenarios: [...SCENARIOS, ...MODERN_SCENARIOS].map((s) => ({
+        scenarios: [...SCENARIOS, ...MULTI_SCENARIOS, ...MODERN_SCENARIOS].map((s) => ({
           name: s.name,
           description: s.description,
           ...(s.api === 'modern' ? { api: 'modern' } : {}),
@@ -65,6 +87,8 @@ export function listScenarios(out: (line: string) => void, json = false): void {
   }
   out('scenarios:');
   for (const s of SCENARIOS) out(`  ${s.name.padEnd(22)} ${s.description}`);
+  out('three and four threads:');
+  for (const s of MULTI_SCENARIOS) out(`  ${s.name.padEnd(22)} ${s.description}`);
   out("today's API only (--driver test_hmm or a test_hmm.* variant):");
   for (const s of MODERN_SCENARIOS) out(`  ${s.name.padEnd(22)} ${s.description}`);
   out('drivers (--driver):');
@@ -91,9 +115,23 @@ function wallClockMs(): number {
   return Number(process.hrtime.bigint()) / 1e6;
 }
 
+/** explore()'s options for the CLI's. */
+export function libraryOptions(opts: ExploreCliOptions): ExploreOptions {
+  return {
+    driver: opts.driver,
+    drivers: new ExploreDrivers(),
+    protocol: opts.protocol,
+    strategy: opts.strategy,
+    schedules: opts.schedules,
+    preemptions: opts.preemptions,
+    seed: opts.seed,
+    ...(opts.shard === undefined ? {} : { shard: parseShard(opts.shard) }),
+  };
+}
+
 /** Runs the explorer; returns the exit code (0: no violation, 1: one found). */
 export function runExplore(scenario: string, opts: ExploreCliOptions, out: (line: string) => void): number {
-  if (![...SCENARIOS, ...MODERN_SCENARIOS].some((s) => s.name === scenario)) {
+  if (![...SCENARIOS, ...MULTI_SCENARIOS, ...MODERN_SCENARIOS].some((s) => s.name === scenario)) {
     throw new InvalidArgumentError(`unknown scenario '${scenario}' (hmmsim explore --list names them)`);
   }
   if (!builtinDrivers().some(([name]) => name === opts.driver)) {
@@ -103,22 +141,21 @@ export function runExplore(scenario: string, opts: ExploreCliOptions, out: (line
   let r: ExploreResult;
   try {
     r = explore(scenario, {
-      driver: opts.driver,
-      drivers: new ExploreDrivers(),
-      protocol: opts.protocol,
-      strategy: opts.strategy,
-      schedules: opts.schedules,
-      preemptions: opts.preemptions,
-      seed: opts.seed,
+      ...libraryOptions(opts),
       onSchedule: (done) => progress.update(done),
       clock: wallClockMs,
     });
   } finally {
     progress.stop();
   }
-  if (opts.json) out(JSON.stringify(jsonOf(r)));
-  else printResult(r, out);
+  printExploreResult(r, opts.json === true, out);
   return r.violation === null ? 0 : 1;
+}
+
+/** Prints a result: one JSON document, or the text report. */
+export function printExploreResult(r: ExploreResult, json: boolean, out: (line: string) => void): void {
+  if (json) out(JSON.stringify(jsonOf(r)));
+  else printResult(r, out);
 }
 
 /** The library's ExploreResult, field for field (docs/explorer.md). */
@@ -129,11 +166,13 @@ export function jsonOf(r: ExploreResult): object {
     protocol: r.protocol,
     strategy: r.strategy,
     seed: r.seed,
-    preemptions: r.preemptions,
+    preemptions: r.preemptions === Number.POSITIVE_INFINITY ? 'unbounded' : r.preemptions,
     schedulesExplored: r.schedulesExplored,
     complete: r.complete,
     schedulesPerSecond: Math.round(r.schedulesPerSecond),
     violation: r.violation,
+    terminalStates: r.terminalStates,
+    ...(r.shard === undefined ? {} : { shard: r.shard }),
   };
 }
 
@@ -144,6 +183,15 @@ function printResult(r: ExploreResult, out: (line: string) => void): void {
   out(
     `${r.schedulesExplored} schedules explored${r.complete ? ' (all within the bound)' : ''}, ${Math.round(r.schedulesPerSecond)} per second`,
   );
+  if (r.strategy === 'dfs' || r.strategy === 'dpor') {
+    const every =
+      r.complete && r.preemptions === Number.POSITIVE_INFINITY ? ' (every schedule ends in one of them)' : '';
+    out(`${r.terminalStates} distinct terminal state${r.terminalStates === 1 ? '' : 's'}${every}`);
+  }
+  if (r.shard !== undefined)
+    out(
+      `shard ${r.shard.index}/${r.shard.count} (hmmsim explore --merge joins the shards' --json documents)`,
+    );
   if (r.violation === null) {
     out(color.green('no violation found'));
     return;

@@ -202,23 +202,44 @@ ${EXIT_HELP}`,
       "range validity: 'seed' (v5.3 range->valid) or 'seq' (v5.5 sequence count)",
       'seed',
     )
-    .option('--strategy <s>', "'random', 'pct' or 'dfs' (bounded preemption, exhaustive)", 'dfs')
+    .option(
+      '--strategy <s>',
+      "'random', 'pct', 'dfs' (bounded preemption, exhaustive) or 'dpor' (dfs with partial-order reduction)",
+      'dfs',
+    )
     .option(
       '--schedules <n>',
       'budget of schedules (default: all for dfs, 1000 otherwise)',
       parser(ex?.positiveInt),
     )
-    .option('--preemptions <k>', 'dfs preemption bound; pct depth - 1', parser(ex?.nonNegativeInt), 2)
+    .option(
+      '--preemptions <k>',
+      "dfs/dpor preemption bound, or 'unbounded'; pct depth - 1",
+      parser(ex?.preemptionsArg),
+      2,
+    )
+    .option('--shard <i/n>', 'dfs: run part i of n of the search (0-based), to --merge later')
+    .option('--jobs <n>', 'dfs: split the search over n worker threads', parser(ex?.positiveInt))
+    .option('--merge <files...>', "join the --json documents of every '--shard i/n' run")
     .option('-s, --seed <n>', 'seed of every machine built, and of random and pct', parseSeed, 1)
     .option('--json', 'print one JSON document')
     .action((scenario: string | undefined, opts) => {
+      if (opts.jobs > 1 && !opts.list && !opts.merge && scenario !== undefined) {
+        const jobs = loaded(ex).runExploreJobs(scenario, opts, opts.jobs, println);
+        return jobs.then(setExit, (e: unknown) =>
+          usage(() => {
+            throw e;
+          }),
+        );
+      }
       usage(() => {
         if (opts.list) return loaded(ex).listScenarios(println, opts.json === true);
+        if (opts.merge) return setExit(loaded(ex).runExploreMerge(opts.merge, opts.json === true, println));
         if (scenario === undefined) throw new InvalidArgumentError('a scenario is required (or --list)');
         if (!['seed', 'seq'].includes(opts.protocol))
           throw new InvalidArgumentError(`--protocol: expected seed or seq`);
-        if (!['random', 'pct', 'dfs'].includes(opts.strategy))
-          throw new InvalidArgumentError(`--strategy: expected random, pct or dfs`);
+        if (!['random', 'pct', 'dfs', 'dpor'].includes(opts.strategy))
+          throw new InvalidArgumentError(`--strategy: expected random, pct, dfs or dpor`);
         setExit(loaded(ex).runExplore(scenario, opts, println));
       });
     });

@@ -55,6 +55,7 @@ import { formatReplay, parseReplay, ReplayError, type ReplayOutcome } from './re
 import { type Scenario, ScenarioContext, type ScenarioDriverFactory } from './scenario.js';
 import { SCENARIOS, scenarioByName } from './scenarios.js';
 import { MULTI_SCENARIOS } from './scenarios_multi.js';
+import { checkShard, ShardFilter, type ShardReport, type ShardSpec } from './shard.js';
 import { terminalStateHash } from './terminal.js';
 
 /**
@@ -85,6 +86,8 @@ export interface ExploreOptions {
    * touches something else (a lock, or memory seen through a tracepoint) fails the run. Default false.
    */
   checkFootprints?: boolean;
+  /** 'dfs' only: run part `index` of `count` of the search (src/explore/shard.ts; mergeShards joins them). */
+  shard?: ShardSpec;
   /** Seed of every machine built (Simulator `seed`), and of 'random' and 'pct'. Default 1. */
   seed?: number;
   /**
@@ -133,6 +136,8 @@ export interface ExploreResult {
    * with `complete` and an unbounded search, every state any schedule can end in. 0 otherwise.
    */
   terminalStates: number;
+  /** With the `shard` option: which part this is and what mergeShards needs. */
+  shard?: ShardReport;
   /** Schedules per wall-clock second, or 0 when no `clock` option was given. */
   schedulesPerSecond: number;
   /** The first violation found (shrunk), or null if every schedule ran clean. */
@@ -268,7 +273,16 @@ export function explore(scenario: Scenario | string, opts: ExploreOptions = {}):
   Error.stackTraceLimit = 0;
   try {
     const check = opts.checkFootprints === true;
-    return exploreWith(sc, cfg, strategy, preemptions, budget, clock, onSchedule, check);
+    let shard: ShardFilter | null = null;
+    if (opts.shard !== undefined) {
+      if (strategy !== 'dfs')
+        throw new ArgumentError(
+          'shard',
+          `only 'dfs' searches shard (src/explore/shard.ts), not '${strategy}'`,
+        );
+      shard = new ShardFilter(checkShard(opts.shard));
+    }
+    return exploreWith(sc, cfg, strategy, preemptions, budget, clock, onSchedule, check, shard);
   } finally {
     Error.stackTraceLimit = stackTraceLimit;
   }
@@ -283,6 +297,7 @@ function exploreWith(
   clock: () => number,
   onSchedule: ((explored: number, budget: number) => void) | null,
   checkFootprints: boolean,
+  shard: ShardFilter | null,
 ): ExploreResult {
   const t0 = clock();
   let explored = 0;
@@ -299,8 +314,13 @@ function exploreWith(
         complete = true;
         break;
       }
+      const scratch = new Set<string>();
+      const r = runSchedule(cfg, search, undefined, shard === null ? states : scratch);
+      if (shard !== null) {
+        if (!shard.owns(search as DfsStrategy)) continue;
+        for (const h of scratch) states.add(h);
+      }
       explored++;
-      const r = runSchedule(cfg, search, undefined, states);
       onSchedule?.(explored, budget);
       if (r.status !== 'done') {
         failed = r;
@@ -331,6 +351,15 @@ function exploreWith(
     schedulesExplored: explored,
     complete,
     terminalStates: states.size,
+    ...(shard === null
+      ? {}
+      : {
+          shard: {
+            ...shard.spec,
+            violationSubtree: failed === null ? null : shard.current,
+            terminalStateHashes: [...states].sort(),
+          },
+        }),
     schedulesPerSecond: elapsed > 0 ? Math.round(explored / (elapsed / 1000)) : 0,
     violation: failed === null ? null : shrinkAndRender(cfg, failed),
   };
