@@ -108,6 +108,45 @@ export const fourWay: Scenario<TwoDevices> = {
   ],
 };
 
+/** A device kernel loading a page twice (through its TLB) while the CPU munmaps it. */
+export const kernelVsMunmap: Scenario<
+  OneDevice & {
+    /** The bytes the kernel's loads returned, in order. */
+    loads: number[];
+  }
+> = {
+  name: 'kernel-vs-munmap',
+  description:
+    'a device kernel on device 0 loads the first page twice (replayable fault, then a TLB hit) ' +
+    'while the CPU munmaps both pages: the invalidation must erase the entry and flush the TLB, so ' +
+    'the second load faults instead of reading a freed page',
+  setup: (_sim, ctx) => ({ ...oneDevice(ctx), loads: [] }),
+  threads: (s, ctx) => [
+    {
+      name: 'dev0-kernel',
+      body: (function* () {
+        const launch = s.dev.launch;
+        if (launch === undefined) throw new Error(`${s.dev.name}: the driver cannot launch kernels`);
+        try {
+          yield* launch.call(
+            s.dev,
+            function* (k) {
+              s.loads.push(yield* k.load8(s.a));
+              s.loads.push(yield* k.load8(s.a));
+            },
+            { preemptible: true },
+          );
+        } catch (e) {
+          if (!ctx.tolerate(e, s.dev.name)) throw e;
+        }
+      })(),
+    },
+    { name: 'munmap', body: ctx.cpu(s.p).munmap(s.a, LEN) },
+  ],
+  check: (s) =>
+    s.loads.every((b) => b === 0x10) ? null : `the kernel loaded ${s.loads.join(', ')}, not 0x10`,
+};
+
 /** The three- and four-thread built-ins (registered with SCENARIOS). */
 export const MULTI_SCENARIOS: readonly Scenario[] = [
   faultMunmapMigrate,
@@ -115,4 +154,5 @@ export const MULTI_SCENARIOS: readonly Scenario[] = [
   twoFaultsVsDontneed,
   exitDuringFaultBatch,
   fourWay,
+  kernelVsMunmap,
 ];

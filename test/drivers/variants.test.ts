@@ -278,6 +278,7 @@ describe('the variant registry', () => {
       'ignore-ebusy',
       'no-write-erase',
       'free-mapped-page',
+      'no-tlb-flush',
     ]);
     for (const name of DMIRROR_VARIANT_NAMES) {
       expect(DMIRROR_VARIANTS[name].wrong).not.toMatch(/\n/);

@@ -54,6 +54,7 @@ describe('dpor finds what dfs finds (2 preemptions)', () => {
     'no-write-erase': 'fault-vs-munmap',
     'free-mapped-page': 'migrate-vs-cpufault',
     'ignore-ebusy': 'fault-vs-dontneed',
+    'no-tlb-flush': 'kernel-vs-munmap',
   };
   it('every broken dmirror variant, on the scenario that catches it (seq)', () => {
     expect(Object.keys(CATCHES).sort()).toEqual(DMIRROR_VARIANT_NAMES.filter((x) => x !== 'correct').sort());

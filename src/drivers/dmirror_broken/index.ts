@@ -10,6 +10,7 @@ import { FreeMappedPage } from './free_mapped_page.js';
 import { IgnoreEbusy } from './ignore_ebusy.js';
 import { MapAfterUnregister } from './map_after_unregister.js';
 import { NoLockInSync } from './no_lock_in_sync.js';
+import { NoTlbFlush } from './no_tlb_flush.js';
 import { NoValidCheck } from './no_valid_check.js';
 import { NoWriteErase } from './no_write_erase.js';
 import { SleepNonblockable } from './sleep_nonblockable.js';
@@ -25,6 +26,7 @@ export const DMIRROR_BROKEN: Readonly<Record<Exclude<DmirrorVariant, 'correct'>,
   'ignore-ebusy': (ctx) => new IgnoreEbusy(ctx),
   'no-write-erase': (ctx) => new NoWriteErase(ctx),
   'free-mapped-page': (ctx) => new FreeMappedPage(ctx),
+  'no-tlb-flush': (ctx) => new NoTlbFlush(ctx),
 };
 
 export {
@@ -32,6 +34,7 @@ export {
   IgnoreEbusy,
   MapAfterUnregister,
   NoLockInSync,
+  NoTlbFlush,
   NoValidCheck,
   NoWriteErase,
   SleepNonblockable,
