@@ -12,11 +12,14 @@ import { DMIRROR_VARIANTS } from '../drivers/dmirror/variants.js';
 import { TEST_HMM_BROKEN } from '../drivers/test_hmm_broken/index.js';
 import {
   ExploreDrivers,
+  type ExploreOptions,
   type ExploreResult,
   explore,
   generateScenarios,
   LIFECYCLE_SCENARIOS,
   MODERN_SCENARIOS,
+  MULTI_SCENARIOS,
+  parseShard,
   replay,
   SCENARIOS,
   type ScenarioDriverFactory,
@@ -36,6 +39,7 @@ export interface ExploreCliOptions {
   protocol: 'seed' | 'seq';
   strategy: StrategyName;
   schedules?: number;
+  /** A bound, or Infinity for `--preemptions unbounded`. */
   preemptions: number;
   seed: number;
   json?: boolean;
@@ -47,6 +51,12 @@ export interface ExploreCliOptions {
   generate?: number;
   /** --driver-module, loaded by loadDriverModule: the registry holding the user's driver. */
   userDrivers?: UserDrivers;
+  /** `--shard i/n`. */
+  shard?: string;
+  /** `--jobs N`. */
+  jobs?: number;
+  /** `--merge a.json b.json ...`. */
+  merge?: string[];
 }
 
 /** A user's driver loaded from a module file, and the registry it is registered in. */
@@ -81,6 +91,18 @@ export async function loadDriverModule(file: string): Promise<UserDrivers> {
   return { drivers, name };
 }
 
+export { runExploreJobs, runExploreMerge } from './explore_jobs.js';
+
+/** `--preemptions`: a bound, or 'unbounded' (dfs and dpor: every schedule). */
+export function preemptionsArg(value: string): number {
+  if (value === 'unbounded') return Number.POSITIVE_INFINITY;
+  try {
+    return nonNegativeInt(value);
+  } catch {
+    throw new InvalidArgumentError("expected a non-negative integer or 'unbounded'.");
+  }
+}
+
 export function positiveInt(value: string): number {
   const n = Number(value);
   if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n <= 0)
@@ -100,11 +122,13 @@ export function listScenarios(out: (line: string) => void, json = false): void {
   if (json) {
     out(
       JSON.stringify({
-        scenarios: [...SCENARIOS, ...MODERN_SCENARIOS, ...LIFECYCLE_SCENARIOS].map((s) => ({
-          name: s.name,
-          description: s.description,
-          ...(s.api === 'modern' ? { api: 'modern' } : {}),
-        })),
+        scenarios: [...SCENARIOS, ...MULTI_SCENARIOS, ...MODERN_SCENARIOS, ...LIFECYCLE_SCENARIOS].map(
+          (s) => ({
+            name: s.name,
+            description: s.description,
+            ...(s.api === 'modern' ? { api: 'modern' } : {}),
+          }),
+        ),
         drivers: builtinDrivers().map(([name, v]) => ({
           name,
           description: describeVariant(v),
@@ -115,6 +139,8 @@ export function listScenarios(out: (line: string) => void, json = false): void {
   }
   out('scenarios:');
   for (const s of SCENARIOS) out(`  ${s.name.padEnd(22)} ${s.description}`);
+  out('three and four threads:');
+  for (const s of MULTI_SCENARIOS) out(`  ${s.name.padEnd(22)} ${s.description}`);
   out("today's API only (--driver test_hmm or a test_hmm.* variant):");
   for (const s of MODERN_SCENARIOS) out(`  ${s.name.padEnd(22)} ${s.description}`);
   out('lifecycle scenarios (holes, repeated invalidations, close, exit, two devices, a KVM-like notifier):');
@@ -171,6 +197,23 @@ export function runGenerate(n: number, opts: ExploreCliOptions, out: (line: stri
   return found === 0 ? 0 : 1;
 }
 
+/** explore()'s options for the CLI's. */
+export function libraryOptions(opts: ExploreCliOptions): ExploreOptions {
+  const user = opts.userDrivers;
+  return {
+    // a user's module driver runs where the reference driver would (--driver-module without --driver)
+    driver: user !== undefined && opts.driver === 'correct' ? user.name : opts.driver,
+    drivers: user?.drivers ?? new ExploreDrivers(),
+    allow: opts.allow ?? [],
+    protocol: opts.protocol,
+    strategy: opts.strategy,
+    schedules: opts.schedules,
+    preemptions: opts.preemptions,
+    seed: opts.seed,
+    ...(opts.shard === undefined ? {} : { shard: parseShard(opts.shard) }),
+  };
+}
+
 /** Runs the explorer; returns the exit code (0: no violation, 1: one found). */
 export function runExplore(scenario: string, opts: ExploreCliOptions, out: (line: string) => void): number {
   // The page's path is checked before the run, so a bad path costs no exploration.
@@ -195,7 +238,7 @@ export function runExplore(scenario: string, opts: ExploreCliOptions, out: (line
 }
 
 function exploreOne(scenario: string, opts: ExploreCliOptions): ExploreResult {
-  if (scenarioByName(scenario) === undefined) {
+  if (scenarioByName(scenario) === undefined && !MULTI_SCENARIOS.some((s) => s.name === scenario)) {
     throw new InvalidArgumentError(`unknown scenario '${scenario}' (hmmsim explore --list names them)`);
   }
   const user = opts.userDrivers;
@@ -207,14 +250,7 @@ function exploreOne(scenario: string, opts: ExploreCliOptions): ExploreResult {
   let r: ExploreResult;
   try {
     r = explore(scenario, {
-      driver,
-      drivers: user?.drivers ?? new ExploreDrivers(),
-      allow: opts.allow ?? [],
-      protocol: opts.protocol,
-      strategy: opts.strategy,
-      schedules: opts.schedules,
-      preemptions: opts.preemptions,
-      seed: opts.seed,
+      ...libraryOptions(opts),
       onSchedule: (done) => progress.update(done),
       clock: wallClockMs,
     });
@@ -222,6 +258,12 @@ function exploreOne(scenario: string, opts: ExploreCliOptions): ExploreResult {
     progress.stop();
   }
   return r;
+}
+
+/** Prints a result: one JSON document, or the text report. */
+export function printExploreResult(r: ExploreResult, json: boolean, out: (line: string) => void): void {
+  if (json) out(JSON.stringify(jsonOf(r)));
+  else printResult(r, out);
 }
 
 /** The library's ExploreResult, field for field (docs/explorer.md). */
@@ -232,12 +274,14 @@ export function jsonOf(r: ExploreResult): object {
     protocol: r.protocol,
     strategy: r.strategy,
     seed: r.seed,
-    preemptions: r.preemptions,
+    preemptions: r.preemptions === Number.POSITIVE_INFINITY ? 'unbounded' : r.preemptions,
     schedulesExplored: r.schedulesExplored,
     complete: r.complete,
     schedulesPerSecond: Math.round(r.schedulesPerSecond),
     violation: r.violation,
     violations: r.violations,
+    terminalStates: r.terminalStates,
+    ...(r.shard === undefined ? {} : { shard: r.shard }),
   };
 }
 
@@ -249,6 +293,15 @@ function printResult(r: ExploreResult, out: (line: string) => void): void {
     `${r.schedulesExplored} schedules explored${r.complete ? ' (all within the bound)' : ''}, ${Math.round(r.schedulesPerSecond)} per second`,
   );
   printDistinct(r, out);
+  if (r.strategy === 'dfs' || r.strategy === 'dpor') {
+    const every =
+      r.complete && r.preemptions === Number.POSITIVE_INFINITY ? ' (every schedule ends in one of them)' : '';
+    out(`${r.terminalStates} distinct terminal state${r.terminalStates === 1 ? '' : 's'}${every}`);
+  }
+  if (r.shard !== undefined)
+    out(
+      `shard ${r.shard.index}/${r.shard.count} (hmmsim explore --merge joins the shards' --json documents)`,
+    );
   if (r.violation === null) {
     out(color.green('no violation found'));
     return;

@@ -228,13 +228,25 @@ ${EXIT_HELP}`,
       "range validity: 'seed' (v5.3 range->valid) or 'seq' (v5.5 sequence count)",
       'seed',
     )
-    .option('--strategy <s>', "'random', 'pct' or 'dfs' (bounded preemption, exhaustive)", 'dfs')
+    .option(
+      '--strategy <s>',
+      "'random', 'pct', 'dfs' (bounded preemption, exhaustive) or 'dpor' (dfs with partial-order reduction)",
+      'dfs',
+    )
     .option(
       '--schedules <n>',
       'budget of schedules (default: all for dfs, 1000 otherwise)',
       parser(ex?.positiveInt),
     )
-    .option('--preemptions <k>', 'dfs preemption bound; pct depth - 1', parser(ex?.nonNegativeInt), 2)
+    .option(
+      '--preemptions <k>',
+      "dfs/dpor preemption bound, or 'unbounded'; pct depth - 1",
+      parser(ex?.preemptionsArg),
+      2,
+    )
+    .option('--shard <i/n>', 'dfs: run part i of n of the search (0-based), to --merge later')
+    .option('--jobs <n>', 'dfs: split the search over n worker threads', parser(ex?.positiveInt))
+    .option('--merge <files...>', "join the --json documents of every '--shard i/n' run")
     .option('-s, --seed <n>', 'seed of every machine built, and of random and pct', parseSeed, 1)
     .option('--json', 'print one JSON document')
     .option('--html <file>', 'write the viewer page of the violation found (docs/viewer.md)')
@@ -254,14 +266,29 @@ ${EXIT_HELP}`,
       'a module exporting a ScenarioDriverFactory (docs/writing-a-driver.md): its driver runs',
     )
     .action(async (scenario: string | undefined, opts) => {
+      if (opts.jobs > 1 && !opts.list && !opts.merge && scenario !== undefined) {
+        // workers rebuild the search from plain options: a module's driver or a page cannot cross
+        if (opts.driverModule !== undefined || opts.html !== undefined || opts.generate !== undefined)
+          return usage(() => {
+            throw new InvalidArgumentError('--jobs: not with --driver-module, --html or --generate');
+          });
+        return loaded(ex)
+          .runExploreJobs(scenario, opts, opts.jobs, println)
+          .then(setExit, (e: unknown) =>
+            usage(() => {
+              throw e;
+            }),
+          );
+      }
       const userDrivers = await usageAsync(() => userDriversOf(ex, opts.driverModule));
       if (userDrivers === null) return;
       usage(() => {
         if (opts.list) return loaded(ex).listScenarios(println, opts.json === true);
+        if (opts.merge) return setExit(loaded(ex).runExploreMerge(opts.merge, opts.json === true, println));
         if (!['seed', 'seq'].includes(opts.protocol))
           throw new InvalidArgumentError(`--protocol: expected seed or seq`);
-        if (!['random', 'pct', 'dfs'].includes(opts.strategy))
-          throw new InvalidArgumentError(`--strategy: expected random, pct or dfs`);
+        if (!['random', 'pct', 'dfs', 'dpor'].includes(opts.strategy))
+          throw new InvalidArgumentError(`--strategy: expected random, pct, dfs or dpor`);
         if (opts.generate !== undefined) {
           if (scenario !== undefined)
             throw new InvalidArgumentError('--generate explores generated scenarios: name none');

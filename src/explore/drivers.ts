@@ -32,6 +32,7 @@ export function dmirrorDevice(fd: DeviceFile, device: number): Omit<ExploreDevic
     migrate: (addr, npages) => fd.task.migrate(addr, npages),
     exclusive: (addr, npages) => fd.task.exclusive(addr, npages),
     release: (addr, npages) => fd.task.release(addr, npages),
+    launch: (kernel, opts) => fd.task.launch(kernel, opts),
     close: () => fd.task.close(),
     get closed() {
       return d.closed;

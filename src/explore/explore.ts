@@ -37,6 +37,7 @@ import { AddressSpace } from '../mm/file.js';
 import type { MmuNotifierRange } from '../mm/mmu_notifier.js';
 import {
   DfsStrategy,
+  DporStrategy,
   decodeReplay,
   Executor,
   PctStrategy,
@@ -51,13 +52,20 @@ import {
 import { Simulator } from '../sim/simulator.js';
 import { type DistinctViolation, ViolationLog, violationShape } from './allow.js';
 import { ExploreDrivers } from './drivers.js';
+import { forwardMemoryTouches } from './footprint_check.js';
 import { formatReplay, parseReplay, ReplayError, type ReplayOutcome } from './replaystring.js';
 import { type Scenario, ScenarioContext, type ScenarioDriverFactory } from './scenario.js';
 import { SCENARIOS, scenarioByName } from './scenarios.js';
+import { MULTI_SCENARIOS } from './scenarios_multi.js';
+import { checkShard, ShardFilter, type ShardReport, type ShardSpec } from './shard.js';
+import { terminalStateHash } from './terminal.js';
 import { omittedLine, threadColumnWidth, traceWindow } from './tracewindow.js';
 
-/** How schedules are chosen: bounded-preemption depth-first search, PCT, or uniform random (file comment). */
-export type StrategyName = 'random' | 'pct' | 'dfs';
+/**
+ * How schedules are chosen: bounded-preemption depth-first search, the same with partial-order
+ * reduction ('dpor', docs/explorer.md), PCT, or uniform random (file comment).
+ */
+export type StrategyName = 'random' | 'pct' | 'dfs' | 'dpor';
 
 /** explore()'s options; every one has a default. */
 export interface ExploreOptions {
@@ -71,8 +79,18 @@ export interface ExploreOptions {
   strategy?: StrategyName;
   /** Budget of schedules. Default: every schedule for 'dfs', 1000 for 'random' and 'pct'. */
   schedules?: number;
-  /** 'dfs': the preemption bound; 'pct': depth - 1 (the number of priority change points). Default 2. */
+  /**
+   * 'dfs' and 'dpor': the preemption bound (Infinity: unbounded, every schedule); 'pct': depth - 1
+   * (the number of priority change points). Default 2.
+   */
   preemptions?: number;
+  /**
+   * 'dpor' only, a test mode: a step that declared its footprint (src/sched/dependency.ts) and
+   * touches something else (a lock, or memory seen through a tracepoint) fails the run. Default false.
+   */
+  checkFootprints?: boolean;
+  /** 'dfs' only: run part `index` of `count` of the search (src/explore/shard.ts; mergeShards joins them). */
+  shard?: ShardSpec;
   /** Seed of every machine built (Simulator `seed`), and of 'random' and 'pct'. Default 1. */
   seed?: number;
   /**
@@ -119,8 +137,15 @@ export interface ExploreResult {
   preemptions: number;
   /** Schedules run, the failing one included. */
   schedulesExplored: number;
-  /** 'dfs' only: every schedule within the bound was run. */
+  /** 'dfs' and 'dpor': every schedule within the bound was run (for 'dpor': one of each equivalence class). */
   complete: boolean;
+  /**
+   * 'dfs' and 'dpor': distinct terminal states (src/explore/terminal.ts) of the clean schedules run;
+   * with `complete` and an unbounded search, every state any schedule can end in. 0 otherwise.
+   */
+  terminalStates: number;
+  /** With the `shard` option: which part this is and what mergeShards needs. */
+  shard?: ShardReport;
   /** Schedules per wall-clock second, or 0 when no `clock` option was given. */
   schedulesPerSecond: number;
   /** The first violation found that no `allow` rule acknowledged (shrunk), or null. */
@@ -161,11 +186,11 @@ function checkScenarioApi(sc: Scenario, name: string, factory: ScenarioDriverFac
 
 function resolveScenario(s: Scenario | string): Scenario {
   if (typeof s !== 'string') return s;
-  const found = scenarioByName(s);
+  const found = scenarioByName(s) ?? MULTI_SCENARIOS.find((x) => x.name === s);
   if (found === undefined) {
     throw new ArgumentError(
       'scenario',
-      `unknown scenario '${s}'; built-in: ${SCENARIOS.map((x) => x.name).join(', ')}`,
+      `unknown scenario '${s}'; built-in: ${[...SCENARIOS, ...MULTI_SCENARIOS].map((x) => x.name).join(', ')}`,
     );
   }
   return found;
@@ -234,13 +259,20 @@ export function explore(scenario: Scenario | string, opts: ExploreOptions = {}):
     seed,
   };
   const strategy = opts.strategy ?? 'dfs';
-  if (strategy !== 'dfs' && strategy !== 'pct' && strategy !== 'random') {
-    throw new ArgumentError('strategy', `expected 'random', 'pct' or 'dfs', got '${String(strategy)}'`);
+  if (strategy !== 'dfs' && strategy !== 'dpor' && strategy !== 'pct' && strategy !== 'random') {
+    throw new ArgumentError(
+      'strategy',
+      `expected 'random', 'pct', 'dfs' or 'dpor', got '${String(strategy)}'`,
+    );
   }
-  const preemptions = checkedInt('preemptions', opts.preemptions ?? 2, EXPLORE_PREEMPTIONS_MAX);
+  const systematic = strategy === 'dfs' || strategy === 'dpor';
+  const preemptions =
+    systematic && opts.preemptions === Number.POSITIVE_INFINITY
+      ? Number.POSITIVE_INFINITY
+      : checkedInt('preemptions', opts.preemptions ?? 2, EXPLORE_PREEMPTIONS_MAX);
   const budget =
     opts.schedules === undefined
-      ? strategy === 'dfs'
+      ? systematic
         ? Number.POSITIVE_INFINITY
         : 1000
       : checkedInt('schedules', opts.schedules, EXPLORE_SCHEDULES_MAX);
@@ -253,7 +285,17 @@ export function explore(scenario: Scenario | string, opts: ExploreOptions = {}):
   const stackTraceLimit = Error.stackTraceLimit;
   Error.stackTraceLimit = 0;
   try {
-    return exploreWith(sc, cfg, strategy, preemptions, budget, clock, onSchedule, log);
+    const check = opts.checkFootprints === true;
+    let shard: ShardFilter | null = null;
+    if (opts.shard !== undefined) {
+      if (strategy !== 'dfs')
+        throw new ArgumentError(
+          'shard',
+          `only 'dfs' searches shard (src/explore/shard.ts), not '${strategy}'`,
+        );
+      shard = new ShardFilter(checkShard(opts.shard));
+    }
+    return exploreWith(sc, cfg, strategy, preemptions, budget, clock, onSchedule, check, shard, log);
   } finally {
     Error.stackTraceLimit = stackTraceLimit;
   }
@@ -267,21 +309,32 @@ function exploreWith(
   budget: number,
   clock: () => number,
   onSchedule: ((explored: number, budget: number) => void) | null,
+  checkFootprints: boolean,
+  shard: ShardFilter | null,
   log: ViolationLog,
 ): ExploreResult {
   const t0 = clock();
   let explored = 0;
   let complete = false;
   let failed: RunResult | null = null;
-  if (strategy === 'dfs') {
-    const dfs = new DfsStrategy(preemptions);
+  const states = new Set<string>();
+  if (strategy === 'dfs' || strategy === 'dpor') {
+    const search =
+      strategy === 'dfs'
+        ? new DfsStrategy(preemptions)
+        : new DporStrategy({ preemptions, check: checkFootprints });
     while (explored < budget) {
-      if (!dfs.nextExecution()) {
+      if (!search.nextExecution()) {
         complete = true;
         break;
       }
+      const scratch = new Set<string>();
+      const r = runSchedule(cfg, search, undefined, shard === null ? states : scratch);
+      if (shard !== null) {
+        if (!shard.owns(search as DfsStrategy)) continue;
+        for (const h of scratch) states.add(h);
+      }
       explored++;
-      const r = runSchedule(cfg, dfs);
       onSchedule?.(explored, budget);
       if (r.status !== 'done' && !log.record(violationOfResult(r) as Violation, explored, seqClean(cfg, r))) {
         failed = r;
@@ -311,6 +364,16 @@ function exploreWith(
     preemptions,
     schedulesExplored: explored,
     complete,
+    terminalStates: states.size,
+    ...(shard === null
+      ? {}
+      : {
+          shard: {
+            ...shard.spec,
+            violationSubtree: failed === null ? null : shard.current,
+            terminalStateHashes: [...states].sort(),
+          },
+        }),
     schedulesPerSecond: elapsed > 0 ? Math.round(explored / (elapsed / 1000)) : 0,
     violation: failed === null ? null : shrinkAndRender(cfg, failed),
     violations: log.distinct(),
@@ -497,7 +560,7 @@ function replayString(cfg: Config, r: RunResult, outcome: ReplayOutcome): string
  * step, and the end-of-schedule checks. A violation is a 'failed' (or 'deadlock' / 'step-limit')
  * RunResult; violationOfResult tells which.
  */
-function runSchedule(cfg: Config, strategy: Strategy, trace?: Trace): RunResult {
+function runSchedule(cfg: Config, strategy: Strategy, trace?: Trace, states?: Set<string>): RunResult {
   const m = cfg.scenario.machine ?? {};
   const devices = Array.from({ length: m.devices ?? 2 }, () => ({ memoryPages: m.devicePages ?? 16 }));
   const sim = new Simulator({
@@ -514,6 +577,7 @@ function runSchedule(cfg: Config, strategy: Strategy, trace?: Trace): RunResult 
   if (trace !== undefined) trace.attach(ctx);
   const observer = trace === undefined ? undefined : cfg.observe?.(ctx);
   trace?.observe(observer);
+  if (strategy.recorder?.check === true) forwardMemoryTouches(ctx);
   const specs = cfg.scenario.threads(state, ctx);
   const mirrors = ctx.devices;
   const rules = ctx.rules;
@@ -533,6 +597,7 @@ function runSchedule(cfg: Config, strategy: Strategy, trace?: Trace): RunResult 
   try {
     const result = ex.run();
     if (result.status !== 'done') return result;
+    states?.add(terminalStateHash(ctx));
     const end = endChecks(cfg, ctx, state);
     return end === null ? result : failedAtEnd(result, end);
   } finally {

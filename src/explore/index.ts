@@ -55,4 +55,15 @@ export {
 } from './scenario.js';
 export * from './scenarios.js';
 export * from './scenarios_lifecycle.js';
+export * from './scenarios_multi.js';
+export {
+  checkShard,
+  mergeShards,
+  parseShard,
+  SHARD_DEPTH,
+  ShardFilter,
+  type ShardReport,
+  type ShardSpec,
+} from './shard.js';
+export { terminalStateHash } from './terminal.js';
 export { TRACE_WINDOW_ROWS } from './tracewindow.js';

@@ -21,6 +21,7 @@ import { ShadowMemory } from '../check/integrity.js';
 import { RulesChecker } from '../check/rules.js';
 import { PAGE_SIZE } from '../core/addr.js';
 import { ArgumentError, HmmError, SegvError } from '../core/errno.js';
+import type { DeviceKernel, LaunchOptions } from '../device/kernel.js';
 import type { DriverView } from '../drivers/driver.js';
 import type { KernelVersion } from '../mm/kernel.js';
 import { MADV_DONTNEED } from '../mm/madvise.js';
@@ -67,6 +68,8 @@ export type ExploreDevice = DriverView & {
   }>;
   /** HMM_DMIRROR_RELEASE (today's API: evict the device's memory with migrate_device_range). Optional. */
   release?(addr: number, npages: number): Task<unknown>;
+  /** Runs a device kernel through this device's MMU and TLB (replayable faults). Optional. */
+  launch?<T>(kernel: DeviceKernel<T>, opts?: LaunchOptions & { preemptible?: boolean }): Task<T[]>;
   /** close(): unregisters the mirror. */
   close(): Task;
   /** True once closed (a scenario thread may close it; the teardown then does not). */

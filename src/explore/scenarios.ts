@@ -15,7 +15,7 @@ import { LIFECYCLE_SCENARIOS } from './scenarios_lifecycle.js';
 const patterns = new Map<number, Uint8Array>();
 
 /** `length` bytes of `byte`, shared between schedules (never modified). */
-function pattern(byte: number, length = LEN): Uint8Array {
+export function pattern(byte: number, length = LEN): Uint8Array {
   const key = byte * 2 ** 32 + length;
   let b = patterns.get(key);
   if (b === undefined) {
@@ -52,7 +52,7 @@ export const faultVsMprotect: Scenario<OneDevice> = {
 };
 
 /** The device's commands must all have succeeded: the pages stay mapped (only their contents go). */
-function deviceCommandsSucceeded(_s: unknown, ctx: ScenarioContext): string | null {
+export function deviceCommandsSucceeded(_s: unknown, ctx: ScenarioContext): string | null {
   const failed = ctx.failures.filter((f) => f.startsWith('dev'));
   return failed.length === 0 ? null : `a device command failed although the pages stay mapped: ${failed[0]}`;
 }

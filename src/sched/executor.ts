@@ -22,12 +22,13 @@ import { KernelBug } from '../core/assert.js';
 import { ArgumentError } from '../core/errno.js';
 import type { EventLog } from '../core/eventlog.js';
 import { sleepInAtomicBug } from './atomic.js';
+import { currentRecorder, type FootprintRecorder, setRecorder, touchObject } from './dependency.js';
 import { describeHeld, describeHeldLong, describeSite, LockdepBug, LockdepGraph } from './lockdep.js';
 import { encodeReplay } from './replay.js';
 import { RunToCompletion } from './strategy/runToCompletion.js';
 import type { Strategy } from './strategy/strategy.js';
 import type { Task } from './task.js';
-import { currentOrNull, removeFromList, setCurrent, Thread } from './thread.js';
+import { currentOrNull, removeFromList, setCurrent, Thread, wakeObjectName } from './thread.js';
 
 /** How an Executor schedules, logs and checks one execution; every field is optional. */
 export interface ExecutorOptions {
@@ -190,6 +191,11 @@ export class Executor {
       );
     }
     const t = new Thread(this, this.all.length, name, body, opts.daemon ?? false);
+    if (currentRecorder() !== null) {
+      // spawned by a running step: that step orders the new thread's first one
+      touchObject(wakeObjectName(t));
+      t.woken = true;
+    }
     this.all.push(t);
     this.live.push(t);
     if (!t.daemon) this.pending++;
@@ -239,6 +245,7 @@ export class Executor {
     const live = this.live;
     const strategy = this.strategy;
     const onStep = this.onStep;
+    const recorder = strategy.recorder ?? null;
     for (;;) {
       // refill in place; the length is assigned only when it changes (assigning it is slow in V8)
       let n = 0;
@@ -267,6 +274,10 @@ export class Executor {
         if (last !== null && last !== t && last.state === 'runnable') this.preemptionCount++;
       }
       this.last = t;
+      if (recorder !== null) {
+        if (!this.recordedStep(recorder, t, runnable, onStep)) return 'failed';
+        continue;
+      }
       if (onStep === null) {
         if (!this.step(t)) return 'failed';
       } else {
@@ -274,6 +285,36 @@ export class Executor {
         if (!this.step(t) || !this.observe(onStep, t, label)) return 'failed';
       }
     }
+  }
+
+  /**
+   * One step with its footprint recorded (a strategy with a recorder: dpor); the strategy sees it
+   * even when the step or the step hook failed (the last event of the execution).
+   */
+  private recordedStep(
+    recorder: FootprintRecorder,
+    t: Thread,
+    runnable: readonly Thread[],
+    onStep: StepHook | null,
+  ): boolean {
+    const label = t.lastPoint;
+    recorder.begin();
+    setRecorder(recorder);
+    let ok: boolean;
+    try {
+      if (t.woken) {
+        t.woken = false;
+        touchObject(wakeObjectName(t));
+      }
+      ok = this.step(t);
+    } finally {
+      setRecorder(null);
+    }
+    // the checkers read after the step, outside its footprint: a step that touched no memory
+    // leaves them the state they judged before it
+    ok = ok && (onStep === null || this.observe(onStep, t, label));
+    this.strategy.stepped?.(t, runnable, recorder.end());
+    return ok;
   }
 
   /** Runs the step hook; false (and the run's failure set) if it threw. */

@@ -1,6 +1,17 @@
 export { mightSleep, nonBlockEnd, nonBlockStart, sleepInAtomicBug } from './atomic.js';
 export { COMPLETION_DONE_ALL, Completion } from './completion.js';
 export {
+  declareStep,
+  dependent,
+  describeFootprint,
+  type Footprint,
+  FootprintError,
+  FootprintRecorder,
+  noteMemory,
+  objectName,
+  touchObject,
+} from './dependency.js';
+export {
   DeadlockError,
   Executor,
   type ExecutorOptions,
@@ -18,6 +29,7 @@ export { RwSem } from './rwsem.js';
 export { type ShrinkResult, sameFailure, shrink } from './shrink.js';
 export { SpinLock } from './spinlock.js';
 export { DfsStrategy } from './strategy/dfs.js';
+export { type DporOptions, DporStrategy } from './strategy/dpor.js';
 export { PctStrategy } from './strategy/pct.js';
 export { RandomStrategy } from './strategy/random.js';
 export { type ReplayOptions, ReplayStrategy } from './strategy/replay.js';

@@ -16,6 +16,7 @@
  */
 
 import { KernelBug } from '../core/assert.js';
+import { touchSync } from './dependency.js';
 import { HELD_READ, HELD_WRITE, type LockInstance, type Thread } from './thread.js';
 
 /** A misuse of a lock: bad unlock, recursion, inversion, lock held at exit. */
@@ -186,6 +187,7 @@ export function noteAcquired(
   cls: string | null,
   site: string,
 ): void {
+  touchSync(lock, lock.kind);
   t.heldLocks.push(lock);
   t.heldModes.push(mode);
   t.heldClasses.push(cls);
@@ -195,6 +197,8 @@ export function noteAcquired(
 
 /** Drop entry `i` of t's held list (order of the others kept, nothing allocated). */
 export function noteReleased(t: Thread, i: number): void {
+  const lock = t.heldLocks[i];
+  if (lock !== undefined) touchSync(lock, lock.kind);
   const n = t.heldLocks.length - 1;
   for (let j = i; j < n; j++) {
     t.heldLocks[j] = t.heldLocks[j + 1]!;

@@ -13,6 +13,7 @@
  * @see kernel/locking/mutex.c, include/linux/mutex.h
  */
 
+import { declareSyncOnly, touchSync } from './dependency.js';
 import {
   badUnlockBug,
   heldIndex,
@@ -67,11 +68,13 @@ export class Mutex implements LockInstance, Waitable {
 
   /** The thread holding it, or null. */
   get owner(): Thread | null {
+    touchSync(this, this.kind);
     return this.holder;
   }
 
   /** mutex_is_locked(). */
   isLocked(): boolean {
+    touchSync(this, this.kind);
     return this.holder !== null;
   }
 
@@ -88,6 +91,7 @@ export class Mutex implements LockInstance, Waitable {
   /** mutex_trylock: takes it if free; no lock-order edge for this lock (a trylock cannot deadlock). */
   trylock(): boolean {
     const t = current();
+    touchSync(this, this.kind);
     if (this.holder !== null) return false;
     this.holder = t;
     noteAcquired(t, this, HELD_EXCLUSIVE, this.tracked ? this.name : null, t.lastPoint);
@@ -131,6 +135,7 @@ export class Mutex implements LockInstance, Waitable {
     const t = current();
     const s = site ?? t.lastPoint;
     yield this.pointLock;
+    touchSync(this, this.kind);
     if (this.holder === t) throw recursiveLockBug(t, this, s, heldIndex(t, this));
     const cls = this.tracked ? classOf(this.classes, this.name, subclass) : null;
     if (cls !== null) t.executor.lockdep.checkAcquire(t, this, cls, s);
@@ -139,6 +144,8 @@ export class Mutex implements LockInstance, Waitable {
       noteAcquired(t, this, HELD_EXCLUSIVE, cls, s);
       return;
     }
+    // nothing but the lock since the yield: the step is independent of every other lock's
+    declareSyncOnly(this);
     blockOn(t, this, null);
     this.waiters.push(t);
     this.waiterClasses.push(cls);

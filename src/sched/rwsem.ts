@@ -14,6 +14,7 @@
  * @see kernel/locking/rwsem.c, include/linux/rwsem.h
  */
 
+import { declareSyncOnly, touchSync } from './dependency.js';
 import {
   badUnlockBug,
   heldIndex,
@@ -73,6 +74,7 @@ export class RwSem implements LockInstance, Waitable {
 
   /** True if anyone holds it, for read or write. */
   isLocked(): boolean {
+    touchSync(this, this.kind);
     return this.writer !== null || this.readHolders.length > 0;
   }
 
@@ -115,6 +117,7 @@ export class RwSem implements LockInstance, Waitable {
   /** Succeeds only if no writer holds it and nobody waits (RWSEM_READ_FAILED_MASK). */
   downReadTrylock(): boolean {
     const t = current();
+    touchSync(this, this.kind);
     if (this.writer !== null || this.queue.length > 0) return false;
     this.grant(t, HELD_READ, this.tracked ? this.name : null, t.lastPoint);
     return true;
@@ -194,6 +197,7 @@ export class RwSem implements LockInstance, Waitable {
     const s = site ?? t.lastPoint;
     const w = mode === HELD_WRITE ? 2 : 0;
     yield this.points[w]!;
+    touchSync(this, this.kind);
     const i = heldIndex(t, this);
     if (i >= 0) throw recursiveLockBug(t, this, s, i);
     const cls = this.tracked ? classOf(this.classes, this.name, subclass) : null;
@@ -203,6 +207,8 @@ export class RwSem implements LockInstance, Waitable {
       this.grant(t, mode, cls, s);
       return;
     }
+    // nothing but the rwsem since the yield (see mutex.ts)
+    declareSyncOnly(this);
     blockOn(t, this, null);
     this.queue.push(t);
     this.queueModes.push(mode);

@@ -10,6 +10,7 @@
  */
 
 import { KernelBug } from '../core/assert.js';
+import { touchSync } from './dependency.js';
 import {
   badUnlockBug,
   heldIndex,
@@ -40,11 +41,13 @@ export class SpinLock implements LockInstance {
 
   /** The thread holding it, or null. */
   get owner(): Thread | null {
+    touchSync(this, this.kind);
     return this.holder;
   }
 
   /** spin_is_locked(). */
   isLocked(): boolean {
+    touchSync(this, this.kind);
     return this.holder !== null;
   }
 
@@ -61,6 +64,7 @@ export class SpinLock implements LockInstance {
   /** spin_trylock: no lock-order edge for this lock. */
   trylock(): boolean {
     const t = current();
+    touchSync(this, this.kind);
     if (this.holder !== null) return false;
     this.take(t, this.tracked ? this.name : null, t.lastPoint);
     return true;

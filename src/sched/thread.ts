@@ -11,6 +11,7 @@
  */
 
 import { KernelBug } from '../core/assert.js';
+import { currentRecorder, touchObject, touchSync } from './dependency.js';
 import type { Executor } from './executor.js';
 import type { Task } from './task.js';
 
@@ -59,6 +60,8 @@ export class Thread {
   /** @internal */ readonly gen: Task<unknown>;
   /** @internal the last point this thread yielded: the label of the step it is executing. */
   lastPoint = '<start>';
+  /** @internal woken while footprints are recorded: its next step touches wakeObjectName(this). */
+  woken = false;
   /** @internal the executor step number of this thread's last step. */
   lastStep = 0;
   /** @internal spinlocks held (preempt_count). */
@@ -124,6 +127,8 @@ export function setCurrent(t: Thread | null): void {
 
 /** @internal mark `t` blocked on `what`, appending it to `list` if given (a timed wait's list). */
 export function blockOn(t: Thread, what: Waitable, list: Thread[] | null): void {
+  const w = what as { name?: string; kind?: string };
+  touchSync(w, w.kind ?? 'wait');
   t.state = 'blocked';
   t.waitingOn = what;
   if (list !== null) {
@@ -132,8 +137,18 @@ export function blockOn(t: Thread, what: Waitable, list: Thread[] | null): void 
   }
 }
 
+/** @internal the object a wake-up of `t` touches (dependency.ts). */
+export function wakeObjectName(t: Thread): string {
+  return `wake ${t.name}#${t.id}`;
+}
+
 /** @internal make a blocked or sleeping thread runnable and disarm its timer. */
 export function wakeThread(t: Thread): void {
+  // the waker and the woken thread's next step touch one object: the wake-up orders them
+  if (currentRecorder() !== null) {
+    touchObject(wakeObjectName(t));
+    t.woken = true;
+  }
   t.state = 'runnable';
   t.waitingOn = null;
   t.waitList = null;

@@ -21,6 +21,7 @@ describe('hmmsim explore / replay (end to end, through main() in process)', () =
       'schedulesPerSecond',
       'violation',
       'violations',
+      'terminalStates',
     ]);
     expect(doc).toMatchObject({ protocol: 'seed', preemptions: 2, complete: false, schedulesExplored: 6 });
     expect(doc.violation.checker).toBe('coherence');

@@ -286,6 +286,7 @@ describe('the variant registry', () => {
       'release-unlocked',
       'erase-short',
       'release-keeps-pt',
+      'no-tlb-flush',
     ]);
     for (const name of DMIRROR_VARIANT_NAMES) {
       expect(DMIRROR_VARIANTS[name].wrong).not.toMatch(/\n/);

@@ -175,6 +175,16 @@ export const DMIRROR_VARIANTS = {
     /** {@inheritDoc DmirrorVariantInfo.breaks} */
     breaks: 'once exit_mmap has torn the address space down the device still maps its pages (coherence).',
   },
+  /** Erases device page-table entries without flushing the device TLB. */
+  'no-tlb-flush': {
+    /** {@inheritDoc DmirrorVariantInfo.wrong} */
+    wrong:
+      'the invalidation callback erases the device page-table entries but does not flush the device TLB.',
+    /** {@inheritDoc DmirrorVariantInfo.breaks} */
+    breaks:
+      'a device kernel keeps translating through a cached entry after munmap: the TLB maps a page ' +
+      'the page table no longer has (coherence), and the kernel reads a freed page.',
+  },
 } as const satisfies Record<string, DmirrorVariantInfo>;
 
 /** A variant name: a key of DMIRROR_VARIANTS. */

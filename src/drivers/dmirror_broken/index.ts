@@ -14,6 +14,7 @@ import { FreeMappedPage } from './free_mapped_page.js';
 import { IgnoreEbusy } from './ignore_ebusy.js';
 import { MapAfterUnregister } from './map_after_unregister.js';
 import { NoLockInSync } from './no_lock_in_sync.js';
+import { NoTlbFlush } from './no_tlb_flush.js';
 import { NoValidCheck } from './no_valid_check.js';
 import { NoWriteErase } from './no_write_erase.js';
 import { ReleaseKeepsPt } from './release_keeps_pt.js';
@@ -41,6 +42,7 @@ export const DMIRROR_BROKEN: Readonly<Record<Exclude<DmirrorVariant, 'correct'>,
   'release-unlocked': (ctx) => new ReleaseUnlocked(ctx),
   'erase-short': (ctx) => new EraseShort(ctx),
   'release-keeps-pt': (ctx) => new ReleaseKeepsPt(ctx),
+  'no-tlb-flush': (ctx) => new NoTlbFlush(ctx),
 };
 
 export {
@@ -52,6 +54,7 @@ export {
   IgnoreEbusy,
   MapAfterUnregister,
   NoLockInSync,
+  NoTlbFlush,
   NoValidCheck,
   NoWriteErase,
   ReleaseKeepsPt,

@@ -48,6 +48,20 @@ export class DfsStrategy implements Strategy {
     return this.choice.length;
   }
 
+  /** The choice (an index into the runnable threads) of decision i of the current schedule. */
+  choiceAt(i: number): number {
+    return this.choice[i] ?? -1;
+  }
+
+  /**
+   * Skips every schedule that shares the current schedule's first `depth` decisions and is not yet
+   * run: the next execution backtracks above that depth (sharding gives such a subtree to another
+   * process).
+   */
+  skipSubtree(depth: number): void {
+    if (depth < this.choice.length) this.truncate(depth);
+  }
+
   /** Starts the next execution; false once every schedule within the bound has been run. */
   nextExecution(): boolean {
     if (!this.started) {

@@ -7,6 +7,7 @@
  * runnable; choosing another thread while it is runnable is a preemption.
  */
 
+import type { Footprint, FootprintRecorder } from '../dependency.js';
 import type { Thread } from '../thread.js';
 
 /** Chooses which runnable thread takes the next step (see the file comment). */
@@ -15,6 +16,13 @@ export interface Strategy {
   beginExecution?(): void;
   /** Index into `runnable` of the thread to run next. */
   pick(runnable: readonly Thread[], current: Thread | null): number;
+  /**
+   * Set by a strategy that needs every step's footprint (dependency.ts): the executor records
+   * footprints with it and calls stepped() after every step, forced ones included.
+   */
+  readonly recorder?: FootprintRecorder;
+  /** After every step when `recorder` is set: who ran, the runnable threads it was chosen from, what it touched. */
+  stepped?(t: Thread, runnable: readonly Thread[], fp: Footprint): void;
 }
 
 /** Index of `t` in `runnable`, or -1. */

@@ -1,0 +1,159 @@
+/**
+ * Built-in scenarios with three and four threads: the races real drivers meet, where a device
+ * fault, an munmap, a migration and a CPU fault happen at once. Each keeps to 2 pages so that
+ * bounded search (and, for the smaller ones, unbounded search) still ends; docs/explorer.md has
+ * their sizes under dfs and dpor.
+ */
+
+import { PAGE_SIZE } from '../core/addr.js';
+import type { Process } from '../sim/process.js';
+import type { Scenario, ScenarioContext } from './scenario.js';
+import { oneDevice } from './scenario_setup.js';
+import { deviceCommandsSucceeded, pattern } from './scenarios.js';
+
+type OneDevice = ReturnType<typeof oneDevice>;
+interface TwoDevices extends OneDevice {
+  /** Device 1, open on the same process. */
+  dev1: ReturnType<typeof oneDevice>['dev'];
+}
+
+const NPAGES = 2;
+const LEN = NPAGES * PAGE_SIZE;
+
+function twoDevices(ctx: ScenarioContext): TwoDevices {
+  const s = oneDevice(ctx);
+  return { ...s, dev1: ctx.openDevice(1, s.p) };
+}
+
+/** Device 0 faults, device 1 migrates and the CPU munmaps, all on the same 2 pages. */
+export const faultMunmapMigrate: Scenario<TwoDevices> = {
+  name: 'fault-munmap-migrate',
+  description:
+    'device 0 reads 2 pages (a device fault) while device 1 migrates them to its memory and the CPU ' +
+    'munmaps them: three threads, two invalidations, one of them freeing device pages',
+  setup: (_sim, ctx) => twoDevices(ctx),
+  threads: (s, ctx) => [
+    { name: 'dev0', body: ctx.dev(s.dev).read(s.a, NPAGES) },
+    { name: 'dev1-migrate', body: ctx.dev(s.dev1).migrate(s.a, NPAGES) },
+    { name: 'munmap', body: ctx.cpu(s.p).munmap(s.a, LEN) },
+  ],
+};
+
+interface ForkState extends OneDevice {
+  child: Process | null;
+}
+
+/** Device 0 migrates, the CPU faults the pages back and the process forks. */
+export const migrateCpufaultFork: Scenario<ForkState> = {
+  name: 'migrate-cpufault-fork',
+  description:
+    'device 0 migrates 2 pages to its memory while the CPU writes the second and another CPU thread ' +
+    'forks (copying device-private entries, write-protecting for copy-on-write); the child then ' +
+    'reads both pages',
+  setup: (_sim, ctx) => ({ ...oneDevice(ctx), child: null }),
+  threads: (s, ctx) => [
+    { name: 'dev0-migrate', body: ctx.dev(s.dev).migrate(s.a, NPAGES) },
+    { name: 'cpu', body: ctx.cpu(s.p).write(s.a + PAGE_SIZE, pattern(0xc2, PAGE_SIZE)) },
+    {
+      name: 'fork',
+      body: (function* () {
+        s.child = yield* ctx.cpu(s.p).fork();
+        if (s.child !== null) yield* ctx.cpu(s.child).read(s.a, LEN);
+      })(),
+    },
+  ],
+  check: (s) => (s.child === null ? 'fork failed' : null),
+};
+
+/** Two devices fault the same pages while the CPU drops them with MADV_DONTNEED. */
+export const twoFaultsVsDontneed: Scenario<TwoDevices> = {
+  name: 'twofaults-vs-dontneed',
+  description:
+    'devices 0 and 1 read the same 2 pages (two device faults, two mirrors) while the CPU drops them ' +
+    "with MADV_DONTNEED (mmap_sem for read on all three sides: the seed protocol's race, twice)",
+  setup: (_sim, ctx) => twoDevices(ctx),
+  threads: (s, ctx) => [
+    { name: 'dev0', body: ctx.dev(s.dev).read(s.a, NPAGES) },
+    { name: 'dev1', body: ctx.dev(s.dev1).read(s.a, NPAGES) },
+    { name: 'dontneed', body: ctx.cpu(s.p).dontneed(s.a, LEN) },
+  ],
+  check: deviceCommandsSucceeded,
+};
+
+/** The process exits while two devices fault a batch of its pages each. */
+export const exitDuringFaultBatch: Scenario<TwoDevices> = {
+  name: 'exit-vs-faultbatch',
+  description:
+    'devices 0 and 1 each fault a batch (device 0 both pages, then device 1 writes them) while the ' +
+    "process exits: exit_mmap calls every mirror's release(); no device may hold an entry afterwards",
+  setup: (_sim, ctx) => twoDevices(ctx),
+  threads: (s, ctx) => [
+    { name: 'dev0', body: ctx.dev(s.dev).read(s.a, NPAGES) },
+    { name: 'dev1', body: ctx.dev(s.dev1).write(s.a, pattern(0xd4)) },
+    { name: 'exit', body: ctx.cpu(s.p).exit() },
+  ],
+};
+
+/** Four threads: a device fault, a migration, a CPU write and an munmap of one page. */
+export const fourWay: Scenario<TwoDevices> = {
+  name: 'fault-migrate-cpu-munmap',
+  description:
+    'device 0 reads 2 pages, device 1 migrates them, the CPU writes the first and another CPU thread ' +
+    'munmaps the second: four threads on one address space',
+  setup: (_sim, ctx) => twoDevices(ctx),
+  threads: (s, ctx) => [
+    { name: 'dev0', body: ctx.dev(s.dev).read(s.a, NPAGES) },
+    { name: 'dev1-migrate', body: ctx.dev(s.dev1).migrate(s.a, NPAGES) },
+    { name: 'cpu', body: ctx.cpu(s.p).write(s.a, pattern(0xc3, PAGE_SIZE)) },
+    { name: 'munmap', body: ctx.cpu(s.p).munmap(s.a + PAGE_SIZE, PAGE_SIZE) },
+  ],
+};
+
+/** A device kernel loading a page twice (through its TLB) while the CPU munmaps it. */
+export const kernelVsMunmap: Scenario<
+  OneDevice & {
+    /** The bytes the kernel's loads returned, in order. */
+    loads: number[];
+  }
+> = {
+  name: 'kernel-vs-munmap',
+  description:
+    'a device kernel on device 0 loads the first page twice (replayable fault, then a TLB hit) ' +
+    'while the CPU munmaps both pages: the invalidation must erase the entry and flush the TLB, so ' +
+    'the second load faults instead of reading a freed page',
+  setup: (_sim, ctx) => ({ ...oneDevice(ctx), loads: [] }),
+  threads: (s, ctx) => [
+    {
+      name: 'dev0-kernel',
+      body: (function* () {
+        const launch = s.dev.launch;
+        if (launch === undefined) throw new Error(`${s.dev.name}: the driver cannot launch kernels`);
+        try {
+          yield* launch.call(
+            s.dev,
+            function* (k) {
+              s.loads.push(yield* k.load8(s.a));
+              s.loads.push(yield* k.load8(s.a));
+            },
+            { preemptible: true },
+          );
+        } catch (e) {
+          if (!ctx.tolerate(e, s.dev.name)) throw e;
+        }
+      })(),
+    },
+    { name: 'munmap', body: ctx.cpu(s.p).munmap(s.a, LEN) },
+  ],
+  check: (s) =>
+    s.loads.every((b) => b === 0x10) ? null : `the kernel loaded ${s.loads.join(', ')}, not 0x10`,
+};
+
+/** The three- and four-thread built-ins (registered with SCENARIOS). */
+export const MULTI_SCENARIOS: readonly Scenario[] = [
+  faultMunmapMigrate,
+  migrateCpufaultFork,
+  twoFaultsVsDontneed,
+  exitDuringFaultBatch,
+  fourWay,
+  kernelVsMunmap,
+];

@@ -1,0 +1,158 @@
+/**
+ * Sharding a DFS exploration: `shard: { index, count }` splits the schedules of one search into
+ * `count` disjoint parts, deterministically, so that independent processes (workers, machines under
+ * any batch engine) each run one, and mergeShards joins their results into what one process finds.
+ *
+ * The DFS tree is cut at depth SHARD_DEPTH (decisions): the subtrees rooted there, numbered in DFS
+ * order as the search meets them (a schedule with fewer decisions is a subtree of its own), go
+ * round-robin to the shards. Every shard walks the top of the tree: it runs the first schedule of
+ * each subtree it does not own (uncounted, its outcome ignored) only to learn where the next one
+ * starts, then skips the rest of it. A shard stops at the first violation in its own subtrees; DFS
+ * order within a subtree and the subtrees' numbering make "first" canonical: the merge keeps the
+ * violation of the lowest-numbered subtree, which is the one a single process finds (and shrinks
+ * to the same replay string, shrinking being deterministic).
+ *
+ * Only 'dfs' shards: 'dpor' adds backtrack points above the cut from races found below it, so a
+ * shard that skipped a subtree would miss points it owns.
+ */
+
+import { ArgumentError } from '../core/errno.js';
+import type { DfsStrategy } from '../sched/index.js';
+import type { ExploreResult } from './explore.js';
+
+/** Decisions above the cut: up to 2^6 subtrees for two threads, enough to keep 64 shards busy. */
+export const SHARD_DEPTH = 6;
+
+/** Which part of a sharded search a run is. */
+export interface ShardSpec {
+  /** 0-based index of this shard. */
+  index: number;
+  /** How many shards the search is split into. */
+  count: number;
+}
+
+/** What a shard reports beyond a plain ExploreResult, for mergeShards. */
+export interface ShardReport {
+  /** 0-based index of this shard. */
+  index: number;
+  /** How many shards the search is split into. */
+  count: number;
+  /** Number (in DFS order) of the subtree its violation is in, or null without one. */
+  violationSubtree: number | null;
+  /** The terminal-state hashes of its clean schedules (src/explore/terminal.ts), sorted. */
+  terminalStateHashes: string[];
+}
+
+/** Parses '<i>/<n>' (0 <= i < n <= 4096) into a ShardSpec, or an ArgumentError naming `shard`. */
+export function parseShard(text: string): ShardSpec {
+  const m = /^(\d+)\/(\d+)$/.exec(text);
+  const index = m === null ? Number.NaN : Number(m[1]);
+  const count = m === null ? Number.NaN : Number(m[2]);
+  if (!(count >= 1 && count <= 4096 && index >= 0 && index < count))
+    throw new ArgumentError(
+      'shard',
+      `expected <index>/<count> with 0 <= index < count <= 4096, got '${text}'`,
+    );
+  return { index, count };
+}
+
+/** Checks a ShardSpec given as an option. */
+export function checkShard(s: unknown): ShardSpec {
+  const o = s as ShardSpec;
+  if (
+    typeof s !== 'object' ||
+    s === null ||
+    !Number.isInteger(o.index) ||
+    !Number.isInteger(o.count) ||
+    !(o.count >= 1 && o.count <= 4096 && o.index >= 0 && o.index < o.count)
+  )
+    throw new ArgumentError('shard', 'expected { index, count } with 0 <= index < count <= 4096');
+  return { index: o.index, count: o.count };
+}
+
+/** Tells, after each DFS execution, whether it is this shard's (and skips the others' subtrees). */
+export class ShardFilter {
+  private readonly prefix: number[] = [];
+  private subtree = -1;
+
+  constructor(
+    /** The part of the search this filter keeps. */
+    readonly spec: ShardSpec,
+  ) {}
+
+  /** Number of the subtree the last execution belongs to. */
+  get current(): number {
+    return this.subtree;
+  }
+
+  /** After an execution of `dfs`: true if this shard owns it; if not, its subtree is skipped. */
+  owns(dfs: DfsStrategy): boolean {
+    const depth = Math.min(dfs.depth, SHARD_DEPTH);
+    let same = this.subtree >= 0 && depth === this.prefix.length;
+    for (let i = 0; same && i < depth; i++) same = this.prefix[i] === dfs.choiceAt(i);
+    if (!same) {
+      this.subtree++;
+      this.prefix.length = 0;
+      for (let i = 0; i < depth; i++) this.prefix.push(dfs.choiceAt(i));
+    }
+    if (this.subtree % this.spec.count === this.spec.index) return true;
+    dfs.skipSubtree(depth);
+    return false;
+  }
+}
+
+/**
+ * Joins the results of every shard of one search (each with its `shard` report) into the result
+ * one process gets: the violation of the lowest subtree, the schedules and terminal states summed
+ * and united, complete when every shard is. An ArgumentError when the results are not the shards of
+ * one search (different scenario, driver, bound...) or a shard is missing or repeated.
+ */
+export function mergeShards(results: readonly ExploreResult[]): ExploreResult {
+  if (!Array.isArray(results) || results.length === 0)
+    throw new ArgumentError('results', 'expected the results of every shard of one search');
+  const first = results[0]!;
+  const count = first.shard?.count ?? 0;
+  const seen = new Set<number>();
+  for (const r of results) {
+    const s = r.shard;
+    if (s === undefined) throw new ArgumentError('results', `a result of ${r.scenario} is not a shard's`);
+    const key = (x: ExploreResult) =>
+      [x.scenario, x.driver, x.protocol, x.strategy, x.seed, x.preemptions, x.shard?.count].join(':');
+    if (key(r) !== key(first))
+      throw new ArgumentError(
+        'results',
+        `shard ${s.index}/${s.count} is of another search: ${key(r)} vs ${key(first)}`,
+      );
+    if (seen.has(s.index)) throw new ArgumentError('results', `shard ${s.index}/${s.count} given twice`);
+    seen.add(s.index);
+  }
+  if (seen.size !== count)
+    throw new ArgumentError(
+      'results',
+      `missing shard(s) ${Array.from({ length: count }, (_, i) => i)
+        .filter((i) => !seen.has(i))
+        .map((i) => `${i}/${count}`)
+        .join(', ')}`,
+    );
+  let best: ExploreResult | null = null;
+  for (const r of results) {
+    const v = r.shard!.violationSubtree;
+    if (v !== null && (best === null || v < best.shard!.violationSubtree!)) best = r;
+  }
+  const states = new Set<string>();
+  for (const r of results) for (const h of r.shard!.terminalStateHashes) states.add(h);
+  const explored = results.reduce((n, r) => n + r.schedulesExplored, 0);
+  const seconds = results.reduce(
+    (n, r) => n + (r.schedulesPerSecond > 0 ? r.schedulesExplored / r.schedulesPerSecond : 0),
+    0,
+  );
+  const { shard: _shard, ...common } = first;
+  return {
+    ...common,
+    schedulesExplored: explored,
+    complete: results.every((r) => r.complete),
+    terminalStates: states.size,
+    schedulesPerSecond: seconds > 0 ? Math.round(explored / seconds) : 0,
+    violation: best === null ? null : best.violation,
+  };
+}
