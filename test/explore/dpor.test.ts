@@ -55,6 +55,15 @@ describe('dpor finds what dfs finds (2 preemptions)', () => {
     'free-mapped-page': 'migrate-vs-cpufault',
     'ignore-ebusy': 'fault-vs-dontneed',
     'no-tlb-flush': 'kernel-vs-munmap',
+    // modelled on HMM users' fixed bugs (issue 16; test/explore/history-variants.test.ts)
+    'close-unregister-first': 'close-vs-cpuread',
+    'unlock-twice-on-retry': 'fault-vs-dontneed',
+    'ebusy-fatal': 'fault-vs-dontneed',
+    'vma-lookup-unlocked': 'fault-vs-munmap',
+    'close-without-clear': 'fault-vs-dontneed',
+    'release-unlocked': 'exit-vs-devaccess',
+    'erase-short': 'fault-vs-munmap',
+    'release-keeps-pt': 'exit-vs-devaccess',
   };
   it('every broken dmirror variant, on the scenario that catches it (seq)', () => {
     expect(Object.keys(CATCHES).sort()).toEqual(DMIRROR_VARIANT_NAMES.filter((x) => x !== 'correct').sort());
