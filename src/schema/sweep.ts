@@ -13,7 +13,12 @@ export interface SweepSettings {
   /** A generator's name, or the trace file's base name. */
   workload: string;
   /** The trace's format and CRC-32 when the workload is a trace. */
-  trace?: { format: 'hmmsim' | 'nvbit'; crc32: string };
+  trace?: {
+    /** The trace's format. */
+    format: 'hmmsim' | 'nvbit';
+    /** CRC-32 of its text, hex. */
+    crc32: string;
+  };
   /** Bytes of the workload's arrays (a trace's: its regions' pages). */
   footprintBytes: number;
   /** Footprint / device memory, each swept value. */
@@ -81,7 +86,12 @@ export interface SweepRecord {
   /** What was swept. */
   settings: SweepSettings;
   /** This shard, `index` of `count` (0-based), when the record holds a slice. */
-  shard?: { index: number; count: number };
+  shard?: {
+    /** This slice, 0-based. */
+    index: number;
+    /** Slices in all. */
+    count: number;
+  };
   /** The points this record holds, by index. */
   points: SweepPoint[];
 }

@@ -4,6 +4,10 @@
  * (`hmmsim sweep`) spreads configurations over worker threads and shards; this layer runs them.
  */
 
+export type { SweepPoint, SweepRecord, SweepSettings } from '../schema/sweep.js';
+export { SWEEP_SCHEMA_VERSION } from '../schema/sweep.js';
+export * from '../workload/patterns/index.js';
+export * from '../workload/trace/index.js';
 export { replayKernel } from './kernel.js';
 export { mergeSweepRecords } from './merge.js';
 export {

@@ -133,7 +133,12 @@ export function policyMetrics(counters: Readonly<Record<string, number>>): {
 /** Options of runSweep. */
 export interface RunSweepOptions {
   /** Run only this slice (`--shard index/count`). */
-  shard?: { index: number; count: number };
+  shard?: {
+    /** The slice, 0-based. */
+    index: number;
+    /** Slices in all. */
+    count: number;
+  };
   /** Told after each configuration: its point, and how many of the slice are done. */
   onPoint?: (point: SweepPoint, done: number, total: number) => void;
 }

@@ -53,6 +53,7 @@ export interface WorkloadArray {
 
 /** A device kernel launch: `threads` device threads, thread t replaying `thread(t)`. */
 export interface DevicePhase {
+  /** A device phase. */
   readonly kind: 'device';
   /** The benchmark's kernel name. */
   readonly name: string;
@@ -64,6 +65,7 @@ export interface DevicePhase {
 
 /** Host code touching the shared arrays (checking results, reducing, setting a flag). */
 export interface CpuPhase {
+  /** A CPU phase. */
   readonly kind: 'cpu';
   /** What the host does, in the benchmark's words. */
   readonly name: string;
@@ -121,7 +123,9 @@ function checkRange(name: string, v: unknown, lo: number, hi: number): void {
 
 /** The workload's pages laid end to end: the first page of each array, by name. */
 export class ArrayLayout {
+  /** The arrays added, in page order. */
   readonly arrays: WorkloadArray[] = [];
+  /** Each array's first page, by name. */
   readonly first: Record<string, number> = {};
   private next = 0;
 
