@@ -91,15 +91,42 @@ export {
 } from './mm/mmu_notifier.js'; // -- end of the modern generation
 export { MREMAP_DONTUNMAP, MREMAP_FIXED, MREMAP_MAYMOVE } from './mm/mremap.js';
 export { GUP_PIN_COUNTING_BIAS, HPAGE_PMD_NR, HPAGE_PMD_ORDER } from './mm/page.js';
+export type { KfdAttributes, KfdLocation, KfdParams, KfdPolicy } from './policy/kfd.js';
 export {
+  type CpuFaultEvent,
   checkPolicy,
   type DeviceFaultInfo,
+  type FaultBatchInfo,
+  type MigrationCause,
+  type MigrationEvent,
   type MigrationPolicy,
+  type MovedPage,
+  type PlannedMap,
+  type PlannedMigration,
+  type PlannedPin,
+  type PlannedRemote,
+  type PlannedStall,
+  type PlannedThrottle,
   POLICY_NONE,
   POLICY_PAGE,
+  type PolicyNote,
+  type PolicyPlan,
+  type PolicyRange,
   parsePolicy,
   policyBlock,
+  type VictimCandidate,
+  type VictimChoice,
+  type VictimRequest,
 } from './policy/policy.js';
+export { POLICY_STATS_DESCRIPTIONS, type PolicyStats, policyStats } from './policy/stats.js';
+export {
+  type PolicyDecision,
+  type PolicyDecisionKind,
+  type PolicyRecording,
+  type PolicyTracepoints,
+  recordPolicyDecisions,
+  whyDidPageMove,
+} from './policy/trace.js';
 export * from './sched/index.js';
 export type { LockInstance, Waitable } from './sched/thread.js';
 export type { TimelineEvent, TimelineKind } from './schema/events.js';
