@@ -269,7 +269,7 @@ ${EXIT_HELP}`,
     .option('--trace-format <f>', "a trace file's format: 'hmmsim' or 'nvbit' (default: told by its content)")
     .option('--footprint <size>', "the generator's shared memory (1GiB, 256MiB, bytes)", '1GiB')
     .option('--oversubscription <list>', 'footprint / device memory levels', '0.5,0.75,1,1.1,1.25,1.5,2,3')
-    .option('--policy <list>', 'policies (parsePolicy names)', 'none,page,block:2,block:4,block:9')
+    .option('--policy <list>', 'policies (parsePolicy names)', 'uvm,kfd,nouveau,page,block:4')
     .option('--cost-profile <p>', 'pcie4-a100, pcie3-v100 or pcie5-h100')
     .option('--api <api>', "'seed' (v5.3 dmirror) or 'modern' (today's test_hmm)")
     .option('--iterations <n>', "the generator's main-loop iterations (a trace's repeats)")

@@ -69,11 +69,13 @@ export interface SweepPoint {
   evictedPages: number;
   /** CPU faults on device pages (CPU phases pulling pages back). */
   cpuFaults: number;
-  /** Thrashing events the policy reported, or null when the policy keeps no such counter. */
-  thrashingEvents: number | null;
-  /** Prefetched pages later used / prefetched, or null when the policy does not prefetch or count. */
+  /** Pages the policy's thrashing detector flagged (0 for a policy without one). */
+  thrashingEvents: number;
+  /** Prefetched pages later used / prefetched, or null when the policy prefetched nothing. */
   prefetchAccuracy: number | null;
-  /** Device counters as the run left them (the policy's own counters included). */
+  /** The policy's own counters (src/policy/stats.ts: prefetches, thrashing, throttles, pins, ...). */
+  policyStats: Record<string, number>;
+  /** Device counters as the run left them. */
   counters: Record<string, number>;
   /** Device-resident pages after each phase: [simulated µs, pages]. */
   residency: [number, number][];

@@ -11,6 +11,7 @@
 import { PAGE_SIZE } from '../core/addr.js';
 import { roundCosts, roundUs } from '../device/cost.js';
 import { MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE } from '../mm/mmap.js';
+import { type PolicyStats, policyStats } from '../policy/stats.js';
 import { SWEEP_SCHEMA_VERSION, type SweepPoint, type SweepRecord } from '../schema/sweep.js';
 import type { Process } from '../sim/process.js';
 import { Simulator } from '../sim/simulator.js';
@@ -54,8 +55,9 @@ export function runSweepPoint(s: CheckedSweepSpec, c: SweepConfiguration): Sweep
     else cpuTouch(p, phase, pageAddr);
     residency.push([roundUs(sim.deviceCosts(0).total), sim.deviceUsedPages(0)]);
   }
+  const stats = { ...policyStats(fd.policy) };
   fd.close();
-  return point(c, devicePages, sim, residency);
+  return point(c, devicePages, sim, residency, stats);
 }
 
 /** Each array its own anonymous mapping; the address of every workload page. */
@@ -84,6 +86,7 @@ function point(
   devicePages: number,
   sim: Simulator,
   residency: [number, number][],
+  stats: PolicyStats,
 ): SweepPoint {
   const counters = sim.deviceCounters(0) as unknown as Record<string, number>;
   const { total, ...costs } = roundCosts(sim.deviceCosts(0));
@@ -102,30 +105,28 @@ function point(
     bytesToHost: (counters.migratedToRam as number) * PAGE_SIZE,
     evictedPages: counters.evictedPages as number,
     cpuFaults: counters.cpuFaults as number,
-    ...policyMetrics(counters),
+    ...policyMetrics(stats),
+    policyStats: stats as unknown as Record<string, number>,
     counters,
     residency,
   };
 }
 
 /**
- * Thrashing events and prefetch accuracy from the policy's counters, when it keeps them
- * (`thrashingEvents`; `prefetchedPages` and `prefetchedUsed`): null for a policy that does not.
+ * Thrashing events and prefetch accuracy from the policy's counters (src/policy/stats.ts, which the
+ * svm engine keeps per policy object): accuracy is null when the policy prefetched nothing.
  */
-export function policyMetrics(counters: Readonly<Record<string, number>>): {
-  /** Thrashing events the policy detected, or null. */
-  thrashingEvents: number | null;
-  /** Prefetched pages later used / prefetched pages, or null. */
+export function policyMetrics(stats: Readonly<PolicyStats>): {
+  /** Pages the policy's thrashing detector flagged (0 for a policy without one). */
+  thrashingEvents: number;
+  /** Prefetched pages later used / prefetched pages, or null when nothing was prefetched. */
   prefetchAccuracy: number | null;
 } {
-  const thrashing = counters.thrashingEvents;
-  const prefetched = counters.prefetchedPages;
-  const used = counters.prefetchedUsed;
   return {
-    thrashingEvents: typeof thrashing === 'number' ? thrashing : null,
+    thrashingEvents: stats.thrashingEvents,
     prefetchAccuracy:
-      typeof prefetched === 'number' && typeof used === 'number' && prefetched > 0
-        ? Math.round((used / prefetched) * 1e6) / 1e6
+      stats.prefetchedPages > 0
+        ? Math.round((stats.prefetchedUsed / stats.prefetchedPages) * 1e6) / 1e6
         : null,
   };
 }

@@ -60,7 +60,7 @@ export const SWEEP_DEFAULTS: {
   readonly footprint: number;
   /** The levels of NVIDIA's and UVMSmart's oversubscription studies, 0.5 to 3. */
   readonly oversubscription: readonly number[];
-  /** The policies the built-in layer names. */
+  /** The five policies of issue 11's sweep: today's drivers' (UVM, KFD SVM, nouveau) and two baselines. */
   readonly policies: readonly string[];
   /** The default cost profile (docs/costs.md). */
   readonly costProfile: string;
@@ -76,7 +76,7 @@ export const SWEEP_DEFAULTS: {
   workload: 'stream',
   footprint: 2 ** 30,
   oversubscription: [0.5, 0.75, 1, 1.1, 1.25, 1.5, 2, 3],
-  policies: ['none', 'page', 'block:2', 'block:4', 'block:9'],
+  policies: ['uvm', 'kfd', 'nouveau', 'page', 'block:4'],
   costProfile: 'pcie4-a100',
   api: 'seed',
   seed: 1,

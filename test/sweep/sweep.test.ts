@@ -57,7 +57,7 @@ describe('one configuration', () => {
     expect(page2.simulatedUs).toBeGreaterThan(2 * page1.simulatedUs);
   });
 
-  it('the record: schema, settings, points in index order, no policy counters yet', () => {
+  it('the record: schema, settings, points in index order, the policy counters at 0', () => {
     expect(r.schema).toBe(SWEEP_SCHEMA_VERSION);
     expect(r.settings).toEqual({
       workload: 'stream',
@@ -77,7 +77,20 @@ describe('one configuration', () => {
       [2, 'page', 1],
       [3, 'page', 2],
     ]);
-    expect(r.points.every((p) => p.thrashingEvents === null && p.prefetchAccuracy === null)).toBe(true);
+    // page and none neither prefetch nor detect thrashing: the svm engine counts nothing for them.
+    expect(r.points.every((p) => p.thrashingEvents === 0 && p.prefetchAccuracy === null)).toBe(true);
+    expect(Object.keys(page2.policyStats)).toEqual([
+      'prefetchedPages',
+      'prefetchedUsed',
+      'thrashingEvents',
+      'throttles',
+      'pins',
+      'remoteMaps',
+      'evictedChunks',
+      'queueRestores',
+      'stallUs',
+    ]);
+    expect(Object.values(page2.policyStats).every((v) => v === 0)).toBe(true);
     expect(r.shard).toBeUndefined();
   });
 });
@@ -128,5 +141,15 @@ describe('bad specs', () => {
     expect(() => checkSweepSpec({ ...small, costProfile: 'x' })).toThrow(/'costProfile'/);
     expect(() => checkSweepSpec({ ...small, api: 'new' as 'seed' })).toThrow(/'api'/);
     expect(() => runSweep(small, { shard: { index: 2, count: 2 } })).toThrow(/'shard'/);
+  });
+});
+
+describe("today's drivers' policies by name", () => {
+  it('uvm, kfd and nouveau run; nouveau migrates nothing on a fault', () => {
+    const r = runSweep({ ...small, policies: ['uvm', 'kfd', 'nouveau'], oversubscription: [1] });
+    expect(r.points.map((p) => p.policy)).toEqual(['uvm', 'kfd', 'nouveau']);
+    expect(r.points[2]).toMatchObject({ pagesToDevice: 0, pagesToHost: 0, cpuFaults: 0, faults: 63 });
+    expect(r.points[0]?.pagesToDevice).toBeGreaterThan(0);
+    expect(r.points[1]?.pagesToDevice).toBeGreaterThan(0);
   });
 });
