@@ -137,6 +137,7 @@ Examples:
   $ hmmsim explore fault-vs-dontneed --protocol seq        closed by the sequence count (exit 0)
   $ hmmsim explore fault-vs-munmap --driver no-lock-in-sync --json
   $ hmmsim replay hmmx3:fault-vs-dontneed:correct:seed:1:0.1.0:coherence:8:hmm1:AAAAAAEBAQE:daefdc44
+  $ hmmsim sweep --workload hotspot --footprint 64MiB      five policies x eight oversubscription levels
   $ hmmsim selftest                                        hmm-tests.c on both API generations, kselftest TAP
   $ hmmsim selftest --api modern anon_read hmm.migrate --seed 3
   $ hmmsim help demo        help for one command

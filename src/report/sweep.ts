@@ -168,7 +168,7 @@ export function renderSweepReport(record: SweepRecord): string {
     ),
     figure(
       'sweep-residency',
-      'Device-resident pages over simulated time, per policy (one line per oversubscription level, darker = less)',
+      'Device-resident pages over simulated time, per policy: one line per oversubscription level, from dark purple (the lowest) to yellow (the highest)',
       residencyPlot(record),
       'No points.',
     ),
