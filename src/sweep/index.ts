@@ -21,6 +21,7 @@ export {
 export {
   type CheckedSweepSpec,
   checkSweepSpec,
+  DEVICE_PAGES_MAX,
   footprintPages,
   OVERSUBSCRIPTION_MAX,
   SWEEP_DEFAULTS,

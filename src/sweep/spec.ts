@@ -84,6 +84,9 @@ export const SWEEP_DEFAULTS: {
   threads: 256,
 };
 
+/** Most pages a simulated device's memory may have (the Simulator's `memoryPages` bound: 64 GiB). */
+export const DEVICE_PAGES_MAX = 2 ** 24;
+
 /** Highest oversubscription level (device memory must keep at least a page). */
 export const OVERSUBSCRIPTION_MAX = 1024;
 
@@ -117,7 +120,13 @@ export function checkSweepSpec(spec: SweepSpec): CheckedSweepSpec {
       'trace',
       `format: expected 'hmmsim' or 'nvbit', got ${describeValue(s.trace.format)}`,
     );
-  sweepWorkload(s); // checks footprint, threads, seed and the workload's name (or parses the trace)
+  const pages = footprintPages(sweepWorkload(s)); // checks footprint, threads, seed, the name (or parses the trace)
+  for (const r of levels)
+    if (Math.floor(pages / r) > DEVICE_PAGES_MAX)
+      throw new ArgumentError(
+        'oversubscription',
+        `level ${r} gives ${Math.floor(pages / r)} device pages, more than a simulated device holds (${DEVICE_PAGES_MAX})`,
+      );
   return s;
 }
 

@@ -136,6 +136,9 @@ describe('bad specs', () => {
     expect(() => checkSweepSpec({ ...small, policies: ['lru'] })).toThrow(/invalid argument 'policy'/);
     expect(() => checkSweepSpec({ ...small, oversubscription: [0] })).toThrow(/'oversubscription'/);
     expect(() => checkSweepSpec({ ...small, oversubscription: [] })).toThrow(/'oversubscription'/);
+    expect(() => checkSweepSpec({ ...small, footprint: 2 ** 36, oversubscription: [1, 0.1] })).toThrow(
+      /'oversubscription': level 0.1 gives 16777215\d device pages, more than a simulated device holds/,
+    );
     expect(() => checkSweepSpec({ ...small, workload: 'matmul' })).toThrow(/'workload'/);
     expect(() => checkSweepSpec({ ...small, footprint: 100 })).toThrow(/'footprint'/);
     expect(() => checkSweepSpec({ ...small, costProfile: 'x' })).toThrow(/'costProfile'/);
