@@ -239,8 +239,12 @@ registerBenchmark({
   native: null,
   simBaseline: 'migration-modern-4k',
   baseline: "the same MIGRATE_TO_DEV + MIGRATE_TO_SYS of a MADV_NOHUGEPAGE buffer (today's test_hmm)",
-  // Reported only: device-private THP is not modelled yet (docs/fidelity.md), so the THP is split
-  // and moved as 4 KiB pages and v6.19's gain cannot show; a target waits for it.
+  // Device-private THP moves each 2 MiB as one folio (one COMPOUND entry, one device-private
+  // PMD) against 512 entries and PTEs. Measured in one run on the shared 2-core box (reps 5,
+  // warmup 2, other agents' suites running): 0.51x at 512 pages, 2.02x at 4096; an earlier run
+  // 2.23x and 4.68x — the noise of the load, not the path (a direct timing of the two ioctls
+  // had THP at or below 4 KiB). Target: the THP path no worse than 3x the 4 KiB one.
+  maxRatio: 3,
   // the kernel test's sizes: a quarter THP, one THP, eight, and 128 THPs
   pages: [128, 512, 4096, 65536],
 });

@@ -507,10 +507,38 @@ function checkZeroPage(rc: Recount, pins: Pins): void {
   if (rc.cached[ZERO_PFN] !== 0) rc.out.push('zero page: in a page cache');
 }
 
+/**
+ * A page of a large device folio (v6.19 device-private THP, free or in use): the head holds the
+ * idle refcount plus every mapping of its 512 pages (its entire mappings, PTE mappings after a
+ * split PMD) and pins; a tail holds none.
+ */
+function checkDeviceFolio(rc: Recount, pfn: number, pins: Pins): void {
+  const s = rc.kernel.mem.store;
+  const head = s.compoundHead(pfn);
+  if (pfn !== head) {
+    if (s.refcount[pfn] !== 0) rc.out.push(`device tail pfn ${pfn}: refcount ${s.refcount[pfn]}, expected 0`);
+    return;
+  }
+  let refs = pgmapFreeRefcount(s.pgmapOf(head)) + (rc.entire.get(head) ?? 0);
+  let migrating = 0;
+  for (let i = 0; i < HPAGE_PMD_NR; i++) {
+    refs += (rc.mapped[head + i] as number) + (pins.size > 0 ? (pins.get(head + i) ?? 0) : 0);
+    migrating += rc.migrating[head + i] as number;
+  }
+  if (migrating === 0 && s.refcount[head] !== refs)
+    rc.out.push(
+      `device folio pfn ${head}: refcount ${s.refcount[head]}, expected ${refs} (idle + mappings of its 512 pages + pins)`,
+    );
+}
+
 /** ZONE_DEVICE pages idle at their pgmap's free refcount (1 seed, 0 today); never in a page cache. */
 function checkDevicePage(rc: Recount, pfn: number, pins: Pins): void {
   const s = rc.kernel.mem.store;
   if (rc.cached[pfn] !== 0) rc.out.push(`device pfn ${pfn}: in a page cache`);
+  if ((s.flags[pfn] as number) & (PG_head | PG_tail)) {
+    checkDeviceFolio(rc, pfn, pins);
+    return;
+  }
   if (rc.migrating[pfn] !== 0) return;
   const idle = pgmapFreeRefcount(s.pgmapOf(pfn));
   const n = expectedRefs(rc, pfn, pins);

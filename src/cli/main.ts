@@ -163,7 +163,7 @@ ${EXIT_HELP}`,
     .option('--threads <n>', 'device threads of the lookup kernel', ...size('threads'))
     .option(
       '--policy <p>',
-      "what a device fault migrates: 'none', 'page' or 'block:k' (2^k pages)",
+      "what a device fault migrates: 'none', 'page', 'block:k' (2^k pages), 'uvm', 'kfd', 'nouveau' (docs/policies.md)",
       parser(demo?.policyOption),
       d?.policy,
     )

@@ -23,6 +23,8 @@ export class DeviceMmu {
   readonly faults: FaultBuffer;
   private readonly counters: DeviceCounters;
   private readonly cost: CostModel;
+  /** Told each vpn a page-table walk translated (the svm engine counts prefetched pages' first use). */
+  onWalk: ((vpn: number) => void) | null = null;
 
   constructor(device: SimDevice, pt: DevicePageTable, tlbEntries?: number) {
     this.device = device;
@@ -47,6 +49,7 @@ export class DeviceMmu {
     const writable = this.pt.isWritable(vpn);
     if (write && !writable) return -1;
     this.tlb.fill(vpn, pfn, writable);
+    if (this.onWalk !== null) this.onWalk(vpn);
     return pfn;
   }
 

@@ -187,7 +187,8 @@ function* hugePmdFault(mm: MmStruct, vma: Vma, addr: number, pmdSlot: number, fl
 /**
  * __handle_mm_fault on a non-present PMD: a migration entry waits for the folio
  * (pmd_migration_entry_wait) and the access retries; a device-private one calls its pgmap's
- * migrate_to_ram with a reference on the head held across the call (do_huge_pmd_device_private);
+ * migrate_to_ram with the head locked and referenced across the call (do_huge_pmd_device_private;
+ * a head locked by someone else: the access retries);
  * a head whose refcount already fell to 0 is being freed, and the access retries.
  * @see mm/memory.c __handle_mm_fault, mm/huge_memory.c do_huge_pmd_device_private (Linux v6.19)
  */
@@ -210,8 +211,11 @@ function* swapPmdFault(
     throw new KernelBug(`do_huge_pmd_device_private: pfn ${head} has no migrate_to_ram`);
   mm.kernel.counters.inc('device_private_fault');
   if ((mem.store.refcount[head] as number) <= 0) return 0; // get_page_unless_zero failed: being freed
+  if (!mem.trylockPage(head)) return 0; // someone else is migrating it: retry the access
   mem.getPage(head);
-  const ret = yield* runMaybeTask(ops.migrateToRam({ mm, vma, address: addr, pfn: head, flags }), true);
+  const vmf = { mm, vma, address: addr, pfn: head, flags, pmd: true };
+  const ret = yield* runMaybeTask(ops.migrateToRam(vmf), true);
+  mem.unlockPage(head);
   mem.putPage(head);
   return ret;
 }
@@ -336,15 +340,19 @@ function* doSwapPage(
 function* devicePrivateMigrateToRam(mm: MmStruct, ops: DevPagemapOps, vmf: DevFault): Task<number> {
   const { mem } = mm.kernel;
   const { pfn } = vmf;
-  if (!mem.trylockPage(pfn)) {
-    yield* mem.waitOnPageLocked(pfn);
+  // folio_trylock: the lock of a large folio is its head's. migrate_to_ram may split the folio
+  // (migrate_vma_split_folio moves the lock and reference to vmf->page's new folio), so the
+  // folio is looked up again afterwards.
+  const folio = mem.store.compoundHead(pfn);
+  if (!mem.trylockPage(folio)) {
+    yield* mem.waitOnPageLocked(folio);
     return 0;
   }
   mem.getPage(pfn);
   if (ops.migrateToRam === undefined)
     throw new KernelBug(`do_swap_page: device-private pfn ${pfn} has no migrate_to_ram`);
   const ret = yield* runMaybeTask(ops.migrateToRam(vmf), true);
-  mem.unlockPage(pfn);
+  mem.unlockPage(mem.store.compoundHead(pfn));
   mem.putPage(pfn);
   return ret;
 }

@@ -39,11 +39,18 @@ import {
 import {
   clearPageFlags,
   HPAGE_PMD_NR,
+  PG_anon,
   PG_anon_exclusive,
+  PG_dirty,
   PG_head,
   PG_hugetlb,
+  PG_locked,
+  PG_swapbacked,
   PG_tail,
+  PG_uptodate,
   pageAnonExclusive,
+  pageMaybeDmaPinned,
+  setPageFlags,
 } from './page.js';
 import { LEVEL_PTE } from './pagetable.js';
 import {
@@ -59,12 +66,16 @@ import {
   pteLoOf,
   ptePfn,
   readableSwpType,
+  SWP_DEVICE_READ,
+  SWP_DEVICE_WRITE,
+  SWP_MIGRATION_READ,
+  SWP_MIGRATION_WRITE,
   swpEntryLo,
   swpType,
 } from './pte.js';
 import { folioAddNewAnonRmapPmd, folioRemoveRmapPmd, rmapTargets } from './rmap.js';
 import type { Vma } from './vma.js';
-import { VM_HUGEPAGE, VM_HUGETLB, VM_NOHUGEPAGE, VM_WRITE } from './vma.js';
+import { VM_HUGEPAGE, VM_HUGETLB, VM_NOHUGEPAGE, VM_WRITE, vmPageProt } from './vma.js';
 
 /** /sys/kernel/mm/transparent_hugepage/enabled: when anonymous faults may get a 2 MiB page. */
 export type ThpMode = 'always' | 'madvise' | 'never';
@@ -447,10 +458,43 @@ export function splitHugePmd(mm: MmStruct, pmdSlot: number, haddr: number): void
   mm.kernel.counters.inc('thp_split_pmd');
 }
 
-/** split_huge_pmd(vma, pmd, address): splits the huge PMD covering `addr`, if there is one. */
+/**
+ * __split_huge_pmd_locked on a non-present PMD: 512 PTE entries of its kind onto the subpages, the
+ * write bit kept. A migration entry holds no mapping, so nothing else moves; a device-private
+ * entry's entire mapping becomes 512 PTE mappings of the still-large folio (+1 mapcount per
+ * subpage, +511 references, entire mapcount -1), as for a present THP. rss is unchanged.
+ * @see mm/huge_memory.c __split_huge_pmd_locked (Linux v6.19, the !present branch)
+ */
+export function splitSwapPmd(mm: MmStruct, pmdSlot: number): void {
+  const { pt, mem } = mm.kernel;
+  const lo = pt.lo[pmdSlot] as number;
+  const hi = pt.hi[pmdSlot] as number;
+  const head = ptePfn(lo, hi);
+  const type = swpType(lo);
+  const devicePrivate = isPmdDevicePrivateEntry(lo, hi);
+  if (!devicePrivate && !isPmdMigrationEntry(lo, hi)) throw new KernelBug(`split_huge_pmd: swap PMD ${lo}`);
+  pt.clear(pmdSlot);
+  const first = pt.populateTable(pmdSlot, LEVEL_PTE) * HPAGE_PMD_NR;
+  for (let i = 0; i < HPAGE_PMD_NR; i++) pt.set(first + i, swpEntryLo(type, head + i), pteHiOf(head + i));
+  if (devicePrivate) {
+    const s = mem.store;
+    for (let i = 0; i < HPAGE_PMD_NR; i++) s.mapcount[head + i] = (s.mapcount[head + i] as number) + 1;
+    s.refcount[head] = (s.refcount[head] as number) + HPAGE_PMD_NR - 1;
+    folioRemoveRmapPmd(mm, head);
+  }
+  mm.kernel.counters.inc('thp_split_pmd');
+}
+
+/**
+ * split_huge_pmd(vma, pmd, address): splits the huge PMD covering `addr`, if there is one, present
+ * or not (v6.19 splits PMD migration and device-private entries too).
+ */
 export function splitHugePmdAt(mm: MmStruct, addr: number): void {
-  const slot = mm.kernel.pt.hugePmdSlot(mm.pgd, addr);
+  const { pt } = mm.kernel;
+  const slot = pt.hugePmdSlot(mm.pgd, addr);
   if (slot >= 0) splitHugePmd(mm, slot, addr - (addr % PMD_SIZE));
+  const sw = pt.swapPmdSlot(mm.pgd, addr);
+  if (sw >= 0) splitSwapPmd(mm, sw);
 }
 
 /**
@@ -507,7 +551,121 @@ export function splitHugePage(kernel: Kernel, head: number, extraPins: number): 
   }
   s.refcount[head] = (s.refcount[head] as number) - tailRefs;
   if (s.refcount[head] === 0) orphans.push(head);
-  for (const pfn of orphans) kernel.mem.freePage(pfn);
+  notifyFolioSplit(kernel, head);
+  for (const pfn of orphans) freeOrphan(kernel, pfn);
   kernel.counters.inc('thp_split_page');
   return true;
+}
+
+// -- device-private THP: PMD migration entries and the folio split (v6.19) -------------------------
+
+/**
+ * set_pmd_migration_entry: the huge PMD or device-private PMD at `pmdSlot` becomes a migration PMD
+ * for `head` (write if the entry was writable); its dirty bit moves to the folio, its entire
+ * mapping and reference go (the caller holds one of its own). False, nothing changed, if the
+ * folio is exclusive and may be pinned (folio_try_share_anon_rmap_pmd fails: -EBUSY).
+ * @see mm/huge_memory.c set_pmd_migration_entry (Linux v6.19)
+ */
+export function setPmdMigrationEntry(mm: MmStruct, pmdSlot: number, head: number): boolean {
+  const { pt, mem } = mm.kernel;
+  const s = mem.store;
+  const lo = pt.lo[pmdSlot] as number;
+  const present = (lo & _PAGE_PSE) !== 0;
+  const write = present ? (lo & _PAGE_RW) !== 0 : swpType(lo) === SWP_DEVICE_WRITE;
+  if (mm.kernel.behaviour.anonExclusive && pageAnonExclusive(s, head)) {
+    if (pageMaybeDmaPinned(s, head)) return false;
+    for (let i = 0; i < HPAGE_PMD_NR; i++) clearPageFlags(s, head + i, PG_anon_exclusive);
+  }
+  if (present && lo & _PAGE_DIRTY) setPageFlags(s, head, PG_dirty);
+  pt.set(pmdSlot, swpEntryLo(write ? SWP_MIGRATION_WRITE : SWP_MIGRATION_READ, head), pteHiOf(head));
+  folioRemoveRmapPmd(mm, head);
+  mem.putPage(head);
+  return true;
+}
+
+/**
+ * remove_migration_pmd: the migration PMD at `pmdSlot` maps `newHead` again — a device-private PMD
+ * entry for a device-private folio, else a present huge PMD with the VMA's protection, old, writable
+ * if the migration entry was — with a reference and an anonymous entire mapping (exclusive unless
+ * the entry was a read one). rss is unchanged.
+ * @see mm/huge_memory.c remove_migration_pmd (Linux v6.19)
+ */
+export function removeMigrationPmd(
+  mm: MmStruct,
+  vma: Vma,
+  pmdSlot: number,
+  haddr: number,
+  newHead: number,
+): void {
+  const { pt, mem } = mm.kernel;
+  const s = mem.store;
+  const lo = pt.lo[pmdSlot] as number;
+  const write = swpType(lo) === SWP_MIGRATION_WRITE;
+  mem.getPage(newHead);
+  if (s.isDevicePrivate(newHead)) {
+    pt.set(pmdSlot, swpEntryLo(write ? SWP_DEVICE_WRITE : SWP_DEVICE_READ, newHead), pteHiOf(newHead));
+  } else {
+    const prot = (vmPageProt(vma.flags) & ~(_PAGE_ACCESSED | _PAGE_RW)) | (write ? _PAGE_RW : 0);
+    pt.set(pmdSlot, hugePmdLo(newHead, prot), pteHiOf(newHead));
+  }
+  folioAddAnonRmapPmd(mm, vma, newHead, haddr, write && mm.kernel.behaviour.anonExclusive);
+}
+
+/** folio_add_anon_rmap_pmd: one more entire mapping; the model keeps ->mapping/->index per subpage. */
+function folioAddAnonRmapPmd(mm: MmStruct, vma: Vma, head: number, haddr: number, exclusive: boolean): void {
+  const s = mm.kernel.mem.store;
+  if (vma.anonVma === null) throw new KernelBug('folio_add_anon_rmap_pmd: VMA has no anon_vma');
+  const index = vma.linearPageIndex(haddr);
+  for (let i = 0; i < HPAGE_PMD_NR; i++) {
+    setPageFlags(s, head + i, PG_anon | PG_swapbacked | (exclusive ? PG_anon_exclusive : 0));
+    s.mapping[head + i] = vma.anonVma.id;
+    s.index[head + i] = index + i;
+  }
+  s.entireMapcount.set(head, (s.entireMapcount.get(head) ?? 0) + 1);
+}
+
+/**
+ * folio_split_unmapped(folio, 0): a locked large folio nobody maps (its mappings are migration
+ * entries) becomes 512 order-0 folios, each locked, with the folio's flags, ->mapping and index,
+ * one page of the charge and one reference; the head keeps the rest but the reference the caller
+ * took for the split. A device folio's driver hears of each new folio (dev_pagemap_ops.folio_split).
+ * @see mm/huge_memory.c folio_split_unmapped, __folio_split (Linux v6.19)
+ */
+export function folioSplitUnmapped(kernel: Kernel, head: number): void {
+  const s = kernel.mem.store;
+  if (!((s.flags[head] as number) & PG_head))
+    throw new KernelBug(`folio_split_unmapped: pfn ${head} is not a head`);
+  if (s.folioMapcount(head) !== 0) throw new KernelBug(`folio_split_unmapped: pfn ${head} is mapped`);
+  const keep = (s.flags[head] as number) & (PG_locked | PG_anon | PG_swapbacked | PG_dirty | PG_uptodate);
+  for (let i = 0; i < HPAGE_PMD_NR; i++) {
+    const pfn = head + i;
+    clearPageFlags(s, pfn, PG_head | PG_tail);
+    s.memcg[pfn] = s.memcg[head] as number;
+    if (i === 0) continue;
+    setPageFlags(s, pfn, keep);
+    s.mapping[pfn] = s.mapping[head] as number;
+    s.index[pfn] = (s.index[head] as number) + i;
+    s.refcount[pfn] = 1;
+  }
+  s.refcount[head] = (s.refcount[head] as number) - 1;
+  notifyFolioSplit(kernel, head);
+  kernel.counters.inc('thp_split_page');
+}
+
+/** A subpage nobody maps after a split: a RAM page to the allocator, a device page to its driver. */
+function freeOrphan(kernel: Kernel, pfn: number): void {
+  if (!kernel.mem.store.isZoneDevice(pfn)) {
+    kernel.mem.freePage(pfn);
+    return;
+  }
+  kernel.mem.store.refcount[pfn] = 1;
+  kernel.mem.putPage(pfn); // free_zone_device_folio: the driver takes it back
+}
+
+/** dev_pagemap_ops.folio_split(head, tail) for each new folio of a split device folio. */
+function notifyFolioSplit(kernel: Kernel, head: number): void {
+  const s = kernel.mem.store;
+  const ops = s.isZoneDevice(head) ? s.pgmapOf(head)?.ops : undefined;
+  if (ops?.folioSplit === undefined) return;
+  for (let i = 1; i < HPAGE_PMD_NR; i++) ops.folioSplit(head, head + i);
 }

@@ -10,7 +10,6 @@
  */
 
 import { alignDown, PMD_SIZE, PUD_SIZE } from '../core/addr.js';
-import { KernelBug } from '../core/assert.js';
 import { ENOMEM } from '../core/errno.js';
 import type { Task } from '../sched/index.js';
 import { allocChargedPage, tryRestoreExclusivePte } from './fault.js';
@@ -20,6 +19,7 @@ import {
   copyHugePmd,
   copySwapPmd,
   splitHugePmd,
+  splitSwapPmd,
   zapHugePmd,
   zapSwapPmd,
 } from './huge_memory.js';
@@ -92,21 +92,17 @@ export function zapRange(mm: MmStruct, start: number, end: number): number {
       return 0;
     },
     swapPmd: (slot, a, b) => {
-      wholeSwapPmd(a, b, 'zap');
-      zapSwapPmd(mm, slot);
-      cleared++;
+      if (b - a === PMD_SIZE) {
+        zapSwapPmd(mm, slot);
+        cleared++;
+        return 0;
+      }
+      splitSwapPmd(mm, slot);
+      cleared += zapPteTable(mm, pt.child(slot), a, b);
       return 0;
     },
   });
   return cleared;
-}
-
-/**
- * Part of a non-present PMD's 2 MiB: v6.19 splits it into 512 PTE entries of its kind first
- * (__split_huge_pmd_locked), which the model does not yet do (docs/fidelity.md).
- */
-function wholeSwapPmd(start: number, end: number, what: string): void {
-  if (end - start !== PMD_SIZE) throw new KernelBug(`${what}: split of a non-present PMD is not modelled`);
 }
 
 /** zap_pmd_range on a huge PMD: all of it goes whole (zap_huge_pmd), part of it splits first. */
@@ -371,9 +367,13 @@ function* changePudSpan(mm: MmStruct, start: number, end: number, prot: number):
       return 0;
     },
     swapPmd: (slot, a, b) => {
-      wholeSwapPmd(a, b, 'change_protection');
-      changeSwapPmd(mm, slot);
-      changed++;
+      if (b - a === PMD_SIZE) {
+        changeSwapPmd(mm, slot);
+        changed++;
+        return 0;
+      }
+      splitSwapPmd(mm, slot);
+      changed += changePteTable(mm, pt.child(slot), a, b, prot);
       return 0;
     },
   });

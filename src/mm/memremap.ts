@@ -29,9 +29,15 @@ import type { Task } from '../sched/index.js';
 import type { Kernel } from './kernel.js';
 import type { DevPagemap, PageStore } from './page.js';
 import {
+  HPAGE_PMD_NR,
+  HPAGE_PMD_ORDER,
   MEMORY_DEVICE_COHERENT,
   MEMORY_DEVICE_PRIVATE,
+  PG_head,
   PG_locked,
+  PG_reserved,
+  PG_tail,
+  setPageFlags,
   ZONE_DEVICE,
   ZONE_NORMAL,
 } from './page.js';
@@ -176,6 +182,31 @@ export function zoneDevicePageInit(kernel: Kernel, pfn: number): void {
     throw new KernelWarning(`zone_device_page_init: pfn ${pfn} is in use (refcount ${s.refcount[pfn]})`);
   s.refcount[pfn] = 1;
   if (!kernel.mem.trylockPage(pfn)) throw new KernelBug(`zone_device_page_init: pfn ${pfn} locked`);
+}
+
+/**
+ * zone_device_folio_init(folio, pgmap, order) (v6.19): order 0 is zone_device_page_init; order 9
+ * makes the 512 free device pages from an aligned `head` one large folio (PG_head, the tails
+ * PG_tail at refcount 0), referenced once and locked. A page of it in use is a KernelWarning.
+ */
+export function zoneDeviceFolioInit(kernel: Kernel, head: number, order: number): void {
+  if (order === 0) {
+    zoneDevicePageInit(kernel, head);
+    return;
+  }
+  if (order !== HPAGE_PMD_ORDER)
+    throw new ArgumentError('order', `expected 0 or ${HPAGE_PMD_ORDER}, got ${order}`);
+  if (head % HPAGE_PMD_NR !== 0)
+    throw new ArgumentError('head', `pfn ${head} is not ${HPAGE_PMD_NR}-aligned`);
+  const s = kernel.mem.store;
+  livePgmap(kernel, head + HPAGE_PMD_NR - 1, 'zone_device_folio_init');
+  for (let pfn = head + 1; pfn < head + HPAGE_PMD_NR; pfn++) {
+    if (s.refcount[pfn] !== 0 || ((s.flags[pfn] as number) & PG_locked) !== 0)
+      throw new KernelWarning(`zone_device_folio_init: pfn ${pfn} is in use (refcount ${s.refcount[pfn]})`);
+  }
+  zoneDevicePageInit(kernel, head);
+  for (let pfn = head + 1; pfn < head + HPAGE_PMD_NR; pfn++) s.flags[pfn] = PG_reserved | PG_tail;
+  setPageFlags(s, head, PG_head);
 }
 
 /** page->zone_device_data: the driver's word per device page (undefined until set). */

@@ -24,11 +24,15 @@
  * and are shared with src/mm/migrate.ts; v6.19 drops LOCKED, DEVICE and ERROR, and its COMPOUND
  * reuses the bit of v5.3's DEVICE.
  *
- * Not modelled here (docs/fidelity.md, "Today's API: device memory and migration"): device-private
- * THP (MIGRATE_PFN_COMPOUND entries are never produced: SELECT_COMPOUND is accepted and ignored),
- * PageAnonExclusive carried through readable-exclusive migration entries, the LRU isolation step.
+ * Device-private THP (v6.19): with SELECT_COMPOUND, a whole aligned PMD (a THP, a device-private
+ * PMD, a hole) is one MIGRATE_PFN_COMPOUND entry behind a PMD migration entry; a compound
+ * destination moves the folio whole, a small one splits it first (migrate_vma_split_unmapped_folio).
  *
- * @see mm/migrate_device.c, include/linux/migrate.h (Linux v6.19; small-page paths as in the
+ * Not modelled here (docs/fidelity.md, "Today's API: device memory and migration"): waiting on a
+ * migration PMD met by collect (it is skipped), PageAnonExclusive carried through
+ * readable-exclusive migration entries, the LRU isolation step.
+ *
+ * @see mm/migrate_device.c, include/linux/migrate.h (Linux v6.19, as in the
  *      julianw1010/hydra-linux-7.0.0 tree, commit e72a68798f9c)
  */
 
@@ -37,7 +41,17 @@ import { KernelBug, KernelWarning } from '../core/assert.js';
 import { ArgumentError, EBUSY, EINVAL } from '../core/errno.js';
 import type { Task } from '../sched/index.js';
 import { anonVmaPrepare } from './fault.js';
-import { isHugeZeroPfn, splitHugePage, splitHugePmd } from './huge_memory.js';
+import {
+  folioSplitUnmapped,
+  hugePmdLo,
+  isHugeZeroPfn,
+  removeMigrationPmd,
+  setPmdMigrationEntry,
+  splitHugePage,
+  splitHugePmd,
+  splitSwapPmd,
+  thpVmaAllowableForced,
+} from './huge_memory.js';
 import type { Kernel } from './kernel.js';
 import {
   insertMapPage,
@@ -55,17 +69,22 @@ import {
   removeMigrationPtes,
 } from './migrate.js';
 import type { MmStruct } from './mm.js';
+import { addMmCounter } from './mm.js';
 import type { MmuNotifierRange } from './mmu_notifier.js';
 import {
+  MMU_NOTIFY_CLEAR,
   MMU_NOTIFY_MIGRATE,
   mmuNotifierInvalidateRangeEnd,
   mmuNotifierInvalidateRangeStart,
   mmuNotifierRangeInitOwner,
+  notifierRange,
 } from './mmu_notifier.js';
 import {
   clearPageFlags,
+  HPAGE_PMD_NR,
   PG_anon,
   PG_anon_exclusive,
+  PG_swapbacked,
   PG_uptodate,
   pageMaybeDmaPinned,
   setPageFlags,
@@ -73,18 +92,36 @@ import {
 } from './page.js';
 import { pteSlotIn } from './pagetable.js';
 import {
+  _PAGE_DIRTY,
+  _PAGE_PSE,
+  _PAGE_RW,
   _PAGE_SPECIAL,
   isDevicePrivateType,
+  isPmdDevicePrivateEntry,
+  isPmdMigrationEntry,
   isWriteSwpType,
+  pteHiOf,
   pteNone,
   ptePfn,
   ptePresent,
   pteWrite,
+  SWP_DEVICE_READ,
+  SWP_DEVICE_WRITE,
+  swpEntryLo,
   swpType,
 } from './pte.js';
-import { setMigrationPte, TTU_IGNORE_ACCESS, TTU_IGNORE_MLOCK, TTU_MIGRATION, tryToUnmap } from './rmap.js';
+import {
+  folioAddNewAnonRmapPmd,
+  rmapTargetLive,
+  rmapTargets,
+  setMigrationPte,
+  TTU_IGNORE_ACCESS,
+  TTU_IGNORE_MLOCK,
+  TTU_MIGRATION,
+  tryToUnmap,
+} from './rmap.js';
 import type { Vma } from './vma.js';
-import { VM_HUGETLB, VM_SPECIAL } from './vma.js';
+import { VM_HUGETLB, VM_SPECIAL, VM_WRITE, vmPageProt } from './vma.js';
 
 // The entry encoding is the seed's (same values in v6.19); a driver of today's API finds it here.
 export {
@@ -106,7 +143,7 @@ export const MIGRATE_VMA_SELECT_SYSTEM = 0x1;
 export const MIGRATE_VMA_SELECT_DEVICE_PRIVATE = 0x2;
 /** Bit 2: collect device-coherent pages whose pgmap owner is `pgmapOwner`. */
 export const MIGRATE_VMA_SELECT_DEVICE_COHERENT = 0x4;
-/** Bit 3: collect PMD-sized folios whole (v6.19; accepted, not modelled: folios are split). */
+/** Bit 3: collect PMD-sized folios (and whole empty PMDs) whole, as MIGRATE_PFN_COMPOUND entries (v6.19). */
 export const MIGRATE_VMA_SELECT_COMPOUND = 0x8;
 
 /**
@@ -170,7 +207,7 @@ export function* migrateVmaSetup(args: MigrateVma): Task<number> {
   if (fault >= 0) {
     s.checkPfn(fault, 'faultPage');
     if (!s.isDevicePrivate(fault)) return -EINVAL;
-    if (!s.isLocked(fault)) return -EINVAL;
+    if (!s.isLocked(s.compoundHead(fault))) return -EINVAL;
   }
   mm.mmapSem.assertHeld('any');
   const walked = (args.end - args.start) / PAGE_SIZE;
@@ -244,6 +281,7 @@ function* migrateVmaCollect(args: MigrateVma, mm: MmStruct): Task {
   pt.walk(mm.pgd, args.start, args.end, {
     present: (t, a, b) => collectTable(c, t, a, b),
     huge: (slot, a, b) => collectHugePmd(c, slot, a, b),
+    swapPmd: (slot, a, b) => collectSwapPmd(c, slot, a, b),
     hole: (a, b) => collectHole(c, a, b),
   });
   yield* mmuNotifierInvalidateRangeEnd(range);
@@ -262,10 +300,23 @@ function collectSkip(c: Collect, a: number, b: number): number {
   return 0;
 }
 
-/** migrate_vma_collect_hole: "allocate for me" entries, in anonymous VMAs only. */
+/** The whole PMD [a, b) is collected as one compound entry: SELECT_COMPOUND and both ends aligned. */
+function collectCompound(c: Collect, a: number, b: number): boolean {
+  return (c.args.flags & MIGRATE_VMA_SELECT_COMPOUND) !== 0 && a % PMD_SIZE === 0 && b % PMD_SIZE === 0;
+}
+
+/**
+ * migrate_vma_collect_hole: "allocate for me" entries, in anonymous VMAs only; a whole PMD with
+ * SELECT_COMPOUND is one MIGRATE | COMPOUND entry and 511 empty ones (for a split later).
+ */
 function collectHole(c: Collect, a: number, b: number): number {
   const vma = c.args.vma as Vma;
   if (!vma.isAnonymous()) return collectSkip(c, a, b);
+  if (collectCompound(c, a, b)) {
+    c.args.cpages++;
+    collectEntry(c, MIGRATE_PFN_MIGRATE | MIGRATE_PFN_COMPOUND);
+    return collectSkip(c, a + PAGE_SIZE, b);
+  }
   for (let addr = a; addr < b; addr += PAGE_SIZE) {
     c.args.cpages++;
     collectEntry(c, MIGRATE_PFN_MIGRATE);
@@ -274,23 +325,66 @@ function collectHole(c: Collect, a: number, b: number): number {
 }
 
 /**
- * migrate_vma_collect_huge_pmd without SELECT_COMPOUND: a huge PMD is skipped unless SELECT_SYSTEM;
- * the huge zero page is a hole (the insert splits its PMD); a THP is locked and split
- * (split_folio, under the collect reference) and its pages are collected one by one, or skipped if
- * the lock is taken or the split fails (a pin).
+ * migrate_vma_collect_huge_pmd on a huge PMD: skipped unless SELECT_SYSTEM; the huge zero page is
+ * a hole (one compound entry, or 512 the insert splits it for); a THP goes to collectFolioPmd.
  */
 function collectHugePmd(c: Collect, slot: number, a: number, b: number): number {
-  const { pt, mem } = c.mm.kernel;
+  const { pt } = c.mm.kernel;
   if (!(c.args.flags & MIGRATE_VMA_SELECT_SYSTEM)) return collectSkip(c, a, b);
-  const head = ptePfn(pt.lo[slot] as number, pt.hi[slot] as number);
+  const lo = pt.lo[slot] as number;
+  const head = ptePfn(lo, pt.hi[slot] as number);
   if (isHugeZeroPfn(c.mm.kernel, head)) return collectHole(c, a, b);
+  return collectFolioPmd(c, slot, head, lo & _PAGE_RW ? MIGRATE_PFN_WRITE : 0, a, b);
+}
+
+/**
+ * migrate_vma_collect_huge_pmd on a non-present PMD: only a device-private PMD of the owner with
+ * SELECT_DEVICE_PRIVATE is collected (a migration PMD is skipped, as the kernel's test order does).
+ */
+function collectSwapPmd(c: Collect, slot: number, a: number, b: number): number {
+  const { pt, mem } = c.mm.kernel;
+  const lo = pt.lo[slot] as number;
+  const hi = pt.hi[slot] as number;
+  const head = ptePfn(lo, hi);
+  if (
+    !isPmdDevicePrivateEntry(lo, hi) ||
+    !(c.args.flags & MIGRATE_VMA_SELECT_DEVICE_PRIVATE) ||
+    mem.store.pgmapOf(head)?.owner !== c.args.pgmapOwner
+  )
+    return collectSkip(c, a, b);
+  return collectFolioPmd(c, slot, head, swpType(lo) === SWP_DEVICE_WRITE ? MIGRATE_PFN_WRITE : 0, a, b);
+}
+
+/**
+ * The folio of a PMD, referenced and locked (trylock, unless it is the fault folio): with
+ * SELECT_COMPOUND over the whole PMD, one MIGRATE | COMPOUND entry and the PMD made a migration
+ * entry (set_pmd_migration_entry); otherwise, or if that fails, the folio is split (split_folio,
+ * PMD mappings first) and its pages collected one by one; a lock taken or a failed split (a pin)
+ * skips the PMD.
+ */
+function collectFolioPmd(
+  c: Collect,
+  slot: number,
+  head: number,
+  write: number,
+  a: number,
+  b: number,
+): number {
+  const { kernel } = c.mm;
+  const { mem, pt } = kernel;
+  const isFault = c.fault >= 0 && mem.store.compoundHead(c.fault) === head;
   mem.getPage(head);
-  if (!mem.trylockPage(head)) {
+  if (!isFault && !mem.trylockPage(head)) {
     mem.putPage(head);
     return collectSkip(c, a, b);
   }
-  const ok = splitHugePage(c.mm.kernel, head, 1);
-  mem.unlockPage(head);
+  if (collectCompound(c, a, b) && setPmdMigrationEntry(c.mm, slot, head)) {
+    c.args.cpages++;
+    collectEntry(c, migratePfnSet(migratePfn(head), MIGRATE_PFN_MIGRATE | MIGRATE_PFN_COMPOUND | write));
+    return collectSkip(c, a + PAGE_SIZE, b);
+  }
+  const ok = splitHugePage(kernel, head, isFault ? 2 : 1);
+  if (!isFault) mem.unlockPage(head);
   mem.putPage(head);
   if (!ok) return collectSkip(c, a, b);
   return collectTable(c, pt.child(slot), a, b);
@@ -346,7 +440,10 @@ function collectNone(c: Collect): number {
 function collectSwap(c: Collect, lo: number, pfn: number): number {
   const type = swpType(lo);
   if (!isDevicePrivateType(type) || !(c.args.flags & MIGRATE_VMA_SELECT_DEVICE_PRIVATE)) return 0;
-  if (c.mm.kernel.mem.store.pgmapOf(pfn)?.owner !== c.args.pgmapOwner) return 0;
+  const s = c.mm.kernel.mem.store;
+  if (s.pgmapOf(pfn)?.owner !== c.args.pgmapOwner) return 0;
+  // A PTE of a large device folio (its PMD was split): migrate_vma_split_folio first.
+  if (s.isCompound(pfn) && !splitPteMappedFolio(c, pfn)) return SPLIT_FAILED;
   const write = isWriteSwpType(type) ? MIGRATE_PFN_WRITE : 0;
   return migratePfnSet(migratePfn(pfn), MIGRATE_PFN_MIGRATE | write);
 }
@@ -367,21 +464,31 @@ function collectNoneAlways(c: Collect): number {
 }
 
 /**
- * migrate_vma_split_folio for a PTE-mapped THP: lock, split, unlock (the fault folio, always small
- * in this model, is never one). The PTEs stay as they are, now mapping small pages.
+ * migrate_vma_split_folio for a PTE-mapped large folio (a THP, or a device folio whose PMD was
+ * split): reference and lock it (the fault folio already is), split it, then unlock and unreference
+ * it — unless it was the fault folio, whose lock and reference move to the fault page's new folio.
  */
 function splitPteMappedFolio(c: Collect, pfn: number): boolean {
   const { kernel } = c.mm;
   const { mem } = kernel;
   const head = mem.store.compoundHead(pfn);
-  mem.getPage(head);
-  if (!mem.trylockPage(head)) {
-    mem.putPage(head);
-    return false;
+  const isFault = c.fault >= 0 && mem.store.compoundHead(c.fault) === head;
+  if (!isFault) {
+    mem.getPage(head);
+    if (!mem.trylockPage(head)) {
+      mem.putPage(head);
+      return false;
+    }
   }
   const ok = splitHugePage(kernel, head, 1);
-  mem.unlockPage(head);
-  mem.putPage(head);
+  if (isFault && ok && c.fault !== head) {
+    mem.getPage(c.fault);
+    mem.trylockPage(c.fault);
+  }
+  if (!isFault || (ok && c.fault !== head)) {
+    mem.unlockPage(head);
+    mem.putPage(head);
+  }
   return ok;
 }
 
@@ -420,7 +527,7 @@ function collectLockAndUnmap(c: Collect, slot: number, pfn: number, mpfn: number
 // -- unmap -----------------------------------------------------------------------------------------
 
 /**
- * migrate_vma_check_page: false if the page has references beyond its mappings and the expected
+ * migrate_vma_check_page: false if the folio has references beyond its mappings and the expected
  * ones: the caller's (collect's, or the isolation reference the model does not separate from it),
  * the fault page's (the fault path's), one allowed for a ZONE_DEVICE page, the page cache's.
  */
@@ -429,13 +536,20 @@ function migrateVmaCheckPage(kernel: Kernel, pfn: number, fault: number): boolea
   let extra = 1 + (pfn === fault ? 1 : 0);
   if (s.isZoneDevice(pfn)) extra++;
   if (pageFileMapping(kernel, pfn) !== undefined) extra++;
-  return (s.refcount[pfn] as number) - extra <= s.pageMapcount(pfn);
+  return (s.refcount[pfn] as number) - extra <= folioMapped(s, pfn);
+}
+
+/** folio_mapcount of the folio `pfn` heads (a large folio's entire and PTE mappings), else page_mapcount. */
+function folioMapped(s: Kernel['mem']['store'], pfn: number): number {
+  return s.isCompound(pfn) ? s.folioMapcount(pfn) : (s.mapcount[pfn] as number);
 }
 
 /**
  * migrate_device_unmap(src, npages, fault_page): try_to_migrate every page still mapped, then drop
- * (restore everywhere, unlock, unreference) the pages still mapped or pinned. Returns the number of
- * entries still migrating (holes included).
+ * (restore everywhere, unlock, unreference) the pages still mapped or pinned. A large folio is one
+ * entry (MIGRATE_PFN_COMPOUND) standing for its 512 pages; one still mapped elsewhere is restored
+ * (the model's try_to_migrate handles PTEs only). Returns the number of entries still migrating
+ * (holes included).
  */
 function* migrateDeviceUnmap(
   kernel: Kernel,
@@ -448,33 +562,88 @@ function* migrateDeviceUnmap(
   const s = mem.store;
   let restore = 0;
   let unmapped = 0;
-  for (let i = 0; i < npages; i++) {
+  for (let i = 0; i < npages; ) {
     const pfn = migratePfnToPage(src[i] as number);
     if (pfn < 0) {
       if (migratePfnFlags(src[i] as number) & MIGRATE_PFN_MIGRATE) unmapped++;
+      i++;
       continue;
     }
-    if (s.mapcount[pfn] !== 0) {
+    const large = s.isCompound(pfn);
+    if (large) src[i] = migratePfnSet(src[i] as number, MIGRATE_PFN_COMPOUND);
+    if (large && s.folioMapcount(pfn) !== 0) {
+      yield* tryToMigratePmds(kernel, pfn);
+    } else if (!large && s.mapcount[pfn] !== 0) {
       if (slots !== null) slots[i] = -1;
       yield* tryToUnmap(kernel, pfn, TTU_MIGRATION | TTU_IGNORE_MLOCK | TTU_IGNORE_ACCESS);
     }
-    if (s.mapcount[pfn] !== 0 || !migrateVmaCheckPage(kernel, pfn, fault)) {
+    if (folioMapped(s, pfn) !== 0 || !migrateVmaCheckPage(kernel, pfn, fault)) {
       src[i] = migratePfnClear(src[i] as number, MIGRATE_PFN_MIGRATE);
       restore++;
-      continue;
+    } else {
+      unmapped++;
     }
-    unmapped++;
+    i += large ? HPAGE_PMD_NR : 1;
   }
   for (let i = 0; i < npages && restore > 0; i++) {
     const pfn = migratePfnToPage(src[i] as number);
     if (pfn < 0 || migratePfnFlags(src[i] as number) & MIGRATE_PFN_MIGRATE) continue;
-    removeMigrationPtes(kernel, pfn, pfn);
+    removeMigrationEntries(kernel, pfn, pfn);
     src[i] = 0;
     if (pfn !== fault) mem.unlockPage(pfn);
     mem.putPage(pfn);
     restore--;
   }
   return unmapped;
+}
+
+/**
+ * try_to_migrate of a large folio still mapped elsewhere (a forked child's PMD): each PMD mapping
+ * it, present or device-private, becomes a migration PMD inside a CLEAR invalidation of its 2 MiB
+ * (try_to_migrate_one's set_pmd_migration_entry). PTE mappings of a large folio are left: the
+ * folio stays mapped and is restored.
+ */
+function* tryToMigratePmds(kernel: Kernel, head: number): Task {
+  const { pt } = kernel;
+  for (const t of rmapTargets(kernel, head)) {
+    const haddr = t.address - (t.address % PMD_SIZE);
+    const range = notifierRange(t.mm, haddr, haddr + PMD_SIZE, MMU_NOTIFY_CLEAR);
+    yield* mmuNotifierInvalidateRangeStart(range);
+    if (rmapTargetLive(t)) {
+      const huge = pt.hugePmdSlot(t.mm.pgd, t.address);
+      const sw = pt.swapPmdSlot(t.mm.pgd, t.address);
+      const slot =
+        huge >= 0
+          ? huge
+          : sw >= 0 && isPmdDevicePrivateEntry(pt.lo[sw] as number, pt.hi[sw] as number)
+            ? sw
+            : -1;
+      if (slot >= 0 && ptePfn(pt.lo[slot] as number, pt.hi[slot] as number) === head)
+        setPmdMigrationEntry(t.mm, slot, head);
+    }
+    yield* mmuNotifierInvalidateRangeEnd(range);
+  }
+}
+
+/**
+ * remove_migration_ptes(src, dst): every migration entry for `pfn` maps `newpfn` again — the PMD
+ * migration entries of a large folio (remove_migration_pmd), else the PTE ones.
+ */
+function removeMigrationEntries(kernel: Kernel, pfn: number, newpfn: number): void {
+  if (!kernel.mem.store.isCompound(pfn)) {
+    removeMigrationPtes(kernel, pfn, newpfn);
+    return;
+  }
+  const { pt } = kernel;
+  for (const t of rmapTargets(kernel, newpfn)) {
+    if (!rmapTargetLive(t)) continue;
+    const slot = pt.swapPmdSlot(t.mm.pgd, t.address);
+    if (slot < 0) continue;
+    const lo = pt.lo[slot] as number;
+    const hi = pt.hi[slot] as number;
+    if (isPmdMigrationEntry(lo, hi) && ptePfn(lo, hi) === pfn)
+      removeMigrationPmd(t.mm, t.vma, slot, t.address - (t.address % PMD_SIZE), newpfn);
+  }
 }
 
 // -- pages -----------------------------------------------------------------------------------------
@@ -509,7 +678,17 @@ function checkArrays(src: Float64Array, dst: Float64Array | null, npages: number
     throw new ArgumentError('dst', `holds ${dst.length} entries, npages is ${npages}`);
 }
 
-/** __migrate_device_pages. */
+/** The entry has every bit of `bits`. */
+function has(entry: number, bits: number): boolean {
+  return (migratePfnFlags(entry) & bits) === bits;
+}
+
+/**
+ * __migrate_device_pages: each entry with a destination moves (or a hole gets the destination
+ * inserted inside one MIGRATE invalidation from the first hole on). A compound source with a
+ * small destination is split first (its 512 pages then move one by one, or a compound hole gets
+ * 512 inserts); a compound destination for a small source does not move.
+ */
 function* migrateDevicePagesIn(
   kernel: Kernel,
   src: Float64Array,
@@ -518,31 +697,110 @@ function* migrateDevicePagesIn(
   migrate: MigrateVma | null,
 ): Task {
   let range: MmuNotifierRange | null = null;
-  for (let i = 0; i < npages; i++) {
+  for (let i = 0; i < npages; ) {
     const newpfn = migratePfnToPage(dst[i] as number);
     const pfn = migratePfnToPage(src[i] as number);
-    const extra = migrate !== null && faultPfn(migrate) === pfn ? 1 : 0;
-    if (newpfn < 0 || (pfn >= 0 && !migrateOnePage(kernel, newpfn, pfn, extra))) {
+    const compoundSrc = has(src[i] as number, MIGRATE_PFN_COMPOUND);
+    const compoundDst = has(dst[i] as number, MIGRATE_PFN_COMPOUND);
+    let nr = 1;
+    if (newpfn < 0) {
       src[i] = migratePfnClear(src[i] as number, MIGRATE_PFN_MIGRATE);
-    } else if (pfn < 0 && migratePfnFlags(src[i] as number) & MIGRATE_PFN_MIGRATE) {
-      // A hole (or the zero page) to fill. VM_BUG_ON(!migrate): migrate_device_range has none.
-      if (migrate === null) throw new KernelBug(`migrate_device_pages: entry ${i} is a hole`);
-      const addr = migrate.start + i * PAGE_SIZE;
-      if (range === null) {
-        const mm = vmaMm(migrate.vma as Vma);
-        range = mmuNotifierRangeInitOwner(
-          MMU_NOTIFY_MIGRATE,
-          mm,
-          addr,
-          migrate.end,
-          migrate.pgmapOwner ?? null,
-        );
-        yield* mmuNotifierInvalidateRangeStart(range);
+    } else if (pfn < 0) {
+      if (has(src[i] as number, MIGRATE_PFN_MIGRATE)) {
+        // A hole (or the zero page) to fill. VM_BUG_ON(!migrate): migrate_device_range has none.
+        if (migrate === null) throw new KernelBug(`migrate_device_pages: entry ${i} is a hole`);
+        const addr = migrate.start + i * PAGE_SIZE;
+        if (range === null) {
+          range = mmuNotifierRangeInitOwner(
+            MMU_NOTIFY_MIGRATE,
+            vmaMm(migrate.vma as Vma),
+            addr,
+            migrate.end,
+            migrate.pgmapOwner ?? null,
+          );
+          yield* mmuNotifierInvalidateRangeStart(range);
+        }
+        nr = insertHole(migrate, i, compoundSrc && !compoundDst);
       }
-      src[i] = migrateVmaInsertPage(migrate, addr, newpfn, src[i] as number);
+    } else if (has(src[i] as number, MIGRATE_PFN_MIGRATE | MIGRATE_PFN_COMPOUND) && !compoundDst) {
+      nr = HPAGE_PMD_NR;
+      if (migrate === null || !migrateVmaSplitUnmappedFolio(migrate, i, pfn)) {
+        src[i] = migratePfnClear(src[i] as number, MIGRATE_PFN_MIGRATE | MIGRATE_PFN_COMPOUND);
+      } else {
+        for (let j = 0; j < nr && i + j < npages; j++) movePage(kernel, src, dst, i + j, migrate);
+      }
+    } else if (compoundDst && !compoundSrc) {
+      src[i] = migratePfnClear(src[i] as number, MIGRATE_PFN_MIGRATE);
+    } else {
+      movePage(kernel, src, dst, i, migrate);
     }
+    i += nr;
   }
   if (range !== null) yield* mmuNotifierInvalidateRangeEnd(range);
+}
+
+/** The folio_migrate_mapping step of one entry that has a source page and a destination. */
+function movePage(
+  kernel: Kernel,
+  src: Float64Array,
+  dst: Float64Array,
+  i: number,
+  migrate: MigrateVma | null,
+): void {
+  const newpfn = migratePfnToPage(dst[i] as number);
+  const pfn = migratePfnToPage(src[i] as number);
+  if (newpfn < 0 || pfn < 0) return;
+  const extra = migrate !== null && faultPfn(migrate) === pfn ? 1 : 0;
+  if (!migrateOnePage(kernel, newpfn, pfn, extra))
+    src[i] = migratePfnClear(src[i] as number, MIGRATE_PFN_MIGRATE);
+}
+
+/**
+ * A hole entry: migrate_vma_insert_page (a compound destination: a PMD, see
+ * migrateVmaInsertHugePmdPage); a compound hole given small pages gets 512 inserts. Returns the
+ * entries consumed.
+ */
+function insertHole(migrate: MigrateVma, i: number, splitHole: boolean): number {
+  const src = migrate.src as Float64Array;
+  const dst = migrate.dst as Float64Array;
+  const addr = migrate.start + i * PAGE_SIZE;
+  if (has(dst[i] as number, MIGRATE_PFN_COMPOUND)) {
+    if (!migrateVmaInsertHugePmdPage(migrate, addr, migratePfnToPage(dst[i] as number)))
+      for (let j = i; j < i + HPAGE_PMD_NR && j < migrate.npages; j++)
+        src[j] = migratePfnClear(src[j] as number, MIGRATE_PFN_MIGRATE);
+    return 1;
+  }
+  const nr = splitHole ? HPAGE_PMD_NR : 1;
+  if (splitHole) src[i] = migratePfnClear(src[i] as number, MIGRATE_PFN_COMPOUND);
+  for (let j = 0; j < nr && i + j < migrate.npages; j++) {
+    const e = migratePfnSet(src[i + j] as number, MIGRATE_PFN_MIGRATE);
+    const newpfn = migratePfnToPage(dst[i + j] as number);
+    src[i + j] =
+      newpfn < 0
+        ? migratePfnClear(e, MIGRATE_PFN_MIGRATE)
+        : migrateVmaInsertPage(migrate, addr + j * PAGE_SIZE, newpfn, e);
+  }
+  return nr;
+}
+
+/**
+ * migrate_vma_split_unmapped_folio: the collected folio's migration PMD becomes 512 migration PTEs
+ * (split_huge_pmd_address with freeze), the folio 512 order-0 folios (folio_split_unmapped), and
+ * its entry 512 entries with its flags, COMPOUND dropped.
+ * @see mm/migrate_device.c migrate_vma_split_unmapped_folio (Linux v6.19)
+ */
+function migrateVmaSplitUnmappedFolio(migrate: MigrateVma, idx: number, head: number): boolean {
+  const mm = vmaMm(migrate.vma as Vma);
+  const { pt, mem } = mm.kernel;
+  const src = migrate.src as Float64Array;
+  mem.getPage(head);
+  const addr = migrate.start + idx * PAGE_SIZE;
+  const slot = pt.swapPmdSlot(mm.pgd, addr);
+  if (slot >= 0) splitSwapPmd(mm, slot);
+  folioSplitUnmapped(mm.kernel, head);
+  const flags = migratePfnFlags(src[idx] as number) & ~MIGRATE_PFN_COMPOUND;
+  for (let i = 0; i < HPAGE_PMD_NR; i++) src[idx + i] = migratePfnSet(migratePfn(head + i), flags);
+  return true;
 }
 
 /**
@@ -558,7 +816,61 @@ function migrateOnePage(kernel: Kernel, newpfn: number, pfn: number, extraCount:
   } else if (s.isZoneDevice(newpfn)) {
     return false;
   }
-  return migratePage(kernel, mapping, newpfn, pfn, extraCount);
+  if (!migratePage(kernel, mapping, newpfn, pfn, extraCount)) return false;
+  if (s.isCompound(pfn)) folioMigrateTails(kernel, newpfn, pfn);
+  return true;
+}
+
+/** folio_migrate_mapping/flags of a large folio: the model keeps ->mapping, ->index and the anon bits per subpage. */
+function folioMigrateTails(kernel: Kernel, newHead: number, head: number): void {
+  const s = kernel.mem.store;
+  const anon = (s.flags[head] as number) & (PG_anon | PG_swapbacked);
+  for (let i = 1; i < HPAGE_PMD_NR; i++) {
+    s.mapping[newHead + i] = s.mapping[head + i] as number;
+    s.index[newHead + i] = s.index[head + i] as number;
+    setPageFlags(s, newHead + i, anon);
+  }
+}
+
+/**
+ * migrate_vma_insert_huge_pmd_page: a compound destination where collect found a whole empty PMD
+ * (or the huge zero page), as __do_huge_pmd_anonymous_page would map a THP: the 2 MiB suitable for
+ * a PMD, the folio charged (512 pages), a device-private PMD entry (writable iff VM_WRITE) or a
+ * present huge PMD (writable and dirty iff VM_WRITE) for system or device-coherent memory, 512 rss,
+ * an entire mapping and a reference. Anything else (a PTE table there, a failed charge) aborts:
+ * false, and the caller takes MIGRATE off the 512 entries.
+ * @see mm/migrate_device.c migrate_vma_insert_huge_pmd_page (Linux v6.19)
+ */
+function migrateVmaInsertHugePmdPage(migrate: MigrateVma, addr: number, head: number): boolean {
+  const vma = migrate.vma as Vma;
+  const mm = vmaMm(vma);
+  const { pt, mem } = mm.kernel;
+  const s = mem.store;
+  if (!vma.isAnonymous() || !thpVmaAllowableForced(vma) || addr % PMD_SIZE !== 0 || addr + PMD_SIZE > vma.end)
+    return false;
+  anonVmaPrepare(mm, vma);
+  if (!mem.chargeCompound(head, mm.memcgId)) return false;
+  setPageFlags(s, head, PG_uptodate);
+  let lo: number;
+  if (s.isDevicePrivate(head)) {
+    lo = swpEntryLo(vma.flags & VM_WRITE ? SWP_DEVICE_WRITE : SWP_DEVICE_READ, head);
+  } else {
+    if (s.isZoneDevice(head) && !s.isDeviceCoherent(head)) return false;
+    const w = vma.flags & VM_WRITE ? _PAGE_RW | _PAGE_DIRTY : 0;
+    lo = hugePmdLo(head, vmPageProt(vma.flags) | w);
+  }
+  const slot = pt.pmdSlotAlloc(mm.pgd, addr);
+  const old = pt.lo[slot] as number;
+  if (pt.pteTable(mm.pgd, addr) !== 0 || pt.swapPmdSlot(mm.pgd, addr) >= 0) return false;
+  if (old !== 0 || pt.hi[slot] !== 0) {
+    if (!(old & _PAGE_PSE) || !isHugeZeroPfn(mm.kernel, ptePfn(old, pt.hi[slot] as number))) return false;
+  }
+  addMmCounter(mm, mm.mmCounter(head), HPAGE_PMD_NR);
+  folioAddNewAnonRmapPmd(mm, vma, head, addr);
+  mem.getPage(head);
+  pt.set(slot, lo, pteHiOf(head));
+  mm.kernel.counters.inc('migrate_vma_inserted_pmd');
+  return true;
 }
 
 /**
@@ -604,7 +916,7 @@ export function migrateVmaFinalize(args: MigrateVma): void {
   const local = slots !== undefined && !mm.dead && mm.vmaAt(args.start) === vma;
   migrateDeviceFinalizeIn(mm.kernel, src, dst, args.npages, faultPfn(args), (i, pfn, newpfn) => {
     const slot = local ? (slots[i] as number) : -1;
-    if (slot < 0) removeMigrationPtes(mm.kernel, pfn, newpfn);
+    if (slot < 0) removeMigrationEntries(mm.kernel, pfn, newpfn);
     else removeMigrationPte(mm.kernel, mm, vma, args.start + i * PAGE_SIZE, pfn, newpfn, slot);
   });
 }
@@ -632,7 +944,7 @@ function migrateDeviceFinalizeIn(
   npages: number,
   fault: number,
   remap: (i: number, pfn: number, newpfn: number) => void = (_i, pfn, newpfn) =>
-    removeMigrationPtes(kernel, pfn, newpfn),
+    removeMigrationEntries(kernel, pfn, newpfn),
 ): void {
   const { mem } = kernel;
   for (let i = 0; i < npages; i++) {

@@ -138,6 +138,8 @@ export interface DevPagemapOps {
   folioFree(pfn: number): void;
   /** migrate_to_ram: the CPU touched a device-private entry; returns a VM_FAULT_* code. */
   migrateToRam?(vmf: DevFault): Generator<string, number, unknown> | number;
+  /** folio_split (v6.19): a large device folio was split; `tail` is a new order-0 folio of `head`'s. */
+  folioSplit?(head: number, tail: number): void;
 }
 
 /**
@@ -199,6 +201,8 @@ export interface DevFault {
   readonly pfn: number;
   /** FAULT_FLAG_* of the fault. */
   readonly flags: number;
+  /** True when a device-private PMD faulted (do_huge_pmd_device_private: vmf->pte is NULL). */
+  readonly pmd?: boolean;
 }
 
 /** Bytes of per-pfn arrays: index (8), flags, refcount, mapcount, mapping, memcg, pgmapSlot (4 each), zone (1). */

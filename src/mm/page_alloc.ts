@@ -381,7 +381,8 @@ export class PhysMem {
     this.uncharge(pfn);
     s.mapping[pfn] = 0;
     s.index[pfn] = 0;
-    s.flags[pfn] = PG_reserved;
+    // The folio keeps its order: the driver's folio_free reads it (folio_order).
+    s.flags[pfn] = PG_reserved | ((s.flags[pfn] as number) & PG_head);
     if (pgmap?.ops !== undefined) pgmap.ops.folioFree(pfn);
     else pgmap?.pageFree?.(pfn);
     if (pgmap !== undefined) this.pgmapWaitqueues.get(pgmap)?.wakeUpAll();

@@ -60,6 +60,16 @@ export function pagemapRead(mm: MmStruct, addr: number, npages: number, out: Uin
         pagemapHugePmd(mm, slot, a, b, (a - addr) / PAGE_SIZE, out);
         return 0;
       },
+      swapPmd: (slot, a, b) => {
+        // pagemap_pmd_range on a PMD migration or device-private entry (v6.19): PM_SWAP words
+        // with the entry's type and each subpage's offset, as PTE entries of that kind read.
+        const { lo, hi } = mm.kernel.pt;
+        const first = ptePfn(lo[slot] as number, hi[slot] as number) + pmdSubpage(a);
+        const type = swpType(lo[slot] as number);
+        for (let k = 0, o = ((a - addr) / PAGE_SIZE) * 2; a + k * PAGE_SIZE < b; k++, o += 2)
+          swapWord(out, o, type, first + k);
+        return 0;
+      },
     });
   }
   out.fill(0, ((filled - addr) / PAGE_SIZE) * 2, npages * 2);
@@ -97,9 +107,7 @@ function pagemapPteTable(
       out[o] = pfn;
       out[o + 1] = f;
     } else {
-      const v = swpType(l) + pfn * 32;
-      out[o] = v % 2 ** 32;
-      out[o + 1] = (PM_SWAP_HI | Math.floor(v / 2 ** 32)) >>> 0;
+      swapWord(out, o, swpType(l), pfn);
     }
   }
 }
@@ -200,4 +208,11 @@ export function walkPtes(mm: MmStruct, addr: number, npages: number, out: Uint32
     },
   });
   return npages;
+}
+
+/** A PM_SWAP word: the swap type in the low 5 bits, the offset (the pfn) above. */
+function swapWord(out: Uint32Array, o: number, type: number, pfn: number): void {
+  const v = type + pfn * 32;
+  out[o] = v % 2 ** 32;
+  out[o + 1] = (PM_SWAP_HI | Math.floor(v / 2 ** 32)) >>> 0;
 }

@@ -64,3 +64,21 @@ export function policyStats(policy: object): PolicyStats {
   }
   return s;
 }
+
+const unusedOf = new WeakMap<object, Set<number>>();
+
+/** Pages `policy` prefetched that the device has not accessed yet (prefetch accuracy's books). */
+export function unusedPrefetches(policy: object): Set<number> {
+  let s = unusedOf.get(policy);
+  if (s === undefined) {
+    s = new Set();
+    unusedOf.set(policy, s);
+  }
+  return s;
+}
+
+/** The device translated `vpn` through its page table: a prefetched page's first use is counted. */
+export function notePrefetchUse(policy: object, vpn: number): void {
+  const s = unusedOf.get(policy);
+  if (s?.delete(vpn) === true) policyStats(policy).prefetchedUsed++;
+}

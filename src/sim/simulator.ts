@@ -42,6 +42,7 @@ import {
 import { checkRamPages } from '../mm/page_alloc.js';
 import { tryToFreePages } from '../mm/vmscan.js';
 import { checkPolicy, type MigrationPolicy } from '../policy/policy.js';
+import type { PolicyTracepoints } from '../policy/trace.js';
 import type { Executor, Strategy, Task } from '../sched/index.js';
 import { checkBoolean, checkHandle, checkInt, checkLength, checkOptions } from './args.js';
 import { DeviceFile } from './devicefile.js';
@@ -49,7 +50,7 @@ import { Process } from './process.js';
 import { SimFile } from './simfile.js';
 
 /** Every tracepoint of a simulated machine, by name. */
-export type SimTracepoints = HmmTracepoints & DevicePageTableTracepoints;
+export type SimTracepoints = HmmTracepoints & DevicePageTableTracepoints & PolicyTracepoints;
 
 /** How to build a Simulator: the seed, the machine's sizes, its devices and the kernel behaviour to follow. */
 export interface SimulatorOptions {

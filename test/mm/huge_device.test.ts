@@ -119,9 +119,30 @@ describe('change_huge_pmd on a non-present PMD (v6.19)', () => {
     }
   });
 
-  it('a part of a non-present PMD is refused as unmodelled, not corrupted', () => {
+  it('a part of a device-private PMD splits it into 512 device-private PTEs first (__split_huge_pmd_locked)', () => {
     const t = swapPmdThp(SWP_DEVICE_WRITE);
-    expect(() => t.p.mprotect(BASE, PG, PROT_READ)).toThrow(/split of a non-present PMD is not modelled/);
+    t.p.mprotect(BASE, PG, PROT_READ);
+    const { pt } = t.sim.kernel;
+    const pte = (i: number) => {
+      const slot = pt.pteSlot(t.p.mm.pgd, BASE + i * PG);
+      return [pt.lo[slot], pt.hi[slot]];
+    };
+    expect(pte(0)).toEqual(word(SWP_DEVICE_READ, t.head));
+    expect(pte(1)).toEqual(word(SWP_DEVICE_WRITE, t.head + 1));
+    expect(pte(511)).toEqual(word(SWP_DEVICE_WRITE, t.head + 511));
+    expect(t.sim.page(t.head)).toMatchObject({ refcount: 512, mapcount: 1, entireMapcount: 0 });
+    expect(t.sim.page(t.head + 511)).toMatchObject({ mapcount: 1 });
+    expect(t.p.rss().anon).toBe(512);
+  });
+
+  it('a partial munmap of a migration PMD leaves 511 migration PTEs and the folio untouched', () => {
+    const t = swapPmdThp(SWP_MIGRATION_WRITE);
+    t.p.munmap(BASE, PG);
+    const { pt } = t.sim.kernel;
+    const slot = pt.pteSlot(t.p.mm.pgd, BASE + PG);
+    expect([pt.lo[slot], pt.hi[slot]]).toEqual(word(SWP_MIGRATION_WRITE, t.head + 1));
+    expect(t.sim.page(t.head)).toMatchObject({ refcount: 1, entireMapcount: 0 });
+    expect(t.p.rss().anon).toBe(511);
   });
 });
 

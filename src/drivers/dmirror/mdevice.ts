@@ -19,6 +19,7 @@ import type { HmmDevmem, HmmDevmemOps } from '../../hmm/seed/devmem.js';
 import { hmmDevmemAdd, hmmDevmemPageGetDrvdata, hmmDevmemPageSetDrvdata } from '../../hmm/seed/devmem.js';
 import type { Kernel } from '../../mm/kernel.js';
 import type { Vma } from '../../mm/vma.js';
+import { policyCpuFault, policySink } from '../../policy/events.js';
 import type { Task } from '../../sched/index.js';
 import { SpinLock } from '../../sched/index.js';
 import type { Dmirror } from './dmirror.js';
@@ -150,6 +151,29 @@ export class DmirrorDevice {
     return out;
   }
 
+  /** The live placement of `pfn` in the eviction books (its owner and vpn), or null. */
+  placement(pfn: number): { owner: Dmirror; vpn: number } | null {
+    const k = pfn - this.devmem.pfnFirst;
+    if (!(k >= 0 && k < this.owners.length) || (this.seqOf[k] as number) < 0) return null;
+    return { owner: this.owners[k] as Dmirror, vpn: this.vpnOf[k] as number };
+  }
+
+  /** Takes `pfn` out of the eviction books (a policy chose it as a victim). */
+  forget(pfn: number): void {
+    const k = pfn - this.devmem.pfnFirst;
+    if (k >= 0 && k < this.owners.length) this.seqOf[k] = -1;
+  }
+
+  /** Live placements, least recently allocated first. */
+  *placements(): Generator<{ pfn: number; owner: Dmirror; vpn: number }> {
+    for (let i = this.lraHead; i < this.lra.length; i++) {
+      const e = this.lra[i] as { pfn: number; seq: number };
+      const k = e.pfn - this.devmem.pfnFirst;
+      if (this.seqOf[k] === e.seq)
+        yield { pfn: e.pfn, owner: this.owners[k] as Dmirror, vpn: this.vpnOf[k] as number };
+    }
+  }
+
   /** Which dmirror put data in this device page (rpage->zone_device_data in test_hmm); meaningful while the page is in use. */
   ownerOf(pfn: number): Dmirror {
     return hmmDevmemPageGetDrvdata(this.devmem, pfn) as Dmirror;
@@ -180,6 +204,9 @@ export class DmirrorDevice {
   }
 
   private fault(vma: Vma, addr: number, pfn: number): Task<number> {
+    const owner = this.ownerOf(pfn);
+    // The owner's policy hears of it (UVM's thrashing detector counts it); the page goes back anyway.
+    if (owner !== undefined) policyCpuFault(policySink(owner.pt.trace, this.device), owner.policy, addr, pfn);
     return dmirrorDevmemFault(this, vma, addr, pfn);
   }
 }

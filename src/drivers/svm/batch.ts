@@ -3,9 +3,10 @@
  * written against, shared by the seed-API service (fault.ts, on dmirror) and today's (modern.ts, on
  * test_hmm): sort the batch by address with writes first and drop duplicates (nouveau_svm_fault's
  * sort and its "skip duplicates" loop); ask the migration policy (src/policy) for a block around
- * each fault, clip it to the faulting VMA and clamp it to what device memory holds; mirror what is
- * still unmapped in runs of consecutive faulting pages with the same access, page by page if a run
- * fails, so that only the bad pages are cancelled.
+ * each fault — or, if it plans whole batches, for the batch's plan (plan.ts) — clip it to the
+ * faulting VMA and clamp it to what device memory holds; mirror what is still unmapped in runs of
+ * consecutive faulting pages with the same access, page by page if a run fails, so that only the
+ * bad pages are cancelled. Each migration is a decision on the trace, told to the policy.
  *
  * How a block moves to device memory and how a run is mirrored are the API's: the caller passes them.
  *
@@ -14,11 +15,21 @@
 
 import { hex, PAGE_SIZE } from '../../core/addr.js';
 import { ArgumentError } from '../../core/errno.js';
+import type { Tracepoints } from '../../core/trace.js';
 import type { SimDevice } from '../../device/device.js';
 import type { DevicePageTable } from '../../device/device_pagetable.js';
 import type { FaultEntry } from '../../device/fault_buffer.js';
+import type { DeviceMmu } from '../../device/mmu.js';
 import type { MmStruct } from '../../mm/mm.js';
-import { type MigrationPolicy, policyClamp } from '../../policy/policy.js';
+import { type DecisionSink, emitDecision, policyMigrated } from '../../policy/events.js';
+import {
+  type MigrationCause,
+  type MigrationPolicy,
+  type MovedPage,
+  policyClamp,
+} from '../../policy/policy.js';
+import { notePrefetchUse } from '../../policy/stats.js';
+import type { PolicyTracepoints } from '../../policy/trace.js';
 import type { Task } from '../../sched/index.js';
 
 /** One page's faults after sorting and de-duplication. */
@@ -39,12 +50,53 @@ export interface PolicyTarget {
   readonly mm: MmStruct;
   readonly policy: MigrationPolicy;
   readonly device: SimDevice;
+  /** The driver's device MMU (its walks tell the policy which prefetched pages the device used). */
+  readonly mmu: DeviceMmu;
+  /** The machine's stream, where decisions go (the driver's page table traces on it). */
+  readonly trace: Tracepoints<PolicyTracepoints> | null;
   /** The mirrored mm is gone: nothing is migrated for it any more. */
   gone(): boolean;
+  /** Whether `vpn` is in this device's memory, by the driver's books. */
+  resident(vpn: number): boolean;
 }
 
-/** Moves [start, end) to device memory, keeping `batchRanges` (this batch's blocks) resident. */
-export type MigrateBlock = (start: number, end: number, batchRanges: readonly AddrRange[]) => Task;
+/**
+ * Moves [start, end) to device memory, keeping `batchRanges` (this batch's blocks) resident, for
+ * `cause`; returns the pages that moved.
+ */
+export type MigrateBlock = (
+  start: number,
+  end: number,
+  batchRanges: readonly AddrRange[],
+  cause: MigrationCause,
+) => Task<MovedPage[]>;
+
+/** Where the target's decisions go. */
+export function sinkOf(t: PolicyTarget): DecisionSink {
+  return { trace: t.trace, device: t.device.id, nowUs: () => t.device.cost.nowUs };
+}
+
+/**
+ * Migrates [start, end) for `cause` and reports it: the decision on the trace, the moved pages to the
+ * policy (and, for a prefetch, to the watch of first device accesses).
+ */
+export function* migrateReported(
+  t: PolicyTarget,
+  r: AddrRange,
+  batchRanges: readonly AddrRange[],
+  cause: MigrationCause,
+  reason: string,
+  migrate: MigrateBlock,
+): Task {
+  const sink = sinkOf(t);
+  emitDecision(sink, t.policy, cause === 'prefetch' ? 'prefetch' : 'migrate', r.start, r.end, reason);
+  const moved = yield* migrate(r.start, r.end, batchRanges, cause);
+  if (cause === 'prefetch' && moved.length > 0 && t.mmu.onWalk === null) {
+    const target = t;
+    t.mmu.onWalk = (vpn) => notePrefetchUse(target.policy, vpn);
+  }
+  policyMigrated(sink, t.policy, { toDevice: true, cause, nowUs: t.device.cost.nowUs, pages: moved });
+}
 
 /** Mirrors [start, end) for reading or writing: 0 or -errno. */
 export type MirrorRun = (start: number, end: number, write: boolean) => Task<number>;
@@ -93,12 +145,17 @@ export function* migrateByPolicy(t: PolicyTarget, pages: PageFault[], migrate: M
     const [start, end] = clampToDevice(t.device, clipped, addr);
     doneEnd = end;
     batchRanges.push({ start, end });
-    yield* migrate(start, end, batchRanges);
+    const reason = `${t.policy.name}: [${hex(want.start)}, ${hex(want.end)}) for the fault at ${hex(addr)}`;
+    yield* migrateReported(t, { start, end }, batchRanges, 'fault', reason, migrate);
   }
 }
 
 /** A block larger than device memory shrinks to what fits around the fault (policyClamp), counted. */
-function clampToDevice(device: SimDevice, [start, end]: [number, number], addr: number): [number, number] {
+export function clampToDevice(
+  device: SimDevice,
+  [start, end]: [number, number],
+  addr: number,
+): [number, number] {
   const c = policyClamp(start, end, addr, device.memoryPages);
   if (c === null) return [start, end];
   device.counters.policyClamps++;

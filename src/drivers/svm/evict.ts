@@ -1,22 +1,34 @@
 /**
  * Eviction: when a migration to device memory needs more free device pages than there are, the
- * driver first moves the least recently allocated device pages back to system memory with
- * migrate_vma (UVM evicts its least-recently-allocated root chunks the same way; AMD KFD evicts
- * whole ranges through TTM). Best effort, like every migration: a victim that migrate_vma skips
+ * driver first moves device pages back to system memory with migrate_vma. The policy chooses the
+ * victims if it has a chooseVictims hook (UVM: whole 2 MiB root chunks, least recently allocated
+ * first; nouveau: none, so the migration moves fewer pages); otherwise the least recently allocated
+ * pages go, page by page. Best effort, like every migration: a victim that migrate_vma skips
  * (pinned, shared after fork, its mm gone) stays where it is, and the migration that wanted the
- * room then moves fewer pages.
+ * room then moves fewer pages. Each group of victims is a decision on the trace, told to the policy.
  *
  * The victims' virtual addresses come from the driver's own books (DmirrorDevice records the
  * owner and vpn of every page it maps), as a real driver's VA-block tracking does: a device-private
  * page has no rmap a driver could use.
  *
- * @see docs/costs.md, "Eviction" (UVM's uvm_pmm_gpu.c, KFD's kfd_svm.c)
+ * @see docs/costs.md, "Eviction" (UVM's uvm_pmm_gpu.c, KFD's kfd_svm.c), docs/policies.md
  */
 
 import { PAGE_SIZE } from '../../core/addr.js';
+import type { Tracepoints } from '../../core/trace.js';
+import { type DecisionSink, emitDecision, policyEvicted } from '../../policy/events.js';
+import type { MigrationPolicy, VictimCandidate, VictimRequest } from '../../policy/policy.js';
+import type { PolicyTracepoints } from '../../policy/trace.js';
 import type { Task } from '../../sched/index.js';
 import type { Dmirror } from '../dmirror/dmirror.js';
 import { dmirrorMigrateRangeToRam } from '../dmirror/migrate.js';
+
+/** A victim: whose page, which virtual page, which frame. */
+interface Victim {
+  owner: Dmirror;
+  vpn: number;
+  pfn: number;
+}
 
 /**
  * Makes room for migrating [start, end) of `dmirror`'s mm: evicts until enough pages are free,
@@ -37,16 +49,85 @@ export function* dmirrorEvictFor(
   const short = want - mdevice.freeCount;
   if (short <= 0) return;
   const inside = (a: number, r: { start: number; end: number }): boolean => a >= r.start && a < r.end;
-  const victims = mdevice.lraVictims(short, (owner, vpn) => {
+  const kept = (owner: Dmirror, vpn: number): boolean => {
     const a = vpn * PAGE_SIZE;
     return owner === dmirror && (inside(a, { start, end }) || keep.some((r) => inside(a, r)));
-  });
-  for (const run of contiguousRuns(victims)) {
-    const before = mdevice.device.counters.migratedToRam;
-    yield* dmirrorMigrateRangeToRam(run.owner, run.start, run.end, undefined, 'eviction');
-    const moved = mdevice.device.counters.migratedToRam - before;
-    mdevice.device.counters.evictedPages += moved;
+  };
+  if (dmirror.policy.chooseVictims !== undefined) {
+    yield* evictChosen(dmirror, short, kept);
+    return;
   }
+  const victims = mdevice
+    .lraVictims(short, kept)
+    .map((v) => ({ ...v, pfn: v.owner.resident.get(v.vpn) ?? -1 }));
+  yield* evictGroup(dmirror, victims, 'least recently allocated device pages', false);
+}
+
+/** The policy's choice of victims, group by group (see the file comment). */
+function* evictChosen(dmirror: Dmirror, need: number, kept: (owner: Dmirror, vpn: number) => boolean): Task {
+  const mdevice = dmirror.mdevice;
+  const candidate = (pfn: number): VictimCandidate | null => {
+    const p = mdevice.placement(pfn);
+    return p === null ? null : { pfn, vpn: p.vpn, protected: kept(p.owner, p.vpn) };
+  };
+  const request: VictimRequest = {
+    need,
+    nowUs: mdevice.device.cost.nowUs,
+    candidate,
+    *leastRecentlyAllocated() {
+      for (const p of mdevice.placements()) yield { pfn: p.pfn, vpn: p.vpn, protected: kept(p.owner, p.vpn) };
+    },
+  };
+  for (const choice of dmirror.policy.chooseVictims?.(request) ?? []) {
+    const victims: Victim[] = [];
+    for (const pfn of choice.pfns) {
+      const p = mdevice.placement(pfn);
+      if (p === null || kept(p.owner, p.vpn)) continue;
+      mdevice.forget(pfn);
+      victims.push({ ...p, pfn });
+    }
+    yield* evictGroup(dmirror, victims, choice.reason, true);
+  }
+}
+
+/** Evicts one group of victims, reports it (trace, stats, the policy) and counts the pages. */
+function* evictGroup(dmirror: Dmirror, victims: Victim[], reason: string, chunk: boolean): Task {
+  if (victims.length === 0) return;
+  const device = dmirror.mdevice.device;
+  const sink: DecisionSink = {
+    trace: dmirror.pt.trace as Tracepoints<PolicyTracepoints> | null,
+    device: device.id,
+    nowUs: () => device.cost.nowUs,
+  };
+  if (sink.trace?.enabled === true) emitEviction(sink, dmirror.policy, victims, reason);
+  const before = device.counters.evictedPages;
+  for (const run of contiguousRuns(victims)) {
+    const was = device.counters.migratedToRam;
+    yield* dmirrorMigrateRangeToRam(run.owner, run.start, run.end, undefined, 'eviction');
+    device.counters.evictedPages += device.counters.migratedToRam - was;
+  }
+  const moved = device.counters.evictedPages - before;
+  policyEvicted(sink, dmirror.policy, victims, moved, chunk, (i) => {
+    const v = victims[i] as Victim;
+    return v.owner.resident.has(v.vpn);
+  });
+}
+
+/** The eviction decision: the victims' pages and the span they lie in. */
+export function emitEviction(
+  sink: DecisionSink,
+  policy: MigrationPolicy,
+  victims: readonly { vpn: number }[],
+  reason: string,
+): void {
+  let lo = Number.POSITIVE_INFINITY;
+  let hi = -1;
+  for (const v of victims) {
+    lo = Math.min(lo, v.vpn);
+    hi = Math.max(hi, v.vpn);
+  }
+  const vpns = victims.map((v) => v.vpn);
+  emitDecision(sink, policy, 'evict', lo * PAGE_SIZE, (hi + 1) * PAGE_SIZE, reason, vpns);
 }
 
 /** Pages of [start, end) already in this device's memory, by the driver's books. */

@@ -20,15 +20,19 @@
 
 import { PAGE_SIZE } from '../../core/addr.js';
 import { ArgumentError } from '../../core/errno.js';
+import type { Tracepoints } from '../../core/trace.js';
 import type { FaultEntry } from '../../device/fault_buffer.js';
 import type { DeviceFaultHandler } from '../../device/launch.js';
+import type { MovedPage } from '../../policy/policy.js';
+import type { PolicyTracepoints } from '../../policy/trace.js';
 import type { Task } from '../../sched/index.js';
 import { Dmirror } from '../dmirror/dmirror.js';
 import { dmirrorMigrateRange } from '../dmirror/migrate.js';
 import { DMIRROR_FAULT_BATCH, dmirrorFault } from '../dmirror/populate.js';
 import type { Driver } from '../driver.js';
-import { type AddrRange, migrateByPolicy, mirrorUnmapped, type PolicyTarget, uniquePages } from './batch.js';
+import { type AddrRange, type PolicyTarget, uniquePages } from './batch.js';
 import { dmirrorEvictFor } from './evict.js';
+import { serviceBatch } from './plan.js';
 
 /**
  * The seam between dmirror and this engine, a FaultService (drivers/driver.ts) the registry hands
@@ -51,31 +55,47 @@ export function svmFaultHandler(driver: Driver): DeviceFaultHandler {
  * mirror what is still unmapped (the steps in the file comment); the device replays the batch after.
  */
 export function* dmirrorServiceFaults(dmirror: Dmirror, batch: FaultEntry[]): Task {
-  const pages = uniquePages(dmirror.mdevice.device, batch);
-  yield* migrateByPolicy(policyTarget(dmirror), pages, (start, end, keep) =>
-    migrateBlock(dmirror, start, end, keep),
-  );
-  yield* mirrorUnmapped(dmirror.pt, pages, DMIRROR_FAULT_BATCH, (start, end, write) =>
-    dmirrorFault(dmirror, start, end, write),
-  );
+  yield* serviceBatch(policyTarget(dmirror), dmirror.pt, uniquePages(dmirror.mdevice.device, batch), {
+    migrate: (start, end, keep) => migrateBlock(dmirror, start, end, keep),
+    mirror: (start, end, write) => dmirrorFault(dmirror, start, end, write),
+    runMax: DMIRROR_FAULT_BATCH,
+  });
 }
 
+/** The engine's view of `dmirror`; the policy is read at each use (setPolicy may change it). */
 function policyTarget(dmirror: Dmirror): PolicyTarget {
   return {
     mm: dmirror.mm,
-    policy: dmirror.policy,
+    get policy() {
+      return dmirror.policy;
+    },
     device: dmirror.mdevice.device,
+    mmu: dmirror.mmu,
+    // The page table traces on the machine's stream, whose map holds the policy's tracepoints too.
+    trace: dmirror.pt.trace as Tracepoints<PolicyTracepoints> | null,
     gone: () => dmirror.released,
+    resident: (vpn) => dmirror.resident.has(vpn),
   };
 }
 
-/** Step 1's move: each run of the block not yet resident, after making room for it. */
-function* migrateBlock(dmirror: Dmirror, start: number, end: number, keep: readonly AddrRange[]): Task {
+/** Step 1's move: each run of the block not yet resident, after making room for it; returns what moved. */
+function* migrateBlock(
+  dmirror: Dmirror,
+  start: number,
+  end: number,
+  keep: readonly AddrRange[],
+): Task<MovedPage[]> {
+  const moved: MovedPage[] = [];
   for (const run of notResident(dmirror, start, end)) {
     yield* dmirrorEvictFor(dmirror, run.start, run.end, keep);
     // Best effort: pages migrate_vma skips (pinned, file-backed, racing) stay in system memory.
     yield* dmirrorMigrateRange(dmirror, run.start, run.end);
+    for (let vpn = run.start / PAGE_SIZE; vpn < run.end / PAGE_SIZE; vpn++) {
+      const pfn = dmirror.resident.get(vpn);
+      if (pfn !== undefined) moved.push({ vpn, pfn });
+    }
   }
+  return moved;
 }
 
 /** The runs of [start, end) not in this device's memory, by the driver's residency books. */

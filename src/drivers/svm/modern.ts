@@ -30,6 +30,7 @@
 
 import { PAGE_SIZE } from '../../core/addr.js';
 import { ArgumentError } from '../../core/errno.js';
+import type { Tracepoints } from '../../core/trace.js';
 import type { FaultEntry } from '../../device/fault_buffer.js';
 import type { DeviceFaultHandler } from '../../device/launch.js';
 import {
@@ -39,6 +40,9 @@ import {
   migratePfnFlags,
   migratePfnToPage,
 } from '../../mm/migrate_device.js';
+import { type DecisionSink, policyEvicted } from '../../policy/events.js';
+import type { MovedPage, VictimRequest } from '../../policy/policy.js';
+import type { PolicyTracepoints } from '../../policy/trace.js';
 import type { Task } from '../../sched/index.js';
 import { DMIRROR_FAULT_BATCH } from '../dmirror/populate.js';
 import type { Driver } from '../driver.js';
@@ -46,7 +50,9 @@ import type { TestHmmDevice } from '../test_hmm/device.js';
 import { TestHmmDmirror } from '../test_hmm/dmirror.js';
 import { dmirrorFault } from '../test_hmm/fault.js';
 import { forEachBatch, toDeviceStep } from '../test_hmm/migrate.js';
-import { type AddrRange, migrateByPolicy, mirrorUnmapped, uniquePages } from './batch.js';
+import { type AddrRange, type PolicyTarget, uniquePages } from './batch.js';
+import { emitEviction } from './evict.js';
+import { serviceBatch } from './plan.js';
 
 /**
  * The FaultService of modern-API drivers (ModernDriverContext.faultService): it services today's
@@ -61,14 +67,34 @@ export function svmModernFaultHandler(driver: Driver): DeviceFaultHandler {
   return { serviceFaults: (batch: FaultEntry[]) => testHmmServiceFaults(driver, batch) };
 }
 
+/** Services one batch for today's test_hmm: the steps of the file comment. */
 export function* testHmmServiceFaults(dmirror: TestHmmDmirror, batch: FaultEntry[]): Task {
-  const device = dmirror.mdevice.device;
-  const pages = uniquePages(device, batch);
-  const target = { mm: dmirror.mm, policy: dmirror.policy, device, gone: () => dmirror.mm.users === 0 };
-  yield* migrateByPolicy(target, pages, (start, end, keep) => migrateBlock(dmirror, start, end, keep));
-  yield* mirrorUnmapped(dmirror.pt, pages, DMIRROR_FAULT_BATCH, (start, end, write) =>
-    dmirrorFault(dmirror, start, end, write),
-  );
+  yield* serviceBatch(policyTarget(dmirror), dmirror.pt, uniquePages(dmirror.mdevice.device, batch), {
+    migrate: (start, end, keep) => migrateBlock(dmirror, start, end, keep),
+    mirror: (start, end, write) => dmirrorFault(dmirror, start, end, write),
+    runMax: DMIRROR_FAULT_BATCH,
+  });
+}
+
+/** The engine's view of `dmirror`; residency is a device page in its page table. */
+function policyTarget(dmirror: TestHmmDmirror): PolicyTarget {
+  const mdevice = dmirror.mdevice;
+  return {
+    mm: dmirror.mm,
+    get policy() {
+      return dmirror.policy;
+    },
+    device: mdevice.device,
+    mmu: dmirror.mmu,
+    trace: sinkTrace(dmirror),
+    gone: () => dmirror.mm.users === 0,
+    resident: (vpn) => mdevice.owns(dmirror.pt.pfnOf(vpn)),
+  };
+}
+
+/** The page table traces on the machine's stream, whose map holds the policy's tracepoints too. */
+function sinkTrace(dmirror: TestHmmDmirror): Tracepoints<PolicyTracepoints> | null {
+  return dmirror.pt.trace as Tracepoints<PolicyTracepoints> | null;
 }
 
 /**
@@ -80,14 +106,16 @@ function* migrateBlock(
   start: number,
   end: number,
   keep: readonly AddrRange[],
-): Task {
+): Task<MovedPage[]> {
   const npages = (end - start) / PAGE_SIZE;
+  const moved: MovedPage[] = [];
   yield* forEachBatch(dmirror, { addr: start, npages }, MIGRATE_VMA_SELECT_SYSTEM, function* (args) {
     yield* evictFor(dmirror, collected(args), keep);
     yield* toDeviceStep(dmirror, args);
-    noteMigrated(dmirror, args);
+    noteMigrated(dmirror, args, moved);
     return 0;
   });
+  return moved;
 }
 
 /** Entries migrate_vma_setup collected: each needs a device page. */
@@ -111,7 +139,7 @@ interface Placed {
 /** Per device: placements in allocation order, and each page's latest placement. */
 interface Books {
   lra: Placed[];
-  latest: Map<number, number>;
+  latest: Map<number, Placed>;
   seq: number;
 }
 
@@ -126,17 +154,18 @@ function books(mdevice: TestHmmDevice): Books {
   return b;
 }
 
-/** After a batch migrated: every page that moved joins the books. */
-function noteMigrated(dmirror: TestHmmDmirror, args: MigrateVma): void {
+/** After a batch migrated: every page that moved joins the books (and `moved`). */
+function noteMigrated(dmirror: TestHmmDmirror, args: MigrateVma, moved: MovedPage[]): void {
   const b = books(dmirror.mdevice);
   const src = args.src as Float64Array;
   const dst = args.dst as Float64Array;
   for (let i = 0; i < args.npages; i++) {
     const pfn = migratePfnToPage(dst[i] as number);
     if (pfn < 0 || !(migratePfnFlags(src[i] as number) & MIGRATE_PFN_MIGRATE)) continue;
-    const seq = b.seq++;
-    b.latest.set(pfn, seq);
-    b.lra.push({ pfn, dmirror, vpn: args.start / PAGE_SIZE + i, seq });
+    const p: Placed = { pfn, dmirror, vpn: args.start / PAGE_SIZE + i, seq: b.seq++ };
+    b.latest.set(pfn, p);
+    b.lra.push(p);
+    moved.push({ vpn: p.vpn, pfn });
   }
 }
 
@@ -144,7 +173,7 @@ function noteMigrated(dmirror: TestHmmDmirror, args: MigrateVma): void {
 function live(mdevice: TestHmmDevice, p: Placed): boolean {
   const s = mdevice.kernel.mem.store;
   return (
-    books(mdevice).latest.get(p.pfn) === p.seq &&
+    books(mdevice).latest.get(p.pfn) === p &&
     mdevice.owns(p.pfn) &&
     (s.refcount[p.pfn] as number) > 0 &&
     s.drvdata.get(p.pfn) === p.dmirror
@@ -177,23 +206,70 @@ function lraVictims(mdevice: TestHmmDevice, n: number, protect: (p: Placed) => b
 
 /**
  * Makes room for `need` device pages: evicts until enough are free, never a page of this dmirror inside
- * `keep` (the faulting block and this batch's earlier ones).
+ * `keep` (the faulting block and this batch's earlier ones). The policy chooses the victims if it
+ * can (evict.ts's file comment); else the least recently allocated pages go.
  */
 function* evictFor(dmirror: TestHmmDmirror, need: number, keep: readonly AddrRange[]): Task {
   const mdevice = dmirror.mdevice;
-  const device = mdevice.device;
-  const short = Math.min(need, device.memoryPages) - mdevice.freeCount;
+  const short = Math.min(need, mdevice.device.memoryPages) - mdevice.freeCount;
   if (short <= 0) return;
-  const victims = lraVictims(mdevice, short, (p) => {
+  const kept = (p: Placed): boolean => {
     const a = p.vpn * PAGE_SIZE;
     return p.dmirror === dmirror && keep.some((r) => a >= r.start && a < r.end);
-  });
+  };
+  if (dmirror.policy.chooseVictims === undefined) {
+    yield* evictGroup(
+      dmirror,
+      lraVictims(mdevice, short, kept),
+      'least recently allocated device pages',
+      false,
+    );
+    return;
+  }
+  const b = books(mdevice);
+  const placed = (pfn: number): Placed | null => {
+    const p = b.latest.get(pfn);
+    return p !== undefined && live(mdevice, p) ? p : null;
+  };
+  const request: VictimRequest = {
+    need: short,
+    nowUs: mdevice.device.cost.nowUs,
+    candidate: (pfn) => {
+      const p = placed(pfn);
+      return p === null ? null : { pfn, vpn: p.vpn, protected: kept(p) };
+    },
+    *leastRecentlyAllocated() {
+      for (const p of b.lra) if (live(mdevice, p)) yield { pfn: p.pfn, vpn: p.vpn, protected: kept(p) };
+    },
+  };
+  for (const choice of dmirror.policy.chooseVictims(request)) {
+    const victims: Placed[] = [];
+    for (const pfn of choice.pfns) {
+      const p = placed(pfn);
+      if (p === null || kept(p)) continue;
+      b.latest.delete(pfn);
+      victims.push(p);
+    }
+    yield* evictGroup(dmirror, victims, choice.reason, true);
+  }
+}
+
+/** Evicts one group by pfn runs, reports it (trace, stats, the policy) and counts the pages. */
+function* evictGroup(dmirror: TestHmmDmirror, victims: Placed[], reason: string, chunk: boolean): Task {
+  if (victims.length === 0) return;
+  const device = dmirror.mdevice.device;
+  const sink: DecisionSink = { trace: sinkTrace(dmirror), device: device.id, nowUs: () => device.cost.nowUs };
+  if (sink.trace?.enabled === true) emitEviction(sink, dmirror.policy, victims, reason);
+  let total = 0;
   for (const run of pfnRuns(victims.map((v) => v.pfn))) {
-    const moved = yield* mdevice.evictRange(run.start, run.end - run.start);
+    const moved = yield* dmirror.mdevice.evictRange(run.start, run.end - run.start);
     device.cost.migrateCall(run.end - run.start);
     device.counters.evictedPages += moved;
+    total += moved;
     if (moved > 0) device.cost.record('eviction', moved);
   }
+  const owns = (i: number): boolean => dmirror.mdevice.owns(dmirror.pt.pfnOf((victims[i] as Placed).vpn));
+  policyEvicted(sink, dmirror.policy, victims, total, chunk, owns);
 }
 
 /** Pfns grouped into ascending contiguous runs [start, end), one migrate_device_range each. */

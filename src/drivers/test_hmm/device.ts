@@ -27,14 +27,35 @@ import type { MemremapPagemap } from '../../mm/memremap.js';
 import {
   memremapPages,
   memunmapPages,
+  pageZoneDeviceData,
   requestFreeMemRegion,
   setPageZoneDeviceData,
+  zoneDeviceFolioInit,
   zoneDevicePageInit,
 } from '../../mm/memremap.js';
-import { MIGRATE_PFN_MIGRATE, migratePfn, migratePfnFlags, migratePfnToPage } from '../../mm/migrate.js';
-import { migrateDeviceFinalize, migrateDevicePages, migrateDeviceRange } from '../../mm/migrate_device.js';
+import {
+  MIGRATE_PFN_MIGRATE,
+  migratePfn,
+  migratePfnFlags,
+  migratePfnSet,
+  migratePfnToPage,
+} from '../../mm/migrate.js';
+import {
+  MIGRATE_PFN_COMPOUND,
+  migrateDeviceFinalize,
+  migrateDevicePages,
+  migrateDeviceRange,
+} from '../../mm/migrate_device.js';
 import type { DevFault } from '../../mm/page.js';
-import { MEMORY_DEVICE_COHERENT, MEMORY_DEVICE_PRIVATE } from '../../mm/page.js';
+import {
+  HPAGE_PMD_NR,
+  HPAGE_PMD_ORDER,
+  MEMORY_DEVICE_COHERENT,
+  MEMORY_DEVICE_PRIVATE,
+  PG_head,
+  PG_reserved,
+} from '../../mm/page.js';
+import { policyCpuFault, policySink } from '../../policy/events.js';
 import type { Task } from '../../sched/index.js';
 import { SpinLock } from '../../sched/index.js';
 import type { TestHmmDmirror } from './dmirror.js';
@@ -68,6 +89,8 @@ export class TestHmmDevice {
   readonly lock: SpinLock;
   /** mdevice->free_pages, LIFO as the kernel's list through zone_device_data. */
   private freePages: number[] = [];
+  /** mdevice->free_folios (v6.19): heads of free 512-page aligned folios, LIFO. */
+  private freeFolios: number[] = [];
   /** Contexts opened on this device, for ids. */
   private contexts = 0;
   private readonly memoryPages: number;
@@ -99,9 +122,9 @@ export class TestHmmDevice {
     return this.contexts++;
   }
 
-  /** Free pages on the list. */
+  /** Free pages on the lists (a free folio counts its 512). */
   get freeCount(): number {
-    return this.freePages.length;
+    return this.freePages.length + this.freeFolios.length * HPAGE_PMD_NR;
   }
 
   /** True if pfn is a page of one of this device's chunks (page->pgmap->owner == mdevice). */
@@ -128,7 +151,14 @@ export class TestHmmDevice {
       pfnLast: 0,
       ops: {
         folioFree: (pfn) => this.devmemFree(pfn),
-        migrateToRam: (vmf: DevFault) => dmirrorDevmemFault(this, vmf),
+        folioSplit: (head, tail) => this.devmemFolioSplit(head, tail),
+        migrateToRam: (vmf: DevFault) => {
+          // The owner's policy hears of it (UVM's thrashing detector counts it); the page goes back anyway.
+          const owner = pageZoneDeviceData(this.kernel, vmf.pfn) as TestHmmDmirror | undefined;
+          if (owner !== undefined)
+            policyCpuFault(policySink(owner.pt.trace, this.device), owner.policy, vmf.address, vmf.pfn);
+          return dmirrorDevmemFault(this, vmf);
+        },
       },
     };
     const first = memremapPages(this.kernel, pagemap);
@@ -137,7 +167,16 @@ export class TestHmmDevice {
     this.chunks.push(chunk);
     // Under mdevice->lock in the kernel; here one atomic step, which may also run at device
     // creation, outside any simulated thread (module init).
-    for (let pfn = pagemap.pfnFirst; pfn < pagemap.pfnLast; pfn++) this.freePages.push(pfn);
+    // v6.19 builds a chunk of folios when a large allocation asks for it and of pages otherwise;
+    // the model's one chunk has both: every aligned 512 pages a folio, the rest pages.
+    for (let pfn = pagemap.pfnFirst; pfn < pagemap.pfnLast; ) {
+      if (pfn % HPAGE_PMD_NR === 0 && pfn + HPAGE_PMD_NR <= pagemap.pfnLast) {
+        this.freeFolios.push(pfn);
+        pfn += HPAGE_PMD_NR;
+      } else {
+        this.freePages.push(pfn++);
+      }
+    }
     return chunk;
   }
 
@@ -148,6 +187,7 @@ export class TestHmmDevice {
    */
   allocPage(dmirror: TestHmmDmirror): number {
     this.lock.lock();
+    if (this.freePages.length === 0) this.breakFolio();
     let pfn = this.freePages.pop();
     if (pfn !== undefined) this.calloc++;
     this.lock.unlock();
@@ -164,11 +204,51 @@ export class TestHmmDevice {
     return pfn;
   }
 
-  /** Pages of the device's chunks not on the free list: allocated and not yet given back. */
+  /**
+   * No free page left: a free folio's 512 pages become free pages (where test_hmm would add a new
+   * chunk of pages: the model's device memory is the one chunk). Under mdevice->lock.
+   */
+  private breakFolio(): void {
+    const head = this.freeFolios.pop();
+    if (head === undefined) return;
+    const s = this.kernel.mem.store;
+    for (let pfn = head + HPAGE_PMD_NR - 1; pfn >= head; pfn--) {
+      s.flags[pfn] = PG_reserved;
+      this.freePages.push(pfn);
+    }
+  }
+
+  /**
+   * dmirror_devmem_alloc_page(dmirror, is_large = true): a free 512-page folio, initialised
+   * (zone_device_folio_init of order 9: referenced, locked), its zone_device_data the dmirror; or
+   * -1 with none free (the caller falls back to 512 pages). After HMM_DMIRROR_RELEASE a new chunk
+   * is added first.
+   */
+  allocFolio(dmirror: TestHmmDmirror): number {
+    if (this.chunks.length === 0) this.allocateChunk();
+    this.lock.lock();
+    const head = this.freeFolios.pop();
+    if (head !== undefined) this.calloc += HPAGE_PMD_NR;
+    this.lock.unlock();
+    if (head === undefined) return -1;
+    zoneDeviceFolioInit(this.kernel, head, HPAGE_PMD_ORDER);
+    for (let i = 0; i < HPAGE_PMD_NR; i++) setPageZoneDeviceData(this.kernel, head + i, dmirror);
+    return head;
+  }
+
+  /** Pages of the device's chunks not on the free lists: allocated and not yet given back. */
   get pagesInUse(): number {
     let total = 0;
     for (const c of this.chunks) total += c.pagemap.pfnLast - c.pagemap.pfnFirst;
-    return total - this.freePages.length;
+    return total - this.freeCount;
+  }
+
+  /**
+   * dmirror_devmem_folio_split (ops.folio_split): `tail` is a new order-0 folio of `head`'s; it
+   * keeps the dmirror as its zone_device_data (test_hmm also splits the backing system folio).
+   */
+  private devmemFolioSplit(head: number, tail: number): void {
+    setPageZoneDeviceData(this.kernel, tail, pageZoneDeviceData(this.kernel, head));
   }
 
   /**
@@ -177,12 +257,16 @@ export class TestHmmDevice {
    * a copy or zeroes first), so the host buffer is reused, as the seed's dmirror does.
    */
   private devmemFree(pfn: number): void {
-    this.kernel.mem.clearPage(pfn);
+    const s = this.kernel.mem.store;
+    const large = ((s.flags[pfn] as number) & PG_head) !== 0;
+    const nr = large ? HPAGE_PMD_NR : 1;
+    for (let i = 0; i < nr; i++) this.kernel.mem.clearPage(pfn + i);
     this.lock.lock();
-    const chunk = this.chunks.find((c) => c.pagemap === this.kernel.mem.store.pgmapOf(pfn));
+    const chunk = this.chunks.find((c) => c.pagemap === s.pgmapOf(pfn));
     if (chunk !== undefined && !chunk.remove) {
-      this.cfree++;
-      this.freePages.push(pfn);
+      this.cfree += nr;
+      if (large) this.freeFolios.push(pfn);
+      else this.freePages.push(pfn);
     }
     this.lock.unlock();
   }
@@ -197,12 +281,14 @@ export class TestHmmDevice {
       chunk.remove = true;
       const { pfnFirst, pfnLast } = chunk.pagemap;
       this.freePages = this.freePages.filter((pfn) => pfn < pfnFirst || pfn >= pfnLast);
+      this.freeFolios = this.freeFolios.filter((pfn) => pfn < pfnFirst || pfn >= pfnLast);
       this.lock.unlock();
       yield* this.evictChunk(chunk);
       yield* memunmapPages(this.kernel, chunk.pagemap);
     }
     this.chunks = [];
     this.freePages = [];
+    this.freeFolios = [];
   }
 
   /** dmirror_device_evict_chunk: every page of the chunk in use, to system memory (evictRange). */
@@ -229,12 +315,15 @@ export class TestHmmDevice {
     for (let i = 0; i < npages; i++) {
       const spage = migratePfnToPage(src[i] as number);
       if (spage < 0 || !(migratePfnFlags(src[i] as number) & MIGRATE_PFN_MIGRATE)) continue;
-      const dpage = kernel.mem.allocPage();
-      if (dpage < 0) throw new KernelBug('test_hmm: evict_chunk: alloc_page(__GFP_NOFAIL) found no memory');
+      const large = migratePfnFlags(src[i] as number) & MIGRATE_PFN_COMPOUND;
+      const dpage = large ? kernel.mem.allocCompound() : kernel.mem.allocPage();
+      if (dpage < 0) throw new KernelBug('test_hmm: evict_chunk: folio_alloc(__GFP_NOFAIL) found no memory');
       kernel.mem.trylockPage(dpage);
-      dst[i] = migratePfn(dpage);
-      dstPages.push(dpage);
-      srcPages.push(spage);
+      dst[i] = migratePfnSet(migratePfn(dpage), large);
+      for (let j = 0; j < (large ? HPAGE_PMD_NR : 1); j++) {
+        dstPages.push(dpage + j);
+        srcPages.push(spage + j);
+      }
     }
     this.device.dma.submit(dstPages, srcPages);
     yield* migrateDevicePages(kernel, src, dst, npages);

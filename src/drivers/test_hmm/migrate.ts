@@ -9,8 +9,8 @@
  * see device.ts). dmirror_devmem_fault_alloc_and_copy erases the entries of the pages it moves back
  * with the dmirror's mutex held (test_hmm relies on the xarray's own lock), so the device TLB
  * is invalidated with them and the rules checker sees the page-table writes under the update lock.
- * The PMD-sized paths (MIGRATE_PFN_COMPOUND, SELECT_COMPOUND) are not modelled: the flag is passed
- * and no compound entry ever comes back.
+ * The PMD-sized paths are v6.19's: SELECT_COMPOUND both ways, an order-9 device folio (or a THP on
+ * the way back) for a MIGRATE_PFN_COMPOUND entry, 512 small pages when that allocation fails.
  *
  * @see lib/test_hmm.c (Linux v6.19: dmirror_migrate_to_device, dmirror_migrate_alloc_and_copy,
  *      dmirror_migrate_finalize_and_map, dmirror_migrate_to_system,
@@ -24,6 +24,7 @@ import { EINVAL, ENOMEM } from '../../core/errno.js';
 import { VM_FAULT_OOM, VM_FAULT_SIGBUS } from '../../mm/fault.js';
 import { pageZoneDeviceData } from '../../mm/memremap.js';
 import {
+  MIGRATE_PFN_COMPOUND,
   MIGRATE_PFN_MIGRATE,
   MIGRATE_PFN_WRITE,
   MIGRATE_VMA_SELECT_COMPOUND,
@@ -42,6 +43,7 @@ import {
 import type { MmStruct } from '../../mm/mm.js';
 import { mmput } from '../../mm/mm.js';
 import type { DevFault } from '../../mm/page.js';
+import { HPAGE_PMD_NR } from '../../mm/page.js';
 import type { Vma } from '../../mm/vma.js';
 import { VM_READ } from '../../mm/vma.js';
 import type { Task } from '../../sched/index.js';
@@ -164,8 +166,11 @@ export function* toDeviceStep(dmirror: TestHmmDmirror, args: MigrateVma): Task<n
 
 /**
  * dmirror_migrate_alloc_and_copy: a device page for every entry to migrate (a system page, a hole,
- * the zero page), writable on the device iff the source was; HMM_DMIRROR_FLAG_FAIL_ALLOC makes the
- * first allocation fail, once (that page is skipped). One DMA transfer copies (or zero-fills) them.
+ * the zero page), writable on the device iff the source was; a compound entry (a THP or a whole
+ * empty PMD) gets a 512-page device folio and a COMPOUND destination, or, if none is free, 512
+ * device pages (then migrate_vma_pages splits the source). HMM_DMIRROR_FLAG_FAIL_ALLOC makes the
+ * next allocation fail, once: a small page is skipped, a folio falls back to pages. One DMA
+ * transfer copies (or zero-fills) them.
  */
 function allocAndCopyToDevice(dmirror: TestHmmDmirror, args: MigrateVma): void {
   const { mdevice } = dmirror;
@@ -174,25 +179,40 @@ function allocAndCopyToDevice(dmirror: TestHmmDmirror, args: MigrateVma): void {
   const dstPages: number[] = [];
   const srcPages: number[] = [];
   const s = mdevice.kernel.mem.store;
+  const copy = (i: number, dpage: number, spage: number, flags: number) => {
+    dst[i] = migratePfnSet(migratePfn(dpage), flags);
+    dstPages.push(dpage);
+    srcPages.push(spage);
+  };
   for (let i = 0; i < args.npages; i++) {
     const f = migratePfnFlags(src[i] as number);
     if (!(f & MIGRATE_PFN_MIGRATE)) continue;
     const spage = migratePfnToPage(src[i] as number);
     if (spage >= 0 && s.isZoneDevice(spage))
       throw new KernelWarning(`test_hmm: page already in device spage pfn: 0x${spage.toString(16)}`);
+    const large = (f & MIGRATE_PFN_COMPOUND) !== 0;
+    const write = f & MIGRATE_PFN_WRITE;
     let dpage = -1;
     if (dmirror.flags & HMM_DMIRROR_FLAG_FAIL_ALLOC) dmirror.flags &= ~HMM_DMIRROR_FLAG_FAIL_ALLOC;
-    else dpage = mdevice.allocPage(dmirror);
-    if (dpage < 0) continue;
-    dst[i] = migratePfnSet(migratePfn(dpage), f & MIGRATE_PFN_WRITE);
-    dstPages.push(dpage);
-    srcPages.push(spage);
+    else dpage = large ? mdevice.allocFolio(dmirror) : mdevice.allocPage(dmirror);
+    if (dpage < 0 && !large) continue;
+    const nr = large ? HPAGE_PMD_NR : 1;
+    for (let j = 0; j < nr && i + j < args.npages; j++) {
+      const from = spage < 0 ? -1 : spage + j;
+      if (dpage >= 0) copy(i + j, dpage + j, from, j === 0 ? write | (large ? MIGRATE_PFN_COMPOUND : 0) : 0);
+      else copy(i + j, mdevice.allocPage(dmirror), from, write); // the fallback: 512 pages
+    }
+    if (dpage >= 0) for (let j = 1; j < nr; j++) dst[i + j] = 0;
+    i += nr - 1;
   }
   mdevice.device.dma.submit(dstPages, srcPages);
   mdevice.device.cost.migrateCall(args.npages);
 }
 
-/** dmirror_migrate_finalize_and_map: under the mutex, map every page that moved on the device. */
+/**
+ * dmirror_migrate_finalize_and_map: under the mutex, map every page that moved on the device (a
+ * compound destination: its 512 pages).
+ */
 function* finalizeAndMap(dmirror: TestHmmDmirror, args: MigrateVma): Task {
   const src = args.src as Float64Array;
   const dst = args.dst as Float64Array;
@@ -202,9 +222,11 @@ function* finalizeAndMap(dmirror: TestHmmDmirror, args: MigrateVma): Task {
     if (!(migratePfnFlags(src[i] as number) & MIGRATE_PFN_MIGRATE)) continue;
     const dpage = migratePfnToPage(dst[i] as number);
     if (dpage < 0) continue;
-    const write = (migratePfnFlags(dst[i] as number) & MIGRATE_PFN_WRITE) !== 0;
-    dmirror.mmu.map(args.start / PAGE_SIZE + i, dpage, write);
-    moved++;
+    const f = migratePfnFlags(dst[i] as number);
+    const nr = f & MIGRATE_PFN_COMPOUND ? HPAGE_PMD_NR : 1;
+    for (let j = 0; j < nr; j++)
+      dmirror.mmu.map(args.start / PAGE_SIZE + i + j, dpage + j, (f & MIGRATE_PFN_WRITE) !== 0);
+    moved += nr;
   }
   dmirror.mutex.unlock();
   dmirror.mdevice.device.counters.migratedToDevice += moved;
@@ -266,9 +288,11 @@ function successfullyMigrated(args: MigrateVma): number {
 
 /**
  * dmirror_devmem_fault_alloc_and_copy: a locked system page for every device page collected, its
- * device page-table entry erased, one DMA copy. VM_FAULT_OOM when a system page cannot be had
- * (HMM_DMIRROR_FLAG_FAIL_ALLOC makes the first one fail, once): the pages allocated so far stay in
- * dst, and the caller's finalize gives them back.
+ * device page-table entry erased, one DMA copy. A device folio (order 9) gets a THP and a COMPOUND
+ * destination, or, if none can be had, 512 pages (migrate_vma_pages then splits the device folio).
+ * VM_FAULT_OOM when a page cannot be had (HMM_DMIRROR_FLAG_FAIL_ALLOC makes the next allocation
+ * fail, once): the pages allocated so far stay in dst, and the caller's finalize gives them back
+ * (test_hmm frees a folio's fallback pages itself).
  */
 function* faultAllocAndCopy(dmirror: TestHmmDmirror, args: MigrateVma): Task<number> {
   const { mdevice } = dmirror;
@@ -283,17 +307,35 @@ function* faultAllocAndCopy(dmirror: TestHmmDmirror, args: MigrateVma): Task<num
     if (spage < 0 || !(migratePfnFlags(src[i] as number) & MIGRATE_PFN_MIGRATE)) continue;
     if (!mem.store.isDevicePrivate(spage) && !mem.store.isDeviceCoherent(spage))
       throw new KernelWarning(`test_hmm: pfn ${spage} is not device memory`);
+    const large = mem.store.isCompound(spage);
+    const write = migratePfnFlags(src[i] as number) & MIGRATE_PFN_WRITE;
     let dpage = -1;
     if (dmirror.flags & HMM_DMIRROR_FLAG_FAIL_ALLOC) dmirror.flags &= ~HMM_DMIRROR_FLAG_FAIL_ALLOC;
-    else dpage = mem.allocPage();
-    if (dpage < 0) {
+    else dpage = large ? mem.allocCompound() : mem.allocPage();
+    if (dpage < 0 && !large) {
       ret = VM_FAULT_OOM;
       continue;
     }
-    mem.trylockPage(dpage);
-    dst[i] = migratePfnSet(migratePfn(dpage), migratePfnFlags(src[i] as number) & MIGRATE_PFN_WRITE);
-    dstPages.push(dpage);
-    srcPages.push(spage);
+    const nr = large ? HPAGE_PMD_NR : 1;
+    if (dpage >= 0) {
+      mem.trylockPage(dpage);
+      dst[i] = migratePfnSet(migratePfn(dpage), write | (large ? MIGRATE_PFN_COMPOUND : 0));
+    }
+    for (let j = 0; j < nr; j++) {
+      let page = dpage + j;
+      if (dpage < 0) {
+        page = mem.allocPage(); // try with smaller pages if the large allocation fails
+        if (page < 0) {
+          ret = VM_FAULT_OOM;
+          break;
+        }
+        mem.trylockPage(page);
+        dst[i + j] = migratePfnSet(migratePfn(page), write);
+      }
+      dstPages.push(page);
+      srcPages.push(spage + j);
+    }
+    i += nr - 1;
   }
   yield* dmirror.eraseMigrated(args.start, dst, args.npages);
   mdevice.device.dma.submit(dstPages, srcPages);
@@ -315,13 +357,20 @@ export function* dmirrorEraseMigrated(
 ): Task {
   yield* dmirror.mutex.lock();
   // One doUpdate per run of consecutive pages: the same entries erased, one device TLB flush each.
+  // A compound destination stands for 512 pages.
+  const span = (i: number) =>
+    migratePfnToPage(dst[i] as number) < 0
+      ? 0
+      : migratePfnFlags(dst[i] as number) & MIGRATE_PFN_COMPOUND
+        ? HPAGE_PMD_NR
+        : 1;
   for (let i = 0; i < npages; ) {
-    if (migratePfnToPage(dst[i] as number) < 0) {
+    if (span(i) === 0) {
       i++;
       continue;
     }
-    let j = i + 1;
-    while (j < npages && migratePfnToPage(dst[j] as number) >= 0) j++;
+    let j = i + span(i);
+    while (j < npages && span(j) > 0) j += span(j);
     dmirror.doUpdate(start + i * PAGE_SIZE, start + j * PAGE_SIZE);
     i = j;
   }
@@ -339,10 +388,14 @@ export function* dmirrorDevmemFault(mdevice: TestHmmDevice, vmf: DevFault): Task
   mdevice.device.counters.cpuFaults++;
   mdevice.device.cost.cpuFault();
   mdevice.device.cost.record('cpu-fault', 1);
-  const start = vmf.address - (vmf.address % PAGE_SIZE);
-  const args = migrateArgs(mdevice, vmf.vma as Vma, start, start + PAGE_SIZE, selectDevice(mdevice), {
-    src: new Float64Array(1),
-    dst: new Float64Array(1),
+  // The folio's order, but a PTE of a large folio (its PMD split) migrates its page alone.
+  const nr = vmf.pmd === true && mdevice.kernel.mem.store.isCompound(vmf.pfn) ? HPAGE_PMD_NR : 1;
+  const size = nr * PAGE_SIZE;
+  const start = vmf.address - (vmf.address % size);
+  const flags = selectDevice(mdevice) | (nr > 1 ? MIGRATE_VMA_SELECT_COMPOUND : 0);
+  const args = migrateArgs(mdevice, vmf.vma as Vma, start, start + size, flags, {
+    src: new Float64Array(nr),
+    dst: new Float64Array(nr),
   });
   args.faultPage = vmf.pfn;
   if ((yield* migrateVmaSetup(args)) !== 0) return VM_FAULT_SIGBUS;

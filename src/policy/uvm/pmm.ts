@@ -68,7 +68,7 @@ export class UvmRootChunks {
         live.sort((a, b) => a - b);
         out.push({
           pfns: live,
-          reason: `root chunk ${c} (${live.length} pages), LRU position ${position}, last allocated at ${this.allocatedUs.get(c)} µs`,
+          reason: `root chunk ${c} (${live.length} pages), LRU position ${position}, last allocated at ${us(this.allocatedUs.get(c) ?? 0)} µs`,
         });
         got += live.length;
       }
@@ -76,4 +76,9 @@ export class UvmRootChunks {
     }
     return out;
   }
+}
+
+/** µs as reasons print them: to the nanosecond. */
+function us(t: number): number {
+  return Math.round(t * 1000) / 1000;
 }

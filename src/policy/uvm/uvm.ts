@@ -111,7 +111,7 @@ export function uvmPolicy(name: string, params: UvmParams): UvmPolicy {
         plan.throttle.push({
           addr: addr(i),
           untilUs: h.untilUs,
-          reason: `page thrashing: throttled until ${h.untilUs} µs (throttling period ${h.throttlingCount})`,
+          reason: `page thrashing: throttled until ${Math.round(h.untilUs * 1000) / 1000} µs (throttling period ${h.throttlingCount})`,
         });
       else if (h.type === 'pin' && !h.local) {
         const reason = 'thrashing page pinned in system memory, mapped remotely';
