@@ -155,4 +155,19 @@ describe("today's drivers' policies by name", () => {
     expect(r.points[0]?.pagesToDevice).toBeGreaterThan(0);
     expect(r.points[1]?.pagesToDevice).toBeGreaterThan(0);
   });
+
+  it("the point's prefetch accuracy is the policy's prefetched pages used / prefetched", () => {
+    const r = runSweep({
+      ...small,
+      workload: 'random',
+      policies: ['uvm', 'uvm:prefetch=0'],
+      oversubscription: [1, 3],
+    });
+    const [on1, on3, off1] = r.points as [SweepPoint, SweepPoint, SweepPoint, SweepPoint];
+    const s = on1.policyStats as { prefetchedPages: number; prefetchedUsed: number };
+    expect(s.prefetchedPages).toBeGreaterThan(0);
+    expect(on1.prefetchAccuracy).toBe(Math.round((s.prefetchedUsed / s.prefetchedPages) * 1e6) / 1e6);
+    expect(on3.prefetchAccuracy as number).toBeLessThan(on1.prefetchAccuracy as number);
+    expect(off1.prefetchAccuracy).toBeNull();
+  });
 });
