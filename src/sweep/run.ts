@@ -12,6 +12,7 @@ import { PAGE_SIZE } from '../core/addr.js';
 import { roundCosts, roundUs } from '../device/cost.js';
 import { MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE } from '../mm/mmap.js';
 import { type PolicyStats, policyStats } from '../policy/stats.js';
+import type { Task } from '../sched/task.js';
 import { SWEEP_SCHEMA_VERSION, type SweepPoint, type SweepRecord } from '../schema/sweep.js';
 import type { Process } from '../sim/process.js';
 import { Simulator } from '../sim/simulator.js';
@@ -52,7 +53,7 @@ export function runSweepPoint(s: CheckedSweepSpec, c: SweepConfiguration): Sweep
   const residency: [number, number][] = [];
   for (const phase of w.phases()) {
     if (phase.kind === 'device') fd.launch(replayKernel(phase, pageAddr), { threads: phase.threads });
-    else cpuTouch(p, phase, pageAddr);
+    else cpuTouch(sim, p, phase, pageAddr);
     residency.push([roundUs(sim.deviceCosts(0).total), sim.deviceUsedPages(0)]);
   }
   const stats = { ...policyStats(fd.policy) };
@@ -73,11 +74,16 @@ function mapArrays(p: Process, w: Workload): Float64Array {
 
 const ONE_BYTE = new Uint8Array(1);
 
-function cpuTouch(p: Process, phase: CpuPhase, pageAddr: Float64Array): void {
+/** The CPU phase as one task on one executor (a facade call per access would build one each). */
+function cpuTouch(sim: Simulator, p: Process, phase: CpuPhase, pageAddr: Float64Array): void {
+  sim.run('cpu phase', cpuAccesses(p, phase, pageAddr));
+}
+
+function* cpuAccesses(p: Process, phase: CpuPhase, pageAddr: Float64Array): Task {
   for (const code of phase.accesses()) {
     const addr = pageAddr[accessPage(code)] as number;
-    if (accessIsWrite(code)) p.write(addr, ONE_BYTE);
-    else p.read(addr, 1);
+    if (accessIsWrite(code)) yield* p.task.write(addr, ONE_BYTE);
+    else yield* p.task.read(addr, 1);
   }
 }
 
