@@ -130,6 +130,21 @@ export {
 export * from './sched/index.js';
 export type { LockInstance, Waitable } from './sched/thread.js';
 export type { TimelineEvent, TimelineKind } from './schema/events.js';
+export type {
+  ViewerChanges,
+  ViewerCounters,
+  ViewerCpuState,
+  ViewerDevice,
+  ViewerDeviceState,
+  ViewerEventKind,
+  ViewerEvents,
+  ViewerInterleaving,
+  ViewerLegend,
+  ViewerPageInfo,
+  ViewerRun,
+  ViewerVmas,
+} from './schema/viewer.js';
+export { VIEWER_SCHEMA_VERSION } from './schema/viewer.js';
 export { DeviceFile, DeviceFileTasks } from './sim/devicefile.js';
 export type { PinnedPages, PinOptions, PteInfo, Rss, VmaInfo } from './sim/process.js';
 export { Process, ProcessTasks } from './sim/process.js';
@@ -138,3 +153,13 @@ export type { DeviceOptions, PageInfo, SimTracepoints, SimulatorOptions } from '
 export { Simulator } from './sim/simulator.js';
 /** Policy sweeps: workload generators, trace readers, and one configuration run at a time (docs/policies.md). */
 export * as sweep from './sweep/index.js';
+export { StateCursor, undelta } from './viewer/decode.js';
+export { type RecordedReplay, recordReplay } from './viewer/explore.js';
+export { viewerHtml } from './viewer/page.js';
+export {
+  recordSimulator,
+  type ViewerDeviceSource,
+  type ViewerFinishOptions,
+  ViewerRecorder,
+  type ViewerRecorderOptions,
+} from './viewer/recorder.js';

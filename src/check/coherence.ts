@@ -50,7 +50,10 @@ import {
 } from '../mm/pte.js';
 
 /** One device's view of one address space, as the checker needs it: a narrow view of a driver. */
-export type MirrorView = Pick<DriverView, 'mm' | 'pt' | 'tlb' | 'owns' | 'pgmapOwner'> & {
+export type MirrorView = Pick<
+  DriverView,
+  'mm' | 'pt' | 'tlb' | 'owns' | 'pgmapOwner' | 'liveUntilCleared'
+> & {
   /** For messages, e.g. 'dev0'. */
   readonly name: string;
   /**
@@ -69,7 +72,7 @@ export function coherenceViolations(
   const out: string[] = [];
   for (const m of mirrors) {
     if (out.length >= max) break;
-    if (m.closed === true) continue;
+    if (m.closed === true && m.liveUntilCleared !== true) continue;
     const stale = tlbViolation(m);
     if (stale !== null) out.push(stale);
     if (m.pt.size === 0) continue;
@@ -85,7 +88,7 @@ export function coherenceViolations(
 /** The first coherence violation, or null. */
 export function checkCoherence(kernel: Kernel, mirrors: readonly MirrorView[]): string | null {
   for (const m of mirrors) {
-    if (m.closed === true) continue;
+    if (m.closed === true && m.liveUntilCleared !== true) continue;
     const stale = tlbViolation(m);
     if (stale !== null) return stale;
     if (m.pt.size === 0) continue;

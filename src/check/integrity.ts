@@ -213,9 +213,9 @@ export class ShadowMemory {
     const src = this.space(parent);
     const dst = this.space(child);
     for (const [vpn, p] of src) {
-      const vma = parent.findVma(vpn * PAGE_SIZE);
-      const inside = vma !== null && vma.start <= vpn * PAGE_SIZE;
-      if (inside && (vma.flags & VM_SHARED) !== 0) {
+      // A checker reads the VMA list without the lock (vmaAt: find_vma would assert mmap_lock).
+      const vma = parent.vmaAt(vpn * PAGE_SIZE);
+      if (vma !== null && (vma.flags & VM_SHARED) !== 0) {
         dst.set(vpn, p);
         continue;
       }
@@ -226,7 +226,7 @@ export class ShadowMemory {
         version: 0,
         busy: 0,
         unknown: p.unknown || raced,
-        unmapped: p.unmapped || !inside,
+        unmapped: p.unmapped || vma === null,
       });
     }
   }

@@ -6,6 +6,7 @@
  */
 
 import { InvalidArgumentError } from 'commander';
+import { ArgumentError } from '../core/errno.js';
 import { HMMSIM_VERSION } from '../core/version.js';
 import { DEMO_LIMITS, type DemoResult, runDemo } from '../demo/demo.js';
 import { COST_PROFILES, roundCosts } from '../device/cost.js';
@@ -15,6 +16,7 @@ import { color } from './color.js';
 import { cliIo } from './io.js';
 import { type Progress, startProgress } from './progress.js';
 import { checkReportPath, ReportFileError, writeReportFile } from './reportfile.js';
+import { DemoRecording, htmlTarget, writeViewerPage } from './viewer.js';
 
 export const DEMO_REPORT_DEFAULT = 'hmmsim-report.html';
 
@@ -32,6 +34,8 @@ export interface DemoCliOptions {
   /** A path, or false for --no-report. */
   report: string | false;
   json?: boolean;
+  /** --html: where to write the viewer page of the run. */
+  html?: string;
 }
 
 /** Commander parser for a size option bounded by DEMO_LIMITS[name]. */
@@ -48,8 +52,11 @@ export function sizeOption(name: keyof typeof DEMO_LIMITS): (value: string) => n
 export function policyOption(value: string): string {
   try {
     return parsePolicy(value).name;
-  } catch {
-    throw new InvalidArgumentError("expected 'none', 'page' or 'block:k' (k in 0..18).");
+  } catch (e) {
+    // parsePolicy names what is wrong (an unknown name, or which uvm:/kfd: parameter); say that.
+    const problem =
+      e instanceof ArgumentError ? e.message.replace(/^invalid argument '[^']*': /, '') : String(e);
+    throw new InvalidArgumentError(`${problem}.`);
   }
 }
 
@@ -125,10 +132,18 @@ export function runDemoCli(opts: DemoCliOptions, out: (line: string) => void): n
   // Check the report path first: an unwritable path is a usage error before any work is done.
   // The file itself is written after the run (reportfile.ts), so the previous one survives it.
   const target = opts.report === false ? null : reportTarget(opts.report);
+  const html = opts.html === undefined ? null : htmlTarget(opts.html);
+  const recording = html === null ? null : new DemoRecording();
   let r: DemoResult;
   const progress = demoProgress();
   try {
-    r = runDemo({ ...opts, onProgress: progress.update, onWarning: progress.warn });
+    const { html: _, ...demoOpts } = opts;
+    r = runDemo({
+      ...demoOpts,
+      onProgress: progress.update,
+      onWarning: progress.warn,
+      onBuilt: recording?.onBuilt,
+    });
   } finally {
     progress.stop();
   }
@@ -150,7 +165,12 @@ export function runDemoCli(opts: DemoCliOptions, out: (line: string) => void): n
     cliIo().stderr.write(`hmmsim: error: --report: ${failure.message}\n`);
     return EXIT_REPORT_WRITE;
   }
-  return r.ok ? 0 : 1;
+  const status = r.ok ? 0 : 1;
+  if (html === null || recording === null) return status;
+  return (
+    writeViewerPage(html, recording.finish(`hmmsim demo: ${demoCommand(opts)}`), opts.json ? null : out) ||
+    status
+  );
 }
 
 function reportTarget(path: string): string {

@@ -4,6 +4,8 @@
  * A progress bar on stderr (progress.ts) counts schedules when a run takes over a second.
  */
 
+import { basename, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { InvalidArgumentError } from 'commander';
 import { ArgumentError } from '../core/errno.js';
 import { DMIRROR_VARIANTS } from '../drivers/dmirror/variants.js';
@@ -12,13 +14,21 @@ import {
   ExploreDrivers,
   type ExploreResult,
   explore,
+  generateScenarios,
+  LIFECYCLE_SCENARIOS,
   MODERN_SCENARIOS,
   replay,
   SCENARIOS,
+  type ScenarioDriverFactory,
   type StrategyName,
+  scenarioByName,
 } from '../explore/index.js';
+import type { ViewerRun } from '../schema/viewer.js';
+import { recordReplay } from '../viewer/explore.js';
 import { color } from './color.js';
+import { cliIo } from './io.js';
 import { startProgress } from './progress.js';
+import { htmlTarget, VIEWER_EVENTS_MAX, writeViewerPage } from './viewer.js';
 
 export interface ExploreCliOptions {
   list?: boolean;
@@ -29,6 +39,46 @@ export interface ExploreCliOptions {
   preemptions: number;
   seed: number;
   json?: boolean;
+  /** --html: where to write the viewer page of the violation found. */
+  html?: string;
+  /** --allow, repeated: known violations to go past (src/explore/allow.ts). */
+  allow?: string[];
+  /** --generate: explore this many generated scenarios (gen-<seed>-<i>) instead of one. */
+  generate?: number;
+  /** --driver-module, loaded by loadDriverModule: the registry holding the user's driver. */
+  userDrivers?: UserDrivers;
+}
+
+/** A user's driver loaded from a module file, and the registry it is registered in. */
+export interface UserDrivers {
+  /** Built-ins plus the user's driver. */
+  drivers: ExploreDrivers;
+  /** The name it is registered under (its function's name, or the file's base name). */
+  name: string;
+}
+
+/**
+ * --driver-module <file>: imports the file and registers the ScenarioDriverFactory it exports as
+ * `default` (or `driver`) under the factory's name (docs/writing-a-driver.md). A file that cannot be
+ * loaded or exports no function is a usage error.
+ */
+export async function loadDriverModule(file: string): Promise<UserDrivers> {
+  let mod: { default?: unknown; driver?: unknown };
+  try {
+    mod = (await import(pathToFileURL(resolve(file)).href)) as typeof mod;
+  } catch (e) {
+    throw new InvalidArgumentError(`--driver-module: cannot load '${file}': ${(e as Error).message}`);
+  }
+  const f = mod.default ?? mod.driver;
+  if (typeof f !== 'function')
+    throw new InvalidArgumentError(
+      `--driver-module: '${file}' exports no driver factory (export default, or export const driver)`,
+    );
+  const factory = f as ScenarioDriverFactory;
+  const name = (factory.name || basename(file).replace(/\.[^.]*$/, '')).replace(/[^A-Za-z0-9_.-]/g, '_');
+  const drivers = new ExploreDrivers();
+  drivers.register(name, factory);
+  return { drivers, name };
 }
 
 export function positiveInt(value: string): number {
@@ -50,7 +100,7 @@ export function listScenarios(out: (line: string) => void, json = false): void {
   if (json) {
     out(
       JSON.stringify({
-        scenarios: [...SCENARIOS, ...MODERN_SCENARIOS].map((s) => ({
+        scenarios: [...SCENARIOS, ...MODERN_SCENARIOS, ...LIFECYCLE_SCENARIOS].map((s) => ({
           name: s.name,
           description: s.description,
           ...(s.api === 'modern' ? { api: 'modern' } : {}),
@@ -67,6 +117,8 @@ export function listScenarios(out: (line: string) => void, json = false): void {
   for (const s of SCENARIOS) out(`  ${s.name.padEnd(22)} ${s.description}`);
   out("today's API only (--driver test_hmm or a test_hmm.* variant):");
   for (const s of MODERN_SCENARIOS) out(`  ${s.name.padEnd(22)} ${s.description}`);
+  out('lifecycle scenarios (holes, repeated invalidations, close, exit, two devices, a KVM-like notifier):');
+  for (const s of LIFECYCLE_SCENARIOS) out(`  ${s.name.padEnd(22)} ${s.description}`);
   out('drivers (--driver):');
   for (const [name, v] of builtinDrivers()) out(`  ${name.padEnd(22)} ${describeVariant(v)}`);
 }
@@ -91,20 +143,73 @@ function wallClockMs(): number {
   return Number(process.hrtime.bigint()) / 1e6;
 }
 
+/** Schedules per generated scenario when --schedules is not given. */
+export const GENERATE_SCHEDULES_DEFAULT = 300;
+
+/**
+ * --generate N: explores gen-<seed>-0 .. gen-<seed>-(N-1), one line each (or one JSON document
+ * holding every result); exit 1 if any has a violation.
+ */
+export function runGenerate(n: number, opts: ExploreCliOptions, out: (line: string) => void): number {
+  const results: ExploreResult[] = [];
+  for (const sc of generateScenarios(opts.seed, n)) {
+    const r = exploreOne(sc.name, { ...opts, schedules: opts.schedules ?? GENERATE_SCHEDULES_DEFAULT });
+    results.push(r);
+    if (!opts.json) {
+      const v = r.violation;
+      const verdict =
+        v === null
+          ? color.green('clean')
+          : color.red(`VIOLATION (${v.checker}): ${v.message.split('\n', 1)[0]}`);
+      out(`${sc.name} (${sc.description}): ${r.schedulesExplored} schedules, ${verdict}`);
+      if (v !== null) out(`  replay: hmmsim replay ${v.replay}`);
+    }
+  }
+  const found = results.filter((r) => r.violation !== null).length;
+  if (opts.json) out(JSON.stringify(results.map(jsonOf)));
+  else out(`${n} generated scenarios, ${found} with a violation`);
+  return found === 0 ? 0 : 1;
+}
+
 /** Runs the explorer; returns the exit code (0: no violation, 1: one found). */
 export function runExplore(scenario: string, opts: ExploreCliOptions, out: (line: string) => void): number {
-  if (![...SCENARIOS, ...MODERN_SCENARIOS].some((s) => s.name === scenario)) {
+  // The page's path is checked before the run, so a bad path costs no exploration.
+  const html = opts.html === undefined ? null : htmlTarget(opts.html);
+  const r = exploreOne(scenario, opts);
+  if (opts.json) out(JSON.stringify(jsonOf(r)));
+  else printResult(r, out);
+  const status = r.violation === null ? 0 : 1;
+  if (html === null) return status;
+  if (r.violation === null) {
+    cliIo().stderr.write('hmmsim: no violation found: --html writes no page\n');
+    return status;
+  }
+  const drivers = opts.userDrivers?.drivers ?? new ExploreDrivers();
+  return (
+    writeViewerPage(
+      html,
+      recordReplay(r.violation.replay, { drivers }, { maxEvents: VIEWER_EVENTS_MAX }).run,
+      opts.json ? null : out,
+    ) || status
+  );
+}
+
+function exploreOne(scenario: string, opts: ExploreCliOptions): ExploreResult {
+  if (scenarioByName(scenario) === undefined) {
     throw new InvalidArgumentError(`unknown scenario '${scenario}' (hmmsim explore --list names them)`);
   }
-  if (!builtinDrivers().some(([name]) => name === opts.driver)) {
+  const user = opts.userDrivers;
+  const driver = user !== undefined && opts.driver === 'correct' ? user.name : opts.driver;
+  if (driver !== user?.name && !builtinDrivers().some(([name]) => name === driver)) {
     throw new InvalidArgumentError(`unknown driver '${opts.driver}' (hmmsim explore --list names them)`);
   }
   const progress = startProgress('explore', opts.schedules ?? Number.POSITIVE_INFINITY);
   let r: ExploreResult;
   try {
     r = explore(scenario, {
-      driver: opts.driver,
-      drivers: new ExploreDrivers(),
+      driver,
+      drivers: user?.drivers ?? new ExploreDrivers(),
+      allow: opts.allow ?? [],
       protocol: opts.protocol,
       strategy: opts.strategy,
       schedules: opts.schedules,
@@ -116,9 +221,7 @@ export function runExplore(scenario: string, opts: ExploreCliOptions, out: (line
   } finally {
     progress.stop();
   }
-  if (opts.json) out(JSON.stringify(jsonOf(r)));
-  else printResult(r, out);
-  return r.violation === null ? 0 : 1;
+  return r;
 }
 
 /** The library's ExploreResult, field for field (docs/explorer.md). */
@@ -134,6 +237,7 @@ export function jsonOf(r: ExploreResult): object {
     complete: r.complete,
     schedulesPerSecond: Math.round(r.schedulesPerSecond),
     violation: r.violation,
+    violations: r.violations,
   };
 }
 
@@ -144,6 +248,7 @@ function printResult(r: ExploreResult, out: (line: string) => void): void {
   out(
     `${r.schedulesExplored} schedules explored${r.complete ? ' (all within the bound)' : ''}, ${Math.round(r.schedulesPerSecond)} per second`,
   );
+  printDistinct(r, out);
   if (r.violation === null) {
     out(color.green('no violation found'));
     return;
@@ -155,14 +260,34 @@ function printResult(r: ExploreResult, out: (line: string) => void): void {
   out(`replay: hmmsim replay ${v.replay}`);
 }
 
+/** With --allow: every distinct violation seen, allowed or not (the first one is printed in full). */
+function printDistinct(r: ExploreResult, out: (line: string) => void): void {
+  if (!r.violations.some((d) => d.allowed)) return;
+  out(`${r.violations.length} distinct violation${r.violations.length === 1 ? '' : 's'}:`);
+  for (const d of r.violations) {
+    const how = d.allowed ? 'allowed' : 'NOT allowed';
+    out(`  ${how} (${d.checker}) in ${d.schedules} schedule(s), first #${d.firstSchedule}: ${d.message}`);
+  }
+}
+
 /**
  * Re-runs one schedule; returns 1 if it reproduces a violation, 0 if it runs clean. A string that
  * does not check out (a ReplayError) is a usage error: one line, exit 2 (see main.ts usage()).
  */
-export function runReplay(replayString: string, json: boolean, out: (line: string) => void): number {
+export function runReplay(
+  replayString: string,
+  json: boolean,
+  out: (line: string) => void,
+  htmlPath?: string,
+  user?: UserDrivers,
+): number {
   let r: ReturnType<typeof replay>;
+  const html = htmlPath === undefined ? null : htmlTarget(htmlPath);
+  let run: ViewerRun | null = null;
   try {
-    r = replay(replayString, { drivers: new ExploreDrivers() });
+    const drivers = user?.drivers ?? new ExploreDrivers();
+    if (html === null) r = replay(replayString, { drivers });
+    else ({ result: r, run } = recordReplay(replayString, { drivers }, { maxEvents: VIEWER_EVENTS_MAX }));
   } catch (e) {
     if (e instanceof ArgumentError) throw new InvalidArgumentError(e.message);
     throw e;
@@ -189,5 +314,6 @@ export function runReplay(replayString: string, json: boolean, out: (line: strin
         : color.red(`VIOLATION (${r.violation.checker}): ${r.violation.message}`),
     );
   }
-  return r.violation === null ? 0 : 1;
+  const status = r.violation === null ? 0 : 1;
+  return html === null || run === null ? status : writeViewerPage(html, run, json ? null : out) || status;
 }

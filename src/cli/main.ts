@@ -85,6 +85,19 @@ Bad usage (an unknown command or option, a missing argument, an invalid value) i
 on stderr and exit 2; 'hmmsim' with no command prints this help on stderr and exits 2.
 `;
 
+/** Commander's collector of a repeatable option. */
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+/** --driver-module's registry, or undefined without the option. */
+async function userDriversOf(
+  ex: CommandModules['explore'],
+  file: string | undefined,
+): Promise<import('./explore.js').UserDrivers | undefined> {
+  return file === undefined ? undefined : loaded(ex).loadDriverModule(file);
+}
+
 /** The library's rule for seeds (Simulator's parseSeed): a non-negative safe integer. */
 function parseSeed(value: string): number {
   const n = Number(value);
@@ -104,6 +117,17 @@ function createProgram(io: CliIo, setExit: (code: number) => void, mods: Command
     io.stdout.write(`${line}\n`);
   };
   const usage = (action: () => void): void => usageErrors(io, setExit, action);
+  /** An async step whose usage error is reported as usage() does; null then. */
+  const usageAsync = async <T>(step: () => Promise<T>): Promise<T | null> => {
+    try {
+      return await step();
+    } catch (e) {
+      usage(() => {
+        throw e;
+      });
+      return null;
+    }
+  };
   const program = new Command();
   program.exitOverride(); // before the subcommands, which inherit it
   program
@@ -137,6 +161,7 @@ Examples:
   $ hmmsim explore fault-vs-dontneed --protocol seq        closed by the sequence count (exit 0)
   $ hmmsim explore fault-vs-munmap --driver no-lock-in-sync --json
   $ hmmsim replay hmmx3:fault-vs-dontneed:correct:seed:1:0.1.0:coherence:8:hmm1:AAAAAAEBAQE:daefdc44
+  $ hmmsim replay <string> --html race.html                the run in the interactive viewer
   $ hmmsim sweep --workload hotspot --footprint 64MiB      five policies x eight oversubscription levels
   $ hmmsim selftest                                        hmm-tests.c on both API generations, kselftest TAP
   $ hmmsim selftest --api modern anon_read hmm.migrate --seed 3
@@ -186,6 +211,7 @@ ${EXIT_HELP}`,
     )
     .option('--report <file>', 'where to write the HTML report', demo?.DEMO_REPORT_DEFAULT)
     .option('--no-report', 'do not write the report')
+    .option('--html <file>', 'also write the interactive viewer page of the run (docs/viewer.md)')
     .option(
       '--json',
       'print one JSON document: ok, seed, counters, costs, report, version, command, settings, checks, warnings, traceDropped, schema',
@@ -215,15 +241,39 @@ ${EXIT_HELP}`,
     .option('--preemptions <k>', 'dfs preemption bound; pct depth - 1', parser(ex?.nonNegativeInt), 2)
     .option('-s, --seed <n>', 'seed of every machine built, and of random and pct', parseSeed, 1)
     .option('--json', 'print one JSON document')
-    .action((scenario: string | undefined, opts) => {
+    .option('--html <file>', 'write the viewer page of the violation found (docs/viewer.md)')
+    .option(
+      '--allow <checker:text>',
+      "a known violation to go past ('seed-race', or e.g. 'kernel:livelock'); repeatable",
+      collect,
+      [],
+    )
+    .option(
+      '--generate <n>',
+      'explore n scenarios generated under --seed (gen-<seed>-<i>)',
+      parser(ex?.positiveInt),
+    )
+    .option(
+      '--driver-module <file>',
+      'a module exporting a ScenarioDriverFactory (docs/writing-a-driver.md): its driver runs',
+    )
+    .action(async (scenario: string | undefined, opts) => {
+      const userDrivers = await usageAsync(() => userDriversOf(ex, opts.driverModule));
+      if (userDrivers === null) return;
       usage(() => {
         if (opts.list) return loaded(ex).listScenarios(println, opts.json === true);
-        if (scenario === undefined) throw new InvalidArgumentError('a scenario is required (or --list)');
         if (!['seed', 'seq'].includes(opts.protocol))
           throw new InvalidArgumentError(`--protocol: expected seed or seq`);
         if (!['random', 'pct', 'dfs'].includes(opts.strategy))
           throw new InvalidArgumentError(`--strategy: expected random, pct or dfs`);
-        setExit(loaded(ex).runExplore(scenario, opts, println));
+        if (opts.generate !== undefined) {
+          if (scenario !== undefined)
+            throw new InvalidArgumentError('--generate explores generated scenarios: name none');
+          return setExit(loaded(ex).runGenerate(opts.generate, { ...opts, userDrivers }, println));
+        }
+        if (scenario === undefined)
+          throw new InvalidArgumentError('a scenario is required (or --list, or --generate <n>)');
+        setExit(loaded(ex).runExplore(scenario, { ...opts, userDrivers }, println));
       });
     });
 
@@ -234,8 +284,12 @@ ${EXIT_HELP}`,
     )
     .argument('<replay>', "a string printed by 'hmmsim explore' (hmmx3:..., or an older hmmx2:...)")
     .option('--json', 'print one JSON document')
-    .action((replayString: string, opts: { json?: boolean }) => {
-      usage(() => setExit(loaded(ex).runReplay(replayString, opts.json === true, println)));
+    .option('--html <file>', 'write the viewer page of the run (docs/viewer.md)')
+    .option('--driver-module <file>', "the module of the user's driver the string recorded")
+    .action(async (replayString: string, opts: { json?: boolean; html?: string; driverModule?: string }) => {
+      const user = await usageAsync(() => userDriversOf(ex, opts.driverModule));
+      if (user === null) return;
+      usage(() => setExit(loaded(ex).runReplay(replayString, opts.json === true, println, opts.html, user)));
     });
 
   program

@@ -28,6 +28,8 @@ export class EventLog {
   private readonly kept: LogEvent[] = [];
   /** How many events to keep as text (0 = hash only). */
   keepMax: number;
+  /** Told every event as it is recorded (the viewer's recorder); null, and free, when nobody listens. */
+  tap: ((time: number, thread: string, text: string) => void) | null = null;
 
   constructor(keepMax = 0) {
     this.keepMax = keepMax;
@@ -39,6 +41,7 @@ export class EventLog {
     this.h = fnv1a(this.h, thread);
     this.h = fnv1a(this.h, text);
     if (this.kept.length < this.keepMax) this.kept.push({ seq: this.n, time, thread, text });
+    if (this.tap !== null) this.tap(time, thread, text);
   }
 
   /** How many events were recorded, kept or not. */

@@ -78,6 +78,8 @@ export interface DemoOptions {
   onWarning?: (text: string) => void;
   /** Timeline events the report keeps one by one (default TRACE_EVENTS_MAX); beyond, it plots time buckets. */
   timelineEventsMax?: number;
+  /** Told the machine and the open device once the build phase is done (the viewer starts recording there). */
+  onBuilt?: (sim: Simulator, fd: DeviceFile) => void;
 }
 
 export const DEMO_DEFAULTS = {
@@ -118,7 +120,9 @@ export interface DemoResult {
   report: DemoReport;
 }
 
-type Config = Required<Omit<DemoOptions, 'onPhase' | 'onProgress' | 'onWarning' | 'timelineEventsMax'>>;
+type Config = Required<
+  Omit<DemoOptions, 'onPhase' | 'onProgress' | 'onWarning' | 'timelineEventsMax' | 'onBuilt'>
+>;
 
 /**
  * A working set this many times device memory thrashes: every pass evicts what it migrated before
@@ -165,6 +169,7 @@ export function runDemo(opts: DemoOptions = {}): DemoResult {
   const phase = phaseRunner(opts.onPhase, progress);
   const run = phase(null, 'build', () => build(cfg, sim, p, { progress, timeline }));
   warnIfThrashing(run, opts.onWarning);
+  opts.onBuilt?.(sim, run.fd);
   phase(run, 'device pass 1', () => devicePass(run));
   phase(run, 'cpu update', () => cpuUpdate(run));
   phase(run, 'device pass 2', () => devicePass(run));
@@ -497,6 +502,7 @@ function checkOptions(opts: DemoOptions): Config {
   delete cfg.onPhase;
   delete cfg.onProgress;
   delete cfg.onWarning;
+  delete cfg.onBuilt;
   delete cfg.timelineEventsMax;
   for (const [name, [lo, hi]] of Object.entries(DEMO_LIMITS)) {
     const v = cfg[name as keyof typeof DEMO_LIMITS];

@@ -51,6 +51,12 @@ export interface DriverView {
    * carry it are the driver's own, which it may skip and handle as part of the migration.
    */
   readonly pgmapOwner?: unknown;
+  /**
+   * Its device walks the page table in hardware until the driver clears it, so closing the file
+   * does not retire its entries: the coherence checker keeps checking them until they are gone
+   * (test_hmm's table is a software xarray, dead once the file is closing).
+   */
+  readonly liveUntilCleared?: boolean;
 }
 
 /** One open driver instance, as the facade drives it. */

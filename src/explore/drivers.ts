@@ -26,6 +26,7 @@ export function dmirrorDevice(fd: DeviceFile, device: number): Omit<ExploreDevic
     updateLockHeld: () => d.updateLockHeld(),
     owns: (pfn) => d.owns(pfn),
     pgmapOwner: d.pgmapOwner,
+    liveUntilCleared: d.liveUntilCleared,
     read: (addr, npages) => fd.task.read(addr, npages),
     write: (addr, bytes) => fd.task.write(addr, bytes),
     migrate: (addr, npages) => fd.task.migrate(addr, npages),

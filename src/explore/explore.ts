@@ -25,6 +25,7 @@
 
 import { checkAccounting } from '../check/accounting.js';
 import { checkCoherence } from '../check/coherence.js';
+import { livenessViolations } from '../check/liveness.js';
 import { type CheckerName, type Violation, ViolationError, violationOfError } from '../check/violation.js';
 import { hex, PAGE_SIZE } from '../core/addr.js';
 import { ArgumentError, describeValue } from '../core/errno.js';
@@ -48,10 +49,12 @@ import {
   type Thread,
 } from '../sched/index.js';
 import { Simulator } from '../sim/simulator.js';
+import { type DistinctViolation, ViolationLog, violationShape } from './allow.js';
 import { ExploreDrivers } from './drivers.js';
 import { formatReplay, parseReplay, ReplayError, type ReplayOutcome } from './replaystring.js';
 import { type Scenario, ScenarioContext, type ScenarioDriverFactory } from './scenario.js';
 import { SCENARIOS, scenarioByName } from './scenarios.js';
+import { omittedLine, threadColumnWidth, traceWindow } from './tracewindow.js';
 
 /** How schedules are chosen: bounded-preemption depth-first search, PCT, or uniform random (file comment). */
 export type StrategyName = 'random' | 'pct' | 'dfs';
@@ -79,6 +82,11 @@ export interface ExploreOptions {
   clock?: () => number;
   /** Told after each schedule: how many ran, and the budget (Infinity for an unbounded dfs). For progress bars. */
   onSchedule?: (explored: number, budget: number) => void;
+  /**
+   * Known violations to go past ('checker:text' or 'seed-race', src/explore/allow.ts): a schedule
+   * ending in one is recorded in `violations` and the search goes on. Default none.
+   */
+  allow?: readonly string[];
 }
 
 /** The first violation an exploration found, shrunk to the fewest preemptions. */
@@ -115,8 +123,10 @@ export interface ExploreResult {
   complete: boolean;
   /** Schedules per wall-clock second, or 0 when no `clock` option was given. */
   schedulesPerSecond: number;
-  /** The first violation found (shrunk), or null if every schedule ran clean. */
+  /** The first violation found that no `allow` rule acknowledged (shrunk), or null. */
   violation: ExploreViolation | null;
+  /** Every distinct violation seen, allowed ones included, in the order first seen. */
+  violations: DistinctViolation[];
 }
 
 /** Memory sections of the explorer's machines (see PhysMemOptions.sectionPages). */
@@ -131,6 +141,8 @@ interface Config {
   protocol: HmmProtocol;
   /** The Simulator seed of every machine built. */
   seed: number;
+  /** replay()'s observer of the rendered run. */
+  observe?: (ctx: ScenarioContext) => ExploreObserver;
 }
 
 /** No wall clock (DESIGN decision 2): elapsed time 0, schedulesPerSecond 0. */
@@ -234,13 +246,14 @@ export function explore(scenario: Scenario | string, opts: ExploreOptions = {}):
       : checkedInt('schedules', opts.schedules, EXPLORE_SCHEDULES_MAX);
   const clock = checkedFunction('clock', opts.clock) ?? noClock;
   const onSchedule = checkedFunction('onSchedule', opts.onSchedule) ?? null;
+  const log = new ViolationLog(opts.allow);
 
   // The explorer never prints a stack: capturing one for every HmmError a race produces is the
   // single largest cost of a schedule. Restored before returning.
   const stackTraceLimit = Error.stackTraceLimit;
   Error.stackTraceLimit = 0;
   try {
-    return exploreWith(sc, cfg, strategy, preemptions, budget, clock, onSchedule);
+    return exploreWith(sc, cfg, strategy, preemptions, budget, clock, onSchedule, log);
   } finally {
     Error.stackTraceLimit = stackTraceLimit;
   }
@@ -254,6 +267,7 @@ function exploreWith(
   budget: number,
   clock: () => number,
   onSchedule: ((explored: number, budget: number) => void) | null,
+  log: ViolationLog,
 ): ExploreResult {
   const t0 = clock();
   let explored = 0;
@@ -269,7 +283,7 @@ function exploreWith(
       explored++;
       const r = runSchedule(cfg, dfs);
       onSchedule?.(explored, budget);
-      if (r.status !== 'done') {
+      if (r.status !== 'done' && !log.record(violationOfResult(r) as Violation, explored, seqClean(cfg, r))) {
         failed = r;
         break;
       }
@@ -281,7 +295,7 @@ function exploreWith(
       explored++;
       const r = runSchedule(cfg, s);
       onSchedule?.(explored, budget);
-      if (r.status !== 'done') {
+      if (r.status !== 'done' && !log.record(violationOfResult(r) as Violation, explored, seqClean(cfg, r))) {
         failed = r;
         break;
       }
@@ -299,6 +313,23 @@ function exploreWith(
     complete,
     schedulesPerSecond: elapsed > 0 ? Math.round(explored / (elapsed / 1000)) : 0,
     violation: failed === null ? null : shrinkAndRender(cfg, failed),
+    violations: log.distinct(),
+  };
+}
+
+/** For the 'seed-race' allow rules: whether failing run `r` replays clean under protocol 'seq'. */
+function seqClean(cfg: Config, r: RunResult): () => boolean {
+  return () => {
+    if (cfg.protocol !== 'seed') return false;
+    try {
+      const again = runSchedule(
+        { ...cfg, protocol: 'seq' },
+        new ReplayStrategy(r.replay, { allowIncomplete: true }),
+      );
+      return again.status === 'done';
+    } catch {
+      return false;
+    }
   };
 }
 
@@ -310,6 +341,16 @@ export interface ExploreReplayOptions {
   driver?: ScenarioDriverFactory;
   /** Where the replay string's driver name is looked up. Default: a fresh ExploreDrivers (built-ins only). */
   drivers?: ExploreDrivers;
+  /** Told of the run's machine after setup; the observer it returns sees every step (the viewer's recorder). */
+  observe?: (ctx: ScenarioContext) => ExploreObserver;
+}
+
+/** What replay()'s `observe` option returns: told of each step and preemption, before the checks. */
+export interface ExploreObserver {
+  /** `t` ran one step, scheduled at `point`. */
+  step(t: Thread, point: string): void;
+  /** `from` was switched out while runnable; `to` runs next. */
+  preempt(from: Thread, to: Thread): void;
 }
 
 /** What replaying a string reproduced: what it was recorded against, and its violation or null. */
@@ -354,7 +395,7 @@ export function replay(replayString: string, opts: ExploreReplayOptions = {}): E
   };
   const why = mismatchContext(parsed.version, scenario.name);
   const strict = new StrictReplay(parsed.schedule, why);
-  const rendered = render(cfg, strict);
+  const rendered = render({ ...cfg, observe: opts.observe }, strict);
   if (strict.consumed !== parsed.decisions) {
     throw new ReplayError(
       `the run took ${strict.consumed} of the string's ${parsed.decisions} decisions${why}`,
@@ -471,12 +512,15 @@ function runSchedule(cfg: Config, strategy: Strategy, trace?: Trace): RunResult 
   const ctx = new ScenarioContext(sim, cfg.factory);
   const state = cfg.scenario.setup(sim, ctx);
   if (trace !== undefined) trace.attach(ctx);
+  const observer = trace === undefined ? undefined : cfg.observe?.(ctx);
+  trace?.observe(observer);
   const specs = cfg.scenario.threads(state, ctx);
   const mirrors = ctx.devices;
   const rules = ctx.rules;
   const shadow = ctx.shadow;
   const onStep: StepHook = (t: Thread, point: string) => {
     if (trace !== undefined) trace.step(t, point);
+    observer?.step(t, point);
     const r = rules.takePending();
     if (r !== null) throw new ViolationError('rules', r);
     const i = shadow.takePending();
@@ -503,6 +547,8 @@ function where(t: Thread, point: string): string {
 /** Scenario check, accounting, teardown, accounting and free lists again. */
 function endChecks(cfg: Config, ctx: ScenarioContext, state: unknown): Violation | null {
   const sim = ctx.sim;
+  const stuck = livenessViolations(ctx.processes.map((p) => p.mm));
+  if (stuck.length > 0) return { checker: 'kernel', message: stuck[0] as string };
   const own = cfg.scenario.check?.(state, ctx);
   if (own) return { checker: 'integrity', message: `${cfg.scenario.name}: ${own}` };
   const acct = accountingViolation(sim, 'at the end of the schedule');
@@ -539,6 +585,14 @@ function endChecks(cfg: Config, ctx: ScenarioContext, state: unknown): Violation
         message: `device ${n}: ${used} device page(s) not back on the free list after teardown`,
       };
     }
+  }
+  for (const d of ctx.devices) {
+    const own = d.devicePagesInUse?.() ?? 0;
+    if (own !== 0)
+      return {
+        checker: 'accounting',
+        message: `${d.name}: ${own} page(s) of the driver's own device memory still in use after teardown`,
+      };
   }
   return null;
 }
@@ -585,11 +639,7 @@ export function violationOfResult(r: RunResult): Violation | null {
 function sameViolation(candidate: RunResult, original: RunResult): boolean {
   const a = violationOfResult(candidate);
   const b = violationOfResult(original);
-  return a !== null && b !== null && a.checker === b.checker && shape(a.message) === shape(b.message);
-}
-
-function shape(message: string): string {
-  return (message.split('\n', 1)[0] as string).replace(/0x[0-9a-f]+|\d+/gi, '#');
+  return a !== null && b !== null && violationShape(a) === violationShape(b);
 }
 
 // -- shrinking and rendering -----------------------------------------------------------------------
@@ -692,6 +742,12 @@ class Trace {
   private readonly rows: TraceRow[] = [];
   /** Notes of the step in progress (added before the step hook records its row). */
   private notes: string[] = [];
+  private observer: ExploreObserver | undefined;
+
+  /** Tells `observer` of the preemptions too. */
+  observe(observer: ExploreObserver | undefined): void {
+    this.observer = observer;
+  }
 
   /** Subscribes to the machine's tracepoints for what to annotate the steps with (after setup). */
   attach(ctx: ScenarioContext): void {
@@ -716,6 +772,7 @@ class Trace {
   }
 
   preempt(from: Thread, to: Thread): void {
+    this.observer?.preempt(from, to);
     this.rows.push({
       step: -1,
       thread: '',
@@ -737,9 +794,10 @@ class Trace {
   }
 
   render(v: Violation | null, r: RunResult): string[] {
-    const width = Math.max(6, ...this.rows.map((x) => x.thread.length));
-    const out: string[] = [];
-    for (const row of this.rows) {
+    const win = traceWindow(this.rows);
+    const width = threadColumnWidth(win.rows);
+    const out: string[] = win.omittedSteps > 0 ? [omittedLine(win.omittedSteps)] : [];
+    for (const row of win.rows) {
       if (row.preempted !== undefined) {
         const p = row.preempted;
         out.push(`      ── preemption: ${p.from} is switched out before '${p.at}'; ${p.to} runs ──`);

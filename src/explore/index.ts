@@ -1,6 +1,14 @@
 /** The race explorer: scenarios, drivers, explore() and replay(). See docs/explorer.md. */
 
 export {
+  type AllowRule,
+  type DistinctViolation,
+  parseAllow,
+  SEED_RACE_ALLOW,
+  ViolationLog,
+  violationShape,
+} from './allow.js';
+export {
   correctDmirror,
   dmirrorDevice,
   dmirrorVariant,
@@ -11,6 +19,7 @@ export {
   EXPLORE_SCHEDULES_MAX,
   EXPLORE_SECTION_PAGES,
   EXPLORE_STEPS_MAX,
+  type ExploreObserver,
   type ExploreOptions,
   type ExploreReplayOptions,
   type ExploreReplayResult,
@@ -21,6 +30,7 @@ export {
   type StrategyName,
   violationOfResult,
 } from './explore.js';
+export { GENERATE_MAX, generatedByName, generateScenario, generateScenarios } from './generate.js';
 export {
   EXPLORE_REPLAY_PREFIX,
   EXPLORE_REPLAY_PREFIX_V1,
@@ -44,3 +54,5 @@ export {
   type ThreadSpec,
 } from './scenario.js';
 export * from './scenarios.js';
+export * from './scenarios_lifecycle.js';
+export { TRACE_WINDOW_ROWS } from './tracewindow.js';

@@ -71,6 +71,12 @@ export type ExploreDevice = DriverView & {
   close(): Task;
   /** True once closed (a scenario thread may close it; the teardown then does not). */
   readonly closed?: boolean;
+  /**
+   * Pages of device memory the driver manages itself (its own memremapPages, not the simulator's
+   * devices) still in use. Optional; after the teardown (every device closed, every process exited)
+   * the leak check requires 0.
+   */
+  devicePagesInUse?(): number;
 };
 
 /**

@@ -7,28 +7,10 @@
 import { PAGE_SIZE } from '../core/addr.js';
 import { PROT_READ } from '../mm/mmap.js';
 import type { Process } from '../sim/process.js';
-import type { ExploreDevice, Scenario, ScenarioContext } from './scenario.js';
-
-const NPAGES = 2;
-const LEN = NPAGES * PAGE_SIZE;
-
-interface OneDevice {
-  p: Process;
-  a: number;
-  dev: ExploreDevice;
-}
-
-interface TwoDevices extends OneDevice {
-  dev1: ExploreDevice;
-}
-
-/** A process with NPAGES of private anonymous memory written by the CPU, and device 0 open on it. */
-function oneDevice(ctx: ScenarioContext): OneDevice {
-  const p = ctx.createProcess();
-  const a = ctx.anonymous(p, NPAGES);
-  const dev = ctx.openDevice(0, p);
-  return { p, a, dev };
-}
+import { generatedByName } from './generate.js';
+import type { Scenario, ScenarioContext } from './scenario.js';
+import { LEN, NPAGES, type OneDevice, oneDevice, type TwoDevices } from './scenario_setup.js';
+import { LIFECYCLE_SCENARIOS } from './scenarios_lifecycle.js';
 
 const patterns = new Map<number, Uint8Array>();
 
@@ -295,5 +277,7 @@ export const SCENARIOS: readonly Scenario[] = [
 
 /** The built-in scenario called `name`, or undefined. */
 export function scenarioByName(name: string): Scenario | undefined {
-  return SCENARIOS.find((s) => s.name === name) ?? MODERN_SCENARIOS.find((s) => s.name === name);
+  const all = [SCENARIOS, MODERN_SCENARIOS, LIFECYCLE_SCENARIOS];
+  for (const list of all) for (const s of list) if (s.name === name) return s;
+  return generatedByName(name);
 }

@@ -11,7 +11,7 @@
 
 import { KernelBug } from '../core/assert.js';
 import type { Task } from '../sched/index.js';
-import { RwSem } from '../sched/index.js';
+import { currentOrNull, RwSem } from '../sched/index.js';
 import type { Kernel } from './kernel.js';
 import type { MmuNotifier } from './mmu_notifier.js';
 import { PG_anon, PG_swapbacked } from './page.js';
@@ -69,8 +69,14 @@ export class MmStruct {
     this.mmapSem = new RwSem('mmap_sem');
   }
 
-  /** find_vma: the first VMA with end > addr (it may start above addr), or null. */
+  /**
+   * find_vma: the first VMA with end > addr (it may start above addr), or null. The caller holds
+   * mmap_lock (mmap_assert_locked, mm/mmap.c v6.19; v5.3 required it without asserting): a LockdepBug
+   * otherwise, at the call. Code outside any thread (checkers, tests) is not kernel context and
+   * is not checked.
+   */
   findVma(addr: number): Vma | null {
+    if (currentOrNull() !== null) this.mmapSem.assertHeld('any');
     const i = this.findVmaIndex(addr);
     return i < this.vmas.length ? (this.vmas[i] as Vma) : null;
   }
@@ -88,9 +94,12 @@ export class MmStruct {
     return lo;
   }
 
-  /** The VMA containing addr, or null. */
+  /**
+   * The VMA containing addr, or null: the model's lookup for paths that reach a VMA another way in
+   * the kernel (rmap, a page's mapping), so it asserts no lock; find_vma does.
+   */
   vmaAt(addr: number): Vma | null {
-    const vma = this.findVma(addr);
+    const vma = this.vmas[this.findVmaIndex(addr)] ?? null;
     return vma !== null && vma.start <= addr ? vma : null;
   }
 

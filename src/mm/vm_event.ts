@@ -39,6 +39,8 @@ export const VM_EVENT_DESCRIPTIONS: Readonly<Record<string, string>> = {
   migrate_device_moved: 'pages migrate_vma_finalize / migrate_device_finalize moved',
   migrate_vma: 'migrate_vma calls',
   migrate_vma_inserted: 'pages migrate_vma inserted where nothing was mapped',
+  migrate_vma_inserted_pmd:
+    'device-private or huge PMDs migrate_vma inserted over a whole empty 2 MiB (v6.19 THP)',
   migrate_vma_moved: 'pages migrate_vma moved',
   migrate_vma_setup: 'migrate_vma_setup calls',
   migration_entry_wait: 'faults that waited on a migration entry',

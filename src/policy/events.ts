@@ -120,3 +120,20 @@ export function policyEvicted(
   const pages = victims.filter((_, i) => !stillThere(i)).map((v) => ({ vpn: v.vpn, pfn: v.pfn }));
   policyMigrated(sink, policy, { toDevice: false, cause: 'eviction', nowUs: sink.nowUs(), pages });
 }
+
+/** The eviction decision: the victims' pages and the span they lie in. */
+export function emitEviction(
+  sink: DecisionSink,
+  policy: MigrationPolicy,
+  victims: readonly { vpn: number }[],
+  reason: string,
+): void {
+  let lo = Number.POSITIVE_INFINITY;
+  let hi = -1;
+  for (const v of victims) {
+    lo = Math.min(lo, v.vpn);
+    hi = Math.max(hi, v.vpn);
+  }
+  const vpns = victims.map((v) => v.vpn);
+  emitDecision(sink, policy, 'evict', lo * PAGE_SIZE, (hi + 1) * PAGE_SIZE, reason, vpns);
+}

@@ -27,3 +27,4 @@ export type { Task } from './task.js';
 export { current, currentOrNull, Thread, type ThreadState } from './thread.js';
 export { msleep, NSEC_PER_MSEC, NSEC_PER_SEC, NSEC_PER_USEC, schedule, sleepNs } from './time.js';
 export { WaitQueue } from './waitqueue.js';
+export { Workqueue, WorkStruct } from './workqueue.js';

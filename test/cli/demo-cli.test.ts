@@ -118,3 +118,11 @@ describe('hmmsim demo option parsers', () => {
       expect(bad).toThrow(InvalidArgumentError);
   });
 });
+
+describe("hmmsim demo --policy's error", () => {
+  it('names what parsePolicy found wrong: the unknown uvm parameter, or the unknown name', () => {
+    expect(() => policyOption('uvm:bogus=3')).toThrow(/uvm has no parameter 'bogus'/);
+    expect(() => policyOption('sometimes')).toThrow(/got 'sometimes'\.$/);
+    expect(policyOption('uvm:threshold=60')).toMatch(/^uvm/);
+  });
+});

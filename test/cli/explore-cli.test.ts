@@ -20,6 +20,7 @@ describe('hmmsim explore / replay (end to end, through main() in process)', () =
       'complete',
       'schedulesPerSecond',
       'violation',
+      'violations',
     ]);
     expect(doc).toMatchObject({ protocol: 'seed', preemptions: 2, complete: false, schedulesExplored: 6 });
     expect(doc.violation.checker).toBe('coherence');

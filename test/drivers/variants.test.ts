@@ -278,6 +278,14 @@ describe('the variant registry', () => {
       'ignore-ebusy',
       'no-write-erase',
       'free-mapped-page',
+      'close-unregister-first',
+      'unlock-twice-on-retry',
+      'ebusy-fatal',
+      'vma-lookup-unlocked',
+      'close-without-clear',
+      'release-unlocked',
+      'erase-short',
+      'release-keeps-pt',
     ]);
     for (const name of DMIRROR_VARIANT_NAMES) {
       expect(DMIRROR_VARIANTS[name].wrong).not.toMatch(/\n/);

@@ -20,6 +20,15 @@ const CAUGHT: Record<string, [string, string, number, number]> = {
   'free-mapped-page': ['migrate-vs-cpufault', 'coherence', 17, 1],
   // READ fails with EBUSY after DMIRROR_POPULATE_RETRIES_MAX stale retries: the pages stayed mapped
   'ignore-ebusy': ['fault-vs-dontneed', 'integrity', 6, 1],
+  // modelled on the HMM users' history (issue 16; test/explore/history-variants.test.ts)
+  'close-unregister-first': ['close-vs-cpuread', 'coherence', 2, 1],
+  'unlock-twice-on-retry': ['fault-vs-dontneed', 'rules', 6, 1],
+  'ebusy-fatal': ['fault-vs-dontneed', 'integrity', 6, 1],
+  'vma-lookup-unlocked': ['fault-vs-munmap', 'rules', 1, 0],
+  'close-without-clear': ['fault-vs-dontneed', 'coherence', 2, 0],
+  'release-unlocked': ['exit-vs-devaccess', 'rules', 1, 0],
+  'erase-short': ['fault-vs-munmap', 'coherence', 1, 0],
+  'release-keeps-pt': ['exit-vs-devaccess', 'coherence', 1, 0],
 };
 
 describe('dmirror variants by name', () => {

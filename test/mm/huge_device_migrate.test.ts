@@ -15,6 +15,16 @@ import {
   HMM_DMIRROR_PROT_PMD,
   HMM_DMIRROR_PROT_WRITE,
 } from '../../src/drivers/test_hmm/uapi.js';
+import {
+  HMM_PFN_ORDER_SHIFT,
+  HMM_PFN_REQ_FAULT,
+  HMM_PFN_VALID,
+  HMM_PFN_WRITE,
+  type HmmRange,
+  hmmPfnToMapOrder,
+  hmmPfnToPage,
+  hmmRangeFault,
+} from '../../src/hmm/modern/index.js';
 import { MADV_HUGEPAGE } from '../../src/mm/madvise.js';
 import {
   MIGRATE_PFN_COMPOUND,
@@ -29,6 +39,7 @@ import {
   migrateVmaSetup,
 } from '../../src/mm/migrate_device.js';
 import { MAP_FIXED } from '../../src/mm/mmap.js';
+import { mmuIntervalReadBegin } from '../../src/mm/mmu_interval_notifier.js';
 import { HPAGE_PMD_NR } from '../../src/mm/page.js';
 import { pteHiOf, SWP_DEVICE_WRITE, SWP_MIGRATION_WRITE, swpEntryLo } from '../../src/mm/pte.js';
 import type { Task } from '../../src/sched/index.js';
@@ -187,6 +198,42 @@ describe('test_hmm MIGRATE_TO_DEV of a THP', () => {
     expect(m.dmirror.mdevice.calloc).toBe(HPAGE_PMD_NR);
     expect(checkAccounting(m.sim.kernel)).toEqual([]);
     expect(same(m.p.read(BASE, PMD_SIZE), m.data)).toBe(true);
+  });
+});
+
+describe('hmm_range_fault on a device-private PMD of the caller', () => {
+  it('reports every page VALID | WRITE with map order 9 and the subpage pfn', () => {
+    const m = thpMachine();
+    const dhead = migrated(m);
+    const range: HmmRange = {
+      notifier: m.dmirror.notifier,
+      notifierSeq: m.sim.run('read_begin', mmuIntervalReadBegin(m.dmirror.notifier)),
+      start: BASE,
+      end: BASE + PMD_SIZE,
+      hmmPfns: new Float64Array(HPAGE_PMD_NR),
+      defaultFlags: HMM_PFN_REQ_FAULT,
+      pfnFlagsMask: 0,
+      devPrivateOwner: m.dmirror.mdevice,
+    };
+    const ret = m.sim.run(
+      'hmm_range_fault',
+      (function* (): Task<number> {
+        yield* m.p.mm.mmapSem.downRead();
+        const r = yield* hmmRangeFault(range);
+        m.p.mm.mmapSem.upRead();
+        return r;
+      })(),
+    );
+    expect(ret).toBe(0);
+    for (const i of [0, 1, 511]) {
+      const e = range.hmmPfns[i] as number;
+      expect(hmmPfnToMapOrder(e)).toBe(9);
+      expect(hmmPfnToPage(e)).toBe(dhead + i);
+      expect(e >= HMM_PFN_VALID).toBe(true);
+    }
+    expect(range.hmmPfns[7]).toBe(HMM_PFN_VALID + HMM_PFN_WRITE + 9 * 2 ** HMM_PFN_ORDER_SHIFT + dhead + 7);
+    // Nothing faulted: the folio stays on the device.
+    expect(m.sim.kernel.counters.get('device_private_fault') ?? 0).toBe(0);
   });
 });
 

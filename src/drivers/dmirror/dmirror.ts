@@ -60,6 +60,8 @@ export class Dmirror implements Driver {
   /** The mm was torn down (mirror release): every later access faults, and faults find no mm. */
   released = false;
   closed = false;
+  /** The device page table models a GPU's, walked by hardware until cleared (DriverView). */
+  readonly liveUntilCleared = true;
   /** 'correct', or one of the broken drivers of variants.ts. */
   readonly variant: DmirrorVariant;
   private readonly registeredAs: string;
@@ -104,13 +106,18 @@ export class Dmirror implements Driver {
     }
   }
 
-  /** dmirror_fops_release. */
+  /**
+   * dmirror_fops_release: the device stops using the address space first (its page table cleared
+   * under the update lock), then the mirror goes. The other order leaves a window in which a CPU
+   * fault migrates a device page back and frees it while the device, no longer told of
+   * invalidations, still maps it (close-vs-cpuread, docs/explorer.md).
+   */
   *close(): Task {
     this.closed = true;
-    yield* hmmMirrorUnregister(this.mirror);
     yield* this.mutex.lock();
     this.clearAll();
     this.mutex.unlock();
+    yield* hmmMirrorUnregister(this.mirror);
   }
 
   /** Drops every device mapping and cached translation (under the update lock). */
@@ -198,7 +205,7 @@ export class Dmirror implements Driver {
   }
 
   /** hmm_mirror_ops.release: the mm is going away; no access through the device after this. */
-  private *mirrorRelease(): Task {
+  protected *mirrorRelease(): Task {
     yield* this.mutex.lock();
     this.released = true;
     this.clearAll();

@@ -152,7 +152,12 @@ export class DmirrorDevice {
   }
 
   /** The live placement of `pfn` in the eviction books (its owner and vpn), or null. */
-  placement(pfn: number): { owner: Dmirror; vpn: number } | null {
+  placement(pfn: number): {
+    /** The dmirror whose mm the page backs. */
+    owner: Dmirror;
+    /** The virtual page it backs there. */
+    vpn: number;
+  } | null {
     const k = pfn - this.devmem.pfnFirst;
     if (!(k >= 0 && k < this.owners.length) || (this.seqOf[k] as number) < 0) return null;
     return { owner: this.owners[k] as Dmirror, vpn: this.vpnOf[k] as number };
@@ -165,7 +170,14 @@ export class DmirrorDevice {
   }
 
   /** Live placements, least recently allocated first. */
-  *placements(): Generator<{ pfn: number; owner: Dmirror; vpn: number }> {
+  *placements(): Generator<{
+    /** The device page. */
+    pfn: number;
+    /** The dmirror whose mm it backs. */
+    owner: Dmirror;
+    /** The virtual page it backs there. */
+    vpn: number;
+  }> {
     for (let i = this.lraHead; i < this.lra.length; i++) {
       const e = this.lra[i] as { pfn: number; seq: number };
       const k = e.pfn - this.devmem.pfnFirst;

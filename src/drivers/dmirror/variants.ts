@@ -110,6 +110,71 @@ export const DMIRROR_VARIANTS = {
       'migrate_vma_finalize frees a destination that did not migrate (back on the device free list) ' +
       'while the device page table maps it: the device reads a free page, not the CPU’s data.',
   },
+  /** Unregisters the mirror before clearing the device page table at close. */
+  'close-unregister-first': {
+    /** {@inheritDoc DmirrorVariantInfo.wrong} */
+    wrong:
+      "release() unregisters the mirror, then clears the device page table (the reference driver's order before issue 16).",
+    /** {@inheritDoc DmirrorVariantInfo.breaks} */
+    breaks:
+      'a CPU fault between the two migrates a device page back and frees it while the device, no longer told of invalidations, still maps it (close-vs-cpuread).',
+  },
+  /** Drops the update lock twice when the locked validity check fails. */
+  'unlock-twice-on-retry': {
+    /** {@inheritDoc DmirrorVariantInfo.wrong} */
+    wrong:
+      'when hmmRangeValid() fails under the update lock, the check unlocks it and the retry path unlocks it again.',
+    /** {@inheritDoc DmirrorVariantInfo.breaks} */
+    breaks:
+      'the second mutex_unlock is of a mutex the thread no longer holds: a KernelBug at the first invalidation that lands between walk and check.',
+  },
+  /** Fails the device access on -EBUSY instead of retrying. */
+  'ebusy-fatal': {
+    /** {@inheritDoc DmirrorVariantInfo.wrong} */
+    wrong: 'turns -EBUSY from hmmRangeFault into -EFAULT and fails the command.',
+    /** {@inheritDoc DmirrorVariantInfo.breaks} */
+    breaks:
+      'a device read racing any invalidation fails although the pages stay mapped (the scenario check, integrity).',
+  },
+  /** Looks the VMA up before taking mmap_lock. */
+  'vma-lookup-unlocked': {
+    /** {@inheritDoc DmirrorVariantInfo.wrong} */
+    wrong: 'the READ command calls find_vma before taking mmap_sem.',
+    /** {@inheritDoc DmirrorVariantInfo.breaks} */
+    breaks:
+      "find_vma's mmap_assert_locked reports it at the call (LockdepBug, rules), on the first schedule.",
+  },
+  /** Never clears the device page table at close. */
+  'close-without-clear': {
+    /** {@inheritDoc DmirrorVariantInfo.wrong} */
+    wrong: 'release() unregisters the mirror and never clears the device page table.',
+    /** {@inheritDoc DmirrorVariantInfo.breaks} */
+    breaks:
+      'the device still maps pages after close, and maps them freed once a CPU fault migrates them back (coherence).',
+  },
+  /** Clears the device page table at mm release without the update lock. */
+  'release-unlocked': {
+    /** {@inheritDoc DmirrorVariantInfo.wrong} */
+    wrong: "the mirror's release() clears the device page table without taking the update lock.",
+    /** {@inheritDoc DmirrorVariantInfo.breaks} */
+    breaks:
+      "the clear is not serialised with a fault's check-and-program: the rules checker reports the unlocked page-table write.",
+  },
+  /** Erases one page short of the invalidated range. */
+  'erase-short': {
+    /** {@inheritDoc DmirrorVariantInfo.wrong} */
+    wrong:
+      'the invalidation erases [start, end - PAGE_SIZE): the last page of every range stays in the device page table.',
+    /** {@inheritDoc DmirrorVariantInfo.breaks} */
+    breaks: 'after munmap or MADV_DONTNEED the device maps the last page the CPU freed (coherence).',
+  },
+  /** Keeps the device page table when the mm is released. */
+  'release-keeps-pt': {
+    /** {@inheritDoc DmirrorVariantInfo.wrong} */
+    wrong: "the mirror's release() stops new faults but keeps every device entry.",
+    /** {@inheritDoc DmirrorVariantInfo.breaks} */
+    breaks: 'once exit_mmap has torn the address space down the device still maps its pages (coherence).',
+  },
 } as const satisfies Record<string, DmirrorVariantInfo>;
 
 /** A variant name: a key of DMIRROR_VARIANTS. */

@@ -16,8 +16,8 @@
 
 import { PAGE_SIZE } from '../../core/addr.js';
 import type { Tracepoints } from '../../core/trace.js';
-import { type DecisionSink, emitDecision, policyEvicted } from '../../policy/events.js';
-import type { MigrationPolicy, VictimCandidate, VictimRequest } from '../../policy/policy.js';
+import { type DecisionSink, emitEviction, policyEvicted } from '../../policy/events.js';
+import type { VictimCandidate, VictimRequest } from '../../policy/policy.js';
 import type { PolicyTracepoints } from '../../policy/trace.js';
 import type { Task } from '../../sched/index.js';
 import type { Dmirror } from '../dmirror/dmirror.js';
@@ -111,23 +111,6 @@ function* evictGroup(dmirror: Dmirror, victims: Victim[], reason: string, chunk:
     const v = victims[i] as Victim;
     return v.owner.resident.has(v.vpn);
   });
-}
-
-/** The eviction decision: the victims' pages and the span they lie in. */
-export function emitEviction(
-  sink: DecisionSink,
-  policy: MigrationPolicy,
-  victims: readonly { vpn: number }[],
-  reason: string,
-): void {
-  let lo = Number.POSITIVE_INFINITY;
-  let hi = -1;
-  for (const v of victims) {
-    lo = Math.min(lo, v.vpn);
-    hi = Math.max(hi, v.vpn);
-  }
-  const vpns = victims.map((v) => v.vpn);
-  emitDecision(sink, policy, 'evict', lo * PAGE_SIZE, (hi + 1) * PAGE_SIZE, reason, vpns);
 }
 
 /** Pages of [start, end) already in this device's memory, by the driver's books. */

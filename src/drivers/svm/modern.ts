@@ -40,7 +40,7 @@ import {
   migratePfnFlags,
   migratePfnToPage,
 } from '../../mm/migrate_device.js';
-import { type DecisionSink, policyEvicted } from '../../policy/events.js';
+import { type DecisionSink, emitEviction, policyEvicted } from '../../policy/events.js';
 import type { MovedPage, VictimRequest } from '../../policy/policy.js';
 import type { PolicyTracepoints } from '../../policy/trace.js';
 import type { Task } from '../../sched/index.js';
@@ -51,7 +51,6 @@ import { TestHmmDmirror } from '../test_hmm/dmirror.js';
 import { dmirrorFault } from '../test_hmm/fault.js';
 import { forEachBatch, toDeviceStep } from '../test_hmm/migrate.js';
 import { type AddrRange, type PolicyTarget, uniquePages } from './batch.js';
-import { emitEviction } from './evict.js';
 import { serviceBatch } from './plan.js';
 
 /**

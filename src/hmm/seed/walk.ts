@@ -156,6 +156,8 @@ export class HmmVmaWalk {
  */
 export function* hmmWalkPageRange(w: HmmVmaWalk, start: number, end: number): Task<number> {
   const mm = w.mm;
+  // walk_page_range: lockdep_assert_held(&walk.mm->mmap_sem) (mm/pagewalk.c, v5.3).
+  mm.mmapSem.assertHeld('any');
   let i = mm.findVmaIndex(start);
   let err = 0;
   do {

@@ -1,0 +1,37 @@
+/**
+ * The starting states the built-in scenarios share (scenarios.ts, scenarios_lifecycle.ts): one
+ * process with 2 pages of private anonymous memory and device 0 open on it, and the same with
+ * device 1 too.
+ */
+
+import { PAGE_SIZE } from '../core/addr.js';
+import type { Process } from '../sim/process.js';
+import type { ExploreDevice, ScenarioContext } from './scenario.js';
+
+/** Pages of every built-in scenario's range. */
+export const NPAGES = 2;
+/** Bytes of every built-in scenario's range. */
+export const LEN = NPAGES * PAGE_SIZE;
+
+/** One process, its range at `a`, device 0 open on it. */
+export interface OneDevice {
+  /** The process. */
+  p: Process;
+  /** The start of its NPAGES range. */
+  a: number;
+  /** Device 0, opened with the driver under test. */
+  dev: ExploreDevice;
+}
+
+/** OneDevice plus device 1 open on the same process. */
+export interface TwoDevices extends OneDevice {
+  /** Device 1, opened with the driver under test. */
+  dev1: ExploreDevice;
+}
+
+/** A process with NPAGES of anonymous memory, the first `written` written by the CPU, and device 0 open. */
+export function oneDevice(ctx: ScenarioContext, written: number = NPAGES): OneDevice {
+  const p = ctx.createProcess();
+  const a = ctx.anonymous(p, NPAGES, written);
+  return { p, a, dev: ctx.openDevice(0, p) };
+}

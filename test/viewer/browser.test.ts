@@ -1,0 +1,127 @@
+/**
+ * The viewer page in a real browser (Debian's Chromium, driven by playwright-core): one launch for
+ * the file, one tab reused. The pages are made here from real runs (the fault-vs-dontneed race) and
+ * from a synthetic million-event record. Timings are bench/viewer.ts's; the bounds here are only
+ * generous guards against a page that freezes.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchChromium } from '../../scripts/chromium.mjs';
+import { recordReplay } from '../../src/viewer/explore.js';
+import { viewerHtml } from '../../src/viewer/page.js';
+import { syntheticRun } from '../../src/viewer/synthetic.js';
+
+const RACE = 'hmmx3:fault-vs-dontneed:correct:seed:1:0.1.0:coherence:8:hmm1:AAAAAAEBAQE:daefdc44';
+const VPN0 = 0x7effffffe000 / 4096;
+const VPN1 = 0x7efffffff000 / 4096;
+
+let dir: string;
+let browser: Browser;
+let page: Page;
+const errors: string[] = [];
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'hmmsim-viewer-'));
+  writeFileSync(join(dir, 'race.html'), viewerHtml(recordReplay(RACE).run));
+  writeFileSync(join(dir, 'big.html'), viewerHtml(syntheticRun(1_000_000)));
+  browser = await launchChromium();
+  page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  page.on('console', (m) => {
+    if (m.type() === 'error') errors.push(m.text());
+  });
+  page.on('pageerror', (e) => errors.push(e.message));
+}, 120_000);
+
+afterAll(async () => {
+  await browser?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function open(name: string): Promise<void> {
+  await page.goto(`file://${join(dir, name)}`);
+  await page.waitForSelector('body[data-ready=true]', { timeout: 60_000 });
+}
+
+/** The tooltip of `vpn`'s cell in `row` ('cpu', 'dev0 pt', 'dev0 tlb'), by hovering it. */
+async function tooltip(vpn: number, row: string): Promise<string> {
+  const at = await page.evaluate(
+    ([v, r]) =>
+      (
+        globalThis as unknown as {
+          hmmViewer: { cellCenter(v: number, r: string): { x: number; y: number } | null };
+        }
+      ).hmmViewer.cellCenter(v as number, r as string),
+    [vpn, row] as const,
+  );
+  if (at === null) throw new Error(`no cell for ${vpn} in ${row}`);
+  await page.mouse.move(0, 0);
+  await page.mouse.move(at.x, at.y);
+  return (await page.textContent('#tip')) ?? '';
+}
+
+async function status(): Promise<string> {
+  return (await page.textContent('#status')) ?? '';
+}
+
+describe('the fault-vs-dontneed race in the viewer', () => {
+  it('loads with no console error and opens at the violation step', async () => {
+    await open('race.html');
+    expect(errors).toEqual([]);
+    expect(await status()).toMatch(/^event 18 of 19 · .* violation: coherence: dev0 maps 0x7effffffe000/);
+    expect(await page.textContent('#meta')).toContain('hmmsim-viewer/1');
+  });
+
+  it('shows the device entry pointing at the freed page at the violation step', async () => {
+    expect(await tooltip(VPN0, 'dev0 pt')).toBe(
+      '0x7effffffe000 · dev0 pt\nstate: rw\npfn: 1\nrefcount: 0\nmapcount: 0\nflags: buddy\nmemcg: -',
+    );
+    expect(await tooltip(VPN1, 'dev0 pt')).toContain('pfn: 2\nrefcount: 0\nmapcount: 0\nflags: buddy');
+    expect(await tooltip(VPN0, 'cpu')).toBe('0x7effffffe000 · cpu\nstate: none');
+    expect(await page.locator('#interleaving .failing').textContent()).toContain('!! coherence: dev0 maps');
+  });
+
+  it('steps with the keyboard: Home, arrows, End', async () => {
+    await page.keyboard.press('Home');
+    expect(await status()).toBe('before the first event (of 19)');
+    const cpu = await tooltip(VPN0, 'cpu');
+    expect(cpu).toMatch(/^0x7effffffe000 · cpu\nstate: rw\npfn: 1\nrefcount: \d+\nmapcount: 1\n/);
+    expect(await tooltip(VPN0, 'dev0 pt')).toBe('0x7effffffe000 · dev0 pt\nstate: none');
+    await page.keyboard.press('ArrowRight');
+    expect(await status()).toMatch(/^event 0 of 19 · .* dev0 · step: <start>$/);
+    await page.keyboard.press('End');
+    await page.keyboard.press('ArrowLeft');
+    expect(await status()).toMatch(/^event 17 of 19 · .* dev0 · lock: mutex_lock dmirror.mutex$/);
+    expect(await page.locator('#interleaving .current').getAttribute('data-event')).toBe('17');
+  });
+
+  it('scrubs: the slider moves every view to the chosen event', async () => {
+    await page.locator('#scrub').fill('11');
+    expect(await status()).toMatch(/^event 11 of 19 · .* dontneed · invalidate-end: CLEAR$/);
+    expect(await page.locator('#map').getAttribute('data-step')).toBe('11');
+    expect(await tooltip(VPN0, 'cpu')).toBe('0x7effffffe000 · cpu\nstate: none');
+    await page.locator('#scrub').fill('9');
+    expect(await tooltip(VPN0, 'cpu')).toContain('state: rw\npfn: 1');
+    expect(await page.locator('#interleaving .current').getAttribute('data-event')).toBe('9');
+    expect(errors).toEqual([]);
+  });
+});
+
+describe('a million events', () => {
+  it('opens, steps and jumps without freezing', async () => {
+    await open('big.html');
+    expect(await page.textContent('#meta')).toContain('1000000 events');
+    expect(await status()).toBe('before the first event (of 1000000)');
+    const t0 = performance.now();
+    for (let i = 0; i < 10; i++) await page.keyboard.press('ArrowRight');
+    expect(await status()).toMatch(/^event 9 of 1000000 · /);
+    await page.keyboard.press('End');
+    expect(await status()).toMatch(/^event 999999 of 1000000 · /);
+    await page.locator('#scrub').fill('500000');
+    expect(await status()).toMatch(/^event 500000 of 1000000 · /);
+    expect(performance.now() - t0).toBeLessThan(30_000);
+    expect(errors).toEqual([]);
+  }, 120_000);
+});
