@@ -151,6 +151,8 @@ export { Process, ProcessTasks } from './sim/process.js';
 export { SimFile } from './sim/simfile.js';
 export type { DeviceOptions, PageInfo, SimTracepoints, SimulatorOptions } from './sim/simulator.js';
 export { Simulator } from './sim/simulator.js';
+/** Policy sweeps: workload generators, trace readers, and one configuration run at a time (docs/policies.md). */
+export * as sweep from './sweep/index.js';
 export { StateCursor, undelta } from './viewer/decode.js';
 export { type RecordedReplay, recordReplay } from './viewer/explore.js';
 export { viewerHtml } from './viewer/page.js';

@@ -27,6 +27,7 @@ interface CommandModules {
   demo?: { cli: typeof import('./demo.js'); defaults: typeof DEMO_DEFAULTS };
   explore?: typeof import('./explore.js');
   selftest?: typeof import('./selftest.js');
+  sweep?: typeof import('./sweep.js');
 }
 
 /** The command `args` name: commander's first operand, or the topic of `help <command>`. */
@@ -45,6 +46,8 @@ async function loadCommand(name: string | undefined): Promise<CommandModules> {
       return { explore: await import('./explore.js') };
     case 'selftest':
       return { selftest: await import('./selftest.js') };
+    case 'sweep':
+      return { sweep: await import('./sweep.js') };
     default:
       return {};
   }
@@ -159,6 +162,7 @@ Examples:
   $ hmmsim explore fault-vs-munmap --driver no-lock-in-sync --json
   $ hmmsim replay hmmx3:fault-vs-dontneed:correct:seed:1:0.1.0:coherence:8:hmm1:AAAAAAEBAQE:daefdc44
   $ hmmsim replay <string> --html race.html                the run in the interactive viewer
+  $ hmmsim sweep --workload hotspot --footprint 64MiB      five policies x eight oversubscription levels
   $ hmmsim selftest                                        hmm-tests.c on both API generations, kselftest TAP
   $ hmmsim selftest --api modern anon_read hmm.migrate --seed 3
   $ hmmsim help demo        help for one command
@@ -332,6 +336,35 @@ ${EXIT_HELP}`,
     .addHelpText('after', mods.selftest?.SELFTEST_HELP ?? '')
     .action((names: string[], opts: SelftestCliOptions) => {
       usage(() => setExit(loaded(mods.selftest).runSelftestCli(names, opts, println)));
+    });
+
+  program
+    .command('sweep')
+    .description(
+      'a workload (generator or trace) under each migration policy at each oversubscription level: simulated time, faults, migrations',
+    )
+    .option(
+      '--workload <w>',
+      'a generator (stream, hotspot, srad, nw, pathfinder, gemm, backprop, bfs, random) or a trace file',
+      'stream',
+    )
+    .option('--trace-format <f>', "a trace file's format: 'hmmsim' or 'nvbit' (default: told by its content)")
+    .option('--footprint <size>', "the generator's shared memory (1GiB, 256MiB, bytes)", '1GiB')
+    .option('--oversubscription <list>', 'footprint / device memory levels', '0.5,0.75,1,1.1,1.25,1.5,2,3')
+    .option('--policy <list>', 'policies (parsePolicy names)', 'uvm,kfd,nouveau,page,block:4')
+    .option('--cost-profile <p>', 'pcie4-a100, pcie3-v100 or pcie5-h100')
+    .option('--api <api>', "'seed' (v5.3 dmirror) or 'modern' (today's test_hmm)")
+    .option('--iterations <n>', "the generator's main-loop iterations (a trace's repeats)")
+    .option('--threads <n>', 'device threads per launch of a generator')
+    .option('-s, --seed <n>', 'seed of the machines and the generator')
+    .option('--jobs <n>', 'worker threads (default: the core count)')
+    .option('--shard <i/n>', 'run only configurations i, i + n, ... (0-based)')
+    .option('--merge <files...>', "join shards' --json records instead of running")
+    .option('--json', 'print the sweep record (docs/policies.md, "Sweeps")')
+    .option('--report <file>', 'write the HTML report there')
+    .addHelpText('after', mods.sweep?.SWEEP_HELP ?? '')
+    .action(async (opts) => {
+      setExit(await loaded(mods.sweep).runSweepCli(opts, println));
     });
 
   return program;

@@ -71,3 +71,17 @@ function newBar(stream: CliStream, label: string, bounded: boolean): cliProgress
     cliProgress.Presets.legacy,
   );
 }
+
+/** `items` mapped through `fn` under a bar labelled `label` that advances one step per item. */
+export function mapWithProgress<T, U>(label: string, items: readonly T[], fn: (item: T) => U): U[] {
+  const bar = startProgress(label, items.length);
+  try {
+    return items.map((item, i) => {
+      const out = fn(item);
+      bar.update(i + 1);
+      return out;
+    });
+  } finally {
+    bar.stop();
+  }
+}

@@ -168,7 +168,8 @@ function stableIds(svg: string, name: string): string {
   });
 }
 
-function render(name: string, options: Plot.PlotOptions): string {
+/** One plot as an `<svg>` string (stable ids, the report's class and width); the sweep report draws with it too. */
+export function render(name: string, options: Plot.PlotOptions): string {
   const { document } = parseHTML('<!doctype html><html><body></body></html>');
   // Plot's declarations name DOM types this DOM-less project does not load; only outerHTML is used.
   const svg: { outerHTML: string } = Plot.plot({

@@ -61,7 +61,12 @@ ul.legend li { display: inline-block; margin-right: 1em; }
 .warning { border-left: 3px solid #d98a00; padding: .2em .6em; background: #fff6e0; }
 `;
 
-function table(head: readonly string[], rows: readonly string[][], numeric: readonly boolean[] = []): string {
+/** An HTML table; `numeric` columns align right. */
+export function table(
+  head: readonly string[],
+  rows: readonly string[][],
+  numeric: readonly boolean[] = [],
+): string {
   const th = head.map((h) => `<th>${escapeHtml(h)}</th>`).join('');
   const body = rows.map((r) => {
     const cells = r.map((c, i) => `<td${numeric[i] ? ' class="num"' : ''}>${escapeHtml(c)}</td>`);
@@ -108,14 +113,16 @@ function checks(data: DemoReport): string {
   return `<section>\n<h2>Checks</h2>\n<ul class="checks">\n${items.join('\n')}\n</ul>\n</section>`;
 }
 
-function legend(entries: readonly [string, string][]): string {
+/** A colour key: name and swatch per entry. */
+export function legend(entries: readonly [string, string][]): string {
   const items = entries.map(
     ([name, color]) => `<li><span class="swatch" style="background:${color}"></span>${escapeHtml(name)}</li>`,
   );
   return `<ul class="legend">${items.join('')}</ul>`;
 }
 
-function figure(name: string, caption: string, svg: string | null, empty: string, key = ''): string {
+/** A `<figure>` holding one plot (or `empty` when there is none), tagged `data-plot=name`. */
+export function figure(name: string, caption: string, svg: string | null, empty: string, key = ''): string {
   const body = svg === null ? `<p class="empty">${escapeHtml(empty)}</p>` : `${key}\n${svg}`;
   return `<figure class="plot" data-plot="${name}">\n<figcaption>${caption}</figcaption>\n${body}\n</figure>`;
 }
@@ -193,16 +200,7 @@ function costModel(data: DemoReport): string {
 
 /** The whole report as one HTML document. */
 export function renderReport(data: DemoReport): string {
-  return [
-    '<!doctype html>',
-    '<html lang="en">',
-    '<head>',
-    '<meta charset="utf-8">',
-    '<meta name="viewport" content="width=device-width, initial-scale=1">',
-    `<title>${escapeHtml(data.title)}</title>`,
-    `<style>${CSS}</style>`,
-    '</head>',
-    '<body>',
+  return htmlPage(data.title, [
     header(data),
     checks(data),
     timelineFigure(data),
@@ -210,6 +208,22 @@ export function renderReport(data: DemoReport): string {
     costsFigure(data),
     counters(data),
     costModel(data),
+  ]);
+}
+
+/** One self-contained page: the shared head and stylesheet, then `body`'s parts (the sweep report's too). */
+export function htmlPage(title: string, body: readonly string[]): string {
+  return [
+    '<!doctype html>',
+    '<html lang="en">',
+    '<head>',
+    '<meta charset="utf-8">',
+    '<meta name="viewport" content="width=device-width, initial-scale=1">',
+    `<title>${escapeHtml(title)}</title>`,
+    `<style>${CSS}</style>`,
+    '</head>',
+    '<body>',
+    ...body,
     '</body>',
     '</html>',
     '',

@@ -6,4 +6,5 @@
 
 export type { TimelineEvent, TimelineKind } from './events.js';
 export type { DemoReport } from './run.js';
+export type { SweepPoint, SweepRecord, SweepSettings } from './sweep.js';
 export { SCHEMA_VERSION } from './version.js';

@@ -141,8 +141,13 @@ export class DmirrorDevice {
         out.push({ owner, vpn });
       }
     }
-    this.lra = kept.concat(this.lra.slice(this.lraHead));
-    this.lraHead = 0;
+    // The kept entries go back in front of the rest, in the slots just taken: rebuilding the list
+    // with concat left an array with no spare capacity, so every next push copied it whole.
+    for (let i = kept.length - 1; i >= 0; i--) this.lra[--this.lraHead] = kept[i]!;
+    if (this.lraHead > 4096 && this.lraHead * 2 > this.lra.length) {
+      this.lra.splice(0, this.lraHead);
+      this.lraHead = 0;
+    }
     return out;
   }
 
