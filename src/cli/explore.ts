@@ -238,7 +238,7 @@ export function runExplore(scenario: string, opts: ExploreCliOptions, out: (line
 }
 
 function exploreOne(scenario: string, opts: ExploreCliOptions): ExploreResult {
-  if (scenarioByName(scenario) === undefined && !MULTI_SCENARIOS.some((s) => s.name === scenario)) {
+  if (scenarioByName(scenario) === undefined) {
     throw new InvalidArgumentError(`unknown scenario '${scenario}' (hmmsim explore --list names them)`);
   }
   const user = opts.userDrivers;

@@ -186,7 +186,7 @@ function checkScenarioApi(sc: Scenario, name: string, factory: ScenarioDriverFac
 
 function resolveScenario(s: Scenario | string): Scenario {
   if (typeof s !== 'string') return s;
-  const found = scenarioByName(s) ?? MULTI_SCENARIOS.find((x) => x.name === s);
+  const found = scenarioByName(s);
   if (found === undefined) {
     throw new ArgumentError(
       'scenario',

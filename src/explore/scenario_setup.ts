@@ -1,5 +1,6 @@
 /**
- * The starting states the built-in scenarios share (scenarios.ts, scenarios_lifecycle.ts): one
+ * The starting states the built-in scenarios share (scenarios.ts, scenarios_lifecycle.ts,
+ * scenarios_multi.ts), their byte patterns and their common check: one
  * process with 2 pages of private anonymous memory and device 0 open on it, and the same with
  * device 1 too.
  */
@@ -34,4 +35,23 @@ export function oneDevice(ctx: ScenarioContext, written: number = NPAGES): OneDe
   const p = ctx.createProcess();
   const a = ctx.anonymous(p, NPAGES, written);
   return { p, a, dev: ctx.openDevice(0, p) };
+}
+
+const patterns = new Map<number, Uint8Array>();
+
+/** `length` bytes of `byte`, shared between schedules (never modified). */
+export function pattern(byte: number, length = LEN): Uint8Array {
+  const key = byte * 2 ** 32 + length;
+  let b = patterns.get(key);
+  if (b === undefined) {
+    b = new Uint8Array(length).fill(byte);
+    patterns.set(key, b);
+  }
+  return b;
+}
+
+/** The device's commands must all have succeeded: the pages stay mapped (only their contents go). */
+export function deviceCommandsSucceeded(_s: unknown, ctx: ScenarioContext): string | null {
+  const failed = ctx.failures.filter((f) => f.startsWith('dev'));
+  return failed.length === 0 ? null : `a device command failed although the pages stay mapped: ${failed[0]}`;
 }

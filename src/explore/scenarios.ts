@@ -9,21 +9,17 @@ import { PROT_READ } from '../mm/mmap.js';
 import type { Process } from '../sim/process.js';
 import { generatedByName } from './generate.js';
 import type { Scenario, ScenarioContext } from './scenario.js';
-import { LEN, NPAGES, type OneDevice, oneDevice, type TwoDevices } from './scenario_setup.js';
+import {
+  deviceCommandsSucceeded,
+  LEN,
+  NPAGES,
+  type OneDevice,
+  oneDevice,
+  pattern,
+  type TwoDevices,
+} from './scenario_setup.js';
 import { LIFECYCLE_SCENARIOS } from './scenarios_lifecycle.js';
-
-const patterns = new Map<number, Uint8Array>();
-
-/** `length` bytes of `byte`, shared between schedules (never modified). */
-export function pattern(byte: number, length = LEN): Uint8Array {
-  const key = byte * 2 ** 32 + length;
-  let b = patterns.get(key);
-  if (b === undefined) {
-    b = new Uint8Array(length).fill(byte);
-    patterns.set(key, b);
-  }
-  return b;
-}
+import { MULTI_SCENARIOS } from './scenarios_multi.js';
 
 /** A device fault racing munmap. */
 export const faultVsMunmap: Scenario<OneDevice> = {
@@ -50,12 +46,6 @@ export const faultVsMprotect: Scenario<OneDevice> = {
     { name: 'mprotect', body: ctx.cpu(s.p).mprotect(s.a, LEN, PROT_READ) },
   ],
 };
-
-/** The device's commands must all have succeeded: the pages stay mapped (only their contents go). */
-export function deviceCommandsSucceeded(_s: unknown, ctx: ScenarioContext): string | null {
-  const failed = ctx.failures.filter((f) => f.startsWith('dev'));
-  return failed.length === 0 ? null : `a device command failed although the pages stay mapped: ${failed[0]}`;
-}
 
 /** A device fault racing MADV_DONTNEED. */
 export const faultVsDontneed: Scenario<OneDevice> = {
@@ -277,7 +267,10 @@ export const SCENARIOS: readonly Scenario[] = [
 
 /** The built-in scenario called `name`, or undefined. */
 export function scenarioByName(name: string): Scenario | undefined {
-  const all = [SCENARIOS, MODERN_SCENARIOS, LIFECYCLE_SCENARIOS];
+  const all = [SCENARIOS, MULTI_SCENARIOS, MODERN_SCENARIOS, LIFECYCLE_SCENARIOS];
   for (const list of all) for (const s of list) if (s.name === name) return s;
   return generatedByName(name);
 }
+
+// The shared setup helpers stay importable from here (the library exports this module).
+export { deviceCommandsSucceeded, pattern } from './scenario_setup.js';

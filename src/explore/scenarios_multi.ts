@@ -8,8 +8,7 @@
 import { PAGE_SIZE } from '../core/addr.js';
 import type { Process } from '../sim/process.js';
 import type { Scenario, ScenarioContext } from './scenario.js';
-import { oneDevice } from './scenario_setup.js';
-import { deviceCommandsSucceeded, pattern } from './scenarios.js';
+import { deviceCommandsSucceeded, oneDevice, pattern } from './scenario_setup.js';
 
 type OneDevice = ReturnType<typeof oneDevice>;
 interface TwoDevices extends OneDevice {
