@@ -8,11 +8,12 @@
  */
 
 import { readFileSync } from 'node:fs';
-import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import { isMainThread, parentPort, type Worker, workerData } from 'node:worker_threads';
 import { InvalidArgumentError } from 'commander';
 import { ArgumentError } from '../core/errno.js';
 import { type ExploreOptions, type ExploreResult, explore, mergeShards } from '../explore/index.js';
 import { type ExploreCliOptions, libraryOptions, printExploreResult } from './explore.js';
+import { startModuleWorker } from './worker.js';
 
 /** What a worker is given: the search and its shard. */
 interface ShardJob {
@@ -73,13 +74,9 @@ function runWorker(job: ShardJob): Promise<ExploreResult> {
   });
 }
 
-/** This module on a worker thread; from source (tsx, vitest) the worker registers tsx's loader first. */
+/** This module on a worker thread (worker.ts). */
 function startWorker(job: ShardJob): Worker {
-  const url = new URL(import.meta.url);
-  if (!url.pathname.endsWith('.ts')) return new Worker(url, { workerData: job });
-  const api = import.meta.resolve('tsx/esm/api');
-  const boot = `import(${JSON.stringify(api)}).then((t) => { t.register(); return import(${JSON.stringify(url.href)}); });`;
-  return new Worker(boot, { eval: true, workerData: job });
+  return startModuleWorker(new URL(import.meta.url), job);
 }
 
 /** Reads the `--shard i/n --json` documents named and prints their merge; the exit code. */

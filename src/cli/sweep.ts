@@ -12,7 +12,7 @@
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { basename } from 'node:path';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { InvalidArgumentError } from 'commander';
 import { ArgumentError } from '../core/errno.js';
 import { COST_PROFILES } from '../device/cost.js';
@@ -34,6 +34,7 @@ import { color } from './color.js';
 import { cliIo } from './io.js';
 import { mapWithProgress, startProgress } from './progress.js';
 import { checkReportPath, ReportFileError, writeReportFile } from './reportfile.js';
+import { siblingModule, startModuleWorker } from './worker.js';
 
 /** The raw options commander hands over (strings: they are checked here, each error naming its option). */
 export interface SweepCliOptions {
@@ -262,20 +263,11 @@ function runHere(s: ReturnType<typeof checkSweepSpec>, configs: readonly SweepCo
   return mapWithProgress('sweep', configs, (c) => runSweepPoint(s, c));
 }
 
-/**
- * A worker running sweep_worker: the built .js next to this file, or, running from source (tests,
- * tsx), the .ts loaded after registering tsx's loader in the worker (a loader given on the command
- * line does not reach worker threads on every supported Node).
- */
+/** A worker running sweep_worker.ts (or the built .js). */
 function startWorker(spec: SweepSpec): Worker {
-  if (!import.meta.url.endsWith('.ts'))
-    return new Worker(new URL('./sweep_worker.js', import.meta.url), { workerData: spec });
-  const source = JSON.stringify(new URL('./sweep_worker.ts', import.meta.url).href);
-  const boot = `import('tsx/esm/api').then((api) => { api.register(); return import(${source}); });`;
-  return new Worker(boot, { eval: true, workerData: spec });
+  return startModuleWorker(siblingModule(import.meta.url, 'sweep_worker'), spec);
 }
 
-/** Runs the configurations on `jobs` worker threads, each taking the next one when it is free. */
 function runOnWorkers(
   spec: SweepSpec,
   configs: readonly SweepConfiguration[],
