@@ -15,6 +15,7 @@ import { basename } from 'node:path';
 import type { Worker } from 'node:worker_threads';
 import { InvalidArgumentError } from 'commander';
 import { ArgumentError } from '../core/errno.js';
+import { parseShard, type ShardSpec } from '../core/shard.js';
 import { COST_PROFILES } from '../device/cost.js';
 import { renderSweepReport } from '../report/sweep.js';
 import type { SweepPoint, SweepRecord } from '../schema/sweep.js';
@@ -249,13 +250,12 @@ function api(text: string): 'seed' | 'modern' {
   return text;
 }
 
-function shard(text: string): { index: number; count: number } {
-  const m = /^(\d+)\/(\d+)$/.exec(text);
-  const index = Number(m?.[1]);
-  const count = Number(m?.[2]);
-  if (m === null || count < 1 || index >= count)
+function shard(text: string): ShardSpec {
+  try {
+    return parseShard(text);
+  } catch {
     throw new InvalidArgumentError(`--shard: expected i/n with 0 <= i < n (0/4), got '${text}'`);
-  return { index, count };
+  }
 }
 
 /** Runs the configurations on this thread (--jobs 1, or a single configuration). */

@@ -17,19 +17,14 @@
  */
 
 import { ArgumentError } from '../core/errno.js';
+import { checkShard, parseShard, type ShardSpec } from '../core/shard.js';
 import type { DfsStrategy } from '../sched/index.js';
 import type { ExploreResult } from './explore.js';
 
+export { checkShard, parseShard, type ShardSpec };
+
 /** Decisions above the cut: up to 2^6 subtrees for two threads, enough to keep 64 shards busy. */
 export const SHARD_DEPTH = 6;
-
-/** Which part of a sharded search a run is. */
-export interface ShardSpec {
-  /** 0-based index of this shard. */
-  index: number;
-  /** How many shards the search is split into. */
-  count: number;
-}
 
 /** What a shard reports beyond a plain ExploreResult, for mergeShards. */
 export interface ShardReport {
@@ -41,33 +36,6 @@ export interface ShardReport {
   violationSubtree: number | null;
   /** The terminal-state hashes of its clean schedules (src/explore/terminal.ts), sorted. */
   terminalStateHashes: string[];
-}
-
-/** Parses '<i>/<n>' (0 <= i < n <= 4096) into a ShardSpec, or an ArgumentError naming `shard`. */
-export function parseShard(text: string): ShardSpec {
-  const m = /^(\d+)\/(\d+)$/.exec(text);
-  const index = m === null ? Number.NaN : Number(m[1]);
-  const count = m === null ? Number.NaN : Number(m[2]);
-  if (!(count >= 1 && count <= 4096 && index >= 0 && index < count))
-    throw new ArgumentError(
-      'shard',
-      `expected <index>/<count> with 0 <= index < count <= 4096, got '${text}'`,
-    );
-  return { index, count };
-}
-
-/** Checks a ShardSpec given as an option. */
-export function checkShard(s: unknown): ShardSpec {
-  const o = s as ShardSpec;
-  if (
-    typeof s !== 'object' ||
-    s === null ||
-    !Number.isInteger(o.index) ||
-    !Number.isInteger(o.count) ||
-    !(o.count >= 1 && o.count <= 4096 && o.index >= 0 && o.index < o.count)
-  )
-    throw new ArgumentError('shard', 'expected { index, count } with 0 <= index < count <= 4096');
-  return { index: o.index, count: o.count };
 }
 
 /** Tells, after each DFS execution, whether it is this shard's (and skips the others' subtrees). */

@@ -7,6 +7,7 @@
 import { PAGE_SIZE } from '../core/addr.js';
 import { crc32Hex } from '../core/crc32.js';
 import { ArgumentError, describeValue } from '../core/errno.js';
+import { checkShard } from '../core/shard.js';
 import { costProfile } from '../device/cost.js';
 import { parsePolicy } from '../policy/policy.js';
 import type { SweepSettings } from '../schema/sweep.js';
@@ -181,12 +182,7 @@ export function shardConfigurations(
   shard: { index: number; count: number } | undefined,
 ): SweepConfiguration[] {
   if (shard === undefined) return [...all];
-  const { index, count } = shard;
-  if (!Number.isInteger(count) || count < 1 || !Number.isInteger(index) || index < 0 || index >= count)
-    throw new ArgumentError(
-      'shard',
-      `expected i/n with 0 <= i < n, got ${describeValue(index)}/${describeValue(count)}`,
-    );
+  const { index, count } = checkShard(shard);
   return all.filter((c) => c.index % count === index);
 }
 
