@@ -63,6 +63,11 @@ export type MirrorView = Pick<
   readonly closed?: boolean;
 };
 
+/** A closed mirror whose table nothing walks any more (DriverView.liveUntilCleared): not checked. */
+function retired(m: MirrorView): boolean {
+  return m.closed === true && m.liveUntilCleared !== true;
+}
+
 /** Every coherence violation, one readable line each (at most `max`). */
 export function coherenceViolations(
   kernel: Kernel,
@@ -72,7 +77,7 @@ export function coherenceViolations(
   const out: string[] = [];
   for (const m of mirrors) {
     if (out.length >= max) break;
-    if (m.closed === true && m.liveUntilCleared !== true) continue;
+    if (retired(m)) continue;
     const stale = tlbViolation(m);
     if (stale !== null) out.push(stale);
     if (m.pt.size === 0) continue;
@@ -88,7 +93,7 @@ export function coherenceViolations(
 /** The first coherence violation, or null. */
 export function checkCoherence(kernel: Kernel, mirrors: readonly MirrorView[]): string | null {
   for (const m of mirrors) {
-    if (m.closed === true && m.liveUntilCleared !== true) continue;
+    if (retired(m)) continue;
     const stale = tlbViolation(m);
     if (stale !== null) return stale;
     if (m.pt.size === 0) continue;
