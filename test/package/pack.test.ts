@@ -69,7 +69,7 @@ describe('npm pack', () => {
     ])
       expect(paths, p).toContain(p);
     expect(paths).toContain('dist/cli/main.js');
-    // Source maps point into src/, which is not shipped: they stay in the repository's build only.
+    // No source maps: they would point into src/, which is not shipped (a bundler warns on a missing map).
     expect(paths.filter((p) => p.endsWith('.map'))).toEqual([]);
     expect(paths.filter((p) => /^(src|test|bench|lint|\.ci|node_modules)\//.test(p))).toEqual([]);
     expect(paths.filter((p) => p.endsWith('.tsbuildinfo') || p.startsWith('tsconfig'))).toEqual([]);
