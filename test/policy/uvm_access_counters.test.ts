@@ -8,7 +8,9 @@ import { policyStats } from '../../src/policy/stats.js';
 import { recordPolicyDecisions, whyDidPageMove } from '../../src/policy/trace.js';
 import { UvmAccessCounters } from '../../src/policy/uvm/access_counters.js';
 import type { UvmPolicy } from '../../src/policy/uvm/uvm.js';
+import type { SweepPoint } from '../../src/schema/sweep.js';
 import { Simulator } from '../../src/sim/simulator.js';
+import { runSweep } from '../../src/sweep/run.js';
 
 const PAGE = 4096;
 /** Each HMM API generation with the kernel it runs on. */
@@ -165,5 +167,68 @@ describe('uvm access-counter parameters', () => {
       expect(() => parsePolicy(text, 'policies')).toThrow(msg);
       expect(() => parsePolicy(text, 'policies')).toThrow(/policies/);
     }
+  });
+});
+
+describe('off by default changes nothing a sweep reports', () => {
+  // Stream over 3 x 21 pages, 2 iterations, 4 threads at 0.5x and 2x: the numbers the sweep gave
+  // for `uvm` at commit 46fa258, before access counters and the remote-access term existed.
+  const before = [
+    {
+      simulatedUs: 379.013,
+      bytesToDevice: 258048,
+      bytesToHost: 86016,
+      counters: { tlbHits: 63, tlbMisses: 75, tlbInvalidations: 21, invalidations: 39, invalidatedPages: 21 },
+      moved: [63, 21, 0, 21, 30, 84],
+    },
+    {
+      simulatedUs: 1881.584,
+      bytesToDevice: 2666496,
+      bytesToHost: 2564096,
+      counters: {
+        tlbHits: 0,
+        tlbMisses: 198,
+        tlbInvalidations: 58,
+        invalidations: 203,
+        invalidatedPages: 626,
+      },
+      moved: [651, 626, 620, 6, 180, 1277],
+    },
+  ];
+  const r = runSweep({
+    workload: 'stream',
+    footprint: 64 * PAGE,
+    oversubscription: [0.5, 2],
+    policies: ['uvm', 'uvm:access_counters=on'],
+    threads: 4,
+    iterations: 2,
+  });
+
+  it('uvm: the same time, bytes and counters as before; the device never reads system memory', () => {
+    for (const [i, p] of r.points.slice(0, 2).entries()) {
+      const b = before[i]!;
+      const c = p.counters;
+      expect([p.simulatedUs, p.bytesToDevice, p.bytesToHost, c.remoteAccesses]).toEqual([
+        b.simulatedUs,
+        b.bytesToDevice,
+        b.bytesToHost,
+        0,
+      ]);
+      expect(c).toMatchObject(b.counters);
+      expect([
+        c.migratedToDevice,
+        c.migratedToRam,
+        c.evictedPages,
+        c.cpuFaults,
+        c.dmaTransfers,
+        c.dmaPages,
+      ]).toEqual(b.moved);
+    }
+  });
+
+  it('turning the counters on where nothing is mapped remotely changes nothing either', () => {
+    const strip = (p: SweepPoint) => ({ ...p, index: 0, policy: '' });
+    expect(strip(r.points[2]!)).toEqual(strip(r.points[0]!));
+    expect(strip(r.points[3]!)).toEqual(strip(r.points[1]!));
   });
 });
