@@ -195,11 +195,12 @@ describe('off by default changes nothing a sweep reports', () => {
       moved: [651, 626, 620, 6, 180, 1277],
     },
   ];
+  const policies = ['uvm', 'uvm:access_counters=on'];
   const r = runSweep({
     workload: 'stream',
     footprint: 64 * PAGE,
     oversubscription: [0.5, 2],
-    policies: ['uvm', 'uvm:access_counters=on'],
+    policies,
     threads: 4,
     iterations: 2,
   });
