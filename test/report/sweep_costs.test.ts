@@ -16,7 +16,8 @@ describe('the sweep report: simulated time by cost term', () => {
   const { document } = parseHTML(renderSweepReport(record));
   const tables = [...document.querySelectorAll('table')];
   const costs = tables.at(-1)!;
-  const cells = (row: Element) => [...row.querySelectorAll('th, td')].map((c) => c.textContent);
+  const cells = (row: { querySelectorAll(s: string): Iterable<{ textContent: string | null }> }) =>
+    [...row.querySelectorAll('th, td')].map((c) => c.textContent);
 
   it('one column per term, remoteAccess last; one row per point with its µs', () => {
     expect(cells(costs.querySelector('thead tr')!)).toEqual([
