@@ -149,7 +149,7 @@ export function costModelTerms(p: CostProfile): {
       name: 'device access to system memory',
       value: `${p.remoteAccessUs} µs + ${REMOTE_ACCESS_GRANULE}-byte lines / ${p.linkGBps} GB/s`,
       source:
-        'PCIe read round trip ≈ 1 µs (Neugebauer et al., SIGCOMM 2018); 128 B lines (Min et al., EMOGI, VLDB 2021)',
+        'assumption from PCIe read round trips (Neugebauer et al., SIGCOMM 2018); 128 B lines (Min et al., EMOGI, VLDB 2021)',
     },
   ];
 }
