@@ -52,6 +52,50 @@ describe('UvmAccessCounters (uvm_gpu_access_counters.c)', () => {
   });
 });
 
+describe("the notification's plan (service_va_block_locked)", () => {
+  it('pages on the device are stale, pages outside a VMA and thrashing pages stay; runs keep the reason', () => {
+    const policy = parsePolicy('uvm:access_counters=on,ac_threshold=8,ac_granularity=64K') as UvmPolicy;
+    // Page 5 bounces GPU, CPU, GPU, CPU, GPU within the lapse: detected thrashing at the 3rd event.
+    for (const [i, toDevice] of [true, false, true, false, true].entries())
+      policy.onMigrated?.({
+        toDevice,
+        cause: toDevice ? 'fault' : 'cpu-fault',
+        nowUs: 100 * i,
+        pages: [{ vpn: 5, pfn: 9000 }],
+      });
+    expect([...policy.thrashing.thrashingPages(0)]).toEqual([5]);
+    const posted = [0, 1, 2, 3, 5, 6, 9, 14].map((vpn) => policy.onRemoteAccess?.(vpn));
+    expect(posted).toEqual([false, false, false, false, false, false, false, true]);
+    const plan = policy.onAccessCounters?.({
+      nowUs: 1000,
+      faults: [],
+      devicePages: 64,
+      resident: (vpn) => vpn === 2,
+      vma: (addr) => (addr < 14 * PAGE ? { start: 0, end: 14 * PAGE } : null),
+    });
+    const reason = 'access counter: 8 accesses to [0x0, 0x10000)';
+    expect(plan?.migrate.map((m) => [m.start / PAGE, m.end / PAGE, m.cause, m.reason])).toEqual([
+      [0, 2, 'access-counter', reason],
+      [3, 4, 'access-counter', reason],
+      [6, 7, 'access-counter', reason],
+      [9, 10, 'access-counter', reason],
+    ]);
+    // Serviced: nothing pending, the count starts over.
+    expect(
+      policy.onAccessCounters?.({
+        nowUs: 0,
+        faults: [],
+        devicePages: 64,
+        resident: () => false,
+        vma: () => null,
+      }),
+    ).toEqual({
+      migrate: [],
+    });
+    expect(policy.accessCounters?.count(0)).toBe(0);
+  });
+});
+
 /** A process whose `pages` pages the device maps in system memory (the READ ioctl mirrors them). */
 function setup(api: 'seed' | 'modern', policy: string, pages = 64, kernel: KernelVersion = 'v5.3') {
   const sim = new Simulator({ devices: [{ memoryPages: 256 }], ramPages: 8192, kernel });
