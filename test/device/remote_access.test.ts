@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { COST_PROFILES, costModelTerms } from '../../src/device/cost.js';
 import type { DeviceKernelContext } from '../../src/device/kernel.js';
 import { MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE } from '../../src/mm/mmap.js';
 import { Simulator } from '../../src/sim/simulator.js';
@@ -49,5 +50,15 @@ describe('device accesses to system memory (the remoteAccess cost term)', () => 
     const { sim, a, fd } = setup('page');
     fd.launch(copies(a, 8, 4096, 3));
     expect([sim.deviceCounters(0).remoteAccesses, sim.deviceCosts(0).remoteAccess]).toEqual([0, 0]);
+  });
+});
+
+describe('the cost model as reports list it', () => {
+  it('each profile states its remote-access term, with the link it crosses', () => {
+    const row = (p: string) =>
+      costModelTerms(COST_PROFILES[p]!).find((t) => t.name === 'device access to system memory');
+    expect(row('pcie4-a100')?.value).toBe('1 µs + 128-byte lines / 25 GB/s');
+    expect(row('pcie5-h100')?.value).toBe('1 µs + 128-byte lines / 50 GB/s');
+    expect(row('pcie3-v100')?.source).toMatch(/EMOGI/);
   });
 });
