@@ -141,8 +141,10 @@ describe('access-counter migration on a launch (uvm:access_counters=on)', () => 
       ]);
       expect(whyDidPageMove(rec.events, a + 6 * PAGE).map((e) => e.reason)).toEqual([reason]);
       expect(whyDidPageMove(rec.events, a + 8 * PAGE)).toEqual([]);
-      // The migrated pages are charged as any migration; the remote term is 28 one-line accesses.
+      // The migrated pages are charged as any migration, each notification pass as a fault batch
+      // with no faults; the remote term is 28 one-line accesses.
       expect(sim.deviceCosts(0).remoteAccess).toBeCloseTo(28 * (1 + 128 / 25_000), 9);
+      expect(sim.deviceCosts(0).faultService).toBe(2 * 20);
     });
 
   it('at the default 2 MiB granularity the accessed 64 KiB sub-region moves whole, clipped to the VMA', () => {

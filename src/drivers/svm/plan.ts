@@ -232,9 +232,14 @@ export function watchRemoteAccesses(t: PolicyTarget): void {
   };
 }
 
-/** The pending access-counter notifications: the policy's plan for them, carried out as a batch's. */
+/**
+ * The pending access-counter notifications: the policy's plan for them, carried out as a batch's.
+ * A pass is charged as a fault batch with no faults: the driver fetches and sorts a notification
+ * batch as it does a fault batch (docs/costs.md).
+ */
 export function* serviceNotifications(t: PolicyTarget, steps: BatchSteps): Task {
   const ask = t.policy.onAccessCounters;
   if (ask === undefined) return;
+  t.device.cost.faultBatch(0);
   yield* servicePlanned(t, [], steps.migrate, steps.mirror, steps.runMax, (info) => ask.call(t.policy, info));
 }
