@@ -168,7 +168,7 @@ export function parseOptions(o: SweepCliOptions): {
     ...(isGenerator ? { workload } : { trace: readTrace(workload, o.traceFormat) }),
     ...(o.footprint !== undefined ? { footprint: size('--footprint', o.footprint) } : {}),
     ...(o.oversubscription !== undefined ? { oversubscription: levels(o.oversubscription) } : {}),
-    ...(o.policy !== undefined ? { policies: list('--policy', o.policy) } : {}),
+    ...(o.policy !== undefined ? { policies: policyList(o.policy) } : {}),
     ...(o.costProfile !== undefined ? { costProfile: costProfile(o.costProfile) } : {}),
     ...(o.api !== undefined ? { api: api(o.api) } : {}),
     ...(o.seed !== undefined ? { seed: int('--seed', o.seed, 0, 2 ** 32 - 1) } : {}),
@@ -227,6 +227,20 @@ function list(option: string, text: string): string[] {
   if (items.some((t) => t === ''))
     throw new InvalidArgumentError(`${option}: expected a comma-separated list, got '${text}'`);
   return items;
+}
+
+/**
+ * `--policy`'s list: a `key=value` item continues the policy before it, so
+ * `uvm:access_counters=on,ac_threshold=64,page` is two policies.
+ */
+function policyList(text: string): string[] {
+  const out: string[] = [];
+  for (const item of list('--policy', text)) {
+    if (/^[a-z_]+=/.test(item) && out.length > 0 && out[out.length - 1]?.includes(':') === true)
+      out[out.length - 1] += `,${item}`;
+    else out.push(item);
+  }
+  return out;
 }
 
 function int(option: string, text: string, lo: number, hi: number): number {

@@ -1,6 +1,7 @@
 /**
  * The simulated cost of what the device and its driver did: a clock in microseconds that each
- * fault batch, DMA transfer, invalidation and CPU fault on a device page advances, and a trace of
+ * fault batch, DMA transfer, invalidation, CPU fault on a device page and device access to system
+ * memory it maps remotely advances, and a trace of
  * those events on it. Every term and default is explained, with its source, in docs/costs.md (profile
  * "pcie4-a100"; "pcie3-v100" and "pcie5-h100" change the link bandwidth), with its source there.
  *
@@ -34,7 +35,18 @@ export interface CostProfile {
   readonly cpuFaultUs: number;
   /** GPU page-table walk after a TLB miss. */
   readonly ptWalkUs: number;
+  /**
+   * A device access to a page in system memory (mapped remotely, zero-copy): the link's read round
+   * trip, before its bytes cross the link in REMOTE_ACCESS_GRANULE-byte requests.
+   */
+  readonly remoteAccessUs: number;
 }
+
+/**
+ * Bytes a remote access moves at least: a GPU reads system memory in 128-byte cache lines (one L2
+ * line, the request size zero-copy reads coalesce to; docs/costs.md).
+ */
+export const REMOTE_ACCESS_GRANULE = 128;
 
 const PCIE4_A100: CostProfile = {
   name: 'pcie4-a100',
@@ -47,13 +59,15 @@ const PCIE4_A100: CostProfile = {
   tlbInvalidateUs: 3,
   cpuFaultUs: 5,
   ptWalkUs: 0.07,
+  remoteAccessUs: 1,
 };
 
 /** The built-in cost profiles by name: pcie4-a100 (default), pcie3-v100, pcie5-h100. */
 export const COST_PROFILES: Readonly<Record<string, CostProfile>> = {
   'pcie4-a100': PCIE4_A100,
-  'pcie3-v100': { ...PCIE4_A100, name: 'pcie3-v100', linkGBps: 12 },
-  'pcie5-h100': { ...PCIE4_A100, name: 'pcie5-h100', linkGBps: 50 },
+  // The round trip is the root complex's and DRAM's more than the link generation's: 1 µs on each.
+  'pcie3-v100': { ...PCIE4_A100, name: 'pcie3-v100', linkGBps: 12, remoteAccessUs: 1 },
+  'pcie5-h100': { ...PCIE4_A100, name: 'pcie5-h100', linkGBps: 50, remoteAccessUs: 1 },
 };
 
 /** The cost profile used when none is named: a PCIe 4 link to an A100-class GPU (docs/costs.md). */
@@ -131,6 +145,12 @@ export function costModelTerms(p: CostProfile): {
       value: `${p.ptWalkUs * 1000} ns`,
       source: 'UVMSmart config (100/66 cycles)',
     },
+    {
+      name: 'device access to system memory',
+      value: `${p.remoteAccessUs} µs + ${REMOTE_ACCESS_GRANULE}-byte lines / ${p.linkGBps} GB/s`,
+      source:
+        'assumption from PCIe read round trips (Neugebauer et al., SIGCOMM 2018); 128 B lines (Min et al., EMOGI, VLDB 2021)',
+    },
   ];
 }
 
@@ -151,6 +171,7 @@ export const COST_TERMS = [
   'tlbInvalidate',
   'cpuFault',
   'ptWalk',
+  'remoteAccess',
 ] as const;
 /** One of the COST_TERMS a CostModel keeps a µs total for. */
 export type CostTerm = (typeof COST_TERMS)[number];
@@ -218,6 +239,18 @@ export class CostModel {
   /** Charges one device page-table walk after a TLB miss (DeviceMmu translation). */
   ptWalk(): void {
     this.charge('ptWalk', this.profile.ptWalkUs);
+  }
+
+  /**
+   * Charges one device access of `bytes` to a page in system memory: the round trip plus its
+   * 128-byte lines at the link bandwidth (a 1-byte load moves one line).
+   */
+  remoteAccess(bytes: number): void {
+    const lines = Math.max(1, Math.ceil(bytes / REMOTE_ACCESS_GRANULE));
+    this.charge(
+      'remoteAccess',
+      this.profile.remoteAccessUs + (lines * REMOTE_ACCESS_GRANULE) / (this.profile.linkGBps * 1e3),
+    );
   }
 
   /** µs per term, plus 'total'. */

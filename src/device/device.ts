@@ -53,6 +53,8 @@ export interface DeviceCounters {
   dmaPages: number;
   /** Bytes those transfers copied. */
   dmaBytes: number;
+  /** Device accesses (TLB hits and walks alike) to pages in system memory, mapped remotely. */
+  remoteAccesses: number;
 }
 
 /**
@@ -81,6 +83,7 @@ export const DEVICE_COUNTER_DESCRIPTIONS: Readonly<Record<keyof DeviceCounters, 
   dmaTransfers: 'DMA engine copies',
   dmaPages: 'pages the DMA engine copied',
   dmaBytes: 'bytes the DMA engine copied',
+  remoteAccesses: 'device accesses to system memory mapped remotely (each crosses the link)',
 };
 
 /** A DeviceCounters with every field at 0. */
@@ -107,6 +110,7 @@ export function newDeviceCounters(): DeviceCounters {
     dmaTransfers: 0,
     dmaPages: 0,
     dmaBytes: 0,
+    remoteAccesses: 0,
   };
 }
 
@@ -130,6 +134,8 @@ export class SimDevice {
   readonly counters: DeviceCounters = newDeviceCounters();
   /** Copies pages between RAM and device memory, charging `cost`. */
   readonly dma: DmaEngine;
+  /** Pfns up to this one are system memory (the zero page and RAM); device memory lies above. */
+  readonly sysmemPfnMax: number;
 
   constructor(id: number, memoryPages: number, mem: PhysMem, opts: SimDeviceOptions = {}) {
     this.id = id;
@@ -137,5 +143,6 @@ export class SimDevice {
     this.memoryPages = memoryPages;
     this.cost = new CostModel(opts.costProfile ?? COST_PROFILE_DEFAULT);
     this.dma = new DmaEngine(mem, this.cost, this.counters);
+    this.sysmemPfnMax = mem.ramPages;
   }
 }

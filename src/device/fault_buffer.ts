@@ -35,6 +35,7 @@ export class FaultBuffer {
   readonly name: string;
   private readonly counters: DeviceCounters;
   private pending: FaultEntry[] = [];
+  private notified = false;
   /** Device threads wait here for their replay; fault handlers wait here for entries. */
   private readonly replayWq: WaitQueue;
   private readonly faultWq: WaitQueue;
@@ -61,10 +62,29 @@ export class FaultBuffer {
     return entry.status;
   }
 
-  /** Driver side: sleep until there are entries (true) or `done()` holds with none pending (false). */
+  /**
+   * Driver side: sleep until there are entries or a notification (true), or `done()` holds with
+   * neither pending (false).
+   */
   *waitForFaults(done: () => boolean): Task<boolean> {
-    yield* this.faultWq.waitEvent(() => this.pending.length > 0 || done());
-    return this.pending.length > 0;
+    yield* this.faultWq.waitEvent(() => this.pending.length > 0 || this.notified || done());
+    return this.pending.length > 0 || this.notified;
+  }
+
+  /**
+   * Device side: an access-counter notification is pending; the fault handler wakes to service it
+   * (UVM services notifications in its own bottom half; here the fault handler thread does).
+   */
+  notify(): void {
+    this.notified = true;
+    this.faultWq.wakeUp();
+  }
+
+  /** Driver side: whether a notification was pending, clearing it. */
+  takeNotified(): boolean {
+    const n = this.notified;
+    this.notified = false;
+    return n;
   }
 
   /** Wakes a handler waiting in waitForFaults so it re-checks `done()`. */

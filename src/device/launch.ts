@@ -36,6 +36,8 @@ export interface DeviceFaultHandler {
    * cannot map.
    */
   serviceFaults(batch: FaultEntry[]): Task;
+  /** Services pending access-counter notifications (FaultBuffer.notify), if the driver has them. */
+  serviceNotifications?(): Task;
 }
 
 /** A launch's shared state. */
@@ -111,6 +113,9 @@ function* faultHandlerThread(mmu: DeviceMmu, handler: DeviceFaultHandler, launch
   const counters = mmu.device.counters;
   const cost = mmu.device.cost;
   while (yield* mmu.faults.waitForFaults(() => launch.done === launch.threads)) {
+    if (mmu.faults.takeNotified() && handler.serviceNotifications !== undefined)
+      yield* handler.serviceNotifications();
+    if (mmu.faults.size === 0) continue;
     const batch = mmu.faults.fetch();
     counters.faultBatches++;
     cost.record('device-fault', batch.length);
@@ -145,22 +150,25 @@ class DeviceThreadContext implements DeviceKernelContext {
     this.threads = launch.threads;
   }
 
-  /** The frame holding addr, faulting until the driver maps it with the needed permission. */
-  private *frame(addr: number, size: number, write: boolean): Task<number> {
+  /**
+   * The frame holding addr, faulting until the driver maps it with the needed permission; `bytes`
+   * (default `size`, the alignment) is what the access moves.
+   */
+  private *frame(addr: number, size: number, write: boolean, bytes = size): Task<number> {
     if (this.launch.fatal !== null) throw new Killed();
     checkAddrValue(addr);
     if (!Number.isSafeInteger(addr) || addr < 0 || addr % size !== 0)
       throw new DeviceKernelFault(EINVAL, addr, write, 'misaligned', `not a ${size}-byte aligned address`);
     if (this.launch.preemptible) yield 'device access';
     const vpn = Math.floor(addr / PAGE_SIZE);
-    let pfn = this.mmu.translate(vpn, write);
+    let pfn = this.mmu.translate(vpn, write, bytes);
     while (pfn < 0) {
       const status = yield* this.mmu.faults.raise(vpn, write);
       if (this.launch.fatal !== null) throw new Killed();
       if (status < 0)
         throw new DeviceKernelFault(-status, addr, write, 'unmapped', 'the driver could not map it');
       this.mmu.device.counters.retries++;
-      pfn = this.mmu.translate(vpn, write);
+      pfn = this.mmu.translate(vpn, write, bytes);
     }
     return pfn;
   }
@@ -275,7 +283,7 @@ class DeviceThreadContext implements DeviceKernelContext {
     for (let done = 0; done < length; ) {
       const a = addr + done;
       const n = Math.min(length - done, PAGE_SIZE - (a % PAGE_SIZE));
-      const pfn = yield* this.frame(a, 1, false);
+      const pfn = yield* this.frame(a, 1, false, n);
       this.mem.readBytes(pfn, a % PAGE_SIZE, out, done, n);
       done += n;
     }
@@ -288,7 +296,7 @@ class DeviceThreadContext implements DeviceKernelContext {
     for (let done = 0; done < bytes.length; ) {
       const a = addr + done;
       const n = Math.min(bytes.length - done, PAGE_SIZE - (a % PAGE_SIZE));
-      const pfn = yield* this.frame(a, 1, true);
+      const pfn = yield* this.frame(a, 1, true, n);
       this.mem.writeBytes(pfn, a % PAGE_SIZE, bytes, done, n);
       done += n;
     }

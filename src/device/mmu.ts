@@ -3,6 +3,11 @@
  * replayable fault buffer behind them. The driver writes the page table and must keep the TLB in
  * step: `map` drops a cached entry it changes, `invalidateRange` is what a driver's invalidation
  * callback calls after erasing (nouveau's PFNCLR + TLB flush, UVM's TLB batch).
+ *
+ * Every access whose translation lands in system memory (a page mapped remotely, zero-copy), TLB hit
+ * or walk alike, crosses the link: it is counted (remoteAccesses), charged (the cost model's
+ * remoteAccess term) and told to `onRemoteAccess` if set, as the GPU's hub counts remote accesses
+ * for UVM's access counters whether or not the translation was cached.
  */
 
 import type { CostModel } from './cost.js';
@@ -25,6 +30,9 @@ export class DeviceMmu {
   private readonly cost: CostModel;
   /** Told each vpn a page-table walk translated (the svm engine counts prefetched pages' first use). */
   onWalk: ((vpn: number) => void) | null = null;
+  /** Told each device access to system memory (the access counters' input); null costs one comparison. */
+  onRemoteAccess: ((vpn: number) => void) | null = null;
+  private readonly sysmemPfnMax: number;
 
   constructor(device: SimDevice, pt: DevicePageTable, tlbEntries?: number) {
     this.device = device;
@@ -32,14 +40,19 @@ export class DeviceMmu {
     this.tlb = new DeviceTlb(tlbEntries);
     this.counters = device.counters;
     this.cost = device.cost;
+    this.sysmemPfnMax = device.sysmemPfnMax;
     this.faults = new FaultBuffer(`${device.name}.faults`, device.counters);
   }
 
-  /** The frame for vpn with the access's permission, or -1 (a fault): the TLB, else a walk that refills it. */
-  translate(vpn: number, write: boolean): number {
+  /**
+   * The frame for vpn with the access's permission, or -1 (a fault): the TLB, else a walk that
+   * refills it. An access of `bytes` to system memory is a remote one (see the file comment).
+   */
+  translate(vpn: number, write: boolean, bytes = 1): number {
     const hit = this.tlb.lookup(vpn, write);
     if (hit >= 0) {
       this.counters.tlbHits++;
+      if (hit <= this.sysmemPfnMax) this.remote(vpn, bytes);
       return hit;
     }
     this.counters.tlbMisses++;
@@ -50,7 +63,14 @@ export class DeviceMmu {
     if (write && !writable) return -1;
     this.tlb.fill(vpn, pfn, writable);
     if (this.onWalk !== null) this.onWalk(vpn);
+    if (pfn <= this.sysmemPfnMax) this.remote(vpn, bytes);
     return pfn;
+  }
+
+  private remote(vpn: number, bytes: number): void {
+    this.counters.remoteAccesses++;
+    this.cost.remoteAccess(bytes);
+    if (this.onRemoteAccess !== null) this.onRemoteAccess(vpn);
   }
 
   /** Writes a device page-table entry; a cached translation it replaces or downgrades is dropped. */

@@ -55,7 +55,8 @@ export function policyMigrated(sink: DecisionSink, policy: MigrationPolicy, ev: 
   if (ev.toDevice && ev.cause === 'prefetch') {
     policyStats(policy).prefetchedPages += ev.pages.length;
     for (const p of ev.pages) unused.add(p.vpn);
-  } else if (!ev.toDevice && unused.size > 0) for (const p of ev.pages) unused.delete(p.vpn);
+  } else if (ev.cause === 'access-counter') policyStats(policy).accessCounterPages += ev.pages.length;
+  else if (!ev.toDevice && unused.size > 0) for (const p of ev.pages) unused.delete(p.vpn);
   const notes = policy.onMigrated?.(ev);
   if (notes === undefined) return;
   for (const n of notes) {

@@ -1,7 +1,8 @@
 /**
  * Policies by name, as the CLI, the demo, the sweep and `sim.openDevice(..., { policy })` take them:
  * 'none', 'page', 'block:k', and 'uvm', 'kfd', 'nouveau' with parameters after a colon
- * (`uvm:threshold=60,thrashing=off`, `kfd:granularity=4,xnack=off`). Each call makes a fresh
+ * (`uvm:threshold=60,thrashing=off`, `uvm:access_counters=on,ac_granularity=64K`,
+ * `kfd:granularity=4,xnack=off`). Each call makes a fresh
  * object, so a policy's state and stats belong to the one device file it is given to.
  */
 
@@ -11,6 +12,12 @@ import { kfdPolicy } from './kfd.js';
 import { nouveauPolicy } from './nouveau.js';
 import { parseParams } from './params.js';
 import type { MigrationPolicy } from './policy.js';
+import {
+  UVM_ACCESS_COUNTER_GRANULARITIES,
+  UVM_ACCESS_COUNTER_GRANULARITY_DEFAULT,
+  UVM_ACCESS_COUNTER_THRESHOLD_DEFAULT,
+  UVM_ACCESS_COUNTER_THRESHOLD_MAX,
+} from './uvm/access_counters.js';
 import { UVM_PREFETCH_THRESHOLD_DEFAULT } from './uvm/prefetch.js';
 import { UVM_THRASHING_DEFAULTS } from './uvm/thrashing.js';
 import { uvmPolicy } from './uvm/uvm.js';
@@ -30,6 +37,18 @@ export const UVM_PARAMS = {
   pin: { kind: 'int', min: 0, max: 1_000_000, default: D.pin },
   max_resets: { kind: 'int', min: 0, max: 1_000_000, default: D.maxResets },
   preferred: { kind: 'enum', values: ['none', 'cpu', 'gpu'], default: 'none' },
+  access_counters: { kind: 'bool', default: false },
+  ac_threshold: {
+    kind: 'int',
+    min: 1,
+    max: UVM_ACCESS_COUNTER_THRESHOLD_MAX,
+    default: UVM_ACCESS_COUNTER_THRESHOLD_DEFAULT,
+  },
+  ac_granularity: {
+    kind: 'size',
+    values: UVM_ACCESS_COUNTER_GRANULARITIES,
+    default: UVM_ACCESS_COUNTER_GRANULARITY_DEFAULT,
+  },
 } as const;
 
 /** KFD's parameters. */
@@ -56,6 +75,9 @@ function parseUvm(text: string, rest: string, argument: string): MigrationPolicy
     pin: v.pin,
     maxResets: v.max_resets,
     preferred: v.preferred === 'none' ? null : (v.preferred as 'cpu' | 'gpu'),
+    accessCounters: v.access_counters,
+    acThreshold: v.ac_threshold,
+    acGranularity: v.ac_granularity,
   });
 }
 
@@ -105,7 +127,14 @@ export function checkPolicyObject(p: unknown): MigrationPolicy {
     typeof o.name !== 'string'
   )
     throw new ArgumentError('policy', 'expected a policy name or a MigrationPolicy object');
-  for (const hook of ['onFaultBatch', 'chooseVictims', 'onMigrated', 'onCpuFault'] as const)
+  for (const hook of [
+    'onFaultBatch',
+    'chooseVictims',
+    'onMigrated',
+    'onCpuFault',
+    'onRemoteAccess',
+    'onAccessCounters',
+  ] as const)
     if (o[hook] !== undefined && typeof o[hook] !== 'function')
       throw new ArgumentError('policy', `${o.name}.${hook} must be a function or absent`);
   return o as MigrationPolicy;

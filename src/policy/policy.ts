@@ -22,7 +22,11 @@
  *     eviction (nouveau), so the migration moves fewer pages;
  *   - `onMigrated(event)`, `onCpuFault(event)`: what moved (pages, pfns, cause) and CPU faults on the
  *     device's pages (the kernel migrates those back), with the device clock's time: the
- *     thrashing detector's input.
+ *     thrashing detector's input;
+ *   - `onRemoteAccess(vpn)` and `onAccessCounters(info)`: each device access to a page of system
+ *     memory the device maps remotely (UVM's access counters count them); when the first answers
+ *     true a notification is pending, and the driver's fault handler asks the second for its plan
+ *     (a batch with no faults) before its next batch, or before it ends.
  * The engine clips every range to the faulting VMA and to what device memory holds (policyClamp),
  * migrates best effort (pages migrate_vma skips stay in system memory) and then mirrors what is
  * still unmapped. Every decision goes on the machine's trace with its reason (trace.ts), and the
@@ -65,8 +69,11 @@ export interface FaultBatchInfo {
   vma(addr: number): PolicyRange | null;
 }
 
-/** Why a range is migrated: the faulting pages, or pages a prefetcher added around them. */
-export type MigrationCause = 'fault' | 'prefetch';
+/**
+ * Why a range is migrated: the faulting pages, pages a prefetcher added around them, or pages an
+ * access-counter notification asked for.
+ */
+export type MigrationCause = 'fault' | 'prefetch' | 'access-counter';
 
 /** One range a plan migrates to device memory. */
 export interface PlannedMigration extends PolicyRange {
@@ -216,6 +223,10 @@ export interface MigrationPolicy {
   onMigrated?(event: MigrationEvent): readonly PolicyNote[] | undefined;
   /** A CPU fault on one of this device's pages (before it is migrated back). */
   onCpuFault?(event: CpuFaultEvent): void;
+  /** A device access to the system-memory page `vpn` it maps remotely; true: a notification is pending. */
+  onRemoteAccess?(vpn: number): boolean;
+  /** The plan for the pending notifications (`info.faults` is empty); see the file comment. */
+  onAccessCounters?(info: FaultBatchInfo): PolicyPlan;
 }
 
 /**

@@ -23,6 +23,8 @@ export interface PolicyStats {
   queueRestores: number;
   /** Simulated µs the device waited for the policy (throttle naps, restore delays). */
   stallUs: number;
+  /** Pages migrated to device memory because an access-counter notification asked for them. */
+  accessCounterPages: number;
 }
 
 /** One line per counter, beside the interface so a new counter without one does not typecheck. */
@@ -36,6 +38,7 @@ export const POLICY_STATS_DESCRIPTIONS: Readonly<Record<keyof PolicyStats, strin
   evictedChunks: 'chunks of device memory evicted together',
   queueRestores: 'queue evictions and restores (KFD with XNACK off)',
   stallUs: 'simulated µs the device waited on policy decisions',
+  accessCounterPages: 'pages migrated to device memory on access-counter notifications',
 };
 
 /** A PolicyStats with every field at 0. */
@@ -50,6 +53,7 @@ export function newPolicyStats(): PolicyStats {
     evictedChunks: 0,
     queueRestores: 0,
     stallUs: 0,
+    accessCounterPages: 0,
   };
 }
 

@@ -1,7 +1,8 @@
 /**
  * The HTML report of `hmmsim sweep --report`: one self-contained page from a sweep record — simulated
  * time against oversubscription per policy, migrated bytes, device residency over simulated time per
- * policy, and a table of every point. Like the demo's report it renders numbers only, with no clock
+ * policy, a table of every point and one of each point's simulated time by cost term (device
+ * accesses to system memory, `remoteAccess`, among them). Like the demo's report it renders numbers only, with no clock
  * or randomness, so the same record gives the same bytes.
  */
 
@@ -125,6 +126,22 @@ function pointsTable(record: SweepRecord): string {
   );
 }
 
+/** Each point's simulated µs per cost term, the terms in the order the points give them. */
+function costTermsTable(record: SweepRecord): string {
+  const terms = [...new Set(record.points.flatMap((p) => Object.keys(p.costs)))];
+  const head = ['policy', 'oversub.', ...terms.map((t) => `${t} µs`)];
+  const rows = record.points.map((p) => [
+    p.policy,
+    `${p.oversubscription}`,
+    ...terms.map((t) => formatNumber(p.costs[t] ?? 0)),
+  ]);
+  return table(
+    head,
+    rows,
+    head.map((_, i) => i > 0),
+  );
+}
+
 function settingsTable(record: SweepRecord): string {
   const s = record.settings;
   const rows: [string, string][] = [
@@ -174,5 +191,8 @@ export function renderSweepReport(record: SweepRecord): string {
     ),
     '<h2>Every configuration</h2>',
     pointsTable(record),
+    '<h2>Simulated time by cost term</h2>',
+    '<p>remoteAccess is the device reading and writing system memory it maps remotely, over the link (docs/costs.md).</p>',
+    costTermsTable(record),
   ]);
 }

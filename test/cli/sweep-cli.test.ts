@@ -15,7 +15,7 @@ const SMALL = ['sweep', '--workload', 'stream', '--footprint', '256KiB', '--over
 const POLICIES = ['--policy', 'none,page', '--threads', '4'];
 
 describe('hmmsim sweep (end to end, through main() in process)', () => {
-  it('--json prints the sweep record; --report writes the page with its three plots and table', async () => {
+  it('--json prints the sweep record; --report writes the page with its three plots and tables', async () => {
     const report = join(dir, 'sweep.html');
     const r = await hmmsim([...SMALL, ...POLICIES, '--jobs', '1', '--json', '--report', report]);
     expect(r.stderr).toBe('');
@@ -32,7 +32,8 @@ describe('hmmsim sweep (end to end, through main() in process)', () => {
     const html = readFileSync(report, 'utf8');
     for (const plot of ['sweep-time', 'sweep-bytes', 'sweep-residency'])
       expect(html).toMatch(new RegExp(`<figure class="plot" data-plot="${plot}">[\\s\\S]*?<svg`));
-    expect(html.match(/<tr>/g)?.length).toBe(1 + 8 + 1 + 4); // settings head + 8 rows, points head + 4
+    // settings head + 8 rows, points head + 4, cost terms head + 4
+    expect(html.match(/<tr>/g)?.length).toBe(1 + 8 + 1 + 4 + 1 + 4);
     expect(html).not.toMatch(/<script/);
   });
 

@@ -61,6 +61,7 @@ describe('CostModel', () => {
       tlbInvalidate: 3,
       cpuFault: 5,
       ptWalk: 0,
+      remoteAccess: 0,
     });
     expect(c.trace).toEqual([{ tUs: 35, kind: 'cpu-fault', pages: 1 }]);
   });
@@ -72,5 +73,17 @@ describe('CostModel', () => {
     c.dmaTransfer(12_000);
     expect(c.costs().dma).toBe(2.5);
     expect(() => new CostModel('nvlink')).toThrow(/costProfile/);
+  });
+
+  it('a device access to system memory: 1 µs round trip plus its 128-byte lines at the link bandwidth', () => {
+    const c = new CostModel('pcie4-a100');
+    c.remoteAccess(1); // one line: 1 + 128 / 25,000 µs
+    c.remoteAccess(4096); // 32 lines: 1 + 4096 / 25,000 µs
+    c.remoteAccess(129); // two lines
+    expect(c.costs().remoteAccess).toBeCloseTo(3 + (128 + 4096 + 256) / 25_000, 12);
+    const gen3 = new CostModel('pcie3-v100');
+    gen3.remoteAccess(1536); // 12 lines at 12 GB/s: 1 + 1536 / 12,000 µs = 1.128 µs
+    expect(gen3.costs().remoteAccess).toBeCloseTo(1.128, 12);
+    expect(gen3.nowUs).toBeCloseTo(1.128, 12);
   });
 });

@@ -89,6 +89,7 @@ describe('one configuration', () => {
       'evictedChunks',
       'queueRestores',
       'stallUs',
+      'accessCounterPages',
     ]);
     expect(Object.values(page2.policyStats).every((v) => v === 0)).toBe(true);
     expect(r.shard).toBeUndefined();

@@ -32,7 +32,7 @@ import { DMIRROR_FAULT_BATCH, dmirrorFault } from '../dmirror/populate.js';
 import type { Driver } from '../driver.js';
 import { type AddrRange, type PolicyTarget, uniquePages } from './batch.js';
 import { dmirrorEvictFor } from './evict.js';
-import { serviceBatch } from './plan.js';
+import { type BatchSteps, serviceBatch, serviceNotifications, watchRemoteAccesses } from './plan.js';
 
 /**
  * The seam between dmirror and this engine, a FaultService (drivers/driver.ts) the registry hands
@@ -47,7 +47,11 @@ export function svmFaultHandler(driver: Driver): DeviceFaultHandler {
       'driver',
       `the svm engine services dmirror and the drivers built on it, not '${driver.driverName}'`,
     );
-  return { serviceFaults: (batch: FaultEntry[]) => dmirrorServiceFaults(driver, batch) };
+  watchRemoteAccesses(policyTarget(driver));
+  return {
+    serviceFaults: (batch: FaultEntry[]) => dmirrorServiceFaults(driver, batch),
+    serviceNotifications: () => serviceNotifications(policyTarget(driver), batchSteps(driver)),
+  };
 }
 
 /**
@@ -55,11 +59,17 @@ export function svmFaultHandler(driver: Driver): DeviceFaultHandler {
  * mirror what is still unmapped (the steps in the file comment); the device replays the batch after.
  */
 export function* dmirrorServiceFaults(dmirror: Dmirror, batch: FaultEntry[]): Task {
-  yield* serviceBatch(policyTarget(dmirror), dmirror.pt, uniquePages(dmirror.mdevice.device, batch), {
+  const pages = uniquePages(dmirror.mdevice.device, batch);
+  yield* serviceBatch(policyTarget(dmirror), dmirror.pt, pages, batchSteps(dmirror));
+}
+
+/** How the engine moves and mirrors pages for `dmirror`. */
+function batchSteps(dmirror: Dmirror): BatchSteps {
+  return {
     migrate: (start, end, keep) => migrateBlock(dmirror, start, end, keep),
     mirror: (start, end, write) => dmirrorFault(dmirror, start, end, write),
     runMax: DMIRROR_FAULT_BATCH,
-  });
+  };
 }
 
 /** The engine's view of `dmirror`; the policy is read at each use (setPolicy may change it). */

@@ -51,7 +51,7 @@ import { TestHmmDmirror } from '../test_hmm/dmirror.js';
 import { dmirrorFault } from '../test_hmm/fault.js';
 import { forEachBatch, toDeviceStep } from '../test_hmm/migrate.js';
 import { type AddrRange, type PolicyTarget, uniquePages } from './batch.js';
-import { serviceBatch } from './plan.js';
+import { type BatchSteps, serviceBatch, serviceNotifications, watchRemoteAccesses } from './plan.js';
 
 /**
  * The FaultService of modern-API drivers (ModernDriverContext.faultService): it services today's
@@ -63,16 +63,26 @@ export function svmModernFaultHandler(driver: Driver): DeviceFaultHandler {
       'driver',
       `the modern svm engine services today's test_hmm and the drivers built on it, not '${driver.driverName}'`,
     );
-  return { serviceFaults: (batch: FaultEntry[]) => testHmmServiceFaults(driver, batch) };
+  watchRemoteAccesses(policyTarget(driver));
+  return {
+    serviceFaults: (batch: FaultEntry[]) => testHmmServiceFaults(driver, batch),
+    serviceNotifications: () => serviceNotifications(policyTarget(driver), batchSteps(driver)),
+  };
 }
 
 /** Services one batch for today's test_hmm: the steps of the file comment. */
 export function* testHmmServiceFaults(dmirror: TestHmmDmirror, batch: FaultEntry[]): Task {
-  yield* serviceBatch(policyTarget(dmirror), dmirror.pt, uniquePages(dmirror.mdevice.device, batch), {
+  const pages = uniquePages(dmirror.mdevice.device, batch);
+  yield* serviceBatch(policyTarget(dmirror), dmirror.pt, pages, batchSteps(dmirror));
+}
+
+/** How the engine moves and mirrors pages for `dmirror`. */
+function batchSteps(dmirror: TestHmmDmirror): BatchSteps {
+  return {
     migrate: (start, end, keep) => migrateBlock(dmirror, start, end, keep),
     mirror: (start, end, write) => dmirrorFault(dmirror, start, end, write),
     runMax: DMIRROR_FAULT_BATCH,
-  });
+  };
 }
 
 /** The engine's view of `dmirror`; residency is a device page in its page table. */

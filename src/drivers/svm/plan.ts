@@ -8,6 +8,10 @@
  * memory as a per-fault block is; whole ranges to map are mirrored with the VMA's write permission.
  * Every item is a decision on the trace with the policy's reason, and counted in its stats.
  *
+ * Access-counter notifications (MigrationPolicy.onRemoteAccess / onAccessCounters, UVM's) go the same
+ * way: the device MMU tells the policy each access to system memory, and when the policy says a
+ * notification is pending the fault handler asks for its plan, a batch with no faults.
+ *
  * A malformed plan is the policy's bug, reported as an ArgumentError naming `policy`.
  */
 
@@ -65,8 +69,11 @@ function checkRange(t: PolicyTarget, r: PolicyRange, addr?: number): void {
     );
 }
 
+/** How a plan is asked for: the fault batch's, or the notifications'. */
+type Ask = (info: FaultBatchInfo) => PolicyPlan;
+
 /** Asks the policy under mmap_lock (its VMA queries read the tree) and clips the ranges there. */
-function* askPolicy(t: PolicyTarget, pages: PageFault[]): Task<Checked> {
+function* askPolicy(t: PolicyTarget, pages: PageFault[], ask: Ask): Task<Checked> {
   const mm = t.mm;
   yield* mm.mmapSem.downRead();
   const vmaAt = (addr: number): { start: number; end: number; flags: number } | null => {
@@ -84,7 +91,7 @@ function* askPolicy(t: PolicyTarget, pages: PageFault[]): Task<Checked> {
     },
   };
   try {
-    const plan = (t.policy.onFaultBatch as (b: FaultBatchInfo) => PolicyPlan)(info);
+    const plan = ask(info);
     if (plan === null || typeof plan !== 'object' || !Array.isArray(plan.migrate))
       bad(t, 'must return a plan');
     const migrate = plan.migrate.map((m) => {
@@ -158,9 +165,10 @@ export function* servicePlanned(
   migrate: MigrateBlock,
   mirror: MirrorRun,
   runMax: number,
+  ask: Ask = (info) => (t.policy.onFaultBatch as Ask).call(t.policy, info),
 ): Task<Set<number>> {
   if (t.gone()) return new Set();
-  const { plan, migrate: todo, map } = yield* askPolicy(t, pages);
+  const { plan, migrate: todo, map } = yield* askPolicy(t, pages, ask);
   const sink = sinkOf(t);
   if (plan.stall !== undefined) {
     emitDecision(sink, t.policy, 'stall', 0, 0, plan.stall.reason);
@@ -210,4 +218,28 @@ export function* serviceBatch(
     if (throttled.size > 0) todo = pages.filter((f) => !throttled.has(f.vpn));
   } else yield* migrateByPolicy(t, pages, steps.migrate);
   yield* mirrorUnmapped(pt, todo, steps.runMax, steps.mirror);
+}
+
+/**
+ * Tells the policy of the device's accesses to system memory, if it counts them (the MMU's hook
+ * stays null otherwise); a pending notification wakes the fault handler. Called as a launch starts.
+ */
+export function watchRemoteAccesses(t: PolicyTarget): void {
+  const mmu = t.mmu;
+  if (mmu.onRemoteAccess !== null || t.policy.onRemoteAccess === undefined) return;
+  mmu.onRemoteAccess = (vpn) => {
+    if (t.policy.onRemoteAccess?.(vpn) === true) mmu.faults.notify();
+  };
+}
+
+/**
+ * The pending access-counter notifications: the policy's plan for them, carried out as a batch's.
+ * A pass is charged as a fault batch with no faults: the driver fetches and sorts a notification
+ * batch as it does a fault batch (docs/costs.md).
+ */
+export function* serviceNotifications(t: PolicyTarget, steps: BatchSteps): Task {
+  const ask = t.policy.onAccessCounters;
+  if (ask === undefined) return;
+  t.device.cost.faultBatch(0);
+  yield* servicePlanned(t, [], steps.migrate, steps.mirror, steps.runMax, (info) => ask.call(t.policy, info));
 }

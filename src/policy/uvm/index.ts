@@ -1,4 +1,16 @@
-/** The UVM policy (uvm.ts) and its parts: the prefetcher, the thrashing detector, the root-chunk LRU. */
+/**
+ * The UVM policy (uvm.ts) and its parts: the prefetcher, the thrashing detector, the root-chunk LRU,
+ * the access counters.
+ */
+export {
+  type AccessCounterNotification,
+  UVM_ACCESS_COUNTER_GRANULARITIES,
+  UVM_ACCESS_COUNTER_GRANULARITY_DEFAULT,
+  UVM_ACCESS_COUNTER_THRESHOLD_DEFAULT,
+  UVM_ACCESS_COUNTER_THRESHOLD_MAX,
+  UVM_SUB_GRANULARITY_REGIONS,
+  UvmAccessCounters,
+} from './access_counters.js';
 export { UVM_ROOT_CHUNK_PAGES, UvmRootChunks } from './pmm.js';
 export {
   computePrefetchRegion,

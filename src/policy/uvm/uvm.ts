@@ -9,7 +9,10 @@
  * coalesced, one replay per batch) is the device's fault buffer and the engine's de-duplication
  * (uvm_perf_fault_batch_count = 256, BATCH_FLUSH replay; docs/policies.md).
  *
- * Access-counter migration (off by default on x86 + PCIe) is not modelled: docs/policies.md.
+ * Access-counter migration (`access_counters=on`; off by default, as on x86 + PCIe): the device's
+ * accesses to system memory it maps remotely are counted per region (access_counters.ts), and a
+ * region that reaches the threshold migrates its accessed pages still in system memory, with the
+ * reason "access counter: N accesses to [a, b)".
  *
  * @see kernel-open/nvidia-uvm/uvm_gpu_replayable_faults.c (service_fault_batch),
  *      uvm_va_block.c (uvm_va_block_service_locked), uvm_hmm.c (open-gpu-kernel-modules)
@@ -27,6 +30,7 @@ import type {
   VictimChoice,
   VictimRequest,
 } from '../policy.js';
+import { type AccessCounterNotification, UvmAccessCounters } from './access_counters.js';
 import { UVM_ROOT_CHUNK_PAGES, UvmRootChunks } from './pmm.js';
 import { uvmPrefetch } from './prefetch.js';
 import { type Processor, type ThrashingParams, UvmThrashing } from './thrashing.js';
@@ -40,6 +44,12 @@ export interface UvmParams extends ThrashingParams {
   prefetch: boolean;
   /** uvm_perf_prefetch_threshold (51, 1..100). */
   threshold: number;
+  /** uvm_perf_access_counter_migration_enable (off: x86 + PCIe has no ATS). */
+  accessCounters: boolean;
+  /** uvm_perf_access_counter_threshold (256, 1..65535). */
+  acThreshold: number;
+  /** Access counter granularity in bytes (2 MiB; 64K, 2M, 16M, 16G). */
+  acGranularity: number;
 }
 
 /** The UVM policy object: a MigrationPolicy with its state open for tests. */
@@ -50,6 +60,8 @@ export interface UvmPolicy extends MigrationPolicy {
   readonly thrashing: UvmThrashing;
   /** The root-chunk LRU. */
   readonly chunks: UvmRootChunks;
+  /** The access counters, or null when access-counter migration is off. */
+  readonly accessCounters: UvmAccessCounters | null;
 }
 
 /** One block's faults: its key (vpn / 512), its clipped page span, and faults by page index. */
@@ -96,6 +108,9 @@ function runs(idx: readonly number[]): [number, number][] {
 export function uvmPolicy(name: string, params: UvmParams): UvmPolicy {
   const thrashing = new UvmThrashing(params);
   const chunks = new UvmRootChunks();
+  const counters = params.accessCounters
+    ? new UvmAccessCounters(params.acGranularity, params.acThreshold)
+    : null;
 
   function planBlock(
     batch: FaultBatchInfo,
@@ -166,11 +181,43 @@ export function uvmPolicy(name: string, params: UvmParams): UvmPolicy {
     return out;
   }
 
+  /** The pages of a notification to migrate: in a VMA, not on the device (stale), not thrashing. */
+  function notified(batch: FaultBatchInfo, n: AccessCounterNotification): PlannedMigration[] {
+    const take = n.vpns.filter((vpn) => {
+      const key = Math.floor(vpn / UVM_VA_BLOCK_PAGES);
+      return (
+        !batch.resident(vpn) &&
+        batch.vma(vpn * PAGE_SIZE) !== null &&
+        !thrashing.thrashingPages(key).has(vpn - key * UVM_VA_BLOCK_PAGES)
+      );
+    });
+    const reason = `access counter: ${n.count} accesses to [${hex(n.start)}, ${hex(n.end)})`;
+    return runs(take).map(([s, e]) => ({
+      start: s * PAGE_SIZE,
+      end: e * PAGE_SIZE,
+      addr: s * PAGE_SIZE,
+      cause: 'access-counter' as const,
+      reason,
+    }));
+  }
+
+  const accessCounterHooks =
+    counters === null
+      ? {}
+      : {
+          onRemoteAccess: (vpn: number): boolean => counters.access(vpn),
+          onAccessCounters: (batch: FaultBatchInfo): PolicyPlan => ({
+            migrate: counters.take().flatMap((n) => notified(batch, n)),
+          }),
+        };
+
   return {
     name,
     params,
     thrashing,
     chunks,
+    accessCounters: counters,
+    ...accessCounterHooks,
     // Per-fault answer for callers that do not batch: the faulting 64 KiB big page.
     onDeviceFault: ({ addr }) => {
       const big = 16 * PAGE_SIZE;
