@@ -13,6 +13,7 @@ const FOLLOWS: [string, string, string, number, number][] = [
   ['test_hmm.skip-foreign-migrate', 'fault-vs-migrate', 'coherence', 1, 58],
   ['test_hmm.ebusy-fatal', 'fault-vs-dontneed', 'integrity', 8, 29],
   ['test_hmm.free-before-evict', 'unbind-vs-cpufault', 'integrity', 1, 22],
+  ['test_hmm.exclusive-keep-locked', 'exclusive-vs-cpuwrite', 'kernel', 1, 76],
 ];
 
 describe('broken test_hmm drivers from the kernel history, against their fixed twin', () => {
@@ -31,6 +32,13 @@ describe('broken test_hmm drivers from the kernel history, against their fixed t
       expect([fixed.violation, fixed.complete, fixed.schedulesExplored]).toEqual([null, true, twin]);
     });
   }
+
+  it('exclusive-keep-locked: the CPU fault sleeps for ever on the page lock EXCLUSIVE kept', () => {
+    const r = explore('exclusive-vs-cpuwrite', { driver: 'test_hmm.exclusive-keep-locked', protocol: 'seq' });
+    expect(r.violation?.message).toMatch(
+      /^deadlock: .*\n {2}cpu is blocked at step 12 in 'wait_event page_waitqueue\(1\)'/,
+    );
+  });
 
   it('unbind with pages resident: memory released before the eviction loses the data the CPU wrote', () => {
     const r = explore('unbind-vs-cpufault', { driver: 'test_hmm.free-before-evict', protocol: 'seq' });

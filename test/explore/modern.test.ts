@@ -20,6 +20,7 @@ const CAUGHT: Record<string, [string, string, number, number]> = {
   'test_hmm.skip-foreign-migrate': ['fault-vs-migrate', 'coherence', 1, 0],
   'test_hmm.ebusy-fatal': ['fault-vs-dontneed', 'integrity', 8, 1],
   'test_hmm.free-before-evict': ['unbind-vs-cpufault', 'integrity', 1, 0],
+  'test_hmm.exclusive-keep-locked': ['exclusive-vs-cpuwrite', 'kernel', 1, 0],
 };
 
 /** Today's scenarios and the schedules test_hmm runs clean in each (DFS, 2 preemptions). */

@@ -7,6 +7,7 @@
 
 import type { ModernDriverFactory } from '../driver.js';
 import { EbusyFatal } from './ebusy_fatal.js';
+import { ExclusiveKeepLocked } from './exclusive_keep_locked.js';
 import { ExclusiveUnlockEarly } from './exclusive_unlock_early.js';
 import { FreeBeforeEvict } from './free_before_evict.js';
 import { IgnoreEbusy } from './ignore_ebusy.js';
@@ -99,6 +100,15 @@ export const TEST_HMM_BROKEN: Readonly<Record<string, TestHmmVariantInfo>> = {
       '(the scenario check, integrity).',
     factory: (ctx) => new EbusyFatal(ctx),
   },
+  'test_hmm.exclusive-keep-locked': {
+    wrong:
+      'EXCLUSIVE never unlocks or puts the folio make_device_exclusive returned (follows ' +
+      'b3fefbb30a16, "nouveau/svm: fix missing folio unlock + put after make_device_exclusive_range()").',
+    breaks:
+      'the page stays locked: a CPU fault on it sleeps on the page lock for ever, and the page keeps ' +
+      'an extra reference.',
+    factory: (ctx) => new ExclusiveKeepLocked(ctx),
+  },
   'test_hmm.free-before-evict': {
     wrong:
       'HMM_DMIRROR_RELEASE lets the chunks’ memory go before evicting the pages still in use ' +
@@ -112,6 +122,7 @@ export const TEST_HMM_BROKEN: Readonly<Record<string, TestHmmVariantInfo>> = {
 
 export {
   EbusyFatal,
+  ExclusiveKeepLocked,
   ExclusiveUnlockEarly,
   FreeBeforeEvict,
   IgnoreEbusy,
