@@ -12,8 +12,8 @@
  */
 
 import type { Task } from '../../sched/index.js';
-import { dmirrorAtomicMap } from '../test_hmm/exclusive.js';
 import { TestHmmDmirror } from '../test_hmm/dmirror.js';
+import { dmirrorAtomicMap } from '../test_hmm/exclusive.js';
 
 /** test_hmm whose EXCLUSIVE keeps the page locked and referenced. */
 export class ExclusiveKeepLocked extends TestHmmDmirror {
