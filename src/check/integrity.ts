@@ -10,6 +10,10 @@
  *   unmap (munmap)                         the pages are gone when it completes
  *   fork                                   the child gets a copy of the parent's private pages and
  *                                          shares the parent's shared ones (the same shadow page)
+ *   exit                                   nothing yet: the task drops its mm_users reference, and
+ *                                          the address space lives on while a driver holds one
+ *                                          (mmget_not_zero in a device fault); exit_mmap runs at
+ *                                          the last mmput, and from then the pages are unmapped
  *   read (CPU load, device read)           compared when it completes
  *
  * Concurrency: a read is compared page by page, and only for pages that no write, discard or unmap
@@ -17,9 +21,13 @@
  * that failed part-way leaves its pages unknown until the next complete write. A fork that overlaps
  * a write gives the child unknown pages for what that write touched.
  *
- * It observes the scenario's own calls and never the simulator's state, so it is a check of
- * results: the device page table, the CPU page table and the copies the migrations made must
- * together give each reader what the program last wrote.
+ * It observes the scenario's own calls and, of the simulator's state, only whether exit_mmap has
+ * run (MmStruct.dead, which any thread's last mmput may set) and the VMA kind at fork, so it is a
+ * check of results: the device page table, the CPU page table and the copies the migrations made
+ * must together give each reader what the program last wrote.
+ *
+ * @see kernel/fork.c mmput, mm/mmap.c exit_mmap (Linux v6.19): the task's exit only drops
+ * mm_users; the address space is torn down by whoever drops the last reference.
  */
 
 import { hex, PAGE_SIZE } from '../core/addr.js';
@@ -65,6 +73,10 @@ export class ShadowMemory {
   /** Every violation found, in order. */
   readonly violations: string[] = [];
   private readonly spaces = new Map<MmStruct, Map<number, ShadowPage>>();
+  /** Address spaces whose task exited while a driver still held mm_users: torn down later. */
+  private readonly exiting = new Set<MmStruct>();
+  /** Address spaces exit_mmap tore down: a page first touched afterwards is unmapped too. */
+  private readonly gone = new Set<MmStruct>();
   private pending: string | null = null;
 
   /** The first violation not yet taken, or null (the explorer's step hook). */
@@ -87,13 +99,14 @@ export class ShadowMemory {
     const s = this.space(mm);
     let p = s.get(vpn);
     if (p === undefined) {
-      p = { bytes: null, fill: 0, version: 0, busy: 0, unknown: false, unmapped: false };
+      p = { bytes: null, fill: 0, version: 0, busy: 0, unknown: false, unmapped: this.gone.has(mm) };
       s.set(vpn, p);
     }
     return p;
   }
 
   private begin(mm: MmStruct, addr: number, length: number, who: string, mutate: boolean): ShadowToken {
+    this.settle(mm);
     const pages: ShadowPage[] = [];
     const versions: number[] = [];
     const busy: boolean[] = [];
@@ -172,6 +185,7 @@ export class ShadowMemory {
 
   /** The read returned `data` (the bytes read from tok.addr on); compares the undisturbed pages. */
   endRead(tok: ShadowToken, data: Uint8Array): void {
+    this.settle(tok.mm);
     for (let i = 0; i < tok.pages.length; i++) {
       const p = tok.pages[i] as ShadowPage;
       if (tok.busy[i] || p.busy > 0 || p.version !== tok.versions[i] || p.unknown) continue;
@@ -231,9 +245,27 @@ export class ShadowMemory {
     }
   }
 
-  /** The address space is gone. */
+  /**
+   * The task owning mm exited (its mmput returned). If that mmput was the last, exit_mmap ran and
+   * every page is unmapped now; otherwise a driver's reference keeps the address space, contents
+   * and all, until its own mmput (settle() notices).
+   */
   exit(mm: MmStruct): void {
-    this.spaces.delete(mm);
+    this.exiting.add(mm);
+    this.settle(mm);
+  }
+
+  /** An exited task's address space whose exit_mmap has run since: all its pages are gone. */
+  private settle(mm: MmStruct): void {
+    if (!mm.dead || !this.exiting.delete(mm)) return;
+    this.gone.add(mm);
+    for (const p of this.space(mm).values()) {
+      p.version++;
+      p.bytes = null;
+      p.fill = 0;
+      p.unknown = false;
+      p.unmapped = true;
+    }
   }
 
   private report(message: string): void {

@@ -372,7 +372,7 @@ export class CpuAccess {
     }
   }
 
-  /** exit: p's mm is torn down and its shadow dropped. */
+  /** exit: p drops its mm; the shadow unmaps the pages once exit_mmap has run (maybe in a later mmput). */
   *exit(): Task {
     yield* this.p.task.exit();
     this.ctx.shadow.exit(this.p.mm);

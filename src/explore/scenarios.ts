@@ -6,6 +6,7 @@
 
 import { PAGE_SIZE } from '../core/addr.js';
 import { PROT_READ } from '../mm/mmap.js';
+import type { Task } from '../sched/index.js';
 import type { Process } from '../sim/process.js';
 import { generatedByName } from './generate.js';
 import type { Scenario, ScenarioContext } from './scenario.js';
@@ -182,6 +183,13 @@ function modernDevice(ctx: ScenarioContext): OneDevice {
   return oneDevice(ctx);
 }
 
+/** modernDevice, then `first` run to completion in setup (the device maps or holds the pages). */
+function modernDeviceAfter(ctx: ScenarioContext, first: (s: OneDevice) => Task<unknown>): OneDevice {
+  const s = modernDevice(ctx);
+  ctx.run(first(s));
+  return s;
+}
+
 /** EXCLUSIVE racing a CPU write of one of its pages. */
 export const exclusiveVsCpuwrite: Scenario<OneDevice> = {
   name: 'exclusive-vs-cpuwrite',
@@ -234,11 +242,7 @@ export const removeVsInvalidate: Scenario<OneDevice> = {
     'device 0 maps 2 pages (read in setup), then closes (mmu_interval_notifier_remove: deferred while ' +
     'an invalidation is in flight, and waits for it) while the CPU munmaps them: no callback may run ' +
     'once the removal returns, and the device must not keep the pages',
-  setup: (_sim, ctx) => {
-    const s = modernDevice(ctx);
-    ctx.run(ctx.dev(s.dev).read(s.a, NPAGES));
-    return s;
-  },
+  setup: (_sim, ctx) => modernDeviceAfter(ctx, (s) => ctx.dev(s.dev).read(s.a, NPAGES)),
   threads: (s, ctx) => [
     { name: 'dev0-close', body: s.dev.close() },
     { name: 'munmap', body: ctx.cpu(s.p).munmap(s.a, LEN) },
@@ -246,11 +250,32 @@ export const removeVsInvalidate: Scenario<OneDevice> = {
   check: (s) => (s.dev.pt.size === 0 ? null : `dev0 still maps ${s.dev.pt.size} page(s) after close`),
 };
 
-/** The scenarios that need a driver on today's API (EXCLUSIVE, RELEASE, interval removal). */
+/**
+ * The device's memory removed (dmirror_device_remove_chunks, which test_hmm runs for
+ * HMM_DMIRROR_RELEASE and at unbind) while the CPU faults on its pages.
+ */
+export const unbindVsCpufault: Scenario<OneDevice> = {
+  name: 'unbind-vs-cpufault',
+  api: 'modern',
+  description:
+    "device 0's 2 pages (migrated to it in setup) are evicted and its memory removed " +
+    '(HMM_DMIRROR_RELEASE: migrate_device_range by pfn, then memunmap_pages, which waits for the ' +
+    "pages' last references) while the CPU reads them (device-private faults: migrate_to_ram): " +
+    'the CPU must read what it wrote, whichever side moves a page back',
+  setup: (_sim, ctx) => modernDeviceAfter(ctx, (s) => ctx.dev(s.dev).migrate(s.a, NPAGES)),
+  threads: (s, ctx) => [
+    { name: 'dev0-unbind', body: ctx.dev(s.dev).release(s.a, NPAGES) },
+    { name: 'cpu', body: ctx.cpu(s.p).read(s.a, LEN) },
+  ],
+  check: deviceCommandsSucceeded,
+};
+
+/** The scenarios that need a driver on today's API (EXCLUSIVE, RELEASE, interval removal, unbind). */
 export const MODERN_SCENARIOS: readonly Scenario[] = [
   exclusiveVsCpuwrite,
   releaseVsDevfault,
   removeVsInvalidate,
+  unbindVsCpufault,
 ];
 
 /** Every built-in scenario the seed API's drivers can run (and today's too), by name. */

@@ -17,6 +17,10 @@ const CAUGHT: Record<string, [string, string, number, number]> = {
   'test_hmm.sleep-nonblockable': ['fault-vs-oomreap', 'rules', 1, 0],
   'test_hmm.keep-migrated-entries': ['migrate-vs-cpufault', 'coherence', 1, 0],
   'test_hmm.exclusive-unlock-early': ['exclusive-vs-cpuwrite', 'coherence', 10, 1],
+  'test_hmm.skip-foreign-migrate': ['fault-vs-migrate', 'coherence', 1, 0],
+  'test_hmm.ebusy-fatal': ['fault-vs-dontneed', 'integrity', 8, 1],
+  'test_hmm.free-before-evict': ['unbind-vs-cpufault', 'integrity', 1, 0],
+  'test_hmm.exclusive-keep-locked': ['exclusive-vs-cpuwrite', 'kernel', 1, 0],
 };
 
 /** Today's scenarios and the schedules test_hmm runs clean in each (DFS, 2 preemptions). */
@@ -24,6 +28,7 @@ const MODERN_DFS2: Record<string, number> = {
   'exclusive-vs-cpuwrite': 76,
   'release-vs-devfault': 75,
   'remove-vs-invalidate': 7,
+  'unbind-vs-cpufault': 22,
 };
 
 describe("the explorer on today's test_hmm", () => {
@@ -44,7 +49,7 @@ describe("the explorer on today's test_hmm", () => {
     }
   });
 
-  it("passes today's scenarios (EXCLUSIVE vs a CPU write, RELEASE vs a device fault, notifier removal vs munmap)", () => {
+  it("passes today's scenarios (EXCLUSIVE vs a CPU write, RELEASE vs a device fault, notifier removal vs munmap, unbind vs a CPU fault)", () => {
     expect(MODERN_SCENARIOS.map((s) => s.name)).toEqual(Object.keys(MODERN_DFS2));
     for (const s of MODERN_SCENARIOS) {
       const r = explore(s.name, { driver: 'test_hmm' });

@@ -6,11 +6,15 @@
  */
 
 import type { ModernDriverFactory } from '../driver.js';
+import { EbusyFatal } from './ebusy_fatal.js';
+import { ExclusiveKeepLocked } from './exclusive_keep_locked.js';
 import { ExclusiveUnlockEarly } from './exclusive_unlock_early.js';
+import { FreeBeforeEvict } from './free_before_evict.js';
 import { IgnoreEbusy } from './ignore_ebusy.js';
 import { KeepMigratedEntries } from './keep_migrated_entries.js';
 import { NoSetSeq } from './no_set_seq.js';
 import { ProgramAfterUnlock } from './program_after_unlock.js';
+import { SkipForeignMigrate } from './skip_foreign_migrate.js';
 import { SleepNonblockable } from './sleep_nonblockable.js';
 import { UnlockedReadRetry } from './unlocked_read_retry.js';
 
@@ -78,14 +82,54 @@ export const TEST_HMM_BROKEN: Readonly<Record<string, TestHmmVariantInfo>> = {
       'the device page, which is freed: the device reads a free page, not the CPU’s data.',
     factory: (ctx) => new KeepMigratedEntries(ctx),
   },
+  'test_hmm.skip-foreign-migrate': {
+    wrong:
+      'skips every MMU_NOTIFY_MIGRATE invalidation, not only those whose owner is its own device ' +
+      '(follows 7d17e83abec1, "mm/hmm/test: use the new migration invalidation").',
+    breaks:
+      'another device migrating the pages this one maps leaves its entries in place: the device maps ' +
+      'the system pages the migration freed.',
+    factory: (ctx) => new SkipForeignMigrate(ctx),
+  },
+  'test_hmm.ebusy-fatal': {
+    wrong:
+      'fails the device access when hmm_range_fault returns -EBUSY instead of walking again ' +
+      '(follows "drm/amdkfd: retry after EBUSY is returned from hmm_ranges_get_pages").',
+    breaks:
+      'a device read racing any invalidation of its range fails although the pages stay mapped ' +
+      '(the scenario check, integrity).',
+    factory: (ctx) => new EbusyFatal(ctx),
+  },
+  'test_hmm.exclusive-keep-locked': {
+    wrong:
+      'EXCLUSIVE never unlocks or puts the folio make_device_exclusive returned (follows ' +
+      'b3fefbb30a16, "nouveau/svm: fix missing folio unlock + put after make_device_exclusive_range()").',
+    breaks:
+      'the page stays locked: a CPU fault on it sleeps on the page lock for ever, and the page keeps ' +
+      'an extra reference.',
+    factory: (ctx) => new ExclusiveKeepLocked(ctx),
+  },
+  'test_hmm.free-before-evict': {
+    wrong:
+      'HMM_DMIRROR_RELEASE lets the chunks’ memory go before evicting the pages still in use ' +
+      '(follows 249881232e14, "nouveau/dmem: evict device private memory during release").',
+    breaks:
+      'the eviction, or a CPU fault racing the removal, copies the released memory back to system ' +
+      'memory instead of the data: the CPU reads zeros where it wrote (integrity).',
+    factory: (ctx) => new FreeBeforeEvict(ctx),
+  },
 };
 
 export {
+  EbusyFatal,
+  ExclusiveKeepLocked,
   ExclusiveUnlockEarly,
+  FreeBeforeEvict,
   IgnoreEbusy,
   KeepMigratedEntries,
   NoSetSeq,
   ProgramAfterUnlock,
+  SkipForeignMigrate,
   SleepNonblockable,
   UnlockedReadRetry,
 };
