@@ -237,7 +237,13 @@ export function runExplore(scenario: string, opts: ExploreCliOptions, out: (line
   );
 }
 
-function exploreOne(scenario: string, opts: ExploreCliOptions): ExploreResult {
+/** A CLI run's result: the library's, and the wall time to its first schedule (issue 13's start-up). */
+type CliExploreResult = ExploreResult & {
+  /** Milliseconds from the call to explore() to the end of the first schedule; absent if none ran. */
+  firstScheduleMs?: number;
+};
+
+function exploreOne(scenario: string, opts: ExploreCliOptions): CliExploreResult {
   if (scenarioByName(scenario) === undefined) {
     throw new InvalidArgumentError(`unknown scenario '${scenario}' (hmmsim explore --list names them)`);
   }
@@ -248,16 +254,21 @@ function exploreOne(scenario: string, opts: ExploreCliOptions): ExploreResult {
   }
   const progress = startProgress('explore', opts.schedules ?? Number.POSITIVE_INFINITY);
   let r: ExploreResult;
+  const t0 = wallClockMs();
+  let first: number | undefined;
   try {
     r = explore(scenario, {
       ...libraryOptions(opts),
-      onSchedule: (done) => progress.update(done),
+      onSchedule: (done) => {
+        first ??= wallClockMs() - t0;
+        progress.update(done);
+      },
       clock: wallClockMs,
     });
   } finally {
     progress.stop();
   }
-  return r;
+  return first === undefined ? r : { ...r, firstScheduleMs: first };
 }
 
 /** Prints a result: one JSON document, or the text report. */
@@ -285,12 +296,13 @@ export function jsonOf(r: ExploreResult): object {
   };
 }
 
-function printResult(r: ExploreResult, out: (line: string) => void): void {
+function printResult(r: CliExploreResult, out: (line: string) => void): void {
   out(
     `SEED=${r.seed} scenario=${r.scenario} driver=${r.driver} protocol=${r.protocol} strategy=${r.strategy}`,
   );
+  const first = r.firstScheduleMs === undefined ? '' : `, the first after ${r.firstScheduleMs.toFixed(1)} ms`;
   out(
-    `${r.schedulesExplored} schedules explored${r.complete ? ' (all within the bound)' : ''}, ${Math.round(r.schedulesPerSecond)} per second`,
+    `${r.schedulesExplored} schedules explored${r.complete ? ' (all within the bound)' : ''}, ${Math.round(r.schedulesPerSecond)} per second${first}`,
   );
   printDistinct(r, out);
   if (r.strategy === 'dfs' || r.strategy === 'dpor') {

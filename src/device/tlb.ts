@@ -41,6 +41,9 @@ export function checkTlbEntries(entries: number): void {
     );
 }
 
+const NO_ENTRIES = new Float64Array(0);
+const NO_WRITABLE = new Uint8Array(0);
+
 /** One cached translation of a DeviceTlb. */
 export interface DeviceTlbEntry {
   /** Device virtual page number. */
@@ -57,10 +60,12 @@ export class DeviceTlb {
   readonly entries: number;
   private readonly sets: number;
   private readonly ways: number;
-  private readonly tag: Float64Array;
-  private readonly pfnOf: Float64Array;
-  private readonly writable: Uint8Array;
-  private readonly used: Float64Array;
+  // Allocated by the first fill (allocate()): most mirrors never run a device kernel, and the
+  // explorer opens thousands a second.
+  private tag: Float64Array = NO_ENTRIES;
+  private pfnOf: Float64Array = NO_ENTRIES;
+  private writable: Uint8Array = NO_WRITABLE;
+  private used: Float64Array = NO_ENTRIES;
   private tick = 0;
   private live = 0;
   /** Lookups that found the vpn cached. */
@@ -77,10 +82,13 @@ export class DeviceTlb {
     this.entries = entries;
     this.ways = DEVICE_TLB_WAYS;
     this.sets = entries / DEVICE_TLB_WAYS;
-    this.tag = new Float64Array(entries).fill(-1);
-    this.pfnOf = new Float64Array(entries);
-    this.writable = new Uint8Array(entries);
-    this.used = new Float64Array(entries);
+  }
+
+  private allocate(): void {
+    this.tag = new Float64Array(this.entries).fill(-1);
+    this.pfnOf = new Float64Array(this.entries);
+    this.writable = new Uint8Array(this.entries);
+    this.used = new Float64Array(this.entries);
   }
 
   /** The frame for vpn if cached with the needed permission (a hit), else -1 (a miss). */
@@ -97,6 +105,7 @@ export class DeviceTlb {
 
   /** Caches a translation the page-table walker found, evicting the set's least recently used entry. */
   fill(vpn: number, pfn: number, write: boolean): void {
+    if (this.tag === NO_ENTRIES) this.allocate();
     let i = this.find(vpn);
     if (i < 0) {
       i = this.victim(vpn % this.sets);
@@ -141,6 +150,7 @@ export class DeviceTlb {
   /** The cached translations, for checkers and tools. */
   cached(): DeviceTlbEntry[] {
     const out: DeviceTlbEntry[] = [];
+    if (this.live === 0) return out;
     for (let i = 0; i < this.entries; i++) {
       const vpn = this.tag[i] as number;
       if (vpn >= 0) out.push({ vpn, pfn: this.pfnOf[i] as number, write: this.writable[i] === 1 });
@@ -149,6 +159,7 @@ export class DeviceTlb {
   }
 
   private find(vpn: number): number {
+    if (this.live === 0) return -1;
     const base = (vpn % this.sets) * this.ways;
     for (let i = base; i < base + this.ways; i++) if (this.tag[i] === vpn) return i;
     return -1;

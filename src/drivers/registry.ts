@@ -29,14 +29,21 @@ const NAME = /^[A-Za-z0-9_.-]+$/;
 
 /** Drivers by name and API generation: see the file comment. */
 export class DriverRegistry {
-  private readonly factories = new Map<string, DriverFactory>();
-  private readonly modernFactories = new Map<string, ModernDriverFactory>();
+  private factories = new Map<string, DriverFactory>();
+  private modernFactories = new Map<string, ModernDriverFactory>();
   /** Names that cannot be replaced (what replay strings recorded on them means must not change). */
-  private readonly builtin = new Set<string>();
+  private builtin = new Set<string>();
+  /**
+   * False while the three tables are the shared built-in ones (withBuiltins): every machine gets
+   * the built-ins without copying them (the explorer builds thousands of machines a second), and
+   * the first register() copies them, so no registry ever sees another's additions.
+   */
+  private owned = true;
 
   /** Adds a seed-API `factory` under `name`; a built-in name is refused, a user name registered again is replaced. */
   register(name: string, factory: DriverFactory): void {
     this.checkNew(name, factory);
+    this.own();
     this.modernFactories.delete(name);
     this.factories.set(name, factory);
   }
@@ -44,8 +51,18 @@ export class DriverRegistry {
   /** Adds a modern-API `factory` under `name` (opened with `{ api: 'modern' }`). */
   registerModern(name: string, factory: ModernDriverFactory): void {
     this.checkNew(name, factory);
+    this.own();
     this.factories.delete(name);
     this.modernFactories.set(name, factory);
+  }
+
+  /** Copy-on-write: this registry's own copy of the shared built-in tables (see `owned`). */
+  private own(): void {
+    if (this.owned) return;
+    this.factories = new Map(this.factories);
+    this.modernFactories = new Map(this.modernFactories);
+    this.builtin = new Set(this.builtin);
+    this.owned = true;
   }
 
   private checkNew(name: string, factory: unknown): void {
@@ -104,6 +121,18 @@ export class DriverRegistry {
    * as 'test_hmm', then each broken variant of test_hmm_broken/ as 'test_hmm.<name>'.
    */
   static withBuiltins(): DriverRegistry {
+    BUILTINS ??= DriverRegistry.buildBuiltins();
+    const shared = BUILTINS;
+    const r = new DriverRegistry();
+    r.factories = shared.factories;
+    r.modernFactories = shared.modernFactories;
+    r.builtin = shared.builtin;
+    r.owned = false;
+    return r;
+  }
+
+  /** The built-in tables, built once per process and shared by withBuiltins() until written. */
+  private static buildBuiltins(): DriverRegistry {
     const r = new DriverRegistry();
     r.registerBuiltin('correct', (ctx) => new Dmirror(ctx));
     for (const [name, factory] of Object.entries(DMIRROR_BROKEN)) r.registerBuiltin(name, factory);
@@ -116,3 +145,5 @@ export class DriverRegistry {
     return r;
   }
 }
+
+let BUILTINS: DriverRegistry | undefined;

@@ -70,6 +70,14 @@ describe('hmmsim explore / replay (end to end, through main() in process)', () =
     expect(doc.drivers.map((x) => x.name)).toContain('no-valid-check');
   });
 
+  it('the text report gives the rate and the wall time to the first schedule (start-up, issue 13)', async () => {
+    const r = await hmmsim('explore', 'fault-vs-munmap', '--strategy', 'random', '--schedules', '3');
+    expect(r.code).toBe(0);
+    expect(r.stdout.split('\n')[1]).toMatch(
+      /^3 schedules explored, \d+ per second, the first after \d+\.\d ms$/,
+    );
+  });
+
   it('a replay string that does not check out: one error line naming what did not match, exit 2', async () => {
     const old = await hmmsim('replay', 'hmmx1:fault-vs-munmap:correct:seed:hmm1:AAAAAAEBAQE');
     expect(old.code).toBe(2);

@@ -38,6 +38,22 @@ describe('DeviceTlb', () => {
     expect(tlb.cached()).toEqual([]);
   });
 
+  it('an unused TLB (its arrays not yet allocated) misses, flushes and invalidates, then fills', () => {
+    const tlb = new DeviceTlb(16);
+    expect(tlb.cached()).toEqual([]);
+    expect(tlb.invalidateRange(0, 4)).toBe(false);
+    tlb.flush();
+    expect(tlb.lookup(3, true)).toBe(-1);
+    expect([tlb.hits, tlb.misses, tlb.invalidations, tlb.flushes, tlb.size]).toEqual([0, 1, 1, 1, 0]);
+    tlb.fill(3, 7, true);
+    tlb.fill(11, 8, false); // the same set as vpn 3: a second way
+    expect(tlb.cached()).toEqual([
+      { vpn: 3, pfn: 7, write: true },
+      { vpn: 11, pfn: 8, write: false },
+    ]);
+    expect(tlb.lookup(3, true)).toBe(7);
+  });
+
   it('rejects a size that is not a positive multiple of the ways, naming tlbEntries', () => {
     expect(() => new DeviceTlb(12)).toThrow(ArgumentError);
     expect(() => new DeviceTlb(0)).toThrow(/tlbEntries/);

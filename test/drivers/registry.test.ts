@@ -36,6 +36,22 @@ describe('the driver registry of a simulator', () => {
     expect(() => other.openDevice(0, other.createProcess(), { variant: 'mine' })).toThrow(/variant/);
   });
 
+  it('registries share the built-ins until one registers: then only that one changes', () => {
+    const sims = [0, 1, 2].map(() => new Simulator({ ramPages: 64, sectionPages: 64, devices: [] }));
+    const [a, b] = sims as [Simulator, Simulator, Simulator];
+    a.registerDriver('mine', (ctx) => new Dmirror(ctx));
+    b.registerDriver('theirs', (ctx) => new Dmirror(ctx));
+    expect(sims.map((s) => [s.drivers.has('mine'), s.drivers.has('theirs')])).toEqual([
+      [true, false],
+      [false, true],
+      [false, false],
+    ]);
+    expect(new Simulator({ devices: [] }).drivers.names()).toEqual([...DMIRROR_VARIANT_NAMES]);
+    expect(a.drivers.names()).toEqual([...DMIRROR_VARIANT_NAMES, 'mine']);
+    expect(() => a.registerDriver('correct', (ctx) => new Dmirror(ctx))).toThrow(/built-in/);
+    expect(a.drivers.has('test_hmm', 'modern')).toBe(true);
+  });
+
   it('refuses to replace a built-in driver, a bad name and a factory that is not a function', () => {
     const sim = new Simulator({ ramPages: 64, sectionPages: 64, devices: [] });
     expect(() => sim.registerDriver('correct', (ctx) => new Dmirror(ctx))).toThrow(ArgumentError);
