@@ -220,9 +220,11 @@ export function* migrateVmaSetup(args: MigrateVma): Task<number> {
   args.npages = 0;
   mm.kernel.counters.inc('migrate_vma_setup');
   yield* migrateVmaCollect(args, mm);
+  // From the collection on, the CPU entries are migration entries of this owner's migration: the
+  // unmap below can yield (a forked child's invalidation) before it restores the pages it cannot move.
+  noteMigrateOwners(mm.kernel, args);
   if (args.cpages > 0)
     args.cpages = yield* migrateDeviceUnmap(mm.kernel, src, args.npages, fault, localSlots.get(args) ?? null);
-  noteMigrateOwners(mm.kernel, args);
   return 0;
 }
 
@@ -589,6 +591,7 @@ function* migrateDeviceUnmap(
     const pfn = migratePfnToPage(src[i] as number);
     if (pfn < 0 || migratePfnFlags(src[i] as number) & MIGRATE_PFN_MIGRATE) continue;
     removeMigrationEntries(kernel, pfn, pfn);
+    kernel.migrateOwners.delete(pfn);
     src[i] = 0;
     if (pfn !== fault) mem.unlockPage(pfn);
     mem.putPage(pfn);

@@ -49,6 +49,15 @@ describe("the explorer on today's test_hmm", () => {
     }
   });
 
+  it("migrate-cpufault-fork: a page the fork keeps shared is restored by test_hmm's own migration, which it need not be told of", () => {
+    // The CPU fault's migrate_to_ram collects the device page (a migration entry, under test_hmm's
+    // own MIGRATE invalidation, which it skips), then try_to_migrate yields in the child's
+    // invalidation before migrate_device_unmap restores the page it cannot move: the migration's
+    // owner holds the page from the collection on (the checker once learned it only after the unmap).
+    const r = explore('migrate-cpufault-fork', { driver: 'test_hmm', protocol: 'seq', preemptions: 0 });
+    expect([r.violation, r.schedulesExplored, r.terminalStates, r.complete]).toEqual([null, 6, 6, true]);
+  });
+
   it("passes today's scenarios (EXCLUSIVE vs a CPU write, RELEASE vs a device fault, notifier removal vs munmap, unbind vs a CPU fault)", () => {
     expect(MODERN_SCENARIOS.map((s) => s.name)).toEqual(Object.keys(MODERN_DFS2));
     for (const s of MODERN_SCENARIOS) {
