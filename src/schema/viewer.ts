@@ -187,8 +187,8 @@ export interface ViewerRun {
   producer: string;
   /** The simulator's seed. */
   seed: number;
-  /** What recorded it: 'sim' (any run), 'explore', 'demo', or 'synthetic' (the bench's made-up run). */
-  source: 'sim' | 'explore' | 'demo' | 'synthetic';
+  /** What recorded it: 'sim' (any run), 'explore', 'demo', 'sweep' (one configuration), or 'synthetic' (the bench's made-up run). */
+  source: 'sim' | 'explore' | 'demo' | 'sweep' | 'synthetic';
   /** The codes' names. */
   legend: ViewerLegend;
   /** Labels, by index. */

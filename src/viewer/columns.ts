@@ -61,6 +61,9 @@ export function kindOfPoint(point: string): ViewerEventKind {
   return 'step';
 }
 
+/** Events a viewer page keeps before it samples (a demo run has tens of thousands, a sweep millions). */
+export const VIEWER_EVENTS_MAX = 1_000_000;
+
 /** One event in `every` is kept when a run has more than `maxEvents` events. */
 export function sampleEvents(events: number, maxEvents: number | undefined): { every: number } {
   if (maxEvents === undefined || events <= maxEvents) return { every: 1 };

@@ -30,6 +30,7 @@ import type {
   ViewerRun,
 } from '../schema/viewer.js';
 import { VIEWER_SCHEMA_VERSION } from '../schema/viewer.js';
+import type { DeviceFile } from '../sim/devicefile.js';
 import type { Simulator } from '../sim/simulator.js';
 import { EVENT_KINDS, Interner, kindOfPoint, sampleEvents } from './columns.js';
 import { CPU_STATES, DEVICE_STATES, type DecodedEntry, deviceEntry, pmdEntry, pteEntry } from './states.js';
@@ -58,6 +59,13 @@ export interface ViewerRecorderOptions {
   source?: ViewerRun['source'];
   /** Events between two samples of the counters (default 64). */
   counterEvery?: number;
+  /**
+   * Table entries a diff may visit per event, amortised (default: no limit, a diff at every event).
+   * With a limit a diff runs only once the events since the last one pay for the entries it visits,
+   * so a big run (a sweep configuration) records in time linear in its events; a change then shows
+   * at the event of the diff that saw it, up to (entries / limit) events late.
+   */
+  diffBudget?: number;
 }
 
 /** Options of finish(). */
@@ -113,6 +121,9 @@ export class ViewerRecorder {
   private readonly lastPoint = new Map<string, string>();
   private readonly unsubscribe: (() => void)[] = [];
   private readonly counterEvery: number;
+  private readonly diffBudget: number;
+  /** The event count at the last diff. */
+  private diffedAt = 0;
   private gen = 0;
   /** The thread of the last step (-1: none yet). */
   private stepThread = -1;
@@ -134,6 +145,10 @@ export class ViewerRecorder {
     if (!Number.isSafeInteger(every) || every < 1)
       throw new ArgumentError('counterEvery', `expected a positive integer, got ${describeValue(every)}`);
     this.counterEvery = every;
+    const budget = options.diffBudget ?? Number.POSITIVE_INFINITY;
+    if (!(budget >= 1))
+      throw new ArgumentError('diffBudget', `expected a number >= 1, got ${describeValue(budget)}`);
+    this.diffBudget = budget;
   }
 
   /** Number of events recorded so far. */
@@ -150,7 +165,7 @@ export class ViewerRecorder {
     this.prevDev.push(new Map());
     this.ptDirty.push(true);
     this.prevTlb.push(new Map());
-    if (this.started) this.diff();
+    if (this.started) this.diff(true);
   }
 
   /** Subscribes to the machine and records the state before the first event (step -1). */
@@ -180,7 +195,7 @@ export class ViewerRecorder {
       prev?.(time, thread, text);
       this.logged(time, thread, text);
     };
-    this.diff();
+    this.diff(true);
     return this;
   }
 
@@ -211,7 +226,7 @@ export class ViewerRecorder {
 
   /** The checker's violation, as the run's last event; returns its event index. */
   violation(checker: string, message: string, thread: string | null): number {
-    this.diff();
+    this.diff(true);
     this.append('violation', thread, this.lastTime, 0, 0, 0, `${checker}: ${message}`);
     return this.events - 1;
   }
@@ -223,7 +238,7 @@ export class ViewerRecorder {
     const max = opts.maxEvents;
     if (max !== undefined && (!Number.isSafeInteger(max) || max < 1))
       throw new ArgumentError('maxEvents', `expected a positive integer, got ${describeValue(max)}`);
-    this.diff();
+    this.diff(true);
     this.sampleCounters(true);
     this.finished = true;
     for (const u of this.unsubscribe) u();
@@ -319,9 +334,19 @@ export class ViewerRecorder {
     return i;
   }
 
-  /** Compares every table with what was last seen and records the differences at the last event. */
-  private diff(): void {
+  /**
+   * Compares every table with what was last seen and records the differences at the last event;
+   * unless `force`d, only when the diff budget allows (see ViewerRecorderOptions.diffBudget).
+   */
+  private diff(force = false): void {
     const step = this.events - 1;
+    if (!force && this.diffBudget !== Number.POSITIVE_INFINITY) {
+      let entries = this.prevCpu.size;
+      for (const m of this.prevDev) entries += m.size;
+      for (const m of this.prevTlb) entries += m.size;
+      if ((this.events - this.diffedAt) * this.diffBudget < entries) return;
+    }
+    this.diffedAt = this.events;
     this.gen++;
     for (const mm of this.sim.kernel.mms) this.diffMm(mm, step);
     for (const [key, e] of this.prevCpu) {
@@ -610,6 +635,12 @@ export function deltas(col: readonly number[]): number[] {
     prev = v;
   }
   return out;
+}
+
+/** The device of an open device file (device 0, 'dev0' unless told): its page table, TLB and memory. */
+export function deviceFileSource(fd: DeviceFile, device = 0, name = `dev${device}`): ViewerDeviceSource {
+  const d = fd.driver;
+  return { name, device, mm: fd.process.mm, pt: d.pt, tlb: d.tlb, owns: (pfn) => d.owns(pfn) };
 }
 
 /**
