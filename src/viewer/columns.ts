@@ -24,6 +24,7 @@ export const EVENT_KINDS: readonly ViewerEventKind[] = [
   'device-clear',
   'kernel',
   'violation',
+  'interval-invalidate',
 ];
 
 /** Strings by first appearance: `id` gives each distinct string its index. */

@@ -83,7 +83,7 @@ describe('the fault-vs-dontneed race in the viewer', () => {
   it('loads with no console error and opens at the violation step', async () => {
     await open('race.html');
     expect(errors).toEqual([]);
-    expect(await status()).toMatch(/^event 18 of 19 · .* violation: coherence: dev0 maps 0x7effffffe000/);
+    expect(await status()).toMatch(/^event 38 of 39 · .* violation: coherence: dev0 maps 0x7effffffe000/);
     expect(await page.textContent('#meta')).toContain('hmmsim-viewer/1');
   });
 
@@ -98,22 +98,22 @@ describe('the fault-vs-dontneed race in the viewer', () => {
 
   it('steps with the keyboard: Home, arrows, End', async () => {
     await page.keyboard.press('Home');
-    expect(await status()).toBe('before the first event (of 19)');
+    expect(await status()).toBe('before the first event (of 39)');
     const cpu = await tooltip(VPN0, 'cpu');
     expect(cpu).toMatch(/^0x7effffffe000 · cpu\nstate: rw\npfn: 1\nrefcount: \d+\nmapcount: 1\n/);
     expect(await tooltip(VPN0, 'dev0 pt')).toBe('0x7effffffe000 · dev0 pt\nstate: none');
     await page.keyboard.press('ArrowRight');
-    expect(await status()).toMatch(/^event 0 of 19 · .* dev0 · step: <start>$/);
+    expect(await status()).toMatch(/^event 0 of 39 · .* dev0 · step: <start>$/);
     await page.keyboard.press('End');
     await page.keyboard.press('ArrowLeft');
-    expect(await status()).toMatch(/^event 17 of 19 · .* dev0 · lock: mutex_lock dmirror.mutex$/);
-    expect(await page.locator('#interleaving .current').getAttribute('data-event')).toBe('17');
+    expect(await status()).toMatch(/^event 37 of 39 · .* dev0 · lock: mutex_lock dmirror.mutex$/);
+    expect(await page.locator('#interleaving .current').getAttribute('data-event')).toBe('37');
   });
 
   it('scrubs: the slider moves every view to the chosen event', async () => {
-    await page.locator('#scrub').fill('11');
-    expect(await status()).toMatch(/^event 11 of 19 · .* dontneed · invalidate-end: CLEAR$/);
-    expect(await page.locator('#map').getAttribute('data-step')).toBe('11');
+    await page.locator('#scrub').fill('24');
+    expect(await status()).toMatch(/^event 24 of 39 · t = step \d+ · dontneed · invalidate-end: CLEAR$/);
+    expect(await page.locator('#map').getAttribute('data-step')).toBe('24');
     expect(await tooltip(VPN0, 'cpu')).toBe('0x7effffffe000 · cpu\nstate: none');
     await page.locator('#scrub').fill('9');
     expect(await tooltip(VPN0, 'cpu')).toContain('state: rw\npfn: 1');
