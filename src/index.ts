@@ -153,13 +153,23 @@ export type { DeviceOptions, PageInfo, SimTracepoints, SimulatorOptions } from '
 export { Simulator } from './sim/simulator.js';
 /** Policy sweeps: workload generators, trace readers, and one configuration run at a time (docs/policies.md). */
 export * as sweep from './sweep/index.js';
+export { VIEWER_EVENTS_MAX } from './viewer/columns.js';
 export { StateCursor, undelta } from './viewer/decode.js';
 export { type RecordedReplay, recordReplay } from './viewer/explore.js';
 export { viewerHtml } from './viewer/page.js';
 export {
+  deviceFileSource,
   recordSimulator,
   type ViewerDeviceSource,
   type ViewerFinishOptions,
   ViewerRecorder,
   type ViewerRecorderOptions,
 } from './viewer/recorder.js';
+export {
+  type RecordedSweepConfiguration,
+  type RecordSweepOptions,
+  recordSweepConfiguration,
+  SWEEP_DIFF_BUDGET,
+  sweepConfigurationByName,
+  sweepConfigurationName,
+} from './viewer/sweep.js';

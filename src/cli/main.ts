@@ -362,6 +362,8 @@ ${EXIT_HELP}`,
     .option('--merge <files...>', "join shards' --json records instead of running")
     .option('--json', 'print the sweep record (docs/policies.md, "Sweeps")')
     .option('--report <file>', 'write the HTML report there')
+    .option('--html <file>', "write the viewer page of one configuration's run (docs/viewer.md)")
+    .option('--html-config <policy@level>', 'the configuration --html shows (default: the first)')
     .addHelpText('after', mods.sweep?.SWEEP_HELP ?? '')
     .action(async (opts) => {
       setExit(await loaded(mods.sweep).runSweepCli(opts, println));

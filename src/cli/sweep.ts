@@ -19,6 +19,7 @@ import { parseShard, type ShardSpec } from '../core/shard.js';
 import { COST_PROFILES } from '../device/cost.js';
 import { renderSweepReport } from '../report/sweep.js';
 import type { SweepPoint, SweepRecord } from '../schema/sweep.js';
+import type { ViewerRun } from '../schema/viewer.js';
 import {
   checkSweepSpec,
   mergeSweepRecords,
@@ -30,11 +31,18 @@ import {
   sweepConfigurations,
   sweepRecord,
 } from '../sweep/index.js';
+import {
+  type RecordedSweepConfiguration,
+  recordSweepConfiguration,
+  sweepConfigurationByName,
+  sweepConfigurationName,
+} from '../viewer/sweep.js';
 import { WORKLOADS } from '../workload/patterns/index.js';
 import { color } from './color.js';
 import { cliIo } from './io.js';
 import { mapWithProgress, startProgress } from './progress.js';
 import { checkReportPath, ReportFileError, writeReportFile } from './reportfile.js';
+import { htmlTarget, writeViewerPage } from './viewer.js';
 import { siblingModule, startModuleWorker } from './worker.js';
 
 /** The raw options commander hands over (strings: they are checked here, each error naming its option). */
@@ -54,6 +62,8 @@ export interface SweepCliOptions {
   json?: boolean;
   report?: string;
   merge?: string[];
+  html?: string;
+  htmlConfig?: string;
 }
 
 /** Help text after the options. */
@@ -67,6 +77,7 @@ Examples:
   $ hmmsim sweep --workload my.trace --policy none,page --report sweep.html
   $ hmmsim sweep --workload bfs --footprint 64MiB --shard 0/2 --json > a.json   (and --shard 1/2 > b.json)
   $ hmmsim sweep --merge a.json b.json --report sweep.html
+  $ hmmsim sweep --workload stream --footprint 4MiB --html run.html --html-config page@2   (the viewer)
 `;
 
 const USAGE = 2;
@@ -75,15 +86,27 @@ const USAGE = 2;
 export async function runSweepCli(opts: SweepCliOptions, out: (line: string) => void): Promise<number> {
   let record: SweepRecord;
   let target: string | null;
+  let viewer: { target: string; run: ViewerRun } | null = null;
   try {
     target = opts.report === undefined ? null : reportTarget(opts.report);
+    const html = viewerOptions(opts);
     if (opts.merge !== undefined) record = mergeSweepRecords(opts.merge.map(readRecord));
     else {
       const { spec, jobs, shard } = parseOptions(opts);
       const s = checkSweepSpec(spec);
       const configs = shardConfigurations(sweepConfigurations(s), shard);
-      const points =
-        jobs <= 1 || configs.length <= 1 ? runHere(s, configs) : await runOnWorkers(spec, configs, jobs);
+      const shown = html === null ? null : sweepConfigurationByName(s, html.config);
+      const rest = configs.filter((c) => c.index !== shown?.index);
+      const pending = jobs <= 1 || rest.length <= 1 ? null : runOnWorkers(spec, rest, jobs);
+      const recorded = html !== null && rest.length < configs.length ? recordShown(spec, shown) : null;
+      const points = pending === null ? runHere(s, rest) : await pending;
+      if (recorded !== null) {
+        points.push(recorded.point);
+        viewer = { target: (html as { target: string }).target, run: recorded.run };
+      } else if (shown !== null)
+        cliIo().stderr.write(
+          `hmmsim: --html: ${sweepConfigurationName(shown)} is not in shard ${shard?.index}/${shard?.count}: no viewer page written\n`,
+        );
       record = sweepRecord(s, points, shard);
     }
   } catch (e) {
@@ -103,7 +126,22 @@ export async function runSweepCli(opts: SweepCliOptions, out: (line: string) => 
       return 70;
     }
   }
-  return 0;
+  return viewer === null ? 0 : writeViewerPage(viewer.target, viewer.run, opts.json ? null : out);
+}
+
+/** --html and --html-config, checked before the run: null without --html. */
+function viewerOptions(o: SweepCliOptions): { target: string; config: string | undefined } | null {
+  if (o.html === undefined) {
+    if (o.htmlConfig !== undefined) throw new InvalidArgumentError('--html-config: only with --html');
+    return null;
+  }
+  if (o.merge !== undefined) throw new InvalidArgumentError('--html: not with --merge (it runs nothing)');
+  return { target: htmlTarget(o.html), config: o.htmlConfig };
+}
+
+/** The configuration the viewer shows, run here with the recorder on (the same point as unrecorded). */
+function recordShown(spec: SweepSpec, shown: SweepConfiguration | null): RecordedSweepConfiguration {
+  return recordSweepConfiguration(spec, { config: sweepConfigurationName(shown as SweepConfiguration) });
 }
 
 /** The library's argument names as the command's options. */
@@ -120,6 +158,7 @@ const OPTION_OF: Readonly<Record<string, string>> = {
   threads: '--threads',
   shard: '--shard',
   merge: '--merge',
+  config: '--html-config',
 };
 
 /** One line naming the option: a library ArgumentError's argument becomes the option that set it. */

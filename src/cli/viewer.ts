@@ -9,16 +9,16 @@ import { InvalidArgumentError } from 'commander';
 import type { ViewerRun } from '../schema/viewer.js';
 import type { DeviceFile } from '../sim/devicefile.js';
 import type { Simulator } from '../sim/simulator.js';
+import { VIEWER_EVENTS_MAX } from '../viewer/columns.js';
 import { viewerHtml } from '../viewer/page.js';
-import { recordSimulator, type ViewerRecorder } from '../viewer/recorder.js';
+import { deviceFileSource, recordSimulator, type ViewerRecorder } from '../viewer/recorder.js';
 import { cliIo } from './io.js';
 import { checkReportPath, ReportFileError, writeReportFile } from './reportfile.js';
 
 /** Exit status of a run whose page could not be written (as the demo's report: EX_SOFTWARE). */
 const EXIT_HTML_WRITE = 70;
 
-/** Events a viewer page keeps before it samples (a demo run has tens of thousands). */
-export const VIEWER_EVENTS_MAX = 1_000_000;
+export { VIEWER_EVENTS_MAX } from '../viewer/columns.js';
 
 /** `--html`'s path, checked before the run: a usage error if it cannot be written. */
 export function htmlTarget(path: string): string {
@@ -53,12 +53,7 @@ export class DemoRecording {
 
   /** The demo's onBuilt hook. */
   readonly onBuilt = (sim: Simulator, fd: DeviceFile): void => {
-    const d = fd.driver;
-    this.recorder = recordSimulator(
-      sim,
-      [{ name: 'dev0', device: 0, mm: fd.process.mm, pt: d.pt, tlb: d.tlb, owns: (pfn) => d.owns(pfn) }],
-      { source: 'demo', title: 'hmmsim demo' },
-    );
+    this.recorder = recordSimulator(sim, [deviceFileSource(fd)], { source: 'demo', title: 'hmmsim demo' });
   };
 
   /** The record (sampled beyond VIEWER_EVENTS_MAX events). */

@@ -15,6 +15,7 @@ export * from './memremap.js';
 export * from './migrate.js';
 export * from './migrate_device.js';
 export * from './mm.js';
+export * from './mm_trace.js';
 export * from './mmap.js';
 export * from './mmu_interval_notifier.js';
 export * from './mmu_notifier.js';

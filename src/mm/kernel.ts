@@ -6,12 +6,14 @@
 import { Counters } from '../core/counters.js';
 import { ArgumentError } from '../core/errno.js';
 import type { EventLog } from '../core/eventlog.js';
+import { Tracepoints } from '../core/trace.js';
 import type { Strategy } from '../sched/index.js';
 import { Executor, LockdepGraph } from '../sched/index.js';
 import { AddressSpace } from './file.js';
 import { type ThpMode, ThpState } from './huge_memory.js';
 import { HugetlbPool } from './hugetlb.js';
 import { MmStruct } from './mm.js';
+import type { MmTracepoints } from './mm_trace.js';
 import { PhysMem } from './page_alloc.js';
 import { PageTablePool } from './pagetable.js';
 import { AnonVma } from './rmap.js';
@@ -122,6 +124,8 @@ export class Kernel {
   readonly pt = new PageTablePool(6);
   /** Lock-order graph shared by every thread run on this kernel. */
   readonly lockdep = new LockdepGraph();
+  /** The mm's tracepoints (mm_trace.ts): today's API steps, for the viewer. */
+  readonly tracepoints = new Tracepoints<MmTracepoints>();
   /** Event counters (vm_event-style: faults, migrations, invalidations). */
   readonly counters = new Counters();
   /** The trace log, if one was given in KernelOptions. */

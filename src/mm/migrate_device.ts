@@ -70,6 +70,7 @@ import {
 } from './migrate.js';
 import type { MmStruct } from './mm.js';
 import { addMmCounter } from './mm.js';
+import type { MmTracepoints } from './mm_trace.js';
 import type { MmuNotifierRange } from './mmu_notifier.js';
 import {
   MMU_NOTIFY_CLEAR,
@@ -225,7 +226,15 @@ export function* migrateVmaSetup(args: MigrateVma): Task<number> {
   noteMigrateOwners(mm.kernel, args);
   if (args.cpages > 0)
     args.cpages = yield* migrateDeviceUnmap(mm.kernel, src, args.npages, fault, localSlots.get(args) ?? null);
+  traceMigrate('migrate_vma_setup', mm, args);
   return 0;
+}
+
+/** A migrate_vma step's tracepoint (mm_trace.ts). */
+function traceMigrate(name: keyof MmTracepoints, mm: MmStruct, args: MigrateVma): void {
+  const t = mm.kernel.tracepoints;
+  if (t.enabled)
+    t.emit(name, { mm, start: args.start, end: args.end, npages: args.npages, cpages: args.cpages } as never);
 }
 
 /** Records the owner of every page this migration holds (Kernel.migrateOwners, for the checkers). */
@@ -656,6 +665,7 @@ export function* migrateVmaPages(args: MigrateVma): Task {
   const { vma, src, dst } = args;
   if (vma === null || src === null || dst === null)
     throw new KernelBug('migrate_vma_pages: no vma, src or dst');
+  traceMigrate('migrate_vma_pages', vmaMm(vma), args);
   yield* migrateDevicePagesIn(vmaMm(vma).kernel, src, dst, args.npages, args);
 }
 
@@ -914,6 +924,7 @@ export function migrateVmaFinalize(args: MigrateVma): void {
   if (vma === null || src === null || dst === null)
     throw new KernelBug('migrate_vma_finalize: no vma, src or dst');
   const mm = vmaMm(vma);
+  traceMigrate('migrate_vma_finalize', mm, args);
   const slots = localSlots.get(args);
   // Finalize does not sleep: the VMA found at the range's start is the VMA of every page in it.
   const local = slots !== undefined && !mm.dead && mm.vmaAt(args.start) === vma;

@@ -139,6 +139,7 @@ export function mnItreeInvEnd(subs: MmuNotifierSubscriptions): void {
 export function* mnItreeInvalidate(subs: MmuNotifierSubscriptions, range: MmuNotifierRange): Task<number> {
   const { hits, seq } = mnItreeInvStartRange(subs, range);
   for (const sub of hits) {
+    traceInvalidate(sub, range, seq);
     const ok = yield* runMaybeTask(
       (sub.ops as MmuIntervalNotifierOps).invalidate(sub, range, seq),
       range.blockable,
@@ -153,10 +154,26 @@ export function* mnItreeInvalidate(subs: MmuNotifierSubscriptions, range: MmuNot
   return 0;
 }
 
+/** The mmu_interval_notifier_invalidate tracepoint (mm_trace.ts). */
+function traceInvalidate(sub: MmuIntervalNotifier, range: MmuNotifierRange, seq: number): void {
+  const t = sub.mm?.kernel.tracepoints;
+  if (t === undefined || !t.enabled || sub.mm === null) return;
+  t.emit('mmu_interval_notifier_invalidate', {
+    mm: sub.mm,
+    start: sub.start,
+    end: sub.last + 1,
+    rangeStart: range.start,
+    rangeEnd: range.end,
+    event: range.event,
+    seq,
+  });
+}
+
 /** mn_itree_release: the mm is going away; every subscription sees one blockable RELEASE over it all. */
 export function* mnItreeRelease(subs: MmuNotifierSubscriptions, release: MmuNotifierRange): Task {
   const { hits, seq } = mnItreeInvStartRange(subs, release);
   for (const sub of hits) {
+    traceInvalidate(sub, release, seq);
     const ok = yield* runMaybeTask((sub.ops as MmuIntervalNotifierOps).invalidate(sub, release, seq), true);
     if (!ok)
       throw new KernelWarning('mmu_interval_notifier: invalidate returned false for MMU_NOTIFY_RELEASE');

@@ -22,7 +22,13 @@ export {
   type StepHook,
   StepLimitError,
 } from './executor.js';
-export { LockdepBug, LockdepGraph, type LockEdge } from './lockdep.js';
+export {
+  LockdepBug,
+  LockdepGraph,
+  type LockEdge,
+  type LockTraceEvent,
+  type LockTracepoints,
+} from './lockdep.js';
 export { type LockOptions, Mutex } from './mutex.js';
 export { decodeReplay, encodeReplay, REPLAY_PREFIX } from './replay.js';
 export { RwSem } from './rwsem.js';

@@ -16,6 +16,7 @@
  */
 
 import { KernelBug } from '../core/assert.js';
+import { Tracepoints } from '../core/trace.js';
 import { touchSync } from './dependency.js';
 import { HELD_READ, HELD_WRITE, type LockInstance, type Thread } from './thread.js';
 
@@ -45,6 +46,27 @@ export interface LockEdge {
   readonly toStep: number;
 }
 
+/** A lock taken or released by a thread, in the mode it is held (HELD_EXCLUSIVE, HELD_READ, HELD_WRITE). */
+export interface LockTraceEvent {
+  /** The thread. */
+  readonly thread: Thread;
+  /** The lock. */
+  readonly lock: LockInstance;
+  /** How it is held. */
+  readonly mode: number;
+}
+
+/**
+ * Lockdep's tracepoints (LockdepGraph.trace), as include/trace/events/lock.h names them (v6.19,
+ * CONFIG_LOCKDEP): a lock now held, a lock let go. Observation only.
+ */
+export interface LockTracepoints {
+  /** The thread holds the lock from now (traced once it has it, not when it starts to wait). */
+  lock_acquire: LockTraceEvent;
+  /** The thread let go of the lock. */
+  lock_release: LockTraceEvent;
+}
+
 /**
  * The lock-order graph over lock classes: records every held->acquired edge and reports a LockdepBug
  * when a new edge closes a cycle (a possible ABBA deadlock).
@@ -55,6 +77,8 @@ export class LockdepGraph {
   enabled: boolean;
   private readonly out = new Map<string, Map<string, LockEdge>>();
   private count = 0;
+  /** lock_acquire and lock_release of every thread whose executor uses this graph. */
+  readonly trace = new Tracepoints<LockTracepoints>();
 
   constructor(opts: { enabled?: boolean } = {}) {
     this.enabled = opts.enabled ?? true;
@@ -193,12 +217,17 @@ export function noteAcquired(
   t.heldClasses.push(cls);
   t.heldSites.push(site);
   t.heldSteps.push(t.executor.steps);
+  const trace = t.executor.lockdep.trace;
+  if (trace.enabled) trace.emit('lock_acquire', { thread: t, lock, mode });
 }
 
 /** Drop entry `i` of t's held list (order of the others kept, nothing allocated). */
 export function noteReleased(t: Thread, i: number): void {
   const lock = t.heldLocks[i];
   if (lock !== undefined) touchSync(lock, lock.kind);
+  const trace = t.executor.lockdep.trace;
+  if (trace.enabled && lock !== undefined)
+    trace.emit('lock_release', { thread: t, lock, mode: t.heldModes[i] as number });
   const n = t.heldLocks.length - 1;
   for (let j = i; j < n; j++) {
     t.heldLocks[j] = t.heldLocks[j + 1]!;

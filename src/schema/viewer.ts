@@ -43,7 +43,13 @@ export type ViewerDeviceState = 'none' | 'ro' | 'rw' | 'atomic';
  * viewer classes labels that name a fault, lock or migration), a switch to another thread, a
  * preemption, an invalidation start or end (range in `a`..`b`, pages, and the MMU_NOTIFY_ event in
  * `c`), a mirror callback, hmm_range_valid, a device page-table store / erase / clear, a DMA, a
- * kernel log line, and the checker's violation.
+ * kernel log line, and the checker's violation. Added within hmmsim-viewer/1 (a reader
+ * that knows only the kinds above finds the new ones named in `legend.events`): an interval
+ * notifier's invalidate call (`interval-invalidate`: the invalidated range in `a`..`b`, the
+ * MMU_NOTIFY_ event in `c`, the interval's range and the sequence count in the label); the exact
+ * `lock` / `unlock` of a lock (lockdep's lock_acquire / lock_release), a `dma` transfer (pages in `a`,
+ * bytes in `b`, the device in `c`) and a `migrate` step of migrate_vma (range in `a`..`b`, pages
+ * collected in `c`).
  */
 export type ViewerEventKind =
   | 'step'
@@ -62,7 +68,8 @@ export type ViewerEventKind =
   | 'device-erase'
   | 'device-clear'
   | 'kernel'
-  | 'violation';
+  | 'violation'
+  | 'interval-invalidate';
 
 /** The tables a record's codes index: `cpu[code]` names a CPU state, and so on. */
 export interface ViewerLegend {
@@ -187,8 +194,8 @@ export interface ViewerRun {
   producer: string;
   /** The simulator's seed. */
   seed: number;
-  /** What recorded it: 'sim' (any run), 'explore', 'demo', or 'synthetic' (the bench's made-up run). */
-  source: 'sim' | 'explore' | 'demo' | 'synthetic';
+  /** What recorded it: 'sim' (any run), 'explore', 'demo', 'sweep' (one configuration), or 'synthetic' (the bench's made-up run). */
+  source: 'sim' | 'explore' | 'demo' | 'sweep' | 'synthetic';
   /** The codes' names. */
   legend: ViewerLegend;
   /** Labels, by index. */
@@ -207,6 +214,12 @@ export interface ViewerRun {
   vmas: ViewerVmas;
   /** Events. */
   events: ViewerEvents;
+  /**
+   * What `events.time` counts: absent (or 'ns') simulated ns; 'steps' an explorer run's logical
+   * clock, the executor's step count at the event (its scheduler never sleeps, so its ns stay 0).
+   * Added within hmmsim-viewer/1: a reader that does not know it reads an explorer run's times as ns.
+   */
+  clock?: 'ns' | 'steps';
   /** CPU page-table changes. */
   cpu: ViewerChanges;
   /** The struct page of each CPU change. */

@@ -14,6 +14,7 @@ import { Tracepoints } from '../core/trace.js';
 import { COST_PROFILE_DEFAULT, type CostTerm, costProfile } from '../device/cost.js';
 import type { DeviceCounters, SimDevice } from '../device/device.js';
 import type { DevicePageTableTracepoints } from '../device/device_pagetable.js';
+import type { DmaEngine } from '../device/dma.js';
 import { checkTlbEntries, DEVICE_TLB_ENTRIES_DEFAULT } from '../device/tlb.js';
 import { DmirrorDevice } from '../drivers/dmirror/mdevice.js';
 import { checkDmirrorVariant, type DmirrorVariant } from '../drivers/dmirror/variants.js';
@@ -344,6 +345,12 @@ export class Simulator {
   private hardware(n: number): SimDevice {
     const d = this.devices[n];
     return d !== undefined ? d.device : this.device(n).device;
+  }
+
+  /** Device n's copy engine (its `trace` is the device_dma tracepoint the viewer records). */
+  deviceDma(n: number): DmaEngine {
+    checkInt('n', n, 0, this.deviceOptions.length - 1);
+    return this.hardware(n).dma;
   }
 
   /** Device n's counters (a copy): TLB, faults, invalidations, migrations, DMA. */

@@ -14,6 +14,7 @@ import { MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE } from '../mm/mmap.js
 import { type PolicyStats, policyStats } from '../policy/stats.js';
 import type { Task } from '../sched/task.js';
 import { SWEEP_SCHEMA_VERSION, type SweepPoint, type SweepRecord } from '../schema/sweep.js';
+import type { DeviceFile } from '../sim/devicefile.js';
 import type { Process } from '../sim/process.js';
 import { Simulator } from '../sim/simulator.js';
 import { accessIsWrite, accessPage, type CpuPhase, type Workload } from '../workload/patterns/workload.js';
@@ -35,8 +36,15 @@ export function sweepDevicePages(footprint: number, oversubscription: number): n
   return Math.max(1, Math.floor(footprint / oversubscription));
 }
 
-/** Runs one configuration of a checked spec (see the file comment). */
-export function runSweepPoint(s: CheckedSweepSpec, c: SweepConfiguration): SweepPoint {
+/**
+ * Runs one configuration of a checked spec (see the file comment). `onOpen` is told the machine and
+ * the device file once the device is open, before the first phase (the viewer's recorder starts there).
+ */
+export function runSweepPoint(
+  s: CheckedSweepSpec,
+  c: SweepConfiguration,
+  onOpen?: (sim: Simulator, fd: DeviceFile) => void,
+): SweepPoint {
   const w = sweepWorkload(s);
   const pages = footprintPages(w);
   const devicePages = sweepDevicePages(pages, c.oversubscription);
@@ -50,6 +58,7 @@ export function runSweepPoint(s: CheckedSweepSpec, c: SweepConfiguration): Sweep
   const p = sim.createProcess();
   const pageAddr = mapArrays(p, w);
   const fd = sim.openDevice(0, p, { api: s.api, policy: c.policy });
+  onOpen?.(sim, fd);
   const residency: [number, number][] = [];
   for (const phase of w.phases()) {
     if (phase.kind === 'device') fd.launch(replayKernel(phase, pageAddr), { threads: phase.threads });

@@ -24,6 +24,7 @@ export const EVENT_KINDS: readonly ViewerEventKind[] = [
   'device-clear',
   'kernel',
   'violation',
+  'interval-invalidate',
 ];
 
 /** Strings by first appearance: `id` gives each distinct string its index. */
@@ -60,6 +61,9 @@ export function kindOfPoint(point: string): ViewerEventKind {
   if (/\bdma\b|copy/.test(point)) return 'dma';
   return 'step';
 }
+
+/** Events a viewer page keeps before it samples (a demo run has tens of thousands, a sweep millions). */
+export const VIEWER_EVENTS_MAX = 1_000_000;
 
 /** One event in `every` is kept when a run has more than `maxEvents` events. */
 export function sampleEvents(events: number, maxEvents: number | undefined): { every: number } {

@@ -44,12 +44,12 @@ export function recordReplay(
   const result = replay(replayString, {
     ...opts,
     observe: (ctx) => {
-      const r = new ViewerRecorder(ctx.sim, { source: 'explore', counterEvery: 1 });
+      const r = new ViewerRecorder(ctx.sim, { source: 'explore', counterEvery: 1, clock: 'steps' });
       rec = r;
       trackScenario(r, ctx);
       r.start();
       return {
-        step: (t, point) => r.step(t.name, point, t.executor.nowNs),
+        step: (t, point) => r.step(t.name, point, t.executor.steps),
         preempt: (from, to) => {
           r.preempt(from.name, to.name);
           preemptions.push(r.events - 1);

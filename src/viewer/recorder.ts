@@ -21,7 +21,8 @@ import type { DevicePageTable } from '../device/device_pagetable.js';
 import type { DeviceTlb } from '../device/tlb.js';
 import type { MmStruct } from '../mm/mm.js';
 import { MMU_NOTIFY_EVENT_NAMES, type MmuNotifierRange } from '../mm/mmu_notifier.js';
-import { currentOrNull } from '../sched/thread.js';
+import type { LockTraceEvent } from '../sched/lockdep.js';
+import { currentOrNull, HELD_READ, HELD_WRITE, type Thread } from '../sched/thread.js';
 import type {
   ViewerChanges,
   ViewerEventKind,
@@ -30,6 +31,7 @@ import type {
   ViewerRun,
 } from '../schema/viewer.js';
 import { VIEWER_SCHEMA_VERSION } from '../schema/viewer.js';
+import type { DeviceFile } from '../sim/devicefile.js';
 import type { Simulator } from '../sim/simulator.js';
 import { EVENT_KINDS, Interner, kindOfPoint, sampleEvents } from './columns.js';
 import { CPU_STATES, DEVICE_STATES, type DecodedEntry, deviceEntry, pmdEntry, pteEntry } from './states.js';
@@ -56,8 +58,20 @@ export interface ViewerRecorderOptions {
   title?: string;
   /** What recorded the run (default 'sim'). */
   source?: ViewerRun['source'];
+  /**
+   * The events' clock: 'ns' (default) the executor's simulated ns; 'steps' its step count, a logical
+   * clock for runs whose scheduler never sleeps (the explorer's).
+   */
+  clock?: 'ns' | 'steps';
   /** Events between two samples of the counters (default 64). */
   counterEvery?: number;
+  /**
+   * Table entries a diff may visit per event, amortised (default: no limit, a diff at every event).
+   * With a limit a diff runs only once the events since the last one pay for the entries it visits,
+   * so a big run (a sweep configuration) records in time linear in its events; a change then shows
+   * at the event of the diff that saw it, up to (entries / limit) events late.
+   */
+  diffBudget?: number;
 }
 
 /** Options of finish(). */
@@ -112,7 +126,12 @@ export class ViewerRecorder {
   private readonly counterValues: number[][] = [];
   private readonly lastPoint = new Map<string, string>();
   private readonly unsubscribe: (() => void)[] = [];
+  /** The devices whose copy engine is subscribed. */
+  private readonly dmaTraced = new Set<number>();
   private readonly counterEvery: number;
+  private readonly diffBudget: number;
+  /** The event count at the last diff. */
+  private diffedAt = 0;
   private gen = 0;
   /** The thread of the last step (-1: none yet). */
   private stepThread = -1;
@@ -134,6 +153,12 @@ export class ViewerRecorder {
     if (!Number.isSafeInteger(every) || every < 1)
       throw new ArgumentError('counterEvery', `expected a positive integer, got ${describeValue(every)}`);
     this.counterEvery = every;
+    if (options.clock !== undefined && options.clock !== 'ns' && options.clock !== 'steps')
+      throw new ArgumentError('clock', `expected 'ns' or 'steps', got ${describeValue(options.clock)}`);
+    const budget = options.diffBudget ?? Number.POSITIVE_INFINITY;
+    if (!(budget >= 1))
+      throw new ArgumentError('diffBudget', `expected a number >= 1, got ${describeValue(budget)}`);
+    this.diffBudget = budget;
   }
 
   /** Number of events recorded so far. */
@@ -150,7 +175,10 @@ export class ViewerRecorder {
     this.prevDev.push(new Map());
     this.ptDirty.push(true);
     this.prevTlb.push(new Map());
-    if (this.started) this.diff();
+    if (this.started) {
+      this.subscribeDma(d.device);
+      this.diff(true);
+    }
   }
 
   /** Subscribes to the machine and records the state before the first event (step -1). */
@@ -172,7 +200,9 @@ export class ViewerRecorder {
       ),
       t.subscribe('device_pt_erase', (e) => this.ptWrite('device-erase', e.pt, e.vpn, 0, 'erase')),
       t.subscribe('device_pt_clear', (e) => this.ptWrite('device-clear', e.pt, 0, 0, 'clear')),
+      ...this.subscribeKernel(),
     );
+    for (const d of this.devices) this.subscribeDma(d.device);
     const log = this.sim.log;
     this.prevTap = log.tap;
     const prev = this.prevTap;
@@ -180,7 +210,7 @@ export class ViewerRecorder {
       prev?.(time, thread, text);
       this.logged(time, thread, text);
     };
-    this.diff();
+    this.diff(true);
     return this;
   }
 
@@ -211,7 +241,7 @@ export class ViewerRecorder {
 
   /** The checker's violation, as the run's last event; returns its event index. */
   violation(checker: string, message: string, thread: string | null): number {
-    this.diff();
+    this.diff(true);
     this.append('violation', thread, this.lastTime, 0, 0, 0, `${checker}: ${message}`);
     return this.events - 1;
   }
@@ -223,7 +253,7 @@ export class ViewerRecorder {
     const max = opts.maxEvents;
     if (max !== undefined && (!Number.isSafeInteger(max) || max < 1))
       throw new ArgumentError('maxEvents', `expected a positive integer, got ${describeValue(max)}`);
-    this.diff();
+    this.diff(true);
     this.sampleCounters(true);
     this.finished = true;
     for (const u of this.unsubscribe) u();
@@ -232,6 +262,66 @@ export class ViewerRecorder {
   }
 
   // -- events ---------------------------------------------------------------------------------------
+
+  /** Lockdep's lock_acquire / lock_release, and the mm's interval-notifier and migrate_vma tracepoints. */
+  private subscribeKernel(): (() => void)[] {
+    const lock = this.sim.kernel.lockdep.trace;
+    const mm = this.sim.kernel.tracepoints;
+    const migrate = (name: 'migrate_vma_setup' | 'migrate_vma_pages' | 'migrate_vma_finalize') =>
+      mm.subscribe(name, (e) =>
+        this.traced(
+          'migrate',
+          e.start / PAGE,
+          e.end / PAGE,
+          e.cpages,
+          `${name} ${e.npages} pages, ${e.cpages} collected`,
+        ),
+      );
+    return [
+      lock.subscribe('lock_acquire', (e) => this.lockEvent('lock', e)),
+      lock.subscribe('lock_release', (e) => this.lockEvent('unlock', e)),
+      mm.subscribe('mmu_interval_notifier_invalidate', (e) => {
+        const name = MMU_NOTIFY_EVENT_NAMES[e.event] ?? `event ${e.event}`;
+        const interval = `0x${e.start.toString(16)}-0x${e.end.toString(16)}`;
+        this.traced(
+          'interval-invalidate',
+          e.rangeStart / PAGE,
+          e.rangeEnd / PAGE,
+          e.event,
+          `${name} seq ${e.seq} interval ${interval}`,
+        );
+      }),
+      migrate('migrate_vma_setup'),
+      migrate('migrate_vma_pages'),
+      migrate('migrate_vma_finalize'),
+    ];
+  }
+
+  /** The device_dma tracepoint of device `n` (once per device number). */
+  private subscribeDma(n: number): void {
+    if (this.dmaTraced.has(n)) return;
+    this.dmaTraced.add(n);
+    const i = this.devices.findIndex((d) => d.device === n);
+    this.unsubscribe.push(
+      this.sim
+        .deviceDma(n)
+        .trace.subscribe('device_dma', (e) =>
+          this.traced('dma', e.pages, e.bytes, i, `dma ${e.direction} ${e.pages} pages`),
+        ),
+    );
+  }
+
+  private lockEvent(kind: 'lock' | 'unlock', e: LockTraceEvent): void {
+    const mode = e.mode === HELD_READ ? ' (read)' : e.mode === HELD_WRITE ? ' (write)' : '';
+    this.tracedOn(
+      e.thread,
+      kind,
+      0,
+      0,
+      0,
+      `${kind === 'lock' ? 'acquire' : 'release'} ${e.lock.kind} ${e.lock.name}${mode}`,
+    );
+  }
 
   private invalidation(kind: ViewerEventKind, r: MmuNotifierRange): void {
     const name = MMU_NOTIFY_EVENT_NAMES[r.event] ?? `event ${r.event}`;
@@ -247,9 +337,21 @@ export class ViewerRecorder {
 
   /** A tracepoint: the diff first (the write has not happened yet), then the event. */
   private traced(kind: ViewerEventKind, a: number, b: number, c: number, label: string): void {
+    this.tracedOn(currentOrNull(), kind, a, b, c, label);
+  }
+
+  /** A tracepoint on thread `t` (null: the machine's). */
+  private tracedOn(
+    t: Thread | null,
+    kind: ViewerEventKind,
+    a: number,
+    b: number,
+    c: number,
+    label: string,
+  ): void {
     this.diff();
-    const t = currentOrNull();
-    const time = t === null ? this.lastTime : t.executor.nowNs;
+    const time =
+      t === null ? this.lastTime : this.options.clock === 'steps' ? t.executor.steps : t.executor.nowNs;
     this.append(kind, t === null ? null : t.name, time, a, b, c, label);
     this.midStep = true;
   }
@@ -319,9 +421,19 @@ export class ViewerRecorder {
     return i;
   }
 
-  /** Compares every table with what was last seen and records the differences at the last event. */
-  private diff(): void {
+  /**
+   * Compares every table with what was last seen and records the differences at the last event;
+   * unless `force`d, only when the diff budget allows (see ViewerRecorderOptions.diffBudget).
+   */
+  private diff(force = false): void {
     const step = this.events - 1;
+    if (!force && this.diffBudget !== Number.POSITIVE_INFINITY) {
+      let entries = this.prevCpu.size;
+      for (const m of this.prevDev) entries += m.size;
+      for (const m of this.prevTlb) entries += m.size;
+      if ((this.events - this.diffedAt) * this.diffBudget < entries) return;
+    }
+    this.diffedAt = this.events;
     this.gen++;
     for (const mm of this.sim.kernel.mms) this.diffMm(mm, step);
     for (const [key, e] of this.prevCpu) {
@@ -551,6 +663,7 @@ export class ViewerRecorder {
         from: this.vmas.from.map(remap),
         to: this.vmas.to.map((t) => (t === -1 ? -1 : remap(t))),
       },
+      ...(this.options.clock === 'steps' ? { clock: 'steps' as const } : {}),
       events: {
         time: deltas(keep(this.ev.time)),
         thread: keep(this.ev.thread),
@@ -610,6 +723,12 @@ export function deltas(col: readonly number[]): number[] {
     prev = v;
   }
   return out;
+}
+
+/** The device of an open device file (device 0, 'dev0' unless told): its page table, TLB and memory. */
+export function deviceFileSource(fd: DeviceFile, device = 0, name = `dev${device}`): ViewerDeviceSource {
+  const d = fd.driver;
+  return { name, device, mm: fd.process.mm, pt: d.pt, tlb: d.tlb, owns: (pfn) => d.owns(pfn) };
 }
 
 /**

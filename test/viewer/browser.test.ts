@@ -10,8 +10,10 @@ import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium } from '../../scripts/chromium.mjs';
+import type { ViewerRun } from '../../src/schema/viewer.js';
 import { recordReplay } from '../../src/viewer/explore.js';
 import { viewerHtml } from '../../src/viewer/page.js';
+import { recordSweepConfiguration } from '../../src/viewer/sweep.js';
 import { syntheticRun } from '../../src/viewer/synthetic.js';
 
 const RACE = 'hmmx3:fault-vs-dontneed:correct:seed:1:0.1.0:coherence:8:hmm1:AAAAAAEBAQE:daefdc44';
@@ -21,12 +23,23 @@ const VPN1 = 0x7efffffff000 / 4096;
 let dir: string;
 let browser: Browser;
 let page: Page;
+let sweep: ViewerRun;
+/** 64 pages of vector add on 32 device pages: a few thousand events, sampled to 500 here. */
+const SWEEP = {
+  workload: 'stream',
+  footprint: 256 * 1024,
+  oversubscription: [2],
+  policies: ['page'],
+  threads: 4,
+};
 const errors: string[] = [];
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'hmmsim-viewer-'));
   writeFileSync(join(dir, 'race.html'), viewerHtml(recordReplay(RACE).run));
   writeFileSync(join(dir, 'big.html'), viewerHtml(syntheticRun(1_000_000)));
+  sweep = recordSweepConfiguration(SWEEP, { config: 'page@2', maxEvents: 500 }).run;
+  writeFileSync(join(dir, 'sweep.html'), viewerHtml(sweep));
   browser = await launchChromium();
   page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   page.on('console', (m) => {
@@ -70,7 +83,7 @@ describe('the fault-vs-dontneed race in the viewer', () => {
   it('loads with no console error and opens at the violation step', async () => {
     await open('race.html');
     expect(errors).toEqual([]);
-    expect(await status()).toMatch(/^event 18 of 19 · .* violation: coherence: dev0 maps 0x7effffffe000/);
+    expect(await status()).toMatch(/^event 38 of 39 · .* violation: coherence: dev0 maps 0x7effffffe000/);
     expect(await page.textContent('#meta')).toContain('hmmsim-viewer/1');
   });
 
@@ -85,22 +98,22 @@ describe('the fault-vs-dontneed race in the viewer', () => {
 
   it('steps with the keyboard: Home, arrows, End', async () => {
     await page.keyboard.press('Home');
-    expect(await status()).toBe('before the first event (of 19)');
+    expect(await status()).toBe('before the first event (of 39)');
     const cpu = await tooltip(VPN0, 'cpu');
     expect(cpu).toMatch(/^0x7effffffe000 · cpu\nstate: rw\npfn: 1\nrefcount: \d+\nmapcount: 1\n/);
     expect(await tooltip(VPN0, 'dev0 pt')).toBe('0x7effffffe000 · dev0 pt\nstate: none');
     await page.keyboard.press('ArrowRight');
-    expect(await status()).toMatch(/^event 0 of 19 · .* dev0 · step: <start>$/);
+    expect(await status()).toMatch(/^event 0 of 39 · .* dev0 · step: <start>$/);
     await page.keyboard.press('End');
     await page.keyboard.press('ArrowLeft');
-    expect(await status()).toMatch(/^event 17 of 19 · .* dev0 · lock: mutex_lock dmirror.mutex$/);
-    expect(await page.locator('#interleaving .current').getAttribute('data-event')).toBe('17');
+    expect(await status()).toMatch(/^event 37 of 39 · .* dev0 · lock: mutex_lock dmirror.mutex$/);
+    expect(await page.locator('#interleaving .current').getAttribute('data-event')).toBe('37');
   });
 
   it('scrubs: the slider moves every view to the chosen event', async () => {
-    await page.locator('#scrub').fill('11');
-    expect(await status()).toMatch(/^event 11 of 19 · .* dontneed · invalidate-end: CLEAR$/);
-    expect(await page.locator('#map').getAttribute('data-step')).toBe('11');
+    await page.locator('#scrub').fill('24');
+    expect(await status()).toMatch(/^event 24 of 39 · t = step \d+ · dontneed · invalidate-end: CLEAR$/);
+    expect(await page.locator('#map').getAttribute('data-step')).toBe('24');
     expect(await tooltip(VPN0, 'cpu')).toBe('0x7effffffe000 · cpu\nstate: none');
     await page.locator('#scrub').fill('9');
     expect(await tooltip(VPN0, 'cpu')).toContain('state: rw\npfn: 1');
@@ -124,4 +137,22 @@ describe('a million events', () => {
     expect(performance.now() - t0).toBeLessThan(30_000);
     expect(errors).toEqual([]);
   }, 120_000);
+});
+
+describe('a sweep configuration, sampled', () => {
+  it('loads with no console error and says on the page that it is sampled', async () => {
+    const s = sweep.sampled as { every: number; total: number };
+    expect(s.total).toBeGreaterThan(500);
+    expect(s.every).toBe(Math.ceil(s.total / 500));
+    errors.length = 0;
+    await open('sweep.html');
+    expect(errors).toEqual([]);
+    expect(await page.isVisible('#meta')).toBe(true);
+    expect(await page.textContent('#meta')).toContain(
+      `sweep · ${sweep.pages.length} pages · ${sweep.events.kind.length} events · SAMPLED: one event in ${s.every} of ${s.total} kept`,
+    );
+    await page.keyboard.press('Home');
+    await page.keyboard.press('ArrowRight');
+    expect(await status()).toMatch(new RegExp(`^event 0 of ${sweep.events.kind.length} `));
+  });
 });

@@ -35,6 +35,7 @@ export const EVENT_COLORS: Record<string, string> = {
   preempt: '#d62728',
   'invalidate-start': '#9467bd',
   'invalidate-end': '#c5b0d5',
+  'interval-invalidate': '#7b4173',
   'mirror-callback': '#8c564b',
   'range-valid': '#17becf',
   'device-store': '#2ca02c',

@@ -10,7 +10,7 @@ import { CPU_COLORS, DEVICE_COLORS, EVENT_COLORS } from './colors.js';
 import { MapView } from './map.js';
 import { Model } from './model.js';
 import { CountersView, InterleavingView } from './panels.js';
-import { TimelineView, us } from './timeline.js';
+import { clockText, TimelineView } from './timeline.js';
 
 function byId<T extends HTMLElement>(id: string): T {
   const e = document.getElementById(id);
@@ -126,7 +126,7 @@ function boot(): void {
 function describe(m: Model, s: number): string {
   if (s < 0) return `before the first event (of ${m.n})`;
   const th = m.thread(s);
-  return `event ${s} of ${m.n} · t = ${us(m.time[s] as number)} · ${th} · ${m.kind(s)}: ${m.label(s)}`;
+  return `event ${s} of ${m.n} · t = ${clockText(m.run, m.time[s] as number)} · ${th} · ${m.kind(s)}: ${m.label(s)}`;
 }
 
 function meta(run: ViewerRun): string {

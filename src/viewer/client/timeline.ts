@@ -64,11 +64,16 @@ export class TimelineView {
     const t0 = m.n > 0 ? (m.time[this.first] as number) : 0;
     const t1 = m.n > 0 ? (m.time[Math.max(this.first, last - 1)] as number) : 0;
     ctx.fillText(
-      `events ${this.first}–${Math.max(this.first, last - 1)}   t = ${us(t0)} … ${us(t1)}`,
+      `events ${this.first}–${Math.max(this.first, last - 1)}   t = ${clockText(m.run, t0)} … ${clockText(m.run, t1)}`,
       GUTTER,
       AXIS / 2,
     );
   }
+}
+
+/** A time of the run: simulated ns as µs, or an explorer run's logical clock (its scheduler step). */
+export function clockText(run: { clock?: 'ns' | 'steps' }, t: number): string {
+  return run.clock === 'steps' ? `step ${t}` : us(t);
 }
 
 /** Simulated ns as µs. */
