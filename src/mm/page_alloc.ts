@@ -72,6 +72,9 @@ const SPARE_BUFFERS_MAX = 4096;
 
 /** Page buffers of released machines (PhysMem.release), shared by every machine after them. */
 const pagePool: Uint8Array[] = [];
+
+/** Where stores go on a machine without page contents: written, never read. */
+const discarded = new Uint8Array(PAGE_BYTES);
 const PAGE_POOL_MAX = 256;
 
 /**
@@ -479,13 +482,17 @@ export class PhysMem {
 
   // -- contents ----------------------------------------------------------------------------------
 
-  /** The page's bytes for writing (allocated on first write). */
+  /**
+   * The page's bytes for writing (allocated on first write). Without contents every page shares one
+   * scratch page that nothing reads (reads see zeros), so a store allocates nothing.
+   */
   pageBytes(pfn: number): Uint8Array {
+    if (!this.contentsEnabled) return discarded;
     const s = this.store;
     let b = s.contents[pfn];
     if (b === undefined) {
       b = this.spare.pop()?.fill(0) ?? pagePool.pop()?.fill(0) ?? new Uint8Array(PAGE_BYTES);
-      if (this.contentsEnabled && pfn !== ZERO_PFN) s.contents[pfn] = b;
+      if (pfn !== ZERO_PFN) s.contents[pfn] = b;
     }
     return b;
   }

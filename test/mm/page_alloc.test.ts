@@ -229,4 +229,28 @@ describe('mm/page_alloc: page contents', () => {
     mem.readBytes(pfn, 0, out, 0, 2);
     expect([...out]).toEqual([0, 0]);
   });
+
+  it("without contents a device store's page bytes are one shared scratch page: nothing kept, reads stay zero", () => {
+    const mem = new PhysMem({ ramPages: 4, contents: false });
+    const a = mem.allocPage();
+    const b = mem.allocPage();
+    const bytes = mem.pageBytes(a);
+    bytes[5] = 7;
+    expect(mem.pageBytes(b)).toBe(bytes);
+    expect(mem.store.contents[a]).toBeUndefined();
+    const out = new Uint8Array(1).fill(9);
+    mem.readBytes(a, 5, out, 0, 1);
+    expect(out[0]).toBe(0);
+  });
+
+  it('with contents each page gets its own bytes on first write, kept', () => {
+    const mem = new PhysMem({ ramPages: 4 });
+    const a = mem.allocPage();
+    const b = mem.allocPage();
+    mem.pageBytes(a)[5] = 7;
+    expect(mem.pageBytes(b)).not.toBe(mem.pageBytes(a));
+    const out = new Uint8Array(1);
+    mem.readBytes(a, 5, out, 0, 1);
+    expect(out[0]).toBe(7);
+  });
 });

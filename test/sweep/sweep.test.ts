@@ -47,6 +47,13 @@ describe('one configuration', () => {
     expect(page1.residency.map(([, pages]) => pages)).toEqual([63, 63, 42]);
   });
 
+  it("page: a batch's consecutive one-page blocks move in one migrate_vma, one DMA transfer each way", () => {
+    // Each of the 18 batches faults one run of consecutive pages of one array; the 21 CPU faults
+    // bring a page back each. One migrate_vma per page would make 63 + 21 transfers.
+    expect(page1.faultBatches).toBe(18);
+    expect(page1.counters.dmaTransfers).toBe(page1.faultBatches + page1.cpuFaults);
+  });
+
   it('page at 2x: least-recently-allocated eviction of a stream evicts every page before its reuse', () => {
     // The second iteration faults every page again: 2 x 63 faults and migrations.
     expect(page2).toMatchObject({ faults: 126, pagesToDevice: 126, evictedPages: 126 - 31 });
@@ -54,7 +61,11 @@ describe('one configuration', () => {
     expect(page2.pagesToDevice - page2.pagesToHost).toBe(last);
     expect(page2.pagesToHost).toBe(page2.evictedPages + page2.cpuFaults);
     expect(page2.residency.map(([, pages]) => pages).slice(0, 2)).toEqual([31, 31]);
-    expect(page2.simulatedUs).toBeGreaterThan(2 * page1.simulatedUs);
+    // Twice the pages to the device, and evictions besides: more than twice the migration work.
+    const moving = (p: SweepPoint): number =>
+      ['dma', 'migrateBookkeeping', 'tlbInvalidate'].reduce((t, k) => t + (p.costs[k] ?? 0), 0);
+    expect(moving(page2)).toBeGreaterThan(2 * moving(page1));
+    expect(page2.simulatedUs).toBeGreaterThan(page1.simulatedUs + none2.simulatedUs);
   });
 
   it('the record: schema, settings, points in index order, the policy counters at 0', () => {

@@ -125,10 +125,17 @@ export function isMapped(pt: DevicePageTable, f: PageFault): boolean {
  * to device memory. What this batch migrates must not be evicted to make room for the rest of the
  * batch (the replay is about to use it; without this a device short of memory thrashes within one
  * batch): `migrate` gets the batch's blocks so far.
+ *
+ * Consecutive blocks of one VMA move together, one `migrate` call per contiguous run (as UVM
+ * services a batch per VA block and test_hmm migrates a range, not a page at a time); each block
+ * is still its own decision on the trace and its own report to the policy. A policy that hears of
+ * its migrations (onMigrated) may decide the next block by what the last one moved, so its blocks
+ * move one at a time, as it asked for them.
  */
 export function* migrateByPolicy(t: PolicyTarget, pages: PageFault[], migrate: MigrateBlock): Task {
   let doneEnd = -1;
   const batchRanges: AddrRange[] = [];
+  let run: PendingRun | null = null;
   for (const f of pages) {
     const addr = f.vpn * PAGE_SIZE;
     if (addr < doneEnd) continue;
@@ -144,9 +151,71 @@ export function* migrateByPolicy(t: PolicyTarget, pages: PageFault[], migrate: M
     if (clipped === null) continue;
     const [start, end] = clampToDevice(t.device, clipped, addr);
     doneEnd = end;
-    batchRanges.push({ start, end });
     const reason = `${t.policy.name}: [${hex(want.start)}, ${hex(want.end)}) for the fault at ${hex(addr)}`;
-    yield* migrateReported(t, { start, end }, batchRanges, 'fault', reason, migrate);
+    const block: ReportedBlock = { start, end, reason };
+    if (run !== null && joins(t, run, block, vma)) run.blocks.push(block);
+    else {
+      if (run !== null) yield* migrateRun(t, run, batchRanges, migrate);
+      run = { vma, blocks: [block] };
+    }
+    addRange(batchRanges, start, end);
+  }
+  if (run !== null) yield* migrateRun(t, run, batchRanges, migrate);
+}
+
+/** A block the policy asked for, with the reason its decision gives. */
+interface ReportedBlock extends AddrRange {
+  readonly reason: string;
+}
+
+/** Blocks waiting to move together: contiguous, in one VMA. */
+interface PendingRun {
+  readonly vma: object | null;
+  readonly blocks: ReportedBlock[];
+}
+
+/** `b` extends the run: it starts where the run ends, in the same VMA, and the run still fits the device. */
+function joins(t: PolicyTarget, run: PendingRun, b: ReportedBlock, vma: object | null): boolean {
+  const first = run.blocks[0] as ReportedBlock;
+  const last = run.blocks[run.blocks.length - 1] as ReportedBlock;
+  return (
+    t.policy.onMigrated === undefined &&
+    vma === run.vma &&
+    b.start === last.end &&
+    (b.end - first.start) / PAGE_SIZE <= t.device.memoryPages
+  );
+}
+
+/** Adds [start, end) to the batch's blocks, extending the last one when they touch (fewer keep checks). */
+function addRange(ranges: AddrRange[], start: number, end: number): void {
+  const last = ranges[ranges.length - 1];
+  if (last !== undefined && last.end === start) last.end = end;
+  else ranges.push({ start, end });
+}
+
+/** One run: each block's decision, one migration, then each block's moved pages told to the policy. */
+function* migrateRun(
+  t: PolicyTarget,
+  run: PendingRun,
+  batchRanges: readonly AddrRange[],
+  migrate: MigrateBlock,
+): Task {
+  if (run.blocks.length === 1) {
+    const b = run.blocks[0] as ReportedBlock;
+    yield* migrateReported(t, b, batchRanges, 'fault', b.reason, migrate);
+    return;
+  }
+  const sink = sinkOf(t);
+  for (const b of run.blocks) emitDecision(sink, t.policy, 'migrate', b.start, b.end, b.reason);
+  const first = run.blocks[0] as ReportedBlock;
+  const last = run.blocks[run.blocks.length - 1] as ReportedBlock;
+  const moved = yield* migrate(first.start, last.end, batchRanges, 'fault');
+  let i = 0;
+  for (const b of run.blocks) {
+    const pages: MovedPage[] = [];
+    while (i < moved.length && (moved[i] as MovedPage).vpn * PAGE_SIZE < b.end)
+      pages.push(moved[i++] as MovedPage);
+    policyMigrated(sink, t.policy, { toDevice: true, cause: 'fault', nowUs: t.device.cost.nowUs, pages });
   }
 }
 

@@ -5,7 +5,7 @@
  * batch by address with writes first, drop duplicates, then for each faulting page
  *   1. ask the migration policy (policy.ts) whether to move a block to device memory first (clamped
  *      to what device memory holds), and do it with migrate_vma, evicting least-recently-allocated
- *      device pages if memory is short;
+ *      device pages if memory is short (consecutive blocks of one VMA move in one call, batch.ts);
  *   2. mirror what is still unmapped with driver_populate_range (hmm.rst's pattern, populate.ts),
  *      one call per run of consecutive faulting pages with the same access.
  * A page that cannot be mapped (no VMA, a write the VMA forbids) cancels its entries: the device
