@@ -15,6 +15,7 @@ import { MmStruct } from './mm.js';
 import { PhysMem } from './page_alloc.js';
 import { PageTablePool } from './pagetable.js';
 import { AnonVma } from './rmap.js';
+import { Slab } from './slab.js';
 
 /** The kernel releases whose mm behaviour the simulator can follow. */
 export type KernelVersion = 'v5.3' | 'v6.19';
@@ -122,6 +123,8 @@ export class Kernel {
   readonly pt = new PageTablePool(6);
   /** Lock-order graph shared by every thread run on this kernel. */
   readonly lockdep = new LockdepGraph();
+  /** kmalloc's caches and KASAN (slab.ts): off unless a caller turns it on (the explorer does). */
+  readonly slab = new Slab();
   /** Event counters (vm_event-style: faults, migrations, invalidations). */
   readonly counters = new Counters();
   /** The trace log, if one was given in KernelOptions. */

@@ -1,0 +1,291 @@
+/**
+ * kmalloc / kzalloc / kfree for the kernel's and the drivers' own structs, with KASAN's reports:
+ * a use after free, a double free and an invalid free, each naming the object, where it was
+ * allocated, where it was freed and where it was used (task, executor step, the task's last
+ * scheduling point, and the kernel function that allocated or freed it).
+ *
+ * A JS object is never freed, so a freed struct stays readable and a driver that kept a pointer
+ * reads stale state silently. With KASAN on (`Slab.kasan`, the explorer's default), kmalloc returns
+ * a Proxy around the object: every property read, write, `in` or delete through it is seen, so
+ * plain `this.pt` in a driver's own method is caught after `kfree(this)`. KASAN reports the access
+ * and lets it go on (kasan.fault=report); the checker (src/check/kasan.ts) stops the schedule after
+ * the step. With KASAN off (the default outside the explorer) kmalloc returns the object itself and
+ * kfree does nothing: no trap on a hot path (docs/performance.md, "KASAN").
+ *
+ * Only accesses made by a simulated task are reports: setup code, tests and checkers, which run
+ * outside the executor or inside `quiet`, are not kernel code (a KASAN report comes from a task).
+ * A struct embedded in another (struct dmirror's hmm_mirror, dmirror_chunk's dev_pagemap) is
+ * registered with `kmallocMember` and poisoned with its container; freeing it alone is an invalid
+ * free, as kfree of a pointer into the middle of an object is.
+ *
+ * Not modelled (docs/fidelity.md): shadow memory and redzones (there are no out-of-bounds accesses
+ * to see: a JS property outside the struct is not memory), the quarantine's size (freed memory is
+ * never reused here, so the quarantine is in effect unbounded), and reports of accesses by IRQs.
+ *
+ * @see mm/slub.c (kmalloc, kfree), mm/kasan/common.c (__kasan_slab_free, kasan_report_invalid_free),
+ *      mm/kasan/report.c (print_report: "BUG: KASAN: slab-use-after-free in ...") (Linux v6.19)
+ */
+
+import { ArgumentError, describeValue } from '../core/errno.js';
+import { currentOrNull } from '../sched/thread.js';
+
+/** KASAN's bug types, as its report's first line names them. */
+export type KasanBugType = 'slab-use-after-free' | 'double-free' | 'invalid-free';
+
+/** One KASAN report. */
+export interface KasanReport {
+  /** What went wrong. */
+  readonly bug: KasanBugType;
+  /** The object, e.g. 'struct dmirror dev0.0'. */
+  readonly object: string;
+  /** The access: 'read of .pt', 'write of .closed', or 'kfree' for a bad free. */
+  readonly access: string;
+  /** Where: the task, its step and its last scheduling point, and the function for a free. */
+  readonly usedAt: string;
+  /** Where the object was freed ('' for an invalid free). */
+  readonly freedAt: string;
+  /** Where it was allocated ('' for an invalid free). */
+  readonly allocatedAt: string;
+  /** The report as one line: "BUG: KASAN: <bug>: ...". */
+  readonly message: string;
+}
+
+/** The allocator's record of one object (KASAN's alloc and free tracks). */
+interface SlabObject {
+  readonly type: string;
+  readonly describe: (() => string) | undefined;
+  readonly allocatedAt: string;
+  freedAt: string | null;
+  /** Set once the object was described at its free (it may change before). */
+  label: string;
+  reported: boolean;
+  /** The container of an embedded member, or null. */
+  readonly container: SlabObject | null;
+}
+
+/** Most reports kept; the first is the one that counts (KASAN without kasan_multi_shot stops there). */
+export const KASAN_REPORTS_MAX = 64;
+
+/** The kmalloc caches of one machine and its KASAN state. */
+export class Slab {
+  /** Objects allocated and not yet freed (tracked only with KASAN on). */
+  live = 0;
+  /** Objects freed (tracked only with KASAN on). */
+  freed = 0;
+  /** Every report so far, in order (at most KASAN_REPORTS_MAX). */
+  readonly reports: KasanReport[] = [];
+  private kasanOn = false;
+  private quietDepth = 0;
+  private pending: KasanReport | null = null;
+  /** Proxy or raw object -> its record; both, so a kfree through either finds it. */
+  private readonly objects = new WeakMap<object, SlabObject>();
+
+  /** Whether KASAN is on: kmalloc then returns a watched Proxy. */
+  get kasan(): boolean {
+    return this.kasanOn;
+  }
+
+  /**
+   * Turns KASAN on or off for the objects allocated from now on (as booting with or without
+   * CONFIG_KASAN: objects allocated before are not watched).
+   */
+  set kasan(on: boolean) {
+    if (typeof on !== 'boolean')
+      throw new ArgumentError('kasan', `expected a boolean, got ${describeValue(on)}`);
+    this.kasanOn = on;
+  }
+
+  /** Runs `fn` with reports off: the checkers' and the explorer's reads are not the kernel's. */
+  quiet<T>(fn: () => T): T {
+    this.quietDepth++;
+    try {
+      return fn();
+    } finally {
+      this.quietDepth--;
+    }
+  }
+
+  /** The first report not yet taken, or null (the kasan checker's step hook). */
+  takePending(): KasanReport | null {
+    const p = this.pending;
+    this.pending = null;
+    return p;
+  }
+
+  /** @internal kmalloc's body: see the module function. */
+  alloc<T extends object>(obj: T, type: string, caller: string, describe?: () => string): T {
+    if (!this.kasanOn) return obj;
+    const rec: SlabObject = {
+      type,
+      describe,
+      allocatedAt: site(caller),
+      freedAt: null,
+      label: '',
+      reported: false,
+      container: null,
+    };
+    return this.watch(obj, rec);
+  }
+
+  /** @internal kmallocMember's body. */
+  member<T extends object>(container: object, obj: T, field: string): T {
+    const parent = this.objects.get(container);
+    if (parent === undefined) return obj;
+    const rec: SlabObject = {
+      type: `${parent.type}.${field}`,
+      describe: parent.describe === undefined ? undefined : () => `${parent.describe?.()}.${field}`,
+      allocatedAt: parent.allocatedAt,
+      freedAt: null,
+      label: '',
+      reported: false,
+      container: parent,
+    };
+    return this.watch(obj, rec);
+  }
+
+  private watch<T extends object>(obj: T, rec: SlabObject): T {
+    const proxy = new Proxy(obj, new KasanHandler(this, rec));
+    this.objects.set(obj, rec);
+    this.objects.set(proxy, rec);
+    if (rec.container === null) this.live++;
+    return proxy;
+  }
+
+  /** @internal kfree's body. */
+  free(obj: object, caller: string): void {
+    if (!this.kasanOn) return;
+    const rec = this.objects.get(obj);
+    if (rec === undefined || rec.container !== null) {
+      const what = rec === undefined ? `${typeName(obj)} not from kmalloc` : `${rec.type}, a member`;
+      this.report('invalid-free', what, 'kfree', site(caller), '', '');
+      return;
+    }
+    if (rec.freedAt !== null) {
+      this.report('double-free', rec.label, 'kfree', site(caller), rec.freedAt, rec.allocatedAt);
+      return;
+    }
+    rec.label = labelOf(rec);
+    rec.freedAt = site(caller);
+    this.live--;
+    this.freed++;
+  }
+
+  /** @internal a trap saw an access to a watched object: report it if it is freed. */
+  access(rec: SlabObject, op: string, key: string | symbol): void {
+    const freedAt = rec.freedAt ?? rec.container?.freedAt ?? null;
+    if (freedAt === null || rec.reported || this.quietDepth > 0) return;
+    const t = currentOrNull();
+    if (t === null) return;
+    rec.reported = true;
+    if (rec.label === '') rec.label = labelOf(rec);
+    this.report(
+      'slab-use-after-free',
+      rec.label,
+      `${op} of .${String(key)}`,
+      site(null),
+      freedAt,
+      rec.allocatedAt,
+    );
+  }
+
+  private report(
+    bug: KasanBugType,
+    object: string,
+    access: string,
+    usedAt: string,
+    freedAt: string,
+    allocatedAt: string,
+  ): void {
+    const freed = freedAt === '' ? '' : `; freed ${freedAt}`;
+    const allocated = allocatedAt === '' ? '' : `; allocated ${allocatedAt}`;
+    const message = `BUG: KASAN: ${bug}: ${access} of ${object} ${usedAt}${freed}${allocated}`;
+    const r: KasanReport = { bug, object, access, usedAt, freedAt, allocatedAt, message };
+    if (this.reports.length < KASAN_REPORTS_MAX) this.reports.push(r);
+    this.pending ??= r;
+  }
+}
+
+/** The traps of one watched object: every access asks the allocator whether the object is freed. */
+class KasanHandler<T extends object> implements ProxyHandler<T> {
+  constructor(
+    private readonly slab: Slab,
+    private readonly rec: SlabObject,
+  ) {}
+
+  get(target: T, key: string | symbol, receiver: unknown): unknown {
+    if (this.rec.freedAt !== null || this.rec.container !== null) this.slab.access(this.rec, 'read', key);
+    return Reflect.get(target, key, receiver);
+  }
+
+  set(target: T, key: string | symbol, value: unknown): boolean {
+    if (this.rec.freedAt !== null || this.rec.container !== null) this.slab.access(this.rec, 'write', key);
+    return Reflect.set(target, key, value);
+  }
+
+  has(target: T, key: string | symbol): boolean {
+    if (this.rec.freedAt !== null || this.rec.container !== null) this.slab.access(this.rec, 'read', key);
+    return Reflect.has(target, key);
+  }
+
+  deleteProperty(target: T, key: string | symbol): boolean {
+    if (this.rec.freedAt !== null || this.rec.container !== null) this.slab.access(this.rec, 'write', key);
+    return Reflect.deleteProperty(target, key);
+  }
+}
+
+function labelOf(rec: SlabObject): string {
+  const d = rec.describe?.();
+  return d === undefined || d === '' ? rec.type : `${rec.type} ${d}`;
+}
+
+function typeName(obj: object): string {
+  const c = (obj as { constructor?: { name?: string } }).constructor?.name;
+  return c === undefined || c === '' ? 'an object' : `a ${c}`;
+}
+
+/** "in <fn> by task <t> [step n, after '<point>']", or "by no task" outside the executor. */
+function site(fn: string | null): string {
+  const t = currentOrNull();
+  const by =
+    t === null ? 'outside any task' : `by task ${t.name} [step ${t.executor.steps}, after '${t.lastPoint}']`;
+  return fn === null ? by : `in ${fn} ${by}`;
+}
+
+/**
+ * kmalloc(): `obj`, the struct the caller built, from the machine's slab as `type` (e.g. 'struct
+ * dmirror'); `caller` names the kernel function that allocates it (the report's "Allocated by");
+ * `describe` names the instance at its free (e.g. the device and context number). With KASAN on
+ * the result is a watched Proxy: keep and use only it.
+ */
+export function kmalloc<T extends object>(
+  slab: Slab,
+  obj: T,
+  type: string,
+  caller: string,
+  describe?: () => string,
+): T {
+  if (typeof obj !== 'object' || obj === null)
+    throw new ArgumentError('obj', `kmalloc needs an object, got ${describeValue(obj)}`);
+  return slab.alloc(obj, type, caller, describe);
+}
+
+/** kzalloc(): kmalloc of a zeroed struct. A JS struct is initialised by its constructor, so the same. */
+export const kzalloc = kmalloc;
+
+/**
+ * A struct embedded in a kmalloc'ed one (`container.field`): poisoned with its container, and
+ * freeing it alone is an invalid free. Returns `obj` itself when the container is not watched.
+ */
+export function kmallocMember<T extends object>(slab: Slab, container: object, obj: T, field: string): T {
+  return slab.member(container, obj, field);
+}
+
+/**
+ * kfree(): poisons `obj` (a Proxy kmalloc returned), so any later access is a use after free;
+ * freeing it again is a double free, and freeing anything kmalloc did not return an invalid free.
+ * kfree(null) does nothing, as the kernel's. `caller` names the kernel function that frees it.
+ */
+export function kfree(slab: Slab, obj: object | null | undefined, caller: string): void {
+  if (obj === null || obj === undefined) return;
+  slab.free(obj, caller);
+}
