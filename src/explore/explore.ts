@@ -25,6 +25,7 @@
 
 import { checkAccounting } from '../check/accounting.js';
 import { checkCoherence } from '../check/coherence.js';
+import { kasanQuiet, takeKasanViolation } from '../check/kasan.js';
 import { livenessViolations } from '../check/liveness.js';
 import { type CheckerName, type Violation, ViolationError, violationOfError } from '../check/violation.js';
 import { hex, PAGE_SIZE } from '../core/addr.js';
@@ -572,6 +573,8 @@ function runSchedule(cfg: Config, strategy: Strategy, trace?: Trace, states?: Se
     kernel: cfg.factory.kernel ?? 'v5.3',
   });
   const kernel = sim.kernel;
+  // KASAN on for every object the schedule allocates (its cost: docs/performance.md, "KASAN").
+  kernel.slab.kasan = true;
   const ctx = new ScenarioContext(sim, cfg.factory);
   const state = cfg.scenario.setup(sim, ctx);
   if (trace !== undefined) trace.attach(ctx);
@@ -582,9 +585,12 @@ function runSchedule(cfg: Config, strategy: Strategy, trace?: Trace, states?: Se
   const mirrors = ctx.devices;
   const rules = ctx.rules;
   const shadow = ctx.shadow;
-  const onStep: StepHook = (t: Thread, point: string) => {
+  const slab = kernel.slab;
+  const checks = (t: Thread, point: string) => {
     if (trace !== undefined) trace.step(t, point);
     observer?.step(t, point);
+    const k = takeKasanViolation(slab);
+    if (k !== null) throw new ViolationError('kasan', k);
     const r = rules.takePending();
     if (r !== null) throw new ViolationError('rules', r);
     const i = shadow.takePending();
@@ -592,6 +598,8 @@ function runSchedule(cfg: Config, strategy: Strategy, trace?: Trace, states?: Se
     const c = checkCoherence(kernel, mirrors);
     if (c !== null) throw new ViolationError('coherence', `${c}${where(t, point)}`);
   };
+  // The checkers' and observers' reads of a freed object are not uses (check/kasan.ts).
+  const onStep: StepHook = (t: Thread, point: string) => kasanQuiet(slab, () => checks(t, point));
   const ex = new Executor({ strategy, lockdep: kernel.lockdep, stepsMax: EXPLORE_STEPS_MAX, onStep });
   for (const s of specs) ex.spawn(s.name, s.body);
   try {
@@ -624,6 +632,8 @@ function endChecks(cfg: Config, ctx: ScenarioContext, state: unknown): Violation
   } catch (e) {
     return violationOfError(e, 'teardown');
   }
+  const k = takeKasanViolation(sim.kernel.slab);
+  if (k !== null) return { checker: 'kasan', message: `${k} [teardown]` };
   const r = ctx.rules.takePending();
   if (r !== null) return { checker: 'rules', message: r };
   const c = checkCoherence(sim.kernel, ctx.devices);

@@ -34,6 +34,7 @@ import {
   mmuIntervalSetSeq,
 } from '../../mm/mmu_interval_notifier.js';
 import { MMU_NOTIFY_MIGRATE, type MmuNotifierRange } from '../../mm/mmu_notifier.js';
+import { kfree, kmallocMember, kzalloc } from '../../mm/slab.js';
 import { type MigrationPolicy, POLICY_NONE } from '../../policy/policy.js';
 import type { Task } from '../../sched/index.js';
 import { currentOrNull, Mutex } from '../../sched/index.js';
@@ -66,7 +67,7 @@ export class TestHmmDmirror implements Driver {
   /** The address space it mirrors (dmirror->notifier.mm). */
   readonly mm: MmStruct;
   /** dmirror->notifier: the interval notifier over [0, ULONG_MAX & PAGE_MASK). */
-  readonly notifier = new MmuIntervalNotifier();
+  readonly notifier: MmuIntervalNotifier = new MmuIntervalNotifier();
   /** dmirror->mutex: taken by invalidate and around every device page-table write. */
   readonly mutex: Mutex;
   /** dmirror->pt. */
@@ -91,6 +92,12 @@ export class TestHmmDmirror implements Driver {
     this.mutex = new Mutex('dmirror.mutex');
     this.pt = new DevicePageTable(ctx.trace);
     this.mmu = new DeviceMmu(ctx.mdevice.device, this.pt, ctx.tlbEntries);
+    // dmirror_fops_open's kzalloc; the interval notifier is embedded in it (dmirror->notifier).
+    const slab = ctx.mm.kernel.slab;
+    const self = kzalloc(slab, this, 'struct dmirror', 'dmirror_fops_open', () => this.name);
+    this.notifier = kmallocMember(slab, self, this.notifier, 'notifier');
+    // biome-ignore lint/correctness/noConstructorReturn: kzalloc's pointer is the object from here on
+    return self;
   }
 
   /** dmirror_fops_open: mirror the opener's whole address space. */
@@ -101,18 +108,29 @@ export class TestHmmDmirror implements Driver {
   }
 
   /**
-   * dmirror_fops_release: no callback runs once the removal returns; then the table goes. The
-   * kernel's xa_destroy takes no dmirror->mutex (nothing can race it any more); the model takes it,
+   * dmirror_fops_release: no callback runs once the removal returns; the device's pages are
+   * evicted (evictDevicePages); then the table goes and the struct is kfreed. The kernel's xa_destroy takes no dmirror->mutex (nothing can race it any more); the model takes it,
    * so that every write of a device page table happens under its driver's lock, the rule the rules
    * checker holds every driver to.
    */
   *close(): Task {
     this.closed = true;
     yield* mmuIntervalNotifierRemove(this.notifier);
+    yield* this.evictDevicePages();
     yield* this.mutex.lock();
     this.pt.clear();
     this.mmu.flush();
     this.mutex.unlock();
+    kfree(this.mm.kernel.slab, this, 'dmirror_fops_release');
+  }
+
+  /**
+   * Before the kfree: the device's pages go back to system memory (744dd97752ef), so no page's
+   * zone_device_data names this struct once it is freed. Without it, a CPU fault on a page left in
+   * device memory reads the freed dmirror in dmirror_devmem_fault (test_hmm.close-no-evict).
+   */
+  protected *evictDevicePages(): Task {
+    yield* this.mdevice.evictChunks();
   }
 
   /**

@@ -6,6 +6,7 @@
  */
 
 import type { ModernDriverFactory } from '../driver.js';
+import { CloseNoEvict } from './close_no_evict.js';
 import { ExclusiveUnlockEarly } from './exclusive_unlock_early.js';
 import { IgnoreEbusy } from './ignore_ebusy.js';
 import { KeepMigratedEntries } from './keep_migrated_entries.js';
@@ -78,9 +79,18 @@ export const TEST_HMM_BROKEN: Readonly<Record<string, TestHmmVariantInfo>> = {
       'the device page, which is freed: the device reads a free page, not the CPU’s data.',
     factory: (ctx) => new KeepMigratedEntries(ctx),
   },
+  // object lifetimes: the kasan checker (src/check/kasan.ts)
+  'test_hmm.close-no-evict': {
+    wrong:
+      'release kfrees the dmirror without evicting the device pages first (lib/test_hmm.c before commit 744dd97752ef).',
+    breaks:
+      'a CPU fault on a page left in device memory reads the freed dmirror through zone_device_data (kasan: slab-use-after-free, close-vs-cpuread).',
+    factory: (ctx) => new CloseNoEvict(ctx),
+  },
 };
 
 export {
+  CloseNoEvict,
   ExclusiveUnlockEarly,
   IgnoreEbusy,
   KeepMigratedEntries,
