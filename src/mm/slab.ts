@@ -5,12 +5,13 @@
  * scheduling point, and the kernel function that allocated or freed it).
  *
  * A JS object is never freed, so a freed struct stays readable and a driver that kept a pointer
- * reads stale state silently. With KASAN on (`Slab.kasan`, the explorer's default), kmalloc returns
- * a Proxy around the object: every property read, write, `in` or delete through it is seen, so
- * plain `this.pt` in a driver's own method is caught after `kfree(this)`. KASAN reports the access
- * and lets it go on (kasan.fault=report); the checker (src/check/kasan.ts) stops the schedule after
- * the step. With KASAN off (the default outside the explorer) kmalloc returns the object itself and
- * kfree does nothing: no trap on a hot path (docs/performance.md, "KASAN").
+ * reads stale state silently. With KASAN on (`Slab.kasan`, the explorer's default), kmalloc records
+ * the object and kfree poisons it in place: its fields become reporting accessors and its
+ * prototype a reporting Proxy, so plain `this.pt` in a driver's own method, a saved pointer or a
+ * closure's `this` is caught after `kfree(this)`, while a live object stays a plain one (no trap on
+ * any path). KASAN reports the access and lets it go on (kasan.fault=report); the checker
+ * (src/check/kasan.ts) stops the schedule after the step. With KASAN off (the default outside the
+ * explorer) kmalloc and kfree do nothing (docs/performance.md, "KASAN").
  *
  * Only accesses made by a simulated task are reports: setup code, tests and checkers, which run
  * outside the executor or inside `quiet`, are not kernel code (a KASAN report comes from a task).
@@ -54,13 +55,15 @@ export interface KasanReport {
 interface SlabObject {
   readonly type: string;
   readonly describe: (() => string) | undefined;
-  readonly allocatedAt: string;
-  freedAt: string | null;
+  readonly allocated: Site;
+  freed: Site | null;
   /** Set once the object was described at its free (it may change before). */
   label: string;
   reported: boolean;
   /** The container of an embedded member, or null. */
   readonly container: SlabObject | null;
+  /** The embedded members (kmallocMember), poisoned with it. */
+  readonly members: object[];
 }
 
 /** Most reports kept; the first is the one that counts (KASAN without kasan_multi_shot stops there). */
@@ -77,10 +80,10 @@ export class Slab {
   private kasanOn = false;
   private quietDepth = 0;
   private pending: KasanReport | null = null;
-  /** Proxy or raw object -> its record; both, so a kfree through either finds it. */
+  /** Object -> its record (the alloc track KASAN keeps in the object's metadata). */
   private readonly objects = new WeakMap<object, SlabObject>();
 
-  /** Whether KASAN is on: kmalloc then returns a watched Proxy. */
+  /** Whether KASAN is on: kmalloc then records each object, and kfree poisons it. */
   get kasan(): boolean {
     return this.kasanOn;
   }
@@ -115,40 +118,36 @@ export class Slab {
   /** @internal kmalloc's body: see the module function. */
   alloc<T extends object>(obj: T, type: string, caller: string, describe?: () => string): T {
     if (!this.kasanOn) return obj;
-    const rec: SlabObject = {
+    this.objects.set(obj, {
       type,
       describe,
-      allocatedAt: site(caller),
-      freedAt: null,
+      allocated: siteNow(caller),
+      freed: null,
       label: '',
       reported: false,
       container: null,
-    };
-    return this.watch(obj, rec);
+      members: [],
+    });
+    this.live++;
+    return obj;
   }
 
   /** @internal kmallocMember's body. */
   member<T extends object>(container: object, obj: T, field: string): T {
     const parent = this.objects.get(container);
-    if (parent === undefined) return obj;
-    const rec: SlabObject = {
+    if (parent === undefined || parent.container !== null) return obj;
+    parent.members.push(obj);
+    this.objects.set(obj, {
       type: `${parent.type}.${field}`,
       describe: parent.describe === undefined ? undefined : () => `${parent.describe?.()}.${field}`,
-      allocatedAt: parent.allocatedAt,
-      freedAt: null,
+      allocated: parent.allocated,
+      freed: null,
       label: '',
       reported: false,
       container: parent,
-    };
-    return this.watch(obj, rec);
-  }
-
-  private watch<T extends object>(obj: T, rec: SlabObject): T {
-    const proxy = new Proxy(obj, new KasanHandler(this, rec));
-    this.objects.set(obj, rec);
-    this.objects.set(proxy, rec);
-    if (rec.container === null) this.live++;
-    return proxy;
+      members: [],
+    });
+    return obj;
   }
 
   /** @internal kfree's body. */
@@ -157,34 +156,39 @@ export class Slab {
     const rec = this.objects.get(obj);
     if (rec === undefined || rec.container !== null) {
       const what = rec === undefined ? `${typeName(obj)} not from kmalloc` : `${rec.type}, a member`;
-      this.report('invalid-free', what, 'kfree', site(caller), '', '');
+      this.report('invalid-free', what, 'kfree', siteNow(caller), null, null);
       return;
     }
-    if (rec.freedAt !== null) {
-      this.report('double-free', rec.label, 'kfree', site(caller), rec.freedAt, rec.allocatedAt);
+    if (rec.freed !== null) {
+      this.report('double-free', rec.label, 'kfree', siteNow(caller), rec.freed, rec.allocated);
       return;
     }
+    // Named before any poison: describe() reads the object (the allocator's read, not a use).
+    const members = rec.members.map((m) => [m, this.objects.get(m) as SlabObject] as const);
     rec.label = labelOf(rec);
-    rec.freedAt = site(caller);
+    for (const [, mrec] of members) mrec.label = labelOf(mrec);
+    rec.freed = siteNow(caller);
     this.live--;
     this.freed++;
+    poison(this, obj, rec);
+    for (const [m, mrec] of members) {
+      mrec.freed = rec.freed;
+      poison(this, m, mrec);
+    }
   }
 
-  /** @internal a trap saw an access to a watched object: report it if it is freed. */
+  /** @internal a poisoned object was read or written: report it, once, if a task did it. */
   access(rec: SlabObject, op: string, key: string | symbol): void {
-    const freedAt = rec.freedAt ?? rec.container?.freedAt ?? null;
-    if (freedAt === null || rec.reported || this.quietDepth > 0) return;
-    const t = currentOrNull();
-    if (t === null) return;
+    if (rec.freed === null || rec.reported || this.quietDepth > 0) return;
+    if (currentOrNull() === null) return;
     rec.reported = true;
-    if (rec.label === '') rec.label = labelOf(rec);
     this.report(
       'slab-use-after-free',
       rec.label,
       `${op} of .${String(key)}`,
-      site(null),
-      freedAt,
-      rec.allocatedAt,
+      siteNow(null),
+      rec.freed,
+      rec.allocated,
     );
   }
 
@@ -192,10 +196,13 @@ export class Slab {
     bug: KasanBugType,
     object: string,
     access: string,
-    usedAt: string,
-    freedAt: string,
-    allocatedAt: string,
+    used: Site,
+    freedSite: Site | null,
+    allocatedSite: Site | null,
   ): void {
+    const usedAt = formatSite(used);
+    const freedAt = freedSite === null ? '' : formatSite(freedSite);
+    const allocatedAt = allocatedSite === null ? '' : formatSite(allocatedSite);
     const freed = freedAt === '' ? '' : `; freed ${freedAt}`;
     const allocated = allocatedAt === '' ? '' : `; allocated ${allocatedAt}`;
     const message = `BUG: KASAN: ${bug}: ${access} of ${object} ${usedAt}${freed}${allocated}`;
@@ -205,31 +212,51 @@ export class Slab {
   }
 }
 
-/** The traps of one watched object: every access asks the allocator whether the object is freed. */
-class KasanHandler<T extends object> implements ProxyHandler<T> {
+/**
+ * kasan_poison of a freed object: its fields move to a shadow object behind a reporting Proxy that
+ * becomes its prototype, so every read, write or lookup of the same object, however it is reached
+ * (a saved pointer, a closure's `this`), goes through a trap from here on and still sees the old
+ * values; a live object is a plain one, and costs nothing.
+ */
+function poison(slab: Slab, obj: object, rec: SlabObject): void {
+  const proto = Reflect.getPrototypeOf(obj);
+  const shadow: object = Object.create(proto);
+  for (const key of Reflect.ownKeys(obj)) {
+    const d = Reflect.getOwnPropertyDescriptor(obj, key);
+    if (d === undefined || !d.configurable) continue;
+    Reflect.defineProperty(shadow, key, d);
+    Reflect.deleteProperty(obj, key);
+  }
+  Reflect.setPrototypeOf(obj, new Proxy(shadow, new PoisonedPrototype(slab, rec, proto)));
+}
+
+/** The traps of a freed object's prototype: a lookup that reaches it is a use of the object. */
+class PoisonedPrototype implements ProxyHandler<object> {
   constructor(
     private readonly slab: Slab,
     private readonly rec: SlabObject,
+    private readonly proto: object | null,
   ) {}
 
-  get(target: T, key: string | symbol, receiver: unknown): unknown {
-    if (this.rec.freedAt !== null || this.rec.container !== null) this.slab.access(this.rec, 'read', key);
-    return Reflect.get(target, key, receiver);
+  get(shadow: object, key: string | symbol, receiver: unknown): unknown {
+    this.slab.access(this.rec, 'read', key);
+    return Reflect.get(shadow, key, receiver);
   }
 
-  set(target: T, key: string | symbol, value: unknown): boolean {
-    if (this.rec.freedAt !== null || this.rec.container !== null) this.slab.access(this.rec, 'write', key);
-    return Reflect.set(target, key, value);
+  /** A write lands in the shadow, where the freed object's fields now live. */
+  set(shadow: object, key: string | symbol, value: unknown): boolean {
+    this.slab.access(this.rec, 'write', key);
+    return Reflect.set(shadow, key, value);
   }
 
-  has(target: T, key: string | symbol): boolean {
-    if (this.rec.freedAt !== null || this.rec.container !== null) this.slab.access(this.rec, 'read', key);
-    return Reflect.has(target, key);
+  has(shadow: object, key: string | symbol): boolean {
+    this.slab.access(this.rec, 'read', key);
+    return Reflect.has(shadow, key);
   }
 
-  deleteProperty(target: T, key: string | symbol): boolean {
-    if (this.rec.freedAt !== null || this.rec.container !== null) this.slab.access(this.rec, 'write', key);
-    return Reflect.deleteProperty(target, key);
+  /** The class's prototype stays in the chain, so instanceof still holds. */
+  getPrototypeOf(): object | null {
+    return this.proto;
   }
 }
 
@@ -243,19 +270,32 @@ function typeName(obj: object): string {
   return c === undefined || c === '' ? 'an object' : `a ${c}`;
 }
 
-/** "in <fn> by task <t> [step n, after '<point>']", or "by no task" outside the executor. */
-function site(fn: string | null): string {
+/** Where an allocation, free or use happened: kept raw, and formatted only for a report. */
+interface Site {
+  readonly fn: string | null;
+  readonly task: string | null;
+  readonly step: number;
+  readonly point: string;
+}
+
+function siteNow(fn: string | null): Site {
   const t = currentOrNull();
-  const by =
-    t === null ? 'outside any task' : `by task ${t.name} [step ${t.executor.steps}, after '${t.lastPoint}']`;
-  return fn === null ? by : `in ${fn} ${by}`;
+  return t === null
+    ? { fn, task: null, step: 0, point: '' }
+    : { fn, task: t.name, step: t.executor.steps, point: t.lastPoint };
+}
+
+/** "in <fn> by task <t> [step n, after '<point>']", or "outside any task" outside the executor. */
+function formatSite(s: Site): string {
+  const by = s.task === null ? 'outside any task' : `by task ${s.task} [step ${s.step}, after '${s.point}']`;
+  return s.fn === null ? by : `in ${s.fn} ${by}`;
 }
 
 /**
  * kmalloc(): `obj`, the struct the caller built, from the machine's slab as `type` (e.g. 'struct
  * dmirror'); `caller` names the kernel function that allocates it (the report's "Allocated by");
- * `describe` names the instance at its free (e.g. the device and context number). With KASAN on
- * the result is a watched Proxy: keep and use only it.
+ * `describe` names the instance at its free (e.g. the device and context number). Returns `obj`
+ * itself (the call reads as the kernel's `p = kmalloc(...)`).
  */
 export function kmalloc<T extends object>(
   slab: Slab,
@@ -274,14 +314,14 @@ export const kzalloc = kmalloc;
 
 /**
  * A struct embedded in a kmalloc'ed one (`container.field`): poisoned with its container, and
- * freeing it alone is an invalid free. Returns `obj` itself when the container is not watched.
+ * freeing it alone is an invalid free. Returns `obj` itself.
  */
 export function kmallocMember<T extends object>(slab: Slab, container: object, obj: T, field: string): T {
   return slab.member(container, obj, field);
 }
 
 /**
- * kfree(): poisons `obj` (a Proxy kmalloc returned), so any later access is a use after free;
+ * kfree(): poisons `obj` (an object kmalloc returned), so any later access is a use after free;
  * freeing it again is a double free, and freeing anything kmalloc did not return an invalid free.
  * kfree(null) does nothing, as the kernel's. `caller` names the kernel function that frees it.
  */

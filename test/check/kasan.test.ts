@@ -96,6 +96,14 @@ describe('check/kasan: the lifetime variants and their fixed twins', () => {
     expect([b.violation, b.complete, b.schedulesExplored]).toEqual([null, true, 30]);
   });
 
+  it("explore's kasan: false turns it off (the variant's stale read then goes unseen); bad values are refused", () => {
+    const r = explore('fault-vs-munmap', { driver: 'vma-kept-unlocked', protocol: 'seq', kasan: false });
+    expect([r.violation, r.complete]).toEqual([null, true]);
+    expect(() => explore('fault-vs-munmap', { kasan: 'yes' as unknown as boolean })).toThrow(
+      /^invalid argument 'kasan': expected a boolean/,
+    );
+  });
+
   it('--allow kasan:<text> goes past a known use after free and lists it', () => {
     const r = explore('fault-vs-munmap', {
       driver: 'vma-kept-unlocked',

@@ -88,20 +88,18 @@ export class Dmirror implements Driver {
     this.faultService = ctx.faultService;
     this.bugs = new Set(deviation === undefined ? [] : [deviation]);
     this.mutex = new Mutex('dmirror.mutex');
-    // dmirror_fops_open's kzalloc: the driver's own code and HMM's callbacks reach it through the
-    // watched pointer only, so KASAN sees every use after dmirror_fops_release's kfree.
+    // dmirror_fops_open's kzalloc; the hmm_mirror is embedded in it (dmirror->mirror), so KASAN
+    // sees a use of either after dmirror_fops_release's kfree.
     const slab = ctx.mm.kernel.slab;
-    const self = kzalloc(slab, this, 'struct dmirror', 'dmirror_fops_open', () => this.name);
+    kzalloc(slab, this, 'struct dmirror', 'dmirror_fops_open', () => this.name);
     const mirror = new HmmMirror(
       {
-        release: () => self.mirrorRelease(),
-        syncCpuDevicePagetables: (_m, update) => self.syncCpuDevicePagetables(update),
+        release: () => this.mirrorRelease(),
+        syncCpuDevicePagetables: (_m, update) => this.syncCpuDevicePagetables(update),
       },
       ctx.hmm,
     );
-    this.mirror = kmallocMember(slab, self, mirror, 'mirror');
-    // biome-ignore lint/correctness/noConstructorReturn: kzalloc's pointer is the object from here on
-    return self;
+    this.mirror = kmallocMember(slab, this, mirror, 'mirror');
   }
 
   /** dmirror_fops_open: register the mirror (hmm_mirror_register needs mmap_sem for write). */

@@ -165,10 +165,15 @@ export class TestHmmDevice {
     // kzalloc(sizeof(*devmem)): the dev_pagemap is embedded in it (devmem->pagemap), so a page's
     // pgmap read after dmirror_device_remove_chunks' kfree is a use after free.
     const slab = this.kernel.slab;
-    const raw = { pagemap, remove: false };
     const name = () => this.device.name;
-    const chunk: DmirrorChunk = kzalloc(slab, raw, 'struct dmirror_chunk', 'dmirror_allocate_chunk', name);
-    raw.pagemap = kmallocMember(slab, chunk, pagemap, 'pagemap');
+    const chunk: DmirrorChunk = kzalloc(
+      slab,
+      { pagemap, remove: false },
+      'struct dmirror_chunk',
+      'dmirror_allocate_chunk',
+      name,
+    );
+    kmallocMember(slab, chunk, pagemap, 'pagemap');
     const first = memremapPages(this.kernel, chunk.pagemap);
     if (first < 0) throw new KernelBug(`test_hmm: memremap_pages failed with ${first}`);
     this.chunks.push(chunk);

@@ -67,7 +67,7 @@ export class TestHmmDmirror implements Driver {
   /** The address space it mirrors (dmirror->notifier.mm). */
   readonly mm: MmStruct;
   /** dmirror->notifier: the interval notifier over [0, ULONG_MAX & PAGE_MASK). */
-  readonly notifier: MmuIntervalNotifier = new MmuIntervalNotifier();
+  readonly notifier = new MmuIntervalNotifier();
   /** dmirror->mutex: taken by invalidate and around every device page-table write. */
   readonly mutex: Mutex;
   /** dmirror->pt. */
@@ -94,10 +94,8 @@ export class TestHmmDmirror implements Driver {
     this.mmu = new DeviceMmu(ctx.mdevice.device, this.pt, ctx.tlbEntries);
     // dmirror_fops_open's kzalloc; the interval notifier is embedded in it (dmirror->notifier).
     const slab = ctx.mm.kernel.slab;
-    const self = kzalloc(slab, this, 'struct dmirror', 'dmirror_fops_open', () => this.name);
-    this.notifier = kmallocMember(slab, self, this.notifier, 'notifier');
-    // biome-ignore lint/correctness/noConstructorReturn: kzalloc's pointer is the object from here on
-    return self;
+    kzalloc(slab, this, 'struct dmirror', 'dmirror_fops_open', () => this.name);
+    kmallocMember(slab, this, this.notifier, 'notifier');
   }
 
   /** dmirror_fops_open: mirror the opener's whole address space. */
