@@ -231,3 +231,39 @@ describe('mm/slab: the VMAs munmap and exit free (vm_area_free)', () => {
     expect(b).toBeGreaterThan(0);
   });
 });
+
+describe('mm/slab: test_hmm frees its chunks at removal (dmirror_device_remove_chunks)', () => {
+  it("a chunk's dev_pagemap used after RELEASE is a use after free of the embedded member", () => {
+    const sim = new Simulator({
+      ramPages: 64,
+      sectionPages: 64,
+      kernel: 'v6.19',
+      devices: [{ memoryPages: 16 }],
+    });
+    const slab = sim.kernel.slab;
+    slab.kasan = true;
+    const mdev = sim.modernDevice(0);
+    const chunk = mdev.chunks[0]!;
+    expect(slab.live).toBe(1);
+    sim.run('release', mdev.removeChunks());
+    expect(slab.freed).toBe(1);
+    expect(slab.reports).toEqual([]);
+    sim.run(
+      'stale',
+      (function* () {
+        yield 'use';
+        return chunk.pagemap.owner;
+      })(),
+    );
+    // the chunk's read of .pagemap is the first report, the embedded dev_pagemap's .owner the second
+    expect(slab.reports.map((x) => `${x.object}: ${x.access}`)).toEqual([
+      'struct dmirror_chunk hmm_dmirror0: read of .pagemap',
+      'struct dmirror_chunk.pagemap hmm_dmirror0.pagemap: read of .owner',
+    ]);
+    const r = slab.takePending()!;
+    expect(r.object).toBe('struct dmirror_chunk hmm_dmirror0');
+    expect(r.access).toBe('read of .pagemap');
+    expect(r.freedAt).toMatch(/^in dmirror_device_remove_chunks by task release \[step \d+, after '.*'\]$/);
+    expect(r.allocatedAt).toBe('in dmirror_allocate_chunk outside any task');
+  });
+});
