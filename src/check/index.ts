@@ -9,5 +9,6 @@ export {
   tlbViolation,
 } from './coherence.js';
 export { ShadowMemory, type ShadowPage, type ShadowToken } from './integrity.js';
+export { kasanQuiet, takeKasanViolation } from './kasan.js';
 export { RulesChecker, type RulesDevice } from './rules.js';
 export { type CheckerName, type Violation, ViolationError, violationOfError } from './violation.js';

@@ -12,8 +12,11 @@
 import { KernelBug, KernelWarning } from '../core/assert.js';
 import { LockdepBug } from '../sched/lockdep.js';
 
-/** Which checker found a violation; 'kernel' is a BUG or WARN thrown by the model itself. */
-export type CheckerName = 'coherence' | 'integrity' | 'accounting' | 'rules' | 'kernel';
+/**
+ * Which checker found a violation; 'kernel' is a BUG or WARN thrown by the model itself, 'kasan' a
+ * use after free, double free or invalid free of a kmalloc'ed object (kasan.ts).
+ */
+export type CheckerName = 'coherence' | 'integrity' | 'accounting' | 'rules' | 'kernel' | 'kasan';
 
 /** A broken rule as reports and the explorer show it. */
 export interface Violation {

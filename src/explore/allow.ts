@@ -37,7 +37,7 @@ export const SEED_RACE_ALLOW: readonly string[] = [
   'coherence:but the CPU has a migration entry there',
 ];
 
-const CHECKERS: readonly CheckerName[] = ['rules', 'integrity', 'coherence', 'accounting', 'kernel'];
+const CHECKERS: readonly CheckerName[] = ['rules', 'integrity', 'coherence', 'accounting', 'kernel', 'kasan'];
 
 /** Parses `checker:text`, or 'seed-race' (its rules); an ArgumentError naming `allow` otherwise. */
 export function parseAllow(spec: string): AllowRule[] {

@@ -25,6 +25,7 @@
 
 import { checkAccounting } from '../check/accounting.js';
 import { checkCoherence } from '../check/coherence.js';
+import { kasanQuiet, takeKasanViolation } from '../check/kasan.js';
 import { livenessViolations } from '../check/liveness.js';
 import { type CheckerName, type Violation, ViolationError, violationOfError } from '../check/violation.js';
 import { hex, PAGE_SIZE } from '../core/addr.js';
@@ -89,6 +90,12 @@ export interface ExploreOptions {
    * touches something else (a lock, or memory seen through a tracepoint) fails the run. Default false.
    */
   checkFootprints?: boolean;
+  /**
+   * KASAN on every schedule's machine (src/mm/slab.ts, src/check/kasan.ts): a use after free, double
+   * free or invalid free of a kmalloc'ed struct is a 'kasan' violation. Default true; false saves
+   * the watching Proxies (docs/performance.md, "KASAN"). replay() always runs with it on.
+   */
+  kasan?: boolean;
   /** 'dfs' only: run part `index` of `count` of the search (src/explore/shard.ts; mergeShards joins them). */
   shard?: ShardSpec;
   /** Seed of every machine built (Simulator `seed`), and of 'random' and 'pct'. Default 1. */
@@ -166,6 +173,8 @@ interface Config {
   protocol: HmmProtocol;
   /** The Simulator seed of every machine built. */
   seed: number;
+  /** KASAN on the machines built (ExploreOptions.kasan). */
+  kasan: boolean;
   /** replay()'s observer of the rendered run. */
   observe?: (ctx: ScenarioContext) => ExploreObserver;
 }
@@ -237,6 +246,12 @@ function checkedInt(name: string, value: unknown, max: number): number {
   return value;
 }
 
+function checkedBoolean(name: string, value: unknown): boolean {
+  if (typeof value !== 'boolean')
+    throw new ArgumentError(name, `expected a boolean, got ${describeValue(value)}`);
+  return value;
+}
+
 function checkedFunction<F>(name: string, f: F | undefined): F | undefined {
   if (f !== undefined && typeof f !== 'function')
     throw new ArgumentError(name, `expected a function, got ${typeof f}`);
@@ -257,6 +272,7 @@ export function explore(scenario: Scenario | string, opts: ExploreOptions = {}):
     factory: driver.factory,
     protocol: checkProtocol(opts.protocol ?? 'seed'),
     seed,
+    kasan: checkedBoolean('kasan', opts.kasan ?? true),
   };
   const strategy = opts.strategy ?? 'dfs';
   if (strategy !== 'dfs' && strategy !== 'dpor' && strategy !== 'pct' && strategy !== 'random') {
@@ -455,6 +471,7 @@ export function replay(replayString: string, opts: ExploreReplayOptions = {}): E
     factory,
     protocol: parsed.protocol,
     seed: parsed.seed,
+    kasan: true,
   };
   const why = mismatchContext(parsed.version, scenario.name);
   const strict = new StrictReplay(parsed.schedule, why);
@@ -572,6 +589,8 @@ function runSchedule(cfg: Config, strategy: Strategy, trace?: Trace, states?: Se
     kernel: cfg.factory.kernel ?? 'v5.3',
   });
   const kernel = sim.kernel;
+  // KASAN for every object the schedule allocates (its cost: docs/performance.md, "KASAN").
+  kernel.slab.kasan = cfg.kasan;
   const ctx = new ScenarioContext(sim, cfg.factory);
   const state = cfg.scenario.setup(sim, ctx);
   if (trace !== undefined) trace.attach(ctx);
@@ -582,9 +601,12 @@ function runSchedule(cfg: Config, strategy: Strategy, trace?: Trace, states?: Se
   const mirrors = ctx.devices;
   const rules = ctx.rules;
   const shadow = ctx.shadow;
-  const onStep: StepHook = (t: Thread, point: string) => {
+  const slab = kernel.slab;
+  const checks = (t: Thread, point: string) => {
     if (trace !== undefined) trace.step(t, point);
     observer?.step(t, point);
+    const k = takeKasanViolation(slab);
+    if (k !== null) throw new ViolationError('kasan', k);
     const r = rules.takePending();
     if (r !== null) throw new ViolationError('rules', r);
     const i = shadow.takePending();
@@ -592,6 +614,8 @@ function runSchedule(cfg: Config, strategy: Strategy, trace?: Trace, states?: Se
     const c = checkCoherence(kernel, mirrors);
     if (c !== null) throw new ViolationError('coherence', `${c}${where(t, point)}`);
   };
+  // The checkers' and observers' reads of a freed object are not uses (check/kasan.ts).
+  const onStep: StepHook = (t: Thread, point: string) => kasanQuiet(slab, () => checks(t, point));
   const ex = new Executor({ strategy, lockdep: kernel.lockdep, stepsMax: EXPLORE_STEPS_MAX, onStep });
   for (const s of specs) ex.spawn(s.name, s.body);
   try {
@@ -624,6 +648,8 @@ function endChecks(cfg: Config, ctx: ScenarioContext, state: unknown): Violation
   } catch (e) {
     return violationOfError(e, 'teardown');
   }
+  const k = takeKasanViolation(sim.kernel.slab);
+  if (k !== null) return { checker: 'kasan', message: `${k} [teardown]` };
   const r = ctx.rules.takePending();
   if (r !== null) return { checker: 'rules', message: r };
   const c = checkCoherence(sim.kernel, ctx.devices);

@@ -44,6 +44,7 @@ const OUTCOMES: readonly ReplayOutcome[] = [
   'accounting',
   'rules',
   'kernel',
+  'kasan',
 ];
 
 /** What a replay string holds. */

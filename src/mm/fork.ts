@@ -12,7 +12,7 @@ import { copyPageRange } from './memory.js';
 import type { MmStruct } from './mm.js';
 import { mmput } from './mm.js';
 import { linkAnonChain } from './rmap.js';
-import { VM_DONTCOPY, Vma } from './vma.js';
+import { VM_DONTCOPY, Vma, vmAreaAlloc } from './vma.js';
 
 /** Returns the child's mm, or -ENOMEM (the half-built child torn down) if a page copy failed. */
 export function* dupMm(parent: MmStruct): Task<MmStruct | number> {
@@ -22,7 +22,8 @@ export function* dupMm(parent: MmStruct): Task<MmStruct | number> {
   try {
     for (const vma of [...parent.vmas]) {
       if (vma.flags & VM_DONTCOPY) continue;
-      const copy = new Vma(child, vma.start, vma.end, vma.flags, vma.pgoff, vma.file);
+      const dup = new Vma(child, vma.start, vma.end, vma.flags, vma.pgoff, vma.file);
+      const copy = vmAreaAlloc(child.kernel.slab, dup, 'vm_area_dup');
       anonVmaFork(child, vma, copy);
       copy.file?.mmaps.add(copy);
       child.insertVma(copy);

@@ -28,6 +28,7 @@ export * from './pagemap.js';
 export * from './pagetable.js';
 export * from './pte.js';
 export * from './rmap.js';
+export * from './slab.js';
 export * from './special_mapping.js';
 export * from './uaccess.js';
 export * from './vma.js';

@@ -17,6 +17,7 @@ import type { MmTracepoints } from './mm_trace.js';
 import { PhysMem } from './page_alloc.js';
 import { PageTablePool } from './pagetable.js';
 import { AnonVma } from './rmap.js';
+import { Slab } from './slab.js';
 
 /** The kernel releases whose mm behaviour the simulator can follow. */
 export type KernelVersion = 'v5.3' | 'v6.19';
@@ -126,6 +127,8 @@ export class Kernel {
   readonly lockdep = new LockdepGraph();
   /** The mm's tracepoints (mm_trace.ts): today's API steps, for the viewer. */
   readonly tracepoints = new Tracepoints<MmTracepoints>();
+  /** kmalloc's caches and KASAN (slab.ts): off unless a caller turns it on (the explorer does). */
+  readonly slab = new Slab();
   /** Event counters (vm_event-style: faults, migrations, invalidations). */
   readonly counters = new Counters();
   /** The trace log, if one was given in KernelOptions. */

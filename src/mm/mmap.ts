@@ -47,6 +47,8 @@ import {
   VM_SHARED,
   VM_WRITE,
   Vma,
+  vmAreaAlloc,
+  vmAreaFree,
 } from './vma.js';
 
 /** No access: any touch is a SegvError. */
@@ -130,7 +132,7 @@ export function* doMmap(mm: MmStruct, req: MmapRequest): Task<number> {
     file.unlinked = true;
     pgoff = 0;
   }
-  const vma = new Vma(mm, addr, addr + len, vmFlags, pgoff, file);
+  const vma = vmAreaAlloc(mm.kernel.slab, new Vma(mm, addr, addr + len, vmFlags, pgoff, file), 'mmap_region');
   if (huge && !hugetlbReservePages(mm, vma)) return -ENOMEM;
   file?.mmaps.add(vma);
   mm.insertVma(vma);
@@ -210,7 +212,12 @@ function isFree(mm: MmStruct, start: number, end: number): boolean {
 /** __split_vma: splits `vma` at `addr`; returns the part above addr (the original keeps the rest). */
 export function splitVma(mm: MmStruct, vma: Vma, addr: number): Vma {
   vmaAdjustTransHuge(mm, addr);
-  const upper = new Vma(mm, addr, vma.end, vma.flags, vma.pgoff + (addr - vma.start) / PAGE_SIZE, vma.file);
+  const pgoff = vma.pgoff + (addr - vma.start) / PAGE_SIZE;
+  const upper = vmAreaAlloc(
+    mm.kernel.slab,
+    new Vma(mm, addr, vma.end, vma.flags, pgoff, vma.file),
+    '__split_vma',
+  );
   upper.anonVma = vma.anonVma;
   upper.anonChain = [...vma.anonChain];
   upper.hugetlbResv = vma.hugetlbResv;
@@ -293,6 +300,7 @@ export function* doMunmap(mm: MmStruct, start: number, len: number): Task<number
   for (const v of vmas) detachVma(mm, v);
   yield* unmapRegion(mm, vmas, start, end, prev?.end ?? 0, next?.start ?? USER_PGTABLES_CEILING);
   releaseFile(mm, vmas);
+  freeVmas(mm, vmas);
   mm.kernel.counters.inc('munmap');
   return 0;
 }
@@ -311,8 +319,14 @@ function* unmapRegion(
   for (const v of vmas) zapRange(mm, Math.max(start, v.start), Math.min(end, v.end));
   yield* mmuNotifierInvalidateRangeEnd(range);
   mm.kernel.pt.freeRange(mm.pgd, start, end, floor, ceiling);
-  // remove_vma → vm_ops->close (hugetlb_vm_op_close gives unused reservations back).
+  // remove_vma → vm_ops->close (hugetlb_vm_op_close gives unused reservations back), then
+  // vm_area_free: nothing may use these VMAs any more.
   for (const v of vmas) hugetlbVmOpClose(mm, v);
+}
+
+/** remove_vma's vm_area_free of every VMA unmapped, once their files are released too. */
+function freeVmas(mm: MmStruct, vmas: Vma[]): void {
+  for (const v of vmas) vmAreaFree(mm.kernel.slab, v);
 }
 
 /** exit_mmap: notifiers are released first, then every mapping is torn down and the tables freed. */
@@ -323,6 +337,7 @@ export function* exitMmap(mm: MmStruct): Task {
   // no VMA, no unmap_vmas and so no UNMAP invalidation ("Can happen if dup_mmap() received an OOM")
   if (vmas.length > 0) yield* unmapRegion(mm, vmas, 0, TASK_SIZE, 0, USER_PGTABLES_CEILING);
   releaseFile(mm, vmas);
+  freeVmas(mm, vmas);
   mmPutHugeZeroPage(mm);
   mm.dead = true;
   mm.kernel.counters.inc('exit_mmap');

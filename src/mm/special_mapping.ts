@@ -27,6 +27,7 @@ import {
   VM_PFNMAP,
   VM_WRITE,
   Vma,
+  vmAreaAlloc,
   vmPageProt,
 } from './vma.js';
 
@@ -50,13 +51,11 @@ export function* doMmapSpecial(
   const addr = getUnmappedArea(mm, 0, len, false);
   if (addr < 0) return addr;
   const special = kind === 'pfnmap' ? VM_IO | VM_PFNMAP | VM_DONTEXPAND | VM_DONTCOPY : VM_MIXEDMAP;
-  const vma = new Vma(
-    mm,
-    addr,
-    addr + len,
-    calcVmProtBits(prot) | VM_MAYREAD | VM_MAYWRITE | special,
-    addr / PAGE_SIZE,
-    null,
+  const flags = calcVmProtBits(prot) | VM_MAYREAD | VM_MAYWRITE | special;
+  const vma = vmAreaAlloc(
+    mm.kernel.slab,
+    new Vma(mm, addr, addr + len, flags, addr / PAGE_SIZE, null),
+    'mmap_region',
   );
   mm.insertVma(vma);
   const err = kind === 'pfnmap' ? remapZeroPfns(mm, vma) : insertPages(mm, vma);

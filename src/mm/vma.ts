@@ -9,6 +9,7 @@ import { addrToVpn, PAGE_SIZE } from '../core/addr.js';
 import type { AddressSpace } from './file.js';
 import { _PAGE_ACCESSED, _PAGE_PRESENT, _PAGE_PROTNONE, _PAGE_RW, _PAGE_USER } from './pte.js';
 import type { AnonVma } from './rmap.js';
+import { kfree, kmalloc, type Slab } from './slab.js';
 
 /** No access (PROT_NONE). */
 export const VM_NONE = 0;
@@ -175,4 +176,19 @@ function sameChain(a: AnonVma[], b: AnonVma[]): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
+}
+
+/**
+ * vm_area_alloc / vm_area_dup: `vma`, built by `caller` (mmap_region, __split_vma, dup_mmap, a
+ * special mapping), from the vm_area_struct cache: watched by KASAN when it is on, so a driver that
+ * saved a VMA and uses it after munmap or exit is reported.
+ * @see mm/vma_init.c (Linux v6.19: vm_area_alloc, vm_area_dup, vm_area_free)
+ */
+export function vmAreaAlloc(slab: Slab, vma: Vma, caller: string): Vma {
+  return kmalloc(slab, vma, 'struct vm_area_struct', caller, () => `${vma.toString()} of mm ${vma.mm.id}`);
+}
+
+/** vm_area_free: remove_vma's last step, once the area is unmapped and its vm_ops closed. */
+export function vmAreaFree(slab: Slab, vma: Vma): void {
+  kfree(slab, vma, 'vm_area_free');
 }

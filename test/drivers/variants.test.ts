@@ -287,6 +287,8 @@ describe('the variant registry', () => {
       'erase-short',
       'release-keeps-pt',
       'no-tlb-flush',
+      'close-keeps-owner',
+      'vma-kept-unlocked',
     ]);
     for (const name of DMIRROR_VARIANT_NAMES) {
       expect(DMIRROR_VARIANTS[name].wrong).not.toMatch(/\n/);

@@ -64,6 +64,8 @@ describe('dpor finds what dfs finds (2 preemptions)', () => {
     'release-unlocked': 'exit-vs-devaccess',
     'erase-short': 'fault-vs-munmap',
     'release-keeps-pt': 'exit-vs-devaccess',
+    'close-keeps-owner': 'close-vs-cpuread',
+    'vma-kept-unlocked': 'fault-vs-munmap',
   };
   it('every broken dmirror variant, on the scenario that catches it (seq)', () => {
     expect(Object.keys(CATCHES).sort()).toEqual(DMIRROR_VARIANT_NAMES.filter((x) => x !== 'correct').sort());

@@ -17,6 +17,23 @@ describe('close-vs-cpuread', () => {
   });
 });
 
+describe('close-vs-cpuread on test_hmm: a use after free that commit 744dd97752ef leaves', () => {
+  it('release evicts the pages, but a CPU fault already in dmirror_devmem_fault holds its page locked', () => {
+    // The eviction's migrate_device_range trylocks each page and skips the faulting one; release
+    // then kfrees the dmirror the fault took from zone_device_data, and the fault's erase uses it.
+    const r = explore('close-vs-cpuread', { driver: 'test_hmm', protocol: 'seq' });
+    const v = r.violation!;
+    expect(v.checker).toBe('kasan');
+    expect(v.preemptions).toBe(1);
+    expect(r.schedulesExplored).toBe(6);
+    expect(v.message).toBe(
+      'BUG: KASAN: slab-use-after-free: read of .doUpdate of struct dmirror hmm_dmirror0.0 by task cpu ' +
+        "[step 9, after 'mutex_lock dmirror.mutex']; freed in dmirror_fops_release by task dev0-close " +
+        "[step 8, after 'mutex_lock dmirror.mutex']; allocated in dmirror_fops_open outside any task",
+    );
+  });
+});
+
 describe('the lifecycle scenarios on the reference drivers', () => {
   const names = LIFECYCLE_SCENARIOS.map((s) => s.name);
 
@@ -29,6 +46,8 @@ describe('the lifecycle scenarios on the reference drivers', () => {
     for (const driver of ['correct', 'test_hmm']) {
       for (const n of names) {
         if (n === 'migrate-vs-migrate' && driver === 'correct') continue;
+        // test_hmm's residual close race: its own test below
+        if (n === 'close-vs-cpuread' && driver === 'test_hmm') continue;
         const r = explore(n, { driver, protocol: 'seq' });
         expect(r.violation, `${n} on ${driver}`).toBeNull();
         expect(r.complete).toBe(true);
@@ -45,7 +64,6 @@ describe('the lifecycle scenarios on the reference drivers', () => {
       'holes-devwrite-vs-cpuread/test_hmm': 68,
       'holes-fault-vs-munmap/test_hmm': 37,
       'fault-vs-invalidations/test_hmm': 86,
-      'close-vs-cpuread/test_hmm': 21,
       'exit-vs-migrate/test_hmm': 9,
       'migrate-vs-migrate/test_hmm': 42,
       'kvm-fault-vs-munmap/test_hmm': 27,

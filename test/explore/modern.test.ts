@@ -21,6 +21,8 @@ const CAUGHT: Record<string, [string, string, number, number]> = {
   'test_hmm.ebusy-fatal': ['fault-vs-dontneed', 'integrity', 8, 1],
   'test_hmm.free-before-evict': ['unbind-vs-cpufault', 'integrity', 1, 0],
   'test_hmm.exclusive-keep-locked': ['exclusive-vs-cpuwrite', 'kernel', 1, 0],
+  // object lifetimes (kasan): test_hmm before commit 744dd97752ef
+  'test_hmm.close-no-evict': ['close-vs-cpuread', 'kasan', 1, 0],
 };
 
 /** Today's scenarios and the schedules test_hmm runs clean in each (DFS, 2 preemptions). */

@@ -31,6 +31,9 @@ const CAUGHT: Record<string, [string, string, number, number]> = {
   'release-keeps-pt': ['exit-vs-devaccess', 'coherence', 1, 0],
   // a device kernel's TLB (src/explore/scenarios_multi.ts): the ioctls never use it
   'no-tlb-flush': ['kernel-vs-munmap', 'coherence', 67, 0],
+  // object lifetimes: the kasan checker (test/check/kasan.test.ts)
+  'close-keeps-owner': ['close-vs-cpuread', 'kasan', 1, 0],
+  'vma-kept-unlocked': ['fault-vs-munmap', 'kasan', 2, 1],
 };
 
 describe('dmirror variants by name', () => {

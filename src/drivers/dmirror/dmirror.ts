@@ -25,6 +25,7 @@ import { hmmRangeFault, hmmRangeUnregister, hmmRangeValid } from '../../hmm/seed
 import type { HmmRange, HmmUpdate } from '../../hmm/seed/types.js';
 import type { MmStruct } from '../../mm/mm.js';
 import type { MaybeTask } from '../../mm/mmu_notifier.js';
+import { kfree, kmallocMember, kzalloc } from '../../mm/slab.js';
 import { type MigrationPolicy, POLICY_NONE } from '../../policy/policy.js';
 import type { Task } from '../../sched/index.js';
 import { currentOrNull, Mutex } from '../../sched/index.js';
@@ -87,13 +88,18 @@ export class Dmirror implements Driver {
     this.faultService = ctx.faultService;
     this.bugs = new Set(deviation === undefined ? [] : [deviation]);
     this.mutex = new Mutex('dmirror.mutex');
-    this.mirror = new HmmMirror(
+    // dmirror_fops_open's kzalloc; the hmm_mirror is embedded in it (dmirror->mirror), so KASAN
+    // sees a use of either after dmirror_fops_release's kfree.
+    const slab = ctx.mm.kernel.slab;
+    kzalloc(slab, this, 'struct dmirror', 'dmirror_fops_open', () => this.name);
+    const mirror = new HmmMirror(
       {
         release: () => this.mirrorRelease(),
         syncCpuDevicePagetables: (_m, update) => this.syncCpuDevicePagetables(update),
       },
       ctx.hmm,
     );
+    this.mirror = kmallocMember(slab, this, mirror, 'mirror');
   }
 
   /** dmirror_fops_open: register the mirror (hmm_mirror_register needs mmap_sem for write). */
@@ -118,6 +124,18 @@ export class Dmirror implements Driver {
     this.clearAll();
     this.mutex.unlock();
     yield* hmmMirrorUnregister(this.mirror);
+    this.dropDevicePages();
+    kfree(this.mm.kernel.slab, this, 'dmirror_fops_release');
+  }
+
+  /**
+   * Before the struct goes: the device pages this context leaves in device memory stop naming it
+   * (their drvdata and the device's books), so a later CPU fault or free of one reads no freed
+   * dmirror. lib/test_hmm.c does not (its dmirror_devmem_fault reads rpage->zone_device_data, the
+   * freed dmirror, after a close: docs/explorer.md, "Object lifetimes").
+   */
+  protected dropDevicePages(): void {
+    this.mdevice.dropOwner(this);
   }
 
   /** Drops every device mapping and cached translation (under the update lock). */

@@ -163,6 +163,21 @@ export class DmirrorDevice {
     return { owner: this.owners[k] as Dmirror, vpn: this.vpnOf[k] as number };
   }
 
+  /**
+   * dmirror_fops_release's part in the books: every page `owner` leaves in device memory stops
+   * pointing at it (drvdata, owner word, eviction books), since the struct dmirror is about to be
+   * freed. Its pages stay where they are, unowned: a CPU fault or the process's exit brings them
+   * back, and eviction no longer picks them.
+   */
+  dropOwner(owner: Dmirror): void {
+    for (let k = 0; k < this.owners.length; k++) {
+      if (this.owners[k] !== owner) continue;
+      this.owners[k] = undefined;
+      this.seqOf[k] = -1;
+      hmmDevmemPageSetDrvdata(this.devmem, this.devmem.pfnFirst + k, undefined);
+    }
+  }
+
   /** Takes `pfn` out of the eviction books (a policy chose it as a victim). */
   forget(pfn: number): void {
     const k = pfn - this.devmem.pfnFirst;

@@ -185,6 +185,25 @@ export const DMIRROR_VARIANTS = {
       'a device kernel keeps translating through a cached entry after munmap: the TLB maps a page ' +
       'the page table no longer has (coherence), and the kernel reads a freed page.',
   },
+  // -- object lifetimes (the kasan checker, src/check/kasan.ts; docs/explorer.md "Object lifetimes")
+  /** Leaves its device pages naming the struct dmirror it frees at close. */
+  'close-keeps-owner': {
+    /** {@inheritDoc DmirrorVariantInfo.wrong} */
+    wrong:
+      "release() kfrees the struct dmirror but leaves the device pages it still holds naming it (their drvdata, as test_hmm's rpage->zone_device_data).",
+    /** {@inheritDoc DmirrorVariantInfo.breaks} */
+    breaks:
+      'a CPU fault on such a page after close reads the freed dmirror in the migrate-back callback (kasan: slab-use-after-free, close-vs-cpuread).',
+  },
+  /** Keeps the VMA pointer find_vma returned after dropping mmap_sem. */
+  'vma-kept-unlocked': {
+    /** {@inheritDoc DmirrorVariantInfo.wrong} */
+    wrong:
+      'the READ command looks the VMA up under mmap_sem, drops the lock, and checks the range against the saved vma after the copy.',
+    /** {@inheritDoc DmirrorVariantInfo.breaks} */
+    breaks:
+      'a munmap in between frees the VMA (vm_area_free): the late check reads a freed vm_area_struct (kasan: slab-use-after-free, fault-vs-munmap).',
+  },
 } as const satisfies Record<string, DmirrorVariantInfo>;
 
 /** A variant name: a key of DMIRROR_VARIANTS. */

@@ -6,6 +6,7 @@
 
 import type { DmirrorVariant } from '../dmirror/variants.js';
 import type { DriverFactory } from '../driver.js';
+import { CloseKeepsOwner } from './close_keeps_owner.js';
 import { CloseUnregisterFirst } from './close_unregister_first.js';
 import { CloseWithoutClear } from './close_without_clear.js';
 import { EbusyFatal } from './ebusy_fatal.js';
@@ -22,6 +23,7 @@ import { ReleaseUnlocked } from './release_unlocked.js';
 import { SleepNonblockable } from './sleep_nonblockable.js';
 import { UnlockTwiceOnRetry } from './unlock_twice_on_retry.js';
 import { UnlockedValidCheck } from './unlocked_valid_check.js';
+import { VmaKeptUnlocked } from './vma_kept_unlocked.js';
 import { VmaLookupUnlocked } from './vma_lookup_unlocked.js';
 
 /** Every broken variant's factory, by its name. */
@@ -43,9 +45,12 @@ export const DMIRROR_BROKEN: Readonly<Record<Exclude<DmirrorVariant, 'correct'>,
   'erase-short': (ctx) => new EraseShort(ctx),
   'release-keeps-pt': (ctx) => new ReleaseKeepsPt(ctx),
   'no-tlb-flush': (ctx) => new NoTlbFlush(ctx),
+  'close-keeps-owner': (ctx) => new CloseKeepsOwner(ctx),
+  'vma-kept-unlocked': (ctx) => new VmaKeptUnlocked(ctx),
 };
 
 export {
+  CloseKeepsOwner,
   CloseUnregisterFirst,
   CloseWithoutClear,
   EbusyFatal,
@@ -62,5 +67,6 @@ export {
   SleepNonblockable,
   UnlockedValidCheck,
   UnlockTwiceOnRetry,
+  VmaKeptUnlocked,
   VmaLookupUnlocked,
 };

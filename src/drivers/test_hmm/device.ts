@@ -55,6 +55,7 @@ import {
   PG_head,
   PG_reserved,
 } from '../../mm/page.js';
+import { kfree, kmallocMember, kzalloc } from '../../mm/slab.js';
 import { policyCpuFault, policySink } from '../../policy/events.js';
 import type { Task } from '../../sched/index.js';
 import { SpinLock } from '../../sched/index.js';
@@ -161,9 +162,20 @@ export class TestHmmDevice {
         },
       },
     };
-    const first = memremapPages(this.kernel, pagemap);
+    // kzalloc(sizeof(*devmem)): the dev_pagemap is embedded in it (devmem->pagemap), so a page's
+    // pgmap read after dmirror_device_remove_chunks' kfree is a use after free.
+    const slab = this.kernel.slab;
+    const name = () => this.device.name;
+    const chunk: DmirrorChunk = kzalloc(
+      slab,
+      { pagemap, remove: false },
+      'struct dmirror_chunk',
+      'dmirror_allocate_chunk',
+      name,
+    );
+    kmallocMember(slab, chunk, pagemap, 'pagemap');
+    const first = memremapPages(this.kernel, chunk.pagemap);
     if (first < 0) throw new KernelBug(`test_hmm: memremap_pages failed with ${first}`);
-    const chunk: DmirrorChunk = { pagemap, remove: false };
     this.chunks.push(chunk);
     // Under mdevice->lock in the kernel; here one atomic step, which may also run at device
     // creation, outside any simulated thread (module init).
@@ -285,10 +297,20 @@ export class TestHmmDevice {
       this.lock.unlock();
       yield* this.evictChunk(chunk);
       yield* memunmapPages(this.kernel, chunk.pagemap);
+      kfree(this.kernel.slab, chunk, 'dmirror_device_remove_chunks');
     }
     this.chunks = [];
     this.freePages = [];
     this.freeFolios = [];
+  }
+
+  /**
+   * dmirror_fops_release's eviction since commit 744dd97752ef ("lib: test_hmm: evict device pages
+   * on file close to avoid use-after-free", in 6.18.y stable): every chunk's pages in use, of any
+   * opener, back to system memory, so none is left naming the dmirror about to be freed.
+   */
+  *evictChunks(): Task {
+    for (const chunk of this.chunks) yield* this.evictChunk(chunk);
   }
 
   /** dmirror_device_evict_chunk: every page of the chunk in use, to system memory (evictRange). */

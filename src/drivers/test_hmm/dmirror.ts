@@ -34,6 +34,7 @@ import {
   mmuIntervalSetSeq,
 } from '../../mm/mmu_interval_notifier.js';
 import { MMU_NOTIFY_MIGRATE, type MmuNotifierRange } from '../../mm/mmu_notifier.js';
+import { kfree, kmallocMember, kzalloc } from '../../mm/slab.js';
 import { type MigrationPolicy, POLICY_NONE } from '../../policy/policy.js';
 import type { Task } from '../../sched/index.js';
 import { currentOrNull, Mutex } from '../../sched/index.js';
@@ -91,6 +92,10 @@ export class TestHmmDmirror implements Driver {
     this.mutex = new Mutex('dmirror.mutex');
     this.pt = new DevicePageTable(ctx.trace);
     this.mmu = new DeviceMmu(ctx.mdevice.device, this.pt, ctx.tlbEntries);
+    // dmirror_fops_open's kzalloc; the interval notifier is embedded in it (dmirror->notifier).
+    const slab = ctx.mm.kernel.slab;
+    kzalloc(slab, this, 'struct dmirror', 'dmirror_fops_open', () => this.name);
+    kmallocMember(slab, this, this.notifier, 'notifier');
   }
 
   /** dmirror_fops_open: mirror the opener's whole address space. */
@@ -101,18 +106,29 @@ export class TestHmmDmirror implements Driver {
   }
 
   /**
-   * dmirror_fops_release: no callback runs once the removal returns; then the table goes. The
-   * kernel's xa_destroy takes no dmirror->mutex (nothing can race it any more); the model takes it,
+   * dmirror_fops_release: no callback runs once the removal returns; the device's pages are
+   * evicted (evictDevicePages); then the table goes and the struct is kfreed. The kernel's xa_destroy takes no dmirror->mutex (nothing can race it any more); the model takes it,
    * so that every write of a device page table happens under its driver's lock, the rule the rules
    * checker holds every driver to.
    */
   *close(): Task {
     this.closed = true;
     yield* mmuIntervalNotifierRemove(this.notifier);
+    yield* this.evictDevicePages();
     yield* this.mutex.lock();
     this.pt.clear();
     this.mmu.flush();
     this.mutex.unlock();
+    kfree(this.mm.kernel.slab, this, 'dmirror_fops_release');
+  }
+
+  /**
+   * Before the kfree: the device's pages go back to system memory (744dd97752ef), so no page's
+   * zone_device_data names this struct once it is freed. Without it, a CPU fault on a page left in
+   * device memory reads the freed dmirror in dmirror_devmem_fault (test_hmm.close-no-evict).
+   */
+  protected *evictDevicePages(): Task {
+    yield* this.mdevice.evictChunks();
   }
 
   /**

@@ -6,6 +6,7 @@
  */
 
 import type { ModernDriverFactory } from '../driver.js';
+import { CloseNoEvict } from './close_no_evict.js';
 import { EbusyFatal } from './ebusy_fatal.js';
 import { ExclusiveKeepLocked } from './exclusive_keep_locked.js';
 import { ExclusiveUnlockEarly } from './exclusive_unlock_early.js';
@@ -118,9 +119,18 @@ export const TEST_HMM_BROKEN: Readonly<Record<string, TestHmmVariantInfo>> = {
       'memory instead of the data: the CPU reads zeros where it wrote (integrity).',
     factory: (ctx) => new FreeBeforeEvict(ctx),
   },
+  // object lifetimes: the kasan checker (src/check/kasan.ts)
+  'test_hmm.close-no-evict': {
+    wrong:
+      'release kfrees the dmirror without evicting the device pages first (lib/test_hmm.c before commit 744dd97752ef).',
+    breaks:
+      'a CPU fault on a page left in device memory reads the freed dmirror through zone_device_data (kasan: slab-use-after-free, close-vs-cpuread).',
+    factory: (ctx) => new CloseNoEvict(ctx),
+  },
 };
 
 export {
+  CloseNoEvict,
   EbusyFatal,
   ExclusiveKeepLocked,
   ExclusiveUnlockEarly,
