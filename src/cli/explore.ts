@@ -47,6 +47,8 @@ export interface ExploreCliOptions {
   html?: string;
   /** --allow, repeated: known violations to go past (src/explore/allow.ts). */
   allow?: string[];
+  /** false with --no-kasan: the machines run without KASAN (ExploreOptions.kasan). */
+  kasan?: boolean;
   /** --generate: explore this many generated scenarios (gen-<seed>-<i>) instead of one. */
   generate?: number;
   /** --driver-module, loaded by loadDriverModule: the registry holding the user's driver. */
@@ -205,6 +207,7 @@ export function libraryOptions(opts: ExploreCliOptions): ExploreOptions {
     driver: user !== undefined && opts.driver === 'correct' ? user.name : opts.driver,
     drivers: user?.drivers ?? new ExploreDrivers(),
     allow: opts.allow ?? [],
+    kasan: opts.kasan !== false,
     protocol: opts.protocol,
     strategy: opts.strategy,
     schedules: opts.schedules,

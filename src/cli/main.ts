@@ -260,6 +260,7 @@ ${EXIT_HELP}`,
       collect,
       [],
     )
+    .option('--no-kasan', 'explore without KASAN (use after free unseen; 10-20% more schedules per second)')
     .option(
       '--generate <n>',
       'explore n scenarios generated under --seed (gen-<seed>-<i>)',
