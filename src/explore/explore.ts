@@ -53,6 +53,7 @@ import { Simulator } from '../sim/simulator.js';
 import { type DistinctViolation, ViolationLog, violationShape } from './allow.js';
 import { ExploreDrivers } from './drivers.js';
 import { forwardMemoryTouches } from './footprint_check.js';
+import { recordMemoryFootprints } from './footprint_mem.js';
 import { formatReplay, parseReplay, ReplayError, type ReplayOutcome } from './replaystring.js';
 import { type Scenario, ScenarioContext, type ScenarioDriverFactory } from './scenario.js';
 import { SCENARIOS, scenarioByName } from './scenarios.js';
@@ -89,6 +90,11 @@ export interface ExploreOptions {
    * touches something else (a lock, or memory seen through a tracepoint) fails the run. Default false.
    */
   checkFootprints?: boolean;
+  /**
+   * 'dpor' only: counts every race the search analysed by the object that made its two steps
+   * dependent ('mutex dmirror.mutex (write/write)', 'pte _ (read/write)'), into this map.
+   */
+  raceProfile?: Map<string, number>;
   /** 'dfs' only: run part `index` of `count` of the search (src/explore/shard.ts; mergeShards joins them). */
   shard?: ShardSpec;
   /** Seed of every machine built (Simulator `seed`), and of 'random' and 'pct'. Default 1. */
@@ -286,6 +292,9 @@ export function explore(scenario: Scenario | string, opts: ExploreOptions = {}):
   Error.stackTraceLimit = 0;
   try {
     const check = opts.checkFootprints === true;
+    if (opts.raceProfile !== undefined && !(opts.raceProfile instanceof Map))
+      throw new ArgumentError('raceProfile', 'expected a Map');
+    const profile = opts.raceProfile ?? null;
     let shard: ShardFilter | null = null;
     if (opts.shard !== undefined) {
       if (strategy !== 'dfs')
@@ -295,7 +304,7 @@ export function explore(scenario: Scenario | string, opts: ExploreOptions = {}):
         );
       shard = new ShardFilter(checkShard(opts.shard));
     }
-    return exploreWith(sc, cfg, strategy, preemptions, budget, clock, onSchedule, check, shard, log);
+    return exploreWith(sc, cfg, strategy, preemptions, budget, clock, onSchedule, check, shard, log, profile);
   } finally {
     Error.stackTraceLimit = stackTraceLimit;
   }
@@ -312,6 +321,7 @@ function exploreWith(
   checkFootprints: boolean,
   shard: ShardFilter | null,
   log: ViolationLog,
+  raceProfile: Map<string, number> | null,
 ): ExploreResult {
   const t0 = clock();
   let explored = 0;
@@ -322,7 +332,12 @@ function exploreWith(
     const search =
       strategy === 'dfs'
         ? new DfsStrategy(preemptions)
-        : new DporStrategy({ preemptions, check: checkFootprints });
+        : new DporStrategy({
+            preemptions,
+            check: checkFootprints,
+            precise: true,
+            ...(raceProfile !== null ? { profile: raceProfile } : {}),
+          });
     while (explored < budget) {
       if (!search.nextExecution()) {
         complete = true;
@@ -577,7 +592,8 @@ function runSchedule(cfg: Config, strategy: Strategy, trace?: Trace, states?: Se
   if (trace !== undefined) trace.attach(ctx);
   const observer = trace === undefined ? undefined : cfg.observe?.(ctx);
   trace?.observe(observer);
-  if (strategy.recorder?.check === true) forwardMemoryTouches(ctx);
+  if (strategy.recorder?.precise === true) recordMemoryFootprints(ctx);
+  else if (strategy.recorder?.check === true) forwardMemoryTouches(ctx);
   const specs = cfg.scenario.threads(state, ctx);
   const mirrors = ctx.devices;
   const rules = ctx.rules;

@@ -7,8 +7,14 @@ export {
   type Footprint,
   FootprintError,
   FootprintRecorder,
+  MemKind,
+  memAdd,
+  memObject,
+  memRead,
+  memWrite,
   noteMemory,
   objectName,
+  recordingMemory,
   touchObject,
 } from './dependency.js';
 export {
