@@ -38,6 +38,8 @@ import type { MmuNotifierRange } from '../mm/mmu_notifier.js';
 import {
   DfsStrategy,
   DporStrategy,
+  FootprintError,
+  type FootprintRecorder,
   decodeReplay,
   Executor,
   PctStrategy,
@@ -592,13 +594,16 @@ function runSchedule(cfg: Config, strategy: Strategy, trace?: Trace, states?: Se
   if (trace !== undefined) trace.attach(ctx);
   const observer = trace === undefined ? undefined : cfg.observe?.(ctx);
   trace?.observe(observer);
-  if (strategy.recorder?.precise === true) recordMemoryFootprints(ctx);
-  else if (strategy.recorder?.check === true) forwardMemoryTouches(ctx);
+  const recorder = strategy.recorder;
+  const coverage = recorder?.precise === true ? recordMemoryFootprints(ctx) : null;
+  if (coverage === null && recorder?.check === true) forwardMemoryTouches(ctx);
+  const checkCoverage = recorder?.check === true ? coverage : null;
   const specs = cfg.scenario.threads(state, ctx);
   const mirrors = ctx.devices;
   const rules = ctx.rules;
   const shadow = ctx.shadow;
   const onStep: StepHook = (t: Thread, point: string) => {
+    if (checkCoverage !== null) checkCoverage(recorder as FootprintRecorder);
     if (trace !== undefined) trace.step(t, point);
     observer?.step(t, point);
     const r = rules.takePending();
@@ -612,6 +617,8 @@ function runSchedule(cfg: Config, strategy: Strategy, trace?: Trace, states?: Se
   for (const s of specs) ex.spawn(s.name, s.body);
   try {
     const result = ex.run();
+    // the footprint check failing is a bug of the footprints, not a schedule to shrink and report
+    if (result.failure?.error instanceof FootprintError) throw result.failure.error;
     if (result.status !== 'done') return result;
     states?.add(terminalStateHash(ctx));
     const end = endChecks(cfg, ctx, state);

@@ -23,7 +23,18 @@ import type { DeviceTlb } from '../device/tlb.js';
 import type { PhysMem } from '../mm/page_alloc.js';
 import type { PageTablePool } from '../mm/pagetable.js';
 import { _PAGE_PRESENT, _PAGE_PSE, ptePfn } from '../mm/pte.js';
-import { MemKind, memAdd, memRead, memWrite, noteMemory, recordingMemory } from '../sched/index.js';
+import {
+  FootprintError,
+  type FootprintRecorder,
+  MemKind,
+  memAdd,
+  memObject,
+  memRead,
+  memWrite,
+  noteMemory,
+  objectName,
+  recordingMemory,
+} from '../sched/index.js';
 import type { ScenarioContext } from './scenario.js';
 
 type Indexed = { [i: number]: number; readonly length: number };
@@ -138,6 +149,22 @@ class TableIndex {
     }
   }
 
+  /** Calls visit(object, lo, hi) for every entry of every linked PTE and PMD table (raw, unrecorded). */
+  forEachEntry(visit: (id: number, lo: number, hi: number) => void): void {
+    this.rebuild();
+    const { lo, hi } = this.raw;
+    for (const [t, w] of this.where) {
+      if (w.level > 2) continue;
+      const first = w.base / PAGE_SIZE / (w.level === 1 ? 1 : 512);
+      const kind = w.level === 1 ? MemKind.pte : MemKind.pmd;
+      for (let i = 0; i < 512; i++) {
+        const l = lo[t * 512 + i] as number;
+        const h = hi[t * 512 + i] as number;
+        if (l !== 0 || h !== 0) visit(memObject(kind, w.pgd, first + i), l, h);
+      }
+    }
+  }
+
   private rebuild(): void {
     this.where.clear();
     this.stale = false;
@@ -159,7 +186,7 @@ class TableIndex {
 }
 
 /** Watches the CPU page tables of `pool`: entries by (mm, vpn), and each table's count of entries. */
-function watchPageTables(pool: PageTablePool): void {
+function watchPageTables(pool: PageTablePool): TableIndex {
   const index = new TableIndex(pool);
   const raw = { lo: pool.lo as Indexed, hi: pool.hi as Indexed };
   const read = (i: number) => index.touch(i, false);
@@ -187,6 +214,7 @@ function watchPageTables(pool: PageTablePool): void {
     () => {},
     (t) => memAdd(MemKind.ptused, t, 0),
   );
+  return index;
 }
 
 /** Watches the struct pages (every per-pfn array and the contents) and the page allocator. */
@@ -314,13 +342,47 @@ function watchShadow(ctx: ScenarioContext): void {
   wrap(sh, 'exit', (mm: object) => space(mm));
 }
 
+/** FNV-1a over a few words. */
+function mix(h: number, w: number): number {
+  return Math.imul(h ^ (w >>> 0), 0x01000193) >>> 0;
+}
+
+/**
+ * The state of every memory object the check can see, by object id: each CPU PTE and PMD entry,
+ * each struct page (its fields and a sample of its bytes), each device page-table entry.
+ */
+function digest(ctx: ScenarioContext, index: TableIndex): Map<number, number> {
+  const out = new Map<number, number>();
+  index.forEachEntry((id, lo, hi) => out.set(id, mix(mix(0x811c9dc5, lo), hi)));
+  const s = ctx.sim.kernel.mem.store;
+  const { flags, refcount, mapcount, mapping, index: pageIndex, memcg, contents } = s;
+  for (let pfn = 0; pfn < s.size; pfn++) {
+    let h = mix(mix(mix(0x811c9dc5, flags[pfn] as number), refcount[pfn] as number), mapcount[pfn] as number);
+    h = mix(mix(mix(h, mapping[pfn] as number), pageIndex[pfn] as number), memcg[pfn] as number);
+    const b = contents[pfn];
+    if (b !== undefined) for (let i = 0; i < b.length; i += 64) h = mix(h, b[i]! | (b[i + 1]! << 8));
+    if (h !== 0x811c9dc5) out.set(memObject(MemKind.page, pfn, 0), h);
+  }
+  ctx.devices.forEach((dev, d) => {
+    dev.pt.forEach((vpn, pfn, write) => out.set(memObject(MemKind.devpt, d, vpn), mix(pfn, write ? 1 : 0)));
+  });
+  return out;
+}
+
+/**
+ * The footprint check's coverage test (check mode): call it after every step, before the recorder
+ * ends the step. It fails with a FootprintError naming the first object whose state changed in the
+ * step although the step's footprint does not write it.
+ */
+export type CoverageCheck = (recorder: FootprintRecorder) => void;
+
 /**
  * Records the memory footprints of ctx's machine for the rest of the schedule (the explorer calls
- * it after the scenario's setup, before its threads run).
+ * it after the scenario's setup, before its threads run). Returns the coverage check.
  */
-export function recordMemoryFootprints(ctx: ScenarioContext): void {
+export function recordMemoryFootprints(ctx: ScenarioContext): CoverageCheck {
   const kernel = ctx.sim.kernel;
-  watchPageTables(kernel.pt);
+  const index = watchPageTables(kernel.pt);
   watchPages(kernel.mem);
   ctx.devices.forEach((dev, d) => {
     watchDevicePageTable(dev.pt, d);
@@ -332,4 +394,16 @@ export function recordMemoryFootprints(ctx: ScenarioContext): void {
   trace.subscribe('mmu_notifier_invalidate_range_start', notifier);
   trace.subscribe('mmu_notifier_invalidate_range_end', notifier);
   trace.subscribe('hmm_range_valid', () => memRead(MemKind.notifier, 0, 0));
+  let before = digest(ctx, index);
+  return (recorder) => {
+    const after = digest(ctx, index);
+    for (const [id, h] of after) if (before.get(id) !== h) uncovered(recorder, id);
+    for (const id of before.keys()) if (!after.has(id)) uncovered(recorder, id);
+    before = after;
+  };
+}
+
+function uncovered(recorder: FootprintRecorder, id: number): void {
+  if (!recorder.changes(id))
+    throw new FootprintError(`a step changed ${objectName(id)} but its footprint does not write it`);
 }

@@ -222,6 +222,11 @@ export class FootprintRecorder {
     this.addSet.push(id);
   }
 
+  /** Whether the running step wrote or added to object `id` (the explorer's coverage check asks). */
+  changes(id: number): boolean {
+    return this.touched.includes(id) || this.addSet.includes(id);
+  }
+
   /** The step touches no memory, only `objects` (and `by` names who said so, for the check's report). */
   declare(objects: readonly number[], by: string): void {
     this.declared = objects.slice();

@@ -16,6 +16,7 @@ export {
   objectName,
   recordingMemory,
   touchObject,
+  whyDependent,
 } from './dependency.js';
 export {
   DeadlockError,
