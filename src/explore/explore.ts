@@ -38,10 +38,10 @@ import type { MmuNotifierRange } from '../mm/mmu_notifier.js';
 import {
   DfsStrategy,
   DporStrategy,
-  FootprintError,
-  type FootprintRecorder,
   decodeReplay,
   Executor,
+  FootprintError,
+  type FootprintRecorder,
   PctStrategy,
   RandomStrategy,
   ReplayStrategy,

@@ -23,18 +23,9 @@ import type { DeviceTlb } from '../device/tlb.js';
 import type { PhysMem } from '../mm/page_alloc.js';
 import type { PageTablePool } from '../mm/pagetable.js';
 import { _PAGE_PRESENT, _PAGE_PSE, ptePfn } from '../mm/pte.js';
-import {
-  FootprintError,
-  type FootprintRecorder,
-  MemKind,
-  memAdd,
-  memObject,
-  memRead,
-  memWrite,
-  noteMemory,
-  objectName,
-  recordingMemory,
-} from '../sched/index.js';
+// the hooks every watched access calls
+import * as hook from '../sched/index.js';
+import { FootprintError, type FootprintRecorder, MemKind, objectName } from '../sched/index.js';
 import type { ScenarioContext } from './scenario.js';
 
 type Indexed = { [i: number]: number; readonly length: number };
@@ -44,7 +35,7 @@ function watched<T extends object>(target: T, onRead: (i: number) => void, onWri
   const bound = new Map<PropertyKey, unknown>();
   return new Proxy(target, {
     get(t, k) {
-      if (typeof k === 'string' && recordingMemory() && isIndex(k)) onRead(+k);
+      if (typeof k === 'string' && hook.recordingMemory() && isIndex(k)) onRead(+k);
       const v = Reflect.get(t, k, t);
       if (typeof v !== 'function') return v;
       let b = bound.get(k);
@@ -52,7 +43,7 @@ function watched<T extends object>(target: T, onRead: (i: number) => void, onWri
         // a bulk method (fill, set, subarray) reads or writes elements nobody names: catch-all
         const f = v as (...a: unknown[]) => unknown;
         b = (...a: unknown[]) => {
-          if (recordingMemory()) noteMemory(`${String(k)} on a watched array`);
+          if (hook.recordingMemory()) hook.noteMemory(`${String(k)} on a watched array`);
           return f.apply(t, a);
         };
         bound.set(k, b);
@@ -60,7 +51,7 @@ function watched<T extends object>(target: T, onRead: (i: number) => void, onWri
       return b;
     },
     set(t, k, v) {
-      if (typeof k === 'string' && recordingMemory() && isIndex(k)) onWrite(+k);
+      if (typeof k === 'string' && hook.recordingMemory() && isIndex(k)) onWrite(+k);
       return Reflect.set(t, k, v, t);
     },
   });
@@ -120,7 +111,7 @@ class TableIndex {
       this.rebuild();
       w = this.where.get(t);
     }
-    const touch = write ? memWrite : memRead;
+    const touch = write ? hook.memWrite : hook.memRead;
     if (w === undefined) {
       touch(MemKind.ptslot, slot, 0);
       return;
@@ -132,15 +123,15 @@ class TableIndex {
       if (write) {
         // the coherence checker couples a virtual page's CPU entry with the devices' entries
         // for it and reads the in-flight invalidations: a write joins the page's coupling object
-        memWrite(MemKind.coh, 0, vpn);
-        memRead(MemKind.notifier, 0, 0);
+        hook.memWrite(MemKind.coh, 0, vpn);
+        hook.memRead(MemKind.notifier, 0, 0);
       }
     } else if (w.level === 2) {
       const span = w.base / PAGE_SIZE / 512 + i;
       touch(MemKind.pmd, w.pgd, span);
       if (write) {
-        memWrite(MemKind.coh2m, 0, span);
-        memRead(MemKind.notifier, 0, 0);
+        hook.memWrite(MemKind.coh2m, 0, span);
+        hook.memRead(MemKind.notifier, 0, 0);
         this.stale = true;
       }
     } else {
@@ -160,7 +151,7 @@ class TableIndex {
       for (let i = 0; i < 512; i++) {
         const l = lo[t * 512 + i] as number;
         const h = hi[t * 512 + i] as number;
-        if (l !== 0 || h !== 0) visit(memObject(kind, w.pgd, first + i), l, h);
+        if (l !== 0 || h !== 0) visit(hook.memObject(kind, w.pgd, first + i), l, h);
       }
     }
   }
@@ -212,7 +203,7 @@ function watchPageTables(pool: PageTablePool): TableIndex {
     pool,
     'used',
     () => {},
-    (t) => memAdd(MemKind.ptused, t, 0),
+    (t) => hook.memAdd(MemKind.ptused, t, 0),
   );
   return index;
 }
@@ -220,8 +211,8 @@ function watchPageTables(pool: PageTablePool): TableIndex {
 /** Watches the struct pages (every per-pfn array and the contents) and the page allocator. */
 function watchPages(mem: PhysMem): void {
   const s = mem.store;
-  const read = (pfn: number) => memRead(MemKind.page, pfn, 0);
-  const write = (pfn: number) => memWrite(MemKind.page, pfn, 0);
+  const read = (pfn: number) => hook.memRead(MemKind.page, pfn, 0);
+  const write = (pfn: number) => hook.memWrite(MemKind.page, pfn, 0);
   for (const key of ['flags', 'refcount', 'mapcount', 'mapping', 'index', 'memcg', 'contents'] as const)
     watchField(s, key, read, write);
   for (const m of [s.entireMapcount, s.drvdata] as Map<number, unknown>[]) {
@@ -239,7 +230,7 @@ function watchPages(mem: PhysMem): void {
   });
   wrap(mem, 'clearPage', (pfn: number) => write(pfn));
   // the free lists, their counts and the memcg charges: one object, the allocator
-  const buddy = () => memWrite(MemKind.buddy, 0, 0);
+  const buddy = () => hook.memWrite(MemKind.buddy, 0, 0);
   for (const m of [
     'allocPage',
     'allocCompound',
@@ -258,7 +249,7 @@ function wrap<O extends object, A extends unknown[]>(obj: O, name: string, befor
   const f = o[name];
   if (typeof f !== 'function') throw new Error(`footprint_mem: no method ${name}`);
   o[name] = function (this: unknown, ...a: unknown[]) {
-    if (recordingMemory()) before(...(a as A));
+    if (hook.recordingMemory()) before(...(a as A));
     return f.apply(this, a);
   };
 }
@@ -266,22 +257,22 @@ function wrap<O extends object, A extends unknown[]>(obj: O, name: string, befor
 /** Watches device `d`'s page table: entries by (device, vpn), and what the coherence checker couples with them. */
 function watchDevicePageTable(pt: DevicePageTable, d: number): void {
   const entry = (vpn: number, write: boolean) => {
-    memRead(MemKind.devptAll, d, 0);
+    hook.memRead(MemKind.devptAll, d, 0);
     if (!write) {
-      memRead(MemKind.devpt, d, vpn);
+      hook.memRead(MemKind.devpt, d, vpn);
       return;
     }
-    memWrite(MemKind.devpt, d, vpn);
+    hook.memWrite(MemKind.devpt, d, vpn);
     coupled(vpn, rawPfn(pt, vpn));
   };
   // a write changes what the checker compares with the CPU's entry for vpn, the page it maps
   // (free or not) and the device's TLB
   const coupled = (vpn: number, pfn: number) => {
-    memWrite(MemKind.coh, 0, vpn);
-    memRead(MemKind.coh2m, 0, Math.floor(vpn / 512));
-    memRead(MemKind.notifier, 0, 0);
-    memRead(MemKind.tlb, d, 0);
-    if (pfn >= 0) memRead(MemKind.page, pfn, 0);
+    hook.memWrite(MemKind.coh, 0, vpn);
+    hook.memRead(MemKind.coh2m, 0, Math.floor(vpn / 512));
+    hook.memRead(MemKind.notifier, 0, 0);
+    hook.memRead(MemKind.tlb, d, 0);
+    if (pfn >= 0) hook.memRead(MemKind.page, pfn, 0);
   };
   const lookup = pt.lookup;
   const rawPfn = (t: DevicePageTable, vpn: number) => {
@@ -291,28 +282,28 @@ function watchDevicePageTable(pt: DevicePageTable, d: number): void {
   wrap(pt, 'lookup', (vpn: number) => entry(vpn, false));
   wrap(pt, 'store', (vpn: number, pfn: number) => {
     entry(vpn, true);
-    memRead(MemKind.page, pfn, 0);
+    hook.memRead(MemKind.page, pfn, 0);
   });
   wrap(pt, 'storeAtomic', (vpn: number, pfn: number) => {
     entry(vpn, true);
-    memRead(MemKind.page, pfn, 0);
+    hook.memRead(MemKind.page, pfn, 0);
   });
   wrap(pt, 'erase', (vpn: number) => entry(vpn, true));
   const whole = (start: number, end: number) => {
-    memWrite(MemKind.devptAll, d, 0);
+    hook.memWrite(MemKind.devptAll, d, 0);
     pt.forEach((vpn, pfn) => {
       if (vpn >= start && vpn < end) coupled(vpn, pfn);
     });
   };
   wrap(pt, 'eraseRange', (start: number, end: number) => whole(start, end));
   wrap(pt, 'clear', () => whole(0, Number.POSITIVE_INFINITY));
-  wrap(pt, 'forEach', () => memRead(MemKind.devptAll, d, 0));
-  wrap(pt, 'mappings', () => memRead(MemKind.devptAll, d, 0));
+  wrap(pt, 'forEach', () => hook.memRead(MemKind.devptAll, d, 0));
+  wrap(pt, 'mappings', () => hook.memRead(MemKind.devptAll, d, 0));
 }
 
 /** Watches device `d`'s TLB: one object (a lookup updates the LRU). */
 function watchTlb(tlb: DeviceTlb, d: number): void {
-  const w = () => memWrite(MemKind.tlb, d, 0);
+  const w = () => hook.memWrite(MemKind.tlb, d, 0);
   for (const m of ['lookup', 'fill', 'invalidateRange', 'flush', 'cached'] as const) wrap(tlb, m, w);
 }
 
@@ -322,12 +313,12 @@ function watchShadow(ctx: ScenarioContext): void {
   const pages = (addr: number, length: number, write = true) => {
     const first = Math.floor(addr / PAGE_SIZE);
     const last = Math.floor((addr + Math.max(length, 1) - 1) / PAGE_SIZE);
-    const touch = write ? memWrite : memRead;
+    const touch = write ? hook.memWrite : hook.memRead;
     for (let v = first; v <= last; v++) touch(MemKind.shadow, 0, v);
   };
   const space = (mm: object, write = true) => {
     const spaces = (sh as unknown as { spaces: Map<object, Map<number, unknown>> }).spaces;
-    const touch = write ? memWrite : memRead;
+    const touch = write ? hook.memWrite : hook.memRead;
     for (const v of spaces.get(mm)?.keys() ?? []) touch(MemKind.shadow, 0, v);
   };
   // a read compares with the shadow and changes nothing in it (its verdict is the step's own)
@@ -361,10 +352,12 @@ function digest(ctx: ScenarioContext, index: TableIndex): Map<number, number> {
     h = mix(mix(mix(h, mapping[pfn] as number), pageIndex[pfn] as number), memcg[pfn] as number);
     const b = contents[pfn];
     if (b !== undefined) for (let i = 0; i < b.length; i += 64) h = mix(h, b[i]! | (b[i + 1]! << 8));
-    if (h !== 0x811c9dc5) out.set(memObject(MemKind.page, pfn, 0), h);
+    if (h !== 0x811c9dc5) out.set(hook.memObject(MemKind.page, pfn, 0), h);
   }
   ctx.devices.forEach((dev, d) => {
-    dev.pt.forEach((vpn, pfn, write) => out.set(memObject(MemKind.devpt, d, vpn), mix(pfn, write ? 1 : 0)));
+    dev.pt.forEach((vpn, pfn, write) => {
+      out.set(hook.memObject(MemKind.devpt, d, vpn), mix(pfn, write ? 1 : 0));
+    });
   });
   return out;
 }
@@ -390,10 +383,10 @@ export function recordMemoryFootprints(ctx: ScenarioContext): CoverageCheck {
   });
   watchShadow(ctx);
   const trace = ctx.sim.trace;
-  const notifier = () => memWrite(MemKind.notifier, 0, 0);
+  const notifier = () => hook.memWrite(MemKind.notifier, 0, 0);
   trace.subscribe('mmu_notifier_invalidate_range_start', notifier);
   trace.subscribe('mmu_notifier_invalidate_range_end', notifier);
-  trace.subscribe('hmm_range_valid', () => memRead(MemKind.notifier, 0, 0));
+  trace.subscribe('hmm_range_valid', () => hook.memRead(MemKind.notifier, 0, 0));
   let before = digest(ctx, index);
   return (recorder) => {
     const after = digest(ctx, index);

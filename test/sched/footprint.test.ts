@@ -65,18 +65,16 @@ function runAll(strategy: Strategy & { nextExecution(): boolean }, modes: ('r' |
     runs++;
     const sem = new RwSem('sem');
     const ex = new Executor({ strategy });
-    modes.forEach((m, i) =>
-      ex.spawn(
-        `t${i}`,
-        (function* () {
-          if (m === 'r') yield* sem.downRead();
-          else yield* sem.downWrite();
-          yield 'held';
-          if (m === 'r') sem.upRead();
-          else sem.upWrite();
-        })(),
-      ),
-    );
+    for (const [i, m] of modes.entries()) {
+      const body = function* () {
+        if (m === 'r') yield* sem.downRead();
+        else yield* sem.downWrite();
+        yield 'held';
+        if (m === 'r') sem.upRead();
+        else sem.upWrite();
+      };
+      ex.spawn(`t${i}`, body());
+    }
     expect(ex.run().status).toBe('done');
   }
   return runs;
