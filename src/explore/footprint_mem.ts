@@ -25,7 +25,7 @@ import type { PageTablePool } from '../mm/pagetable.js';
 import { _PAGE_PRESENT, _PAGE_PSE, ptePfn } from '../mm/pte.js';
 // the hooks every watched access calls
 import * as hook from '../sched/index.js';
-import { FootprintError, type FootprintRecorder, MemKind, objectName } from '../sched/index.js';
+import { FootprintError, type FootprintRecorder, MemKind, Mutex, objectName } from '../sched/index.js';
 import type { ScenarioContext } from './scenario.js';
 
 type Indexed = { [i: number]: number; readonly length: number };
@@ -292,7 +292,9 @@ function watchDevicePageTable(pt: DevicePageTable, d: number): void {
   const whole = (start: number, end: number) => {
     hook.memWrite(MemKind.devptAll, d, 0);
     pt.forEach((vpn, pfn) => {
-      if (vpn >= start && vpn < end) coupled(vpn, pfn);
+      if (vpn < start || vpn >= end) return;
+      hook.memWrite(MemKind.devpt, d, vpn);
+      coupled(vpn, pfn);
     });
   };
   wrap(pt, 'eraseRange', (start: number, end: number) => whole(start, end));
@@ -380,6 +382,9 @@ export function recordMemoryFootprints(ctx: ScenarioContext): CoverageCheck {
   ctx.devices.forEach((dev, d) => {
     watchDevicePageTable(dev.pt, d);
     if (dev.tlb !== undefined) watchTlb(dev.tlb, d);
+    // every dmirror's mutex is called 'dmirror.mutex': one per device to the relation
+    const lock = dev.driverLock;
+    if (lock instanceof Mutex) hook.nameForFootprints(lock, `${lock.name} ${dev.name}`);
   });
   watchShadow(ctx);
   const trace = ctx.sim.trace;

@@ -369,25 +369,40 @@ export function touchObject(name: string): void {
   if (recorder !== null) recorder.touch(objectId(name));
 }
 
+const renamed = new WeakMap<object, string>();
+
+/**
+ * Gives lock `o` its own name in footprints (not in lockdep or messages): two instances of one
+ * name (every driver's 'dmirror.mutex') are otherwise one object to the relation. The name must
+ * be the same in every execution (the explorer uses the device's name).
+ */
+export function nameForFootprints(o: object, name: string): void {
+  renamed.set(o, name);
+}
+
+function syncKey(o: { readonly name?: string }, kind: string): string {
+  return `${kind} ${renamed.get(o) ?? o.name ?? '?'}`;
+}
+
 /** Records that the running step touched lock or waitable `o` (by its name). */
 export function touchSync(o: { readonly name?: string }, kind: string): void {
-  if (recorder !== null) recorder.touch(objectId(`${kind} ${o.name ?? '?'}`));
+  if (recorder !== null) recorder.touch(objectId(syncKey(o, kind)));
 }
 
 /** Records that the running step looked at lock or waitable `o` without changing it (an rwsem's state to a reader). */
 export function touchSyncRead(o: { readonly name?: string }, kind: string): void {
-  if (recorder !== null) recorder.read(objectId(`${kind} ${o.name ?? '?'}`));
+  if (recorder !== null) recorder.read(objectId(syncKey(o, kind)));
 }
 
 /** Records that the running step added to counter `kind` of `o` (an rwsem's readers): adds commute. */
 export function touchSyncAdd(o: { readonly name?: string }, kind: string): void {
-  if (recorder !== null) recorder.add(objectId(`${kind} ${o.name ?? '?'}`));
+  if (recorder !== null) recorder.add(objectId(syncKey(o, kind)));
 }
 
 /** The lock primitives' declaration: the step since `yield 'mutex_lock X'` only queued on `lock`. */
 export function declareSyncOnly(lock: { readonly kind: string; readonly name: string }): void {
   if (recorder !== null) {
-    const key = `${lock.kind} ${lock.name}`;
+    const key = syncKey(lock, lock.kind);
     recorder.declare([objectId(key)], key);
   }
 }

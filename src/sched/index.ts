@@ -12,6 +12,7 @@ export {
   memObject,
   memRead,
   memWrite,
+  nameForFootprints,
   noteMemory,
   objectName,
   recordingMemory,
