@@ -17,8 +17,10 @@ import type { ExploreDevice, ScenarioDriverFactory } from './scenario.js';
 /** The ExploreDevice view of an open /dev/hmm_dmirrorN. */
 export function dmirrorDevice(fd: DeviceFile, device: number): Omit<ExploreDevice, 'name'> {
   const d = fd.driver;
+  const lock = (d as { mutex?: object }).mutex;
   return {
     device,
+    ...(lock !== undefined ? { driverLock: lock } : {}),
     mm: d.mm,
     pt: d.pt,
     tlb: d.tlb,

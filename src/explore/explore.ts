@@ -41,6 +41,8 @@ import {
   DporStrategy,
   decodeReplay,
   Executor,
+  FootprintError,
+  type FootprintRecorder,
   PctStrategy,
   RandomStrategy,
   ReplayStrategy,
@@ -54,6 +56,7 @@ import { Simulator } from '../sim/simulator.js';
 import { type DistinctViolation, ViolationLog, violationShape } from './allow.js';
 import { ExploreDrivers } from './drivers.js';
 import { forwardMemoryTouches } from './footprint_check.js';
+import { recordMemoryFootprints } from './footprint_mem.js';
 import { formatReplay, parseReplay, ReplayError, type ReplayOutcome } from './replaystring.js';
 import { type Scenario, ScenarioContext, type ScenarioDriverFactory } from './scenario.js';
 import { SCENARIOS, scenarioByName } from './scenarios.js';
@@ -93,9 +96,14 @@ export interface ExploreOptions {
   /**
    * KASAN on every schedule's machine (src/mm/slab.ts, src/check/kasan.ts): a use after free, double
    * free or invalid free of a kmalloc'ed struct is a 'kasan' violation. Default true; false saves
-   * the watching Proxies (docs/performance.md, "KASAN"). replay() always runs with it on.
+   * kfree's poisoning and its traps (docs/performance.md, "KASAN"). replay() always runs with it on.
    */
   kasan?: boolean;
+  /**
+   * 'dpor' only: counts every race the search analysed by the object that made its two steps
+   * dependent ('mutex dmirror.mutex (write/write)', 'pte _ (read/write)'), into this map.
+   */
+  raceProfile?: Map<string, number>;
   /** 'dfs' only: run part `index` of `count` of the search (src/explore/shard.ts; mergeShards joins them). */
   shard?: ShardSpec;
   /** Seed of every machine built (Simulator `seed`), and of 'random' and 'pct'. Default 1. */
@@ -302,6 +310,9 @@ export function explore(scenario: Scenario | string, opts: ExploreOptions = {}):
   Error.stackTraceLimit = 0;
   try {
     const check = opts.checkFootprints === true;
+    if (opts.raceProfile !== undefined && !(opts.raceProfile instanceof Map))
+      throw new ArgumentError('raceProfile', 'expected a Map');
+    const profile = opts.raceProfile ?? null;
     let shard: ShardFilter | null = null;
     if (opts.shard !== undefined) {
       if (strategy !== 'dfs')
@@ -311,7 +322,7 @@ export function explore(scenario: Scenario | string, opts: ExploreOptions = {}):
         );
       shard = new ShardFilter(checkShard(opts.shard));
     }
-    return exploreWith(sc, cfg, strategy, preemptions, budget, clock, onSchedule, check, shard, log);
+    return exploreWith(sc, cfg, strategy, preemptions, budget, clock, onSchedule, check, shard, log, profile);
   } finally {
     Error.stackTraceLimit = stackTraceLimit;
   }
@@ -328,6 +339,7 @@ function exploreWith(
   checkFootprints: boolean,
   shard: ShardFilter | null,
   log: ViolationLog,
+  raceProfile: Map<string, number> | null,
 ): ExploreResult {
   const t0 = clock();
   let explored = 0;
@@ -338,7 +350,12 @@ function exploreWith(
     const search =
       strategy === 'dfs'
         ? new DfsStrategy(preemptions)
-        : new DporStrategy({ preemptions, check: checkFootprints });
+        : new DporStrategy({
+            preemptions,
+            check: checkFootprints,
+            precise: true,
+            ...(raceProfile !== null ? { profile: raceProfile } : {}),
+          });
     while (explored < budget) {
       if (!search.nextExecution()) {
         complete = true;
@@ -596,13 +613,17 @@ function runSchedule(cfg: Config, strategy: Strategy, trace?: Trace, states?: Se
   if (trace !== undefined) trace.attach(ctx);
   const observer = trace === undefined ? undefined : cfg.observe?.(ctx);
   trace?.observe(observer);
-  if (strategy.recorder?.check === true) forwardMemoryTouches(ctx);
+  const recorder = strategy.recorder;
+  const coverage = recorder?.precise === true ? recordMemoryFootprints(ctx) : null;
+  if (coverage === null && recorder?.check === true) forwardMemoryTouches(ctx);
+  const checkCoverage = recorder?.check === true ? coverage : null;
   const specs = cfg.scenario.threads(state, ctx);
   const mirrors = ctx.devices;
   const rules = ctx.rules;
   const shadow = ctx.shadow;
   const slab = kernel.slab;
   const checks = (t: Thread, point: string) => {
+    if (checkCoverage !== null) checkCoverage(recorder as FootprintRecorder);
     if (trace !== undefined) trace.step(t, point);
     observer?.step(t, point);
     const k = takeKasanViolation(slab);
@@ -620,6 +641,8 @@ function runSchedule(cfg: Config, strategy: Strategy, trace?: Trace, states?: Se
   for (const s of specs) ex.spawn(s.name, s.body);
   try {
     const result = ex.run();
+    // the footprint check failing is a bug of the footprints, not a schedule to shrink and report
+    if (result.failure?.error instanceof FootprintError) throw result.failure.error;
     if (result.status !== 'done') return result;
     states?.add(terminalStateHash(ctx));
     const end = endChecks(cfg, ctx, state);

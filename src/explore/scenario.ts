@@ -40,6 +40,8 @@ export type ExploreDevice = DriverView & {
   name: string;
   /** Device number (sim.device(n) is its memory). */
   readonly device: number;
+  /** The driver's own lock, if it has one (dmirror->mutex): `dpor`'s footprints tell each device's apart. */
+  readonly driverLock?: object;
   /** HMM_DMIRROR_READ: the bytes of npages at addr. Throws HmmError on failure. */
   read(
     addr: number,

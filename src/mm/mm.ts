@@ -11,7 +11,7 @@
 
 import { KernelBug } from '../core/assert.js';
 import type { Task } from '../sched/index.js';
-import { currentOrNull, RwSem } from '../sched/index.js';
+import { currentOrNull, MemKind, memRead, memWrite, RwSem } from '../sched/index.js';
 import type { Kernel } from './kernel.js';
 import type { MmuNotifier } from './mmu_notifier.js';
 import { PG_anon, PG_swapbacked } from './page.js';
@@ -83,6 +83,7 @@ export class MmStruct {
 
   /** Index of the first VMA with end > addr (vmas.length if none). */
   findVmaIndex(addr: number): number {
+    memRead(MemKind.vma, this.id, 0);
     const v = this.vmas;
     let lo = 0;
     let hi = v.length;
@@ -105,6 +106,7 @@ export class MmStruct {
 
   /** insert_vm_struct(): links `vma` into the sorted VMA list; a KernelBug if it overlaps another. */
   insertVma(vma: Vma): void {
+    memWrite(MemKind.vma, this.id, 0);
     const i = this.findVmaIndex(vma.start);
     const next = this.vmas[i];
     if (next !== undefined && next.start < vma.end)
@@ -114,6 +116,7 @@ export class MmStruct {
 
   /** Unlinks `vma` from the VMA list; a KernelBug if it is not there. */
   removeVma(vma: Vma): void {
+    memWrite(MemKind.vma, this.id, 0);
     const i = this.vmas.indexOf(vma);
     if (i < 0) throw new KernelBug(`remove_vma: ${vma} is not in mm ${this.id}`);
     this.vmas.splice(i, 1);

@@ -27,7 +27,7 @@
 import { KernelBug, KernelWarning } from '../core/assert.js';
 import { ArgumentError, EAGAIN, EOVERFLOW } from '../core/errno.js';
 import type { Task } from '../sched/index.js';
-import { mightSleep, WaitQueue } from '../sched/index.js';
+import { MemKind, memRead, memWrite, mightSleep, WaitQueue } from '../sched/index.js';
 import { IntervalTree } from './interval_tree.js';
 import { type MaybeTask, runMaybeTask } from './maybe_task.js';
 import type { MmStruct } from './mm.js';
@@ -111,6 +111,7 @@ export function mnItreeInvStartRange(
   /** The sequence count the callbacks get as curSeq (odd if anything was hit). */
   seq: number;
 } {
+  memWrite(MemKind.notifier, 0, 0);
   subs.activeInvalidateRanges++;
   // The tree cannot change while the count is odd, so the kernel's lazy iter_next sees this list.
   const hits = subs.itree.overlapping(range.start, range.end - 1);
@@ -120,6 +121,7 @@ export function mnItreeInvStartRange(
 
 /** mn_itree_inv_end: the last invalidation in flight makes the count even, applies the deferred list, wakes. */
 export function mnItreeInvEnd(subs: MmuNotifierSubscriptions): void {
+  memWrite(MemKind.notifier, 0, 0);
   if (subs.activeInvalidateRanges <= 0) throw new KernelBug('mn_itree_inv_end: no invalidation in flight');
   if (--subs.activeInvalidateRanges > 0 || !mnItreeIsInvalidating(subs)) return;
   subs.invalidateSeq++;
@@ -207,6 +209,7 @@ function intervalInsert(
   length: number,
   ops: MmuIntervalNotifierOps,
 ): number {
+  memWrite(MemKind.notifier, 0, 0);
   sub.mm = mm;
   sub.ops = ops;
   sub.start = start;
@@ -289,6 +292,7 @@ function subscriptionsOf(sub: MmuIntervalNotifier, fn: string): MmuNotifierSubsc
 export function* mmuIntervalNotifierRemove(sub: MmuIntervalNotifier): Task {
   mightSleep('mmu_interval_notifier_remove');
   const subs = subscriptionsOf(sub, 'mmu_interval_notifier_remove');
+  memWrite(MemKind.notifier, 0, 0);
   const mm = sub.mm as MmStruct;
   let seq = 0;
   if (mnItreeIsInvalidating(subs)) {
@@ -319,6 +323,7 @@ export function* mmuIntervalNotifierRemove(sub: MmuIntervalNotifier): Task {
  */
 export function* mmuIntervalReadBegin(sub: MmuIntervalNotifier): Task<number> {
   const subs = subscriptionsOf(sub, 'mmu_interval_read_begin');
+  memRead(MemKind.notifier, 0, 0);
   const seq = sub.invalidateSeq;
   if (seq === subs.invalidateSeq) yield* subs.wq.waitEvent(() => subs.invalidateSeq !== seq);
   return seq;
@@ -326,15 +331,18 @@ export function* mmuIntervalReadBegin(sub: MmuIntervalNotifier): Task<number> {
 
 /** mmu_interval_read_retry: true if an invalidation hit the subscription since read_begin (driver lock held). */
 export function mmuIntervalReadRetry(sub: MmuIntervalNotifier, seq: number): boolean {
+  memRead(MemKind.notifier, 0, 0);
   return sub.invalidateSeq !== seq;
 }
 
 /** mmu_interval_check_retry: the same test without the driver lock, an early exit for long work. */
 export function mmuIntervalCheckRetry(sub: MmuIntervalNotifier, seq: number): boolean {
+  memRead(MemKind.notifier, 0, 0);
   return sub.invalidateSeq !== seq;
 }
 
 /** mmu_interval_set_seq: called by invalidate, under the driver lock, with the count it was given. */
 export function mmuIntervalSetSeq(sub: MmuIntervalNotifier, curSeq: number): void {
+  memWrite(MemKind.notifier, 0, 0);
   sub.invalidateSeq = curSeq;
 }

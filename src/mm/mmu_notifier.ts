@@ -27,6 +27,7 @@
 import { KernelBug, KernelWarning } from '../core/assert.js';
 import { EAGAIN, EINVAL } from '../core/errno.js';
 import type { Task } from '../sched/index.js';
+import { MemKind, memRead, memWrite } from '../sched/index.js';
 import { type MaybeTask, runMaybeTask } from './maybe_task.js';
 import type { MmStruct } from './mm.js';
 import {
@@ -131,6 +132,7 @@ export function mmuNotifierRegisterLocked(mn: MmuNotifier, mm: MmStruct): number
   mm.mmapSem.assertHeld('write');
   if (!mn.unhashed) throw new KernelBug('mmu_notifier_register: notifier already registered');
   if (mm.dead) return -EINVAL;
+  memWrite(MemKind.notifier, 0, 0);
   mn.mm = mm;
   mn.unhashed = false;
   mm.notifiers.unshift(mn);
@@ -175,6 +177,7 @@ export function mmuNotifierUnregisterNoRelease(mn: MmuNotifier, mm: MmStruct): v
 }
 
 function removeNotifier(mm: MmStruct, mn: MmuNotifier): void {
+  memWrite(MemKind.notifier, 0, 0);
   const i = mm.notifiers.indexOf(mn);
   if (i >= 0) mm.notifiers.splice(i, 1);
   mn.unhashed = true;
@@ -185,6 +188,7 @@ function removeNotifier(mm: MmStruct, mn: MmuNotifier): void {
  * -EAGAIN from a non-blockable range is legitimate; anything else WARNs).
  */
 export function* mmuNotifierInvalidateRangeStart(range: MmuNotifierRange): Task<number> {
+  memRead(MemKind.notifier, 0, 0);
   const subs = mmItreeSubscriptions(range.mm);
   if (subs !== null) {
     const r = yield* mnItreeInvalidate(subs, range);
@@ -214,6 +218,7 @@ export function* mmuNotifierInvalidateRangeStart(range: MmuNotifierRange): Task<
  * sequence count goes even) and calls every ->invalidate_range_end.
  */
 export function* mmuNotifierInvalidateRangeEnd(range: MmuNotifierRange): Task {
+  memRead(MemKind.notifier, 0, 0);
   const subs = mmItreeSubscriptions(range.mm);
   if (subs !== null) mnItreeInvEnd(subs);
   const list = range.mm.notifiers;

@@ -21,6 +21,7 @@
 
 import { levelIndex, PGDIR_SHIFT, PMD_SHIFT, PMD_SIZE, PTRS_PER_TABLE, PUD_SHIFT } from '../core/addr.js';
 import { KernelBug } from '../core/assert.js';
+import { MemKind, memRead } from '../sched/index.js';
 import { _PAGE_PRESENT, _PAGE_PSE, isSwapPmd, pteHiOf, pteLoOf, pteNone, ptePfn } from './pte.js';
 
 /** Table levels, counted from the leaves. */
@@ -116,6 +117,7 @@ export class PageTablePool {
 
   /** Returns empty table `t` to the pool; a KernelBug if it still has entries. */
   freeTable(t: number): void {
+    memRead(MemKind.ptused, t, 0);
     if (this.used[t] !== 0)
       throw new KernelBug(`free_pgtables: table ${t} still has ${this.used[t]} entries`);
     this.level[t] = 0;
@@ -314,6 +316,7 @@ export class PageTablePool {
       const c = this.child(slot);
       if (c === 0) continue;
       const a = base + i * size;
+      memRead(MemKind.ptused, c, 0);
       if (level > LEVEL_PMD) this.freeLevel(c, level - 1, a, start, end, floor, ceiling);
       if (a >= floor && a + size <= ceiling && this.used[c] === 0) {
         this.freeTable(c);

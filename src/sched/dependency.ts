@@ -31,10 +31,18 @@ import { KernelBug } from '../core/assert.js';
 
 /** What one step touched: object ids (sorted, distinct) and whether it touched memory. */
 export interface Footprint {
-  /** True unless the step declared it touched no memory. */
+  /**
+   * The step touched MEMORY, the catch-all: with coarse recording (the default) true unless the
+   * step declared it touched no memory; with precise recording true only if it touched state no
+   * memory object names yet (noteMemory).
+   */
   readonly memory: boolean;
-  /** Ids of the synchronisation objects it touched (objectName gives their names). */
+  /** Ids of the objects it wrote: the synchronisation objects and memory objects (objectName gives their names). */
   readonly objects: readonly number[];
+  /** Ids of the memory objects it only read (precise recording; sorted, distinct, none of objects). */
+  readonly reads?: readonly number[];
+  /** Ids of the counters it only added to (commute with each other; sorted, distinct, none of objects). */
+  readonly adds?: readonly number[];
 }
 
 /** A step touched an object it did not declare (check mode). */
@@ -64,11 +72,55 @@ export function objectName(id: number): string {
   return names[id] ?? `#${id}`;
 }
 
-/** True when the order of two steps with these footprints can matter. */
+const NONE: readonly number[] = [];
+
+/**
+ * True when the order of two steps with these footprints can matter: both touched MEMORY, or one
+ * wrote an object the other wrote, read or added to, or one added to a counter the other read.
+ */
 export function dependent(a: Footprint, b: Footprint): boolean {
   if (a.memory && b.memory) return true;
-  const x = a.objects;
-  const y = b.objects;
+  const ar = a.reads ?? NONE;
+  const br = b.reads ?? NONE;
+  const aa = a.adds ?? NONE;
+  const ba = b.adds ?? NONE;
+  return (
+    intersects(a.objects, b.objects) ||
+    (br.length > 0 && intersects(a.objects, br)) ||
+    (ar.length > 0 && intersects(ar, b.objects)) ||
+    (ba.length > 0 && (intersects(a.objects, ba) || intersects(ar, ba))) ||
+    (aa.length > 0 && (intersects(aa, b.objects) || intersects(aa, br)))
+  );
+}
+
+/**
+ * Why two dependent steps are: the first object that makes them so ('memory' for the catch-all),
+ * or null if they are independent. For profiles of what still forces dependence.
+ */
+export function whyDependent(a: Footprint, b: Footprint): string | null {
+  if (a.memory && b.memory) return 'memory';
+  const ar = a.reads ?? NONE;
+  const br = b.reads ?? NONE;
+  const aa = a.adds ?? NONE;
+  const ba = b.adds ?? NONE;
+  const pairs: [readonly number[], readonly number[], string][] = [
+    [a.objects, b.objects, 'write/write'],
+    [a.objects, br, 'write/read'],
+    [ar, b.objects, 'read/write'],
+    [a.objects, ba, 'write/add'],
+    [ar, ba, 'read/add'],
+    [aa, b.objects, 'add/write'],
+    [aa, br, 'add/read'],
+  ];
+  for (const [x, y, how] of pairs) {
+    const o = x.find((v) => y.includes(v));
+    if (o !== undefined) return `${objectName(o)} (${how})`;
+  }
+  return null;
+}
+
+/** Whether two sorted id lists share an id. */
+function intersects(x: readonly number[], y: readonly number[]): boolean {
   let i = 0;
   let j = 0;
   while (i < x.length && j < y.length) {
@@ -81,9 +133,11 @@ export function dependent(a: Footprint, b: Footprint): boolean {
   return false;
 }
 
-/** A footprint as text: 'memory, mutex dmirror.mutex'. */
+/** A footprint as text: 'memory, mutex dmirror.mutex, read pte 1:0x100'. */
 export function describeFootprint(f: Footprint): string {
   const parts = f.objects.map(objectName);
+  for (const r of f.reads ?? NONE) parts.push(`read ${objectName(r)}`);
+  for (const r of f.adds ?? NONE) parts.push(`add ${objectName(r)}`);
   if (f.memory) parts.unshift('memory');
   return parts.length === 0 ? 'nothing' : parts.join(', ');
 }
@@ -95,24 +149,49 @@ export function describeFootprint(f: Footprint): string {
 export class FootprintRecorder {
   /** Fail a declared step that touches anything it did not declare. */
   readonly check: boolean;
+  /**
+   * Memory is recorded by object (the explorer's memory footprints, footprint_mem.ts): MEMORY is
+   * then only what noteMemory reports, not every undeclared step.
+   */
+  readonly precise: boolean;
   private touched: number[] = [];
+  private readSet: number[] = [];
+  private addSet: number[] = [];
+  private touchedMemory = false;
   private declared: number[] | null = null;
   private declaredBy = '';
 
-  constructor(check = false) {
+  constructor(check = false, precise = false) {
     this.check = check;
+    this.precise = precise;
   }
 
   /** Starts a new step. */
   begin(): void {
     this.touched = [];
+    this.readSet = [];
+    this.addSet = [];
+    this.touchedMemory = false;
     this.declared = null;
   }
 
   /** Ends the step: its footprint. */
   end(): Footprint {
-    const objects = this.touched.sort((a, b) => a - b).filter((v, i, a) => i === 0 || a[i - 1] !== v);
-    return { memory: this.declared === null, objects };
+    const objects = sortedDistinct(this.touched);
+    const memory = this.precise ? this.touchedMemory : this.declared === null;
+    if (this.readSet.length === 0 && this.addSet.length === 0) return { memory, objects };
+    const reads = sortedDistinct(this.readSet).filter((o) => !objects.includes(o));
+    const adds = sortedDistinct(this.addSet).filter((o) => !objects.includes(o) && !reads.includes(o));
+    // a counter added to and read is a plain write
+    const both = sortedDistinct(this.addSet).filter((o) => reads.includes(o));
+    if (both.length > 0)
+      return {
+        memory,
+        objects: sortedDistinct([...objects, ...both]),
+        reads: reads.filter((o) => !both.includes(o)),
+        adds,
+      };
+    return { memory, objects, reads, adds };
   }
 
   /** The step touched object `id`; in check mode a declared step may touch only what it declared. */
@@ -125,6 +204,29 @@ export class FootprintRecorder {
     this.touched.push(id);
   }
 
+  /** The step read memory object `id`. */
+  read(id: number): void {
+    if (this.declared !== null) this.undeclared(id);
+    this.readSet.push(id);
+  }
+
+  /** The step wrote memory object `id`. */
+  write(id: number): void {
+    if (this.declared !== null) this.undeclared(id);
+    this.touched.push(id);
+  }
+
+  /** The step added to counter `id` (adds commute with each other, not with reads or writes). */
+  add(id: number): void {
+    if (this.declared !== null) this.undeclared(id);
+    this.addSet.push(id);
+  }
+
+  /** Whether the running step wrote or added to object `id` (the explorer's coverage check asks). */
+  changes(id: number): boolean {
+    return this.touched.includes(id) || this.addSet.includes(id);
+  }
+
   /** The step touches no memory, only `objects` (and `by` names who said so, for the check's report). */
   declare(objects: readonly number[], by: string): void {
     this.declared = objects.slice();
@@ -134,10 +236,119 @@ export class FootprintRecorder {
 
   /** The step touched memory (`what`: a tracepoint's name); in check mode a declared step fails. */
   memory(what: string): void {
+    this.touchedMemory = true;
     if (this.declared !== null && this.check)
       throw new FootprintError(
         `step declared by ${this.declaredBy} as touching only ${this.declared.map(objectName).join(', ')} touched memory: ${what}`,
       );
+  }
+
+  /** A declared step touched memory object `id` (check mode: it fails). */
+  private undeclared(id: number): void {
+    if (this.check && this.declared !== null && !this.declared.includes(id))
+      throw new FootprintError(
+        `step declared by ${this.declaredBy} as touching only ${this.declared.map(objectName).join(', ')} touched memory: ${objectName(id)}`,
+      );
+  }
+}
+
+function sortedDistinct(a: number[]): number[] {
+  return a.sort((x, y) => x - y).filter((v, i, s) => i === 0 || s[i - 1] !== v);
+}
+
+/**
+ * The kinds of memory object (precise recording): what each names and what its two numbers are.
+ * The explorer's docs/explorer.md "Memory footprints" says which state each covers and why.
+ */
+export const MemKind = {
+  /** A CPU leaf page-table entry: (pgd table, vpn). */
+  pte: 0,
+  /** A CPU PMD entry (a huge page or the pointer to a PTE table): (pgd table, vpn >> 9). */
+  pmd: 1,
+  /** A CPU PUD or PGD entry: (pgd table, slot). */
+  upper: 2,
+  /** A page-table slot whose table is not linked into any mm (yet): (slot, 0). */
+  ptslot: 3,
+  /** A page table's count of non-none entries: (table, 0). */
+  ptused: 4,
+  /** A struct page and its contents: (pfn, 0). */
+  page: 5,
+  /** A device page-table entry: (device, vpn). */
+  devpt: 6,
+  /** A device's whole page table (clear, walks, range erases): (device, 0). */
+  devptAll: 7,
+  /** A device's TLB: (device, 0). */
+  tlb: 8,
+  /** The coherence checker's coupling of a virtual page: (0, vpn). */
+  coh: 9,
+  /** The coupling of a 2 MiB span (huge PMDs): (0, vpn >> 9). */
+  coh2m: 10,
+  /** The mmu notifiers' and HMM's subscriptions, ranges, sequence counts and in-flight invalidations. */
+  notifier: 11,
+  /** The page allocator's free lists and counts. */
+  buddy: 12,
+  /** An mm's VMA list: (mm id, 0). */
+  vma: 13,
+  /** The integrity shadow of a virtual page: (0, vpn). */
+  shadow: 14,
+} as const;
+
+const KIND_NAMES = [
+  'pte',
+  'pmd',
+  'upper',
+  'ptslot',
+  'ptused',
+  'page',
+  'devpt',
+  'devpt',
+  'tlb',
+  'coh',
+  'coh2m',
+  'notifier',
+  'buddy',
+  'vma',
+  'shadow',
+];
+
+const memIds = new Map<number, Map<number, number>>();
+
+/** The id of memory object (kind, a, b) (MemKind), the same in every execution. */
+export function memObject(kind: number, a: number, b: number): number {
+  const outer = kind * 2 ** 27 + a;
+  let inner = memIds.get(outer);
+  if (inner === undefined) {
+    inner = new Map();
+    memIds.set(outer, inner);
+  }
+  let id = inner.get(b);
+  if (id === undefined) {
+    id = objectId(memName(kind, a, b));
+    inner.set(b, id);
+  }
+  return id;
+}
+
+function memName(kind: number, a: number, b: number): string {
+  const k = KIND_NAMES[kind] ?? `kind${kind}`;
+  switch (kind) {
+    case MemKind.pte:
+    case MemKind.pmd:
+    case MemKind.devpt:
+      return `${k} ${a}:0x${b.toString(16)}`;
+    case MemKind.upper:
+      return `${k} ${a}:${b}`;
+    case MemKind.coh:
+    case MemKind.coh2m:
+    case MemKind.shadow:
+      return `${k} 0x${b.toString(16)}`;
+    case MemKind.notifier:
+    case MemKind.buddy:
+      return k;
+    case MemKind.devptAll:
+      return `${k} ${a}`;
+    default:
+      return `${k} ${a}`;
   }
 }
 
@@ -158,15 +369,40 @@ export function touchObject(name: string): void {
   if (recorder !== null) recorder.touch(objectId(name));
 }
 
+const renamed = new WeakMap<object, string>();
+
+/**
+ * Gives lock `o` its own name in footprints (not in lockdep or messages): two instances of one
+ * name (every driver's 'dmirror.mutex') are otherwise one object to the relation. The name must
+ * be the same in every execution (the explorer uses the device's name).
+ */
+export function nameForFootprints(o: object, name: string): void {
+  renamed.set(o, name);
+}
+
+function syncKey(o: { readonly name?: string }, kind: string): string {
+  return `${kind} ${renamed.get(o) ?? o.name ?? '?'}`;
+}
+
 /** Records that the running step touched lock or waitable `o` (by its name). */
 export function touchSync(o: { readonly name?: string }, kind: string): void {
-  if (recorder !== null) recorder.touch(objectId(`${kind} ${o.name ?? '?'}`));
+  if (recorder !== null) recorder.touch(objectId(syncKey(o, kind)));
+}
+
+/** Records that the running step looked at lock or waitable `o` without changing it (an rwsem's state to a reader). */
+export function touchSyncRead(o: { readonly name?: string }, kind: string): void {
+  if (recorder !== null) recorder.read(objectId(syncKey(o, kind)));
+}
+
+/** Records that the running step added to counter `kind` of `o` (an rwsem's readers): adds commute. */
+export function touchSyncAdd(o: { readonly name?: string }, kind: string): void {
+  if (recorder !== null) recorder.add(objectId(syncKey(o, kind)));
 }
 
 /** The lock primitives' declaration: the step since `yield 'mutex_lock X'` only queued on `lock`. */
 export function declareSyncOnly(lock: { readonly kind: string; readonly name: string }): void {
   if (recorder !== null) {
-    const key = `${lock.kind} ${lock.name}`;
+    const key = syncKey(lock, lock.kind);
     recorder.declare([objectId(key)], key);
   }
 }
@@ -183,4 +419,24 @@ export function declareStep(objects: readonly string[], by: string): void {
 /** Tells the recorder the running step touched memory (a tracepoint); in check mode a declared step fails. */
 export function noteMemory(what: string): void {
   if (recorder !== null) recorder.memory(what);
+}
+
+/** True while a recorder with precise memory recording is installed (the explorer's proxies ask). */
+export function recordingMemory(): boolean {
+  return recorder?.precise === true;
+}
+
+/** Records that the running step read memory object (kind, a, b) (MemKind; precise recording only). */
+export function memRead(kind: number, a: number, b: number): void {
+  if (recorder?.precise) recorder.read(memObject(kind, a, b));
+}
+
+/** Records that the running step wrote memory object (kind, a, b) (MemKind; precise recording only). */
+export function memWrite(kind: number, a: number, b: number): void {
+  if (recorder?.precise) recorder.write(memObject(kind, a, b));
+}
+
+/** Records that the running step added to counter (kind, a, b) (MemKind; precise recording only). */
+export function memAdd(kind: number, a: number, b: number): void {
+  if (recorder?.precise) recorder.add(memObject(kind, a, b));
 }

@@ -7,9 +7,17 @@ export {
   type Footprint,
   FootprintError,
   FootprintRecorder,
+  MemKind,
+  memAdd,
+  memObject,
+  memRead,
+  memWrite,
+  nameForFootprints,
   noteMemory,
   objectName,
+  recordingMemory,
   touchObject,
+  whyDependent,
 } from './dependency.js';
 export {
   DeadlockError,

@@ -211,7 +211,8 @@ export function noteAcquired(
   cls: string | null,
   site: string,
 ): void {
-  touchSync(lock, lock.kind);
+  // an rwsem tells read holds from write holds itself (rwsem.ts)
+  if (lock.kind !== 'rwsem') touchSync(lock, lock.kind);
   t.heldLocks.push(lock);
   t.heldModes.push(mode);
   t.heldClasses.push(cls);
@@ -224,7 +225,7 @@ export function noteAcquired(
 /** Drop entry `i` of t's held list (order of the others kept, nothing allocated). */
 export function noteReleased(t: Thread, i: number): void {
   const lock = t.heldLocks[i];
-  if (lock !== undefined) touchSync(lock, lock.kind);
+  if (lock !== undefined && lock.kind !== 'rwsem') touchSync(lock, lock.kind);
   const trace = t.executor.lockdep.trace;
   if (trace.enabled && lock !== undefined)
     trace.emit('lock_release', { thread: t, lock, mode: t.heldModes[i] as number });

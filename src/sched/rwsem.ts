@@ -14,7 +14,7 @@
  * @see kernel/locking/rwsem.c, include/linux/rwsem.h
  */
 
-import { declareSyncOnly, touchSync } from './dependency.js';
+import { declareSyncOnly, touchSync, touchSyncAdd, touchSyncRead } from './dependency.js';
 import {
   badUnlockBug,
   heldIndex,
@@ -36,6 +36,9 @@ import {
   type Waitable,
   wakeThread,
 } from './thread.js';
+
+/** The footprint object of an rwsem's reader count (dependency.ts): `rwsem <name>#readers`. */
+const READERS = 'rwsem#readers';
 
 /**
  * struct rw_semaphore: many readers or one writer, FIFO, writers not starved (mmap_sem).
@@ -74,7 +77,8 @@ export class RwSem implements LockInstance, Waitable {
 
   /** True if anyone holds it, for read or write. */
   isLocked(): boolean {
-    touchSync(this, this.kind);
+    touchSyncRead(this, this.kind);
+    touchSyncRead(this, READERS);
     return this.writer !== null || this.readHolders.length > 0;
   }
 
@@ -117,7 +121,7 @@ export class RwSem implements LockInstance, Waitable {
   /** Succeeds only if no writer holds it and nobody waits (RWSEM_READ_FAILED_MASK). */
   downReadTrylock(): boolean {
     const t = current();
-    touchSync(this, this.kind);
+    touchSyncRead(this, this.kind);
     if (this.writer !== null || this.queue.length > 0) return false;
     this.grant(t, HELD_READ, this.tracked ? this.name : null, t.lastPoint);
     return true;
@@ -143,8 +147,15 @@ export class RwSem implements LockInstance, Waitable {
     const i = this.heldAs(t, HELD_READ);
     if (i < 0) throw badUnlockBug(t, this, this.holdersText());
     noteReleased(t, i);
+    // readers leaving commute with each other and with readers arriving: only the last one, with
+    // someone queued, looks at the count
+    touchSyncRead(this, this.kind);
+    touchSyncAdd(this, READERS);
     removeFromList(this.readHolders, t);
-    if (this.readHolders.length === 0) this.wakeFront();
+    if (this.queue.length > 0 && this.readHolders.length === 0) {
+      touchSyncRead(this, READERS);
+      this.wakeFront();
+    }
   }
 
   /**
@@ -156,6 +167,7 @@ export class RwSem implements LockInstance, Waitable {
     const i = this.writer === t ? this.heldAs(t, HELD_WRITE) : -1;
     if (i < 0) throw badUnlockBug(t, this, this.holdersText());
     noteReleased(t, i);
+    touchSync(this, this.kind);
     this.writer = null;
     this.wakeFront();
   }
@@ -166,6 +178,8 @@ export class RwSem implements LockInstance, Waitable {
     const i = this.writer === t ? this.heldAs(t, HELD_WRITE) : -1;
     if (i < 0) throw badUnlockBug(t, this, this.holdersText());
     t.heldModes[i] = HELD_READ;
+    touchSync(this, this.kind);
+    touchSyncAdd(this, READERS);
     this.writer = null;
     this.readHolders.push(t);
     this.wakeFront();
@@ -197,7 +211,9 @@ export class RwSem implements LockInstance, Waitable {
     const s = site ?? t.lastPoint;
     const w = mode === HELD_WRITE ? 2 : 0;
     yield this.points[w]!;
-    touchSync(this, this.kind);
+    // a reader only looks at the writer and the queue (and adds itself to the count in grant)
+    if (mode === HELD_WRITE) touchSync(this, this.kind);
+    else touchSyncRead(this, this.kind);
     const i = heldIndex(t, this);
     if (i >= 0) throw recursiveLockBug(t, this, s, i);
     const cls = this.tracked ? classOf(this.classes, this.name, subclass) : null;
@@ -209,6 +225,7 @@ export class RwSem implements LockInstance, Waitable {
     }
     // nothing but the rwsem since the yield (see mutex.ts)
     declareSyncOnly(this);
+    touchSync(this, this.kind);
     blockOn(t, this, null);
     this.queue.push(t);
     this.queueModes.push(mode);
@@ -219,6 +236,8 @@ export class RwSem implements LockInstance, Waitable {
   }
 
   private grant(t: Thread, mode: number, cls: string | null, site: string): void {
+    if (mode === HELD_WRITE) touchSync(this, this.kind);
+    else touchSyncAdd(this, READERS);
     if (mode === HELD_WRITE) this.writer = t;
     else this.readHolders.push(t);
     noteAcquired(t, this, mode, cls, site);

@@ -1,5 +1,5 @@
 import { ArgumentError } from '../../core/errno.js';
-import { dependent, type Footprint, FootprintRecorder } from '../dependency.js';
+import { dependent, type Footprint, FootprintRecorder, whyDependent } from '../dependency.js';
 import type { Thread } from '../thread.js';
 import { indexOfThread, type Strategy } from './strategy.js';
 
@@ -9,6 +9,16 @@ export interface DporOptions {
   preemptions?: number;
   /** Footprint check mode (dependency.ts): a declared step that touches more fails. Default false. */
   check?: boolean;
+  /**
+   * Memory is recorded by object (the explorer's memory footprints): a step is charged MEMORY, the
+   * catch-all, only for state no object names. Default false: every undeclared step touches MEMORY.
+   */
+  precise?: boolean;
+  /**
+   * Counts every race analysed by what made its two steps dependent (whyDependent, with the numbers
+   * of the object's name folded: 'pte _ (read/write)'): a profile of what still forces dependence.
+   */
+  profile?: Map<string, number>;
 }
 
 /** One event of the current execution: the state before it (a node) and the step taken from it. */
@@ -56,6 +66,7 @@ export class DporStrategy implements Strategy {
   /** Records every step's footprint (the executor installs it while a step runs). */
   readonly recorder: FootprintRecorder;
   private readonly sleepSets: boolean;
+  private readonly profile: Map<string, number> | null;
   private readonly nodes: Node[] = [];
   private started = false;
   private execs = 0;
@@ -73,7 +84,8 @@ export class DporStrategy implements Strategy {
     if (!(k >= 0)) throw new ArgumentError('preemptions', `expected >= 0 or Infinity, got ${k}`);
     this.preemptionsMax = k;
     this.sleepSets = k === Number.POSITIVE_INFINITY;
-    this.recorder = new FootprintRecorder(opts.check ?? false);
+    this.recorder = new FootprintRecorder(opts.check ?? false, opts.precise ?? false);
+    this.profile = opts.profile ?? null;
   }
 
   /** Executions started so far (including the current one). */
@@ -221,7 +233,17 @@ export class DporStrategy implements Strategy {
       lastOf[e.tid] = j;
       // races between steps of the replayed prefix were reversed by an earlier execution
       if (j >= this.diverge) for (const k of races) this.reverse(k, j, clocks);
+      if (this.profile !== null && j >= this.diverge) for (const k of races) this.count(nodes[k]!.fp, e.fp);
     }
+  }
+
+  private count(a: Footprint, b: Footprint): void {
+    const p = this.profile as Map<string, number>;
+    const key = (whyDependent(a, b) ?? '?').replace(
+      / (0x[0-9a-f]+|\d+:0x[0-9a-f]+|\d+:\d+|\d+)(?= |$)/g,
+      ' _',
+    );
+    p.set(key, (p.get(key) ?? 0) + 1);
   }
 
   /** Race e_k ⋖ e_j: make some initial of notdep(e_k).e_j run at node k. */

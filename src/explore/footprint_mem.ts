@@ -1,0 +1,407 @@
+/**
+ * Memory footprints for the explorer's `dpor` (docs/explorer.md, "Memory footprints"): while a
+ * schedule runs, every read and write of the machine's memory state by a step is recorded as a
+ * memory object (src/sched/dependency.ts, MemKind), so two steps that touch different page-table
+ * entries, pages or device entries commute.
+ *
+ * The state lives in typed arrays read and written in hundreds of places (`pt.lo[slot]`,
+ * `store.refcount[pfn]`), so instead of a hook at each of them the arrays themselves are watched:
+ * for one schedule the pool's and the page store's arrays are replaced by proxies that record the
+ * index they are asked for (the property stays an accessor, so an array grown or re-carved is
+ * watched too). The rest is watched by wrapping the few methods that own it: the device page tables
+ * and TLBs of the scenario's devices, the page allocator's free lists and page contents, the
+ * integrity shadow. Notifier and range state comes from the tracepoints and hooks in
+ * mmu_interval_notifier.ts and mmu_notifier.ts; VMA lists from mm.ts.
+ *
+ * Nothing here runs unless the explorer's strategy records precise footprints; the proxies cost
+ * one check when no step is being recorded (the checkers' reads, setup, teardown).
+ */
+
+import { PAGE_SIZE } from '../core/addr.js';
+import type { DevicePageTable } from '../device/device_pagetable.js';
+import type { DeviceTlb } from '../device/tlb.js';
+import type { PhysMem } from '../mm/page_alloc.js';
+import type { PageTablePool } from '../mm/pagetable.js';
+import { _PAGE_PRESENT, _PAGE_PSE, ptePfn } from '../mm/pte.js';
+// the hooks every watched access calls
+import * as hook from '../sched/index.js';
+import { FootprintError, type FootprintRecorder, MemKind, Mutex, objectName } from '../sched/index.js';
+import type { ScenarioContext } from './scenario.js';
+
+type Indexed = { [i: number]: number; readonly length: number };
+
+/** A proxy of `target` that reports the index of every element read and written while recording. */
+function watched<T extends object>(target: T, onRead: (i: number) => void, onWrite: (i: number) => void): T {
+  const bound = new Map<PropertyKey, unknown>();
+  return new Proxy(target, {
+    get(t, k) {
+      if (typeof k === 'string' && hook.recordingMemory() && isIndex(k)) onRead(+k);
+      const v = Reflect.get(t, k, t);
+      if (typeof v !== 'function') return v;
+      let b = bound.get(k);
+      if (b === undefined) {
+        // a bulk method (fill, set, subarray) reads or writes elements nobody names: catch-all
+        const f = v as (...a: unknown[]) => unknown;
+        b = (...a: unknown[]) => {
+          if (hook.recordingMemory()) hook.noteMemory(`${String(k)} on a watched array`);
+          return f.apply(t, a);
+        };
+        bound.set(k, b);
+      }
+      return b;
+    },
+    set(t, k, v) {
+      if (typeof k === 'string' && hook.recordingMemory() && isIndex(k)) onWrite(+k);
+      return Reflect.set(t, k, v, t);
+    },
+  });
+}
+
+function isIndex(k: string): boolean {
+  const c = k.charCodeAt(0);
+  return c >= 48 && c <= 57;
+}
+
+/** Makes obj[key] an accessor that hands out a watched view of whatever array is stored there. */
+function watchField<O extends object>(
+  obj: O,
+  key: keyof O & string,
+  onRead: (i: number) => void,
+  onWrite: (i: number) => void,
+): void {
+  let view = watched((obj as Record<string, object>)[key] as object, onRead, onWrite);
+  Object.defineProperty(obj, key, {
+    configurable: true,
+    enumerable: true,
+    get: () => view,
+    set: (a: object) => {
+      view = watched(a, onRead, onWrite);
+    },
+  });
+}
+
+/** Where each page table sits: its mm (pgd table), level and first virtual address. */
+class TableIndex {
+  private readonly where = new Map<number, { pgd: number; level: number; base: number }>();
+  private stale = true;
+  private raw: { lo: Indexed; hi: Indexed } = { lo: [], hi: [] };
+
+  constructor(private readonly pool: PageTablePool) {}
+
+  /** The arrays behind the proxies (the index reads them without recording). */
+  setRaw(lo: Indexed, hi: Indexed): void {
+    this.raw = { lo, hi };
+    this.stale = true;
+  }
+
+  /** An upper-level entry changed: tables may have moved. */
+  invalidate(): void {
+    this.stale = true;
+  }
+
+  levelOfTable(t: number): number {
+    return this.pool.level[t] ?? 0;
+  }
+
+  /** Records a read (or write) of the entry at `slot` as the object it is. */
+  touch(slot: number, write: boolean): void {
+    const t = slot >>> 9;
+    let w = this.where.get(t);
+    if (w === undefined && this.stale) {
+      this.rebuild();
+      w = this.where.get(t);
+    }
+    const touch = write ? hook.memWrite : hook.memRead;
+    if (w === undefined) {
+      touch(MemKind.ptslot, slot, 0);
+      return;
+    }
+    const i = slot & 511;
+    if (w.level === 1) {
+      const vpn = w.base / PAGE_SIZE + i;
+      touch(MemKind.pte, w.pgd, vpn);
+      if (write) {
+        // the coherence checker couples a virtual page's CPU entry with the devices' entries
+        // for it and reads the in-flight invalidations: a write joins the page's coupling object
+        hook.memWrite(MemKind.coh, 0, vpn);
+        hook.memRead(MemKind.notifier, 0, 0);
+      }
+    } else if (w.level === 2) {
+      const span = w.base / PAGE_SIZE / 512 + i;
+      touch(MemKind.pmd, w.pgd, span);
+      if (write) {
+        hook.memWrite(MemKind.coh2m, 0, span);
+        hook.memRead(MemKind.notifier, 0, 0);
+        this.stale = true;
+      }
+    } else {
+      touch(MemKind.upper, w.pgd, slot);
+      if (write) this.stale = true;
+    }
+  }
+
+  /** Calls visit(object, lo, hi) for every entry of every linked PTE and PMD table (raw, unrecorded). */
+  forEachEntry(visit: (id: number, lo: number, hi: number) => void): void {
+    this.rebuild();
+    const { lo, hi } = this.raw;
+    for (const [t, w] of this.where) {
+      if (w.level > 2) continue;
+      const first = w.base / PAGE_SIZE / (w.level === 1 ? 1 : 512);
+      const kind = w.level === 1 ? MemKind.pte : MemKind.pmd;
+      for (let i = 0; i < 512; i++) {
+        const l = lo[t * 512 + i] as number;
+        const h = hi[t * 512 + i] as number;
+        if (l !== 0 || h !== 0) visit(hook.memObject(kind, w.pgd, first + i), l, h);
+      }
+    }
+  }
+
+  private rebuild(): void {
+    this.where.clear();
+    this.stale = false;
+    const level = this.pool.level;
+    for (let t = 1; t < level.length; t++) if (level[t] === 4) this.visit(t, t, 4, 0);
+  }
+
+  private visit(t: number, pgd: number, level: number, base: number): void {
+    this.where.set(t, { pgd, level, base });
+    if (level === 1) return;
+    const span = 2 ** (12 + 9 * (level - 1));
+    const { lo, hi } = this.raw;
+    for (let i = 0; i < 512; i++) {
+      const l = lo[t * 512 + i] as number;
+      if ((l & (_PAGE_PRESENT | _PAGE_PSE)) !== _PAGE_PRESENT) continue;
+      this.visit(ptePfn(l, hi[t * 512 + i] as number), pgd, level - 1, base + i * span);
+    }
+  }
+}
+
+/** Watches the CPU page tables of `pool`: entries by (mm, vpn), and each table's count of entries. */
+function watchPageTables(pool: PageTablePool): TableIndex {
+  const index = new TableIndex(pool);
+  const raw = { lo: pool.lo as Indexed, hi: pool.hi as Indexed };
+  const read = (i: number) => index.touch(i, false);
+  const write = (i: number) => index.touch(i, true);
+  const arrays: ('lo' | 'hi')[] = ['lo', 'hi'];
+  for (const key of arrays) {
+    let view = watched(pool[key], read, write);
+    Object.defineProperty(pool, key, {
+      configurable: true,
+      enumerable: true,
+      get: () => view,
+      set: (a: Uint32Array) => {
+        raw[key] = a;
+        index.setRaw(raw.lo, raw.hi);
+        view = watched(a, read, write);
+      },
+    });
+  }
+  index.setRaw(raw.lo, raw.hi);
+  // set() keeps `used` exact on every none <-> present change: an add, which commutes with the
+  // others; the readers (free_pgd_range, freeTable) say so in pagetable.ts
+  watchField(
+    pool,
+    'used',
+    () => {},
+    (t) => hook.memAdd(MemKind.ptused, t, 0),
+  );
+  return index;
+}
+
+/** Watches the struct pages (every per-pfn array and the contents) and the page allocator. */
+function watchPages(mem: PhysMem): void {
+  const s = mem.store;
+  const read = (pfn: number) => hook.memRead(MemKind.page, pfn, 0);
+  const write = (pfn: number) => hook.memWrite(MemKind.page, pfn, 0);
+  for (const key of ['flags', 'refcount', 'mapcount', 'mapping', 'index', 'memcg', 'contents'] as const)
+    watchField(s, key, read, write);
+  for (const m of [s.entireMapcount, s.drvdata] as Map<number, unknown>[]) {
+    wrap(m, 'get', (pfn: number) => read(pfn));
+    wrap(m, 'has', (pfn: number) => read(pfn));
+    wrap(m, 'set', (pfn: number) => write(pfn));
+    wrap(m, 'delete', (pfn: number) => write(pfn));
+  }
+  // page contents are changed in place behind contents[pfn]
+  wrap(mem, 'pageBytes', (pfn: number) => write(pfn));
+  wrap(mem, 'writeBytes', (pfn: number) => write(pfn));
+  wrap(mem, 'copyPage', (dst: number, src: number) => {
+    write(dst);
+    read(src);
+  });
+  wrap(mem, 'clearPage', (pfn: number) => write(pfn));
+  // the free lists, their counts and the memcg charges: one object, the allocator
+  const buddy = () => hook.memWrite(MemKind.buddy, 0, 0);
+  for (const m of [
+    'allocPage',
+    'allocCompound',
+    'freePage',
+    'charge',
+    'chargeCompound',
+    'uncharge',
+    'migrateCharge',
+  ] as const)
+    wrap(mem, m, buddy);
+}
+
+/** Replaces obj[name] with a function that calls `before` with the arguments, then the original. */
+function wrap<O extends object, A extends unknown[]>(obj: O, name: string, before: (...a: A) => void): void {
+  const o = obj as Record<string, (...a: unknown[]) => unknown>;
+  const f = o[name];
+  if (typeof f !== 'function') throw new Error(`footprint_mem: no method ${name}`);
+  o[name] = function (this: unknown, ...a: unknown[]) {
+    if (hook.recordingMemory()) before(...(a as A));
+    return f.apply(this, a);
+  };
+}
+
+/** Watches device `d`'s page table: entries by (device, vpn), and what the coherence checker couples with them. */
+function watchDevicePageTable(pt: DevicePageTable, d: number): void {
+  const entry = (vpn: number, write: boolean) => {
+    hook.memRead(MemKind.devptAll, d, 0);
+    if (!write) {
+      hook.memRead(MemKind.devpt, d, vpn);
+      return;
+    }
+    hook.memWrite(MemKind.devpt, d, vpn);
+    coupled(vpn, rawPfn(pt, vpn));
+  };
+  // a write changes what the checker compares with the CPU's entry for vpn, the page it maps
+  // (free or not) and the device's TLB
+  const coupled = (vpn: number, pfn: number) => {
+    hook.memWrite(MemKind.coh, 0, vpn);
+    hook.memRead(MemKind.coh2m, 0, Math.floor(vpn / 512));
+    hook.memRead(MemKind.notifier, 0, 0);
+    hook.memRead(MemKind.tlb, d, 0);
+    if (pfn >= 0) hook.memRead(MemKind.page, pfn, 0);
+  };
+  const lookup = pt.lookup;
+  const rawPfn = (t: DevicePageTable, vpn: number) => {
+    const e = lookup.call(t, vpn);
+    return e < 0 ? -1 : Math.floor(e / 4);
+  };
+  wrap(pt, 'lookup', (vpn: number) => entry(vpn, false));
+  wrap(pt, 'store', (vpn: number, pfn: number) => {
+    entry(vpn, true);
+    hook.memRead(MemKind.page, pfn, 0);
+  });
+  wrap(pt, 'storeAtomic', (vpn: number, pfn: number) => {
+    entry(vpn, true);
+    hook.memRead(MemKind.page, pfn, 0);
+  });
+  wrap(pt, 'erase', (vpn: number) => entry(vpn, true));
+  const whole = (start: number, end: number) => {
+    hook.memWrite(MemKind.devptAll, d, 0);
+    pt.forEach((vpn, pfn) => {
+      if (vpn < start || vpn >= end) return;
+      hook.memWrite(MemKind.devpt, d, vpn);
+      coupled(vpn, pfn);
+    });
+  };
+  wrap(pt, 'eraseRange', (start: number, end: number) => whole(start, end));
+  wrap(pt, 'clear', () => whole(0, Number.POSITIVE_INFINITY));
+  wrap(pt, 'forEach', () => hook.memRead(MemKind.devptAll, d, 0));
+  wrap(pt, 'mappings', () => hook.memRead(MemKind.devptAll, d, 0));
+}
+
+/** Watches device `d`'s TLB: one object (a lookup updates the LRU). */
+function watchTlb(tlb: DeviceTlb, d: number): void {
+  const w = () => hook.memWrite(MemKind.tlb, d, 0);
+  for (const m of ['lookup', 'fill', 'invalidateRange', 'flush', 'cached'] as const) wrap(tlb, m, w);
+}
+
+/** Watches the integrity shadow: each virtual page's shadow, and whole address spaces at fork and exit. */
+function watchShadow(ctx: ScenarioContext): void {
+  const sh = ctx.shadow;
+  const pages = (addr: number, length: number, write = true) => {
+    const first = Math.floor(addr / PAGE_SIZE);
+    const last = Math.floor((addr + Math.max(length, 1) - 1) / PAGE_SIZE);
+    const touch = write ? hook.memWrite : hook.memRead;
+    for (let v = first; v <= last; v++) touch(MemKind.shadow, 0, v);
+  };
+  const space = (mm: object, write = true) => {
+    const spaces = (sh as unknown as { spaces: Map<object, Map<number, unknown>> }).spaces;
+    const touch = write ? hook.memWrite : hook.memRead;
+    for (const v of spaces.get(mm)?.keys() ?? []) touch(MemKind.shadow, 0, v);
+  };
+  // a read compares with the shadow and changes nothing in it (its verdict is the step's own)
+  for (const m of ['beginWrite', 'beginDrop', 'beginRead'] as const)
+    wrap(sh, m, (_mm: object, addr: number, length: number | Uint8Array) =>
+      pages(addr, typeof length === 'number' ? length : length.length, m !== 'beginRead'),
+    );
+  for (const m of ['endWrite', 'endDrop', 'endRead'] as const)
+    wrap(sh, m, (tok: { addr: number; length: number }) => pages(tok.addr, tok.length, m !== 'endRead'));
+  wrap(sh, 'markFork', (mm: object) => space(mm, false));
+  wrap(sh, 'fork', (mm: object) => space(mm));
+  wrap(sh, 'exit', (mm: object) => space(mm));
+}
+
+/** FNV-1a over a few words. */
+function mix(h: number, w: number): number {
+  return Math.imul(h ^ (w >>> 0), 0x01000193) >>> 0;
+}
+
+/**
+ * The state of every memory object the check can see, by object id: each CPU PTE and PMD entry,
+ * each struct page (its fields and a sample of its bytes), each device page-table entry.
+ */
+function digest(ctx: ScenarioContext, index: TableIndex): Map<number, number> {
+  const out = new Map<number, number>();
+  index.forEachEntry((id, lo, hi) => out.set(id, mix(mix(0x811c9dc5, lo), hi)));
+  const s = ctx.sim.kernel.mem.store;
+  const { flags, refcount, mapcount, mapping, index: pageIndex, memcg, contents } = s;
+  for (let pfn = 0; pfn < s.size; pfn++) {
+    let h = mix(mix(mix(0x811c9dc5, flags[pfn] as number), refcount[pfn] as number), mapcount[pfn] as number);
+    h = mix(mix(mix(h, mapping[pfn] as number), pageIndex[pfn] as number), memcg[pfn] as number);
+    const b = contents[pfn];
+    if (b !== undefined) for (let i = 0; i < b.length; i += 64) h = mix(h, b[i]! | (b[i + 1]! << 8));
+    if (h !== 0x811c9dc5) out.set(hook.memObject(MemKind.page, pfn, 0), h);
+  }
+  ctx.devices.forEach((dev, d) => {
+    dev.pt.forEach((vpn, pfn, write) => {
+      out.set(hook.memObject(MemKind.devpt, d, vpn), mix(pfn, write ? 1 : 0));
+    });
+  });
+  return out;
+}
+
+/**
+ * The footprint check's coverage test (check mode): call it after every step, before the recorder
+ * ends the step. It fails with a FootprintError naming the first object whose state changed in the
+ * step although the step's footprint does not write it.
+ */
+export type CoverageCheck = (recorder: FootprintRecorder) => void;
+
+/**
+ * Records the memory footprints of ctx's machine for the rest of the schedule (the explorer calls
+ * it after the scenario's setup, before its threads run). Returns the coverage check.
+ */
+export function recordMemoryFootprints(ctx: ScenarioContext): CoverageCheck {
+  const kernel = ctx.sim.kernel;
+  const index = watchPageTables(kernel.pt);
+  watchPages(kernel.mem);
+  ctx.devices.forEach((dev, d) => {
+    watchDevicePageTable(dev.pt, d);
+    if (dev.tlb !== undefined) watchTlb(dev.tlb, d);
+    // every dmirror's mutex is called 'dmirror.mutex': one per device to the relation
+    const lock = dev.driverLock;
+    if (lock instanceof Mutex) hook.nameForFootprints(lock, `${lock.name} ${dev.name}`);
+  });
+  watchShadow(ctx);
+  const trace = ctx.sim.trace;
+  const notifier = () => hook.memWrite(MemKind.notifier, 0, 0);
+  trace.subscribe('mmu_notifier_invalidate_range_start', notifier);
+  trace.subscribe('mmu_notifier_invalidate_range_end', notifier);
+  trace.subscribe('hmm_range_valid', () => hook.memRead(MemKind.notifier, 0, 0));
+  let before = digest(ctx, index);
+  return (recorder) => {
+    const after = digest(ctx, index);
+    for (const [id, h] of after) if (before.get(id) !== h) uncovered(recorder, id);
+    for (const id of before.keys()) if (!after.has(id)) uncovered(recorder, id);
+    before = after;
+  };
+}
+
+function uncovered(recorder: FootprintRecorder, id: number): void {
+  if (!recorder.changes(id))
+    throw new FootprintError(`a step changed ${objectName(id)} but its footprint does not write it`);
+}
