@@ -110,7 +110,15 @@ describe('hmmsim explore / replay (end to end, through main() in process)', () =
 
 describe('hmmsim explore --no-kasan', () => {
   it('KASAN catches close-keeps-owner by default; without it the use after free goes unseen', async () => {
-    const args = ['explore', 'close-vs-cpuread', '--driver', 'close-keeps-owner', '--protocol', 'seq', '--json'];
+    const args = [
+      'explore',
+      'close-vs-cpuread',
+      '--driver',
+      'close-keeps-owner',
+      '--protocol',
+      'seq',
+      '--json',
+    ];
     const on = await hmmsim(...args);
     expect(on.code).toBe(1);
     expect((JSON.parse(on.stdout) as { violation: { checker: string } }).violation.checker).toBe('kasan');
