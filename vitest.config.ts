@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
@@ -12,5 +13,8 @@ export default defineConfig({
     globalSetup: ['test/dist-setup.ts'],
     testTimeout: 60_000,
     pool: 'forks',
+    // Vitest's default leaves a core idle (one worker on a 2-core machine): the suite then runs file by
+    // file. Every core runs a test file; the files share no state (each builds its own machines).
+    maxWorkers: availableParallelism(),
   },
 });
