@@ -365,6 +365,12 @@ export class Simulator {
     return this.hardware(n).cost.costs();
   }
 
+  /** Device n's simulated clock, µs: every cost charged to it so far (src/device/cost.ts). */
+  deviceClockUs(n: number): number {
+    checkInt('n', n, 0, this.deviceOptions.length - 1);
+    return this.hardware(n).cost.nowUs;
+  }
+
   /** An executor for multi-threaded scenarios on this machine. */
   executor(strategy?: Strategy): Executor {
     if (strategy !== undefined && typeof (strategy as Partial<Strategy> | null)?.pick !== 'function')

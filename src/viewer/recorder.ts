@@ -63,6 +63,12 @@ export interface ViewerRecorderOptions {
    * clock for runs whose scheduler never sleeps (the explorer's).
    */
   clock?: 'ns' | 'steps';
+  /**
+   * With clock 'ns': where the run's simulated time is kept, when not in the executor (a sweep's
+   * scheduler never sleeps; its time is the device cost model's clock, `Simulator.deviceClockUs`).
+   * Read at every event; it must not decrease.
+   */
+  nowNs?: () => number;
   /** Events between two samples of the counters (default 64). */
   counterEvery?: number;
   /**
@@ -155,6 +161,8 @@ export class ViewerRecorder {
     this.counterEvery = every;
     if (options.clock !== undefined && options.clock !== 'ns' && options.clock !== 'steps')
       throw new ArgumentError('clock', `expected 'ns' or 'steps', got ${describeValue(options.clock)}`);
+    if (options.nowNs !== undefined && (typeof options.nowNs !== 'function' || options.clock === 'steps'))
+      throw new ArgumentError('nowNs', `expected a function, with clock 'ns', got ${describeValue(options.nowNs)}`);
     const budget = options.diffBudget ?? Number.POSITIVE_INFINITY;
     if (!(budget >= 1))
       throw new ArgumentError('diffBudget', `expected a number >= 1, got ${describeValue(budget)}`);
@@ -400,7 +408,8 @@ export class ViewerRecorder {
     label: string,
   ): void {
     const ev = this.ev;
-    this.lastTime = Math.max(this.lastTime, time);
+    const now = this.options.nowNs;
+    this.lastTime = Math.max(this.lastTime, now === undefined ? time : now());
     ev.time.push(this.lastTime);
     ev.thread.push(th);
     ev.kind.push(EVENT_KINDS.indexOf(kind));

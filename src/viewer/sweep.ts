@@ -78,7 +78,12 @@ export function recordSweepConfiguration(
   const c = sweepConfigurationByName(s, opts.config);
   let rec: ViewerRecorder | null = null;
   const point = runSweepPoint(s, c, (sim, fd) => {
-    rec = recordSimulator(sim, [deviceFileSource(fd)], { source: 'sweep', diffBudget: SWEEP_DIFF_BUDGET });
+    rec = recordSimulator(sim, [deviceFileSource(fd)], {
+      source: 'sweep',
+      diffBudget: SWEEP_DIFF_BUDGET,
+      // the sweep's time is the device's cost clock: its scheduler never sleeps, so its ns stay 0
+      nowNs: () => Math.round(sim.deviceClockUs(0) * 1000),
+    });
   });
   const r = rec as ViewerRecorder | null;
   if (r === null) throw new Error('recordSweepConfiguration: the device never opened');

@@ -38,6 +38,24 @@ describe('recordSweepConfiguration', () => {
     expect(rec.run.sampled).toBeNull();
   });
 
+  it("keeps the device's cost clock: times rise to the point's simulated time, in ns", () => {
+    // The sweep's scheduler never sleeps (its executor's ns stay 0): the page's time is the cost model's.
+    let t = 0;
+    const at = (rec.run.events.time as number[]).map((d) => (t += d));
+    expect(at[0]).toBe(0);
+    expect(at.every((x, i) => i === 0 || x >= (at[i - 1] as number))).toBe(true);
+    expect(at[at.length - 1]).toBe(Math.round(rec.point.simulatedUs * 1000));
+    expect(new Set(at).size).toBeGreaterThan(100);
+  });
+
+  it('refuses a nowNs that is not a function, or with the step clock', () => {
+    const s = checkSweepSpec(SPEC);
+    runSweepPoint(s, sweepConfigurations(s)[0] as never, (sim) => {
+      expect(() => recordSimulator(sim, [], { nowNs: 5 as never })).toThrow(ArgumentError);
+      expect(() => recordSimulator(sim, [], { clock: 'steps', nowNs: () => 0 })).toThrow(/nowNs/);
+    });
+  });
+
   it('under its diff budget ends in the same page states as a diff at every event', () => {
     // The budget delays a change to a later event; the states at the end are all seen.
     const s = checkSweepSpec(SPEC);
