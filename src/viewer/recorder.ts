@@ -162,7 +162,10 @@ export class ViewerRecorder {
     if (options.clock !== undefined && options.clock !== 'ns' && options.clock !== 'steps')
       throw new ArgumentError('clock', `expected 'ns' or 'steps', got ${describeValue(options.clock)}`);
     if (options.nowNs !== undefined && (typeof options.nowNs !== 'function' || options.clock === 'steps'))
-      throw new ArgumentError('nowNs', `expected a function, with clock 'ns', got ${describeValue(options.nowNs)}`);
+      throw new ArgumentError(
+        'nowNs',
+        `expected a function, with clock 'ns', got ${describeValue(options.nowNs)}`,
+      );
     const budget = options.diffBudget ?? Number.POSITIVE_INFINITY;
     if (!(budget >= 1))
       throw new ArgumentError('diffBudget', `expected a number >= 1, got ${describeValue(budget)}`);
