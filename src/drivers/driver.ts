@@ -44,6 +44,11 @@ export interface DriverView {
   readonly mirror?: HmmMirror;
   /** True if the current thread holds the driver's update lock (the lock its sync callback takes). */
   updateLockHeld(): boolean;
+  /**
+   * That lock itself, if the driver exposes it: lock names are per class (every dmirror's is
+   * 'dmirror.mutex'), so the explorer's partial-order reduction tells two devices' locks apart by it.
+   */
+  readonly updateLock?: object;
   /** True if pfn is a page of this device's memory (the mirror may map it). */
   owns(pfn: number): boolean;
   /**

@@ -17,7 +17,7 @@ import type { ExploreDevice, ScenarioDriverFactory } from './scenario.js';
 /** The ExploreDevice view of an open /dev/hmm_dmirrorN. */
 export function dmirrorDevice(fd: DeviceFile, device: number): Omit<ExploreDevice, 'name'> {
   const d = fd.driver;
-  const lock = (d as { mutex?: object }).mutex;
+  const lock = d.updateLock;
   return {
     device,
     ...(lock !== undefined ? { driverLock: lock } : {}),

@@ -255,6 +255,11 @@ export class Dmirror implements Driver {
     return this.mutex.owner !== null && this.mutex.owner === currentOrNull();
   }
 
+  /** driver->update itself (DriverView.updateLock). */
+  get updateLock(): Mutex {
+    return this.mutex;
+  }
+
   /** For checker messages: the device and this context's number. */
   get name(): string {
     return `${this.mdevice.device.name}.${this.id}`;

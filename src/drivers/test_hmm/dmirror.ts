@@ -285,6 +285,11 @@ export class TestHmmDmirror implements Driver {
     return this.mutex.owner !== null && this.mutex.owner === currentOrNull();
   }
 
+  /** dmirror->mutex itself (DriverView.updateLock). */
+  get updateLock(): Mutex {
+    return this.mutex;
+  }
+
   /** For checker messages: the device and this context's number. */
   get name(): string {
     return `${this.mdevice.device.name}.${this.id}`;
