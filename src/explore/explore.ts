@@ -55,7 +55,6 @@ import {
 import { Simulator } from '../sim/simulator.js';
 import { type DistinctViolation, ViolationLog, violationShape } from './allow.js';
 import { ExploreDrivers } from './drivers.js';
-import { forwardMemoryTouches } from './footprint_check.js';
 import { recordMemoryFootprints } from './footprint_mem.js';
 import { formatReplay, parseReplay, ReplayError, type ReplayOutcome } from './replaystring.js';
 import { type Scenario, ScenarioContext, type ScenarioDriverFactory } from './scenario.js';
@@ -615,7 +614,6 @@ function runSchedule(cfg: Config, strategy: Strategy, trace?: Trace, states?: Se
   trace?.observe(observer);
   const recorder = strategy.recorder;
   const coverage = recorder?.precise === true ? recordMemoryFootprints(ctx) : null;
-  if (coverage === null && recorder?.check === true) forwardMemoryTouches(ctx);
   const checkCoverage = recorder?.check === true ? coverage : null;
   const specs = cfg.scenario.threads(state, ctx);
   const mirrors = ctx.devices;

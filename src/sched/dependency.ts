@@ -19,8 +19,8 @@
  * A step declares that it touched no memory with declareStep(objects): the lock primitives do it
  * for a step that only queued on a lock (the code between `yield 'mutex_lock X'` and the wait); a
  * test driver may do it for its own steps. In check mode (FootprintRecorder.check) a declared step
- * that touches an object outside its declaration (or memory, seen through the tracepoints the
- * explorer forwards to noteMemory) fails with a FootprintError naming the object.
+ * that touches an object outside its declaration (or memory, as the explorer's watched state
+ * reports it through noteMemory: src/explore/footprint_mem.ts) fails with a FootprintError naming it.
  *
  * Objects are named: two objects of one name are the same object to the relation, which only adds
  * dependencies, and a name means the same object in every execution of a deterministic scenario, so
