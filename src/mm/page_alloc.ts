@@ -65,6 +65,11 @@ export interface PhysMemOptions {
    * builds for every schedule is small; nothing else depends on the value.
    */
   sectionPages?: number;
+  /**
+   * Device memory the machine may hot-plug later, in pages (each region section-aligned): room
+   * for its struct pages is reserved up front, so the hot-plug copies nothing. A hint: more still fits.
+   */
+  reservePages?: number;
 }
 
 /** Freed page buffers kept for reuse (16 MiB): host-side allocation cost only. */
@@ -136,7 +141,8 @@ export class PhysMem {
       );
     }
     const size = Math.ceil((ramPages + 1) / section) * section;
-    this.store = new PageStore(size, section);
+    const reserve = Math.ceil((opts.reservePages ?? 0) / section) * section;
+    this.store = new PageStore(size, section, size + reserve, this.contentsEnabled);
     this.store.flags[ZERO_PFN] = PG_reserved;
     this.store.refcount[ZERO_PFN] = 1;
     this.freeList = new Int32Array(ramPages);
@@ -516,8 +522,9 @@ export class PhysMem {
 
   /** copy_highpage (the DMA engine and COW both use it). */
   copyPage(dstPfn: number, srcPfn: number): void {
+    if (!this.contentsEnabled) return; // nothing is kept, so nothing to copy or drop
     const src = this.store.contents[srcPfn];
-    if (src === undefined || !this.contentsEnabled) {
+    if (src === undefined) {
       this.store.contents[dstPfn] = undefined;
       return;
     }
