@@ -161,7 +161,15 @@ export function pgdAddrEnd(addr: number, end: number): number {
   return blockEnd(addr, PGDIR_SIZE, end);
 }
 
-/** Hex form for messages: 0x7f0000001000. */
+const TWO_32 = 2 ** 32;
+
+/**
+ * Hex form for messages: 0x7f0000001000. A user address is above 2^32, where V8's toString(16)
+ * takes its slow path for doubles; two 32-bit halves take the fast one (a few scheduling-point
+ * labels per device fault are built with it).
+ */
 export function hex(x: number): string {
-  return `0x${x.toString(16)}`;
+  if (x < TWO_32 || !Number.isSafeInteger(x)) return `0x${x.toString(16)}`;
+  const hi = Math.floor(x / TWO_32);
+  return `0x${hi.toString(16)}${(x - hi * TWO_32).toString(16).padStart(8, '0')}`;
 }
