@@ -32,7 +32,13 @@ describe('PageStore capacity', () => {
     expect(s.flags.buffer).toBe(buffer);
     expectMarked(s, 3);
     expectMarked(s, 7);
-    expect([s.flags[11], s.refcount[11], s.index[11], s.zone[11], s.contents[11]]).toEqual([0, 0, 0, 0, undefined]);
+    expect([s.flags[11], s.refcount[11], s.index[11], s.zone[11], s.contents[11]]).toEqual([
+      0,
+      0,
+      0,
+      0,
+      undefined,
+    ]);
   });
 
   it('grows past its capacity by copying into a new buffer', () => {
