@@ -464,12 +464,11 @@ export class PageStore {
     const slot = this.pgmaps.length;
     this.pgmaps.push(pgmap);
     const idle = pgmapFreeRefcount(pgmap);
-    for (let pfn = first; pfn < first + npages; pfn++) {
-      this.zone[pfn] = ZONE_DEVICE;
-      this.pgmapSlot[pfn] = slot;
-      this.refcount[pfn] = idle;
-      this.flags[pfn] = PG_reserved;
-    }
+    const end = first + npages;
+    this.zone.fill(ZONE_DEVICE, first, end);
+    this.pgmapSlot.fill(slot, first, end);
+    this.refcount.fill(idle, first, end);
+    this.flags.fill(PG_reserved, first, end);
     pgmap.pfnFirst = first;
     pgmap.pfnLast = first + npages;
   }

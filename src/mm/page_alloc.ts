@@ -146,15 +146,12 @@ export class PhysMem {
     this.store.flags[ZERO_PFN] = PG_reserved;
     this.store.refcount[ZERO_PFN] = 1;
     this.freeList = new Int32Array(ramPages);
-    for (let i = 0; i < ramPages; i++) {
-      const pfn = ramPages - i;
-      this.freeList[i] = pfn;
-      this.store.flags[pfn] = PG_buddy;
-    }
+    for (let i = 0; i < ramPages; i++) this.freeList[i] = ramPages - i;
+    this.store.flags.fill(PG_buddy, 1, ramPages + 1);
     this.top = ramPages;
     this.nrFree = ramPages;
     // pfns between the end of RAM and the section boundary exist but are never handed out.
-    for (let pfn = ramPages + 1; pfn < size; pfn++) this.store.flags[pfn] = PG_reserved;
+    this.store.flags.fill(PG_reserved, ramPages + 1, size);
   }
 
   /** Free RAM pages now (NR_FREE_PAGES). */
