@@ -86,9 +86,20 @@ export function npagesOf(start: number, end: number): number {
   return (end - start) / PAGE_SIZE;
 }
 
+/** 2^0 .. 2^63, so a hot path raises 2 to a variable power with an array load. */
+const POW2: readonly number[] = Array.from({ length: 64 }, (_, i) => 2 ** i);
+
+/**
+ * 2^n: a table load for an integer n in 0..63 (V8 compiles `2 ** n` with a variable n to a
+ * Math.pow call, hundreds of ns on the walk and entry-decoding paths), `2 ** n` otherwise.
+ */
+export function pow2(n: number): number {
+  return POW2[n] ?? 2 ** n;
+}
+
 /** Index into the page-table level whose entries each map 2^shift bytes: (addr >> shift) & 511. */
 export function levelIndex(addr: number, shift: number): number {
-  return Math.floor(addr / 2 ** shift) % PTRS_PER_TABLE;
+  return Math.floor(addr / pow2(shift)) % PTRS_PER_TABLE;
 }
 
 /**

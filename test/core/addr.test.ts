@@ -22,6 +22,7 @@ import {
   pgdIndex,
   pmdAddrEnd,
   pmdIndex,
+  pow2,
   pteIndex,
   pudAddrEnd,
   pudIndex,
@@ -218,6 +219,12 @@ describe('core/addr: page numbers', () => {
     expect(isAddr(-1)).toBe(false);
     expect(isAddr(1.5)).toBe(false);
     expect(isAddr(Number.NaN)).toBe(false);
+  });
+
+  it('pow2 is 2 ** n, by table for 0..63 and by ** elsewhere', () => {
+    for (const n of [0, 1, 12, 31, 32, 39, 52, 63, 64, -1, 0.5]) expect(pow2(n)).toBe(2 ** n);
+    expect(levelIndex(0x7f0000001000, 12)).toBe(1);
+    expect(levelIndex(0x7f0000201000, 21)).toBe(1);
   });
 
   it('hex prints without 32-bit truncation', () => {
