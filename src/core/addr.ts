@@ -86,9 +86,20 @@ export function npagesOf(start: number, end: number): number {
   return (end - start) / PAGE_SIZE;
 }
 
+/** 2^0 .. 2^63, so a hot path raises 2 to a variable power with an array load. */
+const POW2: readonly number[] = Array.from({ length: 64 }, (_, i) => 2 ** i);
+
+/**
+ * 2^n: a table load for an integer n in 0..63 (V8 compiles `2 ** n` with a variable n to a
+ * Math.pow call, hundreds of ns on the walk and entry-decoding paths), `2 ** n` otherwise.
+ */
+export function pow2(n: number): number {
+  return POW2[n] ?? 2 ** n;
+}
+
 /** Index into the page-table level whose entries each map 2^shift bytes: (addr >> shift) & 511. */
 export function levelIndex(addr: number, shift: number): number {
-  return Math.floor(addr / 2 ** shift) % PTRS_PER_TABLE;
+  return Math.floor(addr / pow2(shift)) % PTRS_PER_TABLE;
 }
 
 /**
@@ -161,7 +172,15 @@ export function pgdAddrEnd(addr: number, end: number): number {
   return blockEnd(addr, PGDIR_SIZE, end);
 }
 
-/** Hex form for messages: 0x7f0000001000. */
+const TWO_32 = 2 ** 32;
+
+/**
+ * Hex form for messages: 0x7f0000001000. A user address is above 2^32, where V8's toString(16)
+ * takes its slow path for doubles; two 32-bit halves take the fast one (a few scheduling-point
+ * labels per device fault are built with it).
+ */
 export function hex(x: number): string {
-  return `0x${x.toString(16)}`;
+  if (x < TWO_32 || !Number.isSafeInteger(x)) return `0x${x.toString(16)}`;
+  const hi = Math.floor(x / TWO_32);
+  return `0x${hi.toString(16)}${(x - hi * TWO_32).toString(16).padStart(8, '0')}`;
 }

@@ -176,6 +176,16 @@ export const COST_TERMS = [
 /** One of the COST_TERMS a CostModel keeps a µs total for. */
 export type CostTerm = (typeof COST_TERMS)[number];
 
+/** Each term's index in COST_TERMS (and in a CostModel's totals). */
+const TERM_INDEX = Object.fromEntries(COST_TERMS.map((t, i) => [t, i])) as Record<CostTerm, number>;
+const FAULT_SERVICE = TERM_INDEX.faultService;
+const DMA = TERM_INDEX.dma;
+const MIGRATE_BOOKKEEPING = TERM_INDEX.migrateBookkeeping;
+const TLB_INVALIDATE = TERM_INDEX.tlbInvalidate;
+const CPU_FAULT = TERM_INDEX.cpuFault;
+const PT_WALK = TERM_INDEX.ptWalk;
+const REMOTE_ACCESS = TERM_INDEX.remoteAccess;
+
 /**
  * The simulated clock (µs) of one device and the per-term totals and trace of what advanced it (see the
  * file comment).
@@ -183,7 +193,8 @@ export type CostTerm = (typeof COST_TERMS)[number];
 export class CostModel {
   /** The GPU and link generation whose times are charged. */
   readonly profile: CostProfile;
-  private readonly terms = new Map<CostTerm, number>(COST_TERMS.map((t) => [t, 0]));
+  /** µs per term, by index in COST_TERMS (charged on every device access: no Map lookup). */
+  private readonly terms = new Float64Array(COST_TERMS.length);
   private now = 0;
   /** Every charged event in time order, up to TRACE_EVENTS_MAX. */
   readonly trace: TraceEvent[] = [];
@@ -201,7 +212,11 @@ export class CostModel {
 
   /** Advances the clock by `us` microseconds and adds them to `term`'s total. */
   charge(term: CostTerm, us: number): void {
-    this.terms.set(term, (this.terms.get(term) as number) + us);
+    this.add(TERM_INDEX[term], us);
+  }
+
+  private add(i: number, us: number): void {
+    this.terms[i] = (this.terms[i] as number) + us;
     this.now += us;
   }
 
@@ -213,32 +228,32 @@ export class CostModel {
 
   /** Charges servicing one GPU fault batch of `faults` faults: the batch cost plus a per-fault cost. */
   faultBatch(faults: number): void {
-    this.charge('faultService', this.profile.faultBatchUs + faults * this.profile.perFaultUs);
+    this.add(FAULT_SERVICE, this.profile.faultBatchUs + faults * this.profile.perFaultUs);
   }
 
   /** Charges one DMA of `bytes` over the link: its latency plus bytes at the link bandwidth. */
   dmaTransfer(bytes: number): void {
-    this.charge('dma', this.profile.dmaLatencyUs + bytes / (this.profile.linkGBps * 1e3));
+    this.add(DMA, this.profile.dmaLatencyUs + bytes / (this.profile.linkGBps * 1e3));
   }
 
   /** Charges the kernel bookkeeping of one migrate_vma call over `pages` pages. */
   migrateCall(pages: number): void {
-    this.charge('migrateBookkeeping', this.profile.migratePerCallUs + pages * this.profile.migratePerPageUs);
+    this.add(MIGRATE_BOOKKEEPING, this.profile.migratePerCallUs + pages * this.profile.migratePerPageUs);
   }
 
   /** Charges one device TLB invalidation (after an mmu notifier invalidation). */
   tlbInvalidate(): void {
-    this.charge('tlbInvalidate', this.profile.tlbInvalidateUs);
+    this.add(TLB_INVALIDATE, this.profile.tlbInvalidateUs);
   }
 
   /** Charges one CPU fault on a device-private page (the migrate-to-RAM path). */
   cpuFault(): void {
-    this.charge('cpuFault', this.profile.cpuFaultUs);
+    this.add(CPU_FAULT, this.profile.cpuFaultUs);
   }
 
   /** Charges one device page-table walk after a TLB miss (DeviceMmu translation). */
   ptWalk(): void {
-    this.charge('ptWalk', this.profile.ptWalkUs);
+    this.add(PT_WALK, this.profile.ptWalkUs);
   }
 
   /**
@@ -247,8 +262,8 @@ export class CostModel {
    */
   remoteAccess(bytes: number): void {
     const lines = Math.max(1, Math.ceil(bytes / REMOTE_ACCESS_GRANULE));
-    this.charge(
-      'remoteAccess',
+    this.add(
+      REMOTE_ACCESS,
       this.profile.remoteAccessUs + (lines * REMOTE_ACCESS_GRANULE) / (this.profile.linkGBps * 1e3),
     );
   }
@@ -256,7 +271,7 @@ export class CostModel {
   /** µs per term, plus 'total'. */
   costs(): Record<CostTerm | 'total', number> {
     const out = { total: this.now } as Record<CostTerm | 'total', number>;
-    for (const [t, v] of this.terms) out[t] = v;
+    for (let i = 0; i < COST_TERMS.length; i++) out[COST_TERMS[i] as CostTerm] = this.terms[i] as number;
     return out;
   }
 }

@@ -54,12 +54,26 @@ export class FaultBuffer {
 
   /** Device side: record a fault and stall until it is replayed. Returns the driver's status. */
   *raise(vpn: number, write: boolean): Task<number> {
+    const entry = this.post(vpn, write);
+    while (!entry.replayed) yield this.stall();
+    return entry.status;
+  }
+
+  /**
+   * Device side, raise's first half: writes the entry and wakes the fault handler. The caller then
+   * stalls until `replayed` (raise; or the launch's access path, which waits without a generator).
+   */
+  post(vpn: number, write: boolean): FaultEntry {
     const entry: FaultEntry = { vpn, write, status: 0, replayed: false };
     this.pending.push(entry);
     this.counters.faults++;
     this.faultWq.wakeUp();
-    yield* this.replayWq.waitEvent(() => entry.replayed);
-    return entry.status;
+    return entry;
+  }
+
+  /** Device side: sleeps until the next replay (the point to yield); the caller re-checks its entry. */
+  stall(): string {
+    return this.replayWq.sleep();
   }
 
   /**

@@ -268,6 +268,51 @@ export function doAnonymousPage(mm: MmStruct, vma: Vma, addr: number, slot: numb
   return 0;
 }
 
+/**
+ * handle_mm_fault on each page of [start, end) in turn, for as long as it would end in
+ * do_anonymous_page: an anonymous VMA (no file, not hugetlb), a PTE table present or a none PMD
+ * that takes no THP there, and a none PTE. Each page is what handle_mm_fault makes of it (pgfault
+ * counted, the table populated, the page allocated, charged, rmapped and counted in rss), without a
+ * generator per page. Stops at the PMD boundary, before the first page that needs more, and before
+ * a write whose allocation or charge could fail (the OOM and direct reclaim belong to
+ * handle_mm_fault). Returns how many pages it faulted; the caller runs the rest through
+ * handleMmFault.
+ * @see mm/memory.c handle_mm_fault, __handle_mm_fault, do_anonymous_page (Linux v6.19)
+ */
+export function doAnonymousPages(mm: MmStruct, vma: Vma, start: number, end: number, flags: number): number {
+  if (vma.file !== null || !vma.isAnonymous() || vma.flags & VM_HUGETLB) return 0;
+  const { pt } = mm.kernel;
+  const pmdEnd = start - (start % PMD_SIZE) + PMD_SIZE;
+  const n = (Math.min(end, pmdEnd) - start) / PAGE_SIZE;
+  const room = flags & FAULT_FLAG_WRITE ? Math.min(n, allocRoom(mm)) : n;
+  if (room <= 0) return 0;
+  const pmd = pt.pmdSlotAlloc(mm.pgd, start);
+  let table = pt.child(pmd);
+  if (table === 0) {
+    // a huge, migrating or device-private PMD, or one that may take a THP: the PMD level decides
+    if (!pteNone(pt.lo[pmd] as number, pt.hi[pmd] as number)) return 0;
+    if (thpVmaAllowable(mm.kernel, vma, start - (start % PMD_SIZE))) return 0;
+    table = pt.populateTable(pmd, LEVEL_PTE);
+  }
+  const first = pteSlotIn(table, start);
+  let i = 0;
+  for (; i < room; i++) {
+    const slot = first + i;
+    if (!pteNone(pt.lo[slot] as number, pt.hi[slot] as number)) break;
+    doAnonymousPage(mm, vma, start + i * PAGE_SIZE, slot, flags);
+  }
+  if (i > 0) mm.kernel.counters.inc('pgfault', i);
+  return i;
+}
+
+/** Pages `mm` can allocate and charge now without failing: free RAM, and its memcg's headroom. */
+function allocRoom(mm: MmStruct): number {
+  const mem = mm.kernel.mem;
+  const cg = mem.memcgs.get(mm.memcgId);
+  const headroom = cg === undefined ? 0 : cg.limitPages - cg.usagePages;
+  return Math.min(mem.freePages, headroom);
+}
+
 /** do_fault: do_read_fault, do_cow_fault or do_shared_fault on a file or shmem VMA. */
 function doFault(mm: MmStruct, vma: Vma, addr: number, slot: number, flags: number): number {
   const file = vma.file!;

@@ -108,6 +108,8 @@ export interface KernelOptions {
   stepsMax?: number;
   /** Memory section size in pages (PhysMemOptions.sectionPages). */
   sectionPages?: number;
+  /** Device memory to reserve struct pages for (PhysMemOptions.reservePages). */
+  reservePages?: number;
   /** /sys/kernel/mm/transparent_hugepage/enabled (default 'madvise'). */
   thp?: ThpMode;
   /** Pages in the 2 MiB hugetlb pool, taken from RAM at boot (nr_hugepages; default 0). */
@@ -169,6 +171,7 @@ export class Kernel {
       ramPages: opts.ramPages,
       contents: opts.contents,
       sectionPages: opts.sectionPages,
+      reservePages: opts.reservePages,
     });
     this.thp = new ThpState(opts.thp);
     this.hugetlb = new HugetlbPool(this.mem, opts.hugetlbPages ?? 0);

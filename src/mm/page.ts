@@ -265,39 +265,63 @@ export class PageStore {
 
   /** The one buffer every per-pfn array is a view of (see carve). */
   private buffer: ArrayBuffer;
+  /** Pfns the buffer has room for: up to here, growing re-carves the views and copies nothing. */
+  private capacity: number;
 
-  constructor(size: number, sectionPages = PAGES_PER_SECTION) {
+  /** False on a machine without page contents: `contents` stays empty, every entry reads undefined. */
+  private readonly keepsContents: boolean;
+
+  /**
+   * `capacity` (default `size`) reserves room for pfns to be hot-plugged later (the machine's device
+   * memory): growing within it copies nothing, and the room costs no memory until it is written.
+   * `contents` false: the machine keeps no page contents, so `contents` holds nothing (and must
+   * never be written).
+   */
+  constructor(size: number, sectionPages = PAGES_PER_SECTION, capacity = size, contents = true) {
     this.size = size;
     this.sectionPages = sectionPages;
-    this.buffer = storeBuffer(size);
+    this.capacity = Math.max(size, capacity);
+    this.keepsContents = contents;
+    this.buffer = storeBuffer(this.capacity);
     this.carve(size);
-    this.contents = new Array<Uint8Array | undefined>(size).fill(undefined);
+    this.contents = contents ? new Array<Uint8Array | undefined>(size).fill(undefined) : [];
   }
 
-  /** Points every per-pfn array at its part of this.buffer (Float64 first, for alignment). */
+  /**
+   * Points every per-pfn array at its part of this.buffer (Float64 first, for alignment): `size`
+   * pfns of each, at offsets set by the capacity, so that a larger size keeps every value in place.
+   */
   private carve(size: number): void {
     const b = this.buffer;
+    const cap = this.capacity;
     let off = 0;
     this.index = new Float64Array(b, off, size);
-    off += 8 * size;
+    off += 8 * cap;
     this.flags = new Uint32Array(b, off, size);
-    off += 4 * size;
+    off += 4 * cap;
     this.refcount = new Int32Array(b, off, size);
-    off += 4 * size;
+    off += 4 * cap;
     this.mapcount = new Int32Array(b, off, size);
-    off += 4 * size;
+    off += 4 * cap;
     this.mapping = new Int32Array(b, off, size);
-    off += 4 * size;
+    off += 4 * cap;
     this.memcg = new Int32Array(b, off, size);
-    off += 4 * size;
+    off += 4 * cap;
     this.pgmapSlot = new Int32Array(b, off, size);
-    off += 4 * size;
+    off += 4 * cap;
     this.zone = new Uint8Array(b, off, size);
   }
 
   /** Extends the arrays to cover `size` pfns (memory hot-plug of a device region). */
   grow(size: number): void {
     if (size <= this.size) return;
+    // holes read as undefined, as the pushed undefineds did; one allocation, not a push per pfn
+    if (this.keepsContents) this.contents.length = size;
+    if (size <= this.capacity) {
+      this.carve(size);
+      this.size = size;
+      return;
+    }
     const old = {
       index: this.index,
       flags: this.flags,
@@ -309,6 +333,7 @@ export class PageStore {
       zone: this.zone,
     };
     const oldBuffer = this.buffer;
+    this.capacity = size;
     this.buffer = storeBuffer(size);
     this.carve(size);
     this.index.set(old.index);
@@ -320,7 +345,6 @@ export class PageStore {
     this.pgmapSlot.set(old.pgmapSlot);
     this.zone.set(old.zone);
     spareStoreBuffer(oldBuffer);
-    for (let i = this.size; i < size; i++) this.contents.push(undefined);
     this.size = size;
   }
 
@@ -331,6 +355,7 @@ export class PageStore {
   release(): void {
     spareStoreBuffer(this.buffer);
     this.buffer = new ArrayBuffer(0);
+    this.capacity = 0;
     this.size = 0;
     this.carve(0);
     this.contents = [];
@@ -439,12 +464,11 @@ export class PageStore {
     const slot = this.pgmaps.length;
     this.pgmaps.push(pgmap);
     const idle = pgmapFreeRefcount(pgmap);
-    for (let pfn = first; pfn < first + npages; pfn++) {
-      this.zone[pfn] = ZONE_DEVICE;
-      this.pgmapSlot[pfn] = slot;
-      this.refcount[pfn] = idle;
-      this.flags[pfn] = PG_reserved;
-    }
+    const end = first + npages;
+    this.zone.fill(ZONE_DEVICE, first, end);
+    this.pgmapSlot.fill(slot, first, end);
+    this.refcount.fill(idle, first, end);
+    this.flags.fill(PG_reserved, first, end);
     pgmap.pfnFirst = first;
     pgmap.pfnLast = first + npages;
   }

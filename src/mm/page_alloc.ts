@@ -65,6 +65,11 @@ export interface PhysMemOptions {
    * builds for every schedule is small; nothing else depends on the value.
    */
   sectionPages?: number;
+  /**
+   * Device memory the machine may hot-plug later, in pages (each region section-aligned): room
+   * for its struct pages is reserved up front, so the hot-plug copies nothing. A hint: more still fits.
+   */
+  reservePages?: number;
 }
 
 /** Freed page buffers kept for reuse (16 MiB): host-side allocation cost only. */
@@ -136,19 +141,17 @@ export class PhysMem {
       );
     }
     const size = Math.ceil((ramPages + 1) / section) * section;
-    this.store = new PageStore(size, section);
+    const reserve = Math.ceil((opts.reservePages ?? 0) / section) * section;
+    this.store = new PageStore(size, section, size + reserve, this.contentsEnabled);
     this.store.flags[ZERO_PFN] = PG_reserved;
     this.store.refcount[ZERO_PFN] = 1;
     this.freeList = new Int32Array(ramPages);
-    for (let i = 0; i < ramPages; i++) {
-      const pfn = ramPages - i;
-      this.freeList[i] = pfn;
-      this.store.flags[pfn] = PG_buddy;
-    }
+    for (let i = 0; i < ramPages; i++) this.freeList[i] = ramPages - i;
+    this.store.flags.fill(PG_buddy, 1, ramPages + 1);
     this.top = ramPages;
     this.nrFree = ramPages;
     // pfns between the end of RAM and the section boundary exist but are never handed out.
-    for (let pfn = ramPages + 1; pfn < size; pfn++) this.store.flags[pfn] = PG_reserved;
+    this.store.flags.fill(PG_reserved, ramPages + 1, size);
   }
 
   /** Free RAM pages now (NR_FREE_PAGES). */
@@ -516,8 +519,9 @@ export class PhysMem {
 
   /** copy_highpage (the DMA engine and COW both use it). */
   copyPage(dstPfn: number, srcPfn: number): void {
+    if (!this.contentsEnabled) return; // nothing is kept, so nothing to copy or drop
     const src = this.store.contents[srcPfn];
-    if (src === undefined || !this.contentsEnabled) {
+    if (src === undefined) {
       this.store.contents[dstPfn] = undefined;
       return;
     }

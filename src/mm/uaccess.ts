@@ -56,7 +56,9 @@ export function* accessUser(
     const pageOff = a % PAGE_SIZE;
     const n = Math.min(PAGE_SIZE - pageOff, buf.length - done);
     yield write ? 'store' : 'load';
-    const pfn = yield* translate(mm, pageAlignDown(a), write);
+    // the common case, an entry that allows the access, without a generator
+    const hit = accessibleFrame(mm, pageAlignDown(a), write);
+    const pfn = hit >= 0 ? hit : yield* translate(mm, pageAlignDown(a), write);
     if (typeof pfn === 'string') return { result: pfn, addr: a };
     if (write) mm.kernel.mem.writeBytes(pfn, pageOff, buf, done, n);
     else mm.kernel.mem.readBytes(pfn, pageOff, buf, done, n);
@@ -67,17 +69,9 @@ export function* accessUser(
 
 /** The pfn the access goes to, faulting as the hardware and kernel would, or the signal it gets. */
 function* translate(mm: MmStruct, addr: number, write: boolean): Task<number | UserFaultResult> {
-  const { pt } = mm.kernel;
   for (let i = 0; i < FAULTS_PER_ACCESS_MAX; i++) {
-    const slot = pt.leafSlot(mm.pgd, addr);
-    if (slot >= 0) {
-      const lo = pt.lo[slot] as number;
-      if (pteAccessible(lo, write)) {
-        pt.lo[slot] = (lo | _PAGE_ACCESSED | (write ? _PAGE_DIRTY : 0)) >>> 0;
-        const pfn = ptePfn(lo, pt.hi[slot] as number);
-        return pmdHuge(lo) ? pfn + pmdSubpage(addr) : pfn;
-      }
-    }
+    const pfn = accessibleFrame(mm, addr, write);
+    if (pfn >= 0) return pfn;
     if (i > 0) yield* sleepNs(FAULT_RETRY_NS);
     const r = yield* doUserAddrFault(mm, addr, write);
     if (r !== 'ok') return r;
@@ -85,6 +79,21 @@ function* translate(mm: MmStruct, addr: number, write: boolean): Task<number | U
   throw new KernelBug(
     `user access at 0x${addr.toString(16)} still faulting after ${FAULTS_PER_ACCESS_MAX} faults`,
   );
+}
+
+/**
+ * The hardware's walk: the frame of `addr` if its entry allows the access (setting accessed, and
+ * dirty for a write), else -1 (a page fault).
+ */
+function accessibleFrame(mm: MmStruct, addr: number, write: boolean): number {
+  const { pt } = mm.kernel;
+  const slot = pt.leafSlot(mm.pgd, addr);
+  if (slot < 0) return -1;
+  const lo = pt.lo[slot] as number;
+  if (!pteAccessible(lo, write)) return -1;
+  pt.lo[slot] = (lo | _PAGE_ACCESSED | (write ? _PAGE_DIRTY : 0)) >>> 0;
+  const pfn = ptePfn(lo, pt.hi[slot] as number);
+  return pmdHuge(lo) ? pfn + pmdSubpage(addr) : pfn;
 }
 
 /** do_user_addr_fault: find the VMA, check the access (access_error), handle_mm_fault. */

@@ -148,6 +148,11 @@ export class Executor {
   private preemptionCount = 0;
   /** The thread that took the last step. */
   private last: Thread | null = null;
+  /**
+   * @internal bumped whenever a thread becomes runnable (spawn, wake-up, timer): while it stands
+   * still, the runnable list changes only by the thread that stepped, so the loop need not rescan.
+   */
+  wakeups = 0;
   private running = false;
   private begun = false;
   private failure: RunResult['failure'] = null;
@@ -191,6 +196,7 @@ export class Executor {
       );
     }
     const t = new Thread(this, this.all.length, name, body, opts.daemon ?? false);
+    this.wakeups++;
     if (currentRecorder() !== null) {
       // spawned by a running step: that step orders the new thread's first one
       touchObject(wakeObjectName(t));
@@ -242,18 +248,19 @@ export class Executor {
 
   private loop(): RunStatus {
     const runnable = this.runnable;
-    const live = this.live;
     const strategy = this.strategy;
     const onStep = this.onStep;
     const recorder = strategy.recorder ?? null;
+    // the runnable list as of `seen` wake-ups, and where in it the last step's thread was
+    let seen = -1;
+    let at = -1;
     for (;;) {
-      // refill in place; the length is assigned only when it changes (assigning it is slow in V8)
-      let n = 0;
-      for (let i = 0; i < live.length; i++) {
-        const t = live[i]!;
-        if (t.state === 'runnable') runnable[n++] = t;
+      let n: number;
+      if (seen === this.wakeups && at >= 0) n = this.dropIfStopped(at);
+      else {
+        seen = this.wakeups;
+        n = this.refill();
       }
-      if (runnable.length !== n) runnable.length = n;
       if (n === 0) {
         if (this.pending === 0) return 'done';
         if (this.fireTimers()) continue;
@@ -263,6 +270,7 @@ export class Executor {
       let t: Thread;
       if (n === 1) {
         t = runnable[0]!;
+        at = 0;
       } else {
         const idx = strategy.pick(runnable, this.last);
         if (!(idx >= 0 && idx < n) || !Number.isInteger(idx)) {
@@ -270,6 +278,7 @@ export class Executor {
         }
         this.choices.push(idx);
         t = runnable[idx]!;
+        at = idx;
         const last = this.last;
         if (last !== null && last !== t && last.state === 'runnable') this.preemptionCount++;
       }
@@ -285,6 +294,36 @@ export class Executor {
         if (!this.step(t) || !this.observe(onStep, t, label)) return 'failed';
       }
     }
+  }
+
+  /** Collects the runnable threads in id order, in place; returns how many. */
+  private refill(): number {
+    const runnable = this.runnable;
+    const live = this.live;
+    let n = 0;
+    for (let i = 0; i < live.length; i++) {
+      const t = live[i]!;
+      if (t.state === 'runnable') runnable[n++] = t;
+    }
+    // the length is assigned only when it changes (assigning it is slow in V8)
+    if (runnable.length !== n) runnable.length = n;
+    return n;
+  }
+
+  /**
+   * With no wake-up since the last refill, only the thread that just stepped (at `at`) can have
+   * stopped being runnable (blocked, slept, finished: each only ever done by the running thread to
+   * itself); drops it if so. Returns how many are runnable.
+   */
+  private dropIfStopped(at: number): number {
+    const runnable = this.runnable;
+    if (runnable[at]!.state === 'runnable') return runnable.length;
+    if (at === 0) runnable.shift();
+    else {
+      runnable.copyWithin(at, at + 1);
+      runnable.length--;
+    }
+    return runnable.length;
   }
 
   /**
@@ -417,6 +456,7 @@ export class Executor {
       t.timedOut = true;
       t.state = 'runnable';
     }
+    this.wakeups++;
     return true;
   }
 

@@ -153,6 +153,7 @@ export function wakeThread(t: Thread): void {
   t.waitingOn = null;
   t.waitList = null;
   t.timerAtNs = -1;
+  t.executor.wakeups++;
 }
 
 /** @internal remove `t` from `list` without allocating (splice returns an array). */

@@ -163,6 +163,8 @@ export class Simulator {
       log: this.log,
       stepsMax: c.stepsMax,
       sectionPages: c.sectionPages,
+      // each device's memory is hot-plugged when first used; its struct pages need not be copied then
+      reservePages: c.devices.reduce((n, d) => n + sectionsOf(d.memoryPages, c.sectionPages), 0),
       thp: c.thp,
       hugetlbPages: c.hugetlbPages,
     });
@@ -545,4 +547,9 @@ function checkDevices(devices: unknown): Required<DeviceOptions>[] {
       );
     return { memoryPages, tlbEntries, costProfile: costProfile(profile).name, kind };
   });
+}
+
+/** `pages` rounded up to whole memory sections: what hot-plugging them takes. */
+function sectionsOf(pages: number, sectionPages = PAGES_PER_SECTION): number {
+  return Math.ceil(pages / sectionPages) * sectionPages;
 }

@@ -22,6 +22,7 @@ import {
   pgdIndex,
   pmdAddrEnd,
   pmdIndex,
+  pow2,
   pteIndex,
   pudAddrEnd,
   pudIndex,
@@ -220,9 +221,20 @@ describe('core/addr: page numbers', () => {
     expect(isAddr(Number.NaN)).toBe(false);
   });
 
+  it('pow2 is 2 ** n, by table for 0..63 and by ** elsewhere', () => {
+    for (const n of [0, 1, 12, 31, 32, 39, 52, 63, 64, -1, 0.5]) expect(pow2(n)).toBe(2 ** n);
+    expect(levelIndex(0x7f0000001000, 12)).toBe(1);
+    expect(levelIndex(0x7f0000201000, 21)).toBe(1);
+  });
+
   it('hex prints without 32-bit truncation', () => {
     expect(hex(0x7f0000001000)).toBe('0x7f0000001000');
     expect(hex(0)).toBe('0x0');
+    // the two-halves path: a low half with leading zeros, the 2^32 boundary, the largest exact integer
+    for (const x of [2 ** 32, 2 ** 32 + 1, 0x7e0000000010, 0xffffffff, 2 ** 53 - 1, 2 ** 47 - 4096])
+      expect(hex(x)).toBe(`0x${x.toString(16)}`);
+    expect(hex(2 ** 40 + 0.5)).toBe(`0x${(2 ** 40 + 0.5).toString(16)}`);
+    expect(hex(-4096)).toBe('0x-1000');
   });
 
   it('layout constants are the x86-64 ones', () => {

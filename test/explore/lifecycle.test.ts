@@ -54,15 +54,17 @@ describe('the lifecycle scenarios on the reference drivers', () => {
         counts[`${n}/${driver}`] = r.schedulesExplored;
       }
     }
+    // the holes-* scenarios fault untouched pages: a run of first touches is one scheduling point
+    // (hmm_range_fault's doAnonymousPages), not one per page, so fewer schedules exist
     expect(counts).toEqual({
-      'holes-devwrite-vs-cpuread/correct': 77,
-      'holes-fault-vs-munmap/correct': 42,
+      'holes-devwrite-vs-cpuread/correct': 71,
+      'holes-fault-vs-munmap/correct': 38,
       'fault-vs-invalidations/correct': 115,
       'close-vs-cpuread/correct': 47,
       'exit-vs-migrate/correct': 11,
       'kvm-fault-vs-munmap/correct': 30,
-      'holes-devwrite-vs-cpuread/test_hmm': 68,
-      'holes-fault-vs-munmap/test_hmm': 37,
+      'holes-devwrite-vs-cpuread/test_hmm': 62,
+      'holes-fault-vs-munmap/test_hmm': 32,
       'fault-vs-invalidations/test_hmm': 86,
       'exit-vs-migrate/test_hmm': 9,
       'migrate-vs-migrate/test_hmm': 42,

@@ -30,6 +30,7 @@ import {
   touch,
   V,
   W,
+  withMmapRead,
   world,
 } from './helpers.js';
 
@@ -333,5 +334,45 @@ describe('errors: snapshot goes on with the next VMA, fault stops', () => {
     range.pfns.fill(MARK);
     expect(snapshot(w, range)).toBe(5);
     expect(out(range)).toEqual([E(pfnAt(w, BASE), W), 8, MARK, E(ZERO_PFN), E(ZERO_PFN)]);
+  });
+});
+
+describe('first touches: one scheduling point per run of untouched anonymous pages', () => {
+  it('a run is faulted in one step; a page that needs more than do_anonymous_page keeps its own', () => {
+    const w = world();
+    mapAt(w, BASE, 8);
+    w.p.read(BASE + 5 * PAGE, 1); // the zero page: a write to it is a copy, not a first touch
+    const { range } = mirrorAndRange(w, BASE, 8, { defaultFlags: V | W });
+    const points: string[] = [];
+    let done = false;
+    const ex = w.sim.executor({
+      pick: (runnable, last) => (runnable.length > 1 && last === runnable[0] ? 1 : 0),
+    });
+    const driver = ex.spawn(
+      'driver',
+      (function* () {
+        const r = yield* withMmapRead(w.mm, () => hmmRangeFault(range, true));
+        done = true;
+        return r;
+      })(),
+    );
+    ex.spawn(
+      'observer',
+      (function* () {
+        while (!done) {
+          points.push(driver.lastPoint);
+          yield 'observe';
+        }
+      })(),
+    );
+    const res = ex.run();
+    expect(res.failure?.message ?? res.status).toBe('done');
+    expect(driver.result).toBe(8);
+    const faults = points.filter((p) => p.startsWith('hmm_vma_do_fault'));
+    expect(faults).toEqual([0, 5, 6].map((i) => `hmm_vma_do_fault 0x${(BASE + i * PAGE).toString(16)}`));
+    for (let i = 0; i < 8; i++) expect(range.pfns[i]).toBe(E(pfnAt(w, BASE + i * PAGE), W));
+    expect(w.sim.stats().counters.hmm_fault).toBe(8);
+    expect(w.sim.stats().counters.pgfault).toBe(9);
+    expect(w.p.rss().anon).toBe(8);
   });
 });

@@ -53,6 +53,33 @@ describe('WaitQueue', () => {
     expect(checks).toBe(3);
   });
 
+  it('sleep() is the open-coded loop: the waiter yields its point, sleeps, and re-checks when woken', () => {
+    const wq = new WaitQueue('wq');
+    let flag = false;
+    const points: string[] = [];
+    const ex = new Executor({ strategy: roundRobin });
+    const waiter = ex.spawn(
+      'waiter',
+      (function* () {
+        while (!flag) yield wq.sleep();
+      })(),
+    );
+    ex.spawn(
+      'waker',
+      (function* () {
+        points.push(`${waiter.lastPoint} ${waiter.state} ${wq.waiting}`);
+        wq.wakeUp(); // spurious
+        yield 'between';
+        points.push(`${waiter.state} ${wq.waiting}`);
+        flag = true;
+        wq.wakeUp();
+      })(),
+    );
+    const r = ex.run();
+    expect(r.status).toBe('done');
+    expect(points).toEqual(['wait_event wq blocked 1', 'blocked 1']);
+  });
+
   it('waitEvent does not sleep when the condition already holds', () => {
     const wq = new WaitQueue('wq');
     const ex = new Executor();

@@ -64,7 +64,13 @@
 import { alignDown, hex, PAGE_SIZE, PMD_SIZE, pgdAddrEnd, pmdAddrEnd, pudAddrEnd } from '../../core/addr.js';
 import { KernelBug, KernelWarning } from '../../core/assert.js';
 import { ArgumentError, EBUSY, EFAULT, EINVAL, EPERM } from '../../core/errno.js';
-import { FAULT_FLAG_REMOTE, FAULT_FLAG_WRITE, handleMmFault, VM_FAULT_ERROR } from '../../mm/fault.js';
+import {
+  doAnonymousPages,
+  FAULT_FLAG_REMOTE,
+  FAULT_FLAG_WRITE,
+  handleMmFault,
+  VM_FAULT_ERROR,
+} from '../../mm/fault.js';
 import type { MmStruct } from '../../mm/mm.js';
 import { type MmuIntervalNotifier, mmuIntervalCheckRetry } from '../../mm/mmu_interval_notifier.js';
 import { HPAGE_PMD_ORDER, ZERO_PFN } from '../../mm/page.js';
@@ -268,9 +274,16 @@ function* hmmVmaFault(w: HmmVmaWalk, addr: number, end: number, required: number
     if ((vma.flags & VM_WRITE) === 0) return -EPERM;
     flags |= FAULT_FLAG_WRITE;
   }
-  for (; addr < end; addr += PAGE_SIZE) {
+  while (addr < end) {
     yield `hmm_vma_fault ${hex(addr)}`;
+    // a run of first touches of anonymous memory in one step (see seed/walk.ts walkHoleFault)
+    const n = doAnonymousPages(w.mm, vma, addr, end, flags);
+    if (n > 0) {
+      addr += n * PAGE_SIZE;
+      continue;
+    }
     if ((yield* handleMmFault(w.mm, vma, addr, flags)) & VM_FAULT_ERROR) return -EFAULT;
+    addr += PAGE_SIZE;
   }
   return -EBUSY;
 }

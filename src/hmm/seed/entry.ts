@@ -24,6 +24,7 @@
  *      hmm_range_page_shift/_size)
  */
 
+import { pow2 } from '../../core/addr.js';
 import { ArgumentError } from '../../core/errno.js';
 
 /** enum hmm_pfn_flag_e: indices into range.flags. */
@@ -64,13 +65,13 @@ export function lowBits(x: number, span: number): number {
 
 /** The driver's flag bits of an entry (its low pfnShift bits). */
 export function hmmEntryFlags(range: HmmEntryTables, entry: number): number {
-  return lowBits(entry, 2 ** range.pfnShift);
+  return lowBits(entry, pow2(range.pfnShift));
 }
 
 /** hmm_device_entry_from_pfn: (pfn << pfn_shift) | flags[HMM_PFN_VALID]. */
 export function hmmDeviceEntryFromPfn(range: HmmEntryTables, pfn: number): number {
   checkPfn(pfn);
-  return pfn * 2 ** range.pfnShift + (range.flags[HMM_PFN_VALID] as number);
+  return pfn * pow2(range.pfnShift) + (range.flags[HMM_PFN_VALID] as number);
 }
 
 /** hmm_device_entry_from_page: the same for page_to_pfn(page); a page is its pfn here. */
@@ -85,7 +86,7 @@ export function hmmDeviceEntryFromPage(range: HmmEntryTables, page: number): num
 export function hmmDeviceEntryToPfn(range: HmmEntryTables, entry: number): number {
   const v = range.values;
   if (entry === v[HMM_PFN_NONE] || entry === v[HMM_PFN_ERROR] || entry === v[HMM_PFN_SPECIAL]) return -1;
-  const span = 2 ** range.pfnShift;
+  const span = pow2(range.pfnShift);
   if ((lowBits(entry, span) & (range.flags[HMM_PFN_VALID] as number)) === 0) return -1;
   return Math.floor(entry / span);
 }

@@ -35,6 +35,7 @@
 import { hex, PAGE_SIZE, pmdAddrEnd } from '../../core/addr.js';
 import { EAGAIN, EBUSY, EFAULT, EPERM } from '../../core/errno.js';
 import {
+  doAnonymousPages,
   FAULT_FLAG_ALLOW_RETRY,
   FAULT_FLAG_REMOTE,
   FAULT_FLAG_WRITE,
@@ -270,30 +271,49 @@ function walkHole_(w: HmmVmaWalk, addr: number, end: number, need: number): numb
 /**
  * hmm_vma_walk_hole_ with a fault: every page of [addr, end) becomes NONE and is faulted with the
  * same read/write decision; -EBUSY once all faulted (walk again), or the first fault's error.
+ *
+ * A run of pages whose fault is a first touch of anonymous memory is faulted in one step
+ * (doAnonymousPages: each page exactly as handle_mm_fault would, each counted), with one scheduling
+ * point before the run, as MADV_POPULATE has one per span, instead of one per page; every other
+ * page keeps its own. What the explorer gives up: a thread that zaps or invalidates part of the
+ * run (under mmap_sem for read, as the walk holds it) runs before the run or after it, not between
+ * two of its pages; either way the range's notifier sees the invalidation and the caller retries.
  */
 function* walkHoleFault(w: HmmVmaWalk, addr: number, end: number, need: number): Task<number> {
   const write = (need & NEED_WRITE) !== 0;
+  const vma = w.vma;
   // v5.4 fix: a write fault in a VMA without VM_WRITE is -EPERM (v5.3 faulted forever).
-  if (write && w.vma !== null && (w.vma.flags & VM_WRITE) === 0) return -EPERM;
+  if (write && vma !== null && (vma.flags & VM_WRITE) === 0) return -EPERM;
   const pfns = w.range.pfns;
-  for (let i = w.index(addr); addr < end; addr += PAGE_SIZE, i++) {
+  let i = w.index(addr);
+  // v5.4 fix: no VMA here (a gap); v5.3 called handle_mm_fault with a NULL vma.
+  if (vma === null) {
+    pfns[i] = w.vError;
+    return -EFAULT;
+  }
+  const flags = FAULT_FLAG_REMOTE | (w.block ? 0 : FAULT_FLAG_ALLOW_RETRY) | (write ? FAULT_FLAG_WRITE : 0);
+  const counters = w.mm.kernel.counters;
+  while (addr < end) {
+    yield `hmm_vma_do_fault ${hex(addr)}`;
+    const n = doAnonymousPages(w.mm, vma, addr, end, flags);
+    if (n > 0) {
+      for (let k = 0; k < n; k++) pfns[i + k] = w.vNone;
+      counters.inc('hmm_fault', n);
+      addr += n * PAGE_SIZE;
+      i += n;
+      continue;
+    }
     pfns[i] = w.vNone;
-    const ret = yield* hmmVmaDoFault(w, addr, write, i);
+    const ret = yield* hmmVmaDoFault(w, vma, addr, flags, i);
     if (ret !== -EBUSY) return ret;
+    addr += PAGE_SIZE;
+    i++;
   }
   return -EBUSY;
 }
 
-/** hmm_vma_do_fault: -EBUSY after a successful fault, -EFAULT (entry ERROR) or -EAGAIN. */
-function* hmmVmaDoFault(w: HmmVmaWalk, addr: number, write: boolean, i: number): Task<number> {
-  const vma = w.vma;
-  // v5.4 fix: no VMA here (a gap); v5.3 called handle_mm_fault with a NULL vma.
-  if (vma === null) {
-    w.range.pfns[i] = w.vError;
-    return -EFAULT;
-  }
-  const flags = FAULT_FLAG_REMOTE | (w.block ? 0 : FAULT_FLAG_ALLOW_RETRY) | (write ? FAULT_FLAG_WRITE : 0);
-  yield `hmm_vma_do_fault ${hex(addr)}`;
+/** hmm_vma_do_fault, after its scheduling point: -EBUSY after a successful fault, -EFAULT (entry ERROR) or -EAGAIN. */
+function* hmmVmaDoFault(w: HmmVmaWalk, vma: Vma, addr: number, flags: number, i: number): Task<number> {
   w.mm.kernel.counters.inc('hmm_fault');
   const ret = yield* handleMmFault(w.mm, vma, addr, flags);
   // handle_mm_fault dropped mmap_sem (only with ALLOW_RETRY). This model's never does.
