@@ -8,6 +8,7 @@ export {
   ViolationLog,
   violationShape,
 } from './allow.js';
+export { DPOR_SPLIT_DEPTH, type DporSplitReport, SplitDpor } from './dpor_shard.js';
 export {
   correctDmirror,
   dmirrorDevice,

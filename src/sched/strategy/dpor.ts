@@ -19,6 +19,11 @@ export interface DporOptions {
    * of the object's name folded: 'pte _ (read/write)'): a profile of what still forces dependence.
    */
   profile?: Map<string, number>;
+  /**
+   * Thread ids of the first steps, replayed by every execution: a unit of a split search
+   * (src/explore/dpor_shard.ts) starts its search below them with empty backtrack and sleep sets.
+   */
+  prefix?: readonly number[];
 }
 
 /** One event of the current execution: the state before it (a node) and the step taken from it. */
@@ -68,6 +73,9 @@ export class DporStrategy implements Strategy {
   private readonly sleepSets: boolean;
   private readonly profile: Map<string, number> | null;
   private readonly nodes: Node[] = [];
+  private readonly prefix: readonly number[];
+  /** Nodes above it are never backtracked to (freezeAbove). */
+  private floor = 0;
   private started = false;
   private execs = 0;
   /** Node the current execution diverges at (runs a new thread there); the steps before it replay. */
@@ -86,6 +94,15 @@ export class DporStrategy implements Strategy {
     this.sleepSets = k === Number.POSITIVE_INFINITY;
     this.recorder = new FootprintRecorder(opts.check ?? false, opts.precise ?? false);
     this.profile = opts.profile ?? null;
+    this.prefix = opts.prefix ?? [];
+  }
+
+  /**
+   * From now on, never backtrack to the first `steps` steps: a split search explores their
+   * alternatives itself (src/explore/dpor_shard.ts), so races reversed there are dropped.
+   */
+  freezeAbove(steps: number): void {
+    this.floor = steps;
   }
 
   /** Executions started so far (including the current one). */
@@ -113,7 +130,7 @@ export class DporStrategy implements Strategy {
       );
     }
     this.analyse();
-    for (let i = this.nodes.length - 1; i >= 0; i--) {
+    for (let i = this.nodes.length - 1; i >= this.floor; i--) {
       const n = this.nodes[i]!;
       const r = this.untried(n);
       if (r < 0) continue;
@@ -136,8 +153,8 @@ export class DporStrategy implements Strategy {
       this.begin(0);
     }
     const k = this.pos;
-    if (k <= this.diverge && k < this.nodes.length) {
-      const want = this.nodes[k]!.tid;
+    if (k < this.prefix.length || (k <= this.diverge && k < this.nodes.length)) {
+      const want = k < this.prefix.length ? this.prefix[k]! : this.nodes[k]!.tid;
       for (let i = 0; i < runnable.length; i++) if (runnable[i]!.id === want) return i;
       throw new Error(
         `DporStrategy: the scenario is nondeterministic: at step ${k} of execution ${this.execs} thread ` +
