@@ -1,17 +1,20 @@
 /**
  * A split DPOR search, the one `--shard i/n` and `--jobs N` run for `dpor`: the top
- * DPOR_SPLIT_DEPTH decisions are fully expanded (every runnable thread within the preemption bound)
- * and an independent DporStrategy explores below each node at that depth (a unit), its prefix
- * replayed and its backtrack and sleep sets starting empty at the cut. Units are numbered in DFS
- * order of the top tree and dealt round-robin to the shards.
+ * DPOR_SPLIT_DEPTH decisions are fully expanded (every runnable thread within the preemption bound
+ * that is not asleep) and a DporStrategy of its own explores below each node at that depth (a
+ * unit), its prefix replayed, its backtrack sets starting empty at the cut and its sleep set the
+ * one plain DPOR would carry there (unbounded; bounded POR runs without sleep sets). Units are
+ * numbered in DFS order of the top tree and dealt round-robin to the shards.
  *
- * Why it is sound: a race found below the cut that plain DPOR would reverse at a node above it
- * asks for one thread there; full expansion runs every thread there, so the unit drops the
- * reversal (DporStrategy.freezeAbove). Bounded POR's conservative point, the latest free switch
- * before the race, when it falls above the cut, is covered the same way: full expansion applies
- * the same bound. Below the cut each unit is plain DPOR from the state at the cut, sound from any
- * state; sleep sets starting empty only explore more. A schedule with fewer decisions than the
- * depth is a unit of its own (one schedule, nothing below to search).
+ * Why it is sound: it is source-set DPOR whose backtrack sets above the cut hold every thread, a
+ * superset of the source sets plain DPOR computes, and DPOR stays sound with larger backtrack sets.
+ * So a race found below the cut that plain DPOR would reverse at a node above it asks for a thread
+ * full expansion runs anyway: the unit drops the reversal (DporStrategy.freezeAbove). Bounded POR's
+ * conservative point, the latest free switch before the race, when it falls above the cut, is
+ * covered the same way: full expansion applies the same bound. The sleep sets above the cut follow
+ * DporStrategy's rules (a thread sleeps at a node once run from it, and below while only
+ * independent steps run), computed here from the steps' footprints. A schedule with fewer decisions
+ * than the depth, or sleep-set blocked above the cut, is a unit of its own (one schedule).
  *
  * Why shards agree: a unit's search depends on its prefix only, and every shard walks the whole
  * top tree (it runs the first schedule of each unit it does not own, uncounted, to learn where the
@@ -23,12 +26,12 @@
  */
 
 import type { DporOptions, Strategy, Thread } from '../sched/index.js';
-import { DporStrategy, type Footprint, type FootprintRecorder } from '../sched/index.js';
+import { DporStrategy, dependent, type Footprint, type FootprintRecorder } from '../sched/index.js';
 import type { ShardSpec } from './shard.js';
 
 /**
  * Decisions fully expanded above the cut. Three keeps the redundant top small (at most 27 units
- * for three threads, docs/explorer.md "Sharded DPOR" measures it) and still deals 8-27 units.
+ * for three threads; docs/explorer.md, "Sharded DPOR", measures the cost) and deals 4-27 units.
  */
 export const DPOR_SPLIT_DEPTH = 3;
 
@@ -44,10 +47,12 @@ export interface DporSplitReport {
   stateUnits: number[];
 }
 
-/** A decision above the cut: the step it is and the threads tried there. */
+/** A decision above the cut: the step it is, the threads tried there, its sleep set. */
 interface TopNode {
   step: number;
   tried: Set<number>;
+  /** Threads not to run here (unbounded only), as DporStrategy keeps them: see sleepAfter. */
+  sleep: Map<number, Footprint>;
 }
 
 /** The split search as one Strategy; explore() asks owns() after every schedule. */
@@ -59,6 +64,8 @@ export class SplitDpor implements Strategy {
   private fresh = false;
   private readonly tids: number[] = [];
   private readonly runnables: number[][] = [];
+  private readonly fps: Footprint[] = [];
+  private readonly sleepSets: boolean;
   private decisions = 0;
   private readonly top: TopNode[] = [];
   private readonly schedules: number[] = [];
@@ -72,6 +79,7 @@ export class SplitDpor implements Strategy {
     readonly depth: number = DPOR_SPLIT_DEPTH,
   ) {
     this.unit = new DporStrategy(opts);
+    this.sleepSets = (opts.preemptions ?? Number.POSITIVE_INFINITY) === Number.POSITIVE_INFINITY;
   }
 
   /** The current unit's footprint recorder (the executor reads it at each schedule's start). */
@@ -106,6 +114,7 @@ export class SplitDpor implements Strategy {
     if (this.fresh && this.decisions < this.depth) {
       this.tids.push(t.id);
       this.runnables.push(runnable.map((x) => x.id));
+      this.fps.push(fp);
       if (runnable.length > 1) this.decisions++;
     }
     this.unit.stepped(t, runnable, fp);
@@ -142,27 +151,51 @@ export class SplitDpor implements Strategy {
     this.decisions = 0;
     this.tids.length = 0;
     this.runnables.length = 0;
+    this.fps.length = 0;
     return this.unit.nextExecution();
   }
 
-  /** From the unit's first execution: the decisions above the cut below the last known; the cut. */
+  /**
+   * From the unit's first execution: the decisions above the cut below the last known, and the cut.
+   * An execution sleep-set blocked above the cut (every runnable thread asleep) is a unit of its own:
+   * what follows the block is covered elsewhere, as in DporStrategy.
+   */
   private learnTop(): number {
-    const last = this.top.length > 0 ? this.top[this.top.length - 1]!.step : -1;
-    for (let s = last + 1; s < this.tids.length && this.top.length < this.depth; s++)
-      if (this.runnables[s]!.length > 1) this.top.push({ step: s, tried: new Set([this.tids[s]!]) });
+    const known = this.top[this.top.length - 1];
+    let sleep = known?.sleep ?? new Map<number, Footprint>();
+    for (let s = (known?.step ?? -1) + 1; s < this.tids.length && this.top.length < this.depth; s++) {
+      sleep = this.sleepAfter(sleep, s - 1);
+      const runnable = this.runnables[s]!;
+      if (runnable.length < 2) continue;
+      if (runnable.every((r) => sleep.has(r))) return this.tids.length;
+      this.top.push({ step: s, tried: new Set([this.tids[s]!]), sleep });
+    }
     return this.top.length === this.depth ? this.top[this.depth - 1]!.step + 1 : this.tids.length;
+  }
+
+  /** The sleep set after step s (DporStrategy.stepped's rule): the sleepers its step is independent of. */
+  private sleepAfter(sleep: ReadonlyMap<number, Footprint>, s: number): Map<number, Footprint> {
+    const next = new Map<number, Footprint>();
+    if (s < 0) return next;
+    const fp = this.fps[s]!;
+    for (const [q, f] of sleep) if (q !== this.tids[s] && !dependent(f, fp)) next.set(q, f);
+    return next;
   }
 
   /** Full expansion: the deepest decision above the cut with an untried thread within the bound. */
   private nextUnit(): boolean {
     for (let i = this.top.length - 1; i >= 0; i--) {
       const node = this.top[i]!;
-      const r = this.runnables[node.step]!.find((x) => !node.tried.has(x) && this.fits(node.step, x));
+      const r = this.runnables[node.step]!.find(
+        (x) => !node.tried.has(x) && !node.sleep.has(x) && this.fits(node.step, x),
+      );
       if (r === undefined) continue;
+      // the thread run here so far sleeps from now on (DporStrategy.nextExecution's rule)
+      if (this.sleepSets) node.sleep.set(this.tids[node.step]!, this.fps[node.step]!);
       node.tried.add(r);
       this.top.length = i + 1;
       const prefix = [...this.tids.slice(0, node.step), r];
-      this.unit = new DporStrategy({ ...this.opts, prefix });
+      this.unit = new DporStrategy({ ...this.opts, prefix, prefixSleep: node.sleep });
       this.unitNo++;
       return this.beginUnit();
     }

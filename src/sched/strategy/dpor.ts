@@ -24,6 +24,8 @@ export interface DporOptions {
    * (src/explore/dpor_shard.ts) starts its search below them with empty backtrack and sleep sets.
    */
   prefix?: readonly number[];
+  /** Unbounded only: the sleep set of the prefix's last node, as the split search computed it. */
+  prefixSleep?: ReadonlyMap<number, Footprint>;
 }
 
 /** One event of the current execution: the state before it (a node) and the step taken from it. */
@@ -74,6 +76,7 @@ export class DporStrategy implements Strategy {
   private readonly profile: Map<string, number> | null;
   private readonly nodes: Node[] = [];
   private readonly prefix: readonly number[];
+  private readonly prefixSleep: ReadonlyMap<number, Footprint>;
   /** Nodes above it are never backtracked to (freezeAbove). */
   private floor = 0;
   private started = false;
@@ -95,6 +98,7 @@ export class DporStrategy implements Strategy {
     this.recorder = new FootprintRecorder(opts.check ?? false, opts.precise ?? false);
     this.profile = opts.profile ?? null;
     this.prefix = opts.prefix ?? [];
+    this.prefixSleep = opts.prefixSleep ?? new Map();
   }
 
   /**
@@ -200,7 +204,7 @@ export class DporStrategy implements Strategy {
         fp,
         backtrack: new Set([t.id]),
         done: new Set([t.id]),
-        sleep: this.nextSleep,
+        sleep: k === this.prefix.length - 1 ? new Map(this.prefixSleep) : this.nextSleep,
         preBefore:
           prev === null ? 0 : prev.preBefore + (preempted(k > 1 ? nodes[k - 2]! : null, prev) ? 1 : 0),
       };
