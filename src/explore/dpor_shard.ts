@@ -1,6 +1,6 @@
 /**
  * A split DPOR search, the one `--shard i/n` and `--jobs N` run for `dpor`: the top
- * DPOR_SPLIT_DEPTH decisions are fully expanded (every runnable thread within the preemption bound
+ * DPOR_SPLIT_DEPTH decisions (DPOR_SPLIT_DEPTH_UNBOUNDED without a bound) are fully expanded (every runnable thread within the preemption bound
  * that is not asleep) and a DporStrategy of its own explores below each node at that depth (a
  * unit), its prefix replayed, its backtrack sets starting empty at the cut and its sleep set the
  * one plain DPOR would carry there (unbounded; bounded POR runs without sleep sets). Units are
@@ -30,14 +30,21 @@ import { DporStrategy, dependent, type Footprint, type FootprintRecorder } from 
 import type { ShardSpec } from './shard.js';
 
 /**
- * Decisions fully expanded above the cut. Three keeps the redundant top small (at most 27 units
- * for three threads; docs/explorer.md, "Sharded DPOR", measures the cost) and deals 4-27 units.
+ * Decisions fully expanded above the cut of a bounded search. Bounded POR runs without sleep sets,
+ * so each level of full expansion costs schedules: three keeps the redundant top small (at most 27
+ * units for three threads; docs/explorer.md, "Sharded DPOR", measures depths 3, 4 and 6).
  */
 export const DPOR_SPLIT_DEPTH = 3;
 
+/**
+ * Decisions above the cut of an unbounded search: the sleep sets carry across the cut, so a deeper
+ * cut costs few schedules (3% on fault-munmap-migrate) and deals units of more even sizes.
+ */
+export const DPOR_SPLIT_DEPTH_UNBOUNDED = 6;
+
 /** What a shard of a split DPOR search reports beyond ShardReport, for an exact merge. */
 export interface DporSplitReport {
-  /** Decisions above the cut (DPOR_SPLIT_DEPTH): shards of different depths do not merge. */
+  /** Decisions above the cut (SplitDpor.depth): shards of different depths do not merge. */
   depth: number;
   /** Units seen (owned or not) when the shard stopped. */
   units: number;
@@ -66,6 +73,8 @@ export class SplitDpor implements Strategy {
   private readonly runnables: number[][] = [];
   private readonly fps: Footprint[] = [];
   private readonly sleepSets: boolean;
+  /** Decisions above the cut: DPOR_SPLIT_DEPTH, or DPOR_SPLIT_DEPTH_UNBOUNDED without a bound. */
+  readonly depth: number;
   private decisions = 0;
   private readonly top: TopNode[] = [];
   private readonly schedules: number[] = [];
@@ -75,11 +84,10 @@ export class SplitDpor implements Strategy {
     /** The part of the units this search runs. */
     readonly spec: ShardSpec,
     private readonly opts: DporOptions,
-    /** Decisions above the cut. */
-    readonly depth: number = DPOR_SPLIT_DEPTH,
   ) {
     this.unit = new DporStrategy(opts);
     this.sleepSets = (opts.preemptions ?? Number.POSITIVE_INFINITY) === Number.POSITIVE_INFINITY;
+    this.depth = this.sleepSets ? DPOR_SPLIT_DEPTH_UNBOUNDED : DPOR_SPLIT_DEPTH;
   }
 
   /** The current unit's footprint recorder (the executor reads it at each schedule's start). */

@@ -8,7 +8,12 @@ export {
   ViolationLog,
   violationShape,
 } from './allow.js';
-export { DPOR_SPLIT_DEPTH, type DporSplitReport, SplitDpor } from './dpor_shard.js';
+export {
+  DPOR_SPLIT_DEPTH,
+  DPOR_SPLIT_DEPTH_UNBOUNDED,
+  type DporSplitReport,
+  SplitDpor,
+} from './dpor_shard.js';
 export {
   correctDmirror,
   dmirrorDevice,

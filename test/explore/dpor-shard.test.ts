@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   DPOR_SPLIT_DEPTH,
+  DPOR_SPLIT_DEPTH_UNBOUNDED,
   type ExploreOptions,
   type ExploreResult,
   explore,
@@ -39,7 +40,8 @@ describe('split dpor: merged shards equal the one-process split run', () => {
   it('clean (fault-vs-munmap, seq, bound 2): 8 units, 22 schedules; 2, 3 and 5 shards', () => {
     const opts: ExploreOptions = { protocol: 'seq', preemptions: 2 };
     const [one] = shards('fault-vs-munmap', opts, 1);
-    expect(DPOR_SPLIT_DEPTH).toBe(3);
+    expect([DPOR_SPLIT_DEPTH, DPOR_SPLIT_DEPTH_UNBOUNDED]).toEqual([3, 6]);
+    expect(one!.shard!.dporSplit!.depth).toBe(3);
     expect(one!.shard!.dporSplit!.units).toBe(8);
     expect([one!.schedulesExplored, one!.terminalStates, one!.complete]).toEqual([22, 2, true]);
     for (const count of [2, 3, 5]) {
@@ -70,13 +72,14 @@ describe('split dpor: merged shards equal the one-process split run', () => {
     }
   });
 
-  it('unbounded (fault-vs-munmap, seq): 19 schedules in 6 units against plain dpor 18, 2 terminal states', () => {
+  it('unbounded (fault-vs-munmap, seq): cut at depth 6, 26 schedules in 22 units against plain dpor 18', () => {
     const opts: ExploreOptions = { protocol: 'seq', preemptions: Number.POSITIVE_INFINITY };
     const plain = explore('fault-vs-munmap', { ...opts, strategy: 'dpor' });
     const [one] = shards('fault-vs-munmap', opts, 1);
     expect([plain.schedulesExplored, plain.terminalStates]).toEqual([18, 2]);
-    // sleep sets carried across the cut: 32 schedules in 8 units when every unit started without
-    expect([one!.schedulesExplored, one!.shard!.dporSplit!.units]).toEqual([19, 6]);
+    // at depth 3: 19 schedules in 6 units; 32 in 8 when every unit started without sleep sets
+    expect(one!.shard!.dporSplit!.depth).toBe(DPOR_SPLIT_DEPTH_UNBOUNDED);
+    expect([one!.schedulesExplored, one!.shard!.dporSplit!.units]).toEqual([26, 22]);
     expect([one!.terminalStates, one!.complete]).toEqual([2, true]);
     expect(fields(mergeShards(shards('fault-vs-munmap', opts, 3)))).toEqual(fields(one!));
   });
