@@ -165,6 +165,9 @@ describe('hmmsim explore --strategy dpor --shard / --merge / --jobs', () => {
     expect(mixed.stderr).toMatch(
       /^hmmsim: error: --merge: invalid argument 'results': shard 2\/3 is of another search/,
     );
+    const text = await hmmsimIn([...base.filter((a) => a !== '--json'), '--shard', '1/3']);
+    // shard 1 stops in unit 1, the second it meets
+    expect(text.stdout).toContain('shard 1/3 of a split dpor search (2 units, cut at depth 3)');
     const bad = await hmmsimIn([...base, '--shard', '3/3']);
     expect([bad.code, bad.stderr]).toEqual([2, expect.stringMatching(/expected <index>\/<count>/)]);
   });
