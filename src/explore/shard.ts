@@ -161,8 +161,11 @@ function splitCounts(
   for (const r of results) {
     const s = r.shard!;
     const split = s.dporSplit;
-    if (split === undefined)
-      throw new ArgumentError('results', `shard ${s.index}/${s.count} is not of a split dpor search`);
+    if (split === undefined || !integers(split.unitSchedules) || !integers(split.stateUnits))
+      throw new ArgumentError(
+        'results',
+        `shard ${s.index}/${s.count} carries no split dpor counts (dporSplit.unitSchedules, stateUnits)`,
+      );
     split.unitSchedules.forEach((n, k) => {
       if (s.index + k * s.count <= last) explored += n;
     });
@@ -172,4 +175,8 @@ function splitCounts(
     });
   }
   return { explored, states: firstUnit.size };
+}
+
+function integers(a: unknown): boolean {
+  return Array.isArray(a) && a.every((x) => Number.isInteger(x));
 }

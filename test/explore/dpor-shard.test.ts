@@ -136,6 +136,13 @@ describe('merging split dpor shards', () => {
     };
     expect(() => mergeShards([a[0]!, deeper])).toThrow(/another search/);
     expect(() => mergeShards([a[1]!])).toThrow(/missing shard\(s\) 0\/2/);
+    const damaged = {
+      ...a[1]!,
+      shard: { ...a[1]!.shard!, dporSplit: { ...a[1]!.shard!.dporSplit!, stateUnits: 'x' } },
+    };
+    expect(() => mergeShards([a[0]!, damaged as unknown as ExploreResult])).toThrow(
+      /shard 1\/2 carries no split dpor counts/,
+    );
   });
 });
 

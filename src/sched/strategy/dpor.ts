@@ -21,7 +21,8 @@ export interface DporOptions {
   profile?: Map<string, number>;
   /**
    * Thread ids of the first steps, replayed by every execution: a unit of a split search
-   * (src/explore/dpor_shard.ts) starts its search below them with empty backtrack and sleep sets.
+   * (src/explore/dpor_shard.ts) starts its search below them with empty backtrack sets, and with
+   * `prefixSleep` as the sleep set of their last node (empty if not given).
    */
   prefix?: readonly number[];
   /** Unbounded only: the sleep set of the prefix's last node, as the split search computed it. */
