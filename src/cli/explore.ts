@@ -313,10 +313,16 @@ function printResult(r: CliExploreResult, out: (line: string) => void): void {
       r.complete && r.preemptions === Number.POSITIVE_INFINITY ? ' (every schedule ends in one of them)' : '';
     out(`${r.terminalStates} distinct terminal state${r.terminalStates === 1 ? '' : 's'}${every}`);
   }
-  if (r.shard !== undefined)
+  if (r.shard !== undefined) {
+    const split = r.shard.dporSplit;
+    const units =
+      split === undefined
+        ? ''
+        : ` of a split dpor search (${split.units} units, cut at depth ${split.depth})`;
     out(
-      `shard ${r.shard.index}/${r.shard.count} (hmmsim explore --merge joins the shards' --json documents)`,
+      `shard ${r.shard.index}/${r.shard.count}${units} (hmmsim explore --merge joins the shards' --json documents)`,
     );
+  }
   if (r.violation === null) {
     out(color.green('no violation found'));
     return;

@@ -1,6 +1,7 @@
 /**
- * `hmmsim explore --jobs N` and `hmmsim explore --merge a.json b.json ...`: a DFS search split into
- * N shards (src/explore/shard.ts) run on N worker threads of this process, then merged; and the
+ * `hmmsim explore --jobs N` and `hmmsim explore --merge a.json b.json ...`: a DFS or split DPOR
+ * search (src/explore/shard.ts, dpor_shard.ts) cut into N shards run on N worker threads of this
+ * process, then merged (`--jobs 1` for dpor: the split search in this process); and the
  * merge of shard results written by `--shard i/n --json` runs, on this machine or others.
  *
  * The worker is this module itself, started with the shard to run in workerData; it posts back the
@@ -39,17 +40,21 @@ export async function runExploreJobs(
   jobs: number,
   out: (line: string) => void,
 ): Promise<number> {
-  if (opts.strategy !== 'dfs')
-    throw new InvalidArgumentError(`--jobs: only --strategy dfs is split into shards`);
+  if (opts.strategy !== 'dfs' && opts.strategy !== 'dpor')
+    throw new InvalidArgumentError(`--jobs: only --strategy dfs and dpor are split into shards`);
   if (jobs > EXPLORE_JOBS_MAX) throw new InvalidArgumentError(`--jobs: at most ${EXPLORE_JOBS_MAX}`);
   // a bad option fails here, once, before any worker starts
   explore(scenario, { ...shardOptions(opts, 0, jobs), schedules: 0 });
   const t0 = process.hrtime.bigint();
-  const results = await Promise.all(
-    Array.from({ length: jobs }, (_, index) =>
-      runWorker({ hmmsimExploreShard: true, scenario, opts, index, count: jobs }),
-    ),
-  );
+  // one job (dpor's split search in one process) needs no worker
+  const results =
+    jobs === 1
+      ? [explore(scenario, shardOptions(opts, 0, 1))]
+      : await Promise.all(
+          Array.from({ length: jobs }, (_, index) =>
+            runWorker({ hmmsimExploreShard: true, scenario, opts, index, count: jobs }),
+          ),
+        );
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   const merged = mergeShards(results);
   const r = {

@@ -248,8 +248,8 @@ ${EXIT_HELP}`,
       parser(ex?.preemptionsArg),
       2,
     )
-    .option('--shard <i/n>', 'dfs: run part i of n of the search (0-based), to --merge later')
-    .option('--jobs <n>', 'dfs: split the search over n worker threads', parser(ex?.positiveInt))
+    .option('--shard <i/n>', 'dfs/dpor: run part i of n of the search (0-based), to --merge later')
+    .option('--jobs <n>', 'dfs/dpor: split the search over n worker threads', parser(ex?.positiveInt))
     .option('--merge <files...>', "join the --json documents of every '--shard i/n' run")
     .option('-s, --seed <n>', 'seed of every machine built, and of random and pct', parseSeed, 1)
     .option('--json', 'print one JSON document')
@@ -271,7 +271,9 @@ ${EXIT_HELP}`,
       'a module exporting a ScenarioDriverFactory (docs/writing-a-driver.md): its driver runs',
     )
     .action(async (scenario: string | undefined, opts) => {
-      if (opts.jobs > 1 && !opts.list && !opts.merge && scenario !== undefined) {
+      // dpor with --jobs, even 1, runs the split search (src/explore/dpor_shard.ts)
+      const jobs = opts.jobs > 1 || (opts.jobs === 1 && opts.strategy === 'dpor');
+      if (jobs && !opts.list && !opts.merge && scenario !== undefined) {
         // workers rebuild the search from plain options: a module's driver or a page cannot cross
         if (opts.driverModule !== undefined || opts.html !== undefined || opts.generate !== undefined)
           return usage(() => {

@@ -54,6 +54,7 @@ import {
 } from '../sched/index.js';
 import { Simulator } from '../sim/simulator.js';
 import { type DistinctViolation, ViolationLog, violationShape } from './allow.js';
+import { SplitDpor } from './dpor_shard.js';
 import { ExploreDrivers } from './drivers.js';
 import { recordMemoryFootprints } from './footprint_mem.js';
 import { formatReplay, parseReplay, ReplayError, type ReplayOutcome } from './replaystring.js';
@@ -103,7 +104,11 @@ export interface ExploreOptions {
    * dependent ('mutex dmirror.mutex (write/write)', 'pte _ (read/write)'), into this map.
    */
   raceProfile?: Map<string, number>;
-  /** 'dfs' only: run part `index` of `count` of the search (src/explore/shard.ts; mergeShards joins them). */
+  /**
+   * 'dfs' and 'dpor': run part `index` of `count` of the search (src/explore/shard.ts; mergeShards
+   * joins them). A 'dpor' search is then split (src/explore/dpor_shard.ts): `{ index: 0, count: 1 }`
+   * is the whole split search in one process.
+   */
   shard?: ShardSpec;
   /** Seed of every machine built (Simulator `seed`), and of 'random' and 'pct'. Default 1. */
   seed?: number;
@@ -314,10 +319,10 @@ export function explore(scenario: Scenario | string, opts: ExploreOptions = {}):
     const profile = opts.raceProfile ?? null;
     let shard: ShardFilter | null = null;
     if (opts.shard !== undefined) {
-      if (strategy !== 'dfs')
+      if (strategy !== 'dfs' && strategy !== 'dpor')
         throw new ArgumentError(
           'shard',
-          `only 'dfs' searches shard (src/explore/shard.ts), not '${strategy}'`,
+          `only 'dfs' and 'dpor' searches shard (src/explore/shard.ts), not '${strategy}'`,
         );
       shard = new ShardFilter(checkShard(opts.shard));
     }
@@ -345,16 +350,17 @@ function exploreWith(
   let complete = false;
   let failed: RunResult | null = null;
   const states = new Set<string>();
+  let split: SplitDpor | null = null;
   if (strategy === 'dfs' || strategy === 'dpor') {
-    const search =
-      strategy === 'dfs'
-        ? new DfsStrategy(preemptions)
-        : new DporStrategy({
-            preemptions,
-            check: checkFootprints,
-            precise: true,
-            ...(raceProfile !== null ? { profile: raceProfile } : {}),
-          });
+    const dporOpts = {
+      preemptions,
+      check: checkFootprints,
+      precise: true,
+      ...(raceProfile !== null ? { profile: raceProfile } : {}),
+    };
+    // a sharded dpor search is split (src/explore/dpor_shard.ts); plain dpor is one search
+    split = strategy === 'dpor' && shard !== null ? new SplitDpor(shard.spec, dporOpts) : null;
+    const search = strategy === 'dfs' ? new DfsStrategy(preemptions) : (split ?? new DporStrategy(dporOpts));
     while (explored < budget) {
       if (!search.nextExecution()) {
         complete = true;
@@ -363,7 +369,7 @@ function exploreWith(
       const scratch = new Set<string>();
       const r = runSchedule(cfg, search, undefined, shard === null ? states : scratch);
       if (shard !== null) {
-        if (!shard.owns(search as DfsStrategy)) continue;
+        if (!(split?.owns(scratch) ?? shard.owns(search as DfsStrategy))) continue;
         for (const h of scratch) states.add(h);
       }
       explored++;
@@ -400,15 +406,26 @@ function exploreWith(
     ...(shard === null
       ? {}
       : {
-          shard: {
-            ...shard.spec,
-            violationSubtree: failed === null ? null : shard.current,
-            terminalStateHashes: [...states].sort(),
-          },
+          shard: shardReport(shard, split, failed !== null, [...states].sort()),
         }),
     schedulesPerSecond: elapsed > 0 ? Math.round(explored / (elapsed / 1000)) : 0,
     violation: failed === null ? null : shrinkAndRender(cfg, failed),
     violations: log.distinct(),
+  };
+}
+
+/** What a shard reports: its part, its violation's subtree (or unit), its states; a split's counts. */
+function shardReport(
+  shard: ShardFilter,
+  split: SplitDpor | null,
+  failed: boolean,
+  hashes: string[],
+): ShardReport {
+  return {
+    ...shard.spec,
+    violationSubtree: failed ? (split ?? shard).current : null,
+    terminalStateHashes: hashes,
+    ...(split === null ? {} : { dporSplit: split.report(hashes) }),
   };
 }
 

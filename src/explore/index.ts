@@ -9,6 +9,12 @@ export {
   violationShape,
 } from './allow.js';
 export {
+  DPOR_SPLIT_DEPTH,
+  DPOR_SPLIT_DEPTH_UNBOUNDED,
+  type DporSplitReport,
+  SplitDpor,
+} from './dpor_shard.js';
+export {
   correctDmirror,
   dmirrorDevice,
   dmirrorVariant,

@@ -12,13 +12,17 @@
  * violation of the lowest-numbered subtree, which is the one a single process finds (and shrinks
  * to the same replay string, shrinking being deterministic).
  *
- * Only 'dfs' shards: 'dpor' adds backtrack points above the cut from races found below it, so a
- * shard that skipped a subtree would miss points it owns.
+ * A 'dpor' search cannot be cut this way (it adds backtrack points above the cut from races found
+ * below it, so a shard that skipped a subtree would miss points it owns): a sharded 'dpor' search is
+ * split instead (dpor_shard.ts), and its shards report per-unit counts (`dporSplit`) from which
+ * mergeShards rebuilds the single-process result exactly, violation or not.
  */
 
 import { ArgumentError } from '../core/errno.js';
 import { checkShard, parseShard, type ShardSpec } from '../core/shard.js';
 import type { DfsStrategy } from '../sched/index.js';
+import type { DistinctViolation } from './allow.js';
+import type { DporSplitReport } from './dpor_shard.js';
 import type { ExploreResult } from './explore.js';
 
 export { checkShard, parseShard, type ShardSpec };
@@ -36,6 +40,8 @@ export interface ShardReport {
   violationSubtree: number | null;
   /** The terminal-state hashes of its clean schedules (src/explore/terminal.ts), sorted. */
   terminalStateHashes: string[];
+  /** A split 'dpor' search's per-unit counts (then violationSubtree is a unit's number). */
+  dporSplit?: DporSplitReport;
 }
 
 /** Tells, after each DFS execution, whether it is this shard's (and skips the others' subtrees). */
@@ -85,7 +91,16 @@ export function mergeShards(results: readonly ExploreResult[]): ExploreResult {
     const s = r.shard;
     if (s === undefined) throw new ArgumentError('results', `a result of ${r.scenario} is not a shard's`);
     const key = (x: ExploreResult) =>
-      [x.scenario, x.driver, x.protocol, x.strategy, x.seed, x.preemptions, x.shard?.count].join(':');
+      [
+        x.scenario,
+        x.driver,
+        x.protocol,
+        x.strategy,
+        x.seed,
+        x.preemptions,
+        x.shard?.count,
+        x.shard?.dporSplit?.depth,
+      ].join(':');
     if (key(r) !== key(first))
       throw new ArgumentError(
         'results',
@@ -107,20 +122,61 @@ export function mergeShards(results: readonly ExploreResult[]): ExploreResult {
     const v = r.shard!.violationSubtree;
     if (v !== null && (best === null || v < best.shard!.violationSubtree!)) best = r;
   }
+  const { shard: _shard, ...common } = first;
+  const split = first.shard!.dporSplit !== undefined ? splitCounts(results, best) : null;
   const states = new Set<string>();
   for (const r of results) for (const h of r.shard!.terminalStateHashes) states.add(h);
-  const explored = results.reduce((n, r) => n + r.schedulesExplored, 0);
+  const explored = split?.explored ?? results.reduce((n, r) => n + r.schedulesExplored, 0);
   const seconds = results.reduce(
     (n, r) => n + (r.schedulesPerSecond > 0 ? r.schedulesExplored / r.schedulesPerSecond : 0),
     0,
   );
-  const { shard: _shard, ...common } = first;
+  // without allow rules a split search's one violation is its last schedule; allowed ones stay per shard
+  const allowed = results.some((r) => r.violations.some((d: DistinctViolation) => d.allowed));
   return {
     ...common,
     schedulesExplored: explored,
     complete: results.every((r) => r.complete),
-    terminalStates: states.size,
+    terminalStates: split?.states ?? states.size,
     schedulesPerSecond: seconds > 0 ? Math.round(explored / seconds) : 0,
     violation: best === null ? null : best.violation,
+    ...(split === null || best === null || allowed
+      ? {}
+      : { violations: best.violations.map((d: DistinctViolation) => ({ ...d, firstSchedule: explored })) }),
   };
+}
+
+/**
+ * A split 'dpor' search's shards counted as one process running every unit in order counts them:
+ * the schedules of the units up to the violation's (all of them without one), and the terminal
+ * states first reached in those units.
+ */
+function splitCounts(
+  results: readonly ExploreResult[],
+  best: ExploreResult | null,
+): { explored: number; states: number } {
+  const last = best === null ? Number.POSITIVE_INFINITY : best.shard!.violationSubtree!;
+  let explored = 0;
+  const firstUnit = new Map<string, number>();
+  for (const r of results) {
+    const s = r.shard!;
+    const split = s.dporSplit;
+    if (split === undefined || !integers(split.unitSchedules) || !integers(split.stateUnits))
+      throw new ArgumentError(
+        'results',
+        `shard ${s.index}/${s.count} carries no split dpor counts (dporSplit.unitSchedules, stateUnits)`,
+      );
+    split.unitSchedules.forEach((n, k) => {
+      if (s.index + k * s.count <= last) explored += n;
+    });
+    s.terminalStateHashes.forEach((h, i) => {
+      const u = split.stateUnits[i] ?? -1;
+      if (u <= last && !(firstUnit.get(h)! <= u)) firstUnit.set(h, u);
+    });
+  }
+  return { explored, states: firstUnit.size };
+}
+
+function integers(a: unknown): boolean {
+  return Array.isArray(a) && a.every((x) => Number.isInteger(x));
 }

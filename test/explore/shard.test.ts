@@ -51,8 +51,9 @@ describe('sharded dfs', () => {
     expect(() => mergeShards([a, a, b])).toThrow(/shard 0\/2 given twice/);
     expect(() => mergeShards([a, other])).toThrow(/another search/);
     expect(() => mergeShards([a, explore('fault-vs-munmap')])).toThrow(/not a shard's/);
-    expect(() => explore('fault-vs-munmap', { strategy: 'dpor', shard: { index: 0, count: 2 } })).toThrow(
-      /only 'dfs' searches shard/,
+    // dpor shards a split search (test/explore/dpor-shard.test.ts); pct and random do not shard
+    expect(() => explore('fault-vs-munmap', { strategy: 'pct', shard: { index: 0, count: 2 } })).toThrow(
+      /only 'dfs' and 'dpor' searches shard/,
     );
     expect(() => explore('fault-vs-munmap', { shard: { index: 2, count: 2 } })).toThrow(/shard/);
     expect(parseShard('3/8')).toEqual({ index: 3, count: 8 });

@@ -19,6 +19,14 @@ export interface DporOptions {
    * of the object's name folded: 'pte _ (read/write)'): a profile of what still forces dependence.
    */
   profile?: Map<string, number>;
+  /**
+   * Thread ids of the first steps, replayed by every execution: a unit of a split search
+   * (src/explore/dpor_shard.ts) starts its search below them with empty backtrack sets, and with
+   * `prefixSleep` as the sleep set of their last node (empty if not given).
+   */
+  prefix?: readonly number[];
+  /** Unbounded only: the sleep set of the prefix's last node, as the split search computed it. */
+  prefixSleep?: ReadonlyMap<number, Footprint>;
 }
 
 /** One event of the current execution: the state before it (a node) and the step taken from it. */
@@ -68,6 +76,10 @@ export class DporStrategy implements Strategy {
   private readonly sleepSets: boolean;
   private readonly profile: Map<string, number> | null;
   private readonly nodes: Node[] = [];
+  private readonly prefix: readonly number[];
+  private readonly prefixSleep: ReadonlyMap<number, Footprint>;
+  /** Nodes above it are never backtracked to (freezeAbove). */
+  private floor = 0;
   private started = false;
   private execs = 0;
   /** Node the current execution diverges at (runs a new thread there); the steps before it replay. */
@@ -86,6 +98,16 @@ export class DporStrategy implements Strategy {
     this.sleepSets = k === Number.POSITIVE_INFINITY;
     this.recorder = new FootprintRecorder(opts.check ?? false, opts.precise ?? false);
     this.profile = opts.profile ?? null;
+    this.prefix = opts.prefix ?? [];
+    this.prefixSleep = opts.prefixSleep ?? new Map();
+  }
+
+  /**
+   * From now on, never backtrack to the first `steps` steps: a split search explores their
+   * alternatives itself (src/explore/dpor_shard.ts), so races reversed there are dropped.
+   */
+  freezeAbove(steps: number): void {
+    this.floor = steps;
   }
 
   /** Executions started so far (including the current one). */
@@ -113,7 +135,7 @@ export class DporStrategy implements Strategy {
       );
     }
     this.analyse();
-    for (let i = this.nodes.length - 1; i >= 0; i--) {
+    for (let i = this.nodes.length - 1; i >= this.floor; i--) {
       const n = this.nodes[i]!;
       const r = this.untried(n);
       if (r < 0) continue;
@@ -136,8 +158,8 @@ export class DporStrategy implements Strategy {
       this.begin(0);
     }
     const k = this.pos;
-    if (k <= this.diverge && k < this.nodes.length) {
-      const want = this.nodes[k]!.tid;
+    if (k < this.prefix.length || (k <= this.diverge && k < this.nodes.length)) {
+      const want = k < this.prefix.length ? this.prefix[k]! : this.nodes[k]!.tid;
       for (let i = 0; i < runnable.length; i++) if (runnable[i]!.id === want) return i;
       throw new Error(
         `DporStrategy: the scenario is nondeterministic: at step ${k} of execution ${this.execs} thread ` +
@@ -183,7 +205,7 @@ export class DporStrategy implements Strategy {
         fp,
         backtrack: new Set([t.id]),
         done: new Set([t.id]),
-        sleep: this.nextSleep,
+        sleep: k === this.prefix.length - 1 ? new Map(this.prefixSleep) : this.nextSleep,
         preBefore:
           prev === null ? 0 : prev.preBefore + (preempted(k > 1 ? nodes[k - 2]! : null, prev) ? 1 : 0),
       };
