@@ -21,18 +21,19 @@ export interface DecisionSink {
   nowUs(): number;
 }
 
-/** Emits one decision of `policy` if anyone listens. */
+/** Emits one decision of `policy` if anyone listens (a reason given as a function is built only then). */
 export function emitDecision(
   sink: DecisionSink,
   policy: MigrationPolicy,
   kind: PolicyDecisionKind,
   start: number,
   end: number,
-  reason: string,
+  reason: string | (() => string),
   vpns?: readonly number[],
 ): void {
   const t = sink.trace;
   if (t === null || !t.enabled) return;
+  if (typeof reason === 'function') reason = reason();
   t.emit('policy_decision', {
     device: sink.device,
     policy: policy.name,

@@ -33,6 +33,7 @@ import type { Driver, DriverContext, FaultService } from '../driver.js';
 import type { DmirrorDevice } from './mdevice.js';
 import { dmirrorMigrateRange } from './migrate.js';
 import { dmirrorFault } from './populate.js';
+import { ResidentPages } from './resident.js';
 import { dmirrorSnapshotRange } from './snapshot.js';
 import type { DmirrorReadResult, DmirrorSnapshotResult, DmirrorWriteResult } from './uapi.js';
 import type { DmirrorVariant } from './variants.js';
@@ -53,7 +54,7 @@ export class Dmirror implements Driver {
    * block (UVM's resident masks); the policy step migrates only what is not resident, so a fault in
    * a half-resident block does not invalidate the resident half.
    */
-  readonly resident = new Map<number, number>();
+  readonly resident = new ResidentPages();
   /** What to migrate on a device fault (policy.ts); mirror only by default, as test_hmm. */
   policy: MigrationPolicy = POLICY_NONE;
   /** driver->update. */

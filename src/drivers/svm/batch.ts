@@ -85,7 +85,7 @@ export function* migrateReported(
   r: AddrRange,
   batchRanges: readonly AddrRange[],
   cause: MigrationCause,
-  reason: string,
+  reason: string | (() => string),
   migrate: MigrateBlock,
 ): Task {
   const sink = sinkOf(t);
@@ -151,7 +151,8 @@ export function* migrateByPolicy(t: PolicyTarget, pages: PageFault[], migrate: M
     if (clipped === null) continue;
     const [start, end] = clampToDevice(t.device, clipped, addr);
     doneEnd = end;
-    const reason = `${t.policy.name}: [${hex(want.start)}, ${hex(want.end)}) for the fault at ${hex(addr)}`;
+    const reason = (): string =>
+      `${t.policy.name}: [${hex(want.start)}, ${hex(want.end)}) for the fault at ${hex(addr)}`;
     const block: ReportedBlock = { start, end, reason };
     if (run !== null && joins(t, run, block, vma)) run.blocks.push(block);
     else {
@@ -163,9 +164,9 @@ export function* migrateByPolicy(t: PolicyTarget, pages: PageFault[], migrate: M
   if (run !== null) yield* migrateRun(t, run, batchRanges, migrate);
 }
 
-/** A block the policy asked for, with the reason its decision gives. */
+/** A block the policy asked for, with the reason its decision gives (built only if the trace is on). */
 interface ReportedBlock extends AddrRange {
-  readonly reason: string;
+  readonly reason: () => string;
 }
 
 /** Blocks waiting to move together: contiguous, in one VMA. */

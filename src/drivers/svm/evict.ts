@@ -48,11 +48,7 @@ export function* dmirrorEvictFor(
   );
   const short = want - mdevice.freeCount;
   if (short <= 0) return;
-  const inside = (a: number, r: { start: number; end: number }): boolean => a >= r.start && a < r.end;
-  const kept = (owner: Dmirror, vpn: number): boolean => {
-    const a = vpn * PAGE_SIZE;
-    return owner === dmirror && (inside(a, { start, end }) || keep.some((r) => inside(a, r)));
-  };
+  const kept = keptBy(dmirror, start, end, keep);
   if (dmirror.policy.chooseVictims !== undefined) {
     yield* evictChosen(dmirror, short, kept);
     return;
@@ -61,6 +57,33 @@ export function* dmirrorEvictFor(
     .lraVictims(short, kept)
     .map((v) => ({ ...v, pfn: v.owner.resident.get(v.vpn) ?? -1 }));
   yield* evictGroup(dmirror, victims, 'least recently allocated device pages', false);
+}
+
+/**
+ * Tells whether a page of `owner` at `vpn` is protected: this mm's pages in [start, end) or in
+ * `keep`. The victim scans ask once per candidate, up to device memory's size per eviction, so the
+ * test allocates nothing and rules out an address outside every range by their span first.
+ */
+function keptBy(
+  dmirror: Dmirror,
+  start: number,
+  end: number,
+  keep: readonly { start: number; end: number }[],
+): (owner: Dmirror, vpn: number) => boolean {
+  let lo = start;
+  let hi = end;
+  for (const r of keep) {
+    lo = Math.min(lo, r.start);
+    hi = Math.max(hi, r.end);
+  }
+  return (owner, vpn) => {
+    if (owner !== dmirror) return false;
+    const a = vpn * PAGE_SIZE;
+    if (a < lo || a >= hi) return false;
+    if (a >= start && a < end) return true;
+    for (const r of keep) if (a >= r.start && a < r.end) return true;
+    return false;
+  };
 }
 
 /** The policy's choice of victims, group by group (see the file comment). */
