@@ -97,9 +97,18 @@ const DEVICES = [{ memoryPages: 32 }, { memoryPages: 64 }];
 const SECTION_PAGES = 512;
 /** Where a process with no mapping aims its accesses: below the top-down mmap base, unmapped. */
 const FILE_SIZES = [5 * PAGE, 2 * PAGE + 100];
-/** Fixed, so CI is reproducible; HMMSIM_HMM_MODEL_SEED / _RUNS soak it with other seeds. */
+/**
+ * Fixed, so CI is reproducible; HMMSIM_HMM_MODEL_SEED / _RUNS soak it with other seeds. 300 runs of
+ * the seed API (500 before the suite hit its time budget) still catch every bug injected by hand
+ * to size it, with the run that first fails (default seed):
+ * - mdevice.ts allocPage giving out one device page fewer than it has: run 219 (a MIGRATE that
+ *   fills the device reports ENOENT for the last page), the latest; hence 300, not 200;
+ * - dmirror.ts erase leaving the last page of the range on the device: run 1;
+ * - memory.ts copySwapEntry leaving a device-private entry writable at fork: run 13;
+ * - memory.ts copySwapEntry not counting a device-private page in the child's rss: run 13.
+ */
 const SEED = Number(process.env.HMMSIM_HMM_MODEL_SEED ?? 0x4a5d_2019);
-const RUNS = Number(process.env.HMMSIM_HMM_MODEL_RUNS ?? 500);
+const RUNS = Number(process.env.HMMSIM_HMM_MODEL_RUNS ?? 300);
 /**
  * Replay one failure: fast-check prints `path` and, in the counterexample, `replayPath`; run with
  * HMMSIM_HMM_MODEL_PATH=<path> HMMSIM_HMM_MODEL_REPLAY=<replayPath> (and the same seed).
