@@ -55,7 +55,7 @@ export function* dmirrorEvictFor(
   }
   const victims = mdevice
     .lraVictims(short, kept)
-    .map((v) => ({ ...v, pfn: v.owner.resident.get(v.vpn) ?? -1 }));
+    .map((v) => ({ owner: v.owner, vpn: v.vpn, pfn: v.owner.resident.get(v.vpn) ?? -1 }));
   yield* evictGroup(dmirror, victims, 'least recently allocated device pages', false);
 }
 
