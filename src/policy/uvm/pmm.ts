@@ -24,14 +24,22 @@ export class UvmRootChunks {
   private readonly used = new Map<number, Set<number>>();
   /** The device clock when each chunk last had a page allocated. */
   private readonly allocatedUs = new Map<number, number>();
+  /** The chunk at the tail of `used` and its pages, or -1: pages come chunk by chunk, so most are its. */
+  private tail = -1;
+  private tailPages: Set<number> | null = null;
 
   /** A page of chunk pfn/512 was allocated: the chunk moves to the tail. */
   allocated(pfn: number, nowUs: number): void {
     const c = Math.floor(pfn / UVM_ROOT_CHUNK_PAGES);
-    const pages = this.used.get(c) ?? new Set<number>();
-    this.used.delete(c);
+    let pages = c === this.tail ? this.tailPages : null;
+    if (pages === null) {
+      pages = this.used.get(c) ?? new Set<number>();
+      this.used.delete(c);
+      this.used.set(c, pages);
+      this.tail = c;
+      this.tailPages = pages;
+    }
     pages.add(pfn);
-    this.used.set(c, pages);
     this.allocatedUs.set(c, nowUs);
   }
 
@@ -62,6 +70,10 @@ export class UvmRootChunks {
       }
       if (pages.size === 0) {
         this.used.delete(c);
+        if (c === this.tail) {
+          this.tail = -1;
+          this.tailPages = null;
+        }
         continue;
       }
       if (!pinned) {

@@ -107,17 +107,28 @@ export function computePrefetchRegion(
   bits: Uint8Array,
   leaf: number,
   threshold: number,
+  prefix: Int32Array = prefixCounts(bits),
 ): { first: number; outer: number; count: number } | null {
   const leaves = bits.length;
   let best: { first: number; outer: number; count: number } | null = null;
   for (let span = 1; ; span *= 2) {
     const first = Math.floor(leaf / span) * span;
     const outer = Math.min(first + span, leaves);
-    let count = 0;
-    for (let i = first; i < outer; i++) count += bits[i] as number;
+    const count = (prefix[outer] as number) - (prefix[first] as number);
     if (count * 100 > (outer - first) * threshold) best = { first, outer, count };
     if (span >= leaves) return best;
   }
+}
+
+/**
+ * prefix[i] = set bits among bits[0, i): a subregion's count in two reads, where the kernel keeps a
+ * count per tree node (uvm_perf_prefetch_bitmap_tree_t); one walk per faulted page of a 2 MiB block
+ * otherwise summed up to 1,023 leaves.
+ */
+function prefixCounts(bits: Uint8Array): Int32Array {
+  const prefix = new Int32Array(bits.length + 1);
+  for (let i = 0; i < bits.length; i++) prefix[i + 1] = (prefix[i] as number) + (bits[i] as number);
+  return prefix;
 }
 
 /** What UVM prefetches in block `b` with the given threshold (see the file comment). */
@@ -126,11 +137,12 @@ export function uvmPrefetch(b: PrefetchBlock, threshold: number): PrefetchResult
   const shift = bigFirst > 0 ? UVM_BIG_PAGE_PAGES - bigFirst : 0;
   const leaves = Math.max(leafCount(b), b.pages + shift);
   const bits = treeBitmap(b, shift, leaves);
+  const prefix = prefixCounts(bits);
   const want = new Uint8Array(b.pages);
   const regions: PrefetchRegion[] = [];
   const faults = [...b.faulted].filter((i) => !b.thrashing.has(i)).sort((x, y) => x - y);
   for (const f of faults) {
-    const r = computePrefetchRegion(bits, f + shift, threshold);
+    const r = computePrefetchRegion(bits, f + shift, threshold, prefix);
     if (r === null) continue;
     const first = Math.max(r.first, shift) - shift;
     const outer = Math.min(r.outer, shift + b.pages) - shift;
