@@ -107,7 +107,7 @@ function* evictChosen(dmirror: Dmirror, need: number, kept: (owner: Dmirror, vpn
       const p = mdevice.placement(pfn);
       if (p === null || kept(p.owner, p.vpn)) continue;
       mdevice.forget(pfn);
-      victims.push({ ...p, pfn });
+      victims.push({ owner: p.owner, vpn: p.vpn, pfn });
     }
     yield* evictGroup(dmirror, victims, choice.reason, true);
   }
