@@ -13,11 +13,11 @@ const BLOCK_MASK = BLOCK_PAGES - 1;
 /** Virtual page -> device page, for the pages of one dmirror context in device memory. */
 export class ResidentPages {
   private readonly blocks = new Map<number, Int32Array>();
-  private count = 0;
+  private pages = 0;
 
   /** Pages resident. */
   get size(): number {
-    return this.count;
+    return this.pages;
   }
 
   /** The device page backing `vpn`, or undefined. */
@@ -42,8 +42,42 @@ export class ResidentPages {
       b = new Int32Array(BLOCK_PAGES).fill(-1);
       this.blocks.set(key, b);
     }
-    if ((b[vpn & BLOCK_MASK] as number) < 0) this.count++;
+    if ((b[vpn & BLOCK_MASK] as number) < 0) this.pages++;
     b[vpn & BLOCK_MASK] = pfn;
+  }
+
+  /** Resident pages among [startVpn, endVpn), a VA block at a time. */
+  countIn(startVpn: number, endVpn: number): number {
+    let n = 0;
+    for (let vpn = startVpn; vpn < endVpn; ) {
+      const stop = Math.min(endVpn, (Math.floor(vpn / BLOCK_PAGES) + 1) * BLOCK_PAGES);
+      const b = this.blocks.get(Math.floor(vpn / BLOCK_PAGES));
+      if (b !== undefined)
+        for (let i = vpn & BLOCK_MASK, e = i + (stop - vpn); i < e; i++) if ((b[i] as number) >= 0) n++;
+      vpn = stop;
+    }
+    return n;
+  }
+
+  /** The runs of [startVpn, endVpn) not resident, as [first, outer) vpn pairs in address order. */
+  absentRuns(startVpn: number, endVpn: number): [number, number][] {
+    const runs: [number, number][] = [];
+    const absent = (vpn: number): void => {
+      const last = runs[runs.length - 1];
+      if (last !== undefined && last[1] === vpn) last[1] = vpn + 1;
+      else runs.push([vpn, vpn + 1]);
+    };
+    for (let vpn = startVpn; vpn < endVpn; ) {
+      const stop = Math.min(endVpn, (Math.floor(vpn / BLOCK_PAGES) + 1) * BLOCK_PAGES);
+      const b = this.blocks.get(Math.floor(vpn / BLOCK_PAGES));
+      if (b === undefined) {
+        const last = runs[runs.length - 1];
+        if (last !== undefined && last[1] === vpn) last[1] = stop;
+        else runs.push([vpn, stop]);
+      } else for (let v = vpn, i = vpn & BLOCK_MASK; v < stop; v++, i++) if ((b[i] as number) < 0) absent(v);
+      vpn = stop;
+    }
+    return runs;
   }
 
   /** Forgets `vpn`; false if it was not resident. */
@@ -51,7 +85,7 @@ export class ResidentPages {
     const b = this.blocks.get(Math.floor(vpn / BLOCK_PAGES));
     if (b === undefined || (b[vpn & BLOCK_MASK] as number) < 0) return false;
     b[vpn & BLOCK_MASK] = -1;
-    this.count--;
+    this.pages--;
     return true;
   }
 }

@@ -138,9 +138,7 @@ function* evictGroup(dmirror: Dmirror, victims: Victim[], reason: string, chunk:
 
 /** Pages of [start, end) already in this device's memory, by the driver's books. */
 function residentIn(dmirror: Dmirror, start: number, end: number): number {
-  let n = 0;
-  for (let vpn = start / PAGE_SIZE; vpn < end / PAGE_SIZE; vpn++) if (dmirror.resident.has(vpn)) n++;
-  return n;
+  return dmirror.resident.countIn(start / PAGE_SIZE, end / PAGE_SIZE);
 }
 
 interface Run {

@@ -110,12 +110,7 @@ function* migrateBlock(
 
 /** The runs of [start, end) not in this device's memory, by the driver's residency books. */
 function notResident(dmirror: Dmirror, start: number, end: number): AddrRange[] {
-  const runs: AddrRange[] = [];
-  for (let a = start; a < end; a += PAGE_SIZE) {
-    if (dmirror.resident.has(a / PAGE_SIZE)) continue;
-    const last = runs[runs.length - 1];
-    if (last !== undefined && last.end === a) last.end = a + PAGE_SIZE;
-    else runs.push({ start: a, end: a + PAGE_SIZE });
-  }
-  return runs;
+  return dmirror.resident
+    .absentRuns(start / PAGE_SIZE, end / PAGE_SIZE)
+    .map(([first, outer]) => ({ start: first * PAGE_SIZE, end: outer * PAGE_SIZE }));
 }

@@ -23,4 +23,20 @@ describe('ResidentPages (the driver residency books)', () => {
     r.set(top - 2 ** 32, 4); // the same low 32 bits
     expect([r.get(top), r.get(top - 2 ** 32), r.size]).toEqual([3, 4, 2]);
   });
+
+  it('counts and lists the absent runs of a range across VA blocks, untouched blocks included', () => {
+    const r = new ResidentPages();
+    for (const vpn of [510, 511, 512, 1030]) r.set(vpn, vpn);
+    expect(r.countIn(500, 1100)).toBe(4);
+    expect(r.countIn(511, 513)).toBe(2);
+    expect(r.countIn(2000, 3000)).toBe(0);
+    // 1024..1029 lie in a block with one page, 513..1023 in a block of its own
+    expect(r.absentRuns(508, 1032)).toEqual([
+      [508, 510],
+      [513, 1030],
+      [1031, 1032],
+    ]);
+    expect(r.absentRuns(1536, 2100)).toEqual([[1536, 2100]]);
+    expect(r.absentRuns(510, 512)).toEqual([]);
+  });
 });
