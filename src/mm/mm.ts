@@ -11,7 +11,7 @@
 
 import { KernelBug } from '../core/assert.js';
 import type { Task } from '../sched/index.js';
-import { currentOrNull, MemKind, memRead, memWrite, RwSem } from '../sched/index.js';
+import { currentOrNull, MemKind, memRead, memWrite, nameForFootprints, RwSem } from '../sched/index.js';
 import type { Kernel } from './kernel.js';
 import type { MmuNotifier } from './mmu_notifier.js';
 import { PG_anon, PG_swapbacked } from './page.js';
@@ -67,6 +67,9 @@ export class MmStruct {
     this.memcgId = memcgId;
     this.pgd = kernel.pt.allocTable(LEVEL_PGD);
     this.mmapSem = new RwSem('mmap_sem');
+    // One lockdep class, but each mm's its own lock to DPOR: a forked child's mmap_sem does not
+    // order the parent's steps (the id is the same in every execution: mms are numbered in order).
+    nameForFootprints(this.mmapSem, `mmap_sem ${id}`);
   }
 
   /**

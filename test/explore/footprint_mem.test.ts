@@ -46,7 +46,7 @@ describe('the race profile', () => {
     const profile = new Map<string, number>();
     const r = explore('fault-vs-munmap', { strategy: 'dpor', protocol: 'seq', raceProfile: profile });
     expect(r.schedulesExplored).toBe(20);
-    expect([...profile.keys()]).toContain('rwsem mmap_sem (write/write)');
+    expect([...profile.keys()]).toContain('rwsem mmap_sem _ (write/write)');
     expect([...profile.values()].every((n) => n > 0)).toBe(true);
     expect(() =>
       explore('fault-vs-munmap', { strategy: 'dpor', raceProfile: {} as Map<string, number> }),
