@@ -20,6 +20,16 @@ export const DPT_TAG_ATOMIC = 1;
 /** test_hmm's DPT_XA_TAG_WRITE: the device may write through the entry. */
 export const DPT_TAG_WRITE = 3;
 
+/** The frame of a present raw entry (DevicePageTable.lookup >= 0). */
+export function dptEntryPfn(e: number): number {
+  return Math.floor(e / 4);
+}
+
+/** Whether a present raw entry is writable (tag DPT_TAG_WRITE). */
+export function dptEntryWritable(e: number): boolean {
+  return e % 4 === DPT_TAG_WRITE;
+}
+
 /** One present entry of a DevicePageTable. */
 export interface DeviceMapping {
   /** Device virtual page number (user address / 4096). */
@@ -110,13 +120,13 @@ export class DevicePageTable {
   /** The pfn `vpn` maps, or -1 if it has no entry. */
   pfnOf(vpn: number): number {
     const e = this.lookup(vpn);
-    return e < 0 ? -1 : Math.floor(e / 4);
+    return e < 0 ? -1 : dptEntryPfn(e);
   }
 
   /** Whether `vpn` has a writable (DPT_TAG_WRITE) entry. */
   isWritable(vpn: number): boolean {
     const e = this.lookup(vpn);
-    return e >= 0 && e % 4 === DPT_TAG_WRITE;
+    return e >= 0 && dptEntryWritable(e);
   }
 
   /** True if vpn holds an ATOMIC entry (xa_pointer_tag(entry) == DPT_XA_TAG_ATOMIC). */
@@ -216,7 +226,7 @@ export class DevicePageTable {
       const e = leaf.e;
       for (let i = 0; i < LEAF_ENTRIES; i++) {
         const x = e[i] as number;
-        if (x >= 0) visit(base + i, Math.floor(x / 4), x % 4 === DPT_TAG_WRITE);
+        if (x >= 0) visit(base + i, dptEntryPfn(x), dptEntryWritable(x));
       }
     }
   }

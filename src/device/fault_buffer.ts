@@ -52,16 +52,10 @@ export class FaultBuffer {
     return this.pending.length;
   }
 
-  /** Device side: record a fault and stall until it is replayed. Returns the driver's status. */
-  *raise(vpn: number, write: boolean): Task<number> {
-    const entry = this.post(vpn, write);
-    while (!entry.replayed) yield this.stall();
-    return entry.status;
-  }
-
   /**
-   * Device side, raise's first half: writes the entry and wakes the fault handler. The caller then
-   * stalls until `replayed` (raise; or the launch's access path, which waits without a generator).
+   * Device side: writes the entry and wakes the fault handler. The faulting access then stalls
+   * (`while (!entry.replayed) yield faults.stall()`, in the launch's access path: a loop in the
+   * caller, not a generator of its own per fault) and reads the driver's `status`.
    */
   post(vpn: number, write: boolean): FaultEntry {
     const entry: FaultEntry = { vpn, write, status: 0, replayed: false };

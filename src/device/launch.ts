@@ -163,7 +163,7 @@ class DeviceThreadContext implements DeviceKernelContext {
     const vpn = Math.floor(addr / PAGE_SIZE);
     let pfn = this.mmu.translate(vpn, write, bytes);
     while (pfn < 0) {
-      // FaultBuffer.raise, open-coded: one generator fewer on every device thread's step
+      // raise the fault and stall until its replay (FaultBuffer.post)
       const faults = this.mmu.faults;
       const entry = faults.post(vpn, write);
       while (!entry.replayed) yield faults.stall();

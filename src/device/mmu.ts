@@ -12,7 +12,7 @@
 
 import type { CostModel } from './cost.js';
 import type { DeviceCounters, SimDevice } from './device.js';
-import { type DevicePageTable, DPT_TAG_WRITE } from './device_pagetable.js';
+import { type DevicePageTable, dptEntryPfn, dptEntryWritable } from './device_pagetable.js';
 import { FaultBuffer } from './fault_buffer.js';
 import { DeviceTlb } from './tlb.js';
 
@@ -60,8 +60,8 @@ export class DeviceMmu {
     // one lookup for both: pfnOf and isWritable decode the same entry
     const e = this.pt.lookup(vpn);
     if (e < 0) return -1;
-    const pfn = Math.floor(e / 4);
-    const writable = e % 4 === DPT_TAG_WRITE;
+    const pfn = dptEntryPfn(e);
+    const writable = dptEntryWritable(e);
     if (write && !writable) return -1;
     this.tlb.fill(vpn, pfn, writable);
     if (this.onWalk !== null) this.onWalk(vpn);

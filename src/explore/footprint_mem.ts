@@ -18,7 +18,7 @@
  */
 
 import { PAGE_SIZE } from '../core/addr.js';
-import type { DevicePageTable } from '../device/device_pagetable.js';
+import { type DevicePageTable, dptEntryPfn } from '../device/device_pagetable.js';
 import type { DeviceTlb } from '../device/tlb.js';
 import type { PhysMem } from '../mm/page_alloc.js';
 import type { PageTablePool } from '../mm/pagetable.js';
@@ -277,7 +277,7 @@ function watchDevicePageTable(pt: DevicePageTable, d: number): void {
   const lookup = pt.lookup;
   const rawPfn = (t: DevicePageTable, vpn: number) => {
     const e = lookup.call(t, vpn);
-    return e < 0 ? -1 : Math.floor(e / 4);
+    return e < 0 ? -1 : dptEntryPfn(e);
   };
   wrap(pt, 'lookup', (vpn: number) => entry(vpn, false));
   wrap(pt, 'store', (vpn: number, pfn: number) => {

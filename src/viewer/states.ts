@@ -7,7 +7,12 @@
  * (is_migration_entry, is_device_private_entry, is_device_exclusive_entry), Linux v6.19
  */
 
-import { type DevicePageTable, DPT_TAG_ATOMIC, DPT_TAG_WRITE } from '../device/device_pagetable.js';
+import {
+  type DevicePageTable,
+  DPT_TAG_ATOMIC,
+  DPT_TAG_WRITE,
+  dptEntryPfn,
+} from '../device/device_pagetable.js';
 import { ZERO_PFN } from '../mm/page.js';
 import type { PageTablePool } from '../mm/pagetable.js';
 import * as pte from '../mm/pte.js';
@@ -95,5 +100,5 @@ export function deviceEntry(pt: DevicePageTable, vpn: number): DecodedEntry {
   if (e < 0) return NONE;
   const tag = e % 4;
   const state = tag === DPT_TAG_ATOMIC ? 3 : tag === DPT_TAG_WRITE ? 2 : 1;
-  return { state, pfn: Math.floor(e / 4) };
+  return { state, pfn: dptEntryPfn(e) };
 }
