@@ -26,7 +26,13 @@
  */
 
 import type { DporOptions, Strategy, Thread } from '../sched/index.js';
-import { DporStrategy, dependent, type Footprint, type FootprintRecorder } from '../sched/index.js';
+import {
+  DporStrategy,
+  type Footprint,
+  type FootprintRecorder,
+  isPreemption,
+  sleepAfterStep,
+} from '../sched/index.js';
 import type { ShardSpec } from './shard.js';
 
 /**
@@ -181,13 +187,9 @@ export class SplitDpor implements Strategy {
     return this.top.length === this.depth ? this.top[this.depth - 1]!.step + 1 : this.tids.length;
   }
 
-  /** The sleep set after step s (DporStrategy.stepped's rule): the sleepers its step is independent of. */
+  /** The sleep set after step s (DporStrategy's rule, sleepAfterStep); empty before the first. */
   private sleepAfter(sleep: ReadonlyMap<number, Footprint>, s: number): Map<number, Footprint> {
-    const next = new Map<number, Footprint>();
-    if (s < 0) return next;
-    const fp = this.fps[s]!;
-    for (const [q, f] of sleep) if (q !== this.tids[s] && !dependent(f, fp)) next.set(q, f);
-    return next;
+    return s < 0 ? new Map() : sleepAfterStep(sleep, this.tids[s]!, this.fps[s]!);
   }
 
   /** Full expansion: the deepest decision above the cut with an untried thread within the bound. */
@@ -217,7 +219,7 @@ export class SplitDpor implements Strategy {
     for (let j = 1; j <= s; j++) {
       const prev = this.tids[j - 1]!;
       const tid = j === s ? r : this.tids[j]!;
-      if (prev !== tid && this.runnables[j]!.includes(prev)) pre++;
+      if (isPreemption(prev, tid, this.runnables[j]!)) pre++;
     }
     return pre <= bound;
   }

@@ -43,7 +43,7 @@ export { RwSem } from './rwsem.js';
 export { type ShrinkResult, sameFailure, shrink } from './shrink.js';
 export { SpinLock } from './spinlock.js';
 export { DfsStrategy } from './strategy/dfs.js';
-export { type DporOptions, DporStrategy } from './strategy/dpor.js';
+export { type DporOptions, DporStrategy, isPreemption, sleepAfterStep } from './strategy/dpor.js';
 export { PctStrategy } from './strategy/pct.js';
 export { RandomStrategy } from './strategy/random.js';
 export { type ReplayOptions, ReplayStrategy } from './strategy/replay.js';

@@ -211,9 +211,7 @@ export class DporStrategy implements Strategy {
       };
       nodes.push(n);
     }
-    const next = new Map<number, Footprint>();
-    if (this.sleepSets) for (const [q, f] of n.sleep) if (q !== t.id && !dependent(f, fp)) next.set(q, f);
-    this.nextSleep = next;
+    this.nextSleep = this.sleepSets ? sleepAfterStep(n.sleep, t.id, fp) : new Map();
   }
 
   private begin(diverge: number): void {
@@ -325,5 +323,27 @@ export class DporStrategy implements Strategy {
 
 /** Whether the step taken at `n` preempted the thread that took the step before it (`prev`'s). */
 function preempted(prev: Node | null, n: Node): boolean {
-  return prev !== null && prev.tid !== n.tid && n.runnable.includes(prev.tid);
+  return prev !== null && isPreemption(prev.tid, n.tid, n.runnable);
+}
+
+/**
+ * Whether running `tid` after `prevTid` is a preemption: `prevTid` could have gone on (it is among
+ * the runnable ids) and another thread runs instead. The bound counts these.
+ */
+export function isPreemption(prevTid: number, tid: number, runnable: readonly number[]): boolean {
+  return prevTid !== tid && runnable.includes(prevTid);
+}
+
+/**
+ * The sleep set after thread `tid` took a step with footprint `fp` from a node whose sleep set is
+ * `sleep`: the sleepers its step is independent of stay asleep; the rest (and `tid`) wake.
+ */
+export function sleepAfterStep(
+  sleep: ReadonlyMap<number, Footprint>,
+  tid: number,
+  fp: Footprint,
+): Map<number, Footprint> {
+  const next = new Map<number, Footprint>();
+  for (const [q, f] of sleep) if (q !== tid && !dependent(f, fp)) next.set(q, f);
+  return next;
 }
