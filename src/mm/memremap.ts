@@ -37,6 +37,7 @@ import {
   PG_locked,
   PG_reserved,
   PG_tail,
+  sectionAlign,
   setPageFlags,
   ZONE_DEVICE,
   ZONE_NORMAL,
@@ -76,7 +77,7 @@ export function requestFreeMemRegion(kernel: Kernel, size: number): PhysRange | 
   if (!Number.isSafeInteger(size) || size <= 0) return -EINVAL;
   const store = kernel.mem.store;
   const section = store.sectionPages;
-  const npages = Math.ceil(size / (section * PAGE_SIZE)) * section;
+  const npages = sectionAlign(Math.ceil(size / PAGE_SIZE), section);
   const first = Math.max(store.nextDeviceRegion(), reservedEnd.get(store) ?? 0);
   if ((first + npages) * PAGE_SIZE > 2 ** MAX_PHYSMEM_BITS) return -ERANGE;
   if (first + npages > STRUCT_PAGES_MAX) return -ENOMEM;

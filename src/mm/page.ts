@@ -114,6 +114,11 @@ export const RAM_PAGES_MAX = 2 ** 26;
 /** Pages per memory section on x86-64 (PA_SECTION_SIZE = 128 MiB). */
 export const PAGES_PER_SECTION = 2 ** 15;
 
+/** `pages` rounded up to whole sections of `sectionPages`: memory is present and hot-plugged by section. */
+export function sectionAlign(pages: number, sectionPages = PAGES_PER_SECTION): number {
+  return Math.ceil(pages / sectionPages) * sectionPages;
+}
+
 /** dev_pagemap type: device memory the CPU cannot access (it faults to migrate back). */
 export const MEMORY_DEVICE_PRIVATE = 1;
 /** dev_pagemap type: device memory the CPU can access coherently (v5.2 only; not modelled). */
@@ -451,7 +456,7 @@ export class PageStore {
 
   /** The first pfn of the next section-aligned region above everything present. */
   nextDeviceRegion(): number {
-    return Math.ceil(this.size / this.sectionPages) * this.sectionPages;
+    return sectionAlign(this.size, this.sectionPages);
   }
 
   /**
@@ -459,8 +464,7 @@ export class PageStore {
    * free, at its pgmap's free refcount (pgmapFreeRefcount).
    */
   addDeviceRegionAt(first: number, npages: number, pgmap: DevPagemap): void {
-    const section = this.sectionPages;
-    this.grow(Math.max(this.size, Math.ceil((first + npages) / section) * section));
+    this.grow(Math.max(this.size, sectionAlign(first + npages, this.sectionPages)));
     const slot = this.pgmaps.length;
     this.pgmaps.push(pgmap);
     const idle = pgmapFreeRefcount(pgmap);

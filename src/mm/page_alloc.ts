@@ -45,6 +45,7 @@ import {
   PG_tail,
   pgmapFreeRefcount,
   RAM_PAGES_MAX,
+  sectionAlign,
   setPageFlags,
   ZERO_PFN,
   ZONE_DEVICE,
@@ -140,8 +141,8 @@ export class PhysMem {
         `expected an integer in 1..${PAGES_PER_SECTION}, got ${section}`,
       );
     }
-    const size = Math.ceil((ramPages + 1) / section) * section;
-    const reserve = Math.ceil((opts.reservePages ?? 0) / section) * section;
+    const size = sectionAlign(ramPages + 1, section);
+    const reserve = sectionAlign(opts.reservePages ?? 0, section);
     this.store = new PageStore(size, section, size + reserve, this.contentsEnabled);
     this.store.flags[ZERO_PFN] = PG_reserved;
     this.store.refcount[ZERO_PFN] = 1;

@@ -38,6 +38,7 @@ import {
   PG_reserved,
   PG_swapbacked,
   PG_tail,
+  sectionAlign,
   ZONE_DEVICE,
 } from '../mm/page.js';
 import { checkRamPages } from '../mm/page_alloc.js';
@@ -164,7 +165,7 @@ export class Simulator {
       stepsMax: c.stepsMax,
       sectionPages: c.sectionPages,
       // each device's memory is hot-plugged when first used; its struct pages need not be copied then
-      reservePages: c.devices.reduce((n, d) => n + sectionsOf(d.memoryPages, c.sectionPages), 0),
+      reservePages: c.devices.reduce((n, d) => n + sectionAlign(d.memoryPages, c.sectionPages), 0),
       thp: c.thp,
       hugetlbPages: c.hugetlbPages,
     });
@@ -547,9 +548,4 @@ function checkDevices(devices: unknown): Required<DeviceOptions>[] {
       );
     return { memoryPages, tlbEntries, costProfile: costProfile(profile).name, kind };
   });
-}
-
-/** `pages` rounded up to whole memory sections: what hot-plugging them takes. */
-function sectionsOf(pages: number, sectionPages = PAGES_PER_SECTION): number {
-  return Math.ceil(pages / sectionPages) * sectionPages;
 }

@@ -30,7 +30,7 @@ import type { MmStruct } from '../../mm/mm.js';
 import type { MaybeTask } from '../../mm/mmu_notifier.js';
 import { runMaybeTask } from '../../mm/mmu_notifier.js';
 import type { DevFault, DevPagemap } from '../../mm/page.js';
-import { MEMORY_DEVICE_PRIVATE, PAGES_PER_SECTION } from '../../mm/page.js';
+import { MEMORY_DEVICE_PRIVATE, PAGES_PER_SECTION, sectionAlign } from '../../mm/page.js';
 import type { Vma } from '../../mm/vma.js';
 
 /** PA_SECTION_SIZE: device memory is hot-plugged in whole memory sections (128 MiB on x86-64). */
@@ -167,9 +167,8 @@ export function hmmDevmemAdd(
   const store = kernel.mem.store;
   // PA_SECTION_SIZE, or the machine's own section size (PhysMemOptions.sectionPages)
   const section = store.sectionPages;
-  const bytes = Math.ceil(size / (section * PAGE_SIZE)) * section * PAGE_SIZE;
-  const npages = bytes / PAGE_SIZE;
-  const first = Math.ceil(store.size / section) * section;
+  const npages = sectionAlign(Math.ceil(size / PAGE_SIZE), section);
+  const first = sectionAlign(store.size, section);
   if ((first + npages) * PAGE_SIZE > 2 ** MAX_PHYSMEM_BITS) return -ERANGE;
   if (first + npages > DEVMEM_STRUCT_PAGES_MAX) return -ENOMEM;
   const pagemap = new HmmDevmemPagemap();
