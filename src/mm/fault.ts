@@ -17,7 +17,7 @@
  * @see mm/memory.c (Linux v5.3; remove_device_exclusive_entry and restore_exclusive_pte as of v6.19)
  */
 
-import { PAGE_SIZE, PMD_SIZE, pageAlignDown } from '../core/addr.js';
+import { hex, PAGE_SIZE, PMD_SIZE, pageAlignDown } from '../core/addr.js';
 import { KernelBug } from '../core/assert.js';
 import { EBUSY } from '../core/errno.js';
 import type { Task } from '../sched/index.js';
@@ -299,7 +299,9 @@ export function doAnonymousPages(mm: MmStruct, vma: Vma, start: number, end: num
   for (; i < room; i++) {
     const slot = first + i;
     if (!pteNone(pt.lo[slot] as number, pt.hi[slot] as number)) break;
-    doAnonymousPage(mm, vma, start + i * PAGE_SIZE, slot, flags);
+    // allocRoom made sure this cannot fail; a failure here would be lost, so it is a bug
+    if (doAnonymousPage(mm, vma, start + i * PAGE_SIZE, slot, flags) !== 0)
+      throw new KernelBug(`doAnonymousPages: do_anonymous_page failed at ${hex(start + i * PAGE_SIZE)}`);
   }
   if (i > 0) mm.kernel.counters.inc('pgfault', i);
   return i;
