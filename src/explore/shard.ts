@@ -171,7 +171,8 @@ function splitCounts(
     });
     s.terminalStateHashes.forEach((h, i) => {
       const u = split.stateUnits[i] ?? -1;
-      if (u <= last && !(firstUnit.get(h)! <= u)) firstUnit.set(h, u);
+      const known = firstUnit.get(h);
+      if (u <= last && (known === undefined || u < known)) firstUnit.set(h, u);
     });
   }
   return { explored, states: firstUnit.size };
