@@ -6,10 +6,11 @@
  *
  * A JS object is never freed, so a freed struct stays readable and a driver that kept a pointer
  * reads stale state silently. With KASAN on (`Slab.kasan`, the explorer's default), kmalloc records
- * the object and kfree poisons it in place: its fields become reporting accessors and its
- * prototype a reporting Proxy, so plain `this.pt` in a driver's own method, a saved pointer or a
+ * the object and kfree poisons it in place: its fields move to a shadow and its prototype becomes
+ * its class's reporting Proxy, so plain `this.pt` in a driver's own method, a saved pointer or a
  * closure's `this` is caught after `kfree(this)`, while a live object stays a plain one (no trap on
- * any path). KASAN reports the access and lets it go on (kasan.fault=report); the checker
+ * any path). The `in` operator on a freed object is not a report (its trap cannot tell which object
+ * was asked). KASAN reports the access and lets it go on (kasan.fault=report); the checker
  * (src/check/kasan.ts) stops the schedule after the step. With KASAN off (the default outside the
  * explorer) kmalloc and kfree do nothing (docs/performance.md, "KASAN").
  *
@@ -213,45 +214,101 @@ export class Slab {
 }
 
 /**
- * kasan_poison of a freed object: its fields move to a shadow object behind a reporting Proxy that
- * becomes its prototype, so every read, write or lookup of the same object, however it is reached
- * (a saved pointer, a closure's `this`), goes through a trap from here on and still sees the old
- * values; a live object is a plain one, and costs nothing.
+ * kasan_poison of a freed object: its fields move to a shadow object, and its prototype becomes the
+ * reporting Proxy of its class, so every read, write or lookup of the same object, however it is
+ * reached (a saved pointer, a closure's `this`), goes through a trap from here on and still sees
+ * the old values; a live object is a plain one, and costs nothing.
+ *
+ * The Proxy is shared by every freed object of one prototype, and finds the object's shadow and
+ * record by the receiver. A Proxy per object made V8 give each freed object a hidden class of its
+ * own, allocated in the old generation and pointing at the young Proxy: every minor GC then kept
+ * the whole schedule's machine alive, and the explorer spent most of its time collecting them.
  */
 function poison(slab: Slab, obj: object, rec: SlabObject): void {
   const proto = Reflect.getPrototypeOf(obj);
-  const shadow: object = Object.create(proto);
+  // A prototype-less copy: Object.assign is fast (Object.create(proto, descriptors) cost ~7 µs an
+  // object, and giving the copy a prototype afterwards ~2 µs); the traps below look in the shadow
+  // first and then in the class's prototype. Own properties that are not enumerable keep their
+  // descriptors.
+  const shadow: Record<PropertyKey, unknown> = Object.assign(Object.create(null), obj);
+  // The state and the prototype first, while the object's hidden class is still its class's: V8
+  // shares those transitions; once the deletes make it a dictionary it would copy one per object.
+  (obj as { [POISONED]?: Poisoned })[POISONED] = { slab, rec, shadow };
+  Reflect.setPrototypeOf(obj, poisonedPrototypeOf(proto));
   for (const key of Reflect.ownKeys(obj)) {
-    const d = Reflect.getOwnPropertyDescriptor(obj, key);
-    if (d === undefined || !d.configurable) continue;
-    Reflect.defineProperty(shadow, key, d);
+    if (key === POISONED) continue;
+    if (!Object.prototype.propertyIsEnumerable.call(obj, key)) {
+      const d = Reflect.getOwnPropertyDescriptor(obj, key);
+      if (d !== undefined) Reflect.defineProperty(shadow, key, d);
+    }
     Reflect.deleteProperty(obj, key);
   }
-  Reflect.setPrototypeOf(obj, new Proxy(shadow, new PoisonedPrototype(slab, rec, proto)));
 }
 
-/** The traps of a freed object's prototype: a lookup that reaches it is a use of the object. */
-class PoisonedPrototype implements ProxyHandler<object> {
-  constructor(
-    private readonly slab: Slab,
-    private readonly rec: SlabObject,
-    private readonly proto: object | null,
-  ) {}
+/** A freed object's state: its allocator, its record, and the shadow holding its fields. */
+interface Poisoned {
+  readonly slab: Slab;
+  readonly rec: SlabObject;
+  readonly shadow: Record<PropertyKey, unknown>;
+}
 
-  get(shadow: object, key: string | symbol, receiver: unknown): unknown {
-    this.slab.access(this.rec, 'read', key);
-    return Reflect.get(shadow, key, receiver);
+/**
+ * Where a freed object keeps its Poisoned state: on itself, not in a table. A module-level table
+ * lives in V8's old generation, and its values pointing at young objects would be roots for every
+ * minor GC, keeping each schedule's machine alive as a WeakMap's values do.
+ */
+const POISONED = Symbol('kasan poisoned');
+/** Prototype (null for Object.create(null)) -> the shared reporting Proxy that replaces it. */
+const poisonedPrototypes = new Map<object | null, object>();
+
+function poisonedOf(receiver: unknown): Poisoned | undefined {
+  if (typeof receiver !== 'object' || receiver === null || !Object.hasOwn(receiver, POISONED))
+    return undefined;
+  return (receiver as { [POISONED]: Poisoned })[POISONED];
+}
+
+/** The setter `key` has on `o` or its prototype chain, if any (a class's `set x()`). */
+function setterOf(o: object | null, key: PropertyKey): ((v: unknown) => void) | undefined {
+  for (let x = o; x !== null; x = Reflect.getPrototypeOf(x)) {
+    const d = Reflect.getOwnPropertyDescriptor(x, key);
+    if (d !== undefined) return d.set;
+  }
+  return undefined;
+}
+
+function poisonedPrototypeOf(proto: object | null): object {
+  const known = poisonedPrototypes.get(proto);
+  if (known !== undefined) return known;
+  const p = new Proxy(Object.create(proto) as object, new PoisonedPrototype(proto));
+  poisonedPrototypes.set(proto, p);
+  return p;
+}
+
+/**
+ * The traps of a freed object's prototype: a lookup that reaches it is a use of the object. `get`
+ * and `set` name the object by their receiver. `has` (the `in` operator) gets no receiver, so it
+ * cannot tell which freed object was asked: it answers from the class's prototype and reports
+ * nothing (no kernel code here tests a struct's fields with `in`).
+ */
+class PoisonedPrototype implements ProxyHandler<object> {
+  constructor(private readonly proto: object | null) {}
+
+  get(target: object, key: string | symbol, receiver: unknown): unknown {
+    const p = poisonedOf(receiver);
+    if (p === undefined) return Reflect.get(target, key, receiver);
+    p.slab.access(p.rec, 'read', key);
+    return Object.hasOwn(p.shadow, key) ? p.shadow[key] : Reflect.get(target, key, receiver);
   }
 
   /** A write lands in the shadow, where the freed object's fields now live. */
-  set(shadow: object, key: string | symbol, value: unknown): boolean {
-    this.slab.access(this.rec, 'write', key);
-    return Reflect.set(shadow, key, value);
-  }
-
-  has(shadow: object, key: string | symbol): boolean {
-    this.slab.access(this.rec, 'read', key);
-    return Reflect.has(shadow, key);
+  set(target: object, key: string | symbol, value: unknown, receiver: unknown): boolean {
+    const p = poisonedOf(receiver);
+    if (p === undefined) return Reflect.set(target, key, value, receiver);
+    p.slab.access(p.rec, 'write', key);
+    if (!Object.hasOwn(p.shadow, key) && setterOf(target, key) !== undefined)
+      return Reflect.set(target, key, value, receiver);
+    p.shadow[key] = value;
+    return true;
   }
 
   /** The class's prototype stays in the chain, so instanceof still holds. */

@@ -461,21 +461,14 @@ export class Executor {
   }
 
   private result(status: RunStatus): RunResult {
-    const choices = this.choices;
-    const count = choices.length;
-    let replay: string | null = null;
-    return {
+    return new ExecutorResult(
       status,
-      steps: this.stepCount,
-      preemptions: this.preemptionCount,
-      // encoded on first read: the explorer reads it only for failing runs
-      get replay(): string {
-        if (replay === null) replay = encodeReplay(choices, count);
-        return replay;
-      },
-      failure: status === 'failed' ? this.failure : null,
-      deadlock: status === 'deadlock' ? this.deadlockReport() : null,
-    };
+      this.stepCount,
+      this.preemptionCount,
+      this.choices,
+      status === 'failed' ? this.failure : null,
+      status === 'deadlock' ? this.deadlockReport() : null,
+    );
   }
 
   private deadlockReport(): NonNullable<RunResult['deadlock']> {
@@ -494,5 +487,34 @@ export class Executor {
       `deadlock: no thread can run and no timer is armed; ${threads.length} thread(s) blocked forever ` +
       `at virtual time ${this.now} ns after ${this.stepCount} steps:\n${lines.join('\n')}`;
     return { message, threads };
+  }
+}
+
+/**
+ * A RunResult whose replay string is encoded on first read: the explorer reads it only for failing
+ * runs. A class, not a literal with a getter: the literal's getter closure would get a fresh hidden
+ * class per run, allocated old, which keeps each run's executor alive through every minor GC. The
+ * getter is on the prototype, so a spread or JSON copy has no `replay`: read it.
+ */
+class ExecutorResult implements RunResult {
+  readonly #choices: number[];
+  readonly #count: number;
+  #replay: string | null = null;
+
+  constructor(
+    readonly status: RunStatus,
+    readonly steps: number,
+    readonly preemptions: number,
+    choices: number[],
+    readonly failure: RunResult['failure'],
+    readonly deadlock: RunResult['deadlock'],
+  ) {
+    this.#choices = choices;
+    this.#count = choices.length;
+  }
+
+  get replay(): string {
+    if (this.#replay === null) this.#replay = encodeReplay(this.#choices, this.#count);
+    return this.#replay;
   }
 }

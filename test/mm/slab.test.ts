@@ -95,6 +95,48 @@ describe('mm/slab: kmalloc, kfree and KASAN', () => {
     expect(r.freedAt).toBe('in obj_release outside any task');
   });
 
+  it('two freed objects of one class (one shared reporting prototype) each report as themselves and keep their values', () => {
+    class Counter {
+      n: number;
+      private hidden = 0;
+      constructor(n: number) {
+        this.n = n;
+        Object.defineProperty(this, 'tag', { value: `c${n}`, enumerable: false, configurable: true });
+      }
+      get double(): number {
+        return this.n * 2;
+      }
+      set value(v: number) {
+        this.hidden = v;
+      }
+      get value(): number {
+        return this.hidden;
+      }
+    }
+    const slabA = kasanSlab();
+    const slabB = kasanSlab();
+    const a = kmalloc(slabA, new Counter(1), 'struct counter', 'alloc_a', () => 'a');
+    const b = kmalloc(slabB, new Counter(2), 'struct counter', 'alloc_b', () => 'b');
+    const live = kmalloc(slabA, new Counter(3), 'struct counter', 'alloc_live', () => 'live');
+    kfree(slabA, a, 'free_a');
+    kfree(slabB, b, 'free_b');
+    const seen = run(
+      't',
+      (function* () {
+        yield 'use';
+        b.value = 9; // the class's setter runs on the freed object; its write lands in the shadow
+        return [a.n, a.double, b.n, b.double, b.value, (b as unknown as { tag: string }).tag, live.n];
+      })(),
+    );
+    expect(seen).toEqual([1, 2, 2, 4, 9, 'c2', 3]);
+    expect(a instanceof Counter && b instanceof Counter).toBe(true);
+    expect(slabA.reports.map((r) => `${r.object}: ${r.access}`)).toEqual(['struct counter a: read of .n']);
+    expect(slabB.reports.map((r) => `${r.object}: ${r.access}`)).toEqual([
+      'struct counter b: write of .value',
+    ]);
+    expect(Object.keys(a)).toEqual([]); // every field moved off the object, so each touch reaches a trap
+  });
+
   it('reports a double free and an invalid free, and ignores kfree(null)', () => {
     const slab = kasanSlab();
     const o = kzalloc(slab, new Obj(), 'struct obj', 'obj_open');

@@ -285,6 +285,7 @@ describe('determinism and replay', () => {
       expect(log2.hash()).toBe(log1.hash());
       expect(log2.count).toBe(log1.count);
       expect(r2).toEqual(r1);
+      expect(r2.replay).toBe(r1.replay);
     }
   });
 

@@ -262,6 +262,7 @@ describe('PctStrategy', () => {
     expect(pct.estimatedSteps).toBeGreaterThanOrEqual(9);
     const again = useAfterFree(new ReplayStrategy(r!.replay));
     expect(again).toEqual(r);
+    expect(again.replay).toBe(r!.replay);
   });
 });
 
@@ -337,7 +338,9 @@ describe('shrink', () => {
     expect(s.result.status).toBe('failed');
     expect(s.result.failure!.message).toBe('lost update');
     expect(s.result.preemptions).toBe(1);
-    expect(noisy(new ReplayStrategy(s.replay))).toEqual(s.result);
+    const replayed = noisy(new ReplayStrategy(s.replay));
+    expect(replayed).toEqual(s.result);
+    expect(replayed.replay).toBe(s.result.replay);
   });
 
   it('refuses a replay that does not fail', () => {
