@@ -20,6 +20,8 @@
 import { PAGE_SIZE } from '../core/addr.js';
 import { type DevicePageTable, dptEntryPfn } from '../device/device_pagetable.js';
 import type { DeviceTlb } from '../device/tlb.js';
+import { hmmObjectStates } from '../hmm/seed/footprint.js';
+import { Hmm } from '../hmm/seed/types.js';
 import type { PhysMem } from '../mm/page_alloc.js';
 import type { PageTablePool } from '../mm/pagetable.js';
 import { _PAGE_PRESENT, _PAGE_PSE, ptePfn } from '../mm/pte.js';
@@ -266,9 +268,11 @@ function watchDevicePageTable(pt: DevicePageTable, d: number): void {
     coupled(vpn, rawPfn(pt, vpn));
   };
   // a write changes what the checker compares with the CPU's entry for vpn, the page it maps
-  // (free or not) and the device's TLB
+  // (free or not) and the device's TLB. It only reads the page's coupling object: the checker
+  // judges each device's entry against the CPU's alone, never two devices' entries together, so
+  // two devices' writes for one page commute for it (the CPU's writes write the object)
   const coupled = (vpn: number, pfn: number) => {
-    hook.memWrite(MemKind.coh, 0, vpn);
+    hook.memRead(MemKind.coh, 0, vpn);
     hook.memRead(MemKind.coh2m, 0, Math.floor(vpn / 512));
     hook.memRead(MemKind.notifier, 0, 0);
     hook.memRead(MemKind.tlb, d, 0);
@@ -361,6 +365,13 @@ function digest(ctx: ScenarioContext, index: TableIndex): Map<number, number> {
       out.set(hook.memObject(MemKind.devpt, d, vpn), mix(pfn, write ? 1 : 0));
     });
   });
+  // what the seed HMM's ranges_lock protects: the lock is recorded by this data (hmm/seed/footprint.ts)
+  for (const mm of ctx.sim.kernel.mms) {
+    if (!(mm.hmm instanceof Hmm)) continue;
+    for (const [name, values] of hmmObjectStates(mm.hmm)) {
+      out.set(hook.objectId(name), values.reduce(mix, 0x811c9dc5));
+    }
+  }
   return out;
 }
 

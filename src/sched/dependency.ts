@@ -384,9 +384,23 @@ function syncKey(o: { readonly name?: string }, kind: string): string {
   return `${kind} ${renamed.get(o) ?? o.name ?? '?'}`;
 }
 
+const byData = new WeakSet<object>();
+
+/**
+ * Records lock `o` by the data it protects instead of as an object: its acquisitions, releases and
+ * tests stop being accesses (touchSync skips it), and the code under it records what it reads and
+ * writes with namedRead/namedWrite. Sound only for a lock that is never held across a step boundary,
+ * so that no other thread can see it taken: a spinlock, since the executor fails a run that yields
+ * with one held (in_atomic), and a step that takes it takes and drops it. Two critical sections
+ * touching disjoint data are then independent, which the lock as an object would hide.
+ */
+export function recordByProtectedData(o: object): void {
+  byData.add(o);
+}
+
 /** Records that the running step touched lock or waitable `o` (by its name). */
 export function touchSync(o: { readonly name?: string }, kind: string): void {
-  if (recorder !== null) recorder.touch(objectId(syncKey(o, kind)));
+  if (recorder !== null && !byData.has(o)) recorder.touch(objectId(syncKey(o, kind)));
 }
 
 /** Records that the running step looked at lock or waitable `o` without changing it (an rwsem's state to a reader). */
@@ -439,4 +453,19 @@ export function memWrite(kind: number, a: number, b: number): void {
 /** Records that the running step added to counter (kind, a, b) (MemKind; precise recording only). */
 export function memAdd(kind: number, a: number, b: number): void {
   if (recorder?.precise) recorder.add(memObject(kind, a, b));
+}
+
+/** Records that the running step read the memory object called `name` (precise recording only). */
+export function namedRead(name: string): void {
+  if (recorder?.precise) recorder.read(objectId(name));
+}
+
+/** Records that the running step wrote the memory object called `name` (precise recording only). */
+export function namedWrite(name: string): void {
+  if (recorder?.precise) recorder.write(objectId(name));
+}
+
+/** Records that the running step added to the counter called `name` (precise recording only). */
+export function namedAdd(name: string): void {
+  if (recorder?.precise) recorder.add(objectId(name));
 }
