@@ -126,14 +126,14 @@ class TableIndex {
         // the coherence checker couples a virtual page's CPU entry with the devices' entries
         // for it and reads the in-flight invalidations: a write joins the page's coupling object
         hook.memWrite(MemKind.coh, 0, vpn);
-        hook.memRead(MemKind.notifier, 0, 0);
+        inflightRead(vpn, 0);
       }
     } else if (w.level === 2) {
       const span = w.base / PAGE_SIZE / 512 + i;
       touch(MemKind.pmd, w.pgd, span);
       if (write) {
         hook.memWrite(MemKind.coh2m, 0, span);
-        hook.memRead(MemKind.notifier, 0, 0);
+        inflightRead(span, 2);
         this.stale = true;
       }
     } else {
@@ -274,7 +274,7 @@ function watchDevicePageTable(pt: DevicePageTable, d: number): void {
   const coupled = (vpn: number, pfn: number) => {
     hook.memRead(MemKind.coh, 0, vpn);
     hook.memRead(MemKind.coh2m, 0, Math.floor(vpn / 512));
-    hook.memRead(MemKind.notifier, 0, 0);
+    inflightRead(vpn, 0);
     hook.memRead(MemKind.tlb, d, 0);
     if (pfn >= 0) hook.memRead(MemKind.page, pfn, 0);
   };
@@ -375,6 +375,38 @@ function digest(ctx: ScenarioContext, index: TableIndex): Map<number, number> {
   return out;
 }
 
+/** An invalidation wider than this many pages is one object to the coherence coupling. */
+const INFLIGHT_PAGES_MAX = 64;
+
+/**
+ * The coherence checker reads whether an invalidation covering a page is in flight (hmm.inflight):
+ * a CPU or device entry written for `n` (a vpn, or with `kind` 2 a 2 MiB span) reads that, and
+ * the registry of mmu notifiers.
+ */
+function inflightRead(n: number, kind: 0 | 2): void {
+  hook.memRead(MemKind.inflight, kind, n);
+  hook.memRead(MemKind.inflight, 1, 0);
+  hook.memRead(MemKind.notifier, 0, 0);
+}
+
+/**
+ * An invalidation of `range` starts (an add: two starts commute, and one more invalidation in
+ * flight can only excuse an entry, never condemn one, so the checker's verdict after the other
+ * start alone holds after both) or ends (a write: it can condemn).
+ */
+function inflightChange(range: { readonly start: number; readonly end: number }, end: boolean): void {
+  const touch = end ? hook.memWrite : hook.memAdd;
+  const first = Math.floor(range.start / PAGE_SIZE);
+  const last = Math.ceil(range.end / PAGE_SIZE);
+  if (last - first > INFLIGHT_PAGES_MAX) {
+    touch(MemKind.inflight, 1, 0);
+    return;
+  }
+  for (let v = first; v < last; v++) touch(MemKind.inflight, 0, v);
+  for (let sp = Math.floor(first / 512); sp <= Math.floor((last - 1) / 512); sp++)
+    touch(MemKind.inflight, 2, sp);
+}
+
 /**
  * The footprint check's coverage test (check mode): call it after every step, before the recorder
  * ends the step. It fails with a FootprintError naming the first object whose state changed in the
@@ -399,9 +431,8 @@ export function recordMemoryFootprints(ctx: ScenarioContext): CoverageCheck {
   });
   watchShadow(ctx);
   const trace = ctx.sim.trace;
-  const notifier = () => hook.memWrite(MemKind.notifier, 0, 0);
-  trace.subscribe('mmu_notifier_invalidate_range_start', notifier);
-  trace.subscribe('mmu_notifier_invalidate_range_end', notifier);
+  trace.subscribe('mmu_notifier_invalidate_range_start', (e) => inflightChange(e.range, false));
+  trace.subscribe('mmu_notifier_invalidate_range_end', (e) => inflightChange(e.range, true));
   trace.subscribe('hmm_range_valid', () => hook.memRead(MemKind.notifier, 0, 0));
   let before = digest(ctx, index);
   return (recorder) => {

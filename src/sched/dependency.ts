@@ -291,6 +291,11 @@ export const MemKind = {
   vma: 13,
   /** The integrity shadow of a virtual page: (0, vpn). */
   shadow: 14,
+  /**
+   * The invalidations in flight over a virtual page, as the coherence checker sees them: (0, vpn);
+   * over a 2 MiB span: (2, vpn >> 9); one wider than INFLIGHT_PAGES_MAX: (1, 0).
+   */
+  inflight: 15,
 } as const;
 
 const KIND_NAMES = [
@@ -309,6 +314,7 @@ const KIND_NAMES = [
   'buddy',
   'vma',
   'shadow',
+  'inflight',
 ];
 
 const memIds = new Map<number, Map<number, number>>();
@@ -347,6 +353,8 @@ function memName(kind: number, a: number, b: number): string {
       return k;
     case MemKind.devptAll:
       return `${k} ${a}`;
+    case MemKind.inflight:
+      return a === 1 ? 'inflight wide' : `${a === 2 ? 'inflight2m' : k} 0x${b.toString(16)}`;
     default:
       return `${k} ${a}`;
   }

@@ -68,25 +68,36 @@ export function rangeRead(hmm: Hmm, mirror: HmmMirror | null): void {
   if (recordingMemory()) namedRead(rangeName(hmm, mirror));
 }
 
-/** hmm->ranges is walked: every range object of the hmm is written (or, `write` false, read). */
-export function everyRange(hmm: Hmm, write: boolean): void {
-  if (!recordingMemory()) return;
-  const touch = write ? namedWrite : namedRead;
-  for (const m of rangeMirrors.get(hmm) ?? []) touch(rangeName(hmm, m));
-}
+/** How a step touches an object: adds commute with each other, not with reads or writes. */
+export type Access = 'read' | 'add' | 'write';
 
-/** hmm->notifiers, the in-flight list or the sequence counts are written (`write`) or read. */
-export function invalState(hmm: Hmm, write: boolean): void {
-  if (recordingMemory()) (write ? namedWrite : namedRead)(`hmm ${hmm.mm.id} inval`);
+const TOUCH = { read: namedRead, add: namedAdd, write: namedWrite } as const;
+
+/** hmm->ranges is walked: every range object of the hmm is touched (`how`). */
+export function everyRange(hmm: Hmm, how: Access): void {
+  if (!recordingMemory()) return;
+  for (const m of rangeMirrors.get(hmm) ?? []) TOUCH[how](rangeName(hmm, m));
 }
 
 /**
- * hmm->kref: a get by a holder and a put that leaves a reference are adds, which commute (a holder's
- * reference keeps the count above zero whatever the order); kref_get_unless_zero reads whether it
- * is zero and a put that frees writes it.
+ * hmm->notifiers, the in-flight list or the sequence counts are touched. An invalidation's start is
+ * an add: notifiers++, seq |= 1, stamping every mirror with the (odd) result and clearing valid
+ * flags give the same state in either order of two starts; an end, which may revalidate, writes.
+ */
+export function invalState(hmm: Hmm, how: Access): void {
+  if (recordingMemory()) TOUCH[how](`hmm ${hmm.mm.id} inval`);
+}
+
+/**
+ * hmm->kref: gets are adds, kref_get by a holder and kref_get_unless_zero alike (two gets give the
+ * same count in either order, and whether get_unless_zero finds zero changes only with a put). A
+ * put is an add while a mirror is listed (it reads the list): every listed mirror holds a
+ * reference, which only a step writing the list drops, so the count stays above zero in every order
+ * of the adds; otherwise a put writes, since one that leaves a reference in this order may free in
+ * another.
  */
 export function krefChange(hmm: Hmm, how: 'add' | 'write'): void {
-  if (recordingMemory()) (how === 'add' ? namedAdd : namedWrite)(`hmm ${hmm.mm.id} kref`);
+  if (recordingMemory()) TOUCH[how](`hmm ${hmm.mm.id} kref`);
 }
 
 /** hmm->mirrors is written (`write`) or read. */

@@ -102,7 +102,7 @@ export function hmmGetOrCreate(mm: MmStruct, machine: HmmMachine): Hmm | null {
 
 /** kref_get_unless_zero(&hmm->kref). */
 export function hmmGetUnlessZero(hmm: Hmm): boolean {
-  krefChange(hmm, 'write');
+  krefChange(hmm, 'add');
   if (hmm.kref <= 0) return false;
   hmm.kref++;
   return true;
@@ -118,8 +118,11 @@ export function hmmGet(hmm: Hmm): void {
 /** hmm_put: the last reference frees the hmm (hmm_free). */
 export function hmmPut(hmm: Hmm): void {
   if (hmm.kref <= 0) throw new KernelBug(`refcount_t: underflow; use-after-free of ${hmm}`);
+  // each listed mirror holds a reference: while one is listed this put cannot free in any order
+  const guarded = hmm.mirrors.length > 0;
+  if (guarded) mirrorList(hmm, false);
+  krefChange(hmm, guarded ? 'add' : 'write');
   hmm.kref--;
-  krefChange(hmm, hmm.kref === 0 ? 'write' : 'add');
   if (hmm.kref === 0) hmmFree(hmm);
 }
 
@@ -136,7 +139,7 @@ function hmmFree(hmm: Hmm): void {
 function* hmmRelease(hmm: Hmm): Task {
   if (!hmmGetUnlessZero(hmm)) return;
   // Ranges hold mm_users (hmm_range_register's mmget), so exit_mmap cannot run while one exists.
-  everyRange(hmm, false);
+  everyRange(hmm, 'read');
   if (hmm.ranges.length > 0) {
     hmmPut(hmm);
     throw new KernelWarning(
@@ -177,7 +180,7 @@ function traceMirrorCallback(
  */
 function notifiersDecrement(hmm: Hmm, nrange: MmuNotifierRange): void {
   hmm.rangesLock.lock();
-  invalState(hmm, true);
+  invalState(hmm, 'write');
   if (hmm.notifiers <= 0) {
     hmm.rangesLock.unlock();
     throw new KernelBug(`hmm: notifiers count underflow on ${hmm}`);
@@ -187,7 +190,7 @@ function notifiersDecrement(hmm: Hmm, nrange: MmuNotifierRange): void {
   const trace = hmm.machine.trace;
   if (trace.enabled) trace.emit('mmu_notifier_invalidate_range_end', { hmm, range: nrange });
   if (hmm.notifiers === 0) {
-    everyRange(hmm, true);
+    everyRange(hmm, 'write');
     for (const range of hmm.ranges) range.valid = true;
     hmm.validity.invalidateEnd(hmm);
     hmm.wq.wakeUpAll();
@@ -217,9 +220,9 @@ function* hmmInvalidateRangeStart(hmm: Hmm, nrange: MmuNotifierRange): Task<numb
   };
 
   hmm.rangesLock.lock();
-  invalState(hmm, true);
+  invalState(hmm, 'add');
   mirrorList(hmm, false);
-  everyRange(hmm, true);
+  everyRange(hmm, 'add');
   hmm.notifiers++;
   hmm.inflight.push(nrange);
   hmm.validity.invalidateStart(hmm);

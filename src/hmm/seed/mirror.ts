@@ -53,7 +53,7 @@ export function hmmMirrorRegister(mirror: HmmMirror | null, mm: MmStruct | null)
   // __mmu_interval_notifier_insert: "invalidating" if an invalidation is in flight, else an odd
   // value no invalidation of this epoch will match.
   nameMirror(hmm, mirror);
-  invalState(hmm, true);
+  invalState(hmm, 'write');
   mirrorList(hmm, true);
   mirror.invalidateSeq = hmm.notifiers > 0 ? hmm.seq : hmm.seq - 1;
   const locked = hmm.mirrorsSem.downWriteTrylock();
@@ -78,7 +78,7 @@ export function* hmmMirrorUnregister(mirror: HmmMirror): Task {
     throw doubleUnregister();
   }
   // the mirror's stamp of the sequence count leaves with it
-  invalState(hmm, true);
+  invalState(hmm, 'write');
   mirrorList(hmm, true);
   hmm.mirrors.splice(i, 1);
   hmm.mirrorsSem.upWrite();

@@ -148,7 +148,7 @@ export function hmmRangeRegister(
 
   hmm.rangesLock.lock();
   rangeRegistered(hmm, mirror);
-  invalState(hmm, false);
+  invalState(hmm, 'read');
   range.hmm = hmm;
   range.mirror = mirror;
   hmmGet(hmm);

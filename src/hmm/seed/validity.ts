@@ -60,7 +60,7 @@ const seqValidity: RangeValidity = {
     range.notifierSeq = intervalInvalidating(hmm, mirror) ? -1 : mirror.invalidateSeq;
   },
   current: (range) => {
-    invalState(range.hmm as Hmm, false);
+    invalState(range.hmm as Hmm, 'read');
     rangeRead(range.hmm as Hmm, range.mirror);
     return (range.mirror as HmmMirror).invalidateSeq === range.notifierSeq;
   },
@@ -68,7 +68,7 @@ const seqValidity: RangeValidity = {
     const mirror = range.mirror as HmmMirror;
     const left = yield* hmm.wq.waitEventTimeout(() => !intervalInvalidating(hmm, mirror), timeoutNs);
     if (left === 0) return false;
-    invalState(hmm, false);
+    invalState(hmm, 'read');
     rangeWrite(hmm, mirror);
     range.notifierSeq = mirror.invalidateSeq;
     return true;
@@ -77,7 +77,7 @@ const seqValidity: RangeValidity = {
 
 /** An invalidation covering the mirror's interval is in progress (mn_itree_is_invalidating). */
 function intervalInvalidating(hmm: Hmm, mirror: HmmMirror): boolean {
-  invalState(hmm, false);
+  invalState(hmm, 'read');
   return (hmm.seq & 1) === 1 && mirror.invalidateSeq === hmm.seq;
 }
 
