@@ -80,6 +80,15 @@ export function everyRange(hmm: Hmm, how: Access): void {
 }
 
 /**
+ * Every listed range's valid flag is cleared (`add`: clears commute) or set (`write`). Only the
+ * 'seed' protocol reads the flag of a listed range; under 'seq' it is dead state (the sequence
+ * counts decide), touches nothing and is left out of hmmObjectStates.
+ */
+export function validFlags(hmm: Hmm, how: 'add' | 'write'): void {
+  if (hmm.validity.protocol === 'seed') everyRange(hmm, how);
+}
+
+/**
  * hmm->notifiers, the in-flight list or the sequence counts are touched. An invalidation's start is
  * an add: notifiers++, seq |= 1, stamping every mirror with the (odd) result and clearing valid
  * flags give the same state in either order of two starts; an end, which may revalidate, writes.
@@ -119,10 +128,11 @@ export function hmmObjectStates(hmm: Hmm): Map<string, number[]> {
     `hmm ${hmm.mm.id} mirrors`,
     hmm.mirrors.map((m) => stringHash(mirrorNames.get(m) ?? '')),
   );
+  const seed = hmm.validity.protocol === 'seed';
   for (const r of hmm.ranges) {
     const name = rangeName(hmm, r.mirror);
     const s = out.get(name) ?? [];
-    s.push(r.start, r.end, r.valid ? 1 : 0, r.notifierSeq);
+    s.push(r.start, r.end, seed && r.valid ? 1 : 0, r.notifierSeq);
     out.set(name, s);
   }
   return out;

@@ -59,7 +59,7 @@ import {
   runMaybeTask,
 } from '../../mm/mmu_notifier.js';
 import type { Task } from '../../sched/index.js';
-import { everyRange, invalState, krefChange, mirrorList } from './footprint.js';
+import { everyRange, invalState, krefChange, mirrorList, validFlags } from './footprint.js';
 import {
   HMM_UPDATE_INVALIDATE,
   Hmm,
@@ -190,7 +190,7 @@ function notifiersDecrement(hmm: Hmm, nrange: MmuNotifierRange): void {
   const trace = hmm.machine.trace;
   if (trace.enabled) trace.emit('mmu_notifier_invalidate_range_end', { hmm, range: nrange });
   if (hmm.notifiers === 0) {
-    everyRange(hmm, 'write');
+    validFlags(hmm, 'write');
     for (const range of hmm.ranges) range.valid = true;
     hmm.validity.invalidateEnd(hmm);
     hmm.wq.wakeUpAll();
@@ -222,7 +222,7 @@ function* hmmInvalidateRangeStart(hmm: Hmm, nrange: MmuNotifierRange): Task<numb
   hmm.rangesLock.lock();
   invalState(hmm, 'add');
   mirrorList(hmm, false);
-  everyRange(hmm, 'add');
+  validFlags(hmm, 'add');
   hmm.notifiers++;
   hmm.inflight.push(nrange);
   hmm.validity.invalidateStart(hmm);
