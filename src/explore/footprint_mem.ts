@@ -20,6 +20,8 @@
 import { PAGE_SIZE } from '../core/addr.js';
 import { type DevicePageTable, dptEntryPfn } from '../device/device_pagetable.js';
 import type { DeviceTlb } from '../device/tlb.js';
+import { hmmObjectStates } from '../hmm/seed/footprint.js';
+import { Hmm } from '../hmm/seed/types.js';
 import type { PhysMem } from '../mm/page_alloc.js';
 import type { PageTablePool } from '../mm/pagetable.js';
 import { _PAGE_PRESENT, _PAGE_PSE, ptePfn } from '../mm/pte.js';
@@ -124,14 +126,14 @@ class TableIndex {
         // the coherence checker couples a virtual page's CPU entry with the devices' entries
         // for it and reads the in-flight invalidations: a write joins the page's coupling object
         hook.memWrite(MemKind.coh, 0, vpn);
-        hook.memRead(MemKind.notifier, 0, 0);
+        inflightRead(vpn, 0);
       }
     } else if (w.level === 2) {
       const span = w.base / PAGE_SIZE / 512 + i;
       touch(MemKind.pmd, w.pgd, span);
       if (write) {
         hook.memWrite(MemKind.coh2m, 0, span);
-        hook.memRead(MemKind.notifier, 0, 0);
+        inflightRead(span, 2);
         this.stale = true;
       }
     } else {
@@ -266,11 +268,13 @@ function watchDevicePageTable(pt: DevicePageTable, d: number): void {
     coupled(vpn, rawPfn(pt, vpn));
   };
   // a write changes what the checker compares with the CPU's entry for vpn, the page it maps
-  // (free or not) and the device's TLB
+  // (free or not) and the device's TLB. It only reads the page's coupling object: the checker
+  // judges each device's entry against the CPU's alone, never two devices' entries together, so
+  // two devices' writes for one page commute for it (the CPU's writes write the object)
   const coupled = (vpn: number, pfn: number) => {
-    hook.memWrite(MemKind.coh, 0, vpn);
+    hook.memRead(MemKind.coh, 0, vpn);
     hook.memRead(MemKind.coh2m, 0, Math.floor(vpn / 512));
-    hook.memRead(MemKind.notifier, 0, 0);
+    inflightRead(vpn, 0);
     hook.memRead(MemKind.tlb, d, 0);
     if (pfn >= 0) hook.memRead(MemKind.page, pfn, 0);
   };
@@ -361,7 +365,46 @@ function digest(ctx: ScenarioContext, index: TableIndex): Map<number, number> {
       out.set(hook.memObject(MemKind.devpt, d, vpn), mix(pfn, write ? 1 : 0));
     });
   });
+  // what the seed HMM's ranges_lock protects: the lock is recorded by this data (hmm/seed/footprint.ts)
+  for (const mm of ctx.sim.kernel.mms) {
+    if (!(mm.hmm instanceof Hmm)) continue;
+    for (const [name, values] of hmmObjectStates(mm.hmm)) {
+      out.set(hook.objectId(name), values.reduce(mix, 0x811c9dc5));
+    }
+  }
   return out;
+}
+
+/** An invalidation wider than this many pages is one object to the coherence coupling. */
+const INFLIGHT_PAGES_MAX = 64;
+
+/**
+ * The coherence checker reads whether an invalidation covering a page is in flight (hmm.inflight):
+ * a CPU or device entry written for `n` (a vpn, or with `kind` 2 a 2 MiB span) reads that, and
+ * the registry of mmu notifiers.
+ */
+function inflightRead(n: number, kind: 0 | 2): void {
+  hook.memRead(MemKind.inflight, kind, n);
+  hook.memRead(MemKind.inflight, 1, 0);
+  hook.memRead(MemKind.notifier, 0, 0);
+}
+
+/**
+ * An invalidation of `range` starts (an add: two starts commute, and one more invalidation in
+ * flight can only excuse an entry, never condemn one, so the checker's verdict after the other
+ * start alone holds after both) or ends (a write: it can condemn).
+ */
+function inflightChange(range: { readonly start: number; readonly end: number }, end: boolean): void {
+  const touch = end ? hook.memWrite : hook.memAdd;
+  const first = Math.floor(range.start / PAGE_SIZE);
+  const last = Math.ceil(range.end / PAGE_SIZE);
+  if (last - first > INFLIGHT_PAGES_MAX) {
+    touch(MemKind.inflight, 1, 0);
+    return;
+  }
+  for (let v = first; v < last; v++) touch(MemKind.inflight, 0, v);
+  for (let sp = Math.floor(first / 512); sp <= Math.floor((last - 1) / 512); sp++)
+    touch(MemKind.inflight, 2, sp);
 }
 
 /**
@@ -388,9 +431,8 @@ export function recordMemoryFootprints(ctx: ScenarioContext): CoverageCheck {
   });
   watchShadow(ctx);
   const trace = ctx.sim.trace;
-  const notifier = () => hook.memWrite(MemKind.notifier, 0, 0);
-  trace.subscribe('mmu_notifier_invalidate_range_start', notifier);
-  trace.subscribe('mmu_notifier_invalidate_range_end', notifier);
+  trace.subscribe('mmu_notifier_invalidate_range_start', (e) => inflightChange(e.range, false));
+  trace.subscribe('mmu_notifier_invalidate_range_end', (e) => inflightChange(e.range, true));
   trace.subscribe('hmm_range_valid', () => hook.memRead(MemKind.notifier, 0, 0));
   let before = digest(ctx, index);
   return (recorder) => {

@@ -291,6 +291,11 @@ export const MemKind = {
   vma: 13,
   /** The integrity shadow of a virtual page: (0, vpn). */
   shadow: 14,
+  /**
+   * The invalidations in flight over a virtual page, as the coherence checker sees them: (0, vpn);
+   * over a 2 MiB span: (2, vpn >> 9); one wider than INFLIGHT_PAGES_MAX: (1, 0).
+   */
+  inflight: 15,
 } as const;
 
 const KIND_NAMES = [
@@ -309,6 +314,7 @@ const KIND_NAMES = [
   'buddy',
   'vma',
   'shadow',
+  'inflight',
 ];
 
 const memIds = new Map<number, Map<number, number>>();
@@ -347,6 +353,8 @@ function memName(kind: number, a: number, b: number): string {
       return k;
     case MemKind.devptAll:
       return `${k} ${a}`;
+    case MemKind.inflight:
+      return a === 1 ? 'inflight wide' : `${a === 2 ? 'inflight2m' : k} 0x${b.toString(16)}`;
     default:
       return `${k} ${a}`;
   }
@@ -384,9 +392,23 @@ function syncKey(o: { readonly name?: string }, kind: string): string {
   return `${kind} ${renamed.get(o) ?? o.name ?? '?'}`;
 }
 
+const byData = new WeakSet<object>();
+
+/**
+ * Records lock `o` by the data it protects instead of as an object: its acquisitions, releases and
+ * tests stop being accesses (touchSync skips it), and the code under it records what it reads and
+ * writes with namedRead/namedWrite. Sound only for a lock that is never held across a step boundary,
+ * so that no other thread can see it taken: a spinlock, since the executor fails a run that yields
+ * with one held (in_atomic), and a step that takes it takes and drops it. Two critical sections
+ * touching disjoint data are then independent, which the lock as an object would hide.
+ */
+export function recordByProtectedData(o: object): void {
+  byData.add(o);
+}
+
 /** Records that the running step touched lock or waitable `o` (by its name). */
 export function touchSync(o: { readonly name?: string }, kind: string): void {
-  if (recorder !== null) recorder.touch(objectId(syncKey(o, kind)));
+  if (recorder !== null && !byData.has(o)) recorder.touch(objectId(syncKey(o, kind)));
 }
 
 /** Records that the running step looked at lock or waitable `o` without changing it (an rwsem's state to a reader). */
@@ -439,4 +461,19 @@ export function memWrite(kind: number, a: number, b: number): void {
 /** Records that the running step added to counter (kind, a, b) (MemKind; precise recording only). */
 export function memAdd(kind: number, a: number, b: number): void {
   if (recorder?.precise) recorder.add(memObject(kind, a, b));
+}
+
+/** Records that the running step read the memory object called `name` (precise recording only). */
+export function namedRead(name: string): void {
+  if (recorder?.precise) recorder.read(objectId(name));
+}
+
+/** Records that the running step wrote the memory object called `name` (precise recording only). */
+export function namedWrite(name: string): void {
+  if (recorder?.precise) recorder.write(objectId(name));
+}
+
+/** Records that the running step added to the counter called `name` (precise recording only). */
+export function namedAdd(name: string): void {
+  if (recorder?.precise) recorder.add(objectId(name));
 }

@@ -10,7 +10,7 @@
  */
 
 import { KernelBug } from '../core/assert.js';
-import { touchSync } from './dependency.js';
+import { recordByProtectedData, touchSync } from './dependency.js';
 import {
   badUnlockBug,
   heldIndex,
@@ -37,6 +37,17 @@ export class SpinLock implements LockInstance {
     this.name = name;
     this.classes = [name];
     this.tracked = opts.lockdep ?? true;
+  }
+
+  /**
+   * To partial-order reduction, this lock is the data it protects, which its users record
+   * (dependency.ts recordByProtectedData): its own acquisitions are no accesses. Sound because a
+   * spinlock is never held across a yield (the executor fails such a run), so no step but the
+   * holder's own ever sees it taken. Returns the lock.
+   */
+  recordedByData(): this {
+    recordByProtectedData(this);
+    return this;
   }
 
   /** The thread holding it, or null. */

@@ -3,7 +3,8 @@
  * within the same bound, with the same checker and (after shrinking) the same replay string, for
  * every built-in scenario and every driver variant, seed and modern; an unbounded search of both
  * ends in the same set of terminal states where it is small enough to exhaust; the footprint check
- * (checkFootprints) passes on every run, so no step touched what it declared it would not.
+ * (checkFootprints) passes on every run but test_hmm's broken variants', so no step touched what it
+ * declared it would not.
  */
 
 import { describe, expect, it } from 'vitest';
@@ -17,9 +18,15 @@ import {
   SCENARIOS,
 } from '../../src/index.js';
 
-function both(scenario: string, driver: string, protocol: 'seed' | 'seq', preemptions = 2) {
+function both(
+  scenario: string,
+  driver: string,
+  protocol: 'seed' | 'seq',
+  preemptions = 2,
+  checkFootprints = true,
+) {
   const dfs = explore(scenario, { strategy: 'dfs', driver, protocol, preemptions });
-  const dpor = explore(scenario, { strategy: 'dpor', driver, protocol, preemptions, checkFootprints: true });
+  const dpor = explore(scenario, { strategy: 'dpor', driver, protocol, preemptions, checkFootprints });
   return { dfs, dpor };
 }
 
@@ -77,9 +84,11 @@ describe('dpor finds what dfs finds (2 preemptions)', () => {
   });
 
   it("today's test_hmm and its broken variants on every scenario they run", () => {
+    // the footprint check on the correct driver only: a broken variant's steps are the correct
+    // driver's with a line missing, and the check costs most of this test's time
     for (const driver of ['test_hmm', ...Object.keys(TEST_HMM_BROKEN)]) {
       for (const sc of [...SCENARIOS, ...MODERN_SCENARIOS]) {
-        const { dfs, dpor } = both(sc.name, driver, 'seq', 1);
+        const { dfs, dpor } = both(sc.name, driver, 'seq', 1, driver === 'test_hmm');
         expectSameFinding(dfs, dpor);
       }
     }
@@ -97,10 +106,12 @@ describe('unbounded: the same terminal states', () => {
   const SMALL: Record<string, [number, number, number]> = {
     // [dfs schedules, dpor schedules, terminal states]
     // dpor with memory footprints by object (src/explore/footprint_mem.ts); 63, 63, 7 and 29 when
-    // memory was one object
+    // memory was one object. fault-vs-oomreap: 6 until hmm_range_fault's validity test read the
+    // range and sequence objects (src/hmm/seed/footprint.ts): it read nothing recorded, so its order
+    // against the OOM reaper's invalidation was never reversed
     'fault-vs-munmap': [82, 18, 2],
     'fault-vs-mprotect': [82, 8, 2],
-    'fault-vs-oomreap': [7, 6, 2],
+    'fault-vs-oomreap': [7, 7, 2],
     'exit-vs-devaccess': [29, 5, 3],
   };
   for (const [name, [nDfs, nDpor, states]] of Object.entries(SMALL)) {

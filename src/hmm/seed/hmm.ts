@@ -59,6 +59,7 @@ import {
   runMaybeTask,
 } from '../../mm/mmu_notifier.js';
 import type { Task } from '../../sched/index.js';
+import { everyRange, invalState, krefChange, mirrorList, validFlags } from './footprint.js';
 import {
   HMM_UPDATE_INVALIDATE,
   Hmm,
@@ -101,6 +102,7 @@ export function hmmGetOrCreate(mm: MmStruct, machine: HmmMachine): Hmm | null {
 
 /** kref_get_unless_zero(&hmm->kref). */
 export function hmmGetUnlessZero(hmm: Hmm): boolean {
+  krefChange(hmm, 'add');
   if (hmm.kref <= 0) return false;
   hmm.kref++;
   return true;
@@ -109,12 +111,17 @@ export function hmmGetUnlessZero(hmm: Hmm): boolean {
 /** kref_get(&hmm->kref): the caller already holds a reference. */
 export function hmmGet(hmm: Hmm): void {
   if (hmm.kref <= 0) throw new KernelBug(`refcount_t: addition on 0; use-after-free of ${hmm}`);
+  krefChange(hmm, 'add');
   hmm.kref++;
 }
 
 /** hmm_put: the last reference frees the hmm (hmm_free). */
 export function hmmPut(hmm: Hmm): void {
   if (hmm.kref <= 0) throw new KernelBug(`refcount_t: underflow; use-after-free of ${hmm}`);
+  // each listed mirror holds a reference: while one is listed this put cannot free in any order
+  const guarded = hmm.mirrors.length > 0;
+  if (guarded) mirrorList(hmm, false);
+  krefChange(hmm, guarded ? 'add' : 'write');
   hmm.kref--;
   if (hmm.kref === 0) hmmFree(hmm);
 }
@@ -132,6 +139,7 @@ function hmmFree(hmm: Hmm): void {
 function* hmmRelease(hmm: Hmm): Task {
   if (!hmmGetUnlessZero(hmm)) return;
   // Ranges hold mm_users (hmm_range_register's mmget), so exit_mmap cannot run while one exists.
+  everyRange(hmm, 'read');
   if (hmm.ranges.length > 0) {
     hmmPut(hmm);
     throw new KernelWarning(
@@ -140,6 +148,7 @@ function* hmmRelease(hmm: Hmm): Task {
   }
   yield* hmm.mirrorsSem.downRead();
   try {
+    mirrorList(hmm, false);
     for (const mirror of [...hmm.mirrors]) {
       // The driver must not call hmm_mirror_unregister() from release().
       const ops = mirror.ops;
@@ -171,6 +180,7 @@ function traceMirrorCallback(
  */
 function notifiersDecrement(hmm: Hmm, nrange: MmuNotifierRange): void {
   hmm.rangesLock.lock();
+  invalState(hmm, 'write');
   if (hmm.notifiers <= 0) {
     hmm.rangesLock.unlock();
     throw new KernelBug(`hmm: notifiers count underflow on ${hmm}`);
@@ -180,6 +190,7 @@ function notifiersDecrement(hmm: Hmm, nrange: MmuNotifierRange): void {
   const trace = hmm.machine.trace;
   if (trace.enabled) trace.emit('mmu_notifier_invalidate_range_end', { hmm, range: nrange });
   if (hmm.notifiers === 0) {
+    validFlags(hmm, 'write');
     for (const range of hmm.ranges) range.valid = true;
     hmm.validity.invalidateEnd(hmm);
     hmm.wq.wakeUpAll();
@@ -209,6 +220,9 @@ function* hmmInvalidateRangeStart(hmm: Hmm, nrange: MmuNotifierRange): Task<numb
   };
 
   hmm.rangesLock.lock();
+  invalState(hmm, 'add');
+  mirrorList(hmm, false);
+  validFlags(hmm, 'add');
   hmm.notifiers++;
   hmm.inflight.push(nrange);
   hmm.validity.invalidateStart(hmm);
@@ -231,6 +245,7 @@ function* hmmInvalidateRangeStart(hmm: Hmm, nrange: MmuNotifierRange): Task<numb
   }
   if (locked) {
     try {
+      mirrorList(hmm, false);
       for (const mirror of [...hmm.mirrors]) {
         const ops = mirror.ops;
         if (ops === null) continue;

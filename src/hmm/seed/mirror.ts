@@ -28,6 +28,7 @@ import { KernelBug, KernelWarning } from '../../core/assert.js';
 import { ArgumentError, EINVAL, ENOMEM } from '../../core/errno.js';
 import type { MmStruct } from '../../mm/mm.js';
 import type { Task } from '../../sched/index.js';
+import { invalState, mirrorList, nameMirror } from './footprint.js';
 import { hmmGetOrCreate, hmmPut } from './hmm.js';
 import { HmmMirror, type HmmMirrorOps } from './types.js';
 import { hmmMachine } from './validity.js';
@@ -51,6 +52,9 @@ export function hmmMirrorRegister(mirror: HmmMirror | null, mm: MmStruct | null)
   if (hmm === null) return -ENOMEM;
   // __mmu_interval_notifier_insert: "invalidating" if an invalidation is in flight, else an odd
   // value no invalidation of this epoch will match.
+  nameMirror(hmm, mirror);
+  invalState(hmm, 'write');
+  mirrorList(hmm, true);
   mirror.invalidateSeq = hmm.notifiers > 0 ? hmm.seq : hmm.seq - 1;
   const locked = hmm.mirrorsSem.downWriteTrylock();
   hmm.mirrors.unshift(mirror);
@@ -73,6 +77,9 @@ export function* hmmMirrorUnregister(mirror: HmmMirror): Task {
     hmm.mirrorsSem.upWrite();
     throw doubleUnregister();
   }
+  // the mirror's stamp of the sequence count leaves with it
+  invalState(hmm, 'write');
+  mirrorList(hmm, true);
   hmm.mirrors.splice(i, 1);
   hmm.mirrorsSem.upWrite();
   hmm.mm.kernel.counters.inc('hmm_mirror_unregister');

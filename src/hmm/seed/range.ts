@@ -88,6 +88,7 @@ import { VM_IO, VM_MIXEDMAP, VM_PFNMAP, VM_READ } from '../../mm/vma.js';
 import type { Task } from '../../sched/index.js';
 import { NSEC_PER_MSEC } from '../../sched/index.js';
 import { checkRangeTables } from './entry.js';
+import { invalState, rangeRead, rangeRegistered, rangeWrite } from './footprint.js';
 import { hmmGet, hmmPut } from './hmm.js';
 import { type Hmm, type HmmMirror, HmmRange, type HmmRangeInit } from './types.js';
 
@@ -123,6 +124,7 @@ export function hmmRangeRegister(
     throw new ArgumentError('pageShift', `expected an integer shift in 0..63, got ${pageShift}`);
   }
   checkRangeTables(range);
+  if (range.hmm !== null) rangeRead(range.hmm, range.mirror);
   if (range.registered && range.hmm?.ranges.includes(range)) {
     throw new KernelWarning('list_add double add: hmm_range_register of a range that is already registered');
   }
@@ -145,6 +147,8 @@ export function hmmRangeRegister(
   if (!hmm.mm.mmgetNotZero()) return -EFAULT;
 
   hmm.rangesLock.lock();
+  rangeRegistered(hmm, mirror);
+  invalState(hmm, 'read');
   range.hmm = hmm;
   range.mirror = mirror;
   hmmGet(hmm);
@@ -173,6 +177,7 @@ export function* hmmRangeUnregister(range: HmmRange): Task {
     throw new KernelWarning('WARNING: hmm_range_unregister: range is not registered (NULL range->hmm)');
   }
   hmm.rangesLock.lock();
+  rangeWrite(hmm, range.mirror);
   const i = hmm.ranges.indexOf(range);
   if (i >= 0) hmm.ranges.splice(i, 1);
   hmm.rangesLock.unlock();

@@ -23,6 +23,7 @@ import type { Vma } from '../../mm/vma.js';
 import type { Task } from '../../sched/index.js';
 import { RwSem, SpinLock, WaitQueue } from '../../sched/index.js';
 import { checkRangeTables, type HmmEntryTables } from './entry.js';
+import { mirrorList } from './footprint.js';
 
 /** enum hmm_update_event: the only value. */
 export const HMM_UPDATE_INVALIDATE = 0;
@@ -114,6 +115,7 @@ export class HmmMirror {
 
   /** True while the mirror is on its hmm's list (registered and not yet unregistered). */
   get registered(): boolean {
+    if (this.hmm !== null) mirrorList(this.hmm, false);
     return this.hmm?.mirrors.includes(this) === true;
   }
 }
@@ -254,8 +256,11 @@ export class Hmm {
   readonly mirrorsSem = new RwSem('hmm->mirrors_sem');
   /** hmm->ranges, newest first. */
   readonly ranges: HmmRange[] = [];
-  /** hmm->ranges_lock: protects `ranges`, `valid` flags and `notifiers`. */
-  readonly rangesLock = new SpinLock('hmm->ranges_lock');
+  /**
+   * hmm->ranges_lock: protects `ranges`, `valid` flags and `notifiers`. Partial-order reduction
+   * sees the data, not the lock (footprint.ts).
+   */
+  readonly rangesLock = new SpinLock('hmm->ranges_lock').recordedByData();
   /** hmm->wq: where hmm_range_wait_until_valid sleeps until invalidations end. */
   readonly wq = new WaitQueue('hmm->wq');
   /** Invalidations in flight on this mm. */

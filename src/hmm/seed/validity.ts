@@ -23,6 +23,7 @@
 
 import { Tracepoints } from '../../core/trace.js';
 import type { Task } from '../../sched/index.js';
+import { invalState, rangeRead, rangeWrite } from './footprint.js';
 import type { Hmm, HmmMachine, HmmMirror, HmmProtocol, HmmTracepoints, RangeValidity } from './types.js';
 
 /** v5.3: range->valid. */
@@ -31,9 +32,16 @@ const seedValidity: RangeValidity = {
   invalidateStart() {},
   invalidateEnd() {},
   register() {},
-  current: (range) => range.valid,
+  current: (range) => {
+    rangeRead(range.hmm as Hmm, range.mirror);
+    return range.valid;
+  },
   *waitUntilValid(range, hmm, timeoutNs): Task<boolean> {
-    const left = yield* hmm.wq.waitEventTimeout(() => range.valid, timeoutNs);
+    const valid = () => {
+      rangeRead(hmm, range.mirror);
+      return range.valid;
+    };
+    const left = yield* hmm.wq.waitEventTimeout(valid, timeoutNs);
     return left !== 0;
   },
 };
@@ -51,11 +59,17 @@ const seqValidity: RangeValidity = {
   register(range, mirror, hmm) {
     range.notifierSeq = intervalInvalidating(hmm, mirror) ? -1 : mirror.invalidateSeq;
   },
-  current: (range) => (range.mirror as HmmMirror).invalidateSeq === range.notifierSeq,
+  current: (range) => {
+    invalState(range.hmm as Hmm, 'read');
+    rangeRead(range.hmm as Hmm, range.mirror);
+    return (range.mirror as HmmMirror).invalidateSeq === range.notifierSeq;
+  },
   *waitUntilValid(range, hmm, timeoutNs): Task<boolean> {
     const mirror = range.mirror as HmmMirror;
     const left = yield* hmm.wq.waitEventTimeout(() => !intervalInvalidating(hmm, mirror), timeoutNs);
     if (left === 0) return false;
+    invalState(hmm, 'read');
+    rangeWrite(hmm, mirror);
     range.notifierSeq = mirror.invalidateSeq;
     return true;
   },
@@ -63,6 +77,7 @@ const seqValidity: RangeValidity = {
 
 /** An invalidation covering the mirror's interval is in progress (mn_itree_is_invalidating). */
 function intervalInvalidating(hmm: Hmm, mirror: HmmMirror): boolean {
+  invalState(hmm, 'read');
   return (hmm.seq & 1) === 1 && mirror.invalidateSeq === hmm.seq;
 }
 
