@@ -74,6 +74,13 @@ export interface DevicePageTableTracepoints {
 /** Entries per leaf of the table (one PTE table's worth, as a device MMU would have). */
 const LEAF_ENTRIES = 512;
 const EMPTY = -1;
+/**
+ * Leaves of tables cleared (a driver context closing), for the next tables of this process: a fresh
+ * leaf is 4 KiB of fresh memory to fault in, which costs more than refilling a used one.
+ */
+const spareLeaves: Float64Array[] = [];
+/** At most 4 MiB of them. */
+const SPARE_LEAVES_MAX = 1024;
 
 /** One leaf: LEAF_ENTRIES entries (EMPTY or pfn * 4 + tag) and how many are present. */
 interface Leaf {
@@ -151,7 +158,7 @@ export class DevicePageTable {
     const key = Math.floor(vpn / LEAF_ENTRIES);
     let leaf = this.leaves.get(key);
     if (leaf === undefined) {
-      leaf = { e: new Float64Array(LEAF_ENTRIES).fill(EMPTY), n: 0 };
+      leaf = { e: (spareLeaves.pop() ?? new Float64Array(LEAF_ENTRIES)).fill(EMPTY), n: 0 };
       this.leaves.set(key, leaf);
     }
     const i = vpn % LEAF_ENTRIES;
@@ -215,6 +222,8 @@ export class DevicePageTable {
   clear(): void {
     if (this.traced && this.count > 0) this.trace?.emit('device_pt_clear', { pt: this });
     this.erases += this.count;
+    for (const leaf of this.leaves.values())
+      if (spareLeaves.length < SPARE_LEAVES_MAX) spareLeaves.push(leaf.e);
     this.leaves.clear();
     this.count = 0;
   }

@@ -50,6 +50,13 @@ export interface DeviceKernelContext {
   loadBytes(addr: number, length: number): Task<Uint8Array>;
   /** Stores `bytes` starting at addr. */
   storeBytes(addr: number, bytes: Uint8Array): Task;
+  /**
+   * load8(addr) (write false) or store8(addr, 0) (write true), the same access, as one Task the
+   * context reuses for every touch: run it at once (`yield* ctx.touch(a, w)`), before the next
+   * access of this thread. For replay loops, where a generator per access is most of the cost. A
+   * context may lack it (then use load8/store8).
+   */
+  touch?(addr: number, write: boolean): Task<number>;
 }
 
 /** A device kernel: one body, run by every thread of a launch; each thread's return value is kept. */

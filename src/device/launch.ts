@@ -128,6 +128,11 @@ function* faultHandlerThread(mmu: DeviceMmu, handler: DeviceFaultHandler, launch
   launch.wq.wakeUp();
 }
 
+/** enter/proceed: the access is a scheduling point before it translates (LaunchOptions.preemptible). */
+const PREEMPT = -2;
+/** enter/proceed: the access missed and stalls on its fault until the replay. */
+const STALLED = -1;
+
 const TWO_32 = 2 ** 32;
 /** The most bytes one loadBytes may copy (CALL_PAGES_MAX pages). */
 const LOAD_BYTES_MAX = CALL_PAGES_MAX * PAGE_SIZE;
@@ -139,7 +144,8 @@ class DeviceThreadContext implements DeviceKernelContext {
   readonly mmu: DeviceMmu;
   readonly threadId: number;
   readonly threads: number;
-  private readonly mem: PhysMem;
+  /** The frames' memory (TouchOp reads and writes it too). */
+  readonly mem: PhysMem;
   private readonly launch: Launch;
 
   constructor(mmu: DeviceMmu, mem: PhysMem, launch: Launch, threadId: number) {
@@ -150,36 +156,75 @@ class DeviceThreadContext implements DeviceKernelContext {
     this.threads = launch.threads;
   }
 
+  /** The Task touch() hands out, reused access after access. */
+  private readonly touchOp = new TouchOp(this);
+
+  /** Bound, so that a kernel may take it off the context (`const touch = ctx.touch`). */
+  readonly touch = (addr: number, write: boolean): Task<number> => this.touchOp.arm(addr, write);
+
+  /** The fault this thread's access stalls on (STALLED), else null. */
+  private stalled: FaultEntry | null = null;
+
   /**
-   * The frame holding addr, faulting until the driver maps it with the needed permission; `bytes`
-   * (default `size`, the alignment) is what the access moves.
+   * Starts an access: the frame holding addr with the needed permission, else PREEMPT (the access
+   * is a scheduling point first) or STALLED (it missed: its fault is posted). `bytes` (default
+   * `size`, the alignment) is what the access moves. The caller's loop, open-coded in each access
+   * so that an access takes one generator, not one per level:
+   *   let pfn = this.enter(...); while (pfn < 0) { yield this.waitPoint(pfn); pfn = this.proceed(pfn, ...); }
    */
-  private *frame(addr: number, size: number, write: boolean, bytes = size): Task<number> {
+  enter(addr: number, size: number, write: boolean, bytes = size): number {
     if (this.launch.fatal !== null) throw new Killed();
     checkAddrValue(addr);
     if (!Number.isSafeInteger(addr) || addr < 0 || addr % size !== 0)
       throw new DeviceKernelFault(EINVAL, addr, write, 'misaligned', `not a ${size}-byte aligned address`);
-    if (this.launch.preemptible) yield 'device access';
+    if (this.launch.preemptible) return PREEMPT;
+    return this.translateOrPost(addr, write, bytes);
+  }
+
+  /** What a started access yields while it waits: a preemption point, or its stall until the replay. */
+  waitPoint(state: number): string {
+    return state === PREEMPT ? 'device access' : this.mmu.faults.stall();
+  }
+
+  /** After a wait: the frame, or STALLED again (not replayed yet, or the retry missed and faulted anew). */
+  proceed(state: number, addr: number, write: boolean, bytes: number): number {
+    if (state === PREEMPT) return this.translateOrPost(addr, write, bytes);
+    const entry = this.stalled as FaultEntry;
+    if (!entry.replayed) return STALLED;
+    this.stalled = null;
+    if (this.launch.fatal !== null) throw new Killed();
+    if (entry.status < 0)
+      throw new DeviceKernelFault(-entry.status, addr, write, 'unmapped', 'the driver could not map it');
+    this.mmu.device.counters.retries++;
+    return this.translateOrPost(addr, write, bytes);
+  }
+
+  /** The translation, or STALLED with the fault raised (FaultBuffer.post). */
+  private translateOrPost(addr: number, write: boolean, bytes: number): number {
     const vpn = Math.floor(addr / PAGE_SIZE);
-    let pfn = this.mmu.translate(vpn, write, bytes);
+    const pfn = this.mmu.translate(vpn, write, bytes);
+    if (pfn >= 0) return pfn;
+    this.stalled = this.mmu.faults.post(vpn, write);
+    return STALLED;
+  }
+
+  /** The frame holding addr (enter's loop as a generator, for the accesses that are not hot). */
+  private *frame(addr: number, size: number, write: boolean, bytes = size): Task<number> {
+    let pfn = this.enter(addr, size, write, bytes);
     while (pfn < 0) {
-      // raise the fault and stall until its replay (FaultBuffer.post)
-      const faults = this.mmu.faults;
-      const entry = faults.post(vpn, write);
-      while (!entry.replayed) yield faults.stall();
-      const status = entry.status;
-      if (this.launch.fatal !== null) throw new Killed();
-      if (status < 0)
-        throw new DeviceKernelFault(-status, addr, write, 'unmapped', 'the driver could not map it');
-      this.mmu.device.counters.retries++;
-      pfn = this.mmu.translate(vpn, write, bytes);
+      yield this.waitPoint(pfn);
+      pfn = this.proceed(pfn, addr, write, bytes);
     }
     return pfn;
   }
 
   /** Little-endian unsigned load of `size` <= 4 bytes. */
   private *loadLe(addr: number, size: number): Task<number> {
-    const pfn = yield* this.frame(addr, size, false);
+    let pfn = this.enter(addr, size, false);
+    while (pfn < 0) {
+      yield this.waitPoint(pfn);
+      pfn = this.proceed(pfn, addr, false, size);
+    }
     const b = this.mem.store.contents[pfn];
     if (b === undefined) return 0;
     const o = addr % PAGE_SIZE;
@@ -189,7 +234,11 @@ class DeviceThreadContext implements DeviceKernelContext {
   }
 
   private *storeLe(addr: number, size: number, value: number): Task {
-    const pfn = yield* this.frame(addr, size, true);
+    let pfn = this.enter(addr, size, true);
+    while (pfn < 0) {
+      yield this.waitPoint(pfn);
+      pfn = this.proceed(pfn, addr, true, size);
+    }
     const b = this.mem.pageBytes(pfn);
     const o = addr % PAGE_SIZE;
     for (let i = 0; i < size; i++) {
@@ -317,4 +366,76 @@ function checkUint(name: string, v: number, bits: number): number {
   if (!Number.isInteger(v) || v < 0 || v >= 2 ** bits)
     throw new ArgumentError(name, `expected an integer in 0..2^${bits}-1, got ${describeValue(v)}`);
   return v;
+}
+
+/**
+ * DeviceThreadContext.touch's Task: load8 (write false) or store8 of 0 as an iterator the thread's
+ * context reuses, so that a replayed access costs no generator object; its steps are enter/proceed's
+ * loop, exactly as loadLe's and storeLe's. Only one can be in flight per thread, which touch's
+ * contract (run it at once, before the next access) guarantees.
+ */
+class TouchOp implements Task<number> {
+  private readonly ctx: DeviceThreadContext;
+  private addr = 0;
+  private write = false;
+  /** enter/proceed's state while the access waits (< 0), 0 before the first step. */
+  private state = 0;
+  /** The one result object it returns (yield* reads it at once, and nothing else sees it). */
+  private readonly result: { value: string | number; done: boolean } = { value: '', done: false };
+
+  constructor(ctx: DeviceThreadContext) {
+    this.ctx = ctx;
+  }
+
+  arm(addr: number, write: boolean): this {
+    this.addr = addr;
+    this.write = write;
+    this.state = 0;
+    return this;
+  }
+
+  next(): IteratorResult<string, number> {
+    const ctx = this.ctx;
+    const pfn =
+      this.state === 0
+        ? ctx.enter(this.addr, 1, this.write)
+        : ctx.proceed(this.state, this.addr, this.write, 1);
+    const r = this.result;
+    if (pfn < 0) {
+      this.state = pfn;
+      r.done = false;
+      r.value = ctx.waitPoint(pfn);
+    } else {
+      this.state = 0;
+      r.done = true;
+      r.value = this.write ? storeByte(ctx.mem, pfn, this.addr) : loadByte(ctx.mem, pfn, this.addr);
+    }
+    return r as IteratorResult<string, number>;
+  }
+
+  return(value: number): IteratorResult<string, number> {
+    this.state = 0;
+    return { value, done: true };
+  }
+
+  throw(e: unknown): IteratorResult<string, number> {
+    this.state = 0;
+    throw e;
+  }
+
+  [Symbol.iterator](): this {
+    return this;
+  }
+}
+
+/** The byte at addr in frame pfn (0 for a page without contents), as load8 reads it. */
+function loadByte(mem: PhysMem, pfn: number, addr: number): number {
+  const b = mem.store.contents[pfn];
+  return b === undefined ? 0 : (b[addr % PAGE_SIZE] as number);
+}
+
+/** Stores 0 at addr in frame pfn, as store8(addr, 0) does; returns 0. */
+function storeByte(mem: PhysMem, pfn: number, addr: number): number {
+  mem.pageBytes(pfn)[addr % PAGE_SIZE] = 0;
+  return 0;
 }

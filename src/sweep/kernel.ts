@@ -16,6 +16,8 @@ export function replayKernel(phase: DevicePhase, pageAddr: Float64Array): Device
     let lastPage = -1;
     let lastWrite = false;
     let made = 0;
+    // the launch's contexts have touch (no generator per access); another context, load8/store8
+    const touch = ctx.touch ?? ((a: number, w: boolean) => (w ? ctx.store8(a, 0) : ctx.load8(a)));
     for (const code of phase.thread(ctx.threadId)) {
       const page = Math.floor(code / 2);
       const write = code % 2 === 1;
@@ -23,8 +25,7 @@ export function replayKernel(phase: DevicePhase, pageAddr: Float64Array): Device
       lastWrite = page === lastPage ? lastWrite || write : write;
       lastPage = page;
       const addr = pageAddr[page] as number;
-      if (write) yield* ctx.store8(addr, 0);
-      else yield* ctx.load8(addr);
+      yield* touch(addr, write);
       made++;
     }
     return made;

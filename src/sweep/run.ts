@@ -9,8 +9,10 @@
  */
 
 import { PAGE_SIZE } from '../core/addr.js';
+import { ENOMEM, HmmError, SegvError } from '../core/errno.js';
 import { roundCosts, roundUs } from '../device/cost.js';
 import { MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE } from '../mm/mmap.js';
+import { accessUser } from '../mm/uaccess.js';
 import { type PolicyStats, policyStats } from '../policy/stats.js';
 import type { Task } from '../sched/task.js';
 import { SWEEP_SCHEMA_VERSION, type SweepPoint, type SweepRecord } from '../schema/sweep.js';
@@ -67,12 +69,24 @@ export function runSweepPoint(
   }
   const stats = { ...policyStats(fd.policy) };
   fd.close();
-  return point(c, devicePages, sim, residency, stats);
+  const pt = point(c, devicePages, sim, residency, stats);
+  // Nothing reads the machine any more (unless onOpen's recorder kept it): its page store and page
+  // tables go to the next configuration's machine, which would otherwise pay for fresh memory.
+  if (onOpen === undefined) sim.kernel.release();
+  return pt;
 }
+
+/**
+ * The last configuration's page-address table, for the next one of the same footprint: a fresh
+ * 8 bytes a page is fresh memory to fault in (runSweepPoint's timing is most of a sweep).
+ */
+let sparePageAddr = new Float64Array(0);
 
 /** Each array its own anonymous mapping; the address of every workload page. */
 function mapArrays(p: Process, w: Workload): Float64Array {
-  const pageAddr = new Float64Array(footprintPages(w));
+  const pages = footprintPages(w);
+  if (sparePageAddr.length !== pages) sparePageAddr = new Float64Array(pages);
+  const pageAddr = sparePageAddr;
   let page = 0;
   for (const a of w.arrays) {
     const base = p.mmap(a.pages * PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);
@@ -81,18 +95,25 @@ function mapArrays(p: Process, w: Workload): Float64Array {
   return pageAddr;
 }
 
-const ONE_BYTE = new Uint8Array(1);
-
 /** The CPU phase as one task on one executor (a facade call per access would build one each). */
 function cpuTouch(sim: Simulator, p: Process, phase: CpuPhase, pageAddr: Float64Array): void {
   sim.run('cpu phase', cpuAccesses(p, phase, pageAddr));
 }
 
+/**
+ * Each access as the facade's task.read(addr, 1) / task.write(addr, [0]) makes it (accessUser, its
+ * scheduling point and faults), into one byte reused access after access instead of a buffer and a
+ * generator of the facade's each; a failed access raises what the facade would.
+ */
 function* cpuAccesses(p: Process, phase: CpuPhase, pageAddr: Float64Array): Task {
+  const buf = new Uint8Array(1);
   for (const code of phase.accesses()) {
     const addr = pageAddr[accessPage(code)] as number;
-    if (accessIsWrite(code)) yield* p.task.write(addr, ONE_BYTE);
-    else yield* p.task.read(addr, 1);
+    const write = accessIsWrite(code);
+    buf[0] = 0;
+    const r = yield* accessUser(p.mm, addr, buf, write);
+    if (r.result === 'OOM') throw new HmmError(ENOMEM, `page fault at 0x${r.addr.toString(16)}`);
+    if (r.result !== 'ok') throw new SegvError(r.addr, write, r.result);
   }
 }
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ArgumentError } from '../../src/core/errno.js';
 import { COST_PROFILES, CostModel } from '../../src/device/cost.js';
+import { DevicePageTable } from '../../src/device/device_pagetable.js';
 import { DEVICE_TLB_WAYS, DeviceTlb, TLB_SINGLE_PAGE_FLUSH_CEILING } from '../../src/device/tlb.js';
 
 describe('DeviceTlb', () => {
@@ -101,5 +102,22 @@ describe('CostModel', () => {
     gen3.remoteAccess(1536); // 12 lines at 12 GB/s: 1 + 1536 / 12,000 µs = 1.128 µs
     expect(gen3.costs().remoteAccess).toBeCloseTo(1.128, 12);
     expect(gen3.nowUs).toBeCloseTo(1.128, 12);
+  });
+});
+
+describe('DevicePageTable leaves', () => {
+  it('a cleared table gives its leaves to the next tables, which read them empty', () => {
+    const a = new DevicePageTable();
+    for (let vpn = 0; vpn < 2048; vpn += 3) a.store(vpn, vpn + 7, vpn % 2 === 0);
+    expect([a.size, a.pfnOf(3), a.isWritable(6)]).toEqual([683, 10, true]);
+    a.clear();
+    expect([a.size, a.pfnOf(3), a.erases]).toEqual([0, -1, 683]);
+    // the next table (and the cleared one, refilled) start from the recycled leaves: nothing stale
+    const b = new DevicePageTable();
+    b.store(1, 5, false);
+    a.store(513, 9, true);
+    expect([b.size, b.pfnOf(1), b.pfnOf(0), b.pfnOf(3), b.pfnOf(2047)]).toEqual([1, 5, -1, -1, -1]);
+    expect([a.size, a.pfnOf(513), a.pfnOf(516), a.isWritable(513)]).toEqual([1, 9, -1, true]);
+    expect(b.mappings()).toEqual([{ vpn: 1, pfn: 5, write: false }]);
   });
 });

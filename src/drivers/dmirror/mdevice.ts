@@ -38,8 +38,13 @@ export class DmirrorDevice {
   readonly device: SimDevice;
   /** The MEMORY_DEVICE_PRIVATE pages hot-plugged for the device memory (hmm_devmem_add). */
   readonly devmem: HmmDevmem;
-  /** Free device pfns; the kernel's list is LIFO through page->zone_device_data. */
+  /**
+   * Free device pfns given back, LIFO as the kernel's list through page->zone_device_data; below
+   * them, the pages never handed out (`fresh` on), lowest first, as the list built at creation
+   * would hand them out, without building it (a page at a time, for every device page of every run).
+   */
   private readonly freePages: number[] = [];
+  private fresh = 0;
   /** Pages handed out and taken back (calloc, cfree). */
   calloc = 0;
   /** Pages taken back by the devmem `free` op (mdevice->cfree). */
@@ -47,11 +52,14 @@ export class DmirrorDevice {
   /** Guards the free list and the counters. */
   readonly lock: SpinLock;
   /** What each page's drvdata word holds (a host-side copy, so allocation reads no hash table). */
-  private readonly owners: (Dmirror | undefined)[];
+  private readonly owners: (Dmirror | undefined)[] = [];
+  /** Device pages in all (owners grows as pages are first handed out: see freePages). */
+  private readonly pages: number;
   /**
    * The driver's books for eviction: the vpn each in-use page backs in its owner's mm, and its
-   * allocation sequence number; `lra` lists (page, sequence) in allocation order, and an entry whose
-   * page was freed or reallocated since is stale and skipped.
+   * allocation sequence number, each stored plus one (0: none, so that the arrays need no fill and
+   * a run that never allocates a page never touches their memory); `lra` lists (page, sequence) in
+   * allocation order, and an entry whose page was freed or reallocated since is stale and skipped.
    */
   private readonly vpnOf: Float64Array;
   private readonly seqOf: Float64Array;
@@ -68,21 +76,21 @@ export class DmirrorDevice {
     const devmem = hmmDevmemAdd(kernel, this.ops, this.device, memoryPages * PAGE_SIZE);
     if (typeof devmem === 'number') throw new KernelBug(`dmirror: hmm_devmem_add failed with ${devmem}`);
     this.devmem = devmem;
-    this.owners = new Array<Dmirror | undefined>(memoryPages).fill(undefined);
-    this.vpnOf = new Float64Array(memoryPages).fill(-1);
-    this.seqOf = new Float64Array(memoryPages).fill(-1);
-    for (let pfn = devmem.pfnFirst + memoryPages - 1; pfn >= devmem.pfnFirst; pfn--) this.freePages.push(pfn);
+    this.pages = memoryPages;
+    this.vpnOf = new Float64Array(memoryPages);
+    this.seqOf = new Float64Array(memoryPages);
   }
 
   /** Device pages on the free list now. */
   get freeCount(): number {
-    return this.freePages.length;
+    return this.freePages.length + this.pages - this.fresh;
   }
 
   /** dmirror_devmem_alloc_page: a free device page, referenced and locked for migration, or -1. */
   allocPage(owner: Dmirror): number {
     this.lock.lock();
-    const pfn = this.freePages.pop();
+    let pfn = this.freePages.pop();
+    if (pfn === undefined && this.fresh < this.pages) pfn = this.devmem.pfnFirst + this.fresh++;
     if (pfn !== undefined) this.calloc++;
     this.lock.unlock();
     if (pfn === undefined) return -1;
@@ -108,8 +116,8 @@ export class DmirrorDevice {
   noteMapped(pfn: number, vpn: number): void {
     const k = pfn - this.devmem.pfnFirst;
     this.owners[k]?.resident.set(vpn, pfn);
-    this.vpnOf[k] = vpn;
-    this.seqOf[k] = this.seq;
+    this.vpnOf[k] = vpn + 1;
+    this.seqOf[k] = this.seq + 1;
     this.lra.push({ pfn, seq: this.seq++ });
   }
 
@@ -132,12 +140,12 @@ export class DmirrorDevice {
     while (out.length < n && this.lraHead < this.lra.length) {
       const e = this.lra[this.lraHead++]!;
       const k = e.pfn - this.devmem.pfnFirst;
-      if (this.seqOf[k] !== e.seq) continue;
+      if (this.seqOf[k] !== e.seq + 1) continue;
       const owner = this.owners[k]!;
-      const vpn = this.vpnOf[k] as number;
+      const vpn = (this.vpnOf[k] as number) - 1;
       if (keep(owner, vpn)) kept.push(e);
       else {
-        this.seqOf[k] = -1;
+        this.seqOf[k] = 0;
         out.push({ owner, vpn });
       }
     }
@@ -159,8 +167,8 @@ export class DmirrorDevice {
     vpn: number;
   } | null {
     const k = pfn - this.devmem.pfnFirst;
-    if (!(k >= 0 && k < this.owners.length) || (this.seqOf[k] as number) < 0) return null;
-    return { owner: this.owners[k] as Dmirror, vpn: this.vpnOf[k] as number };
+    if (!(k >= 0 && k < this.pages) || this.seqOf[k] === 0) return null;
+    return { owner: this.owners[k] as Dmirror, vpn: (this.vpnOf[k] as number) - 1 };
   }
 
   /**
@@ -173,7 +181,7 @@ export class DmirrorDevice {
     for (let k = 0; k < this.owners.length; k++) {
       if (this.owners[k] !== owner) continue;
       this.owners[k] = undefined;
-      this.seqOf[k] = -1;
+      this.seqOf[k] = 0;
       hmmDevmemPageSetDrvdata(this.devmem, this.devmem.pfnFirst + k, undefined);
     }
   }
@@ -181,7 +189,7 @@ export class DmirrorDevice {
   /** Takes `pfn` out of the eviction books (a policy chose it as a victim). */
   forget(pfn: number): void {
     const k = pfn - this.devmem.pfnFirst;
-    if (k >= 0 && k < this.owners.length) this.seqOf[k] = -1;
+    if (k >= 0 && k < this.pages) this.seqOf[k] = 0;
   }
 
   /** Live placements, least recently allocated first. */
@@ -196,8 +204,8 @@ export class DmirrorDevice {
     for (let i = this.lraHead; i < this.lra.length; i++) {
       const e = this.lra[i] as { pfn: number; seq: number };
       const k = e.pfn - this.devmem.pfnFirst;
-      if (this.seqOf[k] === e.seq)
-        yield { pfn: e.pfn, owner: this.owners[k] as Dmirror, vpn: this.vpnOf[k] as number };
+      if (this.seqOf[k] === e.seq + 1)
+        yield { pfn: e.pfn, owner: this.owners[k] as Dmirror, vpn: (this.vpnOf[k] as number) - 1 };
     }
   }
 
@@ -220,10 +228,10 @@ export class DmirrorDevice {
   private freePage(pfn: number): void {
     this.kernel.mem.clearPage(pfn);
     const k = pfn - this.devmem.pfnFirst;
-    this.seqOf[k] = -1;
+    this.seqOf[k] = 0;
     const owner = this.owners[k];
-    if (owner !== undefined && owner.resident.get(this.vpnOf[k] as number) === pfn)
-      owner.resident.delete(this.vpnOf[k] as number);
+    const vpn = (this.vpnOf[k] as number) - 1;
+    if (owner !== undefined && vpn >= 0 && owner.resident.get(vpn) === pfn) owner.resident.delete(vpn);
     this.lock.lock();
     this.freePages.push(pfn);
     this.cfree++;
