@@ -9,11 +9,18 @@
  *   process (dist/: run `npm run build` first), the rate it reports, against the warm rate: the
  *   issue asks for within 2x. Its time to the first schedule is reported too.
  *
+ * - retention: bytes of 100 finished schedules that two minor GCs cannot free, per schedule. A
+ *   finished schedule's machine is garbage; when something old points at it (a hidden class made
+ *   per object, a module-level WeakMap's values) every minor GC promotes it instead, and the
+ *   warm rate halves. Limit 5 KB a schedule (it was ~26 KB before the fix, ~3 KB after).
+ *
  *   npm run bench:explore            table lines
  *   npm run -s bench:explore -- --json   one JSON document
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { explore } from '../src/explore/index.js';
 import { median as medianOf } from './stats.js';
 
@@ -23,6 +30,20 @@ const REPS = 5;
 const TARGET = 25_000;
 const CLI_SCHEDULES = 2_000;
 const CLI_RATIO_MAX = 2;
+const RETAINED_MAX = 5_000;
+
+/** Heap bytes per schedule that survive two minor GCs after `explore` returned (see the file comment). */
+function retainedPerSchedule(): number {
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as (opts?: { type: 'minor' | 'major' }) => void;
+  gc();
+  gc();
+  const before = process.memoryUsage().heapUsed;
+  explore(SCENARIO, { strategy: 'random', schedules: 100, seed: 7 });
+  gc({ type: 'minor' });
+  gc({ type: 'minor' });
+  return Math.max(0, process.memoryUsage().heapUsed - before) / 100;
+}
 
 interface Rate {
   wall: number;
@@ -60,6 +81,7 @@ const samples = Array.from({ length: REPS }, (_, i) => measureOnce(i + 1));
 const wall = samples.map((s) => s.wall).sort((a, b) => a - b);
 const cpu = medianOf(samples.map((s) => s.cpu));
 const median = medianOf(wall);
+const retained = Math.round(retainedPerSchedule());
 const cli = cliRun();
 const cliRatio = cli === null ? null : Math.round((median / cli.schedulesPerSecond) * 100) / 100;
 const result = {
@@ -72,6 +94,8 @@ const result = {
   target: TARGET,
   ok: median >= TARGET,
   firstScheduleMs: Math.round(firstScheduleMs * 10) / 10,
+  retainedBytesPerSchedule: retained,
+  retainedOk: retained <= RETAINED_MAX,
   cli:
     cli === null
       ? null
@@ -87,6 +111,9 @@ if (process.argv.includes('--json')) process.stdout.write(`${JSON.stringify({ re
 else {
   process.stdout.write(
     `${result.name}: ${result.schedulesPerSecond} schedules/s, ${result.schedulesPerCpuSecond} per CPU second (median of ${REPS} x ${SCHEDULES}, min ${result.min}, max ${result.max}; target >= ${TARGET}; first schedule ${result.firstScheduleMs} ms) ${result.ok ? 'ok' : 'MISSED'}\n`,
+  );
+  process.stdout.write(
+    `explore-retention: ${retained} bytes a schedule survive two minor GCs (limit ${RETAINED_MAX}) ${result.retainedOk ? 'ok' : 'MISSED'}\n`,
   );
   const c = result.cli;
   process.stdout.write(

@@ -23,38 +23,42 @@
 import { currentOrNull, namedAdd, namedRead, namedWrite, recordingMemory } from '../../sched/index.js';
 import type { Hmm, HmmMirror } from './types.js';
 
-const mirrorNames = new WeakMap<HmmMirror, string>();
-const registeredBy = new WeakMap<Hmm, Map<string, number>>();
-const rangeMirrors = new WeakMap<Hmm, Set<HmmMirror>>();
+/**
+ * An hmm's names for partial-order reduction (`Hmm.dporNames`). Kept on the hmm, not in a
+ * module-level WeakMap: such a table lives in V8's old generation, and its values pointing at a
+ * schedule's young mirrors would keep each explored machine alive through every minor GC.
+ */
+export interface HmmDporNames {
+  /** Mirrors registered on the hmm so far, by the thread that registered them. */
+  readonly registeredBy: Map<string, number>;
+  /** Every mirror that ever registered a range on the hmm. */
+  readonly rangeMirrors: Set<HmmMirror>;
+}
+
+function dporNames(hmm: Hmm): HmmDporNames {
+  hmm.dporNames ??= { registeredBy: new Map(), rangeMirrors: new Set() };
+  return hmm.dporNames;
+}
 
 /** hmm_mirror_register: gives the mirror its name (kept if it registers again). */
 export function nameMirror(hmm: Hmm, mirror: HmmMirror): void {
-  if (mirrorNames.has(mirror)) return;
-  let counts = registeredBy.get(hmm);
-  if (counts === undefined) {
-    counts = new Map();
-    registeredBy.set(hmm, counts);
-  }
+  if (mirror.dporName !== '') return;
+  const counts = dporNames(hmm).registeredBy;
   const by = currentOrNull()?.name ?? 'setup';
   const n = counts.get(by) ?? 0;
   counts.set(by, n + 1);
-  mirrorNames.set(mirror, `${by}#${n}`);
+  mirror.dporName = `${by}#${n}`;
 }
 
 /** The name of a mirror's range object (mirrors never named share 'unnamed': only more dependencies). */
 function rangeName(hmm: Hmm, mirror: HmmMirror | null): string {
-  const m = mirror === null ? undefined : mirrorNames.get(mirror);
-  return `hmm ${hmm.mm.id} range ${m ?? 'unnamed'}`;
+  const m = mirror === null || mirror.dporName === '' ? 'unnamed' : mirror.dporName;
+  return `hmm ${hmm.mm.id} range ${m}`;
 }
 
 /** hmm_range_register: the mirror's ranges are written (and the mirror joins every later walk). */
 export function rangeRegistered(hmm: Hmm, mirror: HmmMirror): void {
-  let set = rangeMirrors.get(hmm);
-  if (set === undefined) {
-    set = new Set();
-    rangeMirrors.set(hmm, set);
-  }
-  set.add(mirror);
+  dporNames(hmm).rangeMirrors.add(mirror);
   namedWrite(rangeName(hmm, mirror));
 }
 
@@ -76,7 +80,7 @@ const TOUCH = { read: namedRead, add: namedAdd, write: namedWrite } as const;
 /** hmm->ranges is walked: every range object of the hmm is touched (`how`). */
 export function everyRange(hmm: Hmm, how: Access): void {
   if (!recordingMemory()) return;
-  for (const m of rangeMirrors.get(hmm) ?? []) TOUCH[how](rangeName(hmm, m));
+  for (const m of hmm.dporNames?.rangeMirrors ?? []) TOUCH[how](rangeName(hmm, m));
 }
 
 /**
@@ -126,7 +130,7 @@ export function hmmObjectStates(hmm: Hmm): Map<string, number[]> {
   out.set(`hmm ${hmm.mm.id} inval`, inval);
   out.set(
     `hmm ${hmm.mm.id} mirrors`,
-    hmm.mirrors.map((m) => stringHash(mirrorNames.get(m) ?? '')),
+    hmm.mirrors.map((m) => stringHash(m.dporName)),
   );
   const seed = hmm.validity.protocol === 'seed';
   for (const r of hmm.ranges) {

@@ -23,7 +23,7 @@ import type { Vma } from '../../mm/vma.js';
 import type { Task } from '../../sched/index.js';
 import { RwSem, SpinLock, WaitQueue } from '../../sched/index.js';
 import { checkRangeTables, type HmmEntryTables } from './entry.js';
-import { mirrorList } from './footprint.js';
+import { type HmmDporNames, mirrorList } from './footprint.js';
 
 /** enum hmm_update_event: the only value. */
 export const HMM_UPDATE_INVALIDATE = 0;
@@ -107,6 +107,8 @@ export class HmmMirror {
   invalidateSeq = 0;
   /** The machine's HMM settings the mirror's hmm takes if this mirror creates it (null: 'seed', a stream of its own). */
   readonly machine: HmmMachine | null;
+  /** Its name for partial-order reduction, '' until it first registers (footprint.ts nameMirror). */
+  dporName = '';
 
   constructor(ops: HmmMirrorOps | null, machine: HmmMachine | null = null) {
     this.ops = ops;
@@ -256,6 +258,8 @@ export class Hmm {
   readonly mirrorsSem = new RwSem('hmm->mirrors_sem');
   /** hmm->ranges, newest first. */
   readonly ranges: HmmRange[] = [];
+  /** Partial-order reduction's names of the mirrors and ranges (footprint.ts), from the first registration. */
+  dporNames: HmmDporNames | null = null;
   /**
    * hmm->ranges_lock: protects `ranges`, `valid` flags and `notifiers`. Partial-order reduction
    * sees the data, not the lock (footprint.ts).
