@@ -107,7 +107,7 @@ export class HmmMirror {
   invalidateSeq = 0;
   /** The machine's HMM settings the mirror's hmm takes if this mirror creates it (null: 'seed', a stream of its own). */
   readonly machine: HmmMachine | null;
-  /** Its name for partial-order reduction, '' until it first registers (footprint.ts nameMirror). */
+  /** @internal Its name for partial-order reduction, '' until it first registers (footprint.ts nameMirror). */
   dporName = '';
 
   constructor(ops: HmmMirrorOps | null, machine: HmmMachine | null = null) {
@@ -258,7 +258,7 @@ export class Hmm {
   readonly mirrorsSem = new RwSem('hmm->mirrors_sem');
   /** hmm->ranges, newest first. */
   readonly ranges: HmmRange[] = [];
-  /** Partial-order reduction's names of the mirrors and ranges (footprint.ts), from the first registration. */
+  /** @internal Partial-order reduction's names of the mirrors and ranges (footprint.ts), from the first registration. */
   dporNames: HmmDporNames | null = null;
   /**
    * hmm->ranges_lock: protects `ranges`, `valid` flags and `notifiers`. Partial-order reduction
