@@ -8,6 +8,9 @@
  *   npm run bench:dpor -- --unbounded                    the three- and four-thread scenarios with no bound
  *   npm run bench:dpor -- --unbounded --cap 50000        DFS stops after 50,000 schedules
  *   npm run bench:dpor -- --only fault-munmap-migrate    one scenario (a substring of its name)
+ *   npm run bench:dpor -- --test-hmm                     today's test_hmm on every scenario it runs, and each
+ *                                                        of its broken variants on the first scenario where
+ *                                                        dpor finds it
  *   npm run -s bench:dpor -- --json                      one JSON document
  *
  * Unbounded, DFS is capped (default 10x dpor's count, at least `--cap`): a DFS that stops at the cap
@@ -15,6 +18,9 @@
  * exhausting" is a rigorous "at least 10x fewer schedules". DPOR's own cap is `--dpor-cap`.
  */
 import { loadavg } from 'node:os';
+import { TEST_HMM_BROKEN } from '../src/drivers/test_hmm_broken/index.js';
+import { MODERN_SCENARIOS } from '../src/explore/scenarios.js';
+import { LIFECYCLE_SCENARIOS } from '../src/explore/scenarios_lifecycle.js';
 import { type ExploreResult, explore, MULTI_SCENARIOS, SCENARIOS } from '../src/index.js';
 
 function arg(name: string, fallback: string): string {
@@ -23,6 +29,7 @@ function arg(name: string, fallback: string): string {
 }
 
 const UNBOUNDED = process.argv.includes('--unbounded');
+const TEST_HMM = process.argv.includes('--test-hmm');
 const JSON_OUT = process.argv.includes('--json');
 const ONLY = arg('only', '');
 const CAP = Number(arg('cap', '0'));
@@ -107,9 +114,34 @@ function cell(c: Cell): string {
   return `${count}${states}, ${c.cpuMs} ms`;
 }
 
+/**
+ * test_hmm on every scenario it runs; each broken variant on the first scenario (the built-ins, then
+ * the lifecycle ones) where dpor finds it sooner than any race of the correct test_hmm there, or on
+ * fault-vs-munmap, clean, if none does.
+ */
+function testHmmRows(want: (s: string) => boolean): Row[] {
+  const out: Row[] = [];
+  const scenarios = [...SCENARIOS, ...MODERN_SCENARIOS].map((x) => x.name);
+  for (const s of scenarios.filter(want)) out.push(row(s, 'test_hmm', 2));
+  // where the correct test_hmm fails too (close-vs-cpuread's known race), a variant is caught only
+  // if dpor finds it sooner than the correct driver's race
+  const all = [...scenarios, ...LIFECYCLE_SCENARIOS.map((x) => x.name)];
+  const correct = new Map(all.map((x) => [x, run(x, 'test_hmm', 'dpor', 2, DPOR_CAP)] as const));
+  const catches = (x: string, c: Cell) => {
+    const base = correct.get(x) as Cell;
+    return c.violation !== null && (base.violation === null || c.schedules < base.schedules);
+  };
+  for (const v of Object.keys(TEST_HMM_BROKEN).filter(want)) {
+    const s = all.find((x) => catches(x, run(x, v, 'dpor', 2, DPOR_CAP)));
+    out.push(s === undefined ? row(scenarios[0] as string, v, 2) : row(s, v, 2));
+  }
+  return out;
+}
+
 function rows(): Row[] {
   const out: Row[] = [];
   const want = (s: string) => ONLY === '' || s.includes(ONLY);
+  if (TEST_HMM) return testHmmRows(want);
   const multi = MULTI_SCENARIOS.map((s) => s.name).filter(want);
   if (UNBOUNDED) {
     for (const s of multi) out.push(row(s, 'correct', Number.POSITIVE_INFINITY));
