@@ -562,7 +562,8 @@ function pinnedPages(mm: MmStruct, pfns: number[]): PinnedPages {
   };
 }
 
-function raiseFault(result: string, addr: number, write: boolean): void {
+/** What a failed user access raises (OOM: HmmError ENOMEM; SIGBUS or SIGSEGV: SegvError); nothing for 'ok'. */
+export function raiseFault(result: string, addr: number, write: boolean): void {
   if (result === 'ok') return;
   if (result === 'OOM') throw new HmmError(ENOMEM, `page fault at 0x${addr.toString(16)}`);
   throw new SegvError(addr, write, result === 'SIGBUS' ? 'SIGBUS' : 'SIGSEGV');

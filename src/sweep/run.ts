@@ -9,7 +9,6 @@
  */
 
 import { PAGE_SIZE } from '../core/addr.js';
-import { ENOMEM, HmmError, SegvError } from '../core/errno.js';
 import { roundCosts, roundUs } from '../device/cost.js';
 import { MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE } from '../mm/mmap.js';
 import { accessUser } from '../mm/uaccess.js';
@@ -17,7 +16,7 @@ import { type PolicyStats, policyStats } from '../policy/stats.js';
 import type { Task } from '../sched/task.js';
 import { SWEEP_SCHEMA_VERSION, type SweepPoint, type SweepRecord } from '../schema/sweep.js';
 import type { DeviceFile } from '../sim/devicefile.js';
-import type { Process } from '../sim/process.js';
+import { type Process, raiseFault } from '../sim/process.js';
 import { Simulator } from '../sim/simulator.js';
 import { accessIsWrite, accessPage, type CpuPhase, type Workload } from '../workload/patterns/workload.js';
 import { replayKernel } from './kernel.js';
@@ -112,8 +111,7 @@ function* cpuAccesses(p: Process, phase: CpuPhase, pageAddr: Float64Array): Task
     const write = accessIsWrite(code);
     buf[0] = 0;
     const r = yield* accessUser(p.mm, addr, buf, write);
-    if (r.result === 'OOM') throw new HmmError(ENOMEM, `page fault at 0x${r.addr.toString(16)}`);
-    if (r.result !== 'ok') throw new SegvError(r.addr, write, r.result);
+    raiseFault(r.result, r.addr, write);
   }
 }
 
