@@ -226,21 +226,32 @@ export class Slab {
  */
 function poison(slab: Slab, obj: object, rec: SlabObject): void {
   const proto = Reflect.getPrototypeOf(obj);
+  const keys = Reflect.ownKeys(obj);
+  const fields = Object.keys(obj);
   // A prototype-less copy: Object.assign is fast (Object.create(proto, descriptors) cost ~7 µs an
   // object, and giving the copy a prototype afterwards ~2 µs); the traps below look in the shadow
-  // first and then in the class's prototype. Own properties that are not enumerable keep their
-  // descriptors.
+  // first and then in the class's prototype.
   const shadow: Record<PropertyKey, unknown> = Object.assign(Object.create(null), obj);
   // The state and the prototype first, while the object's hidden class is still its class's: V8
   // shares those transitions; once the deletes make it a dictionary it would copy one per object.
   (obj as { [POISONED]?: Poisoned })[POISONED] = { slab, rec, shadow };
   Reflect.setPrototypeOf(obj, poisonedPrototypeOf(proto));
-  for (const key of Reflect.ownKeys(obj)) {
-    if (key === POISONED) continue;
-    if (!Object.prototype.propertyIsEnumerable.call(obj, key)) {
-      const d = Reflect.getOwnPropertyDescriptor(obj, key);
-      if (d !== undefined) Reflect.defineProperty(shadow, key, d);
-    }
+  // Every field is an enumerable string key: a plain delete each, the fast path.
+  let rest = keys.length !== fields.length;
+  try {
+    for (let i = 0; i < fields.length; i++) delete (obj as Record<string, unknown>)[fields[i] as string];
+  } catch {
+    rest = true; // a non-configurable field (strict mode's delete throws): left, as below
+  }
+  if (rest) poisonRest(obj, keys, shadow);
+}
+
+/** The rare keys: symbols and non-enumerable properties move with their descriptors; what cannot be deleted stays. */
+function poisonRest(obj: object, keys: readonly PropertyKey[], shadow: Record<PropertyKey, unknown>): void {
+  for (const key of keys) {
+    const d = Reflect.getOwnPropertyDescriptor(obj, key);
+    if (d === undefined) continue;
+    if (!d.enumerable) Reflect.defineProperty(shadow, key, d);
     Reflect.deleteProperty(obj, key);
   }
 }

@@ -137,6 +137,32 @@ describe('mm/slab: kmalloc, kfree and KASAN', () => {
     expect(Object.keys(a)).toEqual([]); // every field moved off the object, so each touch reaches a trap
   });
 
+  it('a non-configurable field stays on the freed object; the fields after it are still poisoned', () => {
+    class Pinned {
+      before = 1;
+      constructor() {
+        Object.defineProperty(this, 'fixed', { value: 7, enumerable: true, configurable: false });
+        (this as unknown as { after: number }).after = 2;
+      }
+    }
+    const slab = kasanSlab();
+    const o = kmalloc(slab, new Pinned(), 'struct pinned', 'alloc_pinned') as Pinned & {
+      fixed: number;
+      after: number;
+    };
+    kfree(slab, o, 'free_pinned');
+    expect(Object.keys(o)).toEqual(['fixed']);
+    const seen = run(
+      't',
+      (function* () {
+        yield 'use';
+        return [o.fixed, o.after, o.before];
+      })(),
+    );
+    expect(seen).toEqual([7, 2, 1]);
+    expect(slab.reports.map((r) => r.access)).toEqual(['read of .after']);
+  });
+
   it('reports a double free and an invalid free, and ignores kfree(null)', () => {
     const slab = kasanSlab();
     const o = kzalloc(slab, new Obj(), 'struct obj', 'obj_open');
