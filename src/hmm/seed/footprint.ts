@@ -20,6 +20,7 @@
  * @see mm/hmm.c (Linux v5.3: hmm->ranges_lock protects ranges, range->valid and notifiers)
  */
 
+import { fnv1a } from '../../core/eventlog.js';
 import { currentOrNull, namedAdd, namedRead, namedWrite, recordingMemory } from '../../sched/index.js';
 import type { Hmm, HmmMirror } from './types.js';
 
@@ -76,6 +77,8 @@ export function rangeRead(hmm: Hmm, mirror: HmmMirror | null): void {
 export type Access = 'read' | 'add' | 'write';
 
 const TOUCH = { read: namedRead, add: namedAdd, write: namedWrite } as const;
+/** FNV-1a's offset basis: where a mirror name's hash starts. */
+const FNV_OFFSET_BASIS = 0x811c9dc5;
 
 /** hmm->ranges is walked: every range object of the hmm is touched (`how`). */
 export function everyRange(hmm: Hmm, how: Access): void {
@@ -130,7 +133,7 @@ export function hmmObjectStates(hmm: Hmm): Map<string, number[]> {
   out.set(`hmm ${hmm.mm.id} inval`, inval);
   out.set(
     `hmm ${hmm.mm.id} mirrors`,
-    hmm.mirrors.map((m) => stringHash(m.dporName)),
+    hmm.mirrors.map((m) => fnv1a(FNV_OFFSET_BASIS, m.dporName)),
   );
   const seed = hmm.validity.protocol === 'seed';
   for (const r of hmm.ranges) {
@@ -140,10 +143,4 @@ export function hmmObjectStates(hmm: Hmm): Map<string, number[]> {
     out.set(name, s);
   }
   return out;
-}
-
-function stringHash(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 16777619);
-  return h >>> 0;
 }
