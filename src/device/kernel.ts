@@ -53,10 +53,9 @@ export interface DeviceKernelContext {
   /**
    * load8(addr) (write false) or store8(addr, 0) (write true), the same access, as one Task the
    * context reuses for every touch: run it at once (`yield* ctx.touch(a, w)`), before the next
-   * access of this thread. For replay loops, where a generator per access is most of the cost. A
-   * context may lack it (then use load8/store8).
+   * access of this thread. For replay loops, where a generator per access is most of the cost.
    */
-  touch?(addr: number, write: boolean): Task<number>;
+  touch(addr: number, write: boolean): Task<number>;
 }
 
 /** A device kernel: one body, run by every thread of a launch; each thread's return value is kept. */

@@ -225,12 +225,7 @@ class DeviceThreadContext implements DeviceKernelContext {
       yield this.waitPoint(pfn);
       pfn = this.proceed(pfn, addr, false, size);
     }
-    const b = this.mem.store.contents[pfn];
-    if (b === undefined) return 0;
-    const o = addr % PAGE_SIZE;
-    let v = 0;
-    for (let i = size - 1; i >= 0; i--) v = v * 256 + (b[o + i] as number);
-    return v;
+    return readLe(this.mem, pfn, addr, size);
   }
 
   private *storeLe(addr: number, size: number, value: number): Task {
@@ -239,12 +234,7 @@ class DeviceThreadContext implements DeviceKernelContext {
       yield this.waitPoint(pfn);
       pfn = this.proceed(pfn, addr, true, size);
     }
-    const b = this.mem.pageBytes(pfn);
-    const o = addr % PAGE_SIZE;
-    for (let i = 0; i < size; i++) {
-      b[o + i] = value & 0xff;
-      value = Math.floor(value / 256);
-    }
+    writeLe(this.mem, pfn, addr, size, value);
   }
 
   load8(addr: number): Task<number> {
@@ -408,7 +398,8 @@ class TouchOp implements Task<number> {
     } else {
       this.state = 0;
       r.done = true;
-      r.value = this.write ? storeByte(ctx.mem, pfn, this.addr) : loadByte(ctx.mem, pfn, this.addr);
+      if (this.write) writeLe(ctx.mem, pfn, this.addr, 1, 0);
+      r.value = this.write ? 0 : readLe(ctx.mem, pfn, this.addr, 1);
     }
     return r as IteratorResult<string, number>;
   }
@@ -428,14 +419,22 @@ class TouchOp implements Task<number> {
   }
 }
 
-/** The byte at addr in frame pfn (0 for a page without contents), as load8 reads it. */
-function loadByte(mem: PhysMem, pfn: number, addr: number): number {
+/** The little-endian value of `size` <= 4 bytes at addr in frame pfn (0 for a page without contents). */
+function readLe(mem: PhysMem, pfn: number, addr: number, size: number): number {
   const b = mem.store.contents[pfn];
-  return b === undefined ? 0 : (b[addr % PAGE_SIZE] as number);
+  if (b === undefined) return 0;
+  const o = addr % PAGE_SIZE;
+  let v = 0;
+  for (let i = size - 1; i >= 0; i--) v = v * 256 + (b[o + i] as number);
+  return v;
 }
 
-/** Stores 0 at addr in frame pfn, as store8(addr, 0) does; returns 0. */
-function storeByte(mem: PhysMem, pfn: number, addr: number): number {
-  mem.pageBytes(pfn)[addr % PAGE_SIZE] = 0;
-  return 0;
+/** Stores `value` as `size` <= 4 little-endian bytes at addr in frame pfn. */
+function writeLe(mem: PhysMem, pfn: number, addr: number, size: number, value: number): void {
+  const b = mem.pageBytes(pfn);
+  const o = addr % PAGE_SIZE;
+  for (let i = 0; i < size; i++) {
+    b[o + i] = value & 0xff;
+    value = Math.floor(value / 256);
+  }
 }

@@ -16,8 +16,7 @@ export function replayKernel(phase: DevicePhase, pageAddr: Float64Array): Device
     let lastPage = -1;
     let lastWrite = false;
     let made = 0;
-    // the launch's contexts have touch (no generator per access); another context, load8/store8
-    const touch = ctx.touch ?? ((a: number, w: boolean) => (w ? ctx.store8(a, 0) : ctx.load8(a)));
+    const touch = ctx.touch; // no generator per access (bound: it may be taken off the context)
     for (const code of phase.thread(ctx.threadId)) {
       const page = Math.floor(code / 2);
       const write = code % 2 === 1;

@@ -52,6 +52,13 @@ export function cpuContext(p: Process, threadId = 0, threads = 1): DeviceKernelC
         return hi * TWO_32 + v.getUint32(0, true);
       }),
     store8: (addr, value) => now(() => store(addr, 1, (v) => v.setUint8(0, uint('value', value, 8)))),
+    // load8, or store8 of 0 (which returns 0): the launch's touch, on the CPU
+    touch: (addr, write) =>
+      now(() => {
+        if (!write) return load(addr, 1).getUint8(0);
+        store(addr, 1, (v) => v.setUint8(0, 0));
+        return 0;
+      }),
     store16: (addr, value) =>
       now(() => store(addr, 2, (v) => v.setUint16(0, uint('value', value, 16), true))),
     store32: (addr, value) =>

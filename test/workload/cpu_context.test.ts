@@ -35,6 +35,14 @@ describe('workload/cpu_context: loads and stores through p.read/p.write', () => 
     expect([...run(ctx.loadBytes(a + 1, 3))]).toEqual([2, 3, 4]);
   });
 
+  it("touch is load8, or store8 of 0 returning 0, as the launch's", () => {
+    const { p, a, ctx } = mapped();
+    p.write(a, Uint8Array.from([0x5a, 0x66]));
+    expect(run(ctx.touch(a, false))).toBe(0x5a);
+    expect(run(ctx.touch(a + 1, true))).toBe(0);
+    expect([...p.read(a, 2)]).toEqual([0x5a, 0]);
+  });
+
   it('stores little-endian values of every width', () => {
     const { p, a, ctx } = mapped();
     run(ctx.store8(a, 0xab));

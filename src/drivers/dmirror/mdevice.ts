@@ -53,8 +53,6 @@ export class DmirrorDevice {
   readonly lock: SpinLock;
   /** What each page's drvdata word holds (a host-side copy, so allocation reads no hash table). */
   private readonly owners: (Dmirror | undefined)[] = [];
-  /** Device pages in all (owners grows as pages are first handed out: see freePages). */
-  private readonly pages: number;
   /**
    * The driver's books for eviction: the vpn each in-use page backs in its owner's mm, and its
    * allocation sequence number, each stored plus one (0: none, so that the arrays need no fill and
@@ -76,21 +74,20 @@ export class DmirrorDevice {
     const devmem = hmmDevmemAdd(kernel, this.ops, this.device, memoryPages * PAGE_SIZE);
     if (typeof devmem === 'number') throw new KernelBug(`dmirror: hmm_devmem_add failed with ${devmem}`);
     this.devmem = devmem;
-    this.pages = memoryPages;
     this.vpnOf = new Float64Array(memoryPages);
     this.seqOf = new Float64Array(memoryPages);
   }
 
   /** Device pages on the free list now. */
   get freeCount(): number {
-    return this.freePages.length + this.pages - this.fresh;
+    return this.freePages.length + this.device.memoryPages - this.fresh;
   }
 
   /** dmirror_devmem_alloc_page: a free device page, referenced and locked for migration, or -1. */
   allocPage(owner: Dmirror): number {
     this.lock.lock();
     let pfn = this.freePages.pop();
-    if (pfn === undefined && this.fresh < this.pages) pfn = this.devmem.pfnFirst + this.fresh++;
+    if (pfn === undefined && this.fresh < this.device.memoryPages) pfn = this.devmem.pfnFirst + this.fresh++;
     if (pfn !== undefined) this.calloc++;
     this.lock.unlock();
     if (pfn === undefined) return -1;
@@ -167,7 +164,7 @@ export class DmirrorDevice {
     vpn: number;
   } | null {
     const k = pfn - this.devmem.pfnFirst;
-    if (!(k >= 0 && k < this.pages) || this.seqOf[k] === 0) return null;
+    if (!(k >= 0 && k < this.device.memoryPages) || this.seqOf[k] === 0) return null;
     return { owner: this.owners[k] as Dmirror, vpn: (this.vpnOf[k] as number) - 1 };
   }
 
@@ -189,7 +186,7 @@ export class DmirrorDevice {
   /** Takes `pfn` out of the eviction books (a policy chose it as a victim). */
   forget(pfn: number): void {
     const k = pfn - this.devmem.pfnFirst;
-    if (k >= 0 && k < this.pages) this.seqOf[k] = 0;
+    if (k >= 0 && k < this.device.memoryPages) this.seqOf[k] = 0;
   }
 
   /** Live placements, least recently allocated first. */
