@@ -24,7 +24,15 @@
 import { Tracepoints } from '../../core/trace.js';
 import type { Task } from '../../sched/index.js';
 import { invalState, rangeRead, rangeWrite } from './footprint.js';
-import type { Hmm, HmmMachine, HmmMirror, HmmProtocol, HmmTracepoints, RangeValidity } from './types.js';
+import type {
+  Hmm,
+  HmmMachine,
+  HmmMirror,
+  HmmProtocol,
+  HmmRange,
+  HmmTracepoints,
+  RangeValidity,
+} from './types.js';
 
 /** v5.3: range->valid. */
 const seedValidity: RangeValidity = {
@@ -32,19 +40,18 @@ const seedValidity: RangeValidity = {
   invalidateStart() {},
   invalidateEnd() {},
   register() {},
-  current: (range) => {
-    rangeRead(range.hmm as Hmm, range.mirror);
-    return range.valid;
-  },
+  current: (range) => rangeValid(range.hmm as Hmm, range),
   *waitUntilValid(range, hmm, timeoutNs): Task<boolean> {
-    const valid = () => {
-      rangeRead(hmm, range.mirror);
-      return range.valid;
-    };
-    const left = yield* hmm.wq.waitEventTimeout(valid, timeoutNs);
+    const left = yield* hmm.wq.waitEventTimeout(() => rangeValid(hmm, range), timeoutNs);
     return left !== 0;
   },
 };
+
+/** range->valid, read under hmm->ranges_lock's data (footprint.ts). */
+function rangeValid(hmm: Hmm, range: HmmRange): boolean {
+  rangeRead(hmm, range.mirror);
+  return range.valid;
+}
 
 /** v5.5: the mirror's interval-notifier sequence count. */
 const seqValidity: RangeValidity = {
