@@ -630,8 +630,8 @@ function runSchedule(cfg: Config, strategy: Strategy, trace?: Trace, states?: Se
   const observer = trace === undefined ? undefined : cfg.observe?.(ctx);
   trace?.observe(observer);
   const recorder = strategy.recorder;
-  const coverage = recorder?.precise === true ? recordMemoryFootprints(ctx) : null;
-  const checkCoverage = recorder?.check === true ? coverage : null;
+  const footprints = recorder?.precise === true ? recordMemoryFootprints(ctx, recorder.check) : null;
+  const checkCoverage = footprints?.coverage ?? null;
   const specs = cfg.scenario.threads(state, ctx);
   const mirrors = ctx.devices;
   const rules = ctx.rules;
@@ -656,6 +656,7 @@ function runSchedule(cfg: Config, strategy: Strategy, trace?: Trace, states?: Se
   for (const s of specs) ex.spawn(s.name, s.body);
   try {
     const result = ex.run();
+    footprints?.stop();
     // the footprint check failing is a bug of the footprints, not a schedule to shrink and report
     if (result.failure?.error instanceof FootprintError) throw result.failure.error;
     if (result.status !== 'done') return result;

@@ -66,21 +66,33 @@ function isIndex(k: string): boolean {
 
 /** Makes obj[key] an accessor that hands out a watched view of whatever array is stored there. */
 function watchField<O extends object>(
+  undo: Undo,
   obj: O,
   key: keyof O & string,
   onRead: (i: number) => void,
   onWrite: (i: number) => void,
 ): void {
-  let view = watched((obj as Record<string, object>)[key] as object, onRead, onWrite);
+  let raw = (obj as Record<string, object>)[key] as object;
+  let view = watched(raw, onRead, onWrite);
   Object.defineProperty(obj, key, {
     configurable: true,
     enumerable: true,
     get: () => view,
     set: (a: object) => {
+      raw = a;
       view = watched(a, onRead, onWrite);
     },
   });
+  undo.push(() => unwatchField(obj, key, raw));
 }
+
+/** Makes obj[key] the plain data property it was, holding `raw`. */
+function unwatchField(obj: object, key: string, raw: unknown): void {
+  Object.defineProperty(obj, key, { configurable: true, enumerable: true, writable: true, value: raw });
+}
+
+/** What recordMemoryFootprints changed, undone in reverse order when the threads are done. */
+type Undo = (() => void)[];
 
 /** Where each page table sits: its mm (pgd table), level and first virtual address. */
 class TableIndex {
@@ -179,7 +191,7 @@ class TableIndex {
 }
 
 /** Watches the CPU page tables of `pool`: entries by (mm, vpn), and each table's count of entries. */
-function watchPageTables(pool: PageTablePool): TableIndex {
+function watchPageTables(undo: Undo, pool: PageTablePool): TableIndex {
   const index = new TableIndex(pool);
   const raw = { lo: pool.lo as Indexed, hi: pool.hi as Indexed };
   const read = (i: number) => index.touch(i, false);
@@ -197,11 +209,13 @@ function watchPageTables(pool: PageTablePool): TableIndex {
         view = watched(a, read, write);
       },
     });
+    undo.push(() => unwatchField(pool, key, raw[key]));
   }
   index.setRaw(raw.lo, raw.hi);
   // set() keeps `used` exact on every none <-> present change: an add, which commutes with the
   // others; the readers (free_pgd_range, freeTable) say so in pagetable.ts
   watchField(
+    undo,
     pool,
     'used',
     () => {},
@@ -211,26 +225,26 @@ function watchPageTables(pool: PageTablePool): TableIndex {
 }
 
 /** Watches the struct pages (every per-pfn array and the contents) and the page allocator. */
-function watchPages(mem: PhysMem): void {
+function watchPages(undo: Undo, mem: PhysMem): void {
   const s = mem.store;
   const read = (pfn: number) => hook.memRead(MemKind.page, pfn, 0);
   const write = (pfn: number) => hook.memWrite(MemKind.page, pfn, 0);
   for (const key of ['flags', 'refcount', 'mapcount', 'mapping', 'index', 'memcg', 'contents'] as const)
-    watchField(s, key, read, write);
+    watchField(undo, s, key, read, write);
   for (const m of [s.entireMapcount, s.drvdata] as Map<number, unknown>[]) {
-    wrap(m, 'get', (pfn: number) => read(pfn));
-    wrap(m, 'has', (pfn: number) => read(pfn));
-    wrap(m, 'set', (pfn: number) => write(pfn));
-    wrap(m, 'delete', (pfn: number) => write(pfn));
+    wrap(undo, m, 'get', (pfn: number) => read(pfn));
+    wrap(undo, m, 'has', (pfn: number) => read(pfn));
+    wrap(undo, m, 'set', (pfn: number) => write(pfn));
+    wrap(undo, m, 'delete', (pfn: number) => write(pfn));
   }
   // page contents are changed in place behind contents[pfn]
-  wrap(mem, 'pageBytes', (pfn: number) => write(pfn));
-  wrap(mem, 'writeBytes', (pfn: number) => write(pfn));
-  wrap(mem, 'copyPage', (dst: number, src: number) => {
+  wrap(undo, mem, 'pageBytes', (pfn: number) => write(pfn));
+  wrap(undo, mem, 'writeBytes', (pfn: number) => write(pfn));
+  wrap(undo, mem, 'copyPage', (dst: number, src: number) => {
     write(dst);
     read(src);
   });
-  wrap(mem, 'clearPage', (pfn: number) => write(pfn));
+  wrap(undo, mem, 'clearPage', (pfn: number) => write(pfn));
   // the free lists, their counts and the memcg charges: one object, the allocator
   const buddy = () => hook.memWrite(MemKind.buddy, 0, 0);
   for (const m of [
@@ -242,22 +256,32 @@ function watchPages(mem: PhysMem): void {
     'uncharge',
     'migrateCharge',
   ] as const)
-    wrap(mem, m, buddy);
+    wrap(undo, mem, m, buddy);
 }
 
 /** Replaces obj[name] with a function that calls `before` with the arguments, then the original. */
-function wrap<O extends object, A extends unknown[]>(obj: O, name: string, before: (...a: A) => void): void {
+function wrap<O extends object, A extends unknown[]>(
+  undo: Undo,
+  obj: O,
+  name: string,
+  before: (...a: A) => void,
+): void {
   const o = obj as Record<string, (...a: unknown[]) => unknown>;
   const f = o[name];
   if (typeof f !== 'function') throw new Error(`footprint_mem: no method ${name}`);
+  const own = Object.hasOwn(o, name);
   o[name] = function (this: unknown, ...a: unknown[]) {
     if (hook.recordingMemory()) before(...(a as A));
     return f.apply(this, a);
   };
+  undo.push(() => {
+    if (own) o[name] = f;
+    else delete o[name];
+  });
 }
 
 /** Watches device `d`'s page table: entries by (device, vpn), and what the coherence checker couples with them. */
-function watchDevicePageTable(pt: DevicePageTable, d: number): void {
+function watchDevicePageTable(undo: Undo, pt: DevicePageTable, d: number): void {
   const entry = (vpn: number, write: boolean) => {
     hook.memRead(MemKind.devptAll, d, 0);
     if (!write) {
@@ -283,16 +307,16 @@ function watchDevicePageTable(pt: DevicePageTable, d: number): void {
     const e = lookup.call(t, vpn);
     return e < 0 ? -1 : dptEntryPfn(e);
   };
-  wrap(pt, 'lookup', (vpn: number) => entry(vpn, false));
-  wrap(pt, 'store', (vpn: number, pfn: number) => {
+  wrap(undo, pt, 'lookup', (vpn: number) => entry(vpn, false));
+  wrap(undo, pt, 'store', (vpn: number, pfn: number) => {
     entry(vpn, true);
     hook.memRead(MemKind.page, pfn, 0);
   });
-  wrap(pt, 'storeAtomic', (vpn: number, pfn: number) => {
+  wrap(undo, pt, 'storeAtomic', (vpn: number, pfn: number) => {
     entry(vpn, true);
     hook.memRead(MemKind.page, pfn, 0);
   });
-  wrap(pt, 'erase', (vpn: number) => entry(vpn, true));
+  wrap(undo, pt, 'erase', (vpn: number) => entry(vpn, true));
   const whole = (start: number, end: number) => {
     hook.memWrite(MemKind.devptAll, d, 0);
     pt.forEach((vpn, pfn) => {
@@ -301,20 +325,20 @@ function watchDevicePageTable(pt: DevicePageTable, d: number): void {
       coupled(vpn, pfn);
     });
   };
-  wrap(pt, 'eraseRange', (start: number, end: number) => whole(start, end));
-  wrap(pt, 'clear', () => whole(0, Number.POSITIVE_INFINITY));
-  wrap(pt, 'forEach', () => hook.memRead(MemKind.devptAll, d, 0));
-  wrap(pt, 'mappings', () => hook.memRead(MemKind.devptAll, d, 0));
+  wrap(undo, pt, 'eraseRange', (start: number, end: number) => whole(start, end));
+  wrap(undo, pt, 'clear', () => whole(0, Number.POSITIVE_INFINITY));
+  wrap(undo, pt, 'forEach', () => hook.memRead(MemKind.devptAll, d, 0));
+  wrap(undo, pt, 'mappings', () => hook.memRead(MemKind.devptAll, d, 0));
 }
 
 /** Watches device `d`'s TLB: one object (a lookup updates the LRU). */
-function watchTlb(tlb: DeviceTlb, d: number): void {
+function watchTlb(undo: Undo, tlb: DeviceTlb, d: number): void {
   const w = () => hook.memWrite(MemKind.tlb, d, 0);
-  for (const m of ['lookup', 'fill', 'invalidateRange', 'flush', 'cached'] as const) wrap(tlb, m, w);
+  for (const m of ['lookup', 'fill', 'invalidateRange', 'flush', 'cached'] as const) wrap(undo, tlb, m, w);
 }
 
 /** Watches the integrity shadow: each virtual page's shadow, and whole address spaces at fork and exit. */
-function watchShadow(ctx: ScenarioContext): void {
+function watchShadow(undo: Undo, ctx: ScenarioContext): void {
   const sh = ctx.shadow;
   const pages = (addr: number, length: number, write = true) => {
     const first = Math.floor(addr / PAGE_SIZE);
@@ -329,14 +353,16 @@ function watchShadow(ctx: ScenarioContext): void {
   };
   // a read compares with the shadow and changes nothing in it (its verdict is the step's own)
   for (const m of ['beginWrite', 'beginDrop', 'beginRead'] as const)
-    wrap(sh, m, (_mm: object, addr: number, length: number | Uint8Array) =>
+    wrap(undo, sh, m, (_mm: object, addr: number, length: number | Uint8Array) =>
       pages(addr, typeof length === 'number' ? length : length.length, m !== 'beginRead'),
     );
   for (const m of ['endWrite', 'endDrop', 'endRead'] as const)
-    wrap(sh, m, (tok: { addr: number; length: number }) => pages(tok.addr, tok.length, m !== 'endRead'));
-  wrap(sh, 'markFork', (mm: object) => space(mm, false));
-  wrap(sh, 'fork', (mm: object) => space(mm));
-  wrap(sh, 'exit', (mm: object) => space(mm));
+    wrap(undo, sh, m, (tok: { addr: number; length: number }) =>
+      pages(tok.addr, tok.length, m !== 'endRead'),
+    );
+  wrap(undo, sh, 'markFork', (mm: object) => space(mm, false));
+  wrap(undo, sh, 'fork', (mm: object) => space(mm));
+  wrap(undo, sh, 'exit', (mm: object) => space(mm));
 }
 
 /** FNV-1a over a few words. */
@@ -414,26 +440,49 @@ function inflightChange(range: { readonly start: number; readonly end: number },
  */
 export type CoverageCheck = (recorder: FootprintRecorder) => void;
 
+/** The memory footprints of one schedule (recordMemoryFootprints). */
+export interface MemoryFootprints {
+  /** The footprint check's coverage test, or null when the check is off. */
+  readonly coverage: CoverageCheck | null;
+  /**
+   * Stops watching: the arrays and methods are plain again, so the end-of-schedule checks and the
+   * teardown (nothing of which is recorded) do not pay a proxy on every page-table entry they read.
+   */
+  stop(): void;
+}
+
 /**
- * Records the memory footprints of ctx's machine for the rest of the schedule (the explorer calls
- * it after the scenario's setup, before its threads run). Returns the coverage check.
+ * Records the memory footprints of ctx's machine until stop() (the explorer calls it after the
+ * scenario's setup, before its threads run, and stops it when they are done). With `check`, the
+ * coverage test is returned too; it digests the machine after every step, so it is built only then.
  */
-export function recordMemoryFootprints(ctx: ScenarioContext): CoverageCheck {
+export function recordMemoryFootprints(ctx: ScenarioContext, check: boolean): MemoryFootprints {
+  const undo: Undo = [];
   const kernel = ctx.sim.kernel;
-  const index = watchPageTables(kernel.pt);
-  watchPages(kernel.mem);
+  const index = watchPageTables(undo, kernel.pt);
+  watchPages(undo, kernel.mem);
   ctx.devices.forEach((dev, d) => {
-    watchDevicePageTable(dev.pt, d);
-    if (dev.tlb !== undefined) watchTlb(dev.tlb, d);
+    watchDevicePageTable(undo, dev.pt, d);
+    if (dev.tlb !== undefined) watchTlb(undo, dev.tlb, d);
     // every dmirror's mutex is called 'dmirror.mutex': one per device to the relation
     const lock = dev.driverLock;
     if (lock instanceof Mutex) hook.nameForFootprints(lock, `${lock.name} ${dev.name}`);
   });
-  watchShadow(ctx);
+  watchShadow(undo, ctx);
   const trace = ctx.sim.trace;
   trace.subscribe('mmu_notifier_invalidate_range_start', (e) => inflightChange(e.range, false));
   trace.subscribe('mmu_notifier_invalidate_range_end', (e) => inflightChange(e.range, true));
   trace.subscribe('hmm_range_valid', () => hook.memRead(MemKind.notifier, 0, 0));
+  return {
+    coverage: check ? coverageCheck(ctx, index) : null,
+    stop: () => {
+      for (let i = undo.length - 1; i >= 0; i--) (undo[i] as () => void)();
+      undo.length = 0;
+    },
+  };
+}
+
+function coverageCheck(ctx: ScenarioContext, index: TableIndex): CoverageCheck {
   let before = digest(ctx, index);
   return (recorder) => {
     const after = digest(ctx, index);

@@ -2,9 +2,10 @@
  * The explorer's memory footprints (src/explore/footprint_mem.ts) and their coverage check: in check
  * mode a step that changes a memory object its footprint does not write fails with a FootprintError
  * naming the object; the same change made through the watched arrays passes; and a race profile
- * names the objects that still make steps dependent.
+ * names the objects that still make steps dependent; the watching stops when the threads are done.
  */
 
+import { types } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { explore, type Scenario, scenarioByName } from '../../src/index.js';
 
@@ -51,5 +52,51 @@ describe('the race profile', () => {
     expect(() =>
       explore('fault-vs-munmap', { strategy: 'dpor', raceProfile: {} as Map<string, number> }),
     ).toThrow(/raceProfile/);
+  });
+});
+
+describe('watching the memory', () => {
+  /** fault-vs-munmap noting, in a step and at the end check, whether the state is watched. */
+  function observed(): { scenario: Scenario<unknown>; seen: string[] } {
+    const seen: string[] = [];
+    const watchedNow = (ctx: Parameters<NonNullable<Scenario<unknown>['check']>>[1]) => {
+      const k = ctx.sim.kernel;
+      const dpt = ctx.devices[0]!.pt;
+      return [
+        types.isProxy(k.pt.lo),
+        types.isProxy(k.mem.store.flags),
+        Object.hasOwn(dpt, 'lookup'),
+        Object.hasOwn(k.mem, 'allocPage'),
+      ].join();
+    };
+    const scenario: Scenario<unknown> = {
+      ...base,
+      name: 'fault-vs-munmap+observed',
+      threads(state, ctx) {
+        const look = function* () {
+          yield 'look';
+          seen.push(`step ${watchedNow(ctx)}`);
+        };
+        return [...base.threads(state, ctx), { name: 'look', body: look() }];
+      },
+      check(_state, ctx) {
+        seen.push(`end ${watchedNow(ctx)}`);
+        return null;
+      },
+    };
+    return { scenario, seen };
+  }
+
+  it('watches the arrays and methods while the threads run, and stops before the end checks', () => {
+    const { scenario, seen } = observed();
+    const r = explore(scenario, { strategy: 'dpor', preemptions: 0, schedules: 1 });
+    expect(r.violation).toBeNull();
+    expect(seen).toEqual(['step true,true,true,true', 'end false,false,false,false']);
+  });
+
+  it('watches nothing when the strategy records no memory footprints', () => {
+    const { scenario, seen } = observed();
+    explore(scenario, { strategy: 'dfs', preemptions: 0, schedules: 1 });
+    expect(seen).toEqual(['step false,false,false,false', 'end false,false,false,false']);
   });
 });
