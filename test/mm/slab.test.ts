@@ -248,7 +248,7 @@ describe('mm/slab: how a report names the freed object', () => {
   it('describes the object as it was freed, even when the use that is reported is a write', () => {
     const slab = kasanSlab();
     let described = 0;
-    const o = kmalloc(slab, new Obj(), 'struct obj', 'obj_open', () => {
+    const o: Obj = kmalloc(slab, new Obj(), 'struct obj', 'obj_open', (): string => {
       described++;
       return `pt ${o.pt}`;
     });
