@@ -134,16 +134,17 @@ export function invalidationInFlight(mm: MmStruct, addr: number): boolean {
 function checkEntry(kernel: Kernel, m: MirrorView, vpn: number, pfn: number, write: boolean): string | null {
   const addr = vpn * PAGE_SIZE;
   const s = kernel.mem.store;
-  const what = `${m.name} maps ${hex(addr)} (mm ${m.mm.id}) to pfn ${pfn}${write ? ' writable' : ''}`;
-  if (!s.isValidPfn(pfn)) return `${what}, a frame that does not exist`;
+  // built only for a report: the check runs on every entry after every step
+  const what = () => `${m.name} maps ${hex(addr)} (mm ${m.mm.id}) to pfn ${pfn}${write ? ' writable' : ''}`;
+  if (!s.isValidPfn(pfn)) return `${what()}, a frame that does not exist`;
   if (s.zone[pfn] === ZONE_DEVICE) {
     if ((s.refcount[pfn] as number) <= pgmapFreeRefcount(s.pgmapOf(pfn)))
-      return `${what}, a device page that is free (idle on its device)`;
+      return `${what()}, a device page that is free (idle on its device)`;
   } else if (((s.flags[pfn] as number) & PG_buddy) !== 0) {
-    return `${what}, a page that is free (PG_buddy)`;
+    return `${what()}, a page that is free (PG_buddy)`;
   }
   const mm = m.mm;
-  if (mm.dead) return `${what} after its address space was torn down (exit_mmap)`;
+  if (mm.dead) return `${what()} after its address space was torn down (exit_mmap)`;
   const covered = invalidationInFlight(mm, addr);
   const pt = kernel.pt;
   const slot = pt.leafSlot(mm.pgd, addr);
@@ -164,33 +165,33 @@ function checkEntry(kernel: Kernel, m: MirrorView, vpn: number, pfn: number, wri
       cpu = `the CPU's entry is PROT_NONE (${describePte(lo, hi)})`;
     } else if (cpuPfn === pfn) {
       if (m.pt.isAtomic(vpn) && !covered) {
-        return `${what} for atomics (ATOMIC), but the CPU maps it too (${describePte(lo, hi)}): the page is no longer device-exclusive and no invalidation covering it is in flight`;
+        return `${what()} for atomics (ATOMIC), but the CPU maps it too (${describePte(lo, hi)}): the page is no longer device-exclusive and no invalidation covering it is in flight`;
       }
       if (write && !pteWrite(lo) && !covered) {
-        return `${what}, but the CPU's entry is read-only (${describePte(lo, hi)}) and no invalidation covering it is in flight`;
+        return `${what()}, but the CPU's entry is read-only (${describePte(lo, hi)}) and no invalidation covering it is in flight`;
       }
       return null;
     } else {
       // A different frame: the driver missed (or raced with) the invalidation that changed it.
-      return `${what}, but the CPU maps pfn ${cpuPfn} there (${describePte(lo, hi)})${covered ? ', an invalidation covering it is in flight' : ''}`;
+      return `${what()}, but the CPU maps pfn ${cpuPfn} there (${describePte(lo, hi)})${covered ? ', an invalidation covering it is in flight' : ''}`;
     }
   } else {
     const type = swpType(lo);
     const cpuPfn = ptePfn(lo, hi);
     if (isDevicePrivateType(type)) {
       if (cpuPfn === pfn) {
-        if (!m.owns(pfn)) return `${what}, a device-private page of another device`;
+        if (!m.owns(pfn)) return `${what()}, a device-private page of another device`;
         if (write && !isWriteSwpType(type) && !covered) {
-          return `${what}, but the CPU's device-private entry is read-only (${describePte(lo, hi)}) and no invalidation covering it is in flight`;
+          return `${what()}, but the CPU's device-private entry is read-only (${describePte(lo, hi)}) and no invalidation covering it is in flight`;
         }
         return null;
       }
-      return `${what}, but the CPU has a device-private entry for pfn ${cpuPfn} there${covered ? ', an invalidation covering it is in flight' : ''}`;
+      return `${what()}, but the CPU has a device-private entry for pfn ${cpuPfn} there${covered ? ', an invalidation covering it is in flight' : ''}`;
     }
     if (isDeviceExclusiveType(type) && cpuPfn === pfn) {
       // The device holds the page for atomics (test_hmm's ATOMIC entry): coherent, read-only to it.
       if (!write || covered) return null;
-      return `${what}, but the CPU's entry is device-exclusive (${describePte(lo, hi)}), which a device may not write through, and no invalidation covering it is in flight`;
+      return `${what()}, but the CPU's entry is device-exclusive (${describePte(lo, hi)}), which a device may not write through, and no invalidation covering it is in flight`;
     }
     // The driver's own migration of this very page: it skipped the MIGRATE invalidation, which
     // carried its owner, and updates its entry as part of the migration (test_hmm, nouveau).
@@ -200,5 +201,5 @@ function checkEntry(kernel: Kernel, m: MirrorView, vpn: number, pfn: number, wri
       : `the CPU has a swap entry there (${describePte(lo, hi)})`;
   }
   if (covered) return null;
-  return `${what}, but ${cpu} and no invalidation covering it is in flight`;
+  return `${what()}, but ${cpu} and no invalidation covering it is in flight`;
 }

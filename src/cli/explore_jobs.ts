@@ -1,6 +1,6 @@
 /**
- * `hmmsim explore --jobs N` and `hmmsim explore --merge a.json b.json ...`: a DFS or split DPOR
- * search (src/explore/shard.ts, dpor_shard.ts) cut into N shards run on N worker threads of this
+ * `hmmsim explore --jobs N` and `hmmsim explore --merge a.json b.json ...`: a DFS, split DPOR,
+ * random or PCT search (src/explore/shard.ts, dpor_shard.ts) cut into N shards run on N worker threads of this
  * process, then merged (`--jobs 1` for dpor: the split search in this process); and the
  * merge of shard results written by `--shard i/n --json` runs, on this machine or others.
  *
@@ -40,8 +40,6 @@ export async function runExploreJobs(
   jobs: number,
   out: (line: string) => void,
 ): Promise<number> {
-  if (opts.strategy !== 'dfs' && opts.strategy !== 'dpor')
-    throw new InvalidArgumentError(`--jobs: only --strategy dfs and dpor are split into shards`);
   if (jobs > EXPLORE_JOBS_MAX) throw new InvalidArgumentError(`--jobs: at most ${EXPLORE_JOBS_MAX}`);
   // a bad option fails here, once, before any worker starts
   explore(scenario, { ...shardOptions(opts, 0, jobs), schedules: 0 });

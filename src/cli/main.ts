@@ -248,8 +248,8 @@ ${EXIT_HELP}`,
       parser(ex?.preemptionsArg),
       2,
     )
-    .option('--shard <i/n>', 'dfs/dpor: run part i of n of the search (0-based), to --merge later')
-    .option('--jobs <n>', 'dfs/dpor: split the search over n worker threads', parser(ex?.positiveInt))
+    .option('--shard <i/n>', 'run part i of n of the search (0-based), to --merge later')
+    .option('--jobs <n>', 'split the search over n worker threads', parser(ex?.positiveInt))
     .option('--merge <files...>', "join the --json documents of every '--shard i/n' run")
     .option('-s, --seed <n>', 'seed of every machine built, and of random and pct', parseSeed, 1)
     .option('--json', 'print one JSON document')

@@ -50,6 +50,16 @@ export function streamSeed(seed: number): number {
   return (seed + SPLITMIX32_GAMMA) >>> 0;
 }
 
+/**
+ * The seed of item `i` (0-based) of a run seeded `seed`: the item number's splitmix32 folded into
+ * the seed's low word, the high word kept. Each item (a schedule of a random search) then draws from
+ * a stream of its own, so any subset of the items (a shard) draws exactly what one run would.
+ */
+export function itemSeed(seed: number, i: number): number {
+  const low = seed % 2 ** 32;
+  return seed - low + ((low ^ splitmix32(Math.imul(i, SPLITMIX32_GAMMA) >>> 0)[1]) >>> 0);
+}
+
 /** xoshiro128** seeded from the run's seed: the simulator's only randomness, so a seed replays a run. */
 export class Prng {
   private s0: number;

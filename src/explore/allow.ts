@@ -74,7 +74,7 @@ export interface DistinctViolation {
 }
 
 /** Same checker, same first line with every number taken out (addresses and pfns may move). */
-export function violationShape(v: Violation): string {
+export function violationShape(v: Pick<Violation, 'checker' | 'message'>): string {
   return `${v.checker}|${(v.message.split('\n', 1)[0] as string).replace(/0x[0-9a-f]+|\d+/gi, '#')}`;
 }
 

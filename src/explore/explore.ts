@@ -30,6 +30,7 @@ import { livenessViolations } from '../check/liveness.js';
 import { type CheckerName, type Violation, ViolationError, violationOfError } from '../check/violation.js';
 import { hex, PAGE_SIZE } from '../core/addr.js';
 import { ArgumentError, describeValue } from '../core/errno.js';
+import { itemSeed } from '../core/prng.js';
 import { HMMSIM_VERSION } from '../core/version.js';
 import type { DevicePageTable } from '../device/device_pagetable.js';
 import type { Hmm, HmmProtocol } from '../hmm/seed/types.js';
@@ -319,11 +320,6 @@ export function explore(scenario: Scenario | string, opts: ExploreOptions = {}):
     const profile = opts.raceProfile ?? null;
     let shard: ShardFilter | null = null;
     if (opts.shard !== undefined) {
-      if (strategy !== 'dfs' && strategy !== 'dpor')
-        throw new ArgumentError(
-          'shard',
-          `only 'dfs' and 'dpor' searches shard (src/explore/shard.ts), not '${strategy}'`,
-        );
       shard = new ShardFilter(checkShard(opts.shard));
     }
     return exploreWith(sc, cfg, strategy, preemptions, budget, clock, onSchedule, check, shard, log, profile);
@@ -351,6 +347,8 @@ function exploreWith(
   let failed: RunResult | null = null;
   const states = new Set<string>();
   let split: SplitDpor | null = null;
+  /** A random or PCT search's violating schedule (0-based), which numbers its shard's violation. */
+  let failedAt = -1;
   if (strategy === 'dfs' || strategy === 'dpor') {
     const dporOpts = {
       preemptions,
@@ -380,14 +378,21 @@ function exploreWith(
       }
     }
   } else {
-    const s: Strategy =
-      strategy === 'random' ? new RandomStrategy(cfg.seed) : new PctStrategy(cfg.seed, preemptions + 1);
-    while (explored < budget) {
+    // schedule j draws from a stream of its own (itemSeed), so shard i of n runs j = i, i + n, ...
+    // and finds what one process finds in them; PCT's k is schedule 0's count of steps
+    const stride = shard?.spec.count ?? 1;
+    const first = shard?.spec.index ?? 0;
+    const owned = Math.max(0, Math.ceil((budget - first) / stride));
+    let k = strategy === 'pct' && first !== 0 && budget > 0 ? pctSteps(cfg, preemptions) : 0;
+    for (let j = first; j < budget; j += stride) {
+      const s = randomSchedule(strategy, cfg.seed, j, preemptions, k);
       explored++;
       const r = runSchedule(cfg, s);
-      onSchedule?.(explored, budget);
-      if (r.status !== 'done' && !log.record(violationOfResult(r) as Violation, explored, seqClean(cfg, r))) {
+      if (j === 0) k = r.steps;
+      onSchedule?.(explored, shard === null ? budget : owned);
+      if (r.status !== 'done' && !log.record(violationOfResult(r) as Violation, j + 1, seqClean(cfg, r))) {
         failed = r;
+        failedAt = j;
         break;
       }
     }
@@ -406,7 +411,7 @@ function exploreWith(
     ...(shard === null
       ? {}
       : {
-          shard: shardReport(shard, split, failed !== null, [...states].sort()),
+          shard: shardReport(shard, split, failed === null ? null : failedAt, [...states].sort()),
         }),
     schedulesPerSecond: elapsed > 0 ? Math.round(explored / (elapsed / 1000)) : 0,
     violation: failed === null ? null : shrinkAndRender(cfg, failed),
@@ -414,19 +419,45 @@ function exploreWith(
   };
 }
 
-/** What a shard reports: its part, its violation's subtree (or unit), its states; a split's counts. */
+/**
+ * What a shard reports: its part, its violation's subtree (or unit, or a random search's schedule
+ * number, `failedAt` >= 0), its states; a split's counts.
+ */
 function shardReport(
   shard: ShardFilter,
   split: SplitDpor | null,
-  failed: boolean,
+  failedAt: number | null,
   hashes: string[],
 ): ShardReport {
+  const unit = failedAt !== null && failedAt >= 0 ? failedAt : (split ?? shard).current;
   return {
     ...shard.spec,
-    violationSubtree: failed ? (split ?? shard).current : null,
+    violationSubtree: failedAt === null ? null : unit,
     terminalStateHashes: hashes,
     ...(split === null ? {} : { dporSplit: split.report(hashes) }),
   };
+}
+
+/** The strategy of schedule `j` of a random or PCT search (a stream of its own: itemSeed). */
+function randomSchedule(
+  strategy: StrategyName,
+  seed: number,
+  j: number,
+  preemptions: number,
+  k: number,
+): Strategy {
+  const own = itemSeed(seed, j);
+  return strategy === 'random'
+    ? new RandomStrategy(own)
+    : new PctStrategy(own, preemptions + 1, { estimatedSteps: k });
+}
+
+/**
+ * PCT's k (Burckhardt et al.: the steps of an execution, which bound its decisions) for a shard
+ * without schedule 0: schedule 0, run again uncounted for its steps.
+ */
+function pctSteps(cfg: Config, preemptions: number): number {
+  return runSchedule(cfg, randomSchedule('pct', cfg.seed, 0, preemptions, 0)).steps;
 }
 
 /** For the 'seed-race' allow rules: whether failing run `r` replays clean under protocol 'seq'. */

@@ -12,6 +12,10 @@
  * violation of the lowest-numbered subtree, which is the one a single process finds (and shrinks
  * to the same replay string, shrinking being deterministic).
  *
+ * A 'random' or 'pct' search is dealt by schedule: schedule j (drawing from a stream of its own,
+ * itemSeed) goes to shard j mod count, and a violation is numbered by its schedule, so the merge
+ * keeps the lowest, the single process's, and counts the schedules one process runs to it.
+ *
  * A 'dpor' search cannot be cut this way (it adds backtrack points above the cut from races found
  * below it, so a shard that skipped a subtree would miss points it owns): a sharded 'dpor' search is
  * split instead (dpor_shard.ts), and its shards report per-unit counts (`dporSplit`) from which
@@ -21,7 +25,7 @@
 import { ArgumentError } from '../core/errno.js';
 import { checkShard, parseShard, type ShardSpec } from '../core/shard.js';
 import type { DfsStrategy } from '../sched/index.js';
-import type { DistinctViolation } from './allow.js';
+import { type DistinctViolation, violationShape } from './allow.js';
 import type { DporSplitReport } from './dpor_shard.js';
 import type { ExploreResult } from './explore.js';
 
@@ -36,7 +40,10 @@ export interface ShardReport {
   index: number;
   /** How many shards the search is split into. */
   count: number;
-  /** Number (in DFS order) of the subtree its violation is in, or null without one. */
+  /**
+   * Number (in DFS order) of the subtree its violation is in (a random or PCT search: the number of
+   * the violating schedule, 0-based), or null without one.
+   */
   violationSubtree: number | null;
   /** The terminal-state hashes of its clean schedules (src/explore/terminal.ts), sorted. */
   terminalStateHashes: string[];
@@ -126,7 +133,13 @@ export function mergeShards(results: readonly ExploreResult[]): ExploreResult {
   const split = first.shard!.dporSplit !== undefined ? splitCounts(results, best) : null;
   const states = new Set<string>();
   for (const r of results) for (const h of r.shard!.terminalStateHashes) states.add(h);
-  const explored = split?.explored ?? results.reduce((n, r) => n + r.schedulesExplored, 0);
+  // a random or PCT search's violation is numbered by its schedule: one process runs that many
+  const numbered = first.strategy === 'random' || first.strategy === 'pct';
+  const explored =
+    split?.explored ??
+    (numbered && best !== null
+      ? best.shard!.violationSubtree! + 1
+      : results.reduce((n, r) => n + r.schedulesExplored, 0));
   const seconds = results.reduce(
     (n, r) => n + (r.schedulesPerSecond > 0 ? r.schedulesExplored / r.schedulesPerSecond : 0),
     0,
@@ -140,10 +153,32 @@ export function mergeShards(results: readonly ExploreResult[]): ExploreResult {
     terminalStates: split?.states ?? states.size,
     schedulesPerSecond: seconds > 0 ? Math.round(explored / seconds) : 0,
     violation: best === null ? null : best.violation,
-    ...(split === null || best === null || allowed
-      ? {}
-      : { violations: best.violations.map((d: DistinctViolation) => ({ ...d, firstSchedule: explored })) }),
+    ...(numbered
+      ? { violations: allowed ? unitedViolations(results) : (best?.violations ?? []) }
+      : split === null || best === null || allowed
+        ? {}
+        : { violations: best.violations.map((d: DistinctViolation) => ({ ...d, firstSchedule: explored })) }),
   };
+}
+
+/**
+ * The shards' distinct violations as one list (allow rules: the searches went on past allowed
+ * ones): one entry per shape (violationShape), schedules summed, the first schedule the lowest.
+ * A shard may have run past the schedule where one process stopped: its counts are in the sums.
+ */
+function unitedViolations(results: readonly ExploreResult[]): DistinctViolation[] {
+  const byKey = new Map<string, DistinctViolation>();
+  for (const r of results)
+    for (const d of r.violations) {
+      const key = violationShape(d);
+      const known = byKey.get(key);
+      if (known === undefined) byKey.set(key, { ...d });
+      else {
+        known.schedules += d.schedules;
+        known.firstSchedule = Math.min(known.firstSchedule, d.firstSchedule);
+      }
+    }
+  return [...byKey.values()].sort((a, b) => a.firstSchedule - b.firstSchedule);
 }
 
 /**

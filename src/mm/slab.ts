@@ -58,8 +58,12 @@ interface SlabObject {
   readonly describe: (() => string) | undefined;
   readonly allocated: Site;
   freed: Site | null;
-  /** Set once the object was described at its free (it may change before). */
-  label: string;
+  /**
+   * How reports name it, set at the first report: describe() then reads the fields the object had
+   * when it was freed (its shadow), since a use is reported before a write lands there. Not named
+   * at every free: that formatted a description for each of the many objects nobody reports.
+   */
+  label: string | null;
   reported: boolean;
   /** The container of an embedded member, or null. */
   readonly container: SlabObject | null;
@@ -124,7 +128,7 @@ export class Slab {
       describe,
       allocated: siteNow(caller),
       freed: null,
-      label: '',
+      label: null,
       reported: false,
       container: null,
       members: [],
@@ -143,7 +147,7 @@ export class Slab {
       describe: parent.describe === undefined ? undefined : () => `${parent.describe?.()}.${field}`,
       allocated: parent.allocated,
       freed: null,
-      label: '',
+      label: null,
       reported: false,
       container: parent,
       members: [],
@@ -161,13 +165,10 @@ export class Slab {
       return;
     }
     if (rec.freed !== null) {
-      this.report('double-free', rec.label, 'kfree', siteNow(caller), rec.freed, rec.allocated);
+      this.report('double-free', this.labelOf(rec), 'kfree', siteNow(caller), rec.freed, rec.allocated);
       return;
     }
-    // Named before any poison: describe() reads the object (the allocator's read, not a use).
     const members = rec.members.map((m) => [m, this.objects.get(m) as SlabObject] as const);
-    rec.label = labelOf(rec);
-    for (const [, mrec] of members) mrec.label = labelOf(mrec);
     rec.freed = siteNow(caller);
     this.live--;
     this.freed++;
@@ -185,12 +186,18 @@ export class Slab {
     rec.reported = true;
     this.report(
       'slab-use-after-free',
-      rec.label,
+      this.labelOf(rec),
       `${op} of .${String(key)}`,
       siteNow(null),
       rec.freed,
       rec.allocated,
     );
+  }
+
+  /** rec's name in reports; describe() reads the freed object's fields quietly (not a use). */
+  private labelOf(rec: SlabObject): string {
+    rec.label ??= this.quiet(() => labelOf(rec));
+    return rec.label;
   }
 
   private report(

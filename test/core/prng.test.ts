@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ArgumentError } from '../../src/core/errno.js';
-import { Prng, parseSeed, streamSeed } from '../../src/core/prng.js';
+import { itemSeed, Prng, parseSeed, streamSeed } from '../../src/core/prng.js';
 
 function seq(p: Prng, n: number): number[] {
   return Array.from({ length: n }, () => p.nextU32());
@@ -46,6 +46,21 @@ describe('core/prng: determinism', () => {
     const b = new Prng(9).shuffle([1, 2, 3, 4, 5, 6, 7, 8]);
     expect(a).toEqual(b);
     expect([...a].sort()).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+  });
+});
+
+describe('core/prng: itemSeed (one stream per schedule of a random search)', () => {
+  it('is splitmix32 of the item folded into the low word; the high word is kept', () => {
+    // item i folds in splitmix32(i * 0x9e3779b9): for item 0, splitmix32(0) = 0x92ca2f0e
+    expect(itemSeed(5, 0)).toBe((5 ^ 0x92ca2f0e) >>> 0);
+    expect(itemSeed(2 ** 40 + 5, 0)).toBe(2 ** 40 + ((5 ^ 0x92ca2f0e) >>> 0));
+    expect(itemSeed(7, 3)).toBe(itemSeed(7, 3));
+  });
+
+  it('gives the items of one seed distinct seeds, none of them the seed itself', () => {
+    const seeds = new Set(Array.from({ length: 10_000 }, (_, i) => itemSeed(1, i)));
+    expect(seeds.size).toBe(10_000);
+    expect(seeds.has(1)).toBe(false);
   });
 });
 

@@ -1,7 +1,7 @@
 /**
  * Sharded and parallel DFS: the shards of a search, merged, give what one process gives (the same
  * violation and replay string, or the same schedule count and terminal states when clean), for
- * 2, 3 and 5 shards; mergeShards refuses results that are not every shard of one search; and the
+ * 2, 3 and 5 shards, and for random and PCT searches dealt by schedule; mergeShards refuses results that are not every shard of one search; and the
  * CLI's --shard/--merge and --jobs print the single-process result.
  */
 
@@ -51,13 +51,82 @@ describe('sharded dfs', () => {
     expect(() => mergeShards([a, a, b])).toThrow(/shard 0\/2 given twice/);
     expect(() => mergeShards([a, other])).toThrow(/another search/);
     expect(() => mergeShards([a, explore('fault-vs-munmap')])).toThrow(/not a shard's/);
-    // dpor shards a split search (test/explore/dpor-shard.test.ts); pct and random do not shard
-    expect(() => explore('fault-vs-munmap', { strategy: 'pct', shard: { index: 0, count: 2 } })).toThrow(
-      /only 'dfs' and 'dpor' searches shard/,
-    );
     expect(() => explore('fault-vs-munmap', { shard: { index: 2, count: 2 } })).toThrow(/shard/);
     expect(parseShard('3/8')).toEqual({ index: 3, count: 8 });
     expect(() => parseShard('8/8')).toThrow(/expected <index>\/<count>/);
+  });
+});
+
+describe('sharded random and pct searches', () => {
+  // [strategy, scenario, protocol, seed, the schedule a single process stops at (null: clean)]
+  const RUNS: Array<['random' | 'pct', string, 'seed' | 'seq', number, number | null]> = [
+    ['random', 'fault-vs-dontneed', 'seed', 5, 43],
+    ['pct', 'fault-vs-dontneed', 'seed', 2, 69],
+    ['random', 'fault-vs-munmap', 'seq', 1, null],
+    ['pct', 'fault-vs-munmap', 'seq', 1, null],
+  ];
+  for (const [strategy, scenario, protocol, seed, stops] of RUNS) {
+    it(`${strategy} on ${scenario} (${protocol}, seed ${seed}): 2 and 3 shards merge into the single-process result`, () => {
+      const opts = { strategy, protocol, seed, schedules: 120 } as const;
+      const one = explore(scenario, opts);
+      expect(one.schedulesExplored).toBe(stops ?? 120);
+      expect(one.violation?.checker ?? null).toBe(stops === null ? null : 'coherence');
+      for (const count of [2, 3]) {
+        const parts = Array.from({ length: count }, (_, index) =>
+          explore(scenario, { ...opts, shard: { index, count } }),
+        );
+        const m = mergeShards([...parts].reverse());
+        const { shard: _s, ...merged } = { ...m, schedulesPerSecond: 0 };
+        expect(merged).toEqual({ ...one, schedulesPerSecond: 0 });
+        // each shard ran its own schedules: j = index, index + count, ... (to its first violation)
+        for (const p of parts) {
+          const own = Math.ceil((120 - p.shard!.index) / count);
+          const v = p.shard!.violationSubtree;
+          expect(p.schedulesExplored).toBe(v === null ? own : Math.floor(v / count) + 1);
+          if (v !== null) expect(v % count).toBe(p.shard!.index);
+        }
+      }
+    });
+  }
+
+  it('with an allow rule the shards run every schedule and their distinct violations unite', () => {
+    const opts = {
+      strategy: 'random',
+      protocol: 'seed',
+      seed: 5,
+      schedules: 60,
+      allow: ['seed-race'],
+    } as const;
+    const one = explore('fault-vs-dontneed', opts);
+    expect(one.violation).toBeNull();
+    expect(one.violations.map((d) => [d.checker, d.allowed, d.firstSchedule])).toEqual([
+      ['coherence', true, 43],
+    ]);
+    const parts = [0, 1, 2].map((index) =>
+      explore('fault-vs-dontneed', { ...opts, shard: { index, count: 3 } }),
+    );
+    const m = mergeShards(parts);
+    expect(m.violations).toEqual(one.violations);
+    expect(m.schedulesExplored).toBe(60);
+  });
+
+  it("a random search's schedule j draws the same in any shard: the violating schedule replays alike", () => {
+    const one = explore('fault-vs-dontneed', {
+      strategy: 'random',
+      protocol: 'seed',
+      seed: 5,
+      schedules: 120,
+    });
+    const j = one.schedulesExplored - 1;
+    const owner = explore('fault-vs-dontneed', {
+      strategy: 'random',
+      protocol: 'seed',
+      seed: 5,
+      schedules: 120,
+      shard: { index: j % 4, count: 4 },
+    });
+    expect(owner.shard?.violationSubtree).toBe(j);
+    expect(owner.violation?.replay).toBe(one.violation?.replay);
   });
 });
 
@@ -91,6 +160,15 @@ describe('hmmsim explore --shard / --merge / --jobs', () => {
       true,
       null,
     ]);
+  }, 60_000);
+
+  it('--jobs 2 splits a random search too, into the single-process violation', async () => {
+    const args = ['explore', 'fault-vs-dontneed', '--strategy', 'random', '--seed', '5', '--json'];
+    const one = JSON.parse((await hmmsimIn(args)).stdout);
+    const par = await hmmsimIn([...args, '--jobs', '2']);
+    expect(par.code).toBe(1);
+    const b = JSON.parse(par.stdout);
+    expect([b.schedulesExplored, b.violation]).toEqual([one.schedulesExplored, one.violation]);
   }, 60_000);
 
   it('--strategy dpor --preemptions unbounded reports every terminal state', async () => {

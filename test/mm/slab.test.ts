@@ -244,6 +244,49 @@ describe('mm/slab: kmalloc, kfree and KASAN', () => {
   });
 });
 
+describe('mm/slab: how a report names the freed object', () => {
+  it('describes the object as it was freed, even when the use that is reported is a write', () => {
+    const slab = kasanSlab();
+    let described = 0;
+    const o: Obj = kmalloc(slab, new Obj(), 'struct obj', 'obj_open', (): string => {
+      described++;
+      return `pt ${o.pt}`;
+    });
+    o.pt = 7;
+    run(
+      'closer',
+      (function* () {
+        yield 'free';
+        kfree(slab, o, 'obj_release');
+      })(),
+    );
+    // named only for a report: a free nobody reports formats nothing
+    expect(described).toBe(0);
+    run(
+      'writer',
+      (function* () {
+        yield 'write';
+        o.pt = 9;
+      })(),
+    );
+    const r = slab.takePending()!;
+    expect(r.access).toBe('write of .pt');
+    expect(r.object).toBe('struct obj pt 7');
+    expect(described).toBe(1);
+    // the write went to the freed object's shadow, and the name stays the one reported
+    expect(slab.quiet(() => o.pt)).toBe(9);
+    run(
+      'refree',
+      (function* () {
+        yield 'free';
+        kfree(slab, o, 'obj_release');
+      })(),
+    );
+    expect(slab.takePending()?.object).toBe('struct obj pt 7');
+    expect(described).toBe(1);
+  });
+});
+
 describe('mm/slab: the VMAs munmap and exit free (vm_area_free)', () => {
   const RW = PROT_READ | PROT_WRITE;
   const ANON = MAP_PRIVATE | MAP_ANONYMOUS;
