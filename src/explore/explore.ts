@@ -695,6 +695,8 @@ function runSchedule(cfg: Config, strategy: Strategy, trace?: Trace, states?: Se
     const end = endChecks(cfg, ctx, state);
     return end === null ? result : failedAtEnd(result, end);
   } finally {
+    // a run that threw still hands plain arrays to the next machine (Kernel.release recycles them)
+    footprints?.stop();
     kernel.release();
   }
 }
