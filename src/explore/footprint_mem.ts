@@ -13,8 +13,10 @@
  * integrity shadow. Notifier and range state comes from the tracepoints and hooks in
  * mmu_interval_notifier.ts and mmu_notifier.ts; VMA lists from mm.ts.
  *
- * Nothing here runs unless the explorer's strategy records precise footprints; the proxies cost
- * one check when no step is being recorded (the checkers' reads, setup, teardown).
+ * Nothing here runs unless the explorer's strategy records precise footprints. The watch starts
+ * after the scenario's setup and stops when its threads are done (MemoryFootprints.stop), so the
+ * end checks and the teardown read plain arrays; between, the checkers' reads after each step go
+ * through the proxies, which then record nothing.
  */
 
 import { PAGE_SIZE } from '../core/addr.js';
