@@ -26,6 +26,17 @@ function run<T>(name: string, body: Task<T>): T {
   return new Executor().runTask(name, body);
 }
 
+/** Runs `body` in task `name`, in its step after the scheduling point `point`; returns its value. */
+function inTask<T>(name: string, point: string, body: () => T): T {
+  return run(
+    name,
+    (function* () {
+      yield point;
+      return body();
+    })(),
+  );
+}
+
 function kasanSlab(): Slab {
   const slab = new Slab();
   slab.kasan = true;
@@ -35,21 +46,13 @@ function kasanSlab(): Slab {
 describe('mm/slab: kmalloc, kfree and KASAN', () => {
   it('reports a read after kfree with the object, the use site, the free site and the alloc site', () => {
     const slab = kasanSlab();
-    const o = run(
-      'opener',
-      (function* () {
-        yield 'open';
-        return kmalloc(slab, new Obj(), 'struct obj', 'obj_open', () => 'dev0.0');
-      })(),
+    const o = inTask('opener', 'open', () =>
+      kmalloc(slab, new Obj(), 'struct obj', 'obj_open', () => 'dev0.0'),
     );
     expect(slab.live).toBe(1);
-    run(
-      'closer',
-      (function* () {
-        yield 'lock';
-        kfree(slab, o, 'obj_release');
-      })(),
-    );
+    inTask('closer', 'lock', () => {
+      kfree(slab, o, 'obj_release');
+    });
     expect(slab.live).toBe(0);
     expect(slab.freed).toBe(1);
     expect(slab.reports).toEqual([]);
@@ -67,13 +70,9 @@ describe('mm/slab: kmalloc, kfree and KASAN', () => {
     );
     expect(slab.takePending()).toBeNull();
     // one report per object, as KASAN without kasan_multi_shot
-    run(
-      'writer',
-      (function* () {
-        yield 'use';
-        o.pt = 5;
-      })(),
-    );
+    inTask('writer', 'use', () => {
+      o.pt = 5;
+    });
     expect(slab.reports.length).toBe(1);
   });
 
@@ -81,13 +80,9 @@ describe('mm/slab: kmalloc, kfree and KASAN', () => {
     const slab = kasanSlab();
     const o = kmalloc(slab, new Obj(), 'struct obj', 'obj_open');
     kfree(slab, o, 'obj_release');
-    run(
-      't',
-      (function* () {
-        yield 'x';
-        o.pt = 7;
-      })(),
-    );
+    inTask('t', 'x', () => {
+      o.pt = 7;
+    });
     const r = slab.takePending()!;
     expect(r.access).toBe('write of .pt');
     expect(r.object).toBe('struct obj');
@@ -120,14 +115,10 @@ describe('mm/slab: kmalloc, kfree and KASAN', () => {
     const live = kmalloc(slabA, new Counter(3), 'struct counter', 'alloc_live', () => 'live');
     kfree(slabA, a, 'free_a');
     kfree(slabB, b, 'free_b');
-    const seen = run(
-      't',
-      (function* () {
-        yield 'use';
-        b.value = 9; // the class's setter runs on the freed object; its write lands in the shadow
-        return [a.n, a.double, b.n, b.double, b.value, (b as unknown as { tag: string }).tag, live.n];
-      })(),
-    );
+    const seen = inTask('t', 'use', () => {
+      b.value = 9; // the class's setter runs on the freed object; its write lands in the shadow
+      return [a.n, a.double, b.n, b.double, b.value, (b as unknown as { tag: string }).tag, live.n];
+    });
     expect(seen).toEqual([1, 2, 2, 4, 9, 'c2', 3]);
     expect(a instanceof Counter && b instanceof Counter).toBe(true);
     expect(slabA.reports.map((r) => `${r.object}: ${r.access}`)).toEqual(['struct counter a: read of .n']);
@@ -152,13 +143,7 @@ describe('mm/slab: kmalloc, kfree and KASAN', () => {
     };
     kfree(slab, o, 'free_pinned');
     expect(Object.keys(o)).toEqual(['fixed']);
-    const seen = run(
-      't',
-      (function* () {
-        yield 'use';
-        return [o.fixed, o.after, o.before];
-      })(),
-    );
+    const seen = inTask('t', 'use', () => [o.fixed, o.after, o.before]);
     expect(seen).toEqual([7, 2, 1]);
     expect(slab.reports.map((r) => r.access)).toEqual(['read of .after']);
   });
@@ -187,22 +172,14 @@ describe('mm/slab: kmalloc, kfree and KASAN', () => {
     expect(slab.takePending()?.message).toBe(
       'BUG: KASAN: invalid-free: kfree of struct dmirror.mirror, a member in wrong outside any task',
     );
-    run(
-      't',
-      (function* () {
-        yield 'use';
-        m.x;
-      })(),
-    );
+    inTask('t', 'use', () => {
+      m.x;
+    });
     expect(slab.takePending()).toBeNull();
     kfree(slab, o, 'release');
-    run(
-      't',
-      (function* () {
-        yield 'use';
-        m.x;
-      })(),
-    );
+    inTask('t', 'use', () => {
+      m.x;
+    });
     expect(slab.takePending()?.object).toBe('struct dmirror.mirror dev1.0.mirror');
   });
 
@@ -211,13 +188,9 @@ describe('mm/slab: kmalloc, kfree and KASAN', () => {
     const o = kmalloc(slab, new Obj(), 'struct obj', 'open');
     kfree(slab, o, 'release');
     expect(o.pt).toBe(1);
-    run(
-      't',
-      (function* () {
-        yield 'use';
-        slab.quiet(() => o.pt);
-      })(),
-    );
+    inTask('t', 'use', () => {
+      slab.quiet(() => o.pt);
+    });
     expect(slab.reports).toEqual([]);
     const off = new Slab();
     const raw = new Obj();
@@ -253,35 +226,23 @@ describe('mm/slab: how a report names the freed object', () => {
       return `pt ${o.pt}`;
     });
     o.pt = 7;
-    run(
-      'closer',
-      (function* () {
-        yield 'free';
-        kfree(slab, o, 'obj_release');
-      })(),
-    );
+    inTask('closer', 'free', () => {
+      kfree(slab, o, 'obj_release');
+    });
     // named only for a report: a free nobody reports formats nothing
     expect(described).toBe(0);
-    run(
-      'writer',
-      (function* () {
-        yield 'write';
-        o.pt = 9;
-      })(),
-    );
+    inTask('writer', 'write', () => {
+      o.pt = 9;
+    });
     const r = slab.takePending()!;
     expect(r.access).toBe('write of .pt');
     expect(r.object).toBe('struct obj pt 7');
     expect(described).toBe(1);
     // the write went to the freed object's shadow, and the name stays the one reported
     expect(slab.quiet(() => o.pt)).toBe(9);
-    run(
-      'refree',
-      (function* () {
-        yield 'free';
-        kfree(slab, o, 'obj_release');
-      })(),
-    );
+    inTask('refree', 'free', () => {
+      kfree(slab, o, 'obj_release');
+    });
     expect(slab.takePending()?.object).toBe('struct obj pt 7');
     expect(described).toBe(1);
   });
