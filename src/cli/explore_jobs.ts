@@ -1,7 +1,7 @@
 /**
  * `hmmsim explore --jobs N` and `hmmsim explore --merge a.json b.json ...`: a DFS, split DPOR,
- * random or PCT search (src/explore/shard.ts, dpor_shard.ts) cut into N shards run on N worker threads of this
- * process, then merged (`--jobs 1` for dpor: the split search in this process); and the
+ * random or PCT search (src/explore/shard.ts, dpor_shard.ts) cut into N shards run on N worker
+ * threads of this process, then merged (`--jobs 1` for dpor: the split search in this process); and the
  * merge of shard results written by `--shard i/n --json` runs, on this machine or others.
  *
  * The worker is this module itself, started with the shard to run in workerData; it posts back the

@@ -348,7 +348,7 @@ function exploreWith(
   const states = new Set<string>();
   let split: SplitDpor | null = null;
   /** A random or PCT search's violating schedule (0-based), which numbers its shard's violation. */
-  let failedAt = -1;
+  let failedAt: number | null = null;
   if (strategy === 'dfs' || strategy === 'dpor') {
     const dporOpts = {
       preemptions,
@@ -411,7 +411,12 @@ function exploreWith(
     ...(shard === null
       ? {}
       : {
-          shard: shardReport(shard, split, failed === null ? null : failedAt, [...states].sort()),
+          shard: shardReport(
+            shard,
+            split,
+            failed === null ? null : (failedAt ?? (split ?? shard).current),
+            [...states].sort(),
+          ),
         }),
     schedulesPerSecond: elapsed > 0 ? Math.round(explored / (elapsed / 1000)) : 0,
     violation: failed === null ? null : shrinkAndRender(cfg, failed),
@@ -420,19 +425,18 @@ function exploreWith(
 }
 
 /**
- * What a shard reports: its part, its violation's subtree (or unit, or a random search's schedule
- * number, `failedAt` >= 0), its states; a split's counts.
+ * What a shard reports: its part, the number of its violation's subtree (a split's unit, a random
+ * search's schedule) or null, its states; a split's counts.
  */
 function shardReport(
   shard: ShardFilter,
   split: SplitDpor | null,
-  failedAt: number | null,
+  violationSubtree: number | null,
   hashes: string[],
 ): ShardReport {
-  const unit = failedAt !== null && failedAt >= 0 ? failedAt : (split ?? shard).current;
   return {
     ...shard.spec,
-    violationSubtree: failedAt === null ? null : unit,
+    violationSubtree,
     terminalStateHashes: hashes,
     ...(split === null ? {} : { dporSplit: split.report(hashes) }),
   };
@@ -686,8 +690,13 @@ function runSchedule(cfg: Config, strategy: Strategy, trace?: Trace, states?: Se
   const ex = new Executor({ strategy, lockdep: kernel.lockdep, stepsMax: EXPLORE_STEPS_MAX, onStep });
   for (const s of specs) ex.spawn(s.name, s.body);
   try {
-    const result = ex.run();
-    footprints?.stop();
+    let result: RunResult;
+    try {
+      result = ex.run();
+    } finally {
+      // the end checks and the teardown read plain arrays, and so does the next machine
+      footprints?.stop();
+    }
     // the footprint check failing is a bug of the footprints, not a schedule to shrink and report
     if (result.failure?.error instanceof FootprintError) throw result.failure.error;
     if (result.status !== 'done') return result;
@@ -695,8 +704,6 @@ function runSchedule(cfg: Config, strategy: Strategy, trace?: Trace, states?: Se
     const end = endChecks(cfg, ctx, state);
     return end === null ? result : failedAtEnd(result, end);
   } finally {
-    // a run that threw still hands plain arrays to the next machine (Kernel.release recycles them)
-    footprints?.stop();
     kernel.release();
   }
 }

@@ -144,8 +144,6 @@ export function mergeShards(results: readonly ExploreResult[]): ExploreResult {
     (n, r) => n + (r.schedulesPerSecond > 0 ? r.schedulesExplored / r.schedulesPerSecond : 0),
     0,
   );
-  // without allow rules a split search's one violation is its last schedule; allowed ones stay per shard
-  const allowed = results.some((r) => r.violations.some((d: DistinctViolation) => d.allowed));
   return {
     ...common,
     schedulesExplored: explored,
@@ -153,12 +151,26 @@ export function mergeShards(results: readonly ExploreResult[]): ExploreResult {
     terminalStates: split?.states ?? states.size,
     schedulesPerSecond: seconds > 0 ? Math.round(explored / seconds) : 0,
     violation: best === null ? null : best.violation,
-    ...(numbered
-      ? { violations: allowed ? unitedViolations(results) : (best?.violations ?? []) }
-      : split === null || best === null || allowed
-        ? {}
-        : { violations: best.violations.map((d: DistinctViolation) => ({ ...d, firstSchedule: explored })) }),
+    ...mergedViolations(results, best, numbered, split !== null, explored),
   };
+}
+
+/**
+ * The merged distinct violations, or nothing to keep the first shard's list (a DFS search's
+ * shards count their schedules apart). A random or PCT search's are the violating shard's, or with
+ * allow rules every shard's united; a split search's one violation is its last schedule.
+ */
+function mergedViolations(
+  results: readonly ExploreResult[],
+  best: ExploreResult | null,
+  numbered: boolean,
+  split: boolean,
+  explored: number,
+): { violations?: DistinctViolation[] } {
+  const allowed = results.some((r) => r.violations.some((d) => d.allowed));
+  if (numbered) return { violations: allowed ? unitedViolations(results) : (best?.violations ?? []) };
+  if (!split || best === null || allowed) return {};
+  return { violations: best.violations.map((d) => ({ ...d, firstSchedule: explored })) };
 }
 
 /**
