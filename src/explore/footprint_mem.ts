@@ -66,13 +66,17 @@ function isIndex(k: string): boolean {
   return c >= 48 && c <= 57;
 }
 
-/** Makes obj[key] an accessor that hands out a watched view of whatever array is stored there. */
+/**
+ * Makes obj[key] an accessor that hands out a watched view of whatever array is stored there;
+ * `onReplace` hears of an array stored later (grown, re-carved).
+ */
 function watchField<O extends object>(
   undo: Undo,
   obj: O,
   key: keyof O & string,
   onRead: (i: number) => void,
   onWrite: (i: number) => void,
+  onReplace?: (a: object) => void,
 ): void {
   let raw = (obj as Record<string, object>)[key] as object;
   let view = watched(raw, onRead, onWrite);
@@ -83,6 +87,7 @@ function watchField<O extends object>(
     set: (a: object) => {
       raw = a;
       view = watched(a, onRead, onWrite);
+      onReplace?.(a);
     },
   });
   undo.push(() => unwatchField(obj, key, raw));
@@ -198,21 +203,11 @@ function watchPageTables(undo: Undo, pool: PageTablePool): TableIndex {
   const raw = { lo: pool.lo as Indexed, hi: pool.hi as Indexed };
   const read = (i: number) => index.touch(i, false);
   const write = (i: number) => index.touch(i, true);
-  const arrays: ('lo' | 'hi')[] = ['lo', 'hi'];
-  for (const key of arrays) {
-    let view = watched(pool[key], read, write);
-    Object.defineProperty(pool, key, {
-      configurable: true,
-      enumerable: true,
-      get: () => view,
-      set: (a: Uint32Array) => {
-        raw[key] = a;
-        index.setRaw(raw.lo, raw.hi);
-        view = watched(a, read, write);
-      },
+  for (const key of ['lo', 'hi'] as const)
+    watchField(undo, pool, key, read, write, (a) => {
+      raw[key] = a as Indexed;
+      index.setRaw(raw.lo, raw.hi);
     });
-    undo.push(() => unwatchField(pool, key, raw[key]));
-  }
   index.setRaw(raw.lo, raw.hi);
   // set() keeps `used` exact on every none <-> present change: an add, which commutes with the
   // others; the readers (free_pgd_range, freeTable) say so in pagetable.ts
