@@ -6,7 +6,8 @@
  * because exploration runs millions of steps and only needs the hash.
  */
 
-const FNV_OFFSET = 0x811c9dc5;
+/** FNV-1a's offset basis: where a hash starts (fnv1a's `h` for a fresh one). */
+export const FNV_OFFSET = 0x811c9dc5;
 const FNV_PRIME = 0x01000193;
 
 /** One event as the log keeps it. */

@@ -20,6 +20,7 @@
  */
 
 import { PAGE_SIZE } from '../core/addr.js';
+import { FNV_OFFSET } from '../core/eventlog.js';
 import { type DevicePageTable, dptEntryPfn } from '../device/device_pagetable.js';
 import type { DeviceTlb } from '../device/tlb.js';
 import { hmmObjectStates } from '../hmm/seed/footprint.js';
@@ -373,15 +374,15 @@ function mix(h: number, w: number): number {
  */
 function digest(ctx: ScenarioContext, index: TableIndex): Map<number, number> {
   const out = new Map<number, number>();
-  index.forEachEntry((id, lo, hi) => out.set(id, mix(mix(0x811c9dc5, lo), hi)));
+  index.forEachEntry((id, lo, hi) => out.set(id, mix(mix(FNV_OFFSET, lo), hi)));
   const s = ctx.sim.kernel.mem.store;
   const { flags, refcount, mapcount, mapping, index: pageIndex, memcg, contents } = s;
   for (let pfn = 0; pfn < s.size; pfn++) {
-    let h = mix(mix(mix(0x811c9dc5, flags[pfn] as number), refcount[pfn] as number), mapcount[pfn] as number);
+    let h = mix(mix(mix(FNV_OFFSET, flags[pfn] as number), refcount[pfn] as number), mapcount[pfn] as number);
     h = mix(mix(mix(h, mapping[pfn] as number), pageIndex[pfn] as number), memcg[pfn] as number);
     const b = contents[pfn];
     if (b !== undefined) for (let i = 0; i < b.length; i += 64) h = mix(h, b[i]! | (b[i + 1]! << 8));
-    if (h !== 0x811c9dc5) out.set(hook.memObject(MemKind.page, pfn, 0), h);
+    if (h !== FNV_OFFSET) out.set(hook.memObject(MemKind.page, pfn, 0), h);
   }
   ctx.devices.forEach((dev, d) => {
     dev.pt.forEach((vpn, pfn, write) => {
@@ -392,7 +393,7 @@ function digest(ctx: ScenarioContext, index: TableIndex): Map<number, number> {
   for (const mm of ctx.sim.kernel.mms) {
     if (!(mm.hmm instanceof Hmm)) continue;
     for (const [name, values] of hmmObjectStates(mm.hmm)) {
-      out.set(hook.objectId(name), values.reduce(mix, 0x811c9dc5));
+      out.set(hook.objectId(name), values.reduce(mix, FNV_OFFSET));
     }
   }
   return out;

@@ -20,7 +20,7 @@
  * @see mm/hmm.c (Linux v5.3: hmm->ranges_lock protects ranges, range->valid and notifiers)
  */
 
-import { fnv1a } from '../../core/eventlog.js';
+import { FNV_OFFSET, fnv1a } from '../../core/eventlog.js';
 import { currentOrNull, namedAdd, namedRead, namedWrite, recordingMemory } from '../../sched/index.js';
 import type { Hmm, HmmMirror } from './types.js';
 
@@ -77,8 +77,6 @@ export function rangeRead(hmm: Hmm, mirror: HmmMirror | null): void {
 export type Access = 'read' | 'add' | 'write';
 
 const TOUCH = { read: namedRead, add: namedAdd, write: namedWrite } as const;
-/** FNV-1a's offset basis: where a mirror name's hash starts. */
-const FNV_OFFSET_BASIS = 0x811c9dc5;
 
 /** hmm->ranges is walked: every range object of the hmm is touched (`how`). */
 export function everyRange(hmm: Hmm, how: Access): void {
@@ -133,7 +131,7 @@ export function hmmObjectStates(hmm: Hmm): Map<string, number[]> {
   out.set(`hmm ${hmm.mm.id} inval`, inval);
   out.set(
     `hmm ${hmm.mm.id} mirrors`,
-    hmm.mirrors.map((m) => fnv1a(FNV_OFFSET_BASIS, m.dporName)),
+    hmm.mirrors.map((m) => fnv1a(FNV_OFFSET, m.dporName)),
   );
   const seed = hmm.validity.protocol === 'seed';
   for (const r of hmm.ranges) {
