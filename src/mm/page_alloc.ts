@@ -28,6 +28,7 @@
 
 import { KernelBug } from '../core/assert.js';
 import { ArgumentError, describeValue } from '../core/errno.js';
+import { HostArrays } from '../core/host_arrays.js';
 import type { Task } from '../sched/index.js';
 import { WaitQueue } from '../sched/index.js';
 import { MemcgTable } from './memcg.js';
@@ -108,6 +109,8 @@ export class PhysMem {
   readonly ramPages: number;
   /** Whether page bytes are kept (PhysMemOptions.contents). */
   readonly contentsEnabled: boolean;
+  /** The machine's bookkeeping arrays (this free list, drivers' buffers), reused after release(). */
+  readonly arrays = new HostArrays();
   /** The order-0 stack; entries whose pfn is no longer PG_buddy are stale and skipped. */
   private readonly freeList: Int32Array;
   /** Height of freeList, stale entries included. */
@@ -146,7 +149,7 @@ export class PhysMem {
     this.store = new PageStore(size, section, size + reserve, this.contentsEnabled);
     this.store.flags[ZERO_PFN] = PG_reserved;
     this.store.refcount[ZERO_PFN] = 1;
-    this.freeList = new Int32Array(ramPages);
+    this.freeList = this.arrays.i32(ramPages);
     for (let i = 0; i < ramPages; i++) this.freeList[i] = ramPages - i;
     this.store.flags.fill(PG_buddy, 1, ramPages + 1);
     this.top = ramPages;
@@ -547,8 +550,8 @@ export class PhysMem {
   private readonly spare: Uint8Array[] = [];
 
   /**
-   * Discards the machine's memory: page contents go to a pool the next machines allocate from, and
-   * the page store's arrays to the next store of the same size. The caller promises that nothing of
+   * Discards the machine's memory: page contents go to a pool the next machines allocate from, the
+   * page store's arrays to the next store of the same size, and `arrays` to the next machines. The caller promises that nothing of
    * this machine is used again (the explorer builds and discards one per schedule).
    */
   release(): void {
@@ -557,6 +560,7 @@ export class PhysMem {
     for (const b of this.spare) if (pool.length < PAGE_POOL_MAX) pool.push(b);
     this.spare.length = 0;
     this.store.release();
+    this.arrays.release();
   }
 
   private dropContents(pfn: number): void {

@@ -14,6 +14,7 @@
 
 import { PAGE_SIZE } from '../../core/addr.js';
 import { ArgumentError, CALL_PAGES_MAX, EAGAIN, EINVAL, ENOENT, ENOMEM } from '../../core/errno.js';
+import type { HostArrays } from '../../core/host_arrays.js';
 import type { DevicePageTable } from '../../device/device_pagetable.js';
 import { DevicePageTable as Dpt } from '../../device/device_pagetable.js';
 import type { DeviceKernel, LaunchOptions } from '../../device/kernel.js';
@@ -281,7 +282,7 @@ export class Dmirror implements Driver {
     const bad = checkCmd(addr, npages);
     if (bad) return bad;
     const end = addr + npages * PAGE_SIZE;
-    const data = dmirrorBounceInit(npages);
+    const data = dmirrorBounceInit(this.mdevice.kernel.mem.arrays, npages);
     if (data === null) return -ENOMEM;
     let cpages = 0;
     let faults = 0;
@@ -322,7 +323,7 @@ export class Dmirror implements Driver {
     const bad = checkCmd(addr, npages);
     if (bad) return bad;
     const end = addr + npages * PAGE_SIZE;
-    const data = dmirrorBounceInit(npages);
+    const data = dmirrorBounceInit(this.mdevice.kernel.mem.arrays, npages);
     if (data === null) return -ENOMEM;
     data.set(bytes);
     let cpages = 0;
@@ -368,7 +369,7 @@ export class Dmirror implements Driver {
     const ret = yield* dmirrorMigrateRange(this, addr, end);
     if (ret < 0) return ret;
     // As v5.8's dmirror_migrate: the bounce buffer for the read-back is allocated after migrating.
-    const data = dmirrorBounceInit(npages);
+    const data = dmirrorBounceInit(this.mdevice.kernel.mem.arrays, npages);
     if (data === null) return -ENOMEM;
     yield* this.mutex.lock();
     const r = this.doRead(addr, end, data, 0);
@@ -391,9 +392,13 @@ export class Dmirror implements Driver {
 /** dmirror_bounce_init's vmalloc fails (-ENOMEM) beyond this many pages (1 GiB). */
 export const DMIRROR_BOUNCE_PAGES_MAX = CALL_PAGES_MAX;
 
-/** dmirror_bounce_init: the buffer READ, WRITE and MIGRATE copy through, or null as vmalloc fails. */
-function dmirrorBounceInit(npages: number): Uint8Array | null {
-  return npages > DMIRROR_BOUNCE_PAGES_MAX ? null : new Uint8Array(npages * PAGE_SIZE);
+/**
+ * dmirror_bounce_init: the buffer READ, WRITE and MIGRATE copy through, or null as vmalloc fails.
+ * It comes from the machine's arrays, as vmalloc's memory from the kernel's: a READ hands it to the
+ * caller instead of copying it to a user buffer, so it is valid until the machine is released.
+ */
+function dmirrorBounceInit(arrays: HostArrays, npages: number): Uint8Array | null {
+  return npages > DMIRROR_BOUNCE_PAGES_MAX ? null : arrays.u8(npages * PAGE_SIZE);
 }
 
 /** The ioctl prologue: addr page aligned and addr + npages * PAGE_SIZE > addr (so npages > 0). */

@@ -74,8 +74,8 @@ export class DmirrorDevice {
     const devmem = hmmDevmemAdd(kernel, this.ops, this.device, memoryPages * PAGE_SIZE);
     if (typeof devmem === 'number') throw new KernelBug(`dmirror: hmm_devmem_add failed with ${devmem}`);
     this.devmem = devmem;
-    this.vpnOf = new Float64Array(memoryPages);
-    this.seqOf = new Float64Array(memoryPages);
+    this.vpnOf = kernel.mem.arrays.f64(memoryPages);
+    this.seqOf = kernel.mem.arrays.f64(memoryPages);
   }
 
   /** Device pages on the free list now. */

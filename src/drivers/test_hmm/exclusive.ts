@@ -47,7 +47,7 @@ export function* dmirrorExclusive(
   mm.mmapSem.upRead();
   yield* mmput(mm);
   if (ret !== 0) return ret;
-  const bounce = dmirrorBounceInit(addr, npages);
+  const bounce = dmirrorBounceInit(dmirror, addr, npages);
   if (bounce === null) return -ENOMEM;
   yield* dmirror.mutex.lock();
   ret = dmirrorDoRead(dmirror, addr, end, bounce);

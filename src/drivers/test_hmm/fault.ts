@@ -62,10 +62,18 @@ export function dmirrorCheckCmd(addr: number, npages: number): number {
   return 0;
 }
 
-/** dmirror_bounce_init: vmalloc fails (null) beyond CALL_PAGES_MAX pages. */
-export function dmirrorBounceInit(addr: number, npages: number): DmirrorBounce | null {
+/**
+ * dmirror_bounce_init: vmalloc fails (null) beyond CALL_PAGES_MAX pages. The buffer comes from the
+ * machine's arrays (vmalloc's memory): a READ hands it to the caller instead of copying it to a
+ * user buffer, so it is valid until the machine is released.
+ */
+export function dmirrorBounceInit(
+  dmirror: TestHmmDmirror,
+  addr: number,
+  npages: number,
+): DmirrorBounce | null {
   if (npages > CALL_PAGES_MAX) return null;
-  return { ptr: new Uint8Array(npages * PAGE_SIZE), addr, cpages: 0 };
+  return { ptr: dmirror.mdevice.kernel.mem.arrays.u8(npages * PAGE_SIZE), addr, cpages: 0 };
 }
 
 /** dmirror_do_read: copy from each mapped page from `start` on; -ENOENT at the first unmapped one. */
@@ -132,7 +140,7 @@ export function* dmirrorRead(
 ): Task<DmirrorReadResult | number> {
   const bad = dmirrorCheckCmd(addr, npages);
   if (bad) return bad;
-  const bounce = dmirrorBounceInit(addr, npages);
+  const bounce = dmirrorBounceInit(dmirror, addr, npages);
   if (bounce === null) return -ENOMEM;
   const { ret, faults } = yield* dmirrorCopyLoop(dmirror, addr, addr + npages * PAGE_SIZE, bounce, false);
   if (ret !== 0) return ret;
@@ -148,7 +156,7 @@ export function* dmirrorWrite(
   const npages = Math.ceil(bytes.length / PAGE_SIZE);
   const bad = dmirrorCheckCmd(addr, npages);
   if (bad) return bad;
-  const bounce = dmirrorBounceInit(addr, npages);
+  const bounce = dmirrorBounceInit(dmirror, addr, npages);
   if (bounce === null) return -ENOMEM;
   bounce.ptr.set(bytes);
   const { ret, faults } = yield* dmirrorCopyLoop(dmirror, addr, addr + npages * PAGE_SIZE, bounce, true);
@@ -170,7 +178,8 @@ export function* dmirrorFault(
     notifierSeq: 0,
     start,
     end: start,
-    hmmPfns: new Float64Array(DMIRROR_RANGE_BATCH),
+    // on dmirror_fault's stack in the kernel; here the machine's arrays (core/host_arrays.ts)
+    hmmPfns: dmirror.mdevice.kernel.mem.arrays.f64(DMIRROR_RANGE_BATCH),
     defaultFlags: HMM_PFN_REQ_FAULT + (write ? HMM_PFN_REQ_WRITE : 0),
     pfnFlagsMask: 0,
     devPrivateOwner: dmirror.mdevice,

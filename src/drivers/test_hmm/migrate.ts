@@ -102,10 +102,9 @@ export function* forEachBatch(
   const end = start + cmd.npages * PAGE_SIZE;
   const mm: MmStruct = dmirror.mm;
   if (!mm.mmgetNotZero()) return -EINVAL;
-  const arrays = {
-    src: new Float64Array(DMIRROR_MIGRATE_BATCH),
-    dst: new Float64Array(DMIRROR_MIGRATE_BATCH),
-  };
+  // on the ioctl's stack in the kernel; here the machine's arrays (core/host_arrays.ts)
+  const host = dmirror.mdevice.kernel.mem.arrays;
+  const arrays = { src: host.f64(DMIRROR_MIGRATE_BATCH), dst: host.f64(DMIRROR_MIGRATE_BATCH) };
   let ret = 0;
   yield* mm.mmapSem.downRead();
   try {
@@ -239,7 +238,7 @@ function* dmirrorReadBack(
   addr: number,
   npages: number,
 ): Task<DmirrorReadResult | number> {
-  const bounce = dmirrorBounceInit(addr, npages);
+  const bounce = dmirrorBounceInit(dmirror, addr, npages);
   if (bounce === null) return -ENOMEM;
   yield* dmirror.mutex.lock();
   const ret = dmirrorDoRead(dmirror, addr, addr + npages * PAGE_SIZE, bounce);

@@ -74,7 +74,8 @@ export function* dmirrorSnapshot(
     notifierSeq: 0,
     start: addr,
     end: addr,
-    hmmPfns: new Float64Array(DMIRROR_RANGE_BATCH),
+    // on dmirror_snapshot's stack in the kernel; here the machine's arrays (core/host_arrays.ts)
+    hmmPfns: dmirror.mdevice.kernel.mem.arrays.f64(DMIRROR_RANGE_BATCH),
     defaultFlags: 0,
     pfnFlagsMask: 0,
     devPrivateOwner: dmirror.mdevice,
