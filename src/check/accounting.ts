@@ -99,6 +99,18 @@ interface Recount {
   readonly out: string[];
 }
 
+/** The recount's arrays, reused by the next check (off-heap arrays are slow to allocate: core/host_arrays.ts). */
+const recountArrays: Int32Array[] = [];
+
+/** Recount array `i` of `size` pfns, zeroed. */
+function recountArray(i: number, size: number): Int32Array {
+  const a = recountArrays[i];
+  if (a !== undefined && a.length === size) return a.fill(0);
+  const fresh = new Int32Array(size);
+  recountArrays[i] = fresh;
+  return fresh;
+}
+
 /**
  * Every accounting violation of `kernel`, as readable lines (empty: the books balance). `pins`
  * lists the page references the caller holds through GUP.
@@ -107,9 +119,9 @@ export function checkAccounting(kernel: Kernel, pins: Pins = new Map()): string[
   const size = kernel.mem.store.size;
   const rc: Recount = {
     kernel,
-    mapped: new Int32Array(size),
-    cached: new Int32Array(size),
-    migrating: new Int32Array(size),
+    mapped: recountArray(0, size),
+    cached: recountArray(1, size),
+    migrating: recountArray(2, size),
     entire: new Map(),
     tables: new Set(),
     out: [],

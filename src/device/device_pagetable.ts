@@ -75,12 +75,16 @@ export interface DevicePageTableTracepoints {
 const LEAF_ENTRIES = 512;
 const EMPTY = -1;
 /**
- * Leaves of tables cleared (a driver context closing), for the next tables of this process: a fresh
+ * Leaves of tables cleared (a driver context closing) or emptied, for the next tables of this process: a fresh
  * leaf is 4 KiB of fresh memory to fault in, which costs more than refilling a used one.
  */
 const spareLeaves: Float64Array[] = [];
 /** At most 4 MiB of them. */
 const SPARE_LEAVES_MAX = 1024;
+
+function spareLeaf(leaf: Leaf): void {
+  if (spareLeaves.length < SPARE_LEAVES_MAX) spareLeaves.push(leaf.e);
+}
 
 /** One leaf: LEAF_ENTRIES entries (EMPTY or pfn * 4 + tag) and how many are present. */
 interface Leaf {
@@ -180,7 +184,7 @@ export class DevicePageTable {
     leaf.e[i] = EMPTY;
     this.count--;
     this.erases++;
-    if (--leaf.n === 0) this.leaves.delete(key);
+    if (--leaf.n === 0) this.dropLeaf(key, leaf);
     return true;
   }
 
@@ -210,7 +214,7 @@ export class DevicePageTable {
       const n = leaf.n;
       this.count -= n;
       this.erases += n;
-      this.leaves.delete(key);
+      this.dropLeaf(key, leaf);
       return n;
     }
     let n = 0;
@@ -222,10 +226,14 @@ export class DevicePageTable {
   clear(): void {
     if (this.traced && this.count > 0) this.trace?.emit('device_pt_clear', { pt: this });
     this.erases += this.count;
-    for (const leaf of this.leaves.values())
-      if (spareLeaves.length < SPARE_LEAVES_MAX) spareLeaves.push(leaf.e);
+    for (const leaf of this.leaves.values()) spareLeaf(leaf);
     this.leaves.clear();
     this.count = 0;
+  }
+
+  private dropLeaf(key: number, leaf: Leaf): void {
+    this.leaves.delete(key);
+    spareLeaf(leaf);
   }
 
   /** Visits every entry (leaf by leaf, in the order leaves were created; ascending within one) without allocating. */
