@@ -18,6 +18,8 @@ import {
   oneDevice,
   pattern,
   type TwoDevices,
+  twoDevices,
+  withState,
 } from './scenario_setup.js';
 import { LIFECYCLE_SCENARIOS } from './scenarios_lifecycle.js';
 import { MULTI_SCENARIOS } from './scenarios_multi.js';
@@ -68,10 +70,7 @@ export const faultVsMigrate: Scenario<TwoDevices> = {
   description:
     'device 0 reads 2 pages (a device fault) while device 1 migrates them to its own memory ' +
     '(migrate_vma under mmap_sem for read; the system pages are freed)',
-  setup: (_sim, ctx) => {
-    const s = oneDevice(ctx);
-    return { ...s, dev1: ctx.openDevice(1, s.p) };
-  },
+  setup: (_sim, ctx) => twoDevices(ctx),
   threads: (s, ctx) => [
     { name: 'dev0', body: ctx.dev(s.dev).read(s.a, NPAGES) },
     { name: 'dev1-migrate', body: ctx.dev(s.dev1).migrate(s.a, NPAGES) },
@@ -131,7 +130,7 @@ export const forkVsDevwrite: Scenario<ForkState> = {
     'device 0 writes 2 pages twice while the process forks and the child reads them (fork ' +
     'write-protects the parent for copy-on-write under mmap_sem for write; the child must see the ' +
     'memory as it was at the fork, never a later device write)',
-  setup: (_sim, ctx) => ({ ...oneDevice(ctx), child: null }),
+  setup: (_sim, ctx) => withState(oneDevice(ctx), { child: null }),
   threads: (s, ctx) => {
     const dev = ctx.dev(s.dev);
     return [
@@ -225,7 +224,7 @@ export const releaseVsDevfault: Scenario<TwoDevices> = {
   setup: (_sim, ctx) => {
     const s = modernDevice(ctx);
     ctx.run(ctx.dev(s.dev).migrate(s.a, NPAGES));
-    return { ...s, dev1: ctx.openDevice(1, s.p) };
+    return twoDevices(ctx, s);
   },
   threads: (s, ctx) => [
     { name: 'dev0-release', body: ctx.dev(s.dev).release(s.a, NPAGES) },

@@ -12,7 +12,15 @@ import { PROT_READ } from '../mm/mmap.js';
 import { MmuNotifier, type MmuNotifierRange, mmuNotifierRegisterLocked } from '../mm/mmu_notifier.js';
 import { SpinLock, type Task } from '../sched/index.js';
 import type { Scenario, ScenarioContext } from './scenario.js';
-import { LEN, NPAGES, type OneDevice, oneDevice, type TwoDevices } from './scenario_setup.js';
+import {
+  LEN,
+  NPAGES,
+  type OneDevice,
+  oneDevice,
+  type TwoDevices,
+  twoDevices,
+  withState,
+} from './scenario_setup.js';
 
 /** Both pages of device 0 migrated to its memory during setup (the device maps them). */
 function resident(ctx: ScenarioContext): OneDevice {
@@ -125,10 +133,7 @@ export const migrateVsMigrate: Scenario<TwoDevices> = race(
   'migrate-vs-migrate',
   'devices 0 and 1 migrate the same 2 pages, each to its own memory (the second migration finds ' +
     "the first's device-private entries, or its migration entries, and must not take a page twice)",
-  (ctx) => {
-    const s = oneDevice(ctx);
-    return { ...s, dev1: ctx.openDevice(1, s.p) };
-  },
+  (ctx) => twoDevices(ctx),
   ['dev0-migrate', (s, ctx) => ctx.dev(s.dev).migrate(s.a, NPAGES)],
   ['dev1-migrate', (s, ctx) => ctx.dev(s.dev1).migrate(s.a, NPAGES)],
 );
@@ -194,7 +199,7 @@ export const kvmFaultVsMunmap: Scenario<WithKvm> = {
         }
       })(),
     );
-    return { ...s, kvm };
+    return withState(s, { kvm });
   },
   threads: (s, ctx) => [
     { name: 'dev0', body: ctx.dev(s.dev).read(s.a, NPAGES) },

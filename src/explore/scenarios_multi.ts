@@ -7,8 +7,8 @@
 
 import { PAGE_SIZE } from '../core/addr.js';
 import type { Process } from '../sim/process.js';
-import type { Scenario, ScenarioContext } from './scenario.js';
-import { deviceCommandsSucceeded, oneDevice, pattern } from './scenario_setup.js';
+import type { Scenario } from './scenario.js';
+import { deviceCommandsSucceeded, oneDevice, pattern, twoDevices, withState } from './scenario_setup.js';
 
 type OneDevice = ReturnType<typeof oneDevice>;
 interface TwoDevices extends OneDevice {
@@ -18,11 +18,6 @@ interface TwoDevices extends OneDevice {
 
 const NPAGES = 2;
 const LEN = NPAGES * PAGE_SIZE;
-
-function twoDevices(ctx: ScenarioContext): TwoDevices {
-  const s = oneDevice(ctx);
-  return { ...s, dev1: ctx.openDevice(1, s.p) };
-}
 
 /** Device 0 faults, device 1 migrates and the CPU munmaps, all on the same 2 pages. */
 export const faultMunmapMigrate: Scenario<TwoDevices> = {
@@ -49,7 +44,7 @@ export const migrateCpufaultFork: Scenario<ForkState> = {
     'device 0 migrates 2 pages to its memory while the CPU writes the second and another CPU thread ' +
     'forks (copying device-private entries, write-protecting for copy-on-write); the child then ' +
     'reads both pages',
-  setup: (_sim, ctx) => ({ ...oneDevice(ctx), child: null }),
+  setup: (_sim, ctx) => withState(oneDevice(ctx), { child: null }),
   threads: (s, ctx) => [
     { name: 'dev0-migrate', body: ctx.dev(s.dev).migrate(s.a, NPAGES) },
     { name: 'cpu', body: ctx.cpu(s.p).write(s.a + PAGE_SIZE, pattern(0xc2, PAGE_SIZE)) },
@@ -120,7 +115,7 @@ export const kernelVsMunmap: Scenario<
     'a device kernel on device 0 loads the first page twice (replayable fault, then a TLB hit) ' +
     'while the CPU munmaps both pages: the invalidation must erase the entry and flush the TLB, so ' +
     'the second load faults instead of reading a freed page',
-  setup: (_sim, ctx) => ({ ...oneDevice(ctx), loads: [] }),
+  setup: (_sim, ctx) => withState(oneDevice(ctx), { loads: [] }),
   threads: (s, ctx) => [
     {
       name: 'dev0-kernel',
