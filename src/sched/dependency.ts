@@ -154,9 +154,10 @@ export class FootprintRecorder {
    * then only what noteMemory reports, not every undeclared step.
    */
   readonly precise: boolean;
-  private touched: number[] = [];
-  private readSet: number[] = [];
-  private addSet: number[] = [];
+  /** The step's objects, each once (a step reads a PTE or a lock many times): see IdSet. */
+  private readonly touched = new IdSet();
+  private readonly readSet = new IdSet();
+  private readonly addSet = new IdSet();
   private touchedMemory = false;
   private declared: number[] | null = null;
   private declaredBy = '';
@@ -168,30 +169,33 @@ export class FootprintRecorder {
 
   /** Starts a new step. */
   begin(): void {
-    this.touched = [];
-    this.readSet = [];
-    this.addSet = [];
+    this.touched.clear();
+    this.readSet.clear();
+    this.addSet.clear();
     this.touchedMemory = false;
     this.declared = null;
   }
 
   /** Ends the step: its footprint. */
   end(): Footprint {
-    const objects = sortedDistinct(this.touched);
     const memory = this.precise ? this.touchedMemory : this.declared === null;
-    if (this.readSet.length === 0 && this.addSet.length === 0) return { memory, objects };
-    const reads = sortedDistinct(this.readSet).filter((o) => !objects.includes(o));
-    const adds = sortedDistinct(this.addSet).filter((o) => !objects.includes(o) && !reads.includes(o));
-    // a counter added to and read is a plain write
-    const both = sortedDistinct(this.addSet).filter((o) => reads.includes(o));
-    if (both.length > 0)
-      return {
-        memory,
-        objects: sortedDistinct([...objects, ...both]),
-        reads: reads.filter((o) => !both.includes(o)),
-        adds,
-      };
-    return { memory, objects, reads, adds };
+    const touched = this.touched;
+    const read = this.readSet;
+    if (read.ids.length === 0 && this.addSet.ids.length === 0)
+      return { memory, objects: sorted(touched.ids) };
+    const objects = touched.ids.slice();
+    const reads: number[] = [];
+    const adds: number[] = [];
+    for (const o of read.ids) if (!touched.has(o)) reads.push(o);
+    for (const o of this.addSet.ids) {
+      if (touched.has(o)) continue;
+      // a counter added to and read is a plain write
+      if (read.has(o)) objects.push(o);
+      else adds.push(o);
+    }
+    const plainReads =
+      objects.length === touched.ids.length ? reads : reads.filter((o) => !this.addSet.has(o));
+    return { memory, objects: sorted(objects), reads: sorted(plainReads), adds: sorted(adds) };
   }
 
   /** The step touched object `id`; in check mode a declared step may touch only what it declared. */
@@ -201,37 +205,37 @@ export class FootprintRecorder {
       throw new FootprintError(
         `step declared by ${this.declaredBy} as touching only ${d.map(objectName).join(', ')} touched ${objectName(id)}`,
       );
-    this.touched.push(id);
+    this.touched.add(id);
   }
 
   /** The step read memory object `id`. */
   read(id: number): void {
     if (this.declared !== null) this.undeclared(id);
-    this.readSet.push(id);
+    this.readSet.add(id);
   }
 
   /** The step wrote memory object `id`. */
   write(id: number): void {
     if (this.declared !== null) this.undeclared(id);
-    this.touched.push(id);
+    this.touched.add(id);
   }
 
   /** The step added to counter `id` (adds commute with each other, not with reads or writes). */
   add(id: number): void {
     if (this.declared !== null) this.undeclared(id);
-    this.addSet.push(id);
+    this.addSet.add(id);
   }
 
   /** Whether the running step wrote or added to object `id` (the explorer's coverage check asks). */
   changes(id: number): boolean {
-    return this.touched.includes(id) || this.addSet.includes(id);
+    return this.touched.has(id) || this.addSet.has(id);
   }
 
   /** The step touches no memory, only `objects` (and `by` names who said so, for the check's report). */
   declare(objects: readonly number[], by: string): void {
     this.declared = objects.slice();
     this.declaredBy = by;
-    for (const o of objects) this.touched.push(o);
+    for (const o of objects) this.touched.add(o);
   }
 
   /** The step touched memory (`what`: a tracepoint's name); in check mode a declared step fails. */
@@ -252,8 +256,53 @@ export class FootprintRecorder {
   }
 }
 
-function sortedDistinct(a: number[]): number[] {
-  return a.sort((x, y) => x - y).filter((v, i, s) => i === 0 || s[i - 1] !== v);
+/**
+ * A set of object ids for one step: the ids in the order first added, each once, and a stamp per
+ * id saying which generation (step) added it, so that a step's many reads of one PTE or lock cost a
+ * comparison each and clear() costs nothing. Ids are small integers (objectId hands them out in
+ * order), so the stamps are an array indexed by id.
+ */
+class IdSet {
+  /** The ids added this generation, each once. */
+  ids: number[] = [];
+  private stamps = new Int32Array(1024);
+  private generation = 1;
+
+  add(id: number): void {
+    if (id >= this.stamps.length) this.grow(id);
+    if (this.stamps[id] === this.generation) return;
+    this.stamps[id] = this.generation;
+    this.ids.push(id);
+  }
+
+  has(id: number): boolean {
+    return id < this.stamps.length && this.stamps[id] === this.generation;
+  }
+
+  clear(): void {
+    this.ids = [];
+    this.generation++;
+  }
+
+  private grow(id: number): void {
+    const stamps = new Int32Array(Math.max(id + 1, this.stamps.length * 2));
+    stamps.set(this.stamps);
+    this.stamps = stamps;
+  }
+}
+
+/** `a` sorted ascending, in place (a footprint's lists are short: insertion sort, no comparator calls). */
+function sorted(a: number[]): number[] {
+  for (let i = 1; i < a.length; i++) {
+    const v = a[i]!;
+    let j = i - 1;
+    while (j >= 0 && a[j]! > v) {
+      a[j + 1] = a[j]!;
+      j--;
+    }
+    a[j + 1] = v;
+  }
+  return a;
 }
 
 /**
@@ -386,10 +435,32 @@ const renamed = new WeakMap<object, string>();
  */
 export function nameForFootprints(o: object, name: string): void {
   renamed.set(o, name);
+  for (const ids of syncIds.values()) ids.delete(o);
 }
 
 function syncKey(o: { readonly name?: string }, kind: string): string {
   return `${kind} ${renamed.get(o) ?? o.name ?? '?'}`;
+}
+
+/**
+ * The id of each lock or waitable by kind, found once per object: a lock is touched several times
+ * a step, and its key is a string to build and hash each time. Numbers as values, so the tables
+ * keep nothing of a schedule alive (see the eventlog's and KASAN's notes on old-to-young pointers).
+ */
+const syncIds = new Map<string, WeakMap<object, number>>();
+
+function syncId(o: { readonly name?: string }, kind: string): number {
+  let ids = syncIds.get(kind);
+  if (ids === undefined) {
+    ids = new WeakMap();
+    syncIds.set(kind, ids);
+  }
+  let id = ids.get(o);
+  if (id === undefined) {
+    id = objectId(syncKey(o, kind));
+    ids.set(o, id);
+  }
+  return id;
 }
 
 const byData = new WeakSet<object>();
@@ -408,17 +479,17 @@ export function recordByProtectedData(o: object): void {
 
 /** Records that the running step touched lock or waitable `o` (by its name). */
 export function touchSync(o: { readonly name?: string }, kind: string): void {
-  if (recorder !== null && !byData.has(o)) recorder.touch(objectId(syncKey(o, kind)));
+  if (recorder !== null && !byData.has(o)) recorder.touch(syncId(o, kind));
 }
 
 /** Records that the running step looked at lock or waitable `o` without changing it (an rwsem's state to a reader). */
 export function touchSyncRead(o: { readonly name?: string }, kind: string): void {
-  if (recorder !== null) recorder.read(objectId(syncKey(o, kind)));
+  if (recorder !== null) recorder.read(syncId(o, kind));
 }
 
 /** Records that the running step added to counter `kind` of `o` (an rwsem's readers): adds commute. */
 export function touchSyncAdd(o: { readonly name?: string }, kind: string): void {
-  if (recorder !== null) recorder.add(objectId(syncKey(o, kind)));
+  if (recorder !== null) recorder.add(syncId(o, kind));
 }
 
 /** The lock primitives' declaration: the step since `yield 'mutex_lock X'` only queued on `lock`. */

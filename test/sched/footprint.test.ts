@@ -12,6 +12,7 @@ import {
   dependent,
   Executor,
   type Footprint,
+  FootprintRecorder,
   MemKind,
   memObject,
   namedWrite,
@@ -148,5 +149,49 @@ describe('a spinlock recorded by the data it protects', () => {
     const r = ex.run();
     expect(r.status).toBe('failed');
     expect(r.failure!.message).toMatch(/^BUG: sleeping function called from invalid context at inside\n/);
+  });
+});
+
+describe('FootprintRecorder: one step\'s footprint', () => {
+  const [a, b, c, d, e] = [1, 2, 3, 4, 5].map((i) => memObject(MemKind.page, 900 + i, 0)) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
+
+  it('each object once, sorted; a read of a written object is the write, a counter added to and read a write', () => {
+    const r = new FootprintRecorder(false, true);
+    r.begin();
+    r.read(e);
+    r.add(e);
+    r.read(b);
+    r.write(a);
+    r.read(a);
+    r.read(b);
+    r.add(c);
+    r.add(c);
+    r.add(d);
+    r.write(a);
+    expect(r.changes(a)).toBe(true);
+    expect(r.changes(c)).toBe(true);
+    expect(r.changes(b)).toBe(false);
+    expect(r.end()).toEqual({ memory: false, objects: [a, e], reads: [b], adds: [c, d] });
+  });
+
+  it('the next step starts empty: nothing of the last one is in it, and a write-only step has no reads or adds', () => {
+    const r = new FootprintRecorder(false, true);
+    r.begin();
+    r.write(d);
+    r.read(b);
+    r.add(c);
+    r.end();
+    r.begin();
+    expect(r.changes(d)).toBe(false);
+    r.write(c);
+    r.write(b);
+    r.write(c);
+    expect(r.end()).toEqual({ memory: false, objects: [b, c] });
   });
 });
