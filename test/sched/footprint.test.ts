@@ -152,7 +152,7 @@ describe('a spinlock recorded by the data it protects', () => {
   });
 });
 
-describe('FootprintRecorder: one step\'s footprint', () => {
+describe("FootprintRecorder: one step's footprint", () => {
   const [a, b, c, d, e] = [1, 2, 3, 4, 5].map((i) => memObject(MemKind.page, 900 + i, 0)) as [
     number,
     number,
