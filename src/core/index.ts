@@ -4,6 +4,7 @@ export * from './counters.js';
 export * from './crc32.js';
 export * from './errno.js';
 export * from './eventlog.js';
+export * from './host_arrays.js';
 export * from './prng.js';
 export * from './trace.js';
 export * from './version.js';
