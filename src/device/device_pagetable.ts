@@ -241,9 +241,13 @@ export class DevicePageTable {
     for (const [key, leaf] of this.leaves) {
       const base = key * LEAF_ENTRIES;
       const e = leaf.e;
-      for (let i = 0; i < LEAF_ENTRIES; i++) {
+      // the checkers visit every table after every step: stop at the leaf's last entry
+      let left = leaf.n;
+      for (let i = 0; left > 0 && i < LEAF_ENTRIES; i++) {
         const x = e[i] as number;
-        if (x >= 0) visit(base + i, dptEntryPfn(x), dptEntryWritable(x));
+        if (x < 0) continue;
+        left--;
+        visit(base + i, dptEntryPfn(x), dptEntryWritable(x));
       }
     }
   }
