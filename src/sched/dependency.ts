@@ -435,6 +435,7 @@ const renamed = new WeakMap<object, string>();
  */
 export function nameForFootprints(o: object, name: string): void {
   renamed.set(o, name);
+  // a name given after the object was touched: its next touch finds the new one
   for (const ids of syncIds.values()) ids.delete(o);
 }
 

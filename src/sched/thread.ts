@@ -161,6 +161,6 @@ export function removeFromList(list: Thread[], t: Thread): boolean {
   const i = list.indexOf(t);
   if (i < 0) return false;
   for (let j = i; j < list.length - 1; j++) list[j] = list[j + 1]!;
-  list.length--;
+  list.pop();
   return true;
 }
