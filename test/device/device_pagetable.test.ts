@@ -3,7 +3,9 @@ import { DevicePageTable } from '../../src/device/device_pagetable.js';
 
 function visited(pt: DevicePageTable): [number, number, boolean][] {
   const out: [number, number, boolean][] = [];
-  pt.forEach((vpn, pfn, write) => out.push([vpn, pfn, write]));
+  pt.forEach((vpn, pfn, write) => {
+    out.push([vpn, pfn, write]);
+  });
   return out;
 }
 
