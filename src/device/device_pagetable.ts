@@ -86,10 +86,14 @@ function spareLeaf(leaf: Leaf): void {
   if (spareLeaves.length < SPARE_LEAVES_MAX) spareLeaves.push(leaf.e);
 }
 
-/** One leaf: LEAF_ENTRIES entries (EMPTY or pfn * 4 + tag) and how many are present. */
+/**
+ * One leaf: LEAF_ENTRIES entries (EMPTY or pfn * 4 + tag), how many are present, and the lowest
+ * slot ever stored (erases leave it: a bound, not the first entry), where forEach starts.
+ */
 interface Leaf {
   readonly e: Float64Array;
   n: number;
+  lo: number;
 }
 
 /**
@@ -162,13 +166,14 @@ export class DevicePageTable {
     const key = Math.floor(vpn / LEAF_ENTRIES);
     let leaf = this.leaves.get(key);
     if (leaf === undefined) {
-      leaf = { e: (spareLeaves.pop() ?? new Float64Array(LEAF_ENTRIES)).fill(EMPTY), n: 0 };
+      leaf = { e: (spareLeaves.pop() ?? new Float64Array(LEAF_ENTRIES)).fill(EMPTY), n: 0, lo: LEAF_ENTRIES };
       this.leaves.set(key, leaf);
     }
     const i = vpn % LEAF_ENTRIES;
     if ((leaf.e[i] as number) < 0) {
       leaf.n++;
       this.count++;
+      if (i < leaf.lo) leaf.lo = i;
     }
     leaf.e[i] = pfn * 4 + tag;
     this.stores++;
@@ -241,9 +246,9 @@ export class DevicePageTable {
     for (const [key, leaf] of this.leaves) {
       const base = key * LEAF_ENTRIES;
       const e = leaf.e;
-      // the checkers visit every table after every step: stop at the leaf's last entry
+      // the checkers visit every table after every step: from the leaf's lowest slot to its last entry
       let left = leaf.n;
-      for (let i = 0; left > 0 && i < LEAF_ENTRIES; i++) {
+      for (let i = leaf.lo; left > 0 && i < LEAF_ENTRIES; i++) {
         const x = e[i] as number;
         if (x < 0) continue;
         left--;
