@@ -174,8 +174,12 @@ export interface ExploreResult {
   violations: DistinctViolation[];
 }
 
-/** Memory sections of the explorer's machines (see PhysMemOptions.sectionPages). */
-export const EXPLORE_SECTION_PAGES = 64;
+/**
+ * Memory sections of the explorer's machines (see PhysMemOptions.sectionPages): small, so that the
+ * struct page arrays of 64 pages of RAM and two 16-page devices cover 112 pfns, which the accounting
+ * check walks twice a schedule.
+ */
+export const EXPLORE_SECTION_PAGES = 16;
 /** Steps after which a schedule counts as a livelock. */
 export const EXPLORE_STEPS_MAX = 200_000;
 
