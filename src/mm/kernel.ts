@@ -206,8 +206,10 @@ export class Kernel {
   }
 
   /**
-   * Discards the machine: its memory and page tables are recycled into the next machines built in
-   * this process. Nothing of this kernel (no mm, process, device, driver) may be used afterwards.
+   * Discards the machine: its memory, page tables and bookkeeping arrays (PhysMem.arrays) are
+   * recycled into the next machines built in this process. Nothing of this kernel (no mm, process,
+   * device, driver) may be used afterwards, nor a buffer its calls returned: a device read's bytes
+   * are the driver's bounce buffer.
    * For the explorer, which builds and discards a machine per schedule.
    */
   release(): void {
