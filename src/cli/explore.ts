@@ -295,6 +295,7 @@ export function jsonOf(r: ExploreResult): object {
     violation: r.violation,
     violations: r.violations,
     terminalStates: r.terminalStates,
+    sleepBlocked: r.sleepBlocked,
     ...(r.shard === undefined ? {} : { shard: r.shard }),
   };
 }
@@ -313,6 +314,10 @@ function printResult(r: CliExploreResult, out: (line: string) => void): void {
       r.complete && r.preemptions === Number.POSITIVE_INFINITY ? ' (every schedule ends in one of them)' : '';
     out(`${r.terminalStates} distinct terminal state${r.terminalStates === 1 ? '' : 's'}${every}`);
   }
+  if (r.strategy === 'dpor')
+    out(
+      `${r.sleepBlocked} of the schedules ended sleep-set blocked (each equivalent to one run before it)`,
+    );
   if (r.shard !== undefined) {
     const split = r.shard.dporSplit;
     const units =

@@ -56,6 +56,8 @@ export interface DporSplitReport {
   units: number;
   /** Schedules run in each owned unit, in order: unit `index + k * count` ran `unitSchedules[k]`. */
   unitSchedules: number[];
+  /** Of those, the ones that ended sleep-set blocked (ExploreResult.sleepBlocked), per owned unit. */
+  unitSleepBlocked: number[];
   /** For each of ShardReport's terminalStateHashes, the first unit whose clean schedule ended in it. */
   stateUnits: number[];
 }
@@ -84,6 +86,7 @@ export class SplitDpor implements Strategy {
   private decisions = 0;
   private readonly top: TopNode[] = [];
   private readonly schedules: number[] = [];
+  private readonly blocked: number[] = [];
   private readonly stateUnit = new Map<string, number>();
 
   constructor(
@@ -99,6 +102,11 @@ export class SplitDpor implements Strategy {
   /** The current unit's footprint recorder (the executor reads it at each schedule's start). */
   get recorder(): FootprintRecorder {
     return this.unit.recorder;
+  }
+
+  /** The schedules of this shard's units that ended sleep-set blocked. */
+  get sleepBlocked(): number {
+    return this.blocked.reduce((n, b) => n + b, 0);
   }
 
   /** Number (in DFS order) of the unit the last execution belongs to. */
@@ -142,6 +150,7 @@ export class SplitDpor implements Strategy {
     if (!this.owned()) return false;
     const k = Math.floor(this.unitNo / this.spec.count);
     this.schedules[k] = (this.schedules[k] ?? 0) + 1;
+    this.blocked[k] = (this.blocked[k] ?? 0) + (this.unit.blocked ? 1 : 0);
     for (const h of states) if (!this.stateUnit.has(h)) this.stateUnit.set(h, this.unitNo);
     return true;
   }
@@ -152,6 +161,7 @@ export class SplitDpor implements Strategy {
       depth: this.depth,
       units: this.unitNo + 1,
       unitSchedules: [...this.schedules],
+      unitSleepBlocked: [...this.blocked],
       stateUnits: hashes.map((h) => this.stateUnit.get(h) ?? -1),
     };
   }

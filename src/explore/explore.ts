@@ -164,6 +164,13 @@ export interface ExploreResult {
    * with `complete` and an unbounded search, every state any schedule can end in. 0 otherwise.
    */
   terminalStates: number;
+  /**
+   * 'dpor': the schedules that ended sleep-set blocked, each equivalent to one run before it.
+   * Source-set DPOR runs a redundant Mazurkiewicz trace only this way, so an exhausted search ran
+   * `schedulesExplored - sleepBlocked` distinct traces; optimal DPOR (wakeup trees) would run only
+   * those. 0 for the other strategies.
+   */
+  sleepBlocked: number;
   /** With the `shard` option: which part this is and what mergeShards needs. */
   shard?: ShardReport;
   /** Schedules per wall-clock second, or 0 when no `clock` option was given. */
@@ -351,6 +358,7 @@ function exploreWith(
   let failed: RunResult | null = null;
   const states = new Set<string>();
   let split: SplitDpor | null = null;
+  let sleepBlocked = 0;
   /** A random or PCT search's violating schedule (0-based), which numbers its shard's violation. */
   let failedAt: number | null = null;
   if (strategy === 'dfs' || strategy === 'dpor') {
@@ -374,6 +382,7 @@ function exploreWith(
         if (!(split?.owns(scratch) ?? shard.owns(search as DfsStrategy))) continue;
         for (const h of scratch) states.add(h);
       }
+      if (search instanceof DporStrategy && search.blocked) sleepBlocked++;
       explored++;
       onSchedule?.(explored, budget);
       if (r.status !== 'done' && !log.record(violationOfResult(r) as Violation, explored, seqClean(cfg, r))) {
@@ -412,6 +421,7 @@ function exploreWith(
     schedulesExplored: explored,
     complete,
     terminalStates: states.size,
+    sleepBlocked: split?.sleepBlocked ?? sleepBlocked,
     ...(shard === null
       ? {}
       : {

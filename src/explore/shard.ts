@@ -149,6 +149,8 @@ export function mergeShards(results: readonly ExploreResult[]): ExploreResult {
     schedulesExplored: explored,
     complete: results.every((r) => r.complete),
     terminalStates: split?.states ?? states.size,
+    // only a split dpor search has any (dfs, random and PCT shards report 0)
+    sleepBlocked: split?.sleepBlocked ?? 0,
     schedulesPerSecond: seconds > 0 ? Math.round(explored / seconds) : 0,
     violation: best === null ? null : best.violation,
     ...mergedViolations(results, best, numbered, split !== null, explored),
@@ -201,20 +203,28 @@ function unitedViolations(results: readonly ExploreResult[]): DistinctViolation[
 function splitCounts(
   results: readonly ExploreResult[],
   best: ExploreResult | null,
-): { explored: number; states: number } {
+): { explored: number; states: number; sleepBlocked: number } {
   const last = best === null ? Number.POSITIVE_INFINITY : best.shard!.violationSubtree!;
   let explored = 0;
+  let sleepBlocked = 0;
   const firstUnit = new Map<string, number>();
   for (const r of results) {
     const s = r.shard!;
     const split = s.dporSplit;
-    if (split === undefined || !integers(split.unitSchedules) || !integers(split.stateUnits))
+    if (
+      split === undefined ||
+      !integers(split.unitSchedules) ||
+      !integers(split.unitSleepBlocked) ||
+      !integers(split.stateUnits)
+    )
       throw new ArgumentError(
         'results',
-        `shard ${s.index}/${s.count} carries no split dpor counts (dporSplit.unitSchedules, stateUnits)`,
+        `shard ${s.index}/${s.count} carries no split dpor counts (dporSplit.unitSchedules, unitSleepBlocked, stateUnits)`,
       );
     split.unitSchedules.forEach((n, k) => {
-      if (s.index + k * s.count <= last) explored += n;
+      if (s.index + k * s.count > last) return;
+      explored += n;
+      sleepBlocked += split.unitSleepBlocked[k] ?? 0;
     });
     s.terminalStateHashes.forEach((h, i) => {
       const u = split.stateUnits[i] ?? -1;
@@ -222,7 +232,7 @@ function splitCounts(
       if (u <= last && (known === undefined || u < known)) firstUnit.set(h, u);
     });
   }
-  return { explored, states: firstUnit.size };
+  return { explored, states: firstUnit.size, sleepBlocked };
 }
 
 function integers(a: unknown): boolean {

@@ -85,6 +85,22 @@ describe('split dpor: merged shards equal the one-process split run', () => {
   });
 });
 
+describe('split dpor: sleep-set blocked schedules', () => {
+  it('kernel-vs-munmap unbounded (seq): 9 of 42, per unit in each shard, summed by the merge', () => {
+    const opts: ExploreOptions = { protocol: 'seq', preemptions: Number.POSITIVE_INFINITY };
+    const [one] = shards('kernel-vs-munmap', opts, 1);
+    expect([one!.schedulesExplored, one!.sleepBlocked, one!.terminalStates]).toEqual([42, 9, 2]);
+    const split = one!.shard!.dporSplit!;
+    expect(split.unitSleepBlocked.reduce((n, b) => n + b, 0)).toBe(9);
+    expect(split.unitSleepBlocked.length).toBe(split.unitSchedules.length);
+    for (const count of [2, 3]) {
+      const parts = shards('kernel-vs-munmap', opts, count);
+      expect(parts.reduce((n, p) => n + p.sleepBlocked, 0)).toBe(9);
+      expect(mergeShards(parts)).toEqual({ ...fields(one!), schedulesPerSecond: 0 });
+    }
+  });
+});
+
 describe('split dpor finds what plain dpor and dfs find', () => {
   // [scenario, driver, protocol]: clean ones and broken variants, small enough for a unit test
   const CASES: Array<[string, string, 'seed' | 'seq']> = [
@@ -143,6 +159,10 @@ describe('merging split dpor shards', () => {
     expect(() => mergeShards([a[0]!, damaged as unknown as ExploreResult])).toThrow(
       /shard 1\/2 carries no split dpor counts/,
     );
+    // a shard from before the sleep-set counts: refused, naming what it lacks
+    const { unitSleepBlocked: _blocked, ...older } = a[1]!.shard!.dporSplit!;
+    const old = { ...a[1]!, shard: { ...a[1]!.shard!, dporSplit: older } };
+    expect(() => mergeShards([a[0]!, old as unknown as ExploreResult])).toThrow(/unitSleepBlocked/);
   });
 });
 

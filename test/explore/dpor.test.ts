@@ -128,6 +128,20 @@ describe('unbounded: the same terminal states', () => {
     });
   }
 
+  it('kernel-vs-munmap: 30 dpor schedules, 2 of them sleep-set blocked, so 28 traces; no other strategy reports any', () => {
+    const opts = { protocol: 'seq', preemptions: Number.POSITIVE_INFINITY } as const;
+    const dpor = explore('kernel-vs-munmap', { ...opts, strategy: 'dpor' });
+    expect([dpor.complete, dpor.schedulesExplored, dpor.sleepBlocked, dpor.terminalStates]).toEqual([
+      true,
+      30,
+      2,
+      2,
+    ]);
+    const dfs = explore('kernel-vs-munmap', { ...opts, strategy: 'dfs', schedules: 500 });
+    expect(dfs.sleepBlocked).toBe(0);
+    expect(explore('kernel-vs-munmap', { strategy: 'random', schedules: 20 }).sleepBlocked).toBe(0);
+  });
+
   it('an unbounded bound is refused for pct and random, and a non-integer for dpor', () => {
     expect(() =>
       explore('fault-vs-munmap', { strategy: 'pct', preemptions: Number.POSITIVE_INFINITY }),

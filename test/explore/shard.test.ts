@@ -186,5 +186,8 @@ describe('hmmsim explore --shard / --merge / --jobs', () => {
     // 63 when memory was one object to dpor's dependency relation (src/explore/footprint_mem.ts)
     expect(r.stdout).toContain('18 schedules explored (all within the bound)');
     expect(r.stdout).toContain('2 distinct terminal states (every schedule ends in one of them)');
+    expect(r.stdout).toContain(
+      '0 of the schedules ended sleep-set blocked (each equivalent to one run before it)',
+    );
   });
 });

@@ -120,6 +120,11 @@ export class DporStrategy implements Strategy {
     return this.blockedRuns;
   }
 
+  /** The current execution is sleep-set blocked (every runnable thread asleep at some step). */
+  get blocked(): boolean {
+    return this.blockedAt >= 0;
+  }
+
   /** Starts the next execution; false once every class of schedules has been run. */
   nextExecution(): boolean {
     if (!this.started) {
