@@ -315,9 +315,7 @@ function printResult(r: CliExploreResult, out: (line: string) => void): void {
     out(`${r.terminalStates} distinct terminal state${r.terminalStates === 1 ? '' : 's'}${every}`);
   }
   if (r.strategy === 'dpor')
-    out(
-      `${r.sleepBlocked} of the schedules ended sleep-set blocked (each equivalent to one run before it)`,
-    );
+    out(`${r.sleepBlocked} of the schedules ended sleep-set blocked (each equivalent to one run before it)`);
   if (r.shard !== undefined) {
     const split = r.shard.dporSplit;
     const units =
