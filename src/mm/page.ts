@@ -223,6 +223,19 @@ function storeBuffer(size: number): ArrayBuffer {
   return b;
 }
 
+/** What a released store's arrays become: empty, and the same for every released store. */
+const RELEASED = {
+  buffer: new ArrayBuffer(0),
+  index: new Float64Array(0),
+  flags: new Uint32Array(0),
+  refcount: new Int32Array(0),
+  mapcount: new Int32Array(0),
+  mapping: new Int32Array(0),
+  memcg: new Int32Array(0),
+  pgmapSlot: new Int32Array(0),
+  zone: new Uint8Array(0),
+};
+
 function spareStoreBuffer(b: ArrayBuffer): void {
   const size = b.byteLength / BYTES_PER_PFN;
   if (size === 0) return;
@@ -359,10 +372,18 @@ export class PageStore {
    */
   release(): void {
     spareStoreBuffer(this.buffer);
-    this.buffer = new ArrayBuffer(0);
+    this.buffer = RELEASED.buffer;
     this.capacity = 0;
     this.size = 0;
-    this.carve(0);
+    // empty views shared by every released store: the buffer now belongs to the next machine
+    this.index = RELEASED.index;
+    this.flags = RELEASED.flags;
+    this.refcount = RELEASED.refcount;
+    this.mapcount = RELEASED.mapcount;
+    this.mapping = RELEASED.mapping;
+    this.memcg = RELEASED.memcg;
+    this.pgmapSlot = RELEASED.pgmapSlot;
+    this.zone = RELEASED.zone;
     this.contents = [];
   }
 

@@ -73,3 +73,21 @@ describe('PageStore capacity', () => {
     expect(store.flags.buffer).toBe(buffer);
   });
 });
+
+describe('PageStore.release', () => {
+  it("empties the store's arrays and gives its buffer, zeroed, to the next store of its size", () => {
+    const s = new PageStore(8, 4, 24);
+    mark(s, 5);
+    const buffer = s.flags.buffer;
+    s.release();
+    expect([s.size, s.flags.length, s.refcount.length, s.index.length, s.zone.length]).toEqual([
+      0, 0, 0, 0, 0,
+    ]);
+    // a released store's stray write lands nowhere
+    s.refcount[5] = 9;
+    expect(s.refcount[5]).toBeUndefined();
+    const next = new PageStore(8, 4, 24);
+    expect(next.flags.buffer).toBe(buffer);
+    expect([next.flags[5], next.refcount[5], next.index[5], next.zone[5]]).toEqual([0, 0, 0, 0]);
+  });
+});
