@@ -55,7 +55,7 @@ export class Dmirror implements Driver {
    * block (UVM's resident masks); the policy step migrates only what is not resident, so a fault in
    * a half-resident block does not invalidate the resident half.
    */
-  readonly resident = new ResidentPages();
+  readonly resident: ResidentPages;
   /** What to migrate on a device fault (policy.ts); mirror only by default, as test_hmm. */
   policy: MigrationPolicy = POLICY_NONE;
   /** driver->update. */
@@ -81,6 +81,7 @@ export class Dmirror implements Driver {
   constructor(ctx: DriverContext, deviation?: Exclude<DmirrorVariant, 'correct'>) {
     const mdevice = ctx.mdevice;
     this.mdevice = mdevice;
+    this.resident = new ResidentPages(mdevice.kernel.mem.arrays);
     this.id = mdevice.newContextId();
     this.pt = new Dpt(ctx.trace);
     this.mmu = new DeviceMmu(mdevice.device, this.pt, ctx.tlbEntries);

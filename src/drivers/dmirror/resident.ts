@@ -6,6 +6,8 @@
  * driver's bookkeeping.
  */
 
+import { HostArrays } from '../../core/host_arrays.js';
+
 const BLOCK_SHIFT = 9;
 const BLOCK_PAGES = 1 << BLOCK_SHIFT;
 const BLOCK_MASK = BLOCK_PAGES - 1;
@@ -14,6 +16,9 @@ const BLOCK_MASK = BLOCK_PAGES - 1;
 export class ResidentPages {
   private readonly blocks = new Map<number, Int32Array>();
   private pages = 0;
+
+  /** `arrays`: where the blocks come from (the machine's, reused after it is released). */
+  constructor(private readonly arrays: HostArrays = new HostArrays()) {}
 
   /** Pages resident. */
   get size(): number {
@@ -39,7 +44,7 @@ export class ResidentPages {
     const key = Math.floor(vpn / BLOCK_PAGES);
     let b = this.blocks.get(key);
     if (b === undefined) {
-      b = new Int32Array(BLOCK_PAGES).fill(-1);
+      b = this.arrays.i32(BLOCK_PAGES).fill(-1);
       this.blocks.set(key, b);
     }
     if ((b[vpn & BLOCK_MASK] as number) < 0) this.pages++;
