@@ -22,6 +22,7 @@ describe('hmmsim explore / replay (end to end, through main() in process)', () =
       'violation',
       'violations',
       'terminalStates',
+      'sleepBlocked',
     ]);
     expect(doc).toMatchObject({ protocol: 'seed', preemptions: 2, complete: false, schedulesExplored: 6 });
     expect(doc.violation.checker).toBe('coherence');
