@@ -5,6 +5,7 @@
  * so they live with the driver, behind a DeviceMmu (mmu.ts).
  */
 
+import type { HostArrays } from '../core/host_arrays.js';
 import type { PhysMem } from '../mm/page_alloc.js';
 import { COST_PROFILE_DEFAULT, CostModel } from './cost.js';
 import { DmaEngine } from './dma.js';
@@ -136,6 +137,8 @@ export class SimDevice {
   readonly dma: DmaEngine;
   /** Pfns up to this one are system memory (the zero page and RAM); device memory lies above. */
   readonly sysmemPfnMax: number;
+  /** The machine's bookkeeping arrays (PhysMem.arrays), which the device's TLBs take theirs from. */
+  readonly arrays: HostArrays;
 
   constructor(id: number, memoryPages: number, mem: PhysMem, opts: SimDeviceOptions = {}) {
     this.id = id;
@@ -144,5 +147,6 @@ export class SimDevice {
     this.cost = new CostModel(opts.costProfile ?? COST_PROFILE_DEFAULT);
     this.dma = new DmaEngine(mem, this.cost, this.counters);
     this.sysmemPfnMax = mem.ramPages;
+    this.arrays = mem.arrays;
   }
 }

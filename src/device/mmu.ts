@@ -37,7 +37,7 @@ export class DeviceMmu {
   constructor(device: SimDevice, pt: DevicePageTable, tlbEntries?: number) {
     this.device = device;
     this.pt = pt;
-    this.tlb = new DeviceTlb(tlbEntries);
+    this.tlb = new DeviceTlb(tlbEntries, device.arrays);
     this.counters = device.counters;
     this.cost = device.cost;
     this.sysmemPfnMax = device.sysmemPfnMax;

@@ -17,6 +17,7 @@
  */
 
 import { ArgumentError, describeValue } from '../core/errno.js';
+import { HostArrays } from '../core/host_arrays.js';
 
 /** TLB entries of a device unless configured (tlbEntries). */
 export const DEVICE_TLB_ENTRIES_DEFAULT = 1024;
@@ -77,7 +78,11 @@ export class DeviceTlb {
   /** Whole-TLB flushes. */
   flushes = 0;
 
-  constructor(entries = DEVICE_TLB_ENTRIES_DEFAULT) {
+  /** `arrays`: where the first fill takes the TLB's arrays from (the machine's, reused after it). */
+  constructor(
+    entries = DEVICE_TLB_ENTRIES_DEFAULT,
+    private readonly arrays: HostArrays = new HostArrays(),
+  ) {
     checkTlbEntries(entries);
     this.entries = entries;
     this.ways = DEVICE_TLB_WAYS;
@@ -85,10 +90,10 @@ export class DeviceTlb {
   }
 
   private allocate(): void {
-    this.tag = new Float64Array(this.entries).fill(-1);
-    this.pfnOf = new Float64Array(this.entries);
-    this.writable = new Uint8Array(this.entries);
-    this.used = new Float64Array(this.entries);
+    this.tag = this.arrays.f64(this.entries).fill(-1);
+    this.pfnOf = this.arrays.f64(this.entries);
+    this.writable = this.arrays.u8(this.entries);
+    this.used = this.arrays.f64(this.entries);
   }
 
   /** The frame for vpn if cached with the needed permission (a hit), else -1 (a miss). */

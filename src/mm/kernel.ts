@@ -208,8 +208,8 @@ export class Kernel {
   /**
    * Discards the machine: its memory, page tables and bookkeeping arrays (PhysMem.arrays) are
    * recycled into the next machines built in this process. Nothing of this kernel (no mm, process,
-   * device, driver) may be used afterwards, nor a buffer its calls returned: a device read's bytes
-   * are the driver's bounce buffer.
+   * device, driver) may be used afterwards, nor a buffer its calls returned: the bytes of a CPU or
+   * device read come from the machine's arrays (a device read's are the driver's bounce buffer).
    * For the explorer, which builds and discards a machine per schedule.
    */
   release(): void {

@@ -515,7 +515,8 @@ export class ProcessTasks {
     checkAddr('addr', addr, false);
     checkBufferLength('length', length);
     this.p.alive();
-    const buf = new Uint8Array(length);
+    // the machine's, as a device read's bytes are: valid until the machine is released
+    const buf = this.p.mm.kernel.mem.arrays.u8(length);
     const r = yield* accessUser(this.p.mm, addr, buf, false);
     raiseFault(r.result, r.addr, false);
     return buf;

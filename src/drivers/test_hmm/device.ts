@@ -329,8 +329,8 @@ export class TestHmmDevice {
    */
   *evictRange(pfnFirst: number, npages: number): Task<number> {
     const { kernel } = this;
-    const src = new Float64Array(npages);
-    const dst = new Float64Array(npages);
+    const src = kernel.mem.arrays.f64(npages);
+    const dst = kernel.mem.arrays.f64(npages);
     yield* migrateDeviceRange(kernel, src, pfnFirst, npages);
     const dstPages: number[] = [];
     const srcPages: number[] = [];
