@@ -426,6 +426,16 @@ export function touchObject(name: string): void {
   if (recorder !== null) recorder.touch(objectId(name));
 }
 
+/**
+ * Where the relation keeps a lock's footprint name and by-data mark: on the lock when its class
+ * declares the field (Mutex, RwSem, SpinLock), else in a table. A module-level table with an entry
+ * per schedule's lock is an old-to-young ephemeron each minor GC has to process.
+ */
+interface FootprintFields {
+  footprintName?: string;
+  footprintByData?: boolean;
+}
+
 const renamed = new WeakMap<object, string>();
 
 /**
@@ -434,13 +444,14 @@ const renamed = new WeakMap<object, string>();
  * be the same in every execution (the explorer uses the device's name).
  */
 export function nameForFootprints(o: object, name: string): void {
-  renamed.set(o, name);
+  if ('footprintName' in o) (o as FootprintFields).footprintName = name;
+  else renamed.set(o, name);
   // a name given after the object was touched: its next touch finds the new one
   for (const ids of syncIds.values()) ids.delete(o);
 }
 
 function syncKey(o: { readonly name?: string }, kind: string): string {
-  return `${kind} ${renamed.get(o) ?? o.name ?? '?'}`;
+  return `${kind} ${(o as FootprintFields).footprintName ?? renamed.get(o) ?? o.name ?? '?'}`;
 }
 
 /**
@@ -475,12 +486,14 @@ const byData = new WeakSet<object>();
  * touching disjoint data are then independent, which the lock as an object would hide.
  */
 export function recordByProtectedData(o: object): void {
-  byData.add(o);
+  if ('footprintByData' in o) (o as FootprintFields).footprintByData = true;
+  else byData.add(o);
 }
 
 /** Records that the running step touched lock or waitable `o` (by its name). */
 export function touchSync(o: { readonly name?: string }, kind: string): void {
-  if (recorder !== null && !byData.has(o)) recorder.touch(syncId(o, kind));
+  if (recorder !== null && (o as FootprintFields).footprintByData !== true && !byData.has(o))
+    recorder.touch(syncId(o, kind));
 }
 
 /** Records that the running step looked at lock or waitable `o` without changing it (an rwsem's state to a reader). */

@@ -48,6 +48,8 @@ export interface LockOptions {
  */
 export class Mutex implements LockInstance, Waitable {
   readonly name: string;
+  /** @internal the name nameForFootprints gave it (dependency.ts), kept here rather than in a table. */
+  footprintName: string | undefined = undefined;
   readonly kind = 'mutex' as const;
   private holder: Thread | null = null;
   private readonly waiters: Thread[] = [];

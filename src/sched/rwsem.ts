@@ -46,6 +46,8 @@ const READERS = 'rwsem#readers';
  */
 export class RwSem implements LockInstance, Waitable {
   readonly name: string;
+  /** @internal the name nameForFootprints gave it (dependency.ts), kept here rather than in a table. */
+  footprintName: string | undefined = undefined;
   readonly kind = 'rwsem' as const;
   private writer: Thread | null = null;
   /** Read holders, one entry per hold. */

@@ -28,6 +28,8 @@ import { current, HELD_EXCLUSIVE, type LockInstance, type Thread } from './threa
  */
 export class SpinLock implements LockInstance {
   readonly name: string;
+  /** @internal recordByProtectedData marked it (dependency.ts), kept here rather than in a table. */
+  footprintByData = false;
   readonly kind = 'spinlock' as const;
   private holder: Thread | null = null;
   private readonly classes: string[];
