@@ -233,8 +233,12 @@ export class Slab {
  */
 function poison(slab: Slab, obj: object, rec: SlabObject): void {
   const proto = Reflect.getPrototypeOf(obj);
-  const keys = Reflect.ownKeys(obj);
   const fields = Object.keys(obj);
+  // Symbols or non-enumerable properties besides the fields? Two cheap counts (V8 caches a class's
+  // keys) where Reflect.ownKeys builds the list afresh: 0.15 µs against 0.4 µs for 16 fields.
+  const others =
+    Object.getOwnPropertyNames(obj).length !== fields.length || Object.getOwnPropertySymbols(obj).length > 0;
+  const keys: readonly PropertyKey[] = others ? Reflect.ownKeys(obj) : fields;
   // A prototype-less copy (a field write lands in it as in a plain record): a spread, then no
   // prototype, ~0.1 µs for 16 fields, where Object.assign into Object.create(null) takes ~0.4 µs
   // and Object.create(proto, descriptors) ~7 µs. The traps below look in the shadow first and then
@@ -245,7 +249,7 @@ function poison(slab: Slab, obj: object, rec: SlabObject): void {
   (obj as { [POISONED]?: Poisoned })[POISONED] = { slab, rec, shadow };
   Reflect.setPrototypeOf(obj, poisonedPrototypeOf(proto));
   // Every field is an enumerable string key: a plain delete each, the fast path.
-  let rest = keys.length !== fields.length;
+  let rest = others;
   try {
     for (let i = 0; i < fields.length; i++) delete (obj as Record<string, unknown>)[fields[i] as string];
   } catch {

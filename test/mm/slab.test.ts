@@ -148,6 +148,21 @@ describe('mm/slab: kmalloc, kfree and KASAN', () => {
     expect(slab.reports.map((r) => r.access)).toEqual(['read of .after']);
   });
 
+  it('a symbol-keyed field moves off the freed object too: reading it is a use, and it keeps its value', () => {
+    const TAG = Symbol('tag');
+    class Tagged {
+      n = 1;
+      [TAG] = 5;
+    }
+    const slab = kasanSlab();
+    const o = kmalloc(slab, new Tagged(), 'struct tagged', 'alloc_tagged');
+    kfree(slab, o, 'free_tagged');
+    expect(Object.keys(o)).toEqual([]);
+    expect(Object.getOwnPropertySymbols(o)).not.toContain(TAG);
+    expect(inTask('t', 'use', () => o[TAG])).toBe(5);
+    expect(slab.reports.map((r) => r.access)).toEqual(['read of .Symbol(tag)']);
+  });
+
   it('reports a double free and an invalid free, and ignores kfree(null)', () => {
     const slab = kasanSlab();
     const o = kzalloc(slab, new Obj(), 'struct obj', 'obj_open');
