@@ -21,6 +21,8 @@ type HostArray = Float64Array | Int32Array | Uint8Array;
 const SPARE_BYTES_MAX = 64 * 1024;
 /** Arrays kept per class and length. */
 const SPARES_PER_SIZE = 16;
+/** Bytes kept in all (a sweep's machines come in many sizes, each a length of its own). */
+const SPARE_BYTES_TOTAL_MAX = 16 * 1024 * 1024;
 /**
  * Arrays a machine tracks for release: a schedule's machine takes a few, but a long-lived one may
  * take one per call (a bounce buffer per device read), and those beyond this are left to the GC.
@@ -29,6 +31,8 @@ const TAKEN_MAX = 64;
 
 /** Arrays of discarded machines, by class name, then by length: shared by every machine of the process. */
 const spares = new Map<string, Map<number, HostArray[]>>();
+/** Bytes of the arrays in `spares`. */
+let spareBytes = 0;
 
 function sparesOf(cls: string, length: number): HostArray[] {
   let bySize = spares.get(cls);
@@ -70,7 +74,9 @@ export class HostArrays {
   release(): void {
     for (const a of this.taken) {
       const list = sparesOf(a.constructor.name, a.length);
-      if (list.length < SPARES_PER_SIZE) list.push(a);
+      if (list.length >= SPARES_PER_SIZE || spareBytes + a.byteLength > SPARE_BYTES_TOTAL_MAX) continue;
+      list.push(a);
+      spareBytes += a.byteLength;
     }
     this.taken = [];
   }
@@ -80,7 +86,9 @@ export class HostArrays {
     // On-heap arrays cost nothing to allocate, and large ones are not worth keeping.
     if (bytes <= 64 || bytes > SPARE_BYTES_MAX) return new cls(length);
     if (this.taken.length >= TAKEN_MAX) return new cls(length);
-    const a = spares.get(cls.name)?.get(length)?.pop()?.fill(0) ?? new cls(length);
+    const spare = spares.get(cls.name)?.get(length)?.pop();
+    if (spare !== undefined) spareBytes -= spare.byteLength;
+    const a = spare?.fill(0) ?? new cls(length);
     this.taken.push(a);
     return a;
   }

@@ -85,3 +85,24 @@ describe('core/host_arrays: a long-lived machine', () => {
     expect(again.filter((a) => after.includes(a))).toEqual([]);
   });
 });
+
+describe('core/host_arrays: a bound on what the process keeps', () => {
+  it('keeps at most 16 MiB of spares in all: past it, a released array goes to the GC', () => {
+    // 16 arrays of each of 17 lengths, 8,192 - k doubles (just under 64 KiB each): the first 16
+    // lengths make 16,761,856 bytes, and the 17th's would pass 16 MiB (the tests above keep a few
+    // KiB more, which only moves the cut earlier)
+    const lengths = Array.from({ length: 17 }, (_, k) => 8192 - k);
+    const released = new Map<number, Float64Array[]>();
+    for (const length of lengths) {
+      const h = new HostArrays();
+      released.set(
+        length,
+        Array.from({ length: 16 }, () => h.f64(length)),
+      );
+      h.release();
+    }
+    const next = new HostArrays();
+    expect(released.get(8192)).toContain(next.f64(8192));
+    expect(released.get(8176)).not.toContain(next.f64(8176));
+  });
+});
