@@ -434,6 +434,9 @@ export function touchObject(name: string): void {
 interface FootprintFields {
   footprintName?: string;
   footprintByData?: boolean;
+  /** The kind whose id footprintId caches (a lock's own kind: most touches are of it). */
+  footprintKind?: string | undefined;
+  footprintId?: number;
 }
 
 const renamed = new WeakMap<object, string>();
@@ -446,6 +449,7 @@ const renamed = new WeakMap<object, string>();
 export function nameForFootprints(o: object, name: string): void {
   if ('footprintName' in o) (o as FootprintFields).footprintName = name;
   else renamed.set(o, name);
+  if ('footprintKind' in o) (o as FootprintFields).footprintKind = undefined;
   // a name given after the object was touched: its next touch finds the new one
   for (const ids of syncIds.values()) ids.delete(o);
 }
@@ -456,12 +460,22 @@ function syncKey(o: { readonly name?: string }, kind: string): string {
 
 /**
  * The id of each lock or waitable by kind, found once per object: a lock is touched several times
- * a step, and its key is a string to build and hash each time. Numbers as values, so the tables
- * keep nothing of a schedule alive (see the eventlog's and KASAN's notes on old-to-young pointers).
+ * a step, and its key is a string to build and hash each time. A lock class caches the id of its
+ * first kind on the lock (footprintKind); other kinds and objects use these tables, numbers as
+ * values, so the tables keep nothing of a schedule alive (see the eventlog's and KASAN's notes on
+ * old-to-young pointers).
  */
 const syncIds = new Map<string, WeakMap<object, number>>();
 
 function syncId(o: { readonly name?: string }, kind: string): number {
+  const f = o as FootprintFields;
+  if (f.footprintKind === kind) return f.footprintId as number;
+  if (f.footprintKind === undefined && 'footprintKind' in o) {
+    const id = objectId(syncKey(o, kind));
+    f.footprintKind = kind;
+    f.footprintId = id;
+    return id;
+  }
   let ids = syncIds.get(kind);
   if (ids === undefined) {
     ids = new WeakMap();

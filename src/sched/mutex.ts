@@ -50,6 +50,10 @@ export class Mutex implements LockInstance, Waitable {
   readonly name: string;
   /** @internal the name nameForFootprints gave it (dependency.ts), kept here rather than in a table. */
   footprintName: string | undefined = undefined;
+  /** @internal dependency.ts's cache: the footprint id of this lock as a `footprintKind` object. */
+  footprintKind: string | undefined = undefined;
+  /** @internal see footprintKind. */
+  footprintId = 0;
   readonly kind = 'mutex' as const;
   private holder: Thread | null = null;
   private readonly waiters: Thread[] = [];

@@ -48,6 +48,10 @@ export class RwSem implements LockInstance, Waitable {
   readonly name: string;
   /** @internal the name nameForFootprints gave it (dependency.ts), kept here rather than in a table. */
   footprintName: string | undefined = undefined;
+  /** @internal dependency.ts's cache: the footprint id of this lock as a `footprintKind` object. */
+  footprintKind: string | undefined = undefined;
+  /** @internal see footprintKind. */
+  footprintId = 0;
   readonly kind = 'rwsem' as const;
   private writer: Thread | null = null;
   /** Read holders, one entry per hold. */

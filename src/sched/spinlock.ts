@@ -30,6 +30,10 @@ export class SpinLock implements LockInstance {
   readonly name: string;
   /** @internal recordByProtectedData marked it (dependency.ts), kept here rather than in a table. */
   footprintByData = false;
+  /** @internal dependency.ts's cache: the footprint id of this lock as a `footprintKind` object. */
+  footprintKind: string | undefined = undefined;
+  /** @internal see footprintKind. */
+  footprintId = 0;
   readonly kind = 'spinlock' as const;
   private holder: Thread | null = null;
   private readonly classes: string[];

@@ -6,6 +6,7 @@
  */
 
 import { describe, expect, it } from 'vitest';
+import { nameForFootprints, setRecorder, touchSync } from '../../src/sched/dependency.js';
 import {
   DfsStrategy,
   DporStrategy,
@@ -22,6 +23,7 @@ import {
   type Strategy,
   whyDependent,
 } from '../../src/sched/index.js';
+import { Mutex } from '../../src/sched/mutex.js';
 
 const x = memObject(MemKind.pte, 1, 0x100);
 const y = memObject(MemKind.page, 7, 0);
@@ -193,5 +195,28 @@ describe("FootprintRecorder: one step's footprint", () => {
     r.write(b);
     r.write(c);
     expect(r.end()).toEqual({ memory: false, objects: [b, c] });
+  });
+});
+
+describe('footprint names of locks', () => {
+  it('a lock named after it was touched is touched under its new name from then on; two of one name are one object', () => {
+    const m = new Mutex('m.lock');
+    const twin = new Mutex('m.lock');
+    const r = new FootprintRecorder(false, true);
+    const touched = (o: Mutex): string[] => {
+      r.begin();
+      touchSync(o, o.kind);
+      return r.end().objects.map(objectName);
+    };
+    setRecorder(r);
+    try {
+      expect(touched(m)).toEqual(['mutex m.lock']);
+      expect(touched(twin)).toEqual(['mutex m.lock']);
+      nameForFootprints(m, 'm.lock dev7');
+      expect(touched(m)).toEqual(['mutex m.lock dev7']);
+      expect(touched(twin)).toEqual(['mutex m.lock']);
+    } finally {
+      setRecorder(null);
+    }
   });
 });
