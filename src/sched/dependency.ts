@@ -183,18 +183,21 @@ export class FootprintRecorder {
     const read = this.readSet;
     if (read.ids.length === 0 && this.addSet.ids.length === 0)
       return { memory, objects: sorted(touched.ids) };
-    const objects = touched.ids.slice();
+    // handed out, not copied: begin() gives the set a new list
+    const objects = touched.ids;
     const reads: number[] = [];
     const adds: number[] = [];
+    let both = 0;
     for (const o of read.ids) if (!touched.has(o)) reads.push(o);
     for (const o of this.addSet.ids) {
       if (touched.has(o)) continue;
       // a counter added to and read is a plain write
-      if (read.has(o)) objects.push(o);
-      else adds.push(o);
+      if (read.has(o)) {
+        objects.push(o);
+        both++;
+      } else adds.push(o);
     }
-    const plainReads =
-      objects.length === touched.ids.length ? reads : reads.filter((o) => !this.addSet.has(o));
+    const plainReads = both === 0 ? reads : reads.filter((o) => !this.addSet.has(o));
     return { memory, objects: sorted(objects), reads: sorted(plainReads), adds: sorted(adds) };
   }
 
