@@ -97,10 +97,7 @@ export function checkCoherence(kernel: Kernel, mirrors: readonly MirrorView[]): 
     const stale = tlbViolation(m);
     if (stale !== null) return stale;
     if (m.pt.size === 0) continue;
-    let found: string | null = null;
-    m.pt.forEach((vpn, pfn, write) => {
-      if (found === null) found = checkEntry(kernel, m, vpn, pfn, write);
-    });
+    const found = m.pt.findEntry(checkEntry, kernel, m);
     if (found !== null) return found;
   }
   return null;

@@ -82,6 +82,18 @@ const spareLeaves: Float64Array[] = [];
 /** At most 4 MiB of them. */
 const SPARE_LEAVES_MAX = 1024;
 
+/** forEach's visitor through findEntry: every entry, no result. */
+function visitAll(
+  visit: (vpn: number, pfn: number, write: boolean) => void,
+  _b: null,
+  vpn: number,
+  pfn: number,
+  write: boolean,
+): null {
+  visit(vpn, pfn, write);
+  return null;
+}
+
 function spareLeaf(leaf: Leaf): void {
   if (spareLeaves.length < SPARE_LEAVES_MAX) spareLeaves.push(leaf.e);
 }
@@ -243,6 +255,18 @@ export class DevicePageTable {
 
   /** Visits every entry (leaf by leaf, in the order leaves were created; ascending within one) without allocating. */
   forEach(visit: (vpn: number, pfn: number, write: boolean) => void): void {
+    this.findEntry(visitAll, visit, null);
+  }
+
+  /**
+   * The first non-null `visit(a, b, vpn, pfn, write)` over the entries, in forEach's order, or
+   * null. `a` and `b` are passed through, so that a checker run after every step needs no closure.
+   */
+  findEntry<A, B, R>(
+    visit: (a: A, b: B, vpn: number, pfn: number, write: boolean) => R | null,
+    a: A,
+    b: B,
+  ): R | null {
     for (const [key, leaf] of this.leaves) {
       const base = key * LEAF_ENTRIES;
       const e = leaf.e;
@@ -252,9 +276,11 @@ export class DevicePageTable {
         const x = e[i] as number;
         if (x < 0) continue;
         left--;
-        visit(base + i, dptEntryPfn(x), dptEntryWritable(x));
+        const r = visit(a, b, base + i, dptEntryPfn(x), dptEntryWritable(x));
+        if (r !== null) return r;
       }
     }
+    return null;
   }
 
   /** Entries in vpn order (for checkers and tools). */

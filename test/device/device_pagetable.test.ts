@@ -40,3 +40,21 @@ describe('DevicePageTable.forEach', () => {
     expect(pt.size).toBe(3);
   });
 });
+
+describe('DevicePageTable.findEntry', () => {
+  it("returns the first visitor result that is not null, in forEach's order, with the two arguments passed through", () => {
+    const pt = new DevicePageTable();
+    pt.store(700, 1, false);
+    pt.store(3, 2, true);
+    pt.store(9, 3, true);
+    const seen: number[] = [];
+    const firstWritable = (tag: string, log: number[], vpn: number, pfn: number, write: boolean) => {
+      log.push(vpn);
+      return write ? `${tag} ${vpn}:${pfn}` : null;
+    };
+    expect(pt.findEntry(firstWritable, 'w', seen)).toBe('w 3:2');
+    expect(seen).toEqual([700, 3]);
+    expect(pt.findEntry(() => null, 0, 0)).toBeNull();
+    expect(new DevicePageTable().findEntry(firstWritable, 'w', seen)).toBeNull();
+  });
+});
