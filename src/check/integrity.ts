@@ -197,16 +197,16 @@ export class ShadowMemory {
         this.report(`${tok.who} read ${hex(from)} (mm ${tok.mm.id}) after it was unmapped, and got data`);
         return;
       }
-      for (let a = from; a < to; a++) {
+      const off = firstDifference(data, from - tok.addr, p.bytes, from - pageStart, p.fill, to - from);
+      if (off >= 0) {
+        const a = from + off;
         const got = data[a - tok.addr] as number;
         const want = p.bytes === null ? p.fill : (p.bytes[a - pageStart] as number);
-        if (got !== want) {
-          this.report(
-            `${tok.who} read 0x${got.toString(16).padStart(2, '0')} at ${hex(a)} (mm ${tok.mm.id}), ` +
-              `but the last write there stored 0x${want.toString(16).padStart(2, '0')}`,
-          );
-          return;
-        }
+        this.report(
+          `${tok.who} read 0x${got.toString(16).padStart(2, '0')} at ${hex(a)} (mm ${tok.mm.id}), ` +
+            `but the last write there stored 0x${want.toString(16).padStart(2, '0')}`,
+        );
+        return;
       }
     }
   }
@@ -272,6 +272,41 @@ export class ShadowMemory {
     this.violations.push(message);
     this.pending ??= message;
   }
+}
+
+/**
+ * The offset in [0, len) of the first byte of `data` from `dOff` on that differs from `want` from
+ * `wOff` on (from `fill` when want is null: a page of one value), or -1. Four bytes at a time where
+ * both views are aligned: every read of every schedule is compared with the shadow.
+ */
+function firstDifference(
+  data: Uint8Array,
+  dOff: number,
+  want: Uint8Array | null,
+  wOff: number,
+  fill: number,
+  len: number,
+): number {
+  let i = 0;
+  const dAt = data.byteOffset + dOff;
+  const wAt = want === null ? 0 : want.byteOffset + wOff;
+  if (dAt % 4 === 0 && wAt % 4 === 0 && len >= 4) {
+    const words = len >>> 2;
+    const d32 = new Int32Array(data.buffer, dAt, words);
+    if (want === null) {
+      const f = Math.imul(fill, 0x01010101);
+      while (i < words && d32[i] === f) i++;
+    } else {
+      const w32 = new Int32Array(want.buffer, wAt, words);
+      while (i < words && d32[i] === w32[i]) i++;
+    }
+    i <<= 2; // the first byte of the first word that differs, or of the tail
+  }
+  for (; i < len; i++) {
+    const expected = want === null ? fill : (want[wOff + i] as number);
+    if (data[dOff + i] !== expected) return i;
+  }
+  return -1;
 }
 
 /** Eight bytes of one value, read as a double (uniform's wide compare). */

@@ -50,3 +50,32 @@ describe('integrity: whole-page writes', () => {
     });
   }
 });
+
+describe('integrity: a read compared with the shadow', () => {
+  const mixed = new Uint8Array(PAGE).map((_, i) => (i * 7) & 0xff);
+  for (const [kind, page] of [
+    ['a page of one value', new Uint8Array(PAGE).fill(0xd0)],
+    ['a page of mixed bytes', mixed],
+  ] as const) {
+    for (const at of [0, 1, 5, 2048, 4094, 4095]) {
+      for (const aligned of [true, false]) {
+        it(`${kind}: the first wrong byte, at ${at}, is reported (data ${aligned ? 'aligned' : 'at an odd offset'})`, () => {
+          const readBack = written(page);
+          const buffer = new Uint8Array(PAGE + 1);
+          const got = aligned ? buffer.subarray(0, PAGE) : buffer.subarray(1);
+          got.set(page);
+          got[at] = (page[at] as number) ^ 0x5a;
+          if (at + 1 < PAGE) got[PAGE - 1] = (page[PAGE - 1] as number) ^ 0x01; // a later one too
+          const [v, ...more] = readBack(got);
+          expect(more).toEqual([]);
+          const want = (page[at] as number).toString(16).padStart(2, '0');
+          const read = (got[at] as number).toString(16).padStart(2, '0');
+          expect(v).toMatch(
+            new RegExp(`^dev0 read 0x${read} at 0x[0-9a-f]+${(at & 0xf).toString(16)} .*stored 0x${want}$`),
+          );
+          expect(Number.parseInt((v as string).split(' at ')[1] as string, 16) % PAGE).toBe(at);
+        });
+      }
+    }
+  }
+});
