@@ -430,16 +430,24 @@ export function touchObject(name: string): void {
 }
 
 /**
- * Where the relation keeps a lock's footprint name and by-data mark: on the lock when its class
- * declares the field (Mutex, RwSem, SpinLock), else in a table. A module-level table with an entry
- * per schedule's lock is an old-to-young ephemeron each minor GC has to process.
+ * What the relation keeps of a lock, on the lock (Mutex, RwSem and SpinLock hold one as
+ * `footprint`): its footprint name, its by-data mark and the id of its first kind touched. Any
+ * other waitable is kept in the tables below; a module-level table with an entry per schedule's
+ * lock would be an old-to-young ephemeron each minor GC has to process.
  */
-interface FootprintFields {
-  footprintName?: string;
-  footprintByData?: boolean;
-  /** The kind whose id footprintId caches (a lock's own kind: most touches are of it). */
-  footprintKind?: string | undefined;
-  footprintId?: number;
+export class SyncFootprint {
+  /** The name nameForFootprints gave the lock (undefined: its own). */
+  name: string | undefined = undefined;
+  /** recordByProtectedData marked it. */
+  byData = false;
+  /** The kind whose id `id` caches (the lock's own kind: most touches are of it). */
+  kind: string | undefined = undefined;
+  id = 0;
+}
+
+/** The SyncFootprint `o` holds, if it is a lock. */
+function lockFootprint(o: object): SyncFootprint | undefined {
+  return (o as { footprint?: SyncFootprint }).footprint;
 }
 
 const renamed = new WeakMap<object, string>();
@@ -450,34 +458,36 @@ const renamed = new WeakMap<object, string>();
  * be the same in every execution (the explorer uses the device's name).
  */
 export function nameForFootprints(o: object, name: string): void {
-  if ('footprintName' in o) (o as FootprintFields).footprintName = name;
-  else renamed.set(o, name);
-  if ('footprintKind' in o) (o as FootprintFields).footprintKind = undefined;
+  const f = lockFootprint(o);
+  if (f === undefined) renamed.set(o, name);
+  else {
+    f.name = name;
+    f.kind = undefined;
+  }
   // a name given after the object was touched: its next touch finds the new one
   for (const ids of syncIds.values()) ids.delete(o);
 }
 
 function syncKey(o: { readonly name?: string }, kind: string): string {
-  return `${kind} ${(o as FootprintFields).footprintName ?? renamed.get(o) ?? o.name ?? '?'}`;
+  return `${kind} ${lockFootprint(o)?.name ?? renamed.get(o) ?? o.name ?? '?'}`;
 }
 
 /**
  * The id of each lock or waitable by kind, found once per object: a lock is touched several times
- * a step, and its key is a string to build and hash each time. A lock class caches the id of its
- * first kind on the lock (footprintKind); other kinds and objects use these tables, numbers as
- * values, so the tables keep nothing of a schedule alive (see the eventlog's and KASAN's notes on
- * old-to-young pointers).
+ * a step, and its key is a string to build and hash each time. A lock caches the id of its first
+ * kind in its SyncFootprint; other kinds and objects use these tables, numbers as values, so the
+ * tables keep nothing of a schedule alive (see the eventlog's and KASAN's notes on old-to-young
+ * pointers).
  */
 const syncIds = new Map<string, WeakMap<object, number>>();
 
 function syncId(o: { readonly name?: string }, kind: string): number {
-  const f = o as FootprintFields;
-  if (f.footprintKind === kind) return f.footprintId as number;
-  if (f.footprintKind === undefined && 'footprintKind' in o) {
-    const id = objectId(syncKey(o, kind));
-    f.footprintKind = kind;
-    f.footprintId = id;
-    return id;
+  const f = lockFootprint(o);
+  if (f?.kind === kind) return f.id;
+  if (f !== undefined && f.kind === undefined) {
+    f.kind = kind;
+    f.id = objectId(syncKey(o, kind));
+    return f.id;
   }
   let ids = syncIds.get(kind);
   if (ids === undefined) {
@@ -503,13 +513,14 @@ const byData = new WeakSet<object>();
  * touching disjoint data are then independent, which the lock as an object would hide.
  */
 export function recordByProtectedData(o: object): void {
-  if ('footprintByData' in o) (o as FootprintFields).footprintByData = true;
-  else byData.add(o);
+  const f = lockFootprint(o);
+  if (f === undefined) byData.add(o);
+  else f.byData = true;
 }
 
 /** Records that the running step touched lock or waitable `o` (by its name). */
 export function touchSync(o: { readonly name?: string }, kind: string): void {
-  if (recorder !== null && (o as FootprintFields).footprintByData !== true && !byData.has(o))
+  if (recorder !== null && lockFootprint(o)?.byData !== true && !byData.has(o))
     recorder.touch(syncId(o, kind));
 }
 

@@ -13,7 +13,7 @@
  * @see kernel/locking/mutex.c, include/linux/mutex.h
  */
 
-import { declareSyncOnly, touchSync } from './dependency.js';
+import { declareSyncOnly, SyncFootprint, touchSync } from './dependency.js';
 import {
   badUnlockBug,
   heldIndex,
@@ -48,12 +48,8 @@ export interface LockOptions {
  */
 export class Mutex implements LockInstance, Waitable {
   readonly name: string;
-  /** @internal the name nameForFootprints gave it (dependency.ts), kept here rather than in a table. */
-  footprintName: string | undefined = undefined;
-  /** @internal dependency.ts's cache: the footprint id of this lock as a `footprintKind` object. */
-  footprintKind: string | undefined = undefined;
-  /** @internal see footprintKind. */
-  footprintId = 0;
+  /** @internal what the dependency relation keeps of this lock (dependency.ts). */
+  readonly footprint = new SyncFootprint();
   readonly kind = 'mutex' as const;
   private holder: Thread | null = null;
   private readonly waiters: Thread[] = [];

@@ -14,7 +14,7 @@
  * @see kernel/locking/rwsem.c, include/linux/rwsem.h
  */
 
-import { declareSyncOnly, touchSync, touchSyncAdd, touchSyncRead } from './dependency.js';
+import { declareSyncOnly, SyncFootprint, touchSync, touchSyncAdd, touchSyncRead } from './dependency.js';
 import {
   badUnlockBug,
   heldIndex,
@@ -46,12 +46,8 @@ const READERS = 'rwsem#readers';
  */
 export class RwSem implements LockInstance, Waitable {
   readonly name: string;
-  /** @internal the name nameForFootprints gave it (dependency.ts), kept here rather than in a table. */
-  footprintName: string | undefined = undefined;
-  /** @internal dependency.ts's cache: the footprint id of this lock as a `footprintKind` object. */
-  footprintKind: string | undefined = undefined;
-  /** @internal see footprintKind. */
-  footprintId = 0;
+  /** @internal what the dependency relation keeps of this lock (dependency.ts). */
+  readonly footprint = new SyncFootprint();
   readonly kind = 'rwsem' as const;
   private writer: Thread | null = null;
   /** Read holders, one entry per hold. */

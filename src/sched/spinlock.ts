@@ -10,7 +10,7 @@
  */
 
 import { KernelBug } from '../core/assert.js';
-import { recordByProtectedData, touchSync } from './dependency.js';
+import { recordByProtectedData, SyncFootprint, touchSync } from './dependency.js';
 import {
   badUnlockBug,
   heldIndex,
@@ -28,12 +28,8 @@ import { current, HELD_EXCLUSIVE, type LockInstance, type Thread } from './threa
  */
 export class SpinLock implements LockInstance {
   readonly name: string;
-  /** @internal recordByProtectedData marked it (dependency.ts), kept here rather than in a table. */
-  footprintByData = false;
-  /** @internal dependency.ts's cache: the footprint id of this lock as a `footprintKind` object. */
-  footprintKind: string | undefined = undefined;
-  /** @internal see footprintKind. */
-  footprintId = 0;
+  /** @internal what the dependency relation keeps of this lock (dependency.ts). */
+  readonly footprint = new SyncFootprint();
   readonly kind = 'spinlock' as const;
   private holder: Thread | null = null;
   private readonly classes: string[];
