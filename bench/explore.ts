@@ -22,11 +22,12 @@
  *   npm run -s bench:explore -- --json   one JSON document
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import { distIsFresh } from '../scripts/dist.mjs';
 import { explore as exploreSrc } from '../src/explore/index.js';
 import { median as medianOf } from './stats.js';
 
@@ -40,19 +41,9 @@ const CLI_SCHEDULES = 2_000;
 const CLI_RATIO_MAX = 2;
 const RETAINED_MAX = 5_000;
 
-/** The newest modification time of the files under `dir`. */
-function newestUnder(dir: string): number {
-  let t = 0;
-  for (const e of readdirSync(dir, { recursive: true, withFileTypes: true }))
-    if (e.isFile()) t = Math.max(t, statSync(join(e.parentPath, e.name)).mtimeMs);
-  return t;
-}
-
 /** dist/'s explore when dist/ was built after the last change to src/, else null. */
 async function builtExplore(): Promise<Explore | null> {
-  const info = 'dist/.tsbuildinfo';
-  if (!existsSync('dist/explore/index.js') || !existsSync(info)) return null;
-  if (newestUnder('src') > statSync(info).mtimeMs) return null;
+  if (!existsSync('dist/explore/index.js') || !distIsFresh()) return null;
   const mod = (await import(pathToFileURL(resolve('dist/explore/index.js')).href)) as { explore: Explore };
   return mod.explore;
 }

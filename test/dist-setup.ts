@@ -4,27 +4,9 @@
  * a file under src/ is newer than the last build, so a test never runs a stale bin after an edit.
  */
 import { execFileSync } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
-
-/** The newest modification time of a file under `dir` (ms). */
-function newestMtime(dir: string): number {
-  let newest = 0;
-  for (const e of readdirSync(dir, { withFileTypes: true, recursive: true })) {
-    if (e.isFile()) newest = Math.max(newest, statSync(join(e.parentPath, e.name)).mtimeMs);
-  }
-  return newest;
-}
-
-function builtAt(): number {
-  try {
-    return statSync('dist/.tsbuildinfo').mtimeMs;
-  } catch {
-    return -1;
-  }
-}
+import { distIsFresh } from '../scripts/dist.mjs';
 
 export default function setup(): void {
-  if (builtAt() >= newestMtime('src')) return;
+  if (distIsFresh()) return;
   execFileSync('npm', ['run', '-s', 'build'], { stdio: 'inherit' });
 }
