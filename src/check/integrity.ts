@@ -325,12 +325,5 @@ function uniform(b: Uint8Array): boolean {
     for (let i = 0; i < w.length; i++) if (w[i] !== x) return false;
     return true;
   }
-  if (b.byteOffset % 4 === 0 && b.length % 4 === 0) {
-    const w = new Uint32Array(b.buffer, b.byteOffset, b.length / 4);
-    const vw = (v * 0x01010101) >>> 0;
-    for (let i = 0; i < w.length; i++) if (w[i] !== vw) return false;
-    return true;
-  }
-  for (let i = 1; i < b.length; i++) if (b[i] !== v) return false;
-  return true;
+  return firstDifference(b, 0, null, 0, v, b.length) < 0;
 }
