@@ -498,7 +498,7 @@ export class PhysMem {
     const s = this.store;
     let b = s.contents[pfn];
     if (b === undefined) {
-      b = this.spare.pop()?.fill(0) ?? pagePool.pop()?.fill(0) ?? new Uint8Array(PAGE_BYTES);
+      b = this.usedBuffer()?.fill(0) ?? new Uint8Array(PAGE_BYTES);
       if (pfn !== ZERO_PFN) s.contents[pfn] = b;
     }
     return b;
@@ -532,8 +532,7 @@ export class PhysMem {
     const dst = this.store.contents[dstPfn];
     if (dst !== undefined) dst.set(src);
     else {
-      // a used buffer when there is one, as pageBytes takes: a fresh 4 KiB costs ~5 µs off the heap
-      const b = this.spare.pop() ?? pagePool.pop();
+      const b = this.usedBuffer();
       if (b === undefined) this.store.contents[dstPfn] = src.slice();
       else {
         b.set(src);
@@ -549,6 +548,14 @@ export class PhysMem {
 
   /** Host storage of pages that were freed or cleared, reused before allocating more. */
   private readonly spare: Uint8Array[] = [];
+
+  /**
+   * A page buffer used before (this machine's, else a released machine's), not zeroed, or
+   * undefined: a fresh 4 KiB one costs ~5 µs off the JS heap (core/host_arrays.ts).
+   */
+  private usedBuffer(): Uint8Array | undefined {
+    return this.spare.pop() ?? pagePool.pop();
+  }
 
   /**
    * Discards the machine's memory: page contents go to a pool the next machines allocate from, the
