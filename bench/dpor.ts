@@ -13,6 +13,9 @@
  *                                                        dpor finds it
  *   npm run -s bench:dpor -- --json                      one JSON document
  *
+ * `fault-migrate-cpu-munmap` unbounded needs 2.2 million schedules (~30 CPU minutes): this bench stops
+ * it at `--dpor-cap`; docs/explorer.md gives the sharded CLI run that exhausts it on two cores.
+ *
  * Unbounded, DFS is capped (default 10x dpor's count, at least `--cap`): a DFS that stops at the cap
  * without exhausting is reported as "> N", a lower bound, so "N = 10x dpor's count without
  * exhausting" is a rigorous "at least 10x fewer schedules". DPOR's own cap is `--dpor-cap`.
