@@ -681,7 +681,7 @@ function runSchedule(cfg: Config, strategy: Strategy, trace?: Trace, states?: Se
   const observer = trace === undefined ? undefined : cfg.observe?.(ctx);
   trace?.observe(observer);
   const recorder = strategy.recorder;
-  const footprints = recorder?.precise === true ? recordMemoryFootprints(ctx, recorder.check) : null;
+  const footprints = recorder?.precise === true ? recordMemoryFootprints(ctx, recorder) : null;
   const checkCoverage = footprints?.coverage ?? null;
   const specs = cfg.scenario.threads(state, ctx);
   const mirrors = ctx.devices;

@@ -6,17 +6,17 @@
  *
  * The state lives in typed arrays read and written in hundreds of places (`pt.lo[slot]`,
  * `store.refcount[pfn]`), so instead of a hook at each of them the arrays themselves are watched:
- * for one schedule the pool's and the page store's arrays are replaced by proxies that record the
- * index they are asked for (the property stays an accessor, so an array grown or re-carved is
- * watched too). The rest is watched by wrapping the few methods that own it: the device page tables
+ * while each step of a schedule runs, the pool's and the page store's arrays are replaced by
+ * proxies that record the index they are asked for (WatchedFields: the recorder arms them when a
+ * step starts and disarms them when it ends; a pool grown within a step is watched again at once).
+ * The rest is watched by wrapping the few methods that own it: the device page tables
  * and TLBs of the scenario's devices, the page allocator's free lists and page contents, the
  * integrity shadow. Notifier and range state comes from the tracepoints and hooks in
  * mmu_interval_notifier.ts and mmu_notifier.ts; VMA lists from mm.ts.
  *
  * Nothing here runs unless the explorer's strategy records precise footprints. The watch starts
  * after the scenario's setup and stops when its threads are done (MemoryFootprints.stop), so the
- * end checks and the teardown read plain arrays; between, the checkers' reads after each step go
- * through the proxies, which then record nothing.
+ * end checks and the teardown read plain arrays; so do the checkers' reads between steps.
  */
 
 import { PAGE_SIZE } from '../core/addr.js';
@@ -26,11 +26,18 @@ import type { DeviceTlb } from '../device/tlb.js';
 import { hmmObjectStates } from '../hmm/seed/footprint.js';
 import { Hmm } from '../hmm/seed/types.js';
 import type { PhysMem } from '../mm/page_alloc.js';
-import type { PageTablePool } from '../mm/pagetable.js';
+import { PageTablePool } from '../mm/pagetable.js';
 import { _PAGE_PRESENT, _PAGE_PSE, ptePfn } from '../mm/pte.js';
 // the hooks every watched access calls
 import * as hook from '../sched/index.js';
-import { FootprintError, type FootprintRecorder, MemKind, Mutex, objectName } from '../sched/index.js';
+import {
+  FootprintError,
+  type FootprintRecorder,
+  MemKind,
+  Mutex,
+  objectName,
+  type StepWatch,
+} from '../sched/index.js';
 import type { ScenarioContext } from './scenario.js';
 
 type Indexed = { [i: number]: number; readonly length: number };
@@ -68,35 +75,81 @@ function isIndex(k: string): boolean {
 }
 
 /**
- * Makes obj[key] an accessor that hands out a watched view of whatever array is stored there;
- * `onReplace` hears of an array stored later (grown, re-carved).
+ * The watched arrays of one schedule. A field holds its proxy only while a step runs (arm), and
+ * its plain array otherwise (disarm), so the checkers between steps read plain arrays. The field
+ * stays a data property: an accessor would turn the page-table pool and the page store into
+ * dictionary-mode objects, which made every access to them, in and out of steps, ~2x slower.
  */
-function watchField<O extends object>(
-  undo: Undo,
-  obj: O,
-  key: keyof O & string,
-  onRead: (i: number) => void,
-  onWrite: (i: number) => void,
-  onReplace?: (a: object) => void,
-): void {
-  let raw = (obj as Record<string, object>)[key] as object;
-  let view = watched(raw, onRead, onWrite);
-  Object.defineProperty(obj, key, {
-    configurable: true,
-    enumerable: true,
-    get: () => view,
-    set: (a: object) => {
-      raw = a;
-      view = watched(a, onRead, onWrite);
-      onReplace?.(a);
-    },
-  });
-  undo.push(() => unwatchField(obj, key, raw));
+class WatchedFields implements StepWatch {
+  private readonly fields: FieldWatch[] = [];
+
+  /** Watches obj[key]; `onReplace` hears of an array stored later (grown, re-carved). */
+  add<O extends object>(
+    obj: O,
+    key: keyof O & string,
+    onRead: (i: number) => void,
+    onWrite: (i: number) => void,
+    onReplace?: (a: object) => void,
+  ): void {
+    this.fields.push(new FieldWatch(obj as Record<string, object>, key, onRead, onWrite, onReplace));
+  }
+
+  arm(): void {
+    for (const f of this.fields) f.arm();
+  }
+
+  /** Watches the arrays stored by a step that grows a pool, for the rest of the step. */
+  rearm(): void {
+    for (const f of this.fields) f.rearm();
+  }
+
+  disarm(): void {
+    for (const f of this.fields) f.disarm();
+  }
 }
 
-/** Makes obj[key] the plain data property it was, holding `raw`. */
-function unwatchField(obj: object, key: string, raw: unknown): void {
-  Object.defineProperty(obj, key, { configurable: true, enumerable: true, writable: true, value: raw });
+/** One watched field: its plain array and that array's proxy. */
+class FieldWatch {
+  private raw: object;
+  private view: object;
+
+  constructor(
+    private readonly obj: Record<string, object>,
+    private readonly key: string,
+    private readonly onRead: (i: number) => void,
+    private readonly onWrite: (i: number) => void,
+    private readonly onReplace?: (a: object) => void,
+  ) {
+    this.raw = obj[key] as object;
+    this.view = watched(this.raw, onRead, onWrite);
+  }
+
+  arm(): void {
+    const a = this.obj[this.key] as object;
+    if (a !== this.raw) this.replaced(a);
+    this.obj[this.key] = this.view;
+  }
+
+  rearm(): void {
+    const a = this.obj[this.key] as object;
+    if (a === this.view) return;
+    this.replaced(a);
+    this.obj[this.key] = this.view;
+  }
+
+  disarm(): void {
+    const a = this.obj[this.key] as object;
+    // a path that stores a new array without rearm() left the rest of its step unrecorded
+    if (a !== this.view)
+      throw new FootprintError(`footprint_mem: ${this.key} was replaced within a step, unwatched`);
+    this.obj[this.key] = this.raw;
+  }
+
+  private replaced(a: object): void {
+    this.raw = a;
+    this.view = watched(a, this.onRead, this.onWrite);
+    this.onReplace?.(a);
+  }
 }
 
 /** What recordMemoryFootprints changed, undone in reverse order when the threads are done. */
@@ -199,36 +252,60 @@ class TableIndex {
 }
 
 /** Watches the CPU page tables of `pool`: entries by (mm, vpn), and each table's count of entries. */
-function watchPageTables(undo: Undo, pool: PageTablePool): TableIndex {
+function watchPageTables(undo: Undo, fields: WatchedFields, pool: PageTablePool): TableIndex {
   const index = new TableIndex(pool);
   const raw = { lo: pool.lo as Indexed, hi: pool.hi as Indexed };
   const read = (i: number) => index.touch(i, false);
   const write = (i: number) => index.touch(i, true);
   for (const key of ['lo', 'hi'] as const)
-    watchField(undo, pool, key, read, write, (a) => {
+    fields.add(pool, key, read, write, (a) => {
       raw[key] = a as Indexed;
       index.setRaw(raw.lo, raw.hi);
     });
   index.setRaw(raw.lo, raw.hi);
   // set() keeps `used` exact on every none <-> present change: an add, which commutes with the
   // others; the readers (free_pgd_range, freeTable) say so in pagetable.ts
-  watchField(
-    undo,
+  fields.add(
     pool,
     'used',
     () => {},
     (t) => hook.memAdd(MemKind.ptused, t, 0),
   );
+  // a table allocated past the pool's capacity grows its arrays (growTo): the step goes on with
+  // the new ones, watched (the copy read every old entry through the proxy, a conservative read)
+  const p = pool as WatchedPool;
+  p.allocTable = allocTableRearming;
+  p[POOL_FIELDS] = fields;
+  undo.push(() => {
+    p[POOL_FIELDS] = undefined;
+  });
   return index;
 }
 
+/** Where allocTableRearming finds the schedule's watched fields. */
+const POOL_FIELDS = Symbol('footprint_mem fields');
+type WatchedPool = PageTablePool & { [POOL_FIELDS]?: WatchedFields | undefined };
+
+/**
+ * The pool's allocTable while its arrays are watched: one function for every schedule, which finds
+ * the schedule's fields on the pool. A closure per schedule installed on the pool, reaching the
+ * whole machine through the fields, kept every finished schedule's machine alive through the
+ * minor GCs that followed (~40 KB a schedule promoted, a third of dpor's time in the scavenger);
+ * the installed function stays, and does nothing more once the fields are gone.
+ */
+function allocTableRearming(this: WatchedPool, level: number): number {
+  const t = PageTablePool.prototype.allocTable.call(this, level);
+  if (hook.recordingMemory()) this[POOL_FIELDS]?.rearm();
+  return t;
+}
+
 /** Watches the struct pages (every per-pfn array and the contents) and the page allocator. */
-function watchPages(undo: Undo, mem: PhysMem): void {
+function watchPages(undo: Undo, fields: WatchedFields, mem: PhysMem): void {
   const s = mem.store;
   const read = (pfn: number) => hook.memRead(MemKind.page, pfn, 0);
   const write = (pfn: number) => hook.memWrite(MemKind.page, pfn, 0);
   for (const key of ['flags', 'refcount', 'mapcount', 'mapping', 'index', 'memcg', 'contents'] as const)
-    watchField(undo, s, key, read, write);
+    fields.add(s, key, read, write);
   for (const m of [s.entireMapcount, s.drvdata] as Map<number, unknown>[]) {
     wrap(undo, m, 'get', (pfn: number) => read(pfn));
     wrap(undo, m, 'has', (pfn: number) => read(pfn));
@@ -454,11 +531,14 @@ export interface MemoryFootprints {
  * scenario's setup, before its threads run, and stops it when they are done). With `check`, the
  * coverage test is returned too; it digests the machine after every step, so it is built only then.
  */
-export function recordMemoryFootprints(ctx: ScenarioContext, check: boolean): MemoryFootprints {
+export function recordMemoryFootprints(ctx: ScenarioContext, recorder: FootprintRecorder): MemoryFootprints {
   const undo: Undo = [];
+  const fields = new WatchedFields();
   const kernel = ctx.sim.kernel;
-  const index = watchPageTables(undo, kernel.pt);
-  watchPages(undo, kernel.mem);
+  const index = watchPageTables(undo, fields, kernel.pt);
+  watchPages(undo, fields, kernel.mem);
+  recorder.setStepWatch(fields);
+  undo.push(() => recorder.setStepWatch(null));
   ctx.devices.forEach((dev, d) => {
     watchDevicePageTable(undo, dev.pt, d);
     if (dev.tlb !== undefined) watchTlb(undo, dev.tlb, d);
@@ -472,7 +552,7 @@ export function recordMemoryFootprints(ctx: ScenarioContext, check: boolean): Me
   trace.subscribe('mmu_notifier_invalidate_range_end', (e) => inflightChange(e.range, true));
   trace.subscribe('hmm_range_valid', () => hook.memRead(MemKind.notifier, 0, 0));
   return {
-    coverage: check ? coverageCheck(ctx, index) : null,
+    coverage: recorder.check ? coverageCheck(ctx, index) : null,
     stop: () => {
       for (let i = undo.length - 1; i >= 0; i--) (undo[i] as () => void)();
       undo.length = 0;

@@ -143,6 +143,17 @@ export function describeFootprint(f: Footprint): string {
 }
 
 /**
+ * What a precise recorder switches on for each step and off after it: the explorer's watched
+ * arrays (src/explore/footprint_mem.ts), which are proxies only while a step runs.
+ */
+export interface StepWatch {
+  /** A step starts: watch. */
+  arm(): void;
+  /** The step ended: stop. Throws FootprintError if the step left something unwatched. */
+  disarm(): void;
+}
+
+/**
  * Records the footprint of the running step. One is installed (recorderStart) while a strategy
  * that needs footprints runs; with none installed the hooks below cost one comparison.
  */
@@ -161,10 +172,16 @@ export class FootprintRecorder {
   private touchedMemory = false;
   private declared: number[] | null = null;
   private declaredBy = '';
+  private stepWatch: StepWatch | null = null;
 
   constructor(check = false, precise = false) {
     this.check = check;
     this.precise = precise;
+  }
+
+  /** Installs (or with null removes) what begin() arms and disarm() disarms: one per execution. */
+  setStepWatch(w: StepWatch | null): void {
+    this.stepWatch = w;
   }
 
   /** Starts a new step. */
@@ -174,6 +191,12 @@ export class FootprintRecorder {
     this.addSet.clear();
     this.touchedMemory = false;
     this.declared = null;
+    this.stepWatch?.arm();
+  }
+
+  /** The step has run: the watch stops, before the checkers read. */
+  disarm(): void {
+    this.stepWatch?.disarm();
   }
 
   /** Ends the step: its footprint. */

@@ -347,6 +347,7 @@ export class Executor {
       }
       ok = this.step(t);
     } finally {
+      recorder.disarm();
       setRecorder(null);
     }
     // the checkers read after the step, outside its footprint: a step that touched no memory

@@ -20,6 +20,7 @@ export {
   objectId,
   objectName,
   recordingMemory,
+  type StepWatch,
   touchObject,
   whyDependent,
 } from './dependency.js';

@@ -94,6 +94,68 @@ describe('watching the memory', () => {
     expect(seen).toEqual(['step true,true,true,true', 'end false,false,false,false']);
   });
 
+  it('between steps the checkers read the plain arrays', () => {
+    const between: boolean[] = [];
+    const scenario: Scenario<unknown> = {
+      ...base,
+      name: 'fault-vs-munmap+between',
+      threads(state, ctx) {
+        // the explorer asks the shadow for a pending report after every step, first of its checks
+        const shadow = ctx.shadow;
+        const take = shadow.takePending.bind(shadow);
+        shadow.takePending = () => {
+          between.push(types.isProxy(ctx.sim.kernel.pt.lo) || types.isProxy(ctx.sim.kernel.mem.store.flags));
+          return take();
+        };
+        return base.threads(state, ctx);
+      },
+    };
+    explore(scenario, { strategy: 'dpor', preemptions: 0, schedules: 1 });
+    expect(between.length).toBeGreaterThan(5);
+    expect(between.every((p) => !p)).toBe(true);
+  });
+
+  it('a page-table pool grown within a step is watched for the rest of the step', () => {
+    const seen: string[] = [];
+    const scenario: Scenario<unknown> = {
+      ...base,
+      name: 'fault-vs-munmap+grow',
+      threads(state, ctx) {
+        const pool = ctx.sim.kernel.pt;
+        const grow = function* () {
+          yield 'grow';
+          const before = pool.lo.length;
+          const tables: number[] = [];
+          while (pool.lo.length === before) tables.push(pool.allocTable(1));
+          seen.push(`${types.isProxy(pool.lo)} ${pool.lo.length > before}`);
+          for (const t of tables) pool.freeTable(t);
+        };
+        return [...base.threads(state, ctx), { name: 'grow', body: grow() }];
+      },
+    };
+    const r = explore(scenario, { strategy: 'dpor', preemptions: 0, schedules: 1, checkFootprints: true });
+    expect(r.violation).toBeNull();
+    expect(seen).toEqual(['true true']);
+  });
+
+  it('an array replaced within a step some other way fails the run: the rest of the step went unrecorded', () => {
+    const scenario: Scenario<unknown> = {
+      ...base,
+      name: 'fault-vs-munmap+replace',
+      threads(state, ctx) {
+        const store = ctx.sim.kernel.mem.store;
+        const replace = function* () {
+          yield 'replace';
+          store.flags = store.flags.slice();
+        };
+        return [...base.threads(state, ctx), { name: 'replace', body: replace() }];
+      },
+    };
+    expect(() => explore(scenario, { strategy: 'dpor', preemptions: 0, schedules: 1 })).toThrow(
+      'footprint_mem: flags was replaced within a step, unwatched',
+    );
+  });
+
   it('watches nothing when the strategy records no memory footprints', () => {
     const { scenario, seen } = observed();
     explore(scenario, { strategy: 'dfs', preemptions: 0, schedules: 1 });

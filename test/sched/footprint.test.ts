@@ -220,3 +220,24 @@ describe('footprint names of locks', () => {
     }
   });
 });
+
+describe('a step watch', () => {
+  it('is armed as each step starts and disarmed when it ends, before the step hook runs', () => {
+    const strategy = new DporStrategy({ precise: true });
+    const log: string[] = [];
+    strategy.recorder.setStepWatch({ arm: () => log.push('arm'), disarm: () => log.push('disarm') });
+    expect(strategy.nextExecution()).toBe(true);
+    const ex = new Executor({ strategy, onStep: (_t, point) => log.push(`check ${point}`) });
+    ex.spawn(
+      't',
+      (function* () {
+        log.push('step 1');
+        yield 'a';
+        log.push('step 2');
+      })(),
+    );
+    expect(ex.run().status).toBe('done');
+    strategy.recorder.setStepWatch(null);
+    expect(log).toEqual(['arm', 'step 1', 'disarm', 'check <start>', 'arm', 'step 2', 'disarm', 'check a']);
+  });
+});
