@@ -60,6 +60,8 @@ export class Thread {
   /** @internal */ readonly gen: Task<unknown>;
   /** @internal the last point this thread yielded: the label of the step it is executing. */
   lastPoint = '<start>';
+  /** @internal the object a wake-up of this thread touches (wakeObjectName), once asked for. */
+  wakeName: string | undefined = undefined;
   /** @internal woken while footprints are recorded: its next step touches wakeObjectName(this). */
   woken = false;
   /** @internal the executor step number of this thread's last step. */
@@ -139,7 +141,9 @@ export function blockOn(t: Thread, what: Waitable, list: Thread[] | null): void 
 
 /** @internal the object a wake-up of `t` touches (dependency.ts). */
 export function wakeObjectName(t: Thread): string {
-  return `wake ${t.name}#${t.id}`;
+  // built once: the recorder hashes a string made afresh at every lookup
+  t.wakeName ??= `wake ${t.name}#${t.id}`;
+  return t.wakeName;
 }
 
 /** @internal make a blocked or sleeping thread runnable and disarm its timer. */

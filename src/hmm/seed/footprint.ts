@@ -34,10 +34,27 @@ export interface HmmDporNames {
   readonly registeredBy: Map<string, number>;
   /** Every mirror that ever registered a range on the hmm. */
   readonly rangeMirrors: Set<HmmMirror>;
+  /**
+   * The object names below, built once per hmm: the recorder looks a name up by its string, and a
+   * string made afresh at every touch is hashed afresh (a tenth of a dpor step's recording).
+   */
+  readonly kref: string;
+  readonly inval: string;
+  readonly mirrors: string;
+  /** Each named mirror's range object. */
+  readonly ranges: Map<HmmMirror, string>;
 }
 
 function dporNames(hmm: Hmm): HmmDporNames {
-  hmm.dporNames ??= { registeredBy: new Map(), rangeMirrors: new Set() };
+  const id = hmm.mm.id;
+  hmm.dporNames ??= {
+    registeredBy: new Map(),
+    rangeMirrors: new Set(),
+    kref: `hmm ${id} kref`,
+    inval: `hmm ${id} inval`,
+    mirrors: `hmm ${id} mirrors`,
+    ranges: new Map(),
+  };
   return hmm.dporNames;
 }
 
@@ -53,8 +70,15 @@ export function nameMirror(hmm: Hmm, mirror: HmmMirror): void {
 
 /** The name of a mirror's range object (mirrors never named share 'unnamed': only more dependencies). */
 function rangeName(hmm: Hmm, mirror: HmmMirror | null): string {
-  const m = mirror === null || mirror.dporName === '' ? 'unnamed' : mirror.dporName;
-  return `hmm ${hmm.mm.id} range ${m}`;
+  if (mirror === null || mirror.dporName === '') return `hmm ${hmm.mm.id} range unnamed`;
+  // a mirror's name never changes once given (nameMirror)
+  const ranges = dporNames(hmm).ranges;
+  let name = ranges.get(mirror);
+  if (name === undefined) {
+    name = `hmm ${hmm.mm.id} range ${mirror.dporName}`;
+    ranges.set(mirror, name);
+  }
+  return name;
 }
 
 /** hmm_range_register: the mirror's ranges are written (and the mirror joins every later walk). */
@@ -99,7 +123,7 @@ export function validFlags(hmm: Hmm, how: 'add' | 'write'): void {
  * flags give the same state in either order of two starts; an end, which may revalidate, writes.
  */
 export function invalState(hmm: Hmm, how: Access): void {
-  if (recordingMemory()) TOUCH[how](`hmm ${hmm.mm.id} inval`);
+  if (recordingMemory()) TOUCH[how](dporNames(hmm).inval);
 }
 
 /**
@@ -111,12 +135,12 @@ export function invalState(hmm: Hmm, how: Access): void {
  * another.
  */
 export function krefChange(hmm: Hmm, how: 'add' | 'write'): void {
-  if (recordingMemory()) TOUCH[how](`hmm ${hmm.mm.id} kref`);
+  if (recordingMemory()) TOUCH[how](dporNames(hmm).kref);
 }
 
 /** hmm->mirrors is written (`write`) or read. */
 export function mirrorList(hmm: Hmm, write: boolean): void {
-  if (recordingMemory()) (write ? namedWrite : namedRead)(`hmm ${hmm.mm.id} mirrors`);
+  if (recordingMemory()) (write ? namedWrite : namedRead)(dporNames(hmm).mirrors);
 }
 
 /**
@@ -125,12 +149,13 @@ export function mirrorList(hmm: Hmm, write: boolean): void {
  */
 export function hmmObjectStates(hmm: Hmm): Map<string, number[]> {
   const out = new Map<string, number[]>();
-  out.set(`hmm ${hmm.mm.id} kref`, [hmm.kref]);
+  const names = dporNames(hmm);
+  out.set(names.kref, [hmm.kref]);
   const inval = [hmm.notifiers, hmm.seq, hmm.inflight.length];
   for (const m of hmm.mirrors) inval.push(m.invalidateSeq);
-  out.set(`hmm ${hmm.mm.id} inval`, inval);
+  out.set(names.inval, inval);
   out.set(
-    `hmm ${hmm.mm.id} mirrors`,
+    names.mirrors,
     hmm.mirrors.map((m) => fnv1a(FNV_OFFSET, m.dporName)),
   );
   const seed = hmm.validity.protocol === 'seed';
