@@ -8,7 +8,7 @@
  * `store.refcount[pfn]`), so instead of a hook at each of them the arrays themselves are watched:
  * while each step of a schedule runs, the pool's and the page store's arrays are replaced by
  * proxies that record the index they are asked for (WatchedFields: the recorder arms them when a
- * step starts and disarms them when it ends; a pool grown within a step is watched again at once).
+ * step starts and disarms them when it ends; a pool grows on its plain arrays, see allocTableRearming).
  * The rest is watched by wrapping the few methods that own it: the device page tables
  * and TLBs of the scenario's devices, the page allocator's free lists and page contents, the
  * integrity shadow. Notifier and range state comes from the tracepoints and hooks in
@@ -98,11 +98,6 @@ class WatchedFields implements StepWatch {
     for (const f of this.fields) f.arm();
   }
 
-  /** Watches the arrays stored by a step that grows a pool, for the rest of the step. */
-  rearm(): void {
-    for (const f of this.fields) f.rearm();
-  }
-
   disarm(): void {
     for (const f of this.fields) f.disarm();
   }
@@ -130,16 +125,10 @@ class FieldWatch {
     this.obj[this.key] = this.view;
   }
 
-  rearm(): void {
-    const a = this.obj[this.key] as object;
-    if (a === this.view) return;
-    this.replaced(a);
-    this.obj[this.key] = this.view;
-  }
-
   disarm(): void {
     const a = this.obj[this.key] as object;
-    // a path that stores a new array without rearm() left the rest of its step unrecorded
+    // a new array stored by anything but allocTable (allocTableRearming): the rest of the step
+    // went unrecorded
     if (a !== this.view)
       throw new FootprintError(`footprint_mem: ${this.key} was replaced within a step, unwatched`);
     this.obj[this.key] = this.raw;
@@ -271,8 +260,6 @@ function watchPageTables(undo: Undo, fields: WatchedFields, pool: PageTablePool)
     () => {},
     (t) => hook.memAdd(MemKind.ptused, t, 0),
   );
-  // a table allocated past the pool's capacity grows its arrays (growTo): the step goes on with
-  // the new ones, watched (the copy read every old entry through the proxy, a conservative read)
   const p = pool as WatchedPool;
   p.allocTable = allocTableRearming;
   p[POOL_FIELDS] = fields;
@@ -287,15 +274,31 @@ const POOL_FIELDS = Symbol('footprint_mem fields');
 type WatchedPool = PageTablePool & { [POOL_FIELDS]?: WatchedFields | undefined };
 
 /**
- * The pool's allocTable while its arrays are watched: one function for every schedule, which finds
- * the schedule's fields on the pool. A closure per schedule installed on the pool, reaching the
- * whole machine through the fields, kept every finished schedule's machine alive through the
- * minor GCs that followed (~40 KB a schedule promoted, a third of dpor's time in the scavenger);
- * the installed function stays, and does nothing more once the fields are gone.
+ * The pool's allocTable while its arrays are watched. A table allocated past the pool's capacity
+ * grows its arrays (growTo): it runs on the plain arrays, so that copying every entry to the new
+ * ones is no read of them (it changes no entry, and read through the proxy it cost a trap and a
+ * recorded read per slot: a third of a dpor search of migrate-cpufault-fork, whose fork allocates
+ * the child's tables), and the step goes on with the new arrays watched. What allocTable records
+ * through them is recorded here: a fresh table's count of entries is set (used[t] = 0).
+ *
+ * One function for every schedule, which finds the schedule's fields on the pool: a closure per
+ * schedule installed on the pool, reaching the whole machine through the fields, kept every
+ * finished schedule's machine alive through the minor GCs that followed (~40 KB a schedule
+ * promoted, a third of dpor's time in the scavenger). It stays installed, and does nothing more
+ * once the fields are gone.
  */
 function allocTableRearming(this: WatchedPool, level: number): number {
-  const t = PageTablePool.prototype.allocTable.call(this, level);
-  if (hook.recordingMemory()) this[POOL_FIELDS]?.rearm();
+  const fields = this[POOL_FIELDS];
+  if (fields === undefined || !hook.recordingMemory())
+    return PageTablePool.prototype.allocTable.call(this, level);
+  fields.disarm();
+  let t: number;
+  try {
+    t = PageTablePool.prototype.allocTable.call(this, level);
+  } finally {
+    fields.arm();
+  }
+  hook.memAdd(MemKind.ptused, t, 0);
   return t;
 }
 

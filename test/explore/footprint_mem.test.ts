@@ -115,9 +115,9 @@ describe('watching the memory', () => {
     expect(between.every((p) => !p)).toBe(true);
   });
 
-  it('a page-table pool grown within a step is watched for the rest of the step', () => {
-    const seen: string[] = [];
-    const scenario: Scenario<unknown> = {
+  /** fault-vs-munmap with a thread that grows the page-table pool in one step, and frees what it took. */
+  function withGrowth(seen: string[]): Scenario<unknown> {
+    return {
       ...base,
       name: 'fault-vs-munmap+grow',
       threads(state, ctx) {
@@ -133,9 +133,27 @@ describe('watching the memory', () => {
         return [...base.threads(state, ctx), { name: 'grow', body: grow() }];
       },
     };
-    const r = explore(scenario, { strategy: 'dpor', preemptions: 0, schedules: 1, checkFootprints: true });
+  }
+
+  it('a page-table pool grown within a step is watched for the rest of the step', () => {
+    const seen: string[] = [];
+    const r = explore(withGrowth(seen), {
+      strategy: 'dpor',
+      preemptions: 0,
+      schedules: 1,
+      checkFootprints: true,
+    });
     expect(r.violation).toBeNull();
     expect(seen).toEqual(['true true']);
+  });
+
+  it('growing copies the entries without reading them: the growth races with no page-table entry', () => {
+    const profile = new Map<string, number>();
+    const opts = { strategy: 'dpor', protocol: 'seq', preemptions: Number.POSITIVE_INFINITY } as const;
+    const r = explore(withGrowth([]), { ...opts, raceProfile: profile });
+    expect(r.schedulesExplored).toBe(36);
+    expect(profile.get('ptused _ (write/write)')).toBe(18);
+    expect([...profile.keys()].filter((k) => /^(pte|pmd|upper|ptslot) /.test(k))).toEqual([]);
   });
 
   it('an array replaced within a step some other way fails the run: the rest of the step went unrecorded', () => {
