@@ -8,7 +8,7 @@
  * `store.refcount[pfn]`), so instead of a hook at each of them the arrays themselves are watched:
  * while each step of a schedule runs, the pool's and the page store's arrays are replaced by
  * proxies that record the index they are asked for (WatchedFields: the recorder arms them when a
- * step starts and disarms them when it ends; a pool grows on its plain arrays, see allocTableRearming).
+ * step starts and disarms them when it ends; a pool grows on its plain arrays, see allocTableWatched).
  * The rest is watched by wrapping the few methods that own it: the device page tables
  * and TLBs of the scenario's devices, the page allocator's free lists and page contents, the
  * integrity shadow. Notifier and range state comes from the tracepoints and hooks in
@@ -127,7 +127,7 @@ class FieldWatch {
 
   disarm(): void {
     const a = this.obj[this.key] as object;
-    // a new array stored by anything but allocTable (allocTableRearming): the rest of the step
+    // a new array stored by anything but allocTable (allocTableWatched): the rest of the step
     // went unrecorded
     if (a !== this.view)
       throw new FootprintError(`footprint_mem: ${this.key} was replaced within a step, unwatched`);
@@ -261,7 +261,7 @@ function watchPageTables(undo: Undo, fields: WatchedFields, pool: PageTablePool)
     (t) => hook.memAdd(MemKind.ptused, t, 0),
   );
   const p = pool as WatchedPool;
-  p.allocTable = allocTableRearming;
+  p.allocTable = allocTableWatched;
   p[POOL_FIELDS] = fields;
   undo.push(() => {
     p[POOL_FIELDS] = undefined;
@@ -269,7 +269,7 @@ function watchPageTables(undo: Undo, fields: WatchedFields, pool: PageTablePool)
   return index;
 }
 
-/** Where allocTableRearming finds the schedule's watched fields. */
+/** Where allocTableWatched finds the schedule's watched fields. */
 const POOL_FIELDS = Symbol('footprint_mem fields');
 type WatchedPool = PageTablePool & { [POOL_FIELDS]?: WatchedFields | undefined };
 
@@ -287,7 +287,7 @@ type WatchedPool = PageTablePool & { [POOL_FIELDS]?: WatchedFields | undefined }
  * promoted, a third of dpor's time in the scavenger). It stays installed, and does nothing more
  * once the fields are gone.
  */
-function allocTableRearming(this: WatchedPool, level: number): number {
+function allocTableWatched(this: WatchedPool, level: number): number {
   const fields = this[POOL_FIELDS];
   if (fields === undefined || !hook.recordingMemory())
     return PageTablePool.prototype.allocTable.call(this, level);
