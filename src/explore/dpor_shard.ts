@@ -132,6 +132,11 @@ export class SplitDpor implements Strategy {
     return this.unit.pick(runnable, current);
   }
 
+  /** The unit's replay, but never in a unit's first execution, whose top steps' footprints are learnt. */
+  replaying(): boolean {
+    return !this.fresh && this.unit.replaying();
+  }
+
   stepped(t: Thread, runnable: readonly Thread[], fp: Footprint): void {
     if (this.fresh && this.decisions < this.depth) {
       this.tids.push(t.id);

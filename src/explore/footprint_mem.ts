@@ -82,6 +82,13 @@ function isIndex(k: string): boolean {
  */
 class WatchedFields implements StepWatch {
   private readonly fields: FieldWatch[] = [];
+  /** Told when steps ran unwatched (replayed) since the last armed one. */
+  private readonly onGap: (() => void)[] = [];
+
+  /** Calls `f` when the watch is armed after steps that ran unwatched. */
+  afterGap(f: () => void): void {
+    this.onGap.push(f);
+  }
 
   /** Watches obj[key]; `onReplace` hears of an array stored later (grown, re-carved). */
   add<O extends object>(
@@ -94,7 +101,8 @@ class WatchedFields implements StepWatch {
     this.fields.push(new FieldWatch(obj as Record<string, object>, key, onRead, onWrite, onReplace));
   }
 
-  arm(): void {
+  arm(gap: boolean): void {
+    if (gap) for (const f of this.onGap) f();
     for (const f of this.fields) f.arm();
   }
 
@@ -158,7 +166,7 @@ class TableIndex {
     this.stale = true;
   }
 
-  /** An upper-level entry changed: tables may have moved. */
+  /** Tables may have moved unseen (steps ran unwatched). */
   invalidate(): void {
     this.stale = true;
   }
@@ -170,11 +178,10 @@ class TableIndex {
   /** Records a read (or write) of the entry at `slot` as the object it is. */
   touch(slot: number, write: boolean): void {
     const t = slot >>> 9;
-    let w = this.where.get(t);
-    if (w === undefined && this.stale) {
-      this.rebuild();
-      w = this.where.get(t);
-    }
+    // stale: an upper-level entry changed, so a table may have moved (one freed and linked again
+    // elsewhere keeps its number); the index is rebuilt before it names any slot
+    if (this.stale) this.rebuild();
+    const w = this.where.get(t);
     const touch = write ? hook.memWrite : hook.memRead;
     if (w === undefined) {
       touch(MemKind.ptslot, slot, 0);
@@ -252,6 +259,8 @@ function watchPageTables(undo: Undo, fields: WatchedFields, pool: PageTablePool)
       index.setRaw(raw.lo, raw.hi);
     });
   index.setRaw(raw.lo, raw.hi);
+  // replayed steps change the tables unwatched
+  fields.afterGap(() => index.invalidate());
   // set() keeps `used` exact on every none <-> present change: an add, which commutes with the
   // others; the readers (free_pgd_range, freeTable) say so in pagetable.ts
   fields.add(
@@ -296,7 +305,7 @@ function allocTableWatched(this: WatchedPool, level: number): number {
   try {
     t = PageTablePool.prototype.allocTable.call(this, level);
   } finally {
-    fields.arm();
+    fields.arm(false);
   }
   hook.memAdd(MemKind.ptused, t, 0);
   return t;

@@ -147,8 +147,8 @@ export function describeFootprint(f: Footprint): string {
  * arrays (src/explore/footprint_mem.ts), which are proxies only while a step runs.
  */
 export interface StepWatch {
-  /** A step starts: watch. */
-  arm(): void;
+  /** A step starts: watch. `gap`: steps ran unwatched since the last (replayed: FootprintRecorder.begin). */
+  arm(gap: boolean): void;
   /** The step ended: stop. Throws FootprintError if the step left something unwatched. */
   disarm(): void;
 }
@@ -173,6 +173,12 @@ export class FootprintRecorder {
   private declared: number[] | null = null;
   private declaredBy = '';
   private stepWatch: StepWatch | null = null;
+  /** The running step's memory is recorded: precise, and not a replay (begin). */
+  memoryOn = false;
+  /** The stepWatch is armed for the running step. */
+  private armed = false;
+  /** Steps ran with the watch disarmed since it was last armed. */
+  private gap = false;
 
   constructor(check = false, precise = false) {
     this.check = check;
@@ -182,20 +188,37 @@ export class FootprintRecorder {
   /** Installs (or with null removes) what begin() arms and disarm() disarms: one per execution. */
   setStepWatch(w: StepWatch | null): void {
     this.stepWatch = w;
+    this.armed = false;
+    this.gap = false;
   }
 
-  /** Starts a new step. */
-  begin(): void {
+  /**
+   * Starts a new step. `replay`: the strategy already has this step's footprint (it replays a prefix
+   * of an earlier execution, Strategy.replaying), so its memory is not recorded and the watch stays
+   * off; synchronisation objects and wake-ups still are, so the flags they leave on threads hold.
+   */
+  begin(replay = false): void {
     this.touched.clear();
     this.readSet.clear();
     this.addSet.clear();
     this.touchedMemory = false;
     this.declared = null;
-    this.stepWatch?.arm();
+    this.memoryOn = this.precise && !replay;
+    if (this.stepWatch === null) return;
+    if (replay) {
+      this.gap = true;
+      return;
+    }
+    this.stepWatch.arm(this.gap);
+    this.armed = true;
+    this.gap = false;
   }
 
   /** The step has run: the watch stops, before the checkers read. */
   disarm(): void {
+    this.memoryOn = false;
+    if (!this.armed) return;
+    this.armed = false;
     this.stepWatch?.disarm();
   }
 
@@ -581,35 +604,35 @@ export function noteMemory(what: string): void {
 
 /** True while a recorder with precise memory recording is installed (the explorer's proxies ask). */
 export function recordingMemory(): boolean {
-  return recorder?.precise === true;
+  return recorder?.memoryOn === true;
 }
 
 /** Records that the running step read memory object (kind, a, b) (MemKind; precise recording only). */
 export function memRead(kind: number, a: number, b: number): void {
-  if (recorder?.precise) recorder.read(memObject(kind, a, b));
+  if (recorder?.memoryOn) recorder.read(memObject(kind, a, b));
 }
 
 /** Records that the running step wrote memory object (kind, a, b) (MemKind; precise recording only). */
 export function memWrite(kind: number, a: number, b: number): void {
-  if (recorder?.precise) recorder.write(memObject(kind, a, b));
+  if (recorder?.memoryOn) recorder.write(memObject(kind, a, b));
 }
 
 /** Records that the running step added to counter (kind, a, b) (MemKind; precise recording only). */
 export function memAdd(kind: number, a: number, b: number): void {
-  if (recorder?.precise) recorder.add(memObject(kind, a, b));
+  if (recorder?.memoryOn) recorder.add(memObject(kind, a, b));
 }
 
 /** Records that the running step read the memory object called `name` (precise recording only). */
 export function namedRead(name: string): void {
-  if (recorder?.precise) recorder.read(objectId(name));
+  if (recorder?.memoryOn) recorder.read(objectId(name));
 }
 
 /** Records that the running step wrote the memory object called `name` (precise recording only). */
 export function namedWrite(name: string): void {
-  if (recorder?.precise) recorder.write(objectId(name));
+  if (recorder?.memoryOn) recorder.write(objectId(name));
 }
 
 /** Records that the running step added to the counter called `name` (precise recording only). */
 export function namedAdd(name: string): void {
-  if (recorder?.precise) recorder.add(objectId(name));
+  if (recorder?.memoryOn) recorder.add(objectId(name));
 }

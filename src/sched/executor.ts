@@ -337,7 +337,7 @@ export class Executor {
     onStep: StepHook | null,
   ): boolean {
     const label = t.lastPoint;
-    recorder.begin();
+    recorder.begin(this.strategy.replaying?.() === true);
     setRecorder(recorder);
     let ok: boolean;
     try {

@@ -16,9 +16,11 @@ import {
   FootprintRecorder,
   MemKind,
   memObject,
+  memWrite,
   namedWrite,
   objectName,
   RwSem,
+  recordingMemory,
   SpinLock,
   type Strategy,
   whyDependent,
@@ -239,5 +241,74 @@ describe('a step watch', () => {
     expect(ex.run().status).toBe('done');
     strategy.recorder.setStepWatch(null);
     expect(log).toEqual(['arm', 'step 1', 'disarm', 'check <start>', 'arm', 'step 2', 'disarm', 'check a']);
+  });
+
+  it('stays off in the steps an execution replays, and is told of the gap when armed again', () => {
+    const strategy = new DporStrategy({ precise: true });
+    let log: string[] = [];
+    const runs: string[][] = [];
+    strategy.recorder.setStepWatch({
+      arm: (gap) => log.push(gap ? 'arm after a gap' : 'arm'),
+      disarm: () => {},
+    });
+    while (strategy.nextExecution()) {
+      log = [];
+      const ex = new Executor({ strategy });
+      for (const name of ['a', 'b'])
+        ex.spawn(
+          name,
+          (function* () {
+            for (const step of [1, 2]) {
+              log.push(`${name}${step} ${recordingMemory() ? 'recorded' : 'replayed'}`);
+              memWrite(MemKind.page, 1, 0);
+              yield 'x';
+            }
+          })(),
+        );
+      expect(ex.run().status).toBe('done');
+      runs.push(log);
+    }
+    strategy.recorder.setStepWatch(null);
+    // the first execution records every step; each later one replays up to its new choice
+    // (each thread takes three steps: two to its yields, one to its end)
+    expect(runs[0]).toEqual([
+      'arm',
+      'a1 recorded',
+      'arm',
+      'a2 recorded',
+      'arm',
+      'arm',
+      'b1 recorded',
+      'arm',
+      'b2 recorded',
+      'arm',
+    ]);
+    expect(runs.slice(1)).toEqual([
+      [
+        'a1 replayed',
+        'arm after a gap',
+        'b1 recorded',
+        'arm',
+        'b2 recorded',
+        'arm',
+        'arm',
+        'a2 recorded',
+        'arm',
+      ],
+      ['a1 replayed', 'b1 replayed', 'arm after a gap', 'a2 recorded', 'arm', 'arm', 'b2 recorded', 'arm'],
+      ['arm', 'b1 recorded', 'arm', 'b2 recorded', 'arm', 'arm', 'a1 recorded', 'arm', 'a2 recorded', 'arm'],
+      [
+        'b1 replayed',
+        'arm after a gap',
+        'a1 recorded',
+        'arm',
+        'a2 recorded',
+        'arm',
+        'arm',
+        'b2 recorded',
+        'arm',
+      ],
+      ['b1 replayed', 'a1 replayed', 'arm after a gap', 'b2 recorded', 'arm', 'arm', 'a2 recorded', 'arm'],
+    ]);
   });
 });

@@ -183,6 +183,15 @@ export class DporStrategy implements Strategy {
     return Math.max(cur, 0);
   }
 
+  /**
+   * The next step replays the prefix before the node this execution diverges at: its footprint is
+   * the node's, recorded when the node was made (the scenario is deterministic, and stepped()
+   * checks the thread). Not in check mode, which checks every step's footprint.
+   */
+  replaying(): boolean {
+    return this.started && this.pos < this.diverge && !this.recorder.check;
+  }
+
   stepped(t: Thread, runnable: readonly Thread[], fp: Footprint): void {
     if (!this.started) {
       this.started = true;

@@ -21,6 +21,11 @@ export interface Strategy {
    * footprints with it and calls stepped() after every step, forced ones included.
    */
   readonly recorder?: FootprintRecorder;
+  /**
+   * With `recorder`: true if the next step replays one whose footprint the strategy already has
+   * (a prefix of an earlier execution), so the executor need not record its memory.
+   */
+  replaying?(): boolean;
   /** After every step when `recorder` is set: who ran, the runnable threads it was chosen from, what it touched. */
   stepped?(t: Thread, runnable: readonly Thread[], fp: Footprint): void;
 }
