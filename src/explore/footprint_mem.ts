@@ -8,7 +8,7 @@
  * `store.refcount[pfn]`), so instead of a hook at each of them the arrays themselves are watched:
  * while each step of a schedule runs, the pool's and the page store's arrays are replaced by
  * proxies that record the index they are asked for (WatchedFields: the recorder arms them when a
- * step starts and disarms them when it ends; a pool grows on its plain arrays, see allocTableWatched).
+ * step starts and disarms them when it ends; the arrays grow on their plain selves, see watchGrowth).
  * The rest is watched by wrapping the few methods that own it: the device page tables
  * and TLBs of the scenario's devices, the page allocator's free lists and page contents, the
  * integrity shadow. Notifier and range state comes from the tracepoints and hooks in
@@ -26,7 +26,7 @@ import type { DeviceTlb } from '../device/tlb.js';
 import { hmmObjectStates } from '../hmm/seed/footprint.js';
 import { Hmm } from '../hmm/seed/types.js';
 import type { PhysMem } from '../mm/page_alloc.js';
-import { PageTablePool } from '../mm/pagetable.js';
+import type { PageTablePool } from '../mm/pagetable.js';
 import { _PAGE_PRESENT, _PAGE_PSE, ptePfn } from '../mm/pte.js';
 // the hooks every watched access calls
 import * as hook from '../sched/index.js';
@@ -135,7 +135,7 @@ class FieldWatch {
 
   disarm(): void {
     const a = this.obj[this.key] as object;
-    // a new array stored by anything but allocTable (allocTableWatched): the rest of the step
+    // a new array stored by anything but a watched growth (watchGrowth): the rest of the step
     // went unrecorded
     if (a !== this.view)
       throw new FootprintError(`footprint_mem: ${this.key} was replaced within a step, unwatched`);
@@ -269,46 +269,61 @@ function watchPageTables(undo: Undo, fields: WatchedFields, pool: PageTablePool)
     () => {},
     (t) => hook.memAdd(MemKind.ptused, t, 0),
   );
-  const p = pool as WatchedPool;
-  p.allocTable = allocTableWatched;
-  p[POOL_FIELDS] = fields;
-  undo.push(() => {
-    p[POOL_FIELDS] = undefined;
-  });
+  watchGrowth(undo, fields, pool, 'growTo');
   return index;
 }
 
-/** Where allocTableWatched finds the schedule's watched fields. */
-const POOL_FIELDS = Symbol('footprint_mem fields');
-type WatchedPool = PageTablePool & { [POOL_FIELDS]?: WatchedFields | undefined };
+/** Where a growing method finds the schedule's watched fields (watchGrowth). */
+const FIELDS = Symbol('footprint_mem fields');
+type Growing = Record<string, unknown> & { [FIELDS]?: WatchedFields | undefined };
+type Method = (this: Growing, ...a: unknown[]) => unknown;
+
+/** The installed function of each growing method, by name: one for every schedule (watchGrowth). */
+const growers = new Map<string, Method>();
+
+function grower(name: string): Method {
+  let g = growers.get(name);
+  if (g === undefined) {
+    g = function (this: Growing, ...a: unknown[]): unknown {
+      const grow = (Object.getPrototypeOf(this) as Record<string, Method>)[name] as Method;
+      const fields = this[FIELDS];
+      if (fields === undefined || !hook.recordingMemory()) return grow.apply(this, a);
+      fields.disarm();
+      try {
+        return grow.apply(this, a);
+      } finally {
+        fields.arm(false);
+      }
+    };
+    growers.set(name, g);
+  }
+  return g;
+}
 
 /**
- * The pool's allocTable while its arrays are watched. A table allocated past the pool's capacity
- * grows its arrays (growTo): it runs on the plain arrays, so that copying every entry to the new
- * ones is no read of them (it changes no entry, and read through the proxy it cost a trap and a
- * recorded read per slot: a third of a dpor search of migrate-cpufault-fork, whose fork allocates
- * the child's tables), and the step goes on with the new arrays watched. What allocTable records
- * through them is recorded here: a fresh table's count of entries is set (used[t] = 0).
+ * `obj[name]` replaces watched arrays with larger ones (PageTablePool.growTo, as a fork allocating
+ * the child's tables calls it). Within a step it runs on the plain
+ * arrays, so that copying the old entries is no read of them (it changes none; through the proxies
+ * it was a trap and a recorded read per slot, a third of a dpor search of migrate-cpufault-fork),
+ * and the watch adopts the new arrays for the rest of the step. Only for growth that creates no
+ * object: PageStore.grow (memory hot-plug) creates struct pages, which would have to be recorded as
+ * written, and no built-in hot-plugs within a step, so it fails the search in FieldWatch.disarm.
  *
- * One function for every schedule, which finds the schedule's fields on the pool: a closure per
- * schedule installed on the pool, reaching the whole machine through the fields, kept every
- * finished schedule's machine alive through the minor GCs that followed (~40 KB a schedule
- * promoted, a third of dpor's time in the scavenger). It stays installed, and does nothing more
- * once the fields are gone.
+ * The installed function is one per method name for every schedule, and finds the schedule's
+ * fields on the object: a closure per schedule installed on the pool, reaching the whole machine
+ * through the fields, kept every finished schedule's machine alive through the minor GCs that
+ * followed (~40 KB a schedule promoted, a third of dpor's time in the scavenger). It stays
+ * installed, and does nothing more once the fields are gone.
  */
-function allocTableWatched(this: WatchedPool, level: number): number {
-  const fields = this[POOL_FIELDS];
-  if (fields === undefined || !hook.recordingMemory())
-    return PageTablePool.prototype.allocTable.call(this, level);
-  fields.disarm();
-  let t: number;
-  try {
-    t = PageTablePool.prototype.allocTable.call(this, level);
-  } finally {
-    fields.arm(false);
-  }
-  hook.memAdd(MemKind.ptused, t, 0);
-  return t;
+function watchGrowth(undo: Undo, fields: WatchedFields, obj: object, name: string): void {
+  const o = obj as Growing;
+  if (typeof (Object.getPrototypeOf(o) as Record<string, unknown>)[name] !== 'function')
+    throw new Error(`footprint_mem: no method ${name}`);
+  o[name] = grower(name);
+  o[FIELDS] = fields;
+  undo.push(() => {
+    o[FIELDS] = undefined;
+  });
 }
 
 /** Watches the struct pages (every per-pfn array and the contents) and the page allocator. */

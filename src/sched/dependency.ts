@@ -173,10 +173,8 @@ export class FootprintRecorder {
   private declared: number[] | null = null;
   private declaredBy = '';
   private stepWatch: StepWatch | null = null;
-  /** The running step's memory is recorded: precise, and not a replay (begin). */
+  /** The running step's memory is recorded, and the stepWatch armed: precise, and not a replay (begin). */
   memoryOn = false;
-  /** The stepWatch is armed for the running step. */
-  private armed = false;
   /** Steps ran with the watch disarmed since it was last armed. */
   private gap = false;
 
@@ -188,7 +186,6 @@ export class FootprintRecorder {
   /** Installs (or with null removes) what begin() arms and disarm() disarms: one per execution. */
   setStepWatch(w: StepWatch | null): void {
     this.stepWatch = w;
-    this.armed = false;
     this.gap = false;
   }
 
@@ -205,20 +202,18 @@ export class FootprintRecorder {
     this.declared = null;
     this.memoryOn = this.precise && !replay;
     if (this.stepWatch === null) return;
-    if (replay) {
+    if (!this.memoryOn) {
       this.gap = true;
       return;
     }
     this.stepWatch.arm(this.gap);
-    this.armed = true;
     this.gap = false;
   }
 
   /** The step has run: the watch stops, before the checkers read. */
   disarm(): void {
+    if (!this.memoryOn) return;
     this.memoryOn = false;
-    if (!this.armed) return;
-    this.armed = false;
     this.stepWatch?.disarm();
   }
 
