@@ -11,6 +11,8 @@
  *   npm run bench:dpor -- --test-hmm                     today's test_hmm on every scenario it runs, and each
  *                                                        of its broken variants on the first scenario where
  *                                                        dpor finds it
+ *   npm run bench:dpor -- --unbounded --test-hmm         the three- and four-thread scenarios with no bound,
+ *                                                        on today's test_hmm (and today's own three-thread one)
  *   npm run -s bench:dpor -- --json                      one JSON document
  *
  * `fault-migrate-cpu-munmap` unbounded needs 2.2 million schedules (~30 CPU minutes): this bench stops
@@ -24,7 +26,13 @@ import { loadavg } from 'node:os';
 import { TEST_HMM_BROKEN } from '../src/drivers/test_hmm_broken/index.js';
 import { MODERN_SCENARIOS } from '../src/explore/scenarios.js';
 import { LIFECYCLE_SCENARIOS } from '../src/explore/scenarios_lifecycle.js';
-import { type ExploreResult, explore, MULTI_SCENARIOS, SCENARIOS } from '../src/index.js';
+import {
+  type ExploreResult,
+  explore,
+  MODERN_MULTI_SCENARIOS,
+  MULTI_SCENARIOS,
+  SCENARIOS,
+} from '../src/index.js';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -124,7 +132,7 @@ function cell(c: Cell): string {
  */
 function testHmmRows(want: (s: string) => boolean): Row[] {
   const out: Row[] = [];
-  const scenarios = [...SCENARIOS, ...MODERN_SCENARIOS].map((x) => x.name);
+  const scenarios = [...SCENARIOS, ...MODERN_SCENARIOS, ...MODERN_MULTI_SCENARIOS].map((x) => x.name);
   for (const s of scenarios.filter(want)) out.push(row(s, 'test_hmm', 2));
   // where the correct test_hmm fails too (close-vs-cpuread's known race), a variant is caught only
   // if dpor finds it sooner than the correct driver's race
@@ -144,12 +152,16 @@ function testHmmRows(want: (s: string) => boolean): Row[] {
 function rows(): Row[] {
   const out: Row[] = [];
   const want = (s: string) => ONLY === '' || s.includes(ONLY);
-  if (TEST_HMM) return testHmmRows(want);
   const multi = MULTI_SCENARIOS.map((s) => s.name).filter(want);
   if (UNBOUNDED) {
-    for (const s of multi) out.push(row(s, 'correct', Number.POSITIVE_INFINITY));
+    const driver = TEST_HMM ? 'test_hmm' : 'correct';
+    for (const s of multi) out.push(row(s, driver, Number.POSITIVE_INFINITY));
+    if (TEST_HMM)
+      for (const s of MODERN_MULTI_SCENARIOS.map((x) => x.name).filter(want))
+        out.push(row(s, driver, Number.POSITIVE_INFINITY));
     return out;
   }
+  if (TEST_HMM) return testHmmRows(want);
   for (const s of SCENARIOS.map((x) => x.name).filter(want)) out.push(row(s, 'correct', 2));
   for (const s of multi) out.push(row(s, 'correct', s === 'fault-migrate-cpu-munmap' ? 1 : 2));
   for (const [v, s] of CATCHES) if (want(s) || want(v)) out.push(row(s, v, 2));

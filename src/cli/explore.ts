@@ -17,6 +17,7 @@ import {
   explore,
   generateScenarios,
   LIFECYCLE_SCENARIOS,
+  MODERN_MULTI_SCENARIOS,
   MODERN_SCENARIOS,
   MULTI_SCENARIOS,
   parseShard,
@@ -124,13 +125,17 @@ export function listScenarios(out: (line: string) => void, json = false): void {
   if (json) {
     out(
       JSON.stringify({
-        scenarios: [...SCENARIOS, ...MULTI_SCENARIOS, ...MODERN_SCENARIOS, ...LIFECYCLE_SCENARIOS].map(
-          (s) => ({
-            name: s.name,
-            description: s.description,
-            ...(s.api === 'modern' ? { api: 'modern' } : {}),
-          }),
-        ),
+        scenarios: [
+          ...SCENARIOS,
+          ...MULTI_SCENARIOS,
+          ...MODERN_SCENARIOS,
+          ...MODERN_MULTI_SCENARIOS,
+          ...LIFECYCLE_SCENARIOS,
+        ].map((s) => ({
+          name: s.name,
+          description: s.description,
+          ...(s.api === 'modern' ? { api: 'modern' } : {}),
+        })),
         drivers: builtinDrivers().map(([name, v]) => ({
           name,
           description: describeVariant(v),
@@ -144,7 +149,8 @@ export function listScenarios(out: (line: string) => void, json = false): void {
   out('three and four threads:');
   for (const s of MULTI_SCENARIOS) out(`  ${s.name.padEnd(22)} ${s.description}`);
   out("today's API only (--driver test_hmm or a test_hmm.* variant):");
-  for (const s of MODERN_SCENARIOS) out(`  ${s.name.padEnd(22)} ${s.description}`);
+  for (const s of [...MODERN_SCENARIOS, ...MODERN_MULTI_SCENARIOS])
+    out(`  ${s.name.padEnd(22)} ${s.description}`);
   out('lifecycle scenarios (holes, repeated invalidations, close, exit, two devices, a KVM-like notifier):');
   for (const s of LIFECYCLE_SCENARIOS) out(`  ${s.name.padEnd(22)} ${s.description}`);
   out('drivers (--driver):');

@@ -22,7 +22,7 @@ import {
   withState,
 } from './scenario_setup.js';
 import { LIFECYCLE_SCENARIOS } from './scenarios_lifecycle.js';
-import { MULTI_SCENARIOS } from './scenarios_multi.js';
+import { MODERN_MULTI_SCENARIOS, MULTI_SCENARIOS } from './scenarios_multi.js';
 
 /** A device fault racing munmap. */
 export const faultVsMunmap: Scenario<OneDevice> = {
@@ -291,7 +291,7 @@ export const SCENARIOS: readonly Scenario[] = [
 
 /** The built-in scenario called `name`, or undefined. */
 export function scenarioByName(name: string): Scenario | undefined {
-  const all = [SCENARIOS, MULTI_SCENARIOS, MODERN_SCENARIOS, LIFECYCLE_SCENARIOS];
+  const all = [SCENARIOS, MULTI_SCENARIOS, MODERN_SCENARIOS, MODERN_MULTI_SCENARIOS, LIFECYCLE_SCENARIOS];
   for (const list of all) for (const s of list) if (s.name === name) return s;
   return generatedByName(name);
 }

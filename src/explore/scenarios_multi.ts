@@ -142,6 +142,30 @@ export const kernelVsMunmap: Scenario<
     s.loads.every((b) => b === 0x10) ? null : `the kernel loaded ${s.loads.join(', ')}, not 0x10`,
 };
 
+/** Device-exclusive access, a migration to another device and a CPU write, all on the same 2 pages. */
+export const exclusiveMigrateCpuwrite: Scenario<TwoDevices> = {
+  name: 'exclusive-migrate-cpuwrite',
+  api: 'modern',
+  description:
+    'device 0 takes 2 pages for atomics (make_device_exclusive) while device 1 migrates them to its ' +
+    'memory and the CPU writes the first and reads both: a device-exclusive entry is no migration ' +
+    'candidate (MIGRATE then reads it back as ENOENT, as test_hmm does), a device-private one is ' +
+    'faulted back to RAM before it can be made exclusive, and the CPU fault revokes either',
+  setup: (_sim, ctx) => twoDevices(ctx),
+  threads: (s, ctx) => [
+    { name: 'dev0-exclusive', body: ctx.dev(s.dev).exclusive(s.a, NPAGES) },
+    { name: 'dev1-migrate', body: ctx.dev(s.dev1).migrate(s.a, NPAGES) },
+    {
+      name: 'cpu',
+      body: (function* () {
+        const cpu = ctx.cpu(s.p);
+        yield* cpu.write(s.a, pattern(0xe3, PAGE_SIZE));
+        yield* cpu.read(s.a, LEN);
+      })(),
+    },
+  ],
+};
+
 /** The three- and four-thread built-ins (registered with SCENARIOS). */
 export const MULTI_SCENARIOS: readonly Scenario[] = [
   faultMunmapMigrate,
@@ -151,3 +175,9 @@ export const MULTI_SCENARIOS: readonly Scenario[] = [
   fourWay,
   kernelVsMunmap,
 ];
+
+/**
+ * The three-thread built-ins of today's API only (device-exclusive access): a modern-API driver
+ * (test_hmm or a test_hmm.* variant) runs them.
+ */
+export const MODERN_MULTI_SCENARIOS: readonly Scenario[] = [exclusiveMigrateCpuwrite];

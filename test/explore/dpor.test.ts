@@ -94,6 +94,28 @@ describe('dpor finds what dfs finds (2 preemptions)', () => {
     }
   });
 
+  it("today's three-thread scenario on test_hmm, and the two variants it catches (1 preemption)", () => {
+    const { dfs, dpor } = both('exclusive-migrate-cpuwrite', 'test_hmm', 'seq', 1);
+    expect([dfs.violation, dfs.complete, dfs.schedulesExplored, dfs.terminalStates]).toEqual([
+      null,
+      true,
+      130,
+      26,
+    ]);
+    expect([dpor.violation, dpor.complete, dpor.schedulesExplored, dpor.terminalStates]).toEqual([
+      null,
+      true,
+      128,
+      26,
+    ]);
+    expectSameFinding(dfs, dpor);
+    for (const driver of ['test_hmm.exclusive-unlock-early', 'test_hmm.keep-migrated-entries']) {
+      const r = both('exclusive-migrate-cpuwrite', driver, 'seq', 1, false);
+      expect([driver, r.dpor.violation?.checker]).toEqual([driver, 'coherence']);
+      expectSameFinding(r.dfs, r.dpor);
+    }
+  });
+
   it('the three- and four-thread scenarios (1 preemption, seed protocol)', () => {
     for (const sc of MULTI_SCENARIOS) {
       const { dfs, dpor } = both(sc.name, 'correct', 'seed', 1);

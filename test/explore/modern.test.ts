@@ -77,6 +77,9 @@ describe("the explorer on today's test_hmm", () => {
     expect(() => explore('release-vs-devfault', { driver: 'correct' })).toThrow(
       /'driver'.*not a modern-API driver/,
     );
+    expect(() => explore('exclusive-migrate-cpuwrite', { driver: 'correct' })).toThrow(
+      /'driver'.*not a modern-API driver/,
+    );
   });
 
   it('the fault scenarios explore as many schedules as they do on v6.19 (27, 27, 29)', () => {
