@@ -60,8 +60,7 @@ import { ExploreDrivers } from './drivers.js';
 import { recordMemoryFootprints } from './footprint_mem.js';
 import { formatReplay, parseReplay, ReplayError, type ReplayOutcome } from './replaystring.js';
 import { type Scenario, ScenarioContext, type ScenarioDriverFactory } from './scenario.js';
-import { SCENARIOS, scenarioByName } from './scenarios.js';
-import { MULTI_SCENARIOS } from './scenarios_multi.js';
+import { builtinScenarioNames, scenarioByName } from './scenarios.js';
 import { checkShard, ShardFilter, type ShardReport, type ShardSpec } from './shard.js';
 import { terminalStateHash } from './terminal.js';
 import { omittedLine, threadColumnWidth, traceWindow } from './tracewindow.js';
@@ -223,7 +222,7 @@ function resolveScenario(s: Scenario | string): Scenario {
   if (found === undefined) {
     throw new ArgumentError(
       'scenario',
-      `unknown scenario '${s}'; built-in: ${[...SCENARIOS, ...MULTI_SCENARIOS].map((x) => x.name).join(', ')}`,
+      `unknown scenario '${s}'; built-in: ${builtinScenarioNames().join(', ')}`,
     );
   }
   return found;

@@ -289,11 +289,20 @@ export const SCENARIOS: readonly Scenario[] = [
   exitVsDevaccess,
 ];
 
+/** Every built-in scenario list, in the order --list shows them. */
+function builtinLists(): readonly (readonly Scenario[])[] {
+  return [SCENARIOS, MULTI_SCENARIOS, MODERN_SCENARIOS, MODERN_MULTI_SCENARIOS, LIFECYCLE_SCENARIOS];
+}
+
 /** The built-in scenario called `name`, or undefined. */
 export function scenarioByName(name: string): Scenario | undefined {
-  const all = [SCENARIOS, MULTI_SCENARIOS, MODERN_SCENARIOS, MODERN_MULTI_SCENARIOS, LIFECYCLE_SCENARIOS];
-  for (const list of all) for (const s of list) if (s.name === name) return s;
+  for (const list of builtinLists()) for (const s of list) if (s.name === name) return s;
   return generatedByName(name);
+}
+
+/** The names of every built-in scenario (not the generated ones), for error messages. */
+export function builtinScenarioNames(): string[] {
+  return builtinLists().flatMap((list) => list.map((s) => s.name));
 }
 
 // The shared setup helpers stay importable from here (the library exports this module).

@@ -138,6 +138,8 @@ describe('explore options', () => {
     expect(() => explore(sc, { strategy: 'bfs' as never })).toThrow(/strategy/);
     expect(() => explore(sc, { preemptions: -1 })).toThrow(/preemptions/);
     expect(() => explore('nope')).toThrow(/unknown scenario 'nope'; built-in: fault-vs-munmap/);
+    // every list is named, today's API and the lifecycle scenarios too
+    expect(() => explore('nope')).toThrow(/, exclusive-migrate-cpuwrite, .*, kvm-fault-vs-munmap$/);
   });
 
   it('every numeric option has an upper limit: a typed ArgumentError naming it, before any schedule runs', () => {
