@@ -133,7 +133,7 @@ function createProgram(io: CliIo, setExit: (code: number) => void, mods: Command
   program
     .name('hmmsim')
     .description(
-      'Linux HMM (v5.3) made executable: a simulated mm core, device, reference driver and race explorer',
+      "Linux HMM made executable, the v5.3 API and today's (v6.19): a simulated mm core, device, reference drivers and race explorer",
     )
     .version(HMMSIM_VERSION, '-V, --version', 'print the version')
     .helpOption('-h, --help', 'print this help')
