@@ -1,10 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { checkAccounting } from '../../../src/check/accounting.js';
 import { coherenceViolations } from '../../../src/check/coherence.js';
-import { PAGE_SIZE } from '../../../src/core/addr.js';
+import { alignUp, PAGE_SIZE } from '../../../src/core/addr.js';
 import { HmmError } from '../../../src/core/errno.js';
+import { COST_PROFILE_DEFAULT, costProfile } from '../../../src/device/cost.js';
 import type { TestHmmDmirror } from '../../../src/drivers/test_hmm/dmirror.js';
 import { HMM_DMIRROR_FLAG_FAIL_ALLOC } from '../../../src/drivers/test_hmm/uapi.js';
+import { MADV_HUGEPAGE, MADV_NOHUGEPAGE } from '../../../src/mm/madvise.js';
 import {
   MIGRATE_VMA_SELECT_DEVICE_PRIVATE,
   migrateVmaFinalize,
@@ -343,5 +345,27 @@ describe('the coherence checker across a migration of the owner’s own pages', 
     expect(coherenceViolations(sim.kernel, [other])).toHaveLength(1);
     migrateVmaFinalize(args);
     expect(p.pte(a)).toMatchObject({ kind: 'device-private', pfn: d });
+  });
+});
+
+describe("migrate_vma's bookkeeping on the cost clock (docs/costs.md)", () => {
+  /** One MIGRATE_TO_DEV and one MIGRATE_TO_SYS of a 2 MiB PMD-aligned buffer, advised `advice`. */
+  function roundTrip(advice: number): { bookkeeping: number; pagesInUse: number } {
+    const { sim, p, fd, dmirror } = machine('private', 2048);
+    const size = 512 * PAGE_SIZE;
+    const a = alignUp(p.mmap(2 * size, RW, PRIVATE_ANON), size);
+    p.madvise(a, size, advice);
+    p.write(a, ints(512));
+    expect(fd.migrate(a, 512).cpages).toBe(512);
+    const onDevice = dmirror.mdevice.pagesInUse;
+    fd.migrateToSys(a, 512);
+    expect(dmirror.mdevice.pagesInUse).toBe(0);
+    return { bookkeeping: sim.deviceCosts(0).migrateBookkeeping, pagesInUse: onDevice };
+  }
+
+  it('charges a THP that moves whole once, both ways; 512 pages 512 times', () => {
+    const { migratePerCallUs: call, migratePerPageUs: page } = costProfile(COST_PROFILE_DEFAULT);
+    expect(roundTrip(MADV_HUGEPAGE)).toEqual({ bookkeeping: 2 * (call + page), pagesInUse: 512 });
+    expect(roundTrip(MADV_NOHUGEPAGE)).toEqual({ bookkeeping: 2 * (call + 512 * page), pagesInUse: 512 });
   });
 });
