@@ -43,6 +43,10 @@ export interface TapEntry {
   message?: string;
   /** Set for a test that did not run (not ported, or not on this API): why. `ok` is true, as kselftest counts a SKIP. */
   skip?: string;
+  /** Set for an expected failure (`Selftest.xfail`): why. `ok` is true, as kselftest counts an XFAIL. */
+  xfail?: string;
+  /** What the test printed (its printf lines). */
+  output?: string;
 }
 
 /** A test of hmm-tests.c that is not ported: TAP prints it as a SKIP. */
@@ -92,8 +96,10 @@ Names:
   that one only. With no name, every test runs, and the ones a run cannot run are
   listed too, as '# SKIP' results counted in the totals.
 
-Output is kselftest (TAP 13), as kselftest_harness.h prints it; exit 0 if every test
-passed, 1 if one failed, 2 for an unknown name.
+Output is kselftest (TAP 13), as kselftest_harness.h prints it, a test's printf lines
+as '# ' comments; exit 0 if every test passed, 1 if one failed, 2 for an unknown name.
+A run where the kernel only WARNs and hmmsim stops (hmmsim stops at every WARN) is an
+'# XFAIL' with why, counted as passed; if it passes instead, it fails (an XPASS).
 
 --upstream runs the kernel's own asserts for the tests whose asserts diverge from the
 kernel's on the seed run (--list marks them 'diverges'); each of those fails, showing
@@ -255,7 +261,9 @@ function runOne(e: PlannedTest, opts: SelftestCliOptions): TapEntry {
     upstream: e.api === 'seed' && opts.upstream === true && t.upstream !== undefined,
   });
   const name = tapName(e);
-  return r.ok ? { name, ok: true } : { name, ok: false, message: r.message };
+  const output = r.output === undefined ? {} : { output: r.output };
+  if (r.xfail !== undefined) return { name, ok: true, xfail: r.xfail, ...output };
+  return r.ok ? { name, ok: true, ...output } : { name, ok: false, message: r.message, ...output };
 }
 
 function runQuiet(tests: readonly PlannedTest[], opts: SelftestCliOptions): TapEntry[] {
@@ -298,13 +306,26 @@ function runTap(
 
 function jsonOf(entries: readonly TapEntry[]): object {
   const c = counts(entries);
-  return { ok: c.failed === 0, tests: entries, passed: c.passed, failed: c.failed, skipped: c.skipped };
+  return {
+    ok: c.failed === 0,
+    tests: entries,
+    passed: c.passed,
+    failed: c.failed,
+    skipped: c.skipped,
+    xfail: c.xfail,
+  };
 }
 
-function counts(entries: readonly TapEntry[]): { passed: number; failed: number; skipped: number } {
+function counts(entries: readonly TapEntry[]): {
+  passed: number;
+  failed: number;
+  skipped: number;
+  xfail: number;
+} {
   const skipped = entries.filter((e) => e.skip !== undefined).length;
+  const xfail = entries.filter((e) => e.xfail !== undefined).length;
   const failed = entries.filter((e) => !e.ok).length;
-  return { passed: entries.length - failed - skipped, failed, skipped };
+  return { passed: entries.length - failed - skipped - xfail, failed, skipped, xfail };
 }
 
 /**
@@ -334,29 +355,41 @@ export function tapRun(name: string): string {
  * test has passed, so it is OK) and ksft_test_result_code (`ok N name # SKIP reason`).
  */
 export function tapOutcome(n: number, e: TapEntry, c: Colors): string[] {
-  if (e.skip !== undefined) {
+  const printed =
+    e.output === undefined
+      ? []
+      : e.output
+          .replace(/\n$/, '')
+          .split('\n')
+          .map((l) => `# ${l}`);
+  for (const [kind, why] of [
+    ['SKIP', e.skip],
+    ['XFAIL', e.xfail],
+  ] as const) {
+    if (why === undefined) continue;
     return [
-      `#      SKIP      ${e.skip}`,
+      ...printed,
+      `#      ${kind}      ${why}`,
       `#            ${c.green('OK')}  ${e.name}`,
-      `${c.yellow('ok')} ${n} ${e.name} # SKIP ${e.skip}`,
+      `${c.yellow('ok')} ${n} ${e.name} # ${kind} ${why}`,
     ];
   }
   const why = e.ok || e.message === undefined ? [] : e.message.split('\n').map((l) => `# ${l}`);
   const verdict = e.ok ? `  ${c.green('OK')}` : c.red('FAIL');
   const result = e.ok ? c.green('ok') : c.red('not ok');
-  return [...why, `#          ${verdict}  ${e.name}`, `${result} ${n} ${e.name}`];
+  return [...printed, ...why, `#          ${verdict}  ${e.name}`, `${result} ${n} ${e.name}`];
 }
 
 /**
  * test_harness_run's summary (a skipped test counts as passed there) and ksft_print_cnts (skips
- * counted apart; no xfail, xpass or error here).
+ * counted apart, as are XFAILs; no xpass or error here: an XPASS is a failure).
  */
 export function tapFooter(entries: readonly TapEntry[], c: Colors): string[] {
-  const { passed, failed, skipped } = counts(entries);
+  const { passed, failed, skipped, xfail } = counts(entries);
   const verdict = failed > 0 ? c.red('FAILED') : c.green('PASSED');
   return [
-    `# ${c.bold(verdict)}: ${passed + skipped} / ${entries.length} tests passed.`,
-    `# Totals: pass:${passed} fail:${failed} xfail:0 xpass:0 skip:${skipped} error:0`,
+    `# ${c.bold(verdict)}: ${passed + skipped + xfail} / ${entries.length} tests passed.`,
+    `# Totals: pass:${passed} fail:${failed} xfail:${xfail} xpass:0 skip:${skipped} error:0`,
   ];
 }
 

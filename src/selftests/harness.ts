@@ -34,6 +34,7 @@
 
 import { checkAccounting } from '../check/accounting.js';
 import { PAGE_SHIFT, PAGE_SIZE } from '../core/addr.js';
+import { KernelWarning } from '../core/assert.js';
 import { errnoName } from '../core/errno.js';
 import type { HmmApi } from '../drivers/driver.js';
 import type { DeviceFile } from '../sim/devicefile.js';
@@ -74,6 +75,9 @@ export const MODERN_DEVICES: readonly DeviceOptions[] = [
   { kind: 'coherent' },
 ];
 
+/** The run's RAM unless asked otherwise (the Simulator's default): 256 MiB. */
+const DEFAULT_RAM_PAGES = 65_536;
+
 /** HUGETLB_SETUP_DEFAULT_PAGES(1): hmm-tests.c makes sure one default-size huge page exists. */
 const HUGETLB_DEFAULT_PAGES = 1;
 
@@ -106,6 +110,23 @@ export interface Selftest {
   fidelity?: string;
   /** What the port changes or cannot model (THP, mirror sizes, ...). */
   note?: string;
+  /**
+   * A fixture variant on which the kernel only WARNs and goes on, where hmmsim stops (a WARN is a
+   * thrown KernelWarning here, as everywhere in hmmsim): the run is an XFAIL, with `reason`, when
+   * the test ends in exactly that warning, and fails if it ends otherwise or passes (then the
+   * kernel path, or the model, has changed).
+   */
+  xfail?: { variant: string; warning: string; reason: string };
+  /**
+   * RAM (pages) the test needs when it is more than the run's (default 65,536 = 256 MiB): the
+   * kernel test assumes a machine with room for its buffers.
+   */
+  ramPages?: number;
+  /**
+   * Memory (pages) each of the modern run's devices needs when it is more than one 256 MiB chunk:
+   * test_hmm adds 256 MiB chunks on demand, the model's device has the one it is given.
+   */
+  deviceMemoryPages?: number;
   /** The test body: asserts what hmmsim implements (on the modern run: the kernel's asserts). */
   run(ctx: SelftestContext): void;
   /**
@@ -138,6 +159,8 @@ export interface SelftestContext {
   readonly pageShift: number;
   /** The seed the simulator was made with. */
   readonly seed: number;
+  /** printf to the test's stdout: the run's result carries it as `output`. */
+  printf(text: string): void;
   readonly test: Selftest;
 }
 
@@ -166,6 +189,10 @@ export interface SelftestResult {
   ok: boolean;
   /** 'ok', or why the test failed. */
   message: string;
+  /** What the test printed (ctx.printf), if anything. */
+  output?: string;
+  /** An expected failure (`Selftest.xfail`): why; `ok` is true, as kselftest counts an XFAIL. */
+  xfail?: string;
   /** What the test threw, if it failed. */
   error?: unknown;
 }
@@ -280,11 +307,13 @@ export function runSelftest(test: Selftest, opts: RunSelftestOptions = {}): Self
   const api = opts.api ?? 'seed';
   const variant = api === 'modern' ? findVariant(test, opts.variant) : null;
   const label = variant === null ? test.name : `${variant.name}.${test.name}`;
+  let output = '';
   const result = (ok: boolean, message: string, error?: unknown): SelftestResult => ({
     name: test.name,
     ...(variant === null ? {} : { variant: variant.name }),
     ok,
     message,
+    ...(output === '' ? {} : { output }),
     ...(error === undefined ? {} : { error }),
   });
   const refused = refusal(test, api, opts.upstream === true);
@@ -299,7 +328,7 @@ export function runSelftest(test: Selftest, opts: RunSelftestOptions = {}): Self
   assertContext = '';
   const fds: DeviceFile[] = [];
   try {
-    const sim = fixtureMachine(api, opts);
+    const sim = fixtureMachine(api, test, opts);
     const proc = sim.createProcess();
     const open = (n: number, p: Process): DeviceFile =>
       api === 'modern' ? sim.openDevice(n, p, { api: 'modern' }) : sim.openDevice(n, p);
@@ -329,6 +358,9 @@ export function runSelftest(test: Selftest, opts: RunSelftestOptions = {}): Self
       pageShift: PAGE_SHIFT,
       seed: sim.seed,
       test,
+      printf(text: string): void {
+        output += text;
+      },
     };
     body.call(test, ctx);
     // FIXTURE_TEARDOWN: close(fd) must return 0.
@@ -338,13 +370,28 @@ export function runSelftest(test: Selftest, opts: RunSelftestOptions = {}): Self
       if (!proc.exited) proc.exit();
       checkMachine(sim, api, [...used].sort());
     }
+    if (xfailOn(test, variant) !== null) {
+      return result(
+        false,
+        `${label}: XPASS: expected the kernel's WARN "${test.xfail?.warning}" (${test.xfail?.reason})`,
+      );
+    }
     return result(true, 'ok');
   } catch (e) {
+    const xfail = xfailOn(test, variant);
+    if (xfail !== null && e instanceof KernelWarning && e.message.includes(xfail.warning)) {
+      return { ...result(true, 'xfail'), xfail: xfail.reason };
+    }
     return result(false, describeError(e), e);
   } finally {
     currentTest = savedTest;
     assertContext = savedContext;
   }
+}
+
+/** The test's expected failure on this variant, or null. */
+function xfailOn(test: Selftest, variant: FixtureVariant | null): NonNullable<Selftest['xfail']> | null {
+  return test.xfail !== undefined && variant?.name === test.xfail.variant ? test.xfail : null;
 }
 
 /** Why `test` cannot run as asked, or null. */
@@ -369,10 +416,16 @@ function findVariant(test: Selftest, name: string | undefined): FixtureVariant {
 }
 
 /** The machine of a run: the seed's default devices, or test_hmm's four on a v6.19 mm. */
-function fixtureMachine(api: SelftestApi, opts: RunSelftestOptions): Simulator {
-  const common = { seed: opts.seed ?? 1, ramPages: opts.ramPages, hugetlbPages: HUGETLB_DEFAULT_PAGES };
+function fixtureMachine(api: SelftestApi, test: Selftest, opts: RunSelftestOptions): Simulator {
+  const ramPages = Math.max(opts.ramPages ?? DEFAULT_RAM_PAGES, test.ramPages ?? 0);
+  const common = { seed: opts.seed ?? 1, ramPages, hugetlbPages: HUGETLB_DEFAULT_PAGES };
   if (api === 'seed') return new Simulator(common);
-  return new Simulator({ ...common, kernel: 'v6.19', devices: MODERN_DEVICES.map((d) => ({ ...d })) });
+  const memory = test.deviceMemoryPages === undefined ? {} : { memoryPages: test.deviceMemoryPages };
+  return new Simulator({
+    ...common,
+    kernel: 'v6.19',
+    devices: MODERN_DEVICES.map((d) => ({ ...d, ...memory })),
+  });
 }
 
 /** Runs the tests named (every test if `names` is empty), in table order. Unknown names throw. */

@@ -82,6 +82,7 @@ import {
   readPmdPagesize,
   writeInts,
 } from './hmm_helpers.js';
+import { benchmarkThpMigration } from './hmm_tests_benchmark.js';
 import {
   anonWriteHugetlbfs,
   compound,
@@ -1191,14 +1192,8 @@ export const HMM_SELFTESTS: readonly Selftest[] = inKernelOrder([
   exclusiveCow,
   hmmGupTest,
   ...HMM_THP_SELFTESTS,
+  benchmarkThpMigration,
 ]);
 
-/** The tests of hmm-tests.c that neither run runs, and why. */
-export const HMM_SELFTESTS_NOT_PORTED: { name: string; since: string; reason: string }[] = [
-  {
-    name: 'benchmark_thp_migration',
-    since: '6.19',
-    reason:
-      "a THP-vs-4K migration throughput benchmark that asserts only that every migration succeeds: bench/'s benchmark-thp-migration",
-  },
-];
+/** The tests of hmm-tests.c that neither run runs, and why: none since benchmark_thp_migration's port. */
+export const HMM_SELFTESTS_NOT_PORTED: { name: string; since: string; reason: string }[] = [];

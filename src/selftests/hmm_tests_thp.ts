@@ -3,7 +3,7 @@
  * (empty, the huge zero page, a THP) to device memory and back, with MADV_FREE, MADV_COLLAPSE,
  * partial munmap, mremap and injected allocation failures (HMM_DMIRROR_FLAGS). Each asserts what
  * the kernel test asserts, under its kernel name; HMM_SELFTESTS (hmm_tests.ts) lists them after
- * hmm_cow_in_device, as the kernel file does. benchmark_thp_migration is a benchmark, in bench/.
+ * hmm_cow_in_device, as the kernel file does (benchmark_thp_migration after them: hmm_tests_benchmark.ts).
  *
  * @see tools/testing/selftests/mm/hmm-tests.c (Linux v6.19)
  */
