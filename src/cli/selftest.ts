@@ -361,7 +361,7 @@ export function tapOutcome(n: number, e: TapEntry, c: Colors): string[] {
       : e.output
           .replace(/\n$/, '')
           .split('\n')
-          .map((l) => `# ${l}`);
+          .map((l) => (l === '' ? '#' : `# ${l}`));
   for (const [kind, why] of [
     ['SKIP', e.skip],
     ['XFAIL', e.xfail],

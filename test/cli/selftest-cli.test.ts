@@ -157,6 +157,8 @@ describe('hmmsim selftest (end to end, through main() in process)', () => {
     const lines = r.stdout.split('\n');
     expect(lines).toContain('# === Small Buffer (0.5 MB) ===');
     expect(lines).toContain('# System page size: 4096 bytes');
+    // printf("\nHMM THP Migration Benchmark\n"): an empty line is a bare '#'
+    expect(lines[lines.indexOf('# HMM THP Migration Benchmark') - 1]).toBe('#');
     const reason = lines.find((l) => l.startsWith('#      XFAIL      ')) ?? '';
     expect(reason).toMatch(/^# {6}XFAIL {6}v6\.19 WARNs here and goes on: MIGRATE_TO_SYS/);
     expect(lines).toContain(`ok 1 ${name} # XFAIL ${reason.slice('#      XFAIL      '.length)}`);
