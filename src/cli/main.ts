@@ -328,7 +328,7 @@ ${EXIT_HELP}`,
       "run the kernel selftests (hmm-tests.c) on the seed API and on today's test_hmm, with kselftest's TAP output",
     )
     .argument('[name...]', 'tests to run (default: all); see Names below')
-    .option('--list', 'name the tests of each run, and the ones it skips with why')
+    .option('--list', 'name the tests of each run, the ones it skips with why, and its expected failures')
     .option('--api <api>', "one run only: 'seed' (the v5.3 API) or 'modern' (today's test_hmm)")
     .option('-s, --seed <n>', 'seed of every test machine', parseSeed, 1)
     .option(

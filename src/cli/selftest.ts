@@ -186,9 +186,10 @@ function unknownName(arg: string, plan: readonly PlannedTest[]): InvalidArgument
 
 /**
  * --list: every test of the runs asked, one name a line (`<name>  # diverges: ...` for the seed
- * run's tests whose --upstream asserts fail), the ones a run cannot run as TAP `# SKIP` lines with
- * why. With --json: `api`, `variant`, `diverges` (that mark), `v53` (whether Linux v5.3 itself
- * passes the kernel test), and `skip`.
+ * run's tests whose --upstream asserts fail, `<name>  # XFAIL why` for an expected failure on its
+ * variant), the ones a run cannot run as TAP `# SKIP` lines with why. With --json: `api`,
+ * `variant`, `diverges` (that mark), `v53` (whether Linux v5.3 itself passes the kernel test),
+ * `skip`, and `xfail`.
  */
 export function listSelftests(json: boolean, out: (line: string) => void, api?: string): void {
   if (json) {
@@ -198,7 +199,7 @@ export function listSelftests(json: boolean, out: (line: string) => void, api?: 
   for (const a of apisOf(api)) listRun(planRun(a), out);
 }
 
-/** One run's --list lines, its diverging tests' marks aligned. */
+/** One run's --list lines, the marks (diverging, XFAIL) aligned. */
 function listRun(plan: readonly PlannedTest[], out: (line: string) => void): void {
   const width = Math.max(...plan.filter((e) => e.skip === undefined).map((e) => tapName(e).length));
   for (const e of plan) {
@@ -208,9 +209,17 @@ function listRun(plan: readonly PlannedTest[], out: (line: string) => void): voi
     }
     const t = e.test as Selftest;
     const why = t.fidelity === undefined ? '' : `; docs/fidelity.md: ${t.fidelity}`;
-    const mark = e.api === 'seed' && divergesUpstream(t) ? `  # diverges: --upstream fails${why}` : '';
+    const xfail = expectedFailure(e);
+    const diverges = e.api === 'seed' && divergesUpstream(t) ? `  # diverges: --upstream fails${why}` : '';
+    const mark = xfail === undefined ? diverges : `  # XFAIL ${xfail}`;
     out(`${tapName(e).padEnd(mark === '' ? 0 : width)}${mark}`);
   }
+}
+
+/** Why the planned run is expected to fail (`Selftest.xfail` on its variant), or undefined. */
+function expectedFailure(e: PlannedTest): string | undefined {
+  const xfail = 'run' in e.test ? e.test.xfail : undefined;
+  return xfail !== undefined && e.variant?.name === xfail.variant ? xfail.reason : undefined;
 }
 
 function listEntry(e: PlannedTest): object {
@@ -223,6 +232,7 @@ function listEntry(e: PlannedTest): object {
     since: t.since,
     ...(ported ? { diverges: e.api === 'seed' && divergesUpstream(t), v53: t.seed } : {}),
     ...(e.skip === undefined ? {} : { skip: e.skip }),
+    ...(expectedFailure(e) === undefined ? {} : { xfail: expectedFailure(e) }),
   };
 }
 
