@@ -5,7 +5,12 @@ import { alignUp, PAGE_SIZE } from '../../../src/core/addr.js';
 import { HmmError } from '../../../src/core/errno.js';
 import { COST_PROFILE_DEFAULT, costProfile } from '../../../src/device/cost.js';
 import type { TestHmmDmirror } from '../../../src/drivers/test_hmm/dmirror.js';
-import { HMM_DMIRROR_FLAG_FAIL_ALLOC } from '../../../src/drivers/test_hmm/uapi.js';
+import {
+  HMM_DMIRROR_FLAG_FAIL_ALLOC,
+  HMM_DMIRROR_PROT_DEV_COHERENT_LOCAL,
+  HMM_DMIRROR_PROT_PMD,
+  HMM_DMIRROR_PROT_WRITE,
+} from '../../../src/drivers/test_hmm/uapi.js';
 import { MADV_HUGEPAGE, MADV_NOHUGEPAGE } from '../../../src/mm/madvise.js';
 import {
   MIGRATE_VMA_SELECT_DEVICE_PRIVATE,
@@ -367,5 +372,26 @@ describe("migrate_vma's bookkeeping on the cost clock (docs/costs.md)", () => {
     const { migratePerCallUs: call, migratePerPageUs: page } = costProfile(COST_PROFILE_DEFAULT);
     expect(roundTrip(MADV_HUGEPAGE)).toEqual({ bookkeeping: 2 * (call + page), pagesInUse: 512 });
     expect(roundTrip(MADV_NOHUGEPAGE)).toEqual({ bookkeeping: 2 * (call + 512 * page), pagesInUse: 512 });
+  });
+});
+
+describe('a device-coherent THP and MIGRATE_TO_SYS (v6.19, docs/fidelity.md)', () => {
+  it('stays on the device, mapped by a present PMD, and the next MIGRATE_TO_DEV WARNs as test_hmm does', () => {
+    const { p, fd, dmirror } = machine('coherent', 2048);
+    const size = 512 * PAGE_SIZE;
+    const a = alignUp(p.mmap(2 * size, RW, PRIVATE_ANON), size);
+    p.madvise(a, size, MADV_HUGEPAGE);
+    p.write(a, ints(512));
+    expect(fd.migrate(a, 512).cpages).toBe(512);
+    expect(dmirror.mdevice.pagesInUse).toBe(512);
+    // migrate_vma_collect_huge_pmd skips a present huge PMD without SELECT_SYSTEM: nothing moves
+    expect(fd.migrateToSys(a, 512).cpages).toBe(0);
+    expect(dmirror.mdevice.pagesInUse).toBe(512);
+    // SNAPSHOT: this device's coherent memory, writable, mapped at PMD order
+    const perm = HMM_DMIRROR_PROT_DEV_COHERENT_LOCAL | HMM_DMIRROR_PROT_WRITE | HMM_DMIRROR_PROT_PMD;
+    expect(new Set(fd.snapshot(a, 512).prot)).toEqual(new Set([perm]));
+    // the CPU reads it where it is: coherent memory is CPU-addressable
+    expect(p.read(a + 4 * 1000, 4)).toEqual(ints(512).slice(4 * 1000, 4 * 1001));
+    expect(() => fd.migrate(a, 512)).toThrow(/^test_hmm: page already in device spage pfn: 0x/);
   });
 });
