@@ -31,17 +31,12 @@ import { mmHmm } from '../hmm/seed/hmm.js';
 import type { Kernel } from '../mm/kernel.js';
 import type { MmStruct } from '../mm/mm.js';
 import { PG_buddy, pgmapFreeRefcount, ZONE_DEVICE } from '../mm/page.js';
-import { pmdSubpage } from '../mm/pagetable.js';
 import {
   describePte,
   isDeviceExclusiveType,
   isDevicePrivateType,
   isMigrationType,
   isWriteSwpType,
-  PTE_FLAGS_MASK,
-  pmdHuge,
-  pteHiOf,
-  pteLoOf,
   ptePfn,
   ptePresent,
   pteProtnone,
@@ -115,9 +110,13 @@ export function tlbViolation(m: MirrorView): string | null {
   return null;
 }
 
-/** True if pfn is held by a migrate_vma whose pgmap_owner is this driver's. */
+/**
+ * True if pfn is held by a migrate_vma whose pgmap_owner is this driver's (a THP's pages by its
+ * head, the one src entry that holds the folio).
+ */
 function ownMigration(kernel: Kernel, m: MirrorView, pfn: number): boolean {
-  return m.pgmapOwner !== undefined && kernel.migrateOwners.get(pfn) === m.pgmapOwner;
+  const head = kernel.mem.store.compoundHead(pfn);
+  return m.pgmapOwner !== undefined && kernel.migrateOwners.get(head) === m.pgmapOwner;
 }
 
 /** True if an invalidation of mm covering addr is in flight (hmm.inflight). */
@@ -128,6 +127,9 @@ export function invalidationInFlight(mm: MmStruct, addr: number): boolean {
   return false;
 }
 
+/** checkEntry's CPU entry, read into this (a PMD's narrowed to the page: PageTablePool.pageEntry). */
+const entry = new Uint32Array(2);
+
 function checkEntry(kernel: Kernel, m: MirrorView, vpn: number, pfn: number, write: boolean): string | null {
   const addr = vpn * PAGE_SIZE;
   const s = kernel.mem.store;
@@ -135,7 +137,8 @@ function checkEntry(kernel: Kernel, m: MirrorView, vpn: number, pfn: number, wri
   const what = () => `${m.name} maps ${hex(addr)} (mm ${m.mm.id}) to pfn ${pfn}${write ? ' writable' : ''}`;
   if (!s.isValidPfn(pfn)) return `${what()}, a frame that does not exist`;
   if (s.zone[pfn] === ZONE_DEVICE) {
-    if ((s.refcount[pfn] as number) <= pgmapFreeRefcount(s.pgmapOf(pfn)))
+    // A folio's refcount is its head's (a tail page of a device THP keeps 0).
+    if ((s.refcount[s.compoundHead(pfn)] as number) <= pgmapFreeRefcount(s.pgmapOf(pfn)))
       return `${what()}, a device page that is free (idle on its device)`;
   } else if (((s.flags[pfn] as number) & PG_buddy) !== 0) {
     return `${what()}, a page that is free (PG_buddy)`;
@@ -144,15 +147,9 @@ function checkEntry(kernel: Kernel, m: MirrorView, vpn: number, pfn: number, wri
   if (mm.dead) return `${what()} after its address space was torn down (exit_mmap)`;
   const covered = invalidationInFlight(mm, addr);
   const pt = kernel.pt;
-  const slot = pt.leafSlot(mm.pgd, addr);
-  let lo = slot < 0 ? 0 : (pt.lo[slot] as number);
-  let hi = slot < 0 ? 0 : (pt.hi[slot] as number);
-  if (pmdHuge(lo)) {
-    // A huge PMD's entry, narrowed to the one page at addr (its subpage's pfn, the PMD's bits).
-    const sub = ptePfn(lo, hi) + pmdSubpage(addr);
-    lo = pteLoOf(sub, lo & PTE_FLAGS_MASK);
-    hi = pteHiOf(sub);
-  }
+  pt.pageEntry(mm.pgd, addr, entry);
+  const lo = entry[0] as number;
+  const hi = entry[1] as number;
   let cpu: string;
   if (lo === 0 && hi === 0) {
     cpu = 'the CPU has no entry there';

@@ -40,6 +40,7 @@ class Hash {
 }
 
 const page = new Uint8Array(PAGE_SIZE);
+const entry = new Uint32Array(2);
 
 /** The hash of the machine's state once every thread of the schedule has finished. */
 export function terminalStateHash(ctx: ScenarioContext): string {
@@ -58,9 +59,10 @@ export function terminalStateHash(ctx: ScenarioContext): string {
       h.word(v.end / PAGE_SIZE);
       h.word(v.flags);
       for (let a = v.start; a < v.end; a += PAGE_SIZE) {
-        const slot = pt.leafSlot(mm.pgd, a);
-        const lo = slot < 0 ? 0 : (pt.lo[slot] as number);
-        const hi = slot < 0 ? 0 : (pt.hi[slot] as number);
+        // Each page's own entry and bytes: a PMD's narrowed to the page (a THP's tail bytes count).
+        pt.pageEntry(mm.pgd, a, entry);
+        const lo = entry[0] as number;
+        const hi = entry[1] as number;
         h.word(lo);
         h.word(hi);
         if ((lo & _PAGE_PRESENT) !== 0) {

@@ -22,7 +22,16 @@
 import { levelIndex, PGDIR_SHIFT, PMD_SHIFT, PMD_SIZE, PTRS_PER_TABLE, PUD_SHIFT } from '../core/addr.js';
 import { KernelBug } from '../core/assert.js';
 import { MemKind, memRead } from '../sched/index.js';
-import { _PAGE_PRESENT, _PAGE_PSE, isSwapPmd, pteHiOf, pteLoOf, pteNone, ptePfn } from './pte.js';
+import {
+  _PAGE_PRESENT,
+  _PAGE_PSE,
+  isSwapPmd,
+  pteHiOf,
+  pteHiWithPfn,
+  pteLoOf,
+  pteNone,
+  ptePfn,
+} from './pte.js';
 
 /** Table levels, counted from the leaves. */
 export const LEVEL_PTE = 1;
@@ -190,6 +199,34 @@ export class PageTablePool {
     if ((this.lo[pmd] as number) & _PAGE_PSE) return pmd;
     const t = this.child(pmd);
     return t === 0 ? -1 : t * TABLE_WORDS + levelIndex(addr, 12);
+  }
+
+  /**
+   * The entry that maps `addr`'s page, as a PTE would: written to out[0] (lo) and out[1] (hi),
+   * narrowed to that page when a PMD maps it (a huge PMD, a PMD migration entry or a device-private
+   * THP: the subpage's pfn under the PMD's low bits). Returns the level it was found at: LEVEL_PMD,
+   * LEVEL_PTE, or 0 for none (out is [0, 0]). For readers of the tables (checkers, reports);
+   * leafSlot is the MMU's walk, which a non-present PMD stops.
+   */
+  pageEntry(pgd: number, addr: number, out: Uint32Array): number {
+    out[0] = 0;
+    out[1] = 0;
+    const pmd = this.pmdSlot(pgd, addr);
+    if (pmd < 0) return 0;
+    const lo = this.lo[pmd] as number;
+    const hi = this.hi[pmd] as number;
+    if (lo & _PAGE_PSE || isSwapPmd(lo, hi)) {
+      const sub = ptePfn(lo, hi) + levelIndex(addr, 12);
+      out[0] = pteLoOf(sub, lo);
+      out[1] = pteHiWithPfn(hi, sub);
+      return LEVEL_PMD;
+    }
+    const t = this.child(pmd);
+    if (t === 0) return 0;
+    const slot = t * TABLE_WORDS + levelIndex(addr, 12);
+    out[0] = this.lo[slot] as number;
+    out[1] = this.hi[slot] as number;
+    return out[0] === 0 && out[1] === 0 ? 0 : LEVEL_PTE;
   }
 
   /** Slot of the huge PMD mapping `addr`, or -1 if there is none (pmd_trans_huge(*pmd)). */

@@ -119,6 +119,11 @@ export function pteHiOf(pfn: number): number {
   return Math.floor(pfn / PFN_LO_SPAN) & PFN_HI_MASK;
 }
 
+/** The high word `hi` with its pfn bits replaced by `pfn`'s (its other bits, as _PAGE_DEVMAP, kept). */
+export function pteHiWithPfn(hi: number, pfn: number): number {
+  return ((hi & ~PFN_HI_MASK) | pteHiOf(pfn)) >>> 0;
+}
+
 /** pte_pfn / swp_offset: the frame (or offset) of an entry given its two words. */
 export function ptePfn(lo: number, hi: number): number {
   return (lo >>> PFN_LO_SHIFT) + (hi & PFN_HI_MASK) * PFN_LO_SPAN;

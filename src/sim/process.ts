@@ -36,14 +36,13 @@ import {
 import { doMprotect } from '../mm/mprotect.js';
 import { doMremap, MREMAP_DONTUNMAP, MREMAP_FIXED, MREMAP_MAYMOVE } from '../mm/mremap.js';
 import { mincore, pagemapRead, walkPtes } from '../mm/pagemap.js';
-import { pmdSubpage } from '../mm/pagetable.js';
+import { LEVEL_PMD } from '../mm/pagetable.js';
 import {
   describePte,
   isDeviceExclusiveType,
   isDevicePrivateType,
   isMigrationType,
   isWriteSwpType,
-  pmdHuge,
   pteDirty,
   ptePfn,
   ptePresent,
@@ -275,14 +274,15 @@ export class Process {
     checkAddr('addr', addr, false);
     this.alive();
     const { pt } = this.mm.kernel;
-    const slot = pt.leafSlot(this.mm.pgd, addr);
-    const lo = slot < 0 ? 0 : (pt.lo[slot] as number);
-    const hi = slot < 0 ? 0 : (pt.hi[slot] as number);
-    const huge = pmdHuge(lo);
+    // A PMD's entry (huge, migration or device-private) comes narrowed to the page at addr.
+    const entry = new Uint32Array(2);
+    const level = pt.pageEntry(this.mm.pgd, addr, entry);
+    const lo = entry[0] as number;
+    const hi = entry[1] as number;
     return {
       kind: pteKind(lo, hi),
-      pfn: lo === 0 && hi === 0 ? -1 : ptePfn(lo, hi) + (huge ? pmdSubpage(addr) : 0),
-      order: huge ? 9 : 0,
+      pfn: level === 0 ? -1 : ptePfn(lo, hi),
+      order: level === LEVEL_PMD ? 9 : 0,
       write: ptePresent(lo) ? pteWrite(lo) : isWriteSwp(lo),
       dirty: pteDirty(lo),
       special: pteSpecial(lo),

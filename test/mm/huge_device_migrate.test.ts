@@ -7,6 +7,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { checkAccounting } from '../../src/check/accounting.js';
+import { coherenceViolations } from '../../src/check/coherence.js';
 import { PAGE_SIZE, PMD_SIZE } from '../../src/core/addr.js';
 import type { TestHmmDmirror } from '../../src/drivers/test_hmm/dmirror.js';
 import {
@@ -158,6 +159,15 @@ describe('test_hmm MIGRATE_TO_DEV of a THP', () => {
     const snap = m.fd.snapshot(BASE, HPAGE_PMD_NR).prot;
     expect(snap.length).toBe(HPAGE_PMD_NR);
     expect(snap.every((b) => b === want)).toBe(true);
+    // The CPU's entry of each page: the device-private PMD, narrowed to the page (p.pte, and the
+    // coherence checker and terminal-state hash through PageTablePool.pageEntry).
+    expect(m.p.pte(BASE + 5 * PAGE_SIZE)).toMatchObject({
+      kind: 'device-private',
+      pfn: dhead + 5,
+      order: 9,
+      write: true,
+    });
+    expect(coherenceViolations(m.sim.kernel, [m.dmirror])).toEqual([]);
   });
 
   it('a partial munmap splits the device-private PMD: 511 device-private PTEs of the still-large folio', () => {
