@@ -6,8 +6,10 @@
  */
 
 import { PAGE_SIZE } from '../core/addr.js';
+import { MADV_HUGEPAGE } from '../mm/madvise.js';
+import { MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE } from '../mm/mmap.js';
 import type { Process } from '../sim/process.js';
-import type { Scenario } from './scenario.js';
+import type { ExploreDevice, Scenario, ScenarioContext } from './scenario.js';
 import { deviceCommandsSucceeded, oneDevice, pattern, twoDevices, withState } from './scenario_setup.js';
 
 type OneDevice = ReturnType<typeof oneDevice>;
@@ -176,8 +178,59 @@ export const MULTI_SCENARIOS: readonly Scenario[] = [
   kernelVsMunmap,
 ];
 
+/** A 2 MiB THP of the test process, its pages each filled with their own byte, and device 0. */
+export interface OneThp {
+  /** The process. */
+  p: Process;
+  /** The PMD-aligned start of the THP. */
+  a: number;
+  /** Device 0, opened with the driver under test. */
+  dev: ExploreDevice;
+}
+
+const THP_PAGES = 512;
+const THP_SIZE = THP_PAGES * PAGE_SIZE;
+
+/** mmap 4 MiB, MADV_HUGEPAGE on its aligned 2 MiB, one CPU write of it (a THP fault), device 0 open. */
+function oneThp(ctx: ScenarioContext): OneThp {
+  const p = ctx.createProcess();
+  const raw = p.mmap(2 * THP_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);
+  const a = Math.ceil(raw / THP_SIZE) * THP_SIZE;
+  p.madvise(a, THP_SIZE, MADV_HUGEPAGE);
+  if (!ctx.run(ctx.cpu(p).write(a, thpBytes()))) throw new Error('scenario setup: the THP write failed');
+  return { p, a, dev: ctx.openDevice(0, p) };
+}
+
+let thpPattern: Uint8Array | null = null;
+
+/** 2 MiB, page i filled with 0x10 + (i mod 64): shared between schedules, never modified. */
+function thpBytes(): Uint8Array {
+  if (thpPattern === null) {
+    thpPattern = new Uint8Array(THP_SIZE);
+    for (let i = 0; i < THP_PAGES; i++) thpPattern.fill(0x10 + (i % 64), i * PAGE_SIZE, (i + 1) * PAGE_SIZE);
+  }
+  return thpPattern;
+}
+
+/** Device 0 migrates a THP whole while the CPU unmaps half of it and reads its first page. */
+export const thpMigrateMunmapHalf: Scenario<OneThp> = {
+  name: 'thp-migrate-vs-munmap-half',
+  api: 'modern',
+  description:
+    'device 0 migrates a 2 MiB THP to its memory as one folio (v6.19 device-private THP: a PMD ' +
+    'migration entry, then a device-private PMD) while the CPU munmaps the upper half (splitting ' +
+    'whichever PMD it meets) and reads the first page (faulting the folio, or its page, back)',
+  machine: { ramPages: 2048, devicePages: 1024 },
+  setup: (_sim, ctx) => oneThp(ctx),
+  threads: (s, ctx) => [
+    { name: 'dev0-migrate', body: ctx.dev(s.dev).migrate(s.a, THP_PAGES) },
+    { name: 'munmap-half', body: ctx.cpu(s.p).munmap(s.a + THP_SIZE / 2, THP_SIZE / 2) },
+    { name: 'cpu', body: ctx.cpu(s.p).read(s.a, PAGE_SIZE) },
+  ],
+};
+
 /**
- * The three-thread built-ins of today's API only (device-exclusive access): a modern-API driver
- * (test_hmm or a test_hmm.* variant) runs them.
+ * The three-thread built-ins of today's API only (device-exclusive access, device-private THP): a
+ * modern-API driver (test_hmm or a test_hmm.* variant) runs them.
  */
-export const MODERN_MULTI_SCENARIOS: readonly Scenario[] = [exclusiveMigrateCpuwrite];
+export const MODERN_MULTI_SCENARIOS: readonly Scenario[] = [exclusiveMigrateCpuwrite, thpMigrateMunmapHalf];

@@ -116,6 +116,20 @@ describe('dpor finds what dfs finds (2 preemptions)', () => {
     }
   });
 
+  it("today's device-private THP scenario on test_hmm, and the two variants it catches (1 preemption)", () => {
+    // the footprint check on: a THP's collect, split and folio copy declare what they touch
+    const { dfs, dpor } = both('thp-migrate-vs-munmap-half', 'test_hmm', 'seq', 1);
+    const counts = (r: ExploreResult) => [r.violation, r.complete, r.schedulesExplored, r.terminalStates];
+    expect(counts(dfs)).toEqual([null, true, 46, 8]);
+    expect(counts(dpor)).toEqual([null, true, 46, 8]);
+    expectSameFinding(dfs, dpor);
+    for (const driver of ['test_hmm.erase-head-only', 'test_hmm.keep-migrated-entries']) {
+      const r = both('thp-migrate-vs-munmap-half', driver, 'seq', 1, false);
+      expect([driver, r.dpor.violation?.checker]).toEqual([driver, 'coherence']);
+      expectSameFinding(r.dfs, r.dpor);
+    }
+  });
+
   it('the three- and four-thread scenarios (1 preemption, seed protocol)', () => {
     for (const sc of MULTI_SCENARIOS) {
       const { dfs, dpor } = both(sc.name, 'correct', 'seed', 1);

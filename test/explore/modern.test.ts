@@ -16,6 +16,7 @@ const CAUGHT: Record<string, [string, string, number, number]> = {
   'test_hmm.program-after-unlock': ['fault-vs-munmap', 'rules', 1, 0],
   'test_hmm.sleep-nonblockable': ['fault-vs-oomreap', 'rules', 1, 0],
   'test_hmm.keep-migrated-entries': ['migrate-vs-cpufault', 'coherence', 1, 0],
+  'test_hmm.erase-head-only': ['thp-migrate-vs-munmap-half', 'coherence', 5, 0],
   'test_hmm.exclusive-unlock-early': ['exclusive-vs-cpuwrite', 'coherence', 10, 1],
   'test_hmm.skip-foreign-migrate': ['fault-vs-migrate', 'coherence', 1, 0],
   'test_hmm.ebusy-fatal': ['fault-vs-dontneed', 'integrity', 8, 1],

@@ -8,6 +8,7 @@
 import type { ModernDriverFactory } from '../driver.js';
 import { CloseNoEvict } from './close_no_evict.js';
 import { EbusyFatal } from './ebusy_fatal.js';
+import { EraseHeadOnly } from './erase_head_only.js';
 import { ExclusiveKeepLocked } from './exclusive_keep_locked.js';
 import { ExclusiveUnlockEarly } from './exclusive_unlock_early.js';
 import { FreeBeforeEvict } from './free_before_evict.js';
@@ -83,6 +84,15 @@ export const TEST_HMM_BROKEN: Readonly<Record<string, TestHmmVariantInfo>> = {
       'the device page, which is freed: the device reads a free page, not the CPU’s data.',
     factory: (ctx) => new KeepMigratedEntries(ctx),
   },
+  'test_hmm.erase-head-only': {
+    wrong:
+      'erases one device entry per migrate entry when pages move back to system memory, as a 4 KiB ' +
+      'driver does: a THP that moves back whole (one COMPOUND entry) loses only its head’s entry.',
+    breaks:
+      'after a CPU fault moves a device THP back, the device page table still maps its 511 tail ' +
+      'pages, which are freed: the device reads free pages (coherence, thp-migrate-vs-munmap-half).',
+    factory: (ctx) => new EraseHeadOnly(ctx),
+  },
   'test_hmm.skip-foreign-migrate': {
     wrong:
       'skips every MMU_NOTIFY_MIGRATE invalidation, not only those whose owner is its own device ' +
@@ -132,6 +142,7 @@ export const TEST_HMM_BROKEN: Readonly<Record<string, TestHmmVariantInfo>> = {
 export {
   CloseNoEvict,
   EbusyFatal,
+  EraseHeadOnly,
   ExclusiveKeepLocked,
   ExclusiveUnlockEarly,
   FreeBeforeEvict,
