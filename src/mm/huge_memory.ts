@@ -608,19 +608,20 @@ export function removeMigrationPmd(
     const prot = (vmPageProt(vma.flags) & ~(_PAGE_ACCESSED | _PAGE_RW)) | (write ? _PAGE_RW : 0);
     pt.set(pmdSlot, hugePmdLo(newHead, prot), pteHiOf(newHead));
   }
-  folioAddAnonRmapPmd(mm, vma, newHead, haddr, write && mm.kernel.behaviour.anonExclusive);
+  folioAddAnonRmapPmd(mm, vma, newHead, write && mm.kernel.behaviour.anonExclusive);
 }
 
-/** folio_add_anon_rmap_pmd: one more entire mapping; the model keeps ->mapping/->index per subpage. */
-function folioAddAnonRmapPmd(mm: MmStruct, vma: Vma, head: number, haddr: number, exclusive: boolean): void {
+/**
+ * folio_add_anon_rmap_pmd: one more entire mapping of an anonymous folio. Its ->mapping and ->index
+ * stay (folio_migrate_mapping copied them from the folio it replaces): after fork the folio belongs
+ * to the anon_vma it was created in, the parent's, which the child's chain links, while the child's
+ * VMA's own anon_vma is another (__page_check_anon_rmap checks only that they share a root).
+ */
+function folioAddAnonRmapPmd(mm: MmStruct, vma: Vma, head: number, exclusive: boolean): void {
   const s = mm.kernel.mem.store;
   if (vma.anonVma === null) throw new KernelBug('folio_add_anon_rmap_pmd: VMA has no anon_vma');
-  const index = vma.linearPageIndex(haddr);
-  for (let i = 0; i < HPAGE_PMD_NR; i++) {
+  for (let i = 0; i < HPAGE_PMD_NR; i++)
     setPageFlags(s, head + i, PG_anon | PG_swapbacked | (exclusive ? PG_anon_exclusive : 0));
-    s.mapping[head + i] = vma.anonVma.id;
-    s.index[head + i] = index + i;
-  }
   s.entireMapcount.set(head, (s.entireMapcount.get(head) ?? 0) + 1);
 }
 

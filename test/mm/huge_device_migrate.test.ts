@@ -248,6 +248,23 @@ describe('hmm_range_fault on a device-private PMD of the caller', () => {
 });
 
 describe('a CPU fault on a device-private PMD (migrate_to_ram of order 9)', () => {
+  it("a fork child's fault brings the THP back into the parent's anon_vma, where rmap finds it from both", () => {
+    const m = thpMachine();
+    migrated(m);
+    const child = m.p.fork();
+    expect([m.p.pte(BASE).kind, child.pte(BASE).kind]).toEqual(['device-private', 'device-private']);
+    expect(child.read(BASE + PAGE_SIZE, 4)).toEqual(m.data.subarray(PAGE_SIZE, PAGE_SIZE + 4));
+    // try_to_migrate unmapped the parent's PMD too: both map the new system THP, read-only (COW)
+    const head = child.pte(BASE).pfn;
+    expect(m.p.pte(BASE)).toMatchObject({ kind: 'present', pfn: head, order: 9, write: false });
+    expect(m.sim.page(head)).toMatchObject({ entireMapcount: 2 });
+    // remove_migration_pmd keeps the folio's ->mapping (the parent's anon_vma, which the child's
+    // chain links); taking the child's own anon_vma left the parent's mapping unreachable by rmap
+    expect(checkAccounting(m.sim.kernel)).toEqual([]);
+    m.p.write(BASE + 2 * PAGE_SIZE, new Uint8Array(PAGE_SIZE).fill(0xee));
+    expect(checkAccounting(m.sim.kernel)).toEqual([]);
+  });
+
   it('brings the 512 pages back as one THP mapped by a huge PMD', () => {
     const m = thpMachine();
     const dhead = migrated(m);
