@@ -590,13 +590,7 @@ export function setPmdMigrationEntry(mm: MmStruct, pmdSlot: number, head: number
  * the entry was a read one). rss is unchanged.
  * @see mm/huge_memory.c remove_migration_pmd (Linux v6.19)
  */
-export function removeMigrationPmd(
-  mm: MmStruct,
-  vma: Vma,
-  pmdSlot: number,
-  haddr: number,
-  newHead: number,
-): void {
+export function removeMigrationPmd(mm: MmStruct, vma: Vma, pmdSlot: number, newHead: number): void {
   const { pt, mem } = mm.kernel;
   const s = mem.store;
   const lo = pt.lo[pmdSlot] as number;

@@ -653,8 +653,7 @@ function removeMigrationEntries(kernel: Kernel, pfn: number, newpfn: number): vo
     if (slot < 0) continue;
     const lo = pt.lo[slot] as number;
     const hi = pt.hi[slot] as number;
-    if (isPmdMigrationEntry(lo, hi) && ptePfn(lo, hi) === pfn)
-      removeMigrationPmd(t.mm, t.vma, slot, t.address - (t.address % PMD_SIZE), newpfn);
+    if (isPmdMigrationEntry(lo, hi) && ptePfn(lo, hi) === pfn) removeMigrationPmd(t.mm, t.vma, slot, newpfn);
   }
 }
 
