@@ -229,8 +229,42 @@ export const thpMigrateMunmapHalf: Scenario<OneThp> = {
   ],
 };
 
+/** OneThp, and the child the fork made (null until it forks, or if it failed). */
+export interface OneThpFork extends OneThp {
+  /** The fork's child. */
+  child: Process | null;
+}
+
+/** Device 0 migrates a THP whole while the process forks and writes one of its pages. */
+export const thpForkVsMigrate: Scenario<OneThpFork> = {
+  name: 'thp-fork-vs-migrate',
+  api: 'modern',
+  description:
+    'device 0 migrates a 2 MiB THP to its memory as one folio while the process forks (copying the ' +
+    'PMD, whichever it is, read-only into both) and the child reads its second page (faulting the ' +
+    'THP back in the parent too) and the parent writes its third (copy-on-write of a THP)',
+  machine: { ramPages: 2048, devicePages: 1024 },
+  setup: (_sim, ctx) => withState(oneThp(ctx), { child: null }),
+  threads: (s, ctx) => [
+    { name: 'dev0-migrate', body: ctx.dev(s.dev).migrate(s.a, THP_PAGES) },
+    {
+      name: 'fork',
+      body: (function* () {
+        s.child = yield* ctx.cpu(s.p).fork();
+        if (s.child !== null) yield* ctx.cpu(s.child).read(s.a + PAGE_SIZE, PAGE_SIZE);
+      })(),
+    },
+    { name: 'cpu', body: ctx.cpu(s.p).write(s.a + 2 * PAGE_SIZE, pattern(0xe7, PAGE_SIZE)) },
+  ],
+  check: (s) => (s.child === null ? 'fork failed' : null),
+};
+
 /**
  * The three-thread built-ins of today's API only (device-exclusive access, device-private THP): a
  * modern-API driver (test_hmm or a test_hmm.* variant) runs them.
  */
-export const MODERN_MULTI_SCENARIOS: readonly Scenario[] = [exclusiveMigrateCpuwrite, thpMigrateMunmapHalf];
+export const MODERN_MULTI_SCENARIOS: readonly Scenario[] = [
+  exclusiveMigrateCpuwrite,
+  thpMigrateMunmapHalf,
+  thpForkVsMigrate,
+];

@@ -130,6 +130,19 @@ describe('dpor finds what dfs finds (2 preemptions)', () => {
     }
   });
 
+  it('a fork racing a device-private THP migration on test_hmm (1 preemption): clean, and both erase bugs caught', () => {
+    // found remove_migration_pmd taking the child's anon_vma (test/mm/huge_device_migrate.test.ts)
+    const { dfs, dpor } = both('thp-fork-vs-migrate', 'test_hmm', 'seq', 1, false);
+    const counts = (r: ExploreResult) => [r.violation, r.complete, r.schedulesExplored, r.terminalStates];
+    expect(counts(dfs)).toEqual([null, true, 59, 12]);
+    expect(counts(dpor)).toEqual([null, true, 59, 12]);
+    for (const driver of ['test_hmm.erase-head-only', 'test_hmm.keep-migrated-entries']) {
+      const r = both('thp-fork-vs-migrate', driver, 'seq', 1, false);
+      expect([driver, r.dpor.violation?.checker, r.dpor.schedulesExplored]).toEqual([driver, 'coherence', 7]);
+      expectSameFinding(r.dfs, r.dpor);
+    }
+  });
+
   it('the three- and four-thread scenarios (1 preemption, seed protocol)', () => {
     for (const sc of MULTI_SCENARIOS) {
       const { dfs, dpor } = both(sc.name, 'correct', 'seed', 1);
