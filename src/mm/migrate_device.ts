@@ -639,7 +639,11 @@ function* tryToMigratePmds(kernel: Kernel, head: number): Task {
 
 /**
  * remove_migration_ptes(src, dst): every migration entry for `pfn` maps `newpfn` again — the PMD
- * migration entries of a large folio (remove_migration_pmd), else the PTE ones.
+ * migration entries of a large folio (remove_migration_pmd), else the PTE ones. A large folio's PMD
+ * migration entry may have been split since the collect (a munmap or mprotect of part of it, in
+ * this mm or a fork's): page_vma_mapped_walk then finds PTE migration entries of its subpages,
+ * and each maps its new subpage (remove_migration_pte). Missing them left the CPU waiting on a
+ * migration that had ended.
  */
 function removeMigrationEntries(kernel: Kernel, pfn: number, newpfn: number): void {
   if (!kernel.mem.store.isCompound(pfn)) {
@@ -647,14 +651,15 @@ function removeMigrationEntries(kernel: Kernel, pfn: number, newpfn: number): vo
     return;
   }
   const { pt } = kernel;
+  let split = false;
   for (const t of rmapTargets(kernel, newpfn)) {
-    if (!rmapTargetLive(t)) continue;
-    const slot = pt.swapPmdSlot(t.mm.pgd, t.address);
-    if (slot < 0) continue;
-    const lo = pt.lo[slot] as number;
-    const hi = pt.hi[slot] as number;
+    const slot = rmapTargetLive(t) ? pt.swapPmdSlot(t.mm.pgd, t.address) : -1;
+    const lo = slot < 0 ? 0 : (pt.lo[slot] as number);
+    const hi = slot < 0 ? 0 : (pt.hi[slot] as number);
     if (isPmdMigrationEntry(lo, hi) && ptePfn(lo, hi) === pfn) removeMigrationPmd(t.mm, t.vma, slot, newpfn);
+    else split = true;
   }
+  if (split) for (let i = 0; i < HPAGE_PMD_NR; i++) removeMigrationPtes(kernel, pfn + i, newpfn + i);
 }
 
 // -- pages -----------------------------------------------------------------------------------------
