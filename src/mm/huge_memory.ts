@@ -517,8 +517,8 @@ export function vmaAdjustTransHuge(mm: MmStruct, addr: number): void {
 // -- split_huge_page ------------------------------------------------------------------------------
 
 /**
- * split_huge_page: the compound page at `head` becomes 512 order-0 pages. Every PMD mapping of it
- * is split first (unmap_folio's TTU_SPLIT_HUGE_PMD); then each subpage keeps its own PTE mappings
+ * split_huge_page: the compound page at `head` becomes 512 order-0 pages. Every PMD mapping of it,
+ * present or device-private, in any mm, is split first (unmap_folio's TTU_SPLIT_HUGE_PMD); then each subpage keeps its own PTE mappings
  * as its references, the head keeps the references nobody maps through (the caller's), each page
  * carries one page of the folio's memcg charge, and subpages nobody maps are freed. Fails with
  * false, changing nothing else, if references beyond the mappings and `extraPins` (the caller's)
@@ -529,11 +529,17 @@ export function splitHugePage(kernel: Kernel, head: number, extraPins: number): 
   if (!((s.flags[head] as number) & PG_head))
     throw new KernelBug(`split_huge_page: pfn ${head} is not a head`);
   if (s.refcount[head] !== s.folioMapcount(head) + extraPins) return false;
+  const { pt } = kernel;
   for (const t of rmapTargets(kernel, head)) {
     const mm = t.mm;
-    const slot = kernel.pt.hugePmdSlot(mm.pgd, t.address);
-    if (slot >= 0 && ptePfn(kernel.pt.lo[slot] as number, kernel.pt.hi[slot] as number) === head)
+    const slot = pt.hugePmdSlot(mm.pgd, t.address);
+    if (slot >= 0 && ptePfn(pt.lo[slot] as number, pt.hi[slot] as number) === head)
       splitHugePmd(mm, slot, t.address);
+    // A device-private THP's PMD mappings too (v6.19: try_to_migrate splits them as well).
+    const sw = pt.swapPmdSlot(mm.pgd, t.address);
+    const lo = sw < 0 ? 0 : (pt.lo[sw] as number);
+    const hi = sw < 0 ? 0 : (pt.hi[sw] as number);
+    if (isPmdDevicePrivateEntry(lo, hi) && ptePfn(lo, hi) === head) splitSwapPmd(mm, sw);
   }
   if (s.entireMapcount.has(head)) throw new KernelBug(`split_huge_page: pfn ${head} still PMD-mapped`);
   // split_page_memcg: the folio's charge of 512 becomes one page's charge on each subpage.

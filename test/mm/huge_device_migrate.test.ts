@@ -248,6 +248,22 @@ describe('hmm_range_fault on a device-private PMD of the caller', () => {
 });
 
 describe('a CPU fault on a device-private PMD (migrate_to_ram of order 9)', () => {
+  it('a write to a PTE of a device THP that a fork child maps by its PMD splits the folio, the PMD too', () => {
+    const m = thpMachine();
+    const dhead = migrated(m);
+    const child = m.p.fork();
+    m.p.munmap(BASE + PMD_SIZE / 2, PMD_SIZE / 2); // the parent's PMD becomes 256 PTEs
+    expect([m.p.pte(BASE).order, child.pte(BASE).order]).toEqual([0, 9]);
+    // migrate_vma_split_folio -> split_folio: unmap_folio splits every PMD mapping, the child's too
+    m.p.write(BASE + 2 * PAGE_SIZE, new Uint8Array(4).fill(0xee));
+    expect(m.p.pte(BASE + 2 * PAGE_SIZE)).toMatchObject({ kind: 'present', order: 0, write: true });
+    expect(child.pte(BASE + PAGE_SIZE)).toMatchObject({ kind: 'device-private', pfn: dhead + 1, order: 0 });
+    expect(m.sim.page(dhead + 1).flags).not.toContain('tail');
+    expect(checkAccounting(m.sim.kernel)).toEqual([]);
+    expect(child.read(BASE + PAGE_SIZE, 4)).toEqual(m.data.subarray(PAGE_SIZE, PAGE_SIZE + 4));
+    expect(checkAccounting(m.sim.kernel)).toEqual([]);
+  });
+
   it("a fork child's fault brings the THP back into the parent's anon_vma, where rmap finds it from both", () => {
     const m = thpMachine();
     migrated(m);
