@@ -584,6 +584,7 @@ function* migrateDeviceUnmap(
     if (large) src[i] = migratePfnSet(src[i] as number, MIGRATE_PFN_COMPOUND);
     if (large && s.folioMapcount(pfn) !== 0) {
       yield* tryToMigratePmds(kernel, pfn);
+      yield* tryToMigrateSubpages(kernel, pfn);
     } else if (!large && s.mapcount[pfn] !== 0) {
       if (slots !== null) slots[i] = -1;
       yield* tryToUnmap(kernel, pfn, TTU_MIGRATION | TTU_IGNORE_MLOCK | TTU_IGNORE_ACCESS);
@@ -610,10 +611,22 @@ function* migrateDeviceUnmap(
 }
 
 /**
+ * try_to_migrate of a large folio mapped by PTEs elsewhere (a fork's, after a split of its PMD):
+ * each subpage's PTE mappings become migration entries (try_to_migrate_one, PTE by PTE), as for
+ * a small page; remove_migration_ptes maps the new folio's subpages there.
+ */
+function* tryToMigrateSubpages(kernel: Kernel, head: number): Task {
+  const s = kernel.mem.store;
+  for (let i = 0; i < HPAGE_PMD_NR; i++) {
+    if ((s.mapcount[head + i] as number) > 0)
+      yield* tryToUnmap(kernel, head + i, TTU_MIGRATION | TTU_IGNORE_MLOCK | TTU_IGNORE_ACCESS);
+  }
+}
+
+/**
  * try_to_migrate of a large folio still mapped elsewhere (a forked child's PMD): each PMD mapping
  * it, present or device-private, becomes a migration PMD inside a CLEAR invalidation of its 2 MiB
- * (try_to_migrate_one's set_pmd_migration_entry). PTE mappings of a large folio are left: the
- * folio stays mapped and is restored.
+ * (try_to_migrate_one's set_pmd_migration_entry); its PTE mappings go through tryToMigrateSubpages.
  */
 function* tryToMigratePmds(kernel: Kernel, head: number): Task {
   const { pt } = kernel;

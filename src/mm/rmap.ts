@@ -207,7 +207,8 @@ export const TTU_IGNORE_ACCESS = 0x10;
 export function* tryToUnmap(kernel: Kernel, pfn: number, flags: number): Task<boolean> {
   if (!(flags & TTU_MIGRATION)) throw new KernelBug('try_to_unmap: only TTU_MIGRATION is modelled (no swap)');
   const s = kernel.mem.store;
-  if (!s.isLocked(pfn)) throw new KernelBug(`try_to_unmap: pfn ${pfn} is not locked`);
+  // The folio's lock: a large folio's is its head's.
+  if (!s.isLocked(s.compoundHead(pfn))) throw new KernelBug(`try_to_unmap: pfn ${pfn} is not locked`);
   // try_to_migrate (v6.19) takes device-private and device-coherent pages; v5.3 only the former.
   if (s.isZoneDevice(pfn) && !s.isDevicePrivate(pfn) && !s.isDeviceCoherent(pfn))
     return s.mapcount[pfn] === 0;

@@ -264,6 +264,22 @@ describe('a CPU fault on a device-private PMD (migrate_to_ram of order 9)', () =
     expect(checkAccounting(m.sim.kernel)).toEqual([]);
   });
 
+  it("a fork child's fault migrates a device THP the parent maps by PTEs: try_to_migrate takes those too", () => {
+    const m = thpMachine();
+    migrated(m);
+    const child = m.p.fork();
+    m.p.munmap(BASE + PMD_SIZE / 2, PMD_SIZE / 2); // the parent's PMD becomes 256 PTEs
+    expect(child.read(BASE + PAGE_SIZE, 4)).toEqual(m.data.subarray(PAGE_SIZE, PAGE_SIZE + 4));
+    const head = child.pte(BASE).pfn;
+    expect(child.pte(BASE)).toMatchObject({ kind: 'present', order: 9 });
+    // the parent's 256 PTEs map the new system folio's subpages; the unmapped half stays none
+    expect(m.p.pte(BASE + 7 * PAGE_SIZE)).toMatchObject({ kind: 'present', pfn: head + 7, order: 0 });
+    expect(m.p.pte(BASE + 300 * PAGE_SIZE).kind).toBe('none');
+    expect(m.sim.page(head + 7)).toMatchObject({ mapcount: 1, entireMapcount: 1 });
+    expect(checkAccounting(m.sim.kernel)).toEqual([]);
+    expect(m.p.read(BASE + 7 * PAGE_SIZE, 4)).toEqual(m.data.subarray(7 * PAGE_SIZE, 7 * PAGE_SIZE + 4));
+  });
+
   it("a fork child's fault brings the THP back into the parent's anon_vma, where rmap finds it from both", () => {
     const m = thpMachine();
     migrated(m);
