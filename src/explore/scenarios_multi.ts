@@ -259,12 +259,27 @@ export const thpForkVsMigrate: Scenario<OneThpFork> = {
   check: (s) => (s.child === null ? 'fork failed' : null),
 };
 
+/** thp-fork-vs-migrate with the parent's munmap of the THP's upper half as a fourth thread. */
+export const thpForkMunmapMigrate: Scenario<OneThpFork> = {
+  ...thpForkVsMigrate,
+  name: 'thp-fork-munmap-migrate',
+  description:
+    "thp-fork-vs-migrate with a fourth thread: the parent munmaps the THP's upper half, splitting " +
+    'its PMD (a present, migration or device-private one) while the child may be migrating the ' +
+    'device folio back, so the migration meets PTE mappings of a large folio in the other mm',
+  threads: (s, ctx) => [
+    ...thpForkVsMigrate.threads(s, ctx),
+    { name: 'munmap-half', body: ctx.cpu(s.p).munmap(s.a + THP_SIZE / 2, THP_SIZE / 2) },
+  ],
+};
+
 /**
- * The three-thread built-ins of today's API only (device-exclusive access, device-private THP): a
- * modern-API driver (test_hmm or a test_hmm.* variant) runs them.
+ * The three- and four-thread built-ins of today's API only (device-exclusive access,
+ * device-private THP): a modern-API driver (test_hmm or a test_hmm.* variant) runs them.
  */
 export const MODERN_MULTI_SCENARIOS: readonly Scenario[] = [
   exclusiveMigrateCpuwrite,
   thpMigrateMunmapHalf,
   thpForkVsMigrate,
+  thpForkMunmapMigrate,
 ];
