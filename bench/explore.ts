@@ -93,16 +93,36 @@ function measureOnce(explore: Explore, seed: number): Rate {
   return { wall: (r.schedulesExplored * 1e9) / ns, cpu: (r.schedulesExplored * 1e6) / (c.user + c.system) };
 }
 
+/**
+ * stdout of `hmmsim explore SCENARIO --strategy random --schedules CLI_SCHEDULES --json` in a
+ * fresh `node` given `nodeFlags`.
+ */
+function cliOutput(nodeFlags: readonly string[]): string {
+  const args = [
+    'bin/hmmsim.js',
+    'explore',
+    SCENARIO,
+    '--strategy',
+    'random',
+    '--schedules',
+    String(CLI_SCHEDULES),
+  ];
+  const r = spawnSync(process.execPath, [...nodeFlags, ...args, '--json'], { encoding: 'utf8' });
+  if (r.status !== 0)
+    throw new Error(`node ${nodeFlags.join(' ')} hmmsim explore exited with ${r.status}: ${r.stderr}`);
+  return r.stdout;
+}
+
+/** The schedules per second the CLI's JSON line reports. */
+function reportedRate(stdout: string): number {
+  const line = stdout.split('\n').find((l) => l.startsWith('{')) as string;
+  return (JSON.parse(line) as { schedulesPerSecond: number }).schedulesPerSecond;
+}
+
 /** The CLI's own report of 2,000 schedules in a fresh process, or null without dist/. */
 function cliRun(): { schedulesPerSecond: number } | null {
   if (!existsSync('dist/cli/main.js')) return null;
-  const args = ['bin/hmmsim.js', 'explore', SCENARIO, '--strategy', 'random'];
-  const r = spawnSync(process.execPath, [...args, '--schedules', String(CLI_SCHEDULES), '--json'], {
-    encoding: 'utf8',
-  });
-  if (r.status !== 0) throw new Error(`hmmsim explore exited with ${r.status}: ${r.stderr}`);
-  const doc = JSON.parse(r.stdout) as { schedulesPerSecond: number };
-  return { schedulesPerSecond: doc.schedulesPerSecond };
+  return { schedulesPerSecond: reportedRate(cliOutput([])) };
 }
 
 /**
@@ -114,33 +134,14 @@ function cliRun(): { schedulesPerSecond: number } | null {
  */
 function cliWarmUpCost(): { jobs: number; compileMs: number; interpretedPerSecond: number } | null {
   if (!existsSync('dist/cli/main.js')) return null;
-  const args = [
-    'bin/hmmsim.js',
-    'explore',
-    SCENARIO,
-    '--strategy',
-    'random',
-    '--schedules',
-    String(CLI_SCHEDULES),
+  const jobs = [
+    ...cliOutput(['--trace-opt']).matchAll(
+      /^\[completed compiling .*\(target TURBOFAN\) - took [\d.]+, ([\d.]+), [\d.]+ ms\]$/gm,
+    ),
   ];
-  const traced = spawnSync(process.execPath, ['--trace-opt', ...args, '--json'], { encoding: 'utf8' });
-  if (traced.status !== 0)
-    throw new Error(`node --trace-opt hmmsim exited with ${traced.status}: ${traced.stderr}`);
-  let jobs = 0;
-  let compileMs = 0;
-  for (const m of traced.stdout.matchAll(
-    /^\[completed compiling .*\(target TURBOFAN\) - took [\d.]+, ([\d.]+), [\d.]+ ms\]$/gm,
-  )) {
-    jobs++;
-    compileMs += Number(m[1]);
-  }
-  const plain = spawnSync(process.execPath, ['--no-opt', '--no-sparkplug', ...args, '--json'], {
-    encoding: 'utf8',
-  });
-  if (plain.status !== 0)
-    throw new Error(`node --no-opt hmmsim exited with ${plain.status}: ${plain.stderr}`);
-  const doc = JSON.parse(plain.stdout) as { schedulesPerSecond: number };
-  return { jobs, compileMs: Math.round(compileMs), interpretedPerSecond: doc.schedulesPerSecond };
+  const compileMs = jobs.reduce((sum, m) => sum + Number(m[1]), 0);
+  const interpretedPerSecond = reportedRate(cliOutput(['--no-opt', '--no-sparkplug']));
+  return { jobs: jobs.length, compileMs: Math.round(compileMs), interpretedPerSecond };
 }
 
 const built = await builtExplore();

@@ -20,6 +20,7 @@ import {
   type Selftest,
   type SelftestApi,
   type SelftestResult,
+  xfailOn,
 } from '../selftests/harness.js';
 import { HMM_SELFTESTS, HMM_SELFTESTS_NOT_PORTED, kernelTestName } from '../selftests/hmm_tests.js';
 import { type Colors, color, makeColors } from './color.js';
@@ -218,8 +219,7 @@ function listRun(plan: readonly PlannedTest[], out: (line: string) => void): voi
 
 /** Why the planned run is expected to fail (`Selftest.xfail` on its variant), or undefined. */
 function expectedFailure(e: PlannedTest): string | undefined {
-  const xfail = 'run' in e.test ? e.test.xfail : undefined;
-  return xfail !== undefined && e.variant?.name === xfail.variant ? xfail.reason : undefined;
+  return 'run' in e.test ? xfailOn(e.test, e.variant)?.reason : undefined;
 }
 
 function listEntry(e: PlannedTest): object {
@@ -372,16 +372,13 @@ export function tapOutcome(n: number, e: TapEntry, c: Colors): string[] {
           .replace(/\n$/, '')
           .split('\n')
           .map((l) => (l === '' ? '#' : `# ${l}`));
-  for (const [kind, why] of [
-    ['SKIP', e.skip],
-    ['XFAIL', e.xfail],
-  ] as const) {
-    if (why === undefined) continue;
+  const [kind, reason] = e.skip !== undefined ? ['SKIP', e.skip] : ['XFAIL', e.xfail];
+  if (reason !== undefined) {
     return [
       ...printed,
-      `#      ${kind}      ${why}`,
+      `#      ${kind}      ${reason}`,
       `#            ${c.green('OK')}  ${e.name}`,
-      `${c.yellow('ok')} ${n} ${e.name} # ${kind} ${why}`,
+      `${c.yellow('ok')} ${n} ${e.name} # ${kind} ${reason}`,
     ];
   }
   const why = e.ok || e.message === undefined ? [] : e.message.split('\n').map((l) => `# ${l}`);

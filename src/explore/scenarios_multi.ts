@@ -5,7 +5,7 @@
  * their sizes under dfs and dpor.
  */
 
-import { PAGE_SIZE } from '../core/addr.js';
+import { alignUp, PAGE_SIZE } from '../core/addr.js';
 import { MADV_HUGEPAGE } from '../mm/madvise.js';
 import { MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE } from '../mm/mmap.js';
 import type { Process } from '../sim/process.js';
@@ -195,7 +195,7 @@ const THP_SIZE = THP_PAGES * PAGE_SIZE;
 function oneThp(ctx: ScenarioContext): OneThp {
   const p = ctx.createProcess();
   const raw = p.mmap(2 * THP_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);
-  const a = Math.ceil(raw / THP_SIZE) * THP_SIZE;
+  const a = alignUp(raw, THP_SIZE);
   p.madvise(a, THP_SIZE, MADV_HUGEPAGE);
   if (!ctx.run(ctx.cpu(p).write(a, thpBytes()))) throw new Error('scenario setup: the THP write failed');
   return { p, a, dev: ctx.openDevice(0, p) };

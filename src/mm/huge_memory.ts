@@ -62,6 +62,7 @@ import {
   isPmdDevicePrivateEntry,
   isPmdMigrationEntry,
   PTE_FLAGS_MASK,
+  pmdHuge,
   pteHiOf,
   pteLoOf,
   ptePfn,
@@ -517,9 +518,23 @@ export function vmaAdjustTransHuge(mm: MmStruct, addr: number): void {
 // -- split_huge_page ------------------------------------------------------------------------------
 
 /**
+ * The slot of the PMD at `addr` in `mm` if it maps the folio at `head` (a present huge PMD or a
+ * device-private one), or -1: the PMD mappings that try_to_migrate and unmap_folio act on.
+ */
+export function folioPmdSlot(mm: MmStruct, addr: number, head: number): number {
+  const { pt } = mm.kernel;
+  let slot = pt.hugePmdSlot(mm.pgd, addr);
+  if (slot < 0) {
+    slot = pt.swapPmdSlot(mm.pgd, addr);
+    if (slot >= 0 && !isPmdDevicePrivateEntry(pt.lo[slot] as number, pt.hi[slot] as number)) return -1;
+  }
+  return slot >= 0 && ptePfn(pt.lo[slot] as number, pt.hi[slot] as number) === head ? slot : -1;
+}
+
+/**
  * split_huge_page: the compound page at `head` becomes 512 order-0 pages. Every PMD mapping of it,
- * present or device-private, in any mm, is split first (unmap_folio's TTU_SPLIT_HUGE_PMD); then each subpage keeps its own PTE mappings
- * as its references, the head keeps the references nobody maps through (the caller's), each page
+ * present or device-private, in any mm, is split first (unmap_folio's TTU_SPLIT_HUGE_PMD); then
+ * each subpage keeps its own PTE mappings as its references, the head keeps the references nobody maps through (the caller's), each page
  * carries one page of the folio's memcg charge, and subpages nobody maps are freed. Fails with
  * false, changing nothing else, if references beyond the mappings and `extraPins` (the caller's)
  * exist (can_split_folio: a GUP pin blocks the split).
@@ -529,17 +544,11 @@ export function splitHugePage(kernel: Kernel, head: number, extraPins: number): 
   if (!((s.flags[head] as number) & PG_head))
     throw new KernelBug(`split_huge_page: pfn ${head} is not a head`);
   if (s.refcount[head] !== s.folioMapcount(head) + extraPins) return false;
-  const { pt } = kernel;
   for (const t of rmapTargets(kernel, head)) {
-    const mm = t.mm;
-    const slot = pt.hugePmdSlot(mm.pgd, t.address);
-    if (slot >= 0 && ptePfn(pt.lo[slot] as number, pt.hi[slot] as number) === head)
-      splitHugePmd(mm, slot, t.address);
-    // A device-private THP's PMD mappings too (v6.19: try_to_migrate splits them as well).
-    const sw = pt.swapPmdSlot(mm.pgd, t.address);
-    const lo = sw < 0 ? 0 : (pt.lo[sw] as number);
-    const hi = sw < 0 ? 0 : (pt.hi[sw] as number);
-    if (isPmdDevicePrivateEntry(lo, hi) && ptePfn(lo, hi) === head) splitSwapPmd(mm, sw);
+    const slot = folioPmdSlot(t.mm, t.address, head);
+    if (slot < 0) continue;
+    if (pmdHuge(kernel.pt.lo[slot] as number)) splitHugePmd(t.mm, slot, t.address);
+    else splitSwapPmd(t.mm, slot);
   }
   if (s.entireMapcount.has(head)) throw new KernelBug(`split_huge_page: pfn ${head} still PMD-mapped`);
   // split_page_memcg: the folio's charge of 512 becomes one page's charge on each subpage.

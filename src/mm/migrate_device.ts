@@ -42,6 +42,7 @@ import { ArgumentError, EBUSY, EINVAL } from '../core/errno.js';
 import type { Task } from '../sched/index.js';
 import { anonVmaPrepare } from './fault.js';
 import {
+  folioPmdSlot,
   folioSplitUnmapped,
   hugePmdLo,
   isHugeZeroPfn,
@@ -629,23 +630,12 @@ function* tryToMigrateSubpages(kernel: Kernel, head: number): Task {
  * (try_to_migrate_one's set_pmd_migration_entry); its PTE mappings go through tryToMigrateSubpages.
  */
 function* tryToMigratePmds(kernel: Kernel, head: number): Task {
-  const { pt } = kernel;
   for (const t of rmapTargets(kernel, head)) {
     const haddr = t.address - (t.address % PMD_SIZE);
     const range = notifierRange(t.mm, haddr, haddr + PMD_SIZE, MMU_NOTIFY_CLEAR);
     yield* mmuNotifierInvalidateRangeStart(range);
-    if (rmapTargetLive(t)) {
-      const huge = pt.hugePmdSlot(t.mm.pgd, t.address);
-      const sw = pt.swapPmdSlot(t.mm.pgd, t.address);
-      const slot =
-        huge >= 0
-          ? huge
-          : sw >= 0 && isPmdDevicePrivateEntry(pt.lo[sw] as number, pt.hi[sw] as number)
-            ? sw
-            : -1;
-      if (slot >= 0 && ptePfn(pt.lo[slot] as number, pt.hi[slot] as number) === head)
-        setPmdMigrationEntry(t.mm, slot, head);
-    }
+    const slot = rmapTargetLive(t) ? folioPmdSlot(t.mm, t.address, head) : -1;
+    if (slot >= 0) setPmdMigrationEntry(t.mm, slot, head);
     yield* mmuNotifierInvalidateRangeEnd(range);
   }
 }

@@ -216,14 +216,14 @@ export class PageTablePool {
     const lo = this.lo[pmd] as number;
     const hi = this.hi[pmd] as number;
     if (lo & _PAGE_PSE || isSwapPmd(lo, hi)) {
-      const sub = ptePfn(lo, hi) + levelIndex(addr, 12);
+      const sub = ptePfn(lo, hi) + pmdSubpage(addr);
       out[0] = pteLoOf(sub, lo);
       out[1] = pteHiWithPfn(hi, sub);
       return LEVEL_PMD;
     }
     const t = this.child(pmd);
     if (t === 0) return 0;
-    const slot = t * TABLE_WORDS + levelIndex(addr, 12);
+    const slot = pteSlotIn(t, addr);
     out[0] = this.lo[slot] as number;
     out[1] = this.hi[slot] as number;
     return out[0] === 0 && out[1] === 0 ? 0 : LEVEL_PTE;

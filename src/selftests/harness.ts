@@ -39,7 +39,7 @@ import { errnoName } from '../core/errno.js';
 import type { HmmApi } from '../drivers/driver.js';
 import type { DeviceFile } from '../sim/devicefile.js';
 import type { Process } from '../sim/process.js';
-import { type DeviceOptions, Simulator } from '../sim/simulator.js';
+import { type DeviceOptions, RAM_PAGES_DEFAULT, Simulator } from '../sim/simulator.js';
 
 /** Which HMM API generation a selftest run uses: the v5.3 seed or today's (see the file comment). */
 export type SelftestApi = HmmApi;
@@ -74,9 +74,6 @@ export const MODERN_DEVICES: readonly DeviceOptions[] = [
   { kind: 'coherent' },
   { kind: 'coherent' },
 ];
-
-/** The run's RAM unless asked otherwise (the Simulator's default): 256 MiB. */
-const DEFAULT_RAM_PAGES = 65_536;
 
 /** HUGETLB_SETUP_DEFAULT_PAGES(1): hmm-tests.c makes sure one default-size huge page exists. */
 const HUGETLB_DEFAULT_PAGES = 1;
@@ -390,7 +387,10 @@ export function runSelftest(test: Selftest, opts: RunSelftestOptions = {}): Self
 }
 
 /** The test's expected failure on this variant, or null. */
-function xfailOn(test: Selftest, variant: FixtureVariant | null): NonNullable<Selftest['xfail']> | null {
+export function xfailOn(
+  test: Selftest,
+  variant: FixtureVariant | null,
+): NonNullable<Selftest['xfail']> | null {
   return test.xfail !== undefined && variant?.name === test.xfail.variant ? test.xfail : null;
 }
 
@@ -417,7 +417,7 @@ function findVariant(test: Selftest, name: string | undefined): FixtureVariant {
 
 /** The machine of a run: the seed's default devices, or test_hmm's four on a v6.19 mm. */
 function fixtureMachine(api: SelftestApi, test: Selftest, opts: RunSelftestOptions): Simulator {
-  const ramPages = Math.max(opts.ramPages ?? DEFAULT_RAM_PAGES, test.ramPages ?? 0);
+  const ramPages = Math.max(opts.ramPages ?? RAM_PAGES_DEFAULT, test.ramPages ?? 0);
   const common = { seed: opts.seed ?? 1, ramPages, hugetlbPages: HUGETLB_DEFAULT_PAGES };
   if (api === 'seed') return new Simulator(common);
   const memory = test.deviceMemoryPages === undefined ? {} : { memoryPages: test.deviceMemoryPages };

@@ -39,6 +39,7 @@ import {
   mmap,
   readPmdPagesize,
   TWOMEG,
+  writeInts,
 } from './hmm_helpers.js';
 
 /** INT_MAX: the kernel test stops at a size above it (none of its sizes is, with 2 MiB THPs). */
@@ -67,13 +68,6 @@ function hmmBufferAlloc(size: number): HmmBuffer {
   return buffer;
 }
 
-/** `for (i = 0; i < size / sizeof(int); i++) ptr[i] = i & 0xFF;` as CPU stores. */
-function initialize(ctx: SelftestContext, buffer: HmmBuffer): void {
-  const ints = new Int32Array(buffer.size / INT);
-  for (let i = 0; i < ints.length; i++) ints[i] = i & 0xff;
-  ctx.proc.write(buffer.ptr, new Uint8Array(ints.buffer));
-}
-
 /**
  * run_migration_benchmark(fd, use_thp, buffer_size, iterations, results): 0, or the first failing
  * call's return value, as the kernel's returns it (leaving the buffer mapped, as it does).
@@ -91,7 +85,8 @@ export function runMigrationBenchmark(
   if (buffer.ptr === MAP_FAILED) return -1;
   let ret = madvise(ctx.proc, buffer.ptr, bufferSize, useThp ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
   if (ret) return ret;
-  initialize(ctx, buffer);
+  // Initialize memory to make sure pages are allocated
+  writeInts(ctx.proc, buffer.ptr, 0, bufferSize / INT, (i) => i & 0xff);
   // Warmup iteration
   ret = hmm_migrate_sys_to_dev(ctx.fd, buffer, npages);
   if (ret) return ret;

@@ -129,6 +129,9 @@ export interface PageInfo {
   entireMapcount: number;
 }
 
+/** RAM of a machine whose options name none, in pages: 256 MiB. */
+export const RAM_PAGES_DEFAULT = 65_536;
+
 /** A simulated machine: kernel, RAM, devices and drivers, seeded so that every run is reproducible. */
 export class Simulator {
   /** The simulated kernel below the facade, for checkers and driver authors. */
@@ -484,7 +487,7 @@ const DEVICES_MAX = 16;
 function simulatorConfig(options: unknown) {
   const opts = checkOptions<SimulatorOptions>('options', options, SIMULATOR_OPTIONS);
   const seed = parseSeed(orDefault(opts.seed, 0));
-  const ramPages = orDefault(opts.ramPages, 65_536);
+  const ramPages = orDefault(opts.ramPages, RAM_PAGES_DEFAULT);
   checkRamPages(ramPages);
   const { sectionPages, stepsMax } = opts;
   if (sectionPages !== undefined) checkInt('sectionPages', sectionPages, 1, PAGES_PER_SECTION);
